@@ -1,0 +1,585 @@
+"""Settings: immutable, typed, checked at construction, loadable from TOML and the environment.
+
+A settings file (found via ``--config PATH`` or ``ANPR_CONFIG``)::
+
+    environment = "test"                  # produzione | test | presubentro
+    codice_istat = "058091"               # codMittente
+    cod_destinatario = "ANPR05"           # optional
+    base_url = "https://127.0.0.1:8443"   # optional: replaces the environment's host
+    ca_bundle = "ca.pem"                  # optional: trust anchors for the server certificate
+    journal = "anpr-journal.sqlite"       # optional: the operation journal
+    [application]
+    name = "GESTIONALE"
+    version = "1.0"
+    vendor = "ACME SRL"
+
+plus the ``[operator]``, ``[comune_key]``, ``[workstation]``, ``[tls_client]``, ``[security]``,
+``[timeouts]``, ``[retry]``, ``[validation]`` and ``[notifications]`` tables documented in
+``docs/configuration.md``. Relative paths are resolved against the file's directory.
+
+Secrets never live in settings: a key source names the *environment variable* that holds its
+password or PIN (``password_env``, ``pin_env``), or the caller passes a callback in code.
+
+Environment variables override the file: ``ANPR_ENVIRONMENT``, ``ANPR_CODICE_ISTAT``,
+``ANPR_COD_DESTINATARIO``, ``ANPR_BASE_URL``, ``ANPR_CA_BUNDLE``, ``ANPR_WSDL_DIR``,
+``ANPR_JOURNAL``, ``ANPR_OPERATOR_CF``, ``ANPR_APP_NAME``, ``ANPR_APP_VERSION``,
+``ANPR_APP_VENDOR``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from .endpoints import ENVIRONMENTS, Environment, family_path
+from .exceptions import ConfigurationError
+
+__all__ = [
+    "ApplicationIdentity",
+    "KeySourceConfig",
+    "NotificationSettings",
+    "OperatorSettings",
+    "RetrySettings",
+    "SecuritySettings",
+    "Settings",
+    "Timeouts",
+    "ValidationSettings",
+    "WorkstationSettings",
+    "load_settings",
+]
+
+# Patterns of the testataRichiesta fields we fill from settings (tipoDato.xsd, ANPR-FACTS §4.1).
+_APP_NAME = re.compile(r"[0-9a-zA-Z. ]{1,80}")
+_APP_VERSION = re.compile(r"[0-9a-zA-Z. \-]{1,80}")
+_ISTAT = re.compile(r"[0-9]{6}")
+_COD_DESTINATARIO = re.compile(r"[0-9a-zA-Z ]{1,6}")
+_WORKSTATION_ID = re.compile(r"[0-9]{6}-(PC|CO)-[0-9]{4}")
+
+_T = TypeVar("_T")
+
+
+def _require(value: str, pattern: re.Pattern[str], setting: str, rule: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise ConfigurationError(
+            f"setting {setting!r} = {value!r} is invalid: it must match {rule}",
+            setting=setting,
+            rule=rule,
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class ApplicationIdentity:
+    """``nomeApplicativo`` / ``versioneApplicativo`` / ``fornitoreApplicativo``.
+
+    Checked against the XSD patterns at construction: letters, digits, dots and spaces (the
+    version and vendor also allow ``-``), at most 80 characters; no ``_``, ``&`` or ``'``.
+    """
+
+    name: str
+    version: str
+    vendor: str
+
+    def __post_init__(self) -> None:
+        _require(self.name, _APP_NAME, "application.name", "[0-9a-zA-Z. ]{1,80}")
+        _require(self.version, _APP_VERSION, "application.version", "[0-9a-zA-Z. -]{1,80}")
+        _require(self.vendor, _APP_VERSION, "application.vendor", "[0-9a-zA-Z. -]{1,80}")
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to open a connection and to wait for an answer. Always set; never infinite."""
+
+    connect: float = 10.0
+    read: float = 120.0
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int | float) or value <= 0:
+                raise ConfigurationError(
+                    f"setting 'timeouts.{f.name}' = {value!r} must be a positive number of seconds",
+                    setting=f"timeouts.{f.name}",
+                    rule="> 0",
+                )
+
+
+KeyKind = Literal["pkcs12", "pem", "pkcs11"]
+
+
+@dataclass(frozen=True)
+class KeySourceConfig:
+    """Where a private key and its certificate live. Holds names of secrets, never secrets.
+
+    - ``pkcs12``: ``path`` + ``password_env``;
+    - ``pem``: ``pem_key`` + ``pem_cert`` (+ ``password_env`` if the key is encrypted);
+    - ``pkcs11``: ``pkcs11_module`` + ``token_label`` + ``key_label`` (+ ``cert_label``,
+      default ``key_label``) + ``pin_env`` (or a PIN callback given in code).
+    """
+
+    kind: KeyKind
+    path: Path | None = None
+    password_env: str | None = None
+    pem_key: Path | None = None
+    pem_cert: Path | None = None
+    pkcs11_module: Path | None = None
+    token_label: str | None = None
+    key_label: str | None = None
+    cert_label: str | None = None
+    pin_env: str | None = None
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, section: str, base: Path) -> KeySourceConfig:
+        known = {
+            "pkcs12",
+            "password_env",
+            "pem_key",
+            "pem_cert",
+            "pkcs11_module",
+            "token_label",
+            "key_label",
+            "cert_label",
+            "pin_env",
+            "id",
+        }
+        for key in data:
+            if key not in known:
+                raise ConfigurationError(
+                    f"unknown setting '{section}.{key}'", setting=f"{section}.{key}", rule="unknown"
+                )
+        for secret in ("password", "pin"):
+            if secret in data:  # pragma: no cover - caught by the unknown-key check above
+                raise ConfigurationError("secrets are not accepted in settings files")
+        str_fields = ("password_env", "token_label", "key_label", "cert_label", "pin_env")
+        for key in str_fields:
+            if key in data and not isinstance(data[key], str):
+                raise ConfigurationError(
+                    f"setting '{section}.{key}' must be a string", setting=f"{section}.{key}"
+                )
+        if "pkcs12" in data:
+            return cls(
+                "pkcs12",
+                path=_path(data["pkcs12"], base, f"{section}.pkcs12"),
+                password_env=data.get("password_env"),
+            )
+        if "pem_key" in data or "pem_cert" in data:
+            if "pem_key" not in data or "pem_cert" not in data:
+                raise ConfigurationError(
+                    f"'{section}' needs both pem_key and pem_cert",
+                    setting=section,
+                    rule="pem_key + pem_cert",
+                )
+            return cls(
+                "pem",
+                pem_key=_path(data["pem_key"], base, f"{section}.pem_key"),
+                pem_cert=_path(data["pem_cert"], base, f"{section}.pem_cert"),
+                password_env=data.get("password_env"),
+            )
+        if "pkcs11_module" in data:
+            for key in ("token_label", "key_label"):
+                if key not in data:
+                    raise ConfigurationError(
+                        f"'{section}' uses pkcs11_module and needs {key}",
+                        setting=f"{section}.{key}",
+                        rule="required with pkcs11_module",
+                    )
+            return cls(
+                "pkcs11",
+                pkcs11_module=_path(data["pkcs11_module"], base, f"{section}.pkcs11_module"),
+                token_label=data["token_label"],
+                key_label=data["key_label"],
+                cert_label=data.get("cert_label"),
+                pin_env=data.get("pin_env"),
+            )
+        raise ConfigurationError(
+            f"'{section}' must name a key source: pkcs12, pem_key + pem_cert, or pkcs11_module",
+            setting=section,
+            rule="one key source",
+        )
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    """The operator named in the SAML assertion (NameID): a codice fiscale, or read from a card."""
+
+    codice_fiscale: str | None = None
+    from_card: bool = False
+    card: KeySourceConfig | None = None
+    """The operator's card (PKCS#11) when ``from_card`` is set."""
+
+    def __post_init__(self) -> None:
+        if self.codice_fiscale is None and not self.from_card:
+            raise ConfigurationError(
+                "[operator] needs codice_fiscale or from_card = true",
+                setting="operator",
+                rule="codice_fiscale | from_card",
+            )
+
+
+@dataclass(frozen=True)
+class WorkstationSettings:
+    """The workstation (``IdPostazione``, e.g. ``058091-PC-0001``) and its key."""
+
+    id: str
+    key: KeySourceConfig | None = None
+
+    def __post_init__(self) -> None:
+        _require(self.id, _WORKSTATION_ID, "workstation.id", "NNNNNN-PC-NNNN or NNNNNN-CO-NNNN")
+
+
+SignatureAlgorithm = Literal["rsa-sha256", "rsa-sha1"]
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    signature: SignatureAlgorithm = "rsa-sha256"
+    application_id: str = "anpr-client"
+    """``IdApplicazione`` in the SAML assertion."""
+    issuer: str = "XS"
+    timestamp_ttl: int = 300
+    """Seconds between ``wsu:Created`` and ``wsu:Expires`` (and the assertion's validity)."""
+    subject_locality: str | None = None
+    """``SubjectLocality/@Address``; default: this host's primary address."""
+
+    def __post_init__(self) -> None:
+        if self.signature not in ("rsa-sha256", "rsa-sha1"):
+            raise ConfigurationError(
+                f"setting 'security.signature' = {self.signature!r} must be rsa-sha256 or rsa-sha1",
+                setting="security.signature",
+                rule="rsa-sha256 | rsa-sha1",
+            )
+        if not 30 <= self.timestamp_ttl <= 3600:
+            raise ConfigurationError(
+                "setting 'security.timestamp_ttl' must be between 30 and 3600 seconds",
+                setting="security.timestamp_ttl",
+                rule="30..3600",
+            )
+
+
+@dataclass(frozen=True)
+class RetrySettings:
+    max_attempts: int = 4
+    backoff: float = 0.5
+    """First delay in seconds; doubled at each attempt (with jitter)."""
+    max_backoff: float = 30.0
+    reconcile: bool = False
+    """On an unknown outcome, look the operation up with 3003 before resending."""
+
+
+@dataclass(frozen=True)
+class ValidationSettings:
+    before_send: bool = True
+    """Run the local pre-transmission checks before sending (opt-out)."""
+    comuni: Path | None = None
+    """A comuni archive in ANPR's public format; default: the bundled sample."""
+
+
+@dataclass(frozen=True)
+class NotificationSettings:
+    store: Path | None = None
+    decrypt_keys: tuple[KeySourceConfig, ...] = ()
+    """Comune keys tried in order (CO-9999, then CO-9998…)."""
+    anpr_ca: Path | None = None
+    """Trust anchors for ANPR's notification signing certificate."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the client needs to address ANPR and fill ``testataRichiesta``."""
+
+    codice_istat: str
+    environment: Environment = Environment.TEST
+    cod_destinatario: str = "ANPR05"
+    base_url: str | None = None
+    ca_bundle: Path | None = None
+    application: ApplicationIdentity | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    wsdl_dir: Path | None = None
+    journal: Path | None = None
+    operator: OperatorSettings | None = None
+    comune_key: KeySourceConfig | None = None
+    workstation: WorkstationSettings | None = None
+    tls_client: KeySourceConfig | None = None
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    notifications: NotificationSettings = field(default_factory=NotificationSettings)
+    source: Path | None = None
+    """The settings file these came from, if any."""
+
+    def __post_init__(self) -> None:
+        given: object = self.environment  # callers may pass the plain name
+        if not isinstance(given, Environment):
+            try:
+                object.__setattr__(self, "environment", Environment(str(given)))
+            except ValueError:
+                raise ConfigurationError(
+                    f"setting 'environment' = {self.environment!r} must be one of "
+                    + ", ".join(e.value for e in Environment),
+                    setting="environment",
+                    rule="produzione | test | presubentro",
+                ) from None
+        _require(self.codice_istat, _ISTAT, "codice_istat", "six digits (ISTAT code)")
+        _require(self.cod_destinatario, _COD_DESTINATARIO, "cod_destinatario", "[0-9a-zA-Z ]{1,6}")
+        if self.base_url is not None:
+            url = self.base_url.rstrip("/")
+            if not url.startswith(("https://", "http://")):
+                raise ConfigurationError(
+                    f"setting 'base_url' = {self.base_url!r} must start with https://",
+                    setting="base_url",
+                    rule="absolute URL",
+                )
+            object.__setattr__(self, "base_url", url)
+
+    @property
+    def tipo_invio(self) -> str:
+        return ENVIRONMENTS[self.environment].tipo_invio
+
+    @property
+    def host(self) -> str:
+        """Scheme and host requests go to: ``base_url`` if set, else the environment's host."""
+        return self.base_url or ENVIRONMENTS[self.environment].host
+
+    def url_for(self, family: str) -> str:
+        """The full endpoint URL of a service family."""
+        return self.host + family_path(family, self.environment)
+
+    def replace(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _path(value: object, base: Path, setting: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"setting {setting!r} must be a path", setting=setting)
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _table(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"'{key}' must be a table", setting=key, rule="table")
+    return value
+
+
+def _typed(value: Any, kind: type[_T], setting: str) -> _T:
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise ConfigurationError(
+            f"setting {setting!r} must be of type {kind.__name__}", setting=setting, rule="type"
+        )
+    return value
+
+
+def _dataclass_from(
+    cls: Callable[..., _T], data: Mapping[str, Any], section: str, types: Mapping[str, type]
+) -> _T:
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in types:
+            raise ConfigurationError(
+                f"unknown setting '{section}.{key}'", setting=f"{section}.{key}", rule="unknown"
+            )
+        kwargs[key] = _typed(value, types[key], f"{section}.{key}")
+    return cls(**kwargs)
+
+
+_TOP_LEVEL = {
+    "environment",
+    "codice_istat",
+    "cod_destinatario",
+    "base_url",
+    "ca_bundle",
+    "wsdl_dir",
+    "journal",
+    "application",
+    "timeouts",
+    "operator",
+    "comune_key",
+    "workstation",
+    "tls_client",
+    "security",
+    "retry",
+    "validation",
+    "notifications",
+}
+
+
+def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path | None) -> Settings:
+    """Build :class:`Settings` from a parsed TOML document (relative paths against ``base``)."""
+    for key in data:
+        if key not in _TOP_LEVEL:
+            raise ConfigurationError(f"unknown setting {key!r}", setting=key, rule="unknown")
+    if "codice_istat" not in data:
+        raise ConfigurationError(
+            "setting 'codice_istat' is required", setting="codice_istat", rule="required"
+        )
+    kwargs: dict[str, Any] = {"source": source}
+    for key in ("environment", "codice_istat", "cod_destinatario", "base_url"):
+        if key in data:
+            kwargs[key] = _typed(data[key], str, key)
+    for key in ("ca_bundle", "wsdl_dir", "journal"):
+        if key in data:
+            kwargs[key] = _path(data[key], base, key)
+    if "application" in data:
+        app = _table(data, "application")
+        missing = [k for k in ("name", "version", "vendor") if k not in app]
+        if missing:
+            raise ConfigurationError(
+                f"[application] needs {', '.join(missing)}", setting="application", rule="required"
+            )
+        kwargs["application"] = _dataclass_from(
+            ApplicationIdentity, app, "application", {"name": str, "version": str, "vendor": str}
+        )
+    if "timeouts" in data:
+        kwargs["timeouts"] = _dataclass_from(
+            Timeouts, _table(data, "timeouts"), "timeouts", {"connect": float, "read": float}
+        )
+    if "operator" in data:
+        op = dict(_table(data, "operator"))
+        card_keys = {"pkcs11_module", "token_label", "key_label", "cert_label", "pin_env"}
+        card_data = {k: op.pop(k) for k in list(op) if k in card_keys}
+        card = (
+            KeySourceConfig.from_mapping(card_data, section="operator", base=base)
+            if card_data
+            else None
+        )
+        kwargs["operator"] = _dataclass_from(
+            lambda **kw: OperatorSettings(card=card, **kw),
+            op,
+            "operator",
+            {"codice_fiscale": str, "from_card": bool},
+        )
+    for key in ("comune_key", "tls_client"):
+        if key in data:
+            kwargs[key] = KeySourceConfig.from_mapping(_table(data, key), section=key, base=base)
+    if "workstation" in data:
+        ws = dict(_table(data, "workstation"))
+        if "id" not in ws:
+            raise ConfigurationError(
+                "[workstation] needs id (IdPostazione)", setting="workstation.id", rule="required"
+            )
+        ws_id = _typed(ws.pop("id"), str, "workstation.id")
+        ws_key = KeySourceConfig.from_mapping(ws, section="workstation", base=base) if ws else None
+        kwargs["workstation"] = WorkstationSettings(id=ws_id, key=ws_key)
+    if "security" in data:
+        kwargs["security"] = _dataclass_from(
+            SecuritySettings,
+            _table(data, "security"),
+            "security",
+            {
+                "signature": str,
+                "application_id": str,
+                "issuer": str,
+                "timestamp_ttl": int,
+                "subject_locality": str,
+            },
+        )
+    if "retry" in data:
+        kwargs["retry"] = _dataclass_from(
+            RetrySettings,
+            _table(data, "retry"),
+            "retry",
+            {"max_attempts": int, "backoff": float, "max_backoff": float, "reconcile": bool},
+        )
+    if "validation" in data:
+        val = dict(_table(data, "validation"))
+        comuni = _path(val.pop("comuni"), base, "validation.comuni") if "comuni" in val else None
+        kwargs["validation"] = _dataclass_from(
+            lambda **kw: ValidationSettings(comuni=comuni, **kw),
+            val,
+            "validation",
+            {"before_send": bool},
+        )
+    if "notifications" in data:
+        nt = dict(_table(data, "notifications"))
+        for key in nt:
+            if key not in ("store", "decrypt_keys", "anpr_ca"):
+                raise ConfigurationError(
+                    f"unknown setting 'notifications.{key}'", setting=f"notifications.{key}"
+                )
+        keys = nt.get("decrypt_keys", [])
+        if not isinstance(keys, list):
+            raise ConfigurationError(
+                "'notifications.decrypt_keys' must be an array of tables",
+                setting="notifications.decrypt_keys",
+            )
+        kwargs["notifications"] = NotificationSettings(
+            store=_path(nt["store"], base, "notifications.store") if "store" in nt else None,
+            decrypt_keys=tuple(
+                KeySourceConfig.from_mapping(
+                    _table({"k": k}, "k"), section=f"notifications.decrypt_keys[{i}]", base=base
+                )
+                for i, k in enumerate(keys)
+            ),
+            anpr_ca=_path(nt["anpr_ca"], base, "notifications.anpr_ca")
+            if "anpr_ca" in nt
+            else None,
+        )
+    return Settings(**kwargs)
+
+
+_ENV_STR = {
+    "ANPR_ENVIRONMENT": "environment",
+    "ANPR_CODICE_ISTAT": "codice_istat",
+    "ANPR_COD_DESTINATARIO": "cod_destinatario",
+    "ANPR_BASE_URL": "base_url",
+}
+_ENV_PATH = {"ANPR_CA_BUNDLE": "ca_bundle", "ANPR_WSDL_DIR": "wsdl_dir", "ANPR_JOURNAL": "journal"}
+
+
+def load_settings(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Load settings from ``path`` (or ``$ANPR_CONFIG``), then environment variables, then
+    ``overrides`` given in code (highest precedence)."""
+    env = os.environ if env is None else env
+    data: dict[str, Any] = {}
+    source: Path | None = None
+    if path is None and env.get("ANPR_CONFIG"):
+        path = env["ANPR_CONFIG"]
+    if path is not None:
+        source = Path(path).expanduser().resolve()
+        try:
+            with source.open("rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigurationError(
+                f"settings file {str(source)!r} does not exist", setting="config"
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(
+                f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
+            ) from None
+    base = source.parent if source else Path.cwd()
+    for var, key in _ENV_STR.items():
+        if env.get(var):
+            data[key] = env[var]
+    for var, key in _ENV_PATH.items():
+        if env.get(var):
+            data[key] = str(Path(env[var]).expanduser().absolute())
+    app_env = {
+        "name": env.get("ANPR_APP_NAME"),
+        "version": env.get("ANPR_APP_VERSION"),
+        "vendor": env.get("ANPR_APP_VENDOR"),
+    }
+    if any(app_env.values()):
+        app = dict(data.get("application", {}))
+        app.update({k: v for k, v in app_env.items() if v})
+        data["application"] = app
+    if env.get("ANPR_OPERATOR_CF"):
+        op = dict(data.get("operator", {}))
+        op["codice_fiscale"] = env["ANPR_OPERATOR_CF"]
+        op.pop("from_card", None)
+        data["operator"] = op
+    settings = settings_from_mapping(data, base=base, source=source)
+    return replace(settings, **overrides) if overrides else settings
