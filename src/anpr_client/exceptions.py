@@ -14,7 +14,11 @@ The tree (``except`` the level you care about)::
      │   └─ TokenNotPresentError ── CardRemovedError
      ├─ SecurityError
      │   ├─ SigningError
+     │   ├─ DecryptionError                  CMS EnvelopedData cannot be opened
      │   └─ VerificationError                a received frame failed a check; .check
+     │       ├─ MalformedFrame, ForbiddenAlgorithm, SignatureWrapping, UnsignedPart
+     │       ├─ DigestMismatch, BadSignature, TimestampRejected, AssertionRejected, CmsRejected
+     │       └─ UntrustedCertificate ── RevokedCertificate
      ├─ TransportError                       nothing usable came back from the peer
      │   ├─ ConnectError                     never reached the server: safe to retry
      │   ├─ TLSError                         handshake failed: safe to retry after fixing trust
@@ -56,16 +60,22 @@ __all__ = [
     "AnprError",
     "AnprRejected",
     "AnprWarning",
+    "AssertionRejected",
+    "BadSignature",
     "BusinessRuleError",
     "CardRemovedError",
     "CertificateRevoked",
+    "CmsRejected",
     "ConfigurationError",
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLost",
     "CredentialError",
+    "DecryptionError",
+    "DigestMismatch",
     "ErrorItem",
     "FamilyError",
+    "ForbiddenAlgorithm",
     "FormatError",
     "HTTPStatusError",
     "InconsistentDataError",
@@ -74,6 +84,7 @@ __all__ = [
     "InvalidComponent",
     "InvalidFormat",
     "InvalidLength",
+    "MalformedFrame",
     "NotFoundError",
     "OperationNotAllowedError",
     "OutcomeUnknown",
@@ -86,16 +97,21 @@ __all__ = [
     "ReferenceValueError",
     "RejectedByPolicy",
     "RevenueAgencyError",
+    "RevokedCertificate",
     "SecurityError",
     "ServerFault",
     "ServerUnavailable",
     "ServiceError",
     "ServiceUnavailableError",
+    "SignatureWrapping",
     "SigningError",
     "SoapFault",
     "TLSError",
+    "TimestampRejected",
     "TokenNotPresentError",
     "TransportError",
+    "UnsignedPart",
+    "UntrustedCertificate",
     "ValidationError",
     "VerificationError",
     "Violation",
@@ -250,11 +266,88 @@ class SigningError(SecurityError):
 
 
 class VerificationError(SecurityError):
-    """A received message failed verification. ``check`` names the failed check."""
+    """A received message failed verification. ``check`` names the failed check.
 
-    def __init__(self, message: str, *, check: str = "signature"):
+    Each subclass has a default ``check``; a more precise one (e.g. ``timestamp-expired``) may
+    be given at construction. The values are listed in ``docs/security.md``.
+    """
+
+    default_check = "signature"
+
+    def __init__(self, message: str, *, check: str | None = None):
         super().__init__(message)
-        self.check = check
+        self.check = check or self.default_check
+
+
+class MalformedFrame(VerificationError):
+    """The envelope or its ``wsse:Security`` header does not have the expected shape."""
+
+    default_check = "structure"
+
+
+class ForbiddenAlgorithm(VerificationError):
+    """An algorithm (signature, digest, c14n, transform) is not allowed by the policy."""
+
+    default_check = "algorithm"
+
+
+class SignatureWrapping(VerificationError):
+    """References do not point at the parts in use: moved/duplicated Body, duplicate IDs,
+    references to other elements (XML Signature Wrapping)."""
+
+    default_check = "wrapping"
+
+
+class UnsignedPart(VerificationError):
+    """A part the policy requires to be signed (Body, Timestamp) is not covered."""
+
+    default_check = "unsigned"
+
+
+class DigestMismatch(VerificationError):
+    """A signed part was changed after signing (its digest does not match)."""
+
+    default_check = "digest"
+
+
+class BadSignature(VerificationError):
+    """The signature value does not verify with the signer's public key."""
+
+    default_check = "signature"
+
+
+class UntrustedCertificate(VerificationError):
+    """The signer certificate does not chain to a trust anchor, or is outside its validity."""
+
+    default_check = "trust"
+
+
+class RevokedCertificate(UntrustedCertificate):
+    """The signer certificate is listed as revoked in the trust store."""
+
+    default_check = "revoked"
+
+
+class TimestampRejected(VerificationError):
+    """The ``wsu:Timestamp`` is missing, expired, or from the future beyond the allowed skew."""
+
+    default_check = "timestamp"
+
+
+class AssertionRejected(VerificationError):
+    """The SAML assertion is missing, unsigned, expired, or lacks a required attribute."""
+
+    default_check = "saml"
+
+
+class CmsRejected(VerificationError):
+    """A CMS SignedData (``IdPostazioneFirmato``) is malformed or does not verify."""
+
+    default_check = "cms"
+
+
+class DecryptionError(SecurityError):
+    """A CMS EnvelopedData could not be decrypted (wrong key, wrong recipient, bad padding)."""
 
 
 # --------------------------------------------------------------------------- transport
