@@ -5,6 +5,7 @@ The tree (``except`` the level you care about)::
     AnprError
      ├─ ConfigurationError (ValueError)      settings unusable; names the setting and the rule
      ├─ PayloadError (ValueError)            request refused before sending; .violations
+     │   └─ LocalCheckError                  local checks predict ANPR errors; .findings
      ├─ ValidationError (ValueError)         a pre-transmission check failed; .field .code .rule
      │   ├─ InvalidFormat ── InvalidLength
      │   ├─ InvalidChecksum
@@ -75,6 +76,7 @@ __all__ = [
     "DigestMismatch",
     "ErrorItem",
     "FamilyError",
+    "Finding",
     "ForbiddenAlgorithm",
     "FormatError",
     "HTTPStatusError",
@@ -84,6 +86,7 @@ __all__ = [
     "InvalidComponent",
     "InvalidFormat",
     "InvalidLength",
+    "LocalCheckError",
     "MalformedFrame",
     "NotFoundError",
     "OperationNotAllowedError",
@@ -174,6 +177,47 @@ class PayloadError(AnprError, ValueError):
             f"invalid payload for operation {operation} ({len(self.violations)} "
             f"problem{'s' if len(self.violations) != 1 else ''}), nothing was sent:\n{lines}"
         )
+
+
+@dataclass(frozen=True)
+class Finding(Violation):
+    """One result of the local pre-transmission checks (:mod:`anpr_client.validation`).
+
+    ``path`` locates the value (a payload path such as ``criteriRicerca.codiceFiscale``, or a
+    column name in a batch), ``rule`` names the check, ``code`` is the ANPR error code the value
+    is predicted to produce (``XSD`` when the gateway would refuse the whole request with a
+    SOAP fault instead), ``severity`` is ``E`` (blocking) or ``W`` (warning).
+    """
+
+    code: str = ""
+    severity: str = "E"
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity.upper() != "W"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.code} [{self.severity}] {self.message}"
+
+
+class LocalCheckError(PayloadError):
+    """The local checks predict that ANPR would refuse the request; nothing was sent.
+
+    ``findings`` holds every finding (blocking and warnings); ``violations`` only the blocking
+    ones, each with the ANPR code it predicts (``codes``).
+    """
+
+    def __init__(self, operation: str, findings: Sequence[Finding]):
+        self.findings: tuple[Finding, ...] = tuple(findings)
+        super().__init__(operation, [f for f in self.findings if f.blocking])
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(f.code for f in self.findings if f.blocking)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.blocking)
 
 
 # --------------------------------------------------------------------------- local validation
