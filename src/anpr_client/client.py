@@ -1,0 +1,295 @@
+"""The ANPR client: build a request, sign it, send it, read the answer.
+
+>>> client = Client(load_settings("anpr.toml"))          # doctest: +SKIP
+>>> result = client.call("3002", {"criteriRicerca": {...}, "datiRichiesta": {...}})  # +SKIP
+
+A call goes: payload → ``testataRichiesta`` filled (:mod:`.header`) → XML in schema order
+(:mod:`.codec`) → XSD validation (every violation listed, nothing sent) → security frame (the
+``wsse`` object, zeep's hook shape: ``apply(envelope, headers)``) → transport → answer parsed
+(faults first, MTOM, tolerant decoding) → a :class:`~.results.Result`, or the exception of
+:mod:`.exceptions` that says what happened.
+
+A client is cheap to create (the bundle is parsed once per process and shared) and safe to use
+from several threads: it keeps no per-call state. The security frame and transport it holds must
+be thread-safe too (ours are).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import warnings
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from lxml import etree
+
+from .bundle import Bundle, Operation, get_bundle
+from .catalogue import rejection_for
+from .codec import decode, encode, model_of
+from .exceptions import AnprWarning, ErrorItem, PayloadError, ProtocolError, Violation
+from .header import build_header
+from .results import PreparedRequest, Result, error_items
+from .settings import Settings, load_settings
+from .soap import CONTENT_TYPE, build_envelope, read_answer
+from .transport import HttpRequest, HttpResponse, HttpTransport, Transport
+
+if TYPE_CHECKING:
+    from .services.consultazione import Consultazione
+
+__all__ = ["Client", "WsseHook"]
+
+T = TypeVar("T")
+
+_LXML_PATH_PREFIX = re.compile(r"(^|/)[A-Za-z_][\w.-]*:")
+_LXML_ELEMENT = re.compile(r"^Element '[^']*'(?:, attribute '[^']*')?: ")
+
+
+class WsseHook(Protocol):
+    """zeep's ``wsse=`` plug point: sign an outgoing envelope, check an incoming one."""
+
+    def apply(
+        self, envelope: etree._Element, headers: dict[str, str]
+    ) -> tuple[etree._Element, dict[str, str]]: ...
+
+    def verify(self, envelope: etree._Element) -> etree._Element: ...
+
+
+def _rule_of(message: str) -> str:
+    if "[facet '" in message:
+        return message.split("[facet '", 1)[1].split("'", 1)[0]
+    if "Missing child element" in message:
+        return "required"
+    if "is not expected" in message:
+        return "unexpected-element"
+    if "is not a valid value" in message or "not accepted" in message:
+        return "type"
+    return "xsd"
+
+
+def _schema_violations(schema: etree.XMLSchema, root: etree._Element) -> list[Violation]:
+    if schema.validate(root):
+        return []
+    out = []
+    for entry in schema.error_log:  # type: ignore[attr-defined]  # iterable; stubs disagree
+        path = _LXML_PATH_PREFIX.sub(r"\1", entry.path or "").lstrip("/")
+        message = _LXML_ELEMENT.sub("", entry.message or "").strip()
+        out.append(Violation(path or root.tag, _rule_of(message), message))
+    return out
+
+
+class Client:
+    """An ANPR client for one Comune (see :class:`~anpr_client.settings.Settings`).
+
+    :param transport: where requests go; default: HTTPS with the settings' TLS context.
+    :param wsse: the WS-Security frame (see :mod:`anpr_client.security`); default: built from
+        the settings when they configure keys, else none (requests go unsigned, which only the
+        dry run and the simulator's open mode accept).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        wsse: WsseHook | None = None,
+        bundle: Bundle | None = None,
+    ):
+        self.settings = settings
+        self.bundle = bundle or get_bundle(settings.wsdl_dir)
+        self._transport = transport
+        self.wsse = wsse
+
+    @classmethod
+    def from_config(cls, path: str | None = None, **kwargs: Any) -> Client:
+        """A client from a settings file (or ``$ANPR_CONFIG``) and the environment."""
+        return cls(load_settings(path), **kwargs)
+
+    @property
+    def transport(self) -> Transport:
+        if self._transport is None:
+            from .tls import create_ssl_context
+
+            self._transport = HttpTransport(create_ssl_context(self.settings.ca_bundle))
+        return self._transport
+
+    @property
+    def consultazione(self) -> Consultazione:
+        """Typed methods of the 3000 family (:class:`~.services.consultazione.Consultazione`)."""
+        from .services.consultazione import Consultazione
+
+        return Consultazione(self)
+
+    def test_connection(self, *, header: Mapping[str, Any] | None = None) -> Result[Any]:
+        """TestConn: checks connectivity, the security frame and the operator's profile."""
+        from .models.connessione import RispostaConnessione
+        from .services._typed import typed_call
+
+        return typed_call(self, "TestConn", {}, RispostaConnessione, header)
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ------------------------------------------------------------------ building
+
+    def operation(self, code: str | Operation) -> Operation:
+        return code if isinstance(code, Operation) else self.bundle.operation(code)
+
+    def prepare(
+        self,
+        operation: str | Operation,
+        payload: Mapping[str, Any] | Any = None,
+        *,
+        header: Mapping[str, Any] | None = None,
+        sign: bool = True,
+    ) -> PreparedRequest:
+        """Build (and sign, when a frame is configured) the request; nothing is sent.
+
+        ``payload`` is a payload-shaped mapping or a typed model; its ``testataRichiesta``, if
+        any, overrides generated header fields, as does ``header``. Raises
+        :class:`~anpr_client.exceptions.PayloadError` listing every violation.
+        """
+        op = self.operation(operation)
+        data = _as_payload(payload)
+        overrides = dict(data.pop("testataRichiesta", None) or {})
+        overrides.update(header or {})
+        model = model_of(self.bundle.request_element(op))
+        if "testataRichiesta" in model.children:
+            data = {
+                "testataRichiesta": build_header(self.settings, op.header_code, overrides),
+                **data,
+            }
+        elif overrides:
+            raise PayloadError(
+                op.code,
+                [Violation("testataRichiesta", "unknown-element", "this request has no testata")],
+            )
+        root, violations = encode(model, data)
+        violations += _schema_violations(self.bundle.schema(op.family), root)
+        if violations:
+            raise PayloadError(op.code, violations)
+        envelope = build_envelope(root)
+        headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'}
+        signed = False
+        if sign and self.wsse is not None:
+            envelope, headers = self.wsse.apply(envelope, headers)
+            signed = True
+        return PreparedRequest(
+            operation=op.code,
+            url=self.settings.url_for(op.family),
+            envelope=etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
+            header=dict(data.get("testataRichiesta", {})),
+            payload={k: v for k, v in data.items() if k != "testataRichiesta"},
+            signed=signed,
+        )
+
+    # ------------------------------------------------------------------ sending
+
+    def transmit(self, prepared: PreparedRequest) -> HttpResponse:
+        """Send prepared bytes and return the raw HTTP answer (no parsing)."""
+        return self.transport.send(
+            HttpRequest(
+                prepared.url,
+                prepared.envelope,
+                {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'},
+                self.settings.timeouts,
+            )
+        )
+
+    def send(self, prepared: PreparedRequest) -> Result[dict[str, Any]]:
+        """Send a prepared request and read the answer (see :meth:`read`)."""
+        return self.read(prepared.operation, self.transmit(prepared))
+
+    def call(
+        self,
+        operation: str | Operation,
+        payload: Mapping[str, Any] | Any = None,
+        *,
+        header: Mapping[str, Any] | None = None,
+    ) -> Result[dict[str, Any]]:
+        """Build, sign, send and read: the generic entry point for every operation."""
+        return self.send(self.prepare(operation, payload, header=header))
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, operation: str | Operation, response: HttpResponse) -> Result[dict[str, Any]]:
+        """Read an HTTP answer to ``operation``.
+
+        Returns the OK branch as a :class:`Result`; raises the
+        :class:`~anpr_client.exceptions.AnprRejected` subclass for a KO answer (every entry
+        kept), a :class:`~anpr_client.exceptions.SoapFault` subclass for a fault, or a
+        :class:`~anpr_client.exceptions.ProtocolError` for an unreadable answer.
+        """
+        op = self.operation(operation)
+        answer = read_answer(response, operation=op.code)
+        if etree.QName(answer.payload).text != op.response.text:
+            raise ProtocolError(
+                f"expected {op.response.localname} in answer to {op.code}, "
+                f"got {etree.QName(answer.payload).localname}"
+            )
+        model = model_of(self.bundle.response_element(op))
+        decoded, unknown = decode(model, answer.payload)
+        outcome, value = op.response.localname, decoded
+        if len(decoded) == 1:
+            # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message
+            # with its own testataRisposta; unwrap the branch that came back.
+            ((key, inner),) = decoded.items()
+            child = model.children.get(key)
+            if (
+                isinstance(inner, dict)
+                and child is not None
+                and not child.repeated
+                and "testataRisposta" in child.children
+            ):
+                outcome, value = key, inner
+        header = value.get("testataRisposta") or {}
+        items = error_items(value)
+        if outcome == "rispostaKO" or outcome.endswith("KO"):
+            raise rejection_for(
+                items,
+                operation=op.code,
+                id_operazione_comune=header.get("idOperazioneComune"),
+                id_operazione_anpr=header.get("idOperazioneANPR"),
+                esito_operazione=header.get("esitoOperazione"),
+                raw=answer.root_bytes,
+            )
+        warns = tuple(i for i in items if not i.blocking)
+        _emit_warnings(warns, op.code)
+        return Result(
+            operation=op.code,
+            outcome=outcome,
+            value=value,
+            header=header,
+            warnings=warns,
+            anomalies=items,
+            unknown_elements=tuple(unknown),
+            raw=answer.root_bytes,
+            attachments=answer.attachments,
+            elapsed=response.elapsed,
+        )
+
+
+def _emit_warnings(items: tuple[ErrorItem, ...], operation: str) -> None:
+    for item in items:
+        warnings.warn(AnprWarning(f"operation {operation}: {item}"), stacklevel=4)
+
+
+def _as_payload(payload: Mapping[str, Any] | Any) -> dict[str, Any]:
+    if payload is None:
+        return {}
+    if isinstance(payload, Mapping):
+        return dict(payload)
+    if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
+        from .models import to_payload
+
+        return to_payload(payload)
+    raise PayloadError(
+        "?", [Violation("payload", "type", f"expected a mapping or a model, got {type(payload)}")]
+    )

@@ -1,0 +1,266 @@
+"""Payload dicts ⇄ XML, guided by the bundle's schema model.
+
+A payload mirrors the XML: keys are the XSD child element names, nested objects for complex
+elements, lists for repeated elements, strings for values (``int``, ``Decimal``, ``bool``,
+``date``, ``datetime``, ``bytes`` and ``Enum`` are accepted and rendered the XSD way).
+
+:func:`encode` puts children in schema order whatever the key order, and collects every
+unknown or misshapen key as a :class:`~anpr_client.exceptions.Violation`; the XSD validation
+that follows (``Client.build``) adds the rest. :func:`decode` is *tolerant*: an element the
+schema does not know is kept aside as an :class:`UnknownElement` (with its path) and the
+elements after it are still read — zeep's ``strict=False`` would silently blank them.
+
+The model is derived from zeep's type objects once per type and cached for the process.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from lxml import etree
+
+from .exceptions import Violation
+
+__all__ = [
+    "Node",
+    "UnknownElement",
+    "decode",
+    "encode",
+    "model_of",
+    "render_value",
+]
+
+
+@dataclass(frozen=True)
+class UnknownElement:
+    """An element of a received message that the bundle's schema does not define."""
+
+    path: str
+    tag: str
+    xml: str
+    """The element serialised, so nothing is lost."""
+
+
+class Node:
+    """The schema model of one element: its tag, cardinality and (lazily) its children."""
+
+    __slots__ = ("_children", "_type", "name", "qname", "repeated", "required", "simple_type")
+
+    def __init__(self, zeep_element: Any):
+        self.name: str = zeep_element.name
+        qname = zeep_element.qname
+        self.qname: str = qname.text if hasattr(qname, "text") else str(qname)
+        max_occurs = zeep_element.max_occurs
+        self.repeated: bool = max_occurs == "unbounded" or int(max_occurs) > 1
+        self.required: bool = int(zeep_element.min_occurs) > 0
+        self._type = zeep_element.type
+        self._children: dict[str, Node] | None = None
+        self.simple_type: str | None = None
+        if not hasattr(self._type, "elements"):
+            self.simple_type = _builtin_name(self._type)
+        else:
+            elements = self._type.elements
+            if len(elements) == 1 and elements[0][0] == "_value_1":
+                # simpleContent: a complex type whose content is a simple value
+                self.simple_type = _builtin_name(elements[0][1].type)
+
+    @property
+    def is_simple(self) -> bool:
+        return self.simple_type is not None
+
+    @property
+    def children(self) -> dict[str, Node]:
+        """Child nodes by local name, in schema order (choices flattened in place)."""
+        if self._children is None:
+            kids: dict[str, Node] = {}
+            if not self.is_simple:
+                for name, el in self._type.elements:
+                    kids[name] = _node(el)
+            self._children = kids
+        return self._children
+
+    @property
+    def type_name(self) -> str | None:
+        qn = getattr(self._type, "qname", None)
+        return None if qn is None else str(getattr(qn, "localname", qn))
+
+    def __repr__(self) -> str:
+        return f"Node({self.name!r}, repeated={self.repeated}, simple={self.simple_type})"
+
+
+def _builtin_name(zeep_type: Any) -> str:
+    """The XSD builtin a simple type derives from (``string``, ``date``, ``integer``…)."""
+    for cls in type(zeep_type).__mro__:
+        qname = getattr(cls, "_default_qname", None)
+        if qname is not None and "XMLSchema" in str(qname):
+            return str(qname).rsplit("}", 1)[-1]
+    return "string"
+
+
+_nodes: dict[int, Node] = {}
+_nodes_lock = threading.Lock()
+_keepalive: list[Any] = []
+
+
+def _node(zeep_element: Any) -> Node:
+    key = id(zeep_element)
+    node = _nodes.get(key)
+    if node is None:
+        with _nodes_lock:
+            node = _nodes.get(key)
+            if node is None:
+                node = Node(zeep_element)
+                _nodes[key] = node
+                _keepalive.append(zeep_element)  # ids stay unique while cached
+    return node
+
+
+def model_of(zeep_element: Any) -> Node:
+    """The (cached) model of a zeep element, e.g. ``bundle.request_element(op)``."""
+    return _node(zeep_element)
+
+
+# ----------------------------------------------------------------------------- encoding
+
+
+def render_value(value: object) -> str:
+    """Render a Python value the way the XSD expects it as element text."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Enum):
+        return render_value(value.value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dt.datetime):
+        return value.isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, bytes | bytearray | memoryview):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    raise TypeError(type(value).__name__)
+
+
+def encode(model: Node, value: Mapping[str, Any]) -> tuple[etree._Element, list[Violation]]:
+    """Build the element ``model`` from ``value``. Returns the element and the violations."""
+    violations: list[Violation] = []
+    root = etree.Element(model.qname, nsmap=_nsmap(model.qname))
+    _fill(root, model, value, model.name, violations)
+    return root, violations
+
+
+def _nsmap(qname: str) -> dict[str, str]:
+    if qname.startswith("{"):
+        return {"ns": qname[1:].split("}", 1)[0]}
+    return {}
+
+
+def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[Violation]) -> None:
+    if model.is_simple or (not model.children and not isinstance(value, Mapping)):
+        if isinstance(value, Mapping | list | tuple):
+            out.append(Violation(path, "type", "expected a single value, got an object or list"))
+            return
+        try:
+            el.text = render_value(value)
+        except TypeError as exc:
+            out.append(Violation(path, "type", f"unsupported value type {exc}"))
+        return
+    if not isinstance(value, Mapping):
+        out.append(
+            Violation(path, "type", f"expected an object with child elements, got {value!r}")
+        )
+        return
+    children = model.children
+    for key in value:
+        if key not in children:
+            allowed = ", ".join(children) or "none"
+            out.append(
+                Violation(
+                    f"{path}/{key}", "unknown-element", f"not an element here (allowed: {allowed})"
+                )
+            )
+    for name, child in children.items():
+        if name not in value:
+            continue
+        item = value[name]
+        if item is None:
+            continue
+        items: Sequence[object]
+        if isinstance(item, list | tuple):
+            if not child.repeated:
+                out.append(
+                    Violation(f"{path}/{name}", "max-occurs", "a single element, not a list")
+                )
+                continue
+            items = item
+        else:
+            items = (item,)
+        for i, one in enumerate(items):
+            sub = etree.SubElement(el, child.qname)
+            where = f"{path}/{name}" + (f"[{i}]" if child.repeated and len(items) > 1 else "")
+            _fill(sub, child, one, where, out)
+
+
+# ----------------------------------------------------------------------------- decoding
+
+
+def decode(model: Node, el: etree._Element) -> tuple[dict[str, Any], list[UnknownElement]]:
+    """Read ``el`` (an instance of ``model``) into a payload-shaped dict, tolerantly."""
+    unknown: list[UnknownElement] = []
+    value = _read(model, el, model.name, unknown)
+    if not isinstance(value, dict):
+        return {"_value": value}, unknown
+    return value, unknown
+
+
+def _local(tag: object) -> str:
+    if not isinstance(tag, str):
+        return ""
+    return tag.rsplit("}", 1)[-1]
+
+
+def _read(model: Node, el: etree._Element, path: str, unknown: list[UnknownElement]) -> Any:
+    if model.is_simple:
+        return el.text or ""
+    children = model.children
+    out: dict[str, Any] = {}
+    for child in _elements(el):
+        name = _local(child.tag)
+        node = children.get(name)
+        where = f"{path}/{name}"
+        if node is None:
+            unknown.append(UnknownElement(where, str(child.tag), _standalone_xml(child)))
+            continue
+        value = _read(node, child, where, unknown)
+        if node.repeated:
+            out.setdefault(name, []).append(value)
+        else:
+            out[name] = value
+    if not out and not children and (el.text or "").strip():
+        return el.text or ""
+    return out
+
+
+def _standalone_xml(el: etree._Element) -> str:
+    """``el`` serialised without the namespace declarations it merely inherited."""
+    copy = etree.fromstring(etree.tostring(el))
+    etree.cleanup_namespaces(copy)
+    return etree.tostring(copy, encoding="unicode")
+
+
+def _elements(el: etree._Element) -> Iterator[etree._Element]:
+    for child in el:
+        if isinstance(child.tag, str):
+            yield child

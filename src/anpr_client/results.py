@@ -1,0 +1,103 @@
+"""What a successful call returns: the answer's data plus everything ANPR said about it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from .codec import UnknownElement
+from .exceptions import ErrorItem
+from .mtom import Attachment
+
+__all__ = ["PreparedRequest", "Result", "error_items"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class PreparedRequest:
+    """A request ready to send: the exact envelope bytes and where they go."""
+
+    operation: str
+    url: str
+    envelope: bytes
+    """The exact bytes that will be sent (signed when a security frame is configured)."""
+    header: Mapping[str, Any]
+    """The ``testataRichiesta`` that was used."""
+    payload: Mapping[str, Any] = field(repr=False)
+    """The request payload (without ``testataRichiesta``)."""
+    signed: bool = False
+
+    @property
+    def id_operazione_comune(self) -> str:
+        return str(self.header.get("idOperazioneComune", ""))
+
+
+@dataclass(frozen=True)
+class Result(Generic[T]):
+    """A successful ANPR answer (warnings allowed).
+
+    ``value`` is the answer branch: a payload-shaped ``dict`` for :meth:`Client.call`, a typed
+    model for the typed service methods.
+    """
+
+    operation: str
+    outcome: str
+    """The answer branch that came back, e.g. ``Risposta3002_OK`` or ``Risposta_Comune``."""
+    value: T
+    header: Mapping[str, Any]
+    """The decoded ``testataRisposta`` (empty when the answer has none)."""
+    warnings: tuple[ErrorItem, ...] = ()
+    """Entries with severity ``W`` (also emitted as :class:`~anpr_client.AnprWarning`)."""
+    anomalies: tuple[ErrorItem, ...] = ()
+    """Every error/anomaly entry of the answer, any severity, in document order."""
+    unknown_elements: tuple[UnknownElement, ...] = ()
+    """Elements the bundle does not know (a newer ANPR version?); nothing after them is lost."""
+    raw: bytes = field(default=b"", repr=False)
+    """The SOAP envelope as received (the root part of an MTOM answer)."""
+    attachments: Mapping[str, Attachment] = field(default_factory=dict, repr=False)
+    elapsed: float = 0.0
+
+    @property
+    def id_operazione_comune(self) -> str | None:
+        value = self.header.get("idOperazioneComune")
+        return None if value is None else str(value)
+
+    @property
+    def id_operazione_anpr(self) -> str | None:
+        value = self.header.get("idOperazioneANPR")
+        return None if value is None else str(value)
+
+    @property
+    def esito(self) -> str | None:
+        value = self.header.get("esitoOperazione")
+        return None if value is None else str(value)
+
+
+def _walk(value: Any) -> Iterator[Mapping[str, Any]]:
+    if isinstance(value, Mapping):
+        yield value
+        for child in value.values():
+            yield from _walk(child)
+    elif isinstance(value, list):
+        for child in value:
+            yield from _walk(child)
+
+
+def error_items(value: Any) -> tuple[ErrorItem, ...]:
+    """Every ``tipoErroriAnomalia`` entry (``codiceErroreAnomalia``…) found in ``value``."""
+    items = []
+    for entry in _walk(value):
+        if "codiceErroreAnomalia" in entry:
+            items.append(
+                ErrorItem(
+                    code=str(entry.get("codiceErroreAnomalia", "")),
+                    severity=str(entry.get("tipoErroreAnomalia", "E") or "E"),
+                    text=str(entry.get("testoErroreAnomalia", "")),
+                    object=entry.get("oggettoErroreAnomalia"),
+                    field=entry.get("campoErroreAnomalia"),
+                    value=entry.get("valoreErroreAnomalia"),
+                )
+            )
+    return tuple(items)

@@ -1,0 +1,112 @@
+"""SOAP 1.1 envelopes: wrap a request body, read an answer (MTOM or plain), detect faults.
+
+Faults are detected before anything else looks at an answer (ANPR's gateway faults are not
+signed), and become the typed exceptions of :mod:`anpr_client.faults`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Final
+
+from lxml import etree
+
+from .exceptions import HTTPStatusError, ProtocolError, ServerUnavailable
+from .faults import fault_exception
+from .mtom import Attachment, inline_attachments, is_related, parse_related
+from .transport import HttpResponse
+from .xmlutil import NS, parse_xml
+
+__all__ = [
+    "CONTENT_TYPE",
+    "SoapAnswer",
+    "build_envelope",
+    "read_answer",
+]
+
+CONTENT_TYPE: Final = "text/xml; charset=utf-8"
+_ENV = f"{{{NS['soap']}}}Envelope"
+_BODY = f"{{{NS['soap']}}}Body"
+_HEADER = f"{{{NS['soap']}}}Header"
+_FAULT = f"{{{NS['soap']}}}Fault"
+_SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+
+
+def build_envelope(body_child: etree._Element) -> etree._Element:
+    """``soap:Envelope/soap:Body/<body_child>`` (no Header: the security frame adds one)."""
+    env = etree.Element(_ENV, nsmap={"soap": NS["soap"]})
+    body = etree.SubElement(env, _BODY)
+    body.append(body_child)
+    return env
+
+
+@dataclass(frozen=True)
+class SoapAnswer:
+    envelope: etree._Element
+    payload: etree._Element
+    """The first element of ``soap:Body``."""
+    root_bytes: bytes
+    """The SOAP part as received (the root part of an MTOM message)."""
+    attachments: dict[str, Attachment] = field(default_factory=dict)
+
+
+def _text(el: etree._Element | None) -> str:
+    return "" if el is None else "".join(str(t) for t in el.itertext()).strip()
+
+
+def read_answer(response: HttpResponse, *, operation: str | None = None) -> SoapAnswer:
+    """Parse an HTTP answer into its SOAP payload, raising typed errors for faults."""
+    body = response.body
+    attachments: dict[str, Attachment] = {}
+    if is_related(response.content_type):
+        related = parse_related(body, response.content_type)
+        body = related.root
+        attachments = dict(related.attachments)
+    if not body.strip():
+        if response.status >= 400:
+            raise _status_error(response, "an empty answer")
+        raise ProtocolError(f"the answer to {operation or 'the request'} is empty")
+    try:
+        root = parse_xml(body)
+    except ProtocolError as exc:
+        if response.status >= 400:
+            raise _status_error(response, "a non-SOAP answer") from None
+        raise ProtocolError(
+            f"the answer to {operation or 'the request'} is not XML: {exc}"
+        ) from None
+    if root.tag == f"{{{_SOAP12}}}Envelope":
+        raise ProtocolError("the answer is a SOAP 1.2 envelope; ANPR speaks SOAP 1.1")
+    if root.tag != _ENV:
+        if response.status >= 400:
+            raise _status_error(response, "a non-SOAP answer")
+        raise ProtocolError(f"the answer's root is {root.tag}, not a SOAP 1.1 Envelope")
+    soap_body = root.find(_BODY)
+    if soap_body is None:
+        raise ProtocolError("the SOAP answer has no Body")
+    payload = next((c for c in soap_body if isinstance(c.tag, str)), None)
+    if payload is None:
+        raise ProtocolError("the SOAP answer's Body is empty")
+    if payload.tag == _FAULT:
+        raise fault_exception(
+            _text(payload.find("faultstring")),
+            faultcode=_text(payload.find("faultcode")),
+            detail=_text(payload.find("detail")) or None,
+            http_status=response.status,
+            operation=operation,
+        )
+    if response.status >= 400:
+        raise _status_error(response, "a SOAP answer that is not a fault")
+    if attachments:
+        inline_attachments(payload, attachments)
+    return SoapAnswer(root, payload, body, attachments)
+
+
+def _status_error(response: HttpResponse, what: str) -> HTTPStatusError:
+    message = f"HTTP {response.status} with {what}"
+    if response.status >= 500:
+        return ServerUnavailable(
+            message + "; the operation may have been applied",
+            status=response.status,
+            body=response.body[:2048],
+        )
+    return HTTPStatusError(message, status=response.status, body=response.body[:2048])

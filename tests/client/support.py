@@ -1,0 +1,92 @@
+"""Fixtures for client tests: settings, recorded answers and a real HTTPS server on loopback."""
+
+from __future__ import annotations
+
+import ssl
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import trustme
+
+from anpr_client.settings import ApplicationIdentity, Settings
+
+RECORDED = Path(__file__).parent / "recorded"
+
+
+def recorded(name: str) -> bytes:
+    return (RECORDED / name).read_bytes()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(
+        codice_istat="058091",
+        application=ApplicationIdentity("GESTIONALE", "1.0", "ACME SRL"),
+    )
+
+
+@dataclass
+class Canned:
+    """What the loopback server answers next, and what it received."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "text/xml; charset=utf-8"
+    received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
+    handler: Callable[[BaseHTTPRequestHandler, bytes], None] | None = None
+
+
+@dataclass
+class LoopbackServer:
+    url: str
+    ca_pem: Path
+    canned: Canned
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def loopback(ca: trustme.CA, tmp_path: Path) -> Iterator[LoopbackServer]:
+    """An HTTPS server on 127.0.0.1 (certificate from a throwaway CA) serving canned answers."""
+    canned = Canned()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = self.rfile.read(length)
+            canned.received.append((self.path, dict(self.headers), body))
+            if canned.handler is not None:
+                canned.handler(self, body)
+                return
+            self.send_response(canned.status)
+            self.send_header("Content-Type", canned.content_type)
+            self.send_header("Content-Length", str(len(canned.body)))
+            self.end_headers()
+            self.wfile.write(canned.body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    ca_pem = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_pem))
+    try:
+        yield LoopbackServer(f"https://127.0.0.1:{server.server_address[1]}", ca_pem, canned)
+    finally:
+        server.shutdown()
+        server.server_close()
