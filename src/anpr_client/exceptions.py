@@ -126,7 +126,14 @@ class AnprError(Exception):
 
 
 class AnprWarning(UserWarning):
-    """An ANPR answer carried warnings (severity ``W``); the operation succeeded."""
+    """An ANPR answer carried warnings (severity ``W``); the operation succeeded.
+
+    When issued by :func:`anpr_client.catalogue.emit_warnings`, ``item`` is the warning entry and
+    ``operation`` the operation code.
+    """
+
+    item: ErrorItem | None = None
+    operation: str | None = None
 
 
 class OutcomeUnknown:
@@ -566,6 +573,32 @@ class AnprRejected(AnprError):
     @property
     def warnings(self) -> tuple[ErrorItem, ...]:
         return tuple(e for e in self.errors if not e.blocking)
+
+    @property
+    def primary(self) -> ErrorItem | None:
+        """The entry that decided the class (the most specific blocking one), if any."""
+        from .catalogue import primary_error  # the catalogue sits above this module
+
+        return primary_error(self.errors)
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same request may succeed later (999, 998…).
+
+        ANPR answered, so nothing was registered: resend it as a new operation (a new
+        ``idOperazioneComune``; a reused one gets the stored answer back).
+        """
+        from .catalogue import Retry, retry_for
+
+        primary = self.primary
+        return primary is not None and retry_for(primary.code) is Retry.LATER
+
+    def explain(self) -> str:
+        """Every entry with our explanation: family, meaning, what to do, class, retry."""
+        from .catalogue import describe_item
+
+        head = str(self).split("\n", 1)[0]
+        return "\n".join([head, *(describe_item(e) for e in self.errors)])
 
 
 class BusinessRuleError(AnprRejected):

@@ -1,0 +1,263 @@
+"""The catalogue against ANPR's official tables, and its own consistency."""
+
+from __future__ import annotations
+
+import csv
+import doctest
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+import anpr_client.catalogue
+from anpr_client import exceptions
+from anpr_client.catalogue import (
+    Retry,
+    all_codes,
+    catalogue,
+    exception_for,
+    families,
+    family,
+    family_of,
+    lookup,
+    retry_for,
+)
+
+from .conftest import REPO
+
+CATALOGUE_DIR = REPO / "src" / "anpr_client" / "catalogue"
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_every_official_code_is_catalogued_with_its_severity(reference_dir: Path) -> None:
+    rows = _rows(reference_dir / "errors.csv")
+    assert len(rows) == 853
+    for row in rows:
+        info = lookup(row["code"])
+        assert info is not None, row["code"]
+        assert info.code == row["code"]
+        assert (info.severity_subentro or "") == row["severity_subentro"], row["code"]
+        assert (info.severity_servizi or "") == row["severity_servizi"], row["code"]
+        assert (info.reference_table or "") == row["reference_table"], row["code"]
+        assert issubclass(info.exception_class, exceptions.AnprRejected), row["code"]
+        assert info.exception_class.__name__ == info.exception
+        assert info.source in ("anpr", "anpr+ae")
+        assert info.family in catalogue().families
+
+
+def test_every_revenue_agency_code_is_catalogued(reference_dir: Path) -> None:
+    rows = _rows(reference_dir / "errori_agenzia_entrate.csv")
+    assert len(rows) == 81
+    for row in rows:
+        info = lookup(row["code"])
+        assert info is not None, row["code"]
+        assert info.source in ("ae", "anpr+ae")
+        assert issubclass(info.exception_class, exceptions.RevenueAgencyError), row["code"]
+
+
+def test_the_catalogue_has_nothing_the_tables_do_not_justify(reference_dir: Path) -> None:
+    official = {r["code"] for r in _rows(reference_dir / "errors.csv")}
+    official |= {r["code"] for r in _rows(reference_dir / "errori_agenzia_entrate.csv")}
+    extra = {c.code for c in all_codes()} - official
+    assert extra == {c.code for c in all_codes() if c.source == "observed"}
+    assert {"999", "998", "EN148", "EN493", "EN527", "XXXX"} <= extra
+    for code in extra:
+        assert lookup(code).evidence  # type: ignore[union-attr]
+
+
+def test_no_official_message_is_copied_into_the_repository(reference_dir: Path) -> None:
+    def norm(text: str) -> str:
+        return " ".join(text.lower().replace("@", " ").split())
+
+    messages = [r["message"] for r in _rows(reference_dir / "errors.csv")]
+    messages += [r["message"] for r in _rows(reference_dir / "errori_agenzia_entrate.csv")]
+    ours = [
+        CATALOGUE_DIR / "codes.csv",
+        CATALOGUE_DIR / "families.toml",
+        REPO / "docs" / "errors.md",
+        REPO / "src" / "anpr_client" / "faults.py",
+    ]
+    corpus = "\n".join(norm(p.read_text(encoding="utf-8")) for p in ours)
+    # message fragments long enough to be a sentence (short ones like "Operazione non
+    # effettuabile" are ANPR's wording too, but are also checked below by codes)
+    copied = [m for m in messages if len(norm(m)) >= 25 and norm(m) in corpus]
+    assert copied == []
+    for phrase in ("operazione non effettuabile", "servizio non disponibile", "non produce"):
+        assert phrase not in corpus
+
+
+def test_codes_csv_is_up_to_date_with_the_tables(reference_dir: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "update_error_catalogue.py"), "--check"],
+        env={"ANPR_REFERENCE_DIR": str(reference_dir), "PATH": ""},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_every_row_follows_families_toml() -> None:
+    data = tomllib.loads((CATALOGUE_DIR / "families.toml").read_text(encoding="utf-8"))
+    notes = data["codes"]
+    for info in all_codes():
+        fam = catalogue().families[info.family]
+        note = notes.get(info.code, {})
+        assert info.exception == note.get("exception", fam.exception), info.code
+        assert info.retry.value == note.get("retry", fam.retry.value), info.code
+        assert family_of(info.code) is fam
+
+
+def test_every_code_notes_entry_is_a_catalogued_code() -> None:
+    data = tomllib.loads((CATALOGUE_DIR / "families.toml").read_text(encoding="utf-8"))
+    for code, note in data["codes"].items():
+        assert lookup(code) is not None, code
+        assert set(note) <= {"exception", "retry", "informative", "observed", "evidence"} | {
+            "meaning",
+            "action",
+        }
+
+
+@pytest.mark.parametrize(
+    ("code", "cls", "retry"),
+    [
+        ("EN122", exceptions.NotFoundError, Retry.NO),
+        ("EN148", exceptions.OperationNotAllowedError, Retry.DEPENDS),
+        ("EN493", exceptions.PrivilegeError, Retry.NO),
+        ("EN527", exceptions.BusinessRuleError, Retry.DEPENDS),
+        ("EN001", exceptions.BusinessRuleError, Retry.NO),
+        ("EC007", exceptions.ReferenceValueError, Retry.NO),
+        ("ES034", exceptions.InconsistentDataError, Retry.NO),
+        ("EHR97", exceptions.FormatError, Retry.NO),
+        ("EHRA0", exceptions.FormatError, Retry.NO),
+        ("EHA3", exceptions.FormatError, Retry.NO),
+        ("EF002", exceptions.FamilyError, Retry.NO),
+        ("EA001", exceptions.RevenueAgencyError, Retry.NO),
+        ("EAA10", exceptions.RevenueAgencyError, Retry.NO),
+        ("EAV20", exceptions.RevenueAgencyError, Retry.NO),
+        ("ENT04", exceptions.RevenueAgencyError, Retry.NO),
+        ("AEE97", exceptions.RevenueAgencyError, Retry.LATER),
+        ("EE999", exceptions.RevenueAgencyError, Retry.LATER),
+        ("999", exceptions.ServiceError, Retry.LATER),
+        ("998", exceptions.ServiceUnavailableError, Retry.LATER),
+        ("XXXX", exceptions.AnprRejected, Retry.NO),
+        ("SP000", exceptions.AnprRejected, Retry.NO),
+    ],
+)
+def test_codes_map_to_the_documented_class(
+    code: str, cls: type[exceptions.AnprRejected], retry: Retry
+) -> None:
+    info = lookup(code)
+    assert info is not None
+    assert info.exception_class is cls
+    assert exception_for(code) is cls
+    assert info.retry is retry
+    assert retry_for(code) is retry
+
+
+def test_frequent_codes_have_our_own_explanation() -> None:
+    for code in ("EN122", "EN148", "EN493", "EN527", "999", "998", "XXXX", "EC007", "ES034"):
+        info = lookup(code)
+        assert info is not None
+        assert info.meaning and info.action, code
+    assert lookup("EN527").informative  # type: ignore[union-attr]
+    assert not lookup("EN122").informative  # type: ignore[union-attr]
+
+
+def test_every_family_explains_itself_and_names_a_real_class() -> None:
+    keys = [f.key for f in families()]
+    assert len(keys) == len(set(keys))
+    for fam in families():
+        assert fam.meaning and fam.action and fam.name
+        assert issubclass(fam.exception_class, exceptions.AnprRejected)
+        assert any(c.family == fam.key for c in all_codes()), fam.key
+
+
+def test_severity_prefers_the_services_column() -> None:
+    ec007 = lookup("EC007")
+    assert ec007 is not None
+    assert (ec007.severity_subentro, ec007.severity_servizi, ec007.severity) == ("W", "E", "E")
+    ea001 = lookup("EA001")
+    assert ea001 is not None
+    assert (ea001.severity_servizi, ea001.severity) == (None, "W")
+    assert ea001.withdrawn
+    assert not lookup("EN122").withdrawn  # type: ignore[union-attr]
+    assert not lookup("999").withdrawn  # type: ignore[union-attr]
+    assert not lookup("999").official  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("raw", ["EN122", "en122", "  En122\n", "\tEN122 "])
+def test_lookup_normalises_case_and_blanks(raw: str) -> None:
+    info = lookup(raw)
+    assert info is not None
+    assert info.code == "EN122"
+
+
+@pytest.mark.parametrize("raw", [None, "", "   ", 122, "EN-122", "EN 122", "ZZZ999", "É1"])
+def test_lookup_of_junk_is_none(raw: object) -> None:
+    assert lookup(raw) is None
+
+
+@pytest.mark.parametrize(
+    ("code", "key"),
+    [
+        ("EC999", "EC"),
+        ("EN9999", "EN"),
+        ("ENT99", "ENT"),
+        ("EHRA9", "EHR"),
+        ("EHR999", "EHR"),
+        ("EAV99", "EAV"),
+        ("EAZ01", "EA"),
+        ("EE998", "AEE"),
+        ("997", "SVC"),
+        ("XXXX", "XXXX"),
+    ],
+)
+def test_codes_missing_from_the_catalogue_still_find_their_family(code: str, key: str) -> None:
+    fam = family_of(code)
+    assert fam is not None
+    assert fam.key == key
+    assert exception_for(code) is fam.exception_class
+
+
+@pytest.mark.parametrize("code", ["ZZ1", "E1", "", "!!", "A"])
+def test_codes_of_no_family(code: str) -> None:
+    assert family_of(code) is None
+    assert exception_for(code) is exceptions.AnprRejected
+    assert retry_for(code) is Retry.DEPENDS
+
+
+def test_family_lookup_by_key() -> None:
+    assert family("ec") is family("EC")
+    assert family("EC") is not None
+    assert family("nope") is None
+    assert family(None) is None
+
+
+def test_the_catalogue_is_loaded_once_and_has_every_code_once() -> None:
+    assert catalogue() is catalogue()
+    codes = [c.code for c in all_codes()]
+    assert len(codes) == len(set(codes))
+    assert all(re.fullmatch(r"[A-Z0-9]{3,6}", c) for c in codes)
+    assert len(codes) == 853 + 78 + 6  # ANPR table, AE-only codes, observed codes
+
+
+def test_as_dict_is_json_ready() -> None:
+    d = lookup("EN527").as_dict()  # type: ignore[union-attr]
+    assert d["code"] == "EN527"
+    assert d["informative"] is True
+    assert d["meaning"]
+    assert set(family("EC").as_dict()) >= {"key", "exception", "retry"}  # type: ignore[union-attr]
+
+
+def test_module_doctests() -> None:
+    result = doctest.testmod(anpr_client.catalogue)
+    assert result.attempted > 0
+    assert result.failed == 0
