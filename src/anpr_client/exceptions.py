@@ -29,6 +29,7 @@ The tree (``except`` the level you care about)::
      │   └─ HTTPStatusError                  an HTTP error without a SOAP body
      │       └─ ServerUnavailable (OutcomeUnknown)   5xx
      ├─ ProtocolError                        the answer is not a SOAP message we can read
+     ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ SoapFault                            the security gateway or the server refused; .causes
      │   ├─ InternalErrorFromClient
      │   ├─ RejectedByPolicy
@@ -101,6 +102,7 @@ __all__ = [
     "RejectedByPolicy",
     "RevenueAgencyError",
     "RevokedCertificate",
+    "SampleError",
     "SecurityError",
     "ServerFault",
     "ServerUnavailable",
@@ -461,6 +463,10 @@ class ServerUnavailable(HTTPStatusError, OutcomeUnknown):
 
 class ProtocolError(AnprError):
     """The answer is not a SOAP message anpr-client can read (not XML, wrong root, …)."""
+
+
+class SampleError(AnprError, ValueError):
+    """No sample payload can be generated: unknown element, or facets no value satisfies."""
 
 
 # --------------------------------------------------------------------------- SOAP faults
