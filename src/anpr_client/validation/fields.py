@@ -1,0 +1,296 @@
+"""ANPR field rules: character classes, lengths and formats, read from the XSD.
+
+ANPR's security gateway validates every request against the schema before the application
+sees it, and refuses the whole request when one value breaks a rule (pseudo-code ``XSD``, see
+:mod:`.codes`). The rules live in the simple types of the ``tipoDato`` namespace; this module
+reads them **at run time from anpr-client's own bundle** (``common/tipo-dato.xsd``, or the
+``tipoDato.xsd`` of an official bundle) and applies them to single values, so a batch of
+records is checked without building XML.
+
+Names and surnames (``alfabeticoNomiCognomi``) accept Latin letters with the accents of
+Unicode's Latin-1 and Latin Extended-A blocks (À to ž), space, apostrophe, hyphen, dot and
+comma, up to 80 characters; digits and, for instance, the Romanian Ș (U+0218) or the typographic
+apostrophe ’ are refused. Addresses and free text have wider classes.
+
+>>> validate("D'Angelo", "cognome")
+"D'Angelo"
+>>> validate("Nicolò", "nome")
+'Nicolò'
+>>> validate("Ștefan", "nome")
+Traceback (most recent call last):
+    ...
+anpr_client.exceptions.InvalidFormat: nome: character not allowed: 'Ș' (U+0218) [XSD]
+>>> validate("X" * 81, "cognome")
+Traceback (most recent call last):
+    ...
+anpr_client.exceptions.InvalidLength: cognome: 81 characters, at most 80 allowed [XSD]
+>>> validate_date("1985-02-30")
+Traceback (most recent call last):
+    ...
+anpr_client.exceptions.InvalidFormat: dataNascita: '1985-02-30' is not a date (YYYY-MM-DD) [XSD]
+>>> is_valid("M", "sesso"), is_valid("X", "sesso"), is_valid(None, "sesso")
+(True, False, False)
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from types import MappingProxyType
+from typing import Final
+
+from lxml import etree
+
+from ..exceptions import ConfigurationError, InvalidFormat, InvalidLength, ValidationError
+from . import codes
+
+__all__ = [
+    "FIELD_TYPES",
+    "FieldSpec",
+    "compact",
+    "is_valid",
+    "load_specs",
+    "spec",
+    "tipo_dato_path",
+    "validate",
+    "validate_date",
+]
+
+_XS: Final = "http://www.w3.org/2001/XMLSchema"
+_TIPO_DATO_NS: Final = "http://sogei.it/ANPR/tipoDato"
+_DATE: Final = re.compile(r"(-?\d{4,})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_REPETITION: Final = re.compile(r"\((?:\[.*\]|\\d)\)[*+]")
+
+#: Logical field names (payload element names and batch columns) → XSD simple type.
+FIELD_TYPES: Final = MappingProxyType(
+    {
+        "cognome": "alfabeticoNomiCognomi",
+        "nome": "alfabeticoNomiCognomi",
+        "sesso": "tipoSesso",
+        "dataNascita": "tipoDataAnagrafica",
+        "codiceFiscale": "tipoDominioCodiceFiscale",
+        "codiceIstat": "tipoCodiceIstatComune",
+        "codiceStato": "numerico3",
+        "nomeComune": "alfanumericoComune",
+        "siglaProvinciaIstat": "alfabeticoProvincia",
+        "descrizioneStato": "alfanumerico120char",
+        "descrizioneLocalita": "alfanumericoslash120char",
+        "specie": "tipoSpecie",
+        "codSpecie": "tipoSpecieToponimo",
+        "denominazioneToponimo": "alfanumericoIndirizzo",
+        "numero": "tipoNumeroCiv",
+        "lettera": "alfanumericoParteIndirizzo10",
+        "esponente1": "tipoEsponente1",
+        "cap": "tipoCap",
+        "frazione": "tipoFrazione",
+        "note": "tipoNote",
+        "idMotivoIscrizione": "tipoMotivoIscrizione",
+    }
+)
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """The value rules of one XSD simple type, flattened along its derivation."""
+
+    type_name: str
+    base: str
+    """The XSD builtin it derives from (``string``, ``date``, …)."""
+    patterns: tuple[tuple[str, ...], ...] = ()
+    """The XSD patterns by derivation step: a value matches one pattern of every step."""
+    min_length: int | None = None
+    max_length: int | None = None
+    whitespace: str = "preserve"
+    enumeration: tuple[str, ...] = ()
+    _compiled: tuple[re.Pattern[str], ...] = field(default=(), repr=False, compare=False)
+    _charset: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+
+    def problem(self, value: str) -> tuple[str, str] | None:
+        """``(rule id, message)`` for the first rule ``value`` breaks, or ``None``."""
+        if self.whitespace == "collapse":
+            value = " ".join(value.split())
+        elif self.whitespace == "replace":
+            value = re.sub(r"[\t\n\r]", " ", value)
+        n = len(value)
+        if self.min_length is not None and n < self.min_length:
+            if n == 0:
+                return "field.length", "empty"
+            return "field.length", f"{n} characters, at least {self.min_length} needed"
+        if self.max_length is not None and n > self.max_length:
+            return "field.length", f"{n} characters, at most {self.max_length} allowed"
+        if self.base == "date":
+            m = _DATE.fullmatch(value)
+            if m is None or not _real_date(m):
+                return "field.format", f"{value!r} is not a date (YYYY-MM-DD)"
+        if self.enumeration and value not in self.enumeration:
+            return "field.format", f"{value!r} is not one of {', '.join(self.enumeration)}"
+        for pattern in self._compiled:
+            if pattern.fullmatch(value) is None:
+                if self._charset is not None:
+                    bad = sorted({ch for ch in value if self._charset.fullmatch(ch) is None})
+                    if bad:
+                        listed = ", ".join(f"{ch!r} (U+{ord(ch):04X})" for ch in bad[:5])
+                        plural = "s" if len(bad) > 1 else ""
+                        return "field.charset", f"character{plural} not allowed: {listed}"
+                return "field.format", f"{value!r} is not in the format ANPR expects"
+        return None
+
+
+def _real_date(m: re.Match[str]) -> bool:
+    try:
+        date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return False
+    return True
+
+
+def tipo_dato_path(bundle_dir: Path | None = None) -> Path:
+    """The ``tipoDato`` schema of a bundle (ours by default)."""
+    if bundle_dir is None:
+        from ..bundle import default_bundle_dir
+
+        bundle_dir = default_bundle_dir()
+    for candidate in (bundle_dir / "common" / "tipo-dato.xsd", bundle_dir / "tipoDato.xsd"):
+        if candidate.is_file():
+            return candidate
+    raise ConfigurationError(
+        f"no tipoDato schema in the WSDL bundle {str(bundle_dir)!r}", setting="wsdl_dir"
+    )
+
+
+def _translate(pattern: str) -> re.Pattern[str]:
+    from elementpath.regex import translate_pattern  # xmlschema's own XSD→Python translator
+
+    return re.compile(translate_pattern(pattern, anchors=False))
+
+
+@functools.cache
+def load_specs(path: Path | None = None) -> Mapping[str, FieldSpec]:
+    """Every simple type of the ``tipoDato`` schema at ``path`` (ours by default), by name."""
+    path = path or tipo_dato_path()
+    try:
+        root = etree.parse(str(path)).getroot()  # our own bundle: a trusted file
+    except (OSError, etree.XMLSyntaxError) as exc:
+        raise ConfigurationError(f"cannot read {str(path)!r}: {exc}", setting="wsdl_dir") from None
+    if root.get("targetNamespace") != _TIPO_DATO_NS:
+        raise ConfigurationError(f"{str(path)!r} is not the tipoDato schema", setting="wsdl_dir")
+    raw = {str(st.get("name")): st for st in root.iter(f"{{{_XS}}}simpleType") if st.get("name")}
+    specs: dict[str, FieldSpec] = {}
+
+    def resolve(name: str, seen: tuple[str, ...] = ()) -> FieldSpec:
+        if name in specs:
+            return specs[name]
+        node = raw.get(name)
+        restriction = node.find(f"{{{_XS}}}restriction") if node is not None else None
+        if restriction is None or name in seen:
+            return FieldSpec(type_name=name, base="string")  # a list/union: no value rules
+        base_name = restriction.get("base", "xs:string").rpartition(":")[2]
+        parent = (
+            resolve(base_name, (*seen, name))
+            if base_name in raw
+            else FieldSpec(
+                type_name=base_name,
+                base=base_name,
+                whitespace="preserve" if base_name == "string" else "collapse",
+            )
+        )
+        facets: dict[str, list[str]] = {}
+        for facet in restriction:
+            if isinstance(facet.tag, str):
+                facets.setdefault(etree.QName(facet).localname, []).append(facet.get("value", ""))
+        patterns = parent.patterns
+        if "pattern" in facets:
+            patterns = (*patterns, tuple(facets["pattern"]))
+        compiled = parent._compiled
+        if "pattern" in facets:
+            compiled = (*compiled, _translate("|".join(f"({p})" for p in facets["pattern"])))
+        length = facets.get("length", [None])[0]
+        min_length = int(length) if length else parent.min_length
+        max_length = int(length) if length else parent.max_length
+        if "minLength" in facets:
+            min_length = int(facets["minLength"][0])
+        if "maxLength" in facets:
+            max_length = int(facets["maxLength"][0])
+        charset = parent._charset
+        own = facets.get("pattern", [])
+        if len(own) == 1 and _REPETITION.fullmatch(own[0]):
+            inner = own[0][1 : own[0].rindex(")")]
+            charset = _translate(inner)
+        spec = FieldSpec(
+            type_name=name,
+            base=parent.base,
+            patterns=patterns,
+            min_length=min_length,
+            max_length=max_length,
+            whitespace=facets.get("whiteSpace", [parent.whitespace])[0],
+            enumeration=tuple(facets.get("enumeration", ())) or parent.enumeration,
+            _compiled=compiled,
+            _charset=charset,
+        )
+        specs[name] = spec
+        return spec
+
+    for type_name in raw:
+        resolve(type_name)
+    return MappingProxyType(specs)
+
+
+def spec(field_or_type: str, *, path: Path | None = None) -> FieldSpec:
+    """The rules of a logical field (``cognome``) or of an XSD type (``alfabeticoNomiCognomi``)."""
+    specs = load_specs(path)
+    type_name = FIELD_TYPES.get(field_or_type, field_or_type)
+    try:
+        return specs[type_name]
+    except KeyError:
+        raise KeyError(f"no XSD type {type_name!r} in the tipoDato schema") from None
+
+
+def compact(value: str) -> str:
+    """The value without surrounding blanks and with inner runs of blanks folded (no validation)."""
+    return " ".join(value.split())
+
+
+def validate(value: object, field: str, *, name: str | None = None) -> str:
+    """Check ``value`` against the rules of ``field`` (a logical field or an XSD type).
+
+    Returns the value unchanged. ``name`` is the field name used in the error (default
+    ``field``).
+    """
+    rules = spec(field)
+    if not isinstance(value, str):
+        raise _error("field.format", "the value must be text", name or field)
+    problem = rules.problem(value)
+    if problem is not None:
+        raise _error(problem[0], problem[1], name or field)
+    return value
+
+
+def _error(rule_id: str, message: str, field: str) -> ValidationError:
+    rule = codes.rule(rule_id)
+    cls = InvalidLength if rule_id == "field.length" else InvalidFormat
+    return cls(message, field=field, code=rule.code, rule=rule.id, severity=rule.severity)
+
+
+def validate_date(value: str | date, field: str = "dataNascita") -> date:
+    """A date as ANPR accepts it (``YYYY-MM-DD``, optionally with a time zone)."""
+    if isinstance(value, date):
+        return value
+    m = _DATE.fullmatch(value) if isinstance(value, str) else None
+    if m is None or not _real_date(m):
+        raise _error("field.format", f"{value!r} is not a date (YYYY-MM-DD)", field)
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:  # pragma: no cover - _real_date checked it
+        raise _error("field.format", f"{value!r} is not a date", field) from None
+
+
+def is_valid(value: object, field: str) -> bool:
+    """Whether ``value`` satisfies the rules of ``field`` (never raises)."""
+    try:
+        return bool(validate(value, field) is not None)
+    except Exception:  # is_valid never raises, whatever the input
+        return False
