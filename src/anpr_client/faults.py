@@ -53,6 +53,7 @@ class FaultKind:
     exception: type[SoapFault]
     causes: tuple[str, ...]
     outcome_unknown: bool = False
+    outcome: str = "refused by the gateway: not applied"
 
 
 INTERNAL_ERROR: Final = FaultKind(
@@ -114,6 +115,7 @@ SERVER: Final = FaultKind(
     label="… (from server), Malformed content (from server), HTTP 502/503/504",
     exception=ServerFault,
     outcome_unknown=True,
+    outcome="unknown: may have been applied",
     causes=(
         "ANPR's back end failed or timed out after the gateway accepted the request, so the "
         "operation MAY have been applied: " + _SAME_ID,
@@ -129,6 +131,7 @@ ERROR_NL: Final = FaultKind(
     key="error-nl",
     label="Aborting...Invalid request received ErrorNL (from client)",
     exception=SoapFault,
+    outcome="refused by the gateway: not applied (inferred from 'from client')",
     causes=(
         "an intermittent gateway condition reported by several integrators, with no public "
         "root cause: resend the same request with the same idOperazioneComune after a short "
@@ -144,6 +147,7 @@ CLIENT_STACK: Final = FaultKind(
     key="client-stack",
     label="Error while creating SAML assertion wrapper",
     exception=SoapFault,
+    outcome="raised by the client's own stack: not sent",
     causes=(
         "this fault comes from a client-side WS-Security stack (WSS4J/CXF), not from ANPR: "
         "check the keystore path, the key alias and its password in that stack",
@@ -166,6 +170,7 @@ UNKNOWN: Final = FaultKind(
     key="unknown",
     label="any other fault",
     exception=SoapFault,
+    outcome="not known for certain (a Server faultcode makes it a ServerFault)",
     causes=(
         "an unrecognised fault: keep the raw request and answer; the outcome is not known for "
         "certain, so " + _SAME_ID,

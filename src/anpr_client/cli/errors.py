@@ -257,6 +257,7 @@ def fault(faultstring: str, faultcode: str, http_status: int | None, as_json: bo
                 "kind": kind.key,
                 "exception": type(exc).__name__,
                 "outcome_unknown": bool(getattr(exc, "outcome_unknown", False)),
+                "outcome": kind.outcome,
                 "causes": list(exc.causes),
             }
         )
@@ -265,5 +266,7 @@ def fault(faultstring: str, faultcode: str, http_status: int | None, as_json: bo
     console.print(Text(f"{type(exc).__name__} ({kind.label})", style="bold"))
     if getattr(exc, "outcome_unknown", False):
         console.print(Text("outcome unknown: the operation may have been applied"))
+    else:
+        console.print(Text(f"outcome: {kind.outcome}"))
     for i, cause in enumerate(exc.causes, 1):
         console.print(Text(f"  {i}. {cause}"), soft_wrap=True)
