@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import csv
 import io
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from anpr_client.catalogue import _official, load_official
 from anpr_client.exceptions import ConfigurationError
@@ -181,3 +184,86 @@ def test_oversized_files_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(_official, "MAX_FILE_BYTES", 100)
     with pytest.raises(ConfigurationError, match="too large"):
         load_official(path)
+
+
+_xml_text = st.text(
+    alphabet=st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=80
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(content=st.binary(max_size=300))
+def test_arbitrary_bytes_never_escape_as_a_foreign_exception(content: bytes) -> None:
+    _load_or_configuration_error(content)
+
+
+@settings(max_examples=60, deadline=None)
+@given(content=st.binary(max_size=300))
+def test_arbitrary_zips_never_escape_as_a_foreign_exception(content: bytes) -> None:
+    _load_or_configuration_error(b"PK\x03\x04" + content)
+
+
+@settings(max_examples=60, deadline=None)
+@given(sheet=_xml_text, strings=_xml_text, target=st.sampled_from(["worksheets/s.xml", "/x/y.xml"]))
+def test_arbitrary_workbook_parts_never_escape(sheet: str, strings: str, target: str) -> None:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr(
+            "xl/workbook.xml",
+            f'<workbook xmlns="{_MAIN}" xmlns:r="{_REL}"><sheets>'
+            '<sheet name="a" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        )
+        zf.writestr(
+            "xl/_rels/workbook.xml.rels",
+            f'<Relationships xmlns="{_PKG}"><Relationship Id="rId1" Target="{target}"/>'
+            "</Relationships>",
+        )
+        zf.writestr("xl/worksheets/s.xml", _sheet(sheet) if sheet.isalnum() else sheet)
+        zf.writestr("xl/sharedStrings.xml", strings)
+    _load_or_configuration_error(buf.getvalue())
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.lists(_xml_text, max_size=5), max_size=8))
+def test_arbitrary_csv_never_escapes(rows: list[list[str]]) -> None:
+    buf = io.StringIO()
+    csv.writer(buf).writerows([["code", "message"], *rows])
+    _load_or_configuration_error(buf.getvalue().encode("utf-8"))
+
+
+def _load_or_configuration_error(content: bytes) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "official"
+        path.write_bytes(content)
+        try:
+            table = load_official(path)
+        except ConfigurationError:
+            return
+    assert table
+    assert all(isinstance(e.message, str) for e in table.values())
+
+
+def _damaged(tmp_path: Path, damage: str) -> Path:
+    rows = '<row r="1"><c r="A1" t="inlineStr"><is><t>code</t></is></c></row>' * 40
+    path = tmp_path / "t.xlsx"
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("xl/workbook.xml", f'<workbook xmlns="{_MAIN}"><sheets/></workbook>')
+        zf.writestr("xl/worksheets/sheet1.xml", _sheet(rows))
+    data = bytearray(buf.getvalue())
+    if damage == "encrypted":  # set the 'encrypted' flag in every central directory entry
+        at = data.find(b"PK\x01\x02")
+        while at >= 0:
+            data[at + 8] |= 1
+            at = data.find(b"PK\x01\x02", at + 4)
+    else:  # flip bytes inside the first member's compressed data
+        for i in range(40, 60):
+            data[i] ^= 0x5A
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("damage", ["encrypted", "corrupt"])
+def test_damaged_workbooks_give_a_configuration_error(tmp_path: Path, damage: str) -> None:
+    with pytest.raises(ConfigurationError, match="not a readable xlsx"):
+        load_official(_damaged(tmp_path, damage))

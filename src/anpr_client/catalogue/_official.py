@@ -15,6 +15,7 @@ import io
 import posixpath
 import re
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,7 +110,16 @@ def _xlsx_rows(path: Path, data: bytes) -> Iterator[list[str]]:
             if "xl/sharedStrings.xml" in names:
                 strings = _shared_strings(part("xl/sharedStrings.xml"))
             root = part(sheet)
-    except (zipfile.BadZipFile, KeyError, EOFError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        KeyError,
+        EOFError,
+        ValueError,
+        NotImplementedError,  # an unsupported compression method
+        RuntimeError,  # an encrypted member
+        OSError,
+    ) as exc:
         raise _bad(path, f"not a readable xlsx file: {exc}") from None
     except ProtocolError as exc:
         raise _bad(path, f"not a readable xlsx file: {exc}") from None
