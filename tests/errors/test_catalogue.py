@@ -166,7 +166,8 @@ def test_frequent_codes_have_our_own_explanation() -> None:
     for code in ("EN122", "EN148", "EN493", "EN527", "999", "998", "XXXX", "EC007", "ES034"):
         info = lookup(code)
         assert info is not None
-        assert info.meaning and info.action, code
+        assert info.meaning, code
+        assert info.action, code
     assert lookup("EN527").informative  # type: ignore[union-attr]
     assert not lookup("EN122").informative  # type: ignore[union-attr]
 
@@ -175,7 +176,9 @@ def test_every_family_explains_itself_and_names_a_real_class() -> None:
     keys = [f.key for f in families()]
     assert len(keys) == len(set(keys))
     for fam in families():
-        assert fam.meaning and fam.action and fam.name
+        assert fam.meaning
+        assert fam.action
+        assert fam.name
         assert issubclass(fam.exception_class, exceptions.AnprRejected)
         assert any(c.family == fam.key for c in all_codes()), fam.key
 
