@@ -109,7 +109,7 @@ class Timeouts:
                 )
 
 
-KeyKind = Literal["pkcs12", "pem", "pkcs11"]
+KeyKind = Literal["pkcs12", "pem", "pkcs11", "pcsc"]
 
 
 @dataclass(frozen=True)
@@ -119,7 +119,9 @@ class KeySourceConfig:
     - ``pkcs12``: ``path`` + ``password_env``;
     - ``pem``: ``pem_key`` + ``pem_cert`` (+ ``password_env`` if the key is encrypted);
     - ``pkcs11``: ``pkcs11_module`` + ``token_label`` + ``key_label`` (+ ``cert_label``,
-      default ``key_label``) + ``pin_env`` (or a PIN callback given in code).
+      default ``key_label``) + ``pin_env`` (or a PIN callback given in code);
+    - ``pcsc``: ``pcsc_reader`` (a PC/SC reader name) + ``pin_env``: raw ISO 7816 APDUs with
+      the CNS profile (see :mod:`anpr_client.credentials.pcsc`; prefer ``pkcs11``).
     """
 
     kind: KeyKind
@@ -132,6 +134,7 @@ class KeySourceConfig:
     key_label: str | None = None
     cert_label: str | None = None
     pin_env: str | None = None
+    pcsc_reader: str | None = None
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, section: str, base: Path) -> KeySourceConfig:
@@ -145,6 +148,7 @@ class KeySourceConfig:
             "key_label",
             "cert_label",
             "pin_env",
+            "pcsc_reader",
             "id",
         }
         for key in data:
@@ -155,7 +159,14 @@ class KeySourceConfig:
         for secret in ("password", "pin"):
             if secret in data:  # pragma: no cover - caught by the unknown-key check above
                 raise ConfigurationError("secrets are not accepted in settings files")
-        str_fields = ("password_env", "token_label", "key_label", "cert_label", "pin_env")
+        str_fields = (
+            "password_env",
+            "token_label",
+            "key_label",
+            "cert_label",
+            "pin_env",
+            "pcsc_reader",
+        )
         for key in str_fields:
             if key in data and not isinstance(data[key], str):
                 raise ConfigurationError(
@@ -196,8 +207,11 @@ class KeySourceConfig:
                 cert_label=data.get("cert_label"),
                 pin_env=data.get("pin_env"),
             )
+        if "pcsc_reader" in data:
+            return cls("pcsc", pcsc_reader=data["pcsc_reader"], pin_env=data.get("pin_env"))
         raise ConfigurationError(
-            f"'{section}' must name a key source: pkcs12, pem_key + pem_cert, or pkcs11_module",
+            f"'{section}' must name a key source: pkcs12, pem_key + pem_cert, pkcs11_module "
+            "or pcsc_reader",
             setting=section,
             rule="one key source",
         )
@@ -443,7 +457,14 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         )
     if "operator" in data:
         op = dict(_table(data, "operator"))
-        card_keys = {"pkcs11_module", "token_label", "key_label", "cert_label", "pin_env"}
+        card_keys = {
+            "pkcs11_module",
+            "token_label",
+            "key_label",
+            "cert_label",
+            "pin_env",
+            "pcsc_reader",
+        }
         card_data = {k: op.pop(k) for k in list(op) if k in card_keys}
         card = (
             KeySourceConfig.from_mapping(card_data, section="operator", base=base)
