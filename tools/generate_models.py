@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from anpr_client.bundle import get_bundle  # noqa: E402
-from anpr_client.codec import Node, model_of  # noqa: E402
+from anpr_client.xsdmodel import Node  # noqa: E402
 
 #: module name → (docstring title, operation codes)
 MODULES: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -98,7 +98,11 @@ class _Generator:
 
     @staticmethod
     def _source(name: str, node: Node, fields: list[tuple[str, str]]) -> str:
-        what = f"XSD type ``{node.type_name}``" if node.type_name else f"element ``{node.name}``"
+        what = (
+            f"XSD type ``{node.type_name}``"
+            if node.type_name
+            else f"Content of element ``{node.name}``"
+        )
         lines = [
             "@dataclass(frozen=True, kw_only=True)",
             f"class {name}:",
@@ -123,8 +127,7 @@ def render(module: str, wsdl_dir: str | None = None) -> str:
     roots = []
     for code in codes:
         op = bundle.operation(code)
-        for element in (bundle.request_element(op), bundle.response_element(op)):
-            node = model_of(element)
+        for node in (bundle.request_model(op), bundle.response_model(op)):
             roots.append(gen.class_for(node))
             for child in node.children.values():
                 if not child.is_simple and child.children:

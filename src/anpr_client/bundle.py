@@ -7,9 +7,9 @@ Operations missing from a user bundle (e.g. ``TestConn``, which ANPR does not pu
 from ours.
 
 Everything here is loaded lazily and **once per process**: the operation table comes from a quick
-scan of the WSDL files; a family's zeep ``Document`` (the type model used to order and decode
-elements) and its compiled ``lxml`` schema (used to validate requests) are built on first use and
-shared by every client. Thread-safe.
+scan of the WSDL files; a family's element models (:mod:`anpr_client.xsdmodel`, used to order
+and decode elements) and its compiled ``lxml`` schema (used to validate requests) are built on
+first use and shared by every client. Thread-safe.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Final
 from lxml import etree
 
 from .exceptions import AnprError, ConfigurationError
+from .xsdmodel import Node, SchemaSet
 
 if TYPE_CHECKING:
     from zeep.wsdl import Document
@@ -199,6 +200,8 @@ class Bundle:
         self._documents: dict[str, Document] = {}
         self._schemas: dict[str, etree.XMLSchema] = {}
         self._inline_docs: dict[str, bytes] = {}
+        self._models = SchemaSet()
+        self._modelled: set[str] = set()
 
     def __repr__(self) -> str:
         return f"Bundle({str(self.root)!r})"
@@ -251,7 +254,11 @@ class Bundle:
             raise UnknownOperationError(f"unknown ANPR service family {family!r}") from None
 
     def document(self, family: str) -> Document:
-        """The zeep ``Document`` of a family (parsed once per process)."""
+        """The zeep ``Document`` of a family (parsed once per process).
+
+        Not used on the client's path (see :mod:`anpr_client.xsdmodel`); it serves
+        :meth:`anpr_client.client.Client.zeep_client` and anyone who wants zeep's type objects.
+        """
         doc = self._documents.get(family)
         if doc is not None:
             return doc
@@ -265,18 +272,48 @@ class Bundle:
                 settings = ZeepSettings(
                     strict=True, forbid_dtd=True, forbid_entities=True, forbid_external=True
                 )
+                from zeep.exceptions import Error as ZeepError
+                from zeep.exceptions import ExternalReferenceForbidden
+
                 transport: Any = _NoNetworkTransport()  # zeep's hint says type[Transport]
-                doc = Document(str(fam.wsdl), transport, settings=settings)
+                try:
+                    doc = Document(str(fam.wsdl), transport, settings=settings)
+                except ExternalReferenceForbidden as exc:
+                    raise ConfigurationError(
+                        f"the bundle refers to a remote document {exc.url!r}; bundles must "
+                        "be self-contained",
+                        setting="wsdl_dir",
+                    ) from None
+                except (ZeepError, etree.LxmlError, OSError) as exc:
+                    raise ConfigurationError(
+                        f"cannot load {str(fam.wsdl)!r}: {exc}", setting="wsdl_dir"
+                    ) from None
                 self._documents[family] = doc
             return doc
 
-    def request_element(self, operation: Operation) -> Any:
-        """The zeep model of an operation's request element."""
-        return self.document(operation.family).types.get_element(operation.request.text)
+    def _model_set(self, family: str) -> SchemaSet:
+        if family not in self._modelled:
+            with self._lock:
+                if family not in self._modelled:
+                    fam = self._family_of(family)
+                    for _, location in fam.schema_imports:
+                        self._models.load(Path(location[len("file://") :]))
+                    for i, data in enumerate(fam.inline_schemas):
+                        self._models.load_inline(f"{fam.wsdl}#{i}", data, fam.wsdl)
+                    self._modelled.add(family)
+        return self._models
 
-    def response_element(self, operation: Operation) -> Any:
-        """The zeep model of an operation's response element."""
-        return self.document(operation.family).types.get_element(operation.response.text)
+    def element_model(self, family: str, qname: etree.QName) -> Node:
+        """The model (:class:`~anpr_client.xsdmodel.Node`) of a global element of a family."""
+        return self._model_set(family).element(qname.namespace or "", qname.localname)
+
+    def request_model(self, operation: Operation) -> Node:
+        """The model of an operation's request element."""
+        return self.element_model(operation.family, operation.request)
+
+    def response_model(self, operation: Operation) -> Node:
+        """The model of an operation's response element."""
+        return self.element_model(operation.family, operation.response)
 
     def schema(self, family: str) -> etree.XMLSchema:
         """The compiled schema of a family's messages (compiled once per process)."""

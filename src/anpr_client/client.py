@@ -17,17 +17,18 @@ be thread-safe too (ours are).
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
-import warnings
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lxml import etree
 
 from .bundle import Bundle, Operation, get_bundle
-from .catalogue import rejection_for
-from .codec import decode, encode, model_of
-from .exceptions import AnprWarning, ErrorItem, PayloadError, ProtocolError, Violation
+from .catalogue import emit_warnings, rejection_for
+from .codec import decode, encode
+from .exceptions import PayloadError, ProtocolError, Violation
 from .header import build_header
 from .results import PreparedRequest, Result, error_items
 from .settings import Settings, load_settings
@@ -160,7 +161,7 @@ class Client:
         data = _as_payload(payload)
         overrides = dict(data.pop("testataRichiesta", None) or {})
         overrides.update(header or {})
-        model = model_of(self.bundle.request_element(op))
+        model = self.bundle.request_model(op)
         if "testataRichiesta" in model.children:
             data = {
                 "testataRichiesta": build_header(self.settings, op.header_code, overrides),
@@ -234,7 +235,7 @@ class Client:
                 f"expected {op.response.localname} in answer to {op.code}, "
                 f"got {etree.QName(answer.payload).localname}"
             )
-        model = model_of(self.bundle.response_element(op))
+        model = self.bundle.response_model(op)
         decoded, unknown = decode(model, answer.payload)
         outcome, value = op.response.localname, decoded
         if len(decoded) == 1:
@@ -261,7 +262,7 @@ class Client:
                 raw=answer.root_bytes,
             )
         warns = tuple(i for i in items if not i.blocking)
-        _emit_warnings(warns, op.code)
+        emit_warnings(warns, operation=op.code, stacklevel=_caller_stacklevel())
         return Result(
             operation=op.code,
             outcome=outcome,
@@ -276,9 +277,17 @@ class Client:
         )
 
 
-def _emit_warnings(items: tuple[ErrorItem, ...], operation: str) -> None:
-    for item in items:
-        warnings.warn(AnprWarning(f"operation {operation}: {item}"), stacklevel=4)
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` (seen from our caller) that points at the first frame outside
+    anpr-client, so warnings name the user's line whatever path led here."""
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return level
 
 
 def _as_payload(payload: Mapping[str, Any] | Any) -> dict[str, Any]:

@@ -10,14 +10,13 @@ that follows (``Client.build``) adds the rest. :func:`decode` is *tolerant*: an 
 schema does not know is kept aside as an :class:`UnknownElement` (with its path) and the
 elements after it are still read — zeep's ``strict=False`` would silently blank them.
 
-The model is derived from zeep's type objects once per type and cached for the process.
+The model comes from :mod:`anpr_client.xsdmodel` (``Bundle.request_model(op)``…).
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -27,13 +26,12 @@ from typing import Any
 from lxml import etree
 
 from .exceptions import Violation
+from .xsdmodel import Node
 
 __all__ = [
-    "Node",
     "UnknownElement",
     "decode",
     "encode",
-    "model_of",
     "render_value",
 ]
 
@@ -46,85 +44,6 @@ class UnknownElement:
     tag: str
     xml: str
     """The element serialised, so nothing is lost."""
-
-
-class Node:
-    """The schema model of one element: its tag, cardinality and (lazily) its children."""
-
-    __slots__ = ("_children", "_type", "name", "qname", "repeated", "required", "simple_type")
-
-    def __init__(self, zeep_element: Any):
-        self.name: str = zeep_element.name
-        qname = zeep_element.qname
-        self.qname: str = qname.text if hasattr(qname, "text") else str(qname)
-        max_occurs = zeep_element.max_occurs
-        self.repeated: bool = max_occurs == "unbounded" or int(max_occurs) > 1
-        self.required: bool = int(zeep_element.min_occurs) > 0
-        self._type = zeep_element.type
-        self._children: dict[str, Node] | None = None
-        self.simple_type: str | None = None
-        if not hasattr(self._type, "elements"):
-            self.simple_type = _builtin_name(self._type)
-        else:
-            elements = self._type.elements
-            if len(elements) == 1 and elements[0][0] == "_value_1":
-                # simpleContent: a complex type whose content is a simple value
-                self.simple_type = _builtin_name(elements[0][1].type)
-
-    @property
-    def is_simple(self) -> bool:
-        return self.simple_type is not None
-
-    @property
-    def children(self) -> dict[str, Node]:
-        """Child nodes by local name, in schema order (choices flattened in place)."""
-        if self._children is None:
-            kids: dict[str, Node] = {}
-            if not self.is_simple:
-                for name, el in self._type.elements:
-                    kids[name] = _node(el)
-            self._children = kids
-        return self._children
-
-    @property
-    def type_name(self) -> str | None:
-        qn = getattr(self._type, "qname", None)
-        return None if qn is None else str(getattr(qn, "localname", qn))
-
-    def __repr__(self) -> str:
-        return f"Node({self.name!r}, repeated={self.repeated}, simple={self.simple_type})"
-
-
-def _builtin_name(zeep_type: Any) -> str:
-    """The XSD builtin a simple type derives from (``string``, ``date``, ``integer``…)."""
-    for cls in type(zeep_type).__mro__:
-        qname = getattr(cls, "_default_qname", None)
-        if qname is not None and "XMLSchema" in str(qname):
-            return str(qname).rsplit("}", 1)[-1]
-    return "string"
-
-
-_nodes: dict[int, Node] = {}
-_nodes_lock = threading.Lock()
-_keepalive: list[Any] = []
-
-
-def _node(zeep_element: Any) -> Node:
-    key = id(zeep_element)
-    node = _nodes.get(key)
-    if node is None:
-        with _nodes_lock:
-            node = _nodes.get(key)
-            if node is None:
-                node = Node(zeep_element)
-                _nodes[key] = node
-                _keepalive.append(zeep_element)  # ids stay unique while cached
-    return node
-
-
-def model_of(zeep_element: Any) -> Node:
-    """The (cached) model of a zeep element, e.g. ``bundle.request_element(op)``."""
-    return _node(zeep_element)
 
 
 # ----------------------------------------------------------------------------- encoding

@@ -21,14 +21,14 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class RichiestaConnessione:
-    """XSD type ``RichiestaConnessione``."""
+    """Content of element ``RichiestaConnessione``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class RispostaConnessione:
-    """XSD type ``RispostaConnessione``."""
+    """Content of element ``RispostaConnessione``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     rispostaKO: RispostaKO | None = None
@@ -36,7 +36,7 @@ class RispostaConnessione:
 
 @dataclass(frozen=True, kw_only=True)
 class RispostaKO:
-    """XSD type ``rispostaKO``."""
+    """Content of element ``rispostaKO``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     listaErrori: TipoListaErrori | None = None

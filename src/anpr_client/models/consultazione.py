@@ -150,7 +150,7 @@ __all__ = [
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3001:
-    """XSD type ``Richiesta3001``."""
+    """Content of element ``Richiesta3001``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     paternita: TipoGenitore | None = None
@@ -160,7 +160,7 @@ class Richiesta3001:
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3002:
-    """XSD type ``Richiesta3002``."""
+    """Content of element ``Richiesta3002``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     criteriRicerca: TipoCriteriRicerca | None = None
@@ -171,7 +171,7 @@ class Richiesta3002:
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3003:
-    """XSD type ``Richiesta3003``."""
+    """Content of element ``Richiesta3003``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     comuneRichiesta: TipoComuneRichiesta | None = None
@@ -183,7 +183,7 @@ class Richiesta3003:
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3004:
-    """XSD type ``Richiesta3004``."""
+    """Content of element ``Richiesta3004``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     parametriRicerca3004: TipoParametriRicerca3004 | None = None
@@ -191,7 +191,7 @@ class Richiesta3004:
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3005:
-    """XSD type ``Richiesta3005``."""
+    """Content of element ``Richiesta3005``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     datiRichiesta: TipoDatiRichiesta3005 | None = None
@@ -199,7 +199,7 @@ class Richiesta3005:
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3006:
-    """XSD type ``Richiesta3006``."""
+    """Content of element ``Richiesta3006``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     criteriRicerca: TipoCriteriRicerca3006 | None = None
@@ -210,7 +210,7 @@ class Richiesta3006:
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3007:
-    """XSD type ``Richiesta3007``."""
+    """Content of element ``Richiesta3007``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     comuneRichiesta: TipoComuneRichiesta | None = None
@@ -222,7 +222,7 @@ class Richiesta3007:
 
 @dataclass(frozen=True, kw_only=True)
 class Richiesta3008:
-    """XSD type ``Richiesta3008``."""
+    """Content of element ``Richiesta3008``."""
 
     testataRichiesta: TipoTestataRichiesta | None = None
     parametriRicerca3008: TipoParametriRicerca3008 | None = None
@@ -230,7 +230,7 @@ class Richiesta3008:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3001:
-    """XSD type ``Risposta3001``."""
+    """Content of element ``Risposta3001``."""
 
     Risposta3001_OK: Risposta3001OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -238,7 +238,7 @@ class Risposta3001:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3001OK:
-    """XSD type ``Risposta3001_OK``."""
+    """Content of element ``Risposta3001_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     elencoSoggettiPadre: list[TipoGenitore3000] = field(default_factory=list)
@@ -247,7 +247,7 @@ class Risposta3001OK:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3002:
-    """XSD type ``Risposta3002``."""
+    """Content of element ``Risposta3002``."""
 
     Risposta3002_OK: Risposta3002OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -255,7 +255,7 @@ class Risposta3002:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3002OK:
-    """XSD type ``Risposta3002_OK``."""
+    """Content of element ``Risposta3002_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     listaSoggetti: TipoListaSoggetti | None = None
@@ -265,7 +265,7 @@ class Risposta3002OK:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3003:
-    """XSD type ``Risposta3003``."""
+    """Content of element ``Risposta3003``."""
 
     Risposta3003_OK: Risposta3003OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -273,7 +273,7 @@ class Risposta3003:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3003OK:
-    """XSD type ``Risposta3003_OK``."""
+    """Content of element ``Risposta3003_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     comuneRichiesta: TipoComuneRichiesta | None = None
@@ -286,7 +286,7 @@ class Risposta3003OK:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3004:
-    """XSD type ``Risposta3004``."""
+    """Content of element ``Risposta3004``."""
 
     Risposta3004_OK: Risposta3004OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -294,7 +294,7 @@ class Risposta3004:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3004OK:
-    """XSD type ``Risposta3004_OK``."""
+    """Content of element ``Risposta3004_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     parametriRicerca3004: TipoParametriRicerca3004 | None = None
@@ -303,7 +303,7 @@ class Risposta3004OK:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3005:
-    """XSD type ``Risposta3005``."""
+    """Content of element ``Risposta3005``."""
 
     Risposta3005_OK: Risposta3005OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -311,7 +311,7 @@ class Risposta3005:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3005OK:
-    """XSD type ``Risposta3005_OK``."""
+    """Content of element ``Risposta3005_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     datiRichiesta: TipoDatiRichiesta3005 | None = None
@@ -320,7 +320,7 @@ class Risposta3005OK:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3006:
-    """XSD type ``Risposta3006``."""
+    """Content of element ``Risposta3006``."""
 
     Risposta3006_OK: Risposta3006OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -328,7 +328,7 @@ class Risposta3006:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3006OK:
-    """XSD type ``Risposta3006_OK``."""
+    """Content of element ``Risposta3006_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     listaSoggetti: TipoListaSoggetti3006 | None = None
@@ -337,7 +337,7 @@ class Risposta3006OK:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3007:
-    """XSD type ``Risposta3007``."""
+    """Content of element ``Risposta3007``."""
 
     Risposta3007_OK: Risposta3007OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -345,7 +345,7 @@ class Risposta3007:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3007OK:
-    """XSD type ``Risposta3007_OK``."""
+    """Content of element ``Risposta3007_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     comuneRichiesta: TipoComuneRichiesta | None = None
@@ -358,7 +358,7 @@ class Risposta3007OK:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3008:
-    """XSD type ``Risposta3008``."""
+    """Content of element ``Risposta3008``."""
 
     Risposta3008_OK: Risposta3008OK | None = None
     rispostaKO: RispostaKO | None = None
@@ -366,7 +366,7 @@ class Risposta3008:
 
 @dataclass(frozen=True, kw_only=True)
 class Risposta3008OK:
-    """XSD type ``Risposta3008_OK``."""
+    """Content of element ``Risposta3008_OK``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     sezione: TipoListaSezioni3008 | None = None
@@ -374,7 +374,7 @@ class Risposta3008OK:
 
 @dataclass(frozen=True, kw_only=True)
 class RispostaKO:
-    """XSD type ``rispostaKO``."""
+    """Content of element ``rispostaKO``."""
 
     testataRisposta: TipoTestataRisposta | None = None
     listaErrori: TipoListaErrori | None = None

@@ -1,0 +1,154 @@
+"""Client figures: cold construction per family, and request build time vs zeep.
+
+    python bench/bench_client.py
+
+Prints, for each service family, the cold cost in a fresh process of what a first call needs
+(operation table scan, the family's element models, its compiled schema, a ``Client``) — goal
+≤ 25 ms per family, bundle parsed once per process — then the median time to build a 3002
+request (payload → testata → XML → XSD validation → envelope bytes) beside zeep's own
+``create_message`` for the same payload.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_COLD = r"""
+import json, sys, time
+t0 = time.perf_counter()
+from anpr_client.bundle import get_bundle
+from anpr_client.client import Client
+from anpr_client.settings import Settings
+t1 = time.perf_counter()
+fam = sys.argv[1]
+bundle = get_bundle()
+bundle.operations
+t2 = time.perf_counter()
+op = next(o for o in bundle if o.family == fam)
+bundle.request_model(op).children; bundle.response_model(op).children
+t3 = time.perf_counter()
+bundle.schema(fam)
+t4 = time.perf_counter()
+Client(Settings(codice_istat="058091"))
+t5 = time.perf_counter()
+bundle.request_model(op); bundle.schema(fam)
+t6 = time.perf_counter()
+print(json.dumps({"imports": t1 - t0, "scan": t2 - t1, "model": t3 - t2, "schema": t4 - t3,
+                  "client": t5 - t4, "again": t6 - t5}))
+"""
+
+PAYLOAD = {
+    "criteriRicerca": {"codiceFiscale": "RSSMRA80A01H501U"},
+    "datiRichiesta": {"schedaAnagraficaRichiesta": "1", "dataRiferimentoRichiesta": "2026-11-20"},
+}
+
+
+def cold(family: str, runs: int = 5) -> dict[str, float]:
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", _COLD, family], capture_output=True, text=True, check=True
+        )
+        samples.append(json.loads(out.stdout))
+    return {k: statistics.median(s[k] for s in samples) * 1000 for k in samples[0]}
+
+
+_ZEEP_COLD = r"""
+import json, time
+t0 = time.perf_counter()
+import zeep.wsdl, zeep.transports, zeep.settings
+t1 = time.perf_counter()
+from anpr_client.bundle import get_bundle
+b = get_bundle(); b.operations
+t2 = time.perf_counter()
+b.document("3000")
+t3 = time.perf_counter()
+print(json.dumps([t1 - t0, t3 - t2]))
+"""
+
+
+def zeep_cold(runs: int = 5) -> tuple[float, float]:
+    samples = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", _ZEEP_COLD], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(runs)
+    ]
+    return (
+        statistics.median(s[0] for s in samples) * 1000,
+        statistics.median(s[1] for s in samples) * 1000,
+    )
+
+
+def build_vs_zeep(n: int = 2000) -> tuple[float, float]:
+    from zeep import Client as ZeepClient
+    from zeep.transports import Transport
+
+    from anpr_client.bundle import get_bundle
+    from anpr_client.client import Client
+    from anpr_client.header import build_header
+    from anpr_client.settings import ApplicationIdentity, Settings
+
+    settings = Settings(
+        codice_istat="058091", application=ApplicationIdentity("GESTIONALE", "1.0", "ACME SRL")
+    )
+    client = Client(settings)
+    client.prepare("3002", PAYLOAD)  # warm
+    ours = []
+    for _ in range(n):
+        t = time.perf_counter()
+        client.prepare("3002", PAYLOAD)
+        ours.append(time.perf_counter() - t)
+
+    op = get_bundle().operation("3002")
+    zc = ZeepClient(str(op.wsdl), transport=Transport())  # type: ignore[no-untyped-call]
+    header = build_header(settings, "3002")
+    theirs = []
+    for _ in range(n):
+        t = time.perf_counter()
+        zc.create_message(  # type: ignore[no-untyped-call]
+            zc.service, op.name, testataRichiesta=header, **PAYLOAD
+        )
+        theirs.append(time.perf_counter() - t)
+    return statistics.median(ours) * 1000, statistics.median(theirs) * 1000
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT / "src"))
+    from anpr_client.bundle import get_bundle
+
+    families = sorted(get_bundle().families)
+    print("cold first use per family (ms, median of 5 fresh processes; imports excluded)")
+    print(
+        f"{'family':<10}{'scan':>8}{'model':>8}{'schema':>8}{'client':>8}{'total':>8}{'again':>8}"
+    )
+    worst = 0.0
+    for fam in families:
+        r = cold(fam)
+        total = r["scan"] + r["model"] + r["schema"] + r["client"]
+        worst = max(worst, total)
+        print(
+            f"{fam:<10}{r['scan']:>8.1f}{r['model']:>8.1f}{r['schema']:>8.1f}"
+            f"{r['client']:>8.2f}{total:>8.1f}{r['again']:>8.3f}"
+        )
+    print(f"worst family: {worst:.1f} ms (goal <= 25 ms)")
+    z = zeep_cold()
+    print(f"for comparison, zeep: import {z[0]:.0f} ms, then Document of family 3000 {z[1]:.1f} ms")
+    ours, zeep = build_vs_zeep()
+    print(
+        f"3002 request build, median: ours {ours:.3f} ms (incl. XSD validation) | "
+        f"zeep create_message {zeep:.3f} ms | ratio {zeep / ours:.2f}x"
+    )
+
+
+if __name__ == "__main__":
+    main()

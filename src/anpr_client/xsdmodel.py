@@ -1,0 +1,370 @@
+"""A small, fast model of the XSD subset ANPR's schemas use.
+
+What the codec needs from a schema is little: for each element, its qualified tag, whether it
+repeats, whether it is required, its children in schema order, and the builtin type a simple
+value derives from. ANPR's schemas use a small subset of XSD to say it — ``element`` (local,
+``ref``), ``sequence``/``choice``, named and anonymous ``complexType``/``simpleType``,
+``complexContent``/``simpleContent`` extension and restriction, ``import``/``include`` — so this
+module reads that subset directly with lxml. Every schema file is parsed once per process and
+shared by all families (``tipoDato.xsd`` is imported by all of them), and element models are
+built lazily, only for the parts of a message that are used. Validation itself is lxml's
+compiled XSD (:meth:`anpr_client.bundle.Bundle.schema`); this model never decides validity.
+
+Constructs outside the subset (``xs:any``, ``xs:group``, attributes) are refused with a clear
+error rather than modelled wrong.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final
+
+from lxml import etree
+
+from .exceptions import ConfigurationError
+
+__all__ = ["Node", "SchemaSet"]
+
+XS: Final = "http://www.w3.org/2001/XMLSchema"
+_XS = f"{{{XS}}}"
+_UNBOUNDED: Final = -1
+
+
+class Node:
+    """The model of one element: tag, cardinality, children (lazily) and simple type."""
+
+    __slots__ = (
+        "_children",
+        "_content",
+        "_schemas",
+        "max_occurs",
+        "min_occurs",
+        "name",
+        "qname",
+        "simple_type",
+        "type_name",
+    )
+
+    def __init__(
+        self,
+        schemas: SchemaSet,
+        name: str,
+        qname: str,
+        min_occurs: int,
+        max_occurs: int,
+        type_name: str | None,
+        content: tuple[_Doc, etree._Element] | None,
+        simple_type: str | None,
+    ):
+        self._schemas = schemas
+        self.name = name
+        self.qname = qname
+        """Clark notation (``{ns}local``), or the bare name for unqualified local elements."""
+        self.min_occurs = min_occurs
+        self.max_occurs = max_occurs
+        """``-1`` for unbounded."""
+        self.type_name = type_name
+        """Local name of the XSD type, or ``None`` for an anonymous type."""
+        self._content = content
+        self.simple_type = simple_type
+        """The builtin a simple value derives from (``string``, ``date``…); ``None`` if complex."""
+        self._children: dict[str, Node] | None = None
+
+    @property
+    def repeated(self) -> bool:
+        return self.max_occurs == _UNBOUNDED or self.max_occurs > 1
+
+    @property
+    def required(self) -> bool:
+        return self.min_occurs > 0
+
+    @property
+    def is_simple(self) -> bool:
+        return self.simple_type is not None
+
+    @property
+    def children(self) -> dict[str, Node]:
+        """Child nodes by local name, in schema order (choices flattened in place)."""
+        if self._children is None:
+            kids: dict[str, Node] = {}
+            if self._content is not None:
+                doc, complex_type = self._content
+                for child in self._schemas._particles(doc, complex_type):
+                    kids.setdefault(child.name, child)
+            self._children = kids
+        return self._children
+
+    def __repr__(self) -> str:
+        kind = self.simple_type or (self.type_name or "anonymous")
+        return f"Node({self.qname!r}, {self.min_occurs}..{self.max_occurs}, {kind})"
+
+
+class _Doc:
+    """One parsed schema document and its global declarations."""
+
+    def __init__(self, path: Path, root: etree._Element):
+        self.path = path
+        self.root = root
+        self.target = root.get("targetNamespace", "")
+        self.qualified = root.get("elementFormDefault", "unqualified") == "qualified"
+        self.elements: dict[str, etree._Element] = {}
+        self.complex_types: dict[str, etree._Element] = {}
+        self.simple_types: dict[str, etree._Element] = {}
+        for child in root:
+            name = child.get("name")
+            if name is None:
+                continue
+            if child.tag == _XS + "element":
+                self.elements[name] = child
+            elif child.tag == _XS + "complexType":
+                self.complex_types[name] = child
+            elif child.tag == _XS + "simpleType":
+                self.simple_types[name] = child
+
+    def resolve(self, el: etree._Element, prefixed: str) -> tuple[str, str]:
+        """A QName attribute value as (namespace, local name), with ``el``'s prefixes."""
+        prefix, _, local = prefixed.rpartition(":")
+        ns = el.nsmap.get(prefix or None)
+        if ns is None:
+            if not prefix:
+                return "", local
+            raise ConfigurationError(
+                f"{self.path.name}: undeclared prefix in {prefixed!r}", setting="wsdl_dir"
+            )
+        return ns, local
+
+
+def _occurs(el: etree._Element, attr: str, default: int) -> int:
+    value = el.get(attr)
+    if value is None:
+        return default
+    return _UNBOUNDED if value == "unbounded" else int(value)
+
+
+class SchemaSet:
+    """Schema documents by namespace, loaded on demand and shared by every family."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._docs: dict[Path, _Doc] = {}
+        self._by_ns: dict[str, list[_Doc]] = {}
+        self._nodes: dict[tuple[str, str], Node] = {}
+        self._inline: dict[str, _Doc] = {}
+
+    # ------------------------------------------------------------------ loading
+
+    def load(self, path: Path) -> None:
+        """Load a schema document and, recursively, what it imports or includes."""
+        with self._lock:
+            self._load(path.resolve())
+
+    def load_inline(self, key: str, data: bytes, base: Path) -> None:
+        """Load a schema written inside a WSDL (``key`` identifies it)."""
+        with self._lock:
+            if key in self._inline:
+                return
+            root = etree.fromstring(data)
+            doc = _Doc(base, root)
+            self._inline[key] = doc
+            self._register(doc)
+            self._follow(doc)
+
+    def _load(self, path: Path) -> None:
+        if path in self._docs:
+            return
+        try:
+            root = etree.parse(str(path), etree.XMLParser(no_network=True)).getroot()
+        except (OSError, etree.XMLSyntaxError) as exc:
+            raise ConfigurationError(
+                f"cannot read schema {str(path)!r}: {exc}", setting="wsdl_dir"
+            ) from None
+        doc = _Doc(path, root)
+        self._docs[path] = doc
+        self._register(doc)
+        self._follow(doc)
+
+    def _register(self, doc: _Doc) -> None:
+        self._by_ns.setdefault(doc.target, []).append(doc)
+
+    def _follow(self, doc: _Doc) -> None:
+        for child in doc.root:
+            if child.tag in (_XS + "import", _XS + "include") and child.get("schemaLocation"):
+                location = child.get("schemaLocation", "")
+                if "://" in location and not location.startswith("file://"):
+                    raise ConfigurationError(
+                        f"{doc.path.name} refers to a remote document {location!r}; bundles must "
+                        "be self-contained",
+                        setting="wsdl_dir",
+                    )
+                if location.startswith("file://"):
+                    target = Path(location[len("file://") :])
+                else:
+                    target = doc.path.parent / location
+                self._load(target.resolve())
+
+    # ------------------------------------------------------------------ lookups
+
+    def _find(self, kind: str, ns: str, local: str) -> tuple[_Doc, etree._Element]:
+        for doc in self._by_ns.get(ns, ()):
+            table = getattr(doc, kind)
+            if local in table:
+                return doc, table[local]
+        raise ConfigurationError(
+            f"the bundle has no {kind[:-1].replace('_', ' ')} {{{ns}}}{local}", setting="wsdl_dir"
+        )
+
+    def element(self, ns: str, local: str) -> Node:
+        """The model of a global element."""
+        key = (ns, local)
+        node = self._nodes.get(key)
+        if node is None:
+            with self._lock:
+                node = self._nodes.get(key)
+                if node is None:
+                    doc, decl = self._find("elements", ns, local)
+                    node = self._node(doc, decl, local, f"{{{ns}}}{local}" if ns else local, 1, 1)
+                    self._nodes[key] = node
+        return node
+
+    # ------------------------------------------------------------------ building
+
+    def _node(
+        self,
+        doc: _Doc,
+        decl: etree._Element,
+        name: str,
+        qname: str,
+        min_occurs: int,
+        max_occurs: int,
+    ) -> Node:
+        type_attr = decl.get("type")
+        if type_attr is not None:
+            ns, local = doc.resolve(decl, type_attr)
+            if ns == XS:
+                return Node(self, name, qname, min_occurs, max_occurs, local, None, local)
+            for tdoc in self._by_ns.get(ns, ()):
+                if local in tdoc.complex_types:
+                    ct = tdoc.complex_types[local]
+                    simple = self._simple_content(tdoc, ct)
+                    content = None if simple else (tdoc, ct)
+                    return Node(self, name, qname, min_occurs, max_occurs, local, content, simple)
+                if local in tdoc.simple_types:
+                    builtin = self._builtin(tdoc, tdoc.simple_types[local])
+                    return Node(self, name, qname, min_occurs, max_occurs, local, None, builtin)
+            raise ConfigurationError(f"the bundle has no type {{{ns}}}{local}", setting="wsdl_dir")
+        inline = decl.find(_XS + "complexType")
+        if inline is not None:
+            simple = self._simple_content(doc, inline)
+            content = None if simple else (doc, inline)
+            return Node(self, name, qname, min_occurs, max_occurs, None, content, simple)
+        inline_simple = decl.find(_XS + "simpleType")
+        if inline_simple is not None:
+            builtin = self._builtin(doc, inline_simple)
+            return Node(self, name, qname, min_occurs, max_occurs, None, None, builtin)
+        # no type at all: xs:anyType; treat as text
+        return Node(self, name, qname, min_occurs, max_occurs, None, None, "anyType")
+
+    def _builtin(self, doc: _Doc, simple_type: etree._Element) -> str:
+        """The XSD builtin a simple type derives from (following restriction bases)."""
+        for _ in range(32):
+            restriction = simple_type.find(_XS + "restriction")
+            if restriction is None:
+                return "string"  # list or union: rendered as text
+            base = restriction.get("base")
+            if base is None:
+                inner = restriction.find(_XS + "simpleType")
+                if inner is None:
+                    return "string"
+                simple_type = inner
+                continue
+            ns, local = doc.resolve(restriction, base)
+            if ns == XS:
+                return local
+            doc, simple_type = self._find("simple_types", ns, local)
+        raise ConfigurationError("simple type derivation too deep", setting="wsdl_dir")
+
+    def _simple_content(self, doc: _Doc, complex_type: etree._Element) -> str | None:
+        sc = complex_type.find(_XS + "simpleContent")
+        if sc is None:
+            return None
+        for derivation in sc:
+            base = derivation.get("base") if isinstance(derivation.tag, str) else None
+            if base is None:
+                continue
+            ns, local = doc.resolve(derivation, base)
+            if ns == XS:
+                return local
+            for tdoc in self._by_ns.get(ns, ()):
+                if local in tdoc.simple_types:
+                    return self._builtin(tdoc, tdoc.simple_types[local])
+                if local in tdoc.complex_types:
+                    inner = self._simple_content(tdoc, tdoc.complex_types[local])
+                    if inner:
+                        return inner
+        return "string"
+
+    def _particles(self, doc: _Doc, complex_type: etree._Element) -> Iterator[Node]:
+        """The child elements of a complex type, in order (base type first)."""
+        for child in complex_type:
+            tag = child.tag
+            if not isinstance(tag, str) or tag == _XS + "annotation":
+                continue
+            if tag in (_XS + "sequence", _XS + "choice", _XS + "all"):
+                yield from self._group(doc, child)
+            elif tag == _XS + "complexContent":
+                for derivation in child:
+                    dtag: object = derivation.tag  # comments and PIs have a non-str tag
+                    if dtag == _XS + "extension":
+                        ns, local = doc.resolve(derivation, derivation.get("base", ""))
+                        if ns != XS:
+                            bdoc, base = self._find("complex_types", ns, local)
+                            yield from self._particles(bdoc, base)
+                        yield from self._particles(doc, derivation)
+                    elif dtag == _XS + "restriction":
+                        yield from self._particles(doc, derivation)
+            elif tag in (_XS + "attribute", _XS + "attributeGroup", _XS + "anyAttribute"):
+                continue
+            elif tag in (_XS + "group", _XS + "any"):
+                raise ConfigurationError(
+                    f"{doc.path.name}: xs:{tag.split('}')[1]} is outside the XSD subset "
+                    "anpr-client models",
+                    setting="wsdl_dir",
+                )
+
+    def _group(self, doc: _Doc, group: etree._Element) -> Iterator[Node]:
+        group_repeats = _occurs(group, "maxOccurs", 1)
+        for item in group:
+            tag = item.tag
+            if not isinstance(tag, str) or tag == _XS + "annotation":
+                continue
+            if tag == _XS + "element":
+                node = self._local(doc, item)
+                if group_repeats != 1:
+                    node.max_occurs = _UNBOUNDED
+                if group.tag == _XS + "choice":
+                    node.min_occurs = 0
+                yield node
+            elif tag in (_XS + "sequence", _XS + "choice", _XS + "all"):
+                yield from self._group(doc, item)
+            else:
+                raise ConfigurationError(
+                    f"{doc.path.name}: xs:{tag.split('}')[1]} is outside the XSD subset "
+                    "anpr-client models",
+                    setting="wsdl_dir",
+                )
+
+    def _local(self, doc: _Doc, decl: etree._Element) -> Node:
+        min_occurs = _occurs(decl, "minOccurs", 1)
+        max_occurs = _occurs(decl, "maxOccurs", 1)
+        ref = decl.get("ref")
+        if ref is not None:
+            ns, local = doc.resolve(decl, ref)
+            rdoc, rdecl = self._find("elements", ns, local)
+            return self._node(rdoc, rdecl, local, f"{{{ns}}}{local}", min_occurs, max_occurs)
+        name = decl.get("name", "")
+        form = decl.get("form")
+        qualified = doc.qualified if form is None else form == "qualified"
+        qname = f"{{{doc.target}}}{name}" if qualified and doc.target else name
+        return self._node(doc, decl, name, qname, min_occurs, max_occurs)

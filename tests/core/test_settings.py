@@ -1,0 +1,144 @@
+"""Settings: TOML file, environment overrides, and errors that name the setting and the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anpr_client.endpoints import Environment
+from anpr_client.exceptions import ConfigurationError
+from anpr_client.settings import ApplicationIdentity, Settings, load_settings
+
+CONTRACT = """
+environment = "test"
+codice_istat = "058091"
+cod_destinatario = "ANPR05"
+base_url = "https://127.0.0.1:8443"
+ca_bundle = "ca.pem"
+[application]
+name = "GESTIONALE"
+version = "1.0"
+vendor = "ACME SRL"
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "anpr.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_the_documented_file_loads(tmp_path: Path) -> None:
+    s = load_settings(write(tmp_path, CONTRACT), env={})
+    assert s.environment is Environment.TEST
+    assert s.codice_istat == "058091"
+    assert s.ca_bundle == tmp_path / "ca.pem"  # relative to the file
+    assert s.application == ApplicationIdentity("GESTIONALE", "1.0", "ACME SRL")
+    assert (
+        s.url_for("3000") == "https://127.0.0.1:8443/ANPR3000ServiziConsultazione/AnprService3000"
+    )
+    assert s.tipo_invio == "TEST"
+    assert s.source == (tmp_path / "anpr.toml").resolve()
+
+
+def test_anpr_config_variable_and_overrides(tmp_path: Path) -> None:
+    path = write(tmp_path, CONTRACT)
+    env = {
+        "ANPR_CONFIG": str(path),
+        "ANPR_ENVIRONMENT": "produzione",
+        "ANPR_APP_VERSION": "2.0",
+        "ANPR_OPERATOR_CF": "RSSMRA80A01H501U",
+    }
+    s = load_settings(env=env)
+    assert s.environment is Environment.PRODUZIONE
+    assert s.tipo_invio == "PROD"
+    assert s.application is not None
+    assert s.application.version == "2.0"
+    assert s.operator is not None
+    assert s.operator.codice_fiscale == "RSSMRA80A01H501U"
+    assert load_settings(env=env, codice_istat="015146").codice_istat == "015146"
+
+
+def test_full_security_sections(tmp_path: Path) -> None:
+    text = (
+        CONTRACT
+        + """
+[operator]
+codice_fiscale = "RSSMRA80A01H501U"
+[comune_key]
+pkcs12 = "co.p12"
+password_env = "ANPR_CO_PASSWORD"
+[workstation]
+id = "058091-PC-0001"
+pem_key = "pc.key"
+pem_cert = "pc.pem"
+[tls_client]
+pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+token_label = "CNS"
+key_label = "CNS0"
+pin_env = "ANPR_PIN"
+[security]
+signature = "rsa-sha1"
+application_id = "12345"
+[notifications]
+store = "inbox.sqlite"
+anpr_ca = "anpr-ca.pem"
+decrypt_keys = [{ pkcs12 = "co-9999.p12", password_env = "P1" }, { pkcs12 = "co-9998.p12" }]
+"""
+    )
+    s = load_settings(write(tmp_path, text), env={})
+    assert s.comune_key is not None
+    assert (s.comune_key.kind, s.comune_key.path) == ("pkcs12", tmp_path / "co.p12")
+    assert s.workstation is not None
+    assert s.workstation.key is not None
+    assert s.workstation.key.kind == "pem"
+    assert s.tls_client is not None
+    assert s.tls_client.kind == "pkcs11"
+    assert s.security.signature == "rsa-sha1"
+    assert [k.path for k in s.notifications.decrypt_keys] == [
+        tmp_path / "co-9999.p12",
+        tmp_path / "co-9998.p12",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "setting"),
+    [
+        (CONTRACT.replace('name = "GESTIONALE"', 'name = "GEST_IONALE"'), "application.name"),
+        (CONTRACT.replace('vendor = "ACME SRL"', 'vendor = "A&B"'), "application.vendor"),
+        (CONTRACT.replace('"test"', '"staging"'), "environment"),
+        (CONTRACT.replace('"058091"', '"58091"'), "codice_istat"),
+        ("colour = 1\n" + CONTRACT, "colour"),
+        (CONTRACT + "colour = 1\n", "application.colour"),
+        (CONTRACT + "[comune_key]\npassword = 'secret'\n", "comune_key.password"),
+        (CONTRACT + "[comune_key]\npem_key = 'k.pem'\n", "comune_key"),
+        (CONTRACT + "[workstation]\nid = 'PC1'\n", "workstation.id"),
+        (CONTRACT + "[timeouts]\nread = -1\n", "timeouts.read"),
+        (CONTRACT + "[security]\nsignature = 'rsa-md5'\n", "security.signature"),
+        (CONTRACT.replace("https://", "ftp://"), "base_url"),
+        ("environment = 'test'\n", "codice_istat"),
+        ("codice_istat = [\n", "config"),
+    ],
+)
+def test_bad_settings_name_the_setting(tmp_path: Path, text: str, setting: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(write(tmp_path, text), env={})
+    assert info.value.setting == setting
+    assert "secret" not in str(info.value)
+
+
+def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="does not exist"):
+        load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_settings_are_immutable_and_validated_in_code() -> None:
+    s = Settings(codice_istat="058091")
+    with pytest.raises(AttributeError):
+        s.codice_istat = "000000"  # type: ignore[misc]
+    with pytest.raises(ConfigurationError):
+        ApplicationIdentity("ok", "1.0", "x" * 81)
+    assert Settings(codice_istat="058091", environment="produzione").environment is (  # type: ignore[arg-type]
+        Environment.PRODUZIONE
+    )
