@@ -1,0 +1,148 @@
+"""What every ``anpr`` command shares: options, loading settings, errors → exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from ..exceptions import (
+    AnprError,
+    AnprRejected,
+    ConfigurationError,
+    CredentialError,
+    PayloadError,
+    ValidationError,
+)
+from ..settings import Settings, load_settings
+
+__all__ = [
+    "EXIT_INVALID",
+    "EXIT_KO",
+    "EXIT_OK",
+    "EXIT_TRANSPORT",
+    "config_option",
+    "echo_json",
+    "fail",
+    "handle_errors",
+    "json_option",
+    "load_payload",
+    "settings_from",
+]
+
+EXIT_OK = 0
+EXIT_KO = 1
+EXIT_INVALID = 2
+EXIT_TRANSPORT = 3
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def config_option(f: F) -> F:
+    return click.option(
+        "--config",
+        "config",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar="ANPR_CONFIG",
+        help="Settings file (TOML). Default: $ANPR_CONFIG.",
+    )(f)
+
+
+def json_option(f: F) -> F:
+    return click.option(
+        "--json", "as_json", is_flag=True, help="Machine-readable output (and errors) on stdout."
+    )(f)
+
+
+def settings_from(config: Path | None) -> Settings:
+    if config is None:
+        raise ConfigurationError(
+            "no settings: pass --config PATH or set ANPR_CONFIG", setting="config"
+        )
+    return load_settings(config)
+
+
+def echo_json(value: Any) -> None:
+    click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
+
+
+def load_payload(path: str) -> dict[str, Any]:
+    """Read a JSON payload from a file or ``-`` (stdin)."""
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {path!r}: {exc.strerror}", setting="input") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigurationError(
+            f"{path!r} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            setting="input",
+        ) from None
+    if not isinstance(data, dict):
+        raise ConfigurationError(
+            f"{path!r} must hold a JSON object keyed by the request's child elements",
+            setting="input",
+        )
+    return data
+
+
+def exit_code_for(exc: AnprError) -> int:
+    if isinstance(exc, AnprRejected):
+        return EXIT_KO
+    if isinstance(exc, ConfigurationError | PayloadError | ValidationError | CredentialError):
+        return EXIT_INVALID
+    if isinstance(exc, LookupError):  # unknown operation, unknown code
+        return EXIT_INVALID
+    return EXIT_TRANSPORT
+
+
+def error_json(exc: AnprError) -> dict[str, Any]:
+    out: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc)}
+    if isinstance(exc, AnprRejected):
+        out["operation"] = exc.operation
+        out["idOperazioneComune"] = exc.id_operazione_comune
+        out["idOperazioneANPR"] = exc.id_operazione_anpr
+        out["errors"] = [
+            {
+                "code": e.code,
+                "severity": e.severity,
+                "text": e.text,
+                "object": e.object,
+                "field": e.field,
+                "value": e.value,
+            }
+            for e in exc.errors
+        ]
+    if isinstance(exc, PayloadError):
+        out["violations"] = [
+            {"path": v.path, "rule": v.rule, "message": v.message} for v in exc.violations
+        ]
+    causes = getattr(exc, "causes", None)
+    if causes:
+        out["causes"] = list(causes)
+    if getattr(exc, "outcome_unknown", False):
+        out["outcomeUnknown"] = True
+    return out
+
+
+def fail(exc: AnprError, *, as_json: bool) -> NoReturn:
+    if as_json:
+        echo_json(error_json(exc))
+    else:
+        click.echo(f"error: {exc}", err=True)
+    sys.exit(exit_code_for(exc))
+
+
+@contextmanager
+def handle_errors(as_json: bool) -> Iterator[None]:
+    """Turn library errors into plain messages (or JSON) and the documented exit codes."""
+    try:
+        yield
+    except AnprError as exc:
+        fail(exc, as_json=as_json)

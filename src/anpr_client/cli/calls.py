@@ -1,0 +1,129 @@
+"""``anpr request build`` (dry run), ``anpr call`` and ``anpr operations``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..client import Client
+from ..codec import UnknownElement
+from ..results import Result
+from ._common import (
+    config_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    load_payload,
+    settings_from,
+)
+
+__all__ = ["call", "operations", "request"]
+
+
+def make_client(config: Path | None, *, sign: bool) -> Client:
+    from ..factory import client_from_settings
+
+    return client_from_settings(settings_from(config), sign=sign)
+
+
+@click.group()
+def request() -> None:
+    """Build requests without sending them."""
+
+
+@request.command("build")
+@click.argument("operation")
+@click.option("--input", "input_path", required=True, help="Payload JSON file, or - for stdin.")
+@click.option("--sign", is_flag=True, help="Apply the WS-Security frame (needs keys in settings).")
+@config_option
+@json_option
+def build(operation: str, input_path: str, sign: bool, config: Path | None, as_json: bool) -> None:
+    """Print the exact SOAP envelope the client would send for OPERATION."""
+    with handle_errors(as_json):
+        client = make_client(config, sign=sign)
+        prepared = client.prepare(operation, load_payload(input_path), sign=sign)
+        if as_json:
+            echo_json(
+                {
+                    "operation": prepared.operation,
+                    "url": prepared.url,
+                    "idOperazioneComune": prepared.id_operazione_comune,
+                    "signed": prepared.signed,
+                    "envelope": prepared.envelope.decode("utf-8"),
+                }
+            )
+        else:
+            click.echo(prepared.envelope.decode("utf-8"))
+
+
+def result_json(result: Result[Any]) -> dict[str, Any]:
+    def unknown(u: UnknownElement) -> dict[str, str]:
+        return {"path": u.path, "xml": u.xml}
+
+    return {
+        "operation": result.operation,
+        "outcome": result.outcome,
+        "idOperazioneComune": result.id_operazione_comune,
+        "idOperazioneANPR": result.id_operazione_anpr,
+        "esitoOperazione": result.esito,
+        "warnings": [
+            {"code": w.code, "severity": w.severity, "text": w.text} for w in result.warnings
+        ],
+        "unknownElements": [unknown(u) for u in result.unknown_elements],
+        "value": result.value,
+    }
+
+
+@click.command()
+@click.argument("operation")
+@click.option("--input", "input_path", required=True, help="Payload JSON file, or - for stdin.")
+@click.option(
+    "--attachments",
+    "attachments_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Save MTOM attachments (e.g. a 6001 certificate PDF) into this directory.",
+)
+@config_option
+@json_option
+def call(
+    operation: str,
+    input_path: str,
+    attachments_dir: Path | None,
+    config: Path | None,
+    as_json: bool,
+) -> None:
+    """Send OPERATION with the payload and print the result as JSON."""
+    with handle_errors(as_json):
+        client = make_client(config, sign=True)
+        with client:
+            result = client.call(operation, load_payload(input_path))
+        if attachments_dir is not None and result.attachments:
+            attachments_dir.mkdir(parents=True, exist_ok=True)
+            for i, att in enumerate(result.attachments.values(), 1):
+                ext = ".pdf" if "pdf" in att.content_type else ".bin"
+                target = attachments_dir / f"{result.id_operazione_comune or 'answer'}-{i}{ext}"
+                target.write_bytes(att.data)
+                click.echo(f"saved {target}", err=True)
+        echo_json(result_json(result))
+
+
+@click.command()
+@click.option("--family", help="Only this family (e.g. 3000).")
+@config_option
+@json_option
+def operations(family: str | None, config: Path | None, as_json: bool) -> None:
+    """List the operations of the bundle in use."""
+    from ..bundle import get_bundle
+    from ..settings import load_settings
+
+    with handle_errors(as_json):
+        wsdl_dir = load_settings(config).wsdl_dir if config else None
+        ops = [op for op in get_bundle(wsdl_dir) if family in (None, op.family)]
+        ops.sort(key=lambda op: (op.family, op.code))
+        if as_json:
+            echo_json([{"code": o.code, "family": o.family, "name": o.name} for o in ops])
+            return
+        for op in ops:
+            click.echo(f"{op.code:<9} {op.family:<10} {op.name}")
