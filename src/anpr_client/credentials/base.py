@@ -1,0 +1,122 @@
+"""The key-source interface shared by every signer: "sign these bytes, here is my certificate".
+
+XML-DSig, CMS and the TLS helper never touch key files, PINs or PKCS#11 sessions: they receive
+a :class:`KeySource`. Implementations: :class:`~anpr_client.credentials.software.SoftwareKey`
+(PKCS#12 or PEM), :class:`~anpr_client.credentials.pkcs11.Pkcs11KeySource` (tokens and smart
+cards through a PKCS#11 module) and :class:`~anpr_client.credentials.pcsc.PcscKeySource` (raw
+ISO 7816 APDUs through PC/SC).
+
+Every key is RSA; signatures are PKCS#1 v1.5. Tokens get the hash computed on the host and a
+``DigestInfo`` signed with ``CKM_RSA_PKCS`` (the one mechanism every card offers), which yields
+exactly the same bytes as a hash-on-token mechanism.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from typing import Final, Literal, Protocol, runtime_checkable
+
+from cryptography import x509
+
+from anpr_client.exceptions import ConfigurationError, CredentialError
+
+__all__ = [
+    "DIGEST_INFO_PREFIX",
+    "HashName",
+    "KeySource",
+    "SecretCallback",
+    "digest_info",
+    "hash_bytes",
+    "resolve_secret",
+]
+
+HashName = Literal["sha256", "sha1"]
+
+SecretCallback = Callable[[str], str]
+"""Asked for a PIN or password: receives a prompt naming what is asked for (never a secret)
+and returns the secret. It may raise to cancel."""
+
+#: DER prefix of PKCS#1 ``DigestInfo`` (RFC 8017 §9.2 note 1) for each hash we sign with.
+DIGEST_INFO_PREFIX: Final[dict[str, bytes]] = {
+    "sha256": bytes.fromhex("3031300d060960864801650304020105000420"),
+    "sha1": bytes.fromhex("3021300906052b0e03021a05000414"),
+}
+
+
+@runtime_checkable
+class KeySource(Protocol):
+    """An RSA private key, wherever it lives, and its X.509 certificate.
+
+    Implementations load (and log in) once and are then reused; ``sign`` and ``decrypt`` are
+    safe to call from several threads (token sessions are serialised with a lock).
+    """
+
+    @property
+    def certificate(self) -> x509.Certificate:
+        """The certificate of the key (the one placed in BinarySecurityToken, KeyInfo, CMS)."""
+        ...
+
+    def sign(self, data: bytes, hash: HashName = "sha256") -> bytes:
+        """RSA PKCS#1 v1.5 signature of ``data`` hashed with ``hash``.
+
+        Raises :class:`~anpr_client.exceptions.CredentialError` (or a subclass: PIN refused,
+        card removed…) when the key cannot sign.
+        """
+        ...
+
+    def decrypt(self, ciphertext: bytes) -> bytes:
+        """RSA PKCS#1 v1.5 decryption (key unwrap of a CMS content-encryption key)."""
+        ...
+
+
+def hash_bytes(data: bytes, hash: HashName) -> bytes:
+    """The digest of ``data`` with ``hash`` (only the names in :data:`HashName`)."""
+    if hash == "sha256":
+        return hashlib.sha256(data).digest()
+    if hash == "sha1":
+        return hashlib.sha1(data, usedforsecurity=False).digest()
+    raise CredentialError(f"unsupported hash {hash!r}: use sha256 or sha1")
+
+
+def digest_info(data: bytes, hash: HashName) -> bytes:
+    """DER ``DigestInfo`` of ``data``: what a token signs with ``CKM_RSA_PKCS``."""
+    return DIGEST_INFO_PREFIX[hash] + hash_bytes(data, hash)
+
+
+def resolve_secret(
+    prompt: str,
+    *,
+    env_var: str | None,
+    callback: SecretCallback | None,
+    setting: str,
+    required: bool = True,
+) -> str | None:
+    """Fetch a PIN or password: from ``callback`` when given, else from ``$env_var``.
+
+    ``prompt`` and ``setting`` only ever name *what* is asked for. Returns ``None`` when
+    nothing is configured and ``required`` is false (an unencrypted key file).
+    """
+    if callback is not None:
+        value = callback(prompt)
+        if not isinstance(value, str):
+            raise CredentialError(f"the secret callback returned no text for: {prompt}")
+        return value
+    if env_var:
+        from_env = os.environ.get(env_var)
+        if from_env is None:
+            raise ConfigurationError(
+                f"environment variable {env_var} (named by '{setting}') is not set",
+                setting=setting,
+                rule="environment variable must be set",
+            )
+        return from_env
+    if required:
+        raise ConfigurationError(
+            f"no secret source for {prompt}: set '{setting}' to the name of an environment "
+            "variable, or pass a secret callback",
+            setting=setting,
+            rule="password_env / pin_env or a callback",
+        )
+    return None
