@@ -1,0 +1,394 @@
+"""CMS (PKCS#7) pieces of the ANPR protocol, built with asn1crypto and a KeySource.
+
+- **SignedData** (:func:`sign_data`, :func:`verify_signed_data`): ``IdPostazioneFirmato`` is an
+  attached SignedData whose content is the IdPostazione string, SHA-256, signer certificate
+  included, signed with the *workstation* key (ANPR-FACTS §3.3). Signed attributes are
+  ``contentType``, ``signingTime`` and ``messageDigest`` (DER-sorted), as BouncyCastle's
+  generator emits. Verification accepts DER and BER (indefinite lengths, as some Java stacks
+  produce), checks the digest, the signature and optionally the signer against a
+  :class:`~anpr_client.security.trust.TrustStore`.
+- **EnvelopedData** (:func:`encrypt_enveloped`, :func:`decrypt_enveloped`): N000
+  notifications carry ``contenuto`` encrypted for the Comune's ``CO-9999`` certificate: RSA
+  PKCS#1 v1.5 key transport of an AES-256-CBC content key (ANPR-FACTS §5.3, inferred). The
+  simulator encrypts with the recipient certificate; the receiver decrypts with a KeySource
+  (file or token), trying each configured key in turn.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hmac
+import os
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, Final
+
+from asn1crypto import algos, cms
+from asn1crypto import x509 as ax509
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, padding, serialization
+from cryptography.hazmat.primitives.asymmetric import padding as rsa_padding
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from anpr_client.credentials.base import HashName, KeySource, hash_bytes
+from anpr_client.exceptions import CmsRejected, CredentialError, DecryptionError
+from anpr_client.security.trust import TrustStore
+
+__all__ = [
+    "VerifiedSignedData",
+    "decrypt_enveloped",
+    "encrypt_enveloped",
+    "id_postazione_firmato",
+    "sign_data",
+    "verify_signed_data",
+]
+
+_HASHES: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    "sha256": hashes.SHA256,
+    "sha1": hashes.SHA1,
+}
+# Signature algorithm OIDs (asn1crypto names) accepted in SignerInfo, with the hash they imply.
+_SIGNATURE_ALGORITHMS: Final[dict[str, str | None]] = {
+    "rsassa_pkcs1v15": None,  # hash = the SignerInfo digest algorithm (BouncyCastle's choice)
+    "sha256_rsa": "sha256",
+    "sha1_rsa": "sha1",
+}
+_AES_KEY_BYTES: Final = {"aes128_cbc": 16, "aes192_cbc": 24, "aes256_cbc": 32}
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _asn1_cert(certificate: x509.Certificate) -> ax509.Certificate:
+    return ax509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+
+
+# --------------------------------------------------------------------------- SignedData
+
+
+def sign_data(
+    content: bytes,
+    signer: KeySource,
+    *,
+    hash: HashName = "sha256",
+    signing_time: dt.datetime | None = None,
+    extra_certificates: Iterable[x509.Certificate] = (),
+) -> bytes:
+    """An attached CMS SignedData (DER ``ContentInfo``) of ``content`` signed by ``signer``."""
+    cert = _asn1_cert(signer.certificate)
+    attrs = [
+        cms.CMSAttribute({"type": "content_type", "values": ["data"]}),
+        cms.CMSAttribute(
+            {"type": "signing_time", "values": [cms.Time({"utc_time": signing_time or _now()})]}
+        ),
+        cms.CMSAttribute({"type": "message_digest", "values": [hash_bytes(content, hash)]}),
+    ]
+    signed_attrs = cms.CMSAttributes(sorted(attrs, key=lambda a: a.dump()))  # DER SET OF order
+    signature = signer.sign(signed_attrs.dump(), hash)
+    digest_algorithm = algos.DigestAlgorithm({"algorithm": hash})
+    signer_info = cms.SignerInfo(
+        {
+            "version": "v1",
+            "sid": cms.SignerIdentifier(
+                {
+                    "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                        {"issuer": cert.issuer, "serial_number": cert.serial_number}
+                    )
+                }
+            ),
+            "digest_algorithm": digest_algorithm,
+            "signed_attrs": signed_attrs,
+            "signature_algorithm": algos.SignedDigestAlgorithm({"algorithm": "rsassa_pkcs1v15"}),
+            "signature": signature,
+        }
+    )
+    signed_data = cms.SignedData(
+        {
+            "version": "v1",
+            "digest_algorithms": [digest_algorithm],
+            "encap_content_info": {"content_type": "data", "content": content},
+            "certificates": [cert, *(_asn1_cert(c) for c in extra_certificates)],
+            "signer_infos": [signer_info],
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed_data}).dump())
+
+
+def id_postazione_firmato(
+    workstation_id: str, workstation_key: KeySource, *, hash: HashName = "sha256"
+) -> str:
+    """Base64 of the SignedData of ``workstation_id`` made with the workstation key.
+
+    Compute it once per workstation and reuse it: it does not depend on the request.
+    """
+    return base64.b64encode(
+        sign_data(workstation_id.encode("utf-8"), workstation_key, hash=hash)
+    ).decode("ascii")
+
+
+@dataclass(frozen=True)
+class VerifiedSignedData:
+    """What :func:`verify_signed_data` verified: the content and who signed it."""
+
+    content: bytes
+    signer: x509.Certificate
+    digest_algorithm: str
+    signing_time: dt.datetime | None
+    certificates: tuple[x509.Certificate, ...]
+
+
+def _load(data: bytes, expected: str, what: str) -> Any:
+    try:
+        info = cms.ContentInfo.load(data)
+        content_type = info["content_type"].native
+        content = info["content"]
+        content.native  # noqa: B018 - forces a full parse so malformed input fails here
+    except (ValueError, TypeError, KeyError) as exc:
+        raise CmsRejected(f"{what} is not a CMS structure: {exc}", check="cms-format") from None
+    if content_type != expected:
+        raise CmsRejected(f"{what} is a CMS {content_type!r}, not {expected!r}", check="cms-format")
+    return content
+
+
+def verify_signed_data(
+    data: bytes,
+    *,
+    trust: TrustStore | None,
+    digests: Collection[str] = ("sha256",),
+    at: dt.datetime | None = None,
+    skew: float = 0.0,
+    what: str = "SignedData",
+) -> VerifiedSignedData:
+    """Verify an attached SignedData with exactly one signer; return its content and signer.
+
+    Checks: content type ``data``, attached content present, digest algorithm allowed,
+    ``messageDigest`` and ``contentType`` signed attributes (when present), the RSA signature
+    with the included signer certificate, and, when ``trust`` is given, that certificate's
+    path at ``at`` (default: now). Raises :class:`CmsRejected` (``.check`` ``cms-format``,
+    ``cms-algorithm``, ``cms-digest``, ``cms-signature``) or the trust store's errors.
+    """
+    signed_data = _load(data, "signed_data", what)
+    encap = signed_data["encap_content_info"]
+    if encap["content_type"].native != "data":
+        raise CmsRejected(f"{what}: encapsulated content is not 'data'", check="cms-format")
+    content = encap["content"].native
+    if content is None:
+        raise CmsRejected(f"{what}: no attached content (detached signature)", check="cms-format")
+    content = bytes(content)
+    infos = signed_data["signer_infos"]
+    if len(infos) != 1:
+        raise CmsRejected(f"{what}: expected one signer, found {len(infos)}", check="cms-format")
+    info = infos[0]
+    certs: list[x509.Certificate] = []
+    for choice in signed_data["certificates"] or ():
+        if choice.name == "certificate":
+            certs.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+    signer = _find_signer(info["sid"], certs)
+    if signer is None:
+        raise CmsRejected(f"{what}: the signer certificate is not included", check="cms-format")
+
+    digest_name = info["digest_algorithm"]["algorithm"].native
+    if digest_name not in digests or digest_name not in _HASHES:
+        raise CmsRejected(
+            f"{what}: digest algorithm {digest_name!r} is not allowed", check="cms-algorithm"
+        )
+    sig_name = info["signature_algorithm"]["algorithm"].native
+    if sig_name not in _SIGNATURE_ALGORITHMS or _SIGNATURE_ALGORITHMS[sig_name] not in (
+        None,
+        digest_name,
+    ):
+        raise CmsRejected(
+            f"{what}: signature algorithm {sig_name!r} is not allowed", check="cms-algorithm"
+        )
+
+    signing_time: dt.datetime | None = None
+    signed_attrs = info["signed_attrs"]
+    if signed_attrs.native is not None and len(signed_attrs):
+        values: dict[str, list[Any]] = {}
+        for attr in signed_attrs:
+            values.setdefault(attr["type"].native, []).extend(attr["values"].native)
+        if values.get("content_type") != ["data"]:
+            raise CmsRejected(f"{what}: contentType attribute is not 'data'", check="cms-format")
+        message_digest = values.get("message_digest")
+        if not message_digest or len(message_digest) != 1:
+            raise CmsRejected(f"{what}: no single messageDigest attribute", check="cms-format")
+        computed = hash_bytes(content, digest_name)
+        if not hmac.compare_digest(bytes(message_digest[0]), computed):
+            raise CmsRejected(f"{what}: the content does not match its digest", check="cms-digest")
+        times = values.get("signing_time")
+        if times:
+            signing_time = times[0]
+        encoded = signed_attrs.dump()
+        to_verify = b"\x31" + encoded[1:]  # [0] IMPLICIT → the SET OF that was signed
+    else:
+        to_verify = content
+
+    public_key = signer.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise CmsRejected(f"{what}: the signer key is not RSA", check="cms-algorithm")
+    try:
+        public_key.verify(
+            bytes(info["signature"].native),
+            to_verify,
+            rsa_padding.PKCS1v15(),
+            _HASHES[digest_name](),
+        )
+    except InvalidSignature:
+        raise CmsRejected(f"{what}: the signature does not verify", check="cms-signature") from None
+    if trust is not None:
+        trust.validate(
+            signer,
+            at=at or _now(),
+            skew=skew,
+            extra=[c for c in certs if c is not signer],
+            purpose="workstation",
+        )
+    return VerifiedSignedData(content, signer, digest_name, signing_time, tuple(certs))
+
+
+def _find_signer(sid: Any, certs: list[x509.Certificate]) -> x509.Certificate | None:
+    if sid.name == "issuer_and_serial_number":
+        issuer = sid.chosen["issuer"]
+        serial = sid.chosen["serial_number"].native
+        for cert in certs:
+            if cert.serial_number == serial and _asn1_cert(cert).issuer == issuer:
+                return cert
+        return None
+    ski = bytes(sid.chosen.native)
+    for cert in certs:
+        try:
+            value = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        except x509.ExtensionNotFound:
+            continue
+        if value.digest == ski:
+            return cert
+    return None
+
+
+# --------------------------------------------------------------------------- EnvelopedData
+
+
+def encrypt_enveloped(content: bytes, recipient: x509.Certificate) -> bytes:
+    """CMS EnvelopedData (DER) of ``content`` for ``recipient``: RSA PKCS#1 v1.5 + AES-256-CBC."""
+    public_key = recipient.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise CredentialError("the recipient certificate does not hold an RSA key")
+    cek = os.urandom(32)
+    iv = os.urandom(16)
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(content) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(cek), modes.CBC(iv)).encryptor()
+    ciphertext = encryptor.update(padded) + encryptor.finalize()
+    cert = _asn1_cert(recipient)
+    recipient_info = cms.RecipientInfo(
+        name="ktri",
+        value=cms.KeyTransRecipientInfo(
+            {
+                "version": "v0",
+                "rid": cms.RecipientIdentifier(
+                    {
+                        "issuer_and_serial_number": cms.IssuerAndSerialNumber(
+                            {"issuer": cert.issuer, "serial_number": cert.serial_number}
+                        )
+                    }
+                ),
+                "key_encryption_algorithm": cms.KeyEncryptionAlgorithm(
+                    {"algorithm": "rsaes_pkcs1v15"}
+                ),
+                "encrypted_key": public_key.encrypt(cek, rsa_padding.PKCS1v15()),
+            }
+        ),
+    )
+    enveloped = cms.EnvelopedData(
+        {
+            "version": "v0",
+            "recipient_infos": [recipient_info],
+            "encrypted_content_info": {
+                "content_type": "data",
+                "content_encryption_algorithm": algos.EncryptionAlgorithm(
+                    {"algorithm": "aes256_cbc", "parameters": iv}
+                ),
+                "encrypted_content": ciphertext,
+            },
+        }
+    )
+    return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
+
+
+def _matches(rid: Any, certificate: x509.Certificate) -> bool:
+    if rid.name == "issuer_and_serial_number":
+        cert = _asn1_cert(certificate)
+        return bool(
+            rid.chosen["serial_number"].native == cert.serial_number
+            and rid.chosen["issuer"] == cert.issuer
+        )
+    try:
+        ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+    except x509.ExtensionNotFound:
+        return False
+    return bytes(rid.chosen.native) == ski.digest
+
+
+def decrypt_enveloped(data: bytes, keys: KeySource | Iterable[KeySource]) -> bytes:
+    """Open a CMS EnvelopedData with the first of ``keys`` it was encrypted for.
+
+    Raises :class:`DecryptionError` when no key is a recipient, when the key transport or the
+    content decryption fails (wrong key, corrupted data), or for unsupported algorithms.
+    """
+    key_list = [keys] if isinstance(keys, KeySource) else list(keys)
+    try:
+        enveloped = _load(data, "enveloped_data", "EnvelopedData")
+    except CmsRejected as exc:
+        raise DecryptionError(str(exc)) from None
+    eci = enveloped["encrypted_content_info"]
+    algorithm = eci["content_encryption_algorithm"]
+    name = algorithm["algorithm"].native
+    if name not in _AES_KEY_BYTES:
+        raise DecryptionError(f"unsupported content encryption {name!r} (AES-CBC only)")
+    iv = algorithm["parameters"].native
+    encrypted = eci["encrypted_content"].native
+    if encrypted is None or not isinstance(iv, bytes) or len(iv) != 16:
+        raise DecryptionError("EnvelopedData without encrypted content or with a bad IV")
+    recipients: list[str] = []
+    for info in enveloped["recipient_infos"]:
+        if info.name != "ktri":
+            continue
+        ktri = info.chosen
+        key_alg = ktri["key_encryption_algorithm"]["algorithm"].native
+        for key in key_list:
+            if not _matches(ktri["rid"], key.certificate):
+                continue
+            if key_alg not in ("rsaes_pkcs1v15", "rsa"):
+                raise DecryptionError(f"unsupported key transport {key_alg!r} (RSA PKCS#1 v1.5)")
+            try:
+                cek = key.decrypt(bytes(ktri["encrypted_key"].native))
+            except CredentialError as exc:
+                raise DecryptionError(f"cannot unwrap the content key: {exc}") from None
+            return _aes_cbc_decrypt(cek, iv, bytes(encrypted), _AES_KEY_BYTES[name])
+        rid = ktri["rid"]
+        recipients.append(
+            f"serial {rid.chosen['serial_number'].native:x}"
+            if rid.name == "issuer_and_serial_number"
+            else "a subject key identifier"
+        )
+    mine = ", ".join(k.certificate.subject.rfc4514_string() for k in key_list) or "no keys"
+    raise DecryptionError(
+        f"the EnvelopedData is not encrypted for any configured key ({mine}); "
+        f"recipients: {', '.join(recipients) or 'none usable'}"
+    )
+
+
+def _aes_cbc_decrypt(cek: bytes, iv: bytes, ciphertext: bytes, key_bytes: int) -> bytes:
+    if len(cek) != key_bytes or len(ciphertext) % 16:
+        raise DecryptionError("decryption failed (wrong key or corrupted content)")
+    decryptor = Cipher(algorithms.AES(cek), modes.CBC(iv)).decryptor()
+    padded = decryptor.update(ciphertext) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        return unpadder.update(padded) + unpadder.finalize()
+    except ValueError:
+        raise DecryptionError("decryption failed (wrong key or corrupted content)") from None

@@ -1,0 +1,411 @@
+"""The WS-Security frame ANPR expects, as a zeep ``wsse=`` plugin.
+
+:class:`WsSecurity` adds to a SOAP envelope, in this order (ANPR-FACTS §2)::
+
+    soap:Header/wsse:Security  soap:mustUnderstand="1"
+        wsu:Timestamp                Created = now (UTC), Expires = now + ttl (300 s)
+        saml2:Assertion              signed by the Comune key (see :mod:`.saml`)
+        wsse:BinarySecurityToken     the Comune certificate (X509v3, Base64Binary, wsu:Id)
+        ds:Signature                 over exactly the Timestamp and the Body (wsu:Id on
+                                     soap:Body), exc-c14n, KeyInfo = STR → the BST
+
+``IdPostazioneFirmato`` is computed once, at construction, with the workstation key; keys are
+loaded once (:meth:`WsSecurity.from_settings`). ``apply`` keeps no per-call state on the object,
+so one frame may sign from several threads (token signers serialise themselves).
+
+The caller must serialise the envelope right after ``apply`` with ``etree.tostring(envelope)``
+and never re-indent it: pretty-printing after signing changes the signed bytes.
+
+Usage with the client's pipeline or a stock zeep client::
+
+    frame = WsSecurity.from_settings(settings)
+    envelope, headers = frame.apply(envelope, headers)
+    client = zeep.Client(wsdl, wsse=frame)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+import socket
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, Literal
+
+from lxml import etree
+
+from anpr_client.credentials.base import KeySource, SecretCallback
+from anpr_client.credentials.identity import validate_codice_fiscale
+from anpr_client.exceptions import ConfigurationError, SigningError
+from anpr_client.security.cms import id_postazione_firmato as make_id_postazione_firmato
+from anpr_client.security.saml import (
+    AssertionContent,
+    build_assertion,
+    certificate_b64,
+    format_instant,
+)
+from anpr_client.security.xmldsig import SUITES, Reference, create_signature
+from anpr_client.xmlutil import NS, parse_xml
+
+if TYPE_CHECKING:
+    from anpr_client.settings import Settings
+
+__all__ = [
+    "BASE64_BINARY",
+    "SOAP11_NS",
+    "SOAP12_NS",
+    "X509V3",
+    "WsSecurity",
+]
+
+SOAP11_NS: Final = NS["soap"]
+SOAP12_NS: Final = "http://www.w3.org/2003/05/soap-envelope"
+WSSE_NS: Final = NS["wsse"]
+WSU_NS: Final = NS["wsu"]
+X509V3: Final = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
+)
+BASE64_BINARY: Final = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+)
+_WSU_ID: Final = f"{{{WSU_NS}}}Id"
+_ISTAT: Final = re.compile(r"[0-9]{6}")
+_WORKSTATION: Final = re.compile(r"[0-9]{6}-(PC|CO)-[0-9]{4}")
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def local_address() -> str:
+    """This host's primary IPv4 address (no packet is sent), or ``127.0.0.1``."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.connect(("192.0.2.1", 9))  # TEST-NET-1: routing lookup only
+        return str(s.getsockname()[0])
+    return "127.0.0.1"
+
+
+class WsSecurity:
+    """Builds ANPR's security frame. Plugs into zeep as ``wsse=`` (``apply``/``verify``).
+
+    **Parameters:**
+
+    - ``signer``: the Comune key (``<ISTAT>-CO-9999``): signs the message and the assertion;
+      its certificate goes into the BinarySecurityToken.
+    - ``operator``: the SAML NameID, the operator's codice fiscale (validated unless
+      ``validate_operator=False``, for the generic users of ANPR's test environments).
+    - ``id_sede``: the Comune's ISTAT code. ``workstation_id``: ``IdPostazione``.
+    - ``workstation_key`` *or* ``id_postazione_firmato``: the workstation key signs
+      ``IdPostazioneFirmato`` once, here; or pass the precomputed base64 value.
+    - ``application_id``: ``IdApplicazione``. ``issuer``: the assertion Issuer (``XS``).
+    - ``algorithm``: ``rsa-sha256`` (default) or ``rsa-sha1`` (ANPR's reference client).
+    - ``ttl``: seconds from Created to Expires (and the assertion's validity).
+    - ``subject_locality``: ``SubjectLocality/@Address`` (default: this host's address).
+    - ``clock``: returns the current UTC time (tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        signer: KeySource,
+        operator: str,
+        id_sede: str,
+        workstation_id: str,
+        workstation_key: KeySource | None = None,
+        id_postazione_firmato: str | None = None,
+        application_id: str = "anpr-client",
+        issuer: str = "XS",
+        algorithm: Literal["rsa-sha256", "rsa-sha1"] = "rsa-sha256",
+        ttl: int = 300,
+        subject_locality: str | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+        must_understand: bool = True,
+        validate_operator: bool = True,
+    ) -> None:
+        if algorithm not in SUITES:
+            raise ConfigurationError(
+                f"signature algorithm {algorithm!r} must be rsa-sha256 or rsa-sha1",
+                setting="security.signature",
+                rule="rsa-sha256 | rsa-sha1",
+            )
+        if not _ISTAT.fullmatch(id_sede):
+            raise ConfigurationError(
+                f"IdSede {id_sede!r} must be the six-digit ISTAT code",
+                setting="codice_istat",
+                rule="six digits",
+            )
+        if not _WORKSTATION.fullmatch(workstation_id):
+            raise ConfigurationError(
+                f"IdPostazione {workstation_id!r} must look like 058091-PC-0001",
+                setting="workstation.id",
+                rule="NNNNNN-PC-NNNN or NNNNNN-CO-NNNN",
+            )
+        if validate_operator:
+            operator = validate_codice_fiscale(operator)
+        elif not operator.strip():
+            raise ConfigurationError("the operator (NameID) is empty", setting="operator")
+        if not application_id:
+            raise ConfigurationError(
+                "IdApplicazione is empty", setting="security.application_id", rule="non-empty"
+            )
+        if (workstation_key is None) == (id_postazione_firmato is None):
+            raise ConfigurationError(
+                "give exactly one of workstation_key and id_postazione_firmato",
+                setting="workstation",
+            )
+        if not 30 <= ttl <= 3600:
+            raise ConfigurationError(
+                "the Timestamp ttl must be 30..3600 seconds",
+                setting="security.timestamp_ttl",
+                rule="30..3600",
+            )
+        if workstation_key is not None:
+            id_postazione_firmato = make_id_postazione_firmato(workstation_id, workstation_key)
+        assert id_postazione_firmato is not None
+        self._signer = signer
+        self._suite = SUITES[algorithm]
+        self._ttl = ttl
+        self._clock = clock or _utc_now
+        self._must_understand = must_understand
+        self._certificate_b64 = certificate_b64(signer.certificate)
+        self._content = AssertionContent(
+            name_id=operator,
+            id_sede=id_sede,
+            id_postazione=workstation_id,
+            id_postazione_firmato=id_postazione_firmato,
+            id_applicazione=application_id,
+            issuer=issuer,
+            subject_locality=subject_locality or local_address(),
+        )
+
+    # -- construction from settings ------------------------------------------------------
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        secret: SecretCallback | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> WsSecurity:
+        """Load the keys named by ``settings`` (once) and build the frame.
+
+        Uses ``[comune_key]`` (signer), ``[workstation]`` (id + key; without a key the Comune
+        key signs IdPostazioneFirmato, allowed only when the id is the Comune certificate's
+        CN, as for ``CO`` ids in unattended jobs), ``[operator]`` (codice fiscale, or
+        ``from_card``: read from the card certificate after PIN login) and ``[security]``.
+        ``secret`` receives a prompt and returns a PIN or password; otherwise each key source
+        reads the environment variable its settings name.
+        """
+        from anpr_client.credentials import load_key_source
+        from anpr_client.credentials.identity import codice_fiscale_from_certificate
+
+        if settings.comune_key is None:
+            raise ConfigurationError(
+                "signing needs [comune_key] (the <ISTAT>-CO-9999 key)",
+                setting="comune_key",
+                rule="required to sign",
+            )
+        if settings.workstation is None:
+            raise ConfigurationError(
+                "signing needs [workstation] with id (IdPostazione)",
+                setting="workstation",
+                rule="required to sign",
+            )
+        if settings.operator is None:
+            raise ConfigurationError(
+                "signing needs [operator] (codice_fiscale or from_card = true)",
+                setting="operator",
+                rule="required to sign",
+            )
+        signer = load_key_source(settings.comune_key, secret=secret, purpose="comune_key")
+        ws = settings.workstation
+        if ws.key is None or ws.key == settings.comune_key:
+            if ws.key is None and _common_name(signer) != ws.id:
+                raise ConfigurationError(
+                    f"[workstation] {ws.id} has no key: add pkcs12/pem/pkcs11 settings for it",
+                    setting="workstation",
+                    rule="a key source",
+                )
+            workstation_key = signer
+        else:
+            workstation_key = load_key_source(ws.key, secret=secret, purpose="workstation")
+        operator_settings = settings.operator
+        if operator_settings.codice_fiscale is not None:
+            operator = validate_codice_fiscale(operator_settings.codice_fiscale)
+        else:
+            if operator_settings.card is None:
+                raise ConfigurationError(
+                    "[operator] from_card = true needs the card: pkcs11_module, token_label, "
+                    "key_label (and pin_env)",
+                    setting="operator",
+                    rule="card settings with from_card",
+                )
+            card = load_key_source(operator_settings.card, secret=secret, purpose="operator")
+            operator = codice_fiscale_from_certificate(card.certificate)
+        sec = settings.security
+        return cls(
+            signer=signer,
+            operator=operator,
+            id_sede=settings.codice_istat,
+            workstation_id=ws.id,
+            workstation_key=workstation_key,
+            application_id=sec.application_id,
+            issuer=sec.issuer,
+            algorithm=sec.signature,
+            ttl=sec.timestamp_ttl,
+            subject_locality=sec.subject_locality,
+            clock=clock,
+        )
+
+    # -- properties --------------------------------------------------------------------
+
+    @property
+    def operator(self) -> str:
+        return self._content.name_id
+
+    @property
+    def workstation_id(self) -> str:
+        return self._content.id_postazione
+
+    @property
+    def id_postazione_firmato(self) -> str:
+        """The cached base64 CMS placed in every assertion."""
+        return self._content.id_postazione_firmato
+
+    @property
+    def algorithm(self) -> str:
+        return self._suite.name
+
+    def __repr__(self) -> str:
+        return (
+            f"<WsSecurity signer={self._signer.certificate.subject.rfc4514_string()!r} "
+            f"workstation={self.workstation_id} operator={self.operator} "
+            f"algorithm={self.algorithm}>"
+        )
+
+    # -- zeep plugin interface ---------------------------------------------------------
+
+    def apply(
+        self, envelope: etree._Element, headers: dict[str, str]
+    ) -> tuple[etree._Element, dict[str, str]]:
+        """Add the frame to ``envelope`` (in place) and return ``(envelope, headers)``."""
+        return self.sign(envelope), headers
+
+    def verify(self, envelope: etree._Element) -> etree._Element:
+        """Return ``envelope`` unchanged: ANPR's responses carry no WS-Security signature.
+
+        ANPR's WS-SecurityPolicy is attached to the *input* of each operation only, and its
+        answers (including gateway faults) come without a Security header (ANPR-FACTS §2.1).
+        Their integrity and origin rest on the TLS connection, whose server certificate is
+        verified against the configured CA. Nothing is verified here, and nothing is claimed
+        to be: to check a *signed* message (a notification, a request received by the
+        simulator) use :func:`anpr_client.security.verify.verify_envelope`.
+        """
+        return envelope
+
+    # -- signing -----------------------------------------------------------------------
+
+    def sign_bytes(self, data: bytes) -> bytes:
+        """Parse an unsigned envelope, add the frame, return the bytes to send."""
+        return etree.tostring(self.sign(parse_xml(data)))
+
+    def sign(self, envelope: etree._Element) -> etree._Element:
+        """Add the frame to ``envelope`` in place and return it."""
+        tag = etree.QName(envelope)
+        if tag.localname != "Envelope" or tag.namespace not in (SOAP11_NS, SOAP12_NS):
+            raise SigningError(f"not a SOAP envelope: {envelope.tag!r}")
+        soap = tag.namespace
+        header = None
+        bodies = []
+        for child in envelope:
+            if child.tag == f"{{{soap}}}Header":
+                if header is not None:
+                    raise SigningError("the envelope has more than one Header")
+                header = child
+            elif child.tag == f"{{{soap}}}Body":
+                bodies.append(child)
+        if len(bodies) != 1:
+            raise SigningError(f"the envelope must have exactly one Body (found {len(bodies)})")
+        if header is None:
+            header = etree.SubElement(envelope, f"{{{soap}}}Header")
+            envelope.insert(0, header)
+        elif header.find(f"{{{WSSE_NS}}}Security") is not None:
+            raise SigningError("the envelope already has a wsse:Security header")
+        body = self._body_with_id(envelope, bodies[0])
+        body_id = body.get(_WSU_ID)
+        assert body_id is not None
+
+        now = self._clock()
+        security = etree.SubElement(
+            header, f"{{{WSSE_NS}}}Security", nsmap={"wsse": WSSE_NS, "wsu": WSU_NS}
+        )
+        if self._must_understand:
+            security.set(f"{{{soap}}}mustUnderstand", "1" if soap == SOAP11_NS else "true")
+        timestamp = etree.SubElement(
+            security, f"{{{WSU_NS}}}Timestamp", {_WSU_ID: f"TS-{uuid.uuid4().hex}"}
+        )
+        etree.SubElement(timestamp, f"{{{WSU_NS}}}Created").text = format_instant(now)
+        etree.SubElement(timestamp, f"{{{WSU_NS}}}Expires").text = format_instant(
+            now + dt.timedelta(seconds=self._ttl)
+        )
+        security.append(
+            build_assertion(
+                self._content,
+                signer=self._signer,
+                suite=self._suite,
+                now=now,
+                ttl=self._ttl,
+                signer_certificate_b64=self._certificate_b64,
+            )
+        )
+        bst_id = f"X509-{uuid.uuid4().hex}"
+        bst = etree.SubElement(
+            security,
+            f"{{{WSSE_NS}}}BinarySecurityToken",
+            {"EncodingType": BASE64_BINARY, "ValueType": X509V3, _WSU_ID: bst_id},
+        )
+        bst.text = self._certificate_b64
+
+        def token_reference(key_info: etree._Element) -> None:
+            str_el = etree.SubElement(key_info, f"{{{WSSE_NS}}}SecurityTokenReference")
+            etree.SubElement(
+                str_el, f"{{{WSSE_NS}}}Reference", {"URI": f"#{bst_id}", "ValueType": X509V3}
+            )
+
+        # No InclusiveNamespaces on these references: lxml's c14n of a subtree does not see
+        # prefixes declared through ``nsmap`` on ancestors it built, so an inclusive prefix
+        # list would digest differently here and after re-parsing. Only visibly used
+        # namespaces are rendered, which is robust (and what the policy requires).
+        create_signature(
+            [Reference(f"#{timestamp.get(_WSU_ID)}", timestamp), Reference(f"#{body_id}", body)],
+            self._suite,
+            self._signer,
+            key_info=token_reference,
+            parent=security,
+        )
+        return envelope
+
+    @staticmethod
+    def _body_with_id(envelope: etree._Element, body: etree._Element) -> etree._Element:
+        """Give the Body a ``wsu:Id`` with ``xmlns:wsu`` declared on it (as ANPR's PHP and
+        Java clients do), rebuilding the element because lxml cannot add a declaration to an
+        existing one."""
+        if body.get(_WSU_ID):
+            return body
+        attributes = {str(k): str(v) for k, v in body.attrib.items()}
+        replacement = etree.SubElement(envelope, body.tag, attributes, nsmap={"wsu": WSU_NS})
+        replacement.set(_WSU_ID, f"id-{uuid.uuid4().hex}")
+        replacement.text = body.text
+        replacement.extend(list(body))
+        replacement.tail = body.tail
+        envelope.replace(body, replacement)
+        return replacement
+
+
+def _common_name(source: KeySource) -> str | None:
+    from cryptography.x509.oid import NameOID
+
+    names = source.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else None

@@ -1,0 +1,84 @@
+"""What a verifier accepts: a frozen, reviewable :class:`SecurityPolicy`.
+
+Secure by default: SHA-256 family only, exclusive c14n only, Body and Timestamp signed, a
+signed SAML assertion with the four ANPR attributes and a valid ``IdPostazioneFirmato``.
+SHA-1 (what ANPR's reference client still emits, ANPR-FACTS §2.3) must be asked for by name::
+
+    policy = DEFAULT_POLICY.allowing_sha1()        # the gateway's view: sha1 and sha256
+    policy = dataclasses.replace(DEFAULT_POLICY, clock_skew=120)
+
+Presets:
+
+- :data:`DEFAULT_POLICY`: a Comune's request as ANPR's gateway must see it (used by the
+  simulator), SHA-256 only;
+- :data:`NOTIFICATION_POLICY`: ANPR's N000 notifications (Body signed; no SAML; a Timestamp is
+  checked when present).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from anpr_client.security.xmldsig import RSA_SHA1, RSA_SHA256, SHA1, SHA256
+
+__all__ = [
+    "ANPR_ATTRIBUTES",
+    "DEFAULT_POLICY",
+    "NOTIFICATION_POLICY",
+    "SecurityPolicy",
+]
+
+#: The SAML attributes every ANPR request carries (ANPR-FACTS §3.2).
+ANPR_ATTRIBUTES: Final = frozenset(
+    {"IdSede", "IdPostazione", "IdPostazioneFirmato", "IdApplicazione"}
+)
+
+
+@dataclass(frozen=True)
+class SecurityPolicy:
+    """Expectations of :func:`~anpr_client.security.verify.verify_envelope`."""
+
+    signature_methods: frozenset[str] = field(default_factory=lambda: frozenset({RSA_SHA256}))
+    """XML-DSig ``SignatureMethod`` URIs accepted (message and assertion)."""
+    digest_methods: frozenset[str] = field(default_factory=lambda: frozenset({SHA256}))
+    """XML-DSig ``DigestMethod`` URIs accepted."""
+    cms_digests: frozenset[str] = field(default_factory=lambda: frozenset({"sha256"}))
+    """Digest algorithms accepted in ``IdPostazioneFirmato`` (CMS SignedData)."""
+    clock_skew: float = 60.0
+    """Seconds of tolerated clock difference for Timestamp, SAML conditions and certificates."""
+    max_ttl: float | None = 3600.0
+    """Longest accepted Timestamp lifetime (Expires − Created), seconds; ``None``: unbounded."""
+    require_timestamp: bool = True
+    """A signed ``wsu:Timestamp`` must be present (a present one is always checked)."""
+    require_assertion: bool = True
+    """A signed SAML 2.0 assertion must be present."""
+    required_attributes: frozenset[str] = ANPR_ATTRIBUTES
+    """Assertion attributes that must be present with a non-empty value."""
+    verify_id_postazione: bool = True
+    """Verify the ``IdPostazioneFirmato`` CMS (content = IdPostazione, signer trusted)."""
+    workstation_cn_must_match: bool = True
+    """The CMS signer's CN must equal ``IdPostazione`` (certificates are named after it)."""
+    same_signer: bool = True
+    """The assertion must be signed by the certificate of the message signature (the BST)."""
+    allow_x509_keyinfo: bool = True
+    """Accept ``KeyInfo/X509Data`` in the message signature besides a reference to a BST."""
+
+    def allowing_sha1(self) -> SecurityPolicy:
+        """This policy plus rsa-sha1/sha1 (XML-DSig) and SHA-1 (CMS)."""
+        return replace(
+            self,
+            signature_methods=self.signature_methods | {RSA_SHA1},
+            digest_methods=self.digest_methods | {SHA1},
+            cms_digests=self.cms_digests | {"sha1"},
+        )
+
+
+DEFAULT_POLICY: Final = SecurityPolicy()
+NOTIFICATION_POLICY: Final = SecurityPolicy(
+    require_timestamp=False,
+    require_assertion=False,
+    required_attributes=frozenset(),
+    verify_id_postazione=False,
+    same_signer=False,
+)

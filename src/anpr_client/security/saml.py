@@ -1,0 +1,436 @@
+"""The SAML 2.0 assertion of ANPR's frame: build it (signed) and verify it.
+
+Shape (ANPR-FACTS §3, validated in the tests against the OASIS schema)::
+
+    saml2:Assertion ID IssueInstant Version="2.0"    (declares xsd and xsi)
+      Issuer                              "XS" by default
+      ds:Signature                        enveloped, exc-c14n (PrefixList "xsd"), X509Certificate
+      Subject/NameID                      operator's codice fiscale, Format unspecified
+             /SubjectConfirmation         bearer, SubjectConfirmationData NotBefore/NotOnOrAfter
+      Conditions NotBefore NotOnOrAfter   the same window (ttl, default 300 s)
+      AuthnStatement AuthnInstant SessionNotOnOrAfter
+             SubjectLocality Address, AuthnContext with an empty AuthnContextClassRef
+      AttributeStatement                  IdSede, IdPostazione, IdPostazioneFirmato,
+                                          IdApplicazione (xsi:type="xsd:string")
+
+Every ``xsi:type="xsd:string"`` has ``xmlns:xsd`` in scope, declared on the Assertion (a missing
+declaration is a known cause of "Internal Error", ANPR-FACTS §7.3). The ``xsd`` prefix is used
+only inside attribute values, so the signature's exc-c14n transform lists it as an inclusive
+prefix (as OpenSAML does); otherwise the canonical form would drop the declaration.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+from xml.sax.saxutils import escape, quoteattr
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+from anpr_client.credentials.base import KeySource
+from anpr_client.exceptions import AssertionRejected, CmsRejected, MalformedFrame, ProtocolError
+from anpr_client.security.cms import VerifiedSignedData, verify_signed_data
+from anpr_client.security.policy import SecurityPolicy
+from anpr_client.security.trust import TrustStore
+from anpr_client.security.xmldsig import (
+    DS_NS,
+    Reference,
+    SignatureSuite,
+    create_signature,
+    verify_signature,
+)
+from anpr_client.xmlutil import NS, parse_xml
+
+__all__ = [
+    "BEARER",
+    "NAMEID_UNSPECIFIED",
+    "SAML2_NS",
+    "AssertionContent",
+    "VerifiedAssertion",
+    "build_assertion",
+    "certificate_b64",
+    "format_instant",
+    "parse_instant",
+    "verify_assertion",
+]
+
+SAML2_NS: Final = NS["saml2"]
+NAMEID_UNSPECIFIED: Final = "urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified"
+ATTRNAME_UNSPECIFIED: Final = "urn:oasis:names:tc:SAML:2.0:attrname-format:unspecified"
+BEARER: Final = "urn:oasis:names:tc:SAML:2.0:cm:bearer"
+_S: Final = f"{{{SAML2_NS}}}"
+
+
+def format_instant(moment: dt.datetime) -> str:
+    """UTC ``xs:dateTime`` with milliseconds and ``Z`` (``2024-05-01T08:22:49.985Z``)."""
+    moment = moment.astimezone(dt.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def parse_instant(value: str | None, what: str) -> dt.datetime:
+    """Parse an ``xs:dateTime``; a value without offset is taken as UTC (WS-Security rule)."""
+    if not value:
+        raise MalformedFrame(f"{what} is missing")
+    text = value.strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    # Python accepts at most 6 fractional digits; some stacks send 7 or more.
+    if "." in text:
+        head, _, rest = text.partition(".")
+        digits = "".join(c for c in rest if c.isdigit())
+        offset = rest[len(digits) :]
+        text = f"{head}.{digits[:6]}{offset}"
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise MalformedFrame(f"{what} = {value!r} is not an xs:dateTime") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class AssertionContent:
+    """The values an assertion carries (all plain text; nothing secret)."""
+
+    name_id: str
+    """The operator's codice fiscale."""
+    id_sede: str
+    id_postazione: str
+    id_postazione_firmato: str
+    """Base64 CMS SignedData of ``id_postazione`` (:func:`.cms.id_postazione_firmato`)."""
+    id_applicazione: str
+    issuer: str = "XS"
+    subject_locality: str = "127.0.0.1"
+
+
+_TEMPLATE: Final = (
+    '<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion"'
+    ' xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    ' ID="{id}" IssueInstant="{now}" Version="2.0">'
+    "<saml2:Issuer>{issuer}</saml2:Issuer>"
+    "<saml2:Subject>"
+    '<saml2:NameID Format="' + NAMEID_UNSPECIFIED + '">{name_id}</saml2:NameID>'
+    '<saml2:SubjectConfirmation Method="' + BEARER + '">'
+    '<saml2:SubjectConfirmationData NotBefore="{now}" NotOnOrAfter="{until}"/>'
+    "</saml2:SubjectConfirmation>"
+    "</saml2:Subject>"
+    '<saml2:Conditions NotBefore="{now}" NotOnOrAfter="{until}"/>'
+    '<saml2:AuthnStatement AuthnInstant="{now}" SessionNotOnOrAfter="{until}">'
+    "<saml2:SubjectLocality Address={locality}/>"
+    "<saml2:AuthnContext><saml2:AuthnContextClassRef/></saml2:AuthnContext>"
+    "</saml2:AuthnStatement>"
+    "<saml2:AttributeStatement>{attributes}</saml2:AttributeStatement>"
+    "</saml2:Assertion>"
+)
+_ATTRIBUTE: Final = (
+    '<saml2:Attribute Name="{name}" NameFormat="' + ATTRNAME_UNSPECIFIED + '">'
+    '<saml2:AttributeValue xsi:type="xsd:string">{value}</saml2:AttributeValue>'
+    "</saml2:Attribute>"
+)
+
+
+def _x509_key_info(certificate_b64: str) -> Callable[[etree._Element], None]:
+    def fill(key_info: etree._Element) -> None:
+        x509_data = etree.SubElement(key_info, f"{{{DS_NS}}}X509Data")
+        etree.SubElement(x509_data, f"{{{DS_NS}}}X509Certificate").text = certificate_b64
+
+    return fill
+
+
+def certificate_b64(certificate: x509.Certificate) -> str:
+    """Base64 of the DER certificate (BinarySecurityToken and X509Certificate text)."""
+    return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
+
+
+def build_assertion(
+    content: AssertionContent,
+    *,
+    signer: KeySource,
+    suite: SignatureSuite,
+    now: dt.datetime,
+    ttl: float = 300,
+    assertion_id: str | None = None,
+    signer_certificate_b64: str | None = None,
+) -> etree._Element:
+    """A signed ``saml2:Assertion`` element (standalone; the frame moves it into its header).
+
+    ``signer_certificate_b64`` is :func:`certificate_b64` of the signer's certificate, cached
+    by callers that build many assertions.
+    """
+    assertion_id = assertion_id or f"_{uuid.uuid4().hex}"
+    start = format_instant(now)
+    attributes = "".join(
+        _ATTRIBUTE.format(name=name, value=escape(value))
+        for name, value in (
+            ("IdSede", content.id_sede),
+            ("IdPostazione", content.id_postazione),
+            ("IdPostazioneFirmato", content.id_postazione_firmato),
+            ("IdApplicazione", content.id_applicazione),
+        )
+    )
+    xml = _TEMPLATE.format(
+        id=assertion_id,
+        now=start,
+        until=format_instant(now + dt.timedelta(seconds=ttl)),
+        issuer=escape(content.issuer),
+        name_id=escape(content.name_id),
+        locality=quoteattr(content.subject_locality),
+        attributes=attributes,
+    )
+    assertion = etree.fromstring(xml)
+    create_signature(
+        [Reference(f"#{assertion_id}", assertion, inclusive_prefixes=("xsd",), enveloped=True)],
+        suite,
+        signer,
+        key_info=_x509_key_info(signer_certificate_b64 or certificate_b64(signer.certificate)),
+        parent=assertion,
+        index=1,  # right after Issuer
+    )
+    return assertion
+
+
+# --------------------------------------------------------------------------- verification
+
+
+@dataclass(frozen=True)
+class VerifiedAssertion:
+    """What :func:`verify_assertion` verified. Values come from the signed canonical form."""
+
+    id: str
+    issuer: str
+    name_id: str
+    issue_instant: dt.datetime
+    not_before: dt.datetime | None
+    not_on_or_after: dt.datetime | None
+    subject_locality: str | None
+    signer: x509.Certificate
+    signature_method: str
+    attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    id_postazione_firmato: VerifiedSignedData | None = None
+    """The verified CMS (``None`` when the policy does not ask for it)."""
+
+    @property
+    def operator(self) -> str:
+        """The NameID: the operator's codice fiscale."""
+        return self.name_id
+
+    @property
+    def id_sede(self) -> str | None:
+        return self.attributes.get("IdSede")
+
+    @property
+    def id_postazione(self) -> str | None:
+        return self.attributes.get("IdPostazione")
+
+    @property
+    def id_applicazione(self) -> str | None:
+        return self.attributes.get("IdApplicazione")
+
+
+def _x509_from_key_info(signature: etree._Element) -> x509.Certificate:
+    found = signature.findall(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate")
+    if len(found) != 1:
+        raise AssertionRejected(
+            "the assertion signature must carry exactly one ds:X509Certificate",
+            check="saml-keyinfo",
+        )
+    try:
+        der = base64.b64decode("".join((found[0].text or "").split()), validate=True)
+        return x509.load_der_x509_certificate(der)
+    except (binascii.Error, ValueError):
+        raise AssertionRejected(
+            "the assertion's ds:X509Certificate is not a certificate", check="saml-keyinfo"
+        ) from None
+
+
+def _window(
+    element: etree._Element | None, what: str, now: dt.datetime, skew: dt.timedelta
+) -> tuple[dt.datetime | None, dt.datetime | None]:
+    if element is None:
+        return None, None
+    before = element.get("NotBefore")
+    after = element.get("NotOnOrAfter")
+    not_before = parse_instant(before, f"{what}/@NotBefore") if before else None
+    not_after = parse_instant(after, f"{what}/@NotOnOrAfter") if after else None
+    if not_before is not None and now + skew < not_before:
+        raise AssertionRejected(
+            f"the assertion is not valid yet ({what} NotBefore {before})",
+            check="saml-not-yet-valid",
+        )
+    if not_after is not None and now - skew >= not_after:
+        raise AssertionRejected(
+            f"the assertion has expired ({what} NotOnOrAfter {after})", check="saml-expired"
+        )
+    return not_before, not_after
+
+
+def verify_assertion(
+    assertion: etree._Element,
+    *,
+    ids: dict[str, etree._Element],
+    trust: TrustStore,
+    policy: SecurityPolicy,
+    now: dt.datetime,
+    expected_signer: x509.Certificate | None = None,
+) -> VerifiedAssertion:
+    """Verify a SAML 2.0 assertion found in a message (``ids`` indexes that message).
+
+    Checks the enveloped signature (algorithms from ``policy``; the reference must be the
+    assertion itself), the signer certificate against ``trust`` (and, when ``policy.same_signer``,
+    that it is ``expected_signer``), the validity windows with ``policy.clock_skew``, the
+    bearer confirmation, a non-empty NameID, ``policy.required_attributes`` and, when
+    ``policy.verify_id_postazione``, the ``IdPostazioneFirmato`` CMS. Raises
+    :class:`AssertionRejected` (``.check`` ``saml-…``) or the XML-DSig/trust/CMS errors.
+    """
+    if assertion.tag != f"{_S}Assertion" or assertion.get("Version") != "2.0":
+        raise AssertionRejected("not a SAML 2.0 assertion", check="saml-version")
+    assertion_id = assertion.get("ID")
+    if not assertion_id:
+        raise AssertionRejected("the assertion has no ID", check="saml-structure")
+    signatures = [c for c in assertion if c.tag == f"{{{DS_NS}}}Signature"]
+    if len(signatures) != 1:
+        raise AssertionRejected(
+            f"the assertion must carry exactly one signature (found {len(signatures)})",
+            check="saml-unsigned",
+        )
+    signature = signatures[0]
+    signer = _x509_from_key_info(signature)
+    if policy.same_signer and expected_signer is not None and signer != expected_signer:
+        raise AssertionRejected(
+            "the assertion is signed by another certificate than the message",
+            check="saml-signer",
+        )
+    skew_seconds = policy.clock_skew
+    trust.validate(signer, at=now, skew=skew_seconds, purpose="assertion signer")
+    public_key = signer.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise AssertionRejected("the assertion signer key is not RSA", check="saml-keyinfo")
+    refs = verify_signature(
+        signature,
+        public_key=public_key,
+        ids=ids,
+        signature_methods=policy.signature_methods,
+        digest_methods=policy.digest_methods,
+        what="assertion signature",
+    )
+    if len(refs) != 1 or refs[0].element is not assertion or not refs[0].enveloped:
+        raise AssertionRejected(
+            "the assertion signature must reference exactly the assertion (enveloped)",
+            check="saml-reference",
+        )
+    method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
+    signature_method = method.get("Algorithm", "") if method is not None else ""
+
+    # From here on, read only what was signed.
+    try:
+        signed = parse_xml(refs[0].canonical)
+    except ProtocolError:  # pragma: no cover - canonical XML always parses
+        raise AssertionRejected(
+            "the signed assertion cannot be re-read", check="saml-structure"
+        ) from None
+    skew = dt.timedelta(seconds=skew_seconds)
+    issuer = (signed.findtext(f"{_S}Issuer") or "").strip()
+    name_id = (signed.findtext(f"{_S}Subject/{_S}NameID") or "").strip()
+    if not name_id:
+        raise AssertionRejected("the assertion has no Subject/NameID", check="saml-nameid")
+    confirmations = signed.findall(f"{_S}Subject/{_S}SubjectConfirmation")
+    if not confirmations or any(c.get("Method") != BEARER for c in confirmations):
+        raise AssertionRejected(
+            "the assertion's SubjectConfirmation must be bearer", check="saml-confirmation"
+        )
+    for confirmation in confirmations:
+        _window(
+            confirmation.find(f"{_S}SubjectConfirmationData"), "SubjectConfirmationData", now, skew
+        )
+    not_before, not_after = _window(signed.find(f"{_S}Conditions"), "Conditions", now, skew)
+    issue_instant = parse_instant(signed.get("IssueInstant"), "Assertion/@IssueInstant")
+    if issue_instant > now + skew:
+        raise AssertionRejected(
+            "the assertion was issued in the future", check="saml-not-yet-valid"
+        )
+    locality = signed.find(f"{_S}AuthnStatement/{_S}SubjectLocality")
+
+    attributes: dict[str, str] = {}
+    for attribute in signed.iterfind(f"{_S}AttributeStatement/{_S}Attribute"):
+        name = attribute.get("Name") or ""
+        if name in attributes:
+            raise AssertionRejected(
+                f"the assertion repeats the attribute {name}", check="saml-attribute"
+            )
+        values = attribute.findall(f"{_S}AttributeValue")
+        if len(values) != 1:
+            raise AssertionRejected(
+                f"the attribute {name} must have exactly one value", check="saml-attribute"
+            )
+        attributes[name] = (values[0].text or "").strip()
+    for required in sorted(policy.required_attributes):
+        if not attributes.get(required):
+            raise AssertionRejected(
+                f"the assertion lacks the attribute {required}", check="saml-attribute"
+            )
+
+    verified_cms: VerifiedSignedData | None = None
+    if policy.verify_id_postazione:
+        verified_cms = _verify_id_postazione(attributes, trust=trust, policy=policy, now=now)
+    return VerifiedAssertion(
+        id=assertion_id,
+        issuer=issuer,
+        name_id=name_id,
+        issue_instant=issue_instant,
+        not_before=not_before,
+        not_on_or_after=not_after,
+        subject_locality=locality.get("Address") if locality is not None else None,
+        signer=signer,
+        signature_method=signature_method,
+        attributes=MappingProxyType(attributes),
+        id_postazione_firmato=verified_cms,
+    )
+
+
+def _verify_id_postazione(
+    attributes: Mapping[str, str], *, trust: TrustStore, policy: SecurityPolicy, now: dt.datetime
+) -> VerifiedSignedData:
+    id_postazione = attributes.get("IdPostazione")
+    encoded = attributes.get("IdPostazioneFirmato")
+    if not id_postazione or not encoded:
+        raise AssertionRejected(
+            "IdPostazione and IdPostazioneFirmato are needed to verify the workstation",
+            check="saml-attribute",
+        )
+    try:
+        der = base64.b64decode("".join(encoded.split()), validate=True)
+    except binascii.Error:
+        raise CmsRejected("IdPostazioneFirmato is not base64", check="cms-format") from None
+    verified = verify_signed_data(
+        der,
+        trust=trust,
+        digests=policy.cms_digests,
+        at=now,
+        skew=policy.clock_skew,
+        what="IdPostazioneFirmato",
+    )
+    if verified.content != id_postazione.encode("utf-8"):
+        raise CmsRejected(
+            "IdPostazioneFirmato does not sign the IdPostazione of the assertion",
+            check="cms-content",
+        )
+    if policy.workstation_cn_must_match:
+        names = verified.signer.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if not names or names[0].value != id_postazione:
+            raise CmsRejected(
+                "IdPostazioneFirmato is signed by a certificate not named after IdPostazione",
+                check="cms-signer",
+            )
+    return verified

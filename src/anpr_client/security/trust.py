@@ -1,0 +1,201 @@
+"""Trust anchors and revocations for verifying signer certificates.
+
+A :class:`TrustStore` holds CA certificates (the anchors, e.g. ANPR's "CA Postazioni" for
+requests or "CA Utenti" for notifications), optional intermediates, and a revocation list of
+serial numbers and SHA-256 fingerprints (what the simulator uses to answer
+``certificate revoked``). It is immutable; :meth:`TrustStore.revoking` returns a new store.
+
+:meth:`TrustStore.validate` builds the path leaf → anchor by subject/issuer name, checks each
+signature (``verify_directly_issued_by``), each validity window at the given time (with
+skew), ``basicConstraints CA`` on issuers and ``digitalSignature`` on the leaf when a
+KeyUsage extension is present. There is no network access: no CRL or OCSP fetching.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes
+
+from anpr_client.exceptions import ConfigurationError, RevokedCertificate, UntrustedCertificate
+
+__all__ = ["TrustStore", "fingerprint"]
+
+_MAX_DEPTH = 6
+
+
+def fingerprint(certificate: x509.Certificate) -> str:
+    """Lower-case hex SHA-256 of the DER certificate."""
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def _subject(cert: x509.Certificate) -> str:
+    return cert.subject.rfc4514_string()
+
+
+class TrustStore:
+    """Anchors + intermediates + revoked serials/fingerprints. Immutable and thread-safe."""
+
+    __slots__ = ("_anchors", "_by_subject", "_revoked_fingerprints", "_revoked_serials")
+
+    def __init__(
+        self,
+        anchors: Iterable[x509.Certificate],
+        *,
+        intermediates: Iterable[x509.Certificate] = (),
+        revoked_serials: Iterable[int] = (),
+        revoked_fingerprints: Iterable[str] = (),
+    ) -> None:
+        self._anchors = tuple(anchors)
+        if not self._anchors:
+            raise ConfigurationError("a trust store needs at least one trust anchor")
+        self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
+        for cert in (*self._anchors, *intermediates):
+            self._by_subject.setdefault(cert.subject, []).append(cert)
+        self._revoked_serials = frozenset(revoked_serials)
+        self._revoked_fingerprints = frozenset(
+            f.replace(":", "").lower() for f in revoked_fingerprints
+        )
+
+    @classmethod
+    def from_pem(cls, *paths: str | Path, **kwargs: Iterable[int] | Iterable[str]) -> TrustStore:
+        """Anchors read from PEM files (each may hold several certificates)."""
+        anchors: list[x509.Certificate] = []
+        for path in paths:
+            try:
+                anchors += x509.load_pem_x509_certificates(Path(path).read_bytes())
+            except (OSError, ValueError) as exc:
+                raise ConfigurationError(
+                    f"cannot read trust anchors from {str(path)!r}: {exc}",
+                    setting="trust",
+                    rule="PEM certificates",
+                ) from None
+        return cls(anchors, **kwargs)  # type: ignore[arg-type]
+
+    @property
+    def anchors(self) -> tuple[x509.Certificate, ...]:
+        return self._anchors
+
+    def revoking(
+        self, *, serials: Iterable[int] = (), fingerprints: Iterable[str] = ()
+    ) -> TrustStore:
+        """A copy of this store with more revoked certificates."""
+        intermediates = [
+            c for certs in self._by_subject.values() for c in certs if c not in self._anchors
+        ]
+        return TrustStore(
+            self._anchors,
+            intermediates=intermediates,
+            revoked_serials=self._revoked_serials | set(serials),
+            revoked_fingerprints=self._revoked_fingerprints | set(fingerprints),
+        )
+
+    def is_revoked(self, certificate: x509.Certificate) -> bool:
+        return (
+            certificate.serial_number in self._revoked_serials
+            or fingerprint(certificate) in self._revoked_fingerprints
+        )
+
+    def validate(
+        self,
+        certificate: x509.Certificate,
+        *,
+        at: dt.datetime,
+        skew: float = 0.0,
+        extra: Iterable[x509.Certificate] = (),
+        purpose: str = "signer",
+    ) -> tuple[x509.Certificate, ...]:
+        """Return the path (leaf first, anchor last) or raise.
+
+        Raises :class:`RevokedCertificate` for a revoked certificate on the path and
+        :class:`UntrustedCertificate` (``.check`` ``trust``, ``trust-expired``,
+        ``trust-not-yet-valid``, ``trust-usage``) otherwise. ``extra`` are untrusted
+        intermediates that came with the message.
+        """
+        margin = dt.timedelta(seconds=skew)
+        leaf_usage = _key_usage(certificate)
+        if leaf_usage is not None and not leaf_usage.digital_signature:
+            raise UntrustedCertificate(
+                f"the {purpose} certificate {_subject(certificate)} may not sign "
+                "(keyUsage lacks digitalSignature)",
+                check="trust-usage",
+            )
+        pool = dict(self._by_subject)
+        for cert in extra:
+            pool.setdefault(cert.subject, []).append(cert)
+        path = [certificate]
+        current = certificate
+        anchors = {c.fingerprint(hashes.SHA256()) for c in self._anchors}
+        for _ in range(_MAX_DEPTH):
+            self._check_one(current, at, margin, purpose)
+            if current.fingerprint(hashes.SHA256()) in anchors:
+                return tuple(path)
+            issuer = self._find_issuer(current, pool)
+            if issuer is None:
+                raise UntrustedCertificate(
+                    f"the {purpose} certificate {_subject(certificate)} does not chain to a "
+                    f"trusted CA (issuer {current.issuer.rfc4514_string()} unknown)",
+                    check="trust",
+                )
+            path.append(issuer)
+            current = issuer
+        raise UntrustedCertificate(f"the {purpose} certificate chain is too long", check="trust")
+
+    def _check_one(
+        self, cert: x509.Certificate, at: dt.datetime, margin: dt.timedelta, purpose: str
+    ) -> None:
+        if self.is_revoked(cert):
+            raise RevokedCertificate(
+                f"the {purpose} certificate {_subject(cert)} (serial {cert.serial_number:x}) "
+                "is revoked"
+            )
+        if at + margin < cert.not_valid_before_utc:
+            raise UntrustedCertificate(
+                f"the certificate {_subject(cert)} is not valid before "
+                f"{cert.not_valid_before_utc.isoformat()}",
+                check="trust-not-yet-valid",
+            )
+        if at - margin > cert.not_valid_after_utc:
+            raise UntrustedCertificate(
+                f"the certificate {_subject(cert)} expired on "
+                f"{cert.not_valid_after_utc.isoformat()}",
+                check="trust-expired",
+            )
+
+    @staticmethod
+    def _find_issuer(
+        cert: x509.Certificate, pool: dict[x509.Name, list[x509.Certificate]]
+    ) -> x509.Certificate | None:
+        for candidate in pool.get(cert.issuer, ()):
+            if candidate is cert or candidate == cert:
+                continue
+            try:
+                basic = candidate.extensions.get_extension_for_class(x509.BasicConstraints).value
+                if not basic.ca:
+                    continue
+            except x509.ExtensionNotFound:
+                pass
+            try:
+                cert.verify_directly_issued_by(candidate)
+            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+                continue
+            return candidate
+        return None
+
+    def __repr__(self) -> str:
+        names = ", ".join(_subject(a) for a in self._anchors)
+        return (
+            f"<TrustStore anchors=[{names}] revoked={len(self._revoked_serials)} serials, "
+            f"{len(self._revoked_fingerprints)} fingerprints>"
+        )
+
+
+def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:
+    try:
+        return cert.extensions.get_extension_for_class(x509.KeyUsage).value
+    except x509.ExtensionNotFound:
+        return None

@@ -1,0 +1,374 @@
+"""The strict verifier of a signed SOAP envelope: requests (simulator) and notifications.
+
+:func:`verify_envelope` checks, in this order, and raises the first failure as a typed
+:class:`~anpr_client.exceptions.VerificationError` whose ``.check`` names it:
+
+1. shape: one ``soap:Envelope`` with at most one Header and exactly one Body (a second Body is
+   ``wrapping``/``duplicate-body``), one ``wsse:Security``, one message ``ds:Signature``;
+2. no XML ID used twice anywhere (``duplicate-id``);
+3. the signer certificate (BinarySecurityToken through a SecurityTokenReference, or
+   ``X509Data`` when the policy allows) chains to the trust store, is in its validity window
+   and is not revoked (``trust…``, ``revoked``);
+4. the signature: exclusive c14n, algorithms in the policy's allow-lists (``algorithm-…``),
+   every reference digest (``digest``), the signature value (``signature``);
+5. **what** was signed, by identity: the Body the message actually has and the Timestamp of
+   this Security header must be referenced (``body-not-signed``, ``timestamp-not-signed``); a
+   referenced Body-like element elsewhere is ``wrapping``; any reference to something else
+   than those, the BinarySecurityToken or the assertion is ``unexpected-reference``;
+6. the Timestamp window with the policy's clock skew (``timestamp-missing``,
+   ``timestamp-expired``, ``timestamp-future``, ``timestamp-ttl``);
+7. the SAML assertion (:func:`~anpr_client.security.saml.verify_assertion`): its own signature
+   by the same certificate, conditions, bearer confirmation, required attributes and the
+   ``IdPostazioneFirmato`` CMS (``saml-…``, ``cms-…``).
+
+It returns a frozen :class:`VerifiedEnvelope`. **Read only from it**: its ``body`` is rebuilt
+from the canonical bytes that were digested (comments dropped, nothing unsigned), never the
+tree that was passed in. :func:`gateway_fault` maps a failure to the SOAP fault ANPR's gateway
+would answer, for the simulator.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import datetime as dt
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import rsa
+from lxml import etree
+
+from anpr_client.exceptions import (
+    AssertionRejected,
+    MalformedFrame,
+    ProtocolError,
+    RevokedCertificate,
+    SignatureWrapping,
+    TimestampRejected,
+    UnsignedPart,
+    UntrustedCertificate,
+    VerificationError,
+)
+from anpr_client.security.cms import VerifiedSignedData
+from anpr_client.security.frame import BASE64_BINARY, SOAP11_NS, SOAP12_NS, X509V3
+from anpr_client.security.policy import DEFAULT_POLICY, SecurityPolicy
+from anpr_client.security.saml import SAML2_NS, VerifiedAssertion, parse_instant, verify_assertion
+from anpr_client.security.trust import TrustStore
+from anpr_client.security.xmldsig import DS_NS, index_ids, verify_signature
+from anpr_client.xmlutil import NS, parse_xml
+
+__all__ = [
+    "VerifiedEnvelope",
+    "VerifiedTimestamp",
+    "gateway_fault",
+    "verify_envelope",
+]
+
+WSSE_NS: Final = NS["wsse"]
+WSU_NS: Final = NS["wsu"]
+
+
+@dataclass(frozen=True)
+class VerifiedTimestamp:
+    created: dt.datetime
+    expires: dt.datetime | None
+
+
+@dataclass(frozen=True)
+class VerifiedEnvelope:
+    """What :func:`verify_envelope` verified. Everything here was covered by a signature."""
+
+    body: etree._Element
+    """The signed ``soap:Body``, re-parsed from its canonical bytes (a standalone element)."""
+    body_c14n: bytes
+    """The exact canonical bytes whose digest was verified."""
+    timestamp: VerifiedTimestamp | None
+    signer: x509.Certificate
+    """The message signer (the BinarySecurityToken certificate)."""
+    signer_path: tuple[x509.Certificate, ...]
+    """The validated chain, signer first, trust anchor last."""
+    signature_method: str
+    assertion: VerifiedAssertion | None
+
+    @property
+    def payload(self) -> etree._Element | None:
+        """The Body's first element (e.g. ``Richiesta3002``)."""
+        for child in self.body:
+            if isinstance(child.tag, str):
+                return child
+        return None
+
+    @property
+    def operator(self) -> str | None:
+        """The operator's codice fiscale (SAML NameID), if an assertion was verified."""
+        return self.assertion.name_id if self.assertion else None
+
+    @property
+    def id_sede(self) -> str | None:
+        return self.assertion.id_sede if self.assertion else None
+
+    @property
+    def id_postazione(self) -> str | None:
+        return self.assertion.id_postazione if self.assertion else None
+
+    @property
+    def id_applicazione(self) -> str | None:
+        return self.assertion.id_applicazione if self.assertion else None
+
+    @property
+    def id_postazione_firmato(self) -> VerifiedSignedData | None:
+        return self.assertion.id_postazione_firmato if self.assertion else None
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _children(parent: etree._Element, tag: str) -> list[etree._Element]:
+    return [c for c in parent if c.tag == tag]
+
+
+def verify_envelope(
+    data: bytes | etree._Element,
+    *,
+    trust: TrustStore,
+    policy: SecurityPolicy = DEFAULT_POLICY,
+    now: dt.datetime | None = None,
+) -> VerifiedEnvelope:
+    """Verify a signed SOAP envelope (bytes, or an element that is left untouched).
+
+    ``trust`` holds the anchors (and revocations) for the message signer, the assertion signer
+    and the ``IdPostazioneFirmato`` signer; ``policy`` says what is required and allowed;
+    ``now`` (UTC) defaults to the current time. See the module docstring for the checks.
+    """
+    now = now or _now()
+    if isinstance(data, bytes | bytearray):
+        try:
+            root = parse_xml(bytes(data))
+        except ProtocolError as exc:
+            raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
+    else:
+        root = copy.deepcopy(data)  # never touch (nor depend on) the caller's tree
+
+    soap = etree.QName(root).namespace
+    if etree.QName(root).localname != "Envelope" or soap not in (SOAP11_NS, SOAP12_NS):
+        raise MalformedFrame(f"the root element is {root.tag!r}, not a SOAP Envelope")
+    headers = _children(root, f"{{{soap}}}Header")
+    bodies = _children(root, f"{{{soap}}}Body")
+    if len(bodies) > 1:
+        raise SignatureWrapping("the envelope has more than one Body", check="duplicate-body")
+    if len(bodies) != 1 or len(headers) > 1:
+        raise MalformedFrame("the envelope must have at most one Header and exactly one Body")
+    others = [c for c in root if isinstance(c.tag, str) and c not in headers and c not in bodies]
+    if others or (headers and root.index(headers[0]) > root.index(bodies[0])):
+        raise MalformedFrame(
+            "the envelope holds elements besides Header and Body, or misorders them"
+        )
+    body = bodies[0]
+    if not headers:
+        raise UnsignedPart("the message has no Header, hence no signature", check="body-not-signed")
+    securities = _children(headers[0], f"{{{WSSE_NS}}}Security")
+    if len(securities) > 1:
+        raise MalformedFrame("the Header holds more than one wsse:Security")
+    if not securities:
+        raise UnsignedPart("the message has no wsse:Security header", check="body-not-signed")
+    security = securities[0]
+    signatures = _children(security, f"{{{DS_NS}}}Signature")
+    if len(signatures) > 1:
+        raise MalformedFrame("wsse:Security holds more than one message signature")
+    if not signatures:
+        raise UnsignedPart("wsse:Security holds no signature", check="body-not-signed")
+    signature = signatures[0]
+    timestamps = _children(security, f"{{{WSU_NS}}}Timestamp")
+    if len(timestamps) > 1:
+        raise MalformedFrame("wsse:Security holds more than one wsu:Timestamp")
+    assertions = _children(security, f"{{{SAML2_NS}}}Assertion")
+    if len(assertions) > 1:
+        raise MalformedFrame("wsse:Security holds more than one SAML assertion")
+
+    ids = index_ids(root)
+    signer = _signer_certificate(signature, security, ids, policy)
+    path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose="message signer")
+    public_key = signer.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise MalformedFrame("the signer key is not RSA", check="keyinfo")
+
+    refs = verify_signature(
+        signature,
+        public_key=public_key,
+        ids=ids,
+        signature_methods=policy.signature_methods,
+        digest_methods=policy.digest_methods,
+        what="message signature",
+    )
+    by_element = {id(r.element): r for r in refs}
+    allowed_extra = {f"{{{WSSE_NS}}}BinarySecurityToken", f"{{{SAML2_NS}}}Assertion"}
+    body_tags = {f"{{{SOAP11_NS}}}Body", f"{{{SOAP12_NS}}}Body"}
+    for ref in refs:
+        if ref.element is body or (timestamps and ref.element is timestamps[0]):
+            continue
+        if ref.element.tag in body_tags:
+            raise SignatureWrapping(
+                f"reference {ref.uri} points at a Body that is not the envelope's Body",
+                check="wrapping",
+            )
+        if ref.element.getparent() is security and ref.element.tag in allowed_extra:
+            continue
+        raise SignatureWrapping(
+            f"reference {ref.uri} points at {etree.QName(ref.element).localname}, which is "
+            "neither the Body nor the Timestamp in use",
+            check="unexpected-reference",
+        )
+    body_ref = by_element.get(id(body))
+    if body_ref is None:
+        raise UnsignedPart("the envelope's Body is not signed", check="body-not-signed")
+
+    verified_timestamp: VerifiedTimestamp | None = None
+    if timestamps:
+        ts_ref = by_element.get(id(timestamps[0]))
+        if ts_ref is None:
+            raise UnsignedPart("the wsu:Timestamp is not signed", check="timestamp-not-signed")
+        verified_timestamp = _check_timestamp(parse_xml(ts_ref.canonical), now, policy)
+    elif policy.require_timestamp:
+        raise TimestampRejected("the message has no wsu:Timestamp", check="timestamp-missing")
+
+    verified_assertion: VerifiedAssertion | None = None
+    if assertions:
+        verified_assertion = verify_assertion(
+            assertions[0], ids=ids, trust=trust, policy=policy, now=now, expected_signer=signer
+        )
+    elif policy.require_assertion:
+        raise AssertionRejected("the message has no SAML assertion", check="saml-missing")
+
+    method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
+    return VerifiedEnvelope(
+        body=parse_xml(body_ref.canonical),
+        body_c14n=body_ref.canonical,
+        timestamp=verified_timestamp,
+        signer=signer,
+        signer_path=path,
+        signature_method=method.get("Algorithm", "") if method is not None else "",
+        assertion=verified_assertion,
+    )
+
+
+def _signer_certificate(
+    signature: etree._Element,
+    security: etree._Element,
+    ids: dict[str, etree._Element],
+    policy: SecurityPolicy,
+) -> x509.Certificate:
+    key_infos = _children(signature, f"{{{DS_NS}}}KeyInfo")
+    if len(key_infos) != 1 or len(key_infos[0]) != 1:
+        raise MalformedFrame(
+            "the message signature needs one KeyInfo with one child", check="keyinfo"
+        )
+    child = key_infos[0][0]
+    if child.tag == f"{{{WSSE_NS}}}SecurityTokenReference":
+        references = _children(child, f"{{{WSSE_NS}}}Reference")
+        if len(references) != 1 or len(child) != 1:
+            raise MalformedFrame(
+                "the SecurityTokenReference must hold one wsse:Reference", check="keyinfo"
+            )
+        uri = references[0].get("URI") or ""
+        token = ids.get(uri[1:]) if uri.startswith("#") else None
+        if (
+            token is None
+            or token.tag != f"{{{WSSE_NS}}}BinarySecurityToken"
+            or token.getparent() is not security
+        ):
+            raise MalformedFrame(
+                f"the SecurityTokenReference {uri!r} does not point at a BinarySecurityToken "
+                "of this Security header",
+                check="keyinfo",
+            )
+        if (
+            token.get("ValueType", X509V3) != X509V3
+            or token.get("EncodingType", BASE64_BINARY) != BASE64_BINARY
+        ):
+            raise MalformedFrame(
+                "the BinarySecurityToken is not a base64 X509v3 certificate", check="keyinfo"
+            )
+        text = token.text
+    elif child.tag == f"{{{DS_NS}}}X509Data" and policy.allow_x509_keyinfo:
+        certs = _children(child, f"{{{DS_NS}}}X509Certificate")
+        if len(certs) != 1:
+            raise MalformedFrame("X509Data must hold one X509Certificate", check="keyinfo")
+        text = certs[0].text
+    else:
+        raise MalformedFrame(f"unsupported KeyInfo {etree.QName(child).localname}", check="keyinfo")
+    try:
+        return x509.load_der_x509_certificate(
+            base64.b64decode("".join((text or "").split()), validate=True)
+        )
+    except (binascii.Error, ValueError):
+        raise MalformedFrame("the signer certificate cannot be decoded", check="keyinfo") from None
+
+
+def _check_timestamp(
+    timestamp: etree._Element, now: dt.datetime, policy: SecurityPolicy
+) -> VerifiedTimestamp:
+    created_el = timestamp.findall(f"{{{WSU_NS}}}Created")
+    expires_el = timestamp.findall(f"{{{WSU_NS}}}Expires")
+    if len(created_el) != 1 or len(expires_el) > 1:
+        raise TimestampRejected(
+            "wsu:Timestamp needs one Created and at most one Expires", check="timestamp-format"
+        )
+    created = parse_instant(created_el[0].text, "wsu:Created")
+    expires = parse_instant(expires_el[0].text, "wsu:Expires") if expires_el else None
+    skew = dt.timedelta(seconds=policy.clock_skew)
+    if created > now + skew:
+        raise TimestampRejected(
+            f"the Timestamp was created in the future ({created.isoformat()}); check the clock",
+            check="timestamp-future",
+        )
+    if expires is not None:
+        if expires <= created:
+            raise TimestampRejected(
+                "the Timestamp expires before it is created", check="timestamp-format"
+            )
+        if now - skew >= expires:
+            raise TimestampRejected(
+                f"the Timestamp expired at {expires.isoformat()}", check="timestamp-expired"
+            )
+        if policy.max_ttl is not None and (expires - created).total_seconds() > policy.max_ttl:
+            raise TimestampRejected(
+                f"the Timestamp lifetime exceeds {policy.max_ttl:.0f} s", check="timestamp-ttl"
+            )
+    return VerifiedTimestamp(created, expires)
+
+
+#: Fault strings of ANPR's security gateway (ANPR-FACTS §4.4).
+INTERNAL_ERROR: Final = "Internal Error (from client)"
+REJECTED_BY_POLICY: Final = "Rejected by policy. (from client)"
+CERTIFICATE_REVOKED: Final = "certificate revoked (from client)"
+
+_POLICY_CHECKS: Final = frozenset(
+    {
+        "timestamp-expired",
+        "timestamp-future",
+        "saml-expired",
+        "saml-not-yet-valid",
+        "trust",
+        "trust-expired",
+        "trust-not-yet-valid",
+        "trust-usage",
+    }
+)
+
+
+def gateway_fault(error: VerificationError) -> str:
+    """The ``faultstring`` ANPR's gateway answers for this failure (for the simulator).
+
+    A revoked signer → ``certificate revoked (from client)``; an untrusted or expired
+    certificate and clock problems (Timestamp or assertion outside its window) →
+    ``Rejected by policy. (from client)``; every malformed or unverifiable frame →
+    ``Internal Error (from client)``.
+    """
+    if isinstance(error, RevokedCertificate):
+        return CERTIFICATE_REVOKED
+    if isinstance(error, UntrustedCertificate) or error.check in _POLICY_CHECKS:
+        return REJECTED_BY_POLICY
+    return INTERNAL_ERROR
