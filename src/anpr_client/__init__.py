@@ -1,5 +1,38 @@
-"""anpr-client: a typed, tested client for ANPR's web services (public API in ``__all__``)."""
+"""anpr-client: a typed, tested client for ANPR's web services.
+
+Everything a user needs is importable from here; submodules hold the details.
+"""
 
 from ._version import __version__
+from .bundle import Bundle, Operation, UnknownOperationError, get_bundle
+from .client import Client, WsseHook
+from .endpoints import Environment
+from . import exceptions as _exceptions
+from .exceptions import *  # noqa: F403 - every exception is public API
+from .factory import client_from_settings
+from .results import PreparedRequest, Result
+from .settings import ApplicationIdentity, Settings, Timeouts, load_settings
+from .transport import HttpTransport, MockTransport, Transport, WsgiTransport
 
-__all__ = ["__version__"]
+__all__ = [
+    "ApplicationIdentity",
+    "Bundle",
+    "Client",
+    "Environment",
+    "HttpTransport",
+    "MockTransport",
+    "Operation",
+    "PreparedRequest",
+    "Result",
+    "Settings",
+    "Timeouts",
+    "Transport",
+    "UnknownOperationError",
+    "WsgiTransport",
+    "WsseHook",
+    "__version__",
+    "client_from_settings",
+    "get_bundle",
+    "load_settings",
+]
+__all__ += _exceptions.__all__
