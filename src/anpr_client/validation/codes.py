@@ -91,6 +91,7 @@ _RULES: Final = (
     # --- combinations (requirements.py)
     Rule("operation.decorrenza", "EHR97", "E", "registration services need dataDecorrenza"),
     Rule("cf.gestione", "ES090", "E", "gestioneCF must be 1, 2 or 3 or absent"),
+    Rule("cf.gestione_missing", "ES070", "E", "no codice fiscale and no gestioneCF"),
     Rule("cf.with_attribution", "EN125", "E", "CF given while asking ANPR to attribute one"),
     Rule("subject.identifiers", "ES004", "E", "a name plus one identifier of the person needed"),
     Rule("search.criteria", "EN448", "E", "a search needs the CF or the five personal data"),

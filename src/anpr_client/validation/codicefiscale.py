@@ -134,8 +134,8 @@ def compact(value: str) -> str:
 
 def calc_check_digit(value: str) -> str:
     """The check character of the first 15 characters of a code."""
-    odd = sum(_ODD[c] for c in value[0:15:2])
-    even = sum(_EVEN[c] for c in value[1:15:2])
+    odd = sum(map(_ODD.__getitem__, value[0:15:2]))
+    even = sum(map(_EVEN.__getitem__, value[1:15:2]))
     return chr(65 + (odd + even) % 26)
 
 
@@ -255,8 +255,29 @@ def _iva_check_digit(digits: str) -> str:
     return str((10 - total % 10) % 10)
 
 
+_LAST_DAY: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_COMPARED: Final = {"day": 3, "month": 2, "year": 1}
+
+
 def _structure(value: str, field: str) -> ValidationError | None:
     """The first structural problem of a compacted code, or ``None``."""
+    if (
+        len(value) == 16
+        and _FORMAT.fullmatch(value) is not None
+        and calc_check_digit(value) == value[15]
+    ):
+        decoded = _decoded(value)
+        day = int(decoded[9:11])
+        month = _MONTHS.index(decoded[8])
+        last = _month_days(month, decoded)
+        if 1 <= day <= last or 41 <= day <= 40 + last:
+            return None
+        return _error(
+            InvalidComponent,
+            "cf.date",
+            f"day {decoded[9:11]} does not exist in month {month + 1}",
+            field,
+        )
     length = len(value)
     if not _ALNUM.fullmatch(value) or not 11 <= length <= 16:
         rule = "field.charset" if not _ALNUM.fullmatch(value) else "field.length"
@@ -285,25 +306,17 @@ def _structure(value: str, field: str) -> ValidationError | None:
     if not _FORMAT.fullmatch(value):
         return _error(InvalidFormat, "cf.format", _format_problem(value), field)
     expected = calc_check_digit(value)
-    if expected != value[15]:
-        return _error(
-            InvalidChecksum,
-            "cf.checksum",
-            f"the check character is {expected}, not {value[15]}",
-            field,
-        )
-    decoded = _decoded(value)
-    day = int(decoded[9:11])
-    month = _MONTHS.index(decoded[8]) + 1
-    last = (31, 29 if int(decoded[6:8]) % 4 == 0 else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
-    if not (1 <= day <= last[month - 1] or 41 <= day <= 40 + last[month - 1]):
-        return _error(
-            InvalidComponent,
-            "cf.date",
-            f"day {decoded[9:11]} does not exist in month {month}",
-            field,
-        )
-    return None
+    return _error(
+        InvalidChecksum,
+        "cf.checksum",
+        f"the check character is {expected}, not {value[15]}",
+        field,
+    )
+
+
+def _month_days(month: int, decoded: str) -> int:
+    """Days in the month (0-based); February has 29 when some century makes the year leap."""
+    return _LAST_DAY[month] + (month == 1 and int(decoded[6:8]) % 4 == 0)
 
 
 def _format_problem(value: str) -> str:
@@ -363,7 +376,7 @@ def check(
     if birth_date is not None:
         coded = (int(decoded[6:8]), _MONTHS.index(decoded[8]) + 1, int(decoded[9:11]) % 40)
         actual = (birth_date.year % 100, birth_date.month, birth_date.day)
-        compared = {"day": 3, "month": 2, "year": 1}[precision]
+        compared = _COMPARED[precision]
         if coded[:compared] != actual[:compared]:
             problems.append(
                 _error(

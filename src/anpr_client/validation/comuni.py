@@ -70,6 +70,7 @@ __all__ = [
     "is_valid",
     "load_comuni",
     "validate",
+    "why_not_valid",
 ]
 
 #: The archive's columns, in order (the legend calls ``ID_PROVINCIA`` ``IDPROVINCIA``).
@@ -99,6 +100,7 @@ _FOREVER: Final = date(9999, 12, 31)
 _ISTAT_RE: Final = re.compile(r"[0-9]{6}")
 _CADASTRAL_RE: Final = re.compile(r"[A-Z][0-9]{3}")
 _SAMPLE: Final = "comuni_sample.csv"
+_NOT_ALNUM: Final = re.compile(r"[^0-9A-Z]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,15 +128,17 @@ class Comune:
         return f"{self.istat} ({self.name})"
 
 
+@functools.lru_cache(maxsize=65536)
 def fold_name(name: str) -> str:
     """A Comune or state name reduced for comparison: no accents, case, punctuation.
 
     >>> fold_name("Sant’Angelo  d'Alife"), fold_name("FORLÌ")
     ('SANT ANGELO D ALIFE', 'FORLI')
     """
-    decomposed = unicodedata.normalize("NFKD", name)
-    plain = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(re.sub(r"[^0-9A-Z]+", " ", plain.upper()).split())
+    if not name.isascii():
+        decomposed = unicodedata.normalize("NFKD", name)
+        name = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(_NOT_ALNUM.sub(" ", name.upper()).split())
 
 
 class ComuniTable:
@@ -182,6 +186,11 @@ class ComuniTable:
     def knows(self, code: str) -> bool:
         """Whether the ISTAT or cadastral code appears in the table at any date."""
         return code in self._by_istat or code in self._by_cadastral
+
+    def valid_on(self, code: str, day: date) -> bool:
+        """Whether the ISTAT (``058091``) or cadastral (``H501``) code is valid on ``day``."""
+        periods = self._by_istat.get(code) or self._by_cadastral.get(code) or ()
+        return any(comune.valid_from <= day <= comune.valid_to for comune in periods)
 
     def at(self, istat: str, day: date) -> Comune | None:
         """The Comune with this ISTAT code on ``day`` (the newest period if two touch)."""
@@ -424,7 +433,7 @@ def validate(
             severity=unknown.severity,
         )
     raise InvalidComponent(
-        _not_on(periods, day),
+        why_not_valid(periods, day),
         field=field,
         code=wrong_date.code,
         rule=wrong_date.id,
@@ -432,7 +441,8 @@ def validate(
     )
 
 
-def _not_on(periods: Sequence[Comune], day: date) -> str:
+def why_not_valid(periods: Sequence[Comune], day: date) -> str:
+    """Why none of ``periods`` (one Comune's, oldest first) is valid on ``day``."""
     first, last = periods[0], periods[-1]
     if day < first.valid_from:
         return f"{first} was founded on {first.valid_from.isoformat()}, after {day.isoformat()}"

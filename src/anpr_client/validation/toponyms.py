@@ -138,7 +138,8 @@ class SpeciesTable:
         """The longest species at the start of ``address`` and the rest (the denomination)."""
         words = address.split()
         for n in range(min(self._max_words, len(words)), 0, -1):
-            species = self._by_name.get(fold_name(" ".join(words[:n])))
+            head = " ".join(words[:n])
+            species = self._by_name.get(head) or self._by_name.get(fold_name(head))
             if species is not None:
                 return species, " ".join(words[n:])
         return None, " ".join(words)
@@ -225,10 +226,16 @@ def problems(
     if not denomination:
         found.append(_error("field.missing", f"only the species {species.name!r}", field))
         return found
-    problem = fields.spec("denominazioneToponimo").problem(denomination)
-    if problem is not None:
+    rules = _denomination_spec()
+    if not rules.accepts(denomination):
+        problem = rules.problem(denomination) or ("field.format", "rejected")
         found.append(_error(problem[0], problem[1], field))
     return found
+
+
+@functools.cache
+def _denomination_spec() -> fields.FieldSpec:
+    return fields.spec("denominazioneToponimo")
 
 
 def validate(address: str, *, table: SpeciesTable | None = None, field: str = "indirizzo") -> str:
@@ -252,6 +259,8 @@ def validate_species(
 
 def validate_civico(value: object, *, field: str = "numero_civico") -> tuple[str, str] | None:
     """``(numero, suffix)`` of a house number (``12/A`` → ``('12', 'A')``); ``None`` for SNC."""
+    if isinstance(value, str) and value.isdigit() and len(value) <= 20:
+        return value, ""
     text = " ".join(value.split()).upper() if isinstance(value, str) else None
     if text in _NO_NUMBER:
         return None

@@ -1,0 +1,240 @@
+"""The client's hook: the same checks as ``anpr validate``, on a request payload, before sending.
+
+:func:`precheck` takes an operation code and the payload (shaped like the XSD, as
+:mod:`anpr_client.codec` takes it, ideally with the ``testataRichiesta`` the client built) and
+returns every :class:`~anpr_client.exceptions.Finding`: the operation's required combinations
+(:mod:`.requirements`), every person found in the payload (any element with a ``cognome``/
+``nome`` and a ``codiceFiscale``/``dataNascita``/``luogoNascita``/``sesso``: the
+``generalita`` of the subject, of parents and spouses, ``criteriRicerca`` of a search), their
+citizenships and their addresses. Paths in the findings are payload paths
+(``generalita1001.generalita.codiceFiscale.codFiscale``). Any element with a
+``codiceFiscale`` counts as a person too.
+
+:func:`enforce` raises :class:`~anpr_client.exceptions.LocalCheckError` when a finding is
+blocking, so a request that would come back with an ``EC``/``ES``/``EN`` error, or be refused
+by the gateway, is stopped locally with the same code; it returns the warnings otherwise.
+
+>>> payload = {"criteriRicerca": {"codiceFiscale": "RSSMRA85T10A562T"},
+...            "datiRichiesta": {"dataRiferimentoRichiesta": "2026-01-01"}}
+>>> [(f.path, f.code) for f in precheck("3002", payload)]
+[('criteriRicerca.codiceFiscale', 'EN122')]
+>>> enforce("3002", payload)
+Traceback (most recent call last):
+    ...
+anpr_client.exceptions.LocalCheckError: invalid payload for operation 3002 (1 problem), ...
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Mapping
+from datetime import date
+from types import MappingProxyType
+from typing import Final
+
+from ..exceptions import Finding, LocalCheckError
+from . import codes, requirements
+from .comuni import ComuniTable
+from .requirements import values_at
+from .rules import PersonChecker
+from .stati import StatiTable
+from .toponyms import SpeciesTable
+
+__all__ = ["enforce", "precheck"]
+
+_PERSON_NAMES: Final = frozenset({"cognome", "nome", "senzaCognome", "senzaNome"})
+_PERSON_DATA: Final = frozenset({"codiceFiscale", "dataNascita", "luogoNascita", "sesso"})
+_NONE: Final[frozenset[str]] = frozenset()
+
+# A search that cannot match anything answers EN122 (no result) rather than a CF error.
+_CODE_OVERRIDES: Final = MappingProxyType(
+    {
+        "3002": {"cf.format": "EN122", "cf.checksum": "EN122", "cf.date": "EN122"},
+    }
+)
+
+
+def _text(value: object) -> str:
+    return requirements._text(value)
+
+
+def _people(node: object, path: str = "") -> Iterator[tuple[str, Mapping[str, object]]]:
+    if isinstance(node, Mapping):
+        keys = set(node)
+        if (keys & _PERSON_NAMES and keys & _PERSON_DATA) or "codiceFiscale" in keys:
+            yield path, node
+        for key, value in node.items():
+            if key == "testataRichiesta":
+                continue
+            yield from _people(value, f"{path}.{key}" if path else str(key))
+    elif isinstance(node, list | tuple):
+        for i, item in enumerate(node):
+            yield from _people(item, f"{path}[{i}]")
+
+
+def _flatten(
+    base: str, person: Mapping[str, object], birth: Mapping[str, object] | None
+) -> tuple[dict[str, str | None], dict[str, str], str]:
+    """A person as flat fields, their payload paths and the precision of the birth date."""
+    flat: dict[str, str | None] = {}
+    paths: dict[str, str] = {}
+
+    def put(name: str, value: object, path: str) -> None:
+        text = _text(value)
+        if text:
+            flat[name] = text
+            paths[name] = path
+
+    def at(key: str) -> str:
+        return f"{base}.{key}" if base else key
+
+    cf = person.get("codiceFiscale")
+    if isinstance(cf, Mapping):
+        put("codice_fiscale", cf.get("codFiscale"), at("codiceFiscale.codFiscale"))
+    else:
+        put("codice_fiscale", cf, at("codiceFiscale"))
+    for key in ("cognome", "nome", "sesso"):
+        put(key, person.get(key), at(key))
+    put("data_nascita", person.get("dataNascita"), at("dataNascita"))
+    senza_giorno = person.get("senzaGiorno")
+    senza_mese = person.get("senzaGiornoMese")
+    place = person.get("luogoNascita")
+    place_base = at("luogoNascita")
+    if birth is not None:  # 3002: datiNascita next to criteriRicerca
+        put("data_nascita", birth.get("dataEvento"), "datiNascita.dataEvento")
+        senza_giorno = senza_giorno or birth.get("senzaGiorno")
+        senza_mese = senza_mese or birth.get("senzaGiornoMese")
+        place, place_base = birth.get("luogoNascita"), "datiNascita.luogoNascita"
+    precision = "year" if _text(senza_mese) else "month" if _text(senza_giorno) else "day"
+    if isinstance(place, Mapping) and not _text(place.get("luogoEccezionale")):
+        comune, localita = place.get("comune"), place.get("localita")
+        if isinstance(comune, Mapping):
+            path = f"{place_base}.comune"
+            put("luogo_nascita", comune.get("codiceIstat"), f"{path}.codiceIstat")
+            put("luogo_nascita_nome", comune.get("nomeComune"), f"{path}.nomeComune")
+            put("luogo_nascita_provincia", comune.get("siglaProvinciaIstat"), path)
+            paths.setdefault("luogo_nascita", f"{path}.nomeComune")
+        elif isinstance(localita, Mapping):
+            path = f"{place_base}.localita"
+            put("luogo_nascita", localita.get("codiceStato"), f"{path}.codiceStato")
+            put("stato_nascita_nome", localita.get("descrizioneStato"), f"{path}.descrizioneStato")
+    return flat, paths, precision
+
+
+def _reference_date(payload: Mapping[str, object]) -> date | None:
+    for _, value in values_at(payload, "testataRichiesta.dataDecorrenza"):
+        if isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(_text(value)[:10])
+        except ValueError:
+            return None  # the XSD validation reports it
+    return None
+
+
+def precheck(
+    operation: str,
+    payload: Mapping[str, object],
+    *,
+    comuni: ComuniTable | None = None,
+    stati: StatiTable | None = None,
+    species: SpeciesTable | None = None,
+    checker: PersonChecker | None = None,
+    today: date | None = None,
+) -> list[Finding]:
+    """Every finding of the local checks on ``payload`` for ``operation`` (empty: all clear).
+
+    Tables default to the bundled samples, which never call a code nonexistent: pass the
+    official tables (or a ``checker`` built with them) for the full checks. Build one
+    :class:`~.rules.PersonChecker` and reuse it for many requests.
+    """
+    if checker is None:
+        checker = PersonChecker(comuni=comuni, stati=stati, species=species, today=today)
+    out = requirements.check(operation, payload)
+    reference = _reference_date(payload) or checker.today or date.today()
+    birth = payload.get("datiNascita") if operation.startswith("3") else None
+    for base, person in _people(payload):
+        nascita = birth if isinstance(birth, Mapping) and base == "criteriRicerca" else None
+        flat, paths, precision = _flatten(base, person, nascita)
+        out.extend(
+            checker.check(
+                flat,
+                paths=paths,
+                required=_NONE,
+                reference_date=reference,
+                precision=precision,  # type: ignore[arg-type]
+                cf_required=False,
+            )
+        )
+    out.extend(_citizenships(payload, checker))
+    out.extend(_residences(payload, checker, reference))
+    overrides = _CODE_OVERRIDES.get(operation)
+    if overrides:
+        out = [
+            Finding(f.path, f.rule, f.message, overrides[f.rule], f.severity)
+            if f.rule in overrides
+            else f
+            for f in out
+        ]
+    return out
+
+
+def _citizenships(payload: Mapping[str, object], checker: PersonChecker) -> Iterator[Finding]:
+    for where, code in values_at(payload, "cittadinanza.codiceStato"):
+        yield from checker.check(
+            {"cittadinanza": _text(code)},
+            paths={"cittadinanza": where},
+            required=_NONE,
+            cf_required=False,
+        )
+
+
+def _residences(
+    payload: Mapping[str, object], checker: PersonChecker, reference: date
+) -> Iterator[Finding]:
+    for key in ("residenza", "residenzaFamiglia"):
+        for where, residence in values_at(payload, key):
+            if not isinstance(residence, Mapping):
+                continue
+            day = reference
+            for _, value in values_at(residence, "dataDecorrenzaResidenza"):
+                with contextlib.suppress(ValueError):  # the XSD validation reports it
+                    day = date.fromisoformat(_text(value)[:10])
+            for path, istat in values_at(residence, "indirizzo.comune.codiceIstat"):
+                code = _text(istat)
+                if not checker.comuni.valid_on(code, day) and (
+                    checker.comuni.complete or checker.comuni.periods(code)
+                ):
+                    yield checker.finding(
+                        f"{where}.{path}",
+                        "residence.comune",
+                        f"{code} is not a Comune on {day.isoformat()}",
+                    )
+            for field in ("codSpecie", "specie"):
+                for path, value in values_at(residence, f"indirizzo.toponimo.{field}"):
+                    text = _text(value)
+                    if checker.species.get(text) is None and checker.species.complete:
+                        yield checker.finding(
+                            f"{where}.{path}",
+                            "toponym.species",
+                            f"{text!r} is not a toponym species",
+                        )
+
+
+def enforce(
+    operation: str,
+    payload: Mapping[str, object],
+    **tables: object,
+) -> list[Finding]:
+    """:func:`precheck`, raising :class:`LocalCheckError` if a finding is blocking.
+
+    Returns the warnings (severity ``W``) when nothing blocks. Keyword arguments are those of
+    :func:`precheck`.
+    """
+    findings = precheck(operation, payload, **tables)  # type: ignore[arg-type]
+    if any(f.blocking for f in findings):
+        raise LocalCheckError(operation, findings)
+    return findings
+
+
+assert all(rule in codes.RULES for o in _CODE_OVERRIDES.values() for rule in o)

@@ -1,0 +1,368 @@
+"""The checks of one person, shared by ``anpr validate`` (batch) and the client (before sending).
+
+:class:`PersonChecker` takes a person as flat text fields (the batch columns of
+:data:`PERSON_FIELDS`) and returns :class:`~anpr_client.exceptions.Finding` objects, one per
+defect, each with the ANPR code it predicts (:mod:`.codes`). A defect is reported once, where
+it is: when a surname breaks the character class, the codice fiscale is not also compared with
+it; when a birth Comune is unknown, the codice fiscale's place is not compared with it.
+
+>>> from anpr_client.validation.comuni import ComuniTable
+>>> checker = PersonChecker(today=date(2026, 1, 1))
+>>> [f.code for f in checker.check({"codice_fiscale": "RSSMRA85T10H501O", "cognome": "Rossi",
+...     "nome": "Mario", "sesso": "M", "data_nascita": "1985-12-10", "luogo_nascita": "058091"})]
+[]
+>>> [(f.path, f.code, f.severity) for f in checker.check({"codice_fiscale": "RSSMRA85T10H501O",
+...     "cognome": "Rossi", "nome": "Mario", "sesso": "F", "data_nascita": "1985-12-10",
+...     "luogo_nascita": "015146"})]
+[('codice_fiscale', 'EA042', 'W'), ('codice_fiscale', 'EN339', 'E')]
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from types import MappingProxyType
+from typing import Final
+
+from ..exceptions import Finding, ValidationError
+from . import codes, codicefiscale, fields, toponyms
+from .comuni import ComuniTable, fold_name, why_not_valid
+from .stati import StatiTable
+from .toponyms import SpeciesTable
+
+__all__ = ["BATCH_REQUIRED", "PERSON_FIELDS", "PersonChecker"]
+
+#: The person fields (batch column names), in report order.
+PERSON_FIELDS: Final = (
+    "codice_fiscale",
+    "cognome",
+    "nome",
+    "sesso",
+    "data_nascita",
+    "luogo_nascita",
+    "cittadinanza",
+    "indirizzo",
+    "numero_civico",
+    "comune_residenza",
+)
+
+#: Fields a batch record must have (``codice_fiscale`` missing is a warning, ES070).
+BATCH_REQUIRED: Final = frozenset({"cognome", "nome", "sesso", "data_nascita", "luogo_nascita"})
+
+_DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISTAT: Final = re.compile(r"\d{6}")
+_STATE: Final = re.compile(r"\d{3}")
+_CADASTRAL: Final = re.compile(r"[A-Z]\d{3}")
+
+
+@dataclass(frozen=True, slots=True)
+class _Place:
+    kind: str  # "comune" | "state"
+    code: str  # ISTAT / cadastral code, or state code
+    known: bool  # the table knows it (so the CF can be compared with it)
+
+
+class PersonChecker:
+    """Check persons against the rules of :mod:`.codes` with the given reference tables.
+
+    ``comuni``, ``stati`` and ``species`` default to the bundled samples (which never report a
+    code as nonexistent). ``today`` is the reference date for residence and for birth dates in
+    the future (default: the real today). ``severities`` overrides the severity of rules by id
+    (``{"cf.surname": "E"}``). Thread-safe once built; cheap to build.
+    """
+
+    def __init__(
+        self,
+        *,
+        comuni: ComuniTable | None = None,
+        stati: StatiTable | None = None,
+        species: SpeciesTable | None = None,
+        today: date | None = None,
+        severities: Mapping[str, str] | None = None,
+    ):
+        self.comuni = comuni if comuni is not None else ComuniTable.sample()
+        self.stati = stati if stati is not None else StatiTable.sample()
+        self.species = species if species is not None else SpeciesTable.sample()
+        self.today = today
+        overrides = dict(severities or {})
+        for rule_id, severity in overrides.items():
+            if rule_id not in codes.RULES or severity not in ("E", "W"):
+                raise ValueError(f"bad severity override {rule_id!r}: {severity!r}")
+        self._severity = MappingProxyType(
+            {r.id: overrides.get(r.id, r.severity) for r in codes.RULES.values()}
+        )
+        self._name = fields.spec("cognome")
+        self._sex = fields.spec("sesso")
+        self._istat = fields.spec("codiceIstat")
+        self._state = fields.spec("codiceStato")
+
+    # ------------------------------------------------------------------ findings
+
+    def finding(self, path: str, rule_id: str, message: str) -> Finding:
+        rule = codes.RULES[rule_id]
+        return Finding(path, rule_id, message, rule.code, self._severity[rule_id])
+
+    def from_error(self, path: str, error: ValidationError) -> Finding:
+        rule_id = error.rule or "field.format"
+        return self.finding(path, rule_id, error.message)
+
+    # ------------------------------------------------------------------ the checks
+
+    def check(
+        self,
+        person: Mapping[str, str | None],
+        *,
+        paths: Mapping[str, str] | None = None,
+        required: frozenset[str] = BATCH_REQUIRED,
+        reference_date: date | None = None,
+        precision: codicefiscale.Precision = "day",
+        cf_required: bool = True,
+    ) -> list[Finding]:
+        """The findings of one person; an empty list when everything passes.
+
+        ``person`` maps :data:`PERSON_FIELDS` (plus the optional ``luogo_nascita_nome``,
+        ``luogo_nascita_provincia``, ``stato_nascita_nome``) to text; empty strings and ``None``
+        mean absent. ``paths`` renames fields in the findings (payload paths). ``required`` are
+        the fields whose absence is an ``EN081`` finding; a missing codice fiscale is an
+        ``ES070`` warning when ``cf_required``. ``reference_date`` is the operation's date
+        (default ``today``). ``precision`` is how much of the birth date is known.
+        """
+        out: list[Finding] = []
+        get = person.get
+        where = paths.get if paths else _same
+        finding = self.finding
+        for name in required:
+            value = get(name)
+            if not value or not value.strip():
+                out.append(finding(where(name, name), "field.missing", "missing"))
+        today = reference_date or self.today or date.today()
+
+        # --- single fields: XSD rules
+        surname = get("cognome") or ""
+        if surname and not self._name.accepts(surname):
+            out.append(finding(where("cognome", "cognome"), *self._problem(self._name, surname)))
+            surname = ""
+        name_ = get("nome") or ""
+        if name_ and not self._name.accepts(name_):
+            out.append(finding(where("nome", "nome"), *self._problem(self._name, name_)))
+            name_ = ""
+        sex = get("sesso") or ""
+        if sex and not self._sex.accepts(sex):
+            out.append(finding(where("sesso", "sesso"), *self._problem(self._sex, sex)))
+            sex = ""
+        birth: date | None = None
+        raw_date = get("data_nascita") or ""
+        if raw_date:
+            birth = _parse_date(raw_date)
+            if birth is None:
+                out.append(
+                    finding(
+                        where("data_nascita", "data_nascita"),
+                        "field.format",
+                        f"{raw_date!r} is not a date (YYYY-MM-DD)",
+                    )
+                )
+            elif birth > today:
+                out.append(
+                    finding(
+                        where("data_nascita", "data_nascita"),
+                        "date.future",
+                        f"{birth.isoformat()} is after {today.isoformat()}",
+                    )
+                )
+                birth = None
+
+        # --- birth place
+        place = self._birth_place(person, birth, where, out)
+
+        # --- codice fiscale
+        cf = get("codice_fiscale") or ""
+        if cf:
+            errors = codicefiscale.check(
+                cf,
+                surname=surname or None,
+                name=name_ or None,
+                sex=sex or None,
+                birth_date=birth,
+                birth_place=place.code if place is not None and place.known else None,
+                precision=precision,
+                comuni=self.comuni,
+                stati=self.stati,
+            )
+            if errors:
+                path = where("codice_fiscale", "codice_fiscale")
+                out.extend(self.from_error(path, e) for e in errors)
+        elif cf_required:
+            out.append(
+                finding(
+                    where("codice_fiscale", "codice_fiscale"),
+                    "cf.missing",
+                    "no codice fiscale given",
+                )
+            )
+
+        # --- citizenship, address, residence
+        citizenship = (get("cittadinanza") or "").strip()
+        if citizenship:
+            self._citizenship(citizenship, where("cittadinanza", "cittadinanza"), out)
+        address = get("indirizzo") or ""
+        if address:
+            errors = toponyms.problems(address, table=self.species)
+            if errors:
+                path = where("indirizzo", "indirizzo")
+                out.extend(self.from_error(path, e) for e in errors)
+        number = get("numero_civico") or ""
+        if number:
+            try:
+                toponyms.validate_civico(number)
+            except ValidationError as error:
+                out.append(self.from_error(where("numero_civico", "numero_civico"), error))
+        residence = (get("comune_residenza") or "").strip()
+        if residence:
+            path = where("comune_residenza", "comune_residenza")
+            if not self._istat.accepts(residence):
+                out.append(finding(path, *self._problem(self._istat, residence)))
+            elif self.comuni.at(residence, today) is None and (
+                self.comuni.complete or self.comuni.periods(residence)
+            ):
+                out.append(
+                    finding(
+                        path,
+                        "residence.comune",
+                        f"{residence} is not a Comune on {today.isoformat()}",
+                    )
+                )
+        return out
+
+    @staticmethod
+    def _problem(spec: fields.FieldSpec, value: str) -> tuple[str, str]:
+        return spec.problem(value) or ("field.format", "rejected by the field's rules")
+
+    def _citizenship(self, code: str, path: str, out: list[Finding]) -> None:
+        if not self._state.accepts(code):
+            out.append(self.finding(path, *self._problem(self._state, code)))
+            return
+        state = self.stati.get(code)
+        if state is None and self.stati.complete:
+            message = f"{code} is not a state in {self.stati.source}"
+        elif state is not None and not state.citizenship:
+            message = f"{state} is not a citizenship"
+        else:
+            return
+        out.append(self.finding(path, "citizenship.unknown", message))
+
+    def _birth_place(
+        self,
+        person: Mapping[str, str | None],
+        birth: date | None,
+        where: Callable[[str, str], str],
+        out: list[Finding],
+    ) -> _Place | None:
+        get = person.get
+        code = get("luogo_nascita") or ""
+        if not code.isdigit():
+            code = code.strip().upper()
+        comune_name = (get("luogo_nascita_nome") or "").strip()
+        province = (get("luogo_nascita_provincia") or "").strip()
+        state_name = (get("stato_nascita_nome") or "").strip()
+        path = where("luogo_nascita", "luogo_nascita")
+        if not code and comune_name:
+            candidates = self.comuni.find(comune_name, province=province or None, day=birth)
+            if candidates:
+                return _Place("comune", candidates[-1].istat, True)
+            if self.comuni.complete and birth is not None:
+                out.append(
+                    self.finding(
+                        path,
+                        "birthplace.unknown",
+                        f"no Comune {comune_name!r} on {birth.isoformat()}",
+                    )
+                )
+            return None
+        if not code:
+            return None
+        if _ISTAT.fullmatch(code) or (_CADASTRAL.fullmatch(code) and code[0] != "Z"):
+            if _ISTAT.fullmatch(code):
+                periods = self.comuni.periods(code)
+            else:
+                periods = self.comuni.by_cadastral(code)
+            if not periods:
+                if self.comuni.complete:
+                    out.append(
+                        self.finding(
+                            path,
+                            "birthplace.unknown",
+                            f"{code} is not a Comune in {self.comuni.source}",
+                        )
+                    )
+                return _Place("comune", code, False)
+            if birth is not None and not self.comuni.valid_on(code, birth):
+                out.append(self.finding(path, "birthplace.date", why_not_valid(periods, birth)))
+            elif comune_name and _ISTAT.fullmatch(code):
+                valid = [c for c in periods if birth is None or c.valid_on(birth)]
+                names = {
+                    fold_name(n)
+                    for c in valid
+                    for n in (c.name, c.other_name, c.transliterated)
+                    if n
+                }
+                if fold_name(comune_name) not in names:
+                    out.append(
+                        self.finding(
+                            path,
+                            "birthplace.istat",
+                            f"{code} is {'/'.join(sorted({c.name for c in valid}))}, "
+                            f"not {comune_name!r}",
+                        )
+                    )
+            return _Place("comune", code, True)
+        if _STATE.fullmatch(code) or (_CADASTRAL.fullmatch(code) and code[0] == "Z"):
+            state = self.stati.get(code)
+            if state is None:
+                if self.stati.complete:
+                    out.append(
+                        self.finding(
+                            path,
+                            "birthstate.unknown",
+                            f"{code} is not a state in {self.stati.source}",
+                        )
+                    )
+                return _Place("state", code, False)
+            if not state.birth:
+                out.append(
+                    self.finding(
+                        path, "birthstate.unknown", f"{state} is not a foreign birth state"
+                    )
+                )
+                return _Place("state", code, False)
+            if state_name and fold_name(state_name) != fold_name(state.name):
+                out.append(
+                    self.finding(
+                        path, "birthstate.name", f"{code} is {state.name}, not {state_name!r}"
+                    )
+                )
+            return _Place("state", code, True)
+        out.append(
+            self.finding(
+                path,
+                "field.format",
+                f"{code!r} is neither an ISTAT code (6 digits) nor a state code (3 digits)",
+            )
+        )
+        return None
+
+
+def _parse_date(text: str) -> date | None:
+    m = _DATE.fullmatch(text.strip())
+    if m is None:
+        return None
+    try:
+        return date(int(m[1]), int(m[2]), int(m[3]))
+    except ValueError:
+        return None
+
+
+def _same(name: str, default: str) -> str:
+    return default
