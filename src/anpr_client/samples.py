@@ -601,24 +601,36 @@ def _lengths(node: _Node, cap: int, memo: dict[int, int]) -> int:
     return result
 
 
-def _powers(node: _Repeat, cap: int, memo: dict[int, int]) -> Iterator[tuple[int, int]]:
+def _powers(node: _Repeat, cap: int, memo: dict[int, int]) -> list[tuple[int, int]]:
     """(count, lengths of ``count`` repetitions) for every count the quantifier allows."""
+    key = (id(node), cap)
+    cached = _power_memo.get(key)
+    if cached is not None:
+        return cached
     item = _lengths(node.item, cap, memo)
+    found: list[tuple[int, int]] = []
     power = 1
     count = 0
     seen: set[int] = set()
     while node.high is None or count <= node.high:
         if count >= node.low:
             if power in seen and node.high is None:
-                return  # more repetitions reach no new length
+                break  # more repetitions reach no new length
             seen.add(power)
-            yield count, power
+            found.append((count, power))
         if count > cap and not item & 1:
-            return
+            break
         power = _sumset(power, item, cap)
         count += 1
         if power == 0:
-            return
+            break
+    _power_memo[key] = found
+    return found
+
+
+#: Memos of the length sets, by cap then node id (nodes live forever in ``_regex_cache``).
+_length_memo: dict[int, dict[int, int]] = {}
+_power_memo: dict[tuple[int, int], list[tuple[int, int]]] = {}
 
 
 def _bits(mask: int) -> list[int]:
@@ -628,7 +640,7 @@ def _bits(mask: int) -> list[int]:
 def _generate(node: _Node, low: int, high: int | None, rng: random.Random | None) -> str | None:
     """A string matching ``node`` with a length in [low, high], or None if there is none."""
     cap = high if high is not None else max(low, 1) + _DEFAULT_SPAN
-    memo: dict[int, int] = {}
+    memo = _length_memo.setdefault(cap, {})
     fits = [n for n in _bits(_lengths(node, cap, memo)) if n >= low]
     if not fits:
         return None
@@ -658,6 +670,8 @@ def _render(
         return _render_parts(list(node.items), target, cap, memo, rng)
     counts = [n for n, power in _powers(node, cap, memo) if (power >> target) & 1]
     count = counts[0] if rng is None else rng.choice(counts)
+    if isinstance(node.item, _Chars):  # the common case, e.g. ([0-9a-zA-Z ])*
+        return "".join(_render(node.item, 1, cap, memo, rng) for _ in range(count))
     return _render_parts([node.item] * count, target, cap, memo, rng)
 
 
