@@ -20,7 +20,7 @@ import dataclasses
 import os
 import re
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lxml import etree
@@ -34,6 +34,7 @@ from .results import PreparedRequest, Result, error_items
 from .settings import Settings, load_settings
 from .soap import CONTENT_TYPE, build_envelope, read_answer
 from .transport import HttpRequest, HttpResponse, HttpTransport, Transport
+from .xsdmodel import Node
 
 if TYPE_CHECKING:
     from .services.consultazione import Consultazione
@@ -83,9 +84,11 @@ class Client:
     """An ANPR client for one Comune (see :class:`~anpr_client.settings.Settings`).
 
     :param transport: where requests go; default: HTTPS with the settings' TLS context.
-    :param wsse: the WS-Security frame (see :mod:`anpr_client.security`); default: built from
-        the settings when they configure keys, else none (requests go unsigned, which only the
-        dry run and the simulator's open mode accept).
+    :param wsse: the WS-Security frame (see :mod:`anpr_client.security`); none by default
+        (requests go unsigned). :func:`anpr_client.client_from_settings` builds one from the
+        settings' keys.
+    :param secret: called with a label to get a PIN or password that the settings' environment
+        variables do not provide (for the mutual-TLS key).
     """
 
     def __init__(
@@ -95,10 +98,12 @@ class Client:
         transport: Transport | None = None,
         wsse: WsseHook | None = None,
         bundle: Bundle | None = None,
+        secret: Callable[[str], str] | None = None,
     ):
         self.settings = settings
         self.bundle = bundle or get_bundle(settings.wsdl_dir)
         self._transport = transport
+        self._secret = secret
         self.wsse = wsse
 
     @classmethod
@@ -108,10 +113,13 @@ class Client:
 
     @property
     def transport(self) -> Transport:
+        """The transport; by default HTTPS with the settings' TLS context, made on first use
+        (so a dry run never opens key files)."""
         if self._transport is None:
-            from .tls import create_ssl_context
+            from .tls import ssl_context_from_settings
 
-            self._transport = HttpTransport(create_ssl_context(self.settings.ca_bundle))
+            context = ssl_context_from_settings(self.settings, secret=self._secret)
+            self._transport = HttpTransport(context)
         return self._transport
 
     @property
@@ -162,11 +170,10 @@ class Client:
         overrides = dict(data.pop("testataRichiesta", None) or {})
         overrides.update(header or {})
         model = self.bundle.request_model(op)
-        if "testataRichiesta" in model.children:
-            data = {
-                "testataRichiesta": build_header(self.settings, op.header_code, overrides),
-                **data,
-            }
+        testata = model.children.get("testataRichiesta")
+        if testata is not None:
+            header = _fit_header(build_header(self.settings, op.header_code, overrides), testata)
+            data = {"testataRichiesta": header, **data}
         elif overrides:
             raise PayloadError(
                 op.code,
@@ -276,6 +283,30 @@ class Client:
             elapsed=response.elapsed,
         )
 
+
+def _fit_header(header: dict[str, Any], testata: Node) -> dict[str, Any]:
+    """Adapt the generated testata to a family's own: the E00x services (other bodies, not
+    Comuni) call the id ``idOperazioneClient``; fields a testata lacks are left out."""
+    fields = testata.children
+    if "idOperazioneClient" in fields and "idOperazioneComune" in header:
+        header.setdefault("idOperazioneClient", header.pop("idOperazioneComune"))
+    return {k: v for k, v in header.items() if k in fields or k not in _GENERATED}
+
+
+_GENERATED = frozenset(
+    (
+        "idOperazioneComune",
+        "codMittente",
+        "codDestinatario",
+        "operazioneRichiesta",
+        "dataOraRichiesta",
+        "tipoOperazione",
+        "tipoInvio",
+        "nomeApplicativo",
+        "versioneApplicativo",
+        "fornitoreApplicativo",
+    )
+)
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 

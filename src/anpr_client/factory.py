@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from .client import Client
 from .settings import Settings
-from .transport import HttpTransport, Transport
+from .transport import Transport
 
 __all__ = ["client_from_settings"]
 
@@ -21,7 +21,7 @@ def client_from_settings(
     """A :class:`Client` wired from ``settings``.
 
     - transport: HTTPS with :func:`anpr_client.tls.ssl_context_from_settings` (server trust
-      from ``ca_bundle``; mutual TLS when ``[tls_client]`` is set);
+      from ``ca_bundle``; mutual TLS when ``[tls_client]`` is set), made on first use;
     - security frame: built from ``[comune_key]``, ``[workstation]``, ``[operator]`` and
       ``[security]`` when ``sign`` is true and a Comune key is configured;
     - ``secret``: called with a label to obtain a PIN or password that is not in the
@@ -32,8 +32,4 @@ def client_from_settings(
         from .security.frame import WsSecurity
 
         wsse = WsSecurity.from_settings(settings, secret=secret)
-    if transport is None:
-        from . import tls
-
-        transport = HttpTransport(tls.ssl_context_from_settings(settings, secret=secret))
-    return Client(settings, transport=transport, wsse=wsse)
+    return Client(settings, transport=transport, wsse=wsse, secret=secret)

@@ -31,7 +31,9 @@ class PreparedRequest:
 
     @property
     def id_operazione_comune(self) -> str:
-        return str(self.header.get("idOperazioneComune", ""))
+        """The request's id (``idOperazioneClient`` for the E00x services)."""
+        value = self.header.get("idOperazioneComune", self.header.get("idOperazioneClient", ""))
+        return str(value)
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class Result(Generic[T]):
 
     @property
     def id_operazione_comune(self) -> str | None:
-        value = self.header.get("idOperazioneComune")
+        """The request's id as echoed (``idOperazioneClient`` for the E00x services)."""
+        value = self.header.get("idOperazioneComune", self.header.get("idOperazioneClient"))
         return None if value is None else str(value)
 
     @property
