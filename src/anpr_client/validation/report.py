@@ -1,0 +1,258 @@
+"""Batch reports: a JSON file for programs and a self-contained HTML page for people.
+
+The JSON report is exactly::
+
+    {"records": N,
+     "summary": {"CODE": count, ...},
+     "findings": [{"row": n, "field": "...", "code": "...", "severity": "E|W",
+                   "message": "..."}, ...]}
+
+``row`` is the 1-based data row of the input (the header is not a row), ``field`` the column
+(empty for a row that cannot be read), ``code`` the ANPR error code the defect is predicted to
+produce (``XSD``: the gateway refuses the whole request; ``INPUT``: unreadable row), the
+summary counts findings by code. Findings are spooled to a temporary file while the batch
+runs and copied into place at the end, so memory stays flat for any number of findings; the
+files appear only when the run completes.
+
+The HTML page (no external resources; every value escaped) shows the summary by code with the
+meaning of each code, then the findings with filters by code, severity and free text. Past
+``html_limit`` findings the page lists the first ones and says how many the JSON report holds.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import IO, Final
+
+from ..exceptions import Finding
+from . import codes
+
+__all__ = ["ReportWriter", "Summary"]
+
+DEFAULT_HTML_LIMIT: Final = 20_000
+
+
+@dataclass
+class Summary:
+    """Counts of a finished batch."""
+
+    records: int = 0
+    by_code: Counter[str] = field(default_factory=Counter)
+    blocking: int = 0
+    warnings: int = 0
+
+
+def _describe(code: str) -> str:
+    meanings = sorted({r.description for r in codes.RULES.values() if r.code == code})
+    return "; ".join(meanings)
+
+
+class ReportWriter:
+    """Collects findings as they come and writes the reports at :meth:`finish`.
+
+    Either path may be ``None``; with both ``None`` the writer only counts.
+    """
+
+    def __init__(
+        self,
+        *,
+        json_path: str | Path | None = None,
+        html_path: str | Path | None = None,
+        source: str = "",
+        html_limit: int = DEFAULT_HTML_LIMIT,
+    ):
+        self.json_path = Path(json_path) if json_path is not None else None
+        self.html_path = Path(html_path) if html_path is not None else None
+        self.source = source
+        self.html_limit = html_limit
+        self.summary = Summary()
+        self._by_severity: dict[str, set[str]] = {}
+        self._spool: IO[str] | None = None
+        if self.json_path is not None or self.html_path is not None:
+            self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+
+    def add(self, row: int, finding: Finding) -> None:
+        """Record one finding of data row ``row``."""
+        summary = self.summary
+        summary.by_code[finding.code] += 1
+        if finding.blocking:
+            summary.blocking += 1
+        else:
+            summary.warnings += 1
+        self._by_severity.setdefault(finding.code, set()).add(finding.severity)
+        if self._spool is not None:
+            self._spool.write(
+                json.dumps(
+                    {
+                        "row": row,
+                        "field": finding.path,
+                        "code": finding.code,
+                        "severity": finding.severity,
+                        "message": finding.message,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+            self._spool.write("\n")
+
+    def _lines(self) -> Iterator[str]:
+        assert self._spool is not None
+        self._spool.flush()
+        self._spool.seek(0)
+        for line in self._spool:
+            yield line.rstrip("\n")
+
+    def finish(self, records: int) -> Summary:
+        """Write the reports (atomically) and return the counts."""
+        self.summary.records = records
+        try:
+            if self.json_path is not None:
+                self._write(self.json_path, self._json_chunks())
+            if self.html_path is not None:
+                self._write(self.html_path, self._html_chunks())
+        finally:
+            self.abort()
+        return self.summary
+
+    def abort(self) -> None:
+        """Drop the spooled findings (no report is written)."""
+        if self._spool is not None:
+            self._spool.close()
+            self._spool = None
+
+    @staticmethod
+    def _write(target: Path, chunks: Iterator[str]) -> None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=target.parent, delete=False, suffix=".part"
+        ) as tmp:
+            try:
+                for chunk in chunks:
+                    tmp.write(chunk)
+            except BaseException:
+                tmp.close()
+                Path(tmp.name).unlink(missing_ok=True)
+                raise
+        os.replace(tmp.name, target)
+
+    # ------------------------------------------------------------------ JSON
+
+    def _json_chunks(self) -> Iterator[str]:
+        summary = dict(sorted(self.summary.by_code.items()))
+        yield '{"records": ' + str(self.summary.records)
+        yield ', "summary": ' + json.dumps(summary, ensure_ascii=False)
+        yield ', "findings": ['
+        first = True
+        for line in self._lines():
+            yield ("\n" if first else ",\n") + line
+            first = False
+        yield "\n]}\n"
+
+    # ------------------------------------------------------------------ HTML
+
+    def _html_chunks(self) -> Iterator[str]:
+        e = html.escape
+        s = self.summary
+        total = sum(s.by_code.values())
+        stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")  # noqa: UP017
+        yield _HTML_HEAD.format(title=e(f"anpr validate: {self.source}"))
+        yield (
+            f"<h1>Pre-transmission check of <code>{e(self.source)}</code></h1>\n"
+            f"<p class=meta>{s.records} records &middot; {s.blocking} blocking findings "
+            f"&middot; {s.warnings} warnings &middot; {e(stamp)}</p>\n"
+        )
+        if not total:
+            yield "<p class=ok>No findings: nothing here would make ANPR refuse a record.</p>\n"
+        else:
+            yield (
+                "<h2>Summary by predicted ANPR code</h2>\n<table class=summary><thead><tr>"
+                "<th>Code</th><th>Severity</th><th>Findings</th><th>Meaning</th></tr></thead>"
+                "<tbody>\n"
+            )
+            for code, count in sorted(s.by_code.items(), key=lambda kv: (-kv[1], kv[0])):
+                severities = "/".join(sorted(self._by_severity.get(code, ())))
+                yield (
+                    f"<tr><td><code>{e(code)}</code></td><td>{e(severities)}</td>"
+                    f"<td class=num>{count}</td><td>{e(_describe(code))}</td></tr>\n"
+                )
+            yield "</tbody></table>\n"
+            options = "".join(
+                f'<option value="{e(code)}">{e(code)}</option>' for code in sorted(s.by_code)
+            )
+            yield _HTML_FILTERS.format(options=options)
+            if total > self.html_limit:
+                yield (
+                    f"<p class=warn>This page lists the first {self.html_limit} of {total} "
+                    "findings; the JSON report lists them all.</p>\n"
+                )
+            yield (
+                "<table id=findings><thead><tr><th>Row</th><th>Field</th><th>Code</th>"
+                "<th>Severity</th><th>Message</th></tr></thead><tbody>\n"
+            )
+            for n, line in enumerate(self._lines()):
+                if n >= self.html_limit:
+                    break
+                f = json.loads(line)
+                sev = "E" if f["severity"] != "W" else "W"
+                yield (
+                    f'<tr data-code="{e(f["code"])}" data-sev="{sev}" class=sev-{sev}>'
+                    f"<td class=num>{int(f['row'])}</td><td>{e(f['field'])}</td>"
+                    f"<td><code>{e(f['code'])}</code></td><td>{e(f['severity'])}</td>"
+                    f"<td>{e(f['message'])}</td></tr>\n"
+                )
+            yield "</tbody></table>\n"
+        yield _HTML_TAIL
+
+
+_HTML_HEAD: Final = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+body{{font-family:system-ui,sans-serif;margin:1.5em;color:#222}}
+h1{{font-size:1.3em}} h2{{font-size:1.1em;margin-top:1.5em}}
+table{{border-collapse:collapse;margin:.5em 0}} th,td{{border:1px solid #ccc;padding:.25em .5em;text-align:left;vertical-align:top}}
+th{{background:#f0f0f0}} td.num{{text-align:right}} .meta{{color:#555}}
+tr.sev-E td:nth-child(4){{color:#a00;font-weight:bold}} tr.sev-W td:nth-child(4){{color:#a60}}
+.ok{{color:#070}} .warn{{color:#a60}} .filters label{{margin-right:1em}}
+</style></head><body>
+"""  # noqa: E501
+
+_HTML_FILTERS: Final = """<h2>Findings</h2>
+<div class=filters>
+<label>Code <select id=f-code><option value="">all</option>{options}</select></label>
+<label>Severity <select id=f-sev><option value="">all</option><option value="E">E (blocking)</option><option value="W">W (warning)</option></select></label>
+<label>Text <input id=f-text type=search placeholder="row, field, message"></label>
+<span id=f-count></span>
+</div>
+"""  # noqa: E501
+
+_HTML_TAIL: Final = """<script>
+(function(){
+  var code=document.getElementById('f-code'), sev=document.getElementById('f-sev'),
+      text=document.getElementById('f-text'), count=document.getElementById('f-count');
+  if(!code) return;
+  var rows=document.querySelectorAll('#findings tbody tr');
+  function apply(){
+    var c=code.value, s=sev.value, t=text.value.toLowerCase(), shown=0;
+    for(var i=0;i<rows.length;i++){
+      var r=rows[i], ok=(!c||r.getAttribute('data-code')===c)&&(!s||r.getAttribute('data-sev')===s)
+        &&(!t||r.textContent.toLowerCase().indexOf(t)>=0);
+      r.style.display=ok?'':'none'; if(ok) shown++;
+    }
+    count.textContent=shown+' shown';
+  }
+  code.onchange=sev.onchange=apply; text.oninput=apply; apply();
+})();
+</script>
+</body></html>
+"""
