@@ -22,7 +22,7 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
@@ -46,7 +46,6 @@ _XSD = "http://www.w3.org/2001/XMLSchema"
 _SOAP11 = "http://schemas.xmlsoap.org/wsdl/soap/"
 _FAMILY_NS = re.compile(r"/ANPR/(?P<family>[A-Za-z0-9]+)AnprService$")
 _REQUEST = re.compile(r"^Richiesta(?P<code>.+)$")
-_TESTCONN_NS: Final = "http://sogei.it/ANPR/connessione"
 
 
 class UnknownOperationError(AnprError, LookupError):
@@ -114,13 +113,10 @@ def _scan_wsdl(path: Path) -> Family | None:
     if root.tag != f"{{{_WSDL}}}definitions":
         return None
     tns = root.get("targetNamespace", "")
-    if tns == _TESTCONN_NS:
-        family = "TestConn"
-    else:
-        m = _FAMILY_NS.search(tns)
-        if not m:
-            return None
-        family = m.group("family")
+    m = _FAMILY_NS.search(tns)
+    if not m:
+        return None
+    family = m.group("family")
     messages: dict[str, etree.QName] = {}
     for msg in root.iterfind(f"{{{_WSDL}}}message"):
         part = msg.find(f"{{{_WSDL}}}part")

@@ -244,6 +244,9 @@ class Client:
             )
         model = self.bundle.response_model(op)
         decoded, unknown = decode(model, answer.payload)
+        if not decoded:
+            # The schema allows an empty answer (every branch is optional); ANPR never sends one.
+            raise ProtocolError(f"the answer to {op.code} is an empty {op.response.localname}")
         outcome, value = op.response.localname, decoded
         if len(decoded) == 1:
             # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message

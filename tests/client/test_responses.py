@@ -213,3 +213,13 @@ def test_rejection_is_an_anpr_error(settings: Settings) -> None:
     client = Client(settings, transport=answering(recorded("ko_3002_several.xml")))
     with pytest.raises(AnprRejected):
         client.call("3002", search_payload())
+
+
+def test_an_empty_answer_is_a_protocol_error(settings: Settings) -> None:
+    body = (
+        b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+        b'<ns2:Risposta3002 xmlns:ns2="http://sogei.it/ANPR/3000consultazione"/>'
+        b"</soap:Body></soap:Envelope>"
+    )
+    with pytest.raises(ProtocolError, match="empty Risposta3002"):
+        Client(settings).read("3002", HttpResponse(200, {}, body))
