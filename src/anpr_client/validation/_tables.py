@@ -50,14 +50,17 @@ def parse_table_date(text: str) -> date | None:
     text = text.strip()
     if not text:
         return None
-    m = _ISO.fullmatch(text)
-    if m:
-        return date(int(m[1]), int(m[2]), int(m[3]))
-    m = _DMY.fullmatch(text)
-    if m:
-        return date(int(m[3]), int(m[2]), int(m[1]))
-    if _SERIAL.fullmatch(text):
-        return _EXCEL_EPOCH + timedelta(days=int(float(text)))
+    try:
+        m = _ISO.fullmatch(text)
+        if m:
+            return date(int(m[1]), int(m[2]), int(m[3]))
+        m = _DMY.fullmatch(text)
+        if m:
+            return date(int(m[3]), int(m[2]), int(m[1]))
+        if _SERIAL.fullmatch(text):
+            return _EXCEL_EPOCH + timedelta(days=int(float(text)))
+    except (ValueError, OverflowError):
+        pass
     raise ValueError(f"not a date: {text!r}")
 
 
@@ -71,6 +74,8 @@ def _inflate(data: bytes, *, wbits: int, setting: str) -> bytes:
         raise ConfigurationError(
             f"table larger than {MAX_TABLE_BYTES} bytes once decompressed", setting=setting
         )
+    if not inflater.eof:
+        raise ConfigurationError("corrupt compressed table: truncated", setting=setting)
     return out
 
 

@@ -282,7 +282,8 @@ def _structure(value: str, field: str) -> ValidationError | None:
     if not _ALNUM.fullmatch(value) or not 11 <= length <= 16:
         rule = "field.charset" if not _ALNUM.fullmatch(value) else "field.length"
         what = "letters and digits only" if rule == "field.charset" else "11 to 16 characters"
-        return _error(InvalidFormat, rule, f"ANPR accepts {what} here", field)
+        cls = InvalidFormat if rule == "field.charset" else InvalidLength
+        return _error(cls, rule, f"ANPR accepts {what} here", field)
     if length == 11:
         if not value.isdigit():
             return _error(
