@@ -37,6 +37,7 @@ from .transport import HttpRequest, HttpResponse, HttpTransport, Transport
 from .xsdmodel import Node
 
 if TYPE_CHECKING:
+    from .journal import Journal
     from .services.consultazione import Consultazione
 
 __all__ = ["Client", "WsseHook"]
@@ -89,6 +90,10 @@ class Client:
         settings' keys.
     :param secret: called with a label to get a PIN or password that the settings' environment
         variables do not provide (for the mutual-TLS key).
+    :param journal: the operation journal (:class:`anpr_client.journal.Journal`); when set,
+        :meth:`call` records every operation and retries safely (same ``idOperazioneComune``
+        on an unknown outcome, see :mod:`anpr_client.journal.reliable`). ``prepare``,
+        ``transmit``, ``read`` and ``send`` never journal.
     """
 
     def __init__(
@@ -99,12 +104,14 @@ class Client:
         wsse: WsseHook | None = None,
         bundle: Bundle | None = None,
         secret: Callable[[str], str] | None = None,
+        journal: Journal | None = None,
     ):
         self.settings = settings
         self.bundle = bundle or get_bundle(settings.wsdl_dir)
         self._transport = transport
         self._secret = secret
         self.wsse = wsse
+        self.journal = journal
 
     @classmethod
     def from_config(cls, path: str | None = None, **kwargs: Any) -> Client:
@@ -222,7 +229,14 @@ class Client:
         *,
         header: Mapping[str, Any] | None = None,
     ) -> Result[dict[str, Any]]:
-        """Build, sign, send and read: the generic entry point for every operation."""
+        """Build, sign, send and read: the generic entry point for every operation.
+
+        With a journal, the operation is recorded and retried safely (see ``journal=``).
+        """
+        if self.journal is not None:
+            from .journal.reliable import journaled_call
+
+            return journaled_call(self, self.journal, operation, payload, header=header)
         return self.send(self.prepare(operation, payload, header=header))
 
     # ------------------------------------------------------------------ reading

@@ -30,6 +30,8 @@ The tree (``except`` the level you care about)::
      │       └─ ServerUnavailable (OutcomeUnknown)   5xx
      ├─ ProtocolError                        the answer is not a SOAP message we can read
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
+     ├─ NotificationError                    a notification cannot be taken in charge; .outcome
+     ├─ JournalError                         the operation journal refused (id reused, held…)
      ├─ SoapFault                            the security gateway or the server refused; .causes
      │   ├─ InternalErrorFromClient
      │   ├─ RejectedByPolicy
@@ -87,9 +89,11 @@ __all__ = [
     "InvalidComponent",
     "InvalidFormat",
     "InvalidLength",
+    "JournalError",
     "LocalCheckError",
     "MalformedFrame",
     "NotFoundError",
+    "NotificationError",
     "OperationNotAllowedError",
     "OutcomeUnknown",
     "PayloadError",
@@ -467,6 +471,42 @@ class ProtocolError(AnprError):
 
 class SampleError(AnprError, ValueError):
     """No sample payload can be generated: unknown element, or facets no value satisfies."""
+
+
+class NotificationError(AnprError):
+    """A notification from ANPR cannot be taken in charge, or a pull cannot proceed.
+
+    ``outcome`` is the N000 reply code it maps to (``"5"`` not conforming, ``"6"`` no data,
+    ``"7"`` communication error, e.g. the inbox could not store it; ``None`` for pull errors);
+    ``field`` names the element or setting at fault and ``rule`` the rule it broke.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        outcome: str | None = None,
+        field: str | None = None,
+        rule: str | None = None,
+    ):
+        super().__init__(message)
+        self.outcome = outcome
+        self.field = field
+        self.rule = rule
+
+
+class JournalError(AnprError):
+    """The operation journal (:mod:`anpr_client.journal`) refused or failed.
+
+    Raised when an ``idOperazioneComune`` is reused for another operation or another payload
+    (nothing is sent), when another live process is sending the same operation, when no
+    operation has the id asked for, or when the journal file fails. ``id_operazione_comune``
+    names the operation when there is one.
+    """
+
+    def __init__(self, message: str, *, id_operazione_comune: str | None = None):
+        super().__init__(message)
+        self.id_operazione_comune = id_operazione_comune
 
 
 # --------------------------------------------------------------------------- SOAP faults

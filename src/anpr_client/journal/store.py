@@ -1,0 +1,1116 @@
+"""The operation journal: one SQLite file (WAL) recording every ANPR operation and attempt.
+
+What it records, per operation: the Comune, the service family and operation code, the
+``idOperazioneComune``, the ``testataRichiesta``, the request payload, and per attempt the exact
+signed envelope bytes, times, HTTP status, the raw answer, the error; when settled, the
+outcome, ``idOperazioneANPR``, ``esitoOperazione``, the answer and the error codes.
+
+**States** of an operation (:class:`State`)::
+
+    prepared ──► sending ──► answered | rejected | failed            (settled by the call)
+       ▲  │         │    └─► failed_not_delivered                    (never reached ANPR)
+       │  │         ├──────► outcome_unknown ──► sending ──► resolved  (settled later)
+       └──┴─────────┘                 └──────────────────► resolved   (by a 3003 lookup)
+
+Every change is one SQLite transaction, and the ``sending`` row (with the envelope) is committed
+— and, by default, flushed to disk — *before* the bytes leave. So after a crash at any point the
+record says whether the request may have reached ANPR:
+
+- ``prepared``: certainly not sent;
+- ``sending`` (its process gone) or ``outcome_unknown``: may have reached ANPR; resend with the
+  same id or look it up (:mod:`anpr_client.journal.reliable`), never under a new id;
+- the settled states say what happened; ``outcome`` is ``ok``, ``ko`` or ``not_applied``.
+
+The file is created with permissions 0600 (SQLite gives its ``-wal``/``-shm`` files the same).
+It holds personal data: see ``docs/journal.md``, and :mod:`.sealing` for encryption at rest.
+
+Thread-safe (one connection behind a lock) and safe across processes and workstations sharing
+the file (SQLite locking; put it on a local disk or a file system with working POSIX locks).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import os
+import socket
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from ..codec import render_value
+from ..exceptions import ConfigurationError, JournalError
+from . import ids as _ids
+from .sealing import Sealer
+
+__all__ = [
+    "OPEN_STATES",
+    "SCHEMA_VERSION",
+    "SETTLED_STATES",
+    "Attempt",
+    "AttemptEnd",
+    "Journal",
+    "OperationRecord",
+    "Settlement",
+    "State",
+    "check_transition",
+    "default_journal_path",
+    "wire_form",
+]
+
+SCHEMA_VERSION: Final = 1
+_APP: Final = "anpr-client"
+
+
+class State(enum.StrEnum):
+    PREPARED = "prepared"
+    """Recorded; nothing sent yet (or only attempts that certainly did not reach ANPR)."""
+    SENDING = "sending"
+    """An attempt is in flight: the request may have reached ANPR."""
+    ANSWERED = "answered"
+    """ANPR answered OK (warnings allowed)."""
+    REJECTED = "rejected"
+    """ANPR answered KO: nothing was applied; final for this id."""
+    FAILED = "failed"
+    """Refused before processing (gateway fault from client, HTTP 4xx): not applied."""
+    FAILED_NOT_DELIVERED = "failed_not_delivered"
+    """Every attempt failed before reaching ANPR (connection refused, TLS…): not applied."""
+    OUTCOME_UNKNOWN = "outcome_unknown"
+    """May have been applied; resolve it (replay with the same id, or 3003)."""
+    RESOLVED = "resolved"
+    """Was unknown, settled later; ``outcome`` says how it ended."""
+
+
+OPEN_STATES: Final = frozenset({State.PREPARED, State.SENDING, State.OUTCOME_UNKNOWN})
+SETTLED_STATES: Final = frozenset(State) - OPEN_STATES
+
+_TRANSITIONS: Final[Mapping[State, frozenset[State]]] = {
+    State.PREPARED: frozenset({State.SENDING, State.FAILED_NOT_DELIVERED, State.FAILED}),
+    State.SENDING: frozenset(
+        {
+            State.PREPARED,  # that attempt certainly did not reach ANPR, nor did any before
+            State.OUTCOME_UNKNOWN,
+            State.ANSWERED,
+            State.REJECTED,
+            State.FAILED,
+            State.FAILED_NOT_DELIVERED,
+            State.RESOLVED,
+        }
+    ),
+    State.OUTCOME_UNKNOWN: frozenset(
+        {State.SENDING, State.ANSWERED, State.REJECTED, State.RESOLVED}
+    ),
+    # Not applied: the same id may be sent again (the caller asks for it explicitly).
+    State.FAILED_NOT_DELIVERED: frozenset({State.SENDING}),
+    State.FAILED: frozenset({State.SENDING}),
+    State.ANSWERED: frozenset(),
+    State.REJECTED: frozenset(),
+    State.RESOLVED: frozenset(),
+}
+
+
+def check_transition(old: State, new: State) -> None:
+    """Raise :class:`~anpr_client.exceptions.JournalError` unless ``old → new`` is allowed."""
+    if new != old and new not in _TRANSITIONS[old]:
+        raise JournalError(f"journal state cannot change from {old} to {new}")
+
+
+Outcome = Literal["ok", "ko", "not_applied"]
+AttemptKind = Literal["send", "lookup"]
+AttemptState = Literal[
+    "sending",
+    "answered",
+    "rejected",
+    "refused",
+    "not_delivered",
+    "outcome_unknown",
+    "in_progress",
+    "not_found",
+]
+
+
+def default_journal_path() -> Path:
+    """``<user data dir>/anpr-client/journal.sqlite`` (platformdirs)."""
+    from platformdirs import user_data_path
+
+    return user_data_path(_APP, appauthor=False) / "journal.sqlite"
+
+
+def wire_form(value: Any) -> Any:
+    """A payload as JSON-ready data whose leaves are the exact element texts that get sent.
+
+    Encoding the wire form again gives the same XML body, so a replay is byte-identical in its
+    Body whatever types the caller used (dates, Decimals, enums, bytes…).
+    """
+    if isinstance(value, Mapping):
+        return {str(k): wire_form(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [wire_form(v) for v in value]
+    return render_value(value)
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+
+
+def _parse_time(value: str | None) -> dt.datetime | None:
+    return None if value is None else dt.datetime.fromisoformat(value)
+
+
+# ----------------------------------------------------------------------------- owners
+
+
+def _start_token(pid: int) -> str:
+    """The process start time (Linux ``/proc``), so a recycled pid is not taken for ours."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            data = fh.read()
+    except OSError:
+        return ""
+    try:
+        return data.rsplit(b")", 1)[1].split()[19].decode("ascii")
+    except (IndexError, UnicodeDecodeError):
+        return ""
+
+
+_owner_cache: dict[int, str] = {}
+
+
+def current_owner() -> str:
+    """``host:pid:start`` of this process (recomputed after a fork)."""
+    pid = os.getpid()
+    owner = _owner_cache.get(pid)
+    if owner is None:
+        owner = _owner_cache[pid] = f"{socket.gethostname()}:{pid}:{_start_token(pid)}"
+    return owner
+
+
+def owner_alive(owner: str) -> bool | None:
+    """Whether the process named by ``owner`` still runs; ``None`` if it is on another host."""
+    try:
+        host, pid_text, token = owner.rsplit(":", 2)
+        pid = int(pid_text)
+    except ValueError:
+        return None
+    if host != socket.gethostname():
+        return None
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by another user
+    return not token or _start_token(pid) == token
+
+
+# ----------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One send (or 3003 lookup) of an operation."""
+
+    number: int
+    kind: AttemptKind
+    id_operazione_comune: str
+    """The id that was sent: the operation's own for a send, a fresh one for a lookup."""
+    state: AttemptState
+    started_at: dt.datetime
+    finished_at: dt.datetime | None
+    elapsed: float | None
+    http_status: int | None
+    error_type: str | None
+    error_codes: tuple[str, ...]
+    error: str | None = field(repr=False)
+    envelope: bytes | None = field(repr=False)
+    """The exact bytes sent (``None`` when sealed and no key was given)."""
+    response: bytes | None = field(repr=False)
+    response_type: str | None = None
+
+    def to_json(self, *, content: bool = True) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "number": self.number,
+            "kind": self.kind,
+            "idOperazioneComune": self.id_operazione_comune,
+            "state": self.state,
+            "startedAt": self.started_at.isoformat(),
+            "finishedAt": self.finished_at.isoformat() if self.finished_at else None,
+            "elapsed": self.elapsed,
+            "httpStatus": self.http_status,
+            "errorType": self.error_type,
+            "errorCodes": list(self.error_codes),
+        }
+        if content:
+            out["error"] = self.error
+            out.update(_bytes_json("envelope", self.envelope))
+            out.update(_bytes_json("response", self.response))
+            out["responseType"] = self.response_type
+        return out
+
+
+@dataclass(frozen=True)
+class OperationRecord:
+    """An operation as the journal knows it (attempts in order)."""
+
+    key: int
+    """The journal's row id (internal)."""
+    comune: str
+    service: str
+    """The service family (``5000``), whose endpoint received it."""
+    operation: str
+    """The operation code (``5005``)."""
+    id_operazione_comune: str
+    state: State
+    outcome: Outcome | None
+    may_have_reached: bool
+    """Whether any attempt may have reached ANPR (false: certainly not applied)."""
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    settled_at: dt.datetime | None
+    url: str
+    header: Mapping[str, Any]
+    """The ``testataRichiesta`` sent (wire form): a replay sends exactly this."""
+    payload: Mapping[str, Any] | None = field(repr=False)
+    """The request payload without the testata (wire form); ``None`` when sealed."""
+    id_operazione_anpr: str | None = None
+    esito: str | None = None
+    error_type: str | None = None
+    error_codes: tuple[str, ...] = ()
+    error: str | None = field(default=None, repr=False)
+    response: bytes | None = field(default=None, repr=False)
+    """The answer that settled it (the raw HTTP body, or the 3003 ``xmlRisposta``)."""
+    response_type: str | None = None
+    owner: str | None = None
+    lease_until: float | None = None
+    resolution: str | None = None
+    """How it was settled: ``answer``, ``replay``, ``lookup`` or ``abandoned``."""
+    elapsed: float | None = None
+    sealed: bool = False
+    """The content columns are encrypted and were not opened (no key given)."""
+    attempts: tuple[Attempt, ...] = ()
+
+    @property
+    def settled(self) -> bool:
+        return self.state in SETTLED_STATES
+
+    def in_flight(self, now: float | None = None) -> bool:
+        """An attempt is running in a live process (do not resolve it now)."""
+        if self.owner is None or self.state not in OPEN_STATES:
+            return False
+        alive = owner_alive(self.owner)
+        if alive is False:
+            return False
+        lease = self.lease_until or 0.0
+        return lease > (time.time() if now is None else now)
+
+    def to_json(self, *, content: bool = True) -> dict[str, Any]:
+        """JSON-ready; ``content=False`` leaves out personal data (payload, bytes, texts)."""
+        out: dict[str, Any] = {
+            "comune": self.comune,
+            "service": self.service,
+            "operation": self.operation,
+            "idOperazioneComune": self.id_operazione_comune,
+            "state": str(self.state),
+            "outcome": self.outcome,
+            "mayHaveReachedAnpr": self.may_have_reached,
+            "inFlight": self.in_flight(),
+            "createdAt": self.created_at.isoformat(),
+            "updatedAt": self.updated_at.isoformat(),
+            "settledAt": self.settled_at.isoformat() if self.settled_at else None,
+            "resolution": self.resolution,
+            "url": self.url,
+            "idOperazioneANPR": self.id_operazione_anpr,
+            "esitoOperazione": self.esito,
+            "errorType": self.error_type,
+            "errorCodes": list(self.error_codes),
+            "elapsed": self.elapsed,
+            "testataRichiesta": dict(self.header),
+        }
+        if content:
+            out["sealed"] = self.sealed
+            out["payload"] = None if self.payload is None else dict(self.payload)
+            out["error"] = self.error
+            out.update(_bytes_json("response", self.response))
+            out["responseType"] = self.response_type
+        out["attempts"] = [a.to_json(content=content) for a in self.attempts]
+        return out
+
+
+def _bytes_json(name: str, data: bytes | None) -> dict[str, Any]:
+    if data is None:
+        return {name: None}
+    try:
+        return {name: data.decode("utf-8")}
+    except UnicodeDecodeError:
+        import base64
+
+        return {name: None, f"{name}Base64": base64.b64encode(data).decode("ascii")}
+
+
+@dataclass(frozen=True)
+class AttemptEnd:
+    """How an attempt ended (what :meth:`Journal.end_attempt` records)."""
+
+    state: AttemptState
+    http_status: int | None = None
+    response: bytes | None = None
+    response_type: str | None = None
+    error_type: str | None = None
+    error_codes: Sequence[str] = ()
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The final word on an operation."""
+
+    state: State
+    outcome: Outcome
+    resolution: str
+    id_operazione_anpr: str | None = None
+    esito: str | None = None
+    response: bytes | None = None
+    response_type: str | None = None
+    error_type: str | None = None
+    error_codes: Sequence[str] = ()
+    error: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in SETTLED_STATES:
+            raise JournalError(f"{self.state} is not a settled state")
+
+
+# ----------------------------------------------------------------------------- schema
+
+_SCHEMA: Final = (
+    """CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
+    """CREATE TABLE counters (comune TEXT PRIMARY KEY, last INTEGER NOT NULL)""",
+    """CREATE TABLE operations (
+        id INTEGER PRIMARY KEY,
+        comune TEXT NOT NULL,
+        service TEXT NOT NULL,
+        operation TEXT NOT NULL,
+        id_operazione_comune TEXT NOT NULL,
+        state TEXT NOT NULL,
+        outcome TEXT,
+        may_have_reached INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        settled_at TEXT,
+        url TEXT NOT NULL,
+        header TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        id_operazione_anpr TEXT,
+        esito TEXT,
+        error_type TEXT,
+        error_codes TEXT NOT NULL DEFAULT '',
+        error BLOB,
+        response BLOB,
+        response_type TEXT,
+        owner TEXT,
+        lease_until REAL,
+        resolution TEXT,
+        elapsed REAL,
+        UNIQUE (comune, id_operazione_comune)
+    )""",
+    """CREATE INDEX operations_state ON operations (state)""",
+    """CREATE INDEX operations_created ON operations (created_at)""",
+    """CREATE TABLE attempts (
+        operation INTEGER NOT NULL REFERENCES operations (id),
+        number INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        id_operazione_comune TEXT NOT NULL,
+        state TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        elapsed REAL,
+        envelope BLOB NOT NULL,
+        http_status INTEGER,
+        response BLOB,
+        response_type TEXT,
+        error_type TEXT,
+        error_codes TEXT NOT NULL DEFAULT '',
+        error BLOB,
+        PRIMARY KEY (operation, number)
+    )""",
+)
+
+# Column lists are constants of this module: the f-strings below never hold outside input.
+_OP_COLUMNS: Final = (
+    "id, comune, service, operation, id_operazione_comune, state, outcome, may_have_reached, "
+    "created_at, updated_at, settled_at, url, header, payload, id_operazione_anpr, esito, "
+    "error_type, error_codes, error, response, response_type, owner, lease_until, resolution, "
+    "elapsed"
+)
+_ATTEMPT_COLUMNS: Final = (
+    "number, kind, id_operazione_comune, state, started_at, finished_at, elapsed, envelope, "
+    "http_status, response, response_type, error_type, error_codes, error"
+)
+_SELECT_OPS: Final = f"SELECT {_OP_COLUMNS} FROM operations"  # noqa: S608
+_SELECT_ATTEMPTS: Final = (
+    f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE operation = ? ORDER BY number"  # noqa: S608
+)
+_INSERT_ATTEMPT: Final = (
+    f"INSERT INTO attempts (operation, {_ATTEMPT_COLUMNS}) "  # noqa: S608
+    "VALUES (?, ?, ?, ?, 'sending', ?, NULL, NULL, ?, NULL, NULL, NULL, NULL, '', NULL)"
+)
+
+
+def _create_private(path: Path) -> None:
+    """Create ``path`` empty with permissions 0600 (its directory 0700 when we create it)."""
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.chmod(path, 0o600)  # in case the umask was stricter than needed, or looser
+
+
+class Journal:
+    """The operation journal (see the module docstring).
+
+    :param path: the SQLite file; created (0600) with its directory when missing. Default:
+        :func:`default_journal_path`.
+    :param key: 32 bytes to seal personal-data columns with AES-256-GCM (see :mod:`.sealing`).
+        Required for every write to a journal created with a key; refused by one created
+        without.
+    :param durable: flush the ``sending`` record to disk before each send (``fsync``), so even
+        a power cut cannot lose the fact that a request may have gone out. With ``False`` the
+        journal still survives a crash of the process, not of the machine.
+    :param id_prefix: the id prefix of a *new* journal (default: random; see :mod:`.ids`).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        key: bytes | None = None,
+        durable: bool = True,
+        id_prefix: str | None = None,
+        busy_timeout: float = 30.0,
+    ):
+        self.path = Path(path) if path is not None else default_journal_path()
+        self.durable = durable
+        self._busy_timeout = busy_timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        self._sealer = Sealer(key) if key is not None else None
+        self._open(id_prefix)
+
+    def __repr__(self) -> str:
+        enc = ", encrypted" if self.encrypted else ""
+        return f"Journal({str(self.path)!r}{enc})"
+
+    # ------------------------------------------------------------------ connection
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except sqlite3.Error as exc:
+            raise ConfigurationError(
+                f"cannot open the journal {str(self.path)!r}: {exc}", setting="journal"
+            ) from None
+        return conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        pid = os.getpid()
+        if self._conn is None or self._pid != pid:
+            # A connection must not cross a fork: the child opens its own.
+            self._conn = self._connect()
+            self._pid = pid
+        return self._conn
+
+    def _open(self, id_prefix: str | None) -> None:
+        try:
+            _create_private(self.path)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create the journal {str(self.path)!r}: {exc.strerror}",
+                setting="journal",
+            ) from None
+        with self._lock:
+            db = self._db
+            try:
+                version = db.execute("PRAGMA user_version").fetchone()[0]
+                if version == 0:
+                    self._create_schema(db, id_prefix)
+                elif version > SCHEMA_VERSION:
+                    raise ConfigurationError(
+                        f"the journal {str(self.path)!r} has schema version {version}, newer "
+                        f"than this anpr-client understands ({SCHEMA_VERSION}); upgrade",
+                        setting="journal",
+                    )
+                meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.DatabaseError as exc:
+                raise ConfigurationError(
+                    f"{str(self.path)!r} is not a usable anpr-client journal: {exc}",
+                    setting="journal",
+                ) from None
+        self.id_prefix: str = str(meta["id_prefix"])
+        self.encrypted = meta.get("encryption", "none") != "none"
+        if (
+            self.encrypted
+            and self._sealer is not None
+            and not self._sealer.matches(bytes(meta["key_check"]))
+        ):
+            raise ConfigurationError(
+                f"the journal key does not match the key of {str(self.path)!r}",
+                setting="ANPR_JOURNAL_KEY",
+                rule="the key the journal was created with",
+            )
+        if not self.encrypted and self._sealer is not None:
+            raise ConfigurationError(
+                f"the journal {str(self.path)!r} was created without encryption; a key cannot "
+                "be added to it (start a new journal file to encrypt)",
+                setting="ANPR_JOURNAL_KEY",
+            )
+
+    def _create_schema(self, db: sqlite3.Connection, id_prefix: str | None) -> None:
+        prefix = _ids.validate_prefix(id_prefix) if id_prefix else _ids.new_prefix()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("PRAGMA user_version").fetchone()[0] != 0:
+                db.execute("ROLLBACK")  # another process created it meanwhile
+                return
+            for statement in _SCHEMA:
+                db.execute(statement)
+            meta: dict[str, Any] = {
+                "id_prefix": prefix,
+                "created_at": _now(),
+                "encryption": "aes-256-gcm" if self._sealer else "none",
+            }
+            if self._sealer is not None:
+                meta["key_check"] = self._sealer.check_value()
+            db.executemany("INSERT INTO meta (key, value) VALUES (?, ?)", meta.items())
+            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _write(self, fn: Any, *, durable: bool = False) -> Any:
+        """Run ``fn(db)`` in one write transaction (``BEGIN IMMEDIATE`` … ``COMMIT``)."""
+        with self._lock:
+            db = self._db
+            sync = durable and self.durable
+            if sync:
+                db.execute("PRAGMA synchronous=FULL")
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    result = fn(db)
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise JournalError(f"the journal {str(self.path)!r} failed: {exc}") from exc
+            finally:
+                if sync:
+                    db.execute("PRAGMA synchronous=NORMAL")
+            return result
+
+    # ------------------------------------------------------------------ sealing
+
+    def _seal(self, data: bytes | None, where: str) -> bytes | None:
+        if data is None:
+            return None
+        if not self.encrypted:
+            return data
+        if self._sealer is None:
+            raise ConfigurationError(
+                f"the journal {str(self.path)!r} is encrypted: set ANPR_JOURNAL_KEY (or pass "
+                "key=) to write to it",
+                setting="ANPR_JOURNAL_KEY",
+                rule="required",
+            )
+        return self._sealer.seal(data, where)
+
+    def _unseal(self, data: bytes | None, where: str) -> bytes | None:
+        if data is None or not self.encrypted:
+            return None if data is None else bytes(data)
+        if self._sealer is None:
+            return None
+        return self._sealer.open(bytes(data), where)
+
+    # ------------------------------------------------------------------ ids
+
+    def allocate_id(self, comune: str) -> str:
+        """A new ``idOperazioneComune`` for ``comune``, unique across every user of the file."""
+
+        def alloc(db: sqlite3.Connection) -> int:
+            return _ids.next_counter(db, comune)
+
+        return _ids.format_id(self.id_prefix, self._write(alloc))
+
+    # ------------------------------------------------------------------ operations
+
+    def open_operation(
+        self,
+        *,
+        comune: str,
+        service: str,
+        operation: str,
+        id_operazione_comune: str,
+        url: str,
+        header: Mapping[str, Any],
+        payload: Mapping[str, Any],
+        lease: float,
+    ) -> tuple[OperationRecord, bool]:
+        """Record a new operation (``prepared``, held by this process for ``lease`` seconds),
+        or return the existing one for that id.
+
+        Returns ``(record, created)``. An id already recorded for another operation, or with
+        another payload, raises :class:`~anpr_client.exceptions.JournalError`: ANPR would answer
+        it with the stored answer of the first request (or an error), never apply the new one.
+        """
+        header_w = wire_form(header)
+        payload_w = wire_form(payload)
+        payload_json = _dumps(payload_w)
+        where = f"{comune}/{id_operazione_comune}"
+
+        def insert(db: sqlite3.Connection) -> tuple[int, bool]:
+            row = db.execute(
+                "SELECT id, operation, payload FROM operations "
+                "WHERE comune = ? AND id_operazione_comune = ?",
+                (comune, id_operazione_comune),
+            ).fetchone()
+            if row is not None:
+                if row[1] != operation:
+                    raise JournalError(
+                        f"idOperazioneComune {id_operazione_comune} was already used for "
+                        f"operation {row[1]} of Comune {comune}; ANPR refuses an id reused for "
+                        "another service",
+                        id_operazione_comune=id_operazione_comune,
+                    )
+                stored = self._unseal(row[2], f"{where}/payload")
+                if stored is not None and json.loads(stored) != payload_w:
+                    raise JournalError(
+                        f"idOperazioneComune {id_operazione_comune} was already used for a "
+                        "different request; ANPR would answer with the first request's stored "
+                        "answer. Use a new id for a new request",
+                        id_operazione_comune=id_operazione_comune,
+                    )
+                return int(row[0]), False
+            now = _now()
+            cur = db.execute(
+                "INSERT INTO operations (comune, service, operation, id_operazione_comune, "
+                "state, created_at, updated_at, url, header, payload, owner, lease_until) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    comune,
+                    service,
+                    operation,
+                    id_operazione_comune,
+                    str(State.PREPARED),
+                    now,
+                    now,
+                    url,
+                    _dumps(header_w),
+                    self._seal(payload_json.encode("utf-8"), f"{where}/payload"),
+                    current_owner(),
+                    time.time() + lease,
+                ),
+            )
+            return int(cur.lastrowid or 0), True
+
+        key, created = self._write(insert)
+        record = self.get_by_key(key)
+        assert record is not None
+        return record, created
+
+    def claim(self, key: int, *, lease: float, force: bool = False) -> OperationRecord:
+        """Take charge of an operation for ``lease`` seconds (compare-and-set on its owner).
+
+        Refused with :class:`~anpr_client.exceptions.JournalError` while another live process
+        holds it (unless ``force``): two senders of one id would only get EN148 from ANPR.
+        """
+        me = current_owner()
+
+        def take(db: sqlite3.Connection) -> None:
+            row = db.execute(
+                "SELECT owner, lease_until, state, id_operazione_comune FROM operations "
+                "WHERE id = ?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"no journal operation with key {key}")
+            owner, lease_until, state, ident = row
+            if (
+                not force
+                and owner is not None
+                and owner != me
+                and State(state) in OPEN_STATES
+                and (lease_until or 0) > time.time()
+                and owner_alive(owner) is not False
+            ):
+                raise JournalError(
+                    f"operation {ident} is being sent by another process ({owner}); retry "
+                    "after it ends",
+                    id_operazione_comune=ident,
+                )
+            db.execute(
+                "UPDATE operations SET owner = ?, lease_until = ? WHERE id = ?",
+                (me, time.time() + lease, key),
+            )
+
+        self._write(take)
+        record = self.get_by_key(key)
+        assert record is not None
+        return record
+
+    def renew(self, key: int, *, lease: float) -> None:
+        """Extend this process's hold on an operation (during backoff waits)."""
+        self._write(
+            lambda db: db.execute(
+                "UPDATE operations SET lease_until = ? WHERE id = ? AND owner = ?",
+                (time.time() + lease, key, current_owner()),
+            )
+        )
+
+    def release(self, key: int) -> None:
+        self._write(
+            lambda db: db.execute(
+                "UPDATE operations SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?",
+                (key, current_owner()),
+            )
+        )
+
+    def begin_attempt(
+        self,
+        key: int,
+        *,
+        kind: AttemptKind,
+        envelope: bytes,
+        id_operazione_comune: str,
+        lease: float,
+    ) -> int:
+        """Record that an attempt is about to go out (committed, and flushed when ``durable``,
+        before the caller sends). A send moves the operation to ``sending``."""
+
+        def begin(db: sqlite3.Connection) -> int:
+            comune, ident, state = self._head(db, key)
+            number = int(
+                db.execute(
+                    "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE operation = ?",
+                    (key,),
+                ).fetchone()[0]
+            )
+            now = _now()
+            db.execute(
+                _INSERT_ATTEMPT,
+                (
+                    key,
+                    number,
+                    kind,
+                    id_operazione_comune,
+                    now,
+                    self._seal(envelope, f"{comune}/{ident}/attempt/{number}/envelope"),
+                ),
+            )
+            new_state = State.SENDING if kind == "send" else state
+            check_transition(state, new_state)
+            db.execute(
+                "UPDATE operations SET state = ?, updated_at = ?, owner = ?, lease_until = ?, "
+                "may_have_reached = CASE WHEN ? THEN 1 ELSE may_have_reached END WHERE id = ?",
+                (
+                    str(new_state),
+                    now,
+                    current_owner(),
+                    time.time() + lease,
+                    kind == "send",
+                    key,
+                ),
+            )
+            return number
+
+        return int(self._write(begin, durable=True))
+
+    def end_attempt(
+        self,
+        key: int,
+        number: int,
+        end: AttemptEnd,
+        *,
+        elapsed: float,
+        settle: Settlement | None = None,
+    ) -> OperationRecord:
+        """Record how an attempt ended and, in the same transaction, the operation's new state:
+        ``settle`` when given, else ``outcome_unknown`` if any attempt may have reached ANPR,
+        else ``prepared``."""
+
+        def end_it(db: sqlite3.Connection) -> None:
+            comune, ident, state = self._head(db, key)
+            base = f"{comune}/{ident}/attempt/{number}"
+            now = _now()
+            db.execute(
+                "UPDATE attempts SET state = ?, finished_at = ?, elapsed = ?, http_status = ?, "
+                "response = ?, response_type = ?, error_type = ?, error_codes = ?, error = ? "
+                "WHERE operation = ? AND number = ?",
+                (
+                    end.state,
+                    now,
+                    elapsed,
+                    end.http_status,
+                    self._seal(end.response, f"{base}/response"),
+                    end.response_type,
+                    end.error_type,
+                    " ".join(end.error_codes),
+                    self._seal(_utf8(end.error), f"{base}/error"),
+                    key,
+                    number,
+                ),
+            )
+            reached = bool(
+                db.execute(
+                    "SELECT EXISTS (SELECT 1 FROM attempts WHERE operation = ? AND kind = 'send' "
+                    "AND state != 'not_delivered')",
+                    (key,),
+                ).fetchone()[0]
+            )
+            db.execute(
+                "UPDATE operations SET may_have_reached = ?, "
+                "elapsed = COALESCE(elapsed, 0) + ? WHERE id = ?",
+                (reached, elapsed, key),
+            )
+            if settle is not None:
+                self._settle(db, key, comune, ident, state, settle, now)
+            else:
+                new_state = State.OUTCOME_UNKNOWN if reached else State.PREPARED
+                check_transition(state, new_state)
+                db.execute(
+                    "UPDATE operations SET state = ?, updated_at = ? WHERE id = ?",
+                    (str(new_state), now, key),
+                )
+
+        self._write(end_it)
+        record = self.get_by_key(key)
+        assert record is not None
+        return record
+
+    def settle(self, key: int, settlement: Settlement) -> OperationRecord:
+        """Settle an operation without a new attempt (e.g. every send failed undelivered)."""
+
+        def settle_it(db: sqlite3.Connection) -> None:
+            comune, ident, state = self._head(db, key)
+            self._settle(db, key, comune, ident, state, settlement, _now())
+
+        self._write(settle_it)
+        record = self.get_by_key(key)
+        assert record is not None
+        return record
+
+    def _settle(
+        self,
+        db: sqlite3.Connection,
+        key: int,
+        comune: str,
+        ident: str,
+        state: State,
+        s: Settlement,
+        now: str,
+    ) -> None:
+        check_transition(state, s.state)
+        where = f"{comune}/{ident}"
+        db.execute(
+            "UPDATE operations SET state = ?, outcome = ?, resolution = ?, settled_at = ?, "
+            "updated_at = ?, id_operazione_anpr = ?, esito = ?, response = ?, "
+            "response_type = ?, error_type = ?, error_codes = ?, error = ?, owner = NULL, "
+            "lease_until = NULL WHERE id = ?",
+            (
+                str(s.state),
+                s.outcome,
+                s.resolution,
+                now,
+                now,
+                s.id_operazione_anpr,
+                s.esito,
+                self._seal(s.response, f"{where}/response"),
+                s.response_type,
+                s.error_type,
+                " ".join(s.error_codes),
+                self._seal(_utf8(s.error), f"{where}/error"),
+                key,
+            ),
+        )
+
+    @staticmethod
+    def _head(db: sqlite3.Connection, key: int) -> tuple[str, str, State]:
+        row = db.execute(
+            "SELECT comune, id_operazione_comune, state FROM operations WHERE id = ?", (key,)
+        ).fetchone()
+        if row is None:
+            raise JournalError(f"no journal operation with key {key}")
+        return str(row[0]), str(row[1]), State(row[2])
+
+    # ------------------------------------------------------------------ reading
+
+    def get_by_key(self, key: int) -> OperationRecord | None:
+        rows = self._select(_SELECT_OPS + " WHERE id = ?", (key,))
+        return rows[0] if rows else None
+
+    def get(self, id_operazione_comune: str, *, comune: str | None = None) -> OperationRecord:
+        """The operation with this id (in ``comune`` when several Comuni share the journal).
+
+        Raises :class:`~anpr_client.exceptions.JournalError` when there is none, or when the
+        id exists for several Comuni and none was given.
+        """
+        sql = _SELECT_OPS + " WHERE id_operazione_comune = ?"
+        args: tuple[Any, ...] = (id_operazione_comune,)
+        if comune is not None:
+            sql += " AND comune = ?"
+            args += (comune,)
+        rows = self._select(sql, args)
+        if not rows:
+            raise JournalError(
+                f"no operation with idOperazioneComune {id_operazione_comune} in the journal",
+                id_operazione_comune=id_operazione_comune,
+            )
+        if len(rows) > 1:
+            raise JournalError(
+                f"idOperazioneComune {id_operazione_comune} exists for several Comuni ("
+                + ", ".join(r.comune for r in rows)
+                + "); name the Comune",
+                id_operazione_comune=id_operazione_comune,
+            )
+        return rows[0]
+
+    def pending(self, *, comune: str | None = None) -> list[OperationRecord]:
+        """Operations not settled: ``sending``, ``outcome_unknown`` and ``prepared``, oldest
+        first. :meth:`OperationRecord.in_flight` tells those a live process is still sending."""
+        sql = _SELECT_OPS + " WHERE state IN (?, ?, ?)"
+        args: tuple[Any, ...] = tuple(str(s) for s in (State.PREPARED, State.SENDING))
+        args += (str(State.OUTCOME_UNKNOWN),)
+        if comune is not None:
+            sql += " AND comune = ?"
+            args += (comune,)
+        return self._select(sql + " ORDER BY created_at, id", args)
+
+    def since(
+        self, start: dt.datetime, *, comune: str | None = None, batch: int = 200
+    ) -> Iterator[OperationRecord]:
+        """Operations created at or after ``start`` (aware, or naive meaning UTC), in order."""
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=dt.UTC)
+        bound = start.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        last = 0
+        while True:
+            sql = _SELECT_OPS + " WHERE created_at >= ? AND id > ?"
+            args: tuple[Any, ...] = (bound, last)
+            if comune is not None:
+                sql += " AND comune = ?"
+                args += (comune,)
+            rows = self._select(sql + " ORDER BY id LIMIT ?", (*args, batch))
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1].key
+
+    def _select(self, sql: str, args: Sequence[Any]) -> list[OperationRecord]:
+        with self._lock:
+            try:
+                db = self._db
+                rows = db.execute(sql, tuple(args)).fetchall()
+                attempts = {r[0]: db.execute(_SELECT_ATTEMPTS, (r[0],)).fetchall() for r in rows}
+            except sqlite3.Error as exc:
+                raise JournalError(f"the journal {str(self.path)!r} failed: {exc}") from exc
+        return [self._record(r, attempts[r[0]]) for r in rows]
+
+    def _record(self, r: Sequence[Any], attempt_rows: Sequence[Sequence[Any]]) -> OperationRecord:
+        (key, comune, service, operation, ident, state, outcome, reached, created, updated,
+         settled, url, header, payload, anpr_id, esito, err_type, err_codes, err, response,
+         response_type, owner, lease_until, resolution, elapsed) = r  # fmt: skip
+        where = f"{comune}/{ident}"
+        raw_payload = self._unseal(payload, f"{where}/payload")
+        attempts = tuple(
+            Attempt(
+                number=a[0],
+                kind=a[1],
+                id_operazione_comune=a[2],
+                state=a[3],
+                started_at=dt.datetime.fromisoformat(a[4]),
+                finished_at=_parse_time(a[5]),
+                elapsed=a[6],
+                envelope=self._unseal(a[7], f"{where}/attempt/{a[0]}/envelope"),
+                http_status=a[8],
+                response=self._unseal(a[9], f"{where}/attempt/{a[0]}/response"),
+                response_type=a[10],
+                error_type=a[11],
+                error_codes=tuple(a[12].split()),
+                error=_text(self._unseal(a[13], f"{where}/attempt/{a[0]}/error")),
+            )
+            for a in attempt_rows
+        )
+        return OperationRecord(
+            key=key,
+            comune=comune,
+            service=service,
+            operation=operation,
+            id_operazione_comune=ident,
+            state=State(state),
+            outcome=outcome,
+            may_have_reached=bool(reached),
+            created_at=dt.datetime.fromisoformat(created),
+            updated_at=dt.datetime.fromisoformat(updated),
+            settled_at=_parse_time(settled),
+            url=url,
+            header=json.loads(header),
+            payload=None if raw_payload is None else json.loads(raw_payload),
+            id_operazione_anpr=anpr_id,
+            esito=esito,
+            error_type=err_type,
+            error_codes=tuple(err_codes.split()),
+            error=_text(self._unseal(err, f"{where}/error")),
+            response=self._unseal(response, f"{where}/response"),
+            response_type=response_type,
+            owner=owner,
+            lease_until=lease_until,
+            resolution=resolution,
+            elapsed=elapsed,
+            sealed=self.encrypted and self._sealer is None,
+            attempts=attempts,
+        )
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def _utf8(text: str | None) -> bytes | None:
+    return None if text is None else text.encode("utf-8")
+
+
+def _text(data: bytes | None) -> str | None:
+    return None if data is None else data.decode("utf-8", "replace")
