@@ -5,9 +5,9 @@ settings (validated here) or from the operator's smart card: Italian CNS authent
 certificates carry it in the subject, as ``CN=<codice fiscale>/<card id>.<hash>`` and, on
 newer cards, also in ``serialNumber`` (``TINIT-<cf>`` or ``IT:<cf>``).
 
-The check below is a deliberately small private copy (format, *omocodia* letters and the check
-character); :mod:`anpr_client.validation.codicefiscale` is the full validator and is used
-instead when it is installed.
+:mod:`anpr_client.validation.codicefiscale` is the project's full validator and is used when
+present; the small private check here (format, *omocodia* letters, check character) is only a
+fallback for trimmed installations.
 """
 
 from __future__ import annotations
@@ -71,13 +71,20 @@ def _private_validate(value: str) -> str:
     return cf
 
 
+def _validator() -> Callable[[str], object]:
+    """The project's full validator when present, else the small private check above."""
+    with contextlib.suppress(ImportError, AttributeError):
+        full: Callable[[str], object] = importlib.import_module(
+            "anpr_client.validation.codicefiscale"
+        ).validate
+        return full
+    return _private_validate
+
+
 def validate_codice_fiscale(value: str, *, setting: str = "operator.codice_fiscale") -> str:
     """Return the compact codice fiscale, or raise :class:`ConfigurationError` naming the rule."""
-    validate: Callable[[str], object] = _private_validate
-    with contextlib.suppress(ImportError, AttributeError):  # the full validator, if present
-        validate = importlib.import_module("anpr_client.validation.codicefiscale").validate
     try:
-        result = validate(value)
+        result = _validator()(value)
     except ValidationError as exc:
         raise ConfigurationError(
             f"setting {setting!r} is not a valid codice fiscale: {exc}",
@@ -98,10 +105,11 @@ def codice_fiscale_from_certificate(certificate: x509.Certificate) -> str:
         candidates.append(value)
     for attr in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
         candidates.append(str(attr.value).split("/", 1)[0].strip().upper())
+    validate = _validator()
     for candidate in candidates:
         try:
-            return _private_validate(candidate)
-        except (InvalidFormat, InvalidChecksum):
+            return str(validate(candidate))
+        except ValidationError:
             continue
     raise CredentialError(
         "the card certificate carries no codice fiscale in its subject "

@@ -1,0 +1,146 @@
+"""File keys (PKCS#12, PEM), the loader, and secret hygiene."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from anpr_client.credentials import KeySource, SoftwareKey, digest_info, load_key_source
+from anpr_client.credentials.base import DIGEST_INFO_PREFIX, HashName, hash_bytes, resolve_secret
+from anpr_client.exceptions import ConfigurationError, CredentialError, PinError
+from anpr_client.pki import Pki, PkiFiles
+from anpr_client.settings import KeySourceConfig
+from tests.credentials.conftest import FILE_PASSWORD
+
+SECRET = "Very-S3cret-Pass!"
+
+
+def _public(source: KeySource) -> rsa.RSAPublicKey:
+    key = source.certificate.public_key()
+    assert isinstance(key, rsa.RSAPublicKey)
+    return key
+
+
+def _check_signature(source: KeySource, hash_name: HashName = "sha256") -> None:
+    algorithm = hashes.SHA256() if hash_name == "sha256" else hashes.SHA1()  # noqa: S303
+    signature = source.sign(b"payload", hash_name)
+    _public(source).verify(signature, b"payload", padding.PKCS1v15(), algorithm)
+
+
+def test_pkcs12_signs_and_decrypts(pki: Pki, pki_files: PkiFiles) -> None:
+    key = SoftwareKey.from_pkcs12(pki_files.comune_p12, FILE_PASSWORD)
+    assert isinstance(key, KeySource)
+    assert key.certificate == pki.comune.certificate
+    assert key.chain == (pki.ca.certificate,)
+    _check_signature(key)
+    _check_signature(key, "sha1")
+    wrapped = _public(key).encrypt(b"k" * 32, padding.PKCS1v15())
+    assert key.decrypt(wrapped) == b"k" * 32
+
+
+def test_pem_plain_and_encrypted(pki: Pki, pki_files: PkiFiles, tmp_path: Path) -> None:
+    plain = SoftwareKey.from_pem(pki_files.workstation_key_pem, pki_files.workstation_cert_pem)
+    _check_signature(plain)
+    key_path, cert_path = pki.workstation.write_pem(tmp_path, "enc", password=SECRET)
+    _check_signature(SoftwareKey.from_pem(key_path, cert_path, SECRET))
+    with pytest.raises(PinError, match="is encrypted"):
+        SoftwareKey.from_pem(key_path, cert_path)
+    with pytest.raises(PinError) as err:
+        SoftwareKey.from_pem(key_path, cert_path, "wrong")
+    assert "wrong" not in str(err.value).replace("wrong password", "")
+
+
+def test_mismatched_key_and_certificate(pki_files: PkiFiles) -> None:
+    with pytest.raises(CredentialError, match="does not match"):
+        SoftwareKey.from_pem(pki_files.workstation_key_pem, pki_files.comune_cert_pem)
+
+
+def test_file_problems_are_credential_errors(pki_files: PkiFiles, tmp_path: Path) -> None:
+    with pytest.raises(CredentialError, match="cannot read"):
+        SoftwareKey.from_pkcs12(tmp_path / "missing.p12", "x")
+    (tmp_path / "junk.p12").write_bytes(b"junk")
+    with pytest.raises(PinError):
+        SoftwareKey.from_pkcs12(tmp_path / "junk.p12", "x")
+    (tmp_path / "empty.pem").write_text("nothing here")
+    with pytest.raises(CredentialError, match="no PEM certificate"):
+        SoftwareKey.from_pem(pki_files.workstation_key_pem, tmp_path / "empty.pem")
+
+
+def test_wrong_password_never_appears(
+    pki_files: PkiFiles, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    with pytest.raises(PinError) as err:
+        SoftwareKey.from_pkcs12(pki_files.comune_p12, SECRET)
+    for text in (
+        str(err.value),
+        repr(err.value),
+        caplog.text,
+        str(err.value.__cause__),
+        str(err.value.__context__),
+    ):
+        assert SECRET not in text
+
+
+def test_repr_shows_the_subject_only(pki_files: PkiFiles) -> None:
+    key = SoftwareKey.from_pkcs12(pki_files.comune_p12, FILE_PASSWORD)
+    text = repr(key) + str(key)
+    assert "058091-CO-9999" in text
+    assert FILE_PASSWORD not in text
+    assert "PRIVATE" not in text
+    assert "RSAPrivateKey" not in text
+
+
+def test_loader_reads_the_named_environment_variable(
+    pki: Pki, pki_files: PkiFiles, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = KeySourceConfig("pkcs12", path=pki_files.comune_p12, password_env="ANPR_TEST_P12")
+    monkeypatch.setenv("ANPR_TEST_P12", FILE_PASSWORD)
+    assert load_key_source(config).certificate == pki.comune.certificate
+    monkeypatch.delenv("ANPR_TEST_P12")
+    with pytest.raises(ConfigurationError) as err:
+        load_key_source(config, purpose="comune_key")
+    assert "ANPR_TEST_P12" in str(err.value)
+    assert err.value.setting == "comune_key.password_env"
+
+
+def test_loader_prefers_the_callback_and_names_what_it_asks(pki_files: PkiFiles) -> None:
+    prompts: list[str] = []
+
+    def secret(prompt: str) -> str:
+        prompts.append(prompt)
+        return FILE_PASSWORD
+
+    config = KeySourceConfig("pkcs12", path=pki_files.comune_p12, password_env="UNSET_VARIABLE_X")
+    load_key_source(config, secret=secret, purpose="comune_key")
+    assert prompts == ["password of comune.p12 (comune_key)"]
+    pem = KeySourceConfig(
+        "pem", pem_key=pki_files.comune_key_pem, pem_cert=pki_files.comune_cert_pem
+    )
+    assert isinstance(load_key_source(pem), SoftwareKey)  # unencrypted: no secret needed
+
+
+def test_loader_refuses_incomplete_configs() -> None:
+    with pytest.raises(ConfigurationError) as err:
+        load_key_source(KeySourceConfig("pkcs12"), purpose="workstation")
+    assert err.value.setting == "workstation.pkcs12"
+    with pytest.raises(ConfigurationError):
+        load_key_source(
+            KeySourceConfig("pkcs11", pkcs11_module=Path("/x.so"), token_label="t", key_label="k")
+        )
+
+
+def test_digest_info_and_hashes() -> None:
+    info = digest_info(b"abc", "sha256")
+    assert info.startswith(DIGEST_INFO_PREFIX["sha256"])
+    assert len(info) == 19 + 32
+    assert len(digest_info(b"abc", "sha1")) == 15 + 20
+    with pytest.raises(CredentialError):
+        hash_bytes(b"abc", "md5")  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError):
+        resolve_secret("PIN", env_var=None, callback=None, setting="x.pin_env")
+    assert resolve_secret("PIN", env_var=None, callback=None, setting="x", required=False) is None
