@@ -1,0 +1,579 @@
+"""The durable notification inbox: one SQLite file (WAL), shared with the journal if you like.
+
+Every notification taken in charge, pushed or pulled, becomes one row, **committed and flushed
+to disk before the receiver acknowledges it** (``PRAGMA synchronous=FULL``). A row is unique
+per ``(tipoNotifica, idNotifica)``: a redelivered notification, or the same one pushed and
+pulled, is stored once (:meth:`Inbox.add` says whether it was new).
+
+States of a row (:class:`EntryState`)::
+
+    pending ──► done          a handler returned (Dispatcher, or mark_done)
+    invalid                   pulled but not decodable: kept with its raw XML and the reason
+
+A handler that raises leaves its event ``pending`` (``attempts`` and ``last_error`` say why),
+so a crash loses nothing and the next run resumes. The file also keeps the 4005 poller's
+checkpoint (:class:`PullCheckpoint`), written in the same transaction as the events it pulled.
+
+The tables are prefixed ``notification_`` and the file's ``user_version`` is left alone, so the
+same file can hold the operation journal (``[notifications] store`` = ``journal``). The file is
+created with permissions 0600: it holds personal data in clear.
+
+Thread-safe (one connection behind a lock, reopened after ``fork``) and safe across processes
+sharing the file (SQLite locking).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import enum
+import os
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from ..exceptions import ConfigurationError, NotificationError, ProtocolError
+from ..xmlutil import parse_xml
+from .events import Notification, decode_notification, parse_datetime
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = [
+    "EntryState",
+    "Inbox",
+    "InboxEntry",
+    "InvalidNotification",
+    "PullCheckpoint",
+]
+
+SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = (
+    """CREATE TABLE IF NOT EXISTS notification_schema (
+        version INTEGER NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS notification_events (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,                 -- tipoNotifica
+        id_notifica TEXT NOT NULL,          -- testataNotifica/idOperazioneANPR
+        recipient TEXT,                     -- codDestinatario
+        sender TEXT,                        -- codMittente
+        sent_at TEXT,                       -- dataOraRichiesta / dataOraNotifica
+        channel TEXT NOT NULL,              -- push | pull
+        received_at TEXT NOT NULL,
+        payload BLOB NOT NULL,              -- the plaintext payload XML
+        operation_id TEXT,                  -- the idOperazioneANPR the event is about
+        codice_fiscale TEXT,                -- the subject, when there is one
+        state TEXT NOT NULL,                -- pending | done | invalid
+        attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT,
+        done_at TEXT,
+        UNIQUE (kind, id_notifica)
+    )""",
+    """CREATE INDEX IF NOT EXISTS notification_events_state
+        ON notification_events (state, seq)""",
+    """CREATE TABLE IF NOT EXISTS notification_pulls (
+        name TEXT PRIMARY KEY,              -- one checkpoint per poller (the Comune's ISTAT)
+        covered_until TEXT,                 -- every window before this instant was pulled
+        pending_id TEXT,                    -- the elaborazione in flight (idOperazioneANPR)
+        pending_from TEXT,
+        pending_until TEXT,
+        pending_ready_at TEXT,              -- its dataDisponibilita
+        pending_page INTEGER,               -- the next progressivo to fetch
+        updated_at TEXT NOT NULL
+    )""",
+)
+
+
+class EntryState(enum.StrEnum):
+    PENDING = "pending"
+    DONE = "done"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True)
+class InvalidNotification:
+    """A pulled notification that cannot be decoded: stored as ``invalid``, never dropped."""
+
+    kind: str
+    id_notifica: str
+    recipient: str | None
+    sender: str | None
+    sent_at: dt.datetime | None
+    raw: bytes
+    reason: str
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    """One row of the inbox. ``event`` is ``None`` only for ``invalid`` rows."""
+
+    seq: int
+    kind: str
+    id_notifica: str
+    channel: str
+    state: EntryState
+    received_at: dt.datetime
+    attempts: int
+    last_error: str | None
+    done_at: dt.datetime | None
+    operation_id: str | None
+    codice_fiscale: str | None
+    event: Notification | None
+    raw: bytes
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.id_notifica)
+
+    def __repr__(self) -> str:
+        return (
+            f"<InboxEntry {self.kind} {self.id_notifica} {self.state.value} "
+            f"channel={self.channel} attempts={self.attempts}>"
+        )
+
+
+@dataclass(frozen=True)
+class PullCheckpoint:
+    """Where the 4005 poller stands (see :mod:`.poller`)."""
+
+    name: str
+    covered_until: dt.datetime | None = None
+    """Every notification sent before this instant has been pulled."""
+    pending_id: str | None = None
+    """The ``idOperazioneANPR`` of an ``elaborazione`` whose results are not all fetched."""
+    pending_from: dt.datetime | None = None
+    pending_until: dt.datetime | None = None
+    pending_ready_at: dt.datetime | None = None
+    pending_page: int = 1
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.astimezone(dt.UTC).isoformat()
+
+
+def _from_iso(value: str | None) -> dt.datetime | None:
+    return None if value is None else parse_datetime(value)
+
+
+def _create_private(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    os.close(fd)
+
+
+class Inbox:
+    """The notification inbox in the SQLite file at ``path`` (created if missing).
+
+    **Parameters:**
+
+    - ``path``: the file; may be the operation journal's file (tables do not collide).
+    - ``durable``: flush every commit to disk (``synchronous=FULL``, the default) so an
+      acknowledged notification survives a power cut; ``False`` trades that for speed (tests).
+    - ``timeout``: seconds to wait for another process's lock before failing.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, durable: bool = True, timeout: float = 10):
+        self.path = Path(path).expanduser()
+        self._durable = durable
+        self._timeout = timeout
+        self._lock = threading.RLock()
+        self._conn: sqlite3.Connection | None = None
+        self._pid = os.getpid()
+        try:
+            _create_private(self.path)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create the notification inbox {str(self.path)!r}: {exc.strerror}",
+                setting="notifications.store",
+            ) from None
+        try:
+            with self._lock:
+                db = self._db
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    for statement in _SCHEMA:
+                        db.execute(statement)
+                    row = db.execute("SELECT max(version) FROM notification_schema").fetchone()
+                    if row[0] is None:
+                        db.execute(
+                            "INSERT INTO notification_schema (version) VALUES (?)",
+                            (SCHEMA_VERSION,),
+                        )
+                    elif row[0] > SCHEMA_VERSION:
+                        raise ConfigurationError(
+                            f"the notification inbox {str(self.path)!r} has schema version "
+                            f"{row[0]}, newer than this anpr-client understands; upgrade",
+                            setting="notifications.store",
+                        )
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except sqlite3.DatabaseError as exc:
+            raise ConfigurationError(
+                f"{str(self.path)!r} is not a usable notification inbox: {exc}",
+                setting="notifications.store",
+            ) from None
+
+    @classmethod
+    def from_settings(
+        cls, settings: Settings, *, durable: bool = True, timeout: float = 10
+    ) -> Inbox:
+        """The inbox at ``[notifications] store``, or else in the journal's file."""
+        path = settings.notifications.store or settings.journal
+        if path is None:
+            raise ConfigurationError(
+                "the notification inbox needs a file: set [notifications] store (or journal)",
+                setting="notifications.store",
+                rule="a path",
+            )
+        return cls(path, durable=durable, timeout=timeout)
+
+    # ------------------------------------------------------------------ connection
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None or self._pid != os.getpid():
+            conn = sqlite3.connect(
+                self.path, timeout=self._timeout, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL").fetchone()
+            conn.execute(f"PRAGMA synchronous={'FULL' if self._durable else 'NORMAL'}")
+            self._conn = conn
+            self._pid = os.getpid()
+        return self._conn
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Inbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Inbox {str(self.path)!r}>"
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self)
+
+    # ------------------------------------------------------------------ writing
+
+    def add(self, event: Notification, *, channel: str = "push") -> bool:
+        """Store ``event`` as ``pending``; ``False`` if its key was already stored.
+
+        Returns only once the row is committed (and flushed, when durable). Raises
+        :class:`~anpr_client.exceptions.NotificationError` (outcome ``7``) if the file fails.
+        """
+        with self._transaction() as db:
+            return _insert(db, event, channel)
+
+    def add_many(
+        self,
+        events: Iterable[Notification],
+        *,
+        channel: str = "pull",
+        invalid: Iterable[InvalidNotification] = (),
+        checkpoint: PullCheckpoint | None = None,
+    ) -> int:
+        """Store events (and undecodable ``invalid`` ones) and, in the same transaction, the
+        poller's ``checkpoint``. Returns how many events were new."""
+        with self._transaction() as db:
+            added = sum(_insert(db, e, channel) for e in events)
+            for bad in invalid:
+                db.execute(
+                    """INSERT OR IGNORE INTO notification_events
+                       (kind, id_notifica, recipient, sender, sent_at, channel, received_at,
+                        payload, state, last_error)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'invalid', ?)""",
+                    (
+                        bad.kind,
+                        bad.id_notifica,
+                        bad.recipient,
+                        bad.sender,
+                        _iso(bad.sent_at),
+                        channel,
+                        _iso(_now()),
+                        bad.raw,
+                        bad.reason,
+                    ),
+                )
+            if checkpoint is not None:
+                _save_checkpoint(db, checkpoint)
+            return added
+
+    def mark_done(self, kind: str, id_notifica: str) -> None:
+        """A handler took the event: it will not be dispatched again."""
+        with self._transaction() as db:
+            db.execute(
+                """UPDATE notification_events SET state = 'done', done_at = ?, last_error = NULL
+                   WHERE kind = ? AND id_notifica = ? AND state = 'pending'""",
+                (_iso(_now()), kind, id_notifica),
+            )
+
+    def mark_failed(self, kind: str, id_notifica: str, error: str) -> None:
+        """A handler raised: the event stays ``pending``; the attempt and its reason are kept."""
+        with self._transaction() as db:
+            db.execute(
+                """UPDATE notification_events SET attempts = attempts + 1, last_error = ?
+                   WHERE kind = ? AND id_notifica = ? AND state = 'pending'""",
+                (error[:2000], kind, id_notifica),
+            )
+
+    def save_checkpoint(self, checkpoint: PullCheckpoint) -> None:
+        with self._transaction() as db:
+            _save_checkpoint(db, checkpoint)
+
+    # ------------------------------------------------------------------ reading
+
+    def contains(self, kind: str, id_notifica: str) -> bool:
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    "SELECT 1 FROM notification_events WHERE kind = ? AND id_notifica = ?",
+                    (kind, id_notifica),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from None
+        return row is not None
+
+    def get(self, kind: str, id_notifica: str) -> InboxEntry | None:
+        rows = self._select("WHERE kind = ? AND id_notifica = ?", (kind, id_notifica))
+        return rows[0] if rows else None
+
+    def entries(
+        self, *, state: EntryState | str | None = None, kind: str | None = None
+    ) -> list[InboxEntry]:
+        """Rows in arrival order, optionally of one state and/or type."""
+        clauses, params = [], []
+        if state is not None:
+            clauses.append("state = ?")
+            params.append(EntryState(state).value)
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        return self._select(where, params)
+
+    def pending(self, limit: int | None = None) -> list[InboxEntry]:
+        """Pending events, oldest first."""
+        suffix = f" LIMIT {int(limit)}" if limit is not None else ""
+        return self._select("WHERE state = 'pending'", (), suffix)
+
+    def count(self, state: EntryState | str | None = None) -> int:
+        with self._lock:
+            try:
+                if state is None:
+                    row = self._db.execute("SELECT count(*) FROM notification_events").fetchone()
+                else:
+                    row = self._db.execute(
+                        "SELECT count(*) FROM notification_events WHERE state = ?",
+                        (EntryState(state).value,),
+                    ).fetchone()
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from None
+        return int(row[0])
+
+    def __iter__(self) -> Iterator[InboxEntry]:
+        return iter(self.entries())
+
+    def checkpoint(self, name: str) -> PullCheckpoint:
+        with self._lock:
+            try:
+                row = self._db.execute(
+                    """SELECT covered_until, pending_id, pending_from, pending_until,
+                              pending_ready_at, pending_page
+                       FROM notification_pulls WHERE name = ?""",
+                    (name,),
+                ).fetchone()
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from None
+        if row is None:
+            return PullCheckpoint(name)
+        return PullCheckpoint(
+            name=name,
+            covered_until=_from_iso(row[0]),
+            pending_id=row[1],
+            pending_from=_from_iso(row[2]),
+            pending_until=_from_iso(row[3]),
+            pending_ready_at=_from_iso(row[4]),
+            pending_page=int(row[5] or 1),
+        )
+
+    def _select(self, where: str, params: Sequence[object], suffix: str = "") -> list[InboxEntry]:
+        with self._lock:
+            try:
+                rows = self._db.execute(
+                    f"""SELECT seq, kind, id_notifica, recipient, sender, sent_at, channel,
+                               received_at, payload, operation_id, codice_fiscale, state,
+                               attempts, last_error, done_at
+                        FROM notification_events {where} ORDER BY seq{suffix}""",  # noqa: S608
+                    tuple(params),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise _storage_error(exc) from None
+        return [_entry(row) for row in rows]
+
+
+class _Transaction:
+    """``BEGIN IMMEDIATE`` … ``COMMIT`` under the inbox lock; storage errors become outcome 7."""
+
+    def __init__(self, inbox: Inbox):
+        self._inbox = inbox
+
+    def __enter__(self) -> sqlite3.Connection:
+        self._inbox._lock.acquire()
+        try:
+            db = self._inbox._db
+            db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            self._inbox._lock.release()
+            raise _storage_error(exc) from None
+        except BaseException:
+            self._inbox._lock.release()
+            raise
+        self._conn = db
+        return db
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: object, tb: object) -> None:
+        try:
+            if exc_type is None:
+                try:
+                    self._conn.execute("COMMIT")
+                except sqlite3.Error as error:
+                    self._rollback()
+                    raise _storage_error(error) from None
+            else:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise _storage_error(exc) from None
+        finally:
+            self._inbox._lock.release()
+
+    def _rollback(self) -> None:
+        with contextlib.suppress(sqlite3.Error):  # no transaction left to undo
+            self._conn.execute("ROLLBACK")
+
+
+def _storage_error(exc: sqlite3.Error) -> NotificationError:
+    return NotificationError(
+        f"the notification inbox failed: {exc}",
+        outcome="7",
+        field="notifications.store",
+        rule="a writable SQLite file",
+    )
+
+
+def _insert(db: sqlite3.Connection, event: Notification, channel: str) -> bool:
+    cursor = db.execute(
+        """INSERT OR IGNORE INTO notification_events
+           (kind, id_notifica, recipient, sender, sent_at, channel, received_at, payload,
+            operation_id, codice_fiscale, state)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')""",
+        (
+            event.kind,
+            event.id_notifica,
+            event.recipient,
+            event.sender,
+            _iso(event.sent_at),
+            channel,
+            _iso(_now()),
+            event.raw,
+            event.operation_id,
+            event.codice_fiscale,
+        ),
+    )
+    return cursor.rowcount == 1
+
+
+def _save_checkpoint(db: sqlite3.Connection, cp: PullCheckpoint) -> None:
+    db.execute(
+        """INSERT INTO notification_pulls
+           (name, covered_until, pending_id, pending_from, pending_until, pending_ready_at,
+            pending_page, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT (name) DO UPDATE SET
+             covered_until = excluded.covered_until, pending_id = excluded.pending_id,
+             pending_from = excluded.pending_from, pending_until = excluded.pending_until,
+             pending_ready_at = excluded.pending_ready_at, pending_page = excluded.pending_page,
+             updated_at = excluded.updated_at""",
+        (
+            cp.name,
+            _iso(cp.covered_until),
+            cp.pending_id,
+            _iso(cp.pending_from),
+            _iso(cp.pending_until),
+            _iso(cp.pending_ready_at),
+            cp.pending_page,
+            _iso(_now()),
+        ),
+    )
+
+
+def _entry(row: Sequence[Any]) -> InboxEntry:
+    (seq, kind, id_notifica, recipient, sender, sent_at, channel, received_at, payload) = row[:9]
+    (operation_id, codice_fiscale, state, attempts, last_error, done_at) = row[9:]
+    raw = bytes(payload)
+    entry_state = EntryState(str(state))
+    event: Notification | None = None
+    if entry_state is not EntryState.INVALID:
+        event = _decode_stored(
+            str(kind),
+            str(id_notifica),
+            None if recipient is None else str(recipient),
+            None if sender is None else str(sender),
+            _from_iso(None if sent_at is None else str(sent_at)),
+            raw,
+        )
+    return InboxEntry(
+        seq=int(seq),
+        kind=str(kind),
+        id_notifica=str(id_notifica),
+        channel=str(channel),
+        state=entry_state,
+        received_at=_from_iso(str(received_at)) or _now(),
+        attempts=int(attempts),
+        last_error=None if last_error is None else str(last_error),
+        done_at=_from_iso(None if done_at is None else str(done_at)),
+        operation_id=None if operation_id is None else str(operation_id),
+        codice_fiscale=None if codice_fiscale is None else str(codice_fiscale),
+        event=event,
+        raw=raw,
+    )
+
+
+def _decode_stored(
+    kind: str,
+    id_notifica: str,
+    recipient: str | None,
+    sender: str | None,
+    sent_at: dt.datetime | None,
+    raw: bytes,
+) -> Notification | None:
+    """Decode a stored row again (it was decoded once before storing); ``None`` if the file
+    was altered since, so a listing never fails on one bad row."""
+    try:
+        return decode_notification(
+            kind,
+            parse_xml(raw),
+            id_notifica=id_notifica,
+            recipient=recipient,
+            sender=sender,
+            sent_at=sent_at,
+            raw=raw,
+        )
+    except (NotificationError, ProtocolError):
+        return None

@@ -1,0 +1,332 @@
+"""The N000 receiver: a WSGI application that takes ANPR's pushed notifications in charge.
+
+For each ``POST`` (ANPR-FACTS §5.3), in this order:
+
+1. the body is read up to ``max_body_bytes`` (larger: HTTP 413 and outcome 5, nothing parsed),
+   MTOM is unpacked if ANPR used it, and the XML goes through the hardened parser (no DTD, no
+   entities, no network);
+2. ANPR's WS-Security signature is verified against ``trust`` (the "CA Utenti" anchors of
+   ``[notifications] anpr_ca``) with the library's strict verifier; what follows reads only the
+   Body that was verified;
+3. ``RichiestaN000`` is read; ``codDestinatario`` must be one of ``recipients``;
+4. an empty ``contenuto`` is answered 6; a notification already in the inbox is answered 1 at
+   once (a redelivery: no second event);
+5. ``contenuto`` (CMS EnvelopedData) is decrypted with the configured keys, tried in order
+   (``CO-9999``, then its successor ``CO-9998``; files or tokens);
+6. the plaintext is parsed and decoded into a typed event (:mod:`.events`);
+7. the event is **committed to the inbox before the answer is written**; a storage failure is
+   answered 7 (communication error) so that ANPR sends it again;
+8. ``RispostaN000`` goes back with the outcome: 1 acquired, 5 not conforming (bad or untrusted
+   signature, tampered content, invalid XML, unknown payload, a key that cannot decrypt it), 6
+   no data, 7 communication error.
+
+Every request is logged (logger ``anpr_client.notifications``) with its outcome, type, id and
+reason; never with personal data or key material. :meth:`NotificationReceiver.receive` is the
+same pipeline without WSGI, for other servers and tests.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from ..credentials.base import KeySource, SecretCallback
+from ..exceptions import (
+    AnprError,
+    ConfigurationError,
+    DecryptionError,
+    NotificationError,
+    ProtocolError,
+    VerificationError,
+)
+from ..mtom import inline_attachments, is_related, parse_related
+from ..security.cms import decrypt_enveloped
+from ..security.policy import NOTIFICATION_POLICY, SecurityPolicy
+from ..security.trust import TrustStore
+from ..security.verify import verify_envelope
+from ..xmlutil import parse_xml
+from .events import Notification, decode_notification
+from .inbox import Inbox
+from .message import Outcome, build_response, read_request
+
+if TYPE_CHECKING:
+    from ..settings import Settings
+
+__all__ = [
+    "DEFAULT_MAX_BODY_BYTES",
+    "RECEIVER_POLICY",
+    "NotificationReceiver",
+    "Receipt",
+]
+
+logger = logging.getLogger("anpr_client.notifications")
+
+#: Largest request accepted (an N010 is a few kilobytes; NRIS answers can be larger).
+DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+
+RECEIVER_POLICY: Final = NOTIFICATION_POLICY.allowing_sha1()
+"""The receiver's default: Body signed, no SAML, a Timestamp checked when present, rsa-sha256
+*or rsa-sha1*. ANPR has not published the algorithm of its notification signatures and its
+WS-Security stack defaults to rsa-sha1 (ANPR-FACTS §2.3, §8); refusing it would answer 5 to
+every genuine notification. Pass ``policy=NOTIFICATION_POLICY`` to demand SHA-256."""
+
+_CONTENT_TYPE: Final = "text/xml; charset=utf-8"
+_STATUS: Final = {200: "200 OK", 405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the receiver did with one request."""
+
+    outcome: Outcome
+    event: Notification | None = None
+    """The event stored (or found stored, for a redelivery)."""
+    duplicate: bool = False
+    """The notification was already in the inbox (a redelivery)."""
+    reason: str | None = None
+    """Why the outcome is not 1 (no personal data)."""
+    http_status: int = 200
+
+    @property
+    def response(self) -> bytes:
+        """The ``RispostaN000`` envelope to send back."""
+        return build_response(self.outcome)
+
+
+class NotificationReceiver:
+    """The WSGI application of a Comune's N000 endpoint (see the module docstring).
+
+    **Parameters:**
+
+    - ``inbox``: where events are committed before acknowledging.
+    - ``keys``: the Comune's decryption keys, tried in order (``CO-9999``, then ``CO-9998``).
+    - ``trust``: anchors for ANPR's notification signing certificate.
+    - ``recipients``: ISTAT codes this endpoint serves (``codDestinatario``); ``None``: any.
+    - ``policy``: what the signature must satisfy (default :data:`RECEIVER_POLICY`).
+    - ``max_body_bytes``: the request size cap.
+    - ``on_persisted``: called with ``(event, new)`` right after the commit and before the
+      answer (for waking a dispatcher or metrics; an exception here answers 7, the event stays
+      stored and a redelivery is answered 1).
+
+    Thread-safe: serve it from a multi-threaded WSGI server.
+    """
+
+    def __init__(
+        self,
+        inbox: Inbox,
+        *,
+        keys: Sequence[KeySource],
+        trust: TrustStore,
+        recipients: Collection[str] | None = None,
+        policy: SecurityPolicy = RECEIVER_POLICY,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        on_persisted: Callable[[Notification, bool], None] | None = None,
+    ):
+        if not keys:
+            raise ConfigurationError(
+                "the receiver needs at least one decryption key (the CO-9999 key)",
+                setting="notifications.decrypt_keys",
+                rule="at least one key source",
+            )
+        self.inbox = inbox
+        self._keys = tuple(keys)
+        self._trust = trust
+        self._recipients = frozenset(recipients) if recipients is not None else None
+        self._policy = policy
+        self._max = max_body_bytes
+        self._on_persisted = on_persisted
+        self._stats_lock = threading.Lock()
+        self.stats: dict[str, int] = {o.value: 0 for o in Outcome}
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        inbox: Inbox | None = None,
+        secret: SecretCallback | None = None,
+        **options: Any,
+    ) -> NotificationReceiver:
+        """A receiver for ``settings.codice_istat`` from the ``[notifications]`` table.
+
+        Loads ``decrypt_keys`` (PINs/passwords from the environment variables they name, or
+        ``secret``), ``anpr_ca`` and the inbox (``store``, else the journal's file).
+        """
+        cfg = settings.notifications
+        if not cfg.decrypt_keys:
+            raise ConfigurationError(
+                "[notifications] decrypt_keys is empty: list the CO-9999 key (and CO-9998)",
+                setting="notifications.decrypt_keys",
+                rule="at least one key source",
+            )
+        if cfg.anpr_ca is None:
+            raise ConfigurationError(
+                "[notifications] anpr_ca is missing: the CA that issues ANPR's notification "
+                "signing certificate ('CA Utenti')",
+                setting="notifications.anpr_ca",
+                rule="a PEM file",
+            )
+        from ..credentials import load_key_source
+
+        keys = [
+            load_key_source(k, secret=secret, purpose=f"notifications.decrypt_keys[{i}]")
+            for i, k in enumerate(cfg.decrypt_keys)
+        ]
+        trust = TrustStore.from_pem(cfg.anpr_ca)
+        options.setdefault("recipients", (settings.codice_istat,))
+        return cls(inbox or Inbox.from_settings(settings), keys=keys, trust=trust, **options)
+
+    def __repr__(self) -> str:
+        return f"<NotificationReceiver inbox={self.inbox!r} keys={len(self._keys)}>"
+
+    # ------------------------------------------------------------------ the pipeline
+
+    def receive(self, body: bytes, content_type: str | None = None) -> Receipt:
+        """Take one ``RichiestaN000`` in charge and say what to answer. Never raises."""
+        try:
+            receipt = self._receive(body, content_type)
+        except NotificationError as exc:
+            outcome = Outcome(exc.outcome or Outcome.NOT_CONFORMING)
+            receipt = Receipt(outcome, reason=str(exc))
+        except (VerificationError, DecryptionError, ProtocolError) as exc:
+            receipt = Receipt(Outcome.NOT_CONFORMING, reason=f"{type(exc).__name__}: {exc}")
+        except AnprError as exc:
+            receipt = Receipt(Outcome.COMMUNICATION_ERROR, reason=f"{type(exc).__name__}: {exc}")
+        except Exception as exc:  # a bug must not lose the notification: ANPR will resend
+            logger.exception("notification: unexpected failure")
+            receipt = Receipt(Outcome.COMMUNICATION_ERROR, reason=f"internal error: {exc!r}")
+        with self._stats_lock:
+            self.stats[receipt.outcome.value] += 1
+        event = receipt.event
+        logger.log(
+            logging.INFO if receipt.outcome is Outcome.ACQUIRED else logging.WARNING,
+            "notification %s %s: outcome %s%s%s",
+            event.kind if event else "?",
+            event.id_notifica if event else "?",
+            receipt.outcome.value,
+            " (redelivery)" if receipt.duplicate else "",
+            f": {receipt.reason}" if receipt.reason else "",
+        )
+        return receipt
+
+    def _receive(self, body: bytes, content_type: str | None) -> Receipt:
+        if len(body) > self._max:
+            return Receipt(
+                Outcome.NOT_CONFORMING,
+                reason=f"the request exceeds {self._max} bytes",
+                http_status=413,
+            )
+        if is_related(content_type):
+            related = parse_related(body, content_type or "")
+            root = parse_xml(related.root, max_bytes=self._max)
+            inline_attachments(root, related.attachments)
+            verified = verify_envelope(root, trust=self._trust, policy=self._policy)
+        else:  # verify_envelope parses with the hardened parser first
+            verified = verify_envelope(body, trust=self._trust, policy=self._policy)
+        request = read_request(verified.payload)
+        if self._recipients is not None and request.cod_destinatario not in self._recipients:
+            raise NotificationError(
+                f"codDestinatario {request.cod_destinatario[:10]!r} is not served here "
+                f"({', '.join(sorted(self._recipients))})",
+                outcome=Outcome.NOT_CONFORMING,
+                field="testataNotifica/codDestinatario",
+                rule="the ISTAT code of a Comune served by this endpoint",
+            )
+        if not request.contenuto:
+            return Receipt(Outcome.NO_DATA, reason="contenuto is empty")
+        stored = self.inbox.get(request.tipo_notifica, request.id_notifica)
+        if stored is not None:
+            return Receipt(Outcome.ACQUIRED, event=stored.event, duplicate=True)
+        plaintext = decrypt_enveloped(request.contenuto, self._keys)
+        if not plaintext.strip():
+            return Receipt(Outcome.NO_DATA, reason="the decrypted contenuto is empty")
+        try:
+            payload = parse_xml(plaintext, max_bytes=self._max)
+        except ProtocolError as exc:
+            raise NotificationError(
+                f"the decrypted contenuto is not acceptable XML: {exc}",
+                outcome=Outcome.NOT_CONFORMING,
+                field="contenuto",
+                rule="well-formed XML without DTD",
+            ) from None
+        event = decode_notification(
+            request.tipo_notifica,
+            payload,
+            id_notifica=request.id_notifica,
+            recipient=request.cod_destinatario,
+            sender=request.cod_mittente or None,
+            sent_at=request.data_ora_richiesta,
+            raw=plaintext,
+        )
+        new = self.inbox.add(event, channel="push")  # committed (and flushed) here
+        if self._on_persisted is not None:
+            self._on_persisted(event, new)
+        return Receipt(Outcome.ACQUIRED, event=event, duplicate=not new)
+
+    # ------------------------------------------------------------------ WSGI
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        if environ.get("REQUEST_METHOD", "GET").upper() != "POST":
+            return _reply(
+                start_response,
+                405,
+                b"POST a SOAP RichiestaN000 here\n",
+                "text/plain",
+                ("Allow", "POST"),
+            )
+        body = _read_body(environ, self._max)
+        if body is None:
+            receipt = Receipt(
+                Outcome.NOT_CONFORMING,
+                reason=f"the request exceeds {self._max} bytes",
+                http_status=413,
+            )
+            with self._stats_lock:
+                self.stats[receipt.outcome.value] += 1
+            logger.warning("notification ? ?: outcome 5: %s", receipt.reason)
+        else:
+            receipt = self.receive(body, environ.get("CONTENT_TYPE"))
+        return _reply(start_response, receipt.http_status, receipt.response, _CONTENT_TYPE)
+
+
+def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:
+    """The request body, or ``None`` if it is larger than ``limit`` (never reads past it)."""
+    stream = environ.get("wsgi.input")
+    if stream is None:
+        return b""
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    if length_text.strip():
+        try:
+            length = int(length_text)
+        except ValueError:
+            return b""
+        if length > limit:
+            return None
+        return bytes(stream.read(length)) if length > 0 else b""
+    # No length (chunked): read at most limit + 1 bytes.
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(65536, limit + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return None if size > limit else b"".join(chunks)
+
+
+def _reply(
+    start_response: Callable[..., Any],
+    status: int,
+    body: bytes,
+    content_type: str,
+    *extra: tuple[str, str],
+) -> list[bytes]:
+    headers = [("Content-Type", content_type), ("Content-Length", str(len(body))), *extra]
+    start_response(_STATUS[status], headers)
+    return [body]
