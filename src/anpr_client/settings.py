@@ -7,7 +7,8 @@ A settings file (found via ``--config PATH`` or ``ANPR_CONFIG``)::
     cod_destinatario = "ANPR05"           # optional
     base_url = "https://127.0.0.1:8443"   # optional: replaces the environment's host
     ca_bundle = "ca.pem"                  # optional: trust anchors for the server certificate
-    journal = "anpr-journal.sqlite"       # optional: the operation journal
+    journal = "anpr-journal.sqlite"       # optional: the operation journal (default: the user's
+                                          # data directory; false: no journal)
     [application]
     name = "GESTIONALE"
     version = "1.0"
@@ -315,6 +316,10 @@ class Settings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     wsdl_dir: Path | None = None
     journal: Path | None = None
+    """The operation journal file; ``None``: the default path (see :mod:`anpr_client.journal`)."""
+    journal_enabled: bool = True
+    """``False`` (``journal = false``, ``ANPR_JOURNAL=off``): clients built by
+    :func:`anpr_client.client_from_settings` keep no journal."""
     operator: OperatorSettings | None = None
     comune_key: KeySourceConfig | None = None
     workstation: WorkstationSettings | None = None
@@ -438,6 +443,9 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
     for key in ("environment", "codice_istat", "cod_destinatario", "base_url"):
         if key in data:
             kwargs[key] = _typed(data[key], str, key)
+    if isinstance(data.get("journal"), bool):  # journal = false | true (the default path)
+        kwargs["journal_enabled"] = data["journal"]
+        data = {k: v for k, v in data.items() if k != "journal"}
     for key in ("ca_bundle", "wsdl_dir", "journal"):
         if key in data:
             kwargs[key] = _path(data[key], base, key)
@@ -553,6 +561,8 @@ _ENV_STR = {
     "ANPR_BASE_URL": "base_url",
 }
 _ENV_PATH = {"ANPR_CA_BUNDLE": "ca_bundle", "ANPR_WSDL_DIR": "wsdl_dir", "ANPR_JOURNAL": "journal"}
+_ENV_SWITCH = {"off": False, "false": False, "no": False, "on": True, "true": True, "yes": True}
+"""``ANPR_JOURNAL`` values that switch the journal off (or on, at its default path)."""
 
 
 def load_settings(
@@ -585,9 +595,12 @@ def load_settings(
     for var, key in _ENV_STR.items():
         if env.get(var):
             data[key] = env[var]
+    switch = _ENV_SWITCH.get(env.get("ANPR_JOURNAL", "").strip().lower())
     for var, key in _ENV_PATH.items():
-        if env.get(var):
+        if env.get(var) and not (var == "ANPR_JOURNAL" and switch is not None):
             data[key] = str(Path(env[var]).expanduser().absolute())
+    if switch is False or (switch is True and not isinstance(data.get("journal"), str)):
+        data["journal"] = switch  # on: the file's path if it names one, else the default
     app_env = {
         "name": env.get("ANPR_APP_NAME"),
         "version": env.get("ANPR_APP_VERSION"),

@@ -38,15 +38,18 @@ import socket
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..codec import render_value
 from ..exceptions import ConfigurationError, JournalError
 from . import ids as _ids
-from .sealing import Sealer
+from .sealing import KEY_ENV, Sealer, key_from_text
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = [
     "OPEN_STATES",
@@ -487,6 +490,8 @@ class Journal:
         a power cut cannot lose the fact that a request may have gone out. With ``False`` the
         journal still survives a crash of the process, not of the machine.
     :param id_prefix: the id prefix of a *new* journal (default: random; see :mod:`.ids`).
+    :param create: ``False``: a missing file is an error instead of a new, empty journal (for
+        tools that only read).
     """
 
     def __init__(
@@ -497,6 +502,7 @@ class Journal:
         durable: bool = True,
         id_prefix: str | None = None,
         busy_timeout: float = 30.0,
+        create: bool = True,
     ):
         self.path = Path(path) if path is not None else default_journal_path()
         self.durable = durable
@@ -505,7 +511,36 @@ class Journal:
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
         self._sealer = Sealer(key) if key is not None else None
+        if not create and not self.path.is_file():
+            raise ConfigurationError(
+                f"there is no journal at {str(self.path)!r}", setting="journal", rule="exists"
+            )
         self._open(id_prefix)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        secret: Callable[[str], str] | None = None,
+        env: Mapping[str, str] | None = None,
+        create: bool = True,
+    ) -> Journal:
+        """The journal named by ``settings.journal`` (default path when unset).
+
+        The key of an encrypted journal comes from ``$ANPR_JOURNAL_KEY``, else, when the file
+        turns out to be encrypted, from ``secret("journal key")``. Without either, the journal
+        opens read-only for its sealed columns (writes raise ConfigurationError).
+        """
+        env = os.environ if env is None else env
+        text = env.get(KEY_ENV)
+        key = key_from_text(text) if text else None
+        journal = cls(settings.journal, key=key, create=create)
+        if journal.encrypted and key is None and secret is not None:
+            journal.close()
+            key = key_from_text(secret("journal key"), setting="journal key")
+            journal = cls(settings.journal, key=key, create=create)
+        return journal
 
     def __repr__(self) -> str:
         enc = ", encrypted" if self.encrypted else ""
