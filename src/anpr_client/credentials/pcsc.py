@@ -261,6 +261,10 @@ CNS_PROFILE: Final = CardProfile(
 _OK: Final = 0x9000
 
 
+class _SecurityStatusNotSatisfied(PinError):
+    """The card wants the PIN again (status 6982), e.g. after another application reset it."""
+
+
 class PcscKeySource:
     """A card in a PC/SC reader as a :class:`~anpr_client.credentials.KeySource`.
 
@@ -408,7 +412,9 @@ class PcscKeySource:
         last = chunks[-1]
         response, sw = self._transmit(bytes([0x00, 0x2A, p1, p2, len(last)]) + last + b"\x00")
         if sw == 0x6982:
-            raise PinError(f"{self._where}: security status not satisfied (PIN needed)")
+            raise _SecurityStatusNotSatisfied(
+                f"{self._where}: security status not satisfied (PIN needed)"
+            )
         self._check(sw, "the security operation")
         return response
 
@@ -430,9 +436,8 @@ class PcscKeySource:
                 raise _as_removed(_pcsc_error(hr, self._where))
             try:
                 return operation()
-            except PinError as exc:
-                if "security status" not in str(exc):
-                    raise
+            except _SecurityStatusNotSatisfied:
+                pass
             # The card lost the PIN state (reset by another application): verify once more.
             self._verify_pin()
             return operation()

@@ -243,7 +243,13 @@ class WsSecurity:
                     rule="card settings with from_card",
                 )
             card = load_key_source(operator_settings.card, secret=secret, purpose="operator")
-            operator = codice_fiscale_from_certificate(card.certificate)
+            try:
+                operator = codice_fiscale_from_certificate(card.certificate)
+            finally:
+                # Only the certificate was needed (read after PIN login): release the card.
+                close = getattr(card, "close", None)
+                if callable(close):
+                    close()
         sec = settings.security
         return cls(
             signer=signer,

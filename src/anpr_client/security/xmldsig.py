@@ -299,7 +299,6 @@ def verify_signature(
     signature_methods: Collection[str],
     digest_methods: Collection[str],
     what: str = "signature",
-    on_signed_info: Callable[[etree._Element], None] | None = None,
 ) -> tuple[VerifiedReference, ...]:
     """Verify a ``ds:Signature`` strictly and return its references, resolved and checked.
 
@@ -338,8 +337,6 @@ def verify_signature(
             f"{what}: signature method {method!r} is not allowed by the policy",
             check="algorithm-signature",
         )
-    if on_signed_info is not None:
-        on_signed_info(signed_info)
 
     verified: list[VerifiedReference] = []
     seen: set[str] = set()
