@@ -1,0 +1,159 @@
+"""Builders for the notification tests: payloads, ANPR's signed requests, keys, servers."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import functools
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from lxml import etree
+
+from anpr_client.notifications import Inbox, NotificationReceiver, build_request
+from anpr_client.notifications.events import PAYLOAD_NS
+from anpr_client.pki import Identity, Pki, generate_test_pki, issue_certificate, name
+from anpr_client.security.trust import TrustStore
+
+ISTAT_A = "058091"
+ISTAT_B = "015146"
+CF_1 = "RSSMRA80A01H501U"
+CF_2 = "RSSLRA82B41H501X"
+SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+N000 = "http://sogei.it/ANPR/N000AnprService"
+
+
+@functools.cache
+def shared_pki() -> Pki:
+    return generate_test_pki(ISTAT_A)
+
+
+@functools.cache
+def successor_key(pki: Pki) -> Identity:
+    """The Comune's CO-9998 (the successor certificate), issued by the same CA."""
+    return issue_certificate(pki.ca, name(f"{pki.istat}-CO-9998"))
+
+
+@functools.cache
+def foreign_signer() -> Identity:
+    """A notification signer under a CA the Comune does not trust."""
+    other = generate_test_pki("015146")
+    return other.notifications
+
+
+def anpr_trust(pki: Pki) -> TrustStore:
+    return TrustStore([pki.anpr_ca.certificate])
+
+
+def n010_payload(
+    cf: str = CF_1,
+    *,
+    operation: str = "700000001",
+    surname: str = "ROSSI",
+    given_name: str = "MARIO",
+    decorrenza: str = "2026-11-20",
+    kind: str = "N010",
+) -> bytes:
+    return (
+        f'<ns:Notifica{kind} xmlns:ns="{PAYLOAD_NS}">'
+        f"<generalitaSoggetto><codiceFiscale>{cf}</codiceFiscale><cognome>{surname}</cognome>"
+        f"<nome>{given_name}</nome><sesso>M</sesso><dataNascita>1980-01-01</dataNascita>"
+        f"</generalitaSoggetto>"
+        f"<comuneRichiesta><nomeComune>MILANO</nomeComune><codiceIstat>{ISTAT_B}</codiceIstat>"
+        f"<siglaProvinciaIstat>MI</siglaProvinciaIstat></comuneRichiesta>"
+        f"<idOperazioneANPR>{operation}</idOperazioneANPR>"
+        f"<dataDecorrenza>{decorrenza}</dataDecorrenza>"
+        f"</ns:Notifica{kind}>"
+    ).encode()
+
+
+def signed_request(
+    pki: Pki,
+    payload: bytes | None = None,
+    *,
+    id_notifica: str = "9000000001",
+    kind: str = "N010",
+    recipient: x509.Certificate | str | None = "comune",
+    signer: Identity | None = None,
+    cod_destinatario: str = ISTAT_A,
+    algorithm: str = "rsa-sha256",
+) -> bytes:
+    """A RichiestaN000 as ANPR sends it (``recipient="comune"``: encrypted for CO-9999)."""
+    cert = pki.comune.certificate if recipient == "comune" else recipient
+    assert not isinstance(cert, str)
+    return build_request(
+        n010_payload() if payload is None else payload,
+        tipo_notifica=kind,
+        id_notifica=id_notifica,
+        cod_destinatario=cod_destinatario,
+        recipient=cert,
+        signer=(signer or pki.notifications).key_source(),
+        algorithm=algorithm,  # type: ignore[arg-type]
+    )
+
+
+def outcome_of(response: bytes) -> str:
+    root = etree.fromstring(response)
+    found = root.find(f"{{{SOAP}}}Body/{{{N000}}}RispostaN000")
+    assert found is not None
+    assert found.findtext("codiceEsito") == found.findtext("esito")
+    return found.findtext("esito") or ""
+
+
+def replace_contenuto(request: bytes, data: bytes) -> bytes:
+    """The request with another ``contenuto`` (the signature is left as it was)."""
+    root = etree.fromstring(request)
+    el = root.find(f".//{{{N000}}}RichiestaN000/contenuto")
+    assert el is not None
+    el.text = base64.b64encode(data).decode()
+    return etree.tostring(root)
+
+
+def make_receiver(pki: Pki, inbox: Inbox, **kwargs: object) -> NotificationReceiver:
+    options: dict[str, object] = {
+        "keys": [pki.comune.key_source()],
+        "trust": anpr_trust(pki),
+        "recipients": (ISTAT_A,),
+    }
+    options.update(kwargs)
+    return NotificationReceiver(inbox, **options)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class SettingsFiles:
+    path: Path
+    store: Path
+
+
+def write_settings(
+    pki: Pki, directory: Path, *, keys: tuple[Identity, ...] | None = None
+) -> SettingsFiles:
+    """An anpr.toml whose [notifications] table names PKCS#12 keys and the ANPR CA."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "anpr-ca.pem").write_bytes(pki.anpr_ca.cert_pem())
+    tables = []
+    for i, identity in enumerate(keys or (pki.comune,)):
+        p12 = identity.write_pkcs12(directory / f"co-{i}.p12", password="p12-password")
+        tables.append(
+            f'[[notifications.decrypt_keys]]\npkcs12 = "{p12}"\npassword_env = "ANPR_TEST_P12"\n'
+        )
+    store = directory / "inbox.sqlite"
+    path = directory / "anpr.toml"
+    path.write_text(
+        f'codice_istat = "{pki.istat}"\n\n[notifications]\nstore = "{store}"\n'
+        f'anpr_ca = "{directory / "anpr-ca.pem"}"\n\n' + "\n".join(tables),
+        encoding="utf-8",
+    )
+    return SettingsFiles(path, store)
+
+
+def utc(*args: int) -> dt.datetime:
+    return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]
