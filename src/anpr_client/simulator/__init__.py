@@ -1,0 +1,54 @@
+"""An offline ANPR: a stateful simulator that verifies the security frame like ANPR's gateway.
+
+Since June 2022 there is no open ANPR sandbox. The simulator serves ANPR's operations over
+SOAP 1.1 at ANPR's URL paths, on loopback with TLS, from anpr-client's own WSDL/XSD bundle:
+
+- a **gateway** that runs the library's own verifier on the WS-Security frame and validates
+  the body against the XSD, answering the gateway's SOAP faults (``Internal Error (from
+  client)``, ``Rejected by policy. (from client)``, ``certificate revoked (from client)``);
+- a **registry** in SQLite (Comuni, persons, families, residences), seeded with a fictitious
+  population with valid codici fiscali;
+- **operations** with real semantics: TestConn, 1001, 1002, 2001, 3001, 3002, 3003, 3007,
+  4005, 5005, 6001 (a real PDF over MTOM), 7001; others answer "not simulated" (EN379);
+- ANPR's **idempotency** rules for ``idOperazioneComune`` (replay, EN079, EN148);
+- **notifications**: the N010 of a transfer between two subentrati Comuni, pushed (N000,
+  signed and encrypted) and pulled (4005);
+- **fault injection** (latency, dropped connections, lost answers, 5xx, "from server" faults)
+  and a clock offset.
+
+::
+
+    from anpr_client.simulator import SimulatorConfig, running_simulator, Fault
+
+    with running_simulator(SimulatorConfig()) as sim:
+        client = sim.client()                 # Comune 058091, signing, over TLS
+        result = client.test_connection()
+
+See ``docs/simulator.md`` for the command line (``anpr simulator serve``), the pytest plugin and
+the fault knobs.
+"""
+
+from __future__ import annotations
+
+from .config import SimulatorConfig
+from .faults import Fault, FaultInjector, FaultKind
+from .ledger import OperationRecord
+from .notifications import NotificationRecord, notifications_document
+from .runtime import Simulator, running_simulator
+from .store import Address, Family, Person, Registry
+
+__all__ = [
+    "Address",
+    "Family",
+    "Fault",
+    "FaultInjector",
+    "FaultKind",
+    "NotificationRecord",
+    "OperationRecord",
+    "Person",
+    "Registry",
+    "Simulator",
+    "SimulatorConfig",
+    "notifications_document",
+    "running_simulator",
+]

@@ -1,0 +1,205 @@
+"""The simulator's SQLite database: one connection, one lock, explicit transactions.
+
+The registry (:mod:`.store`), the operation ledger (:mod:`.ledger`) and the notification
+outbox (:mod:`.notifications`) share one database, so an operation's effects, its recorded
+answer and the notifications it produces commit together or not at all.
+
+A file database runs in WAL mode; ``None`` keeps everything in memory (tests). All access goes
+through :meth:`Database.transaction` (writes) or :meth:`Database.read` (reads), both holding
+one re-entrant lock: SQLite serialises writers anyway, and the simulator's statements take
+microseconds.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Final
+
+__all__ = ["Database"]
+
+_SCHEMA_VERSION: Final = 1
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS sequences (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+
+CREATE TABLE IF NOT EXISTS comuni (
+    istat TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    province TEXT NOT NULL,
+    cadastral TEXT NOT NULL,
+    subentrato INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS families (
+    id TEXT PRIMARY KEY,
+    comune TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- '1' famiglia, '2' convivenza (tipoScheda)
+    origin_date TEXT,
+    address_kind TEXT NOT NULL,         -- tipoIndirizzo
+    cap TEXT, street_kind TEXT, street_name TEXT, house_number TEXT,
+    since TEXT,                         -- dataDecorrenzaResidenza
+    active INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX IF NOT EXISTS families_comune ON families (comune, active);
+CREATE TABLE IF NOT EXISTS persons (
+    id TEXT PRIMARY KEY,                -- idSchedaSoggettoANPR
+    id_anpr TEXT NOT NULL UNIQUE,       -- identificativi/idANPR
+    cf TEXT NOT NULL UNIQUE,
+    surname TEXT NOT NULL,
+    name TEXT NOT NULL,
+    sex TEXT NOT NULL,
+    birth_date TEXT NOT NULL,
+    birth_comune TEXT,                  -- ISTAT code, Italian births
+    birth_state TEXT,                   -- ANPR state code, births abroad
+    birth_place_name TEXT NOT NULL,
+    birth_province TEXT,
+    citizenship TEXT NOT NULL,          -- ANPR state code (100 = Italy)
+    marital_status TEXT,
+    status TEXT NOT NULL,               -- resident | deceased | cancelled
+    comune TEXT,                        -- the Comune of residence (competence); NULL: none
+    family_id TEXT REFERENCES families(id),
+    relation TEXT,                      -- codiceLegame
+    relation_since TEXT,
+    death_date TEXT,
+    registered_by TEXT,                 -- idOperazioneANPR that registered the person
+    updated_by TEXT
+);
+CREATE INDEX IF NOT EXISTS persons_comune ON persons (comune, status);
+CREATE INDEX IF NOT EXISTS persons_family ON persons (family_id);
+CREATE INDEX IF NOT EXISTS persons_name ON persons (surname, name);
+CREATE TABLE IF NOT EXISTS residences (
+    person_id TEXT NOT NULL REFERENCES persons(id),
+    comune TEXT NOT NULL,
+    family_id TEXT,
+    since TEXT NOT NULL,
+    until TEXT,
+    reason TEXT NOT NULL,               -- seed | birth | registration | change | transfer
+    operation TEXT                      -- idOperazioneANPR
+);
+CREATE INDEX IF NOT EXISTS residences_person ON residences (person_id);
+CREATE TABLE IF NOT EXISTS certificates (
+    id INTEGER PRIMARY KEY,
+    person_id TEXT NOT NULL,
+    comune TEXT NOT NULL,
+    kind TEXT NOT NULL,                 -- tipoCertificato
+    operation TEXT NOT NULL,            -- idOperazioneANPR
+    issued_at TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS operations (
+    id_anpr TEXT PRIMARY KEY,           -- idOperazioneANPR
+    comune TEXT NOT NULL,
+    id_comune TEXT NOT NULL,            -- idOperazioneComune
+    service TEXT NOT NULL,              -- operazioneRichiesta (3002, 5005, TestConn…)
+    outcome TEXT NOT NULL,              -- ok | ko
+    esito TEXT NOT NULL,                -- esitoOperazione (0000 | XXXX)
+    received_at TEXT NOT NULL,
+    completed_at TEXT NOT NULL,
+    request BLOB NOT NULL,              -- the request body element (XML)
+    response_xml BLOB NOT NULL,         -- the answer element, attachments inline (3003)
+    response_body BLOB NOT NULL,        -- the HTTP body as first sent (replayed byte for byte)
+    response_type TEXT NOT NULL,        -- its Content-Type
+    applied INTEGER NOT NULL,           -- times the operation was executed (1)
+    protocollo TEXT,
+    UNIQUE (comune, id_comune)
+);
+CREATE INDEX IF NOT EXISTS operations_time ON operations (comune, completed_at);
+CREATE TABLE IF NOT EXISTS notifications (
+    id TEXT PRIMARY KEY,                -- idNotifica = testataNotifica/idOperazioneANPR
+    kind TEXT NOT NULL,                 -- N010…
+    recipient TEXT NOT NULL,            -- codDestinatario (ISTAT)
+    operation TEXT NOT NULL,            -- the idOperazioneANPR that caused it
+    person_id TEXT,
+    created_at TEXT NOT NULL,
+    payload BLOB NOT NULL,              -- the Notifica element (XML, not encrypted)
+    state TEXT NOT NULL,                -- pending | delivered | failed | no-endpoint
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    delivered_at TEXT,
+    consumed INTEGER NOT NULL DEFAULT 0 -- taken in charge (pushed with esito 1, or pulled)
+);
+CREATE INDEX IF NOT EXISTS notifications_recipient ON notifications (recipient, created_at);
+CREATE TABLE IF NOT EXISTS endpoints (
+    istat TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    ca_bundle TEXT
+);
+CREATE TABLE IF NOT EXISTS extractions (
+    id_anpr TEXT PRIMARY KEY,           -- the elaborazione's idOperazioneANPR
+    comune TEXT NOT NULL,
+    ready_at TEXT NOT NULL,             -- dataDisponibilita
+    request BLOB NOT NULL,              -- the criteria (JSON)
+    results TEXT                        -- the ids found, fixed at the first read (JSON)
+);
+"""
+
+
+class Database:
+    """A SQLite database shared by the simulator's components. Thread-safe."""
+
+    def __init__(self, path: Path | None):
+        self.path = path
+        target = ":memory:" if path is None else str(path)
+        self._conn = sqlite3.connect(
+            target, check_same_thread=False, isolation_level=None, timeout=30.0
+        )
+        self._conn.row_factory = sqlite3.Row
+        self._lock = threading.RLock()
+        self._depth = 0
+        with self._lock:
+            if path is not None:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
+                (str(_SCHEMA_VERSION),),
+            )
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction (``BEGIN IMMEDIATE``); nested calls join the outer one."""
+        with self._lock:
+            outer = self._depth == 0
+            if outer:
+                self._conn.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield self._conn
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._conn.execute("ROLLBACK")
+                raise
+            self._depth -= 1
+            if outer:
+                self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """The connection, for reads (under the lock, so no writer interleaves)."""
+        with self._lock:
+            yield self._conn
+
+    def next_value(self, name: str, start: int) -> int:
+        """The next value of the named sequence (the first is ``start``)."""
+        with self.transaction() as conn:
+            row = conn.execute(
+                "INSERT INTO sequences (name, value) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
+                (name, start),
+            ).fetchone()
+            return int(row[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __repr__(self) -> str:
+        return f"Database({'memory' if self.path is None else str(self.path)!r})"

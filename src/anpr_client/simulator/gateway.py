@@ -1,0 +1,176 @@
+"""The simulated security gateway: what ANPR's perimeter checks before the application.
+
+For each request, in order (ANPR-FACTS §4.4):
+
+1. the WS-Security frame, with the library's own verifier
+   (:func:`anpr_client.security.verify.verify_envelope`) against the simulator's CA and its
+   revocations; a failure becomes the fault :func:`~anpr_client.security.verify.gateway_fault`
+   names (``certificate revoked``, ``Rejected by policy``, ``Internal Error``);
+2. the identity policy: the SAML ``IdSede`` must be a Comune on the simulated ANPR and equal
+   the request's ``codMittente``; the signer certificate must belong to that Comune (its CN
+   starts with the ISTAT code); the operator (NameID) must be a well-formed codice fiscale —
+   otherwise ``Rejected by policy``;
+3. the body against the family's XSD — otherwise ``Internal Error (from client)``.
+
+Only the verified Body is read afterwards. With ``require_signature=False`` an unsigned request
+passes step 1 (a present frame is still verified) and ``codMittente`` is taken at its word.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final
+
+from cryptography.x509.oid import NameOID
+from lxml import etree
+
+from ..bundle import Bundle, Operation
+from ..exceptions import VerificationError
+from ..security.policy import DEFAULT_POLICY, SecurityPolicy
+from ..security.trust import TrustStore
+from ..security.verify import (
+    CERTIFICATE_REVOKED,
+    INTERNAL_ERROR,
+    REJECTED_BY_POLICY,
+    gateway_fault,
+    verify_envelope,
+)
+from ..validation import codicefiscale
+from ..xmlutil import NS
+
+__all__ = [
+    "CERTIFICATE_REVOKED",
+    "INTERNAL_ERROR",
+    "REJECTED_BY_POLICY",
+    "Gateway",
+    "GatewayRejection",
+    "Passed",
+]
+
+_SOAP: Final = NS["soap"]
+_WSSE: Final = NS["wsse"]
+
+
+class GatewayRejection(Exception):
+    """The gateway refuses the request: answer the SOAP fault ``faultstring``.
+
+    ``reason`` says why, for the simulator's log (the gateway's answer carries no detail, like
+    ANPR's); ``check`` is the verifier's check name when the frame failed.
+    """
+
+    def __init__(self, faultstring: str, reason: str, *, check: str | None = None):
+        super().__init__(f"{faultstring}: {reason}")
+        self.faultstring = faultstring
+        self.reason = reason
+        self.check = check
+
+
+@dataclass(frozen=True)
+class Passed:
+    """A request the gateway let through."""
+
+    operation: Operation
+    payload: etree._Element
+    """The request element, from the verified Body (or the received one, if unsigned)."""
+    signed: bool
+    id_sede: str | None
+    operator: str | None
+    id_postazione: str | None
+
+
+class Gateway:
+    """Checks requests like ANPR's perimeter (see the module docstring). Thread-safe."""
+
+    def __init__(
+        self,
+        bundle: Bundle,
+        *,
+        trust: Callable[[], TrustStore],
+        known_comune: Callable[[str], bool],
+        now: Callable[[], dt.datetime],
+        require_signature: bool = True,
+        allow_sha1: bool = True,
+        clock_skew: float = 60.0,
+    ):
+        self._bundle = bundle
+        self._trust = trust
+        self._known_comune = known_comune
+        self._now = now
+        self.require_signature = require_signature
+        policy: SecurityPolicy = dataclasses.replace(DEFAULT_POLICY, clock_skew=clock_skew)
+        self.policy = policy.allowing_sha1() if allow_sha1 else policy
+        self._by_request = {op.request.text: op for op in bundle}
+
+    def operation_of(self, envelope: etree._Element) -> Operation | None:
+        """The operation a received envelope asks for (by its Body's element), if known."""
+        body = envelope.find(f"{{{_SOAP}}}Body")
+        if body is None:
+            return None
+        payload = next((c for c in body if isinstance(c.tag, str)), None)
+        return None if payload is None else self._by_request.get(payload.tag)
+
+    def check(self, envelope: etree._Element, family: str) -> Passed:
+        """Run the gateway's checks on a parsed envelope sent to ``family``'s path."""
+        if etree.QName(envelope).text != f"{{{_SOAP}}}Envelope":
+            raise GatewayRejection(INTERNAL_ERROR, "not a SOAP 1.1 envelope")
+        header = envelope.find(f"{{{_SOAP}}}Header")
+        has_frame = header is not None and header.find(f"{{{_WSSE}}}Security") is not None
+        id_sede = operator = id_postazione = None
+        signed = False
+        if has_frame or self.require_signature:
+            try:
+                verified = verify_envelope(
+                    envelope, trust=self._trust(), policy=self.policy, now=self._now()
+                )
+            except VerificationError as exc:
+                raise GatewayRejection(gateway_fault(exc), str(exc), check=exc.check) from None
+            payload = verified.payload
+            signed = True
+            id_sede, operator = verified.id_sede, verified.operator
+            id_postazione = verified.id_postazione
+            names = verified.signer.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+            self._check_identity(str(names[0].value) if names else "", id_sede, operator)
+        else:
+            body = envelope.find(f"{{{_SOAP}}}Body")
+            payload = (
+                None if body is None else next((c for c in body if isinstance(c.tag, str)), None)
+            )
+        if payload is None:
+            raise GatewayRejection(INTERNAL_ERROR, "the Body holds no request element")
+        operation = self._by_request.get(payload.tag)
+        if operation is None or operation.family != family:
+            raise GatewayRejection(
+                INTERNAL_ERROR,
+                f"{etree.QName(payload).localname} is not a request of the service at this path",
+            )
+        schema = self._bundle.schema(family)
+        if not schema.validate(payload):
+            errors = list(schema.error_log)  # type: ignore[call-overload]
+            detail = str(errors[0].message) if errors else "schema validation failed"
+            raise GatewayRejection(INTERNAL_ERROR, f"XSD: {detail}")
+        if signed:
+            cod_mittente = payload.findtext("testataRichiesta/codMittente")
+            if cod_mittente != id_sede:
+                raise GatewayRejection(
+                    REJECTED_BY_POLICY,
+                    f"IdSede {id_sede} differs from codMittente {cod_mittente}",
+                )
+        return Passed(operation, payload, signed, id_sede, operator, id_postazione)
+
+    def _check_identity(self, cn: str, id_sede: str | None, operator: str | None) -> None:
+        if id_sede is None or not self._known_comune(id_sede):
+            raise GatewayRejection(
+                REJECTED_BY_POLICY, f"IdSede {id_sede!r} is not a Comune on this ANPR"
+            )
+        if not cn.startswith(f"{id_sede}-"):
+            raise GatewayRejection(
+                REJECTED_BY_POLICY,
+                f"the signer certificate {cn!r} does not belong to Comune {id_sede}",
+            )
+        if not codicefiscale.is_valid(operator or ""):
+            raise GatewayRejection(
+                REJECTED_BY_POLICY, "the operator (NameID) is not a valid codice fiscale"
+            )

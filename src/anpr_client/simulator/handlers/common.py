@@ -1,0 +1,231 @@
+"""Helpers shared by the registration services (1001, 1002, 2001, 5005)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from ...validation import codicefiscale
+from ..payloads import comune_info, dati_soggetto, famiglia
+from ..store import BirthPlace, Family, NewPerson, Person, Registry
+from .base import Context, Rejected, Request, entry, parse_date
+
+__all__ = [
+    "birth_place",
+    "decorrenza",
+    "locate",
+    "new_person",
+    "variato",
+]
+
+
+def text(value: Any) -> str | None:
+    if value is None:
+        return None
+    out = str(value).strip()
+    return out or None
+
+
+def decorrenza(req: Request, ctx: Context) -> dt.date:
+    """``testataRichiesta/dataDecorrenza``: required by registrations, not in the future."""
+    day = req.data_decorrenza
+    if day is None:
+        raise Rejected(
+            entry(
+                "EHR97",
+                "dataDecorrenza is required by registration services",
+                field="dataDecorrenza",
+            )
+        )
+    if day > ctx.clock.today() + dt.timedelta(days=1):
+        raise Rejected(
+            entry(
+                "ES008",
+                f"dataDecorrenza {day.isoformat()} is in the future",
+                field="dataDecorrenza",
+                value=day,
+            )
+        )
+    return day
+
+
+def codice_fiscale_of(generalita: Mapping[str, Any]) -> str | None:
+    cf = generalita.get("codiceFiscale")
+    if isinstance(cf, Mapping):
+        cf = cf.get("codFiscale")
+    return text(cf)
+
+
+def locate(ctx: Context, generalita: Mapping[str, Any], *, where: str) -> Person:
+    """The registry person a ``tipoGeneralita`` names (codice fiscale or ANPR id)."""
+    cf = codice_fiscale_of(generalita)
+    person_id = text(generalita.get("idSchedaSoggettoANPR"))
+    person = None
+    if cf:
+        person = ctx.registry.person(cf)
+    elif person_id:
+        person = ctx.registry.person_by_id(person_id)
+    else:
+        raise Rejected(
+            entry(
+                "ES004",
+                "identify the person by codice fiscale or idSchedaSoggettoANPR",
+                field=f"{where}/generalita",
+            )
+        )
+    if person is None:
+        raise Rejected(
+            entry(
+                "ES003",
+                f"no person with {'codice fiscale ' + cf if cf else 'id ' + str(person_id)}"
+                " is on ANPR",
+                field=f"{where}/generalita",
+                value=cf or person_id,
+            )
+        )
+    return person
+
+
+def birth_place(ctx: Context, luogo: Mapping[str, Any] | None, *, where: str) -> BirthPlace:
+    """A :class:`BirthPlace` from a decoded ``tipoLuogoEvento``."""
+    luogo = luogo or {}
+    comune = luogo.get("comune")
+    if isinstance(comune, Mapping):
+        istat = text(comune.get("codiceIstat"))
+        name = text(comune.get("nomeComune")) or "?"
+        province = text(comune.get("siglaProvinciaIstat"))
+        return BirthPlace(name=name.upper(), comune=istat, province=province)
+    localita = luogo.get("localita")
+    if isinstance(localita, Mapping):
+        return BirthPlace(
+            name=(text(localita.get("descrizioneStato")) or "?").upper(),
+            state=text(localita.get("codiceStato")),
+        )
+    raise Rejected(
+        entry(
+            "EN132",
+            "the birth place (a Comune or a state) is required",
+            field=f"{where}/luogoNascita",
+        )
+    )
+
+
+def _cadastral(ctx: Context, place: BirthPlace, born: dt.date) -> str | None:
+    from ...validation.stati import StatiTable
+    from ..seeding import comuni_table
+
+    if place.comune:
+        found = comuni_table().at(place.comune, born)
+        return found.cadastral if found else None
+    if place.state:
+        state = StatiTable.sample().get(place.state)
+        return state.cadastral if state and state.cadastral else None
+    return None
+
+
+def new_person(
+    ctx: Context,
+    generalita: Mapping[str, Any],
+    *,
+    where: str,
+    citizenship: str,
+    marital_status: str | None,
+    attribute_cf: bool,
+) -> NewPerson:
+    """The data of a person to register; with ``attribute_cf`` a missing codice fiscale is
+    computed (as the Agenzia delle Entrate would attribute it), omocodia applied if taken."""
+    surname = text(generalita.get("cognome"))
+    name = text(generalita.get("nome"))
+    sex = text(generalita.get("sesso"))
+    born = generalita.get("dataNascita")
+    missing = [
+        k
+        for k, v in (("cognome", surname), ("nome", name), ("sesso", sex), ("dataNascita", born))
+        if not v
+    ]
+    if missing:
+        raise Rejected(
+            *(
+                entry("EN132", f"{k} is required to register a person", field=f"{where}/{k}")
+                for k in missing
+            )
+        )
+    birth_date = parse_date(born)
+    place = birth_place(ctx, generalita.get("luogoNascita"), where=where)
+    assert surname is not None
+    assert name is not None
+    assert sex is not None
+    cf = codice_fiscale_of(generalita)
+    if cf is None:
+        if not attribute_cf:
+            raise Rejected(
+                entry(
+                    "EN146",
+                    "without a codice fiscale ask for its attribution (gestioneCF 1)",
+                    field=f"{where}/codiceFiscale",
+                )
+            )
+        cadastral = _cadastral(ctx, place, birth_date)
+        if cadastral is None:
+            raise Rejected(
+                entry(
+                    "EC007",
+                    "the birth place is not in the reference tables: "
+                    "cannot attribute a codice fiscale",
+                    field=f"{where}/luogoNascita",
+                )
+            )
+        cf = _free_code(ctx.registry, codicefiscale.calc(surname, name, sex, birth_date, cadastral))
+    else:
+        cf = cf.upper()
+        if not codicefiscale.is_valid(cf):
+            raise Rejected(
+                entry(
+                    "EA001",
+                    f"codice fiscale {cf} is not valid",
+                    field=f"{where}/codiceFiscale",
+                    value=cf,
+                )
+            )
+    return NewPerson(
+        codice_fiscale=cf,
+        cognome=surname.upper(),
+        nome=name.upper(),
+        sesso=sex,
+        data_nascita=birth_date,
+        luogo_nascita=place,
+        cittadinanza=citizenship,
+        stato_civile=marital_status,
+    )
+
+
+def _free_code(registry: Registry, base: str) -> str:
+    for candidate in codicefiscale.omocodic_variants(base):
+        if registry.person(candidate) is None:
+            return candidate
+    raise Rejected(entry("EN125", "no omocodic variant of the codice fiscale is free"))
+
+
+def variato(
+    ctx: Context,
+    person: Person,
+    *,
+    previous_family: Family | None = None,
+    provenance: str | None = None,
+    cancellation: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``listaSoggettiVariati/datiSoggetto`` entry for a person an operation changed."""
+    record = dati_soggetto(ctx.registry, person)
+    out: dict[str, Any] = {"identificativi": record.pop("identificativi")}
+    if previous_family is not None:
+        out["famigliaConvivenzaPrecedente"] = famiglia(previous_family)
+    out["generalitaAttuali"] = record.pop("generalita")
+    out.update(record)
+    if cancellation:
+        out["datiCancellazione"] = dict(cancellation)
+    if provenance is not None:
+        from ..payloads import comune
+
+        out["provenienza"] = {"comune": comune(comune_info(ctx.registry, provenance))}
+    return out

@@ -1,0 +1,249 @@
+"""The 3000 family: 3002 (citizen and family), 3001 (parents), 3003 and 3007 (past operations).
+
+3002 finds one person by codice fiscale, ANPR ids, or personal data (surname, name, sex, birth
+date). ``ricercaNazionale`` ``1`` searches every Comune; otherwise only the Comune of residence
+given in ``comuneResidenza``, by default the requesting Comune (the ANPR05 default): a person
+who moved away is no longer found among a Comune's residents. ``schedaAnagraficaRichiesta``
+``1`` answers the person's record, ``2``/``3`` the whole family with its address;
+``datiAnagraficiRichiesti`` (table 16 codes) restrict the parts returned.
+
+3003 and 3007 look up one past operation of the requesting Comune by ``idOperazioneANPR``,
+``protocolloComune`` or ``idOperazioneComune``: 3003 returns its stored answer (``xmlRisposta``),
+3007 its id and state. As on ANPR, consultations (300x) and extractions (400x) are not
+returned (they change nothing), and range searches belong to 4005.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from ..ledger import OperationRecord
+from ..payloads import (
+    comune_info,
+    comune_richiesta,
+    dati_soggetto,
+    famiglia,
+    generalita,
+    parts_requested,
+    residenza,
+)
+from ..store import Person
+from .base import Context, Outcome, Rejected, Request, entry, parse_date
+
+__all__ = ["genitori", "interrogazione", "ricerca_operazione", "ricerca_operazioni"]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def find_subjects(
+    ctx: Context,
+    criteri: Mapping[str, Any],
+    *,
+    birth_date: Any = None,
+    scope: str | None,
+) -> list[Person]:
+    """Persons matching 3002-style criteria, restricted to residents of ``scope`` if given."""
+    registry = ctx.registry
+    cf = criteri.get("codiceFiscale")
+    if isinstance(cf, Mapping):
+        cf = cf.get("codFiscale")
+    found: list[Person] = []
+    by_id = _text(criteri.get("idSchedaSoggettoANPR")) or _text(criteri.get("idANPR"))
+    if _text(cf):
+        person = registry.person(str(cf))
+        found = [person] if person is not None else []
+    elif by_id:
+        person = registry.person_by_id(by_id)
+        found = [person] if person is not None else []
+    elif _text(criteri.get("cognome")) or _text(criteri.get("nome")):
+        found = registry.find(
+            cognome=_text(criteri.get("cognome")),
+            nome=_text(criteri.get("nome")),
+            sesso=_text(criteri.get("sesso")),
+            data_nascita=parse_date(birth_date) if birth_date else None,
+        )
+    else:
+        raise Rejected(
+            entry(
+                "EN132",
+                "give a codice fiscale, an ANPR id, or at least surname or name to search",
+                field="criteriRicerca",
+            )
+        )
+    if scope is not None:
+        found = [p for p in found if p.comune == scope and p.resident]
+    return found
+
+
+def interrogazione(ctx: Context, req: Request) -> Outcome:
+    """3002: a citizen's record, or their family's."""
+    criteri = req.payload.get("criteriRicerca") or {}
+    dati = req.payload.get("datiRichiesta") or {}
+    nascita = req.payload.get("datiNascita") or {}
+    national = str(dati.get("ricercaNazionale", "0")).strip() == "1"
+    scope: str | None = None
+    if not national:
+        residence = dati.get("comuneResidenza") or {}
+        scope = _text(residence.get("codiceIstat")) or req.comune
+    persons = find_subjects(ctx, criteri, birth_date=nascita.get("dataEvento"), scope=scope)
+    if not persons:
+        where = "in any Comune" if scope is None else f"among the residents of Comune {scope}"
+        raise Rejected(entry("EN122", f"no citizen matches the search criteria {where}"))
+    if len(persons) > 1:
+        raise Rejected(
+            entry(
+                "EN095",
+                f"{len(persons)} citizens match the search criteria: add the birth date or "
+                "search by codice fiscale",
+            )
+        )
+    person = persons[0]
+    parts = parts_requested(dati.get("datiAnagraficiRichiesti"))
+    scheda = str(dati.get("schedaAnagraficaRichiesta", "1")).strip()
+    content: dict[str, Any] = {}
+    if scheda in ("2", "3") and person.family_id and person.resident:
+        members = ctx.registry.members(person.family_id)
+        family = ctx.registry.family(person.family_id)
+        content["listaSoggetti"] = {
+            "datiSoggetto": [dati_soggetto(ctx.registry, m, parts) for m in members]
+        }
+        if family is not None:
+            content["datiFamigliaConvivenza"] = {
+                "residenza": residenza(family, comune_info(ctx.registry, family.comune)),
+                "famigliaConvivenza": famiglia(family),
+            }
+    else:
+        content["listaSoggetti"] = {"datiSoggetto": [dati_soggetto(ctx.registry, person, parts)]}
+    return Outcome("Risposta3002_OK", content)
+
+
+def genitori(ctx: Context, req: Request) -> Outcome:
+    """3001: find the father and the mother (for a birth registration) among ANPR's persons."""
+    found: dict[str, list[Person]] = {}
+    for key, role in (("paternita", "Padre"), ("maternita", "Madre")):
+        parent = req.payload.get(key) or {}
+        gen = parent.get("generalita") or {}
+        if not gen:
+            continue
+        cf = gen.get("codiceFiscale")
+        criteri = {
+            "codiceFiscale": cf.get("codFiscale") if isinstance(cf, Mapping) else cf,
+            "cognome": gen.get("cognome"),
+            "nome": gen.get("nome"),
+            "sesso": gen.get("sesso"),
+            "idSchedaSoggettoANPR": gen.get("idSchedaSoggettoANPR"),
+        }
+        try:
+            matches = find_subjects(ctx, criteri, birth_date=gen.get("dataNascita"), scope=None)
+        except Rejected:
+            matches = []
+        found[role] = [m for m in matches if m.resident]
+    if not any(found.values()):
+        raise Rejected(entry("EN122", "neither parent was found on ANPR"))
+    content: dict[str, Any] = {}
+    for role, persons in found.items():
+        items = []
+        for person in persons:
+            item: dict[str, Any] = {"genitore": {"generalita": generalita(person)}}
+            family = ctx.registry.family(person.family_id) if person.family_id else None
+            if family is not None and person.comune:
+                item["residenza"] = residenza(family, comune_info(ctx.registry, person.comune))
+                item["famiglia"] = famiglia(family)
+            items.append(item)
+        if items:
+            content[f"elencoSoggetti{role}"] = items
+    return Outcome("Risposta3001_OK", content)
+
+
+def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], OperationRecord]:
+    if req.payload.get("ricercaElenchiRichieste"):
+        raise Rejected(
+            entry(
+                "EN379",
+                "lists of operations are not searched by 3003/3007: use the asynchronous 4005",
+                field="ricercaElenchiRichieste",
+            )
+        )
+    single = req.payload.get("ricercaSingolaRichiesta")
+    if not isinstance(single, Mapping):
+        raise Rejected(
+            entry("EN132", "give ricercaSingolaRichiesta with one identifier", field="ricerca")
+        )
+    id_anpr = _text(single.get("idOperazioneANPR"))
+    protocollo = _text(single.get("protocolloComune"))
+    id_comune = _text(single.get("idOperazioneComune"))
+    if not (id_anpr or protocollo or id_comune):
+        raise Rejected(
+            entry(
+                "EN132",
+                "give idOperazioneANPR, protocolloComune or idOperazioneComune",
+                field="ricercaSingolaRichiesta",
+            )
+        )
+    record = None
+    if id_anpr:
+        record = ctx.ledger.find(req.comune, id_operazione_anpr=id_anpr)
+    elif id_comune:
+        record = ctx.ledger.find(req.comune, id_operazione_comune=id_comune)
+    else:
+        record = ctx.ledger.find(req.comune, protocollo_comune=protocollo)
+    if record is None or record.service.startswith(("30", "40")) or record.service == "TestConn":
+        raise Rejected(
+            entry("EN122", "no registration or notification of this Comune has that identifier")
+        )
+    return dict(single), record
+
+
+def _service(record: OperationRecord) -> str:
+    return "CONN" if record.service == "TestConn" else record.service
+
+
+def _state(record: OperationRecord) -> str:
+    return "2" if record.ok else "3"
+
+
+def ricerca_operazione(ctx: Context, req: Request) -> Outcome:
+    """3003: the stored answer of one past operation."""
+    single, record = _single(ctx, req)
+    return Outcome(
+        "Risposta3003_OK",
+        {
+            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+            "ricercaSingolaRichiesta": single,
+            "elencoRisposte": [
+                {
+                    "statoLavorazione": _state(record),
+                    "tipoOperazione": _service(record),
+                    "xmlRisposta": base64.b64encode(record.response_xml).decode("ascii"),
+                }
+            ],
+        },
+    )
+
+
+def ricerca_operazioni(ctx: Context, req: Request) -> Outcome:
+    """3007: the id and state of one past operation."""
+    single, record = _single(ctx, req)
+    return Outcome(
+        "Risposta3007_OK",
+        {
+            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+            "ricercaSingolaRichiesta": single,
+            "listaOperazioniAnpr": {
+                "operazioneANPR": [
+                    {
+                        "statoLavorazione": _state(record),
+                        "tipoOperazione": _service(record),
+                        "idOperazioneANPR": record.id_operazione_anpr,
+                    }
+                ]
+            },
+        },
+    )

@@ -1,0 +1,303 @@
+"""4005 — asynchronous requests: ``elaborazione`` → ``verificaStato`` → results (MTOM).
+
+``elaborazione`` takes the criteria (``ricercaElenchiRichieste``: ``statoLavorazione``, an
+optional ``operazioneRichiesta``, and a period ``periodoRiferimentoRichieste`` or a range of
+``identificativiANPR``), checks them — a period longer than 31 days, ending after the server's
+time, starting more than 180 days ago or reversed is refused with EN148 (ANPR-FACTS §5.2) —
+and answers ``statoRichiesta`` 1 with the elaboration's ``idOperazioneANPR`` and its
+``dataDisponibilita`` (now + ``extraction_delay``).
+
+``verificaStato`` (``idOperazioneANPR`` of the elaboration, page ``progressivo``) answers
+``statoRichiesta`` 1 and the same ``dataDisponibilita`` until then; afterwards ``statoRichiesta``
+2, ``datiFornitura`` (``progressivoCorrente``/``progressivoTotale``) and ``elencoRisposte``. The
+set of results is fixed at the first read, so pages stay stable.
+
+- **Notifications** (``operazioneRichiesta`` ``N0xx``, or ``statoLavorazione`` 7 not consumed,
+  8 consumed, 9 all): one ``elencoRisposte`` per page whose ``contenutoRisposta`` is the
+  document of :func:`~anpr_client.simulator.notifications.notifications_document`,
+  ``formatoRisposta`` ``xml`` or ``gz`` (gzip of it). Returned notifications become consumed.
+- **Operations** of the Comune (any other ``operazioneRichiesta``; ``statoLavorazione`` 2
+  succeeded, 3 failed, 9 all): one ``elencoRisposte`` per operation, with the stored request
+  and/or answer as ``dettaglioDati`` asks (``ID``, ``RICHIESTA``, ``RISPOSTA``, ``TUTTO``).
+  Consultations (300x) and extractions (400x) are not listed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+import json
+from collections.abc import Mapping
+from typing import Any, Final
+
+from ..clock import format_datetime, utc_iso
+from ..notifications import notifications_document
+from ..payloads import comune_info, comune_richiesta
+from .base import Context, Outcome, Rejected, Request, entry, parse_datetime
+from .common import text
+
+__all__ = ["richieste_asincrone"]
+
+_MAX_PERIOD: Final = dt.timedelta(days=31)
+_MAX_AGE: Final = dt.timedelta(days=180)
+_AUTO_GZIP: Final = 32 * 1024
+_NOTIFICATION_STATES: Final = {"7": False, "8": True, "9": None}
+_OPERATION_STATES: Final = {"2": "ok", "3": "ko", "6": "ok", "9": None}
+
+
+def richieste_asincrone(ctx: Context, req: Request) -> Outcome:
+    if req.payload.get("elaborazione"):
+        return _elaborazione(ctx, req, req.payload["elaborazione"])
+    if req.payload.get("verificaStato"):
+        return _verifica(ctx, req, req.payload["verificaStato"])
+    raise Rejected(entry("EN132", "give elaborazione or verificaStato", field="Richiesta4005"))
+
+
+def _elaborazione(ctx: Context, req: Request, elab: Mapping[str, Any]) -> Outcome:
+    criteria = elab.get("ricercaElenchiRichieste")
+    if not isinstance(criteria, Mapping):
+        raise Rejected(
+            entry(
+                "EHR45",
+                "give ricercaElenchiRichieste with a period or a range of ANPR ids",
+                field="elaborazione/ricercaElenchiRichieste",
+            )
+        )
+    requested = elab.get("comuneRichiesta")
+    if isinstance(requested, Mapping) and text(requested.get("codiceIstat")) != req.comune:
+        raise Rejected(
+            entry(
+                "EN167",
+                "a Comune can only extract its own data",
+                field="elaborazione/comuneRichiesta/codiceIstat",
+                value=requested.get("codiceIstat"),
+            )
+        )
+    period = criteria.get("periodoRiferimentoRichieste")
+    ids = criteria.get("identificativiANPR")
+    now = ctx.clock.now()
+    start = end = None
+    if isinstance(period, Mapping):
+        start = parse_datetime(period.get("dataOraIniziale"))
+        end = parse_datetime(period.get("dataOraFinale"))
+        skew = dt.timedelta(seconds=ctx.config.clock_skew)
+        where = "elaborazione/ricercaElenchiRichieste/periodoRiferimentoRichieste"
+        problems = []
+        if end < start:
+            problems.append("the final date is before the initial date")
+        if end > now + skew:
+            problems.append(f"the final date is after the server time {format_datetime(now)}")
+        if end - start > _MAX_PERIOD:
+            problems.append("the period is longer than 31 days")
+        if start < now - _MAX_AGE:
+            problems.append("the period starts more than 180 days ago")
+        if problems:
+            raise Rejected(
+                *(entry("EN148", f"period not allowed: {p}", field=where) for p in problems)
+            )
+    elif not isinstance(ids, Mapping):
+        raise Rejected(
+            entry(
+                "EHR45",
+                "give periodoRiferimentoRichieste or identificativiANPR",
+                field="elaborazione/ricercaElenchiRichieste",
+            )
+        )
+    stored = {
+        "statoLavorazione": text(criteria.get("statoLavorazione")) or "9",
+        "operazioneRichiesta": text(criteria.get("operazioneRichiesta")),
+        "start": start.isoformat() if start else None,
+        "end": end.isoformat() if end else None,
+        "from": text(ids.get("protocolloANPRDa")) if isinstance(ids, Mapping) else None,
+        "to": text(ids.get("protocolloANPRA")) if isinstance(ids, Mapping) else None,
+        "dettaglioDati": text(elab.get("dettaglioDati")) or "ID",
+        "criteria": _jsonable(criteria),
+    }
+    ready = now + dt.timedelta(seconds=ctx.config.extraction_delay)
+    with ctx.db.transaction() as conn:
+        conn.execute(
+            "INSERT INTO extractions (id_anpr, comune, ready_at, request) VALUES (?, ?, ?, ?)",
+            (req.id_operazione_anpr, req.comune, utc_iso(ready), json.dumps(stored)),
+        )
+    return Outcome(
+        "RispostaMultipla4005",
+        {
+            "statoRichiesta": "1",
+            "idOperazioneANPR": req.id_operazione_anpr,
+            "dataDisponibilita": format_datetime(ready),
+            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+            "ricercaElenchiRichieste": criteria,
+        },
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return None if value is None else str(value)
+
+
+def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> Outcome:
+    id_anpr = text(verifica.get("idOperazioneANPR")) or ""
+    page = int(text(verifica.get("progressivo")) or "1")
+    with ctx.db.read() as conn:
+        row = conn.execute(
+            "SELECT * FROM extractions WHERE id_anpr = ? AND comune = ?",
+            (str(int(id_anpr)) if id_anpr.isdigit() else id_anpr, req.comune),
+        ).fetchone()
+    if row is None:
+        raise Rejected(
+            entry(
+                "EN107",
+                f"{id_anpr} is not an asynchronous request of Comune {req.comune}",
+                field="verificaStato/idOperazioneANPR",
+                value=id_anpr,
+            )
+        )
+    stored = json.loads(row["request"])
+    ready = dt.datetime.fromisoformat(row["ready_at"])
+    base: dict[str, Any] = {
+        "idOperazioneANPR": row["id_anpr"],
+        "dataDisponibilita": format_datetime(ready),
+        "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+        "ricercaElenchiRichieste": stored["criteria"],
+    }
+    if ctx.clock.now() < ready:
+        return Outcome("RispostaMultipla4005", {"statoRichiesta": "1", **base})
+    notifications = (stored["operazioneRichiesta"] or "").upper().startswith("N") or (
+        stored["statoLavorazione"] in _NOTIFICATION_STATES and not stored["operazioneRichiesta"]
+    )
+    results = row["results"]
+    if results is None:
+        found = (
+            _notification_ids(ctx, req, stored)
+            if notifications
+            else _operation_ids(ctx, req, stored)
+        )
+        with ctx.db.transaction() as conn:
+            conn.execute(
+                "UPDATE extractions SET results = ? WHERE id_anpr = ?",
+                (json.dumps(found), row["id_anpr"]),
+            )
+        ids: list[str] = found
+    else:
+        ids = json.loads(results)
+    size = ctx.config.extraction_page_size
+    pages = [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
+    if not 1 <= page <= len(pages):
+        raise Rejected(
+            entry(
+                "EN148",
+                f"progressivo {page} is out of range (1-{len(pages)})",
+                field="verificaStato/progressivo",
+                value=page,
+            )
+        )
+    chunk = pages[page - 1]
+    content: dict[str, Any] = {
+        "statoRichiesta": "2",
+        **base,
+        "datiFornitura": {"progressivoCorrente": str(page), "progressivoTotale": str(len(pages))},
+    }
+    if notifications:
+        content["elencoRisposte"] = [_notification_page(ctx, row["id_anpr"], stored, chunk)]
+    else:
+        content["elencoRisposte"] = [_operation_item(ctx, req, stored, i) for i in chunk]
+    return Outcome(
+        "RispostaMultipla4005",
+        content,
+        mtom=(
+            ("contenutoRisposta", "application/octet-stream"),
+            ("contenutoRichiesta", "application/octet-stream"),
+        ),
+    )
+
+
+def _period(stored: Mapping[str, Any]) -> tuple[dt.datetime, dt.datetime]:
+    start = stored["start"]
+    end = stored["end"]
+    low = dt.datetime.fromisoformat(start) if start else dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+    high = dt.datetime.fromisoformat(end) if end else dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
+    return low, high
+
+
+def _in_range(value: str, stored: Mapping[str, Any]) -> bool:
+    low, high = stored["from"], stored["to"]
+    number = int(value)
+    return (low is None or number >= int(low)) and (high is None or number <= int(high))
+
+
+def _notification_ids(ctx: Context, req: Request, stored: Mapping[str, Any]) -> list[str]:
+    start, end = _period(stored)
+    kind = stored["operazioneRichiesta"]
+    records = ctx.notifier.in_period(
+        req.comune,
+        start,
+        end,
+        kind=kind.upper() if kind else None,
+        consumed=_NOTIFICATION_STATES.get(stored["statoLavorazione"]),
+    )
+    return [r.id for r in records if _in_range(r.id, stored)]
+
+
+def _notification_page(
+    ctx: Context, extraction: str, stored: Mapping[str, Any], ids: list[str]
+) -> dict[str, Any]:
+    records = [r for r in (ctx.notifier.get(i) for i in ids) if r is not None]
+    document = notifications_document(records)
+    fmt = ctx.config.extraction_format
+    if fmt == "auto":
+        fmt = "gz" if len(document) > _AUTO_GZIP else "xml"
+    data = gzip.compress(document, mtime=0) if fmt == "gz" else document
+    ctx.notifier.mark_consumed(ids)
+    return {
+        "idOperazioneANPR": extraction,
+        "statoLavorazione": stored["statoLavorazione"],
+        "tipoOperazione": (stored["operazioneRichiesta"] or "N000").upper(),
+        "contenutoRisposta": base64.b64encode(data).decode("ascii"),
+        "formatoRisposta": fmt,
+    }
+
+
+def _operation_ids(ctx: Context, req: Request, stored: Mapping[str, Any]) -> list[str]:
+    start, end = _period(stored)
+    state = stored["statoLavorazione"]
+    if state not in _OPERATION_STATES:
+        return []
+    records = ctx.ledger.operations(
+        req.comune,
+        stored["operazioneRichiesta"],
+        since=utc_iso(start),
+        until=utc_iso(end),
+        outcome=_OPERATION_STATES[state],
+    )
+    return [
+        r.id_operazione_anpr
+        for r in records
+        if not r.service.startswith(("30", "40"))
+        and r.service != "TestConn"
+        and _in_range(r.id_operazione_anpr, stored)
+    ]
+
+
+def _operation_item(
+    ctx: Context, req: Request, stored: Mapping[str, Any], id_anpr: str
+) -> dict[str, Any]:
+    record = ctx.ledger.find(req.comune, id_operazione_anpr=id_anpr)
+    assert record is not None
+    item: dict[str, Any] = {
+        "idOperazioneANPR": record.id_operazione_anpr,
+        "statoLavorazione": "2" if record.ok else "3",
+        "tipoOperazione": record.service,
+    }
+    detail = stored["dettaglioDati"]
+    if detail in ("RICHIESTA", "TUTTO"):
+        item["contenutoRichiesta"] = base64.b64encode(record.request).decode("ascii")
+        item["formatoRichiesta"] = "xml"
+    if detail in ("RISPOSTA", "TUTTO"):
+        item["contenutoRisposta"] = base64.b64encode(record.response_xml).decode("ascii")
+        item["formatoRisposta"] = "xml"
+    return item

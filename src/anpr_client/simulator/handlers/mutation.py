@@ -1,0 +1,209 @@
+"""5005 — change of residence, including the transfer between two subentrati Comuni.
+
+The requesting Comune (``codMittente``) is the **destination**: only it may set a residence in
+its territory (EF042). ``datiControllo/tipoScheda`` ``2`` puts the persons in a new family at
+``residenzaFamiglia``; ``1`` adds them to the existing family ``generalitaSchedaFamiglia/
+idFamigliaConvivenzaANPR`` of the destination. Each person of ``elencoSoggettiFamiglia`` (by
+codice fiscale or idSchedaSoggettoANPR) moves there with its ``codiceLegame``. A person coming
+from another Comune leaves that Comune's competence, and the simulator produces for that Comune
+one N010 notification per person (see :mod:`..notifications`). A family left without its head
+gets its eldest member as head, with the warning EN226 (update the family of provenance).
+Only ``tipoMutazione`` ``2`` (residence) is simulated.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..payloads import address_of, residence_comune
+from ..store import Family, Person
+from .base import Context, Entry, Outcome, Rejected, Request, entry
+from .common import decorrenza, locate, text, variato
+
+__all__ = ["mutazione_residenza"]
+
+
+def _target_family(ctx: Context, req: Request, since: Any) -> tuple[Family, bool]:
+    controllo = req.payload.get("datiControllo") or {}
+    tipo_scheda = text(controllo.get("tipoScheda"))
+    residenze = req.payload.get("residenzaFamiglia") or []
+    residenza = residenze[0] if isinstance(residenze, list) and residenze else None
+    if tipo_scheda == "2":
+        address = address_of(residenza)
+        if address is None:
+            raise Rejected(
+                entry(
+                    "EF023",
+                    "a new family needs its residence (residenzaFamiglia/indirizzo)",
+                    field="residenzaFamiglia",
+                )
+            )
+        where = residence_comune(residenza)
+        if where != req.comune:
+            raise Rejected(
+                entry(
+                    "EF042",
+                    f"the residence is in Comune {where}: only that Comune can set it",
+                    field="residenzaFamiglia/indirizzo/comune",
+                    value=where,
+                )
+            )
+        return ctx.registry.create_family(req.comune, address, since=since), True
+    if tipo_scheda == "1":
+        scheda = req.payload.get("generalitaSchedaFamiglia") or {}
+        family_id = text(scheda.get("idFamigliaConvivenzaANPR"))
+        family = ctx.registry.family(family_id) if family_id else None
+        if family is None or not family.active or family.comune != req.comune:
+            raise Rejected(
+                entry(
+                    "EN119",
+                    f"family {family_id} is not a family of Comune {req.comune}",
+                    field="generalitaSchedaFamiglia/idFamigliaConvivenzaANPR",
+                    value=family_id,
+                )
+            )
+        return family, False
+    raise Rejected(
+        entry(
+            "EF016",
+            f"tipoScheda {tipo_scheda} is not valid: 1 existing family, 2 new family",
+            field="datiControllo/tipoScheda",
+            value=tipo_scheda,
+        )
+    )
+
+
+def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
+    controllo = req.payload.get("datiControllo") or {}
+    tipo = text(controllo.get("tipoMutazione"))
+    if tipo not in ("2", "02"):
+        raise Rejected(
+            entry(
+                "EN379",
+                f"tipoMutazione {tipo} is not simulated (only 2, residence)",
+                field="datiControllo/tipoMutazione",
+                value=tipo,
+            )
+        )
+    since = decorrenza(req, ctx)
+    soggetti = req.payload.get("elencoSoggettiFamiglia") or []
+    if not soggetti:
+        raise Rejected(
+            entry(
+                "EF041",
+                "list the persons who change residence (elencoSoggettiFamiglia)",
+                field="elencoSoggettiFamiglia",
+            )
+        )
+    moving: list[tuple[Person, str]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(soggetti):
+        where = f"elencoSoggettiFamiglia[{i}]"
+        person = locate(ctx, item.get("generalita") or {}, where=where)
+        if not person.resident:
+            raise Rejected(
+                entry(
+                    "EN187",
+                    f"{person.codice_fiscale} is not resident on ANPR ({person.status})",
+                    field=f"{where}/generalita",
+                    value=person.codice_fiscale,
+                )
+            )
+        if person.id in seen:
+            raise Rejected(
+                entry(
+                    "ES004",
+                    f"{person.codice_fiscale} is listed twice",
+                    field=where,
+                    value=person.codice_fiscale,
+                )
+            )
+        seen.add(person.id)
+        if person.data_nascita > since:
+            raise Rejected(
+                entry(
+                    "ES008",
+                    f"{person.codice_fiscale} was born after the dataDecorrenza",
+                    field=where,
+                    value=person.codice_fiscale,
+                )
+            )
+        legame = item.get("legameSoggetto") or {}
+        moving.append((person, text(legame.get("codiceLegame")) or "99"))
+    family, new = _target_family(ctx, req, since)
+    heads = [p for p, relation in moving if relation == "1"]
+    if new and len(heads) != 1:
+        raise Rejected(
+            entry(
+                "EF006",
+                "a new family needs exactly one head (codiceLegame 1)",
+                field="elencoSoggettiFamiglia/legameSoggetto/codiceLegame",
+            )
+        )
+    if (
+        not new
+        and heads
+        and any(m.relation == "1" for m in ctx.registry.members(family.id) if m.id not in seen)
+    ):
+        raise Rejected(
+            entry(
+                "EF007",
+                f"family {family.id} already has a head",
+                field="elencoSoggettiFamiglia/legameSoggetto/codiceLegame",
+            )
+        )
+
+    requesting = ctx.registry.comune(req.comune)
+    assert requesting is not None  # the gateway admits subentrati Comuni only
+    warnings: list[Entry] = []
+    variati: list[dict[str, Any]] = []
+    left_families: set[str] = set()
+    produced = False
+    for person, relation in moving:
+        origin = person.comune
+        previous = ctx.registry.family(person.family_id) if person.family_id else None
+        moved = ctx.registry.move(
+            person,
+            comune=req.comune,
+            family_id=family.id,
+            relation=relation,
+            since=since,
+            reason="change" if origin == req.comune else "transfer",
+            operation=req.id_operazione_anpr,
+        )
+        if previous is not None and previous.id != family.id:
+            left_families.add(previous.id)
+        if origin is not None and origin != req.comune:
+            ctx.notifier.residence_left(
+                recipient=origin,
+                person=moved,
+                requesting=requesting,
+                operation=req.id_operazione_anpr,
+                decorrenza=since,
+            )
+            produced = True
+        variati.append(
+            variato(
+                ctx,
+                moved,
+                previous_family=previous,
+                provenance=origin if origin != req.comune else None,
+            )
+        )
+    for family_id in sorted(left_families):
+        remaining = ctx.registry.members(family_id)
+        if remaining:
+            ctx.registry.promote_head(family_id, since=since, operation=req.id_operazione_anpr)
+            warnings.append(
+                entry(
+                    "EN226",
+                    f"family {family_id} keeps {len(remaining)} member(s): update "
+                    "its relationships if needed",
+                    severity="W",
+                )
+            )
+    content: dict[str, Any] = {"listaSoggettiVariati": {"datiSoggetto": variati}}
+    if warnings:
+        content["listaAnomalie"] = {"anomalie": [w.payload() for w in warnings]}
+    after = (ctx.notifier.kick,) if produced else ()
+    return Outcome("Risposta_Comune", content, after_commit=after)

@@ -1,0 +1,32 @@
+"""7001 — reference tables, from the small table set of :mod:`anpr_client.simulator.tables`.
+
+``datiRichiesta/idTabella`` (``1``, ``001``…) selects the table; the answer carries it in
+``datiDettaglioRisposta/xmlFile`` (base64 of the CSV file :func:`~..tables.render_table` writes).
+An unknown number is answered EN148, as ANPR does.
+"""
+
+from __future__ import annotations
+
+from ..tables import find_table, render_table
+from .base import Context, Outcome, Rejected, Request, entry
+from .common import text
+
+__all__ = ["scarico_tabelle"]
+
+
+def scarico_tabelle(ctx: Context, req: Request) -> Outcome:
+    requested = text((req.payload.get("datiRichiesta") or {}).get("idTabella")) or ""
+    table = find_table(requested)
+    if table is None:
+        raise Rejected(
+            entry(
+                "EN148",
+                f"there is no reference table {requested}",
+                field="datiRichiesta/idTabella",
+                value=requested,
+            )
+        )
+    return Outcome(
+        "RispostaMultipla7001",
+        {"datiDettaglioRisposta": {"idTabella": table.id, "xmlFile": [render_table(table.name)]}},
+    )

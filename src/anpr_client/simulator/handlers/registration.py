@@ -1,0 +1,295 @@
+"""1001 (registration of a birth) and 1002 (registration for other reasons).
+
+1001 registers a newborn in the requesting Comune. ``datiControllo/attribuzioneFamiglia``
+(our reading of its codes): ``1`` the mother's family, ``2`` the father's family (the parent
+named in ``maternita``/``paternita``, resident in the requesting Comune), ``4``/``5`` the family
+or cohabitation ``famConv/idFamigliaConvivenzaANPR`` of the Comune; ``3`` (a new family) is not
+simulated. Without a codice fiscale, ``gestioneCF`` ``1`` has one attributed (omocodia applied).
+
+1002 registers a person arriving in the requesting Comune for the reasons of ANPR's table 7:
+``3`` immigration from a Comune **not** on ANPR (``provenienza/comune``; a Comune on ANPR must
+record the move with 5005 instead), ``4`` immigration from abroad (``provenienza/localita``),
+and the other reasons (``2``, ``5``-``10``) without a provenance check; ``1`` (birth) belongs to
+1001. The person joins ``famiglia/famiglia/idFamigliaConvivenzaANPR`` of the Comune with its
+``legameSoggetto``, or founds a new family at ``residenza``. A codice fiscale already resident
+on ANPR is refused (EN187); one that was cancelled (e.g. emigrated) is registered again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ..payloads import address_of, residence_comune
+from ..store import ITALY, Family, Person
+from .base import Context, Outcome, Rejected, Request, entry
+from .common import decorrenza, locate, new_person, text, variato
+
+__all__ = ["iscrizione_altri_motivi", "iscrizione_nascita"]
+
+
+def _existing_family(ctx: Context, req: Request, family_id: str | None, where: str) -> Family:
+    family = ctx.registry.family(family_id) if family_id else None
+    if family is None or not family.active or family.comune != req.comune:
+        raise Rejected(
+            entry(
+                "EN136",
+                f"family {family_id} is not a family of Comune {req.comune}",
+                field=where,
+                value=family_id,
+            )
+        )
+    return family
+
+
+def _register(
+    ctx: Context,
+    req: Request,
+    data: Any,
+    *,
+    family: Family,
+    relation: str,
+    reason: str,
+) -> Person:
+    existing = ctx.registry.person(data.codice_fiscale)
+    since = decorrenza(req, ctx)
+    if existing is not None:
+        if existing.status != "cancelled":
+            raise Rejected(
+                entry(
+                    "EN187",
+                    f"{existing.codice_fiscale} is already registered on ANPR ({existing.status})",
+                    field="codiceFiscale",
+                    value=existing.codice_fiscale,
+                )
+            )
+        return ctx.registry.move(
+            existing,
+            comune=req.comune,
+            family_id=family.id,
+            relation=relation,
+            since=since,
+            reason=reason,
+            operation=req.id_operazione_anpr,
+        )
+    return ctx.registry.register(
+        data,
+        comune=req.comune,
+        family_id=family.id,
+        relation=relation,
+        since=since,
+        reason=reason,
+        operation=req.id_operazione_anpr,
+    )
+
+
+def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
+    """1001: register a birth."""
+    since = decorrenza(req, ctx)
+    controllo = req.payload.get("datiControllo") or {}
+    gen = (req.payload.get("generalita1001") or {}).get("generalita") or {}
+    citizenship = text((req.payload.get("cittadinanza") or {}).get("codiceStato")) or ITALY
+    data = new_person(
+        ctx,
+        gen,
+        where="generalita1001/generalita",
+        citizenship=citizenship,
+        marital_status="1",
+        attribute_cf=text(controllo.get("gestioneCF")) == "1",
+    )
+    if data.data_nascita > since:
+        raise Rejected(
+            entry(
+                "ES008",
+                "the birth date is after dataDecorrenza",
+                field="generalita1001/generalita/dataNascita",
+            )
+        )
+    attribution = text(controllo.get("attribuzioneFamiglia"))
+    legame = req.payload.get("legameSoggetto") or {}
+    relation = text(legame.get("codiceLegame")) or "3"
+    if attribution in ("1", "2"):
+        key = "maternita" if attribution == "1" else "paternita"
+        parent_gen = (req.payload.get(key) or {}).get("generalita")
+        if not isinstance(parent_gen, Mapping):
+            raise Rejected(
+                entry("EN140", f"attribuzioneFamiglia {attribution} needs {key}", field=key)
+            )
+        parent = locate(ctx, parent_gen, where=key)
+        if not parent.resident or parent.comune != req.comune or parent.family_id is None:
+            raise Rejected(
+                entry(
+                    "EN180",
+                    f"the parent {parent.codice_fiscale} is not resident in Comune {req.comune}",
+                    field=key,
+                    value=parent.codice_fiscale,
+                )
+            )
+        family = _existing_family(ctx, req, parent.family_id, key)
+    elif attribution in ("4", "5"):
+        fam = req.payload.get("famConv") or {}
+        if not fam or not legame:
+            raise Rejected(
+                entry(
+                    "EF030",
+                    "attribuzioneFamiglia 4 or 5 needs famConv and legameSoggetto",
+                    field="famConv",
+                )
+            )
+        family = _existing_family(
+            ctx, req, text(fam.get("idFamigliaConvivenzaANPR")), "famConv/idFamigliaConvivenzaANPR"
+        )
+    elif attribution == "3":
+        raise Rejected(
+            entry(
+                "EN379",
+                "attribuzioneFamiglia 3 (a new family) is not simulated",
+                field="datiControllo/attribuzioneFamiglia",
+                value=attribution,
+            )
+        )
+    else:
+        raise Rejected(
+            entry(
+                "EF014",
+                f"attribuzioneFamiglia {attribution} is not valid (1-5)",
+                field="datiControllo/attribuzioneFamiglia",
+                value=attribution,
+            )
+        )
+    person = _register(ctx, req, data, family=family, relation=relation, reason="birth")
+    return Outcome(
+        "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
+    )
+
+
+_IMMIGRATION_COMUNE = "3"
+_IMMIGRATION_ABROAD = "4"
+_ACCEPTED_REASONS = frozenset({"2", "3", "4", "5", "6", "7", "8", "9", "10"})
+
+
+def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any]) -> None:
+    if reason == _IMMIGRATION_COMUNE:
+        comune = provenienza.get("comune") if isinstance(provenienza, Mapping) else None
+        istat = text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
+        if istat is None:
+            raise Rejected(
+                entry(
+                    "ES086",
+                    "immigration from a Comune needs provenienza/comune with its codiceIstat",
+                    field="provenienza/comune",
+                )
+            )
+        from ..seeding import comuni_table
+
+        if not comuni_table().knows(istat):
+            raise Rejected(
+                entry(
+                    "EC179",
+                    f"the Comune of provenance {istat} is unknown",
+                    field="provenienza/comune/codiceIstat",
+                    value=istat,
+                )
+            )
+        if ctx.registry.is_subentrato(istat):
+            raise Rejected(
+                entry(
+                    "ES086",
+                    f"Comune {istat} is on ANPR: the move is a change of residence "
+                    "(5005) recorded by the destination Comune, not an immigration",
+                    field="provenienza/comune/codiceIstat",
+                    value=istat,
+                )
+            )
+    elif reason == _IMMIGRATION_ABROAD:
+        localita = provenienza.get("localita") if isinstance(provenienza, Mapping) else None
+        state = text(localita.get("codiceStato")) if isinstance(localita, Mapping) else None
+        if state is None:
+            raise Rejected(
+                entry(
+                    "ES086",
+                    "immigration from abroad needs provenienza/localita with its codiceStato",
+                    field="provenienza/localita",
+                )
+            )
+        if state == ITALY:
+            raise Rejected(
+                entry(
+                    "EC182",
+                    "the state of provenance cannot be Italy",
+                    field="provenienza/localita/codiceStato",
+                    value=state,
+                )
+            )
+
+
+def iscrizione_altri_motivi(ctx: Context, req: Request) -> Outcome:
+    """1002: register a person for immigration or another reason."""
+    since = decorrenza(req, ctx)
+    motivo = req.payload.get("motivoIscrizione") or {}
+    reason = (text(motivo.get("idMotivoIscrizione")) or "").lstrip("0")
+    if reason == "1":
+        raise Rejected(
+            entry(
+                "EC006",
+                "a birth is registered with service 1001",
+                field="motivoIscrizione/idMotivoIscrizione",
+                value=reason,
+            )
+        )
+    if reason not in _ACCEPTED_REASONS:
+        raise Rejected(
+            entry(
+                "EC006",
+                f"idMotivoIscrizione {reason} is not in table 7",
+                field="motivoIscrizione/idMotivoIscrizione",
+                value=reason,
+            )
+        )
+    _check_provenance(ctx, reason, req.payload.get("provenienza") or {})
+    controllo = req.payload.get("datiControllo") or {}
+    block = req.payload.get("generalita1002") or {}
+    cittadinanze = req.payload.get("cittadinanza") or []
+    citizenship = text(cittadinanze[0].get("codiceStato")) if cittadinanze else None
+    marital = text((block.get("statoCivile") or {}).get("statoCivile"))
+    data = new_person(
+        ctx,
+        block.get("generalita") or {},
+        where="generalita1002/generalita",
+        citizenship=citizenship or ITALY,
+        marital_status=marital,
+        attribute_cf=text(controllo.get("gestioneCF")) == "1",
+    )
+    famiglia = req.payload.get("famiglia") or req.payload.get("convivenza") or {}
+    scheda = famiglia.get("famiglia") or famiglia.get("convivenza") or {}
+    legame = famiglia.get("legameSoggetto") or {}
+    family_id = text(scheda.get("idFamigliaConvivenzaANPR"))
+    if family_id:
+        family = _existing_family(ctx, req, family_id, "famiglia/idFamigliaConvivenzaANPR")
+        relation = text(legame.get("codiceLegame")) or "99"
+    else:
+        residenze = req.payload.get("residenza") or []
+        residenza = residenze[0] if residenze else None
+        address = address_of(residenza)
+        if address is None:
+            raise Rejected(
+                entry(
+                    "EF023", "a person founding a new family needs its residence", field="residenza"
+                )
+            )
+        where = residence_comune(residenza)
+        if where != req.comune:
+            raise Rejected(
+                entry(
+                    "EF042",
+                    f"the residence is in Comune {where}: only that Comune can register it",
+                    field="residenza/indirizzo/comune",
+                    value=where,
+                )
+            )
+        family = ctx.registry.create_family(req.comune, address, since=since)
+        relation = "1"
+    person = _register(ctx, req, data, family=family, relation=relation, reason="registration")
+    return Outcome(
+        "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
+    )

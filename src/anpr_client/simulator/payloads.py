@@ -1,0 +1,226 @@
+"""Registry records as ANPR payload fragments (``tipoGeneralita``, ``tipoResidenza``…).
+
+Answers and notifications are built as payload dicts (see :mod:`anpr_client.codec`); these
+functions give the shared fragments, so every service describes a person the same way.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from .store import Address, ComuneInfo, Family, Person, Registry
+
+__all__ = [
+    "comune",
+    "comune_richiesta",
+    "famiglia",
+    "generalita",
+    "luogo_nascita",
+    "residenza",
+]
+
+
+def comune(info: ComuneInfo) -> dict[str, Any]:
+    """``tipoComune``."""
+    return {
+        "nomeComune": info.name,
+        "codiceIstat": info.istat,
+        "siglaProvinciaIstat": info.province,
+    }
+
+
+def comune_richiesta(info: ComuneInfo) -> dict[str, Any]:
+    """``tipoComuneRichiesta``."""
+    return {
+        "nomeComune": info.name,
+        "codiceIstat": info.istat,
+        "siglaProvinciaIstat": info.province,
+    }
+
+
+def luogo_nascita(person: Person) -> dict[str, Any]:
+    """``tipoLuogoEvento`` of the birth: a Comune, or a foreign state."""
+    place = person.luogo_nascita
+    if place.state:
+        return {"localita": {"descrizioneStato": place.name, "codiceStato": place.state}}
+    out: dict[str, Any] = {"nomeComune": place.name}
+    if place.comune:
+        out["codiceIstat"] = place.comune
+    out["siglaProvinciaIstat"] = place.province or "EE"
+    return {"comune": out}
+
+
+def generalita(person: Person) -> dict[str, Any]:
+    """``tipoGeneralita``: codice fiscale, names, sex, birth date and place, ANPR id."""
+    return {
+        "codiceFiscale": {"codFiscale": person.codice_fiscale},
+        "cognome": person.cognome,
+        "nome": person.nome,
+        "sesso": person.sesso,
+        "dataNascita": person.data_nascita,
+        "luogoNascita": luogo_nascita(person),
+        "idSchedaSoggettoANPR": person.id,
+    }
+
+
+def indirizzo(address: Address, info: ComuneInfo) -> dict[str, Any]:
+    """``tipoIndirizzo``."""
+    out: dict[str, Any] = {
+        "cap": address.cap,
+        "comune": comune(info),
+        "toponimo": {"specie": address.street_kind, "denominazioneToponimo": address.street_name},
+    }
+    if address.house_number:
+        out["numeroCivico"] = {"numero": address.house_number}
+    return out
+
+
+def residenza(family: Family, info: ComuneInfo) -> dict[str, Any]:
+    """``tipoResidenza`` of a family's address."""
+    return {
+        "tipoIndirizzo": family.address.kind,
+        "indirizzo": indirizzo(family.address, info),
+        "dataDecorrenzaResidenza": family.since,
+    }
+
+
+def famiglia(family: Family) -> dict[str, Any]:
+    """``tipoFamigliaConvivenza`` (identification part)."""
+    out: dict[str, Any] = {"idFamigliaConvivenzaANPR": family.id}
+    if family.origin_date:
+        out["dataOrigineFamigliaConvivenza"] = family.origin_date
+    out["tipoScheda"] = family.kind
+    return out
+
+
+def legame(person: Person) -> dict[str, Any]:
+    """``tipoLegameSoggetto``."""
+    return {
+        "dataDecorrenza": person.relation_since or person.data_nascita,
+        "codiceLegame": person.relation or "99",
+    }
+
+
+def address_of(payload: Any) -> Address | None:
+    """An :class:`Address` from a decoded ``tipoResidenza`` (Italian address), if any."""
+    if not isinstance(payload, dict):
+        return None
+    ind = payload.get("indirizzo")
+    if not isinstance(ind, dict):
+        return None
+    toponimo = ind.get("toponimo") or {}
+    civico = ind.get("numeroCivico") or {}
+    return Address(
+        street_kind=str(toponimo.get("specie") or toponimo.get("codSpecie") or "VIA"),
+        street_name=str(toponimo.get("denominazioneToponimo") or "SENZA NOME"),
+        house_number=str(civico.get("numero") or ""),
+        cap=str(ind.get("cap") or ""),
+        kind=str(payload.get("tipoIndirizzo") or "1"),
+    )
+
+
+def residence_comune(payload: Any) -> str | None:
+    """The ISTAT code of the Comune of a decoded ``tipoResidenza``'s address."""
+    if isinstance(payload, dict):
+        ind = payload.get("indirizzo")
+        if isinstance(ind, dict) and isinstance(ind.get("comune"), dict):
+            code = ind["comune"].get("codiceIstat")
+            return str(code) if code else None
+    return None
+
+
+def data_decorrenza(payload: Any) -> dt.date | None:
+    from .handlers.base import parse_date
+
+    if isinstance(payload, dict) and payload.get("dataDecorrenzaResidenza"):
+        return parse_date(payload["dataDecorrenzaResidenza"])
+    return None
+
+
+def comune_info(registry: Registry, istat: str) -> ComuneInfo:
+    """The Comune's info; a Comune unknown to the registry gets a placeholder name."""
+    info = registry.comune(istat)
+    if info is not None:
+        return info
+    from .seeding import comuni_table
+
+    found = comuni_table().at(istat, dt.date.today())
+    if found is not None:
+        return ComuneInfo(istat, found.name, found.province, found.cadastral, False)
+    return ComuneInfo(istat, f"COMUNE {istat}", "EE", "", False)
+
+
+def state_name(code: str) -> str:
+    """The name of an ANPR state code (``100`` → ``ITALIA``), from the sample states table."""
+    found = _stati().get(code) if code else None
+    return found.name if found is not None else f"STATO {code}"
+
+
+def _stati() -> Any:
+    from ..validation.stati import StatiTable
+
+    global _STATI
+    if _STATI is None:
+        _STATI = StatiTable.sample()
+    return _STATI
+
+
+_STATI: Any = None
+
+
+def cittadinanza(code: str) -> dict[str, Any]:
+    """``tipoCittadinanza``."""
+    return {"descrizioneStato": state_name(code), "codiceStato": code}
+
+
+#: Codes of ANPR's "dati richiesti" table (16) → the parts of a person's record they ask for.
+PARTS: dict[str, str] = {
+    "2": "generalita",
+    "3": "statoCivile",
+    "6": "cittadinanza",
+    "10": "residenza",
+    "21": "legameSoggetto",
+    "22": "famigliaConvivenza",
+    "28": "datiDecesso",
+}
+ALL_PARTS: frozenset[str] = frozenset(PARTS.values()) | {"identificativi"}
+
+
+def parts_requested(codes: Any) -> frozenset[str]:
+    """The record parts a ``datiAnagraficiRichiesti`` list asks for (none or ``1``: all)."""
+    if not codes:
+        return ALL_PARTS
+    wanted = {str(c).lstrip("0") or "0" for c in (codes if isinstance(codes, list) else [codes])}
+    if "1" in wanted:
+        return ALL_PARTS
+    return frozenset({"identificativi", "generalita"} | {PARTS[c] for c in wanted if c in PARTS})
+
+
+def dati_soggetto(
+    registry: Registry, person: Person, parts: frozenset[str] = ALL_PARTS
+) -> dict[str, Any]:
+    """A person's record (``tipoDatiRispostaEstrazioneSoggetti`` subset, schema order is the
+    codec's job)."""
+    out: dict[str, Any] = {}
+    if "identificativi" in parts:
+        out["identificativi"] = {"idANPR": person.id_anpr}
+    out["generalita"] = generalita(person)
+    if "statoCivile" in parts and person.stato_civile:
+        out["statoCivile"] = {"statoCivile": person.stato_civile}
+    if "cittadinanza" in parts:
+        out["cittadinanza"] = [cittadinanza(person.cittadinanza)]
+    family = registry.family(person.family_id) if person.family_id else None
+    if "residenza" in parts and family is not None and person.comune:
+        out["residenza"] = [residenza(family, comune_info(registry, person.comune))]
+    if "legameSoggetto" in parts and family is not None:
+        out["legameSoggetto"] = {
+            "tipoLegame": "3" if family.kind == "1" else "4",
+            "dataDecorrenza": person.relation_since or family.since,
+            "codiceLegame": person.relation or "99",
+        }
+    if "famigliaConvivenza" in parts and family is not None:
+        out["famigliaConvivenza"] = famiglia(family)
+    if "datiDecesso" in parts and person.data_decesso is not None:
+        out["datiDecesso"] = {"dataEvento": person.data_decesso}
+    return out
