@@ -241,7 +241,18 @@ def _csv(
     progress: Progress | None,
     layout: CsvLayout,
 ) -> Iterator[Record]:
-    text = io.TextIOWrapper(raw, encoding=mapping.encoding, newline="")
+    with io.TextIOWrapper(raw, encoding=mapping.encoding, newline="") as text:
+        yield from _csv_rows(text, raw, size, mapping, progress, layout)
+
+
+def _csv_rows(
+    text: io.TextIOWrapper,
+    raw: IO[bytes],
+    size: int,
+    mapping: ColumnMapping,
+    progress: Progress | None,
+    layout: CsvLayout,
+) -> Iterator[Record]:
     try:
         first = text.readline()
     except UnicodeDecodeError as exc:
