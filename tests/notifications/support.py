@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import datetime as dt
 import functools
 import socket
 from dataclasses import dataclass
@@ -58,7 +57,8 @@ def n010_payload(
 ) -> bytes:
     return (
         f'<ns:Notifica{kind} xmlns:ns="{PAYLOAD_NS}">'
-        f"<generalitaSoggetto><codiceFiscale>{cf}</codiceFiscale><cognome>{surname}</cognome>"
+        f"<generalitaSoggetto><codiceFiscale><codFiscale>{cf}</codFiscale><validitaCF>1</validitaCF>"
+        f"</codiceFiscale><cognome>{surname}</cognome>"
         f"<nome>{given_name}</nome><sesso>M</sesso><dataNascita>1980-01-01</dataNascita>"
         f"</generalitaSoggetto>"
         f"<comuneRichiesta><nomeComune>MILANO</nomeComune><codiceIstat>{ISTAT_B}</codiceIstat>"
@@ -153,7 +153,3 @@ def write_settings(
         encoding="utf-8",
     )
     return SettingsFiles(path, store)
-
-
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=dt.UTC)  # type: ignore[misc]

@@ -80,7 +80,8 @@ def test_tampered_signature_is_refused(
 ) -> None:
     root = etree.fromstring(signed_request(pki))
     value = root.find(".//{http://www.w3.org/2000/09/xmldsig#}SignatureValue")
-    assert value is not None and value.text
+    assert value is not None
+    assert value.text
     raw = bytearray(base64.b64decode(value.text))
     raw[10] ^= 0x01
     value.text = base64.b64encode(bytes(raw)).decode()

@@ -328,8 +328,20 @@ def _comune(reader: _Reader) -> ComuneRef:
     )
 
 
+def _codice_fiscale(reader: _Reader) -> str | None:
+    """``codiceFiscale/codFiscale`` (``tipoCodiceFiscale``); a bare text value is accepted."""
+    found = reader.children("codiceFiscale")
+    if len(found) > 1:
+        raise _nonconforming(reader.kind, f"{reader.path}/codiceFiscale", "is repeated")
+    if not found:
+        return None
+    if any(isinstance(c.tag, str) for c in found[0].element):
+        return found[0].optional("codFiscale")
+    return reader.optional("codiceFiscale")
+
+
 def _subject(reader: _Reader) -> Subject:
-    cf = reader.optional("codiceFiscale")
+    cf = _codice_fiscale(reader)
     return Subject(
         codice_fiscale=cf.upper() if cf else None,
         surname=reader.optional("cognome"),
