@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
@@ -18,9 +19,29 @@ from anpr_client.exceptions import (
     UntrustedCertificate,
 )
 from anpr_client.pki import Identity, Pki, issue_certificate, name
+from anpr_client.security.frame import WsSecurity
+from anpr_client.security.policy import NOTIFICATION_POLICY
+from anpr_client.security.saml import certificate_b64, format_instant
 from anpr_client.security.trust import TrustStore
-from anpr_client.security.xmldsig import c14n, index_ids, verify_signature
-from tests.security.support import DS, WSU, make_frame, security_of, signed_3002
+from anpr_client.security.verify import verify_envelope
+from anpr_client.security.xmldsig import (
+    SUITES,
+    Reference,
+    c14n,
+    create_signature,
+    index_ids,
+    verify_signature,
+)
+from tests.security.support import (
+    DS,
+    ENVELOPE_3002,
+    SOAP,
+    WSSE,
+    WSU,
+    make_frame,
+    security_of,
+    signed_3002,
+)
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -159,3 +180,43 @@ def test_c14n_is_exclusive(pki: Pki) -> None:
     root = etree.fromstring(b'<a xmlns:u="urn:unused" xmlns:v="urn:v"><v:b/></a>')
     assert c14n(root[0]) == b'<v:b xmlns:v="urn:v"></v:b>'
     assert make_frame(pki).algorithm == "rsa-sha256"
+
+
+def test_inclusive_prefixes_on_a_built_tree_digest_as_on_the_wire(
+    pki: Pki, trust: TrustStore
+) -> None:
+    # lxml's in-place c14n of a sub-element *built through its API* can miss ancestor
+    # declarations listed in an InclusiveNamespaces PrefixList; create_signature must still
+    # produce the digest a receiver computes on the serialised bytes (WSS4J-style
+    # PrefixList "wsse soap" on the Timestamp, as a hand-built notification does).
+    envelope = etree.fromstring(ENVELOPE_3002)
+    header = etree.SubElement(envelope, f"{{{SOAP}}}Header")
+    envelope.insert(0, header)
+    body = WsSecurity._body_with_id(envelope, envelope[1])
+    security = etree.SubElement(header, f"{{{WSSE}}}Security", nsmap={"wsse": WSSE, "wsu": WSU})
+    timestamp = etree.SubElement(security, f"{{{WSU}}}Timestamp", {f"{{{WSU}}}Id": "TS-1"})
+    now = dt.datetime.now(dt.UTC)
+    etree.SubElement(timestamp, f"{{{WSU}}}Created").text = format_instant(now)
+    etree.SubElement(timestamp, f"{{{WSU}}}Expires").text = format_instant(
+        now + dt.timedelta(minutes=5)
+    )
+    bst = etree.SubElement(security, f"{{{WSSE}}}BinarySecurityToken", {f"{{{WSU}}}Id": "X509-1"})
+    bst.text = certificate_b64(pki.comune.certificate)
+
+    def token_reference(key_info: etree._Element) -> None:
+        ref = etree.SubElement(key_info, f"{{{WSSE}}}SecurityTokenReference")
+        etree.SubElement(ref, f"{{{WSSE}}}Reference", {"URI": "#X509-1"})
+
+    create_signature(
+        [
+            Reference("#TS-1", timestamp, ("wsse", "soap")),
+            Reference(f"#{body.get(f'{{{WSU}}}Id')}", body),
+        ],
+        SUITES["rsa-sha256"],
+        pki.comune.key_source(),
+        key_info=token_reference,
+        parent=security,
+    )
+    policy = dataclasses.replace(NOTIFICATION_POLICY, require_timestamp=True)
+    verified = verify_envelope(etree.tostring(envelope), trust=trust, policy=policy)
+    assert verified.timestamp is not None

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import copy
 import datetime as dt
 from dataclasses import dataclass
 from typing import Final
@@ -150,7 +149,12 @@ def verify_envelope(
         except ProtocolError as exc:
             raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
     else:
-        root = copy.deepcopy(data)  # never touch (nor depend on) the caller's tree
+        # Work on a parsed copy of the serialised tree: the caller's tree is never touched,
+        # and canonicalisation sees exactly what the wire would carry.
+        try:
+            root = parse_xml(etree.tostring(data.getroottree().getroot()))
+        except ProtocolError as exc:
+            raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
 
     soap = etree.QName(root).namespace
     if etree.QName(root).localname != "Envelope" or soap not in (SOAP11_NS, SOAP12_NS):

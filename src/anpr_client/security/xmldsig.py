@@ -39,6 +39,7 @@ from anpr_client.exceptions import (
     ForbiddenAlgorithm,
     MalformedFrame,
     SignatureWrapping,
+    SigningError,
 )
 from anpr_client.xmlutil import NS
 
@@ -111,6 +112,27 @@ def c14n(element: etree._Element, inclusive_prefixes: Sequence[str] | None = Non
     )
 
 
+def _signing_c14n(element: etree._Element, inclusive_prefixes: Sequence[str]) -> bytes:
+    """c14n of an element about to be signed, exactly as a receiver will compute it.
+
+    lxml canonicalises a sub-element through a temporary copy whose in-scope namespace
+    declarations come from the ancestors; for elements *built* through the lxml API (not
+    parsed) declarations listed in an ``InclusiveNamespaces`` prefix list can be missed
+    (seen with lxml 6.1 / libxml2 2.14), which would make the digest differ from the one
+    computed on the wire bytes. With a prefix list, the element is therefore canonicalised
+    in a re-parsed copy of its document. Without one, only visibly used namespaces count,
+    which lxml renders correctly in place.
+    """
+    if not inclusive_prefixes or element.getparent() is None:
+        return c14n(element, inclusive_prefixes)
+    tree = element.getroottree()
+    copy = etree.fromstring(etree.tostring(tree.getroot())).getroottree()
+    found = copy.find(tree.getelementpath(element))
+    if found is None:  # pragma: no cover - the structure is identical by construction
+        raise SigningError("cannot locate a referenced element in its serialised document")
+    return c14n(found, inclusive_prefixes)
+
+
 def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
@@ -169,7 +191,7 @@ def create_signature(
     in scope. ``key_info`` fills the ``ds:KeyInfo`` element it receives.
     """
     refs = list(references)
-    digests = [hash_bytes(c14n(r.element, r.inclusive_prefixes), suite.hash) for r in refs]
+    digests = [hash_bytes(_signing_c14n(r.element, r.inclusive_prefixes), suite.hash) for r in refs]
     if parent is None:
         signature = etree.Element(f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS})
     else:
