@@ -7,7 +7,9 @@
 - ``pull --since DATE [--until DATE] [--no-wait]``: the 4005 pull into the same inbox.
 
 Every command reads ``--config`` (or ``$ANPR_CONFIG``): ``[notifications]`` store,
-decrypt_keys, anpr_ca (see docs/notifications.md). Exit codes as for every ``anpr`` command.
+decrypt_keys, anpr_ca (see docs/notifications.md); passwords and PINs come from the environment
+variables the settings name (a server has no terminal to ask on). Exit codes as for every
+``anpr`` command.
 """
 
 from __future__ import annotations
@@ -15,8 +17,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
-import sys
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -27,16 +27,6 @@ from ..notifications.inbox import EntryState, Inbox, InboxEntry
 from ._common import config_option, echo_json, handle_errors, json_option, settings_from
 
 __all__ = ["notifications"]
-
-
-def _secret(label: str) -> str:
-    if not sys.stdin.isatty():
-        raise ConfigurationError(
-            f"{label}: no secret in the environment and no terminal to ask for it",
-            setting="password_env",
-            rule="set the environment variable the settings name",
-        )
-    return str(click.prompt(label, hide_input=True))
 
 
 @click.group("notifications")
@@ -76,7 +66,7 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with handle_errors(False):
         settings = settings_from(config)
-        receiver = NotificationReceiver.from_settings(settings, secret=_secret)
+        receiver = NotificationReceiver.from_settings(settings)
         context = None
         if certfile is not None:
             try:
@@ -98,7 +88,7 @@ def serve(
     )
 
     def stop(signum: int, frame: Any) -> None:
-        threading.Thread(target=server.close, daemon=True).start()
+        raise KeyboardInterrupt  # waitress and socketserver both stop cleanly on it
 
     signal.signal(signal.SIGTERM, stop)
     try:
@@ -106,7 +96,9 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
+        server.close()
         receiver.inbox.close()
+    click.echo("anpr notifications: stopped", err=True)
 
 
 def _entry_json(entry: InboxEntry) -> dict[str, Any]:
@@ -196,7 +188,7 @@ def pull(
         settings = settings_from(config)
         with (
             Inbox.from_settings(settings) as box,
-            client_from_settings(settings, secret=_secret) as client,
+            client_from_settings(settings) as client,
         ):
             report = Poller(client, box).pull(
                 since_at, until=until_at, wait=wait, max_wait=max_wait
