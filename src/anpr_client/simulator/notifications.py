@@ -38,12 +38,10 @@ A notification is *consumed* once a push was acknowledged or a pull returned it 
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import logging
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,10 +55,6 @@ from ..bundle import Bundle, default_bundle_dir
 from ..codec import encode
 from ..credentials.base import KeySource
 from ..exceptions import AnprError, ConfigurationError, ProtocolError
-from ..security.cms import encrypt_enveloped
-from ..security.frame import BASE64_BINARY, X509V3
-from ..security.saml import certificate_b64, format_instant
-from ..security.xmldsig import SUITES, Reference, create_signature
 from ..xmlutil import NS, parse_xml
 from ..xsdmodel import SchemaSet
 from .clock import Clock, format_datetime, utc_iso
@@ -84,9 +78,6 @@ PAYLOAD_NS: Final = "http://sogei.it/ANPR/N000notificheComuni"
 N000_NS: Final = "http://sogei.it/ANPR/N000AnprService"
 ANPR_SENDER: Final = "ANPR"
 _SOAP: Final = NS["soap"]
-_WSSE: Final = NS["wsse"]
-_WSU: Final = NS["wsu"]
-_WSU_ID: Final = f"{{{_WSU}}}Id"
 _TIMEOUT: Final = (5.0, 30.0)
 
 
@@ -489,7 +480,11 @@ class Notifier:
         return f"outcome {' / '.join(sorted(c for c in codes if c)) or 'missing'}"
 
     def build_push(self, record: NotificationRecord) -> bytes:
-        """The signed ``RichiestaN000`` carrying ``record`` encrypted for its recipient."""
+        """The signed ``RichiestaN000`` carrying ``record`` encrypted for its recipient
+        (:func:`anpr_client.notifications.message.build_request`, checked against the N000
+        schema)."""
+        from ..notifications.message import build_request
+
         certificate = self._recipient_certificate(record.recipient)
         if certificate is None:
             raise ConfigurationError(
@@ -499,72 +494,17 @@ class Notifier:
         signer = self._signer()
         if signer is None:
             raise ConfigurationError("the simulator has no notification signing key")
-        content = encrypt_enveloped(record.payload, certificate)
-        qname = etree.QName(N000_NS, "RichiestaN000")
-        model = self._bundle.element_model("N000", qname)
-        element, violations = encode(
-            model,
-            {
-                "testataNotifica": {
-                    "tipoNotifica": record.kind,
-                    "codMittente": ANPR_SENDER,
-                    "codDestinatario": record.recipient,
-                    "dataOraRichiesta": format_datetime(self._clock.now()),
-                    "idOperazioneANPR": record.id,
-                },
-                "contenuto": content,
-            },
+        body = build_request(
+            record.payload,
+            tipo_notifica=record.kind,
+            id_notifica=record.id,
+            cod_destinatario=record.recipient,
+            recipient=certificate,
+            signer=signer,
+            cod_mittente=ANPR_SENDER,
+            sent_at=self._clock.now(),
         )
-        if violations or not self._bundle.schema("N000").validate(element):
+        request = parse_xml(body).find(f"{{{_SOAP}}}Body/{{{N000_NS}}}RichiestaN000")
+        if request is None or not self._bundle.schema("N000").validate(request):
             raise ProtocolError(f"RichiestaN000 for notification {record.id} is not valid")
-        return sign_body(element, signer, now=self._clock.now())
-
-
-def sign_body(payload: etree._Element, signer: KeySource, *, now: dt.datetime) -> bytes:
-    """A SOAP 1.1 envelope around ``payload`` with a WS-Security header: Timestamp (5 minutes),
-    BinarySecurityToken (the signer's certificate) and a signature over Timestamp and Body."""
-    envelope = etree.Element(f"{{{_SOAP}}}Envelope", nsmap={"soap": _SOAP})
-    header = etree.SubElement(envelope, f"{{{_SOAP}}}Header")
-    body = etree.SubElement(
-        envelope, f"{{{_SOAP}}}Body", {_WSU_ID: f"id-{uuid.uuid4().hex}"}, nsmap={"wsu": _WSU}
-    )
-    body.append(payload)
-    security = etree.SubElement(header, f"{{{_WSSE}}}Security", nsmap={"wsse": _WSSE, "wsu": _WSU})
-    security.set(f"{{{_SOAP}}}mustUnderstand", "1")
-    timestamp = etree.SubElement(
-        security, f"{{{_WSU}}}Timestamp", {_WSU_ID: f"TS-{uuid.uuid4().hex}"}
-    )
-    etree.SubElement(timestamp, f"{{{_WSU}}}Created").text = format_instant(now)
-    etree.SubElement(timestamp, f"{{{_WSU}}}Expires").text = format_instant(
-        now + dt.timedelta(minutes=5)
-    )
-    bst_id = f"X509-{uuid.uuid4().hex}"
-    bst = etree.SubElement(
-        security,
-        f"{{{_WSSE}}}BinarySecurityToken",
-        {"EncodingType": BASE64_BINARY, "ValueType": X509V3, _WSU_ID: bst_id},
-    )
-    bst.text = certificate_b64(signer.certificate)
-
-    def token_reference(key_info: etree._Element) -> None:
-        str_el = etree.SubElement(key_info, f"{{{_WSSE}}}SecurityTokenReference")
-        etree.SubElement(
-            str_el, f"{{{_WSSE}}}Reference", {"URI": f"#{bst_id}", "ValueType": X509V3}
-        )
-
-    create_signature(
-        [
-            Reference(f"#{timestamp.get(_WSU_ID)}", timestamp, inclusive_prefixes=("wsse", "soap")),
-            Reference(f"#{body.get(_WSU_ID)}", body),
-        ],
-        SUITES["rsa-sha256"],
-        signer,
-        key_info=token_reference,
-        parent=security,
-    )
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-
-
-def decode_contenuto(text: str) -> bytes:
-    """The bytes of a base64 ``contenuto``."""
-    return base64.b64decode("".join(text.split()))
+        return body

@@ -207,14 +207,14 @@ class SimulatorServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
             tls = self.ssl_context.wrap_socket(
                 sock, server_side=True, do_handshake_on_connect=False
             )
-            tls.do_handshake()
         except (OSError, ssl.SSLError) as exc:
-            log.info("TLS handshake with %s failed: %s", client_address[0], exc)
+            log.info("TLS set-up with %s failed: %s", client_address[0], exc)
             _reset(sock)
             return
         with self._open_lock:
             self._open.add(tls)
         try:
+            tls.do_handshake()
             self.RequestHandlerClass(tls, client_address, self)  # type: ignore[arg-type]
         except _Dropped:
             _reset(tls)
@@ -223,6 +223,8 @@ class SimulatorServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         finally:
             with self._open_lock:
                 self._open.discard(tls)
+            with contextlib.suppress(OSError):
+                tls.close()
 
     def shutdown_request(self, request: Any) -> None:
         with contextlib.suppress(OSError):

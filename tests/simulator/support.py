@@ -1,0 +1,170 @@
+"""Helpers for simulator tests: hand-made frames, raw sends, common payloads."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from lxml import etree
+
+from anpr_client.client import Client
+from anpr_client.results import Result
+from anpr_client.security.frame import WsSecurity
+from anpr_client.simulator import Person, Simulator
+from anpr_client.soap import CONTENT_TYPE
+from anpr_client.transport import HttpRequest, HttpResponse
+
+A = "058091"
+"""Roma: the first Comune (the family moves away from here)."""
+B = "015146"
+"""Milano: the destination of the transfer."""
+
+
+def frame_for(sim: Simulator, istat: str, **overrides: Any) -> WsSecurity:
+    """A security frame with the simulator's credentials of ``istat`` (``overrides`` win)."""
+    ident = sim.pki.comune(istat)
+    options: dict[str, Any] = {
+        "signer": ident.comune.key_source(),
+        "operator": ident.operator_cf,
+        "id_sede": istat,
+        "workstation_id": ident.workstation_id,
+        "workstation_key": ident.workstation.key_source(),
+        "subject_locality": "192.0.2.10",
+    }
+    options.update(overrides)
+    return WsSecurity(**options)
+
+
+def singles(sim: Simulator, istat: str = A) -> list[Person]:
+    """Residents of ``istat`` who live alone (moving them leaves no family behind)."""
+    out = []
+    for family in sim.store.families(istat):
+        if len(family.members) == 1:
+            person = sim.store.person(family.members[0])
+            assert person is not None
+            out.append(person)
+    return out
+
+
+def unsigned_client(sim: Simulator, istat: str = A) -> Client:
+    return sim.client(istat, sign=False, journal=False)
+
+
+def payload_3002(cf: str, *, national: bool = False) -> dict[str, Any]:
+    return {
+        "criteriRicerca": {"codiceFiscale": cf},
+        "datiRichiesta": {
+            "schedaAnagraficaRichiesta": "1",
+            "dataRiferimentoRichiesta": dt.date.today(),
+            "ricercaNazionale": "1" if national else "0",
+        },
+    }
+
+
+def unsigned_envelope(
+    sim: Simulator, operation: str, payload: dict[str, Any], istat: str = A, **header: Any
+) -> etree._Element:
+    """The unsigned request envelope (parsed), as the client would build it."""
+    prepared = unsigned_client(sim, istat).prepare(
+        operation, payload, header=header or None, sign=False
+    )
+    return etree.fromstring(prepared.envelope)
+
+
+def send_raw(sim: Simulator, operation: str, body: bytes, istat: str = A) -> HttpResponse:
+    """POST ``body`` to the operation's path over TLS; the raw HTTP answer."""
+    client = unsigned_client(sim, istat)
+    op = client.operation(operation)
+    try:
+        return client.transport.send(
+            HttpRequest(
+                client.settings.url_for(op.family),
+                body,
+                {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'},
+                client.settings.timeouts,
+            )
+        )
+    finally:
+        client.close()
+
+
+def send_signed(
+    sim: Simulator,
+    operation: str,
+    envelope: etree._Element | bytes,
+    frame: WsSecurity | None,
+    istat: str = A,
+) -> Result[dict[str, Any]]:
+    """Sign ``envelope`` with ``frame`` (or send it as is), send it, read the answer."""
+    if isinstance(envelope, bytes):
+        data = envelope
+    elif frame is not None:
+        data = etree.tostring(frame.sign(envelope))
+    else:
+        data = etree.tostring(envelope)
+    response = send_raw(sim, operation, data, istat)
+    return unsigned_client(sim, istat).read(operation, response)
+
+
+def transfer_payload(
+    persons: list[Person], *, to: str = B, street: str = "VIA DANTE"
+) -> dict[str, Any]:
+    """A 5005 moving ``persons`` into a new family of Comune ``to`` (head: relation 1)."""
+    today = dt.date.today()
+    specie, _, name = street.partition(" ")
+    return {
+        "generalitaSchedaFamiglia": {"tipoScheda": "1"},
+        "residenzaFamiglia": [
+            {
+                "tipoIndirizzo": "1",
+                "indirizzo": {
+                    "cap": "20121",
+                    "comune": {
+                        "nomeComune": "MILANO",
+                        "codiceIstat": to,
+                        "siglaProvinciaIstat": "MI",
+                    },
+                    "toponimo": {"specie": specie, "denominazioneToponimo": name},
+                    "numeroCivico": {"numero": "5"},
+                },
+                "dataDecorrenzaResidenza": today,
+            }
+        ],
+        "elencoSoggettiFamiglia": [
+            {
+                "generalita": {
+                    "codiceFiscale": {"codFiscale": p.codice_fiscale},
+                    "cognome": p.cognome,
+                    "nome": p.nome,
+                    "sesso": p.sesso,
+                    "dataNascita": p.data_nascita,
+                },
+                "legameSoggetto": {"dataDecorrenza": today, "codiceLegame": p.relation or "1"},
+            }
+            for p in persons
+        ],
+        "datiControllo": {"tipoMutazione": "02", "tipoScheda": "2"},
+    }
+
+
+def certificate_payload(person: Person, *, kind: str = "8") -> dict[str, Any]:
+    return {
+        "listaTipiCertificati": {"tipoCertificato": [kind]},
+        "soggettoIntestatario": {
+            "generalita": {
+                "codiceFiscale": {"codFiscale": person.codice_fiscale},
+                "cognome": person.cognome,
+                "nome": person.nome,
+            }
+        },
+        "datiControllo": {
+            "cognomeUffAnagrafe": "ROSSI",
+            "nomeUffAnagrafe": "MARIO",
+            "tipoRichiedente": "0",
+            "tipoRichiesta": "1",
+            "paEstera": "0",
+            "emissione": "1",
+            "bollo": "0",
+            "diritti": "0",
+        },
+    }

@@ -1,0 +1,233 @@
+"""The simulated gateway answers a broken frame with the fault class ANPR's gateway gives.
+
+Every request here goes over real TLS on loopback to a running simulator, signed by the
+library's frame and then broken the way the security tests break frames (tests/security):
+tampered Body, signature wrapping, unsigned Timestamp, expired or future Timestamp, untrusted
+or revoked certificate, missing SAML attribute, wrong IdSede, XSD-invalid body.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from lxml import etree
+from tests.security.support import body_of, resign, security_of
+
+from anpr_client.exceptions import (
+    CertificateRevoked,
+    InternalErrorFromClient,
+    RejectedByPolicy,
+)
+from anpr_client.pki import generate_test_pki
+from anpr_client.simulator import Simulator, SimulatorConfig
+
+from .conftest import MakeSimulator
+from .support import A, B, frame_for, payload_3002, send_raw, send_signed, unsigned_envelope
+
+SAML = "urn:oasis:names:tc:SAML:2.0:assertion"
+
+
+@pytest.fixture(scope="module")
+def sim(pki_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
+    state = tmp_path_factory.mktemp("gateway-state")
+    shutil.copytree(pki_template, state / "pki")
+    simulator = Simulator(SimulatorConfig(state_dir=state)).start()
+    try:
+        yield simulator
+    finally:
+        assert simulator.internal_errors == ()
+        simulator.close()
+
+
+def _cf(sim: Simulator) -> str:
+    return sim.store.residents(A)[0].codice_fiscale
+
+
+def _request(sim: Simulator, **header: object) -> etree._Element:
+    return unsigned_envelope(sim, "3002", payload_3002(_cf(sim)), A, **header)
+
+
+def test_a_well_formed_signed_request_passes(sim: Simulator) -> None:
+    result = send_signed(sim, "3002", _request(sim), frame_for(sim, A))
+    assert result.outcome == "Risposta3002_OK"
+
+
+def test_rsa_sha1_passes_like_on_anpr(sim: Simulator) -> None:
+    result = send_signed(sim, "3002", _request(sim), frame_for(sim, A, algorithm="rsa-sha1"))
+    assert result.outcome == "Risposta3002_OK"
+
+
+def test_tampered_body_is_internal_error(sim: Simulator) -> None:
+    signed = frame_for(sim, A).sign(_request(sim))
+    cf = body_of(signed).find(".//criteriRicerca/codiceFiscale")
+    assert cf is not None
+    cf.text = sim.store.residents(A)[1].codice_fiscale
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(sim, "3002", etree.tostring(signed), None)
+
+
+def test_body_moved_into_a_wrapper_is_internal_error(sim: Simulator) -> None:
+    signed = frame_for(sim, A).sign(_request(sim))
+    body = body_of(signed)
+    wrapper = etree.SubElement(security_of(signed), "Wrapper")
+    wrapper.append(body)
+    forged = etree.SubElement(signed, body.tag)
+    forged.append(etree.fromstring(etree.tostring(body[0])))
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(sim, "3002", etree.tostring(signed), None)
+
+
+def test_unsigned_timestamp_is_internal_error(sim: Simulator) -> None:
+    signed = frame_for(sim, A).sign(_request(sim))
+    data = resign(signed, sim.pki.comune(A).comune.key_source(), references=[body_of(signed)])
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(sim, "3002", data, None)
+
+
+def test_missing_frame_is_internal_error(sim: Simulator) -> None:
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(sim, "3002", _request(sim), None)
+
+
+@pytest.mark.parametrize("shift", [-3600, 3600], ids=["expired", "future"])
+def test_timestamp_outside_its_window_is_rejected_by_policy(sim: Simulator, shift: int) -> None:
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=shift)
+    frame = frame_for(sim, A, clock=lambda: moment)
+    with pytest.raises(RejectedByPolicy):
+        send_signed(sim, "3002", _request(sim), frame)
+
+
+def test_untrusted_certificate_is_rejected_by_policy(sim: Simulator) -> None:
+    other = generate_test_pki(A)  # same names, another CA
+    frame = frame_for(
+        sim,
+        A,
+        signer=other.comune.key_source(),
+        workstation_key=other.workstation.key_source(),
+    )
+    with pytest.raises(RejectedByPolicy):
+        send_signed(sim, "3002", _request(sim), frame)
+
+
+def test_missing_saml_attribute_is_internal_error(sim: Simulator) -> None:
+    signed = frame_for(sim, A).sign(_request(sim))
+    assertion = security_of(signed).find(f"{{{SAML}}}Assertion")
+    assert assertion is not None
+    for attribute in assertion.iter(f"{{{SAML}}}Attribute"):
+        if attribute.get("Name") == "IdApplicazione":
+            parent = attribute.getparent()
+            assert parent is not None
+            parent.remove(attribute)
+    data = resign(signed, sim.pki.comune(A).comune.key_source())
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(sim, "3002", data, None)
+
+
+def test_idsede_other_than_codmittente_is_rejected_by_policy(sim: Simulator) -> None:
+    # Signed correctly by Comune A, but the request claims to come from Comune B.
+    request = unsigned_envelope(sim, "3002", payload_3002(_cf(sim)), A, codMittente=B)
+    with pytest.raises(RejectedByPolicy):
+        send_signed(sim, "3002", request, frame_for(sim, A))
+
+
+def test_certificate_of_another_comune_is_rejected_by_policy(sim: Simulator) -> None:
+    other = sim.pki.comune(B)
+    frame = frame_for(
+        sim,
+        A,
+        signer=other.comune.key_source(),
+        workstation_key=other.workstation.key_source(),
+        workstation_id=other.workstation_id,
+    )
+    with pytest.raises(RejectedByPolicy):
+        send_signed(sim, "3002", _request(sim), frame)
+
+
+def test_operator_that_is_not_a_codice_fiscale_is_rejected_by_policy(sim: Simulator) -> None:
+    frame = frame_for(sim, A, operator="COMUNETEST019025", validate_operator=False)
+    with pytest.raises(RejectedByPolicy):
+        send_signed(sim, "3002", _request(sim), frame)
+
+
+def test_xsd_invalid_body_is_internal_error(sim: Simulator) -> None:
+    request = _request(sim)
+    criteria = request.find(".//criteriRicerca")
+    assert criteria is not None
+    etree.SubElement(criteria, "campoInventato").text = "x"
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(sim, "3002", request, frame_for(sim, A))
+
+
+def test_request_of_another_service_at_this_path_is_internal_error(sim: Simulator) -> None:
+    signed = frame_for(sim, A).sign(unsigned_envelope(sim, "TestConn", {}, A))
+    response = send_raw(sim, "3002", etree.tostring(signed))
+    assert response.status == 500
+    assert b"Internal Error (from client)" in response.body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<not-closed>",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+        b"<x>&b;</x>",
+        b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><x>&e;</x>',
+    ],
+    ids=["not-well-formed", "entity-expansion", "external-entity"],
+)
+def test_unacceptable_xml_is_internal_error(sim: Simulator, body: bytes) -> None:
+    response = send_raw(sim, "3002", body)
+    assert response.status == 500
+    assert b"Internal Error (from client)" in response.body
+
+
+def test_oversized_body_is_refused_before_parsing(make_simulator: MakeSimulator) -> None:
+    small = make_simulator(max_body_bytes=4096)
+    response = send_raw(small, "3002", b"<x>" + b"a" * 10_000 + b"</x>")
+    assert response.status == 413
+
+
+def test_clock_skew_of_the_server_is_rejected_by_policy(make_simulator: MakeSimulator) -> None:
+    skewed = make_simulator(clock_offset=900.0)
+    with pytest.raises(RejectedByPolicy):
+        send_signed(skewed, "3002", _request(skewed), frame_for(skewed, A))
+    skewed.clock.offset = 0.0
+    assert send_signed(skewed, "3002", _request(skewed), frame_for(skewed, A)).outcome
+
+
+def test_revoked_certificate_gets_certificate_revoked(make_simulator: MakeSimulator) -> None:
+    fresh = make_simulator()
+    client = fresh.client(A, journal=False)
+    assert client.test_connection().esito == "0000"
+    fresh.revoke(A)
+    with pytest.raises(CertificateRevoked):
+        client.test_connection()
+    # Revocation is per Comune: B still works, and it survives a restart of the simulator.
+    assert fresh.client(B, journal=False).test_connection().esito == "0000"
+    fresh.stop()
+    fresh.start()
+    with pytest.raises(CertificateRevoked):
+        fresh.client(A, journal=False).test_connection()
+
+
+def test_sha1_refused_when_the_gateway_forbids_it(make_simulator: MakeSimulator) -> None:
+    strict = make_simulator(allow_sha1=False)
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(strict, "3002", _request(strict), frame_for(strict, A, algorithm="rsa-sha1"))
+
+
+def test_unsigned_requests_pass_when_signatures_are_not_required(
+    make_simulator: MakeSimulator,
+) -> None:
+    open_sim = make_simulator(require_signature=False)
+    result = send_signed(open_sim, "3002", _request(open_sim), None)
+    assert result.outcome == "Risposta3002_OK"
+    # A frame that is present is still verified.
+    signed = frame_for(open_sim, A).sign(_request(open_sim))
+    body_of(signed)[0].set("tampered", "1")
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(open_sim, "3002", etree.tostring(signed), None)
