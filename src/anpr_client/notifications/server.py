@@ -55,12 +55,34 @@ class _Waitress:
         )
         self.host = str(self._server.effective_host)
         self.port = int(self._server.effective_port)
+        self._serving = threading.Event()
+        self._stopped = threading.Event()
 
     def serve_forever(self) -> None:
-        self._server.run()
+        self._serving.set()
+        try:
+            self._server.run()
+        finally:
+            self._stopped.set()
 
     def close(self) -> None:
-        self._server.close()
+        """Stop from any thread: the event loop closes every channel (kept-alive connections
+        included, which would otherwise keep it running) and then its own trigger."""
+        server = self._server
+        if not self._serving.is_set() or self._stopped.is_set():
+            server.close()
+            server.task_dispatcher.shutdown()
+            return
+
+        def shut_down() -> None:
+            for channel in list(server._map.values()):
+                if channel is not server.trigger:
+                    channel.close()
+            server.trigger.close()
+
+        server.trigger.pull_trigger(shut_down)
+        self._stopped.wait(10)
+        server.task_dispatcher.shutdown()
 
 
 class _QuietHandler(WSGIRequestHandler):
