@@ -152,7 +152,7 @@ def verify_envelope(
         # Work on a parsed copy of the serialised tree: the caller's tree is never touched,
         # and canonicalisation sees exactly what the wire would carry.
         try:
-            root = parse_xml(etree.tostring(data.getroottree().getroot()))
+            root = parse_xml(etree.tostring(data))
         except ProtocolError as exc:
             raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
 
