@@ -136,7 +136,7 @@ class ColumnMapping:
         return cls(MappingProxyType(merged), fmt.get("date"), delimiter, encoding)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Record:
     """One input row: its number, the person fields (``None`` if unreadable), the raw row."""
 

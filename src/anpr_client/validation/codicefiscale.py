@@ -108,6 +108,8 @@ _ODD: Final = {
     **{chr(65 + i): v for i, v in enumerate(_ODD_VALUES)},
 }
 _EVEN: Final = {**{str(d): d for d in range(10)}, **{chr(65 + i): i for i in range(26)}}
+_ODD_BYTES: Final = bytes(_ODD.get(chr(i), 0) for i in range(256))
+_EVEN_BYTES: Final = bytes(_EVEN.get(chr(i), 0) for i in range(256))
 _VOWELS: Final = frozenset("AEIOU")
 _SPECIAL_LETTERS: Final = str.maketrans(
     {"ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O", "Đ": "D",
@@ -133,10 +135,18 @@ def compact(value: str) -> str:
 
 
 def calc_check_digit(value: str) -> str:
-    """The check character of the first 15 characters of a code."""
-    odd = sum(map(_ODD.__getitem__, value[0:15:2]))
-    even = sum(map(_EVEN.__getitem__, value[1:15:2]))
-    return chr(65 + (odd + even) % 26)
+    """The check character of the first 15 characters of a code (letters and digits)."""
+    if not _ALNUM.fullmatch(value[:15]) or len(value) < 15:
+        raise ValueError(f"not the first 15 characters of a codice fiscale: {value!r}")
+    return _check_char(value)
+
+
+def _check_char(value: str) -> str:
+    # bytes.translate maps each character to its value; sum() adds them in C
+    data = value[:15].encode("ascii")
+    return chr(
+        65 + (sum(data[0::2].translate(_ODD_BYTES)) + sum(data[1::2].translate(_EVEN_BYTES))) % 26
+    )
 
 
 def _decoded(value: str) -> str:
@@ -264,7 +274,7 @@ def _structure(value: str, field: str) -> ValidationError | None:
     if (
         len(value) == 16
         and _FORMAT.fullmatch(value) is not None
-        and calc_check_digit(value) == value[15]
+        and _check_char(value) == value[15]
     ):
         decoded = _decoded(value)
         day = int(decoded[9:11])
@@ -306,7 +316,7 @@ def _structure(value: str, field: str) -> ValidationError | None:
         )
     if not _FORMAT.fullmatch(value):
         return _error(InvalidFormat, "cf.format", _format_problem(value), field)
-    expected = calc_check_digit(value)
+    expected = _check_char(value)
     return _error(
         InvalidChecksum,
         "cf.checksum",
@@ -360,7 +370,8 @@ def check(
     """
     if not isinstance(value, str):
         return [_error(InvalidFormat, "field.format", "the codice fiscale must be text", field)]
-    value = compact(value)
+    if not (value.isalnum() and value.isupper()):
+        value = compact(value)
     problem = _structure(value, field)
     if problem is not None:
         return [problem]
@@ -388,20 +399,24 @@ def check(
                     field,
                 )
             )
-    if sex and sex.strip().upper() in ("M", "F"):
-        coded_sex = "F" if int(decoded[9:11]) > 40 else "M"
-        if coded_sex != sex.strip().upper():
+    if sex:
+        given = sex if sex in ("M", "F") else sex.strip().upper()
+        coded_sex = "F" if decoded[9] in "4567" else "M"
+        if given in ("M", "F") and coded_sex != given:
             problems.append(
                 _error(
                     InvalidComponent,
                     "cf.sex",
-                    f"the sex {sex.strip().upper()} does not match the code ({coded_sex})",
+                    f"the sex {given} does not match the code ({coded_sex})",
                     field,
                 )
             )
     if birth_place:
+        coded_place = decoded[11:15]
+        if comuni is not None and coded_place in comuni.cadastral_codes(birth_place):
+            return problems  # the common case: the Comune's own code
         place_problem = _place_problem(
-            decoded[11:15], birth_place.strip().upper(), comuni, stati, field
+            coded_place, birth_place.strip().upper(), comuni, stati, field
         )
         if place_problem is not None:
             problems.append(place_problem)

@@ -48,6 +48,7 @@ import functools
 import io
 import re
 import unicodedata
+from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -162,6 +163,12 @@ class ComuniTable:
         self._by_cadastral: dict[str, tuple[Comune, ...]] = {
             k: tuple(sorted(v, key=_period_key)) for k, v in by_cadastral.items()
         }
+        # the start dates of each code's periods, for a binary search by date
+        self._starts: dict[str, list[date]] = {
+            k: [c.valid_from for c in v]
+            for index in (self._by_cadastral, self._by_istat)
+            for k, v in index.items()
+        }
         self._cadastrals: dict[str, frozenset[str]] = {
             k: frozenset(c.cadastral for c in v) for k, v in self._by_istat.items()
         }
@@ -187,18 +194,24 @@ class ComuniTable:
         """Whether the ISTAT or cadastral code appears in the table at any date."""
         return code in self._by_istat or code in self._by_cadastral
 
+    def _on(self, periods: tuple[Comune, ...], code: str, day: date) -> Comune | None:
+        # the newest period started by ``day`` that still runs on ``day``
+        i = bisect_right(self._starts[code], day)
+        while i:
+            i -= 1
+            if periods[i].valid_to >= day:
+                return periods[i]
+        return None
+
     def valid_on(self, code: str, day: date) -> bool:
         """Whether the ISTAT (``058091``) or cadastral (``H501``) code is valid on ``day``."""
-        periods = self._by_istat.get(code) or self._by_cadastral.get(code) or ()
-        return any(comune.valid_from <= day <= comune.valid_to for comune in periods)
+        periods = self._by_istat.get(code) or self._by_cadastral.get(code)
+        return periods is not None and self._on(periods, code, day) is not None
 
     def at(self, istat: str, day: date) -> Comune | None:
         """The Comune with this ISTAT code on ``day`` (the newest period if two touch)."""
-        found = None
-        for comune in self._by_istat.get(istat, ()):
-            if comune.valid_from <= day <= comune.valid_to:
-                found = comune
-        return found
+        periods = self._by_istat.get(istat)
+        return None if periods is None else self._on(periods, istat, day)
 
     def by_cadastral(self, code: str, day: date | None = None) -> tuple[Comune, ...]:
         """The Comuni with this cadastral code on ``day`` (every period if ``day`` is None).

@@ -51,6 +51,8 @@ PERSON_FIELDS: Final = (
 #: Fields a batch record must have (``codice_fiscale`` missing is a warning, ES070).
 BATCH_REQUIRED: Final = frozenset({"cognome", "nome", "sesso", "data_nascita", "luogo_nascita"})
 
+_MEMO_SIZE: Final = 20_000
+"""Distinct addresses, residences and citizenships remembered (then the memo starts over)."""
 _DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _ISTAT: Final = re.compile(r"\d{6}")
 _STATE: Final = re.compile(r"\d{3}")
@@ -70,7 +72,9 @@ class PersonChecker:
     ``comuni``, ``stati`` and ``species`` default to the bundled samples (which never report a
     code as nonexistent). ``today`` is the reference date for residence and for birth dates in
     the future (default: the real today). ``severities`` overrides the severity of rules by id
-    (``{"cf.surname": "E"}``). Thread-safe once built; cheap to build.
+    (``{"cf.surname": "E"}``). Cheap to build. Results for values that repeat (addresses,
+    residences, citizenships) are remembered, a few MB at most. Safe to share between threads
+    (the memo is a plain dict: at worst a value is checked twice).
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class PersonChecker:
         self._severity = MappingProxyType(
             {r.id: overrides.get(r.id, r.severity) for r in codes.RULES.values()}
         )
+        self._memo: dict[tuple[str, str, date | None], tuple[tuple[str, str], ...]] = {}
         self._name = fields.spec("cognome")
         self._sex = fields.spec("sesso")
         self._istat = fields.spec("codiceIstat")
@@ -131,29 +136,29 @@ class PersonChecker:
         """
         out: list[Finding] = []
         get = person.get
+        (cf, surname, name_, sex, raw_date, code, citizenship, address, number, residence) = map(
+            get, PERSON_FIELDS
+        )
         where = paths.get if paths else _same
         finding = self.finding
-        for name in required:
-            value = get(name)
-            if not value or not value.strip():
-                out.append(finding(where(name, name), "field.missing", "missing"))
+        if required:
+            for name in required:
+                value = get(name)
+                if not value or value.isspace():
+                    out.append(finding(where(name, name), "field.missing", "missing"))
         today = reference_date or self.today or date.today()
 
         # --- single fields: XSD rules
-        surname = get("cognome") or ""
         if surname and not self._name.accepts(surname):
             out.append(finding(where("cognome", "cognome"), *self._problem(self._name, surname)))
-            surname = ""
-        name_ = get("nome") or ""
+            surname = None
         if name_ and not self._name.accepts(name_):
             out.append(finding(where("nome", "nome"), *self._problem(self._name, name_)))
-            name_ = ""
-        sex = get("sesso") or ""
+            name_ = None
         if sex and not self._sex.accepts(sex):
             out.append(finding(where("sesso", "sesso"), *self._problem(self._sex, sex)))
-            sex = ""
+            sex = None
         birth: date | None = None
-        raw_date = get("data_nascita") or ""
         if raw_date:
             birth = _parse_date(raw_date)
             if birth is None:
@@ -174,19 +179,28 @@ class PersonChecker:
                 )
                 birth = None
 
-        # --- birth place
-        place = self._birth_place(person, birth, where, out)
+        # --- birth place (the common case inline: an ISTAT code valid on the birth date)
+        known_place: str | None = code
+        if not (
+            code
+            and birth is not None
+            and len(code) == 6
+            and code.isdigit()
+            and not get("luogo_nascita_nome")
+            and self.comuni.valid_on(code, birth)
+        ):
+            place = self._birth_place(person, birth, where, out)
+            known_place = place.code if place is not None and place.known else None
 
         # --- codice fiscale
-        cf = get("codice_fiscale") or ""
         if cf:
             errors = codicefiscale.check(
                 cf,
-                surname=surname or None,
-                name=name_ or None,
-                sex=sex or None,
+                surname=surname,
+                name=name_,
+                sex=sex,
                 birth_date=birth,
-                birth_place=place.code if place is not None and place.known else None,
+                birth_place=known_place,
                 precision=precision,
                 comuni=self.comuni,
                 stati=self.stati,
@@ -203,55 +217,66 @@ class PersonChecker:
                 )
             )
 
-        # --- citizenship, address, residence
-        citizenship = (get("cittadinanza") or "").strip()
-        if citizenship:
-            self._citizenship(citizenship, where("cittadinanza", "cittadinanza"), out)
-        address = get("indirizzo") or ""
+        # --- citizenship, address, residence: values that repeat, memoised
+        memo = self._memo
+        if len(memo) > _MEMO_SIZE:
+            memo.clear()
+        if citizenship and not citizenship.isspace():
+            key: tuple[str, str, date | None] = ("cittadinanza", citizenship, None)
+            problems = memo.get(key)
+            if problems is None:
+                problems = memo[key] = self._citizenship(citizenship.strip())
+            if problems:
+                path = where("cittadinanza", "cittadinanza")
+                out.extend(finding(path, *p) for p in problems)
         if address:
-            errors = toponyms.problems(address, table=self.species)
-            if errors:
+            key = ("indirizzo", address, None)
+            problems = memo.get(key)
+            if problems is None:
+                problems = memo[key] = tuple(
+                    (e.rule or "field.format", e.message)
+                    for e in toponyms.problems(address, table=self.species)
+                )
+            if problems:
                 path = where("indirizzo", "indirizzo")
-                out.extend(self.from_error(path, e) for e in errors)
-        number = get("numero_civico") or ""
+                out.extend(finding(path, *p) for p in problems)
         if number:
             try:
                 toponyms.validate_civico(number)
             except ValidationError as error:
                 out.append(self.from_error(where("numero_civico", "numero_civico"), error))
-        residence = (get("comune_residenza") or "").strip()
-        if residence:
-            path = where("comune_residenza", "comune_residenza")
-            if not self._istat.accepts(residence):
-                out.append(finding(path, *self._problem(self._istat, residence)))
-            elif self.comuni.at(residence, today) is None and (
-                self.comuni.complete or self.comuni.periods(residence)
-            ):
-                out.append(
-                    finding(
-                        path,
-                        "residence.comune",
-                        f"{residence} is not a Comune on {today.isoformat()}",
-                    )
-                )
+        if residence and not residence.isspace():
+            key = ("comune_residenza", residence, today)
+            problems = memo.get(key)
+            if problems is None:
+                problems = memo[key] = self._residence(residence.strip(), today)
+            if problems:
+                path = where("comune_residenza", "comune_residenza")
+                out.extend(finding(path, *p) for p in problems)
         return out
 
     @staticmethod
     def _problem(spec: fields.FieldSpec, value: str) -> tuple[str, str]:
         return spec.problem(value) or ("field.format", "rejected by the field's rules")
 
-    def _citizenship(self, code: str, path: str, out: list[Finding]) -> None:
-        if not self._state.accepts(code):
-            out.append(self.finding(path, *self._problem(self._state, code)))
-            return
+    def _citizenship(self, code: str) -> tuple[tuple[str, str], ...]:
+        if not (len(code) == 3 and code.isdigit()) and not self._state.accepts(code):
+            return (self._problem(self._state, code),)
         state = self.stati.get(code)
         if state is None and self.stati.complete:
-            message = f"{code} is not a state in {self.stati.source}"
-        elif state is not None and not state.citizenship:
-            message = f"{state} is not a citizenship"
-        else:
-            return
-        out.append(self.finding(path, "citizenship.unknown", message))
+            return (("citizenship.unknown", f"{code} is not a state in {self.stati.source}"),)
+        if state is not None and not state.citizenship:
+            return (("citizenship.unknown", f"{state} is not a citizenship"),)
+        return ()
+
+    def _residence(self, code: str, today: date) -> tuple[tuple[str, str], ...]:
+        if not self._istat.accepts(code):
+            return (self._problem(self._istat, code),)
+        if self.comuni.at(code, today) is None and (
+            self.comuni.complete or self.comuni.periods(code)
+        ):
+            return (("residence.comune", f"{code} is not a Comune on {today.isoformat()}"),)
+        return ()
 
     def _birth_place(
         self,
