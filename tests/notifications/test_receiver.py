@@ -10,6 +10,7 @@ import tracemalloc
 import pytest
 from lxml import etree
 
+from anpr_client.mtom import build_related
 from anpr_client.notifications import (
     Inbox,
     NotificationReceiver,
@@ -34,6 +35,7 @@ from tests.notifications.support import (
 )
 
 URL = "http://127.0.0.1/anpr/n000"
+XOP = "http://www.w3.org/2004/08/xop/include"
 HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
 
@@ -289,3 +291,28 @@ def test_oversized_body_is_refused_before_reading(pki: Pki, inbox: Inbox) -> Non
     assert stream.read_bytes <= 64 * 1024 + 1
     assert receiver.receive(b"<" * (64 * 1024 + 1)).http_status == 413
     assert inbox.count() == 0
+
+
+def test_mtom_request_is_unpacked_before_verification(
+    pki: Pki, receiver: NotificationReceiver, inbox: Inbox
+) -> None:
+    # ANPR's stack may send contenuto as an MTOM attachment; the signature covers the inline
+    # base64 form, which is what the receiver rebuilds before verifying.
+    root = etree.fromstring(signed_request(pki))
+    contenuto = root.find(f".//{{{N000}}}RichiestaN000/contenuto")
+    assert contenuto is not None
+    data = base64.b64decode(contenuto.text or "")
+    contenuto.text = None
+    etree.SubElement(contenuto, f"{{{XOP}}}Include", href="cid:contenuto-1%40anpr")
+    body, content_type = build_related(
+        etree.tostring(root), {"contenuto-1@anpr": ("application/octet-stream", data)}
+    )
+    response = post(receiver, body, **{"Content-Type": content_type})
+    assert outcome_of(response.body) == "1"
+    assert inbox.count() == 1
+    tampered, tampered_type = build_related(
+        etree.tostring(root), {"contenuto-1@anpr": ("application/octet-stream", data[:-16])}
+    )
+    receipt = receiver.receive(tampered, tampered_type)
+    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert "digest" in (receipt.reason or "").lower()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -125,3 +126,32 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
     Dispatcher(inbox, handlers).run_pending()
     assert sorted(cf or "" for cf in seen) == sorted(codes)
     assert receiver.stats["1"] == len(codes)
+
+
+def test_pull_command_against_the_simulator(sim: Any) -> None:
+    from click.testing import CliRunner
+
+    from anpr_client.cli.main import cli
+
+    since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
+    family = sim.store.families(A)[0]
+    persons = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
+    result = sim.client(B, journal=False).call(
+        "5005", support.transfer_payload(persons, to=B), header={"dataDecorrenza": dt.date.today()}
+    )
+    assert result.esito == "0000"
+    config = str(sim.settings_path(A))
+    runner = CliRunner()
+    args = ["notifications", "pull", "--config", config, "--since", since, "--skew", "0", "--json"]
+    first = runner.invoke(cli, args)
+    assert first.exit_code == 0, first.output
+    summary = json.loads(first.output)
+    assert summary["added"] == len(persons)
+    assert summary["waitingUntil"] is None
+    again = runner.invoke(cli, ["notifications", "pull", "--config", config, "--skew", "0"])
+    assert again.exit_code == 0, again.output
+    assert "0 new" in again.output
+    listing = runner.invoke(cli, ["notifications", "inbox", "--json", "--config", config])
+    rows = json.loads(listing.output)
+    assert sorted(r["codiceFiscale"] for r in rows) == sorted(p.codice_fiscale for p in persons)
+    assert {r["channel"] for r in rows} == {"pull"}

@@ -170,6 +170,13 @@ def _parse_when(value: str | None, option: str) -> dt.datetime | None:
     help="Wait for ANPR to prepare the results; --no-wait returns and a later pull resumes.",
 )
 @click.option("--max-wait", default=600.0, show_default=True, help="Seconds to wait at most.")
+@click.option(
+    "--skew",
+    default=120.0,
+    show_default=True,
+    type=click.FloatRange(0, 3600),
+    help="Seconds kept between the end of the period and now (never ask for ANPR's future).",
+)
 def pull(
     config: Path | None,
     as_json: bool,
@@ -177,6 +184,7 @@ def pull(
     until: str | None,
     wait: bool,
     max_wait: float,
+    skew: float,
 ) -> None:
     """Pull notifications with 4005 (periods of at most 31 days) into the inbox."""
     from ..factory import client_from_settings
@@ -190,7 +198,7 @@ def pull(
             Inbox.from_settings(settings) as box,
             client_from_settings(settings) as client,
         ):
-            report = Poller(client, box).pull(
+            report = Poller(client, box, skew=skew).pull(
                 since_at, until=until_at, wait=wait, max_wait=max_wait
             )
     summary = {
