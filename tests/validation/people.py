@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -28,6 +29,7 @@ NAMES = ("MARIO", "GIUSEPPE", "MARIA GRAZIA", "ANNA", "LUCA", "FRANCESCA", "NICO
          "GIANFRANCO", "IDA", "JEAN-PIERRE", "ZOË")  # fmt: skip
 SPECIES = ("VIA", "VIALE", "PIAZZA", "CORSO", "LARGO", "VICOLO", "LOCALITA'", "STRADA STATALE")
 STREETS = ("GIUSEPPE GARIBALDI", "ROMA", "DEI MILLE", "XX SETTEMBRE", "SANT'ANNA", "DEL CORSO")
+_CADASTRAL = re.compile(r"[A-Z][0-9]{3}")
 FIRST: date = date(1900, 1, 1)
 LAST: date = date(2024, 12, 31)
 
@@ -43,12 +45,15 @@ class World:
 
     def __post_init__(self) -> None:
         self.periods: list[Comune] = [
-            c for c in self.comuni if c.valid_to >= FIRST and c.valid_from <= LAST
-        ]
-        self.ceased: list[Comune] = [
+            c
+            for c in self.comuni
+            if c.valid_to >= FIRST and c.valid_from <= LAST and _CADASTRAL.fullmatch(c.cadastral)
+        ]  # the archive has a few placeholder cadastral codes ("ND"): no CF can carry them
+        self.ceased: list[Comune] = [  # codes that never come back (ISTAT reuses some)
             c
             for c in self.periods
-            if c.valid_to < LAST and not self.comuni.valid_on(c.istat, c.valid_to + timedelta(1))
+            if c.valid_to < LAST
+            and max(p.valid_to for p in self.comuni.periods(c.istat)) == c.valid_to
         ]
         self.active: list[Comune] = [c for c in self.comuni if c.valid_on(self.today)]
         self.states: list[Stato] = [s for s in self.stati if s.birth and s.cadastral]
