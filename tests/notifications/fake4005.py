@@ -65,6 +65,8 @@ class Fake4005:
     late: int = 0
     page_size: int = 100
     gz: bool = False
+    forgotten: set[str] = field(default_factory=set)
+    """Extraction ids answered with a KO (ANPR no longer knows them)."""
     fail_pages: set[tuple[int, int]] = field(default_factory=set)
     """``(extraction number, page)`` answered once with HTTP 500."""
     extractions: list[Extraction] = field(default_factory=list)
@@ -100,6 +102,8 @@ class Fake4005:
         page = int(body.findtext("verificaStato/progressivo") or "0")
         now = self.clock.now
         self.checks.append((id_anpr, page, now))
+        if id_anpr in self.forgotten:
+            return self._ko(id_anpr)
         (extraction,) = [e for e in self.extractions if e.id == id_anpr]
         if now < self._announced[id_anpr]:
             self.early.append((id_anpr, now))
@@ -157,6 +161,21 @@ class Fake4005:
             f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body><ns:Risposta4005 xmlns:ns="{NS_4000}">'
             f"<ns:RispostaMultipla4005>{''.join(parts)}</ns:RispostaMultipla4005>"
             "</ns:Risposta4005></soap:Body></soap:Envelope>"
+        ).encode()
+        return HttpResponse(200, {"content-type": "text/xml; charset=utf-8"}, body)
+
+    def _ko(self, id_anpr: str) -> HttpResponse:
+        body = (
+            f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body><ns:Risposta4005 xmlns:ns="{NS_4000}">'
+            "<ns:rispostaKO><testataRisposta><idOperazioneComune>X</idOperazioneComune>"
+            "<codMittente>ANPR</codMittente><codDestinatario>058091</codDestinatario>"
+            "<operazioneRichiesta>4005</operazioneRichiesta>"
+            f"<dataOraRichiesta>{self.clock.now.isoformat()}</dataOraRichiesta>"
+            "<idOperazioneANPR>1</idOperazioneANPR><esitoOperazione>XXXX</esitoOperazione>"
+            "</testataRisposta><listaErrori><errore><codiceErroreAnomalia>EN107"
+            "</codiceErroreAnomalia><tipoErroreAnomalia>E</tipoErroreAnomalia>"
+            f"<testoErroreAnomalia>{id_anpr} unknown</testoErroreAnomalia></errore></listaErrori>"
+            "</ns:rispostaKO></ns:Risposta4005></soap:Body></soap:Envelope>"
         ).encode()
         return HttpResponse(200, {"content-type": "text/xml; charset=utf-8"}, body)
 

@@ -9,7 +9,12 @@ import itertools
 import pytest
 from lxml import etree
 
-from anpr_client.exceptions import NotificationError, ProtocolError, ServerUnavailable
+from anpr_client.exceptions import (
+    AnprRejected,
+    NotificationError,
+    ProtocolError,
+    ServerUnavailable,
+)
 from anpr_client.notifications import (
     EntryState,
     Inbox,
@@ -110,6 +115,24 @@ def test_crash_between_pages_resumes_without_skipping_or_duplicating(inbox: Inbo
     assert [page for id_, page, _ in fake.checks if id_ == first.id] == [1, 2, 2, 3]
     assert report.added == 3
     assert sorted(e.id_notifica for e in inbox.entries()) == [n.id for n in fake.notifications]
+
+
+def test_an_extraction_anpr_forgot_is_requested_again(inbox: Inbox) -> None:
+    fake = Fake4005(FakeClock(NOW), notifications=spread(2, NOW - 2 * DAY, DAY))
+    fake.delay = dt.timedelta(hours=1)
+    poller(fake, inbox).pull(NOW - 3 * DAY, wait=False)
+    (first,) = fake.extractions
+    fake.forgotten.add(first.id)
+    fake.clock.now += dt.timedelta(hours=2)
+    with pytest.raises(AnprRejected):
+        poller(fake, inbox).pull(wait=False)
+    cp = inbox.checkpoint("058091")
+    assert cp.pending_id is None
+    assert cp.covered_until is None  # the window was not covered
+    fake.delay = dt.timedelta(seconds=10)
+    report = poller(fake, inbox).pull(NOW - 3 * DAY)
+    assert fake.extractions[1].start == first.start
+    assert report.added == 2
 
 
 def test_gz_results_and_push_pull_deduplication(inbox: Inbox) -> None:

@@ -20,7 +20,9 @@ window fully pulled (``covered_until``) and the extraction in flight (its id, wi
 ``dataDisponibilita`` and next page). Each result page's events and the advanced checkpoint are
 committed in one transaction, so a restart resumes exactly where the last commit left it: an
 extraction in flight is finished (not requested again) and the next window starts where the
-last ended. Events are keyed like pushed ones (``tipoNotifica``, ``idNotifica``), so a
+last ended. An extraction ANPR refuses to report on (a KO to ``verificaStato``, e.g. an
+expired id) is forgotten after raising, so the next pull requests its window again. Events are
+keyed like pushed ones (``tipoNotifica``, ``idNotifica``), so a
 notification both pushed and pulled is one event.
 
 The result format is not public; the one read here (and produced by the simulator) is::
@@ -56,7 +58,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lxml import etree
 
-from ..exceptions import NotificationError, ProtocolError
+from ..exceptions import AnprRejected, NotificationError, ProtocolError
 from ..xmlutil import DEFAULT_MAX_BYTES, parse_xml
 from .events import Notification, decode_notification, parse_datetime
 from .inbox import Inbox, InvalidNotification, PullCheckpoint
@@ -271,15 +273,27 @@ class Poller:
                     report.waiting_until = ready_at
                     return cp
                 self._sleep(delay)
-            result = self.client.call(
-                "4005",
-                {
-                    "verificaStato": {
-                        "idOperazioneANPR": cp.pending_id,
-                        "progressivo": cp.pending_page,
-                    }
-                },
-            )
+            try:
+                result = self.client.call(
+                    "4005",
+                    {
+                        "verificaStato": {
+                            "idOperazioneANPR": cp.pending_id,
+                            "progressivo": cp.pending_page,
+                        }
+                    },
+                )
+            except AnprRejected:
+                # ANPR refuses the extraction (expired, unknown): forget it, so the next pull
+                # asks for the same window again instead of retrying it for ever. Events
+                # already stored stay; the window is not marked covered.
+                logger.warning(
+                    "4005: extraction %s refused; its window will be asked again", cp.pending_id
+                )
+                self.inbox.save_checkpoint(
+                    PullCheckpoint(self.name, covered_until=cp.covered_until)
+                )
+                raise
             value = result.value
             if str(value.get("statoRichiesta", "")).strip() != "2":
                 now = self._clock()
