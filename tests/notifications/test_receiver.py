@@ -316,3 +316,21 @@ def test_mtom_request_is_unpacked_before_verification(
     receipt = receiver.receive(tampered, tampered_type)
     assert receipt.outcome is Outcome.NOT_CONFORMING
     assert "digest" in (receipt.reason or "").lower()
+
+
+def test_failing_persist_hook_answers_7_and_the_retry_is_acknowledged(
+    pki: Pki, inbox: Inbox
+) -> None:
+    calls: list[bool] = []
+
+    def hook(event: object, new: bool) -> None:
+        calls.append(new)
+        if len(calls) == 1:
+            raise OSError("metrics backend down")
+
+    receiver = make_receiver(pki, inbox, on_persisted=hook)
+    assert receiver.receive(signed_request(pki)).outcome is Outcome.COMMUNICATION_ERROR
+    assert inbox.count() == 1  # stored before the hook ran
+    assert receiver.receive(signed_request(pki)).outcome is Outcome.ACQUIRED
+    assert inbox.count() == 1
+    assert receiver.stats == {"1": 1, "5": 0, "6": 0, "7": 1}
