@@ -93,7 +93,10 @@ def _load(directory: Path, stem: str) -> Identity:
     key_path = directory / f"{stem}.key.pem"
     cert_path = directory / f"{stem}.cert.pem"
     try:
-        key = serialization.load_pem_private_key(key_path.read_bytes(), None)
+        # The simulator wrote these keys itself (mode 0600): skip the costly RSA validation.
+        key = serialization.load_pem_private_key(
+            key_path.read_bytes(), None, unsafe_skip_rsa_key_validation=True
+        )
         certs = x509.load_pem_x509_certificates(cert_path.read_bytes())
     except (OSError, ValueError, TypeError) as exc:
         raise ConfigurationError(

@@ -165,6 +165,19 @@ def notification_payload(kind: str, content: dict[str, Any]) -> bytes:
     return etree.tostring(element, encoding="UTF-8")
 
 
+def notification_generalita(person: Person) -> dict[str, Any]:
+    """``generalitaSoggetto`` as the N000 publication writes it: a birth Comune carries
+    ``siglaProvincia`` (not ``siglaProvinciaIstat``, as the current tipoDato does)."""
+    out = generalita(person)
+    place = out.get("luogoNascita", {}).get("comune")
+    if isinstance(place, dict) and "siglaProvinciaIstat" in place:
+        renamed = {
+            ("siglaProvincia" if k == "siglaProvinciaIstat" else k): v for k, v in place.items()
+        }
+        out["luogoNascita"] = {"comune": renamed}
+    return out
+
+
 def notifications_document(records: Iterable[NotificationRecord]) -> bytes:
     """The 4005 result document of notifications (see the module docstring)."""
     root = etree.Element("notifiche")
@@ -225,7 +238,7 @@ class Notifier:
         payload = notification_payload(
             "N010",
             {
-                "generalitaSoggetto": generalita(person),
+                "generalitaSoggetto": notification_generalita(person),
                 "comuneRichiesta": comune_richiesta(requesting),
                 "idOperazioneANPR": operation,
                 "dataDecorrenza": decorrenza,

@@ -147,7 +147,7 @@ class Simulator:
         self._write_settings()
         self._thread = threading.Thread(
             target=server.serve_forever,
-            kwargs={"poll_interval": 0.2},
+            kwargs={"poll_interval": 0.05},
             name="anpr-simulator-server",
             daemon=True,
         )

@@ -1,0 +1,158 @@
+"""Pieces of the simulator on their own: configuration, seeding, notification payloads, plugin."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from anpr_client.client import Client
+from anpr_client.exceptions import ConfigurationError
+from anpr_client.simulator import Simulator, SimulatorConfig, notifications_document
+from anpr_client.simulator.db import Database
+from anpr_client.simulator.notifications import PAYLOAD_NS, notification_payload
+from anpr_client.simulator.seeding import seed_registry
+from anpr_client.simulator.store import Registry
+from anpr_client.validation import codicefiscale
+
+from .support import A, B
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _reference() -> Path:
+    return Path(os.environ.get("ANPR_REFERENCE_DIR", REPO.parent / "shared" / "anpr"))
+
+
+@pytest.mark.parametrize(
+    ("options", "setting"),
+    [
+        ({"comuni": ()}, "simulator.comuni"),
+        ({"comuni": ("58091",)}, "simulator.comuni"),
+        ({"comuni": (A, A)}, "simulator.comuni"),
+        ({"population": -1}, "simulator.population"),
+        ({"notification_attempts": 0}, "simulator.notification_attempts"),
+        ({"port": 70000}, "simulator.port"),
+        ({"extraction_format": "zip"}, "simulator.extraction_format"),
+        ({"tipo_invio": "FREE"}, "simulator.tipo_invio"),
+    ],
+)
+def test_config_refuses_bad_values(options: dict[str, Any], setting: str) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        SimulatorConfig(**options)
+    assert refused.value.setting == setting
+
+
+def _seeded(seed: int) -> Registry:
+    registry = Registry(Database(None))
+    seed_registry(registry, (A, B), persons_per_comune=25, seed=seed)
+    return registry
+
+
+def test_seeding_is_reproducible_and_valid() -> None:
+    first, again, other = _seeded(7), _seeded(7), _seeded(8)
+    codes = [p.codice_fiscale for p in first.residents(A)]
+    assert len(codes) == 25
+    assert len(first.residents(B)) == 25
+    assert codes == [p.codice_fiscale for p in again.residents(A)]
+    assert codes != [p.codice_fiscale for p in other.residents(A)]
+    assert all(codicefiscale.is_valid(c) for c in codes)
+    assert len(set(codes)) == len(codes)
+    for family in first.families(A):
+        heads = [first.person(cf) for cf in family.members]
+        assert [p.relation for p in heads if p is not None].count("1") == 1
+    # Seeding a registry that already has people adds nobody.
+    assert seed_registry(first, (A, B), persons_per_comune=25, seed=7) == 0
+
+
+def test_unknown_comune_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        Simulator(SimulatorConfig(state_dir=tmp_path, comuni=("999999",)))
+
+
+def test_n010_payload_validates_against_the_official_schema() -> None:
+    reference = _reference() / "wsdl-notifiche" / "mappaturaNotificheBase64"
+    if not reference.is_dir():
+        pytest.skip(f"the ANPR reference data is not at {reference} (set ANPR_REFERENCE_DIR)")
+    registry = _seeded(42)
+    info = registry.comune(B)
+    assert info is not None
+    from anpr_client.simulator.notifications import notification_generalita
+    from anpr_client.simulator.payloads import comune_richiesta
+
+    official = etree.XMLSchema(etree.parse(str(reference / "N000notificheComuni.xsd")))
+    residents = registry.residents(A) + registry.residents(B)
+    born_here = next(p for p in residents if p.luogo_nascita.comune)
+    born_abroad = next(p for p in residents if p.luogo_nascita.state)
+    for person in (born_here, born_abroad):
+        payload = notification_payload(
+            "N010",
+            {
+                "generalitaSoggetto": notification_generalita(person),
+                "comuneRichiesta": comune_richiesta(info),
+                "idOperazioneANPR": "700000001",
+                "dataDecorrenza": dt.date(2026, 1, 2),
+            },
+        )
+        element = etree.fromstring(payload)
+        assert official.validate(element), official.error_log
+        assert element.tag == f"{{{PAYLOAD_NS}}}NotificaN010"
+
+
+def test_an_invalid_payload_is_refused_before_it_is_stored() -> None:
+    with pytest.raises(Exception, match="not valid"):
+        notification_payload("N010", {"idOperazioneANPR": "x"})
+
+
+def test_notifications_document_format(make_simulator: Any) -> None:
+    sim: Simulator = make_simulator(start=False)
+    person = sim.store.residents(A)[0]
+    info = sim.store.comune(B)
+    assert info is not None
+    record = sim.notifications.residence_left(
+        recipient=A,
+        person=person,
+        requesting=info,
+        operation="700000009",
+        decorrenza=dt.date(2026, 1, 2),
+    )
+    document = etree.fromstring(notifications_document([record]))
+    assert document.tag == "notifiche"
+    (item,) = document
+    assert [c.tag for c in item] == [
+        "tipoNotifica",
+        "idNotifica",
+        "codDestinatario",
+        "dataOraNotifica",
+        "contenuto",
+    ]
+    assert item.findtext("idNotifica") == record.id
+    assert item.find(f"contenuto/{{{PAYLOAD_NS}}}NotificaN010") is not None
+
+
+def test_the_plugin_fixtures_give_a_working_client(
+    anpr_client: Client, anpr_simulator: Simulator
+) -> None:
+    assert anpr_client.settings.codice_istat == anpr_simulator.comuni[0]
+    assert anpr_client.settings.base_url == anpr_simulator.url
+    assert anpr_client.test_connection().esito == "0000"
+
+
+def test_settings_files_are_ready_for_the_cli(anpr_simulator: Simulator) -> None:
+    first = anpr_simulator.settings_path()
+    assert first == anpr_simulator.state_dir / "anpr.toml"
+    other = anpr_simulator.settings_path(B)
+    assert other.parent.name == B
+    settings = anpr_simulator.settings(B)
+    assert settings.codice_istat == B
+    assert settings.workstation is not None
+    assert settings.workstation.id == f"{B}-PC-0001"
+    assert settings.notifications.decrypt_keys
+    assert settings.ca_bundle is not None
+    assert settings.ca_bundle.exists()
+    with pytest.raises(ConfigurationError):
+        anpr_simulator.settings_path("001272")
