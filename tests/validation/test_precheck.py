@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from anpr_client.exceptions import LocalCheckError, PayloadError
 from anpr_client.validation import codicefiscale as cf
-from anpr_client.validation import enforce, precheck
+from anpr_client.validation import enforce, precheck, shared_checker
 from anpr_client.validation.rules import PersonChecker
 
 from .conftest import TODAY
@@ -235,3 +236,10 @@ def test_the_samples_never_call_a_code_nonexistent() -> None:
     payload = _1002()
     payload["residenza"][0]["indirizzo"]["comune"]["codiceIstat"] = "050026"  # Pisa: not sampled
     assert precheck("1002", payload, today=TODAY) == []
+
+
+def test_one_checker_per_archive_for_the_process(archive_path: Path) -> None:
+    first = shared_checker(archive_path)
+    assert first is shared_checker(str(archive_path))
+    assert first.comuni.complete
+    assert shared_checker(None).comuni is not first.comuni

@@ -26,7 +26,7 @@ from .batch import BatchResult, ColumnMapping, read_records, validate_file
 from .codes import INPUT, RULES, XSD, Rule
 from .comuni import Comune, ComuniTable, load_comuni
 from .normalise import Change, Policy, normalise_record, normalise_value, revert
-from .precheck import enforce, precheck
+from .precheck import enforce, precheck, shared_checker
 from .report import ReportWriter
 from .rules import PERSON_FIELDS, PersonChecker
 from .stati import StatiTable, Stato
@@ -59,5 +59,6 @@ __all__ = [
     "precheck",
     "read_records",
     "revert",
+    "shared_checker",
     "validate_file",
 ]

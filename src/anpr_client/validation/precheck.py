@@ -27,20 +27,22 @@ anpr_client.exceptions.LocalCheckError: invalid payload for operation 3002 (1 pr
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Iterator, Mapping
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
 from ..exceptions import Finding, LocalCheckError
 from . import codes, requirements
-from .comuni import ComuniTable
+from .comuni import ComuniTable, load_comuni
 from .requirements import values_at
 from .rules import PersonChecker
 from .stati import StatiTable
 from .toponyms import SpeciesTable
 
-__all__ = ["enforce", "precheck"]
+__all__ = ["enforce", "precheck", "shared_checker"]
 
 _PERSON_NAMES: Final = frozenset({"cognome", "nome", "senzaCognome", "senzaNome"})
 _PERSON_DATA: Final = frozenset({"codiceFiscale", "dataNascita", "luogoNascita", "sesso"})
@@ -52,6 +54,22 @@ _CODE_OVERRIDES: Final = MappingProxyType(
         "3002": {"cf.format": "EN122", "cf.checksum": "EN122", "cf.date": "EN122"},
     }
 )
+
+
+@functools.lru_cache(maxsize=8)
+def _checker_for(comuni: str | None) -> PersonChecker:
+    return PersonChecker(comuni=load_comuni(Path(comuni) if comuni else None))
+
+
+def shared_checker(comuni: str | Path | None = None) -> PersonChecker:
+    """One :class:`~.rules.PersonChecker` per comuni archive for the whole process.
+
+    ``comuni`` is the archive file (``ValidationSettings.comuni``); ``None`` means the cached
+    copy, else the bundled sample. Loading the full archive takes a fraction of a second, so
+    the client should use this rather than build a checker per request.
+    """
+    key = str(Path(comuni).expanduser().resolve()) if comuni is not None else None
+    return _checker_for(key)
 
 
 def _text(value: object) -> str:
