@@ -1,0 +1,225 @@
+"""``anpr demo``: anpr-client against an embedded ANPR simulator, in a minute, offline.
+
+It starts a simulator (temporary state, fictitious people, a throwaway test PKI) and makes real
+signed calls over TLS on loopback: TestConn, a 3002 lookup, a 5005 change of residence of a
+family from Roma to Milano (two subentrati Comuni), a 6001 certificate saved as PDF, and the N010
+notifications Roma then pulls through 4005. Exit status 0 when every step worked.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import gzip
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from lxml import etree
+from rich.console import Console
+
+from ..exceptions import AnprError, NotFoundError
+
+__all__ = ["demo"]
+
+A = "058091"
+B = "015146"
+
+
+def _subject(person: Any) -> str:
+    return f"{person.cognome} {person.nome} ({person.codice_fiscale})"
+
+
+@click.command()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where to save the certificate PDF.",
+)
+def demo(out: Path) -> None:
+    """Run a few real ANPR calls against an embedded simulator (offline)."""
+    console = Console(highlight=False)
+    try:
+        _run(console, out)
+    except AnprError as exc:
+        console.print(f"[red]✗ {type(exc).__name__}:[/red] {exc}")
+        sys.exit(1)
+
+
+def _step(console: Console, text: str) -> Any:
+    return console.status(f"[bold]{text}…[/bold]", spinner="dots")
+
+
+def _run(console: Console, out: Path) -> None:
+    from ..simulator import SimulatorConfig, running_simulator
+    from ..simulator.notifications import PAYLOAD_NS
+
+    today = dt.date.today()
+    with _step(console, "Starting the ANPR simulator (test PKI, fictitious population)"):
+        context = running_simulator(SimulatorConfig(extraction_delay=1.0))
+        sim = context.__enter__()
+    try:
+        roma = sim.store.comune(A)
+        milano = sim.store.comune(B)
+        assert roma is not None
+        assert milano is not None
+        console.print(
+            f"[green]✓[/green] simulator at {sim.url}: {roma.name} ({A}) and "
+            f"{milano.name} ({B}) are on ANPR"
+        )
+        client_a = sim.client(A, journal=False)
+        client_b = sim.client(B, journal=False)
+
+        with _step(console, f"TestConn as {roma.name}"):
+            conn = client_a.test_connection()
+        console.print(
+            f"[green]✓[/green] TestConn: esito {conn.esito}, idOperazioneANPR "
+            f"{conn.id_operazione_anpr} (signed frame verified by the gateway)"
+        )
+
+        family = next(f for f in sim.store.families(A) if len(f.members) >= 2)
+        members = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
+        head = members[0]
+        lookup = {
+            "criteriRicerca": {"codiceFiscale": head.codice_fiscale},
+            "datiRichiesta": {"schedaAnagraficaRichiesta": "2", "dataRiferimentoRichiesta": today},
+        }
+        with _step(console, "3002: looking up a family in Roma"):
+            found = client_a.call("3002", lookup)
+        residence = found.value["datiFamigliaConvivenza"]["residenza"]["indirizzo"]
+        street = residence["toponimo"]
+        console.print(
+            f"[green]✓[/green] 3002: family {family.id} of {_subject(head)}, "
+            f"{len(found.value['listaSoggetti']['datiSoggetto'])} members, "
+            f"{street['specie']} {street['denominazioneToponimo']}, {roma.name}"
+        )
+
+        transfer = {
+            "generalitaSchedaFamiglia": {"tipoScheda": "1"},
+            "residenzaFamiglia": [
+                {
+                    "tipoIndirizzo": "1",
+                    "indirizzo": {
+                        "cap": "20121",
+                        "comune": {
+                            "nomeComune": milano.name,
+                            "codiceIstat": B,
+                            "siglaProvinciaIstat": milano.province,
+                        },
+                        "toponimo": {"specie": "VIA", "denominazioneToponimo": "DANTE"},
+                        "numeroCivico": {"numero": "7"},
+                    },
+                    "dataDecorrenzaResidenza": today,
+                }
+            ],
+            "elencoSoggettiFamiglia": [
+                {
+                    "generalita": {
+                        "codiceFiscale": {"codFiscale": p.codice_fiscale},
+                        "cognome": p.cognome,
+                        "nome": p.nome,
+                        "sesso": p.sesso,
+                        "dataNascita": p.data_nascita,
+                    },
+                    "legameSoggetto": {"dataDecorrenza": today, "codiceLegame": p.relation or "1"},
+                }
+                for p in members
+            ],
+            "datiControllo": {"tipoMutazione": "02", "tipoScheda": "2"},
+        }
+        with _step(console, f"5005: {milano.name} records the family's move from {roma.name}"):
+            moved = client_b.call("5005", transfer, header={"dataDecorrenza": today})
+        console.print(
+            f"[green]✓[/green] 5005: {len(members)} persons now live in "
+            f"{milano.name} (idOperazioneANPR {moved.id_operazione_anpr})"
+        )
+
+        with _step(console, f"3002: {roma.name} looks among its residents again"):
+            try:
+                client_a.call("3002", lookup)
+                raise click.ClickException("the family is still resident in Roma")
+            except NotFoundError as exc:
+                code = exc.codes[0]
+        console.print(f"[green]✓[/green] 3002 from {roma.name}: {code}, no longer a resident")
+
+        certificate = {
+            "listaTipiCertificati": {"tipoCertificato": ["8"]},
+            "soggettoIntestatario": {
+                "generalita": {
+                    "codiceFiscale": {"codFiscale": head.codice_fiscale},
+                    "cognome": head.cognome,
+                    "nome": head.nome,
+                }
+            },
+            "datiControllo": {
+                "cognomeUffAnagrafe": "ROSSI",
+                "nomeUffAnagrafe": "MARIO",
+                "tipoRichiedente": "0",
+                "tipoRichiesta": "1",
+                "paEstera": "0",
+                "emissione": "1",
+                "bollo": "0",
+                "diritti": "0",
+            },
+        }
+        with _step(console, "6001: certificate of residence (PDF over MTOM)"):
+            issued = client_b.call("6001", certificate)
+        (attachment,) = issued.attachments.values()
+        out.mkdir(parents=True, exist_ok=True)
+        pdf_path = (out / f"certificato-{head.codice_fiscale}.pdf").resolve()
+        pdf_path.write_bytes(attachment.data)
+        console.print(
+            f"[green]✓[/green] 6001: certificate saved to {pdf_path} ({len(attachment.data)} bytes)"
+        )
+
+        with _step(console, f"4005: {roma.name} pulls its notifications (asynchronous)"):
+            now = sim.clock.now()
+            started = client_a.call(
+                "4005",
+                {
+                    "elaborazione": {
+                        "ricercaElenchiRichieste": {
+                            "statoLavorazione": "9",
+                            "operazioneRichiesta": "N010",
+                            "periodoRiferimentoRichieste": {
+                                "dataOraIniziale": now - dt.timedelta(hours=1),
+                                "dataOraFinale": now,
+                            },
+                        }
+                    }
+                },
+            )
+            ident = started.value["idOperazioneANPR"]
+            check = {"verificaStato": {"idOperazioneANPR": ident, "progressivo": "1"}}
+            status = client_a.call("4005", check)
+            while status.value["statoRichiesta"] != "2":
+                ready = dt.datetime.fromisoformat(status.value["dataDisponibilita"])
+                time.sleep(max(0.1, (ready - sim.clock.now()).total_seconds()))
+                status = client_a.call("4005", check)
+        item = status.value["elencoRisposte"][0]
+        content = base64.b64decode(item["contenutoRisposta"])
+        if item["formatoRisposta"] == "gz":
+            content = gzip.decompress(content)
+        notes = etree.fromstring(content).findall("notifica")
+        console.print(f"[green]✓[/green] 4005: {len(notes)} N010 notification(s) for {roma.name}:")
+        for note in notes:
+            payload = note.find(f"contenuto/{{{PAYLOAD_NS}}}NotificaN010")
+            if payload is None:
+                continue
+            who = payload.findtext("generalitaSoggetto/codiceFiscale/codFiscale")
+            to = payload.findtext("comuneRichiesta/nomeComune")
+            console.print(
+                f"    idNotifica {note.findtext('idNotifica')}: {who} moved to {to} "
+                f"from {payload.findtext('dataDecorrenza')}"
+            )
+        console.print(
+            "[bold green]Done.[/bold green] Next: anpr simulator serve, then "
+            "anpr call … --config anpr-simulator/anpr.toml"
+        )
+    finally:
+        context.__exit__(None, None, None)

@@ -1,0 +1,240 @@
+"""``anpr simulator serve`` and ``anpr simulator credentials``: an offline ANPR on loopback.
+
+``serve`` writes into its state directory the registry, the test PKI and a ready client
+settings file per Comune (``DIR/anpr.toml`` for the first), prints the URL and that path, and
+serves until Ctrl-C::
+
+    anpr simulator serve --state ./anpr-sim
+    anpr call 3002 --config ./anpr-sim/anpr.toml --input p.json
+"""
+
+from __future__ import annotations
+
+import secrets
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from ..exceptions import ConfigurationError
+from ._common import handle_errors
+
+__all__ = ["simulator"]
+
+_DEFAULT_STATE = Path("anpr-simulator")
+
+
+def _comuni(values: tuple[str, ...]) -> tuple[str, ...]:
+    out: list[str] = []
+    for value in values:
+        out += [v.strip() for v in value.split(",") if v.strip()]
+    return tuple(out)
+
+
+@click.group()
+def simulator() -> None:
+    """An offline ANPR for tests, demos and development (fictitious data, test PKI)."""
+
+
+@simulator.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port",
+    default=8443,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="TCP port (0: a free one).",
+)
+@click.option(
+    "--state",
+    "state",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_STATE,
+    show_default=True,
+    help="Directory for the registry, the test PKI and the settings files "
+    "(created if missing, reused if present).",
+)
+@click.option(
+    "--require-client-cert",
+    is_flag=True,
+    help="Demand a TLS client certificate issued by the simulator's CA.",
+)
+@click.option(
+    "--seed",
+    default=42,
+    show_default=True,
+    type=int,
+    help="Seed of the fictitious population (first start only).",
+)
+@click.option(
+    "--population",
+    default=40,
+    show_default=True,
+    type=click.IntRange(0, 100_000),
+    help="Persons per Comune (first start only).",
+)
+@click.option(
+    "--comuni",
+    "comuni",
+    multiple=True,
+    metavar="ISTAT[,ISTAT…]",
+    help="Subentrati Comuni (default: 058091,015146). Repeat or comma-separate.",
+)
+@click.option(
+    "--no-signature",
+    is_flag=True,
+    help="Accept unsigned requests (a frame that is present is still verified).",
+)
+def serve(
+    host: str,
+    port: int,
+    state: Path,
+    require_client_cert: bool,
+    seed: int,
+    population: int,
+    comuni: tuple[str, ...],
+    no_signature: bool,
+) -> None:
+    """Serve ANPR's services over TLS until Ctrl-C."""
+    from ..simulator import Simulator, SimulatorConfig
+
+    with handle_errors(as_json=False):
+        config = SimulatorConfig(
+            state_dir=state,
+            host=host,
+            port=port,
+            require_client_cert=require_client_cert,
+            seed=seed,
+            population=population,
+            require_signature=not no_signature,
+            comuni=_comuni(comuni) or SimulatorConfig.comuni,
+        )
+        sim = Simulator(config)
+        try:
+            sim.start()
+        except OSError as exc:
+            sim.close()
+            raise ConfigurationError(
+                f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                setting="simulator.port",
+                rule="a free port",
+            ) from None
+    click.echo(f"ANPR simulator listening on {sim.url}")
+    click.echo(f"settings: {sim.settings_path()}")
+    for istat in sim.comuni:
+        info = sim.store.comune(istat)
+        label = f"{info.name} ({istat})" if info else istat
+        click.echo(f"  {label}: {sim.settings_path(istat)}")
+    click.echo(f"try: anpr call TestConn --config {sim.settings_path()} --input -  (input: {{}})")
+    click.echo("Ctrl-C to stop.")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = signal.signal(signal.SIGTERM, on_signal)
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        sim.close()
+    click.echo("stopped.")
+
+
+@simulator.command()
+@click.option(
+    "--state",
+    "state",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=_DEFAULT_STATE,
+    show_default=True,
+    help="The simulator's state directory (its PKI is created if missing).",
+)
+@click.option(
+    "--comune",
+    "comune",
+    default=None,
+    metavar="ISTAT",
+    help="The Comune whose credentials to write (default: the first).",
+)
+@click.option(
+    "--comuni",
+    "comuni",
+    multiple=True,
+    metavar="ISTAT[,ISTAT…]",
+    help="The simulator's Comuni, as for serve (default: 058091,015146).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Directory to write the credentials to.",
+)
+@click.option(
+    "--password-env",
+    default=None,
+    metavar="NAME",
+    help="Environment variable holding the PKCS#12 password (default: a random one, "
+    "written to OUT/p12-password.txt, mode 0600).",
+)
+def credentials(
+    state: Path, comune: str | None, comuni: tuple[str, ...], out: Path, password_env: str | None
+) -> None:
+    """Write a Comune's test credentials for the simulator: CO key, workstation, operator."""
+    import os
+
+    from ..pki import generate_test_pki
+    from ..simulator.identities import SimulatorPki
+
+    with handle_errors(as_json=False):
+        chosen = _comuni(comuni) or ("058091", "015146")
+        pki = SimulatorPki.open(state / "pki", chosen, host="127.0.0.1")
+        istat = comune or chosen[0]
+        ident = pki.comune(istat)
+        if password_env:
+            password = os.environ.get(password_env)
+            if not password:
+                raise ConfigurationError(
+                    f"the environment variable {password_env} is not set",
+                    setting="password_env",
+                )
+        else:
+            password = secrets.token_urlsafe(18)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [
+            *ident.comune.write_pem(out, "comune"),
+            ident.comune.write_pkcs12(out / "comune.p12", password=password),
+            *ident.workstation.write_pem(out, "workstation"),
+            ident.workstation.write_pkcs12(out / "workstation.p12", password=password),
+        ]
+        (out / "ca.pem").write_bytes(pki.ca.cert_pem())
+        (out / "anpr-ca.pem").write_bytes(pki.anpr_ca.cert_pem())
+        card = generate_test_pki(istat, operator_cf=ident.operator_cf)
+        written += [
+            out / "ca.pem",
+            out / "anpr-ca.pem",
+            card.operator.write_pkcs12(out / "operator.p12", password=password),
+        ]
+        (out / "cns-ca.pem").write_bytes(card.cns_ca.cert_pem())
+        written.append(out / "cns-ca.pem")
+        if not password_env:
+            secret_file = out / "p12-password.txt"
+            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(password + "\n")
+            written.append(secret_file)
+    click.echo(f"Test credentials of Comune {istat} for the simulator in {state}:")
+    for path in written:
+        click.echo(f"  {path}")
+    click.echo(f"IdPostazione: {ident.workstation_id}   operator: {ident.operator_cf}")
+    click.echo(
+        "PKCS#12 password: "
+        + (f"${password_env}" if password_env else f"in {out / 'p12-password.txt'}")
+    )
+    click.echo("Test keys only: never use them outside the simulator.")

@@ -1,0 +1,104 @@
+"""``anpr simulator serve|credentials`` and ``anpr demo``, as a user runs them."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import pkcs12
+
+from anpr_client.cli.main import cli
+
+_MAIN = "from anpr_client.cli.main import main; main()"
+
+
+def test_demo_runs_every_step_and_saves_the_pdf(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["demo", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    for step in ("TestConn", "3002", "5005", "6001", "4005", "N010"):
+        assert step in result.output
+    (pdf,) = tmp_path.glob("certificato-*.pdf")
+    assert pdf.read_bytes().startswith(b"%PDF-")
+    assert str(pdf) in result.output.replace("\n", "")
+
+
+def test_serve_writes_ready_settings_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [sys.executable, "-c", _MAIN, "simulator", "serve", "--state", str(state), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("settings:") for line in lines):
+            assert time.monotonic() < deadline, lines
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+            lines.append(line.strip())
+        url = next(line for line in lines if "listening on" in line).rsplit(" ", 1)[1]
+        settings = Path(next(line for line in lines if line.startswith("settings:")).split()[1])
+        assert url.startswith("https://127.0.0.1:")
+        assert settings == state / "anpr.toml"
+        payload = tmp_path / "empty.json"
+        payload.write_text("{}")
+        called = CliRunner().invoke(
+            cli, ["call", "TestConn", "--config", str(settings), "--input", str(payload)]
+        )
+        assert called.exit_code == 0, called.output
+        assert '"esitoOperazione": "0000"' in called.output
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0
+    assert "stopped." in out
+    assert (state / "registry.sqlite").exists()
+    assert (state / "pki" / "ca.pem").exists()
+
+
+def test_credentials_are_issued_by_the_simulators_ca(tmp_path: Path) -> None:
+    state, out = tmp_path / "state", tmp_path / "creds"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "simulator",
+            "credentials",
+            "--state",
+            str(state),
+            "--out",
+            str(out),
+            "--comune",
+            "015146",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    password_file = out / "p12-password.txt"
+    password = password_file.read_text().strip()
+    assert password not in result.output
+    assert password_file.stat().st_mode & 0o777 == 0o600
+    assert (out / "comune.key.pem").stat().st_mode & 0o777 == 0o600
+    ca = x509.load_pem_x509_certificate((out / "ca.pem").read_bytes())
+    for name, cn in (("comune", "015146-CO-9999"), ("workstation", "015146-PC-0001")):
+        key, cert, _ = pkcs12.load_key_and_certificates(
+            (out / f"{name}.p12").read_bytes(), password.encode()
+        )
+        assert key is not None
+        assert cert is not None
+        assert cert.subject.rfc4514_string().startswith(f"CN={cn}")
+        cert.verify_directly_issued_by(ca)
+    # The same state directory keeps the same CA: serve trusts what credentials wrote.
+    again = CliRunner().invoke(
+        cli, ["simulator", "credentials", "--state", str(state), "--out", str(tmp_path / "b")]
+    )
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "b" / "ca.pem").read_bytes() == (out / "ca.pem").read_bytes()
