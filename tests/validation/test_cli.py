@@ -130,3 +130,12 @@ def test_the_command_is_registered_in_anpr() -> None:
     from anpr_client.cli.main import cli
 
     assert "validate" in cli.commands
+
+
+def test_an_unwritable_output_is_exit_2_before_any_work(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory", encoding="utf-8")
+    for option in ("--report", "--html", "--fix"):
+        code, output = _invoke(tmp_path, GOOD, option, str(blocker / "out"))
+        assert code == 2, option
+        assert "cannot write" in output

@@ -42,7 +42,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 from ..exceptions import ConfigurationError, Finding
 from .normalise import Change, Policy, normalise_record
-from .report import ReportWriter
+from .report import ReportWriter, writable
 from .rules import PERSON_FIELDS, PersonChecker
 
 if TYPE_CHECKING:
@@ -363,6 +363,7 @@ class _FixWriter:
         self.log_path = target.with_name(f"{target.stem}.changes.csv")
         self.fmt = fmt
         self.mapping = mapping
+        writable(target, "fix")
         self._tmp = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in finish/abort
             "w", encoding="utf-8", newline="", dir=target.parent, delete=False, suffix=".part"
         )
@@ -444,14 +445,16 @@ def validate_file(
     report = report or ReportWriter(source=str(path))
     policy = policy or Policy()
     result = BatchResult(sample_tables=not (checker.comuni.complete and checker.stati.complete))
-    fmt = detect_format(path)
     layout = CsvLayout()
-    writer = _FixWriter(Path(fix), fmt, mapping) if fix is not None else None
+    writer: _FixWriter | None = None
     columns = mapping.columns
     check = checker.check
     add = report.add
     header = layout.header
     try:
+        fmt = detect_format(path)
+        if fix is not None:
+            writer = _FixWriter(Path(fix), fmt, mapping)
         for record in read_records(path, mapping, progress=progress, layout=layout):
             if writer is not None and record.row == 1 and fmt == "csv":
                 header = layout.header

@@ -32,10 +32,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Final
 
-from ..exceptions import Finding
+from ..exceptions import ConfigurationError, Finding
 from . import codes
 
-__all__ = ["ReportWriter", "Summary"]
+__all__ = ["ReportWriter", "Summary", "writable"]
 
 DEFAULT_HTML_LIMIT: Final = 20_000
 
@@ -53,6 +53,20 @@ class Summary:
 def _describe(code: str) -> str:
     meanings = sorted({r.description for r in codes.RULES.values() if r.code == code})
     return "; ".join(meanings)
+
+
+def writable(target: Path, setting: str) -> None:
+    """Fail early, before a long batch, when ``target`` cannot be written."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".part"):
+            pass
+        if target.is_dir():
+            raise IsADirectoryError(21, "is a directory")
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot write {str(target)!r}: {exc.strerror or exc}", setting=setting
+        ) from None
 
 
 class ReportWriter:
@@ -76,6 +90,9 @@ class ReportWriter:
         self.summary = Summary()
         self._by_severity: dict[str, set[str]] = {}
         self._spool: IO[str] | None = None
+        for path, setting in ((self.json_path, "report"), (self.html_path, "html")):
+            if path is not None:
+                writable(path, setting)
         if self.json_path is not None or self.html_path is not None:
             self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
 
