@@ -53,8 +53,10 @@ __all__ = [
     "SpeciesTable",
     "compact",
     "is_valid",
+    "problems",
     "validate",
     "validate_civico",
+    "validate_species",
 ]
 
 SPECIES_COLUMNS: Final = (
