@@ -83,9 +83,12 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
     assert len(persons) >= 2
     codes = {p.codice_fiscale for p in persons}
 
-    result = s.client(B, journal=False).call(
-        "5005", support.transfer_payload(persons, to=B), header={"dataDecorrenza": dt.date.today()}
-    )
+    with s.client(B, journal=False) as client_b:
+        result = client_b.call(
+            "5005",
+            support.transfer_payload(persons, to=B),
+            header={"dataDecorrenza": dt.date.today()},
+        )
     assert result.esito == "0000"
 
     # Push: one N010 per member, verified, decrypted and stored by A's receiver.
@@ -136,9 +139,12 @@ def test_pull_command_against_the_simulator(sim: Any) -> None:
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
     family = sim.store.families(A)[0]
     persons = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
-    result = sim.client(B, journal=False).call(
-        "5005", support.transfer_payload(persons, to=B), header={"dataDecorrenza": dt.date.today()}
-    )
+    with sim.client(B, journal=False) as client_b:
+        result = client_b.call(
+            "5005",
+            support.transfer_payload(persons, to=B),
+            header={"dataDecorrenza": dt.date.today()},
+        )
     assert result.esito == "0000"
     config = str(sim.settings_path(A))
     runner = CliRunner()
