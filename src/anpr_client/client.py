@@ -28,7 +28,7 @@ from lxml import etree
 from .bundle import Bundle, Operation, get_bundle
 from .catalogue import emit_warnings, rejection_for
 from .codec import decode, encode
-from .exceptions import PayloadError, ProtocolError, Violation
+from .exceptions import Finding, PayloadError, ProtocolError, Violation
 from .header import build_header
 from .results import PreparedRequest, Result, error_items
 from .settings import Settings, load_settings
@@ -165,12 +165,17 @@ class Client:
         *,
         header: Mapping[str, Any] | None = None,
         sign: bool = True,
+        check: bool | None = None,
     ) -> PreparedRequest:
         """Build (and sign, when a frame is configured) the request; nothing is sent.
 
         ``payload`` is a payload-shaped mapping or a typed model; its ``testataRichiesta``, if
         any, overrides generated header fields, as does ``header``. Raises
-        :class:`~anpr_client.exceptions.PayloadError` listing every violation.
+        :class:`~anpr_client.exceptions.PayloadError` listing every XSD violation, then (unless
+        ``check`` is false; default: ``settings.validation.before_send``) runs the local checks
+        of :mod:`anpr_client.validation` and raises
+        :class:`~anpr_client.exceptions.LocalCheckError` with the ANPR codes a blocking defect
+        would get back.
         """
         op = self.operation(operation)
         data = _as_payload(payload)
@@ -190,6 +195,9 @@ class Client:
         violations += _schema_violations(self.bundle.schema(op.family), root)
         if violations:
             raise PayloadError(op.code, violations)
+        findings: tuple[Finding, ...] = ()
+        if self.settings.validation.before_send if check is None else check:
+            findings = tuple(self._precheck(op.code, data))
         envelope = build_envelope(root)
         headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'}
         signed = False
@@ -203,7 +211,14 @@ class Client:
             header=dict(data.get("testataRichiesta", {})),
             payload={k: v for k, v in data.items() if k != "testataRichiesta"},
             signed=signed,
+            findings=findings,
         )
+
+    def _precheck(self, operation: str, data: Mapping[str, Any]) -> list[Finding]:
+        from .validation import enforce, shared_checker
+
+        checker = shared_checker(self.settings.validation.comuni)
+        return enforce(operation, data, checker=checker)
 
     # ------------------------------------------------------------------ sending
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from .codec import UnknownElement
-from .exceptions import ErrorItem
+from .exceptions import ErrorItem, Finding
 from .mtom import Attachment
 
 __all__ = ["PreparedRequest", "Result", "error_items"]
@@ -28,6 +28,8 @@ class PreparedRequest:
     payload: Mapping[str, Any] = field(repr=False)
     """The request payload (without ``testataRichiesta``)."""
     signed: bool = False
+    findings: tuple[Finding, ...] = ()
+    """Non-blocking findings of the local checks (predicted ANPR warnings)."""
 
     @property
     def id_operazione_comune(self) -> str:

@@ -51,7 +51,7 @@ def test_minimal_request_is_valid_for_the_official_schema(
     code: str, settings: Settings, official: object
 ) -> None:
     client = Client(settings)
-    prepared = client.prepare(code, _payload(code, None))
+    prepared = client.prepare(code, _payload(code, None), check=False)
     element = _request_element(prepared.envelope)
     op = official.operation(code)  # type: ignore[attr-defined]
     schema = official.schema(op.family)  # type: ignore[attr-defined]
@@ -68,6 +68,6 @@ def test_varied_requests_are_valid_for_the_official_schema(
     schema = official.schema(op.family)  # type: ignore[attr-defined]
     for seed in (1, 2):
         element = _request_element(
-            client.prepare(code, _payload(code, random.Random(seed))).envelope
+            client.prepare(code, _payload(code, random.Random(seed)), check=False).envelope
         )
         assert schema.validate(element), (seed, [e.message for e in schema.error_log])

@@ -11,10 +11,10 @@ from lxml import etree
 from anpr_client.bundle import UnknownOperationError
 from anpr_client.client import Client
 from anpr_client.endpoints import Environment
-from anpr_client.exceptions import PayloadError
+from anpr_client.exceptions import LocalCheckError, PayloadError
 from anpr_client.header import new_operation_id
 from anpr_client.models.consultazione import Richiesta3002, TipoCriteriRicerca, TipoDatiRichiesta
-from anpr_client.settings import Settings
+from anpr_client.settings import Settings, ValidationSettings
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
 
 NS3000 = "http://sogei.it/ANPR/3000consultazione"
@@ -188,3 +188,23 @@ def test_testconn_needs_only_the_header(settings: Settings) -> None:
     assert request.tag == "{http://sogei.it/ANPR/connessione}RichiestaConnessione"
     assert prepared.url.endswith("/ANPRTestConn/TestConn")
     assert prepared.header["operazioneRichiesta"] == "CONN"
+
+
+def test_local_checks_stop_a_request_ANPR_would_refuse(settings: Settings) -> None:
+    sent: list[HttpRequest] = []
+
+    def record(request: HttpRequest) -> HttpResponse:
+        sent.append(request)
+        return HttpResponse(503, {}, b"")
+
+    bad_check_char = {**PAYLOAD, "criteriRicerca": {"codiceFiscale": "RSSMRA80A01H501X"}}
+    client = Client(settings, transport=MockTransport(record))
+    with pytest.raises(LocalCheckError) as info:
+        client.call("3002", bad_check_char)
+    assert sent == []
+    assert info.value.codes
+    assert any("codiceFiscale" in f.path for f in info.value.findings)
+    # opt-out: per call, or in the settings
+    assert client.prepare("3002", bad_check_char, check=False).payload
+    relaxed = settings.replace(validation=ValidationSettings(before_send=False))
+    assert Client(relaxed).prepare("3002", bad_check_char).payload

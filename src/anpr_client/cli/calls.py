@@ -37,13 +37,23 @@ def request() -> None:
 @click.argument("operation")
 @click.option("--input", "input_path", required=True, help="Payload JSON file, or - for stdin.")
 @click.option("--sign", is_flag=True, help="Apply the WS-Security frame (needs keys in settings).")
+@click.option("--no-check", is_flag=True, help="Skip the local pre-transmission checks.")
 @config_option
 @json_option
-def build(operation: str, input_path: str, sign: bool, config: Path | None, as_json: bool) -> None:
+def build(
+    operation: str,
+    input_path: str,
+    sign: bool,
+    no_check: bool,
+    config: Path | None,
+    as_json: bool,
+) -> None:
     """Print the exact SOAP envelope the client would send for OPERATION."""
     with handle_errors(as_json):
         client = make_client(config, sign=sign)
-        prepared = client.prepare(operation, load_payload(input_path), sign=sign)
+        prepared = client.prepare(
+            operation, load_payload(input_path), sign=sign, check=False if no_check else None
+        )
         if as_json:
             echo_json(
                 {
