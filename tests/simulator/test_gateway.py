@@ -231,3 +231,30 @@ def test_unsigned_requests_pass_when_signatures_are_not_required(
     body_of(signed)[0].set("tampered", "1")
     with pytest.raises(InternalErrorFromClient):
         send_signed(open_sim, "3002", etree.tostring(signed), None)
+
+
+def test_id_postazione_firmato_of_another_workstation_is_internal_error(sim: Simulator) -> None:
+    send_signed(sim, "3002", _request(sim), frame_for(sim, A))  # A's own proof, now known
+    borrowed = frame_for(sim, B).id_postazione_firmato
+    frame = frame_for(sim, A, id_postazione_firmato=borrowed, workstation_key=None)
+    with pytest.raises(InternalErrorFromClient):
+        send_signed(sim, "3002", _request(sim), frame)
+
+
+def test_a_known_workstation_proof_is_still_checked_for_revocation(sim: Simulator) -> None:
+    from anpr_client.exceptions import RevokedCertificate
+    from anpr_client.simulator.gateway import _WorkstationProofs
+
+    frame = frame_for(sim, A)
+    attributes = {
+        "IdPostazione": frame.workstation_id,
+        "IdPostazioneFirmato": frame.id_postazione_firmato,
+    }
+    proofs = _WorkstationProofs()
+    now = dt.datetime.now(dt.UTC)
+    trust = sim.trust()
+    first = proofs.verify(attributes, trust=trust, policy=sim.gateway.policy, now=now)
+    assert first.content == frame.workstation_id.encode()
+    revoked = trust.revoking(serials=[sim.pki.comune(A).workstation.certificate.serial_number])
+    with pytest.raises(RevokedCertificate):
+        proofs.verify(attributes, trust=revoked, policy=sim.gateway.policy, now=now)

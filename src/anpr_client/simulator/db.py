@@ -189,13 +189,17 @@ class Database:
 
     def next_value(self, name: str, start: int) -> int:
         """The next value of the named sequence (the first is ``start``)."""
+        return self.reserve(name, start, 1)
+
+    def reserve(self, name: str, start: int, count: int) -> int:
+        """Reserve ``count`` values of the named sequence; returns the first of them."""
         with self.transaction() as conn:
             row = conn.execute(
                 "INSERT INTO sequences (name, value) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET value = value + 1 RETURNING value",
-                (name, start),
+                "ON CONFLICT (name) DO UPDATE SET value = value + ? RETURNING value",
+                (name, start + count - 1, count),
             ).fetchone()
-            return int(row[0])
+            return int(row[0]) - count + 1
 
     def close(self) -> None:
         with self._lock:

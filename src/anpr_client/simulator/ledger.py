@@ -32,6 +32,7 @@ __all__ = [
 ]
 
 _OPERATION_IDS: Final = 700_000_001
+_ID_BLOCK: Final = 32
 
 
 @dataclass(frozen=True)
@@ -134,10 +135,19 @@ class Ledger:
         self._db = db
         self._running: dict[tuple[str, str], str] = {}
         self._lock = threading.Lock()
+        self._ids: list[int] = []
+        self._ids_lock = threading.Lock()
 
     def new_id(self) -> str:
-        """A fresh ``idOperazioneANPR`` (numeric, as the XSD requires)."""
-        return str(self._db.next_value("operation", _OPERATION_IDS))
+        """A fresh ``idOperazioneANPR`` (numeric, as the XSD requires), increasing.
+
+        Ids are reserved from the database in small blocks; after a restart numbering
+        continues past the last block (a gap, as ANPR's own numbering has)."""
+        with self._ids_lock:
+            if not self._ids:
+                first = self._db.reserve("operation", _OPERATION_IDS, _ID_BLOCK)
+                self._ids = list(range(first + _ID_BLOCK - 1, first - 1, -1))
+            return str(self._ids.pop())
 
     def begin(
         self, comune: str, id_operazione_comune: str, service: str, *, received_at: str

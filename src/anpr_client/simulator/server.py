@@ -148,11 +148,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if control.action != "answer":
             raise _Dropped()
         code, _, reason = status_line[0].partition(" ")
-        self.send_response(int(code), reason)
-        for key, value in headers:
-            self.send_header(key, value)
-        self.end_headers()
-        self.wfile.write(body)
+        head = [
+            f"{self.protocol_version} {code} {reason}\r\n",
+            f"Server: {self.server_version}\r\n",
+            f"Date: {self.date_time_string()}\r\n",
+            *(f"{key}: {value}\r\n" for key, value in headers),
+            "\r\n",
+        ]
+        # Status, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
+        self.wfile.write("".join(head).encode("latin-1") + body)
+        self.log_request(int(code))
 
 
 class SimulatorServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
@@ -203,6 +208,8 @@ class SimulatorServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
             _reset(sock)
             return
         sock.settimeout(_HANDSHAKE_TIMEOUT)
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             tls = self.ssl_context.wrap_socket(
                 sock, server_side=True, do_handshake_on_connect=False

@@ -199,12 +199,14 @@ class Registry:
 
     def __init__(self, db: Database):
         self._db = db
+        self._comuni: dict[str, ComuneInfo | None] = {}
 
     # ------------------------------------------------------------------ Comuni
 
     def add_comune(
         self, istat: str, name: str, province: str, cadastral: str, *, subentrato: bool = True
     ) -> ComuneInfo:
+        self._comuni.pop(istat, None)
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO comuni (istat, name, province, cadastral, subentrato) "
@@ -216,13 +218,21 @@ class Registry:
         return ComuneInfo(istat, name, province, cadastral, subentrato)
 
     def comune(self, istat: str) -> ComuneInfo | None:
+        if istat in self._comuni:
+            return self._comuni[istat]
         with self._db.read() as conn:
             row = conn.execute("SELECT * FROM comuni WHERE istat = ?", (istat,)).fetchone()
-        if row is None:
-            return None
-        return ComuneInfo(
-            row["istat"], row["name"], row["province"], row["cadastral"], bool(row["subentrato"])
-        )
+        info = None
+        if row is not None:
+            info = ComuneInfo(
+                row["istat"],
+                row["name"],
+                row["province"],
+                row["cadastral"],
+                bool(row["subentrato"]),
+            )
+        self._comuni[istat] = info
+        return info
 
     def comuni(self) -> list[ComuneInfo]:
         with self._db.read() as conn:
