@@ -30,12 +30,16 @@ the fault knobs.
 
 from __future__ import annotations
 
-from .config import SimulatorConfig
-from .faults import Fault, FaultInjector, FaultKind
-from .ledger import OperationRecord
-from .notifications import NotificationRecord, notifications_document
-from .runtime import Simulator, running_simulator
-from .store import Address, Family, Person, Registry
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .config import SimulatorConfig
+    from .faults import Fault, FaultInjector, FaultKind
+    from .ledger import OperationRecord
+    from .notifications import NotificationRecord, notifications_document
+    from .runtime import Simulator, running_simulator
+    from .store import Address, Family, Person, Registry
 
 __all__ = [
     "Address",
@@ -52,3 +56,33 @@ __all__ = [
     "notifications_document",
     "running_simulator",
 ]
+
+# Loaded on first use, so that importing the package (e.g. the pytest plugin) stays cheap.
+_HOME = {
+    "Address": "store",
+    "Family": "store",
+    "Fault": "faults",
+    "FaultInjector": "faults",
+    "FaultKind": "faults",
+    "NotificationRecord": "notifications",
+    "OperationRecord": "ledger",
+    "Person": "store",
+    "Registry": "store",
+    "Simulator": "runtime",
+    "SimulatorConfig": "config",
+    "notifications_document": "notifications",
+    "running_simulator": "runtime",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

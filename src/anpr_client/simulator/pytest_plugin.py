@@ -33,13 +33,15 @@ another test left, or should start their own with :func:`~anpr_client.simulator.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 
-from ..client import Client
-from .config import SimulatorConfig
-from .faults import FaultInjector
-from .runtime import Simulator, running_simulator
+if TYPE_CHECKING:  # imported lazily: loading the plugin costs nothing until a fixture is used
+    from ..client import Client
+    from .config import SimulatorConfig
+    from .faults import FaultInjector
+    from .runtime import Simulator
 
 __all__ = ["anpr_client", "anpr_faults", "anpr_simulator", "anpr_simulator_config"]
 
@@ -47,12 +49,16 @@ __all__ = ["anpr_client", "anpr_faults", "anpr_simulator", "anpr_simulator_confi
 @pytest.fixture(scope="session")
 def anpr_simulator_config() -> SimulatorConfig:
     """The configuration of the session's simulator (override to customise)."""
+    from .config import SimulatorConfig
+
     return SimulatorConfig()
 
 
 @pytest.fixture(scope="session")
 def anpr_simulator(anpr_simulator_config: SimulatorConfig) -> Iterator[Simulator]:
     """A running ANPR simulator shared by the test session."""
+    from .runtime import running_simulator
+
     with running_simulator(anpr_simulator_config) as sim:
         yield sim
 
