@@ -24,7 +24,15 @@ from anpr_client.exceptions import (
 from anpr_client.simulator import Simulator, SimulatorConfig
 from anpr_client.validation import codicefiscale
 
-from .support import A, B, certificate_payload, payload_3002, singles, transfer_payload
+from .support import (
+    A,
+    B,
+    certificate_payload,
+    payload_3002,
+    raw_client,
+    singles,
+    transfer_payload,
+)
 
 TODAY = dt.date.today()
 DECORRENZA = {"dataDecorrenza": TODAY}
@@ -50,6 +58,19 @@ def client_a(sim: Simulator) -> Client:
 @pytest.fixture(scope="module")
 def client_b(sim: Simulator) -> Client:
     return sim.client(B, journal=False)
+
+
+def _birth(person: Any) -> dict[str, Any]:
+    place = person.luogo_nascita
+    if place.state:
+        return {"localita": {"descrizioneStato": place.name, "codiceStato": place.state}}
+    return {
+        "comune": {
+            "nomeComune": place.name,
+            "codiceIstat": place.comune,
+            "siglaProvinciaIstat": place.province,
+        }
+    }
 
 
 def _gen(person: Any) -> dict[str, Any]:
@@ -96,7 +117,7 @@ def test_3002_by_personal_data_and_family(sim: Simulator, client_a: Client) -> N
     assert head is not None
     payload = {
         "criteriRicerca": {"cognome": head.cognome, "nome": head.nome, "sesso": head.sesso},
-        "datiNascita": {"dataEvento": head.data_nascita},
+        "datiNascita": {"dataEvento": head.data_nascita, "luogoNascita": _birth(head)},
         "datiRichiesta": {"schedaAnagraficaRichiesta": "2", "dataRiferimentoRichiesta": TODAY},
     }
     result = client_a.call("3002", payload)
@@ -125,7 +146,12 @@ def test_3002_homonyms_need_narrower_criteria(sim: Simulator, client_a: Client) 
     assert twins[0].codice_fiscale != twins[1].codice_fiscale
     assert codicefiscale.is_valid(twins[1].codice_fiscale)
     payload = {
-        "criteriRicerca": {"cognome": twins[0].cognome, "nome": twins[0].nome},
+        "criteriRicerca": {
+            "cognome": twins[0].cognome,
+            "nome": twins[0].nome,
+            "sesso": twins[0].sesso,
+        },
+        "datiNascita": {"dataEvento": twins[0].data_nascita, "luogoNascita": _birth(twins[0])},
         "datiRichiesta": {"schedaAnagraficaRichiesta": "1", "dataRiferimentoRichiesta": TODAY},
     }
     with pytest.raises(BusinessRuleError) as many:
@@ -133,11 +159,19 @@ def test_3002_homonyms_need_narrower_criteria(sim: Simulator, client_a: Client) 
     assert many.value.codes == ("EN095",)
 
 
-def test_3002_unknown_and_missing_criteria(client_a: Client) -> None:
+def test_3002_unknown_and_missing_criteria(sim: Simulator, client_a: Client) -> None:
     with pytest.raises(NotFoundError):
         client_a.call("3002", payload_3002("RSSMRA80A01H501U", national=True))
+    person = sim.store.residents(A)[0]
+    partial = {
+        "criteriRicerca": {"cognome": person.cognome, "nome": person.nome},
+        "datiRichiesta": {"schedaAnagraficaRichiesta": "1", "dataRiferimentoRichiesta": TODAY},
+    }
+    with pytest.raises(AnprRejected) as few:
+        raw_client(sim, A).call("3002", partial)
+    assert few.value.codes == ("EN448",)
     with pytest.raises(AnprRejected) as empty:
-        client_a.call(
+        raw_client(sim, A).call(
             "3002",
             {
                 "criteriRicerca": {"sesso": "M"},
@@ -147,7 +181,7 @@ def test_3002_unknown_and_missing_criteria(client_a: Client) -> None:
                 },
             },
         )
-    assert empty.value.codes == ("EN132",)
+    assert empty.value.codes == ("EN448",)
 
 
 def test_3003_and_3007_find_a_past_registration(sim: Simulator, client_b: Client) -> None:
@@ -270,7 +304,8 @@ def _immigrant(reason: str, provenienza: dict[str, Any]) -> dict[str, Any]:
                 "luogoNascita": {
                     "localita": {"descrizioneStato": "REGNO UNITO", "codiceStato": "219"}
                 },
-            }
+            },
+            "statoCivile": {"statoCivile": "1"},
         },
         "cittadinanza": [{"descrizioneStato": "REGNO UNITO", "codiceStato": "219"}],
         "provenienza": provenienza,
@@ -349,13 +384,46 @@ def test_2001_only_for_own_residents(sim: Simulator, client_b: Client) -> None:
         client_b.call(
             "2001",
             {
-                "motivoCancellazione": {"tipoMotivoCancellazione": "5"},
+                "motivoCancellazione": {"tipoMotivoCancellazione": "1"},
                 "generalitaPerRicerca": _gen(roman),
+                "datiDecesso": {"dataEvento": TODAY},
                 "datiControllo": {"ruoloSoggetto": "1"},
             },
             header=DECORRENZA,
         )
     assert refused.value.codes == ("EN117",)
+
+
+def _cancellation(person: Any, reason: str, destinazione: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "datiCancellazione": {"motivoCancellazione": reason, "dataDecorrenzaCancellazione": TODAY},
+        "generalitaPerRicerca": _gen(person),
+        "destinazione": destinazione,
+        "datiControllo": {"ruoloSoggetto": "1"},
+    }
+
+
+def test_2003_cancels_a_resident_who_moved_abroad(sim: Simulator, client_a: Client) -> None:
+    person = singles(sim, A)[-1]
+    france = {"localita": {"descrizioneStato": "FRANCIA", "codiceStato": "215"}}
+    result = client_a.call("2003", _cancellation(person, "5", france), header=DECORRENZA)
+    (entry,) = result.value["listaSoggettiVariati"]["datiSoggetto"]
+    assert entry["datiCancellazione"]["motivoCancellazione"] == "5"
+    gone = sim.store.person(person.codice_fiscale)
+    assert gone is not None
+    assert gone.status == "cancelled"
+    assert gone.comune is None
+    assert person.codice_fiscale not in {p.codice_fiscale for p in sim.store.residents(A)}
+
+
+def test_2003_to_a_subentrato_comune_is_not_a_cancellation(
+    sim: Simulator, client_a: Client
+) -> None:
+    person = singles(sim, A)[-1]
+    milano = {"comune": {"nomeComune": "MILANO", "codiceIstat": B, "siglaProvinciaIstat": "MI"}}
+    with pytest.raises(BusinessRuleError) as refused:
+        client_a.call("2003", _cancellation(person, "3", milano), header=DECORRENZA)
+    assert refused.value.codes == ("EN436",)
 
 
 def test_5005_part_of_a_family_warns_to_update_the_family_left(
@@ -395,9 +463,9 @@ def test_5005_within_the_same_comune_is_a_change_of_address(
     ]
 
 
-def test_registration_needs_the_decorrenza(client_b: Client, sim: Simulator) -> None:
+def test_registration_needs_the_decorrenza(sim: Simulator) -> None:
     with pytest.raises(AnprRejected) as refused:
-        client_b.call("5005", transfer_payload([singles(sim)[0]]))
+        raw_client(sim, B).call("5005", transfer_payload([singles(sim)[0]]))
     assert refused.value.codes == ("EHR97",)
 
 
@@ -509,3 +577,15 @@ def test_wsdl_is_served_at_the_path(sim: Simulator) -> None:
     response = client.transport.send(HttpRequest(url, b"", method="GET"))
     assert response.status == 200
     assert etree.fromstring(response.body).tag == "{http://schemas.xmlsoap.org/wsdl/}definitions"
+
+
+def test_the_simulator_refuses_what_anpr_refuses_without_the_clients_checks(
+    sim: Simulator,
+) -> None:
+    payload = _immigrant(
+        "4", {"localita": {"descrizioneStato": "REGNO UNITO", "codiceStato": "219"}}
+    )
+    del payload["generalita1002"]["statoCivile"]
+    with pytest.raises(AnprRejected) as refused:
+        raw_client(sim, A).call("1002", payload, header=DECORRENZA)
+    assert refused.value.codes == ("EN127",)

@@ -279,6 +279,8 @@ class Registry:
         sesso: str | None = None,
         data_nascita: dt.date | None = None,
         comune: str | None = None,
+        birth_comune: str | None = None,
+        birth_state: str | None = None,
         include_inactive: bool = False,
     ) -> list[Person]:
         """Persons matching every given criterion (names compared case-insensitively)."""
@@ -299,6 +301,12 @@ class Registry:
         if comune:
             clauses.append("comune = ?")
             args.append(comune)
+        if birth_comune:
+            clauses.append("birth_comune = ?")
+            args.append(birth_comune)
+        if birth_state:
+            clauses.append("birth_state = ?")
+            args.append(birth_state)
         if not include_inactive:
             clauses.append("status = 'resident'")
         where = " AND ".join(clauses) or "1 = 1"

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Final
 
 from .base import Context, Entry, Handler, Outcome, Rejected, Request, entry
-from .cancellation import cancellazione
+from .cancellation import cancellazione, decesso
 from .certification import certificato
 from .connection import test_connection
 from .consultation import genitori, interrogazione, ricerca_operazione, ricerca_operazioni
@@ -36,7 +36,8 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "TestConn": test_connection,
         "1001": iscrizione_nascita,
         "1002": iscrizione_altri_motivi,
-        "2001": cancellazione,
+        "2001": decesso,
+        "2003": cancellazione,
         "3001": genitori,
         "3002": interrogazione,
         "3003": ricerca_operazione,

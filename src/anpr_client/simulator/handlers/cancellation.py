@@ -1,42 +1,40 @@
-"""2001 — cancellation from the registry: death, or a move to a Comune not on ANPR or abroad.
+"""2001 (death) and 2003 (cancellation for other reasons) from the registry.
 
 The person (``generalitaPerRicerca``: codice fiscale or idSchedaSoggettoANPR) must be resident
-in the requesting Comune (EN117 otherwise). ``motivoCancellazione/tipoMotivoCancellazione``
-follows ANPR's table of reasons for cancellation: ``1``/``2`` death
-(``datiDecesso/dataEvento`` required), ``3`` a move to
-a Comune not on ANPR, ``5``/``8`` abroad, and the other reasons of the table. A move to a Comune
-*on* ANPR is not a cancellation: the destination records it with 5005. Members of the family
-left behind get the ``codiceLegame`` given in ``elencoSoggettiFamiglia``; a family that lost its
-head otherwise gets its eldest member as head.
+in the requesting Comune (EN117 otherwise).
+
+- **2001** records a death: ``datiDecesso/dataEvento`` is required (EN081);
+  ``motivoCancellazione/tipoMotivoCancellazione``, when given, is ``1`` (death) or ``2``
+  (presumed death).
+- **2003** cancels for the other reasons of ANPR's table of reasons for cancellation
+  (``datiCancellazione/motivoCancellazione``, from ``dataDecorrenzaCancellazione``): ``3`` a
+  move to a Comune **not** on ANPR (``destinazione/comune``; a Comune on ANPR is refused with
+  EN436 — its arrival is a 5005 of the destination), ``5``/``8`` abroad
+  (``destinazione/localita``), and the others without a destination. Death (1, 2) is 2001's.
+
+Members of the family left behind get the ``codiceLegame`` given in the request's list of
+family members; a family that lost its head otherwise gets its eldest member as head.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
+from ..store import Family, Person
 from .base import Context, Outcome, Rejected, Request, entry, parse_date
 from .common import decorrenza, locate, text, variato
 
-__all__ = ["cancellazione"]
+__all__ = ["cancellazione", "decesso"]
 
-_DEATH = frozenset({"1", "2"})
-_REASONS = frozenset({str(n) for n in range(1, 14)})
+_DEATH: Final = frozenset({"1", "2"})
+_OTHER: Final = frozenset({str(n) for n in range(3, 14)})
+_TO_COMUNE: Final = "3"
+_ABROAD: Final = frozenset({"5", "8"})
 
 
-def cancellazione(ctx: Context, req: Request) -> Outcome:
-    since = decorrenza(req, ctx)
-    motivo = req.payload.get("motivoCancellazione") or {}
-    reason = (text(motivo.get("tipoMotivoCancellazione")) or "").lstrip("0")
-    if reason not in _REASONS:
-        raise Rejected(
-            entry(
-                "EC006",
-                f"tipoMotivoCancellazione {reason or '(missing)'} is not a reason for "
-                "cancellation of ANPR's table",
-                field="motivoCancellazione/tipoMotivoCancellazione",
-                value=reason,
-            )
-        )
+def _resident(ctx: Context, req: Request) -> Person:
     person = locate(
         ctx, req.payload.get("generalitaPerRicerca") or {}, where="generalitaPerRicerca"
     )
@@ -49,48 +47,146 @@ def cancellazione(ctx: Context, req: Request) -> Outcome:
                 value=person.codice_fiscale,
             )
         )
-    previous = ctx.registry.family(person.family_id) if person.family_id else None
-    if reason in _DEATH:
-        decesso = req.payload.get("datiDecesso") or {}
-        if not decesso.get("dataEvento"):
-            raise Rejected(
-                entry(
-                    "EN132", "a death needs datiDecesso/dataEvento", field="datiDecesso/dataEvento"
-                )
+    return person
+
+
+def _family_left(
+    ctx: Context,
+    req: Request,
+    family: Family | None,
+    members: Sequence[Mapping[str, Any]],
+    since: dt.date,
+    where: str,
+) -> list[dict[str, Any]]:
+    if family is None:
+        return []
+    out = []
+    for i, item in enumerate(members):
+        member = locate(ctx, item.get("generalita") or {}, where=f"{where}[{i}]")
+        relation = text((item.get("legameSoggetto") or {}).get("codiceLegame"))
+        if member.family_id != family.id or relation is None:
+            continue
+        updated = ctx.registry.set_relation(
+            member, relation, since=since, operation=req.id_operazione_anpr
+        )
+        out.append(variato(ctx, updated))
+    ctx.registry.promote_head(family.id, since=since, operation=req.id_operazione_anpr)
+    return out
+
+
+def decesso(ctx: Context, req: Request) -> Outcome:
+    """2001: record the death of a resident."""
+    since = decorrenza(req, ctx)
+    motivo = req.payload.get("motivoCancellazione") or {}
+    reason = (text(motivo.get("tipoMotivoCancellazione")) or "1").lstrip("0")
+    if reason not in _DEATH:
+        raise Rejected(
+            entry(
+                "EC006",
+                f"tipoMotivoCancellazione {reason} is not a death: other cancellations are 2003",
+                field="motivoCancellazione/tipoMotivoCancellazione",
+                value=reason,
             )
-        died = parse_date(decesso["dataEvento"])
-        if died > since:
-            raise Rejected(
-                entry(
-                    "ES007",
-                    "the date of death is after dataDecorrenza",
-                    field="datiDecesso/dataEvento",
-                    value=died,
-                )
+        )
+    decesso_data = req.payload.get("datiDecesso") or {}
+    if not decesso_data.get("dataEvento"):
+        raise Rejected(
+            entry("EN081", "datiDecesso/dataEvento is required", field="datiDecesso/dataEvento")
+        )
+    died = parse_date(decesso_data["dataEvento"])
+    if died > since:
+        raise Rejected(
+            entry(
+                "ES007",
+                "the date of death is after dataDecorrenza",
+                field="datiDecesso/dataEvento",
+                value=died,
             )
-        changed = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
-    else:
-        changed = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
-    variati: list[dict[str, Any]] = [
+        )
+    person = _resident(ctx, req)
+    family = ctx.registry.family(person.family_id) if person.family_id else None
+    dead = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
+    variati = [
         variato(
             ctx,
-            changed,
-            previous_family=previous,
-            cancellation={
-                "motivoCancellazione": reason,
-                "dataDecorrenzaCancellazione": since,
-            },
+            dead,
+            previous_family=family,
+            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
         )
     ]
-    if previous is not None:
-        for i, item in enumerate(req.payload.get("elencoSoggettiFamiglia") or []):
-            member = locate(ctx, item.get("generalita") or {}, where=f"elencoSoggettiFamiglia[{i}]")
-            relation = text((item.get("legameSoggetto") or {}).get("codiceLegame"))
-            if member.family_id != previous.id or relation is None:
-                continue
-            updated = ctx.registry.set_relation(
-                member, relation, since=since, operation=req.id_operazione_anpr
+    variati += _family_left(
+        ctx,
+        req,
+        family,
+        req.payload.get("elencoSoggettiFamiglia") or [],
+        since,
+        "elencoSoggettiFamiglia",
+    )
+    return Outcome("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+
+
+def cancellazione(ctx: Context, req: Request) -> Outcome:
+    """2003: cancel a resident for a reason other than death."""
+    decorrenza(req, ctx)
+    dati = req.payload.get("datiCancellazione") or {}
+    reason = (text(dati.get("motivoCancellazione")) or "").lstrip("0")
+    field = "datiCancellazione/motivoCancellazione"
+    if reason in _DEATH:
+        raise Rejected(entry("EC006", "a death is recorded with 2001", field=field, value=reason))
+    if reason not in _OTHER:
+        raise Rejected(
+            entry(
+                "EC006",
+                f"motivoCancellazione {reason or '(missing)'} is not a reason of ANPR's table",
+                field=field,
+                value=reason,
             )
-            variati.append(variato(ctx, updated))
-        ctx.registry.promote_head(previous.id, since=since, operation=req.id_operazione_anpr)
+        )
+    since = parse_date(dati.get("dataDecorrenzaCancellazione"))
+    destinazione = req.payload.get("destinazione") or {}
+    if reason == _TO_COMUNE:
+        comune = destinazione.get("comune") if isinstance(destinazione, Mapping) else None
+        istat = text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
+        if istat is None:
+            raise Rejected(
+                entry(
+                    "EN081",
+                    "a move to another Comune needs destinazione/comune/codiceIstat",
+                    field="destinazione/comune",
+                )
+            )
+        if ctx.registry.is_subentrato(istat):
+            raise Rejected(
+                entry(
+                    "EN436",
+                    f"Comune {istat} is on ANPR: it records the arrival with 5005, "
+                    "there is nothing to cancel",
+                    field="destinazione/comune/codiceIstat",
+                    value=istat,
+                )
+            )
+    elif reason in _ABROAD:
+        localita = destinazione.get("localita") if isinstance(destinazione, Mapping) else None
+        if not isinstance(localita, Mapping) or not text(localita.get("codiceStato")):
+            raise Rejected(
+                entry(
+                    "EN081",
+                    "a move abroad needs destinazione/localita/codiceStato",
+                    field="destinazione/localita",
+                )
+            )
+    person = _resident(ctx, req)
+    family = ctx.registry.family(person.family_id) if person.family_id else None
+    cancelled = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
+    variati = [
+        variato(
+            ctx,
+            cancelled,
+            previous_family=family,
+            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
+        )
+    ]
+    variati += _family_left(
+        ctx, req, family, req.payload.get("elencoSoggetti") or [], since, "elencoSoggetti"
+    )
     return Outcome("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})

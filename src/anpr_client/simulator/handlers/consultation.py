@@ -42,14 +42,30 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+def _birth_place(luogo: Any) -> tuple[str | None, str | None]:
+    """(ISTAT code, state code) of a decoded birth place, as far as given."""
+    if not isinstance(luogo, Mapping):
+        return None, None
+    comune = luogo.get("comune")
+    localita = luogo.get("localita")
+    istat = _text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
+    state = _text(localita.get("codiceStato")) if isinstance(localita, Mapping) else None
+    return istat, state
+
+
 def find_subjects(
     ctx: Context,
     criteri: Mapping[str, Any],
     *,
     birth_date: Any = None,
+    birth_place: Any = None,
     scope: str | None,
+    five_data: bool = True,
 ) -> list[Person]:
-    """Persons matching 3002-style criteria, restricted to residents of ``scope`` if given."""
+    """Persons matching 3002-style criteria, restricted to residents of ``scope`` if given.
+
+    A search by personal data needs the five of them (surname, name, sex, birth date and place;
+    EN448), unless ``five_data`` is false (3001 looks parents up more loosely)."""
     registry = ctx.registry
     cf = criteri.get("codiceFiscale")
     if isinstance(cf, Mapping):
@@ -63,17 +79,36 @@ def find_subjects(
         person = registry.person_by_id(by_id)
         found = [person] if person is not None else []
     elif _text(criteri.get("cognome")) or _text(criteri.get("nome")):
+        istat, state = _birth_place(birth_place)
+        given = (
+            _text(criteri.get("cognome")) or criteri.get("senzaCognome"),
+            _text(criteri.get("nome")) or criteri.get("senzaNome"),
+            _text(criteri.get("sesso")),
+            birth_date,
+            istat or state,
+        )
+        if five_data and not all(given):
+            raise Rejected(
+                entry(
+                    "EN448",
+                    "a search by personal data needs surname, name, sex, birth date and "
+                    "birth place (or search by codice fiscale)",
+                    field="criteriRicerca",
+                )
+            )
         found = registry.find(
             cognome=_text(criteri.get("cognome")),
             nome=_text(criteri.get("nome")),
             sesso=_text(criteri.get("sesso")),
             data_nascita=parse_date(birth_date) if birth_date else None,
+            birth_comune=istat,
+            birth_state=state,
         )
     else:
         raise Rejected(
             entry(
-                "EN132",
-                "give a codice fiscale, an ANPR id, or at least surname or name to search",
+                "EN448",
+                "give a codice fiscale, an ANPR id, or the five personal data to search",
                 field="criteriRicerca",
             )
         )
@@ -92,7 +127,13 @@ def interrogazione(ctx: Context, req: Request) -> Outcome:
     if not national:
         residence = dati.get("comuneResidenza") or {}
         scope = _text(residence.get("codiceIstat")) or req.comune
-    persons = find_subjects(ctx, criteri, birth_date=nascita.get("dataEvento"), scope=scope)
+    persons = find_subjects(
+        ctx,
+        criteri,
+        birth_date=nascita.get("dataEvento"),
+        birth_place=nascita.get("luogoNascita"),
+        scope=scope,
+    )
     if not persons:
         where = "in any Comune" if scope is None else f"among the residents of Comune {scope}"
         raise Rejected(entry("EN122", f"no citizen matches the search criteria {where}"))
@@ -141,7 +182,14 @@ def genitori(ctx: Context, req: Request) -> Outcome:
             "idSchedaSoggettoANPR": gen.get("idSchedaSoggettoANPR"),
         }
         try:
-            matches = find_subjects(ctx, criteri, birth_date=gen.get("dataNascita"), scope=None)
+            matches = find_subjects(
+                ctx,
+                criteri,
+                birth_date=gen.get("dataNascita"),
+                birth_place=gen.get("luogoNascita"),
+                scope=None,
+                five_data=False,
+            )
         except Rejected:
             matches = []
         found[role] = [m for m in matches if m.resident]

@@ -252,6 +252,14 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> Outcome:
     cittadinanze = req.payload.get("cittadinanza") or []
     citizenship = text(cittadinanze[0].get("codiceStato")) if cittadinanze else None
     marital = text((block.get("statoCivile") or {}).get("statoCivile"))
+    if marital is None:
+        raise Rejected(
+            entry(
+                "EN127",
+                "the civil status is required to register a person",
+                field="generalita1002/statoCivile",
+            )
+        )
     data = new_person(
         ctx,
         block.get("generalita") or {},
