@@ -258,3 +258,16 @@ def test_a_known_workstation_proof_is_still_checked_for_revocation(sim: Simulato
     revoked = trust.revoking(serials=[sim.pki.comune(A).workstation.certificate.serial_number])
     with pytest.raises(RevokedCertificate):
         proofs.verify(attributes, trust=revoked, policy=sim.gateway.policy, now=now)
+
+
+def test_client_certificate_required_when_configured(make_simulator: MakeSimulator) -> None:
+    from anpr_client.exceptions import TLSError
+    from anpr_client.factory import client_from_settings
+
+    mutual = make_simulator(require_client_cert=True)
+    settings = mutual.settings(A)
+    assert settings.tls_client is not None  # the settings file carries the workstation key
+    assert mutual.client(A, journal=False).test_connection().esito == "0000"
+    anonymous = client_from_settings(settings.replace(tls_client=None), journal=False)
+    with pytest.raises(TLSError, match="certificate required"):
+        anonymous.test_connection()
