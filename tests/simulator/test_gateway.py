@@ -269,5 +269,5 @@ def test_client_certificate_required_when_configured(make_simulator: MakeSimulat
     assert settings.tls_client is not None  # the settings file carries the workstation key
     assert mutual.client(A, journal=False).test_connection().esito == "0000"
     anonymous = client_from_settings(settings.replace(tls_client=None), journal=False)
-    with pytest.raises(TLSError, match="certificate required"):
+    with pytest.raises(TLSError):
         anonymous.test_connection()
