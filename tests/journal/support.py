@@ -22,7 +22,12 @@ from anpr_client.client import Client
 from anpr_client.exceptions import ConnectError, ConnectionLost, ReadTimeout
 from anpr_client.journal import Journal
 from anpr_client.samples import sample_payload
-from anpr_client.settings import ApplicationIdentity, RetrySettings, Settings
+from anpr_client.settings import (
+    ApplicationIdentity,
+    RetrySettings,
+    Settings,
+    ValidationSettings,
+)
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -53,6 +58,8 @@ def settings(**retry: Any) -> Settings:
         codice_istat=COMUNE,
         application=ApplicationIdentity("GESTIONALE", "1.0", "ACME SRL"),
         retry=RetrySettings(**({"max_attempts": 4, "backoff": 0.0} | retry)),
+        # The fake answers any schema-valid request; the local checks are tested elsewhere.
+        validation=ValidationSettings(before_send=False),
     )
 
 

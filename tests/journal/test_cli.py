@@ -54,6 +54,7 @@ def setup(tmp_path: Path, loopback: LoopbackServer) -> tuple[Path, Path, FakeAnp
         f'environment = "test"\ncodice_istat = "{COMUNE}"\nbase_url = "{loopback.url}"\n'
         f'ca_bundle = "{loopback.ca_pem}"\njournal = "{path}"\n'
         "[retry]\nbackoff = 0.0\n"
+        "[validation]\nbefore_send = false\n"
         '[application]\nname = "GESTIONALE"\nversion = "1.0"\nvendor = "ACME SRL"\n',
         encoding="utf-8",
     )
@@ -63,11 +64,11 @@ def setup(tmp_path: Path, loopback: LoopbackServer) -> tuple[Path, Path, FakeAnp
 def _leave_unknown(config: Path, fake: FakeAnpr) -> str:
     """A 5005 whose every answer was lost: applied once by the fake, unknown to the journal."""
     fake.script = ["lose"] * 4
-    client = client_from_settings(load_settings(config))
-    with pytest.raises(ConnectionLost):
-        client.call("5005", payload_5005())
-    assert client.journal is not None
-    (record,) = client.journal.pending()
+    with client_from_settings(load_settings(config)) as client:
+        with pytest.raises(ConnectionLost):
+            client.call("5005", payload_5005())
+        assert client.journal is not None
+        (record,) = client.journal.pending()
     return record.id_operazione_comune
 
 
@@ -141,8 +142,7 @@ def test_resolve_still_unknown_exits_3(setup: tuple[Path, Path, FakeAnpr]) -> No
 def test_resolve_a_ko_exits_1(setup: tuple[Path, Path, FakeAnpr]) -> None:
     config, _, fake = setup
     fake.script = ["ko-lose", "lose", "lose", "lose"]
-    client = client_from_settings(load_settings(config))
-    with pytest.raises(ConnectionLost):
+    with client_from_settings(load_settings(config)) as client, pytest.raises(ConnectionLost):
         client.call("5005", payload_5005())
     code, out, _ = run("resolve", "--config", str(config), "--json")
     assert code == 1

@@ -167,6 +167,15 @@ def test_en148_on_a_resend_waits_for_the_first(journal: Journal) -> None:
     assert sum(fake.applied.values()) == 1
 
 
+def test_still_in_progress_at_the_end_raises_the_unknown(journal: Journal) -> None:
+    fake = FakeAnpr(script=["lose", "busy", "busy", "busy"])
+    with pytest.raises(ConnectionLost) as info:  # not the EN148 KO: that would read as final
+        make_client(fake, journal).call("5005", payload_5005())
+    assert "anpr journal resolve" in "\n".join(info.value.__notes__)
+    (record,) = journal.pending()
+    assert [a.state for a in record.attempts] == ["outcome_unknown"] + ["in_progress"] * 3
+
+
 def test_gateway_refusal_is_final_when_nothing_reached(journal: Journal) -> None:
     fake = FakeAnpr(script=["policy"])
     with pytest.raises(RejectedByPolicy):

@@ -32,13 +32,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from lxml import etree
 from requests.structures import CaseInsensitiveDict
 
 from ..bundle import Operation
 from ..exceptions import AnprError, AnprRejected, JournalError, NotFoundError
 from ..header import build_header
 from ..results import PreparedRequest, Result
-from ..soap import CONTENT_TYPE
+from ..soap import CONTENT_TYPE, read_answer
 from ..transport import HttpResponse
 from ..xmlutil import NS, parse_xml
 from .retry import Disposition, RetryPolicy, classify
@@ -174,6 +175,27 @@ class _Run:
             error_codes=tuple(w.code for w in result.anomalies),
         )
 
+    def _ok_raw(self, body: bytes, ctype: str, response: HttpResponse, how: str) -> Settlement:
+        """An OK settlement from the answer's testata alone (no :class:`Result` at hand)."""
+        header: dict[str, str] = {}
+        try:
+            answer = read_answer(response, operation=self.op.code)
+        except AnprError:
+            answer = None
+        if answer is not None:
+            testata = next(answer.payload.iter("testataRisposta"), None)
+            if testata is not None:
+                header = {etree.QName(c).localname: (c.text or "") for c in testata}
+        return Settlement(
+            state=self._settled_state(True),
+            outcome="ok",
+            resolution=how,
+            id_operazione_anpr=header.get("idOperazioneANPR"),
+            esito=header.get("esitoOperazione"),
+            response=body,
+            response_type=ctype,
+        )
+
     def _ko(self, exc: AnprRejected, body: bytes | None, ctype: str | None, how: str) -> Settlement:
         return Settlement(
             state=self._settled_state(False),
@@ -219,6 +241,7 @@ class _Run:
         looked_up = False
         sends = 0
         last: BaseException | None = None
+        last_unknown: BaseException | None = None  # the latest "may have been applied"
         while True:
             if reached and self.lookup and not looked_up:
                 looked_up = True
@@ -242,6 +265,27 @@ class _Run:
             try:
                 response = self.client.transmit(prepared)
                 result = self.client.read(self.op, response)
+            except Warning as warning:
+                if response is None or response.status != 200:
+                    raise
+                # The answer is OK, but its ANPR warnings were turned into errors by the
+                # caller's warning filters: record the truth, then let the warning out.
+                how = "replay" if resend else "answer"
+                self.record = self.journal.end_attempt(
+                    self.key,
+                    number,
+                    AttemptEnd(
+                        state="answered",
+                        http_status=response.status,
+                        response=response.body,
+                        response_type=response.content_type,
+                        error_type=type(warning).__name__,
+                        error=str(warning),
+                    ),
+                    elapsed=time.monotonic() - started,
+                    settle=self._ok_raw(response.body, response.content_type, response, how),
+                )
+                raise
             except BaseException as exc:
                 elapsed = time.monotonic() - started
                 disposition = (
@@ -287,6 +331,8 @@ class _Run:
                     reached = True
                     looked_up = disposition is Disposition.IN_PROGRESS and looked_up
                 last = exc
+                if disposition is Disposition.OUTCOME_UNKNOWN:
+                    last_unknown = exc
                 if sends < policy.max_attempts or (reached and self.lookup and not looked_up):
                     self.sleep(policy.delay(sends, self.rng))
                 continue
@@ -319,8 +365,10 @@ class _Run:
                 ),
             )
             raise last
-        self._give_up(last)
-        raise last
+        # Raise what says "may have been applied" (an EN148 answer alone would read as a KO).
+        final = last_unknown or last
+        self._give_up(final)
+        raise final
 
     def _give_up(self, exc: BaseException) -> None:
         self.journal.release(self.key)
@@ -405,6 +453,15 @@ class _Run:
             return None
         try:
             result = self.client.read(self.op, _answer_response(xml))
+        except Warning as warning:  # an OK answer whose warnings the caller made errors
+            self.record = self.journal.end_attempt(
+                self.key,
+                number,
+                base_end,
+                elapsed=elapsed,
+                settle=self._ok_raw(xml, _ANSWER_TYPE, _answer_response(xml), "lookup"),
+            )
+            raise warning from None
         except AnprRejected as ko:
             self.record = self.journal.end_attempt(
                 self.key,

@@ -1,0 +1,230 @@
+"""Journal figures: overhead per call, and id allocation throughput.
+
+    python bench/bench_journal.py [--calls N]
+
+Measures a **signed** 3002 round trip over TLS on loopback, three ways:
+
+- ``no journal``: ``client.call`` straight (build, sign, send, read);
+- ``journal, durable``: the default — the ``sending`` record with the exact envelope is flushed
+  to disk (fsync) before every send;
+- ``journal, no fsync``: ``Journal(durable=False)``: safe against a crash of the process, not of
+  the machine.
+
+The goal is a journal overhead under 10 % of the round trip. The server is the ANPR simulator
+when it is available (``anpr_client.simulator``: it verifies the frame, so the round trip is the
+realistic one); otherwise a minimal HTTPS server on loopback that verifies nothing and answers a
+canned OK (a *shorter* round trip, so the overhead percentage is pessimistic). The output says
+which was used. The journal lives in a temporary directory on the same disk as ``/tmp``.
+
+Then: ids per second from one process, and from four processes sharing one journal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import ssl
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PAYLOAD: dict[str, Any] = {
+    "criteriRicerca": {"codiceFiscale": "RSSMRA80A01H501U"},
+    "datiRichiesta": {"schedaAnagraficaRichiesta": "1", "dataRiferimentoRichiesta": "2026-11-20"},
+}
+
+_ANSWER = (
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
+    '<ns2:Risposta3002 xmlns:ns2="http://sogei.it/ANPR/3000consultazione">'
+    "<ns2:Risposta3002_OK><testataRisposta><idOperazioneComune>{id}</idOperazioneComune>"
+    "<codMittente>058091</codMittente><codDestinatario>ANPR05</codDestinatario>"
+    "<operazioneRichiesta>3002</operazioneRichiesta>"
+    "<dataOraRichiesta>2026-11-20T10:00:00.000+01:00</dataOraRichiesta>"
+    "<idOperazioneANPR>4411002</idOperazioneANPR><esitoOperazione>0000</esitoOperazione>"
+    "</testataRisposta></ns2:Risposta3002_OK></ns2:Risposta3002></soap:Body></soap:Envelope>"
+)
+_ID = re.compile(rb"<idOperazioneComune>([0-9A-Za-z]+)</idOperazioneComune>")
+
+
+@contextmanager
+def canned_server(workdir: Path) -> Iterator[tuple[Callable[..., Any], str]]:
+    """A signing client factory and a description, against a canned HTTPS server."""
+    from anpr_client.client import Client
+    from anpr_client.pki import generate_test_pki
+    from anpr_client.security.frame import WsSecurity
+    from anpr_client.settings import (
+        KeySourceConfig,
+        OperatorSettings,
+        Settings,
+        WorkstationSettings,
+    )
+
+    pki = generate_test_pki("058091")
+    files = pki.write(workdir / "pki", password="bench")  # noqa: S106 - throwaway test PKI
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else headers and body wait on delayed ACKs (~40 ms)
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            match = _ID.search(body)
+            answer = _ANSWER.format(id=match.group(1).decode() if match else "X").encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/xml; charset=utf-8")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(files.server_cert_pem, files.server_key_pem)
+    server.socket = ctx.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    settings = Settings(
+        codice_istat="058091",
+        base_url=f"https://127.0.0.1:{server.server_address[1]}",
+        ca_bundle=files.ca_pem,
+        comune_key=KeySourceConfig(
+            "pem", pem_key=files.comune_key_pem, pem_cert=files.comune_cert_pem
+        ),
+        workstation=WorkstationSettings(
+            pki.workstation_id,
+            KeySourceConfig(
+                "pem", pem_key=files.workstation_key_pem, pem_cert=files.workstation_cert_pem
+            ),
+        ),
+        operator=OperatorSettings(codice_fiscale=pki.operator_cf),
+    )
+    wsse = WsSecurity.from_settings(settings)
+
+    def make(journal: Any) -> Client:
+        return Client(settings, wsse=wsse, journal=journal)
+
+    try:
+        yield make, "a canned HTTPS server on loopback (no verification: a short round trip)"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextmanager
+def simulator_server(workdir: Path) -> Iterator[tuple[Callable[..., Any], str]]:
+    import importlib
+
+    from anpr_client.client import Client
+    from anpr_client.factory import client_from_settings
+
+    simulator: Any = importlib.import_module("anpr_client.simulator")
+    config = simulator.SimulatorConfig(state_dir=workdir / "sim")
+    with simulator.running_simulator(config) as sim:
+        settings = sim.settings("058091")
+        base = client_from_settings(settings, journal=False)
+        person = next(iter(sim.store.residents("058091")))
+        PAYLOAD["criteriRicerca"]["codiceFiscale"] = getattr(person, "codice_fiscale", person)
+
+        def make(journal: Any) -> Client:
+            return Client(settings, transport=base.transport, wsse=base.wsse, journal=journal)
+
+        yield make, "the ANPR simulator over TLS on loopback (frame verified, registry lookup)"
+
+
+def _timed(client: Any, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        client.call("3002", PAYLOAD)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+_ALLOC = """
+import sys, time
+from anpr_client.journal import Journal
+j = Journal(sys.argv[1])
+n = int(sys.argv[2])
+t = time.perf_counter()
+for _ in range(n):
+    j.allocate_id("058091")
+print(time.perf_counter() - t)
+"""
+
+
+def alloc_rate(path: Path, processes: int, per_process: int) -> float:
+    started = time.perf_counter()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _ALLOC, str(path), str(per_process)],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        for _ in range(processes)
+    ]
+    for p in procs:
+        p.wait()
+    return processes * per_process / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--calls", type=int, default=300)
+    args = parser.parse_args()
+    from anpr_client.journal import Journal
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        try:
+            import anpr_client.simulator as sim_module
+
+            ready = hasattr(sim_module, "running_simulator")
+        except ImportError:
+            ready = False
+        server = simulator_server(work) if ready else canned_server(work)
+        with server as (make, what):
+            print(f"server: {what}")
+            print(f"calls per variant: {args.calls} (after 20 warm-up calls), medians in ms\n")
+            variants = {
+                "no journal": make(None),
+                "journal, durable": make(Journal(work / "durable.sqlite")),
+                "journal, no fsync": make(Journal(work / "fast.sqlite", durable=False)),
+            }
+            for client in variants.values():
+                _timed(client, 20)
+            samples: dict[str, list[float]] = {k: [] for k in variants}
+            for _ in range(5):  # interleave rounds so drift hits every variant alike
+                for name, client in variants.items():
+                    samples[name] += _timed(client, args.calls // 5)
+            base = statistics.median(samples["no journal"])
+            print(f"{'variant':<20} {'median':>8} {'p90':>8} {'overhead':>10}")
+            for name, values in samples.items():
+                med = statistics.median(values)
+                p90 = statistics.quantiles(values, n=10)[-1]
+                extra = "" if name == "no journal" else f"{(med - base) / base * 100:+9.1f}%"
+                print(f"{name:<20} {med * 1000:8.2f} {p90 * 1000:8.2f} {extra:>10}")
+            print(
+                "\ngoal: journal overhead < 10 % of a signed round trip on loopback "
+                "(the durable variant includes one fsync per call on this disk)"
+            )
+
+        print("\nid allocation (idOperazioneComune), one shared journal:")
+        for processes in (1, 4):
+            rate = alloc_rate(work / f"ids{processes}.sqlite", processes, 5000)
+            print(f"  {processes} process(es): {rate:,.0f} ids/s")
+
+
+if __name__ == "__main__":
+    main()
