@@ -1,6 +1,6 @@
 """Journal figures: overhead per call, and id allocation throughput.
 
-    python bench/bench_journal.py [--calls N]
+    python bench/bench_journal.py [--calls N] [--server auto|simulator|canned]
 
 Measures a **signed** 3002 round trip over TLS on loopback, three ways:
 
@@ -22,6 +22,7 @@ Then: ids per second from one process, and from four processes sharing one journ
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import re
 import ssl
 import statistics
@@ -134,8 +135,9 @@ def simulator_server(workdir: Path) -> Iterator[tuple[Callable[..., Any], str]]:
     with simulator.running_simulator(config) as sim:
         settings = sim.settings("058091")
         base = client_from_settings(settings, journal=False)
-        person = next(iter(sim.store.residents("058091")))
-        PAYLOAD["criteriRicerca"]["codiceFiscale"] = getattr(person, "codice_fiscale", person)
+        person = sim.store.residents("058091")[0]
+        PAYLOAD["criteriRicerca"]["codiceFiscale"] = person.codice_fiscale
+        PAYLOAD["datiRichiesta"]["dataRiferimentoRichiesta"] = dt.date.today().isoformat()
 
         def make(journal: Any) -> Client:
             return Client(settings, transport=base.transport, wsse=base.wsse, journal=journal)
@@ -182,6 +184,7 @@ def alloc_rate(path: Path, processes: int, per_process: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument("--server", choices=("auto", "simulator", "canned"), default="auto")
     args = parser.parse_args()
     from anpr_client.journal import Journal
 
@@ -193,7 +196,8 @@ def main() -> None:
             ready = hasattr(sim_module, "running_simulator")
         except ImportError:
             ready = False
-        server = simulator_server(work) if ready else canned_server(work)
+        use_simulator = args.server == "simulator" or (args.server == "auto" and ready)
+        server = simulator_server(work) if use_simulator else canned_server(work)
         with server as (make, what):
             print(f"server: {what}")
             print(f"calls per variant: {args.calls} (after 20 warm-up calls), medians in ms\n")

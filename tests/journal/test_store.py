@@ -107,23 +107,50 @@ def test_sending_is_committed_before_the_send(tmp_path: Path) -> None:
     assert [r.id_operazione_comune for r in other.pending()] == ["ID1"]
 
 
+def test_new_operation_with_its_first_attempt(tmp_path: Path) -> None:
+    j = Journal(tmp_path / "j.sqlite")
+    record, created = j.open_operation(
+        comune="058091",
+        service="5000",
+        operation="5005",
+        id_operazione_comune="ID9",
+        url="u",
+        header={"idOperazioneComune": "ID9"},
+        payload={"when": dt.date(2026, 1, 2)},
+        lease=60,
+        envelope=b"<first/>",
+    )
+    assert created
+    stored = Journal(tmp_path / "j.sqlite").get("ID9")
+    # What open_operation returned is what the file says.
+    assert stored == record
+    assert stored.state is State.SENDING
+    assert stored.may_have_reached
+    assert [(a.number, a.state, a.envelope) for a in stored.attempts] == [
+        (1, "sending", b"<first/>")
+    ]
+
+
 def test_not_delivered_attempt_goes_back_to_prepared(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     key = _open(j)
     n = j.begin_attempt(key, kind="send", envelope=b"<e/>", id_operazione_comune="ID1", lease=60)
-    record = j.end_attempt(
+    state = j.end_attempt(
         key, n, AttemptEnd(state="not_delivered", error_type="ConnectError"), elapsed=0.01
     )
-    assert record.state is State.PREPARED
+    record = j.get("ID1")
+    assert state is record.state is State.PREPARED
     assert not record.may_have_reached
     n = j.begin_attempt(key, kind="send", envelope=b"<e/>", id_operazione_comune="ID1", lease=60)
-    record = j.end_attempt(key, n, AttemptEnd(state="outcome_unknown"), elapsed=0.5)
-    assert record.state is State.OUTCOME_UNKNOWN
+    state = j.end_attempt(key, n, AttemptEnd(state="outcome_unknown"), elapsed=0.5)
+    record = j.get("ID1")
+    assert state is record.state is State.OUTCOME_UNKNOWN
     assert record.may_have_reached
     # A later undelivered attempt does not make an earlier unknown one go away.
     n = j.begin_attempt(key, kind="send", envelope=b"<e/>", id_operazione_comune="ID1", lease=60)
-    record = j.end_attempt(key, n, AttemptEnd(state="not_delivered"), elapsed=0.01)
-    assert record.state is State.OUTCOME_UNKNOWN
+    state = j.end_attempt(key, n, AttemptEnd(state="not_delivered"), elapsed=0.01)
+    record = j.get("ID1")
+    assert state is record.state is State.OUTCOME_UNKNOWN
     assert record.may_have_reached
     assert record.elapsed == pytest.approx(0.52)
     assert [a.state for a in record.attempts] == [
@@ -137,7 +164,7 @@ def test_settled_record_keeps_the_answer(tmp_path: Path) -> None:
     j = Journal(tmp_path / "j.sqlite")
     key = _open(j)
     n = j.begin_attempt(key, kind="send", envelope=b"<e/>", id_operazione_comune="ID1", lease=60)
-    record = j.end_attempt(
+    j.end_attempt(
         key,
         n,
         AttemptEnd(state="answered", http_status=200, response=b"<answer/>"),
@@ -152,6 +179,7 @@ def test_settled_record_keeps_the_answer(tmp_path: Path) -> None:
             response_type="text/xml",
         ),
     )
+    record = j.get("ID1")
     assert (record.state, record.outcome, record.id_operazione_anpr) == (
         State.ANSWERED,
         "ok",

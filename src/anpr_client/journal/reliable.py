@@ -235,9 +235,15 @@ class _Run:
 
     # ------------------------------------------------------------------ the loop
 
-    def run(self, first: PreparedRequest | None) -> Result[dict[str, Any]]:
+    def run(
+        self, first: PreparedRequest | None, *, recorded: int | None = None
+    ) -> Result[dict[str, Any]]:
+        """Drive the operation; ``first`` is sent first, as attempt ``recorded`` when the
+        journal already holds it as ``sending``."""
         policy = self.policy
-        reached = self.record.may_have_reached
+        # Whether an attempt *before* the next one may have reached ANPR (the recorded first
+        # attempt of a new operation has nothing before it).
+        reached = self.record.may_have_reached and recorded is None
         looked_up = False
         sends = 0
         last: BaseException | None = None
@@ -252,13 +258,16 @@ class _Run:
                 break
             prepared = first if (first is not None and sends == 0) else self.rebuild()
             resend = reached
-            number = self.journal.begin_attempt(
-                self.key,
-                kind="send",
-                envelope=prepared.envelope,
-                id_operazione_comune=self.record.id_operazione_comune,
-                lease=self.lease,
-            )
+            if recorded is not None and sends == 0:
+                number = recorded
+            else:
+                number = self.journal.begin_attempt(
+                    self.key,
+                    kind="send",
+                    envelope=prepared.envelope,
+                    id_operazione_comune=self.record.id_operazione_comune,
+                    lease=self.lease,
+                )
             sends += 1
             started = time.monotonic()
             response: HttpResponse | None = None
@@ -271,7 +280,7 @@ class _Run:
                 # The answer is OK, but its ANPR warnings were turned into errors by the
                 # caller's warning filters: record the truth, then let the warning out.
                 how = "replay" if resend else "answer"
-                self.record = self.journal.end_attempt(
+                self.journal.end_attempt(
                     self.key,
                     number,
                     AttemptEnd(
@@ -298,7 +307,7 @@ class _Run:
                     how = "replay" if resend else "answer"
                     body = response.body if response is not None else None
                     ctype = response.content_type if response is not None else None
-                    self.record = self.journal.end_attempt(
+                    self.journal.end_attempt(
                         self.key,
                         number,
                         end,
@@ -307,7 +316,7 @@ class _Run:
                     )
                     raise
                 if disposition is Disposition.REFUSED and not reached:
-                    self.record = self.journal.end_attempt(
+                    self.journal.end_attempt(
                         self.key,
                         number,
                         end,
@@ -321,7 +330,7 @@ class _Run:
                         ),
                     )
                     raise
-                self.record = self.journal.end_attempt(self.key, number, end, elapsed=elapsed)
+                self.journal.end_attempt(self.key, number, end, elapsed=elapsed)
                 if not isinstance(exc, Exception) or disposition is Disposition.REFUSED:
                     # Interrupted, or refused on a resend after an unknown outcome: stop here;
                     # the journal says outcome_unknown.
@@ -338,7 +347,7 @@ class _Run:
                 continue
             elapsed = time.monotonic() - started
             how = "replay" if resend else "answer"
-            self.record = self.journal.end_attempt(
+            self.journal.end_attempt(
                 self.key,
                 number,
                 AttemptEnd(
@@ -454,7 +463,7 @@ class _Run:
         try:
             result = self.client.read(self.op, _answer_response(xml))
         except Warning as warning:  # an OK answer whose warnings the caller made errors
-            self.record = self.journal.end_attempt(
+            self.journal.end_attempt(
                 self.key,
                 number,
                 base_end,
@@ -463,7 +472,7 @@ class _Run:
             )
             raise warning from None
         except AnprRejected as ko:
-            self.record = self.journal.end_attempt(
+            self.journal.end_attempt(
                 self.key,
                 number,
                 base_end,
@@ -486,7 +495,7 @@ class _Run:
                 elapsed=elapsed,
             )
             return None
-        self.record = self.journal.end_attempt(
+        self.journal.end_attempt(
             self.key,
             number,
             base_end,
@@ -588,6 +597,7 @@ def journaled_call(
         header=prepared.header,
         payload=prepared.payload,
         lease=lease,
+        envelope=prepared.envelope,  # a new operation is recorded with its first attempt
     )
     run = _Run(
         client,
@@ -601,7 +611,7 @@ def journaled_call(
         rng=rng,
     )
     if created:
-        return run.run(prepared)
+        return run.run(prepared, recorded=1)
     # The caller's id names an operation the journal knows: continue it, never duplicate it.
     if record.state in (State.ANSWERED, State.REJECTED, State.RESOLVED):
         return recorded_answer(client, record)

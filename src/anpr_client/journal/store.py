@@ -460,6 +460,24 @@ _SELECT_OPS: Final = f"SELECT {_OP_COLUMNS} FROM operations"  # noqa: S608
 _SELECT_ATTEMPTS: Final = (
     f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE operation = ? ORDER BY number"  # noqa: S608
 )
+_REACHED: Final = (
+    "EXISTS (SELECT 1 FROM attempts WHERE operation = operations.id AND kind = 'send' "
+    "AND state != 'not_delivered')"
+)
+"""Whether any send of the operation may have reached ANPR (SQL, in an UPDATE of it)."""
+_END_OPEN: Final = (
+    f"UPDATE operations SET may_have_reached = {_REACHED}, "  # noqa: S608
+    "elapsed = COALESCE(elapsed, 0) + ?, updated_at = ?, "
+    f"state = CASE WHEN {_REACHED} THEN 'outcome_unknown' ELSE 'prepared' END "
+    "WHERE id = ? RETURNING state"
+)
+_SETTLE: Final = (
+    "UPDATE operations SET state = ?, outcome = ?, resolution = ?, settled_at = ?, "  # noqa: S608
+    "updated_at = ?, id_operazione_anpr = ?, esito = ?, response = ?, "
+    "response_type = ?, error_type = ?, error_codes = ?, error = ?, owner = NULL, "
+    f"lease_until = NULL, may_have_reached = {_REACHED}, "
+    "elapsed = COALESCE(elapsed, 0) + ? WHERE id = ?"
+)
 _INSERT_ATTEMPT: Final = (
     f"INSERT INTO attempts (operation, {_ATTEMPT_COLUMNS}) "  # noqa: S608
     "VALUES (?, ?, ?, ?, 'sending', ?, NULL, NULL, ?, NULL, NULL, NULL, NULL, '', NULL)"
@@ -723,9 +741,14 @@ class Journal:
         header: Mapping[str, Any],
         payload: Mapping[str, Any],
         lease: float,
+        envelope: bytes | None = None,
     ) -> tuple[OperationRecord, bool]:
         """Record a new operation (``prepared``, held by this process for ``lease`` seconds),
         or return the existing one for that id.
+
+        With ``envelope``, a new operation is recorded directly with its first attempt going
+        out (``sending``, flushed to disk like :meth:`begin_attempt`): one transaction instead
+        of two on the common path.
 
         Returns ``(record, created)``. An id already recorded for another operation, or with
         another payload, raises :class:`~anpr_client.exceptions.JournalError`: ANPR would answer
@@ -735,56 +758,121 @@ class Journal:
         payload_w = wire_form(payload)
         payload_json = _dumps(payload_w)
         where = f"{comune}/{id_operazione_comune}"
+        owner = current_owner()
+        now = _now()
+        lease_until = time.time() + lease
+        first = envelope is not None
+        state = State.SENDING if first else State.PREPARED
 
-        def insert(db: sqlite3.Connection) -> tuple[int, bool]:
+        def existing(db: sqlite3.Connection) -> int:
             row = db.execute(
                 "SELECT id, operation, payload FROM operations "
                 "WHERE comune = ? AND id_operazione_comune = ?",
                 (comune, id_operazione_comune),
             ).fetchone()
-            if row is not None:
-                if row[1] != operation:
-                    raise JournalError(
-                        f"idOperazioneComune {id_operazione_comune} was already used for "
-                        f"operation {row[1]} of Comune {comune}; ANPR refuses an id reused for "
-                        "another service",
-                        id_operazione_comune=id_operazione_comune,
-                    )
-                stored = self._unseal(row[2], f"{where}/payload")
-                if stored is not None and json.loads(stored) != payload_w:
-                    raise JournalError(
-                        f"idOperazioneComune {id_operazione_comune} was already used for a "
-                        "different request; ANPR would answer with the first request's stored "
-                        "answer. Use a new id for a new request",
-                        id_operazione_comune=id_operazione_comune,
-                    )
-                return int(row[0]), False
-            now = _now()
-            cur = db.execute(
-                "INSERT INTO operations (comune, service, operation, id_operazione_comune, "
-                "state, created_at, updated_at, url, header, payload, owner, lease_until) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    comune,
-                    service,
-                    operation,
-                    id_operazione_comune,
-                    str(State.PREPARED),
-                    now,
-                    now,
-                    url,
-                    _dumps(header_w),
-                    self._seal(payload_json.encode("utf-8"), f"{where}/payload"),
-                    current_owner(),
-                    time.time() + lease,
+            if row[1] != operation:
+                raise JournalError(
+                    f"idOperazioneComune {id_operazione_comune} was already used for "
+                    f"operation {row[1]} of Comune {comune}; ANPR refuses an id reused for "
+                    "another service",
+                    id_operazione_comune=id_operazione_comune,
+                )
+            stored = self._unseal(row[2], f"{where}/payload")
+            if stored is not None and json.loads(stored) != payload_w:
+                raise JournalError(
+                    f"idOperazioneComune {id_operazione_comune} was already used for a "
+                    "different request; ANPR would answer with the first request's stored "
+                    "answer. Use a new id for a new request",
+                    id_operazione_comune=id_operazione_comune,
+                )
+            return int(row[0])
+
+        def insert(db: sqlite3.Connection) -> tuple[int, bool]:
+            try:
+                cur = db.execute(
+                    "INSERT INTO operations (comune, service, operation, id_operazione_comune, "
+                    "state, may_have_reached, created_at, updated_at, url, header, payload, "
+                    "owner, lease_until) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        comune,
+                        service,
+                        operation,
+                        id_operazione_comune,
+                        str(state),
+                        first,
+                        now,
+                        now,
+                        url,
+                        _dumps(header_w),
+                        self._seal(payload_json.encode("utf-8"), f"{where}/payload"),
+                        owner,
+                        lease_until,
+                    ),
+                )
+            except sqlite3.IntegrityError:  # UNIQUE (comune, id): the id is known
+                return existing(db), False
+            key = int(cur.lastrowid or 0)
+            if envelope is not None:
+                db.execute(
+                    _INSERT_ATTEMPT,
+                    (
+                        key,
+                        1,
+                        "send",
+                        id_operazione_comune,
+                        now,
+                        self._seal(envelope, f"{where}/attempt/1/envelope"),
+                    ),
+                )
+            return key, True
+
+        key, created = self._write(insert, durable=first)
+        if not created:
+            record = self.get_by_key(key)
+            assert record is not None
+            return record, False
+        started = dt.datetime.fromisoformat(now)
+        attempts = (
+            (
+                Attempt(
+                    number=1,
+                    kind="send",
+                    id_operazione_comune=id_operazione_comune,
+                    state="sending",
+                    started_at=started,
+                    finished_at=None,
+                    elapsed=None,
+                    http_status=None,
+                    error_type=None,
+                    error_codes=(),
+                    error=None,
+                    envelope=envelope,
+                    response=None,
                 ),
             )
-            return int(cur.lastrowid or 0), True
-
-        key, created = self._write(insert)
-        record = self.get_by_key(key)
-        assert record is not None
-        return record, created
+            if envelope is not None
+            else ()
+        )
+        record = OperationRecord(
+            key=key,
+            comune=comune,
+            service=service,
+            operation=operation,
+            id_operazione_comune=id_operazione_comune,
+            state=state,
+            outcome=None,
+            may_have_reached=first,
+            created_at=started,
+            updated_at=started,
+            settled_at=None,
+            url=url,
+            header=header_w,
+            payload=payload_w,
+            owner=owner,
+            lease_until=lease_until,
+            attempts=attempts,
+        )
+        return record, True
 
     def claim(self, key: int, *, lease: float, force: bool = False) -> OperationRecord:
         """Take charge of an operation for ``lease`` seconds (compare-and-set on its owner).
@@ -856,13 +944,14 @@ class Journal:
         before the caller sends). A send moves the operation to ``sending``."""
 
         def begin(db: sqlite3.Connection) -> int:
-            comune, ident, state = self._head(db, key)
-            number = int(
-                db.execute(
-                    "SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE operation = ?",
-                    (key,),
-                ).fetchone()[0]
-            )
+            row = db.execute(
+                "SELECT comune, id_operazione_comune, state, (SELECT COALESCE(MAX(number), 0) "
+                "+ 1 FROM attempts WHERE operation = operations.id) FROM operations WHERE id = ?",
+                (key,),
+            ).fetchone()
+            if row is None:
+                raise JournalError(f"no journal operation with key {key}")
+            comune, ident, state, number = str(row[0]), str(row[1]), State(row[2]), int(row[3])
             now = _now()
             db.execute(
                 _INSERT_ATTEMPT,
@@ -901,12 +990,12 @@ class Journal:
         *,
         elapsed: float,
         settle: Settlement | None = None,
-    ) -> OperationRecord:
-        """Record how an attempt ended and, in the same transaction, the operation's new state:
-        ``settle`` when given, else ``outcome_unknown`` if any attempt may have reached ANPR,
-        else ``prepared``."""
+    ) -> State:
+        """Record how an attempt ended and, in the same transaction, the operation's new state
+        (returned): ``settle`` when given, else ``outcome_unknown`` if any attempt may have
+        reached ANPR, else ``prepared``."""
 
-        def end_it(db: sqlite3.Connection) -> None:
+        def end_it(db: sqlite3.Connection) -> State:
             comune, ident, state = self._head(db, key)
             base = f"{comune}/{ident}/attempt/{number}"
             now = _now()
@@ -928,32 +1017,14 @@ class Journal:
                     number,
                 ),
             )
-            reached = bool(
-                db.execute(
-                    "SELECT EXISTS (SELECT 1 FROM attempts WHERE operation = ? AND kind = 'send' "
-                    "AND state != 'not_delivered')",
-                    (key,),
-                ).fetchone()[0]
-            )
-            db.execute(
-                "UPDATE operations SET may_have_reached = ?, "
-                "elapsed = COALESCE(elapsed, 0) + ? WHERE id = ?",
-                (reached, elapsed, key),
-            )
             if settle is not None:
-                self._settle(db, key, comune, ident, state, settle, now)
-            else:
-                new_state = State.OUTCOME_UNKNOWN if reached else State.PREPARED
-                check_transition(state, new_state)
-                db.execute(
-                    "UPDATE operations SET state = ?, updated_at = ? WHERE id = ?",
-                    (str(new_state), now, key),
-                )
+                self._settle(db, key, comune, ident, state, settle, now, elapsed=elapsed)
+                return settle.state
+            new_state = State(db.execute(_END_OPEN, (elapsed, now, key)).fetchone()[0])
+            check_transition(state, new_state)  # raising rolls the transaction back
+            return new_state
 
-        self._write(end_it)
-        record = self.get_by_key(key)
-        assert record is not None
-        return record
+        return State(self._write(end_it))
 
     def settle(self, key: int, settlement: Settlement) -> OperationRecord:
         """Settle an operation without a new attempt (e.g. every send failed undelivered)."""
@@ -976,14 +1047,13 @@ class Journal:
         state: State,
         s: Settlement,
         now: str,
+        *,
+        elapsed: float = 0.0,
     ) -> None:
         check_transition(state, s.state)
         where = f"{comune}/{ident}"
         db.execute(
-            "UPDATE operations SET state = ?, outcome = ?, resolution = ?, settled_at = ?, "
-            "updated_at = ?, id_operazione_anpr = ?, esito = ?, response = ?, "
-            "response_type = ?, error_type = ?, error_codes = ?, error = ?, owner = NULL, "
-            "lease_until = NULL WHERE id = ?",
+            _SETTLE,
             (
                 str(s.state),
                 s.outcome,
@@ -997,6 +1067,7 @@ class Journal:
                 s.error_type,
                 " ".join(s.error_codes),
                 self._seal(_utf8(s.error), f"{where}/error"),
+                elapsed,
                 key,
             ),
         )
