@@ -350,6 +350,19 @@ def test_schema_is_versioned(tmp_path: Path) -> None:
         Journal(path)
 
 
+def test_shares_a_file_with_other_tables(tmp_path: Path) -> None:
+    # The notification inbox may live in the journal's file (its tables are prefixed).
+    path = tmp_path / "shared.sqlite"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE notification_inbox (id INTEGER PRIMARY KEY, body BLOB)")
+        db.execute("INSERT INTO notification_inbox (body) VALUES (x'00')")
+    j = Journal(path)
+    _open(j)
+    assert j.get("ID1").state is State.PREPARED
+    with sqlite3.connect(path) as db:
+        assert db.execute("SELECT COUNT(*) FROM notification_inbox").fetchone()[0] == 1
+
+
 def test_not_a_journal(tmp_path: Path) -> None:
     path = tmp_path / "j.sqlite"
     path.write_bytes(b"this is not a database, just some bytes" * 100)
