@@ -914,16 +914,8 @@ class Journal:
         assert record is not None
         return record
 
-    def renew(self, key: int, *, lease: float) -> None:
-        """Extend this process's hold on an operation (during backoff waits)."""
-        self._write(
-            lambda db: db.execute(
-                "UPDATE operations SET lease_until = ? WHERE id = ? AND owner = ?",
-                (time.time() + lease, key, current_owner()),
-            )
-        )
-
     def release(self, key: int) -> None:
+        """Give up this process's hold (the operation stays as it is, free to resolve)."""
         self._write(
             lambda db: db.execute(
                 "UPDATE operations SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?",
