@@ -46,8 +46,9 @@ def build_header(
     Overrides are not checked here: the request's XSD validation checks every field, so all
     problems of a request are reported together.
     """
+    given = (overrides or {}).get("idOperazioneComune")
     header: dict[str, Any] = {
-        "idOperazioneComune": operation_id or new_operation_id(),
+        "idOperazioneComune": operation_id or given or new_operation_id(),
         "codMittente": settings.codice_istat,
         "codDestinatario": settings.cod_destinatario,
         "operazioneRichiesta": operation_code,

@@ -100,7 +100,12 @@ def test_shares_the_journal_file(tmp_path: Path) -> None:
 
 def test_needs_a_path_and_a_sane_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError):
-        Inbox.from_settings(Settings(codice_istat="058091"))
+        Inbox.from_settings(Settings(codice_istat="058091", journal_enabled=False))
+    # with the journal at its default path, the inbox shares its file
+    shared = Inbox.from_settings(Settings(codice_istat="058091"))
+    from anpr_client.journal import default_journal_path
+
+    assert shared.path == default_journal_path()
     junk = tmp_path / "junk.sqlite"
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(ConfigurationError):

@@ -230,6 +230,10 @@ class Inbox:
     ) -> Inbox:
         """The inbox at ``[notifications] store``, or else in the journal's file."""
         path = settings.notifications.store or settings.journal
+        if path is None and settings.journal_enabled:
+            from ..journal import default_journal_path
+
+            path = default_journal_path()
         if path is None:
             raise ConfigurationError(
                 "the notification inbox needs a file: set [notifications] store (or journal)",
