@@ -156,3 +156,29 @@ def test_settings_files_are_ready_for_the_cli(anpr_simulator: Simulator) -> None
     assert settings.ca_bundle.exists()
     with pytest.raises(ConfigurationError):
         anpr_simulator.settings_path("001272")
+
+
+def test_memo_trust_store_gives_the_verdict_of_the_store(make_simulator: Any) -> None:
+    from anpr_client.exceptions import RevokedCertificate, UntrustedCertificate
+    from anpr_client.pki import issue_certificate, name
+    from anpr_client.simulator.gateway import MemoTrustStore
+
+    sim: Simulator = make_simulator(start=False)
+    now = dt.datetime.now(dt.UTC)
+    short = issue_certificate(
+        sim.pki.ca,
+        name(f"{A}-PC-0009"),
+        not_before=now - dt.timedelta(hours=1),
+        not_after=now + dt.timedelta(hours=1),
+    )
+    store = MemoTrustStore([sim.pki.ca.certificate])
+    path = store.validate(short.certificate, at=now, skew=60)
+    assert store.validate(short.certificate, at=now + dt.timedelta(minutes=30), skew=60) == path
+    with pytest.raises(UntrustedCertificate) as expired:
+        store.validate(short.certificate, at=now + dt.timedelta(hours=2), skew=60)
+    assert expired.value.check == "trust-expired"
+    revoked = MemoTrustStore(
+        [sim.pki.ca.certificate], revoked_serials=[short.certificate.serial_number]
+    )
+    with pytest.raises(RevokedCertificate):
+        revoked.validate(short.certificate, at=now, skew=60)

@@ -15,8 +15,10 @@ For each request, in order (ANPR-FACTS §4.4):
 ``IdPostazioneFirmato`` (a CMS signature over the workstation id, made once per workstation and
 repeated in every request) is verified by the library the first time a value is seen; later
 requests carrying the very same bytes reuse that result, and only its signer's certificate path
-is validated again (time, revocation). That halves the cost of a request without changing any
-verdict: the rest of the frame is verified in full every time.
+is validated again (time, revocation). Likewise the certificate paths the trust store validates
+are remembered per certificate (the store is immutable; a revocation builds a new one) and
+reused only while the time is inside every validity window of the path. That halves the cost
+of a request without changing any verdict: the frame is verified in full every time.
 
 Only the verified Body is read afterwards. With ``require_signature=False`` an unsigned request
 passes step 1 (a present frame is still verified) and ``codMittente`` is taken at its word.
@@ -28,10 +30,12 @@ import dataclasses
 import datetime as dt
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
@@ -57,6 +61,7 @@ __all__ = [
     "REJECTED_BY_POLICY",
     "Gateway",
     "GatewayRejection",
+    "MemoTrustStore",
     "Passed",
 ]
 
@@ -89,6 +94,56 @@ class Passed:
     id_sede: str | None
     operator: str | None
     id_postazione: str | None
+
+
+class MemoTrustStore(TrustStore):
+    """A :class:`TrustStore` that remembers the paths it validated (bounded, thread-safe).
+
+    :meth:`TrustStore.validate` is a pure function of the store (immutable), the certificates
+    and the time; a remembered path is returned only when the time is inside the validity
+    window of every certificate on it (with the skew), so the verdict is the one the store
+    would give. Failures are never remembered.
+    """
+
+    __slots__ = ("_memo", "_memo_lock")
+
+    def __init__(self, anchors: Iterable[x509.Certificate], **kwargs: Any) -> None:
+        super().__init__(anchors, **kwargs)
+        self._memo: OrderedDict[tuple[Any, ...], tuple[dt.datetime, dt.datetime, Any]] = (
+            OrderedDict()
+        )
+        self._memo_lock = threading.Lock()
+
+    def validate(
+        self,
+        certificate: x509.Certificate,
+        *,
+        at: dt.datetime,
+        skew: float = 0.0,
+        extra: Iterable[x509.Certificate] = (),
+        purpose: str = "signer",
+    ) -> tuple[x509.Certificate, ...]:
+        extras = tuple(extra)
+        key = (
+            certificate.public_bytes(Encoding.DER),
+            tuple(c.public_bytes(Encoding.DER) for c in extras),
+            skew,
+            purpose,
+        )
+        with self._memo_lock:
+            known = self._memo.get(key)
+        if known is not None and known[0] <= at <= known[1]:
+            path: tuple[x509.Certificate, ...] = known[2]
+            return path
+        path = super().validate(certificate, at=at, skew=skew, extra=extras, purpose=purpose)
+        margin = dt.timedelta(seconds=skew)
+        low = max(c.not_valid_before_utc for c in path) - margin
+        high = min(c.not_valid_after_utc for c in path) + margin
+        with self._memo_lock:
+            self._memo[key] = (low, high, path)
+            while len(self._memo) > 1024:
+                self._memo.popitem(last=False)
+        return path
 
 
 class _WorkstationProofs:

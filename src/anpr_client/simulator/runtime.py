@@ -36,7 +36,7 @@ from .clock import Clock
 from .config import SimulatorConfig
 from .db import Database
 from .faults import FaultInjector
-from .gateway import Gateway
+from .gateway import Gateway, MemoTrustStore
 from .handlers import HANDLERS
 from .handlers.base import Context
 from .identities import SimulatorPki, write_settings
@@ -196,7 +196,7 @@ class Simulator:
             return self._trust
 
     def _build_trust(self) -> TrustStore:
-        return TrustStore([self.pki.ca.certificate], revoked_serials=self.pki.revoked)
+        return MemoTrustStore([self.pki.ca.certificate], revoked_serials=self.pki.revoked)
 
     def revoke(self, istat: str) -> None:
         """Revoke the Comune's certificates: its requests now get ``certificate revoked``."""
