@@ -287,8 +287,7 @@ class SimulatorApp:
                                 value=operation.code,
                             )
                         )
-                    with self.db.transaction():  # a savepoint-like scope for the effects
-                        outcome = handler(self.context, request)
+                    outcome = handler(self.context, request)
                     element, mtom = self._answer(
                         operation, header, started.id_operazione_anpr, "0000", outcome
                     )

@@ -243,7 +243,10 @@ class Ledger:
         if id_operazione_comune is not None:
             clause, arg = "id_comune = ?", id_operazione_comune
         elif id_operazione_anpr is not None:
-            clause, arg = "id_anpr = ?", str(int(id_operazione_anpr))
+            digits = id_operazione_anpr.strip()
+            if not digits.isdigit():
+                return None
+            clause, arg = "id_anpr = ?", str(int(digits))
         elif protocollo_comune is not None:
             clause, arg = "protocollo = ?", protocollo_comune
         else:
