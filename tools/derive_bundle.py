@@ -10,6 +10,8 @@ operations can reach, and writes them out in **our** layout and formatting:
   response elements) and ``vocabulary.xsd`` (the family's ``vocabolario`` namespace);
 * ``common/`` for the namespaces several families share (``tipoDato``, ``rispostaComune``,
   ``vocabolarioRispostaComune``);
+* ``N000-notifiche/payload*.xsd`` for the contents of notifications (``NotificaN010`` …), a
+  schema set of its own with the older ``tipoDato`` of the N000 publication;
 * components sorted by role (operation elements in portType order, then complex types, then
   simple types, alphabetically); no annotations or comments from the source; two-space
   indentation; default occurrences (``minOccurs="1" maxOccurs="1"``) left out; our own file
@@ -399,6 +401,43 @@ def plan_family(reference: Path, family: Family, shared: dict[str, OutFile]) -> 
     return Plan(index, family, services, files)
 
 
+#: The contents of N000 notifications (the plaintext of ``contenuto``): their own schema set,
+#: published beside the N000 WSDL and never imported by it. It uses an older version of the
+#: ``tipoDato`` namespace, so that namespace gets a file of its own here, loaded only with
+#: the notification contents (never in the same schema set as ``common/tipo-dato.xsd``).
+PAYLOAD: Final = Family("N000-notifiche", "notification contents", (), VERSION_N000)
+PAYLOAD_SOURCE: Final = "wsdl-notifiche/mappaturaNotificheBase64/N000notificheComuni.xsd"
+PAYLOAD_FILES: Final = {
+    ANPR + "N000notificheComuni": ("payload.xsd", "the contents of N000 notifications"),
+    ANPR + "vocabolarioN000Comuni": (
+        "payload-vocabulary.xsd",
+        "types of the contents of N000 notifications",
+    ),
+    ANPR + "tipoDato": (
+        "payload-tipo-dato.xsd",
+        "the data types of the contents of N000 notifications (the older tipoDato of the N000 "
+        "publication; never load it with common/tipo-dato.xsd)",
+    ),
+}
+
+
+def plan_payload(reference: Path) -> Plan:
+    index = Index()
+    index.load_file(reference / PAYLOAD_SOURCE)
+    root_ns = ANPR + "N000notificheComuni"
+    roots = sorted(k for k in index.components if k[0] == "element" and k[1] == root_ns)
+    files: dict[str, OutFile] = {}
+    for key in reachable(index, roots):
+        if key[1] not in PAYLOAD_FILES:
+            raise DeriveError(f"unexpected namespace {key[1]} in the notification contents")
+        name, description = PAYLOAD_FILES[key[1]]
+        out = files.setdefault(
+            key[1], OutFile(f"{PAYLOAD.folder}/{name}", key[1], description, PAYLOAD.version)
+        )
+        out.keys.append(key)
+    return Plan(index, PAYLOAD, [], files)
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -529,7 +568,8 @@ def order_keys(plan: Plan, out: OutFile) -> tuple[list[list[tuple[str, str, str]
     )
     if shared:
         groups.append(shared)
-        titles.append("Elements used by several operations")
+        contents = plan.family is PAYLOAD
+        titles.append("Elements" if contents else "Elements used by several operations")
     for op in operations:
         group = [k for k in (("element", *op.request), ("element", *op.response)) if k in elements]
         group += sorted(
@@ -589,7 +629,8 @@ def write_schema(plan: Plan, out: OutFile, all_files: dict[str, OutFile]) -> str
             emit(plan_node(plan, key), prefixes, 1, body)
     imports = sorted(ns for ns in prefixes.used if ns not in (XS, XMIME, out.ns))
     lines: list[str] = []
-    extra = ("Only the components reachable from the published operations are kept.",)
+    roots = "notification contents" if plan.family is PAYLOAD else "operations"
+    extra = (f"Only the components reachable from the published {roots} are kept.",)
     what = f"schema of {out.description},\n  namespace {out.ns}"
     header(lines, what, out.version, extra)
     decls = [f'xmlns:xs="{XS}"', f'xmlns:tns="{out.ns}"']
@@ -714,6 +755,9 @@ def derive(reference: Path) -> dict[str, str]:
                 {k: v for k, v in plan.index.components.items() if k in out.keys}
             )
         texts[out.path] = write_schema(owner, out, {**shared})
+    payload = plan_payload(reference)
+    for out in payload.files.values():
+        texts[out.path] = write_schema(payload, out, payload.files)
     return dict(sorted(texts.items()))
 
 
