@@ -3,11 +3,11 @@
 Everything a user needs is importable from here; submodules hold the details.
 """
 
+from . import exceptions as _exceptions
 from ._version import __version__
 from .bundle import Bundle, Operation, UnknownOperationError, get_bundle
 from .client import Client, WsseHook
 from .endpoints import Environment
-from . import exceptions as _exceptions
 from .exceptions import *  # noqa: F403 - every exception is public API
 from .factory import client_from_settings
 from .results import PreparedRequest, Result

@@ -104,6 +104,19 @@ def _root_cause(exc: BaseException) -> BaseException:
         exc = nxt
 
 
+# urllib3 opens (and TLS-handshakes) a connection in these frames, before it writes a request.
+_CONNECTING_FRAMES = frozenset({"_validate_conn", "_new_conn", "do_handshake", "wrap_socket"})
+
+
+def _raised_while_connecting(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_name in _CONNECTING_FRAMES:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class HttpTransport:
     """HTTPS (or plain HTTP on loopback for tests) over requests, with our SSLContext.
 
@@ -177,6 +190,10 @@ class HttpTransport:
             return ConnectError(f"cannot connect to {url}: {text}", url=url)
         if any(isinstance(x, ssl.SSLError) for x in chain):
             return TLSError(f"TLS failure with {url}: {text}", url=url)
+        if any(_raised_while_connecting(x) for x in chain):
+            # e.g. the peer reset the connection during the TLS handshake: the request was
+            # never written, so it is safe to resend and the journal can say so.
+            return ConnectError(f"the connection to {url} failed before sending: {text}", url=url)
         return ConnectionLost(
             f"the connection to {url} was lost after sending ({text}); "
             "the operation may have been applied",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import socket
 import threading
 import time
+import warnings
 from http.server import BaseHTTPRequestHandler
 
 import pytest
@@ -133,3 +136,40 @@ def test_transport_is_shared_safely_between_threads(
     assert errors == []
     ids = {body for _, _, body in loopback.canned.received}
     assert len(ids) == 20  # every request carried its own idOperazioneComune
+
+
+def test_reset_during_the_tls_handshake_was_not_delivered(settings: Settings) -> None:
+    import struct
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    seen: list[bytes] = []
+
+    def reset_each() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.settimeout(2)
+            with contextlib.suppress(OSError):
+                seen.append(conn.recv(5))  # the ClientHello's record header, never a request
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+
+    threading.Thread(target=reset_each, daemon=True).start()
+    cfg = settings.replace(base_url=f"https://127.0.0.1:{listener.getsockname()[1]}")
+    try:
+        with Client(cfg) as client, pytest.raises(ConnectError) as info:
+            client.call("3002", PAYLOAD)
+    finally:
+        listener.close()
+        # CPython 3.11's ssl leaves the SSLSocket of a connection reset during the handshake
+        # unclosed: collect it here rather than let the garbage collector blame a later test.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ResourceWarning)
+            gc.collect()
+    assert info.value.delivered is False
+    assert seen
+    assert seen[0][:1] == b"\x16"  # a TLS handshake record, not HTTP

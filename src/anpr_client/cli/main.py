@@ -10,6 +10,12 @@ import click
 
 from .._version import __version__
 from .calls import call, operations, request
+from .demo import demo
+from .errors import errors
+from .journal import journal
+from .notifications import notifications
+from .simulator import simulator
+from .validate import validate
 
 __all__ = ["cli", "main"]
 
@@ -20,33 +26,18 @@ def cli() -> None:
     """Talk to ANPR (Anagrafe Nazionale della Popolazione Residente) from the command line."""
 
 
-cli.add_command(request)
-cli.add_command(call)
-cli.add_command(operations)
-
-
-def _register_optional() -> None:
-    # Command groups of capabilities developed alongside; each registers when present.
-    import importlib
-
-    for module, name in (
-        ("errors", "errors"),
-        ("validate", "validate"),
-        ("simulator", "simulator"),
-        ("notifications", "notifications"),
-        ("journal", "journal"),
-        ("demo", "demo"),
-    ):
-        try:
-            mod = importlib.import_module(f"anpr_client.cli.{module}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"anpr_client.cli.{module}":
-                raise
-            continue
-        cli.add_command(getattr(mod, name))
-
-
-_register_optional()
+for command in (
+    request,
+    call,
+    operations,
+    errors,
+    validate,
+    journal,
+    notifications,
+    simulator,
+    demo,
+):
+    cli.add_command(command)
 
 
 def main() -> None:
