@@ -37,9 +37,9 @@ def _subject(person: Any) -> str:
     "--out",
     "out",
     type=click.Path(file_okay=False, path_type=Path),
-    default=Path("."),
+    default=Path("anpr-demo"),
     show_default=True,
-    help="Where to save the certificate PDF.",
+    help="Where to save the certificate PDF (created if missing).",
 )
 def demo(out: Path) -> None:
     """Run a few real ANPR calls against an embedded simulator (offline)."""
