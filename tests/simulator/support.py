@@ -11,6 +11,8 @@ from anpr_client.client import Client
 from anpr_client.results import Result
 from anpr_client.security.frame import WsSecurity
 from anpr_client.simulator import Person, Simulator
+from anpr_client.simulator.payloads import change_of_residence
+from anpr_client.simulator.store import ComuneInfo
 from anpr_client.soap import CONTENT_TYPE
 from anpr_client.transport import HttpRequest, HttpResponse
 
@@ -120,41 +122,9 @@ def transfer_payload(
     persons: list[Person], *, to: str = B, street: str = "VIA DANTE"
 ) -> dict[str, Any]:
     """A 5005 moving ``persons`` into a new family of Comune ``to`` (head: relation 1)."""
-    today = dt.date.today()
-    specie, _, name = street.partition(" ")
-    return {
-        "generalitaSchedaFamiglia": {"tipoScheda": "1"},
-        "residenzaFamiglia": [
-            {
-                "tipoIndirizzo": "1",
-                "indirizzo": {
-                    "cap": "20121",
-                    "comune": {
-                        "nomeComune": "MILANO",
-                        "codiceIstat": to,
-                        "siglaProvinciaIstat": "MI",
-                    },
-                    "toponimo": {"specie": specie, "denominazioneToponimo": name},
-                    "numeroCivico": {"numero": "5"},
-                },
-                "dataDecorrenzaResidenza": today,
-            }
-        ],
-        "elencoSoggettiFamiglia": [
-            {
-                "generalita": {
-                    "codiceFiscale": {"codFiscale": p.codice_fiscale},
-                    "cognome": p.cognome,
-                    "nome": p.nome,
-                    "sesso": p.sesso,
-                    "dataNascita": p.data_nascita,
-                },
-                "legameSoggetto": {"dataDecorrenza": today, "codiceLegame": p.relation or "1"},
-            }
-            for p in persons
-        ],
-        "datiControllo": {"tipoMutazione": "02", "tipoScheda": "2"},
-    }
+    name, province, cadastral = ("MILANO", "MI", "F205") if to == B else ("ROMA", "RM", "H501")
+    destination = ComuneInfo(to, name, province, cadastral, subentrato=True)
+    return change_of_residence(persons, destination, street=street, number="5")
 
 
 def certificate_payload(person: Person, *, kind: str = "8") -> dict[str, Any]:

@@ -58,6 +58,7 @@ def _step(console: Console, text: str) -> Any:
 def _run(console: Console, out: Path) -> None:
     from ..simulator import SimulatorConfig, running_simulator
     from ..simulator.notifications import PAYLOAD_NS
+    from ..simulator.payloads import change_of_residence
 
     today = dt.date.today()
     with _step(console, "Starting the ANPR simulator (test PKI, fictitious population)"):
@@ -99,39 +100,7 @@ def _run(console: Console, out: Path) -> None:
             f"{street['specie']} {street['denominazioneToponimo']}, {roma.name}"
         )
 
-        transfer = {
-            "generalitaSchedaFamiglia": {"tipoScheda": "1"},
-            "residenzaFamiglia": [
-                {
-                    "tipoIndirizzo": "1",
-                    "indirizzo": {
-                        "cap": "20121",
-                        "comune": {
-                            "nomeComune": milano.name,
-                            "codiceIstat": B,
-                            "siglaProvinciaIstat": milano.province,
-                        },
-                        "toponimo": {"specie": "VIA", "denominazioneToponimo": "DANTE"},
-                        "numeroCivico": {"numero": "7"},
-                    },
-                    "dataDecorrenzaResidenza": today,
-                }
-            ],
-            "elencoSoggettiFamiglia": [
-                {
-                    "generalita": {
-                        "codiceFiscale": {"codFiscale": p.codice_fiscale},
-                        "cognome": p.cognome,
-                        "nome": p.nome,
-                        "sesso": p.sesso,
-                        "dataNascita": p.data_nascita,
-                    },
-                    "legameSoggetto": {"dataDecorrenza": today, "codiceLegame": p.relation or "1"},
-                }
-                for p in members
-            ],
-            "datiControllo": {"tipoMutazione": "02", "tipoScheda": "2"},
-        }
+        transfer = change_of_residence(members, milano, since=today)
         with _step(console, f"5005: {milano.name} records the family's move from {roma.name}"):
             moved = client_b.call("5005", transfer, header={"dataDecorrenza": today})
         console.print(

@@ -7,11 +7,13 @@ functions give the shared fragments, so every service describes a person the sam
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from typing import Any
 
 from .store import Address, ComuneInfo, Family, Person, Registry
 
 __all__ = [
+    "change_of_residence",
     "comune",
     "comune_richiesta",
     "famiglia",
@@ -99,6 +101,54 @@ def legame(person: Person) -> dict[str, Any]:
     return {
         "dataDecorrenza": person.relation_since or person.data_nascita,
         "codiceLegame": person.relation or "99",
+    }
+
+
+def change_of_residence(
+    persons: Sequence[Person],
+    destination: ComuneInfo,
+    *,
+    street: str = "VIA DANTE",
+    number: str = "7",
+    cap: str = "20121",
+    since: dt.date | None = None,
+) -> dict[str, Any]:
+    """A 5005 payload: ``persons`` (head first) move into a new family in ``destination``.
+
+    What a Comune sends when a person or family coming from another Comune on ANPR takes up
+    residence (the transfer of ``ANPR-FACTS`` §5): the records leave the Comune of origin,
+    which gets an N010 for each person. ``street`` is ``"<specie> <name>"``.
+    """
+    when = since or dt.date.today()
+    specie, _, name = street.partition(" ")
+    return {
+        "generalitaSchedaFamiglia": {"tipoScheda": "1"},
+        "residenzaFamiglia": [
+            {
+                "tipoIndirizzo": "1",
+                "indirizzo": {
+                    "cap": cap,
+                    "comune": comune(destination),
+                    "toponimo": {"specie": specie, "denominazioneToponimo": name},
+                    "numeroCivico": {"numero": number},
+                },
+                "dataDecorrenzaResidenza": when,
+            }
+        ],
+        "elencoSoggettiFamiglia": [
+            {
+                "generalita": {
+                    "codiceFiscale": {"codFiscale": p.codice_fiscale},
+                    "cognome": p.cognome,
+                    "nome": p.nome,
+                    "sesso": p.sesso,
+                    "dataNascita": p.data_nascita,
+                },
+                "legameSoggetto": {"dataDecorrenza": when, "codiceLegame": p.relation or "1"},
+            }
+            for p in persons
+        ],
+        "datiControllo": {"tipoMutazione": "02", "tipoScheda": "2"},
     }
 
 
