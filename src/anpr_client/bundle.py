@@ -253,7 +253,7 @@ class Bundle:
         """The zeep ``Document`` of a family (parsed once per process).
 
         Not used on the client's path (see :mod:`anpr_client.xsdmodel`); it serves
-        :meth:`anpr_client.client.Client.zeep_client` and anyone who wants zeep's type objects.
+        :meth:`anpr_client.client.Client.zeep_service` and anyone who wants zeep's type objects.
         """
         doc = self._documents.get(family)
         if doc is not None:

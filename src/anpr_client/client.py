@@ -143,6 +143,44 @@ class Client:
 
         return typed_call(self, "TestConn", {}, RispostaConnessione, header)
 
+    def zeep_service(self, family: str) -> Any:
+        """A stock zeep service proxy for one family (needs ``anpr-client[zeep]``).
+
+        For callers who prefer zeep's object API: it uses this client's bundle, the endpoint of
+        the configured environment, the same TLS session and the same security frame (zeep's
+        ``wsse=`` hook). zeep's own strict parsing applies to its answers, and nothing is
+        journaled or pre-checked: the typed methods and :meth:`call` are the supported path.
+        """
+        try:
+            import zeep
+            from zeep.transports import Transport as ZeepTransport
+        except ModuleNotFoundError:
+            from .exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                "zeep_service() needs zeep: pip install 'anpr-client[zeep]'", setting="zeep"
+            ) from None
+        transport = self.transport
+        if not isinstance(transport, HttpTransport):
+            from .exceptions import ConfigurationError
+
+            raise ConfigurationError(
+                "zeep_service() needs the HTTPS transport", setting="transport"
+            )
+        document = self.bundle.document(family)
+        zeep_client = zeep.Client(  # type: ignore[no-untyped-call]  # zeep is untyped
+            document,
+            transport=ZeepTransport(  # type: ignore[no-untyped-call]
+                session=transport.session,
+                timeout=self.settings.timeouts.connect,
+                operation_timeout=self.settings.timeouts.read,
+            ),
+            wsse=self.wsse,
+        )
+        (binding,) = document.bindings
+        url = self.settings.url_for(family)
+        return zeep_client.create_service(binding, url)  # type: ignore[no-untyped-call]
+
     def close(self) -> None:
         if self._transport is not None:
             self._transport.close()

@@ -127,16 +127,17 @@ class HttpTransport:
         from .tls import create_ssl_context
 
         self.ssl_context = ssl_context or create_ssl_context()
-        self._session = requests.Session()
-        self._session.trust_env = False  # no proxies or CA overrides from the environment
+        self.session = requests.Session()
+        """The pooled requests session (our SSLContext on every HTTPS connection)."""
+        self.session.trust_env = False  # no proxies or CA overrides from the environment
         adapter = _ContextAdapter(self.ssl_context)
-        self._session.mount("https://", adapter)
-        self._session.mount("http://", HTTPAdapter(max_retries=0))
+        self.session.mount("https://", adapter)
+        self.session.mount("http://", HTTPAdapter(max_retries=0))
 
     def send(self, request: HttpRequest) -> HttpResponse:
         started = time.monotonic()
         try:
-            resp = self._session.request(
+            resp = self.session.request(
                 request.method,
                 request.url,
                 data=request.body,
@@ -201,7 +202,7 @@ class HttpTransport:
         )
 
     def close(self) -> None:
-        self._session.close()
+        self.session.close()
 
 
 class MockTransport:

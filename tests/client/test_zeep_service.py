@@ -1,0 +1,33 @@
+"""The zeep escape hatch: a stock zeep service on our bundle, endpoint, TLS and frame.
+
+Uses the simulator's pytest plugin (the fixtures our users get), so the signed frame that zeep
+sends through our ``wsse`` hook is verified by the simulator's gateway.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from anpr_client.client import Client
+from anpr_client.header import build_header
+from anpr_client.simulator import Simulator
+
+
+def test_a_stock_zeep_service_calls_through_our_frame(
+    anpr_client: Client, anpr_simulator: Simulator
+) -> None:
+    resident = anpr_simulator.store.residents(anpr_client.settings.codice_istat)[0]
+    service = anpr_client.zeep_service("3000")
+    answer = service.interrogazioneCittadino_famiglia_convivenza(
+        testataRichiesta=build_header(anpr_client.settings, "3002"),
+        criteriRicerca={"codiceFiscale": resident.codice_fiscale},
+        datiRichiesta={
+            "schedaAnagraficaRichiesta": "1",
+            "dataRiferimentoRichiesta": dt.date.today(),
+        },
+    )
+    ok = answer["Risposta3002_OK"]
+    assert ok is not None
+    assert ok.testataRisposta.esitoOperazione == "0000"
+    person = ok.listaSoggetti.datiSoggetto[0].generalita
+    assert person.codiceFiscale.codFiscale == resident.codice_fiscale
