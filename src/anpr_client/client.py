@@ -216,9 +216,14 @@ class Client:
         would get back.
         """
         op = self.operation(operation)
-        data = _as_payload(payload)
-        overrides = dict(data.pop("testataRichiesta", None) or {})
-        overrides.update(header or {})
+        data = _as_payload(payload, op.code)
+        given = data.pop("testataRichiesta", None) or {}
+        if not isinstance(given, Mapping) or not isinstance(header or {}, Mapping):
+            raise PayloadError(
+                op.code,
+                [Violation("testataRichiesta", "type", "expected an object of header fields")],
+            )
+        overrides = {**given, **(header or {})}
         model = self.bundle.request_model(op)
         testata = model.children.get("testataRichiesta")
         if testata is not None:
@@ -391,7 +396,7 @@ def _caller_stacklevel() -> int:
     return level
 
 
-def _as_payload(payload: Mapping[str, Any] | Any) -> dict[str, Any]:
+def _as_payload(payload: Mapping[str, Any] | Any, operation: str) -> dict[str, Any]:
     if payload is None:
         return {}
     if isinstance(payload, Mapping):
@@ -401,5 +406,6 @@ def _as_payload(payload: Mapping[str, Any] | Any) -> dict[str, Any]:
 
         return to_payload(payload)
     raise PayloadError(
-        "?", [Violation("payload", "type", f"expected a mapping or a model, got {type(payload)}")]
+        operation,
+        [Violation("payload", "type", f"expected a mapping or a model, got {type(payload)}")],
     )

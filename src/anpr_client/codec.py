@@ -92,9 +92,24 @@ def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[V
             out.append(Violation(path, "type", "expected a single value, got an object or list"))
             return
         try:
-            el.text = render_value(value)
+            text = render_value(value)
         except TypeError as exc:
             out.append(Violation(path, "type", f"unsupported value type {exc}"))
+            return
+        except ValueError as exc:  # e.g. an int too large to render
+            out.append(Violation(path, "value", f"cannot be rendered as text: {exc}"))
+            return
+        try:
+            el.text = text
+        except ValueError:  # NUL, control characters, lone surrogates: not XML text
+            out.append(
+                Violation(
+                    path,
+                    "characters",
+                    "contains characters XML cannot carry (NUL, control characters or lone "
+                    "surrogates)",
+                )
+            )
         return
     if not isinstance(value, Mapping):
         out.append(
