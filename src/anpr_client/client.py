@@ -114,9 +114,13 @@ class Client:
         self.journal = journal
 
     @classmethod
-    def from_config(cls, path: str | None = None, **kwargs: Any) -> Client:
-        """A client from a settings file (or ``$ANPR_CONFIG``) and the environment."""
-        return cls(load_settings(path), **kwargs)
+    def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Client:
+        """A ready client from a settings file (or ``$ANPR_CONFIG``) and the environment: TLS,
+        security frame and journal as the settings say (see
+        :func:`anpr_client.client_from_settings`, which takes ``kwargs``)."""
+        from .factory import client_from_settings
+
+        return client_from_settings(load_settings(path), **kwargs)
 
     @property
     def transport(self) -> Transport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from pathlib import Path
 
 import pytest
 from lxml import etree
@@ -208,3 +209,34 @@ def test_local_checks_stop_a_request_ANPR_would_refuse(settings: Settings) -> No
     assert client.prepare("3002", bad_check_char, check=False).payload
     relaxed = settings.replace(validation=ValidationSettings(before_send=False))
     assert Client(relaxed).prepare("3002", bad_check_char).payload
+
+
+def test_from_config_wires_the_frame_and_the_journal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anpr_client.pki import generate_test_pki
+
+    files = generate_test_pki("058091").write(tmp_path / "pki", password="pw")
+    config = tmp_path / "anpr.toml"
+    config.write_text(
+        f"""codice_istat = "058091"
+journal = "{tmp_path / "journal.sqlite"}"
+[operator]
+codice_fiscale = "RSSMRA80A01H501U"
+[comune_key]
+pkcs12 = "{files.comune_p12}"
+password_env = "TEST_P12_PASSWORD"
+[workstation]
+id = "058091-PC-0001"
+pkcs12 = "{files.workstation_p12}"
+password_env = "TEST_P12_PASSWORD"
+""",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("TEST_P12_PASSWORD", "pw")
+    client = Client.from_config(config)
+    assert client.wsse is not None
+    assert client.journal is not None
+    prepared = client.prepare("3002", PAYLOAD)
+    assert prepared.signed
+    assert b"BinarySecurityToken" in prepared.envelope
