@@ -13,19 +13,21 @@ from __future__ import annotations
 import csv
 import io
 import re
+import threading
 import zipfile
 import zlib
 from collections.abc import Iterator, Sequence
 from datetime import date, timedelta
+from importlib import resources
 from pathlib import Path
-from typing import Final
+from typing import ClassVar, Final, Self, cast
 
 from lxml import etree
 
 from ..exceptions import ConfigurationError, ProtocolError
 from ..xmlutil import parse_xml
 
-__all__ = ["MAX_TABLE_BYTES", "parse_table_date", "read_bytes", "read_rows"]
+__all__ = ["MAX_TABLE_BYTES", "ReferenceTable", "parse_table_date", "read_bytes", "read_rows"]
 
 MAX_TABLE_BYTES: Final = 256 * 1024 * 1024
 """Cap on a decompressed table (the full comuni archive is about 2.5 MB)."""
@@ -254,3 +256,39 @@ def read_bytes(source: str | Path | bytes, *, setting: str) -> bytes:
         raise ConfigurationError(
             f"cannot read the table {str(source)!r}: {exc.strerror or exc}", setting=setting
         ) from None
+
+
+class ReferenceTable:
+    """What the reference tables (comuni, stati esteri, specie toponimo) share: loading from a
+    file, and the small sample shipped with anpr-client. Subclasses set ``SETTING`` (named in
+    errors) and ``SAMPLE_FILE`` (in ``validation/data``) and implement ``from_bytes``."""
+
+    SETTING: ClassVar[str]
+    SAMPLE_FILE: ClassVar[str]
+
+    @classmethod
+    def from_bytes(cls, data: bytes, *, source: str = "<bytes>", complete: bool = True) -> Self:
+        raise NotImplementedError
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, complete: bool = True) -> Self:
+        """A table from a file in the format ANPR publishes."""
+        return cls.from_bytes(
+            read_bytes(path, setting=cls.SETTING), source=str(path), complete=complete
+        )
+
+    @classmethod
+    def sample(cls) -> Self:
+        """The small table shipped with anpr-client (``complete=False``); shared, read-only."""
+        with _samples_lock:
+            sample = _samples.get(cls)
+            if sample is None:
+                data = (resources.files(__package__) / "data" / cls.SAMPLE_FILE).read_bytes()
+                sample = _samples[cls] = cls.from_bytes(
+                    data, source="anpr-client sample", complete=False
+                )
+        return cast(Self, sample)
+
+
+_samples: dict[type[ReferenceTable], ReferenceTable] = {}
+_samples_lock = threading.Lock()

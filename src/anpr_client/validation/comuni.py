@@ -53,13 +53,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Final, Literal
 
 from ..exceptions import ConfigurationError, InvalidComponent, InvalidFormat
 from . import codes
-from ._tables import parse_table_date, read_bytes, read_rows
+from ._tables import ReferenceTable, parse_table_date, read_rows
 
 __all__ = [
     "ARCHIVE_COLUMNS",
@@ -142,12 +141,15 @@ def fold_name(name: str) -> str:
     return " ".join(_NOT_ALNUM.sub(" ", name.upper()).split())
 
 
-class ComuniTable:
+class ComuniTable(ReferenceTable):
     """The Comuni of a table, indexed by ISTAT code, cadastral code and name. Read-only.
 
     ``complete`` says whether the table claims to list every Comune (the official archive) or
     only some (the sample): validators report a code as nonexistent only in a complete table.
     """
+
+    SETTING = _SETTING
+    SAMPLE_FILE = _SAMPLE
 
     def __init__(self, comuni: Iterable[Comune], *, source: str, complete: bool = True):
         self.source = source
@@ -300,13 +302,6 @@ class ComuniTable:
         return cls.from_rows(rows, source=source, complete=complete)
 
     @classmethod
-    def from_file(cls, path: str | Path, *, complete: bool = True) -> ComuniTable:
-        """A table from an archive file downloaded from ANPR (``ANPR_archivio_comuni.csv``)."""
-        return cls.from_bytes(
-            read_bytes(path, setting=_SETTING), source=str(path), complete=complete
-        )
-
-    @classmethod
     def from_7001(cls, files: bytes | Sequence[bytes], *, source: str = "7001") -> ComuniTable:
         """A table from what service 7001 returns for the comuni table.
 
@@ -322,11 +317,6 @@ class ComuniTable:
                 read_rows(part, columns=ARCHIVE_COLUMNS, required=_REQUIRED, setting=_SETTING)
             )
         return cls.from_rows(rows, source=source, complete=True)
-
-    @classmethod
-    def sample(cls) -> ComuniTable:
-        """The small table shipped with anpr-client (``complete=False``); shared, read-only."""
-        return _sample()
 
     @classmethod
     def from_cache(cls, path: str | Path | None = None) -> ComuniTable | None:
@@ -369,12 +359,6 @@ class ComuniTable:
 
 def _period_key(comune: Comune) -> tuple[date, date]:
     return comune.valid_from, comune.valid_to
-
-
-@functools.cache
-def _sample() -> ComuniTable:
-    data = (resources.files(__package__) / "data" / _SAMPLE).read_bytes()
-    return ComuniTable.from_bytes(data, source="anpr-client sample", complete=False)
 
 
 def default_cache_path() -> Path:

@@ -26,18 +26,15 @@ anpr_client.exceptions.InvalidComponent: luogoNascita: 100 (ITALIA) is not a for
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
-from pathlib import Path
 from typing import Final, Literal
 
 from ..exceptions import ConfigurationError, InvalidComponent, InvalidFormat
 from . import codes
-from ._tables import parse_table_date, read_bytes, read_rows
+from ._tables import ReferenceTable, parse_table_date, read_rows
 
 __all__ = ["STATES_COLUMNS", "StatiTable", "Stato", "compact", "is_valid", "validate"]
 
@@ -93,8 +90,11 @@ class Stato:
         return f"{self.code} ({self.name})"
 
 
-class StatiTable:
+class StatiTable(ReferenceTable):
     """Foreign states by ANPR code and by cadastral code. Read-only."""
+
+    SETTING = _SETTING
+    SAMPLE_FILE = "stati_sample.csv"
 
     def __init__(self, states: Iterable[Stato], *, source: str, complete: bool = True):
         self.source = source
@@ -166,23 +166,6 @@ class StatiTable:
     ) -> StatiTable:
         rows = read_rows(data, columns=STATES_COLUMNS, required=("CODMIN",), setting=_SETTING)
         return cls.from_rows(rows, source=source, complete=complete)
-
-    @classmethod
-    def from_file(cls, path: str | Path, *, complete: bool = True) -> StatiTable:
-        return cls.from_bytes(
-            read_bytes(path, setting=_SETTING), source=str(path), complete=complete
-        )
-
-    @classmethod
-    def sample(cls) -> StatiTable:
-        """The small table shipped with anpr-client (``complete=False``)."""
-        return _sample()
-
-
-@functools.cache
-def _sample() -> StatiTable:
-    data = (resources.files(__package__) / "data" / "stati_sample.csv").read_bytes()
-    return StatiTable.from_bytes(data, source="anpr-client sample", complete=False)
 
 
 def compact(code: str) -> str:

@@ -37,13 +37,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
-from pathlib import Path
 from typing import Final
 
 from ..exceptions import ConfigurationError, InvalidComponent, InvalidFormat, ValidationError
 from . import codes, fields
-from ._tables import parse_table_date, read_bytes, read_rows
+from ._tables import ReferenceTable, parse_table_date, read_rows
 from .comuni import fold_name
 
 __all__ = [
@@ -105,8 +103,11 @@ class Specie:
     valid_to: date = date.max
 
 
-class SpeciesTable:
+class SpeciesTable(ReferenceTable):
     """Toponym species by code and by (folded) name. Read-only."""
+
+    SETTING = _SETTING
+    SAMPLE_FILE = "specie_toponimo_sample.csv"
 
     def __init__(self, species: Iterable[Specie], *, source: str, complete: bool = True):
         self.source = source
@@ -177,23 +178,6 @@ class SpeciesTable:
             data, columns=SPECIES_COLUMNS, required=("ID", "DESCRIZIONE"), setting=_SETTING
         )
         return cls.from_rows(rows, source=source, complete=complete)
-
-    @classmethod
-    def from_file(cls, path: str | Path, *, complete: bool = True) -> SpeciesTable:
-        return cls.from_bytes(
-            read_bytes(path, setting=_SETTING), source=str(path), complete=complete
-        )
-
-    @classmethod
-    def sample(cls) -> SpeciesTable:
-        """The small table shipped with anpr-client (``complete=False``)."""
-        return _sample()
-
-
-@functools.cache
-def _sample() -> SpeciesTable:
-    data = (resources.files(__package__) / "data" / "specie_toponimo_sample.csv").read_bytes()
-    return SpeciesTable.from_bytes(data, source="anpr-client sample", complete=False)
 
 
 def _error(rule_id: str, message: str, field: str) -> ValidationError:
