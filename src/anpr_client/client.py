@@ -39,6 +39,7 @@ from .xsdmodel import Node
 if TYPE_CHECKING:
     from .journal import Journal
     from .services.consultazione import Consultazione
+    from .validation import PersonChecker
 
 __all__ = ["Client", "WsseHook"]
 
@@ -111,6 +112,7 @@ class Client:
         self._transport = transport
         self._secret = secret
         self.wsse = wsse
+        self._checker: PersonChecker | None = None
         self.journal = journal
 
     @classmethod
@@ -231,7 +233,8 @@ class Client:
         model = self.bundle.request_model(op)
         testata = model.children.get("testataRichiesta")
         if testata is not None:
-            header = _fit_header(build_header(self.settings, op.header_code, overrides), testata)
+            generated = build_header(self.settings, op.header_code, overrides)
+            header = _fit_header(generated, testata, overrides)
             data = {"testataRichiesta": header, **data}
         elif overrides:
             raise PayloadError(
@@ -264,8 +267,9 @@ class Client:
     def _precheck(self, operation: str, data: Mapping[str, Any]) -> list[Finding]:
         from .validation import enforce, shared_checker
 
-        checker = shared_checker(self.settings.validation.comuni)
-        return enforce(operation, data, checker=checker)
+        if self._checker is None:  # one per process and archive; looked up once per client
+            self._checker = shared_checker(self.settings.validation.comuni)
+        return enforce(operation, data, checker=self._checker)
 
     # ------------------------------------------------------------------ sending
 
@@ -363,29 +367,16 @@ class Client:
         )
 
 
-def _fit_header(header: dict[str, Any], testata: Node) -> dict[str, Any]:
+def _fit_header(
+    header: dict[str, Any], testata: Node, overrides: Mapping[str, Any]
+) -> dict[str, Any]:
     """Adapt the generated testata to a family's own: the E00x services (other bodies, not
-    Comuni) call the id ``idOperazioneClient``; fields a testata lacks are left out."""
+    Comuni) call the id ``idOperazioneClient``; generated fields a testata lacks are left out
+    (a caller's own field stays, for the XSD validation to judge)."""
     fields = testata.children
     if "idOperazioneClient" in fields and "idOperazioneComune" in header:
         header.setdefault("idOperazioneClient", header.pop("idOperazioneComune"))
-    return {k: v for k, v in header.items() if k in fields or k not in _GENERATED}
-
-
-_GENERATED = frozenset(
-    (
-        "idOperazioneComune",
-        "codMittente",
-        "codDestinatario",
-        "operazioneRichiesta",
-        "dataOraRichiesta",
-        "tipoOperazione",
-        "tipoInvio",
-        "nomeApplicativo",
-        "versioneApplicativo",
-        "fornitoreApplicativo",
-    )
-)
+    return {k: v for k, v in header.items() if k in fields or k in overrides}
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
