@@ -378,6 +378,7 @@ def _fit_header(
         header.setdefault("idOperazioneClient", header.pop("idOperazioneComune"))
     return {k: v for k, v in header.items() if k in fields or k in overrides}
 
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
