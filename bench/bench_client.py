@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 _COLD = r"""
 import json, sys, time
 t0 = time.perf_counter()
-from anpr_client.bundle import get_bundle
+from anpr_client.soap.bundle import get_bundle
 from anpr_client.client import Client
 from anpr_client.settings import Settings
 t1 = time.perf_counter()
@@ -65,7 +65,7 @@ import json, time
 t0 = time.perf_counter()
 import zeep.wsdl, zeep.transports, zeep.settings
 t1 = time.perf_counter()
-from anpr_client.bundle import get_bundle
+from anpr_client.soap.bundle import get_bundle
 b = get_bundle(); b.operations
 t2 = time.perf_counter()
 b.document("3000")
@@ -93,10 +93,10 @@ def build_vs_zeep(n: int = 2000) -> tuple[float, float]:
     from zeep import Client as ZeepClient
     from zeep.transports import Transport
 
-    from anpr_client.bundle import get_bundle
     from anpr_client.client import Client
-    from anpr_client.header import build_header
     from anpr_client.settings import ApplicationIdentity, Settings
+    from anpr_client.soap.bundle import get_bundle
+    from anpr_client.soap.testata import build_header
 
     settings = Settings(
         codice_istat="058091", application=ApplicationIdentity("GESTIONALE", "1.0", "ACME SRL")
@@ -124,7 +124,7 @@ def build_vs_zeep(n: int = 2000) -> tuple[float, float]:
 
 def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
-    from anpr_client.bundle import get_bundle
+    from anpr_client.soap.bundle import get_bundle
 
     families = sorted(get_bundle().families)
     print("cold first use per family (ms, median of 5 fresh processes; imports excluded)")

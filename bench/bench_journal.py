@@ -61,7 +61,6 @@ _ID = re.compile(rb"<idOperazioneComune>([0-9A-Za-z]+)</idOperazioneComune>")
 def canned_server(workdir: Path) -> Iterator[tuple[Callable[..., Any], str]]:
     """A signing client factory and a description, against a canned HTTPS server."""
     from anpr_client.client import Client
-    from anpr_client.pki import generate_test_pki
     from anpr_client.security.frame import WsSecurity
     from anpr_client.settings import (
         KeySourceConfig,
@@ -69,6 +68,7 @@ def canned_server(workdir: Path) -> Iterator[tuple[Callable[..., Any], str]]:
         Settings,
         WorkstationSettings,
     )
+    from anpr_client.simulator.pki import generate_test_pki
 
     pki = generate_test_pki("058091")
     files = pki.write(workdir / "pki", password="bench")  # noqa: S106 - throwaway test PKI

@@ -29,11 +29,11 @@ from anpr_client.notifications.events import decode_notification
 from anpr_client.notifications.message import read_request
 from anpr_client.notifications.receiver import RECEIVER_POLICY
 from anpr_client.notifications.server import make_server
-from anpr_client.pki import generate_test_pki
+from anpr_client.safexml import parse_xml
 from anpr_client.security.cms import decrypt_enveloped
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
-from anpr_client.xmlutil import parse_xml
+from anpr_client.simulator.pki import generate_test_pki
 
 PAYLOAD = (
     '<ns:NotificaN010 xmlns:ns="http://sogei.it/ANPR/N000notificheComuni"><generalitaSoggetto>'

@@ -33,13 +33,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
-from anpr_client.pki import generate_test_pki
+from anpr_client.safexml import NS
 from anpr_client.security.frame import BASE64_BINARY, X509V3, WsSecurity
 from anpr_client.security.saml import certificate_b64, format_instant
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.security.xmldsig import SUITES, Reference, create_signature
-from anpr_client.xmlutil import NS
+from anpr_client.simulator.pki import generate_test_pki
 
 SOAP, WSSE, WSU = NS["soap"], NS["wsse"], NS["wsu"]
 

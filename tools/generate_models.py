@@ -21,8 +21,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from anpr_client.bundle import get_bundle  # noqa: E402
-from anpr_client.xsdmodel import Node  # noqa: E402
+from anpr_client.soap.bundle import get_bundle  # noqa: E402
+from anpr_client.soap.xsdmodel import Node  # noqa: E402
 
 #: module name → (docstring title, operation codes)
 MODULES: dict[str, tuple[str, tuple[str, ...]]] = {

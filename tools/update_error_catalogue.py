@@ -1,4 +1,4 @@
-"""Regenerate ``src/anpr_client/catalogue/codes.csv`` from the official ANPR error tables.
+"""Regenerate ``src/anpr_client/errors/catalogue/codes.csv`` from the official ANPR error tables.
 
 The catalogue keeps facts only: each code, its family, the two severity columns, the reference
 table name, the edition that last listed it, plus the exception class and retry advice derived
@@ -24,7 +24,7 @@ import re
 import sys
 from pathlib import Path
 
-from anpr_client.catalogue._data import (
+from anpr_client.errors.catalogue._data import (
     CODES_COLUMNS,
     CURRENT_EDITION,
     _family_by_prefix,
@@ -33,7 +33,7 @@ from anpr_client.catalogue._data import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-TARGET = REPO / "src" / "anpr_client" / "catalogue" / "codes.csv"
+TARGET = REPO / "src" / "anpr_client" / "errors" / "catalogue" / "codes.csv"
 
 HEADER = """\
 # anpr-client error catalogue: facts only (codes, severities, reference table names, editions).

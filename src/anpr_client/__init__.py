@@ -1,24 +1,34 @@
 """anpr-client: a typed, tested client for ANPR's web services.
 
-Everything a user needs is importable from here; submodules hold the details.
+Everything a user needs is importable from here; submodules hold the details (see
+``docs/architecture.md`` for the map).
 """
 
-from . import exceptions as _exceptions
+from . import errors as _errors
 from ._version import __version__
-from .bundle import Bundle, Operation, UnknownOperationError, get_bundle
 from .client import Client, WsseHook
 from .endpoints import Environment
-from .exceptions import *  # noqa: F403 - every exception is public API
+from .errors import *  # noqa: F403 - every exception is public API
 from .factory import client_from_settings
 from .results import PreparedRequest, Result
 from .settings import ApplicationIdentity, Settings, Timeouts, load_settings
-from .transport import HttpTransport, MockTransport, Transport, WsgiTransport
+from .soap.bundle import Bundle, Operation, UnknownOperationError, get_bundle
+from .transport import (
+    HttpRequest,
+    HttpResponse,
+    HttpTransport,
+    MockTransport,
+    Transport,
+    WsgiTransport,
+)
 
 __all__ = [
     "ApplicationIdentity",
     "Bundle",
     "Client",
     "Environment",
+    "HttpRequest",
+    "HttpResponse",
     "HttpTransport",
     "MockTransport",
     "Operation",
@@ -35,4 +45,4 @@ __all__ = [
     "get_bundle",
     "load_settings",
 ]
-__all__ += _exceptions.__all__
+__all__ += _errors.__all__

@@ -25,16 +25,16 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lxml import etree
 
-from .bundle import Bundle, Operation, get_bundle
-from .catalogue import emit_warnings, rejection_for
-from .codec import decode, encode
-from .exceptions import Finding, PayloadError, ProtocolError, Violation
-from .header import build_header
+from .errors.catalogue import emit_warnings, rejection_for
+from .errors.exceptions import Finding, PayloadError, ProtocolError, Violation
 from .results import PreparedRequest, Result, error_items
 from .settings import Settings, load_settings
-from .soap import CONTENT_TYPE, build_envelope, read_answer
+from .soap.bundle import Bundle, Operation, get_bundle
+from .soap.codec import decode, encode
+from .soap.envelope import CONTENT_TYPE, build_envelope, read_answer
+from .soap.testata import build_header
+from .soap.xsdmodel import Node
 from .transport import HttpRequest, HttpResponse, HttpTransport, Transport
-from .xsdmodel import Node
 
 if TYPE_CHECKING:
     from .journal import Journal
@@ -129,7 +129,7 @@ class Client:
         """The transport; by default HTTPS with the settings' TLS context, made on first use
         (so a dry run never opens key files)."""
         if self._transport is None:
-            from .tls import ssl_context_from_settings
+            from .transport.tls import ssl_context_from_settings
 
             context = ssl_context_from_settings(self.settings, secret=self._secret)
             self._transport = HttpTransport(context)
@@ -161,14 +161,14 @@ class Client:
             import zeep
             from zeep.transports import Transport as ZeepTransport
         except ModuleNotFoundError:
-            from .exceptions import ConfigurationError
+            from .errors.exceptions import ConfigurationError
 
             raise ConfigurationError(
                 "zeep_service() needs zeep: pip install 'anpr-client[zeep]'", setting="zeep"
             ) from None
         transport = self.transport
         if not isinstance(transport, HttpTransport):
-            from .exceptions import ConfigurationError
+            from .errors.exceptions import ConfigurationError
 
             raise ConfigurationError(
                 "zeep_service() needs the HTTPS transport", setting="transport"
@@ -215,10 +215,10 @@ class Client:
 
         ``payload`` is a payload-shaped mapping or a typed model; its ``testataRichiesta``, if
         any, overrides generated header fields, as does ``header``. Raises
-        :class:`~anpr_client.exceptions.PayloadError` listing every XSD violation, then (unless
+        :class:`~anpr_client.errors.PayloadError` listing every XSD violation, then (unless
         ``check`` is false; default: ``settings.validation.before_send``) runs the local checks
         of :mod:`anpr_client.validation` and raises
-        :class:`~anpr_client.exceptions.LocalCheckError` with the ANPR codes a blocking defect
+        :class:`~anpr_client.errors.LocalCheckError` with the ANPR codes a blocking defect
         would get back.
         """
         op = self.operation(operation)
@@ -311,9 +311,9 @@ class Client:
         """Read an HTTP answer to ``operation``.
 
         Returns the OK branch as a :class:`Result`; raises the
-        :class:`~anpr_client.exceptions.AnprRejected` subclass for a KO answer (every entry
-        kept), a :class:`~anpr_client.exceptions.SoapFault` subclass for a fault, or a
-        :class:`~anpr_client.exceptions.ProtocolError` for an unreadable answer.
+        :class:`~anpr_client.errors.AnprRejected` subclass for a KO answer (every entry
+        kept), a :class:`~anpr_client.errors.SoapFault` subclass for a fault, or a
+        :class:`~anpr_client.errors.ProtocolError` for an unreadable answer.
         """
         op = self.operation(operation)
         answer = read_answer(response, operation=op.code)

@@ -25,8 +25,8 @@ def client_from_settings(
 ) -> Client:
     """A :class:`Client` wired from ``settings``.
 
-    - transport: HTTPS with :func:`anpr_client.tls.ssl_context_from_settings` (server trust
-      from ``ca_bundle``; mutual TLS when ``[tls_client]`` is set), made on first use;
+    - transport: HTTPS with :func:`anpr_client.transport.tls.ssl_context_from_settings` (server
+      trust from ``ca_bundle``; mutual TLS when ``[tls_client]`` is set), made on first use;
     - security frame: built from ``[comune_key]``, ``[workstation]``, ``[operator]`` and
       ``[security]`` when ``sign`` is true and a Comune key is configured;
     - ``secret``: called with a label to obtain a PIN or password that is not in the

@@ -6,9 +6,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from .codec import UnknownElement
-from .exceptions import ErrorItem, Finding
-from .mtom import Attachment
+from .errors.exceptions import ErrorItem, Finding
+from .soap.codec import UnknownElement
+from .soap.mtom import Attachment
 
 __all__ = ["PreparedRequest", "Result", "error_items"]
 

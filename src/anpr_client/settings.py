@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from .endpoints import ENVIRONMENTS, Environment, family_path
-from .exceptions import ConfigurationError
+from .errors.exceptions import ConfigurationError
 
 __all__ = [
     "ApplicationIdentity",

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from anpr_client.bundle import get_bundle
 from anpr_client.client import Client
-from anpr_client.samples import sample_payload
 from anpr_client.settings import Settings
+from anpr_client.soap.bundle import get_bundle
+from tests.samples import sample_payload
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path(os.environ.get("ANPR_REFERENCE_DIR", ROOT.parent / "shared" / "anpr"))

@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from anpr_client.bundle import UnknownOperationError
 from anpr_client.client import Client
 from anpr_client.endpoints import Environment
-from anpr_client.exceptions import LocalCheckError, PayloadError
-from anpr_client.header import new_operation_id
+from anpr_client.errors.exceptions import LocalCheckError, PayloadError
 from anpr_client.models.consultazione import Richiesta3002, TipoCriteriRicerca, TipoDatiRichiesta
 from anpr_client.settings import Settings, ValidationSettings
+from anpr_client.soap.bundle import UnknownOperationError
+from anpr_client.soap.testata import new_operation_id
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
 
 NS3000 = "http://sogei.it/ANPR/3000consultazione"
@@ -214,7 +214,7 @@ def test_local_checks_stop_a_request_ANPR_would_refuse(settings: Settings) -> No
 def test_from_config_wires_the_frame_and_the_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from anpr_client.pki import generate_test_pki
+    from anpr_client.simulator.pki import generate_test_pki
 
     files = generate_test_pki("058091").write(tmp_path / "pki", password="pw")
     config = tmp_path / "anpr.toml"

@@ -7,7 +7,7 @@ import warnings
 import pytest
 
 from anpr_client.client import Client
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AnprRejected,
     AnprWarning,
     InternalErrorFromClient,
@@ -17,8 +17,8 @@ from anpr_client.exceptions import (
     SoapFault,
 )
 from anpr_client.models.consultazione import Risposta3002OK
-from anpr_client.mtom import build_related
 from anpr_client.settings import Settings
+from anpr_client.soap.mtom import build_related
 from anpr_client.transport import HttpResponse, MockTransport
 from tests.client.support import LoopbackServer, recorded
 

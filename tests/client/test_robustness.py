@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from requests.structures import CaseInsensitiveDict
 
 from anpr_client.client import Client
-from anpr_client.exceptions import AnprError
+from anpr_client.errors.exceptions import AnprError
 from anpr_client.settings import Settings
 from anpr_client.transport import HttpResponse
 from tests.client.support import recorded

@@ -14,7 +14,7 @@ import pytest
 import trustme
 
 from anpr_client.client import Client
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     ConnectError,
     ConnectionLost,
     OutcomeUnknown,

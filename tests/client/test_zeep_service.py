@@ -9,8 +9,8 @@ from __future__ import annotations
 import datetime as dt
 
 from anpr_client.client import Client
-from anpr_client.header import build_header
 from anpr_client.simulator import Simulator
+from anpr_client.soap.testata import build_header
 
 
 def test_a_stock_zeep_service_calls_through_our_frame(

@@ -1,7 +1,7 @@
 """Shared helpers of the conformance tests: where the bundles are, their operations, and
 independent tools to compare schema models and to turn payloads into XML.
 
-Nothing here uses :mod:`anpr_client.bundle` or the client's codec: the conformance tests judge
+Nothing here uses :mod:`anpr_client.soap.bundle` or the client's codec: the conformance tests judge
 our bundle with their own small readers (lxml) and :mod:`xmlschema`'s model.
 """
 
@@ -24,7 +24,7 @@ from xmlschema.validators import (
     XsdGroup,
 )
 
-from anpr_client.samples import load_schema
+from tests.samples import load_schema
 
 REPO = Path(__file__).resolve().parents[2]
 OUR_BUNDLE = REPO / "wsdl"

@@ -1,5 +1,5 @@
 """The sample generator: values satisfy every pattern ANPR uses, payloads are minimal or varied
-on request, and failures are :class:`~anpr_client.exceptions.SampleError`."""
+on request, and failures are :class:`~anpr_client.errors.SampleError`."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 import xmlschema
 from lxml import etree
 
-from anpr_client.exceptions import AnprError, SampleError
-from anpr_client.samples import load_schema, sample_payload, sample_value
+from anpr_client.errors.exceptions import AnprError, SampleError
+from tests.samples import load_schema, sample_payload, sample_value
 
 from .support import OUR_BUNDLE, reference_dir
 

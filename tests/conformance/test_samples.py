@@ -1,7 +1,7 @@
 """Our bundle and the official one accept and refuse the same messages.
 
 For every operation, a minimal sample request (and response) generated from our bundle by
-:func:`anpr_client.samples.sample_payload` validates against both schemas (libxml2); so do
+:func:`tests.samples.sample_payload` validates against both schemas (libxml2); so do
 varied random samples. Broken variants (children out of order, a value breaking its type, a
 required element missing, an unknown element) are refused by both.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from anpr_client.samples import sample_payload
+from tests.samples import sample_payload
 
 from .support import (
     Leaf,

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.bundle import Bundle, get_bundle
 from anpr_client.client import Client
 from anpr_client.endpoints import FAMILY_PATHS
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.settings import Settings
+from anpr_client.soap.bundle import Bundle, get_bundle
 
 ROOT = Path(__file__).resolve().parents[2]
 REFERENCE = Path(os.environ.get("ANPR_REFERENCE_DIR", ROOT.parent / "shared" / "anpr"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 
 import anpr_client
-from anpr_client import exceptions
+from anpr_client.errors import exceptions
 
 
 def test_all_is_importable_without_duplicates() -> None:

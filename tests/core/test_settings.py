@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from anpr_client.endpoints import Environment
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.settings import ApplicationIdentity, Settings, load_settings
 
 CONTRACT = """

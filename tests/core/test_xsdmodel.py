@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from anpr_client.bundle import get_bundle
-from anpr_client.xsdmodel import Node
+from anpr_client.soap.bundle import get_bundle
+from anpr_client.soap.xsdmodel import Node
 
 BUNDLE = get_bundle()
 OPERATIONS = sorted(BUNDLE.operations)

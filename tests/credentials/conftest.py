@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from anpr_client.pki import Identity, Pki, PkiFiles
+from anpr_client.simulator.pki import Identity, Pki, PkiFiles
 from tests.security.support import require, shared_pki
 
 FILE_PASSWORD = "file-password-7f3a"

@@ -10,8 +10,8 @@ from anpr_client.credentials.identity import (
     codice_fiscale_from_certificate,
     validate_codice_fiscale,
 )
-from anpr_client.exceptions import ConfigurationError, CredentialError
-from anpr_client.pki import Pki, issue_certificate
+from anpr_client.errors.exceptions import ConfigurationError, CredentialError
+from anpr_client.simulator.pki import Pki, issue_certificate
 
 
 @pytest.mark.parametrize(

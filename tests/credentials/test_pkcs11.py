@@ -14,7 +14,7 @@ from lxml import etree
 
 from anpr_client.credentials import load_key_source
 from anpr_client.credentials.pkcs11 import Pkcs11KeySource, map_pkcs11_error
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     CardRemovedError,
     ConfigurationError,
     CredentialError,
@@ -22,10 +22,10 @@ from anpr_client.exceptions import (
     PinLockedError,
     TokenNotPresentError,
 )
-from anpr_client.pki import Pki, PkiFiles
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.verify import verify_envelope
 from anpr_client.settings import KeySourceConfig, OperatorSettings, Settings, WorkstationSettings
+from anpr_client.simulator.pki import Pki, PkiFiles
 from tests.credentials.conftest import FILE_PASSWORD, TOKEN_PIN, SoftHsm
 from tests.security.support import (
     ENVELOPE_3002,

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from anpr_client.credentials import KeySource, load_key_source
-from anpr_client.pki import Pki, PkiFiles
 from anpr_client.security.verify import verify_envelope
 from anpr_client.settings import KeySourceConfig
+from anpr_client.simulator.pki import Pki, PkiFiles
 from tests.credentials.conftest import FILE_PASSWORD, TOKEN_PIN, SoftHsm
 from tests.security.support import (
     ENVELOPE_3002,

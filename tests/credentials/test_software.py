@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from anpr_client.credentials import KeySource, SoftwareKey, digest_info, load_key_source
 from anpr_client.credentials.base import DIGEST_INFO_PREFIX, HashName, hash_bytes, resolve_secret
-from anpr_client.exceptions import ConfigurationError, CredentialError, PinError
-from anpr_client.pki import Pki, PkiFiles
+from anpr_client.errors.exceptions import ConfigurationError, CredentialError, PinError
 from anpr_client.settings import KeySourceConfig
+from anpr_client.simulator.pki import Pki, PkiFiles
 from tests.credentials.conftest import FILE_PASSWORD
 
 SECRET = "Very-S3cret-Pass!"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-import anpr_client.catalogue
-from anpr_client import exceptions
-from anpr_client.catalogue import (
+import anpr_client.errors.catalogue
+from anpr_client.errors import exceptions
+from anpr_client.errors.catalogue import (
     Retry,
     all_codes,
     catalogue,
@@ -28,7 +28,7 @@ from anpr_client.catalogue import (
 
 from .conftest import REPO
 
-CATALOGUE_DIR = REPO / "src" / "anpr_client" / "catalogue"
+CATALOGUE_DIR = REPO / "src" / "anpr_client" / "errors" / "catalogue"
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
@@ -82,7 +82,7 @@ def test_no_official_message_is_copied_into_the_repository(reference_dir: Path) 
         CATALOGUE_DIR / "codes.csv",
         CATALOGUE_DIR / "families.toml",
         REPO / "docs" / "errors.md",
-        REPO / "src" / "anpr_client" / "faults.py",
+        REPO / "src" / "anpr_client" / "errors" / "faults.py",
     ]
     corpus = "\n".join(norm(p.read_text(encoding="utf-8")) for p in ours)
     # message fragments long enough to be a sentence (short ones like "Operazione non
@@ -261,6 +261,6 @@ def test_as_dict_is_json_ready() -> None:
 
 
 def test_module_doctests() -> None:
-    result = doctest.testmod(anpr_client.catalogue)
+    result = doctest.testmod(anpr_client.errors.catalogue)
     assert result.attempted > 0
     assert result.failed == 0

@@ -9,8 +9,8 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from anpr_client.catalogue import all_codes
 from anpr_client.cli.errors import errors
+from anpr_client.errors.catalogue import all_codes
 
 
 def run(*args: str) -> tuple[int, str, str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from anpr_client.catalogue import all_codes, families
-from anpr_client.faults import FAULTS
+from anpr_client.errors.catalogue import all_codes, families
+from anpr_client.errors.faults import FAULTS
 
 from .conftest import REPO
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AnprError,
     CertificateRevoked,
     InternalErrorFromClient,
@@ -15,7 +15,7 @@ from anpr_client.exceptions import (
     ServerFault,
     SoapFault,
 )
-from anpr_client.faults import FAULTS, classify_fault, fault_exception
+from anpr_client.errors.faults import FAULTS, classify_fault, fault_exception
 
 # (faultstring, faultcode, http_status) → class, and a word of the advice we must give first
 CASES = [

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anpr_client.catalogue import _official, load_official
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.catalogue import _official, load_official
+from anpr_client.errors.exceptions import ConfigurationError
 
 _MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"

@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anpr_client.catalogue import emit_warnings, primary_error, rejection_for
-from anpr_client.exceptions import (
+from anpr_client.errors.catalogue import emit_warnings, primary_error, rejection_for
+from anpr_client.errors.exceptions import (
     AnprError,
     AnprRejected,
     AnprWarning,
@@ -24,7 +24,7 @@ from anpr_client.exceptions import (
     ServiceError,
     ServiceUnavailableError,
 )
-from anpr_client.xmlutil import parse_xml
+from anpr_client.safexml import parse_xml
 
 # Recorded KO fragments: the testataRisposta + listaErrori part of a rispostaKO, written by us in
 # the shape ANPR sends (texts are our own placeholders, not ANPR's wording).

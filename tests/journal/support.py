@@ -17,18 +17,18 @@ from typing import Any
 from lxml import etree
 from requests.structures import CaseInsensitiveDict
 
-from anpr_client.bundle import default_bundle_dir
 from anpr_client.client import Client
-from anpr_client.exceptions import ConnectError, ConnectionLost, ReadTimeout
+from anpr_client.errors.exceptions import ConnectError, ConnectionLost, ReadTimeout
 from anpr_client.journal import Journal
-from anpr_client.samples import sample_payload
 from anpr_client.settings import (
     ApplicationIdentity,
     RetrySettings,
     Settings,
     ValidationSettings,
 )
+from anpr_client.soap.bundle import default_bundle_dir
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
+from tests.samples import sample_payload
 
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 NS_5000 = "http://sogei.it/ANPR/5000mutazione"

@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from anpr_client.client import Client
-from anpr_client.exceptions import ConfigurationError, ConnectionLost
+from anpr_client.errors.exceptions import ConfigurationError, ConnectionLost
 from anpr_client.factory import client_from_settings
 from anpr_client.journal import Journal, generate_key, key_from_text
 from anpr_client.settings import load_settings

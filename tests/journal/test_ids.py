@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.exceptions import ConfigurationError, JournalError
-from anpr_client.header import ID_PATTERN
+from anpr_client.errors.exceptions import ConfigurationError, JournalError
 from anpr_client.journal import Journal
 from anpr_client.journal.ids import format_id, new_prefix, validate_prefix
+from anpr_client.soap.testata import ID_PATTERN
 
 ROOT = Path(__file__).resolve().parents[2]
 

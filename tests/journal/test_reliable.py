@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from anpr_client.client import Client
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AnprRejected,
     ConnectError,
     ConnectionLost,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     ConfigurationError,
     ConnectError,
     ConnectionLost,

@@ -27,7 +27,7 @@ import pytest
 from click.testing import CliRunner
 
 from anpr_client.client import Client
-from anpr_client.exceptions import ConnectionLost
+from anpr_client.errors.exceptions import ConnectionLost
 from anpr_client.factory import client_from_settings
 from anpr_client.journal import Journal, RetryPolicy, State, journaled_call, resolve
 from anpr_client.settings import RetrySettings, Timeouts
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # A person leaving a family of A makes the simulator warn A's family (EN226, severity W): the
 # operation succeeded; the warnings are not what these tests are about.
-pytestmark = pytest.mark.filterwarnings("ignore::anpr_client.exceptions.AnprWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::anpr_client.errors.AnprWarning")
 
 
 @pytest.fixture(scope="module")

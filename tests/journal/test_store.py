@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.exceptions import ConfigurationError, JournalError
+from anpr_client.errors.exceptions import ConfigurationError, JournalError
 from anpr_client.journal import Journal, State, generate_key, key_from_text
 from anpr_client.journal.sealing import Sealer
 from anpr_client.journal.store import (

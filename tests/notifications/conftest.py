@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from anpr_client.notifications import Inbox, NotificationReceiver
-from anpr_client.pki import Pki
+from anpr_client.simulator.pki import Pki
 from tests.notifications.support import make_receiver, shared_pki
 
 

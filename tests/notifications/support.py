@@ -13,8 +13,8 @@ from lxml import etree
 
 from anpr_client.notifications import Inbox, NotificationReceiver, build_request
 from anpr_client.notifications.events import PAYLOAD_NS
-from anpr_client.pki import Identity, Pki, generate_test_pki, issue_certificate, name
 from anpr_client.security.trust import TrustStore
+from anpr_client.simulator.pki import Identity, Pki, generate_test_pki, issue_certificate, name
 
 ISTAT_A = "058091"
 ISTAT_B = "015146"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from anpr_client.cli.main import cli
 from anpr_client.notifications import Inbox
-from anpr_client.pki import Pki
+from anpr_client.simulator.pki import Pki
 from tests.notifications.support import (
     CF_1,
     free_port,

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from anpr_client.notifications import EntryState, Inbox
-from anpr_client.pki import Pki
+from anpr_client.simulator.pki import Pki
 from tests.notifications.support import free_port, outcome_of, signed_request, write_settings
 
 CHILD = Path(__file__).with_name("receiver_child.py")

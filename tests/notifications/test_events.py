@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from anpr_client.exceptions import NotificationError
+from anpr_client.errors.exceptions import NotificationError
 from anpr_client.notifications import (
     FilesAvailable,
     OperationResult,

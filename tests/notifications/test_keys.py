@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.notifications import Inbox, NotificationReceiver, Outcome
-from anpr_client.pki import Pki
 from anpr_client.settings import load_settings
+from anpr_client.simulator.pki import Pki
 from tests.notifications.support import (
     make_receiver,
     signed_request,

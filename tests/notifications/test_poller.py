@@ -9,7 +9,7 @@ import itertools
 import pytest
 from lxml import etree
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AnprRejected,
     NotificationError,
     ProtocolError,

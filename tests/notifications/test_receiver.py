@@ -10,16 +10,16 @@ import tracemalloc
 import pytest
 from lxml import etree
 
-from anpr_client.mtom import build_related
 from anpr_client.notifications import (
     Inbox,
     NotificationReceiver,
     Outcome,
     ResidenceChanged,
 )
-from anpr_client.pki import Pki
 from anpr_client.security.cms import encrypt_enveloped
 from anpr_client.security.policy import NOTIFICATION_POLICY
+from anpr_client.simulator.pki import Pki
+from anpr_client.soap.mtom import build_related
 from anpr_client.transport import HttpRequest, HttpResponse, WsgiTransport
 from tests.notifications.support import (
     CF_1,

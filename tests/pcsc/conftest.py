@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from anpr_client.exceptions import CredentialError
-from anpr_client.pki import Identity, Pki
+from anpr_client.errors.exceptions import CredentialError
+from anpr_client.simulator.pki import Identity, Pki
 from tests.pcsc.vpcd_card import VirtualCard
 from tests.security.support import require, shared_pki
 

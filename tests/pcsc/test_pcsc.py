@@ -11,12 +11,17 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from anpr_client.credentials import codice_fiscale_from_certificate, load_key_source
 from anpr_client.credentials.pcsc import CardWatcher, PcscKeySource, list_readers
-from anpr_client.exceptions import CardRemovedError, CredentialError, PinError, PinLockedError
-from anpr_client.pki import Pki
+from anpr_client.errors.exceptions import (
+    CardRemovedError,
+    CredentialError,
+    PinError,
+    PinLockedError,
+)
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.settings import KeySourceConfig, OperatorSettings, Settings, WorkstationSettings
+from anpr_client.simulator.pki import Pki
 from tests.pcsc.conftest import CARD_PIN, READER, make_card, wait_for_card
 from tests.pcsc.vpcd_card import ATR, VirtualCard
 from tests.security.support import ENVELOPE_3002, OPERATOR_CF, make_frame

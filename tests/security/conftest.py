@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.pki import Pki, PkiFiles
 from anpr_client.security.trust import TrustStore
+from anpr_client.simulator.pki import Pki, PkiFiles
 from tests.security.support import shared_pki, trust_for
 
 FILE_PASSWORD = "file-password"

@@ -22,12 +22,12 @@ import pytest
 from lxml import etree
 
 from anpr_client.credentials.base import KeySource
-from anpr_client.pki import Pki, generate_test_pki
+from anpr_client.safexml import NS
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.saml import certificate_b64
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.xmldsig import SUITES, Reference, create_signature
-from anpr_client.xmlutil import NS
+from anpr_client.simulator.pki import Pki, generate_test_pki
 
 SOAP = NS["soap"]
 WSSE = NS["wsse"]

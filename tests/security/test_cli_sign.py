@@ -10,8 +10,8 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from anpr_client.cli.main import cli
-from anpr_client.pki import PkiFiles
 from anpr_client.security.verify import verify_envelope
+from anpr_client.simulator.pki import PkiFiles
 from tests.security.conftest import FILE_PASSWORD
 from tests.security.support import (
     OPERATOR_CF,

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 from asn1crypto import cms as acms
 
-from anpr_client.exceptions import CmsRejected, DecryptionError, UntrustedCertificate
-from anpr_client.pki import Pki, PkiFiles, create_ca, issue_certificate, name
+from anpr_client.errors.exceptions import CmsRejected, DecryptionError, UntrustedCertificate
 from anpr_client.security.cms import (
     decrypt_enveloped,
     encrypt_enveloped,
@@ -21,6 +20,7 @@ from anpr_client.security.cms import (
     verify_signed_data,
 )
 from anpr_client.security.trust import TrustStore
+from anpr_client.simulator.pki import Pki, PkiFiles, create_ca, issue_certificate, name
 from tests.security.conftest import FILE_PASSWORD
 from tests.security.support import require_program
 

@@ -21,8 +21,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
-from anpr_client.exceptions import ConfigurationError, SigningError
-from anpr_client.pki import Pki, PkiFiles
+from anpr_client.errors.exceptions import ConfigurationError, SigningError
 from anpr_client.security.cms import verify_signed_data
 from anpr_client.security.frame import BASE64_BINARY, X509V3, WsSecurity
 from anpr_client.security.policy import DEFAULT_POLICY
@@ -35,6 +34,7 @@ from anpr_client.settings import (
     Settings,
     WorkstationSettings,
 )
+from anpr_client.simulator.pki import Pki, PkiFiles
 from tests.security.support import (
     DS,
     ENVELOPE_3002,

@@ -10,7 +10,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     ConfigurationError,
     ForbiddenAlgorithm,
     MalformedFrame,
@@ -18,7 +18,6 @@ from anpr_client.exceptions import (
     SignatureWrapping,
     UntrustedCertificate,
 )
-from anpr_client.pki import Identity, Pki, issue_certificate, name
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.policy import NOTIFICATION_POLICY
 from anpr_client.security.saml import certificate_b64, format_instant
@@ -32,6 +31,7 @@ from anpr_client.security.xmldsig import (
     index_ids,
     verify_signature,
 )
+from anpr_client.simulator.pki import Identity, Pki, issue_certificate, name
 from tests.security.support import (
     DS,
     ENVELOPE_3002,

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AssertionRejected,
     CmsRejected,
     DigestMismatch,
@@ -24,11 +24,11 @@ from anpr_client.exceptions import (
     UntrustedCertificate,
     VerificationError,
 )
-from anpr_client.pki import Pki, create_ca, issue_certificate, name
 from anpr_client.security.cms import id_postazione_firmato
 from anpr_client.security.policy import DEFAULT_POLICY, NOTIFICATION_POLICY
 from anpr_client.security.trust import TrustStore, fingerprint
 from anpr_client.security.verify import gateway_fault, verify_envelope
+from anpr_client.simulator.pki import Pki, create_ca, issue_certificate, name
 from tests.security.support import (
     DS,
     ENVELOPE_3002,

@@ -13,7 +13,7 @@ from anpr_client.security.frame import WsSecurity
 from anpr_client.simulator import Person, Simulator
 from anpr_client.simulator.payloads import change_of_residence
 from anpr_client.simulator.store import ComuneInfo
-from anpr_client.soap import CONTENT_TYPE
+from anpr_client.soap.envelope import CONTENT_TYPE
 from anpr_client.transport import HttpRequest, HttpResponse
 
 A = "058091"

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from anpr_client.client import Client
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AnprError,
     ConfigurationError,
     ConnectError,

@@ -17,13 +17,13 @@ import pytest
 from lxml import etree
 from tests.security.support import body_of, resign, security_of
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     CertificateRevoked,
     InternalErrorFromClient,
     RejectedByPolicy,
 )
-from anpr_client.pki import generate_test_pki
 from anpr_client.simulator import Simulator, SimulatorConfig
+from anpr_client.simulator.pki import generate_test_pki
 
 from .conftest import MakeSimulator
 from .support import A, B, frame_for, payload_3002, send_raw, send_signed, unsigned_envelope
@@ -242,7 +242,7 @@ def test_id_postazione_firmato_of_another_workstation_is_internal_error(sim: Sim
 
 
 def test_a_known_workstation_proof_is_still_checked_for_revocation(sim: Simulator) -> None:
-    from anpr_client.exceptions import RevokedCertificate
+    from anpr_client.errors.exceptions import RevokedCertificate
     from anpr_client.simulator.gateway import _WorkstationProofs
 
     frame = frame_for(sim, A)
@@ -261,7 +261,7 @@ def test_a_known_workstation_proof_is_still_checked_for_revocation(sim: Simulato
 
 
 def test_client_certificate_required_when_configured(make_simulator: MakeSimulator) -> None:
-    from anpr_client.exceptions import TLSError
+    from anpr_client.errors.exceptions import TLSError
     from anpr_client.factory import client_from_settings
 
     mutual = make_simulator(require_client_cert=True)

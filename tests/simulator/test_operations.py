@@ -13,7 +13,7 @@ import pytest
 from lxml import etree
 
 from anpr_client.client import Client
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AnprRejected,
     AnprWarning,
     BusinessRuleError,
@@ -544,7 +544,7 @@ def test_4005_lists_the_operations_of_the_comune(sim: Simulator, client_b: Clien
 
 
 def test_unsimulated_operation_gets_a_clear_ko(client_a: Client) -> None:
-    from anpr_client.samples import sample_payload
+    from tests.samples import sample_payload
 
     op = client_a.bundle.operation("5008")
     payload = sample_payload(op.wsdl, op.request)

@@ -21,7 +21,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 from lxml import etree
 
-from anpr_client.exceptions import NotFoundError, OperationNotAllowedError
+from anpr_client.errors.exceptions import NotFoundError, OperationNotAllowedError
 from anpr_client.security.cms import decrypt_enveloped
 from anpr_client.security.policy import NOTIFICATION_POLICY
 from anpr_client.security.trust import TrustStore

@@ -11,7 +11,7 @@ import pytest
 from lxml import etree
 
 from anpr_client.client import Client
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.simulator import Simulator, SimulatorConfig, notifications_document
 from anpr_client.simulator.db import Database
 from anpr_client.simulator.notifications import PAYLOAD_NS, notification_payload
@@ -159,9 +159,9 @@ def test_settings_files_are_ready_for_the_cli(anpr_simulator: Simulator) -> None
 
 
 def test_memo_trust_store_gives_the_verdict_of_the_store(make_simulator: Any) -> None:
-    from anpr_client.exceptions import RevokedCertificate, UntrustedCertificate
-    from anpr_client.pki import issue_certificate, name
+    from anpr_client.errors.exceptions import RevokedCertificate, UntrustedCertificate
     from anpr_client.simulator.gateway import MemoTrustStore
+    from anpr_client.simulator.pki import issue_certificate, name
 
     sim: Simulator = make_simulator(start=False)
     now = dt.datetime.now(dt.UTC)

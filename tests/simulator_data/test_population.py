@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.simulator import population
 from anpr_client.simulator.population import (
     DEFAULT_AS_OF,

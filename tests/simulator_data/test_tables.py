@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.simulator import tables
 from anpr_client.simulator.tables import TABLES, find_table, get_table, render_table, table_names
 from anpr_client.validation.comuni import ComuniTable

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.pki import Pki, PkiFiles
+from anpr_client.simulator.pki import Pki, PkiFiles
 from tests.security.support import shared_pki
 
 FILE_PASSWORD = "tls-file-password"

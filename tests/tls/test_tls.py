@@ -12,12 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client import tls
 from anpr_client.credentials.software import SoftwareKey
-from anpr_client.exceptions import ConfigurationError, CredentialError, PinError
-from anpr_client.pki import Pki, PkiFiles, issue_certificate, name
+from anpr_client.errors.exceptions import ConfigurationError, CredentialError, PinError
 from anpr_client.settings import KeySourceConfig, Settings
-from anpr_client.tls import create_ssl_context, load_client_certificate, ssl_context_from_settings
+from anpr_client.simulator.pki import Pki, PkiFiles, issue_certificate, name
+from anpr_client.transport import tls
+from anpr_client.transport.tls import (
+    create_ssl_context,
+    load_client_certificate,
+    ssl_context_from_settings,
+)
 from tests.tls.conftest import FILE_PASSWORD
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.validation.batch import ColumnMapping, read_records, validate_file
 from anpr_client.validation.report import ReportWriter
 from anpr_client.validation.rules import PersonChecker

@@ -18,7 +18,7 @@ def test_every_predicted_code_is_in_anprs_error_tables(reference_dir: Path) -> N
 
 
 def test_every_predicted_code_is_in_the_catalogue() -> None:
-    from anpr_client.catalogue._data import lookup
+    from anpr_client.errors.catalogue._data import lookup
 
     predicted = {r.code for r in codes.RULES.values()} - {codes.XSD, codes.INPUT}
     assert sorted(c for c in predicted if lookup(c) is None) == []

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     InvalidChecksum,
     InvalidComponent,
     InvalidFormat,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
+from anpr_client.errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
 from anpr_client.validation import codicefiscale as cf
 from anpr_client.validation import comuni
 from anpr_client.validation.comuni import ARCHIVE_COLUMNS, ComuniTable, fold_name

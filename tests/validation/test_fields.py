@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.exceptions import InvalidFormat, InvalidLength
+from anpr_client.errors.exceptions import InvalidFormat, InvalidLength
 from anpr_client.validation import fields
 
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anpr_client.exceptions import ValidationError
+from anpr_client.errors.exceptions import ValidationError
 from anpr_client.validation import codicefiscale as cf
 from anpr_client.validation import fields
 from anpr_client.validation.normalise import (

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from anpr_client.exceptions import LocalCheckError, PayloadError
+from anpr_client.errors.exceptions import LocalCheckError, PayloadError
 from anpr_client.validation import codicefiscale as cf
 from anpr_client.validation import enforce, precheck, shared_checker
 from anpr_client.validation.rules import PersonChecker

@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from anpr_client.exceptions import InvalidComponent
+from anpr_client.errors.exceptions import InvalidComponent
 from anpr_client.validation import stati, toponyms
 from anpr_client.validation.comuni import fold_name
 from anpr_client.validation.stati import StatiTable

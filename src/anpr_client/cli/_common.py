@@ -11,7 +11,7 @@ from typing import Any, NoReturn, TypeVar
 
 import click
 
-from ..exceptions import (
+from ..errors.exceptions import (
     AnprError,
     AnprRejected,
     ConfigurationError,

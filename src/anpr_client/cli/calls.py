@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from ..client import Client
-from ..codec import UnknownElement
 from ..results import Result
+from ..soap.codec import UnknownElement
 from ._common import (
     config_option,
     echo_json,
@@ -125,8 +125,8 @@ def call(
 @json_option
 def operations(family: str | None, config: Path | None, as_json: bool) -> None:
     """List the operations of the bundle in use."""
-    from ..bundle import get_bundle
     from ..settings import load_settings
+    from ..soap.bundle import get_bundle
 
     with handle_errors(as_json):
         wsdl_dir = load_settings(config).wsdl_dir if config else None

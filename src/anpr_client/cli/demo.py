@@ -20,7 +20,7 @@ import click
 from lxml import etree
 from rich.console import Console
 
-from ..exceptions import AnprError, NotFoundError
+from ..errors.exceptions import AnprError, NotFoundError
 
 __all__ = ["demo"]
 

@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from ..catalogue import (
+from ..errors.catalogue import (
     CodeInfo,
     OfficialEntry,
     all_codes,
@@ -26,7 +26,7 @@ from ..catalogue import (
     lookup,
     normalize_code,
 )
-from ..faults import classify_fault, fault_exception
+from ..errors.faults import classify_fault, fault_exception
 from ._common import EXIT_INVALID, echo_json, handle_errors, json_option
 
 __all__ = ["errors"]
@@ -113,7 +113,7 @@ def explain(code: str, official_path: Path | None, as_json: bool) -> None:
         ("family", f"{fam.key} ({fam.name})"),
         ("severity", f"{sev} in the services; {sub} at subentro"),
         ("reference table", info.reference_table or "-"),
-        ("exception", f"anpr_client.exceptions.{info.exception}"),
+        ("exception", f"anpr_client.errors.{info.exception}"),
         ("retry", info.retry.description),
         ("meaning", info.explanation),
         ("what to do", info.what_to_do),
@@ -153,7 +153,7 @@ def _explain_unknown(
     else:
         click.echo(f"error: {reason}", err=True)
         if fam is not None:
-            click.echo(f"  exception: anpr_client.exceptions.{fam.exception}", err=True)
+            click.echo(f"  exception: anpr_client.errors.{fam.exception}", err=True)
             click.echo(f"  meaning: {fam.meaning}", err=True)
             click.echo(f"  what to do: {fam.action}", err=True)
         if entry is not None:

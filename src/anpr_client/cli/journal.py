@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from ..exceptions import ConfigurationError, JournalError
+from ..errors.exceptions import ConfigurationError, JournalError
 from ..journal import KEY_ENV, Journal, OperationRecord, State, generate_key, key_from_text
 from ..journal.store import default_journal_path
 from ._common import (

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 from ..notifications.inbox import EntryState, Inbox, InboxEntry
 from ._common import config_option, echo_json, handle_errors, json_option, settings_from
 

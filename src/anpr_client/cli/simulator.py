@@ -18,7 +18,7 @@ from types import FrameType
 
 import click
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 from ._common import handle_errors
 
 __all__ = ["simulator"]
@@ -189,8 +189,8 @@ def credentials(
     """Write a Comune's test credentials for the simulator: CO key, workstation, operator."""
     import os
 
-    from ..pki import generate_test_pki
     from ..simulator.identities import SimulatorPki
+    from ..simulator.pki import generate_test_pki
 
     with handle_errors(as_json=False):
         chosen = _comuni(comuni) or ("058091", "015146")

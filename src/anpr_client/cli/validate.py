@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from ..exceptions import AnprError
+from ..errors.exceptions import AnprError
 from ..validation import codes
 from ..validation.batch import BatchResult, ColumnMapping, validate_file
 from ..validation.comuni import load_comuni

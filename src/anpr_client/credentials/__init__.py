@@ -32,7 +32,7 @@ from anpr_client.credentials.identity import (
     validate_codice_fiscale,
 )
 from anpr_client.credentials.software import SoftwareKey
-from anpr_client.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError
 
 if TYPE_CHECKING:
     from anpr_client.credentials.pcsc import PcscKeySource

@@ -20,7 +20,7 @@ from typing import Final, Literal, Protocol, runtime_checkable
 
 from cryptography import x509
 
-from anpr_client.exceptions import ConfigurationError, CredentialError
+from anpr_client.errors.exceptions import ConfigurationError, CredentialError
 
 __all__ = [
     "DIGEST_INFO_PREFIX",
@@ -61,7 +61,7 @@ class KeySource(Protocol):
     def sign(self, data: bytes, hash: HashName = "sha256") -> bytes:
         """RSA PKCS#1 v1.5 signature of ``data`` hashed with ``hash``.
 
-        Raises :class:`~anpr_client.exceptions.CredentialError` (or a subclass: PIN refused,
+        Raises :class:`~anpr_client.errors.CredentialError` (or a subclass: PIN refused,
         card removed…) when the key cannot sign.
         """
         ...

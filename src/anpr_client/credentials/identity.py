@@ -21,7 +21,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.x509.oid import NameOID
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     ConfigurationError,
     CredentialError,
     InvalidChecksum,

@@ -36,7 +36,7 @@ from typing import Any, Final
 from cryptography import x509
 
 from anpr_client.credentials.base import HashName, digest_info
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     CardRemovedError,
     CredentialError,
     PinError,

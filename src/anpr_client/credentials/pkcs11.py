@@ -10,11 +10,11 @@ OpenSC, configured by path. The key source:
   and checks that they belong together;
 - signs a host-computed ``DigestInfo`` with ``CKM_RSA_PKCS`` (offered by every card; the
   result is identical to ``CKM_SHA256_RSA_PKCS``) and unwraps keys with ``CKM_RSA_PKCS``;
-- maps ``CKR_PIN_INCORRECT`` → :class:`~anpr_client.exceptions.PinError`,
-  ``CKR_PIN_LOCKED`` → :class:`~anpr_client.exceptions.PinLockedError`,
-  ``CKR_TOKEN_NOT_PRESENT`` → :class:`~anpr_client.exceptions.TokenNotPresentError`,
+- maps ``CKR_PIN_INCORRECT`` → :class:`~anpr_client.errors.PinError`,
+  ``CKR_PIN_LOCKED`` → :class:`~anpr_client.errors.PinLockedError`,
+  ``CKR_TOKEN_NOT_PRESENT`` → :class:`~anpr_client.errors.TokenNotPresentError`,
   ``CKR_DEVICE_REMOVED`` (and a session closed under it) →
-  :class:`~anpr_client.exceptions.CardRemovedError`;
+  :class:`~anpr_client.errors.CardRemovedError`;
 - once the card was removed it refuses to sign, even if a card is inserted again, until
   :meth:`Pkcs11KeySource.reopen` logs in again and checks that it is the same certificate.
   An optional ``presence`` callable (e.g. :meth:`~anpr_client.credentials.pcsc.CardWatcher.
@@ -37,7 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from anpr_client.credentials.base import HashName, digest_info
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     CardRemovedError,
     CredentialError,
     PinError,

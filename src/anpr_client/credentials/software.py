@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from anpr_client.exceptions import CredentialError, PinError
+from anpr_client.errors.exceptions import CredentialError, PinError
 
 from .base import HashName
 
@@ -141,7 +141,7 @@ class SoftwareKey:
 
     @property
     def private_key(self) -> rsa.RSAPrivateKey:
-        """The key object, for the mutual-TLS helper (:mod:`anpr_client.tls`)."""
+        """The key object, for the mutual-TLS helper (:mod:`anpr_client.transport.tls`)."""
         return self._key
 
     @property

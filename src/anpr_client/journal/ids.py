@@ -26,8 +26,8 @@ import sqlite3
 import string
 from typing import Final
 
-from ..exceptions import ConfigurationError
-from ..header import ID_PATTERN
+from ..errors.exceptions import ConfigurationError
+from ..soap.testata import ID_PATTERN
 
 __all__ = [
     "COUNTER_DIGITS",

@@ -19,7 +19,7 @@ A caller may pass its own ``idOperazioneComune`` (in ``header`` or the payload's
 then works as an idempotency key. Calling again with the same id and the same request continues
 the same operation (a settled one returns its recorded answer without sending anything); the
 same id with another request or operation is refused with
-:class:`~anpr_client.exceptions.JournalError`.
+:class:`~anpr_client.errors.JournalError`.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from typing import TYPE_CHECKING, Any, Final
 from lxml import etree
 from requests.structures import CaseInsensitiveDict
 
-from ..bundle import Operation
-from ..exceptions import AnprError, AnprRejected, JournalError, NotFoundError
-from ..header import build_header
+from ..errors.exceptions import AnprError, AnprRejected, JournalError, NotFoundError
 from ..results import PreparedRequest, Result
-from ..soap import CONTENT_TYPE, read_answer
+from ..safexml import NS, parse_xml
+from ..soap.bundle import Operation
+from ..soap.envelope import CONTENT_TYPE, read_answer
+from ..soap.testata import build_header
 from ..transport import HttpResponse
-from ..xmlutil import NS, parse_xml
 from .retry import Disposition, RetryPolicy, classify
 from .store import AttemptEnd, AttemptState, Journal, OperationRecord, Settlement, State
 
@@ -572,7 +572,7 @@ def journaled_call(
     """Call ``operation`` through the journal with safe retries (see the module docstring).
 
     Returns the OK :class:`~anpr_client.results.Result`; raises the KO
-    (:class:`~anpr_client.exceptions.AnprRejected`), a refusal, or — attempts spent — the last
+    (:class:`~anpr_client.errors.AnprRejected`), a refusal, or — attempts spent — the last
     error (outcome unknown ones carry a note naming the journal entry to resolve).
     """
     op = client.operation(operation)

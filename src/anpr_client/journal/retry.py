@@ -28,7 +28,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..exceptions import (
+from ..errors.exceptions import (
     AnprRejected,
     ConfigurationError,
     HTTPStatusError,

@@ -25,7 +25,7 @@ from typing import Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 
 __all__ = ["KEY_ENV", "Sealer", "generate_key", "key_from_text"]
 

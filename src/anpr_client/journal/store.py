@@ -43,8 +43,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ..codec import render_value
-from ..exceptions import ConfigurationError, JournalError
+from ..errors.exceptions import ConfigurationError, JournalError
+from ..soap.codec import render_value
 from . import ids as _ids
 from .sealing import KEY_ENV, Sealer, key_from_text
 
@@ -118,7 +118,7 @@ _TRANSITIONS: Final[Mapping[State, frozenset[State]]] = {
 
 
 def check_transition(old: State, new: State) -> None:
-    """Raise :class:`~anpr_client.exceptions.JournalError` unless ``old → new`` is allowed."""
+    """Raise :class:`~anpr_client.errors.JournalError` unless ``old → new`` is allowed."""
     if new != old and new not in _TRANSITIONS[old]:
         raise JournalError(f"journal state cannot change from {old} to {new}")
 
@@ -751,7 +751,7 @@ class Journal:
         of two on the common path.
 
         Returns ``(record, created)``. An id already recorded for another operation, or with
-        another payload, raises :class:`~anpr_client.exceptions.JournalError`: ANPR would answer
+        another payload, raises :class:`~anpr_client.errors.JournalError`: ANPR would answer
         it with the stored answer of the first request (or an error), never apply the new one.
         """
         header_w = wire_form(header)
@@ -877,7 +877,7 @@ class Journal:
     def claim(self, key: int, *, lease: float, force: bool = False) -> OperationRecord:
         """Take charge of an operation for ``lease`` seconds (compare-and-set on its owner).
 
-        Refused with :class:`~anpr_client.exceptions.JournalError` while another live process
+        Refused with :class:`~anpr_client.errors.JournalError` while another live process
         holds it (unless ``force``): two senders of one id would only get EN148 from ANPR.
         """
         me = current_owner()
@@ -1082,7 +1082,7 @@ class Journal:
     def get(self, id_operazione_comune: str, *, comune: str | None = None) -> OperationRecord:
         """The operation with this id (in ``comune`` when several Comuni share the journal).
 
-        Raises :class:`~anpr_client.exceptions.JournalError` when there is none, or when the
+        Raises :class:`~anpr_client.errors.JournalError` when there is none, or when the
         id exists for several Comuni and none was given.
         """
         sql = _SELECT_OPS + " WHERE id_operazione_comune = ?"

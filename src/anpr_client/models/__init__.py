@@ -21,7 +21,7 @@ from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Any, TypeVar
 
-from ..exceptions import ProtocolError
+from ..errors.exceptions import ProtocolError
 
 __all__ = ["from_payload", "to_payload"]
 

@@ -19,7 +19,7 @@ NRIS     :class:`OperationResult`   the answer of an operation done through ANPR
 
 :func:`decode_notification` turns ``(tipoNotifica, payload element)`` into the event, checking
 what a handler relies on (required elements, dates, digits) and raising
-:class:`~anpr_client.exceptions.NotificationError` (outcome ``5``, "not conforming") otherwise.
+:class:`~anpr_client.errors.NotificationError` (outcome ``5``, "not conforming") otherwise.
 Element names are matched by local name, so a payload with or without ANPR's namespace reads
 the same. Reprs show the type and ids only: personal data never reaches logs through them.
 """
@@ -33,7 +33,7 @@ from typing import Any, Final, TypeVar
 
 from lxml import etree
 
-from ..exceptions import NotificationError
+from ..errors.exceptions import NotificationError
 
 __all__ = [
     "NOTIFICATION_TYPES",
@@ -364,7 +364,7 @@ def decode_notification(
 ) -> Notification:
     """Decode the plaintext ``payload`` of a notification of type ``kind`` into its event.
 
-    Raises :class:`~anpr_client.exceptions.NotificationError` (``outcome`` ``5``) for an
+    Raises :class:`~anpr_client.errors.NotificationError` (``outcome`` ``5``) for an
     unknown type, a payload element that does not match the type, or a payload that lacks what
     the event needs; the message names the element and the rule.
     """

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from ..exceptions import ConfigurationError, NotificationError, ProtocolError
-from ..xmlutil import parse_xml
+from ..errors.exceptions import ConfigurationError, NotificationError, ProtocolError
+from ..safexml import parse_xml
 from .events import Notification, decode_notification, parse_datetime
 
 if TYPE_CHECKING:
@@ -280,7 +280,7 @@ class Inbox:
         """Store ``event`` as ``pending``; ``False`` if its key was already stored.
 
         Returns only once the row is committed (and flushed, when durable). Raises
-        :class:`~anpr_client.exceptions.NotificationError` (outcome ``7``) if the file fails.
+        :class:`~anpr_client.errors.NotificationError` (outcome ``7``) if the file fails.
         """
         with self._transaction() as db:
             return _insert(db, event, channel)

@@ -34,12 +34,12 @@ from cryptography import x509
 from lxml import etree
 
 from ..credentials.base import KeySource
-from ..exceptions import NotificationError, ProtocolError
+from ..errors.exceptions import NotificationError, ProtocolError
+from ..safexml import NS, parse_xml
 from ..security.cms import encrypt_enveloped
 from ..security.frame import BASE64_BINARY, X509V3
 from ..security.saml import certificate_b64, format_instant
 from ..security.xmldsig import SUITES, Reference, create_signature
-from ..xmlutil import NS, parse_xml
 from .events import parse_datetime
 
 __all__ = [
@@ -186,7 +186,7 @@ def _nonconforming(message: str, field: str, rule: str) -> NotificationError:
 def read_request(payload: etree._Element | None) -> RichiestaN000:
     """Read the ``RichiestaN000`` of a *verified* Body (its first element).
 
-    Raises :class:`~anpr_client.exceptions.NotificationError` with outcome ``5`` naming the
+    Raises :class:`~anpr_client.errors.NotificationError` with outcome ``5`` naming the
     element at fault. An empty ``contenuto`` is returned as ``b""`` (the caller answers 6).
     """
     if payload is None or payload.tag != f"{{{N000_NS}}}RichiestaN000":

@@ -58,8 +58,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from lxml import etree
 
-from ..exceptions import AnprRejected, NotificationError, ProtocolError
-from ..xmlutil import DEFAULT_MAX_BYTES, parse_xml
+from ..errors.exceptions import AnprRejected, NotificationError, ProtocolError
+from ..safexml import DEFAULT_MAX_BYTES, parse_xml
 from .events import Notification, decode_notification, parse_datetime
 from .inbox import Inbox, InvalidNotification, PullCheckpoint
 
@@ -181,7 +181,7 @@ class Poller:
         An extraction left in flight by an earlier run is finished first. With ``wait``, the
         poller sleeps until results are ready (at most ``max_wait`` seconds in all); otherwise,
         or past that limit, it stops with :attr:`PullReport.waiting_until` set and the next
-        call resumes. Raises :class:`~anpr_client.exceptions.NotificationError` for a period
+        call resumes. Raises :class:`~anpr_client.errors.NotificationError` for a period
         ANPR would refuse, and the client's exceptions for transport errors and KO answers.
         """
         report = PullReport()
@@ -397,7 +397,7 @@ def read_notifications(
 
     ``compressed``: ``True`` for gz, ``False`` for xml, ``None`` to sniff the gzip magic.
     Notifications that cannot be decoded come back as :class:`InvalidNotification`.
-    Raises :class:`~anpr_client.exceptions.ProtocolError` if the document itself is unusable.
+    Raises :class:`~anpr_client.errors.ProtocolError` if the document itself is unusable.
     """
     if compressed or (compressed is None and data[:2] == b"\x1f\x8b"):
         data = _gunzip(data, max_bytes)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from ..credentials.base import KeySource, SecretCallback
-from ..exceptions import (
+from ..errors.exceptions import (
     AnprError,
     ConfigurationError,
     DecryptionError,
@@ -42,12 +42,12 @@ from ..exceptions import (
     ProtocolError,
     VerificationError,
 )
-from ..mtom import inline_attachments, is_related, parse_related
+from ..safexml import parse_xml
 from ..security.cms import decrypt_enveloped
 from ..security.policy import NOTIFICATION_POLICY, SecurityPolicy
 from ..security.trust import TrustStore
 from ..security.verify import verify_envelope
-from ..xmlutil import parse_xml
+from ..soap.mtom import inline_attachments, is_related, parse_related
 from .events import Notification, decode_notification
 from .inbox import Inbox
 from .message import Outcome, build_response, read_request

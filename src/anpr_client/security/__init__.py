@@ -10,7 +10,7 @@
 :mod:`.trust`          :class:`TrustStore`: anchors, intermediates, revoked certificates
 =====================  =====================================================================
 
-Keys come from :mod:`anpr_client.credentials`; transport TLS from :mod:`anpr_client.tls`.
+Keys come from :mod:`anpr_client.credentials`; transport TLS from :mod:`anpr_client.transport.tls`.
 """
 
 from anpr_client.security.cms import (

@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from anpr_client.credentials.base import HashName, KeySource, hash_bytes
-from anpr_client.exceptions import CmsRejected, CredentialError, DecryptionError
+from anpr_client.errors.exceptions import CmsRejected, CredentialError, DecryptionError
 from anpr_client.security.trust import TrustStore
 
 __all__ = [

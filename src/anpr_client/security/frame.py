@@ -37,7 +37,8 @@ from lxml import etree
 
 from anpr_client.credentials.base import KeySource, SecretCallback
 from anpr_client.credentials.identity import validate_codice_fiscale
-from anpr_client.exceptions import ConfigurationError, SigningError
+from anpr_client.errors.exceptions import ConfigurationError, SigningError
+from anpr_client.safexml import NS, parse_xml
 from anpr_client.security.cms import id_postazione_firmato as make_id_postazione_firmato
 from anpr_client.security.saml import (
     AssertionContent,
@@ -46,7 +47,6 @@ from anpr_client.security.saml import (
     format_instant,
 )
 from anpr_client.security.xmldsig import SUITES, Reference, create_signature
-from anpr_client.xmlutil import NS, parse_xml
 
 if TYPE_CHECKING:
     from anpr_client.settings import Settings

@@ -38,7 +38,13 @@ from cryptography.x509.oid import NameOID
 from lxml import etree
 
 from anpr_client.credentials.base import KeySource
-from anpr_client.exceptions import AssertionRejected, CmsRejected, MalformedFrame, ProtocolError
+from anpr_client.errors.exceptions import (
+    AssertionRejected,
+    CmsRejected,
+    MalformedFrame,
+    ProtocolError,
+)
+from anpr_client.safexml import NS, parse_xml
 from anpr_client.security.cms import VerifiedSignedData, verify_signed_data
 from anpr_client.security.policy import SecurityPolicy
 from anpr_client.security.trust import TrustStore
@@ -49,7 +55,6 @@ from anpr_client.security.xmldsig import (
     create_signature,
     verify_signature,
 )
-from anpr_client.xmlutil import NS, parse_xml
 
 __all__ = [
     "BEARER",

@@ -21,7 +21,11 @@ from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 
-from anpr_client.exceptions import ConfigurationError, RevokedCertificate, UntrustedCertificate
+from anpr_client.errors.exceptions import (
+    ConfigurationError,
+    RevokedCertificate,
+    UntrustedCertificate,
+)
 
 __all__ = ["TrustStore", "fingerprint"]
 

@@ -1,7 +1,7 @@
 """The strict verifier of a signed SOAP envelope: requests (simulator) and notifications.
 
 :func:`verify_envelope` checks, in this order, and raises the first failure as a typed
-:class:`~anpr_client.exceptions.VerificationError` whose ``.check`` names it:
+:class:`~anpr_client.errors.VerificationError` whose ``.check`` names it:
 
 1. shape: one ``soap:Envelope`` with at most one Header and exactly one Body (a second Body is
    ``wrapping``/``duplicate-body``), one ``wsse:Security``, one message ``ds:Signature``;
@@ -39,7 +39,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     AssertionRejected,
     MalformedFrame,
     ProtocolError,
@@ -50,13 +50,13 @@ from anpr_client.exceptions import (
     UntrustedCertificate,
     VerificationError,
 )
+from anpr_client.safexml import NS, parse_xml
 from anpr_client.security.cms import VerifiedSignedData
 from anpr_client.security.frame import BASE64_BINARY, SOAP11_NS, SOAP12_NS, X509V3
 from anpr_client.security.policy import DEFAULT_POLICY, SecurityPolicy
 from anpr_client.security.saml import SAML2_NS, VerifiedAssertion, parse_instant, verify_assertion
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.xmldsig import DS_NS, index_ids, verify_signature
-from anpr_client.xmlutil import NS, parse_xml
 
 __all__ = [
     "VerifiedEnvelope",

@@ -33,7 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from anpr_client.credentials.base import HashName, KeySource, hash_bytes
-from anpr_client.exceptions import (
+from anpr_client.errors.exceptions import (
     BadSignature,
     DigestMismatch,
     ForbiddenAlgorithm,
@@ -41,7 +41,7 @@ from anpr_client.exceptions import (
     SignatureWrapping,
     SigningError,
 )
-from anpr_client.xmlutil import NS
+from anpr_client.safexml import NS
 
 __all__ = [
     "DS_NS",

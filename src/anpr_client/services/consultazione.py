@@ -7,7 +7,7 @@
 
 Each method takes the request model (``testataRichiesta`` may be left out: it is filled) and
 returns a :class:`~anpr_client.results.Result` whose ``value`` is the typed OK branch; a KO
-answer raises the matching :class:`~anpr_client.exceptions.AnprRejected` subclass.
+answer raises the matching :class:`~anpr_client.errors.AnprRejected` subclass.
 """
 
 from __future__ import annotations

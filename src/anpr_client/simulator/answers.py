@@ -14,9 +14,9 @@ from typing import Final, Literal
 
 from lxml import etree
 
-from ..mtom import build_related
-from ..soap import CONTENT_TYPE
-from ..xmlutil import NS
+from ..safexml import NS
+from ..soap.envelope import CONTENT_TYPE
+from ..soap.mtom import build_related
 
 __all__ = [
     "HttpAnswer",

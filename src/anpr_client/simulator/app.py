@@ -1,7 +1,7 @@
 """The simulator's WSGI application: ANPR's services at ANPR's URL paths.
 
 A request goes: route by path (the families of :data:`anpr_client.endpoints.FAMILY_PATHS`) →
-read the body (size-capped) → hardened parse (:func:`anpr_client.xmlutil.parse_xml`) →
+read the body (size-capped) → hardened parse (:func:`anpr_client.safexml.parse_xml`) →
 faults injected for *received* requests → the gateway (:mod:`.gateway`: security frame, identity
 policy, XSD) → the application checks of ``testataRichiesta`` → the ledger (:mod:`.ledger`:
 replay, EN079, EN148) → *processing* faults (latency) → the operation's handler, inside one
@@ -25,11 +25,11 @@ from typing import Any, Final
 
 from lxml import etree
 
-from ..bundle import Bundle, Operation
-from ..codec import decode, encode
 from ..endpoints import FAMILY_PATHS
-from ..exceptions import ConnectError, ConnectionLost, ProtocolError
-from ..xmlutil import parse_xml
+from ..errors.exceptions import ConnectError, ConnectionLost, ProtocolError
+from ..safexml import parse_xml
+from ..soap.bundle import Bundle, Operation
+from ..soap.codec import decode, encode
 from .answers import HttpAnswer, fault_answer, plain_answer, soap_answer
 from .clock import Clock, utc_iso
 from .config import SimulatorConfig

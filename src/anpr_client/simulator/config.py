@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final, Literal
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 
 __all__ = ["ExtractionFormat", "SimulatorConfig"]
 

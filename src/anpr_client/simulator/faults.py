@@ -36,7 +36,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Final, Literal, get_args
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 
 __all__ = ["FIRED", "Fault", "FaultInjector", "FaultKind", "Stage"]
 

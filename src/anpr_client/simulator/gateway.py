@@ -39,8 +39,8 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from ..bundle import Bundle, Operation
-from ..exceptions import VerificationError
+from ..errors.exceptions import VerificationError
+from ..safexml import NS
 from ..security.cms import VerifiedSignedData
 from ..security.policy import DEFAULT_POLICY, SecurityPolicy
 from ..security.saml import _verify_id_postazione
@@ -52,8 +52,8 @@ from ..security.verify import (
     gateway_fault,
     verify_envelope,
 )
+from ..soap.bundle import Bundle, Operation
 from ..validation import codicefiscale
-from ..xmlutil import NS
 
 __all__ = [
     "CERTIFICATE_REVOKED",

@@ -4,8 +4,9 @@ One CA (``CA Postazioni Test``, the role of ANPR's "CA Postazioni") issues, for 
 its ``<ISTAT>-CO-9999`` certificate (signs the frame; recipient of encrypted notifications) and
 its ``<ISTAT>-PC-0001`` workstation certificate, plus the simulator's TLS server certificate.
 A second CA (``CA Utenti Test``, ANPR's "CA Utenti") issues the certificate that signs pushed
-notifications. Everything is generated on first start with fresh keys (:mod:`anpr_client.pki`)
-and reused from ``state_dir/pki`` afterwards; keys are PEM files with mode 0600, unencrypted
+notifications. Everything is generated on first start with fresh keys
+(:mod:`anpr_client.simulator.pki`) and reused from ``state_dir/pki`` afterwards;
+keys are PEM files with mode 0600, unencrypted
 (a test PKI: nothing here may ever be used in production).
 
 Layout of ``state_dir``::
@@ -36,9 +37,9 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
 from .._version import __version__
-from ..exceptions import ConfigurationError
-from ..pki import Identity, create_ca, issue_certificate, name
+from ..errors.exceptions import ConfigurationError
 from ..validation import codicefiscale
+from .pki import Identity, create_ca, issue_certificate, name
 
 __all__ = ["ComuneIdentity", "SimulatorPki", "operator_cf", "write_settings"]
 

@@ -51,12 +51,12 @@ import requests
 from cryptography import x509
 from lxml import etree
 
-from ..bundle import Bundle, default_bundle_dir
-from ..codec import encode
 from ..credentials.base import KeySource
-from ..exceptions import AnprError, ConfigurationError, ProtocolError
-from ..xmlutil import NS, parse_xml
-from ..xsdmodel import SchemaSet
+from ..errors.exceptions import AnprError, ConfigurationError, ProtocolError
+from ..safexml import NS, parse_xml
+from ..soap.bundle import Bundle, default_bundle_dir
+from ..soap.codec import encode
+from ..soap.xsdmodel import SchemaSet
 from .clock import Clock, format_datetime, utc_iso
 from .config import SimulatorConfig
 from .db import Database

@@ -1,6 +1,6 @@
 """Registry records as ANPR payload fragments (``tipoGeneralita``, ``tipoResidenza``…).
 
-Answers and notifications are built as payload dicts (see :mod:`anpr_client.codec`); these
+Answers and notifications are built as payload dicts (see :mod:`anpr_client.soap.codec`); these
 functions give the shared fragments, so every service describes a person the same way.
 """
 

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Final, Literal
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 from ..validation.codicefiscale import (
     DIGIT_POSITIONS,
     OMOCODIA_LETTERS,
@@ -383,7 +383,7 @@ def generate_population(
     codici fiscali already in use (they are avoided, omocodia applied). Families come in the
     order of ``comuni``; ids and codes are stable for the same arguments.
 
-    Raises :class:`~anpr_client.exceptions.ConfigurationError` for an unknown or ceased Comune
+    Raises :class:`~anpr_client.errors.ConfigurationError` for an unknown or ceased Comune
     or a count out of range.
     """
     if not 0 <= persons_per_comune <= MAX_PERSONS_PER_COMUNE:

@@ -24,12 +24,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..bundle import get_bundle
 from ..client import Client
 from ..credentials.software import SoftwareKey
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 from ..security.trust import TrustStore
 from ..settings import Settings, load_settings
+from ..soap.bundle import get_bundle
 from ..transport import WsgiTransport
 from .app import SimulatorApp
 from .clock import Clock

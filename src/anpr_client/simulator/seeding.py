@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 from ..validation.comuni import ComuniTable
 from . import population
 from .store import Address, BirthPlace, NewPerson, Registry

@@ -34,7 +34,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final, Literal
 
-from ..exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 from ..validation.comuni import ComuniTable
 from ..validation.stati import StatiTable
 from ..validation.toponyms import SpeciesTable
@@ -246,7 +246,7 @@ def find_table(name_or_id: str) -> Table | None:
 
 
 def get_table(name_or_id: str) -> Table:
-    """Like :func:`find_table`, but raises :class:`~anpr_client.exceptions.ConfigurationError`
+    """Like :func:`find_table`, but raises :class:`~anpr_client.errors.ConfigurationError`
     for an unknown table."""
     table = find_table(name_or_id)
     if table is None:

@@ -6,7 +6,7 @@ safely (with a report of every change). The same rules serve ``anpr validate`` o
 export and the client, which runs them on every request before sending (opt-out).
 
 Validators, one module each, shaped like python-stdnum (``compact``, ``validate`` raising a
-:class:`~anpr_client.exceptions.ValidationError` with ``.field``, ``.code``, ``.rule``,
+:class:`~anpr_client.errors.ValidationError` with ``.field``, ``.code``, ``.rule``,
 ``.severity``, and ``is_valid``, which never raises):
 
 - :mod:`.codicefiscale`: format, check character, omocodia, consistency with the person;
@@ -21,7 +21,7 @@ one person), :mod:`.requirements` (what each operation needs beyond the XSD),
 batch and its reports) and :mod:`.precheck` (the client's hook).
 """
 
-from ..exceptions import Finding, LocalCheckError
+from ..errors.exceptions import Finding, LocalCheckError
 from .batch import BatchResult, ColumnMapping, read_records, validate_file
 from .codes import INPUT, RULES, XSD, Rule
 from .comuni import Comune, ComuniTable, load_comuni

@@ -24,8 +24,8 @@ from typing import ClassVar, Final, Self, cast
 
 from lxml import etree
 
-from ..exceptions import ConfigurationError, ProtocolError
-from ..xmlutil import parse_xml
+from ..errors.exceptions import ConfigurationError, ProtocolError
+from ..safexml import parse_xml
 
 __all__ = ["MAX_TABLE_BYTES", "ReferenceTable", "parse_table_date", "read_bytes", "read_rows"]
 
@@ -217,7 +217,7 @@ def read_rows(
 
     ``columns`` is the table's official column order, used when the file has no header row;
     ``required`` are the columns without which the table is useless. Raises
-    :class:`~anpr_client.exceptions.ConfigurationError` naming ``setting``.
+    :class:`~anpr_client.errors.ConfigurationError` naming ``setting``.
     """
     rows = _raw_rows(data, columns, setting)
     wanted = {c.upper() for c in columns}

@@ -22,7 +22,7 @@ of the file (findings go to the report writer, which spools them to disk). Rows 
 from 1, the header excluded. A row that cannot be read (wrong number of CSV fields, a line
 that is not a JSON object) gets one ``INPUT`` finding and is copied unchanged by ``--fix``;
 a file that cannot be used at all (missing, undecodable, no header, required columns missing)
-raises :class:`~anpr_client.exceptions.ConfigurationError` naming ``input``.
+raises :class:`~anpr_client.errors.ConfigurationError` naming ``input``.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Final
 
-from ..exceptions import ConfigurationError, Finding
+from ..errors.exceptions import ConfigurationError, Finding
 from .normalise import Change, Policy, normalise_record
 from .report import ReportWriter, writable
 from .rules import PERSON_FIELDS, PersonChecker

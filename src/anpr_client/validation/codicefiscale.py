@@ -24,11 +24,11 @@ More information: Decreto del Ministero delle Finanze 23 dicembre 1976 (the algo
 >>> validate("RSSMRA85T10A562")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidLength: codiceFiscale: 15 characters; ... [EA001]
+anpr_client.errors.InvalidLength: codiceFiscale: 15 characters; ... [EA001]
 >>> validate("RSSMRA85T10A562T")
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidChecksum: codiceFiscale: the check character is S, not T [ENT02]
+anpr_client.errors.InvalidChecksum: codiceFiscale: the check character is S, not T [ENT02]
 >>> validate("RSSMRA85T1LA562V")  # omocodic: the last-but-four digit replaced
 'RSSMRA85T1LA562V'
 >>> calc_check_digit("RSSMRA85T10A562")
@@ -57,7 +57,7 @@ from collections.abc import Iterator
 from datetime import date
 from typing import TYPE_CHECKING, Final, Literal
 
-from ..exceptions import (
+from ..errors.exceptions import (
     InvalidChecksum,
     InvalidComponent,
     InvalidFormat,

@@ -36,7 +36,7 @@ stdnum-style functions check a code against a table (the sample by default):
 >>> validate("078108", date(2020, 1, 1), table=table)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidComponent: luogoNascita: 078108 (ROSSANO) ceased ... [EN338]
+anpr_client.errors.InvalidComponent: luogoNascita: 078108 (ROSSANO) ceased ... [EN338]
 >>> is_valid("078108", date(2000, 1, 1)), is_valid("1234", date(2000, 1, 1))
 (True, False)
 """
@@ -56,7 +56,7 @@ from datetime import date
 from pathlib import Path
 from typing import Final, Literal
 
-from ..exceptions import ConfigurationError, InvalidComponent, InvalidFormat
+from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
 from . import codes
 from ._tables import ReferenceTable, parse_table_date, read_rows
 

@@ -19,15 +19,15 @@ apostrophe ’ are refused. Addresses and free text have wider classes.
 >>> validate("Ștefan", "nome")
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidFormat: nome: character not allowed: 'Ș' (U+0218) [XSD]
+anpr_client.errors.InvalidFormat: nome: character not allowed: 'Ș' (U+0218) [XSD]
 >>> validate("X" * 81, "cognome")
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidLength: cognome: 81 characters, at most 80 allowed [XSD]
+anpr_client.errors.InvalidLength: cognome: 81 characters, at most 80 allowed [XSD]
 >>> validate_date("1985-02-30")
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidFormat: dataNascita: '1985-02-30' is not a date (YYYY-MM-DD) [XSD]
+anpr_client.errors.InvalidFormat: dataNascita: '1985-02-30' is not a date (YYYY-MM-DD) [XSD]
 >>> is_valid("M", "sesso"), is_valid("X", "sesso"), is_valid(None, "sesso")
 (True, False, False)
 """
@@ -45,7 +45,7 @@ from typing import Final
 
 from lxml import etree
 
-from ..exceptions import ConfigurationError, InvalidFormat, InvalidLength, ValidationError
+from ..errors.exceptions import ConfigurationError, InvalidFormat, InvalidLength, ValidationError
 from . import codes
 
 __all__ = [
@@ -164,7 +164,7 @@ def _real_date(m: re.Match[str]) -> bool:
 def tipo_dato_path(bundle_dir: Path | None = None) -> Path:
     """The ``tipoDato`` schema of a bundle (ours by default)."""
     if bundle_dir is None:
-        from ..bundle import default_bundle_dir
+        from ..soap.bundle import default_bundle_dir
 
         bundle_dir = default_bundle_dir()
     for candidate in (bundle_dir / "common" / "tipo-dato.xsd", bundle_dir / "tipoDato.xsd"):

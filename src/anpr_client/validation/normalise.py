@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from ..exceptions import ValidationError
+from ..errors.exceptions import ValidationError
 from . import codicefiscale, fields
 from .toponyms import ABBREVIATIONS
 

@@ -1,8 +1,8 @@
 """The client's hook: the same checks as ``anpr validate``, on a request payload, before sending.
 
 :func:`precheck` takes an operation code and the payload (shaped like the XSD, as
-:mod:`anpr_client.codec` takes it, ideally with the ``testataRichiesta`` the client built) and
-returns every :class:`~anpr_client.exceptions.Finding`: the operation's required combinations
+:mod:`anpr_client.soap.codec` takes it, ideally with the ``testataRichiesta`` the client built) and
+returns every :class:`~anpr_client.errors.Finding`: the operation's required combinations
 (:mod:`.requirements`), every person found in the payload (any element with a ``cognome``/
 ``nome`` and a ``codiceFiscale``/``dataNascita``/``luogoNascita``/``sesso``: the
 ``generalita`` of the subject, of parents and spouses, ``criteriRicerca`` of a search), their
@@ -10,7 +10,7 @@ citizenships and their addresses. Paths in the findings are payload paths
 (``generalita1001.generalita.codiceFiscale.codFiscale``). Any element with a
 ``codiceFiscale`` counts as a person too.
 
-:func:`enforce` raises :class:`~anpr_client.exceptions.LocalCheckError` when a finding is
+:func:`enforce` raises :class:`~anpr_client.errors.LocalCheckError` when a finding is
 blocking, so a request that would come back with an ``EC``/``ES``/``EN`` error, or be refused
 by the gateway, is stopped locally with the same code; it returns the warnings otherwise.
 
@@ -21,7 +21,7 @@ by the gateway, is stopped locally with the same code; it returns the warnings o
 >>> enforce("3002", payload)
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.LocalCheckError: invalid payload for operation 3002 (1 problem), ...
+anpr_client.errors.LocalCheckError: invalid payload for operation 3002 (1 problem), ...
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from ..exceptions import Finding, LocalCheckError
+from ..errors.exceptions import Finding, LocalCheckError
 from . import codes, requirements
 from .comuni import ComuniTable, load_comuni
 from .requirements import values_at

@@ -32,7 +32,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, Final
 
-from ..exceptions import ConfigurationError, Finding
+from ..errors.exceptions import ConfigurationError, Finding
 from . import codes
 
 __all__ = ["ReportWriter", "Summary", "writable"]

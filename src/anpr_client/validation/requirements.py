@@ -5,7 +5,7 @@ that lack what the operation needs, with its own codes (``EN081`` mandatory fiel
 ``EHR97`` registration without ``dataDecorrenza``, ``ES004``/``EN448`` no way to identify the
 person…). The rules are data: :data:`REQUIREMENTS` maps an operation code to its rules, and
 :func:`check` applies them to a payload shaped like the XSD (nested dicts and lists, keys named
-after the elements, as :mod:`anpr_client.codec` takes them).
+after the elements, as :mod:`anpr_client.soap.codec` takes them).
 
 Paths are dotted element names; a path through a repeated element means *every* element
 (``elencoSoggettiFamiglia.generalita``).
@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from ..codec import render_value
-from ..exceptions import Finding
+from ..errors.exceptions import Finding
+from ..soap.codec import render_value
 from . import codes
 
 __all__ = ["REQUIREMENTS", "Forbid", "Need", "OneOf", "Requirement", "check", "values_at"]

@@ -1,7 +1,7 @@
 """The checks of one person, shared by ``anpr validate`` (batch) and the client (before sending).
 
 :class:`PersonChecker` takes a person as flat text fields (the batch columns of
-:data:`PERSON_FIELDS`) and returns :class:`~anpr_client.exceptions.Finding` objects, one per
+:data:`PERSON_FIELDS`) and returns :class:`~anpr_client.errors.Finding` objects, one per
 defect, each with the ANPR code it predicts (:mod:`.codes`). A defect is reported once, where
 it is: when a surname breaks the character class, the codice fiscale is not also compared with
 it; when a birth Comune is unknown, the codice fiscale's place is not compared with it.
@@ -26,7 +26,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final
 
-from ..exceptions import Finding, ValidationError
+from ..errors.exceptions import Finding, ValidationError
 from . import codes, codicefiscale, fields, toponyms
 from .comuni import ComuniTable, fold_name, why_not_valid
 from .stati import StatiTable

@@ -19,7 +19,7 @@ small sample shipped with anpr-client (``complete=False``).
 >>> validate("100", use="birth")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidComponent: luogoNascita: 100 (ITALIA) is not a foreign ... [EC030]
+anpr_client.errors.InvalidComponent: luogoNascita: 100 (ITALIA) is not a foreign ... [EC030]
 >>> is_valid("Z110"), is_valid("12")
 (True, False)
 """
@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
-from ..exceptions import ConfigurationError, InvalidComponent, InvalidFormat
+from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
 from . import codes
 from ._tables import ReferenceTable, parse_table_date, read_rows
 

@@ -25,7 +25,7 @@ CSV with its columns ``ID``, ``DESCRIZIONE``, ``DESCRIZIONETRASLITTERATA``, ``OR
 >>> validate_civico("dodici")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
-anpr_client.exceptions.InvalidFormat: numero_civico: 'dodici' is not a house number ... [XSD]
+anpr_client.errors.InvalidFormat: numero_civico: 'dodici' is not a house number ... [XSD]
 >>> is_valid("VIA ROMA"), is_valid("VIA"), is_valid(3)
 (True, False, False)
 """
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from ..exceptions import ConfigurationError, InvalidComponent, InvalidFormat, ValidationError
+from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat, ValidationError
 from . import codes, fields
 from ._tables import ReferenceTable, parse_table_date, read_rows
 from .comuni import fold_name

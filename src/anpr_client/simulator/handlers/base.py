@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...bundle import Operation
+from ...soap.bundle import Operation
 
 if TYPE_CHECKING:
     from ..clock import Clock

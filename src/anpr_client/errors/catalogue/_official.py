@@ -23,8 +23,8 @@ from typing import Final
 
 from lxml import etree
 
+from ...safexml import parse_xml
 from ..exceptions import ConfigurationError, ProtocolError
-from ..xmlutil import parse_xml
 from ._data import normalize_code
 
 __all__ = ["OfficialEntry", "load_official"]
@@ -63,7 +63,7 @@ def load_official(path: str | Path) -> dict[str, OfficialEntry]:
 
     Recognises the columns by their headers (Italian as in ANPR's spreadsheet, or the English
     ones of a CSV export such as ``code,message,severity_subentro,…``). Raises
-    :class:`~anpr_client.exceptions.ConfigurationError` naming the file and the problem if the
+    :class:`~anpr_client.errors.ConfigurationError` naming the file and the problem if the
     file cannot be read or has no code/description columns.
     """
     path = Path(path)

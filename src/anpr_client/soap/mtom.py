@@ -19,8 +19,8 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from .exceptions import ProtocolError
-from .xmlutil import NS
+from ..errors.exceptions import ProtocolError
+from ..safexml import NS
 
 __all__ = [
     "Attachment",

@@ -4,7 +4,7 @@
 client takes as input (keys are the XSD child element names, nested dicts for complex children,
 lists for repeatable elements, strings for values)::
 
-    >>> from anpr_client.bundle import default_bundle_dir
+    >>> from anpr_client.soap.bundle import default_bundle_dir
     >>> wsdl = default_bundle_dir() / "3000-consultazione" / "3000.wsdl"
     >>> payload = sample_payload(wsdl, "Richiesta3002")
     >>> list(payload)
@@ -45,7 +45,7 @@ from xmlschema.names import (
 )
 from xmlschema.validators import XsdAtomicRestriction, XsdElement, XsdGroup
 
-from .exceptions import SampleError
+from anpr_client.errors.exceptions import SampleError
 
 __all__ = [
     "SampleError",
@@ -270,7 +270,7 @@ class _Generator:
             return
         for attempt in range(_ATTEMPTS):
             # Without rng: the first try is deterministic, retries vary (facets can disagree).
-            rng = self.rng if self.rng is not None or attempt == 0 else random.Random(attempt)  # noqa: S311
+            rng = self.rng if self.rng is not None or attempt == 0 else random.Random(attempt)
             regexp = regexps[0] if rng is None else rng.choice(regexps)
             text = _generate(_parse_regex(regexp), low, high, rng)
             if text is not None:

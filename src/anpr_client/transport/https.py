@@ -1,30 +1,21 @@
-"""Transports: bytes and headers in; status, headers and bytes out.
+"""HTTPS over requests with one ``ssl.SSLContext``; network failures become typed errors.
 
-A transport knows nothing of SOAP, WS-Security or retries. Three implementations:
-
-- :class:`HttpTransport`: HTTPS with one ``ssl.SSLContext`` (see :mod:`anpr_client.tls`) and
-  timeouts always set; network errors become :mod:`anpr_client.exceptions` classes that say
-  whether the request may have reached the server (``delivered``);
-- :class:`WsgiTransport`: calls a WSGI application in-process (e.g. the simulator);
-- :class:`MockTransport`: a function turned into a server, for tests.
+Each error says whether the request may have reached the server: a failure before the request
+was written is :class:`~anpr_client.errors.ConnectError` (safe to resend), one after it is an
+*outcome unknown* error.
 """
 
 from __future__ import annotations
 
-import io
 import ssl
-import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
-from urllib.parse import urlsplit
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
-from .exceptions import (
+from ..errors.exceptions import (
     ConnectError,
     ConnectionLost,
     ConnectTimeout,
@@ -32,44 +23,9 @@ from .exceptions import (
     TLSError,
     TransportError,
 )
-from .settings import Timeouts
+from .models import HttpRequest, HttpResponse
 
-__all__ = [
-    "HttpRequest",
-    "HttpResponse",
-    "HttpTransport",
-    "MockTransport",
-    "Transport",
-    "WsgiTransport",
-]
-
-
-@dataclass(frozen=True)
-class HttpRequest:
-    url: str
-    body: bytes
-    headers: Mapping[str, str] = field(default_factory=dict)
-    timeouts: Timeouts = field(default_factory=Timeouts)
-    method: str = "POST"
-
-
-@dataclass(frozen=True)
-class HttpResponse:
-    status: int
-    headers: Mapping[str, str]
-    """Case-insensitive."""
-    body: bytes
-    elapsed: float = 0.0
-
-    @property
-    def content_type(self) -> str:
-        return self.headers.get("content-type", "")
-
-
-class Transport(Protocol):
-    def send(self, request: HttpRequest) -> HttpResponse: ...
-
-    def close(self) -> None: ...
+__all__ = ["HttpTransport"]
 
 
 class _ContextAdapter(HTTPAdapter):
@@ -203,77 +159,3 @@ class HttpTransport:
 
     def close(self) -> None:
         self.session.close()
-
-
-class MockTransport:
-    """A transport that hands each request to ``handler``: a server in one function."""
-
-    def __init__(self, handler: Callable[[HttpRequest], HttpResponse]):
-        self.handler = handler
-
-    def send(self, request: HttpRequest) -> HttpResponse:
-        return self.handler(request)
-
-    def close(self) -> None:
-        pass
-
-
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class WsgiTransport:
-    """Calls a WSGI application in-process, as if it were served at the request's URL."""
-
-    def __init__(self, app: WsgiApp, *, remote_addr: str = "127.0.0.1"):
-        self.app = app
-        self.remote_addr = remote_addr
-
-    def send(self, request: HttpRequest) -> HttpResponse:
-        url = urlsplit(request.url)
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": request.method,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": url.path or "/",
-            "QUERY_STRING": url.query,
-            "SERVER_NAME": url.hostname or "localhost",
-            "SERVER_PORT": str(url.port or (443 if url.scheme == "https" else 80)),
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": self.remote_addr,
-            "CONTENT_LENGTH": str(len(request.body)),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": url.scheme or "http",
-            "wsgi.input": io.BytesIO(request.body),
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-        }
-        for name, value in request.headers.items():
-            key = name.upper().replace("-", "_")
-            if key == "CONTENT_TYPE":
-                environ["CONTENT_TYPE"] = value
-            elif key != "CONTENT_LENGTH":
-                environ[f"HTTP_{key}"] = value
-        captured: dict[str, Any] = {}
-
-        def start_response(
-            status: str, headers: list[tuple[str, str]], exc_info: Any = None
-        ) -> Any:
-            captured["status"] = int(status.split(" ", 1)[0])
-            captured["headers"] = CaseInsensitiveDict(dict(headers))
-            return lambda data: None
-
-        started = time.monotonic()
-        result = self.app(environ, start_response)
-        try:
-            body = b"".join(result)
-        finally:
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
-        return HttpResponse(
-            captured["status"], captured["headers"], body, time.monotonic() - started
-        )
-
-    def close(self) -> None:
-        pass

@@ -8,7 +8,7 @@ value derives from. ANPR's schemas use a small subset of XSD to say it — ``ele
 module reads that subset directly with lxml. Every schema file is parsed once per process and
 shared by all families (``tipoDato.xsd`` is imported by all of them), and element models are
 built lazily, only for the parts of a message that are used. Validation itself is lxml's
-compiled XSD (:meth:`anpr_client.bundle.Bundle.schema`); this model never decides validity.
+compiled XSD (:meth:`anpr_client.soap.bundle.Bundle.schema`); this model never decides validity.
 
 Constructs outside the subset (``xs:any``, ``xs:group``, attributes) are refused with a clear
 error rather than modelled wrong.
@@ -23,7 +23,7 @@ from typing import Final
 
 from lxml import etree
 
-from .exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError
 
 __all__ = ["Node", "SchemaSet"]
 

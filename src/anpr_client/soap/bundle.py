@@ -7,7 +7,7 @@ Operations missing from a user bundle (e.g. ``TestConn``, which ANPR does not pu
 from ours.
 
 Everything here is loaded lazily and **once per process**: the operation table comes from a quick
-scan of the WSDL files; a family's element models (:mod:`anpr_client.xsdmodel`, used to order
+scan of the WSDL files; a family's element models (:mod:`anpr_client.soap.xsdmodel`, used to order
 and decode elements) and its compiled ``lxml`` schema (used to validate requests) are built on
 first use and shared by every client. Thread-safe.
 """
@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from .exceptions import AnprError, ConfigurationError
+from ..errors.exceptions import AnprError, ConfigurationError
 from .xsdmodel import Node, SchemaSet
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ def default_bundle_dir() -> Path:
     packaged = resources.files("anpr_client") / "_bundle"
     if packaged.is_dir():
         return Path(str(packaged))
-    source = Path(__file__).resolve().parents[2] / "wsdl"
+    source = Path(__file__).resolve().parents[3] / "wsdl"
     if source.is_dir():
         return source
     raise ConfigurationError(  # pragma: no cover - a broken installation
@@ -252,7 +252,7 @@ class Bundle:
     def document(self, family: str) -> Document:
         """The zeep ``Document`` of a family (parsed once per process).
 
-        Not used on the client's path (see :mod:`anpr_client.xsdmodel`); it serves
+        Not used on the client's path (see :mod:`anpr_client.soap.xsdmodel`); it serves
         :meth:`anpr_client.client.Client.zeep_service` and anyone who wants zeep's type objects.
         """
         doc = self._documents.get(family)
@@ -300,7 +300,7 @@ class Bundle:
         return self._models
 
     def element_model(self, family: str, qname: etree.QName) -> Node:
-        """The model (:class:`~anpr_client.xsdmodel.Node`) of a global element of a family."""
+        """The model (:class:`~anpr_client.soap.xsdmodel.Node`) of a global element of a family."""
         return self._model_set(family).element(qname.namespace or "", qname.localname)
 
     def request_model(self, operation: Operation) -> Node:

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any, Final
 
-from .settings import Settings
+from ..settings import Settings
 
 __all__ = ["ID_PATTERN", "build_header", "new_operation_id", "now_with_offset"]
 

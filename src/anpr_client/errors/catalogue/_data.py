@@ -87,7 +87,7 @@ _RETRY_TEXT: Final = {
 def _exception_class(name: str) -> type[AnprRejected]:
     cls = getattr(_exceptions, name, None)
     if not (isinstance(cls, type) and issubclass(cls, AnprRejected)):
-        raise LookupError(f"{name!r} is not an AnprRejected class of anpr_client.exceptions")
+        raise LookupError(f"{name!r} is not an AnprRejected class of anpr_client.errors")
     return cls
 
 

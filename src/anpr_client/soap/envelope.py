@@ -1,7 +1,7 @@
 """SOAP 1.1 envelopes: wrap a request body, read an answer (MTOM or plain), detect faults.
 
 Faults are detected before anything else looks at an answer (ANPR's gateway faults are not
-signed), and become the typed exceptions of :mod:`anpr_client.faults`.
+signed), and become the typed exceptions of :mod:`anpr_client.errors.faults`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from typing import Final
 
 from lxml import etree
 
-from .exceptions import HTTPStatusError, ProtocolError, ServerUnavailable
-from .faults import fault_exception
+from ..errors.exceptions import HTTPStatusError, ProtocolError, ServerUnavailable
+from ..errors.faults import fault_exception
+from ..safexml import NS, parse_xml
+from ..transport import HttpResponse
 from .mtom import Attachment, inline_attachments, is_related, parse_related
-from .transport import HttpResponse
-from .xmlutil import NS, parse_xml
 
 __all__ = [
     "CONTENT_TYPE",

@@ -8,7 +8,7 @@ the explanations, written by us, in ``families.toml``. ANPR's message texts are 
 ANPR sends its text in every answer, and :func:`load_official` reads the official spreadsheet
 when a user has it.
 
->>> from anpr_client.catalogue import lookup
+>>> from anpr_client.errors.catalogue import lookup
 >>> info = lookup("EN122")
 >>> info.family, info.severity, info.exception
 ('EN', 'E', 'NotFoundError')

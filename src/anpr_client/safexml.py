@@ -12,7 +12,7 @@ from typing import Final
 
 from lxml import etree
 
-from .exceptions import ProtocolError
+from .errors.exceptions import ProtocolError
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -73,7 +73,7 @@ def _parser() -> etree.XMLParser:
 def parse_xml(data: bytes, *, max_bytes: int = DEFAULT_MAX_BYTES) -> etree._Element:
     """Parse untrusted XML. DTDs (hence entities) are refused; so are documents over the cap.
 
-    Raises :class:`~anpr_client.exceptions.ProtocolError` with a plain reason.
+    Raises :class:`~anpr_client.errors.ProtocolError` with a plain reason.
     """
     if len(data) > max_bytes:
         raise XMLTooLarge(f"XML document of {len(data)} bytes exceeds the cap of {max_bytes}")

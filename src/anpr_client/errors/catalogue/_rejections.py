@@ -101,7 +101,7 @@ def rejection_for(
 
 
 def emit_warnings(items: Sequence[ErrorItem], *, operation: str, stacklevel: int = 2) -> int:
-    """Issue one :class:`~anpr_client.exceptions.AnprWarning` per warning (``W``) entry.
+    """Issue one :class:`~anpr_client.errors.AnprWarning` per warning (``W``) entry.
 
     ``stacklevel`` means what it means for :func:`warnings.warn` called by the caller of this
     function (2 = the caller's caller). Each warning carries ``.item`` and ``.operation``.

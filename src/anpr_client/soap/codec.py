@@ -5,12 +5,12 @@ elements, lists for repeated elements, strings for values (``int``, ``Decimal``,
 ``date``, ``datetime``, ``bytes`` and ``Enum`` are accepted and rendered the XSD way).
 
 :func:`encode` puts children in schema order whatever the key order, and collects every
-unknown or misshapen key as a :class:`~anpr_client.exceptions.Violation`; the XSD validation
+unknown or misshapen key as a :class:`~anpr_client.errors.Violation`; the XSD validation
 that follows (``Client.build``) adds the rest. :func:`decode` is *tolerant*: an element the
 schema does not know is kept aside as an :class:`UnknownElement` (with its path) and the
 elements after it are still read — zeep's ``strict=False`` would silently blank them.
 
-The model comes from :mod:`anpr_client.xsdmodel` (``Bundle.request_model(op)``…).
+The model comes from :mod:`anpr_client.soap.xsdmodel` (``Bundle.request_model(op)``…).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from lxml import etree
 
-from .exceptions import Violation
+from ..errors.exceptions import Violation
 from .xsdmodel import Node
 
 __all__ = [

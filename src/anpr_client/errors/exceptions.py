@@ -1,0 +1,697 @@
+"""Every exception anpr-client raises, in one place.
+
+The tree (``except`` the level you care about)::
+
+    AnprError
+     ├─ ConfigurationError (ValueError)      settings unusable; names the setting and the rule
+     ├─ PayloadError (ValueError)            request refused before sending; .violations
+     │   └─ LocalCheckError                  local checks predict ANPR errors; .findings
+     ├─ ValidationError (ValueError)         a pre-transmission check failed; .field .code .rule
+     │   ├─ InvalidFormat ── InvalidLength
+     │   ├─ InvalidChecksum
+     │   └─ InvalidComponent
+     ├─ CredentialError                      a key source cannot sign
+     │   ├─ PinError ── PinLockedError
+     │   └─ TokenNotPresentError ── CardRemovedError
+     ├─ SecurityError
+     │   ├─ SigningError
+     │   ├─ DecryptionError                  CMS EnvelopedData cannot be opened
+     │   └─ VerificationError                a received frame failed a check; .check
+     │       ├─ MalformedFrame, ForbiddenAlgorithm, SignatureWrapping, UnsignedPart
+     │       ├─ DigestMismatch, BadSignature, TimestampRejected, AssertionRejected, CmsRejected
+     │       └─ UntrustedCertificate ── RevokedCertificate
+     ├─ TransportError                       nothing usable came back from the peer
+     │   ├─ ConnectError                     never reached the server: safe to retry
+     │   ├─ TLSError                         handshake failed: safe to retry after fixing trust
+     │   ├─ ConnectTimeout                   never reached the server
+     │   ├─ ReadTimeout (OutcomeUnknown)     sent, no answer in time
+     │   ├─ ConnectionLost (OutcomeUnknown)  sent, connection dropped before the answer
+     │   └─ HTTPStatusError                  an HTTP error without a SOAP body
+     │       └─ ServerUnavailable (OutcomeUnknown)   5xx
+     ├─ ProtocolError                        the answer is not a SOAP message we can read
+     ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
+     ├─ NotificationError                    a notification cannot be taken in charge; .outcome
+     ├─ JournalError                         the operation journal refused (id reused, held…)
+     ├─ SoapFault                            the security gateway or the server refused; .causes
+     │   ├─ InternalErrorFromClient
+     │   ├─ RejectedByPolicy
+     │   ├─ CertificateRevoked
+     │   └─ ServerFault (OutcomeUnknown)
+     └─ AnprRejected                         ANPR answered KO; .errors holds every entry
+         ├─ BusinessRuleError (EN) ── NotFoundError (EN122), OperationNotAllowedError
+         │                            (EN148), PrivilegeError (EN493)
+         ├─ ReferenceValueError (EC)
+         ├─ InconsistentDataError (ES)
+         ├─ FormatError (EHR)
+         ├─ FamilyError (EF)
+         ├─ RevenueAgencyError (EA, EAA, ENT, …)
+         ├─ ServiceError (999)
+         └─ ServiceUnavailableError (998)
+
+``OutcomeUnknown`` is a mixin: every exception that carries it means *the request may have been
+applied by ANPR*. Resend it with the **same** ``idOperazioneComune`` (ANPR replays its stored
+answer) or look it up with 3003; never allocate a new id for it.
+
+No exception message, ``repr`` or attribute ever holds a PIN, a password or key material.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+__all__ = [
+    "AnprError",
+    "AnprRejected",
+    "AnprWarning",
+    "AssertionRejected",
+    "BadSignature",
+    "BusinessRuleError",
+    "CardRemovedError",
+    "CertificateRevoked",
+    "CmsRejected",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectTimeout",
+    "ConnectionLost",
+    "CredentialError",
+    "DecryptionError",
+    "DigestMismatch",
+    "ErrorItem",
+    "FamilyError",
+    "Finding",
+    "ForbiddenAlgorithm",
+    "FormatError",
+    "HTTPStatusError",
+    "InconsistentDataError",
+    "InternalErrorFromClient",
+    "InvalidChecksum",
+    "InvalidComponent",
+    "InvalidFormat",
+    "InvalidLength",
+    "JournalError",
+    "LocalCheckError",
+    "MalformedFrame",
+    "NotFoundError",
+    "NotificationError",
+    "OperationNotAllowedError",
+    "OutcomeUnknown",
+    "PayloadError",
+    "PinError",
+    "PinLockedError",
+    "PrivilegeError",
+    "ProtocolError",
+    "ReadTimeout",
+    "ReferenceValueError",
+    "RejectedByPolicy",
+    "RevenueAgencyError",
+    "RevokedCertificate",
+    "SampleError",
+    "SecurityError",
+    "ServerFault",
+    "ServerUnavailable",
+    "ServiceError",
+    "ServiceUnavailableError",
+    "SignatureWrapping",
+    "SigningError",
+    "SoapFault",
+    "TLSError",
+    "TimestampRejected",
+    "TokenNotPresentError",
+    "TransportError",
+    "UnsignedPart",
+    "UntrustedCertificate",
+    "ValidationError",
+    "VerificationError",
+    "Violation",
+]
+
+
+class AnprError(Exception):
+    """Base class of every exception raised by anpr-client."""
+
+
+class AnprWarning(UserWarning):
+    """An ANPR answer carried warnings (severity ``W``); the operation succeeded.
+
+    When issued by :func:`anpr_client.errors.catalogue.emit_warnings`, ``item`` is the warning
+    entry and ``operation`` the operation code.
+    """
+
+    item: ErrorItem | None = None
+    operation: str | None = None
+
+
+class OutcomeUnknown:
+    """Mixin: the request may have reached ANPR and been applied.
+
+    Retry with the same ``idOperazioneComune`` or look the outcome up (3003); never send the
+    same logical operation under a new id.
+    """
+
+    outcome_unknown = True
+
+
+# --------------------------------------------------------------------------- configuration
+
+
+class ConfigurationError(AnprError, ValueError):
+    """The settings cannot be used. ``setting`` names the offending key, ``rule`` what it breaks."""
+
+    def __init__(self, message: str, *, setting: str | None = None, rule: str | None = None):
+        super().__init__(message)
+        self.setting = setting
+        self.rule = rule
+
+
+# --------------------------------------------------------------------------- payloads
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One problem of a request payload: where (``path``), which rule, and a readable message."""
+
+    path: str
+    rule: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class PayloadError(AnprError, ValueError):
+    """The request payload is invalid; nothing was sent. ``violations`` lists every problem."""
+
+    def __init__(self, operation: str, violations: Sequence[Violation]):
+        self.operation = operation
+        self.violations: tuple[Violation, ...] = tuple(violations)
+        lines = "\n".join(f"  - {v}" for v in self.violations)
+        super().__init__(
+            f"invalid payload for operation {operation} ({len(self.violations)} "
+            f"problem{'s' if len(self.violations) != 1 else ''}), nothing was sent:\n{lines}"
+        )
+
+
+@dataclass(frozen=True)
+class Finding(Violation):
+    """One result of the local pre-transmission checks (:mod:`anpr_client.validation`).
+
+    ``path`` locates the value (a payload path such as ``criteriRicerca.codiceFiscale``, or a
+    column name in a batch), ``rule`` names the check, ``code`` is the ANPR error code the value
+    is predicted to produce (``XSD`` when the gateway would refuse the whole request with a
+    SOAP fault instead), ``severity`` is ``E`` (blocking) or ``W`` (warning).
+    """
+
+    code: str = ""
+    severity: str = "E"
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity.upper() != "W"
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.code} [{self.severity}] {self.message}"
+
+
+class LocalCheckError(PayloadError):
+    """The local checks predict that ANPR would refuse the request; nothing was sent.
+
+    ``findings`` holds every finding (blocking and warnings); ``violations`` only the blocking
+    ones, each with the ANPR code it predicts (``codes``).
+    """
+
+    def __init__(self, operation: str, findings: Sequence[Finding]):
+        self.findings: tuple[Finding, ...] = tuple(findings)
+        super().__init__(operation, [f for f in self.findings if f.blocking])
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(f.code for f in self.findings if f.blocking)
+
+    @property
+    def warnings(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if not f.blocking)
+
+
+# --------------------------------------------------------------------------- local validation
+
+
+class ValidationError(AnprError, ValueError):
+    """A pre-transmission check failed (stdnum-style).
+
+    ``field`` names the field, ``code`` the ANPR error code the value would produce, ``rule`` the
+    rule that was broken. Subclasses say what kind of defect it is.
+    """
+
+    default_message = "the value is invalid"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        rule: str | None = None,
+        severity: str = "E",
+    ):
+        self.message = message or self.default_message
+        self.field = field
+        self.code = code
+        self.rule = rule
+        self.severity = severity
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = f"{self.field}: " if self.field else ""
+        code = f" [{self.code}]" if self.code else ""
+        return f"{where}{self.message}{code}"
+
+
+class InvalidFormat(ValidationError):
+    """The value has characters or a shape the rule does not allow."""
+
+    default_message = "the value has an invalid format"
+
+
+class InvalidLength(InvalidFormat):
+    """The value is too short or too long."""
+
+    default_message = "the value has an invalid length"
+
+
+class InvalidChecksum(ValidationError):
+    """A check character or digit does not match."""
+
+    default_message = "the check character does not match"
+
+
+class InvalidComponent(ValidationError):
+    """A part of the value (a date, a place, a code) is unknown or inconsistent."""
+
+    default_message = "one of the parts of the value is invalid"
+
+
+# --------------------------------------------------------------------------- credentials & security
+
+
+class CredentialError(AnprError):
+    """A key source cannot be opened or cannot sign (never includes the secret itself)."""
+
+
+class PinError(CredentialError):
+    """The PIN or password was refused."""
+
+
+class PinLockedError(PinError):
+    """The PIN is blocked on the token or card."""
+
+
+class TokenNotPresentError(CredentialError):
+    """The token or smart card is not present in any reader."""
+
+
+class CardRemovedError(TokenNotPresentError):
+    """The smart card was removed; signing with it is refused until it is inserted again."""
+
+
+class SecurityError(AnprError):
+    """Base of WS-Security failures."""
+
+
+class SigningError(SecurityError):
+    """The security frame could not be built."""
+
+
+class VerificationError(SecurityError):
+    """A received message failed verification. ``check`` names the failed check.
+
+    Each subclass has a default ``check``; a more precise one (e.g. ``timestamp-expired``) may
+    be given at construction. The values are listed in ``docs/security.md``.
+    """
+
+    default_check = "signature"
+
+    def __init__(self, message: str, *, check: str | None = None):
+        super().__init__(message)
+        self.check = check or self.default_check
+
+
+class MalformedFrame(VerificationError):
+    """The envelope or its ``wsse:Security`` header does not have the expected shape."""
+
+    default_check = "structure"
+
+
+class ForbiddenAlgorithm(VerificationError):
+    """An algorithm (signature, digest, c14n, transform) is not allowed by the policy."""
+
+    default_check = "algorithm"
+
+
+class SignatureWrapping(VerificationError):
+    """References do not point at the parts in use: moved/duplicated Body, duplicate IDs,
+    references to other elements (XML Signature Wrapping)."""
+
+    default_check = "wrapping"
+
+
+class UnsignedPart(VerificationError):
+    """A part the policy requires to be signed (Body, Timestamp) is not covered."""
+
+    default_check = "unsigned"
+
+
+class DigestMismatch(VerificationError):
+    """A signed part was changed after signing (its digest does not match)."""
+
+    default_check = "digest"
+
+
+class BadSignature(VerificationError):
+    """The signature value does not verify with the signer's public key."""
+
+    default_check = "signature"
+
+
+class UntrustedCertificate(VerificationError):
+    """The signer certificate does not chain to a trust anchor, or is outside its validity."""
+
+    default_check = "trust"
+
+
+class RevokedCertificate(UntrustedCertificate):
+    """The signer certificate is listed as revoked in the trust store."""
+
+    default_check = "revoked"
+
+
+class TimestampRejected(VerificationError):
+    """The ``wsu:Timestamp`` is missing, expired, or from the future beyond the allowed skew."""
+
+    default_check = "timestamp"
+
+
+class AssertionRejected(VerificationError):
+    """The SAML assertion is missing, unsigned, expired, or lacks a required attribute."""
+
+    default_check = "saml"
+
+
+class CmsRejected(VerificationError):
+    """A CMS SignedData (``IdPostazioneFirmato``) is malformed or does not verify."""
+
+    default_check = "cms"
+
+
+class DecryptionError(SecurityError):
+    """A CMS EnvelopedData could not be decrypted (wrong key, wrong recipient, bad padding)."""
+
+
+# --------------------------------------------------------------------------- transport
+
+
+class TransportError(AnprError):
+    """Nothing usable came back from the peer.
+
+    ``delivered`` tells whether the request may have reached the server: ``False`` means it
+    certainly did not (safe to resend), ``None`` means it may have.
+    """
+
+    delivered: bool | None = None
+
+    def __init__(self, message: str, *, url: str | None = None):
+        super().__init__(message)
+        self.url = url
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened; the request was not sent."""
+
+    delivered = False
+
+
+class TLSError(TransportError):
+    """The TLS handshake failed (untrusted server certificate, client certificate refused…)."""
+
+    delivered = False
+
+
+class ConnectTimeout(TransportError):
+    """The connection could not be opened in time; the request was not sent."""
+
+    delivered = False
+
+
+class ReadTimeout(TransportError, OutcomeUnknown):
+    """The request was sent but no answer came in time; it may have been applied."""
+
+
+class ConnectionLost(TransportError, OutcomeUnknown):
+    """The connection dropped after the request was (at least partly) sent."""
+
+
+class HTTPStatusError(TransportError):
+    """The server answered with an HTTP error status and no SOAP envelope."""
+
+    delivered = True
+
+    def __init__(self, message: str, *, status: int, url: str | None = None, body: bytes = b""):
+        super().__init__(message, url=url)
+        self.status = status
+        self.body = body
+
+
+class ServerUnavailable(HTTPStatusError, OutcomeUnknown):
+    """HTTP 5xx without a SOAP fault: a back end or gateway failure; the outcome is unknown."""
+
+
+class ProtocolError(AnprError):
+    """The answer is not a SOAP message anpr-client can read (not XML, wrong root, …)."""
+
+
+class SampleError(AnprError, ValueError):
+    """No sample payload can be generated: unknown element, or facets no value satisfies."""
+
+
+class NotificationError(AnprError):
+    """A notification from ANPR cannot be taken in charge, or a pull cannot proceed.
+
+    ``outcome`` is the N000 reply code it maps to (``"5"`` not conforming, ``"6"`` no data,
+    ``"7"`` communication error, e.g. the inbox could not store it; ``None`` for pull errors);
+    ``field`` names the element or setting at fault and ``rule`` the rule it broke.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        outcome: str | None = None,
+        field: str | None = None,
+        rule: str | None = None,
+    ):
+        super().__init__(message)
+        self.outcome = outcome
+        self.field = field
+        self.rule = rule
+
+
+class JournalError(AnprError):
+    """The operation journal (:mod:`anpr_client.journal`) refused or failed.
+
+    Raised when an ``idOperazioneComune`` is reused for another operation or another payload
+    (nothing is sent), when another live process is sending the same operation, when no
+    operation has the id asked for, or when the journal file fails. ``id_operazione_comune``
+    names the operation when there is one.
+    """
+
+    def __init__(self, message: str, *, id_operazione_comune: str | None = None):
+        super().__init__(message)
+        self.id_operazione_comune = id_operazione_comune
+
+
+# --------------------------------------------------------------------------- SOAP faults
+
+
+class SoapFault(AnprError):
+    """A SOAP fault. ``causes`` lists likely causes, most likely first."""
+
+    def __init__(
+        self,
+        faultstring: str,
+        *,
+        faultcode: str = "",
+        detail: str | None = None,
+        causes: Sequence[str] = (),
+        operation: str | None = None,
+    ):
+        self.faultstring = faultstring
+        self.faultcode = faultcode
+        self.detail = detail
+        self.causes: tuple[str, ...] = tuple(causes)
+        self.operation = operation
+        message = f"SOAP fault {faultcode or ''} {faultstring!r}".replace("  ", " ")
+        if operation:
+            message = f"operation {operation}: {message}"
+        if self.causes:
+            message += "\nlikely causes, most likely first:\n" + "\n".join(
+                f"  {i}. {c}" for i, c in enumerate(self.causes, 1)
+            )
+        super().__init__(message)
+
+
+class InternalErrorFromClient(SoapFault):
+    """``Internal Error (from client)``: the gateway rejected the frame or the body's XSD."""
+
+
+class RejectedByPolicy(SoapFault):
+    """``Rejected by policy``: IP, operator, clock or certificate policy."""
+
+
+class CertificateRevoked(SoapFault):
+    """``certificate revoked``: the signing certificate was revoked or deleted."""
+
+
+class ServerFault(SoapFault, OutcomeUnknown):
+    """A "from server" fault: the back end failed; the operation may have been applied."""
+
+
+# --------------------------------------------------------------------------- ANPR answers
+
+
+@dataclass(frozen=True)
+class ErrorItem:
+    """One ``errore`` / anomaly entry of an ANPR answer, every field preserved."""
+
+    code: str
+    severity: str
+    text: str = ""
+    object: str | None = None  # oggettoErroreAnomalia
+    field: str | None = None  # campoErroreAnomalia
+    value: str | None = None  # valoreErroreAnomalia
+
+    @property
+    def blocking(self) -> bool:
+        return self.severity.upper() != "W"
+
+    def __str__(self) -> str:
+        where = ""
+        if self.field or self.object:
+            where = " (" + "/".join(x for x in (self.object, self.field) if x) + ")"
+        return f"{self.code} [{self.severity}]{where} {self.text}".rstrip()
+
+
+class AnprRejected(AnprError):
+    """ANPR answered KO. ``errors`` holds every entry, blocking and warning, in order."""
+
+    def __init__(
+        self,
+        errors: Sequence[ErrorItem],
+        *,
+        operation: str,
+        id_operazione_comune: str | None = None,
+        id_operazione_anpr: str | None = None,
+        esito_operazione: str | None = None,
+        raw: bytes | None = None,
+    ):
+        self.errors: tuple[ErrorItem, ...] = tuple(errors)
+        self.operation = operation
+        self.id_operazione_comune = id_operazione_comune
+        self.id_operazione_anpr = id_operazione_anpr
+        self.esito_operazione = esito_operazione
+        self.raw = raw
+        head = f"ANPR rejected operation {operation}"
+        if id_operazione_comune:
+            head += f" (idOperazioneComune {id_operazione_comune}"
+            if id_operazione_anpr and id_operazione_anpr != "0":
+                head += f", idOperazioneANPR {id_operazione_anpr}"
+            head += ")"
+        lines = "\n".join(f"  - {e}" for e in self.errors) or "  (no error entries)"
+        super().__init__(f"{head}:\n{lines}")
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(e.code for e in self.errors)
+
+    @property
+    def blocking(self) -> tuple[ErrorItem, ...]:
+        return tuple(e for e in self.errors if e.blocking)
+
+    @property
+    def warnings(self) -> tuple[ErrorItem, ...]:
+        return tuple(e for e in self.errors if not e.blocking)
+
+    @property
+    def primary(self) -> ErrorItem | None:
+        """The entry that decided the class (the most specific blocking one), if any."""
+        from .catalogue import primary_error  # the catalogue sits above this module
+
+        return primary_error(self.errors)
+
+    @property
+    def retryable(self) -> bool:
+        """True when the same request may succeed later (999, 998…).
+
+        ANPR answered, so nothing was registered: resend it as a new operation (a new
+        ``idOperazioneComune``; a reused one gets the stored answer back).
+        """
+        from .catalogue import Retry, retry_for
+
+        primary = self.primary
+        return primary is not None and retry_for(primary.code) is Retry.LATER
+
+    def explain(self) -> str:
+        """Every entry with our explanation: family, meaning, what to do, class, retry."""
+        from .catalogue import describe_item
+
+        head = str(self).split("\n", 1)[0]
+        return "\n".join([head, *(describe_item(e) for e in self.errors)])
+
+
+class BusinessRuleError(AnprRejected):
+    """EN codes: a registry business rule refused the operation."""
+
+
+class NotFoundError(BusinessRuleError):
+    """EN122: nothing matches the request."""
+
+
+class OperationNotAllowedError(BusinessRuleError):
+    """EN148: operation not allowed, e.g. the same idOperazioneComune is still in progress."""
+
+
+class PrivilegeError(BusinessRuleError):
+    """EN493: the operator lacks the privileges for this operation."""
+
+
+class ReferenceValueError(AnprRejected):
+    """EC codes: a value is not in the ANPR reference table it must come from."""
+
+
+class InconsistentDataError(AnprRejected):
+    """ES codes: fields are inconsistent with each other or with the registry."""
+
+
+class FormatError(AnprRejected):
+    """EHR codes: a value has the wrong format."""
+
+
+class FamilyError(AnprRejected):
+    """EF codes: family or cohabitation rules."""
+
+
+class RevenueAgencyError(AnprRejected):
+    """EA/EAA/ENT… codes: answers of the Agenzia delle Entrate (codice fiscale checks)."""
+
+
+class ServiceError(AnprRejected):
+    """999: the service could not complete the operation."""
+
+
+class ServiceUnavailableError(AnprRejected):
+    """998: the service is unavailable; nothing was applied, try again later."""
+
+
+# Tracebacks and reprs name the public path, not this module (as httpx does).
+for _name in __all__:
+    globals()[_name].__module__ = "anpr_client.errors"
+del _name
