@@ -172,11 +172,11 @@ class _Run:
         op: Operation,
         record: OperationRecord,
         policy: RetryPolicy,
-        *,
-        resolving: bool,
-        lookup: bool,
         sleep: Sleep,
         rng: Callable[[], float],
+        *,
+        resolving: bool = False,
+        lookup: bool | None = None,
     ):
         self.binding = binding
         self.journal = journal
@@ -185,7 +185,7 @@ class _Run:
         self.key = record.key
         self.policy = policy
         self.resolving = resolving
-        self.lookup = lookup and lookupable(op)
+        self.lookup = (policy.reconcile if lookup is None else lookup) and lookupable(op)
         self.sleep = sleep
         self.rng = rng
         self.lease = _lease(binding.settings, policy)
@@ -566,17 +566,7 @@ def journaled_call(
         lease=_lease(settings, policy),
         envelope=prepared.envelope,  # a new operation is recorded with its first attempt
     )
-    run = _Run(
-        binding,
-        journal,
-        op,
-        record,
-        policy,
-        resolving=False,
-        lookup=policy.reconcile,
-        sleep=sleep,
-        rng=rng,
-    )
+    run = _Run(binding, journal, op, record, policy, sleep, rng)
     if created:
         return run.run(prepared, recorded=1)
     # The caller's id names an operation the journal knows: continue it, never duplicate it.
@@ -639,17 +629,7 @@ def resolve(
             id_operazione_comune=record.id_operazione_comune,
         )
     _check_url(record, settings.url_for(op.family))
-    run = _Run(
-        binding,
-        journal,
-        op,
-        record,
-        policy,
-        resolving=True,
-        lookup=policy.reconcile if lookup is None else lookup,
-        sleep=sleep,
-        rng=rng,
-    )
+    run = _Run(binding, journal, op, record, policy, sleep, rng, resolving=True, lookup=lookup)
     run.record = journal.claim(record.key, lease=run.lease, force=force)
     if run.record.settled:
         return Resolution(run.record)

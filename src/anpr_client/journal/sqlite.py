@@ -150,6 +150,20 @@ _INSERT_ATTEMPT: Final = (
 )
 
 
+_HEAD: Final = "comune, id_operazione_comune, state"
+_NEXT_ATTEMPT: Final = (
+    "(SELECT COALESCE(MAX(number), 0) + 1 FROM attempts WHERE operation = operations.id)"
+)
+
+
+def _operation_row(db: sqlite3.Connection, columns: str, key: int) -> Sequence[Any]:
+    """``columns`` (a constant of this module) of operation ``key``; an unknown key raises."""
+    row = db.execute(f"SELECT {columns} FROM operations WHERE id = ?", (key,)).fetchone()  # noqa: S608
+    if row is None:
+        raise JournalError(f"no journal operation with key {key}")
+    return tuple(row)
+
+
 def _create_private(path: Path) -> None:
     """Create ``path`` empty with permissions 0600 (its directory 0700 when we create it)."""
     if not path.parent.exists():
@@ -421,7 +435,12 @@ class Journal:
         """A new ``idOperazioneComune`` for ``comune``, unique across every user of the file."""
 
         def alloc(db: sqlite3.Connection) -> int:
-            return _ids.next_counter(db, comune)
+            row = db.execute(
+                "INSERT INTO counters (comune, last) VALUES (?, 1) "
+                "ON CONFLICT (comune) DO UPDATE SET last = last + 1 RETURNING last",
+                (comune,),
+            ).fetchone()
+            return int(row[0])
 
         return _ids.format_id(self.id_prefix, self._write(alloc))
 
@@ -580,14 +599,9 @@ class Journal:
         me = current_owner()
 
         def take(db: sqlite3.Connection) -> None:
-            row = db.execute(
-                "SELECT owner, lease_until, state, id_operazione_comune FROM operations "
-                "WHERE id = ?",
-                (key,),
-            ).fetchone()
-            if row is None:
-                raise JournalError(f"no journal operation with key {key}")
-            owner, lease_until, state, ident = row
+            owner, lease_until, state, ident = _operation_row(
+                db, "owner, lease_until, state, id_operazione_comune", key
+            )
             if (
                 not force
                 and owner is not None
@@ -633,13 +647,7 @@ class Journal:
         before the caller sends). A send moves the operation to ``sending``."""
 
         def begin(db: sqlite3.Connection) -> int:
-            row = db.execute(
-                "SELECT comune, id_operazione_comune, state, (SELECT COALESCE(MAX(number), 0) "
-                "+ 1 FROM attempts WHERE operation = operations.id) FROM operations WHERE id = ?",
-                (key,),
-            ).fetchone()
-            if row is None:
-                raise JournalError(f"no journal operation with key {key}")
+            row = _operation_row(db, _HEAD + ", " + _NEXT_ATTEMPT, key)
             comune, ident, state, number = str(row[0]), str(row[1]), State(row[2]), int(row[3])
             now = _now()
             db.execute(
@@ -697,11 +705,7 @@ class Journal:
                     now,
                     elapsed,
                     end.http_status,
-                    self._seal(end.response, f"{base}/response"),
-                    end.response_type,
-                    end.error_type,
-                    " ".join(end.error_codes),
-                    self._seal(_utf8(end.error), f"{base}/error"),
+                    *self._answer_columns(end, base),
                     key,
                     number,
                 ),
@@ -751,23 +755,26 @@ class Journal:
                 now,
                 s.id_operazione_anpr,
                 s.esito,
-                self._seal(s.response, f"{where}/response"),
-                s.response_type,
-                s.error_type,
-                " ".join(s.error_codes),
-                self._seal(_utf8(s.error), f"{where}/error"),
+                *self._answer_columns(s, where),
                 elapsed,
                 key,
             ),
         )
 
+    def _answer_columns(self, x: AttemptEnd | Settlement, where: str) -> tuple[Any, ...]:
+        """``response, response_type, error_type, error_codes, error`` of an attempt's end or
+        of a settlement, the content sealed under ``where``."""
+        return (
+            self._seal(x.response, f"{where}/response"),
+            x.response_type,
+            x.error_type,
+            " ".join(x.error_codes),
+            self._seal(_utf8(x.error), f"{where}/error"),
+        )
+
     @staticmethod
     def _head(db: sqlite3.Connection, key: int) -> tuple[str, str, State]:
-        row = db.execute(
-            "SELECT comune, id_operazione_comune, state FROM operations WHERE id = ?", (key,)
-        ).fetchone()
-        if row is None:
-            raise JournalError(f"no journal operation with key {key}")
+        row = _operation_row(db, _HEAD, key)
         return str(row[0]), str(row[1]), State(row[2])
 
     # ------------------------------------------------------------------ reading
