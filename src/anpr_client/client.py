@@ -52,8 +52,9 @@ FROM_SETTINGS: Final = FromSettings.FROM_SETTINGS
 class Client:
     """An ANPR client for one Comune (see :class:`~anpr_client.settings.Settings`).
 
-    ``Client(settings)`` is ready as the settings say; every keyword left out means "as the
-    settings say" (:data:`FROM_SETTINGS`), and ``None`` switches a part off:
+    ``Client(settings)`` is ready as the settings say: ``wsse`` and ``journal`` left out (or
+    given as :data:`FROM_SETTINGS`) are built from the settings, and ``None`` switches them
+    off; ``transport`` and ``bundle`` left out (or ``None``) are the settings' defaults.
 
     :param transport: where requests go; default: HTTPS with the settings' TLS context (server
         trust from ``ca_bundle``, mutual TLS when ``[tls_client]`` is set), made on first use.

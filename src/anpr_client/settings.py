@@ -57,7 +57,7 @@ __all__ = [
     "load_settings",
 ]
 
-# Patterns of the testataRichiesta fields we fill from settings (tipoDato.xsd, ANPR-FACTS §4.1).
+# Patterns of the testataRichiesta fields we fill from settings (their types in tipoDato.xsd).
 _APP_NAME = re.compile(r"[0-9a-zA-Z. ]{1,80}")
 _APP_VERSION = re.compile(r"[0-9a-zA-Z. \-]{1,80}")
 _ISTAT = re.compile(r"[0-9]{6}")

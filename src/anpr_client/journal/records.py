@@ -176,7 +176,8 @@ def _bytes_json(name: str, data: bytes | None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class AttemptEnd:
-    """How an attempt ended (what :meth:`Journal.end_attempt` records)."""
+    """How an attempt ended (what :meth:`Repository.end_attempt
+    <anpr_client.journal.repository.Repository.end_attempt>` records)."""
 
     state: AttemptState
     http_status: int | None = None

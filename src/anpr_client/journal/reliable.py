@@ -5,8 +5,10 @@ client has a journal. It drives the client's :class:`~anpr_client.soap.binding.B
 send, read) and the journal, and never calls back into the client:
 
 1. take an ``idOperazioneComune`` from the journal (unless the caller gave one), build and sign
-   the request, record it (``prepared``);
-2. record the attempt with its exact envelope (``sending``, flushed to disk), then send it;
+   the request;
+2. record the operation with its first attempt and exact envelope (``sending``, one transaction
+   flushed to disk), then send it; every later attempt is recorded the same way before it goes
+   out;
 3. read the answer and apply :mod:`.retry`: an OK answer settles ``answered``, a KO answer
    ``rejected`` (raised); a failure that cannot have reached ANPR is retried; an *outcome
    unknown* is resent with the **same id and testata** (re-signed: a fresh Timestamp), so ANPR
