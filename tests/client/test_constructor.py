@@ -15,6 +15,7 @@ from anpr_client.security.frame import WsSecurity
 from anpr_client.settings import Settings
 from anpr_client.simulator.pki import generate_test_pki
 from anpr_client.soap.binding import Binding
+from tests.client.support import write_signing_config
 
 PAYLOAD = {
     "criteriRicerca": {"codiceFiscale": "RSSMRA80A01H501U"},
@@ -33,23 +34,7 @@ def pki_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def config(pki_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A settings file with the Comune's keys and its own journal file."""
     monkeypatch.setenv("TEST_P12_PASSWORD", "pw")
-    path = tmp_path / "anpr.toml"
-    path.write_text(
-        f"""codice_istat = "058091"
-journal = "{tmp_path / "journal.sqlite"}"
-[operator]
-codice_fiscale = "RSSMRA80A01H501U"
-[comune_key]
-pkcs12 = "{pki_dir / "comune.p12"}"
-password_env = "TEST_P12_PASSWORD"
-[workstation]
-id = "058091-PC-0001"
-pkcs12 = "{pki_dir / "workstation.p12"}"
-password_env = "TEST_P12_PASSWORD"
-""",
-        encoding="utf-8",
-    )
-    return path
+    return write_signing_config(tmp_path / "anpr.toml", pki_dir, tmp_path / "journal.sqlite")
 
 
 def test_not_given_means_as_the_settings_say(config: Path, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from anpr_client.settings import Settings, ValidationSettings
 from anpr_client.soap.bundle import UnknownOperationError
 from anpr_client.soap.testata import new_operation_id
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
+from tests.client.support import write_signing_config
 
 NS3000 = "http://sogei.it/ANPR/3000consultazione"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -219,21 +220,8 @@ def test_from_config_wires_the_frame_and_the_journal(
     from anpr_client.simulator.pki import generate_test_pki
 
     files = generate_test_pki("058091").write(tmp_path / "pki", password="pw")
-    config = tmp_path / "anpr.toml"
-    config.write_text(
-        f"""codice_istat = "058091"
-journal = "{tmp_path / "journal.sqlite"}"
-[operator]
-codice_fiscale = "RSSMRA80A01H501U"
-[comune_key]
-pkcs12 = "{files.comune_p12}"
-password_env = "TEST_P12_PASSWORD"
-[workstation]
-id = "058091-PC-0001"
-pkcs12 = "{files.workstation_p12}"
-password_env = "TEST_P12_PASSWORD"
-""",
-        encoding="utf-8",
+    config = write_signing_config(
+        tmp_path / "anpr.toml", files.directory, tmp_path / "journal.sqlite"
     )
     monkeypatch.setenv("TEST_P12_PASSWORD", "pw")
     client = Client.from_config(config)
