@@ -128,13 +128,12 @@ def simulator_server(workdir: Path) -> Iterator[tuple[Callable[..., Any], str]]:
     import importlib
 
     from anpr_client.client import Client
-    from anpr_client.factory import client_from_settings
 
     simulator: Any = importlib.import_module("anpr_client.simulator")
     config = simulator.SimulatorConfig(state_dir=workdir / "sim")
     with simulator.running_simulator(config) as sim:
         settings = sim.settings("058091")
-        base = client_from_settings(settings, journal=False)
+        base = Client(settings, journal=None)
         person = sim.store.residents("058091")[0]
         PAYLOAD["criteriRicerca"]["codiceFiscale"] = person.codice_fiscale
         PAYLOAD["datiRichiesta"]["dataRiferimentoRichiesta"] = dt.date.today().isoformat()

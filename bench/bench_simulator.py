@@ -35,7 +35,6 @@ from typing import Any
 from lxml import etree
 
 from anpr_client.client import Client
-from anpr_client.factory import client_from_settings
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.settings import load_settings
@@ -116,7 +115,7 @@ def throughput(operation: str, seconds: float, thread_counts: list[int]) -> None
         process, settings_path = _start_server(Path(tmp) / "state")
         try:
             settings = load_settings(settings_path, env={})
-            warm = client_from_settings(settings, journal=False)
+            warm = Client(settings, journal=None)
             simulator_state = Simulator(SimulatorConfig(state_dir=Path(tmp) / "state"))
             cf = simulator_state.store.residents(settings.codice_istat)[0].codice_fiscale
             simulator_state.close()
@@ -128,7 +127,7 @@ def throughput(operation: str, seconds: float, thread_counts: list[int]) -> None
                 f"{seconds:.0f} s per run, {os.cpu_count()} CPUs"
             )
             for count in thread_counts:
-                clients = [client_from_settings(settings, journal=False) for _ in range(count)]
+                clients = [Client(settings, journal=None) for _ in range(count)]
                 for client in clients:
                     client.call(operation, payload)  # open its connection
                 _run(clients, operation, payload, seconds)
@@ -151,7 +150,7 @@ def _median_ms(func: Any, runs: int) -> float:
 def verification_cost(operation: str, runs: int) -> None:
     sim = Simulator()
     try:
-        client = sim.wsgi_client(journal=False)
+        client = sim.wsgi_client(journal=None)
         cf = sim.store.residents(sim.comuni[0])[0].codice_fiscale
         payload = _payload(operation, cf)
         prepared = client.prepare(operation, payload)

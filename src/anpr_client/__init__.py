@@ -6,10 +6,9 @@ Everything a user needs is importable from here; submodules hold the details (se
 
 from . import errors as _errors
 from ._version import __version__
-from .client import Client, WsseHook
+from .client import FROM_SETTINGS, Client, WsseHook, client_from_settings
 from .endpoints import Environment
 from .errors import *  # noqa: F403 - every exception is public API
-from .factory import client_from_settings
 from .results import PreparedRequest, Result
 from .settings import ApplicationIdentity, Settings, Timeouts, load_settings
 from .soap.bundle import Bundle, Operation, UnknownOperationError, get_bundle
@@ -23,6 +22,7 @@ from .transport import (
 )
 
 __all__ = [
+    "FROM_SETTINGS",
     "ApplicationIdentity",
     "Bundle",
     "Client",

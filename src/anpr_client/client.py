@@ -1,13 +1,14 @@
-"""The ANPR client: build a request, sign it, send it, read the answer.
+"""The ANPR client: the binding, the journal and the typed faces, composed for one Comune.
 
 >>> client = Client(load_settings("anpr.toml"))          # doctest: +SKIP
 >>> result = client.call("3002", {"criteriRicerca": {...}, "datiRichiesta": {...}})  # +SKIP
 
-A call goes: payload → ``testataRichiesta`` filled (:mod:`.header`) → XML in schema order
-(:mod:`.codec`) → XSD validation (every violation listed, nothing sent) → security frame (the
-``wsse`` object, zeep's hook shape: ``apply(envelope, headers)``) → transport → answer parsed
-(faults first, MTOM, tolerant decoding) → a :class:`~.results.Result`, or the exception of
-:mod:`.exceptions` that says what happened.
+The message work (build a request, send it, read the answer) is the
+:class:`~anpr_client.soap.binding.Binding`'s, which sits below the client as zeep's binding sits
+below its ``Client``; with a journal, :meth:`Client.call` hands the binding to the reliable call
+(:mod:`anpr_client.journal.reliable`), which records every attempt and retries safely. The client
+adds the typed faces (:attr:`Client.consultazione`, :meth:`Client.test_connection`,
+:meth:`Client.zeep_service`) and one constructor whose defaults are the settings'.
 
 A client is cheap to create (the bundle is parsed once per process and shared) and safe to use
 from several threads: it keeps no per-call state. The security frame and transport it holds must
@@ -16,85 +17,64 @@ be thread-safe too (ours are).
 
 from __future__ import annotations
 
-import dataclasses
+import enum
 import os
-import re
-import sys
+import warnings
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Final
 
-from lxml import etree
-
-from .errors.catalogue import emit_warnings, rejection_for
-from .errors.exceptions import Finding, PayloadError, ProtocolError, Violation
-from .results import PreparedRequest, Result, error_items
+from .results import PreparedRequest, Result
 from .settings import Settings, load_settings
-from .soap.bundle import Bundle, Operation, get_bundle
-from .soap.codec import decode, encode
-from .soap.envelope import CONTENT_TYPE, build_envelope, read_answer
-from .soap.testata import build_header
-from .soap.xsdmodel import Node
-from .transport import HttpRequest, HttpResponse, HttpTransport, Transport
+from .soap.binding import Binding, WsseHook
+from .soap.bundle import Bundle, Operation
+from .transport import HttpResponse, HttpTransport, Transport
 
 if TYPE_CHECKING:
-    from .journal import Journal
+    from .journal import Journal, Repository
     from .services.consultazione import Consultazione
-    from .validation import PersonChecker
 
-__all__ = ["Client", "WsseHook"]
-
-T = TypeVar("T")
-
-_LXML_PATH_PREFIX = re.compile(r"(^|/)[A-Za-z_][\w.-]*:")
-_LXML_ELEMENT = re.compile(r"^Element '[^']*'(?:, attribute '[^']*')?: ")
+__all__ = ["FROM_SETTINGS", "Client", "FromSettings", "WsseHook", "client_from_settings"]
 
 
-class WsseHook(Protocol):
-    """zeep's ``wsse=`` plug point: sign an outgoing envelope, check an incoming one."""
+class FromSettings(enum.Enum):
+    """The type of :data:`FROM_SETTINGS` (an enum, so that type checkers narrow on it)."""
 
-    def apply(
-        self, envelope: etree._Element, headers: dict[str, str]
-    ) -> tuple[etree._Element, dict[str, str]]: ...
+    FROM_SETTINGS = "from settings"
 
-    def verify(self, envelope: etree._Element) -> etree._Element: ...
-
-
-def _rule_of(message: str) -> str:
-    if "[facet '" in message:
-        return message.split("[facet '", 1)[1].split("'", 1)[0]
-    if "Missing child element" in message:
-        return "required"
-    if "is not expected" in message:
-        return "unexpected-element"
-    if "is not a valid value" in message or "not accepted" in message:
-        return "type"
-    return "xsd"
+    def __repr__(self) -> str:
+        return "FROM_SETTINGS"
 
 
-def _schema_violations(schema: etree.XMLSchema, root: etree._Element) -> list[Violation]:
-    if schema.validate(root):
-        return []
-    out = []
-    for entry in schema.error_log:  # type: ignore[attr-defined]  # iterable; stubs disagree
-        path = _LXML_PATH_PREFIX.sub(r"\1", entry.path or "").lstrip("/")
-        message = _LXML_ELEMENT.sub("", entry.message or "").strip()
-        out.append(Violation(path or root.tag, _rule_of(message), message))
-    return out
+FROM_SETTINGS: Final = FromSettings.FROM_SETTINGS
+""""Not given: as the settings say" (httpx's ``USE_CLIENT_DEFAULT``); ``None`` means "off"."""
 
 
 class Client:
     """An ANPR client for one Comune (see :class:`~anpr_client.settings.Settings`).
 
-    :param transport: where requests go; default: HTTPS with the settings' TLS context.
-    :param wsse: the WS-Security frame (see :mod:`anpr_client.security`); none by default
-        (requests go unsigned). :func:`anpr_client.client_from_settings` builds one from the
-        settings' keys.
-    :param secret: called with a label to get a PIN or password that the settings' environment
-        variables do not provide (for the mutual-TLS key).
-    :param journal: the operation journal (:class:`anpr_client.journal.Journal`); when set,
+    ``Client(settings)`` is ready as the settings say: ``wsse`` and ``journal`` left out (or
+    given as :data:`FROM_SETTINGS`) are built from the settings, and ``None`` switches them
+    off; ``transport`` and ``bundle`` left out (or ``None``) are the settings' defaults.
+
+    :param transport: where requests go; default: HTTPS with the settings' TLS context (server
+        trust from ``ca_bundle``, mutual TLS when ``[tls_client]`` is set), made on first use.
+    :param wsse: the WS-Security frame (see :mod:`anpr_client.security`); default: built from
+        ``[comune_key]``, ``[workstation]``, ``[operator]`` and ``[security]`` when a Comune key
+        is configured (else requests go unsigned); ``None``: unsigned.
+    :param journal: the operation journal (:class:`anpr_client.journal.Journal`, or another
+        :class:`~anpr_client.journal.Repository`); default:
+        **on**, in the file the settings name (``journal``, ``$ANPR_JOURNAL``; else
+        ``<user data dir>/anpr-client/journal.sqlite``) unless they switch it off
+        (``journal = false``, ``ANPR_JOURNAL=off``); ``None``: no journal. With a journal,
         :meth:`call` records every operation and retries safely (same ``idOperazioneComune``
-        on an unknown outcome, see :mod:`anpr_client.journal.reliable`). ``prepare``,
+        on an unknown outcome, see :mod:`anpr_client.journal.reliable`); ``prepare``,
         ``transmit``, ``read`` and ``send`` never journal.
+    :param bundle: the WSDL/XSD bundle; default: the one ``settings.wsdl_dir`` names (ours
+        when unset).
+    :param secret: called with a label to get a PIN or password that the settings' environment
+        variables do not provide (keys of the frame and of mutual TLS, the journal key).
+
+    :meth:`from_config` is the same constructor from a settings file.
     """
 
     def __init__(
@@ -102,38 +82,54 @@ class Client:
         settings: Settings,
         *,
         transport: Transport | None = None,
-        wsse: WsseHook | None = None,
+        wsse: WsseHook | FromSettings | None = FROM_SETTINGS,
+        journal: Repository | FromSettings | None = FROM_SETTINGS,
         bundle: Bundle | None = None,
         secret: Callable[[str], str] | None = None,
-        journal: Journal | None = None,
     ):
-        self.settings = settings
-        self.bundle = bundle or get_bundle(settings.wsdl_dir)
-        self._transport = transport
-        self._secret = secret
-        self.wsse = wsse
-        self._checker: PersonChecker | None = None
-        self.journal = journal
+        if wsse is FROM_SETTINGS:
+            wsse = None
+            if settings.comune_key is not None:
+                from .security.frame import WsSecurity
+
+                wsse = WsSecurity.from_settings(settings, secret=secret)
+        self._owns_journal = journal is FROM_SETTINGS
+        if journal is FROM_SETTINGS:
+            journal = None
+            if settings.journal_enabled:
+                from .journal import Journal as _Journal
+
+                journal = _Journal.from_settings(settings, secret=secret)
+        self.binding = Binding(
+            settings, bundle=bundle, transport=transport, wsse=wsse, secret=secret
+        )
+        """The message work: build, send, read (:class:`~anpr_client.soap.binding.Binding`)."""
+        self.journal: Repository | None = journal
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Client:
-        """A ready client from a settings file (or ``$ANPR_CONFIG``) and the environment: TLS,
-        security frame and journal as the settings say (see
-        :func:`anpr_client.client_from_settings`, which takes ``kwargs``)."""
-        from .factory import client_from_settings
+        """``Client(load_settings(path), **kwargs)``: a client from a settings file (or
+        ``$ANPR_CONFIG``) and the environment, with the constructor's defaults."""
+        return cls(load_settings(path), **kwargs)
 
-        return client_from_settings(load_settings(path), **kwargs)
+    @property
+    def settings(self) -> Settings:
+        return self.binding.settings
+
+    @property
+    def bundle(self) -> Bundle:
+        return self.binding.bundle
+
+    @property
+    def wsse(self) -> WsseHook | None:
+        """The security frame requests are signed with (``None``: unsigned)."""
+        return self.binding.wsse
 
     @property
     def transport(self) -> Transport:
         """The transport; by default HTTPS with the settings' TLS context, made on first use
         (so a dry run never opens key files)."""
-        if self._transport is None:
-            from .transport.tls import ssl_context_from_settings
-
-            context = ssl_context_from_settings(self.settings, secret=self._secret)
-            self._transport = HttpTransport(context)
-        return self._transport
+        return self.binding.transport
 
     @property
     def consultazione(self) -> Consultazione:
@@ -183,13 +179,16 @@ class Client:
             ),
             wsse=self.wsse,
         )
-        (binding,) = document.bindings
+        (wsdl_binding,) = document.bindings
         url = self.settings.url_for(family)
-        return zeep_client.create_service(binding, url)  # type: ignore[no-untyped-call]
+        return zeep_client.create_service(wsdl_binding, url)  # type: ignore[no-untyped-call]
 
     def close(self) -> None:
-        if self._transport is not None:
-            self._transport.close()
+        """Close the transport, and the journal when the client opened it from the settings
+        (a journal given to it stays open)."""
+        self.binding.close()
+        if self._owns_journal and self.journal is not None:
+            self.journal.close()
 
     def __enter__(self) -> Client:
         return self
@@ -197,10 +196,10 @@ class Client:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------------ building
+    # ------------------------------------------------------------------ the exchange
 
     def operation(self, code: str | Operation) -> Operation:
-        return code if isinstance(code, Operation) else self.bundle.operation(code)
+        return self.binding.operation(code)
 
     def prepare(
         self,
@@ -211,82 +210,23 @@ class Client:
         sign: bool = True,
         check: bool | None = None,
     ) -> PreparedRequest:
-        """Build (and sign, when a frame is configured) the request; nothing is sent.
-
-        ``payload`` is a payload-shaped mapping or a typed model; its ``testataRichiesta``, if
-        any, overrides generated header fields, as does ``header``. Raises
-        :class:`~anpr_client.errors.PayloadError` listing every XSD violation, then (unless
-        ``check`` is false; default: ``settings.validation.before_send``) runs the local checks
-        of :mod:`anpr_client.validation` and raises
-        :class:`~anpr_client.errors.LocalCheckError` with the ANPR codes a blocking defect
-        would get back.
-        """
-        op = self.operation(operation)
-        data = _as_payload(payload, op.code)
-        given = data.pop("testataRichiesta", None) or {}
-        if not isinstance(given, Mapping) or not isinstance(header or {}, Mapping):
-            raise PayloadError(
-                op.code,
-                [Violation("testataRichiesta", "type", "expected an object of header fields")],
-            )
-        overrides = {**given, **(header or {})}
-        model = self.bundle.request_model(op)
-        testata = model.children.get("testataRichiesta")
-        if testata is not None:
-            generated = build_header(self.settings, op.header_code, overrides)
-            header = _fit_header(generated, testata, overrides)
-            data = {"testataRichiesta": header, **data}
-        elif overrides:
-            raise PayloadError(
-                op.code,
-                [Violation("testataRichiesta", "unknown-element", "this request has no testata")],
-            )
-        root, violations = encode(model, data)
-        violations += _schema_violations(self.bundle.schema(op.family), root)
-        if violations:
-            raise PayloadError(op.code, violations)
-        findings: tuple[Finding, ...] = ()
-        if self.settings.validation.before_send if check is None else check:
-            findings = tuple(self._precheck(op.code, data))
-        envelope = build_envelope(root)
-        headers = {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'}
-        signed = False
-        if sign and self.wsse is not None:
-            envelope, headers = self.wsse.apply(envelope, headers)
-            signed = True
-        return PreparedRequest(
-            operation=op.code,
-            url=self.settings.url_for(op.family),
-            envelope=etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
-            header=dict(data.get("testataRichiesta", {})),
-            payload={k: v for k, v in data.items() if k != "testataRichiesta"},
-            signed=signed,
-            findings=findings,
-        )
-
-    def _precheck(self, operation: str, data: Mapping[str, Any]) -> list[Finding]:
-        from .validation import enforce, shared_checker
-
-        if self._checker is None:  # one per process and archive; looked up once per client
-            self._checker = shared_checker(self.settings.validation.comuni)
-        return enforce(operation, data, checker=self._checker)
-
-    # ------------------------------------------------------------------ sending
+        """Build (and sign) the request; nothing is sent (:meth:`Binding.prepare
+        <anpr_client.soap.binding.Binding.prepare>`)."""
+        return self.binding.prepare(operation, payload, header=header, sign=sign, check=check)
 
     def transmit(self, prepared: PreparedRequest) -> HttpResponse:
-        """Send prepared bytes and return the raw HTTP answer (no parsing)."""
-        return self.transport.send(
-            HttpRequest(
-                prepared.url,
-                prepared.envelope,
-                {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'},
-                self.settings.timeouts,
-            )
-        )
+        """Send prepared bytes and return the raw HTTP answer (no parsing, no journal)."""
+        return self.binding.transmit(prepared)
 
     def send(self, prepared: PreparedRequest) -> Result[dict[str, Any]]:
-        """Send a prepared request and read the answer (see :meth:`read`)."""
-        return self.read(prepared.operation, self.transmit(prepared))
+        """Send a prepared request and read the answer (no journal; see :meth:`read`)."""
+        return self.binding.send(prepared)
+
+    def read(self, operation: str | Operation, response: HttpResponse) -> Result[dict[str, Any]]:
+        """Read an HTTP answer to ``operation`` (:meth:`Binding.read
+        <anpr_client.soap.binding.Binding.read>`): the OK branch as a :class:`Result`, or the
+        KO, fault or protocol error raised."""
+        return self.binding.read(operation, response)
 
     def call(
         self,
@@ -302,106 +242,43 @@ class Client:
         if self.journal is not None:
             from .journal.reliable import journaled_call
 
-            return journaled_call(self, self.journal, operation, payload, header=header)
-        return self.send(self.prepare(operation, payload, header=header))
-
-    # ------------------------------------------------------------------ reading
-
-    def read(self, operation: str | Operation, response: HttpResponse) -> Result[dict[str, Any]]:
-        """Read an HTTP answer to ``operation``.
-
-        Returns the OK branch as a :class:`Result`; raises the
-        :class:`~anpr_client.errors.AnprRejected` subclass for a KO answer (every entry
-        kept), a :class:`~anpr_client.errors.SoapFault` subclass for a fault, or a
-        :class:`~anpr_client.errors.ProtocolError` for an unreadable answer.
-        """
-        op = self.operation(operation)
-        answer = read_answer(response, operation=op.code)
-        if etree.QName(answer.payload).text != op.response.text:
-            raise ProtocolError(
-                f"expected {op.response.localname} in answer to {op.code}, "
-                f"got {etree.QName(answer.payload).localname}"
-            )
-        model = self.bundle.response_model(op)
-        decoded, unknown = decode(model, answer.payload)
-        if not decoded:
-            # The schema allows an empty answer (every branch is optional); ANPR never sends one.
-            raise ProtocolError(f"the answer to {op.code} is an empty {op.response.localname}")
-        outcome, value = op.response.localname, decoded
-        if len(decoded) == 1:
-            # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message
-            # with its own testataRisposta; unwrap the branch that came back.
-            ((key, inner),) = decoded.items()
-            child = model.children.get(key)
-            if (
-                isinstance(inner, dict)
-                and child is not None
-                and not child.repeated
-                and "testataRisposta" in child.children
-            ):
-                outcome, value = key, inner
-        header = value.get("testataRisposta") or {}
-        items = error_items(value)
-        if outcome == "rispostaKO" or outcome.endswith("KO"):
-            raise rejection_for(
-                items,
-                operation=op.code,
-                id_operazione_comune=header.get("idOperazioneComune"),
-                id_operazione_anpr=header.get("idOperazioneANPR"),
-                esito_operazione=header.get("esitoOperazione"),
-                raw=answer.root_bytes,
-            )
-        warns = tuple(i for i in items if not i.blocking)
-        emit_warnings(warns, operation=op.code, stacklevel=_caller_stacklevel())
-        return Result(
-            operation=op.code,
-            outcome=outcome,
-            value=value,
-            header=header,
-            warnings=warns,
-            anomalies=items,
-            unknown_elements=tuple(unknown),
-            raw=answer.root_bytes,
-            attachments=answer.attachments,
-            elapsed=response.elapsed,
-        )
+            return journaled_call(self.binding, self.journal, operation, payload, header=header)
+        return self.binding.send(self.binding.prepare(operation, payload, header=header))
 
 
-def _fit_header(
-    header: dict[str, Any], testata: Node, overrides: Mapping[str, Any]
-) -> dict[str, Any]:
-    """Adapt the generated testata to a family's own: the E00x services (other bodies, not
-    Comuni) call the id ``idOperazioneClient``; generated fields a testata lacks are left out
-    (a caller's own field stays, for the XSD validation to judge)."""
-    fields = testata.children
-    if "idOperazioneClient" in fields and "idOperazioneComune" in header:
-        header.setdefault("idOperazioneClient", header.pop("idOperazioneComune"))
-    return {k: v for k, v in header.items() if k in fields or k in overrides}
+def client_from_settings(
+    settings: Settings,
+    *,
+    sign: bool = True,
+    secret: Callable[[str], str] | None = None,
+    transport: Transport | None = None,
+    journal: Journal | bool | None = None,
+) -> Client:
+    """Deprecated: ``Client(settings, ...)`` is the one constructor, with the same defaults.
 
+    ``sign=False`` is ``wsse=None``; ``journal=False`` is ``journal=None``; ``journal=None``
+    (as the settings say) is leaving ``journal`` out; ``journal=True`` opens the settings'
+    journal even when they switch it off.
+    """
+    warnings.warn(
+        "client_from_settings() is deprecated: use Client(settings, ...), which builds the "
+        "same client (wsse=None for sign=False, journal=None for journal=False)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    chosen: Repository | FromSettings | None = FROM_SETTINGS
+    if journal is True:
+        from .journal import Journal as _Journal
 
-_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-def _caller_stacklevel() -> int:
-    """The ``stacklevel`` (seen from our caller) that points at the first frame outside
-    anpr-client, so warnings name the user's line whatever path led here."""
-    level, frame = 2, sys._getframe(2)
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
-        level += 1
-        frame = frame.f_back  # type: ignore[assignment]
-    return level
-
-
-def _as_payload(payload: Mapping[str, Any] | Any, operation: str) -> dict[str, Any]:
-    if payload is None:
-        return {}
-    if isinstance(payload, Mapping):
-        return dict(payload)
-    if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
-        from .models import to_payload
-
-        return to_payload(payload)
-    raise PayloadError(
-        operation,
-        [Violation("payload", "type", f"expected a mapping or a model, got {type(payload)}")],
+        chosen = _Journal.from_settings(settings.replace(journal_enabled=True), secret=secret)
+    elif journal is False:
+        chosen = None
+    elif journal is not None:
+        chosen = journal
+    return Client(
+        settings,
+        transport=transport,
+        wsse=FROM_SETTINGS if sign else None,
+        journal=chosen,
+        secret=secret,
     )

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from .errors.exceptions import ErrorItem, Finding
 from .soap.codec import UnknownElement
 from .soap.mtom import Attachment
+from .soap.testata import operation_id
 
 __all__ = ["PreparedRequest", "Result", "error_items"]
 
@@ -34,8 +35,7 @@ class PreparedRequest:
     @property
     def id_operazione_comune(self) -> str:
         """The request's id (``idOperazioneClient`` for the E00x services)."""
-        value = self.header.get("idOperazioneComune", self.header.get("idOperazioneClient", ""))
-        return str(value)
+        return operation_id(self.header) or ""
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ class Result(Generic[T]):
     @property
     def id_operazione_comune(self) -> str | None:
         """The request's id as echoed (``idOperazioneClient`` for the E00x services)."""
-        value = self.header.get("idOperazioneComune", self.header.get("idOperazioneClient"))
-        return None if value is None else str(value)
+        return operation_id(self.header)
 
     @property
     def id_operazione_anpr(self) -> str | None:

@@ -51,10 +51,13 @@ __all__ = [
     "Timeouts",
     "ValidationSettings",
     "WorkstationSettings",
+    "default_journal_path",
+    "journal_from_env",
+    "journal_path",
     "load_settings",
 ]
 
-# Patterns of the testataRichiesta fields we fill from settings (tipoDato.xsd, ANPR-FACTS §4.1).
+# Patterns of the testataRichiesta fields we fill from settings (their types in tipoDato.xsd).
 _APP_NAME = re.compile(r"[0-9a-zA-Z. ]{1,80}")
 _APP_VERSION = re.compile(r"[0-9a-zA-Z. \-]{1,80}")
 _ISTAT = re.compile(r"[0-9]{6}")
@@ -316,10 +319,10 @@ class Settings:
     timeouts: Timeouts = field(default_factory=Timeouts)
     wsdl_dir: Path | None = None
     journal: Path | None = None
-    """The operation journal file; ``None``: the default path (see :mod:`anpr_client.journal`)."""
+    """The operation journal file; ``None``: the default path (see :attr:`journal_path`)."""
     journal_enabled: bool = True
-    """``False`` (``journal = false``, ``ANPR_JOURNAL=off``): clients built by
-    :func:`anpr_client.client_from_settings` keep no journal."""
+    """``False`` (``journal = false``, ``ANPR_JOURNAL=off``): a :class:`~anpr_client.Client`
+    built from these settings keeps no journal unless given one."""
     operator: OperatorSettings | None = None
     comune_key: KeySourceConfig | None = None
     workstation: WorkstationSettings | None = None
@@ -364,12 +367,53 @@ class Settings:
         """Scheme and host requests go to: ``base_url`` if set, else the environment's host."""
         return self.base_url or ENVIRONMENTS[self.environment].host
 
+    @property
+    def journal_path(self) -> Path | None:
+        """The operation journal's file (see :func:`journal_path`); ``None`` when switched
+        off."""
+        return journal_path(self.journal, enabled=self.journal_enabled)
+
     def url_for(self, family: str) -> str:
         """The full endpoint URL of a service family."""
         return self.host + family_path(family, self.environment)
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def default_journal_path() -> Path:
+    """``<user data dir>/anpr-client/journal.sqlite`` (platformdirs)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("anpr-client", appauthor=False) / "journal.sqlite"
+
+
+def journal_path(journal: Path | None = None, *, enabled: bool = True) -> Path | None:
+    """Where the operation journal lives: the file named by the settings (``journal``, or
+    ``$ANPR_JOURNAL``), else :func:`default_journal_path`; ``None`` when switched off.
+
+    The one rule for the journal's place: the client, the notification inbox (which shares the
+    journal's file unless given its own) and ``anpr journal`` all follow it.
+    """
+    if not enabled:
+        return None
+    return journal if journal is not None else default_journal_path()
+
+
+_ENV_SWITCH = {"off": False, "false": False, "no": False, "on": True, "true": True, "yes": True}
+"""``ANPR_JOURNAL`` values that switch the journal off (or on, at its default path)."""
+
+
+def journal_from_env(env: Mapping[str, str]) -> Path | bool | None:
+    """What ``ANPR_JOURNAL`` says: a path (absolute), ``False`` (``off``), ``True`` (``on``: the
+    settings' file or the default one), or ``None`` when it is not set."""
+    value = env.get("ANPR_JOURNAL", "").strip()
+    if not value:
+        return None
+    switch = _ENV_SWITCH.get(value.lower())
+    if switch is not None:
+        return switch
+    return Path(value).expanduser().absolute()
 
 
 def _path(value: object, base: Path, setting: str) -> Path:
@@ -560,9 +604,7 @@ _ENV_STR = {
     "ANPR_COD_DESTINATARIO": "cod_destinatario",
     "ANPR_BASE_URL": "base_url",
 }
-_ENV_PATH = {"ANPR_CA_BUNDLE": "ca_bundle", "ANPR_WSDL_DIR": "wsdl_dir", "ANPR_JOURNAL": "journal"}
-_ENV_SWITCH = {"off": False, "false": False, "no": False, "on": True, "true": True, "yes": True}
-"""``ANPR_JOURNAL`` values that switch the journal off (or on, at its default path)."""
+_ENV_PATH = {"ANPR_CA_BUNDLE": "ca_bundle", "ANPR_WSDL_DIR": "wsdl_dir"}
 
 
 def load_settings(
@@ -595,11 +637,13 @@ def load_settings(
     for var, key in _ENV_STR.items():
         if env.get(var):
             data[key] = env[var]
-    switch = _ENV_SWITCH.get(env.get("ANPR_JOURNAL", "").strip().lower())
     for var, key in _ENV_PATH.items():
-        if env.get(var) and not (var == "ANPR_JOURNAL" and switch is not None):
+        if env.get(var):
             data[key] = str(Path(env[var]).expanduser().absolute())
-    if switch is False or (switch is True and not isinstance(data.get("journal"), str)):
+    switch = journal_from_env(env)
+    if isinstance(switch, Path):
+        data["journal"] = str(switch)
+    elif switch is False or (switch is True and not isinstance(data.get("journal"), str)):
         data["journal"] = switch  # on: the file's path if it names one, else the default
     app_env = {
         "name": env.get("ANPR_APP_NAME"),

@@ -21,6 +21,28 @@ def recorded(name: str) -> bytes:
     return (RECORDED / name).read_bytes()
 
 
+def write_signing_config(path: Path, pki_dir: Path, journal: Path) -> Path:
+    """A settings file at ``path`` with the Comune's and the workstation's keys (PKCS#12 files
+    of :meth:`Pki.write <anpr_client.simulator.pki.Pki.write>` in ``pki_dir``, password in
+    ``$TEST_P12_PASSWORD``) and its own ``journal`` file."""
+    path.write_text(
+        f"""codice_istat = "058091"
+journal = "{journal}"
+[operator]
+codice_fiscale = "RSSMRA80A01H501U"
+[comune_key]
+pkcs12 = "{pki_dir / "comune.p12"}"
+password_env = "TEST_P12_PASSWORD"
+[workstation]
+id = "058091-PC-0001"
+pkcs12 = "{pki_dir / "workstation.p12"}"
+password_env = "TEST_P12_PASSWORD"
+""",
+        encoding="utf-8",
+    )
+    return path
+
+
 @pytest.fixture
 def settings() -> Settings:
     return Settings(

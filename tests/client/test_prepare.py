@@ -17,6 +17,7 @@ from anpr_client.settings import Settings, ValidationSettings
 from anpr_client.soap.bundle import UnknownOperationError
 from anpr_client.soap.testata import new_operation_id
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
+from tests.client.support import write_signing_config
 
 NS3000 = "http://sogei.it/ANPR/3000consultazione"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -35,7 +36,7 @@ def body_of(envelope: bytes) -> etree._Element:
 
 
 def test_header_is_filled_from_settings(settings: Settings) -> None:
-    prepared = Client(settings).prepare("3002", PAYLOAD)
+    prepared = Client(settings, journal=None).prepare("3002", PAYLOAD)
     request = body_of(prepared.envelope)
     assert request.tag == f"{{{NS3000}}}Richiesta3002"
     testata = {c.tag: c.text for c in request.find("testataRichiesta")}  # type: ignore[union-attr]
@@ -78,7 +79,9 @@ def test_header_is_filled_from_settings(settings: Settings) -> None:
 def test_environment_sets_tipo_invio_and_host(
     settings: Settings, environment: Environment, tipo_invio: str, host: str
 ) -> None:
-    prepared = Client(settings.replace(environment=environment)).prepare("3002", PAYLOAD)
+    prepared = Client(settings.replace(environment=environment), journal=None).prepare(
+        "3002", PAYLOAD
+    )
     assert prepared.header["tipoInvio"] == tipo_invio
     assert prepared.url.startswith(host + "/")
 
@@ -88,14 +91,14 @@ def test_partial_testata_overrides_generated_fields(settings: Settings) -> None:
         **PAYLOAD,
         "testataRichiesta": {"idOperazioneComune": "MYID42", "tipoOperazione": "V"},
     }
-    prepared = Client(settings).prepare("3002", payload)
+    prepared = Client(settings, journal=None).prepare("3002", payload)
     assert prepared.header["idOperazioneComune"] == "MYID42"
     assert prepared.header["tipoOperazione"] == "V"
     assert prepared.header["codMittente"] == "058091"  # still generated
 
 
 def test_payload_key_order_does_not_matter(settings: Settings) -> None:
-    request = body_of(Client(settings).prepare("3002", PAYLOAD).envelope)
+    request = body_of(Client(settings, journal=None).prepare("3002", PAYLOAD).envelope)
     assert [c.tag for c in request] == ["testataRichiesta", "criteriRicerca", "datiRichiesta"]
     dati = request.find("datiRichiesta")
     assert dati is not None
@@ -109,7 +112,7 @@ def test_typed_model_builds_the_same_request(settings: Settings) -> None:
             schedaAnagraficaRichiesta="1", dataRiferimentoRichiesta=dt.date(2026, 11, 20)
         ),
     )
-    client = Client(settings)
+    client = Client(settings, journal=None)
     fixed = {"idOperazioneComune": "ID1", "dataOraRichiesta": "2026-11-20T10:00:00+01:00"}
     assert (
         client.prepare("3002", model, header=fixed).envelope
@@ -124,7 +127,7 @@ def test_every_violation_is_listed_and_nothing_is_sent(settings: Settings) -> No
         sent.append(request)
         return HttpResponse(500, {}, b"")
 
-    client = Client(settings, transport=MockTransport(record))
+    client = Client(settings, transport=MockTransport(record), journal=None)
     bad = {
         "testataRichiesta": {"idOperazioneComune": "has_underscore"},
         "criteriRicerca": {"codiceFiscale": "SHORT", "colore": "rosso"},
@@ -168,13 +171,13 @@ def test_misshapen_payloads_are_named(
     settings: Settings, payload: dict[str, object], path: str, rule: str
 ) -> None:
     with pytest.raises(PayloadError) as info:
-        Client(settings).prepare("3002", payload)
+        Client(settings, journal=None).prepare("3002", payload)
     assert (path, rule) in {(v.path, v.rule) for v in info.value.violations}
 
 
 def test_unknown_operation_is_a_lookup_error(settings: Settings) -> None:
     with pytest.raises(UnknownOperationError, match="9999"):
-        Client(settings).prepare("9999", {})
+        Client(settings, journal=None).prepare("9999", {})
 
 
 def test_operation_ids_are_unique_and_short() -> None:
@@ -184,7 +187,7 @@ def test_operation_ids_are_unique_and_short() -> None:
 
 
 def test_testconn_needs_only_the_header(settings: Settings) -> None:
-    prepared = Client(settings).prepare("TestConn", {})
+    prepared = Client(settings, journal=None).prepare("TestConn", {})
     request = body_of(prepared.envelope)
     assert request.tag == "{http://sogei.it/ANPR/connessione}RichiestaConnessione"
     assert prepared.url.endswith("/ANPRTestConn/TestConn")
@@ -199,7 +202,7 @@ def test_local_checks_stop_a_request_ANPR_would_refuse(settings: Settings) -> No
         return HttpResponse(503, {}, b"")
 
     bad_check_char = {**PAYLOAD, "criteriRicerca": {"codiceFiscale": "RSSMRA80A01H501X"}}
-    client = Client(settings, transport=MockTransport(record))
+    client = Client(settings, transport=MockTransport(record), journal=None)
     with pytest.raises(LocalCheckError) as info:
         client.call("3002", bad_check_char)
     assert sent == []
@@ -208,7 +211,7 @@ def test_local_checks_stop_a_request_ANPR_would_refuse(settings: Settings) -> No
     # opt-out: per call, or in the settings
     assert client.prepare("3002", bad_check_char, check=False).payload
     relaxed = settings.replace(validation=ValidationSettings(before_send=False))
-    assert Client(relaxed).prepare("3002", bad_check_char).payload
+    assert Client(relaxed, journal=None).prepare("3002", bad_check_char).payload
 
 
 def test_from_config_wires_the_frame_and_the_journal(
@@ -217,21 +220,8 @@ def test_from_config_wires_the_frame_and_the_journal(
     from anpr_client.simulator.pki import generate_test_pki
 
     files = generate_test_pki("058091").write(tmp_path / "pki", password="pw")
-    config = tmp_path / "anpr.toml"
-    config.write_text(
-        f"""codice_istat = "058091"
-journal = "{tmp_path / "journal.sqlite"}"
-[operator]
-codice_fiscale = "RSSMRA80A01H501U"
-[comune_key]
-pkcs12 = "{files.comune_p12}"
-password_env = "TEST_P12_PASSWORD"
-[workstation]
-id = "058091-PC-0001"
-pkcs12 = "{files.workstation_p12}"
-password_env = "TEST_P12_PASSWORD"
-""",
-        encoding="utf-8",
+    config = write_signing_config(
+        tmp_path / "anpr.toml", files.directory, tmp_path / "journal.sqlite"
     )
     monkeypatch.setenv("TEST_P12_PASSWORD", "pw")
     client = Client.from_config(config)

@@ -40,7 +40,7 @@ def search_payload() -> dict[str, object]:
 
 
 def test_ok_answer_is_read_into_a_typed_result(settings: Settings) -> None:
-    client = Client(settings, transport=answering(recorded("ok_3002.xml")))
+    client = Client(settings, transport=answering(recorded("ok_3002.xml")), journal=None)
     result = client.consultazione.find_by_codice_fiscale(CF)
     assert isinstance(result.value, Risposta3002OK)
     assert result.outcome == "Risposta3002_OK"
@@ -58,7 +58,7 @@ def test_ok_answer_is_read_into_a_typed_result(settings: Settings) -> None:
 def test_ko_with_several_errors_raises_the_specific_class_with_every_entry(
     settings: Settings,
 ) -> None:
-    client = Client(settings, transport=answering(recorded("ko_3002_several.xml")))
+    client = Client(settings, transport=answering(recorded("ko_3002_several.xml")), journal=None)
     with pytest.raises(NotFoundError) as info:
         client.call("3002", search_payload())
     exc = info.value
@@ -80,7 +80,7 @@ def test_ko_with_several_errors_raises_the_specific_class_with_every_entry(
 
 
 def test_warnings_stay_on_the_result_and_are_emitted(settings: Settings) -> None:
-    client = Client(settings, transport=answering(recorded("ok_5005_warnings.xml")))
+    client = Client(settings, transport=answering(recorded("ok_5005_warnings.xml")), journal=None)
     # A minimal 5005 is not needed to read the answer: read() takes any HTTP answer.
     response = HttpResponse(200, {"content-type": "text/xml"}, recorded("ok_5005_warnings.xml"))
     with warnings.catch_warnings(record=True) as caught:
@@ -94,7 +94,9 @@ def test_warnings_stay_on_the_result_and_are_emitted(settings: Settings) -> None
 
 
 def test_unknown_element_mid_sequence_keeps_the_fields_after_it(settings: Settings) -> None:
-    client = Client(settings, transport=answering(recorded("ok_3002_unknown_mid.xml")))
+    client = Client(
+        settings, transport=answering(recorded("ok_3002_unknown_mid.xml")), journal=None
+    )
     result = client.call("3002", search_payload())
     assert result.id_operazione_anpr == "4411003"  # after the unknown element
     assert result.esito == "0000"
@@ -122,7 +124,7 @@ def _mtom_6001(pdf: bytes) -> tuple[bytes, str]:
 def test_mtom_answer_with_a_pdf_attachment(settings: Settings) -> None:
     pdf = b"%PDF-1.4\r\n\x00\xff binary \r\n--not-a-boundary\r\n%%EOF"
     body, content_type = _mtom_6001(pdf)
-    client = Client(settings, transport=answering(body, content_type=content_type))
+    client = Client(settings, transport=answering(body, content_type=content_type), journal=None)
     result = client.read("6001", HttpResponse(200, {"content-type": content_type}, body))
     assert result.outcome == "Risposta6001OK"
     assert result.id_operazione_anpr == "4416001"
@@ -152,12 +154,16 @@ def test_mtom_as_cxf_writes_it(settings: Settings) -> None:
         'multipart/related; type="application/xop+xml"; boundary="uuid:7a1f"; '
         'start="<root.message@cxf.apache.org>"; start-info="text/xml"'
     )
-    result = Client(settings).read("6001", HttpResponse(200, {"content-type": ctype}, body))
+    result = Client(settings, journal=None).read(
+        "6001", HttpResponse(200, {"content-type": ctype}, body)
+    )
     assert result.attachments["cert-1@apache.org"].data == pdf
 
 
 def test_gateway_fault_becomes_a_typed_exception(settings: Settings) -> None:
-    client = Client(settings, transport=answering(recorded("fault_internal_error.xml"), 500))
+    client = Client(
+        settings, transport=answering(recorded("fault_internal_error.xml"), 500), journal=None
+    )
     with pytest.raises(SoapFault) as info:
         client.call("3002", search_payload())
     assert isinstance(info.value, InternalErrorFromClient)
@@ -177,13 +183,13 @@ def test_gateway_fault_becomes_a_typed_exception(settings: Settings) -> None:
 def test_unreadable_answers_raise_typed_errors(
     settings: Settings, status: int, body: bytes, expected: type[Exception]
 ) -> None:
-    client = Client(settings, transport=answering(body, status))
+    client = Client(settings, transport=answering(body, status), journal=None)
     with pytest.raises(expected):
         client.call("3002", search_payload())
 
 
 def test_server_unavailable_says_the_outcome_is_unknown(settings: Settings) -> None:
-    client = Client(settings, transport=answering(b"", 504))
+    client = Client(settings, transport=answering(b"", 504), journal=None)
     with pytest.raises(ServerUnavailable) as info:
         client.call("3002", search_payload())
     assert info.value.outcome_unknown
@@ -191,7 +197,7 @@ def test_server_unavailable_says_the_outcome_is_unknown(settings: Settings) -> N
 
 
 def test_answer_to_another_operation_is_refused(settings: Settings) -> None:
-    client = Client(settings, transport=answering(recorded("ok_3002.xml")))
+    client = Client(settings, transport=answering(recorded("ok_3002.xml")), journal=None)
     with pytest.raises(ProtocolError, match="expected Risposta3001"):
         client.read("3001", HttpResponse(200, {}, recorded("ok_3002.xml")))
 
@@ -199,7 +205,7 @@ def test_answer_to_another_operation_is_refused(settings: Settings) -> None:
 def test_over_real_tls_on_loopback(settings: Settings, loopback: LoopbackServer) -> None:
     loopback.canned.body = recorded("ok_3002.xml")
     cfg = settings.replace(base_url=loopback.url, ca_bundle=loopback.ca_pem)
-    with Client(cfg) as client:
+    with Client(cfg, journal=None) as client:
         result = client.call("3002", search_payload())
     assert result.id_operazione_anpr == "4411002"
     ((path, headers, sent),) = loopback.canned.received
@@ -210,7 +216,7 @@ def test_over_real_tls_on_loopback(settings: Settings, loopback: LoopbackServer)
 
 
 def test_rejection_is_an_anpr_error(settings: Settings) -> None:
-    client = Client(settings, transport=answering(recorded("ko_3002_several.xml")))
+    client = Client(settings, transport=answering(recorded("ko_3002_several.xml")), journal=None)
     with pytest.raises(AnprRejected):
         client.call("3002", search_payload())
 
@@ -222,4 +228,4 @@ def test_an_empty_answer_is_a_protocol_error(settings: Settings) -> None:
         b"</soap:Body></soap:Envelope>"
     )
     with pytest.raises(ProtocolError, match="empty Risposta3002"):
-        Client(settings).read("3002", HttpResponse(200, {}, body))
+        Client(settings, journal=None).read("3002", HttpResponse(200, {}, body))

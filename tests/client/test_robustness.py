@@ -18,7 +18,7 @@ from anpr_client.settings import Settings
 from anpr_client.transport import HttpResponse
 from tests.client.support import recorded
 
-CLIENT = Client(Settings(codice_istat="058091"))
+CLIENT = Client(Settings(codice_istat="058091"), journal=None)
 NAMES = st.sampled_from(
     [
         "testataRichiesta",

@@ -40,7 +40,7 @@ def _free_port() -> int:
 def test_connection_refused_was_not_delivered(settings: Settings) -> None:
     cfg = settings.replace(base_url=f"https://127.0.0.1:{_free_port()}")
     with pytest.raises(ConnectError) as info:
-        Client(cfg).call("3002", PAYLOAD)
+        Client(cfg, journal=None).call("3002", PAYLOAD)
     assert info.value.delivered is False
     assert not isinstance(info.value, OutcomeUnknown)
 
@@ -56,7 +56,7 @@ def test_untrusted_server_certificate_fails_closed(
 
     cfg = settings.replace(base_url=loopback.url, ca_bundle=Path(path))
     with pytest.raises(TLSError) as info:
-        Client(cfg).call("3002", PAYLOAD)
+        Client(cfg, journal=None).call("3002", PAYLOAD)
     assert info.value.delivered is False
     assert loopback.canned.received == []
 
@@ -70,7 +70,7 @@ def test_no_answer_in_time_is_outcome_unknown(settings: Settings, loopback: Loop
         base_url=loopback.url, ca_bundle=loopback.ca_pem, timeouts=Timeouts(connect=2, read=0.3)
     )
     with pytest.raises(ReadTimeout) as info:
-        Client(cfg).call("3002", PAYLOAD)
+        Client(cfg, journal=None).call("3002", PAYLOAD)
     assert isinstance(info.value, OutcomeUnknown)
     assert len(loopback.canned.received) == 1
 
@@ -85,7 +85,7 @@ def test_connection_dropped_after_sending_is_outcome_unknown(
     loopback.canned.handler = drop
     cfg = settings.replace(base_url=loopback.url, ca_bundle=loopback.ca_pem)
     with pytest.raises(ConnectionLost) as info:
-        Client(cfg).call("3002", PAYLOAD)
+        Client(cfg, journal=None).call("3002", PAYLOAD)
     assert isinstance(info.value, OutcomeUnknown)
 
 
@@ -118,7 +118,9 @@ def test_transport_is_shared_safely_between_threads(
     settings: Settings, loopback: LoopbackServer
 ) -> None:
     loopback.canned.body = recorded("ok_3002.xml")
-    client = Client(settings.replace(base_url=loopback.url, ca_bundle=loopback.ca_pem))
+    client = Client(
+        settings.replace(base_url=loopback.url, ca_bundle=loopback.ca_pem), journal=None
+    )
     errors: list[BaseException] = []
 
     def work() -> None:
@@ -161,7 +163,7 @@ def test_reset_during_the_tls_handshake_was_not_delivered(settings: Settings) ->
     threading.Thread(target=reset_each, daemon=True).start()
     cfg = settings.replace(base_url=f"https://127.0.0.1:{listener.getsockname()[1]}")
     try:
-        with Client(cfg) as client, pytest.raises(ConnectError) as info:
+        with Client(cfg, journal=None) as client, pytest.raises(ConnectError) as info:
             client.call("3002", PAYLOAD)
     finally:
         listener.close()

@@ -49,7 +49,7 @@ def test_user_supplied_official_bundle(tmp_path: Path) -> None:
     # TestConn is not published by ANPR: it comes from our bundle.
     assert official.operation("TestConn").wsdl.is_relative_to(get_bundle().root)
     settings = Settings(codice_istat="058091", wsdl_dir=REFERENCE)
-    prepared = Client(settings).prepare(
+    prepared = Client(settings, journal=None).prepare(
         "3002",
         {
             "criteriRicerca": {"codiceFiscale": "RSSMRA80A01H501U"},

@@ -8,7 +8,14 @@ import pytest
 
 from anpr_client.endpoints import Environment
 from anpr_client.errors.exceptions import ConfigurationError
-from anpr_client.settings import ApplicationIdentity, Settings, load_settings
+from anpr_client.settings import (
+    ApplicationIdentity,
+    Settings,
+    default_journal_path,
+    journal_from_env,
+    journal_path,
+    load_settings,
+)
 
 CONTRACT = """
 environment = "test"
@@ -142,3 +149,34 @@ def test_settings_are_immutable_and_validated_in_code() -> None:
     assert Settings(codice_istat="058091", environment="produzione").environment is (  # type: ignore[arg-type]
         Environment.PRODUZIONE
     )
+
+
+def test_one_rule_for_where_the_journal_lives(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    default = tmp_path / "data" / "anpr-client" / "journal.sqlite"
+    assert default_journal_path() == default
+    assert journal_path() == default
+    assert journal_path(tmp_path / "mine.sqlite") == tmp_path / "mine.sqlite"
+    assert journal_path(tmp_path / "mine.sqlite", enabled=False) is None
+    assert Settings(codice_istat="058091").journal_path == default
+    named = Settings(codice_istat="058091", journal=tmp_path / "j.sqlite")
+    assert named.journal_path == tmp_path / "j.sqlite"
+    assert named.replace(journal_enabled=False).journal_path is None
+
+
+def test_anpr_journal_says_a_path_or_a_switch(tmp_path: Path) -> None:
+    assert journal_from_env({}) is None
+    assert journal_from_env({"ANPR_JOURNAL": "  "}) is None
+    assert journal_from_env({"ANPR_JOURNAL": "Off"}) is False
+    assert journal_from_env({"ANPR_JOURNAL": "no"}) is False
+    assert journal_from_env({"ANPR_JOURNAL": "ON"}) is True
+    given = journal_from_env({"ANPR_JOURNAL": str(tmp_path / "j.sqlite")})
+    assert given == tmp_path / "j.sqlite"
+    relative = journal_from_env({"ANPR_JOURNAL": "j.sqlite"})
+    assert isinstance(relative, Path)
+    assert relative.is_absolute()
+    config = write(tmp_path, 'codice_istat = "058091"\n')
+    loaded = load_settings(config, env={"ANPR_JOURNAL": str(tmp_path / "env.sqlite")})
+    assert loaded.journal_path == tmp_path / "env.sqlite"

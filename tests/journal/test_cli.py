@@ -17,7 +17,6 @@ from click.testing import CliRunner
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConfigurationError, ConnectionLost
-from anpr_client.factory import client_from_settings
 from anpr_client.journal import Journal, generate_key, key_from_text
 from anpr_client.settings import load_settings
 from anpr_client.transport import HttpRequest
@@ -64,7 +63,7 @@ def setup(tmp_path: Path, loopback: LoopbackServer) -> tuple[Path, Path, FakeAnp
 def _leave_unknown(config: Path, fake: FakeAnpr) -> str:
     """A 5005 whose every answer was lost: applied once by the fake, unknown to the journal."""
     fake.script = ["lose"] * 4
-    with client_from_settings(load_settings(config)) as client:
+    with Client(load_settings(config)) as client:
         with pytest.raises(ConnectionLost):
             client.call("5005", payload_5005())
         assert client.journal is not None
@@ -142,7 +141,7 @@ def test_resolve_still_unknown_exits_3(setup: tuple[Path, Path, FakeAnpr]) -> No
 def test_resolve_a_ko_exits_1(setup: tuple[Path, Path, FakeAnpr]) -> None:
     config, _, fake = setup
     fake.script = ["ko-lose", "lose", "lose", "lose"]
-    with client_from_settings(load_settings(config)) as client, pytest.raises(ConnectionLost):
+    with Client(load_settings(config)) as client, pytest.raises(ConnectionLost):
         client.call("5005", payload_5005())
     code, out, _ = run("resolve", "--config", str(config), "--json")
     assert code == 1
@@ -228,21 +227,23 @@ def test_encrypted_journal_needs_the_key_to_show_content(tmp_path: Path) -> None
 # ----------------------------------------------------------------------------- settings
 
 
-def test_factory_journals_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_constructor_journals_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     config = tmp_path / "anpr.toml"
     config.write_text('codice_istat = "058091"\n', encoding="utf-8")
-    client = client_from_settings(load_settings(config, env={}))
-    assert client.journal is not None
+    client = Client(load_settings(config, env={}))
+    assert isinstance(client.journal, Journal)
     assert client.journal.path == tmp_path / "data" / "anpr-client" / "journal.sqlite"
     assert client.journal.path.exists()
-    assert client_from_settings(load_settings(config, env={}), journal=False).journal is None
+    assert Client(load_settings(config, env={}), journal=None).journal is None
     config.write_text('codice_istat = "058091"\njournal = "mine.sqlite"\n', encoding="utf-8")
-    named = client_from_settings(load_settings(config, env={}))
-    assert named.journal is not None
+    named = Client(load_settings(config, env={}))
+    assert isinstance(named.journal, Journal)
     assert named.journal.path == tmp_path / "mine.sqlite"
     config.write_text('codice_istat = "058091"\njournal = false\n', encoding="utf-8")
-    assert client_from_settings(load_settings(config, env={})).journal is None
+    assert Client(load_settings(config, env={})).journal is None
     off = load_settings(config.parent / "anpr.toml", env={"ANPR_JOURNAL": "off"})
     assert off.journal_enabled is False
     config.write_text('codice_istat = "058091"\njournal = "mine.sqlite"\n', encoding="utf-8")
@@ -251,7 +252,7 @@ def test_factory_journals_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyP
     assert (on.journal_enabled, on.journal) == (True, tmp_path / "mine.sqlite")
 
 
-def test_factory_opens_an_encrypted_journal(tmp_path: Path) -> None:
+def test_settings_open_an_encrypted_journal(tmp_path: Path) -> None:
     key = generate_key()
     path = tmp_path / "j.sqlite"
     Journal(path, key=key_from_text(key)).close()

@@ -411,7 +411,7 @@ def test_resolve_keeps_unknown_when_still_unreachable(journal: Journal) -> None:
 
 def test_client_without_journal_does_not_journal(tmp_path: Path) -> None:
     fake = FakeAnpr(script=["lose"])
-    client = Client(settings(), transport=fake.transport())
+    client = Client(settings(), transport=fake.transport(), journal=None)
     with pytest.raises(ConnectionLost):
         client.call("5005", payload_5005())
     assert len(fake.requests) == 1

@@ -28,7 +28,6 @@ from click.testing import CliRunner
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConnectionLost
-from anpr_client.factory import client_from_settings
 from anpr_client.journal import Journal, RetryPolicy, State, journaled_call, resolve
 from anpr_client.settings import RetrySettings, Timeouts
 from anpr_client.simulator import Fault, Person, Simulator, SimulatorConfig
@@ -127,7 +126,7 @@ def _client(
         timeouts=Timeouts(connect=5.0, read=read),
         retry=RetrySettings(max_attempts=4, backoff=0.05, max_backoff=0.2, reconcile=reconcile),
     )
-    return client_from_settings(settings, journal=journal)  # callers close it (with …)
+    return Client(settings, journal=journal)  # callers close it (with …)
 
 
 def _applied_once(sim: Simulator, ident: str, person: Person) -> None:
@@ -274,9 +273,9 @@ def test_attempts_run_out_then_resolve(sim: Simulator, faults: Any, tmp_path: Pa
 
 _CHILD = """
 import json, sys
-from anpr_client.factory import client_from_settings
+from anpr_client import Client
 from anpr_client.settings import load_settings
-client = client_from_settings(load_settings(sys.argv[1]))
+client = Client(load_settings(sys.argv[1]))
 client.call("5005", json.load(open(sys.argv[2])))
 print("finished")
 """

@@ -15,15 +15,10 @@ import pytest
 
 from anpr_client.errors.exceptions import ConfigurationError, JournalError
 from anpr_client.journal import Journal, State, generate_key, key_from_text
+from anpr_client.journal.ownership import current_owner, owner_alive
+from anpr_client.journal.records import AttemptEnd, Settlement, wire_form
 from anpr_client.journal.sealing import Sealer
-from anpr_client.journal.store import (
-    AttemptEnd,
-    Settlement,
-    check_transition,
-    current_owner,
-    owner_alive,
-    wire_form,
-)
+from anpr_client.journal.states import check_transition
 
 CF = "RSSMRA80A01H501U"
 

@@ -78,7 +78,9 @@ class Fake4005:
     _announced: dict[str, dt.datetime] = field(default_factory=dict)
 
     def client(self) -> Client:
-        return Client(Settings(codice_istat=ISTAT_A), transport=MockTransport(self.handle))
+        return Client(
+            Settings(codice_istat=ISTAT_A), transport=MockTransport(self.handle), journal=None
+        )
 
     # ------------------------------------------------------------------ protocol
 

@@ -83,7 +83,7 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
     assert len(persons) >= 2
     codes = {p.codice_fiscale for p in persons}
 
-    with s.client(B, journal=False) as client_b:
+    with s.client(B, journal=None) as client_b:
         result = client_b.call(
             "5005",
             support.transfer_payload(persons, to=B),
@@ -107,7 +107,7 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
         assert event.recipient == A
 
     # Pull: A's poller (4005 over TLS) finds the same notifications; none is stored twice.
-    with s.client(A, journal=False) as client_a:
+    with s.client(A, journal=None) as client_a:
         report = Poller(client_a, inbox, skew=0, poll_interval=0.1).pull(since)
     assert report.complete
     assert report.received == len(codes)
@@ -116,7 +116,7 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
 
     # The pull alone yields the same events (another inbox, as if the push had failed).
     with Inbox(tmp_path / "pull-only.sqlite", durable=False) as pulled_box:
-        with s.client(A, journal=False) as client_a:
+        with s.client(A, journal=None) as client_a:
             Poller(client_a, pulled_box, skew=0, poll_interval=0.1).pull(since)
         pulled = {e.key: _content(e.event) for e in pulled_box.entries()}
     assert pulled == {e.key: _content(e.event) for e in pushed}
@@ -139,7 +139,7 @@ def test_pull_command_against_the_simulator(sim: Any) -> None:
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
     family = sim.store.families(A)[0]
     persons = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
-    with sim.client(B, journal=False) as client_b:
+    with sim.client(B, journal=None) as client_b:
         result = client_b.call(
             "5005",
             support.transfer_payload(persons, to=B),

@@ -51,15 +51,14 @@ def singles(sim: Simulator, istat: str = A) -> list[Person]:
 def raw_client(sim: Simulator, istat: str = A) -> Client:
     """A signing client without the library's pre-send checks: what the simulator itself
     refuses can be tested (a client without checks sends anything the XSD allows)."""
-    from anpr_client.factory import client_from_settings
     from anpr_client.settings import ValidationSettings
 
     settings = sim.settings(istat, validation=ValidationSettings(before_send=False))
-    return client_from_settings(settings, journal=False)
+    return Client(settings, journal=None)
 
 
 def unsigned_client(sim: Simulator, istat: str = A) -> Client:
-    return sim.client(istat, sign=False, journal=False)
+    return sim.client(istat, wsse=None, journal=None)
 
 
 def payload_3002(cf: str, *, national: bool = False) -> dict[str, Any]:

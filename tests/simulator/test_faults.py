@@ -56,7 +56,7 @@ def sim(make_simulator: MakeSimulator) -> Simulator:
 
 @pytest.fixture
 def client(sim: Simulator) -> Client:
-    return sim.client(B, journal=False)
+    return sim.client(B, journal=None)
 
 
 def test_latency_delays_then_processes(sim: Simulator, client: Client) -> None:
@@ -109,11 +109,9 @@ def test_commit_then_lose_response_applies_once(sim: Simulator, client: Client) 
 
 
 def test_timeout_after_commit(sim: Simulator) -> None:
-    from anpr_client.factory import client_from_settings
+    from anpr_client.client import Client
 
-    impatient = client_from_settings(
-        sim.settings(B, timeouts=Timeouts(connect=5, read=0.5)), journal=False
-    )
+    impatient = Client(sim.settings(B, timeouts=Timeouts(connect=5, read=0.5)), journal=None)
     _, prepared = _move(impatient, sim, "SLOW2")
     sim.faults.inject(Fault("timeout_after_commit", operation="5005", seconds=1.5))
     with pytest.raises(ReadTimeout):
@@ -164,7 +162,7 @@ def test_times_and_operation_matching(sim: Simulator, client: Client) -> None:
 
 def test_faults_in_process_raise_what_a_client_would_see(make_simulator: MakeSimulator) -> None:
     sim = make_simulator(start=False)
-    client = sim.wsgi_client(B, journal=False)
+    client = sim.wsgi_client(B, journal=None)
     sim.faults.inject(Fault("refuse"))
     with pytest.raises(ConnectError):
         client.test_connection()

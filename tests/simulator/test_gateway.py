@@ -201,17 +201,17 @@ def test_clock_skew_of_the_server_is_rejected_by_policy(make_simulator: MakeSimu
 
 def test_revoked_certificate_gets_certificate_revoked(make_simulator: MakeSimulator) -> None:
     fresh = make_simulator()
-    client = fresh.client(A, journal=False)
+    client = fresh.client(A, journal=None)
     assert client.test_connection().esito == "0000"
     fresh.revoke(A)
     with pytest.raises(CertificateRevoked):
         client.test_connection()
     # Revocation is per Comune: B still works, and it survives a restart of the simulator.
-    assert fresh.client(B, journal=False).test_connection().esito == "0000"
+    assert fresh.client(B, journal=None).test_connection().esito == "0000"
     fresh.stop()
     fresh.start()
     with pytest.raises(CertificateRevoked):
-        fresh.client(A, journal=False).test_connection()
+        fresh.client(A, journal=None).test_connection()
 
 
 def test_sha1_refused_when_the_gateway_forbids_it(make_simulator: MakeSimulator) -> None:
@@ -261,13 +261,13 @@ def test_a_known_workstation_proof_is_still_checked_for_revocation(sim: Simulato
 
 
 def test_client_certificate_required_when_configured(make_simulator: MakeSimulator) -> None:
+    from anpr_client.client import Client
     from anpr_client.errors.exceptions import TLSError
-    from anpr_client.factory import client_from_settings
 
     mutual = make_simulator(require_client_cert=True)
     settings = mutual.settings(A)
     assert settings.tls_client is not None  # the settings file carries the workstation key
-    assert mutual.client(A, journal=False).test_connection().esito == "0000"
-    anonymous = client_from_settings(settings.replace(tls_client=None), journal=False)
+    assert mutual.client(A, journal=None).test_connection().esito == "0000"
+    anonymous = Client(settings.replace(tls_client=None), journal=None)
     with pytest.raises(TLSError):
         anonymous.test_connection()

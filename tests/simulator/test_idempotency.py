@@ -32,7 +32,7 @@ def _send(client: Client, operation: str, payload: dict[str, Any], op_id: str) -
 
 def test_same_id_same_service_replays_the_stored_answer(make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
-    client = sim.client(B, journal=False)
+    client = sim.client(B, journal=None)
     person = singles(sim)[0]
     first = _send(client, "5005", transfer_payload([person]), "MOVE1")
     again = _send(client, "5005", transfer_payload([person]), "MOVE1")
@@ -48,7 +48,7 @@ def test_a_replayed_certificate_is_the_same_pdf_not_a_second_one(
     make_simulator: MakeSimulator,
 ) -> None:
     sim = make_simulator()
-    client = sim.client(A, journal=False)
+    client = sim.client(A, journal=None)
     person = sim.store.residents(A)[0]
     first = client.send(
         client.prepare("6001", certificate_payload(person), header={"idOperazioneComune": "CERT1"})
@@ -66,7 +66,7 @@ def test_a_replayed_certificate_is_the_same_pdf_not_a_second_one(
 
 
 def test_a_ko_answer_is_replayed_too(anpr_simulator: Simulator) -> None:
-    client = anpr_simulator.client(A, journal=False)
+    client = anpr_simulator.client(A, journal=None)
     payload = payload_3002("RSSMRA80A01H501U")
     op_id = f"KO{time.monotonic_ns()}"
     with pytest.raises(NotFoundError) as first:
@@ -78,7 +78,7 @@ def test_a_ko_answer_is_replayed_too(anpr_simulator: Simulator) -> None:
 
 
 def test_same_id_other_service_is_refused(anpr_simulator: Simulator) -> None:
-    client = anpr_simulator.client(A, journal=False)
+    client = anpr_simulator.client(A, journal=None)
     op_id = f"TWO{time.monotonic_ns()}"
     client.test_connection(header={"idOperazioneComune": op_id})
     person = anpr_simulator.store.residents(A)[0]
@@ -95,7 +95,7 @@ def test_same_id_other_service_is_refused(anpr_simulator: Simulator) -> None:
 
 def test_duplicate_while_in_progress_gets_en148(make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
-    client = sim.client(B, journal=False)
+    client = sim.client(B, journal=None)
     person = singles(sim)[0]
     sim.faults.inject(Fault("latency", operation="5005", seconds=1.0))
     outcome: dict[str, bytes] = {}
@@ -129,6 +129,6 @@ def test_duplicate_while_in_progress_gets_en148(make_simulator: MakeSimulator) -
 
 def test_ids_are_per_comune(make_simulator: MakeSimulator) -> None:
     sim = make_simulator()
-    a = sim.client(A, journal=False).test_connection(header={"idOperazioneComune": "SAME1"})
-    b = sim.client(B, journal=False).test_connection(header={"idOperazioneComune": "SAME1"})
+    a = sim.client(A, journal=None).test_connection(header={"idOperazioneComune": "SAME1"})
+    b = sim.client(B, journal=None).test_connection(header={"idOperazioneComune": "SAME1"})
     assert a.id_operazione_anpr != b.id_operazione_anpr

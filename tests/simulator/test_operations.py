@@ -52,12 +52,12 @@ def sim(pki_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 
 @pytest.fixture(scope="module")
 def client_a(sim: Simulator) -> Client:
-    return sim.client(A, journal=False)
+    return sim.client(A, journal=None)
 
 
 @pytest.fixture(scope="module")
 def client_b(sim: Simulator) -> Client:
-    return sim.client(B, journal=False)
+    return sim.client(B, journal=None)
 
 
 def _birth(person: Any) -> dict[str, Any]:
@@ -208,7 +208,7 @@ def test_3003_and_3007_find_a_past_registration(sim: Simulator, client_b: Client
     assert op["idOperazioneANPR"] == moved.id_operazione_anpr
     # Another Comune does not see B's operations; consultations are not listed.
     with pytest.raises(NotFoundError):
-        sim.client(A, journal=False).call("3003", {"ricercaSingolaRichiesta": single})
+        sim.client(A, journal=None).call("3003", {"ricercaSingolaRichiesta": single})
     consulted = client_b.call("3002", payload_3002(person.codice_fiscale))
     with pytest.raises(NotFoundError):
         client_b.call(
@@ -572,7 +572,7 @@ def test_testata_checks(client_a: Client, header: dict[str, str], field: str) ->
 def test_wsdl_is_served_at_the_path(sim: Simulator) -> None:
     from anpr_client.transport import HttpRequest
 
-    client = sim.client(A, journal=False)
+    client = sim.client(A, journal=None)
     url = client.settings.url_for("3000") + "?wsdl"
     response = client.transport.send(HttpRequest(url, b"", method="GET"))
     assert response.status == 200

@@ -102,7 +102,7 @@ def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 
 def _pull(sim: Simulator, since: dt.datetime, kind: str = "N010", state: str = "9") -> bytes:
-    client = sim.client(A, journal=False)
+    client = sim.client(A, journal=None)
     started = client.call(
         "4005",
         {
@@ -143,10 +143,10 @@ def test_transfer_between_two_subentrati_comuni(
     persons = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
     assert len(persons) >= 2
     codes = {p.codice_fiscale for p in persons}
-    client_a = sim.client(A, journal=False)
+    client_a = sim.client(A, journal=None)
     assert client_a.call("3002", payload_3002(persons[0].codice_fiscale)).outcome
 
-    result = sim.client(B, journal=False).call(
+    result = sim.client(B, journal=None).call(
         "5005", transfer_payload(persons), header={"dataDecorrenza": dt.date.today()}
     )
 
@@ -208,7 +208,7 @@ def test_push_is_retried_until_acknowledged_then_given_up(
     receiver = receiver_for(sim)
     receiver.answers = ["7", "5"]  # communication error, not conforming, then acquired
     person, other = singles(sim)[:2]
-    sim.client(B, journal=False).call(
+    sim.client(B, journal=None).call(
         "5005", transfer_payload([person]), header={"dataDecorrenza": dt.date.today()}
     )
     _wait(lambda: sim.notifications.pending(A)[0].state == "delivered")
@@ -217,7 +217,7 @@ def test_push_is_retried_until_acknowledged_then_given_up(
     assert len(receiver.payloads) == 3
 
     receiver.answers = ["7", "7", "7", "7"]
-    sim.client(B, journal=False).call(
+    sim.client(B, journal=None).call(
         "5005", transfer_payload([other]), header={"dataDecorrenza": dt.date.today()}
     )
     _wait(lambda: sim.notifications.pending(A)[-1].state == "failed")
@@ -231,7 +231,7 @@ def test_pull_without_endpoint_and_statoLavorazione_filters(make_simulator: Make
     sim = make_simulator(extraction_delay=0.4, extraction_format="gz")
     since = sim.clock.now() - dt.timedelta(minutes=1)
     person = singles(sim)[0]
-    sim.client(B, journal=False).call(
+    sim.client(B, journal=None).call(
         "5005", transfer_payload([person]), header={"dataDecorrenza": dt.date.today()}
     )
     (note,) = sim.notifications.pending(A)
@@ -247,7 +247,7 @@ def test_pull_without_endpoint_and_statoLavorazione_filters(make_simulator: Make
 
 def test_4005_refuses_periods_over_31_days(anpr_simulator: Simulator) -> None:
     now = anpr_simulator.clock.now()
-    client = anpr_simulator.client(A, journal=False)
+    client = anpr_simulator.client(A, journal=None)
     for start, end in (
         (now - dt.timedelta(days=32), now),
         (now - dt.timedelta(hours=1), now + dt.timedelta(hours=1)),

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ..client import Client
+from ..client import FROM_SETTINGS, Client
 from ..results import Result
 from ..soap.codec import UnknownElement
 from ._common import (
@@ -23,9 +23,7 @@ __all__ = ["call", "operations", "request"]
 
 
 def make_client(config: Path | None, *, sign: bool) -> Client:
-    from ..factory import client_from_settings
-
-    return client_from_settings(settings_from(config), sign=sign)
+    return Client(settings_from(config), wsse=FROM_SETTINGS if sign else None)
 
 
 @click.group()

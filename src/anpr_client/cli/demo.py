@@ -73,8 +73,8 @@ def _run(console: Console, out: Path) -> None:
             f"[green]✓[/green] simulator at {sim.url}: {roma.name} ({A}) and "
             f"{milano.name} ({B}) are on ANPR"
         )
-        client_a = sim.client(A, journal=False)
-        client_b = sim.client(B, journal=False)
+        client_a = sim.client(A, journal=None)
+        client_b = sim.client(B, journal=None)
 
         with _step(console, f"TestConn as {roma.name}"):
             conn = client_a.test_connection()

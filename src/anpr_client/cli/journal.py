@@ -26,8 +26,8 @@ from typing import Any
 import click
 
 from ..errors.exceptions import ConfigurationError, JournalError
-from ..journal import KEY_ENV, Journal, OperationRecord, State, generate_key, key_from_text
-from ..journal.store import default_journal_path
+from ..journal import Journal, OperationRecord, State, generate_key
+from ..settings import journal_from_env, journal_path
 from ._common import (
     EXIT_INVALID,
     EXIT_KO,
@@ -46,19 +46,14 @@ __all__ = ["journal"]
 def _open(config: Path | None) -> Journal:
     """The journal to read: from the settings, else ``$ANPR_JOURNAL``, else the default."""
     if config is not None:
-        settings = settings_from(config)
-        if not settings.journal_enabled:
-            raise ConfigurationError(
-                f"the settings {str(config)!r} switch the journal off (journal = false)",
-                setting="journal",
-            )
-        return Journal.from_settings(settings, create=False)
-    env = os.environ.get("ANPR_JOURNAL", "").strip()
-    path = Path(env).expanduser() if env and env.lower() not in ("on", "true", "yes") else None
-    text = os.environ.get(KEY_ENV)
-    return Journal(
-        path or default_journal_path(), key=key_from_text(text) if text else None, create=False
-    )
+        return Journal.from_settings(settings_from(config), create=False)
+    switch = journal_from_env(os.environ)
+    path = journal_path(switch if isinstance(switch, Path) else None, enabled=switch is not False)
+    if path is None:
+        raise ConfigurationError(
+            "ANPR_JOURNAL=off switches the journal off", setting="ANPR_JOURNAL"
+        )
+    return Journal.open(path, create=False)
 
 
 @contextmanager
@@ -221,20 +216,12 @@ def resolve(
     An operation that never reached ANPR is marked not applied and is NOT sent: whatever the
     user did after the failure stands.
     """
-    from ..factory import client_from_settings
+    from ..client import Client
     from ..journal import resolve as resolve_one
 
     with handle_errors(as_json), _not_found_is_invalid(as_json):
         settings = settings_from(config)
-        if not settings.journal_enabled:
-            raise ConfigurationError(
-                "the settings switch the journal off (journal = false)", setting="journal"
-            )
-        client = client_from_settings(settings)
-        j = client.journal
-        if j is None:  # pragma: no cover - journal_enabled was checked above
-            raise ConfigurationError("no journal", setting="journal")
-        with client:
+        with Journal.from_settings(settings) as j, Client(settings, journal=j) as client:
             if ident is not None:
                 records = [j.get(ident, comune=comune)]
             else:

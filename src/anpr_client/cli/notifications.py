@@ -187,7 +187,7 @@ def pull(
     skew: float,
 ) -> None:
     """Pull notifications with 4005 (periods of at most 31 days) into the inbox."""
-    from ..factory import client_from_settings
+    from ..client import Client
     from ..notifications.poller import Poller
 
     since_at = _parse_when(since, "--since")
@@ -196,7 +196,7 @@ def pull(
         settings = settings_from(config)
         with (
             Inbox.from_settings(settings) as box,
-            client_from_settings(settings) as client,
+            Client(settings) as client,
         ):
             report = Poller(client, box, skew=skew).pull(
                 since_at, until=until_at, wait=wait, max_wait=max_wait

@@ -5,10 +5,17 @@
 >>> client.call("5005", payload)       # recorded, retried safely   # doctest: +SKIP
 >>> journal.pending()                  # what may need resolving    # doctest: +SKIP
 
-- :mod:`.store`: the SQLite journal, its records and states;
+(``Client(settings)`` alone journals too, in the file the settings name: see ``docs/journal.md``.)
+
+- :mod:`.states`: the states of an operation and the moves between them;
+- :mod:`.records`: what is recorded (operations, attempts, settlements), free of any storage;
+- :mod:`.ownership`: which process holds an operation;
+- :mod:`.repository`: the interface a journal backend implements;
+- :mod:`.sqlite`: the SQLite journal (:class:`Journal`), the default backend;
 - :mod:`.ids`: ``idOperazioneComune`` allocation shared by every user of the journal;
 - :mod:`.retry`: what each failure means and how long to wait;
-- :mod:`.reliable`: the journaled call and :func:`resolve`;
+- :mod:`.reliable`: the journaled call and :func:`resolve`, driving a
+  :class:`~anpr_client.soap.binding.Binding`;
 - :mod:`.sealing`: optional encryption at rest of the personal-data columns.
 
 See ``docs/journal.md``.
@@ -16,29 +23,28 @@ See ``docs/journal.md``.
 
 from __future__ import annotations
 
+from ..settings import default_journal_path
+from .records import Attempt, AttemptEnd, OperationRecord, Settlement
 from .reliable import Resolution, journaled_call, lookupable, recorded_answer, resolve
+from .repository import Repository
 from .retry import Disposition, RetryPolicy, classify
 from .sealing import KEY_ENV, generate_key, key_from_text
-from .store import (
-    OPEN_STATES,
-    SETTLED_STATES,
-    Attempt,
-    Journal,
-    OperationRecord,
-    State,
-    default_journal_path,
-)
+from .sqlite import Journal
+from .states import OPEN_STATES, SETTLED_STATES, State
 
 __all__ = [
     "KEY_ENV",
     "OPEN_STATES",
     "SETTLED_STATES",
     "Attempt",
+    "AttemptEnd",
     "Disposition",
     "Journal",
     "OperationRecord",
+    "Repository",
     "Resolution",
     "RetryPolicy",
+    "Settlement",
     "State",
     "classify",
     "default_journal_path",

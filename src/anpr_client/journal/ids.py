@@ -1,14 +1,17 @@
 """``idOperazioneComune`` allocation, unique per Comune across processes and workstations.
 
-ANPR requires the id to be unique per Comune across *all* the Comune's applications, and at most
-30 letters and digits (``ANPR-FACTS`` §4.1, §6). An id here is::
+ANPR requires the id to be unique per Comune across *all* the Comune's applications
+(italia/anpr#596, italia/anpr#2003), and at most 30 letters and digits (the pattern of
+``idOperazioneComune`` in the XSD; alphanumeric since interface 4.1.3, italia/anpr#1836). An id
+here is::
 
     <journal prefix, 8 chars: a letter, then letters/digits><counter, 12 digits zero-padded>
     e.g.  K7Q2M9XA000000000042
 
-- the **counter** lives in the journal (table ``counters``, one row per Comune) and is advanced
-  in a SQLite write transaction, so every process and every workstation that share one journal
-  file get distinct values;
+- the **counter** lives in the journal (one per Comune) and the repository advances it
+  atomically (:class:`~anpr_client.journal.sqlite.Journal`: table ``counters``, in a write
+  transaction), so every process and every workstation that share one journal get distinct
+  values;
 - the **prefix** is drawn at random when the journal is created and stored in it, so two
   journals (two workstations with their own file, or a journal deleted and created again) do not
   collide (26·36⁷ ≈ 2·10¹² prefixes), and, since it starts with a letter, it never equals the
@@ -22,7 +25,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 import string
 from typing import Final
 
@@ -34,7 +36,6 @@ __all__ = [
     "PREFIX_LENGTH",
     "format_id",
     "new_prefix",
-    "next_counter",
     "validate_prefix",
 ]
 
@@ -76,16 +77,3 @@ def format_id(prefix: str, counter: int) -> str:
             rule="[0-9a-zA-Z]{1,30}",
         )
     return value
-
-
-def next_counter(conn: sqlite3.Connection, comune: str) -> int:
-    """Advance the Comune's counter and return its new value.
-
-    Must run inside a write transaction (``BEGIN IMMEDIATE``) of ``conn``; the caller commits.
-    """
-    row = conn.execute(
-        "INSERT INTO counters (comune, last) VALUES (?, 1) "
-        "ON CONFLICT (comune) DO UPDATE SET last = last + 1 RETURNING last",
-        (comune,),
-    ).fetchone()
-    return int(row[0])

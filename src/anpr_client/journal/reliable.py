@@ -1,11 +1,14 @@
 """The journaled call: record, send, retry safely, settle; and the resolution of what is left.
 
 :func:`journaled_call` is what :meth:`Client.call <anpr_client.client.Client.call>` runs when the
-client has a journal:
+client has a journal. It drives the client's :class:`~anpr_client.soap.binding.Binding` (build,
+send, read) and the journal, and never calls back into the client:
 
 1. take an ``idOperazioneComune`` from the journal (unless the caller gave one), build and sign
-   the request, record it (``prepared``);
-2. record the attempt with its exact envelope (``sending``, flushed to disk), then send it;
+   the request;
+2. record the operation with its first attempt and exact envelope (``sending``, one transaction
+   flushed to disk), then send it; every later attempt is recorded the same way before it goes
+   out;
 3. read the answer and apply :mod:`.retry`: an OK answer settles ``answered``, a KO answer
    ``rejected`` (raised); a failure that cannot have reached ANPR is retried; an *outcome
    unknown* is resent with the **same id and testata** (re-signed: a fresh Timestamp), so ANPR
@@ -28,9 +31,9 @@ import base64
 import binascii
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Protocol
 
 from lxml import etree
 from requests.structures import CaseInsensitiveDict
@@ -38,17 +41,27 @@ from requests.structures import CaseInsensitiveDict
 from ..errors.exceptions import AnprError, AnprRejected, JournalError, NotFoundError
 from ..results import PreparedRequest, Result
 from ..safexml import NS, parse_xml
+from ..settings import Settings
+from ..soap.binding import Binding
 from ..soap.bundle import Operation
 from ..soap.envelope import CONTENT_TYPE, read_answer
-from ..soap.testata import build_header
+from ..soap.testata import generated_fields, operation_id
 from ..transport import HttpResponse
+from .records import AttemptEnd, OperationRecord, Settlement
+from .repository import Repository
 from .retry import Disposition, RetryPolicy, classify
-from .store import AttemptEnd, AttemptState, Journal, OperationRecord, Settlement, State
+from .states import AttemptState, Outcome, State
 
-if TYPE_CHECKING:
-    from ..client import Client
-
-__all__ = ["LOOKUP_FAMILIES_EXCLUDED", "Resolution", "journaled_call", "lookupable", "resolve"]
+__all__ = [
+    "LOOKUP_FAMILIES_EXCLUDED",
+    "Exchange",
+    "HasBinding",
+    "Resolution",
+    "journaled_call",
+    "lookupable",
+    "recorded_answer",
+    "resolve",
+]
 
 LOOKUP_FAMILIES_EXCLUDED: Final = frozenset(
     {"3000", "4000", "7001", "E001", "E002", "E003", "E004", "TestConn", "N000"}
@@ -62,24 +75,48 @@ _ANSWER_TYPE: Final = "application/xml"
 Sleep = Callable[[float], None]
 
 
+class HasBinding(Protocol):
+    """Anything that holds a binding (a :class:`~anpr_client.client.Client` does)."""
+
+    @property
+    def binding(self) -> Binding: ...
+
+
+Exchange = Binding | HasBinding
+"""What the entry points drive: a binding, or a client (whose binding is used, nothing else)."""
+
+
+def _binding(exchange: Exchange) -> Binding:
+    return exchange if isinstance(exchange, Binding) else exchange.binding
+
+
+def _lease(settings: Settings, policy: RetryPolicy) -> float:
+    """How long one drive may hold an operation: one attempt's timeouts, a wait, a margin."""
+    timeouts = settings.timeouts
+    return timeouts.connect + timeouts.read + policy.max_backoff + _LEASE_MARGIN
+
+
+def _check_url(record: OperationRecord, url: str) -> None:
+    """Refuse to send ``record`` anywhere but where it was sent first."""
+    if url != record.url:
+        raise JournalError(
+            f"operation {record.id_operazione_comune} was sent to {record.url}; the settings "
+            f"now point to {url}. Resolve it with the settings it was sent with",
+            id_operazione_comune=record.id_operazione_comune,
+        )
+
+
 def lookupable(operation: Operation) -> bool:
     """Whether 3003 can tell the outcome of ``operation`` (registrations, changes,
     certificates: operations with an effect on the registry)."""
     return operation.family not in LOOKUP_FAMILIES_EXCLUDED
 
 
-def _id_key(header: Mapping[str, Any]) -> str:
-    return "idOperazioneClient" if "idOperazioneClient" in header else "idOperazioneComune"
-
-
 def _explicit_id(payload: Any, header: Mapping[str, Any] | None) -> str | None:
+    """The caller's own id, from ``header`` or the payload's testata (else ``None``)."""
     for source in (header, _payload_testata(payload)):
-        if source is None:
-            continue
-        for name in ("idOperazioneComune", "idOperazioneClient"):
-            value = source.get(name) if isinstance(source, Mapping) else getattr(source, name, None)
-            if value:
-                return str(value)
+        if source is not None and (ident := operation_id(source)) is not None:
+            return ident
     return None
 
 
@@ -132,83 +169,76 @@ class _Run:
 
     def __init__(
         self,
-        client: Client,
-        journal: Journal,
+        binding: Binding,
+        journal: Repository,
         op: Operation,
         record: OperationRecord,
         policy: RetryPolicy,
-        *,
-        resolving: bool,
-        lookup: bool,
         sleep: Sleep,
         rng: Callable[[], float],
+        *,
+        resolving: bool = False,
+        lookup: bool | None = None,
     ):
-        self.client = client
+        self.binding = binding
         self.journal = journal
         self.op = op
         self.record = record
         self.key = record.key
         self.policy = policy
         self.resolving = resolving
-        self.lookup = lookup and lookupable(op)
+        self.lookup = (policy.reconcile if lookup is None else lookup) and lookupable(op)
         self.sleep = sleep
         self.rng = rng
-        timeouts = client.settings.timeouts
-        self.lease = timeouts.connect + timeouts.read + policy.max_backoff + _LEASE_MARGIN
+        self.lease = _lease(binding.settings, policy)
 
     # ------------------------------------------------------------------ settling
 
-    def _settled_state(self, ok: bool) -> State:
-        if self.resolving:
-            return State.RESOLVED
-        return State.ANSWERED if ok else State.REJECTED
-
-    def _ok(self, result: Result[dict[str, Any]], body: bytes, ctype: str, how: str) -> Settlement:
-        return Settlement(
-            state=self._settled_state(True),
-            outcome="ok",
-            resolution=how,
-            id_operazione_anpr=result.id_operazione_anpr,
-            esito=result.esito,
-            response=body,
-            response_type=ctype,
-            error_codes=tuple(w.code for w in result.anomalies),
+    def _answered(
+        self,
+        testata: Mapping[str, Any],
+        body: bytes,
+        ctype: str,
+        how: str,
+        codes: Sequence[str] = (),
+    ) -> Settlement:
+        """An OK answer settles the operation (``resolved`` when resolving)."""
+        return _settlement(
+            State.RESOLVED if self.resolving else State.ANSWERED,
+            "ok",
+            how,
+            testata=testata,
+            body=body,
+            ctype=ctype,
+            codes=codes,
         )
 
-    def _ok_raw(self, body: bytes, ctype: str, response: HttpResponse, how: str) -> Settlement:
+    def _answered_raw(
+        self, body: bytes, ctype: str, response: HttpResponse, how: str
+    ) -> Settlement:
         """An OK settlement from the answer's testata alone (no :class:`Result` at hand)."""
-        header: dict[str, str] = {}
+        testata: dict[str, str] = {}
         try:
             answer = read_answer(response, operation=self.op.code)
         except AnprError:
             answer = None
         if answer is not None:
-            testata = next(answer.payload.iter("testataRisposta"), None)
-            if testata is not None:
-                header = {etree.QName(c).localname: (c.text or "") for c in testata}
-        return Settlement(
-            state=self._settled_state(True),
-            outcome="ok",
-            resolution=how,
-            id_operazione_anpr=header.get("idOperazioneANPR"),
-            esito=header.get("esitoOperazione"),
-            response=body,
-            response_type=ctype,
-        )
+            found = next(answer.payload.iter("testataRisposta"), None)
+            if found is not None:
+                testata = {etree.QName(c).localname: (c.text or "") for c in found}
+        return self._answered(testata, body, ctype, how)
 
-    def _ko(self, exc: AnprRejected, body: bytes | None, ctype: str | None, how: str) -> Settlement:
-        return Settlement(
-            state=self._settled_state(False),
-            outcome="ko",
-            resolution=how,
-            id_operazione_anpr=exc.id_operazione_anpr,
-            esito=exc.esito_operazione,
-            response=body,
-            response_type=ctype,
-            error_type=type(exc).__name__,
-            error_codes=exc.codes,
-            error=str(exc),
-        )
+    def _rejected(
+        self, exc: AnprRejected, body: bytes | None, ctype: str | None, how: str
+    ) -> Settlement:
+        """A KO answer settles the operation (``resolved`` when resolving)."""
+        state = State.RESOLVED if self.resolving else State.REJECTED
+        return _settlement(state, "ko", how, body=body, ctype=ctype, exc=exc)
+
+    def _end(
+        self, number: int, end: AttemptEnd, elapsed: float, settle: Settlement | None = None
+    ) -> None:
+        self.journal.end_attempt(self.key, number, end, elapsed=elapsed, settle=settle)
 
     # ------------------------------------------------------------------ building
 
@@ -222,15 +252,10 @@ class _Run:
                 "to send it again",
                 id_operazione_comune=record.id_operazione_comune,
             )
-        generated = build_header(self.client.settings, self.op.header_code)
-        header = dict.fromkeys(generated) | dict(record.header)
-        prepared = self.client.prepare(self.op, dict(record.payload), header=header)
-        if prepared.url != record.url:
-            raise JournalError(
-                f"operation {record.id_operazione_comune} was sent to {record.url}; the settings "
-                f"now point to {prepared.url}. Resolve it with the settings it was sent with",
-                id_operazione_comune=record.id_operazione_comune,
-            )
+        # Exactly the recorded testata: a field generated now but not recorded is left out.
+        header = dict.fromkeys(generated_fields(self.binding.settings)) | dict(record.header)
+        prepared = self.binding.prepare(self.op, dict(record.payload), header=header)
+        _check_url(record, prepared.url)
         return prepared
 
     # ------------------------------------------------------------------ the loop
@@ -258,6 +283,7 @@ class _Run:
                 break
             prepared = first if (first is not None and sends == 0) else self.rebuild()
             resend = reached
+            how = "replay" if resend else "answer"
             if recorded is not None and sends == 0:
                 number = recorded
             else:
@@ -272,28 +298,16 @@ class _Run:
             started = time.monotonic()
             response: HttpResponse | None = None
             try:
-                response = self.client.transmit(prepared)
-                result = self.client.read(self.op, response)
+                response = self.binding.transmit(prepared)
+                result = self.binding.read(self.op, response)
             except Warning as warning:
                 if response is None or response.status != 200:
                     raise
                 # The answer is OK, but its ANPR warnings were turned into errors by the
                 # caller's warning filters: record the truth, then let the warning out.
-                how = "replay" if resend else "answer"
-                self.journal.end_attempt(
-                    self.key,
-                    number,
-                    AttemptEnd(
-                        state="answered",
-                        http_status=response.status,
-                        response=response.body,
-                        response_type=response.content_type,
-                        error_type=type(warning).__name__,
-                        error=str(warning),
-                    ),
-                    elapsed=time.monotonic() - started,
-                    settle=self._ok_raw(response.body, response.content_type, response, how),
-                )
+                settle = self._answered_raw(response.body, response.content_type, response, how)
+                end = _attempt_end("answered", response, warning)
+                self._end(number, end, time.monotonic() - started, settle)
                 raise
             except BaseException as exc:
                 elapsed = time.monotonic() - started
@@ -302,35 +316,17 @@ class _Run:
                     if isinstance(exc, Exception)
                     else Disposition.OUTCOME_UNKNOWN
                 )
-                end = _attempt_end(disposition, exc, response)
+                end = _attempt_end(_STATES[disposition], response, exc)
                 if isinstance(exc, AnprRejected) and disposition is Disposition.REJECTED:
-                    how = "replay" if resend else "answer"
                     body = response.body if response is not None else None
                     ctype = response.content_type if response is not None else None
-                    self.journal.end_attempt(
-                        self.key,
-                        number,
-                        end,
-                        elapsed=elapsed,
-                        settle=self._ko(exc, body, ctype, how),
-                    )
+                    self._end(number, end, elapsed, self._rejected(exc, body, ctype, how))
                     raise
                 if disposition is Disposition.REFUSED and not reached:
-                    self.journal.end_attempt(
-                        self.key,
-                        number,
-                        end,
-                        elapsed=elapsed,
-                        settle=Settlement(
-                            state=State.FAILED,
-                            outcome="not_applied",
-                            resolution="answer",
-                            error_type=type(exc).__name__,
-                            error=str(exc),
-                        ),
-                    )
+                    refused = _settlement(State.FAILED, "not_applied", "answer", exc=exc)
+                    self._end(number, end, elapsed, refused)
                     raise
-                self.journal.end_attempt(self.key, number, end, elapsed=elapsed)
+                self._end(number, end, elapsed)
                 if not isinstance(exc, Exception) or disposition is Disposition.REFUSED:
                     # Interrupted, or refused on a resend after an unknown outcome: stop here;
                     # the journal says outcome_unknown.
@@ -346,32 +342,15 @@ class _Run:
                     self.sleep(policy.delay(sends, self.rng))
                 continue
             elapsed = time.monotonic() - started
-            how = "replay" if resend else "answer"
-            self.journal.end_attempt(
-                self.key,
-                number,
-                AttemptEnd(
-                    state="answered",
-                    http_status=response.status,
-                    response=response.body,
-                    response_type=response.content_type,
-                    error_codes=tuple(w.code for w in result.anomalies),
-                ),
-                elapsed=elapsed,
-                settle=self._ok(result, response.body, response.content_type, how),
-            )
+            codes = tuple(w.code for w in result.anomalies)
+            settle = self._answered(result.header, response.body, response.content_type, how, codes)
+            self._end(number, _attempt_end("answered", response, codes=codes), elapsed, settle)
             return result
         assert last is not None
         if not reached:
             self.record = self.journal.settle(
                 self.key,
-                Settlement(
-                    state=State.FAILED_NOT_DELIVERED,
-                    outcome="not_applied",
-                    resolution="answer",
-                    error_type=type(last).__name__,
-                    error=str(last),
-                ),
+                _settlement(State.FAILED_NOT_DELIVERED, "not_applied", "answer", exc=last),
             )
             raise last
         # Raise what says "may have been applied" (an EN148 answer alone would read as a KO).
@@ -385,7 +364,7 @@ class _Run:
         exc.add_note(
             f"anpr journal: operation {r.operation} {r.id_operazione_comune} (Comune {r.comune}) "
             f"may have been applied by ANPR; it is recorded as outcome_unknown in "
-            f"{self.journal.path}. Settle it with `anpr journal resolve "
+            f"{self.journal.location}. Settle it with `anpr journal resolve "
             f"{r.id_operazione_comune}`; never send it again under a new id."
         )
 
@@ -398,7 +377,7 @@ class _Run:
         record = self.record
         lookup_id = self.journal.allocate_id(record.comune)
         try:
-            prepared = self.client.prepare(
+            prepared = self.binding.prepare(
                 "3003",
                 {
                     "ricercaSingolaRichiesta": {
@@ -420,87 +399,38 @@ class _Run:
         started = time.monotonic()
         response: HttpResponse | None = None
         try:
-            response = self.client.transmit(prepared)
-            found = self.client.read("3003", response)
+            response = self.binding.transmit(prepared)
+            found = self.binding.read("3003", response)
         except NotFoundError as exc:
-            self.journal.end_attempt(
-                self.key,
-                number,
-                _attempt_end(Disposition.REJECTED, exc, response, state="not_found"),
-                elapsed=time.monotonic() - started,
-            )
+            end = _attempt_end("not_found", response, exc)
+            self._end(number, end, time.monotonic() - started)
             return None
         except Exception as exc:
-            disposition = classify(exc, resend=False)
-            self.journal.end_attempt(
-                self.key,
-                number,
-                _attempt_end(disposition, exc, response),
-                elapsed=time.monotonic() - started,
-            )
+            end = _attempt_end(_STATES[classify(exc, resend=False)], response, exc)
+            self._end(number, end, time.monotonic() - started)
             return None
         elapsed = time.monotonic() - started
         xml = _stored_answer(found.value, record.operation)
-        base_end = AttemptEnd(
-            state="answered",
-            http_status=response.status,
-            response=response.body,
-            response_type=response.content_type,
-        )
         if xml is None:
-            self.journal.end_attempt(
-                self.key,
-                number,
-                AttemptEnd(
-                    state="in_progress",
-                    http_status=response.status,
-                    response=response.body,
-                    response_type=response.content_type,
-                ),
-                elapsed=elapsed,
-            )
+            self._end(number, _attempt_end("in_progress", response), elapsed)
             return None
+        answered = _attempt_end("answered", response)
         try:
-            result = self.client.read(self.op, _answer_response(xml))
+            result = self.binding.read(self.op, _answer_response(xml))
         except Warning as warning:  # an OK answer whose warnings the caller made errors
-            self.journal.end_attempt(
-                self.key,
-                number,
-                base_end,
-                elapsed=elapsed,
-                settle=self._ok_raw(xml, _ANSWER_TYPE, _answer_response(xml), "lookup"),
-            )
+            settle = self._answered_raw(xml, _ANSWER_TYPE, _answer_response(xml), "lookup")
+            self._end(number, answered, elapsed, settle)
             raise warning from None
         except AnprRejected as ko:
-            self.journal.end_attempt(
-                self.key,
-                number,
-                base_end,
-                elapsed=elapsed,
-                settle=self._ko(ko, xml, _ANSWER_TYPE, "lookup"),
-            )
+            self._end(number, answered, elapsed, self._rejected(ko, xml, _ANSWER_TYPE, "lookup"))
             raise
         except AnprError as exc:
-            self.journal.end_attempt(
-                self.key,
-                number,
-                AttemptEnd(
-                    state="outcome_unknown",
-                    http_status=response.status,
-                    response=response.body,
-                    response_type=response.content_type,
-                    error_type=type(exc).__name__,
-                    error=f"the stored answer 3003 returned is unreadable: {exc}",
-                ),
-                elapsed=elapsed,
-            )
+            unreadable = f"the stored answer 3003 returned is unreadable: {exc}"
+            end = _attempt_end("outcome_unknown", response, exc, error=unreadable)
+            self._end(number, end, elapsed)
             return None
-        self.journal.end_attempt(
-            self.key,
-            number,
-            base_end,
-            elapsed=elapsed,
-            settle=self._ok(result, xml, _ANSWER_TYPE, "lookup"),
+        self._end(
+            number, answered, elapsed, self._answered(result.header, xml, _ANSWER_TYPE, "lookup")
         )
         return result
 
@@ -537,21 +467,59 @@ _STATES: Final[Mapping[Disposition, AttemptState]] = {
 
 
 def _attempt_end(
-    disposition: Disposition,
-    exc: BaseException,
+    state: AttemptState,
     response: HttpResponse | None,
+    exc: BaseException | None = None,
     *,
-    state: AttemptState | None = None,
+    codes: Sequence[str] = (),
+    error: str | None = None,
 ) -> AttemptEnd:
+    """How an attempt ended: the answer, when one came, and the error raised, if any."""
     status = response.status if response is not None else getattr(exc, "status", None)
+    if exc is not None:
+        codes = codes or _error_codes(exc)
+        error = error or str(exc) or type(exc).__name__
     return AttemptEnd(
-        state=state or _STATES[disposition],
+        state=state,
         http_status=status if isinstance(status, int) else None,
         response=response.body if response is not None else None,
         response_type=response.content_type if response is not None else None,
-        error_type=type(exc).__name__,
-        error_codes=_error_codes(exc),
-        error=str(exc) or type(exc).__name__,
+        error_type=type(exc).__name__ if exc is not None else None,
+        error_codes=tuple(codes),
+        error=error,
+    )
+
+
+def _settlement(
+    state: State,
+    outcome: Outcome,
+    how: str,
+    *,
+    testata: Mapping[str, Any] | None = None,
+    body: bytes | None = None,
+    ctype: str | None = None,
+    exc: BaseException | None = None,
+    codes: Sequence[str] = (),
+    error: str | None = None,
+) -> Settlement:
+    """The final word on an operation: ANPR's ids from the answer's ``testata`` (or from the
+    KO raised as ``exc``), the answer that settled it, the error that ended it."""
+    if isinstance(exc, AnprRejected):
+        anpr_id, esito, codes = exc.id_operazione_anpr, exc.esito_operazione, exc.codes
+    else:
+        anpr_id = (testata or {}).get("idOperazioneANPR")
+        esito = (testata or {}).get("esitoOperazione")
+    return Settlement(
+        state=state,
+        outcome=outcome,
+        resolution=how,
+        id_operazione_anpr=None if anpr_id is None else str(anpr_id),
+        esito=None if esito is None else str(esito),
+        response=body,
+        response_type=ctype,
+        error_type=type(exc).__name__ if exc is not None else None,
+        error_codes=tuple(codes),
+        error=error if exc is None else str(exc),
     )
 
 
@@ -559,8 +527,8 @@ def _attempt_end(
 
 
 def journaled_call(
-    client: Client,
-    journal: Journal,
+    exchange: Exchange,
+    journal: Repository,
     operation: str | Operation,
     payload: Mapping[str, Any] | Any = None,
     *,
@@ -571,55 +539,46 @@ def journaled_call(
 ) -> Result[dict[str, Any]]:
     """Call ``operation`` through the journal with safe retries (see the module docstring).
 
-    Returns the OK :class:`~anpr_client.results.Result`; raises the KO
+    ``exchange`` is the :class:`~anpr_client.soap.binding.Binding` that builds, sends and
+    reads (or a client, whose binding is used). Returns the OK
+    :class:`~anpr_client.results.Result`; raises the KO
     (:class:`~anpr_client.errors.AnprRejected`), a refusal, or — attempts spent — the last
     error (outcome unknown ones carry a note naming the journal entry to resolve).
     """
-    op = client.operation(operation)
-    policy = policy or RetryPolicy.from_settings(client.settings.retry)
-    if "testataRichiesta" not in client.bundle.request_model(op).children:
+    binding = _binding(exchange)
+    settings = binding.settings
+    op = binding.operation(operation)
+    policy = policy or RetryPolicy.from_settings(settings.retry)
+    if not binding.has_testata(op):
         # Nothing to key the operation on (N000, a message ANPR sends, not a Comune).
-        return client.send(client.prepare(op, payload, header=header))
-    comune = client.settings.codice_istat
+        return binding.send(binding.prepare(op, payload, header=header))
+    comune = settings.codice_istat
     overrides = dict(header or {})
     if _explicit_id(payload, overrides) is None:
         overrides["idOperazioneComune"] = journal.allocate_id(comune)
-    prepared = client.prepare(op, payload, header=overrides)
-    ident = str(prepared.header[_id_key(prepared.header)])
-    timeouts = client.settings.timeouts
-    lease = timeouts.connect + timeouts.read + policy.max_backoff + _LEASE_MARGIN
+    prepared = binding.prepare(op, payload, header=overrides)
     record, created = journal.open_operation(
         comune=comune,
         service=op.family,
         operation=op.code,
-        id_operazione_comune=ident,
+        id_operazione_comune=prepared.id_operazione_comune,
         url=prepared.url,
         header=prepared.header,
         payload=prepared.payload,
-        lease=lease,
+        lease=_lease(settings, policy),
         envelope=prepared.envelope,  # a new operation is recorded with its first attempt
     )
-    run = _Run(
-        client,
-        journal,
-        op,
-        record,
-        policy,
-        resolving=False,
-        lookup=policy.reconcile,
-        sleep=sleep,
-        rng=rng,
-    )
+    run = _Run(binding, journal, op, record, policy, sleep, rng)
     if created:
         return run.run(prepared, recorded=1)
     # The caller's id names an operation the journal knows: continue it, never duplicate it.
     if record.state in (State.ANSWERED, State.REJECTED, State.RESOLVED):
-        return recorded_answer(client, record)
+        return recorded_answer(binding, record)
     run.record = journal.claim(record.key, lease=run.lease)
     return run.run(None)
 
 
-def recorded_answer(client: Client, record: OperationRecord) -> Result[dict[str, Any]]:
+def recorded_answer(exchange: Exchange, record: OperationRecord) -> Result[dict[str, Any]]:
     """The settled answer of ``record`` read again (raises its KO), without sending anything."""
     if record.response is None:
         raise JournalError(
@@ -632,12 +591,12 @@ def recorded_answer(client: Client, record: OperationRecord) -> Result[dict[str,
     else:
         headers = CaseInsensitiveDict({"Content-Type": record.response_type or CONTENT_TYPE})
         response = HttpResponse(200, headers, record.response)
-    return client.read(record.operation, response)
+    return _binding(exchange).read(record.operation, response)
 
 
 def resolve(
-    client: Client,
-    journal: Journal,
+    exchange: Exchange,
+    journal: Repository,
     record: OperationRecord,
     *,
     lookup: bool | None = None,
@@ -646,7 +605,8 @@ def resolve(
     sleep: Sleep = time.sleep,
     rng: Callable[[], float] = random.random,
 ) -> Resolution:
-    """Settle an operation the journal holds unsettled.
+    """Settle an operation the journal holds unsettled, through ``exchange`` (a
+    :class:`~anpr_client.soap.binding.Binding`, or a client whose binding is used).
 
     - ``prepared`` (never sent, or every attempt certainly undelivered): settled
       ``failed_not_delivered`` with resolution ``abandoned`` — nothing reached ANPR, and
@@ -656,50 +616,33 @@ def resolve(
       answer if it has one, or applies it now (exactly once) if it never got it.
 
     An operation a live process is still sending is refused (:class:`JournalError`) unless
-    ``force``. The client must be set up for the same Comune and environment.
+    ``force``. The binding must be set up for the same Comune and environment.
     """
-    op = client.operation(record.operation)
-    policy = policy or RetryPolicy.from_settings(client.settings.retry)
+    binding = _binding(exchange)
+    settings = binding.settings
+    op = binding.operation(record.operation)
+    policy = policy or RetryPolicy.from_settings(settings.retry)
     if record.settled:
         return Resolution(record)
-    if client.settings.codice_istat != record.comune:
+    if settings.codice_istat != record.comune:
         raise JournalError(
             f"operation {record.id_operazione_comune} belongs to Comune {record.comune}; this "
-            f"client is set up for {client.settings.codice_istat}",
+            f"client is set up for {settings.codice_istat}",
             id_operazione_comune=record.id_operazione_comune,
         )
-    url = client.settings.url_for(op.family)
-    if url != record.url:
-        raise JournalError(
-            f"operation {record.id_operazione_comune} was sent to {record.url}; the settings "
-            f"now point to {url}. Resolve it with the settings it was sent with",
-            id_operazione_comune=record.id_operazione_comune,
-        )
-    run = _Run(
-        client,
-        journal,
-        op,
-        record,
-        policy,
-        resolving=True,
-        lookup=policy.reconcile if lookup is None else lookup,
-        sleep=sleep,
-        rng=rng,
-    )
+    _check_url(record, settings.url_for(op.family))
+    run = _Run(binding, journal, op, record, policy, sleep, rng, resolving=True, lookup=lookup)
     run.record = journal.claim(record.key, lease=run.lease, force=force)
     if run.record.settled:
         return Resolution(run.record)
     if run.record.state is State.PREPARED:
-        settled = journal.settle(
-            record.key,
-            Settlement(
-                state=State.FAILED_NOT_DELIVERED,
-                outcome="not_applied",
-                resolution="abandoned",
-                error="never reached ANPR; resolve does not send it for the first time",
-            ),
+        abandoned = _settlement(
+            State.FAILED_NOT_DELIVERED,
+            "not_applied",
+            "abandoned",
+            error="never reached ANPR; resolve does not send it for the first time",
         )
-        return Resolution(settled)
+        return Resolution(journal.settle(record.key, abandoned))
     try:
         result = run.run(None)
     except JournalError:

@@ -229,11 +229,7 @@ class Inbox:
         cls, settings: Settings, *, durable: bool = True, timeout: float = 10
     ) -> Inbox:
         """The inbox at ``[notifications] store``, or else in the journal's file."""
-        path = settings.notifications.store or settings.journal
-        if path is None and settings.journal_enabled:
-            from ..journal import default_journal_path
-
-            path = default_journal_path()
+        path = settings.notifications.store or settings.journal_path
         if path is None:
             raise ConfigurationError(
                 "the notification inbox needs a file: set [notifications] store (or journal)",

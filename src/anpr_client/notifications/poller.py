@@ -120,7 +120,7 @@ class Poller:
 
     **Parameters:**
 
-    - ``client``: a signed client for the Comune (e.g. :func:`anpr_client.client_from_settings`).
+    - ``client``: a signed client for the Comune (e.g. ``anpr_client.Client(settings)``).
     - ``inbox``: the same inbox the receiver uses.
     - ``name``: the checkpoint's name (default: the client's ISTAT code).
     - ``skew``: seconds kept between the end of a window and our clock, so no window ends in

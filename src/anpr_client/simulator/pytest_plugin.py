@@ -66,7 +66,7 @@ def anpr_simulator(anpr_simulator_config: SimulatorConfig) -> Iterator[Simulator
 @pytest.fixture
 def anpr_client(anpr_simulator: Simulator) -> Iterator[Client]:
     """A signing client of the simulator's first Comune, over TLS."""
-    client = anpr_simulator.client(journal=False)
+    client = anpr_simulator.client(journal=None)
     try:
         yield client
     finally:

@@ -238,10 +238,8 @@ class Simulator:
 
     def client(self, comune: str | None = None, **kwargs: Any) -> Client:
         """A configured, signing client of ``comune`` over TLS (``kwargs`` go to
-        :func:`anpr_client.factory.client_from_settings`, e.g. ``journal=False``)."""
-        from ..factory import client_from_settings
-
-        return client_from_settings(self.settings(comune), **kwargs)
+        :class:`~anpr_client.Client`, e.g. ``journal=None``)."""
+        return Client(self.settings(comune), **kwargs)
 
     def wsgi_client(self, comune: str | None = None, **kwargs: Any) -> Client:
         """Like :meth:`client`, but calling :attr:`app` in-process (no TLS, no network)."""

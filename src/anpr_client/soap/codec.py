@@ -6,7 +6,8 @@ elements, lists for repeated elements, strings for values (``int``, ``Decimal``,
 
 :func:`encode` puts children in schema order whatever the key order, and collects every
 unknown or misshapen key as a :class:`~anpr_client.errors.Violation`; the XSD validation
-that follows (``Client.build``) adds the rest. :func:`decode` is *tolerant*: an element the
+that follows (in :meth:`Binding.prepare <anpr_client.soap.binding.Binding.prepare>`) adds the
+rest. :func:`decode` is *tolerant*: an element the
 schema does not know is kept aside as an :class:`UnknownElement` (with its path) and the
 elements after it are still read — zeep's ``strict=False`` would silently blank them.
 

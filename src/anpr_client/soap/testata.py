@@ -2,8 +2,12 @@
 
 ``idOperazioneComune`` must be unique per Comune across all its applications and at most 30
 alphanumeric characters. Without a journal (which allocates ids shared by every process and
-workstation, see :mod:`anpr_client.journal`), ids are a UTC timestamp to the microsecond plus 40
-random bits: 26 characters, sortable by time, collision-free in practice.
+workstation, see :mod:`anpr_client.journal`), ids are a UTC timestamp to the microsecond (20
+digits) plus 8 random base-36 characters (about 41 bits): 28 characters, sortable by time,
+collision-free in practice.
+
+The E00x services (other bodies, not Comuni) call the same id ``idOperazioneClient``:
+:data:`ID_FIELDS`, :func:`id_field` and :func:`operation_id` are the one place that knows it.
 """
 
 from __future__ import annotations
@@ -11,27 +15,58 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, Final
 
 from ..settings import Settings
 
-__all__ = ["ID_PATTERN", "build_header", "new_operation_id", "now_with_offset"]
+__all__ = [
+    "ID_FIELDS",
+    "ID_PATTERN",
+    "build_header",
+    "fit_header",
+    "generated_fields",
+    "id_field",
+    "new_operation_id",
+    "now_with_offset",
+    "operation_id",
+]
 
 ID_PATTERN: Final = re.compile(r"[0-9a-zA-Z]{1,30}")
+ID_FIELDS: Final = ("idOperazioneComune", "idOperazioneClient")
+"""The names of a request's id: the Comuni's testata, then the E00x services' own."""
 _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_RANDOM_CHARS: Final = 8
+
+_FIELDS: Final = (
+    "idOperazioneComune",
+    "codMittente",
+    "codDestinatario",
+    "operazioneRichiesta",
+    "dataOraRichiesta",
+    "tipoOperazione",
+    "tipoInvio",
+)
+_APPLICATION_FIELDS: Final = ("nomeApplicativo", "versioneApplicativo", "fornitoreApplicativo")
 
 
 def new_operation_id() -> str:
-    """A fresh ``idOperazioneComune``: ``YYYYMMDDHHMMSSffffff`` (UTC) + 8 random base-36 chars."""
+    """A fresh ``idOperazioneComune`` (28 characters): ``YYYYMMDDHHMMSSffffff`` (UTC) + 8
+    random base-36 characters."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
-    rand = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    rand = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
     return stamp + rand
 
 
 def now_with_offset() -> str:
     """Local time with its UTC offset and milliseconds, e.g. ``2026-11-26T11:43:39.123+01:00``."""
     return dt.datetime.now().astimezone().isoformat(timespec="milliseconds")
+
+
+def generated_fields(settings: Settings) -> tuple[str, ...]:
+    """The fields :func:`build_header` fills for ``settings`` (the application identity's
+    three only when the settings have one)."""
+    return _FIELDS + (_APPLICATION_FIELDS if settings.application is not None else ())
 
 
 def build_header(
@@ -41,26 +76,56 @@ def build_header(
     *,
     operation_id: str | None = None,
 ) -> dict[str, Any]:
-    """The ``testataRichiesta`` for ``operation_code``; ``overrides`` replace generated fields.
+    """The ``testataRichiesta`` for ``operation_code``; ``overrides`` replace generated fields
+    (an override of ``None`` leaves that field out).
 
     Overrides are not checked here: the request's XSD validation checks every field, so all
     problems of a request are reported together.
     """
     given = (overrides or {}).get("idOperazioneComune")
-    header: dict[str, Any] = {
-        "idOperazioneComune": operation_id or given or new_operation_id(),
-        "codMittente": settings.codice_istat,
-        "codDestinatario": settings.cod_destinatario,
-        "operazioneRichiesta": operation_code,
-        "dataOraRichiesta": now_with_offset(),
-        "tipoOperazione": "C",
-        "tipoInvio": settings.tipo_invio,
-    }
+    values: tuple[Any, ...] = (
+        operation_id or given or new_operation_id(),
+        settings.codice_istat,
+        settings.cod_destinatario,
+        operation_code,
+        now_with_offset(),
+        "C",
+        settings.tipo_invio,
+    )
     if settings.application is not None:
-        header["nomeApplicativo"] = settings.application.name
-        header["versioneApplicativo"] = settings.application.version
-        header["fornitoreApplicativo"] = settings.application.vendor
+        app = settings.application
+        values += (app.name, app.version, app.vendor)
+    header = dict(zip(generated_fields(settings), values, strict=True))
     if overrides:
         header.update(overrides)
         header = {k: v for k, v in header.items() if v is not None}
     return header
+
+
+def id_field(fields: Collection[str]) -> str:
+    """The name of the id in a testata with ``fields`` (``idOperazioneClient`` for E00x)."""
+    return ID_FIELDS[1] if ID_FIELDS[1] in fields else ID_FIELDS[0]
+
+
+def operation_id(testata: Mapping[str, Any] | object) -> str | None:
+    """The request id a testata carries (a mapping, or a typed model's attributes), under
+    either name; ``None`` when it has none."""
+    get = testata.get if isinstance(testata, Mapping) else lambda n: getattr(testata, n, None)
+    for name in ID_FIELDS:
+        value = get(name)
+        if value:
+            return str(value)
+    return None
+
+
+def fit_header(
+    header: Mapping[str, Any], fields: Collection[str], overrides: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Adapt a generated testata to a family's own testata, whose elements are ``fields``: the
+    id takes the family's name (:func:`id_field`); generated fields it lacks are left out (a
+    caller's own field stays, for the XSD validation to judge)."""
+    fitted = dict(header)
+    name = id_field(fields)
+    if name != ID_FIELDS[0] and ID_FIELDS[0] in fitted:
+        fitted.setdefault(name, fitted.pop(ID_FIELDS[0]))
+    return {k: v for k, v in fitted.items() if k in fields or k in overrides}

@@ -1,0 +1,310 @@
+"""The SOAP binding of ANPR's operations: build a request, send it, read the answer.
+
+It sits below the client, as zeep keeps ``zeep/wsdl/bindings/soap.py`` below its ``Client``. A
+:class:`Binding` holds the settings, the bundle, the security frame and the transport, and
+knows nothing of the journal: :class:`~anpr_client.client.Client` composes it with one, and the
+journal's reliable call (:mod:`anpr_client.journal.reliable`) drives it directly.
+
+A request goes: payload → ``testataRichiesta`` filled and fitted to the family's testata
+(:mod:`.testata`) → XML in schema order (:mod:`.codec`) → XSD validation (every violation
+listed, nothing sent) → local checks (:mod:`anpr_client.validation`) → SOAP envelope
+(:mod:`.envelope`) → security frame (the ``wsse`` hook, zeep's shape: ``apply(envelope,
+headers)``) → a :class:`~anpr_client.results.PreparedRequest`. An answer goes: faults first,
+MTOM, tolerant decoding → a :class:`~anpr_client.results.Result`, or the exception of
+:mod:`anpr_client.errors` that says what happened.
+
+Safe to use from several threads: it keeps no per-call state (the default transport is made,
+and the local checker looked up, on first use). The frame and transport it holds must be
+thread-safe too (ours are).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from lxml import etree
+
+from ..errors.catalogue import emit_warnings, rejection_for
+from ..errors.exceptions import Finding, PayloadError, ProtocolError, Violation
+from ..results import PreparedRequest, Result, error_items
+from ..settings import Settings
+from ..transport import HttpRequest, HttpResponse, HttpTransport, Transport
+from .bundle import Bundle, Operation, get_bundle
+from .codec import decode, encode
+from .envelope import CONTENT_TYPE, build_envelope, read_answer
+from .testata import build_header, fit_header
+
+if TYPE_CHECKING:
+    from ..validation import PersonChecker
+
+__all__ = ["Binding", "WsseHook"]
+
+_HTTP_HEADERS: Final = {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'}
+"""The HTTP headers of every request (SOAP 1.1; ANPR's operations have an empty action)."""
+_LXML_PATH_PREFIX: Final = re.compile(r"(^|/)[A-Za-z_][\w.-]*:")
+_LXML_ELEMENT: Final = re.compile(r"^Element '[^']*'(?:, attribute '[^']*')?: ")
+_PACKAGE_DIR: Final = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+"""The ``anpr_client`` package directory (warnings point at the first frame outside it)."""
+
+
+class WsseHook(Protocol):
+    """zeep's ``wsse=`` plug point: sign an outgoing envelope, check an incoming one."""
+
+    def apply(
+        self, envelope: etree._Element, headers: dict[str, str]
+    ) -> tuple[etree._Element, dict[str, str]]: ...
+
+    def verify(self, envelope: etree._Element) -> etree._Element: ...
+
+
+class Binding:
+    """Build, send and read ANPR messages for one Comune (see the module docstring).
+
+    :param settings: the Comune, the environment (endpoints), timeouts and pre-send checks.
+    :param bundle: the WSDL/XSD bundle; default: the one ``settings.wsdl_dir`` names (ours when
+        unset), parsed once per process.
+    :param transport: where requests go; default: HTTPS with the settings' TLS context, made on
+        first use (so a dry run never opens key files).
+    :param wsse: the WS-Security frame (see :mod:`anpr_client.security`); ``None``: unsigned.
+    :param secret: called with a label to get a PIN or password that the settings' environment
+        variables do not provide (for the mutual-TLS key of the default transport).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        bundle: Bundle | None = None,
+        transport: Transport | None = None,
+        wsse: WsseHook | None = None,
+        secret: Callable[[str], str] | None = None,
+    ):
+        self.settings = settings
+        self.bundle = bundle or get_bundle(settings.wsdl_dir)
+        self.wsse = wsse
+        self._transport = transport
+        self._secret = secret
+        self._checker: PersonChecker | None = None
+
+    @property
+    def transport(self) -> Transport:
+        """The transport; by default HTTPS with the settings' TLS context, made on first use."""
+        if self._transport is None:
+            from ..transport.tls import ssl_context_from_settings
+
+            context = ssl_context_from_settings(self.settings, secret=self._secret)
+            self._transport = HttpTransport(context)
+        return self._transport
+
+    def close(self) -> None:
+        if self._transport is not None:
+            self._transport.close()
+
+    def operation(self, code: str | Operation) -> Operation:
+        return code if isinstance(code, Operation) else self.bundle.operation(code)
+
+    def has_testata(self, operation: str | Operation) -> bool:
+        """Whether the request of ``operation`` starts with a ``testataRichiesta`` (every
+        operation a Comune sends; not N000, a message ANPR sends)."""
+        return "testataRichiesta" in self.bundle.request_model(self.operation(operation)).children
+
+    # ------------------------------------------------------------------ building
+
+    def prepare(
+        self,
+        operation: str | Operation,
+        payload: Mapping[str, Any] | Any = None,
+        *,
+        header: Mapping[str, Any] | None = None,
+        sign: bool = True,
+        check: bool | None = None,
+    ) -> PreparedRequest:
+        """Build (and sign, when a frame is configured) the request; nothing is sent.
+
+        ``payload`` is a payload-shaped mapping or a typed model; its ``testataRichiesta``, if
+        any, overrides generated header fields, as does ``header`` (an override of ``None``
+        leaves a generated field out). Raises :class:`~anpr_client.errors.PayloadError` listing
+        every XSD violation, then (unless ``check`` is false; default:
+        ``settings.validation.before_send``) runs the local checks of
+        :mod:`anpr_client.validation` and raises :class:`~anpr_client.errors.LocalCheckError`
+        with the ANPR codes a blocking defect would get back.
+        """
+        op = self.operation(operation)
+        data = _as_payload(payload, op.code)
+        given = data.pop("testataRichiesta", None) or {}
+        if not isinstance(given, Mapping) or not isinstance(header or {}, Mapping):
+            raise PayloadError(
+                op.code,
+                [Violation("testataRichiesta", "type", "expected an object of header fields")],
+            )
+        overrides = {**given, **(header or {})}
+        model = self.bundle.request_model(op)
+        testata = model.children.get("testataRichiesta")
+        if testata is not None:
+            generated = build_header(self.settings, op.header_code, overrides)
+            data = {"testataRichiesta": fit_header(generated, testata.children, overrides), **data}
+        elif overrides:
+            raise PayloadError(
+                op.code,
+                [Violation("testataRichiesta", "unknown-element", "this request has no testata")],
+            )
+        root, violations = encode(model, data)
+        violations += _schema_violations(self.bundle.schema(op.family), root)
+        if violations:
+            raise PayloadError(op.code, violations)
+        findings: tuple[Finding, ...] = ()
+        if self.settings.validation.before_send if check is None else check:
+            findings = tuple(self._precheck(op.code, data))
+        envelope = build_envelope(root)
+        signed = False
+        if sign and self.wsse is not None:
+            envelope, _ = self.wsse.apply(envelope, dict(_HTTP_HEADERS))
+            signed = True
+        return PreparedRequest(
+            operation=op.code,
+            url=self.settings.url_for(op.family),
+            envelope=etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
+            header=dict(data.get("testataRichiesta", {})),
+            payload={k: v for k, v in data.items() if k != "testataRichiesta"},
+            signed=signed,
+            findings=findings,
+        )
+
+    def _precheck(self, operation: str, data: Mapping[str, Any]) -> list[Finding]:
+        from ..validation import enforce, shared_checker
+
+        if self._checker is None:  # one per process and archive; looked up once per binding
+            self._checker = shared_checker(self.settings.validation.comuni)
+        return enforce(operation, data, checker=self._checker)
+
+    # ------------------------------------------------------------------ sending
+
+    def transmit(self, prepared: PreparedRequest) -> HttpResponse:
+        """Send prepared bytes and return the raw HTTP answer (no parsing)."""
+        return self.transport.send(
+            HttpRequest(
+                prepared.url, prepared.envelope, dict(_HTTP_HEADERS), self.settings.timeouts
+            )
+        )
+
+    def send(self, prepared: PreparedRequest) -> Result[dict[str, Any]]:
+        """Send a prepared request and read the answer (see :meth:`read`)."""
+        return self.read(prepared.operation, self.transmit(prepared))
+
+    # ------------------------------------------------------------------ reading
+
+    def read(self, operation: str | Operation, response: HttpResponse) -> Result[dict[str, Any]]:
+        """Read an HTTP answer to ``operation``.
+
+        Returns the OK branch as a :class:`~anpr_client.results.Result`; raises the
+        :class:`~anpr_client.errors.AnprRejected` subclass for a KO answer (every entry kept), a
+        :class:`~anpr_client.errors.SoapFault` subclass for a fault, or a
+        :class:`~anpr_client.errors.ProtocolError` for an unreadable answer. ANPR's warnings
+        are also emitted as :class:`~anpr_client.errors.AnprWarning`, pointing at the caller's
+        line.
+        """
+        op = self.operation(operation)
+        answer = read_answer(response, operation=op.code)
+        if etree.QName(answer.payload).text != op.response.text:
+            raise ProtocolError(
+                f"expected {op.response.localname} in answer to {op.code}, "
+                f"got {etree.QName(answer.payload).localname}"
+            )
+        model = self.bundle.response_model(op)
+        decoded, unknown = decode(model, answer.payload)
+        if not decoded:
+            # The schema allows an empty answer (every branch is optional); ANPR never sends one.
+            raise ProtocolError(f"the answer to {op.code} is an empty {op.response.localname}")
+        outcome, value = op.response.localname, decoded
+        if len(decoded) == 1:
+            # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message
+            # with its own testataRisposta; unwrap the branch that came back.
+            ((key, inner),) = decoded.items()
+            child = model.children.get(key)
+            if (
+                isinstance(inner, dict)
+                and child is not None
+                and not child.repeated
+                and "testataRisposta" in child.children
+            ):
+                outcome, value = key, inner
+        header = value.get("testataRisposta") or {}
+        items = error_items(value)
+        if outcome == "rispostaKO" or outcome.endswith("KO"):
+            raise rejection_for(
+                items,
+                operation=op.code,
+                id_operazione_comune=header.get("idOperazioneComune"),
+                id_operazione_anpr=header.get("idOperazioneANPR"),
+                esito_operazione=header.get("esitoOperazione"),
+                raw=answer.root_bytes,
+            )
+        warns = tuple(i for i in items if not i.blocking)
+        emit_warnings(warns, operation=op.code, stacklevel=_caller_stacklevel())
+        return Result(
+            operation=op.code,
+            outcome=outcome,
+            value=value,
+            header=header,
+            warnings=warns,
+            anomalies=items,
+            unknown_elements=tuple(unknown),
+            raw=answer.root_bytes,
+            attachments=answer.attachments,
+            elapsed=response.elapsed,
+        )
+
+
+def _rule_of(message: str) -> str:
+    if "[facet '" in message:
+        return message.split("[facet '", 1)[1].split("'", 1)[0]
+    if "Missing child element" in message:
+        return "required"
+    if "is not expected" in message:
+        return "unexpected-element"
+    if "is not a valid value" in message or "not accepted" in message:
+        return "type"
+    return "xsd"
+
+
+def _schema_violations(schema: etree.XMLSchema, root: etree._Element) -> list[Violation]:
+    """Every XSD violation of ``root``, with its path (prefixes dropped) and rule."""
+    if schema.validate(root):
+        return []
+    out = []
+    for entry in schema.error_log:  # type: ignore[attr-defined]  # iterable; stubs disagree
+        path = _LXML_PATH_PREFIX.sub(r"\1", entry.path or "").lstrip("/")
+        message = _LXML_ELEMENT.sub("", entry.message or "").strip()
+        out.append(Violation(path or root.tag, _rule_of(message), message))
+    return out
+
+
+def _caller_stacklevel() -> int:
+    """The ``stacklevel`` (seen from our caller) that points at the first frame outside
+    anpr-client, so warnings name the user's line whatever path led here."""
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    return level
+
+
+def _as_payload(payload: Mapping[str, Any] | Any, operation: str) -> dict[str, Any]:
+    """A fresh payload dict from a mapping or a typed model (``None``: empty)."""
+    if payload is None:
+        return {}
+    if isinstance(payload, Mapping):
+        return dict(payload)
+    if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
+        from ..models import to_payload
+
+        return to_payload(payload)
+    raise PayloadError(
+        operation,
+        [Violation("payload", "type", f"expected a mapping or a model, got {type(payload)}")],
+    )
