@@ -12,7 +12,7 @@ from .errors import *  # noqa: F403 - every exception is public API
 from .factory import client_from_settings
 from .results import PreparedRequest, Result
 from .settings import ApplicationIdentity, Settings, Timeouts, load_settings
-from .soap.bundle import Bundle, Operation, UnknownOperationError, get_bundle
+from .soap.bundle import Bundle, Operation, get_bundle
 from .transport import (
     HttpRequest,
     HttpResponse,
@@ -37,7 +37,6 @@ __all__ = [
     "Settings",
     "Timeouts",
     "Transport",
-    "UnknownOperationError",
     "WsgiTransport",
     "WsseHook",
     "__version__",
