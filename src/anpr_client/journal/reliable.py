@@ -169,7 +169,7 @@ class _Run:
             outcome="ok",
             resolution=how,
             id_operazione_anpr=result.id_operazione_anpr,
-            esito=result.esito,
+            esito=result.esito_operazione,
             response=body,
             response_type=ctype,
             error_codes=tuple(w.code for w in result.anomalies),
