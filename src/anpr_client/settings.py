@@ -583,9 +583,14 @@ def load_settings(
             raise ConfigurationError(
                 f"settings file {str(source)!r} does not exist", setting="config"
             ) from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigurationError(
                 f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
+            ) from None
+        except OSError as exc:
+            raise ConfigurationError(
+                f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
+                setting="config",
             ) from None
     base = source.parent if source else Path.cwd()
     for var, key in _ENV_STR.items():

@@ -134,6 +134,17 @@ def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
         load_settings(tmp_path / "nope.toml", env={})
 
 
+def test_an_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot be read") as info:
+        load_settings(tmp_path, env={})  # a directory
+    assert info.value.setting == "config"
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('codice_istat = "058091" # Forlì\n'.encode("latin-1"))
+    with pytest.raises(ConfigurationError, match="not valid TOML") as info:
+        load_settings(latin1, env={})
+    assert info.value.setting == "config"
+
+
 def test_settings_are_immutable_and_validated_in_code() -> None:
     s = Settings(codice_istat="058091")
     with pytest.raises(AttributeError):
