@@ -45,7 +45,7 @@ The tree (``except`` the level you care about)::
          ├─ ReferenceValueError (EC)
          ├─ InconsistentDataError (ES)
          ├─ FormatError (EHR)
-         ├─ HouseholdError (EF)              (``FamilyError`` is an alias)
+         ├─ HouseholdError (EF)              (FamilyError: its former name)
          ├─ RevenueAgencyError (EA, EAA, ENT, …)
          ├─ ServiceError (999)
          └─ ServiceUnavailableError (998)
@@ -770,7 +770,8 @@ class HouseholdError(AnprRejected):
 
 
 FamilyError = HouseholdError
-"""The former name of :class:`HouseholdError` (kept: "family" means a service family)."""
+"""The former name of :class:`HouseholdError`, still exported ("family" now means only an
+ANPR service family: 1000, 3000, …)."""
 
 
 class RevenueAgencyError(AnprRejected):
