@@ -34,11 +34,12 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from lxml import etree
 
 from anpr_client.safexml import NS
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.frame import BASE64_BINARY, X509V3, WsSecurity
 from anpr_client.security.saml import certificate_b64, format_instant
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
-from anpr_client.security.xmldsig import SUITES, Reference, create_signature
+from anpr_client.security.xmldsig import Reference, create_signature
 from anpr_client.simulator.pki import generate_test_pki
 
 SOAP, WSSE, WSU = NS["soap"], NS["wsse"], NS["wsu"]
@@ -101,7 +102,7 @@ def main() -> None:
         key.sign(blob, padding.PKCS1v15(), hashes.SHA256())
         key.sign(blob[::-1], padding.PKCS1v15(), hashes.SHA256())
 
-    suite = SUITES["rsa-sha256"]
+    method = SignatureMethod.RSA_SHA256
     cert_b64 = certificate_b64(comune.certificate)
 
     def ours_message_only() -> bytes:
@@ -128,7 +129,7 @@ def main() -> None:
 
         create_signature(
             [Reference("#TS-1", timestamp), Reference(f"#{body.get(f'{{{WSU}}}Id')}", body)],
-            suite,
+            method,
             comune,
             key_info=str_ref,
             parent=security,

@@ -11,7 +11,7 @@ from .endpoints import Environment
 from .errors import *  # noqa: F403 - every exception is public API
 from .results import PreparedRequest, Result
 from .settings import ApplicationIdentity, Settings, Timeouts, load_settings
-from .soap.bundle import Bundle, Operation, UnknownOperationError, get_bundle
+from .soap.bundle import Bundle, Operation, get_bundle
 from .transport import (
     HttpRequest,
     HttpResponse,
@@ -37,7 +37,6 @@ __all__ = [
     "Settings",
     "Timeouts",
     "Transport",
-    "UnknownOperationError",
     "WsgiTransport",
     "WsseHook",
     "__version__",

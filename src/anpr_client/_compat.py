@@ -1,10 +1,11 @@
-"""Old import paths kept working for a release, with a :class:`DeprecationWarning`."""
+"""Old import paths and old names kept working for a release, with a :class:`DeprecationWarning`."""
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable, Mapping
 
-__all__ = ["moved"]
+__all__ = ["deprecated_names", "moved", "renamed"]
 
 
 def moved(old: str, new: str) -> None:
@@ -14,3 +15,35 @@ def moved(old: str, new: str) -> None:
         DeprecationWarning,
         stacklevel=3,
     )
+
+
+def renamed(old: str, new: str, *, stacklevel: int = 3) -> None:
+    """Warn that the name ``old`` is now ``new`` (called by the alias when it is used).
+
+    The default ``stacklevel`` blames the caller of the function or property that calls this.
+    """
+    warnings.warn(
+        f"{old} is deprecated: use {new} (the old name will be removed in 1.0)",
+        DeprecationWarning,
+        stacklevel=stacklevel,
+    )
+
+
+def deprecated_names(
+    module: str, aliases: Mapping[str, tuple[str, object]]
+) -> Callable[[str], object]:
+    """A module ``__getattr__`` serving old names: ``aliases`` maps each to (new name, object).
+
+    ``from module import OldName`` and ``module.OldName`` keep working, with a warning naming
+    the new name (a plain name is taken to be in ``module``; a dotted one is used as it is).
+    """
+
+    def __getattr__(name: str) -> object:
+        try:
+            new, value = aliases[name]
+        except KeyError:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}") from None
+        renamed(f"{module}.{name}", new if "." in new else f"{module}.{new}")
+        return value
+
+    return __getattr__

@@ -13,6 +13,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Final
 
+from .errors.exceptions import ConfigurationError
+
 __all__ = [
     "ENVIRONMENTS",
     "FAMILY_PATHS",
@@ -81,10 +83,21 @@ _PATH_OVERRIDES: Final = MappingProxyType(
 def family_path(family: str, environment: Environment = Environment.TEST) -> str:
     """The URL path of ``family`` in ``environment``.
 
+    A service family this table does not know (one of a bundle given with ``wsdl_dir``, say)
+    raises :class:`~anpr_client.errors.ConfigurationError` naming the family and the setting.
+
     >>> family_path("3000")
     '/ANPR3000ServiziConsultazione/AnprService3000'
     """
-    try:
-        return _PATH_OVERRIDES.get((environment, family)) or FAMILY_PATHS[family]
-    except KeyError:
-        raise KeyError(f"unknown ANPR service family {family!r}") from None
+    path = None
+    if isinstance(family, str):
+        path = _PATH_OVERRIDES.get((environment, family)) or FAMILY_PATHS.get(family)
+    if path is None:
+        raise ConfigurationError(
+            f"ANPR service family {family!r} has no known URL path: the bundle of setting "
+            f"'wsdl_dir' holds a family anpr-client does not know; the known families are "
+            + ", ".join(FAMILY_PATHS),
+            setting="wsdl_dir",
+            rule="a service family of anpr_client.endpoints.FAMILY_PATHS",
+        )
+    return path

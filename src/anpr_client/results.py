@@ -6,6 +6,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from ._compat import renamed
 from .errors.exceptions import ErrorItem, Finding
 from .soap.codec import UnknownElement
 from .soap.mtom import Attachment
@@ -74,9 +75,16 @@ class Result(Generic[T]):
         return None if value is None else str(value)
 
     @property
-    def esito(self) -> str | None:
+    def esito_operazione(self) -> str | None:
+        """``esitoOperazione`` of the ``testataRisposta`` (the name ``AnprRejected`` uses too)."""
         value = self.header.get("esitoOperazione")
         return None if value is None else str(value)
+
+    @property
+    def esito(self) -> str | None:
+        """Deprecated: :attr:`esito_operazione`."""
+        renamed("Result.esito", "Result.esito_operazione")
+        return self.esito_operazione
 
 
 def _walk(value: Any) -> Iterator[Mapping[str, Any]]:

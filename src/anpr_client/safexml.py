@@ -12,12 +12,12 @@ from typing import Final
 
 from lxml import etree
 
-from .errors.exceptions import ProtocolError
+from .errors.exceptions import ProtocolError, XMLTooLarge
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
     "NS",
-    "XMLTooLarge",
+    "XMLTooLarge",  # defined in the exception tree; importable from here too
     "parse_xml",
 ]
 
@@ -35,10 +35,6 @@ NS: Final = {
 
 #: Default cap on a document's size (64 MiB: large 4005 extractions and certificates fit).
 DEFAULT_MAX_BYTES: Final = 64 * 1024 * 1024
-
-
-class XMLTooLarge(ProtocolError):
-    """The document is larger than the configured cap."""
 
 
 class _RefuseExternal(etree.Resolver):

@@ -39,6 +39,7 @@ from typing import Any, Literal, TypeVar
 
 from .endpoints import ENVIRONMENTS, Environment, family_path
 from .errors.exceptions import ConfigurationError
+from .security.algorithms import SignatureMethod
 
 __all__ = [
     "ApplicationIdentity",
@@ -250,12 +251,11 @@ class WorkstationSettings:
         _require(self.id, _WORKSTATION_ID, "workstation.id", "NNNNNN-PC-NNNN or NNNNNN-CO-NNNN")
 
 
-SignatureAlgorithm = Literal["rsa-sha256", "rsa-sha1"]
-
-
 @dataclass(frozen=True)
 class SecuritySettings:
-    signature: SignatureAlgorithm = "rsa-sha256"
+    signature: SignatureMethod = SignatureMethod.RSA_SHA256
+    """The message and assertion signature method. Files and callers may give its short name
+    (``rsa-sha256``, ``rsa-sha1``): it is mapped to the member."""
     application_id: str = "anpr-client"
     """``IdApplicazione`` in the SAML assertion."""
     issuer: str = "XS"
@@ -265,12 +265,8 @@ class SecuritySettings:
     """``SubjectLocality/@Address``; default: this host's primary address."""
 
     def __post_init__(self) -> None:
-        if self.signature not in ("rsa-sha256", "rsa-sha1"):
-            raise ConfigurationError(
-                f"setting 'security.signature' = {self.signature!r} must be rsa-sha256 or rsa-sha1",
-                setting="security.signature",
-                rule="rsa-sha256 | rsa-sha1",
-            )
+        method = SignatureMethod.from_name(self.signature, setting="security.signature")
+        object.__setattr__(self, "signature", method)
         if not 30 <= self.timestamp_ttl <= 3600:
             raise ConfigurationError(
                 "setting 'security.timestamp_ttl' must be between 30 and 3600 seconds",
@@ -629,9 +625,14 @@ def load_settings(
             raise ConfigurationError(
                 f"settings file {str(source)!r} does not exist", setting="config"
             ) from None
-        except tomllib.TOMLDecodeError as exc:
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ConfigurationError(
                 f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
+            ) from None
+        except OSError as exc:
+            raise ConfigurationError(
+                f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
+                setting="config",
             ) from None
     base = source.parent if source else Path.cwd()
     for var, key in _ENV_STR.items():

@@ -45,7 +45,7 @@ def test_ok_answer_is_read_into_a_typed_result(settings: Settings) -> None:
     assert isinstance(result.value, Risposta3002OK)
     assert result.outcome == "Risposta3002_OK"
     assert result.id_operazione_anpr == "4411002"
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
     person = result.value.listaSoggetti.datiSoggetto[0].generalita  # type: ignore[union-attr]
     assert person is not None
     assert (person.cognome, person.nome, person.sesso) == ("ROSSI", "MARIO", "M")
@@ -53,6 +53,18 @@ def test_ok_answer_is_read_into_a_typed_result(settings: Settings) -> None:
     assert person.dataNascita.isoformat() == "1980-01-01"
     assert result.warnings == ()
     assert result.unknown_elements == ()
+
+
+def test_result_and_rejection_name_esito_operazione_alike(settings: Settings) -> None:
+    client = Client(settings, transport=answering(recorded("ok_3002.xml")))
+    result = client.call("3002", search_payload())
+    assert result.esito_operazione == "0000"
+    with pytest.warns(DeprecationWarning, match="Result.esito is deprecated"):
+        assert result.esito == "0000"
+    rejecting = Client(settings, transport=answering(recorded("ko_3002_several.xml")))
+    with pytest.raises(AnprRejected) as info:
+        rejecting.call("3002", search_payload())
+    assert info.value.esito_operazione == "XXXX"
 
 
 def test_ko_with_several_errors_raises_the_specific_class_with_every_entry(
@@ -99,7 +111,7 @@ def test_unknown_element_mid_sequence_keeps_the_fields_after_it(settings: Settin
     )
     result = client.call("3002", search_payload())
     assert result.id_operazione_anpr == "4411003"  # after the unknown element
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
     assert result.value["listaSoggetti"]["datiSoggetto"][0]["generalita"]["cognome"] == "VERDI"
     (unknown,) = result.unknown_elements
     assert unknown.path.endswith("testataRisposta/campoDiUnaVersioneFutura")

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.endpoints import Environment
+from anpr_client.endpoints import FAMILY_PATHS, Environment, family_path
 from anpr_client.errors.exceptions import ConfigurationError
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.settings import (
     ApplicationIdentity,
+    SecuritySettings,
     Settings,
     default_journal_path,
     journal_from_env,
@@ -102,7 +104,7 @@ decrypt_keys = [{ pkcs12 = "co-9999.p12", password_env = "P1" }, { pkcs12 = "co-
     assert s.workstation.key.kind == "pem"
     assert s.tls_client is not None
     assert s.tls_client.kind == "pkcs11"
-    assert s.security.signature == "rsa-sha1"
+    assert s.security.signature is SignatureMethod.RSA_SHA1  # the short name, mapped
     assert [k.path for k in s.notifications.decrypt_keys] == [
         tmp_path / "co-9999.p12",
         tmp_path / "co-9998.p12",
@@ -138,6 +140,17 @@ def test_bad_settings_name_the_setting(tmp_path: Path, text: str, setting: str) 
 def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="does not exist"):
         load_settings(tmp_path / "nope.toml", env={})
+
+
+def test_an_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="cannot be read") as info:
+        load_settings(tmp_path, env={})  # a directory
+    assert info.value.setting == "config"
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('codice_istat = "058091" # Forlì\n'.encode("latin-1"))
+    with pytest.raises(ConfigurationError, match="not valid TOML") as info:
+        load_settings(latin1, env={})
+    assert info.value.setting == "config"
 
 
 def test_settings_are_immutable_and_validated_in_code() -> None:
@@ -180,3 +193,43 @@ def test_anpr_journal_says_a_path_or_a_switch(tmp_path: Path) -> None:
     config = write(tmp_path, 'codice_istat = "058091"\n')
     loaded = load_settings(config, env={"ANPR_JOURNAL": str(tmp_path / "env.sqlite")})
     assert loaded.journal_path == tmp_path / "env.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("name", "member"),
+    [
+        ("rsa-sha256", SignatureMethod.RSA_SHA256),
+        ("rsa-sha1", SignatureMethod.RSA_SHA1),
+        (" rsa-sha1 ", SignatureMethod.RSA_SHA1),
+        ("http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", SignatureMethod.RSA_SHA256),
+        (SignatureMethod.RSA_SHA1, SignatureMethod.RSA_SHA1),
+    ],
+)
+def test_the_signature_setting_maps_short_names_to_members(name: str, member: object) -> None:
+    assert SecuritySettings(signature=name).signature is member  # type: ignore[arg-type]
+    assert SecuritySettings().signature is SignatureMethod.RSA_SHA256
+
+
+@pytest.mark.parametrize("bad", ["rsa-md5", "RSA-SHA256", "", "sha256", "hmac-sha1"])
+def test_an_unknown_signature_name_lists_the_allowed_ones(bad: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        SecuritySettings(signature=bad)  # type: ignore[arg-type]
+    assert info.value.setting == "security.signature"
+    assert info.value.rule == "rsa-sha256 | rsa-sha1"
+    assert "use rsa-sha256 | rsa-sha1" in str(info.value)
+
+
+def test_a_service_family_without_a_path_is_a_typed_error() -> None:
+    """A family of a user bundle (``wsdl_dir``) missing from the paths table is named, with
+    the setting to look at, as a ConfigurationError (never a bare KeyError)."""
+    settings = Settings(codice_istat="058091")
+    assert settings.url_for("3000").endswith(FAMILY_PATHS["3000"])
+    for family in ("9000", "", "3000 ", "anpr"):
+        with pytest.raises(ConfigurationError) as info:
+            settings.url_for(family)
+        assert info.value.setting == "wsdl_dir"
+        assert repr(family) in str(info.value)
+        assert not isinstance(info.value, KeyError)
+    with pytest.raises(ConfigurationError, match="'9000'"):
+        family_path("9000", Environment.PRODUZIONE)
+    assert family_path("P000", Environment.PRODUZIONE) == "/ANPR-WSP000/AnprServiceP000"

@@ -19,9 +19,9 @@ from anpr_client.errors.catalogue import (
     all_codes,
     catalogue,
     exception_for,
-    families,
-    family,
-    family_of,
+    group,
+    group_of,
+    groups,
     lookup,
     retry_for,
 )
@@ -49,7 +49,7 @@ def test_every_official_code_is_catalogued_with_its_severity(reference_dir: Path
         assert issubclass(info.exception_class, exceptions.AnprRejected), row["code"]
         assert info.exception_class.__name__ == info.exception
         assert info.source in ("anpr", "anpr+ae")
-        assert info.family in catalogue().families
+        assert info.group in catalogue().groups
 
 
 def test_every_revenue_agency_code_is_catalogued(reference_dir: Path) -> None:
@@ -80,7 +80,7 @@ def test_no_official_message_is_copied_into_the_repository(reference_dir: Path) 
     messages += [r["message"] for r in _rows(reference_dir / "errori_agenzia_entrate.csv")]
     ours = [
         CATALOGUE_DIR / "codes.csv",
-        CATALOGUE_DIR / "families.toml",
+        CATALOGUE_DIR / "groups.toml",
         REPO / "docs" / "errors.md",
         REPO / "src" / "anpr_client" / "errors" / "faults.py",
     ]
@@ -104,19 +104,19 @@ def test_codes_csv_is_up_to_date_with_the_tables(reference_dir: Path) -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_every_row_follows_families_toml() -> None:
-    data = tomllib.loads((CATALOGUE_DIR / "families.toml").read_text(encoding="utf-8"))
+def test_every_row_follows_groups_toml() -> None:
+    data = tomllib.loads((CATALOGUE_DIR / "groups.toml").read_text(encoding="utf-8"))
     notes = data["codes"]
     for info in all_codes():
-        fam = catalogue().families[info.family]
+        grp = catalogue().groups[info.group]
         note = notes.get(info.code, {})
-        assert info.exception == note.get("exception", fam.exception), info.code
-        assert info.retry.value == note.get("retry", fam.retry.value), info.code
-        assert family_of(info.code) is fam
+        assert info.exception == note.get("exception", grp.exception), info.code
+        assert info.retry.value == note.get("retry", grp.retry.value), info.code
+        assert group_of(info.code) is grp
 
 
 def test_every_code_notes_entry_is_a_catalogued_code() -> None:
-    data = tomllib.loads((CATALOGUE_DIR / "families.toml").read_text(encoding="utf-8"))
+    data = tomllib.loads((CATALOGUE_DIR / "groups.toml").read_text(encoding="utf-8"))
     for code, note in data["codes"].items():
         assert lookup(code) is not None, code
         assert set(note) <= {"exception", "retry", "informative", "observed", "evidence"} | {
@@ -138,7 +138,7 @@ def test_every_code_notes_entry_is_a_catalogued_code() -> None:
         ("EHR97", exceptions.FormatError, Retry.NO),
         ("EHRA0", exceptions.FormatError, Retry.NO),
         ("EHA3", exceptions.FormatError, Retry.NO),
-        ("EF002", exceptions.FamilyError, Retry.NO),
+        ("EF002", exceptions.HouseholdError, Retry.NO),
         ("EA001", exceptions.RevenueAgencyError, Retry.NO),
         ("EAA10", exceptions.RevenueAgencyError, Retry.NO),
         ("EAV20", exceptions.RevenueAgencyError, Retry.NO),
@@ -172,15 +172,15 @@ def test_frequent_codes_have_our_own_explanation() -> None:
     assert not lookup("EN122").informative  # type: ignore[union-attr]
 
 
-def test_every_family_explains_itself_and_names_a_real_class() -> None:
-    keys = [f.key for f in families()]
+def test_every_group_explains_itself_and_names_a_real_class() -> None:
+    keys = [g.key for g in groups()]
     assert len(keys) == len(set(keys))
-    for fam in families():
-        assert fam.meaning
-        assert fam.action
-        assert fam.name
-        assert issubclass(fam.exception_class, exceptions.AnprRejected)
-        assert any(c.family == fam.key for c in all_codes()), fam.key
+    for grp in groups():
+        assert grp.meaning
+        assert grp.action
+        assert grp.name
+        assert issubclass(grp.exception_class, exceptions.AnprRejected)
+        assert any(c.group == grp.key for c in all_codes()), grp.key
 
 
 def test_severity_prefers_the_services_column() -> None:
@@ -223,25 +223,25 @@ def test_lookup_of_junk_is_none(raw: object) -> None:
         ("XXXX", "XXXX"),
     ],
 )
-def test_codes_missing_from_the_catalogue_still_find_their_family(code: str, key: str) -> None:
-    fam = family_of(code)
-    assert fam is not None
-    assert fam.key == key
-    assert exception_for(code) is fam.exception_class
+def test_codes_missing_from_the_catalogue_still_find_their_group(code: str, key: str) -> None:
+    grp = group_of(code)
+    assert grp is not None
+    assert grp.key == key
+    assert exception_for(code) is grp.exception_class
 
 
 @pytest.mark.parametrize("code", ["ZZ1", "E1", "", "!!", "A"])
-def test_codes_of_no_family(code: str) -> None:
-    assert family_of(code) is None
+def test_codes_of_no_group(code: str) -> None:
+    assert group_of(code) is None
     assert exception_for(code) is exceptions.AnprRejected
     assert retry_for(code) is Retry.DEPENDS
 
 
-def test_family_lookup_by_key() -> None:
-    assert family("ec") is family("EC")
-    assert family("EC") is not None
-    assert family("nope") is None
-    assert family(None) is None
+def test_group_lookup_by_key() -> None:
+    assert group("ec") is group("EC")
+    assert group("EC") is not None
+    assert group("nope") is None
+    assert group(None) is None
 
 
 def test_the_catalogue_is_loaded_once_and_has_every_code_once() -> None:
@@ -257,10 +257,44 @@ def test_as_dict_is_json_ready() -> None:
     assert d["code"] == "EN527"
     assert d["informative"] is True
     assert d["meaning"]
-    assert set(family("EC").as_dict()) >= {"key", "exception", "retry"}  # type: ignore[union-attr]
+    assert set(group("EC").as_dict()) >= {"key", "exception", "retry"}  # type: ignore[union-attr]
 
 
 def test_module_doctests() -> None:
     result = doctest.testmod(anpr_client.errors.catalogue)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_the_former_group_names_still_work_and_warn() -> None:
+    """ "Family" means a service family now; the catalogue's old names point at the groups."""
+    import anpr_client.errors.catalogue as cat
+
+    for old, new in (
+        ("Family", cat.CodeGroup),
+        ("families", cat.groups),
+        ("family", cat.group),
+        ("family_of", cat.group_of),
+    ):
+        with pytest.warns(DeprecationWarning, match=f"catalogue.{old} is deprecated"):
+            assert getattr(cat, old) is new
+    with pytest.raises(AttributeError):
+        cat.no_such_name  # noqa: B018
+    info = lookup("EF002")
+    assert info is not None
+    with pytest.warns(DeprecationWarning, match="CodeInfo.family is deprecated"):
+        assert info.family == info.group == "EF"
+    with pytest.warns(DeprecationWarning, match="CodeInfo.family_info is deprecated"):
+        assert info.family_info is info.group_info
+    with pytest.warns(DeprecationWarning, match="Catalogue.families is deprecated"):
+        assert catalogue().families is catalogue().groups
+
+
+def test_household_error_keeps_its_former_name() -> None:
+    import anpr_client
+    import anpr_client.errors
+
+    assert exceptions.FamilyError is exceptions.HouseholdError
+    assert anpr_client.FamilyError is anpr_client.errors.FamilyError is exceptions.HouseholdError
+    assert {"FamilyError", "HouseholdError"} <= set(anpr_client.__all__)
+    assert lookup("EF002").exception_class is exceptions.HouseholdError  # type: ignore[union-attr]

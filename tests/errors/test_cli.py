@@ -46,12 +46,12 @@ def test_explain_999_says_retry_later() -> None:
     assert json.loads(out)["exception"] == "ServiceError"
 
 
-def test_explain_an_unknown_code_of_a_known_family() -> None:
+def test_explain_an_unknown_code_of_a_known_group() -> None:
     code, out, err = run("explain", "EC999")
     assert code == 2
     assert out == ""
     assert "not in the catalogue" in err
-    assert "family EC" in err
+    assert "group EC" in err
     assert "ReferenceValueError" in err
 
 
@@ -60,7 +60,7 @@ def test_explain_an_unknown_code_in_json() -> None:
     assert code == 2
     data = json.loads(out)
     assert data["error"] == "unknown code"
-    assert data["family"] is None
+    assert data["group"] is None
 
 
 @pytest.mark.parametrize("bad", ["!!", "", "EN 122", "x" * 40])
@@ -115,20 +115,27 @@ def test_a_bad_official_file_is_invalid_input(tmp_path: Path) -> None:
     assert json.loads(out)["error"] == "ConfigurationError"
 
 
-def test_list_one_family_in_json() -> None:
-    code, out, _ = run("list", "--family", "ec", "--json")
+def test_list_one_group_in_json() -> None:
+    code, out, _ = run("list", "--group", "ec", "--json")
     assert code == 0
     rows = json.loads(out)
-    assert len(rows) == sum(1 for c in all_codes() if c.family == "EC")
-    assert {r["family"] for r in rows} == {"EC"}
+    assert len(rows) == sum(1 for c in all_codes() if c.group == "EC")
+    assert {r["group"] for r in rows} == {"EC"}
     assert {r["exception"] for r in rows} == {"ReferenceValueError"}
+    # --family, the option's former name, still works (hidden from --help)
+    code, former, _ = run("list", "--family", "ec", "--json")
+    assert code == 0
+    assert json.loads(former) == rows
+    _, help_text, _ = run("list", "--help")
+    assert "--group" in help_text
+    assert "--family" not in help_text
 
 
 def test_list_everything_as_tab_separated_lines_when_piped() -> None:
     code, out, _ = run("list")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split("\t")[:3] == ["code", "family", "sev"]
+    assert lines[0].split("\t")[:3] == ["code", "group", "sev"]
     assert len(lines) == 1 + len(all_codes())
     assert "EN122\tEN\tE\t-\tNotFoundError\tno\t" in out
     assert "EC007\tEC\tE\tW\tReferenceValueError\tno\tTabella 3 Comuni" in out
@@ -137,31 +144,40 @@ def test_list_everything_as_tab_separated_lines_when_piped() -> None:
 def test_list_with_official_wording(tmp_path: Path) -> None:
     path = tmp_path / "t.csv"
     path.write_text("code,message\nSP000,our [bold] wording\n", encoding="utf-8")
-    code, out, _ = run("list", "--family", "SP", "--official", str(path))
+    code, out, _ = run("list", "--group", "SP", "--official", str(path))
     assert code == 0
     assert "our [bold] wording" in out  # printed literally, never as rich markup
-    code, out, _ = run("list", "--family", "SP", "--official", str(path), "--json")
+    code, out, _ = run("list", "--group", "SP", "--official", str(path), "--json")
     assert json.loads(out)[0]["official"]["message"] == "our [bold] wording"
 
 
-def test_list_an_unknown_family() -> None:
-    code, _, err = run("list", "--family", "QQ")
+def test_list_an_unknown_group() -> None:
+    code, _, err = run("list", "--group", "QQ")
     assert code == 2
-    assert "unknown family" in err
+    assert "unknown code group" in err
     assert "EHR" in err
-    code, out, _ = run("list", "--family", "QQ", "--json")
+    code, out, _ = run("list", "--group", "QQ", "--json")
     assert code == 2
-    assert json.loads(out)["error"] == "unknown family"
+    assert json.loads(out)["error"] == "unknown group"
 
 
-def test_families() -> None:
-    code, out, _ = run("families", "--json")
+def test_groups() -> None:
+    code, out, _ = run("groups", "--json")
     assert code == 0
     data = json.loads(out)
-    assert sum(f["codes"] for f in data) == len(all_codes())
-    code, out, _ = run("families")
+    assert sum(g["codes"] for g in data) == len(all_codes())
+    code, out, _ = run("groups")
     assert code == 0
     assert "BusinessRuleError" in out
+
+
+def test_families_is_a_hidden_alias_of_groups() -> None:
+    code, out, _ = run("families", "--json")
+    assert code == 0
+    assert out == run("groups", "--json")[1]
+    _, help_text, _ = run("--help")
+    assert "groups" in help_text
+    assert "families" not in help_text
 
 
 def test_fault_diagnosis() -> None:
@@ -189,13 +205,13 @@ def test_the_group_registers_under_a_parent_cli() -> None:
     assert "ServiceUnavailableError" in result.stdout
     result = CliRunner().invoke(cli, ["errors", "--help"], catch_exceptions=False)
     assert result.exit_code == 0
-    for command in ("explain", "list", "families", "fault"):
+    for command in ("explain", "list", "groups", "fault"):
         assert command in result.stdout
 
 
 def test_list_as_a_rich_table_on_a_terminal() -> None:
     result = CliRunner(env={"FORCE_COLOR": "1", "COLUMNS": "160"}).invoke(
-        errors, ["list", "--family", "SVC"], catch_exceptions=False
+        errors, ["list", "--group", "SVC"], catch_exceptions=False
     )
     assert result.exit_code == 0
     assert "ServiceUnavailableError" in result.stdout

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from anpr_client.errors.catalogue import all_codes, families
+from anpr_client.errors.catalogue import all_codes, groups
 from anpr_client.errors.faults import FAULTS
 
 from .conftest import REPO
@@ -23,13 +23,13 @@ def test_the_committed_page_is_up_to_date() -> None:
     assert proc.returncode == 0, proc.stderr
 
 
-def test_the_page_lists_every_code_family_and_fault() -> None:
+def test_the_page_lists_every_code_group_and_fault() -> None:
     text = PAGE.read_text(encoding="utf-8")
     for info in all_codes():
         assert f"\n| {info.code} | " in text, info.code
-    for fam in families():
-        assert f"### {fam.key}: {fam.name}" in text
-        assert f"`{fam.exception}`" in text
-    for kind in FAULTS:
-        assert f"`{kind.label}` → `{kind.exception.__name__}`" in text
-        assert kind.causes[0] in text
+    for grp in groups():
+        assert f"### {grp.key}: {grp.name}" in text
+        assert f"`{grp.exception}`" in text
+    for known in FAULTS:
+        assert f"`{known.label}` → `{known.exception.__name__}`" in text
+        assert known.causes[0] in text

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from anpr_client.errors.catalogue import emit_warnings, primary_error, rejection_for
+from anpr_client.errors.catalogue import emit_warnings, explain, primary_error, rejection_for
 from anpr_client.errors.exceptions import (
     AnprError,
     AnprRejected,
@@ -69,7 +69,7 @@ RECORDED = {
         _errore("ES034", "E", "record of another comune", "soggetto", "idSchedaSoggettoComune"),
         _errore("EN527", "E", "support reference: idOperazioneANPR 123456"),
     ),
-    "named_beats_family": _ko(
+    "named_beats_group": _ko(
         "3002",
         _errore("ES100", "E", "subject id unknown", "soggetto", "idSchedaSoggettoComune", "42"),
         _errore("EN122", "E", "nothing found"),
@@ -86,7 +86,7 @@ RECORDED = {
         _errore("EC056", "W", "residence comune doubtful"),
     ),
     "unknown": _ko("3002", _errore("ZZ123", "E", "a code nobody documented")),
-    "unknown_in_family": _ko("3002", _errore("EC999", "E", "a new reference table check")),
+    "unknown_in_group": _ko("3002", _errore("EC999", "E", "a new reference table check")),
     "service": _ko(
         "5008",
         _errore("999", "E", "could not be done"),
@@ -110,11 +110,11 @@ RECORDED = {
 # recorded answer → (class, primary code, retryable)
 EXPECTED: dict[str, tuple[type[AnprRejected], str | None, bool]] = {
     "several": (ReferenceValueError, "EC007", False),
-    "named_beats_family": (NotFoundError, "EN122", False),
+    "named_beats_group": (NotFoundError, "EN122", False),
     "mixed": (FormatError, "EHR97", False),
     "warnings_only": (AnprRejected, None, False),
     "unknown": (AnprRejected, "ZZ123", False),
-    "unknown_in_family": (ReferenceValueError, "EC999", False),
+    "unknown_in_group": (ReferenceValueError, "EC999", False),
     "service": (ServiceError, "999", True),
     "unavailable": (ServiceUnavailableError, "998", True),
     "privilege_and_service": (PrivilegeError, "EN493", False),
@@ -198,7 +198,7 @@ def test_mixed_answer_separates_blocking_entries_from_warnings() -> None:
 
 def test_explain_covers_every_entry_with_what_to_do() -> None:
     exc, _ = _reject("service")
-    text = exc.explain()
+    text = explain(exc)
     assert text.splitlines()[0].startswith("ANPR rejected operation 5008")
     for code in ("999", "EN527"):
         assert code in text
@@ -206,9 +206,9 @@ def test_explain_covers_every_entry_with_what_to_do() -> None:
     assert "ServiceError" in text
     assert "informative" in text
     unknown, _ = _reject("unknown")
-    assert "unknown code" in unknown.explain()
-    in_family, _ = _reject("unknown_in_family")
-    assert "family EC" in in_family.explain()
+    assert "unknown code" in explain(unknown)
+    in_group, _ = _reject("unknown_in_group")
+    assert "group EC" in explain(in_group)
 
 
 def test_rejection_for_accepts_any_iterable_once() -> None:
@@ -292,7 +292,7 @@ def test_rejection_for_is_total(items: list[ErrorItem], operation: str) -> None:
     assert isinstance(exc, AnprError)
     assert exc.errors == tuple(items)
     assert str(exc)
-    assert exc.explain()
+    assert explain(exc)
     primary = exc.primary
     assert primary is None or primary.blocking
     assert (primary is None) == (not any(i.blocking for i in items))

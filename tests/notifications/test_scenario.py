@@ -89,7 +89,7 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
             support.transfer_payload(persons, to=B),
             header={"dataDecorrenza": dt.date.today()},
         )
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
 
     # Push: one N010 per member, verified, decrypted and stored by A's receiver.
     inbox = receiver.inbox
@@ -145,7 +145,7 @@ def test_pull_command_against_the_simulator(sim: Any) -> None:
             support.transfer_payload(persons, to=B),
             header={"dataDecorrenza": dt.date.today()},
         )
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
     config = str(sim.settings_path(A))
     runner = CliRunner()
     args = ["notifications", "pull", "--config", config, "--since", since, "--skew", "0", "--json"]

@@ -23,10 +23,11 @@ from lxml import etree
 
 from anpr_client.credentials.base import KeySource
 from anpr_client.safexml import NS
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.saml import certificate_b64
 from anpr_client.security.trust import TrustStore
-from anpr_client.security.xmldsig import SUITES, Reference, create_signature
+from anpr_client.security.xmldsig import Reference, create_signature
 from anpr_client.simulator.pki import Pki, generate_test_pki
 
 SOAP = NS["soap"]
@@ -130,7 +131,7 @@ def resign(
     ``references`` are the elements the message signature covers (default: the Timestamp
     and the envelope's Body); each must carry a ``wsu:Id``.
     """
-    suite = SUITES[algorithm]
+    method = SignatureMethod.from_name(algorithm)
     security = security_of(envelope)
     found = security.find(f"{{{SAML}}}Assertion")
     if assertion and found is not None:
@@ -145,7 +146,7 @@ def resign(
 
         create_signature(
             [Reference(f"#{found.get('ID')}", found, ("xsd",), enveloped=True)],
-            suite,
+            method,
             signer,
             key_info=x509_data,
             parent=found,
@@ -168,7 +169,7 @@ def resign(
 
     create_signature(
         [Reference(f"#{e.get(f'{{{WSU}}}Id')}", e) for e in references],
-        suite,
+        method,
         signer,
         key_info=token_reference,
         parent=security,

@@ -22,11 +22,11 @@ from cryptography.hazmat.primitives import serialization
 from lxml import etree
 
 from anpr_client.errors.exceptions import ConfigurationError, SigningError
+from anpr_client.security.algorithms import DigestMethod, SignatureMethod
 from anpr_client.security.cms import verify_signed_data
 from anpr_client.security.frame import BASE64_BINARY, X509V3, WsSecurity
 from anpr_client.security.policy import DEFAULT_POLICY
 from anpr_client.security.verify import verify_envelope
-from anpr_client.security.xmldsig import RSA_SHA1, RSA_SHA256, SHA1, SHA256
 from anpr_client.settings import (
     KeySourceConfig,
     OperatorSettings,
@@ -105,8 +105,8 @@ def test_message_signature_covers_exactly_timestamp_and_body(pki: Pki) -> None:
     assert uris == [f"#{security[0].get(f'{{{WSU}}}Id')}", f"#{body.get(f'{{{WSU}}}Id')}"]
     methods = [m.get("Algorithm") for m in signature.iter(f"{{{DS}}}SignatureMethod")]
     digests = {m.get("Algorithm") for m in signature.iter(f"{{{DS}}}DigestMethod")}
-    assert methods == [RSA_SHA256]
-    assert digests == {SHA256}
+    assert methods == [SignatureMethod.RSA_SHA256]
+    assert digests == {DigestMethod.SHA256}
     transforms = [t.get("Algorithm") for t in signature.iter(f"{{{DS}}}Transform")]
     assert transforms == ["http://www.w3.org/2001/10/xml-exc-c14n#"] * 2
     reference = signature.find(
@@ -120,8 +120,8 @@ def test_rsa_sha1_only_when_asked(pki: Pki) -> None:
     envelope = etree.fromstring(signed_3002(pki, algorithm="rsa-sha1"))
     methods = {m.get("Algorithm") for m in envelope.iter(f"{{{DS}}}SignatureMethod")}
     digests = {m.get("Algorithm") for m in envelope.iter(f"{{{DS}}}DigestMethod")}
-    assert methods == {RSA_SHA1}
-    assert digests == {SHA1}
+    assert methods == {SignatureMethod.RSA_SHA1}
+    assert digests == {DigestMethod.SHA1}
 
 
 def test_assertion_content(pki: Pki) -> None:
@@ -517,7 +517,10 @@ def test_from_settings_loads_keys_and_signs(
         ),
         operator=OperatorSettings(codice_fiscale="rssmra80a01h501u"),
         security=SecuritySettings(
-            signature="rsa-sha1", application_id="777", issuer="ACME", subject_locality="10.0.0.1"
+            signature=SignatureMethod.RSA_SHA1,
+            application_id="777",
+            issuer="ACME",
+            subject_locality="10.0.0.1",
         ),
     )
     frame = WsSecurity.from_settings(settings)

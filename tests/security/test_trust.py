@@ -18,13 +18,13 @@ from anpr_client.errors.exceptions import (
     SignatureWrapping,
     UntrustedCertificate,
 )
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.policy import NOTIFICATION_POLICY
 from anpr_client.security.saml import certificate_b64, format_instant
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.security.xmldsig import (
-    SUITES,
     Reference,
     c14n,
     create_signature,
@@ -212,7 +212,7 @@ def test_inclusive_prefixes_on_a_built_tree_digest_as_on_the_wire(
             Reference("#TS-1", timestamp, ("wsse", "soap")),
             Reference(f"#{body.get(f'{{{WSU}}}Id')}", body),
         ],
-        SUITES["rsa-sha256"],
+        SignatureMethod.RSA_SHA256,
         pki.comune.key_source(),
         key_info=token_reference,
         parent=security,

@@ -63,7 +63,7 @@ def test_latency_delays_then_processes(sim: Simulator, client: Client) -> None:
     client.test_connection()  # warm the connection and the schemas
     sim.faults.inject(Fault("latency", operation="TestConn", seconds=0.4))
     started = time.monotonic()
-    assert client.test_connection().esito == "0000"
+    assert client.test_connection().esito_operazione == "0000"
     assert time.monotonic() - started >= 0.4
     started = time.monotonic()
     client.test_connection()
@@ -81,7 +81,7 @@ def test_refuse_drops_the_connection_and_applies_nothing(
         client.send(prepared)
     assert _applied(sim, "REF1") == 0
     assert sim.store.person(person.codice_fiscale).comune == A  # type: ignore[union-attr]
-    assert client.send(prepared).esito == "0000"  # the next attempt goes through
+    assert client.send(prepared).esito_operazione == "0000"  # the next attempt goes through
     assert _applied(sim, "REF1") == 1
 
 
@@ -118,7 +118,7 @@ def test_timeout_after_commit(sim: Simulator) -> None:
         impatient.send(prepared)
     assert _applied(sim, "SLOW2") == 1
     time.sleep(1.2)  # let the delayed answer go
-    assert impatient.send(prepared).esito == "0000"
+    assert impatient.send(prepared).esito_operazione == "0000"
     assert _applied(sim, "SLOW2") == 1
 
 
@@ -131,7 +131,7 @@ def test_http_5xx(sim: Simulator, client: Client, after: bool) -> None:
         client.send(prepared)
     assert unavailable.value.status == 502
     assert _applied(sim, "HTTP1") == (1 if after else 0)
-    assert client.send(prepared).esito == "0000"
+    assert client.send(prepared).esito_operazione == "0000"
     assert _applied(sim, "HTTP1") == 1
 
 
@@ -144,7 +144,7 @@ def test_internal_error_from_server(sim: Simulator, client: Client, after: bool)
         client.send(prepared)
     assert fault.value.faultstring == "Internal Error (from server)"
     assert _applied(sim, "SRV1") == (1 if after else 0)
-    assert client.send(prepared).esito == "0000"
+    assert client.send(prepared).esito_operazione == "0000"
     assert _applied(sim, "SRV1") == 1
 
 
@@ -153,7 +153,8 @@ def test_times_and_operation_matching(sim: Simulator, client: Client) -> None:
     sim.faults.inject(Fault("http_5xx", times=1))
     with pytest.raises(ServerUnavailable):
         client.test_connection()  # the operation-less fault matches anything
-    assert client.test_connection().esito == "0000"  # the 3002 fault does not match TestConn
+    # the 3002 fault does not match TestConn
+    assert client.test_connection().esito_operazione == "0000"
     assert [f.operation for f in sim.faults.pending] == ["3002"]
     sim.faults.clear()
     assert sim.faults.pending == ()
@@ -169,7 +170,7 @@ def test_faults_in_process_raise_what_a_client_would_see(make_simulator: MakeSim
     sim.faults.inject(Fault("commit_then_lose_response"))
     with pytest.raises(ConnectionLost):
         client.test_connection()
-    assert client.test_connection().esito == "0000"
+    assert client.test_connection().esito_operazione == "0000"
 
 
 @pytest.mark.parametrize(

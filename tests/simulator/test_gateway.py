@@ -202,12 +202,12 @@ def test_clock_skew_of_the_server_is_rejected_by_policy(make_simulator: MakeSimu
 def test_revoked_certificate_gets_certificate_revoked(make_simulator: MakeSimulator) -> None:
     fresh = make_simulator()
     client = fresh.client(A, journal=None)
-    assert client.test_connection().esito == "0000"
+    assert client.test_connection().esito_operazione == "0000"
     fresh.revoke(A)
     with pytest.raises(CertificateRevoked):
         client.test_connection()
     # Revocation is per Comune: B still works, and it survives a restart of the simulator.
-    assert fresh.client(B, journal=None).test_connection().esito == "0000"
+    assert fresh.client(B, journal=None).test_connection().esito_operazione == "0000"
     fresh.stop()
     fresh.start()
     with pytest.raises(CertificateRevoked):
@@ -267,7 +267,7 @@ def test_client_certificate_required_when_configured(make_simulator: MakeSimulat
     mutual = make_simulator(require_client_cert=True)
     settings = mutual.settings(A)
     assert settings.tls_client is not None  # the settings file carries the workstation key
-    assert mutual.client(A, journal=None).test_connection().esito == "0000"
+    assert mutual.client(A, journal=None).test_connection().esito_operazione == "0000"
     anonymous = Client(settings.replace(tls_client=None), journal=None)
     with pytest.raises(TLSError):
         anonymous.test_connection()

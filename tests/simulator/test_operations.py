@@ -339,7 +339,7 @@ def test_1002_immigration_from_a_non_subentrato_comune(sim: Simulator, client_a:
     payload["generalita1002"]["generalita"]["nome"] = "PAUL"
     assert not sim.store.is_subentrato("001272")
     result = client_a.call("1002", payload, header=DECORRENZA)
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
 
 
 def test_1002_from_a_subentrato_comune_must_be_a_5005(client_a: Client) -> None:
@@ -364,7 +364,7 @@ def test_2001_death_cancels_and_passes_the_headship(sim: Simulator, client_a: Cl
         },
         header=DECORRENZA,
     )
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
     dead = sim.store.person(head.codice_fiscale)
     assert dead is not None
     assert dead.status == "deceased"

@@ -150,7 +150,7 @@ def test_transfer_between_two_subentrati_comuni(
         "5005", transfer_payload(persons), header={"dataDecorrenza": dt.date.today()}
     )
 
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
     moved = result.value["listaSoggettiVariati"]["datiSoggetto"]
     assert {m["generalitaAttuali"]["codiceFiscale"]["codFiscale"] for m in moved} == codes
     for cf in codes:

@@ -139,7 +139,7 @@ def test_the_plugin_fixtures_give_a_working_client(
 ) -> None:
     assert anpr_client.settings.codice_istat == anpr_simulator.comuni[0]
     assert anpr_client.settings.base_url == anpr_simulator.url
-    assert anpr_client.test_connection().esito == "0000"
+    assert anpr_client.test_connection().esito_operazione == "0000"
 
 
 def test_settings_files_are_ready_for_the_cli(anpr_simulator: Simulator) -> None:

@@ -75,7 +75,7 @@ def result_json(result: Result[Any]) -> dict[str, Any]:
         "outcome": result.outcome,
         "idOperazioneComune": result.id_operazione_comune,
         "idOperazioneANPR": result.id_operazione_anpr,
-        "esitoOperazione": result.esito,
+        "esitoOperazione": result.esito_operazione,
         "warnings": [
             {"code": w.code, "severity": w.severity, "text": w.text} for w in result.warnings
         ],

@@ -79,7 +79,7 @@ def _run(console: Console, out: Path) -> None:
         with _step(console, f"TestConn as {roma.name}"):
             conn = client_a.test_connection()
         console.print(
-            f"[green]✓[/green] TestConn: esito {conn.esito}, idOperazioneANPR "
+            f"[green]✓[/green] TestConn: esito {conn.esito_operazione}, idOperazioneANPR "
             f"{conn.id_operazione_anpr} (signed frame verified by the gateway)"
         )
 

@@ -19,9 +19,9 @@ from ..errors.catalogue import (
     OfficialEntry,
     all_codes,
     catalogue,
-    families,
-    family,
-    family_of,
+    group,
+    group_of,
+    groups,
     load_official,
     lookup,
     normalize_code,
@@ -88,7 +88,7 @@ def errors() -> None:
 @official_option
 @json_option
 def explain(code: str, official_path: Path | None, as_json: bool) -> None:
-    """Family, severity, meaning, what to do, exception class and retry advice for CODE."""
+    """Code group, severity, meaning, what to do, exception class and retry advice for CODE."""
     with handle_errors(as_json):
         official = load_official(official_path) if official_path else None
     key = normalize_code(code)
@@ -103,14 +103,14 @@ def explain(code: str, official_path: Path | None, as_json: bool) -> None:
             out["official"] = _official_json(entry)
         echo_json(out)
         return
-    fam = info.family_info
+    grp = info.group_info
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
     grid.add_column(overflow="fold")
     sev = info.severity_servizi or "-"
     sub = info.severity_subentro or "-"
     rows = [
-        ("family", f"{fam.key} ({fam.name})"),
+        ("group", f"{grp.key} ({grp.name})"),
         ("severity", f"{sev} in the services; {sub} at subentro"),
         ("reference table", info.reference_table or "-"),
         ("exception", f"anpr_client.errors.{info.exception}"),
@@ -133,54 +133,58 @@ def explain(code: str, official_path: Path | None, as_json: bool) -> None:
 def _explain_unknown(
     code: str, key: str | None, entry: OfficialEntry | None, *, as_json: bool
 ) -> None:
-    fam = family_of(key) if key else None
+    grp = group_of(key) if key else None
     if key is None:
         reason = f"{code!r} is not an ANPR error code (1-12 letters and digits)"
     else:
         reason = f"{key} is not in the catalogue"
-        if fam is not None:
-            reason += f"; by its prefix it belongs to family {fam.key} ({fam.name})"
+        if grp is not None:
+            reason += f"; by its prefix it belongs to group {grp.key} ({grp.name})"
     if as_json:
         echo_json(
             {
                 "error": "unknown code",
                 "code": key or code,
                 "message": reason,
-                "family": fam.as_dict() if fam else None,
+                "group": grp.as_dict() if grp else None,
                 "official": _official_json(entry),
             }
         )
     else:
         click.echo(f"error: {reason}", err=True)
-        if fam is not None:
-            click.echo(f"  exception: anpr_client.errors.{fam.exception}", err=True)
-            click.echo(f"  meaning: {fam.meaning}", err=True)
-            click.echo(f"  what to do: {fam.action}", err=True)
+        if grp is not None:
+            click.echo(f"  exception: anpr_client.errors.{grp.exception}", err=True)
+            click.echo(f"  meaning: {grp.meaning}", err=True)
+            click.echo(f"  what to do: {grp.action}", err=True)
         if entry is not None:
             click.echo(f"  official wording: {entry.message}", err=True)
     sys.exit(0 if entry is not None else EXIT_INVALID)
 
 
 @errors.command(name="list")
-@click.option("--family", "family_key", help="Only this family (e.g. EC, EHR, EN).")
+@click.option("--group", "group_key", help="Only this code group (e.g. EC, EHR, EN).")
+@click.option("--family", "group_alias", hidden=True, help="Former name of --group.")
 @official_option
 @json_option
-def list_codes(family_key: str | None, official_path: Path | None, as_json: bool) -> None:
-    """Every code of the catalogue (or of one family)."""
+def list_codes(
+    group_key: str | None, group_alias: str | None, official_path: Path | None, as_json: bool
+) -> None:
+    """Every code of the catalogue (or of one code group)."""
     with handle_errors(as_json):
         official = load_official(official_path) if official_path else None
     codes = all_codes()
-    if family_key is not None:
-        fam = family(family_key)
-        if fam is None:
-            keys = ", ".join(f.key for f in families())
-            message = f"unknown family {family_key!r}; the families are: {keys}"
+    group_key = group_key if group_key is not None else group_alias
+    if group_key is not None:
+        grp = group(group_key)
+        if grp is None:
+            keys = ", ".join(g.key for g in groups())
+            message = f"unknown code group {group_key!r}; the groups are: {keys}"
             if as_json:
-                echo_json({"error": "unknown family", "message": message})
+                echo_json({"error": "unknown group", "message": message})
             else:
                 click.echo(f"error: {message}", err=True)
             sys.exit(EXIT_INVALID)
-        codes = tuple(c for c in codes if c.family == fam.key)
+        codes = tuple(c for c in codes if c.group == grp.key)
     if as_json:
         rows = []
         for info in codes:
@@ -190,7 +194,7 @@ def list_codes(family_key: str | None, official_path: Path | None, as_json: bool
             rows.append(row)
         echo_json(rows)
         return
-    header = ["code", "family", "sev", "subentro", "exception", "retry", "reference table"]
+    header = ["code", "group", "sev", "subentro", "exception", "retry", "reference table"]
     if official is not None:
         header.append("official wording")
     console = _console()
@@ -201,7 +205,7 @@ def list_codes(family_key: str | None, official_path: Path | None, as_json: bool
     for info in codes:
         cells = [
             info.code,
-            info.family,
+            info.group,
             info.severity_servizi or "-",
             info.severity_subentro or "-",
             info.exception,
@@ -221,24 +225,35 @@ def list_codes(family_key: str | None, official_path: Path | None, as_json: bool
             click.echo("\t".join(cells))
 
 
-@errors.command(name="families")
-@json_option
-def list_families(as_json: bool) -> None:
-    """The code families, their exception classes and meaning."""
+def _list_groups(as_json: bool) -> None:
     counts: dict[str, int] = {}
     for info in catalogue().codes.values():
-        counts[info.family] = counts.get(info.family, 0) + 1
+        counts[info.group] = counts.get(info.group, 0) + 1
     if as_json:
-        echo_json([{**f.as_dict(), "codes": counts.get(f.key, 0)} for f in families()])
+        echo_json([{**g.as_dict(), "codes": counts.get(g.key, 0)} for g in groups()])
         return
     table = Table(show_edge=False, pad_edge=False)
-    for name in ("family", "name", "prefixes", "exception", "retry", "codes"):
+    for name in ("group", "name", "prefixes", "exception", "retry", "codes"):
         table.add_column(name)
-    for f in families():
-        prefixes = "digits only" if f.numeric else " ".join(f.prefixes)
-        cells = (f.key, f.name, prefixes, f.exception, f.retry.value, str(counts.get(f.key, 0)))
+    for g in groups():
+        prefixes = "digits only" if g.numeric else " ".join(g.prefixes)
+        cells = (g.key, g.name, prefixes, g.exception, g.retry.value, str(counts.get(g.key, 0)))
         table.add_row(*(Text(c) for c in cells))
     _console().print(table)
+
+
+@errors.command(name="groups")
+@json_option
+def list_groups(as_json: bool) -> None:
+    """The code groups (EN, EC, ES, …), their exception classes and meaning."""
+    _list_groups(as_json)
+
+
+@errors.command(name="families", hidden=True)
+@json_option
+def list_families(as_json: bool) -> None:
+    """Former name of ``anpr errors groups``."""
+    _list_groups(as_json)
 
 
 @errors.command()

@@ -3,7 +3,7 @@
 =========================  =================================================================
 :mod:`.exceptions`         the tree of every exception anpr-client raises (the ground floor:
                            it imports nothing of the library)
-:mod:`.catalogue`          ANPR's error codes as data: family, severity, class, retry advice,
+:mod:`.catalogue`          ANPR's error codes as data: code group, severity, class, retry advice,
                            our explanations; KO entries → the exception to raise
 :mod:`.faults`             SOAP faults → typed exceptions with their likely causes
 =========================  =================================================================

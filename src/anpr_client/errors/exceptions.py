@@ -4,6 +4,7 @@ The tree (``except`` the level you care about)::
 
     AnprError
      ├─ ConfigurationError (ValueError)      settings unusable; names the setting and the rule
+     ├─ UnknownOperationError (LookupError)  no operation (or service family) with this code
      ├─ PayloadError (ValueError)            request refused before sending; .violations
      │   └─ LocalCheckError                  local checks predict ANPR errors; .findings
      ├─ ValidationError (ValueError)         a pre-transmission check failed; .field .code .rule
@@ -29,6 +30,7 @@ The tree (``except`` the level you care about)::
      │   └─ HTTPStatusError                  an HTTP error without a SOAP body
      │       └─ ServerUnavailable (OutcomeUnknown)   5xx
      ├─ ProtocolError                        the answer is not a SOAP message we can read
+     │   └─ XMLTooLarge                      the document exceeds the parser's size cap
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
      ├─ JournalError                         the operation journal refused (id reused, held…)
@@ -43,7 +45,7 @@ The tree (``except`` the level you care about)::
          ├─ ReferenceValueError (EC)
          ├─ InconsistentDataError (ES)
          ├─ FormatError (EHR)
-         ├─ FamilyError (EF)
+         ├─ HouseholdError (EF)              (FamilyError: its former name)
          ├─ RevenueAgencyError (EA, EAA, ENT, …)
          ├─ ServiceError (999)
          └─ ServiceUnavailableError (998)
@@ -53,12 +55,20 @@ applied by ANPR*. Resend it with the **same** ``idOperazioneComune`` (ANPR repla
 answer) or look it up with 3003; never allocate a new id for it.
 
 No exception message, ``repr`` or attribute ever holds a PIN, a password or key material.
+
+This module is the ground floor of the library: it imports nothing of anpr-client. The data
+that picks a class (the error catalogue, the fault table) lives above it and hands the
+exception what it decided at construction (:attr:`AnprRejected.primary`,
+:attr:`AnprRejected.retry`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import enum
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import ClassVar, Protocol, Self
 
 __all__ = [
     "AnprError",
@@ -83,6 +93,7 @@ __all__ = [
     "ForbiddenAlgorithm",
     "FormatError",
     "HTTPStatusError",
+    "HouseholdError",
     "InconsistentDataError",
     "InternalErrorFromClient",
     "InvalidChecksum",
@@ -104,6 +115,7 @@ __all__ = [
     "ReadTimeout",
     "ReferenceValueError",
     "RejectedByPolicy",
+    "Retry",
     "RevenueAgencyError",
     "RevokedCertificate",
     "SampleError",
@@ -119,11 +131,13 @@ __all__ = [
     "TimestampRejected",
     "TokenNotPresentError",
     "TransportError",
+    "UnknownOperationError",
     "UnsignedPart",
     "UntrustedCertificate",
     "ValidationError",
     "VerificationError",
     "Violation",
+    "XMLTooLarge",
 ]
 
 
@@ -162,6 +176,10 @@ class ConfigurationError(AnprError, ValueError):
         super().__init__(message)
         self.setting = setting
         self.rule = rule
+
+
+class UnknownOperationError(AnprError, LookupError):
+    """No operation (or service family) with this code exists in the bundle."""
 
 
 # --------------------------------------------------------------------------- payloads
@@ -236,6 +254,19 @@ class LocalCheckError(PayloadError):
 # --------------------------------------------------------------------------- local validation
 
 
+class _Rule(Protocol):
+    """What :meth:`ValidationError.from_rule` reads of a rule (a local check)."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def code(self) -> str: ...
+
+    @property
+    def severity(self) -> str: ...
+
+
 class ValidationError(AnprError, ValueError):
     """A pre-transmission check failed (stdnum-style).
 
@@ -260,6 +291,18 @@ class ValidationError(AnprError, ValueError):
         self.rule = rule
         self.severity = severity
         super().__init__(self.message)
+
+    @classmethod
+    def from_rule(cls, rule: _Rule, message: str | None = None, *, field: str | None) -> Self:
+        """The exception for a broken ``rule`` (:class:`anpr_client.validation.Rule`).
+
+        The one place that turns a rule into an exception: ``code``, ``rule`` and ``severity``
+        come from the rule, ``field`` names the field at fault, the class (``cls``) says what
+        kind of defect it is::
+
+            raise InvalidFormat.from_rule(codes.rule("field.format"), "not a date", field=name)
+        """
+        return cls(message, field=field, code=rule.code, rule=rule.id, severity=rule.severity)
 
     def __str__(self) -> str:
         where = f"{self.field}: " if self.field else ""
@@ -469,6 +512,10 @@ class ProtocolError(AnprError):
     """The answer is not a SOAP message anpr-client can read (not XML, wrong root, …)."""
 
 
+class XMLTooLarge(ProtocolError):
+    """The document is larger than the configured cap (:func:`anpr_client.safexml.parse_xml`)."""
+
+
 class SampleError(AnprError, ValueError):
     """No sample payload can be generated: unknown element, or facets no value satisfies."""
 
@@ -580,8 +627,49 @@ class ErrorItem:
         return f"{self.code} [{self.severity}]{where} {self.text}".rstrip()
 
 
+class Retry(enum.StrEnum):
+    """Whether sending the request again can help (the advice an :class:`AnprRejected` carries).
+
+    The error catalogue (:mod:`anpr_client.errors.catalogue`) decides it for each code.
+    """
+
+    NO = "no"
+    """The same request gets the same answer: fix the data or the setup first."""
+    LATER = "later"
+    """Transient: the same request may succeed later. A KO answer registered nothing, so send it
+    again as a new operation (a new ``idOperazioneComune``: ANPR answers a reused id with the
+    answer it stored for it)."""
+    DEPENDS = "depends"
+    """It depends on the case ANPR's text describes."""
+
+    @property
+    def description(self) -> str:
+        return _RETRY_TEXT[self]
+
+
+_RETRY_TEXT = {
+    Retry.NO: "no: the same request gets the same answer; fix the data or the setup first",
+    Retry.LATER: "yes, later: nothing was registered; send it again as a new operation",
+    Retry.DEPENDS: "depends on the case described by ANPR's text",
+}
+
+
 class AnprRejected(AnprError):
-    """ANPR answered KO. ``errors`` holds every entry, blocking and warning, in order."""
+    """ANPR answered KO. ``errors`` holds every entry, blocking and warning, in order.
+
+    ``operation``, ``id_operazione_comune``, ``id_operazione_anpr`` and ``esito_operazione``
+    (the protocol's ``esitoOperazione``) come from the answer's ``testataRisposta``; ``raw`` is
+    the answer as received.
+
+    Built by :func:`anpr_client.errors.catalogue.rejection_for`, which picks the class and
+    passes what it decided: ``primary``, the entry that decided the class (the most specific
+    blocking one; ``None`` when no entry is blocking), and ``retry``, the :class:`Retry` advice
+    for it. Given neither, ``primary`` is the first blocking entry and ``retry`` is
+    :attr:`Retry.DEPENDS`: this class knows no error code.
+    """
+
+    _explainer: ClassVar[Callable[[AnprRejected], str] | None] = None
+    # Set by the catalogue when it loads, for the deprecated ``explain()`` method.
 
     def __init__(
         self,
@@ -592,6 +680,8 @@ class AnprRejected(AnprError):
         id_operazione_anpr: str | None = None,
         esito_operazione: str | None = None,
         raw: bytes | None = None,
+        primary: ErrorItem | None = None,
+        retry: Retry = Retry.DEPENDS,
     ):
         self.errors: tuple[ErrorItem, ...] = tuple(errors)
         self.operation = operation
@@ -599,6 +689,10 @@ class AnprRejected(AnprError):
         self.id_operazione_anpr = id_operazione_anpr
         self.esito_operazione = esito_operazione
         self.raw = raw
+        self.primary: ErrorItem | None = (
+            primary if primary is not None else next((e for e in self.errors if e.blocking), None)
+        )
+        self.retry = Retry(retry)
         head = f"ANPR rejected operation {operation}"
         if id_operazione_comune:
             head += f" (idOperazioneComune {id_operazione_comune}"
@@ -621,30 +715,26 @@ class AnprRejected(AnprError):
         return tuple(e for e in self.errors if not e.blocking)
 
     @property
-    def primary(self) -> ErrorItem | None:
-        """The entry that decided the class (the most specific blocking one), if any."""
-        from .catalogue import primary_error  # the catalogue sits above this module
-
-        return primary_error(self.errors)
-
-    @property
     def retryable(self) -> bool:
-        """True when the same request may succeed later (999, 998…).
+        """True when the same request may succeed later (999, 998…): ``retry`` is ``LATER``.
 
         ANPR answered, so nothing was registered: resend it as a new operation (a new
         ``idOperazioneComune``; a reused one gets the stored answer back).
         """
-        from .catalogue import Retry, retry_for
-
-        primary = self.primary
-        return primary is not None and retry_for(primary.code) is Retry.LATER
+        return self.primary is not None and self.retry is Retry.LATER
 
     def explain(self) -> str:
-        """Every entry with our explanation: family, meaning, what to do, class, retry."""
-        from .catalogue import describe_item
-
-        head = str(self).split("\n", 1)[0]
-        return "\n".join([head, *(describe_item(e) for e in self.errors)])
+        """Deprecated: use :func:`anpr_client.errors.catalogue.explain` (``explain(exc)``)."""
+        warnings.warn(
+            "AnprRejected.explain() is deprecated: use anpr_client.errors.catalogue.explain(exc)"
+            " (it will be removed in 1.0)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        explainer = AnprRejected._explainer
+        if explainer is None:  # pragma: no cover - importing anpr_client loads the catalogue
+            raise AnprError("the catalogue is not loaded: import anpr_client.errors.catalogue")
+        return explainer(self)
 
 
 class BusinessRuleError(AnprRejected):
@@ -675,8 +765,13 @@ class FormatError(AnprRejected):
     """EHR codes: a value has the wrong format."""
 
 
-class FamilyError(AnprRejected):
-    """EF codes: family or cohabitation rules."""
+class HouseholdError(AnprRejected):
+    """EF codes: household (*famiglia anagrafica*) or cohabitation rules."""
+
+
+FamilyError = HouseholdError
+"""The former name of :class:`HouseholdError`, still exported ("family" now means only an
+ANPR service family: 1000, 3000, …)."""
 
 
 class RevenueAgencyError(AnprRejected):

@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from .._compat import deprecated_names
 from .exceptions import (
     CertificateRevoked,
     InternalErrorFromClient,
@@ -35,7 +36,7 @@ from .exceptions import (
     SoapFault,
 )
 
-__all__ = ["FAULTS", "FaultKind", "classify_fault", "fault_exception"]
+__all__ = ["FAULTS", "KnownFault", "classify_fault", "fault_exception"]
 
 _SAME_ID: Final = (
     "resend it with the SAME idOperazioneComune (ANPR answers a repeated id with its stored "
@@ -45,8 +46,9 @@ _SAME_ID: Final = (
 
 
 @dataclass(frozen=True, slots=True)
-class FaultKind:
-    """One known fault: how to recognise it, its exception class and its ranked causes."""
+class KnownFault:
+    """One entry of the fault table: a fault we recognise, its exception class and its ranked
+    likely causes. (Named apart from the simulator's injected faults.)"""
 
     key: str
     label: str
@@ -56,7 +58,7 @@ class FaultKind:
     outcome: str = "refused by the gateway: not applied"
 
 
-INTERNAL_ERROR: Final = FaultKind(
+INTERNAL_ERROR: Final = KnownFault(
     key="internal-error",
     label="Internal Error (from client) / Internal Error",
     exception=InternalErrorFromClient,
@@ -75,7 +77,7 @@ INTERNAL_ERROR: Final = FaultKind(
     ),
 )
 
-REJECTED_BY_POLICY: Final = FaultKind(
+REJECTED_BY_POLICY: Final = KnownFault(
     key="rejected-by-policy",
     label="Rejected by policy. (from client)",
     exception=RejectedByPolicy,
@@ -96,7 +98,7 @@ REJECTED_BY_POLICY: Final = FaultKind(
     ),
 )
 
-CERTIFICATE_REVOKED: Final = FaultKind(
+CERTIFICATE_REVOKED: Final = KnownFault(
     key="certificate-revoked",
     label="certificate revoked (from client)",
     exception=CertificateRevoked,
@@ -110,7 +112,7 @@ CERTIFICATE_REVOKED: Final = FaultKind(
     ),
 )
 
-SERVER: Final = FaultKind(
+SERVER: Final = KnownFault(
     key="server",
     label="… (from server), Malformed content (from server), HTTP 502/503/504",
     exception=ServerFault,
@@ -127,7 +129,7 @@ SERVER: Final = FaultKind(
     ),
 )
 
-ERROR_NL: Final = FaultKind(
+ERROR_NL: Final = KnownFault(
     key="error-nl",
     label="Aborting...Invalid request received ErrorNL (from client)",
     exception=SoapFault,
@@ -143,7 +145,7 @@ ERROR_NL: Final = FaultKind(
     ),
 )
 
-CLIENT_STACK: Final = FaultKind(
+CLIENT_STACK: Final = KnownFault(
     key="client-stack",
     label="Error while creating SAML assertion wrapper",
     exception=SoapFault,
@@ -154,7 +156,7 @@ CLIENT_STACK: Final = FaultKind(
     ),
 )
 
-FROM_CLIENT: Final = FaultKind(
+FROM_CLIENT: Final = KnownFault(
     key="from-client",
     label="any other '(from client)' fault",
     exception=SoapFault,
@@ -166,7 +168,7 @@ FROM_CLIENT: Final = FaultKind(
     ),
 )
 
-UNKNOWN: Final = FaultKind(
+UNKNOWN: Final = KnownFault(
     key="unknown",
     label="any other fault",
     exception=SoapFault,
@@ -179,7 +181,7 @@ UNKNOWN: Final = FaultKind(
     ),
 )
 
-#: Every known fault kind, in the order of the table of the module docstring.
+#: Every known fault, in the order of the table of the module docstring.
 FAULTS: Final = (
     INTERNAL_ERROR,
     REJECTED_BY_POLICY,
@@ -214,8 +216,8 @@ def _faultcode_side(faultcode: object) -> str:
 
 def classify_fault(
     faultstring: object, *, faultcode: object = "", http_status: object = None
-) -> FaultKind:
-    """The known fault kind of a fault (``UNKNOWN`` if none matches). Never raises."""
+) -> KnownFault:
+    """The entry of the fault table a fault matches (``UNKNOWN`` if none does). Never raises."""
     text = _normalise(faultstring)
     if "certificate revoked" in text:
         return CERTIFICATE_REVOKED
@@ -264,3 +266,9 @@ def fault_exception(
         causes=causes,
         operation=operation if isinstance(operation, str) or operation is None else str(operation),
     )
+
+
+if TYPE_CHECKING:  # the old name as type checkers see it; at run time it warns
+    FaultKind = KnownFault
+
+__getattr__ = deprecated_names(__name__, {"FaultKind": ("KnownFault", KnownFault)})

@@ -36,10 +36,11 @@ from lxml import etree
 from ..credentials.base import KeySource
 from ..errors.exceptions import NotificationError, ProtocolError
 from ..safexml import NS, parse_xml
+from ..security.algorithms import SignatureMethod
 from ..security.cms import encrypt_enveloped
 from ..security.frame import BASE64_BINARY, X509V3
 from ..security.saml import certificate_b64, format_instant
-from ..security.xmldsig import SUITES, Reference, create_signature
+from ..security.xmldsig import Reference, create_signature
 from .events import parse_datetime
 
 __all__ = [
@@ -151,7 +152,11 @@ def build_request(
         )
 
     create_signature(
-        references, SUITES[algorithm], signer, key_info=token_reference, parent=security
+        references,
+        SignatureMethod.from_name(algorithm),
+        signer,
+        key_info=token_reference,
+        parent=security,
     )
     return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
 

@@ -31,7 +31,7 @@ import re
 import socket
 import uuid
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
@@ -39,6 +39,7 @@ from anpr_client.credentials.base import KeySource, SecretCallback
 from anpr_client.credentials.identity import validate_codice_fiscale
 from anpr_client.errors.exceptions import ConfigurationError, SigningError
 from anpr_client.safexml import NS, parse_xml
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.cms import id_postazione_firmato as make_id_postazione_firmato
 from anpr_client.security.saml import (
     AssertionContent,
@@ -46,7 +47,7 @@ from anpr_client.security.saml import (
     certificate_b64,
     format_instant,
 )
-from anpr_client.security.xmldsig import SUITES, Reference, create_signature
+from anpr_client.security.xmldsig import Reference, create_signature
 
 if TYPE_CHECKING:
     from anpr_client.settings import Settings
@@ -99,7 +100,8 @@ class WsSecurity:
     - ``workstation_key`` *or* ``id_postazione_firmato``: the workstation key signs
       ``IdPostazioneFirmato`` once, here; or pass the precomputed base64 value.
     - ``application_id``: ``IdApplicazione``. ``issuer``: the assertion Issuer (``XS``).
-    - ``algorithm``: ``rsa-sha256`` (default) or ``rsa-sha1`` (ANPR's reference client).
+    - ``algorithm``: a :class:`~anpr_client.security.algorithms.SignatureMethod` or its short
+      name: ``rsa-sha256`` (default) or ``rsa-sha1`` (ANPR's reference client).
     - ``ttl``: seconds from Created to Expires (and the assertion's validity).
     - ``subject_locality``: ``SubjectLocality/@Address`` (default: this host's address).
     - ``clock``: returns the current UTC time (tests).
@@ -116,19 +118,14 @@ class WsSecurity:
         id_postazione_firmato: str | None = None,
         application_id: str = "anpr-client",
         issuer: str = "XS",
-        algorithm: Literal["rsa-sha256", "rsa-sha1"] = "rsa-sha256",
+        algorithm: SignatureMethod | str = SignatureMethod.RSA_SHA256,
         ttl: int = 300,
         subject_locality: str | None = None,
         clock: Callable[[], dt.datetime] | None = None,
         must_understand: bool = True,
         validate_operator: bool = True,
     ) -> None:
-        if algorithm not in SUITES:
-            raise ConfigurationError(
-                f"signature algorithm {algorithm!r} must be rsa-sha256 or rsa-sha1",
-                setting="security.signature",
-                rule="rsa-sha256 | rsa-sha1",
-            )
+        method = SignatureMethod.from_name(algorithm, setting="security.signature")
         if not _ISTAT.fullmatch(id_sede):
             raise ConfigurationError(
                 f"IdSede {id_sede!r} must be the six-digit ISTAT code",
@@ -164,7 +161,7 @@ class WsSecurity:
             id_postazione_firmato = make_id_postazione_firmato(workstation_id, workstation_key)
         assert id_postazione_firmato is not None
         self._signer = signer
-        self._suite = SUITES[algorithm]
+        self._method = method
         self._ttl = ttl
         self._clock = clock or _utc_now
         self._must_understand = must_understand
@@ -282,7 +279,12 @@ class WsSecurity:
 
     @property
     def algorithm(self) -> str:
-        return self._suite.name
+        """The short name of the signature method (``rsa-sha256``)."""
+        return self._method.short_name
+
+    @property
+    def signature_method(self) -> SignatureMethod:
+        return self._method
 
     def __repr__(self) -> str:
         return (
@@ -360,7 +362,7 @@ class WsSecurity:
             build_assertion(
                 self._content,
                 signer=self._signer,
-                suite=self._suite,
+                method=self._method,
                 now=now,
                 ttl=self._ttl,
                 signer_certificate_b64=self._certificate_b64,
@@ -386,7 +388,7 @@ class WsSecurity:
         # namespaces are rendered, which is robust (and what the policy requires).
         create_signature(
             [Reference(f"#{timestamp.get(_WSU_ID)}", timestamp), Reference(f"#{body_id}", body)],
-            self._suite,
+            self._method,
             self._signer,
             key_info=token_reference,
             parent=security,

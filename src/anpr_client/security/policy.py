@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from anpr_client.security.xmldsig import RSA_SHA1, RSA_SHA256, SHA1, SHA256
+from anpr_client.security.algorithms import DigestMethod, SignatureMethod
 
 __all__ = [
     "ANPR_ATTRIBUTES",
@@ -39,10 +39,10 @@ ANPR_ATTRIBUTES: Final = frozenset(
 class SecurityPolicy:
     """Expectations of :func:`~anpr_client.security.verify.verify_envelope`."""
 
-    signature_methods: frozenset[str] = field(default_factory=lambda: frozenset({RSA_SHA256}))
-    """XML-DSig ``SignatureMethod`` URIs accepted (message and assertion)."""
-    digest_methods: frozenset[str] = field(default_factory=lambda: frozenset({SHA256}))
-    """XML-DSig ``DigestMethod`` URIs accepted."""
+    signature_methods: frozenset[SignatureMethod] = frozenset({SignatureMethod.RSA_SHA256})
+    """XML-DSig signature methods accepted (message and assertion)."""
+    digest_methods: frozenset[DigestMethod] = frozenset({DigestMethod.SHA256})
+    """XML-DSig digest methods accepted."""
     cms_digests: frozenset[str] = field(default_factory=lambda: frozenset({"sha256"}))
     """Digest algorithms accepted in ``IdPostazioneFirmato`` (CMS SignedData)."""
     clock_skew: float = 60.0
@@ -64,12 +64,26 @@ class SecurityPolicy:
     allow_x509_keyinfo: bool = True
     """Accept ``KeyInfo/X509Data`` in the message signature besides a reference to a BST."""
 
+    def __post_init__(self) -> None:
+        # URIs (or short names) given as plain strings become members; an unknown one is a
+        # ConfigurationError listing the allowed names.
+        object.__setattr__(
+            self,
+            "signature_methods",
+            frozenset(SignatureMethod.from_name(m) for m in self.signature_methods),
+        )
+        object.__setattr__(
+            self,
+            "digest_methods",
+            frozenset(DigestMethod.from_name(m) for m in self.digest_methods),
+        )
+
     def allowing_sha1(self) -> SecurityPolicy:
         """This policy plus rsa-sha1/sha1 (XML-DSig) and SHA-1 (CMS)."""
         return replace(
             self,
-            signature_methods=self.signature_methods | {RSA_SHA1},
-            digest_methods=self.digest_methods | {SHA1},
+            signature_methods=self.signature_methods | {SignatureMethod.RSA_SHA1},
+            digest_methods=self.digest_methods | {DigestMethod.SHA1},
             cms_digests=self.cms_digests | {"sha1"},
         )
 

@@ -33,7 +33,6 @@ from xml.sax.saxutils import escape, quoteattr
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
@@ -45,15 +44,15 @@ from anpr_client.errors.exceptions import (
     ProtocolError,
 )
 from anpr_client.safexml import NS, parse_xml
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.cms import VerifiedSignedData, verify_signed_data
 from anpr_client.security.policy import SecurityPolicy
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.xmldsig import (
     DS_NS,
     Reference,
-    SignatureSuite,
     create_signature,
-    verify_signature,
+    verify_trusted_signature,
 )
 
 __all__ = [
@@ -64,6 +63,7 @@ __all__ = [
     "VerifiedAssertion",
     "build_assertion",
     "certificate_b64",
+    "certificate_from_b64",
     "format_instant",
     "parse_instant",
     "verify_assertion",
@@ -159,11 +159,21 @@ def certificate_b64(certificate: x509.Certificate) -> str:
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
 
 
+def certificate_from_b64(text: str | None) -> x509.Certificate | None:
+    """The certificate in a base64 DER text (blanks ignored), or ``None`` if it holds none."""
+    try:
+        return x509.load_der_x509_certificate(
+            base64.b64decode("".join((text or "").split()), validate=True)
+        )
+    except (binascii.Error, ValueError):
+        return None
+
+
 def build_assertion(
     content: AssertionContent,
     *,
     signer: KeySource,
-    suite: SignatureSuite,
+    method: SignatureMethod,
     now: dt.datetime,
     ttl: float = 300,
     assertion_id: str | None = None,
@@ -197,7 +207,7 @@ def build_assertion(
     assertion = etree.fromstring(xml)
     create_signature(
         [Reference(f"#{assertion_id}", assertion, inclusive_prefixes=("xsd",), enveloped=True)],
-        suite,
+        method,
         signer,
         key_info=_x509_key_info(signer_certificate_b64 or certificate_b64(signer.certificate)),
         parent=assertion,
@@ -221,7 +231,7 @@ class VerifiedAssertion:
     not_on_or_after: dt.datetime | None
     subject_locality: str | None
     signer: x509.Certificate
-    signature_method: str
+    signature_method: SignatureMethod
     attributes: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     id_postazione_firmato: VerifiedSignedData | None = None
     """The verified CMS (``None`` when the policy does not ask for it)."""
@@ -251,13 +261,12 @@ def _x509_from_key_info(signature: etree._Element) -> x509.Certificate:
             "the assertion signature must carry exactly one ds:X509Certificate",
             check="saml-keyinfo",
         )
-    try:
-        der = base64.b64decode("".join((found[0].text or "").split()), validate=True)
-        return x509.load_der_x509_certificate(der)
-    except (binascii.Error, ValueError):
+    certificate = certificate_from_b64(found[0].text)
+    if certificate is None:
         raise AssertionRejected(
             "the assertion's ds:X509Certificate is not a certificate", check="saml-keyinfo"
-        ) from None
+        )
+    return certificate
 
 
 def _window(
@@ -317,26 +326,22 @@ def verify_assertion(
             "the assertion is signed by another certificate than the message",
             check="saml-signer",
         )
-    skew_seconds = policy.clock_skew
-    trust.validate(signer, at=now, skew=skew_seconds, purpose="assertion signer")
-    public_key = signer.public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise AssertionRejected("the assertion signer key is not RSA", check="saml-keyinfo")
-    refs = verify_signature(
+    verified = verify_trusted_signature(
         signature,
-        public_key=public_key,
+        signer,
+        trust=trust,
+        policy=policy,
         ids=ids,
-        signature_methods=policy.signature_methods,
-        digest_methods=policy.digest_methods,
-        what="assertion signature",
+        now=now,
+        role="assertion",
+        key_error=lambda message: AssertionRejected(message, check="saml-keyinfo"),
     )
+    refs = verified.references
     if len(refs) != 1 or refs[0].element is not assertion or not refs[0].enveloped:
         raise AssertionRejected(
             "the assertion signature must reference exactly the assertion (enveloped)",
             check="saml-reference",
         )
-    method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
-    signature_method = method.get("Algorithm", "") if method is not None else ""
 
     # From here on, read only what was signed.
     try:
@@ -345,7 +350,7 @@ def verify_assertion(
         raise AssertionRejected(
             "the signed assertion cannot be re-read", check="saml-structure"
         ) from None
-    skew = dt.timedelta(seconds=skew_seconds)
+    skew = dt.timedelta(seconds=policy.clock_skew)
     issuer = (signed.findtext(f"{_S}Issuer") or "").strip()
     name_id = (signed.findtext(f"{_S}Subject/{_S}NameID") or "").strip()
     if not name_id:
@@ -398,7 +403,7 @@ def verify_assertion(
         not_on_or_after=not_after,
         subject_locality=locality.get("Address") if locality is not None else None,
         signer=signer,
-        signature_method=signature_method,
+        signature_method=verified.signature_method,
         attributes=MappingProxyType(attributes),
         id_postazione_firmato=verified_cms,
     )

@@ -29,14 +29,11 @@ would answer, for the simulator.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime as dt
 from dataclasses import dataclass
 from typing import Final
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from anpr_client.errors.exceptions import (
@@ -51,12 +48,19 @@ from anpr_client.errors.exceptions import (
     VerificationError,
 )
 from anpr_client.safexml import NS, parse_xml
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.cms import VerifiedSignedData
 from anpr_client.security.frame import BASE64_BINARY, SOAP11_NS, SOAP12_NS, X509V3
 from anpr_client.security.policy import DEFAULT_POLICY, SecurityPolicy
-from anpr_client.security.saml import SAML2_NS, VerifiedAssertion, parse_instant, verify_assertion
+from anpr_client.security.saml import (
+    SAML2_NS,
+    VerifiedAssertion,
+    certificate_from_b64,
+    parse_instant,
+    verify_assertion,
+)
 from anpr_client.security.trust import TrustStore
-from anpr_client.security.xmldsig import DS_NS, index_ids, verify_signature
+from anpr_client.security.xmldsig import DS_NS, index_ids, verify_trusted_signature
 
 __all__ = [
     "VerifiedEnvelope",
@@ -88,7 +92,7 @@ class VerifiedEnvelope:
     """The message signer (the BinarySecurityToken certificate)."""
     signer_path: tuple[x509.Certificate, ...]
     """The validated chain, signer first, trust anchor last."""
-    signature_method: str
+    signature_method: SignatureMethod
     assertion: VerifiedAssertion | None
 
     @property
@@ -193,20 +197,17 @@ def verify_envelope(
         raise MalformedFrame("wsse:Security holds more than one SAML assertion")
 
     ids = index_ids(root)
-    signer = _signer_certificate(signature, security, ids, policy)
-    path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose="message signer")
-    public_key = signer.public_key()
-    if not isinstance(public_key, rsa.RSAPublicKey):
-        raise MalformedFrame("the signer key is not RSA", check="keyinfo")
-
-    refs = verify_signature(
+    verified = verify_trusted_signature(
         signature,
-        public_key=public_key,
+        _signer_certificate(signature, security, ids, policy),
+        trust=trust,
+        policy=policy,
         ids=ids,
-        signature_methods=policy.signature_methods,
-        digest_methods=policy.digest_methods,
-        what="message signature",
+        now=now,
+        role="message",
+        key_error=lambda message: MalformedFrame(message, check="keyinfo"),
     )
+    signer, refs = verified.signer, verified.references
     by_element = {id(r.element): r for r in refs}
     allowed_extra = {f"{{{WSSE_NS}}}BinarySecurityToken", f"{{{SAML2_NS}}}Assertion"}
     body_tags = {f"{{{SOAP11_NS}}}Body", f"{{{SOAP12_NS}}}Body"}
@@ -246,14 +247,13 @@ def verify_envelope(
     elif policy.require_assertion:
         raise AssertionRejected("the message has no SAML assertion", check="saml-missing")
 
-    method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
     return VerifiedEnvelope(
         body=parse_xml(body_ref.canonical),
         body_c14n=body_ref.canonical,
         timestamp=verified_timestamp,
         signer=signer,
-        signer_path=path,
-        signature_method=method.get("Algorithm", "") if method is not None else "",
+        signer_path=verified.path,
+        signature_method=verified.signature_method,
         assertion=verified_assertion,
     )
 
@@ -303,12 +303,10 @@ def _signer_certificate(
         text = certs[0].text
     else:
         raise MalformedFrame(f"unsupported KeyInfo {etree.QName(child).localname}", check="keyinfo")
-    try:
-        return x509.load_der_x509_certificate(
-            base64.b64decode("".join((text or "").split()), validate=True)
-        )
-    except (binascii.Error, ValueError):
-        raise MalformedFrame("the signer certificate cannot be decoded", check="keyinfo") from None
+    certificate = certificate_from_b64(text)
+    if certificate is None:
+        raise MalformedFrame("the signer certificate cannot be decoded", check="keyinfo")
+    return certificate
 
 
 def _check_timestamp(

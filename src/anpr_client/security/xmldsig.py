@@ -8,6 +8,8 @@ signature (enveloped). It covers exactly what ANPR's frame uses and nothing more
 - transforms: exc-c14n, or enveloped-signature followed by exc-c14n;
 - signature methods: ``rsa-sha256`` and ``rsa-sha1``; digests: ``sha256`` and ``sha1``.
 
+The algorithms are the members of :mod:`anpr_client.security.algorithms` (values: the W3C URIs).
+
 The private key is never touched here: signing goes through a
 :class:`~anpr_client.credentials.KeySource`, so a file key, a PKCS#11 token and a PC/SC card
 share all the XML code. Measured: one detached signature over Timestamp + Body costs about
@@ -15,24 +17,29 @@ share all the XML code. Measured: one detached signature over Timestamp + Body c
 
 Verification (:func:`verify_signature`) refuses anything outside the allow-lists it is given,
 and returns the *elements* each reference resolved to, so that callers can check they are the
-parts actually in use (:mod:`anpr_client.security.verify` does).
+parts actually in use (:mod:`anpr_client.security.verify` does). :func:`verify_trusted_signature`
+is the one sequence both the message and the SAML assertion go through: the signer certificate
+against the trust store, its key, then the signature under the policy's allow-lists.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import hmac
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
+from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
-from anpr_client.credentials.base import HashName, KeySource, hash_bytes
+from anpr_client._compat import deprecated_names
+from anpr_client.credentials.base import KeySource, hash_bytes
 from anpr_client.errors.exceptions import (
     BadSignature,
     DigestMismatch,
@@ -40,27 +47,30 @@ from anpr_client.errors.exceptions import (
     MalformedFrame,
     SignatureWrapping,
     SigningError,
+    VerificationError,
 )
 from anpr_client.safexml import NS
+from anpr_client.security.algorithms import (
+    CanonicalizationMethod,
+    DigestMethod,
+    SignatureMethod,
+    Transform,
+)
+from anpr_client.security.policy import SecurityPolicy
+from anpr_client.security.trust import TrustStore
 
 __all__ = [
     "DS_NS",
     "EC_NS",
-    "ENVELOPED",
-    "EXC_C14N",
-    "RSA_SHA1",
-    "RSA_SHA256",
-    "SHA1",
-    "SHA256",
-    "SUITES",
     "Reference",
-    "SignatureSuite",
     "VerifiedReference",
+    "VerifiedSignature",
     "c14n",
     "create_signature",
     "id_of",
     "index_ids",
     "verify_signature",
+    "verify_trusted_signature",
 ]
 
 DS_NS: Final = NS["ds"]
@@ -68,37 +78,25 @@ EC_NS: Final = NS["ec"]
 WSU_NS: Final = NS["wsu"]
 XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
 
-EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
-ENVELOPED: Final = "http://www.w3.org/2000/09/xmldsig#enveloped-signature"
-RSA_SHA256: Final = "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"
-RSA_SHA1: Final = "http://www.w3.org/2000/09/xmldsig#rsa-sha1"
-SHA256: Final = "http://www.w3.org/2001/04/xmlenc#sha256"
-SHA1: Final = "http://www.w3.org/2000/09/xmldsig#sha1"
-
-_DIGEST_HASH: Final[dict[str, HashName]] = {SHA256: "sha256", SHA1: "sha1"}
-_SIGNATURE_HASH: Final[dict[str, type[hashes.HashAlgorithm]]] = {
-    RSA_SHA256: hashes.SHA256,
-    RSA_SHA1: hashes.SHA1,
+_EXC_C14N: Final = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
+_ENVELOPED: Final = Transform.ENVELOPED_SIGNATURE
+_HASH_CLASS: Final[dict[str, type[hashes.HashAlgorithm]]] = {
+    "sha256": hashes.SHA256,
+    "sha1": hashes.SHA1,
 }
 
 #: Attributes that may carry an XML ID referenced by ``URI="#…"``.
 ID_ATTRIBUTES: Final = (f"{{{WSU_NS}}}Id", "Id", "ID", f"{{{XML_NS}}}id")
 
 
-@dataclass(frozen=True)
-class SignatureSuite:
-    """A signature method with its matching digest method (``rsa-sha256`` or ``rsa-sha1``)."""
-
-    name: str
-    signature_method: str
-    digest_method: str
-    hash: HashName
+_A = TypeVar("_A", SignatureMethod, DigestMethod)
 
 
-SUITES: Final[dict[str, SignatureSuite]] = {
-    "rsa-sha256": SignatureSuite("rsa-sha256", RSA_SHA256, SHA256, "sha256"),
-    "rsa-sha1": SignatureSuite("rsa-sha1", RSA_SHA1, SHA1, "sha1"),
-}
+def _member(kind: type[_A], uri: str) -> _A | None:
+    try:
+        return kind(uri)
+    except ValueError:
+        return None
 
 
 def c14n(element: etree._Element, inclusive_prefixes: Sequence[str] | None = None) -> bytes:
@@ -176,7 +174,7 @@ def _add_transform(transforms: etree._Element, algorithm: str, prefixes: Sequenc
 
 def create_signature(
     references: Iterable[Reference],
-    suite: SignatureSuite,
+    method: SignatureMethod,
     signer: KeySource,
     *,
     key_info: Callable[[etree._Element], object] | None = None,
@@ -188,10 +186,15 @@ def create_signature(
     Digests are computed first, on the referenced elements where they stand; the signature is
     then created inside ``parent`` (at ``index``, default: last), or standalone when no parent
     is given. Creating it in place lets its descendants reuse the namespace prefixes already
-    in scope. ``key_info`` fills the ``ds:KeyInfo`` element it receives.
+    in scope. ``key_info`` fills the ``ds:KeyInfo`` element it receives. The references are
+    digested with ``method``'s paired digest method.
     """
+    method = SignatureMethod.from_name(method)
+    digest_method = method.digest_method
     refs = list(references)
-    digests = [hash_bytes(_signing_c14n(r.element, r.inclusive_prefixes), suite.hash) for r in refs]
+    digests = [
+        hash_bytes(_signing_c14n(r.element, r.inclusive_prefixes), digest_method.hash) for r in refs
+    ]
     if parent is None:
         signature = etree.Element(f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS})
     else:
@@ -199,18 +202,18 @@ def create_signature(
         if index is not None:
             parent.insert(index, signature)
     signed_info = _sub(signature, "SignedInfo")
-    _sub(signed_info, "CanonicalizationMethod", Algorithm=EXC_C14N)
-    _sub(signed_info, "SignatureMethod", Algorithm=suite.signature_method)
+    _sub(signed_info, "CanonicalizationMethod", Algorithm=_EXC_C14N.value)
+    _sub(signed_info, "SignatureMethod", Algorithm=method.value)
     for ref, digest in zip(refs, digests, strict=True):
         reference = _sub(signed_info, "Reference", URI=ref.uri)
         transforms = _sub(reference, "Transforms")
         if ref.enveloped:
-            _add_transform(transforms, ENVELOPED, ())
-        _add_transform(transforms, EXC_C14N, ref.inclusive_prefixes)
-        _sub(reference, "DigestMethod", Algorithm=suite.digest_method)
+            _add_transform(transforms, _ENVELOPED.value, ())
+        _add_transform(transforms, _EXC_C14N.value, ref.inclusive_prefixes)
+        _sub(reference, "DigestMethod", Algorithm=digest_method.value)
         _sub(reference, "DigestValue").text = _b64(digest)
     # Credential errors (PIN refused, card removed) propagate with their own type.
-    value = signer.sign(c14n(signed_info), suite.hash)
+    value = signer.sign(c14n(signed_info), method.hash)
     _sub(signature, "SignatureValue").text = _b64(value)
     if key_info is not None:
         key_info(_sub(signature, "KeyInfo"))
@@ -260,7 +263,7 @@ class VerifiedReference:
     uri: str
     element: etree._Element
     canonical: bytes
-    digest_method: str
+    digest_method: DigestMethod
     enveloped: bool
 
 
@@ -344,7 +347,7 @@ def verify_signature(
     c14n_method, sig_method, *references = children
     if c14n_method.tag != f"{{{DS_NS}}}CanonicalizationMethod":
         raise MalformedFrame(f"{what}: ds:CanonicalizationMethod must come first in SignedInfo")
-    if c14n_method.get("Algorithm") != EXC_C14N:
+    if c14n_method.get("Algorithm") != _EXC_C14N:
         raise ForbiddenAlgorithm(
             f"{what}: canonicalization {c14n_method.get('Algorithm')!r} is not allowed "
             "(exclusive c14n only)",
@@ -353,10 +356,11 @@ def verify_signature(
     signed_info_prefixes = _prefix_list(c14n_method)
     if sig_method.tag != f"{{{DS_NS}}}SignatureMethod" or len(sig_method):
         raise MalformedFrame(f"{what}: a plain ds:SignatureMethod must follow c14n")
-    method = sig_method.get("Algorithm") or ""
-    if method not in signature_methods or method not in _SIGNATURE_HASH:
+    uri = sig_method.get("Algorithm") or ""
+    method = _member(SignatureMethod, uri)
+    if method is None or uri not in signature_methods:
         raise ForbiddenAlgorithm(
-            f"{what}: signature method {method!r} is not allowed by the policy",
+            f"{what}: signature method {uri!r} is not allowed by the policy",
             check="algorithm-signature",
         )
 
@@ -377,7 +381,7 @@ def verify_signature(
             value,
             c14n(signed_info, signed_info_prefixes),
             padding.PKCS1v15(),
-            _SIGNATURE_HASH[method](),
+            _HASH_CLASS[method.hash](),
         )
     except InvalidSignature:
         raise BadSignature(
@@ -420,8 +424,8 @@ def _verify_reference(
     algorithms = [t.get("Algorithm") for t in transforms]
     if any(t.tag != f"{{{DS_NS}}}Transform" for t in transforms):
         raise MalformedFrame(f"{what}: reference {uri} has a non-Transform child in Transforms")
-    enveloped = algorithms == [ENVELOPED, EXC_C14N]
-    if algorithms != [EXC_C14N] and not enveloped:
+    enveloped = algorithms == [_ENVELOPED, _EXC_C14N]
+    if algorithms != [_EXC_C14N] and not enveloped:
         raise ForbiddenAlgorithm(
             f"{what}: reference {uri} uses transforms {algorithms}; only exc-c14n "
             "(or enveloped-signature + exc-c14n) are allowed",
@@ -443,10 +447,11 @@ def _verify_reference(
         raise SignatureWrapping(
             f"{what}: reference {uri} overlaps its own signature", check="reference-overlap"
         )
-    method = digest_method.get("Algorithm") or ""
-    if method not in digest_methods or method not in _DIGEST_HASH:
+    digest_uri = digest_method.get("Algorithm") or ""
+    method = _member(DigestMethod, digest_uri)
+    if method is None or digest_uri not in digest_methods:
         raise ForbiddenAlgorithm(
-            f"{what}: digest method {method!r} is not allowed by the policy",
+            f"{what}: digest method {digest_uri!r} is not allowed by the policy",
             check="algorithm-digest",
         )
     try:
@@ -456,6 +461,88 @@ def _verify_reference(
     except binascii.Error:
         raise MalformedFrame(f"{what}: digest of {uri} is not base64") from None
     canonical = _c14n_without(target, signature, prefixes) if enveloped else c14n(target, prefixes)
-    if not hmac.compare_digest(hash_bytes(canonical, _DIGEST_HASH[method]), expected_digest):
+    if not hmac.compare_digest(hash_bytes(canonical, method.hash), expected_digest):
         raise DigestMismatch(f"{what}: the content referenced by {uri} was modified after signing")
     return VerifiedReference(uri, target, canonical, method, enveloped)
+
+
+@dataclass(frozen=True)
+class VerifiedSignature:
+    """What :func:`verify_trusted_signature` verified."""
+
+    signer: x509.Certificate
+    """The certificate whose key verified the signature."""
+    path: tuple[x509.Certificate, ...]
+    """The validated chain, signer first, trust anchor last."""
+    references: tuple[VerifiedReference, ...]
+    """Every reference, resolved and digest-checked (the caller checks *what* they point at)."""
+    signature_method: SignatureMethod
+
+
+def verify_trusted_signature(
+    signature: etree._Element,
+    signer: x509.Certificate,
+    *,
+    trust: TrustStore,
+    policy: SecurityPolicy,
+    ids: dict[str, etree._Element],
+    now: dt.datetime,
+    role: str,
+    key_error: Callable[[str], VerificationError],
+) -> VerifiedSignature:
+    """Signer → trust → verify: the sequence every signature we accept goes through.
+
+    ``signer`` (taken from the signature's KeyInfo by the caller) must chain to ``trust`` at
+    ``now`` within ``policy.clock_skew``; its key must be RSA (else ``key_error(message)`` is
+    raised); then :func:`verify_signature` checks the signature under the policy's allow-lists.
+    ``role`` (``message``, ``assertion``) names the signature in the errors.
+    """
+    path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
+    public_key = signer.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise key_error(f"the {role} signer key is not RSA")
+    references = verify_signature(
+        signature,
+        public_key=public_key,
+        ids=ids,
+        signature_methods=policy.signature_methods,
+        digest_methods=policy.digest_methods,
+        what=f"{role} signature",
+    )
+    method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
+    assert method is not None  # verify_signature checked it
+    return VerifiedSignature(
+        signer=signer,
+        path=path,
+        references=references,
+        signature_method=SignatureMethod(method.get("Algorithm", "")),
+    )
+
+
+# Names of the former vocabulary (URI constants and suites), kept for a release.
+_ALGORITHMS: Final = "anpr_client.security.algorithms"
+if TYPE_CHECKING:  # the old names as type checkers see them; at run time they warn
+    RSA_SHA256 = SignatureMethod.RSA_SHA256
+    RSA_SHA1 = SignatureMethod.RSA_SHA1
+    SHA256 = DigestMethod.SHA256
+    SHA1 = DigestMethod.SHA1
+    EXC_C14N = _EXC_C14N
+    ENVELOPED = _ENVELOPED
+    SignatureSuite = SignatureMethod
+    SUITES: dict[str, SignatureMethod]
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "RSA_SHA256": (f"{_ALGORITHMS}.SignatureMethod.RSA_SHA256", SignatureMethod.RSA_SHA256),
+        "RSA_SHA1": (f"{_ALGORITHMS}.SignatureMethod.RSA_SHA1", SignatureMethod.RSA_SHA1),
+        "SHA256": (f"{_ALGORITHMS}.DigestMethod.SHA256", DigestMethod.SHA256),
+        "SHA1": (f"{_ALGORITHMS}.DigestMethod.SHA1", DigestMethod.SHA1),
+        "EXC_C14N": (f"{_ALGORITHMS}.CanonicalizationMethod", _EXC_C14N),
+        "ENVELOPED": (f"{_ALGORITHMS}.Transform.ENVELOPED_SIGNATURE", _ENVELOPED),
+        "SignatureSuite": (f"{_ALGORITHMS}.SignatureMethod", SignatureMethod),
+        "SUITES": (
+            f"{_ALGORITHMS}.SignatureMethod.from_name",
+            {m.short_name: m for m in SignatureMethod},
+        ),
+    },
+)

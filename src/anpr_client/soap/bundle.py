@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from lxml import etree
 
-from ..errors.exceptions import AnprError, ConfigurationError
+from ..errors.exceptions import ConfigurationError, UnknownOperationError
 from .xsdmodel import Node, SchemaSet
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ __all__ = [
     "Bundle",
     "Family",
     "Operation",
-    "UnknownOperationError",
+    "UnknownOperationError",  # defined in the exception tree; importable from here too
     "default_bundle_dir",
     "get_bundle",
 ]
@@ -46,10 +46,6 @@ _XSD = "http://www.w3.org/2001/XMLSchema"
 _SOAP11 = "http://schemas.xmlsoap.org/wsdl/soap/"
 _FAMILY_NS = re.compile(r"/ANPR/(?P<family>[A-Za-z0-9]+)AnprService$")
 _REQUEST = re.compile(r"^Richiesta(?P<code>.+)$")
-
-
-class UnknownOperationError(AnprError, LookupError):
-    """No operation with this code exists in the bundle."""
 
 
 @dataclass(frozen=True)

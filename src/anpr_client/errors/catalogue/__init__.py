@@ -1,35 +1,41 @@
 """The ANPR error-code catalogue (facts as data) and the mapping from codes to exceptions.
 
 Every code of ANPR's official error tables, plus the codes seen in real answers but missing from
-them (999, 998, EN148, EN493, EN527, XXXX), with its family, severities, reference table, the
-exception class it maps to and whether a retry can help. The facts live in ``codes.csv``
-(generated from the official tables by ``tools/update_error_catalogue.py``); the families and
-the explanations, written by us, in ``families.toml``. ANPR's message texts are not shipped:
-ANPR sends its text in every answer, and :func:`load_official` reads the official spreadsheet
-when a user has it.
+them (999, 998, EN148, EN493, EN527, XXXX), with its code group, severities, reference table,
+the exception class it maps to and whether a retry can help. The facts live in ``codes.csv``
+(generated from the official tables by ``tools/update_error_catalogue.py``); the code groups
+(EN, EC, ES, EHR, …) and the explanations, written by us, in ``groups.toml``. ANPR's message
+texts are not shipped: ANPR sends its text in every answer, and :func:`load_official` reads the
+official spreadsheet when a user has it.
 
 >>> from anpr_client.errors.catalogue import lookup
 >>> info = lookup("EN122")
->>> info.family, info.severity, info.exception
+>>> info.group, info.severity, info.exception
 ('EN', 'E', 'NotFoundError')
 >>> lookup("ec007").exception_class.__name__
 'ReferenceValueError'
 >>> lookup("NOPE") is None
 True
+
+The old names of the code groups (``Family``, ``families()``, ``family()``, ``family_of()``)
+still work, with a :class:`DeprecationWarning`: "family" means an ANPR service family.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from ..._compat import deprecated_names
 from ._data import (
     Catalogue,
+    CodeGroup,
     CodeInfo,
-    Family,
     Retry,
     all_codes,
     catalogue,
-    families,
-    family,
-    family_of,
+    group,
+    group_of,
+    groups,
     lookup,
     normalize_code,
 )
@@ -38,6 +44,7 @@ from ._rejections import (
     describe_item,
     emit_warnings,
     exception_for,
+    explain,
     primary_error,
     rejection_for,
     retry_for,
@@ -45,8 +52,8 @@ from ._rejections import (
 
 __all__ = [
     "Catalogue",
+    "CodeGroup",
     "CodeInfo",
-    "Family",
     "OfficialEntry",
     "Retry",
     "all_codes",
@@ -54,9 +61,10 @@ __all__ = [
     "describe_item",
     "emit_warnings",
     "exception_for",
-    "families",
-    "family",
-    "family_of",
+    "explain",
+    "group",
+    "group_of",
+    "groups",
     "load_official",
     "lookup",
     "normalize_code",
@@ -64,3 +72,19 @@ __all__ = [
     "rejection_for",
     "retry_for",
 ]
+
+if TYPE_CHECKING:  # the old names as type checkers see them; at run time they warn
+    Family = CodeGroup
+    families = groups
+    family = group
+    family_of = group_of
+
+__getattr__ = deprecated_names(
+    __name__,
+    {
+        "Family": ("CodeGroup", CodeGroup),
+        "families": ("groups", groups),
+        "family": ("group", group),
+        "family_of": ("group_of", group_of),
+    },
+)

@@ -1,12 +1,13 @@
-"""The catalogue as typed data: ``codes.csv`` (facts) joined with ``families.toml`` (our words).
+"""The catalogue as typed data: ``codes.csv`` (facts) joined with ``groups.toml`` (our words).
 
-Both files ship inside the package and are read once per process, on first use.
+Both files ship inside the package and are read once per process, on first use. A *code group*
+(:class:`CodeGroup`: EN, EC, ES, EHR, …) is the set of codes sharing a prefix, an exception
+class and a meaning; "family" is kept for ANPR's service families (1000, 3000, …).
 """
 
 from __future__ import annotations
 
 import csv
-import enum
 import functools
 import io
 import re
@@ -16,28 +17,29 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any, Final
 
+from ..._compat import renamed
 from .. import exceptions as _exceptions
-from ..exceptions import AnprRejected
+from ..exceptions import AnprRejected, Retry
 
 __all__ = [
     "CODES_FILE",
-    "FAMILIES_FILE",
+    "GROUPS_FILE",
     "Catalogue",
+    "CodeGroup",
     "CodeInfo",
-    "Family",
     "Retry",
     "all_codes",
     "catalogue",
-    "families",
-    "family",
-    "family_of",
+    "group",
+    "group_of",
+    "groups",
     "lookup",
     "normalize_code",
 ]
 
 #: Names of the data files inside this package.
 CODES_FILE: Final = "codes.csv"
-FAMILIES_FILE: Final = "families.toml"
+GROUPS_FILE: Final = "groups.toml"
 
 #: Newest edition of the official ANPR error table; codes last listed earlier were dropped.
 CURRENT_EDITION: Final = "2018-05-07"
@@ -45,7 +47,7 @@ CURRENT_EDITION: Final = "2018-05-07"
 #: The columns of ``codes.csv``, in order.
 CODES_COLUMNS: Final = (
     "code",
-    "family",
+    "group",
     "severity_subentro",
     "severity_servizi",
     "reference_table",
@@ -60,30 +62,6 @@ _CODE_RE: Final = re.compile(r"[A-Z0-9]{1,12}")
 _LETTERS_RE: Final = re.compile(r"[A-Z]+")
 
 
-class Retry(enum.StrEnum):
-    """Whether sending the request again can help."""
-
-    NO = "no"
-    """The same request gets the same answer: fix the data or the setup first."""
-    LATER = "later"
-    """Transient: the same request may succeed later. A KO answer registered nothing, so send it
-    again as a new operation (a new ``idOperazioneComune``: ANPR answers a reused id with the
-    answer it stored for it)."""
-    DEPENDS = "depends"
-    """It depends on the case ANPR's text describes."""
-
-    @property
-    def description(self) -> str:
-        return _RETRY_TEXT[self]
-
-
-_RETRY_TEXT: Final = {
-    Retry.NO: "no: the same request gets the same answer; fix the data or the setup first",
-    Retry.LATER: "yes, later: nothing was registered; send it again as a new operation",
-    Retry.DEPENDS: "depends on the case described by ANPR's text",
-}
-
-
 def _exception_class(name: str) -> type[AnprRejected]:
     cls = getattr(_exceptions, name, None)
     if not (isinstance(cls, type) and issubclass(cls, AnprRejected)):
@@ -92,8 +70,8 @@ def _exception_class(name: str) -> type[AnprRejected]:
 
 
 @dataclass(frozen=True, slots=True)
-class Family:
-    """A family of codes sharing a prefix, an exception class and a meaning."""
+class CodeGroup:
+    """A group of codes sharing a prefix, an exception class and a meaning (EN, EC, ES, …)."""
 
     key: str
     name: str
@@ -126,16 +104,16 @@ class Family:
 class CodeInfo:
     """What the catalogue knows about one code.
 
-    ``severity_subentro``/``severity_servizi`` are the two severity columns of the official table
-    (``None`` where it has none); ``last_listed`` is the edition date of the newest official table
-    listing the code (``None`` for codes only seen in practice); ``source`` is ``anpr``, ``ae``,
-    ``anpr+ae`` (the official tables) or ``observed``; ``evidence`` cites public reports for
-    observed codes. ``meaning``/``action`` are our own explanation, ``None`` where the family's
-    applies.
+    ``group`` is the key of its :class:`CodeGroup`; ``severity_subentro``/``severity_servizi``
+    are the two severity columns of the official table (``None`` where it has none);
+    ``last_listed`` is the edition date of the newest official table listing the code (``None``
+    for codes only seen in practice); ``source`` is ``anpr``, ``ae``, ``anpr+ae`` (the official
+    tables) or ``observed``; ``evidence`` cites public reports for observed codes.
+    ``meaning``/``action`` are our own explanation, ``None`` where the group's applies.
     """
 
     code: str
-    family: str
+    group: str
     severity_subentro: str | None
     severity_servizi: str | None
     reference_table: str | None
@@ -158,13 +136,25 @@ class CodeInfo:
         return _exception_class(self.exception)
 
     @property
-    def family_info(self) -> Family:
-        return catalogue().families[self.family]
+    def group_info(self) -> CodeGroup:
+        return catalogue().groups[self.group]
+
+    @property
+    def family(self) -> str:
+        """Deprecated: :attr:`group`."""
+        renamed("CodeInfo.family", "CodeInfo.group")
+        return self.group
+
+    @property
+    def family_info(self) -> CodeGroup:
+        """Deprecated: :attr:`group_info`."""
+        renamed("CodeInfo.family_info", "CodeInfo.group_info")
+        return self.group_info
 
     @property
     def named(self) -> bool:
-        """True when the code has an exception class of its own (not just its family's)."""
-        return self.exception != self.family_info.exception
+        """True when the code has an exception class of its own (not just its group's)."""
+        return self.exception != self.group_info.exception
 
     @property
     def official(self) -> bool:
@@ -178,19 +168,19 @@ class CodeInfo:
 
     @property
     def explanation(self) -> str:
-        """Our explanation: the code's own, else its family's."""
-        return self.meaning or self.family_info.meaning
+        """Our explanation: the code's own, else its group's."""
+        return self.meaning or self.group_info.meaning
 
     @property
     def what_to_do(self) -> str:
-        return self.action or self.family_info.action
+        return self.action or self.group_info.action
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (explanations resolved: the code's own, else the family's)."""
+        """A JSON-ready view (explanations resolved: the code's own, else the group's)."""
         return {
             "code": self.code,
-            "family": self.family,
-            "family_name": self.family_info.name,
+            "group": self.group,
+            "group_name": self.group_info.name,
             "severity": self.severity,
             "severity_subentro": self.severity_subentro,
             "severity_servizi": self.severity_servizi,
@@ -209,24 +199,30 @@ class CodeInfo:
 
 @dataclass(frozen=True)
 class Catalogue:
-    """Every code and family, indexed. Obtain it with :func:`catalogue`."""
+    """Every code and code group, indexed. Obtain it with :func:`catalogue`."""
 
     codes: Mapping[str, CodeInfo]
-    families: Mapping[str, Family]
+    groups: Mapping[str, CodeGroup]
+
+    @property
+    def families(self) -> Mapping[str, CodeGroup]:
+        """Deprecated: :attr:`groups`."""
+        renamed("Catalogue.families", "Catalogue.groups")
+        return self.groups
 
     def lookup(self, code: object) -> CodeInfo | None:
         key = normalize_code(code)
         return self.codes.get(key) if key else None
 
-    def family_of(self, code: object) -> Family | None:
-        """The family of ``code`` (also for codes the catalogue does not list), or ``None``."""
+    def group_of(self, code: object) -> CodeGroup | None:
+        """The group of ``code`` (also for codes the catalogue does not list), or ``None``."""
         key = normalize_code(code)
         if not key:
             return None
         info = self.codes.get(key)
         if info is not None:
-            return self.families[info.family]
-        return _family_by_prefix(self.families, key)
+            return self.groups[info.group]
+        return group_by_prefix(self.groups, key)
 
 
 def normalize_code(code: object) -> str | None:
@@ -237,18 +233,19 @@ def normalize_code(code: object) -> str | None:
     return key if _CODE_RE.fullmatch(key) else None
 
 
-def _family_by_prefix(fams: Mapping[str, Family], code: str) -> Family | None:
+def group_by_prefix(groups_: Mapping[str, CodeGroup], code: str) -> CodeGroup | None:
+    """The group whose prefix matches ``code`` best (longest prefix; digits: the numeric one)."""
     if code.isdigit():
-        return next((f for f in fams.values() if f.numeric), None)
+        return next((g for g in groups_.values() if g.numeric), None)
     match = _LETTERS_RE.match(code)
     if match is None:
         return None
     letters = match.group(0)
-    best: tuple[int, Family] | None = None
-    for fam in fams.values():
-        for prefix in fam.prefixes:
+    best: tuple[int, CodeGroup] | None = None
+    for grp in groups_.values():
+        for prefix in grp.prefixes:
             if letters.startswith(prefix) and (best is None or len(prefix) > best[0]):
-                best = (len(prefix), fam)
+                best = (len(prefix), grp)
     return best[1] if best else None
 
 
@@ -257,31 +254,31 @@ def _family_by_prefix(fams: Mapping[str, Family], code: str) -> Family | None:
 
 def _text(value: Any, where: str) -> str:
     if not isinstance(value, str):
-        raise ValueError(f"{FAMILIES_FILE}: {where} must be a string")
+        raise ValueError(f"{GROUPS_FILE}: {where} must be a string")
     return " ".join(value.split())
 
 
-def parse_families(data: Mapping[str, Any]) -> dict[str, Family]:
-    """The ``[families.*]`` tables of ``families.toml``."""
-    fams: dict[str, Family] = {}
-    for key, raw in data.get("families", {}).items():
-        fams[key] = Family(
+def parse_groups(data: Mapping[str, Any]) -> dict[str, CodeGroup]:
+    """The ``[groups.*]`` tables of ``groups.toml``."""
+    found: dict[str, CodeGroup] = {}
+    for key, raw in data.get("groups", {}).items():
+        found[key] = CodeGroup(
             key=key,
-            name=_text(raw["name"], f"families.{key}.name"),
+            name=_text(raw["name"], f"groups.{key}.name"),
             prefixes=tuple(raw.get("prefixes", ())),
             exception=raw["exception"],
             retry=Retry(raw["retry"]),
-            meaning=_text(raw["meaning"], f"families.{key}.meaning"),
-            action=_text(raw["action"], f"families.{key}.action"),
+            meaning=_text(raw["meaning"], f"groups.{key}.meaning"),
+            action=_text(raw["action"], f"groups.{key}.action"),
             numeric=bool(raw.get("numeric", False)),
         )
-        _exception_class(fams[key].exception)
-    return fams
+        _exception_class(found[key].exception)
+    return found
 
 
-def read_families_toml() -> dict[str, Any]:
-    """``families.toml`` parsed (for tools that build ``codes.csv``)."""
-    raw = resources.files(__package__).joinpath(FAMILIES_FILE).read_bytes()
+def read_groups_toml() -> dict[str, Any]:
+    """``groups.toml`` parsed (for tools that build ``codes.csv``)."""
+    raw = resources.files(__package__).joinpath(GROUPS_FILE).read_bytes()
     return tomllib.loads(raw.decode("utf-8"))
 
 
@@ -295,8 +292,8 @@ def read_codes_csv(text: str) -> list[dict[str, str]]:
 
 
 def _build() -> Catalogue:
-    toml = read_families_toml()
-    fams = parse_families(toml)
+    toml = read_groups_toml()
+    found = parse_groups(toml)
     notes: Mapping[str, Any] = toml.get("codes", {})
     text = resources.files(__package__).joinpath(CODES_FILE).read_text(encoding="utf-8")
     codes: dict[str, CodeInfo] = {}
@@ -307,7 +304,7 @@ def _build() -> Catalogue:
         action = note.get("action")
         codes[code] = CodeInfo(
             code=code,
-            family=row["family"],
+            group=row["group"],
             severity_subentro=row["severity_subentro"] or None,
             severity_servizi=row["severity_servizi"] or None,
             reference_table=row["reference_table"] or None,
@@ -320,9 +317,9 @@ def _build() -> Catalogue:
             action=_text(action, f"codes.{code}.action") if action else None,
             informative=bool(note.get("informative", False)),
         )
-        if codes[code].family not in fams:
-            raise ValueError(f"{CODES_FILE}: {code} has unknown family {row['family']!r}")
-    return Catalogue(codes=codes, families=fams)
+        if codes[code].group not in found:
+            raise ValueError(f"{CODES_FILE}: {code} has unknown group {row['group']!r}")
+    return Catalogue(codes=codes, groups=found)
 
 
 @functools.cache
@@ -340,22 +337,22 @@ def lookup(code: object) -> CodeInfo | None:
 
 
 def all_codes() -> tuple[CodeInfo, ...]:
-    """Every code of the catalogue, in catalogue order (by family, then code)."""
+    """Every code of the catalogue, in catalogue order (by group, then code)."""
     return tuple(catalogue().codes.values())
 
 
-def families() -> tuple[Family, ...]:
-    """Every family, in catalogue order."""
-    return tuple(catalogue().families.values())
+def groups() -> tuple[CodeGroup, ...]:
+    """Every code group, in catalogue order."""
+    return tuple(catalogue().groups.values())
 
 
-def family(key: object) -> Family | None:
-    """The family whose key is ``key`` (``"EC"``, ``"EHR"``, …; case ignored), or ``None``."""
+def group(key: object) -> CodeGroup | None:
+    """The group whose key is ``key`` (``"EC"``, ``"EHR"``, …; case ignored), or ``None``."""
     if not isinstance(key, str):
         return None
-    return catalogue().families.get(key.strip().upper())
+    return catalogue().groups.get(key.strip().upper())
 
 
-def family_of(code: object) -> Family | None:
-    """The family ``code`` belongs to, by catalogue entry or else by prefix, or ``None``."""
-    return catalogue().family_of(code)
+def group_of(code: object) -> CodeGroup | None:
+    """The group ``code`` belongs to, by catalogue entry or else by prefix, or ``None``."""
+    return catalogue().group_of(code)

@@ -1,4 +1,8 @@
-"""KO answers → typed exceptions; warnings → ``AnprWarning``; entries → our explanations."""
+"""KO answers → typed exceptions; warnings → ``AnprWarning``; entries → our explanations.
+
+The exception classes know nothing of error codes: :func:`rejection_for` picks the class and
+hands it the deciding entry and the retry advice; :func:`explain` explains a rejection.
+"""
 
 from __future__ import annotations
 
@@ -12,15 +16,16 @@ __all__ = [
     "describe_item",
     "emit_warnings",
     "exception_for",
+    "explain",
     "primary_error",
     "rejection_for",
     "retry_for",
 ]
 
-# Specificity of the class an entry maps to: a class of its own (EN122, 999, …) beats a family
+# Specificity of the class an entry maps to: a class of its own (EN122, 999, …) beats a group
 # class (EC, ES, …), which beats the generic AnprRejected. Informative entries (EN527) never
 # decide while another blocking entry is present.
-_NAMED, _FAMILY, _GENERIC, _INFORMATIVE = 3, 2, 1, 0
+_NAMED, _GROUP, _GENERIC, _INFORMATIVE = 3, 2, 1, 0
 
 
 def _classify(code: object) -> tuple[type[AnprRejected], int]:
@@ -32,17 +37,17 @@ def _classify(code: object) -> tuple[type[AnprRejected], int]:
             return cls, _INFORMATIVE
         if info.named:
             return cls, _NAMED
-        return cls, _FAMILY if cls is not AnprRejected else _GENERIC
-    fam = cat.family_of(code)
-    if fam is None or fam.exception_class is AnprRejected:
+        return cls, _GROUP if cls is not AnprRejected else _GENERIC
+    grp = cat.group_of(code)
+    if grp is None or grp.exception_class is AnprRejected:
         return AnprRejected, _GENERIC
-    return fam.exception_class, _FAMILY
+    return grp.exception_class, _GROUP
 
 
 def exception_for(code: object) -> type[AnprRejected]:
     """The exception class a blocking entry with ``code`` maps to (``AnprRejected`` if unknown).
 
-    Codes missing from the catalogue still map by family prefix (``EC999`` → EC's class).
+    Codes missing from the catalogue still map by group prefix (``EC999`` → EC's class).
     """
     return _classify(code)[0]
 
@@ -53,14 +58,14 @@ def retry_for(code: object) -> Retry:
     info = cat.lookup(code)
     if info is not None:
         return info.retry
-    fam = cat.family_of(code)
-    return fam.retry if fam is not None else Retry.DEPENDS
+    grp = cat.group_of(code)
+    return grp.retry if grp is not None else Retry.DEPENDS
 
 
 def primary_error(errors: Sequence[ErrorItem]) -> ErrorItem | None:
     """The entry that decides the exception class, or ``None`` if no entry is blocking.
 
-    The most specific blocking entry wins (a code with its own class, then a family class, then
+    The most specific blocking entry wins (a code with its own class, then a group class, then
     any other code; informative codes such as EN527 last); ties go to the first in ANPR's order.
     """
     best: tuple[int, ErrorItem] | None = None
@@ -86,10 +91,15 @@ def rejection_for(
 
     Every entry, blocking or warning, stays in ``errors`` in ANPR's order. With no blocking
     entry at all (a KO made only of warnings, or an empty list) the class is ``AnprRejected``.
+    The exception gets the deciding entry (``primary``) and its retry advice (``retry``;
+    ``DEPENDS`` when no entry decides).
     """
     items = tuple(errors)
     primary = primary_error(items)
-    cls = exception_for(primary.code) if primary is not None else AnprRejected
+    if primary is None:
+        cls, retry = AnprRejected, Retry.DEPENDS
+    else:
+        cls, retry = exception_for(primary.code), retry_for(primary.code)
     return cls(
         items,
         operation=operation,
@@ -97,6 +107,8 @@ def rejection_for(
         id_operazione_anpr=id_operazione_anpr,
         esito_operazione=esito_operazione,
         raw=raw,
+        primary=primary,
+        retry=retry,
     )
 
 
@@ -120,25 +132,25 @@ def emit_warnings(items: Sequence[ErrorItem], *, operation: str, stacklevel: int
 
 
 def describe_item(item: ErrorItem) -> str:
-    """Our explanation of one entry: family, meaning, what to do, exception class and retry."""
+    """Our explanation of one entry: group, meaning, what to do, exception class and retry."""
     cat = catalogue()
     info = cat.lookup(item.code)
-    fam = cat.family_of(item.code)
+    grp = cat.group_of(item.code)
     lines = [str(item)]
     if info is not None:
         meaning, action, retry = info.explanation, info.what_to_do, info.retry
-    elif fam is not None:
-        meaning, action, retry = fam.meaning, fam.action, fam.retry
-        lines.append(f"    not in the catalogue; its prefix puts it in family {fam.key}")
+    elif grp is not None:
+        meaning, action, retry = grp.meaning, grp.action, grp.retry
+        lines.append(f"    not in the catalogue; its prefix puts it in group {grp.key}")
     else:
         lines.append(
-            "    unknown code: not in the catalogue and no known family; read ANPR's text "
+            "    unknown code: not in the catalogue and no known group; read ANPR's text "
             "(exception AnprRejected)"
         )
         return "\n".join(lines)
-    family_name = f"{fam.key} ({fam.name})" if fam is not None else "-"
+    group_name = f"{grp.key} ({grp.name})" if grp is not None else "-"
     lines += [
-        f"    family: {family_name}; exception: {exception_for(item.code).__name__}; "
+        f"    group: {group_name}; exception: {exception_for(item.code).__name__}; "
         f"retry: {retry.description}",
         f"    meaning: {meaning}",
         f"    what to do: {action}",
@@ -146,3 +158,16 @@ def describe_item(item: ErrorItem) -> str:
     if info is not None and info.informative:
         lines.append("    informative: does not decide the exception class")
     return "\n".join(lines)
+
+
+def explain(exc: AnprRejected) -> str:
+    """Every entry of a rejection with our explanation: group, meaning, what to do, class, retry.
+
+    The first line is the rejection's own (operation and ids); one block per entry follows.
+    """
+    head = str(exc).split("\n", 1)[0]
+    return "\n".join([head, *(describe_item(e) for e in exc.errors)])
+
+
+# ``AnprRejected.explain()`` (deprecated) delegates here; the class tree never imports us.
+AnprRejected._explainer = explain
