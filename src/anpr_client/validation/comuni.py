@@ -56,6 +56,7 @@ from datetime import date
 from pathlib import Path
 from typing import Final, Literal
 
+from .._identifiers import CADASTRAL_CODE, ISTAT_CODE
 from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
 from . import codes
 from ._tables import ReferenceTable, parse_table_date, read_rows
@@ -97,8 +98,6 @@ ARCHIVE_COLUMNS: Final = (
 _REQUIRED: Final = ("DATAISTITUZIONE", "CODISTAT", "CODCATASTALE", "DENOMINAZIONE_IT")
 _SETTING: Final = "validation.comuni"
 _FOREVER: Final = date(9999, 12, 31)
-_ISTAT_RE: Final = re.compile(r"[0-9]{6}")
-_CADASTRAL_RE: Final = re.compile(r"[A-Z][0-9]{3}")
 _SAMPLE: Final = "comuni_sample.csv"
 _NOT_ALNUM: Final = re.compile(r"[^0-9A-Z]+")
 
@@ -405,7 +404,7 @@ def validate(
     table = table if table is not None else ComuniTable.sample()
     field = field or ("luogoNascita" if role == "birth" else "comuneResidenza")
     value = compact(code)
-    if not (_ISTAT_RE.fullmatch(value) or _CADASTRAL_RE.fullmatch(value)):
+    if not (ISTAT_CODE.fullmatch(value) or CADASTRAL_CODE.fullmatch(value)):
         r = codes.rule("field.format")
         raise InvalidFormat(
             f"{code!r} is neither an ISTAT code (6 digits) nor a cadastral code (A123)",

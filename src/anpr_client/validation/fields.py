@@ -62,7 +62,7 @@ __all__ = [
 
 _XS: Final = "http://www.w3.org/2001/XMLSchema"
 _TIPO_DATO_NS: Final = "http://sogei.it/ANPR/tipoDato"
-_DATE: Final = re.compile(r"(-?\d{4,})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_DATE: Final = re.compile(r"(-?[0-9]{4,})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _REPETITION: Final = re.compile(r"\((?:\[.*\]|\\d)\)[*+]")
 
 #: Logical field names (payload element names and batch columns) → XSD simple type.

@@ -26,6 +26,7 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final
 
+from .._identifiers import CADASTRAL_CODE, ISTAT_CODE, STATE_CODE
 from ..errors.exceptions import Finding, ValidationError
 from . import codes, codicefiscale, fields, toponyms
 from .comuni import ComuniTable, fold_name, why_not_valid
@@ -53,10 +54,7 @@ BATCH_REQUIRED: Final = frozenset({"cognome", "nome", "sesso", "data_nascita", "
 
 _MEMO_SIZE: Final = 20_000
 """Distinct addresses, residences and citizenships remembered (then the memo starts over)."""
-_DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_ISTAT: Final = re.compile(r"\d{6}")
-_STATE: Final = re.compile(r"\d{3}")
-_CADASTRAL: Final = re.compile(r"[A-Z]\d{3}")
+_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,8 +306,8 @@ class PersonChecker:
             return None
         if not code:
             return None
-        if _ISTAT.fullmatch(code) or (_CADASTRAL.fullmatch(code) and code[0] != "Z"):
-            if _ISTAT.fullmatch(code):
+        if ISTAT_CODE.fullmatch(code) or (CADASTRAL_CODE.fullmatch(code) and code[0] != "Z"):
+            if ISTAT_CODE.fullmatch(code):
                 periods = self.comuni.periods(code)
             else:
                 periods = self.comuni.by_cadastral(code)
@@ -325,7 +323,7 @@ class PersonChecker:
                 return _Place("comune", code, False)
             if birth is not None and not self.comuni.valid_on(code, birth):
                 out.append(self.finding(path, "birthplace.date", why_not_valid(periods, birth)))
-            elif comune_name and _ISTAT.fullmatch(code):
+            elif comune_name and ISTAT_CODE.fullmatch(code):
                 valid = [c for c in periods if birth is None or c.valid_on(birth)]
                 names = {
                     fold_name(n)
@@ -343,7 +341,7 @@ class PersonChecker:
                         )
                     )
             return _Place("comune", code, True)
-        if _STATE.fullmatch(code) or (_CADASTRAL.fullmatch(code) and code[0] == "Z"):
+        if STATE_CODE.fullmatch(code) or (CADASTRAL_CODE.fullmatch(code) and code[0] == "Z"):
             state = self.stati.get(code)
             if state is None:
                 if self.stati.complete:

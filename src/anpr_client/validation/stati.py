@@ -26,12 +26,12 @@ anpr_client.errors.InvalidComponent: luogoNascita: 100 (ITALIA) is not a foreign
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
+from .._identifiers import STATE_CADASTRAL_CODE, STATE_CODE
 from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
 from . import codes
 from ._tables import ReferenceTable, parse_table_date, read_rows
@@ -59,8 +59,6 @@ STATES_COLUMNS: Final = (
     "DATAULTIMOAGG",
 )
 _SETTING: Final = "validation.stati"
-_CODE_RE: Final = re.compile(r"[0-9]{3}")
-_CADASTRAL_RE: Final = re.compile(r"Z[0-9]{3}")
 _USE_COLUMN: Final = {"birth": "NASCITA", "citizenship": "CITTADINANZA", "residence": "RESIDENZA"}
 
 Use = Literal["birth", "citizenship", "residence"]
@@ -189,7 +187,7 @@ def validate(
     rule = codes.rule("birthstate.unknown" if use == "birth" else "citizenship.unknown")
     field = field or ("luogoNascita" if use == "birth" else "cittadinanza")
     value = compact(code)
-    if not (_CODE_RE.fullmatch(value) or _CADASTRAL_RE.fullmatch(value)):
+    if not (STATE_CODE.fullmatch(value) or STATE_CADASTRAL_CODE.fullmatch(value)):
         fmt = codes.rule("field.format")
         raise InvalidFormat(
             f"{code!r} is not a state code (3 digits, or Z and 3 digits)",
