@@ -78,8 +78,8 @@ def test_the_simulator_config_refuses_them() -> None:
 
 def test_the_validators_refuse_them() -> None:
     with pytest.raises(InvalidFormat):
-        comuni.validate(ARABIC_INDIC, date(2000, 1, 1))
-    assert not comuni.is_valid(ARABIC_INDIC, date(2000, 1, 1))
+        comuni.validate(ARABIC_INDIC, day=date(2000, 1, 1))
+    assert not comuni.is_valid(ARABIC_INDIC, day=date(2000, 1, 1))
     person = {"cognome": "ROSSI", "nome": "MARIO", "sesso": "M", "data_nascita": "1985-12-10"}
     checker = PersonChecker(today=date(2026, 1, 1))
     findings = checker.check({**person, "luogo_nascita": ARABIC_INDIC}, cf_required=False)

@@ -8,6 +8,8 @@ import importlib
 import pytest
 
 MODULES = [
+    "_errors",
+    "_protocol",
     "_tables",
     "batch",
     "codes",
