@@ -11,6 +11,7 @@ MODULES = [
     "_errors",
     "_protocol",
     "_tables",
+    "_xsd_regex",
     "batch",
     "codes",
     "codicefiscale",

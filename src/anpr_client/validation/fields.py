@@ -50,6 +50,7 @@ from lxml import etree
 from .._compat import old_call
 from ..errors.exceptions import ConfigurationError, ValidationError
 from ._errors import error
+from ._xsd_regex import translate
 
 __all__ = [
     "FIELD_TYPES",
@@ -184,21 +185,8 @@ def tipo_dato_path(bundle_dir: Path | None = None) -> Path:
     )
 
 
-def _python_regex(pattern: str) -> str:
-    """An XSD pattern as a Python regex body (no anchors: use it with ``fullmatch``)."""
-    from elementpath.regex import translate_pattern  # xmlschema's own XSD→Python translator
-
-    anchored = translate_pattern(
-        pattern, back_references=False, lazy_quantifiers=False, anchors=False
-    )
-    head, tail = "^(?:", ")$(?!\\n\\Z)"
-    if anchored.startswith(head) and anchored.endswith(tail):
-        return anchored[len(head) : -len(tail)]
-    return anchored  # pragma: no cover - a future translator output: still correct with fullmatch
-
-
 def _translate(pattern: str) -> re.Pattern[str]:
-    return re.compile(_python_regex(pattern))
+    return re.compile(translate(pattern))
 
 
 @functools.cache
