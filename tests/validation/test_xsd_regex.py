@@ -97,6 +97,27 @@ def test_random_strings_over_each_patterns_alphabet(data: st.DataObject) -> None
     assert disagreements(pattern, [text]) == []
 
 
+# What the subset reads beyond the bundle's own patterns, read as elementpath reads it.
+BEYOND = [".", r"\D", "[^a-c]", r"[\s]", r"[^\s]", r"[\d]", r"[^\d]", r"[\D]", "a{2,}",
+          "a?b", "[a-]", "[-a]", r"[\^]", "a^b$", r"[\n\r\t]", r"\|\?\*\+\(\)\{\}\[\]",
+          "(a|b|)", "()", "[&&a]", "[~~]", "[a||b]", "a{0}"]  # fmt: skip
+
+
+@pytest.mark.parametrize("pattern", BEYOND)
+def test_the_rest_of_the_subset_reads_as_elementpath_reads_it(pattern: str) -> None:
+    assert disagreements(pattern, [s for c in CORPUS for s in (c, c * 2, f"a{c}")]) == []
+
+
+def test_blank_escapes_are_xsds_four_blanks() -> None:
+    """``\\s`` is space, tab, LF and CR (XML Schema Part 2, F.1.1); elementpath reads it as
+    Python's ``\\s`` outside a class (vertical tab, NBSP… too), inside one as XSD does."""
+    blanks = re.compile(translate(r"\s+"))
+    others = re.compile(translate(r"\S+"))
+    for char in CORPUS:
+        assert bool(blanks.fullmatch(char)) is (char in " \t\n\r"), repr(char)
+        assert bool(others.fullmatch(char)) is (char not in " \t\n\r"), repr(char)
+
+
 @pytest.mark.parametrize(
     "pattern",
     [
