@@ -20,7 +20,7 @@ from anpr_client.errors.exceptions import ConfigurationError, InvalidFormat, Not
 from anpr_client.notifications import decode_notification
 from anpr_client.settings import Settings, WorkstationSettings
 from anpr_client.simulator.config import SimulatorConfig
-from anpr_client.validation import comuni
+from anpr_client.validation import comuni, precheck
 from anpr_client.validation.rules import PersonChecker
 from tests.notifications.support import n010_payload
 from tests.security.support import make_frame, shared_pki
@@ -88,6 +88,22 @@ def test_the_validators_refuse_them() -> None:
         {**person, "data_nascita": "١٩٨٥-١٢-١٠", "luogo_nascita": "058091"}, cf_required=False
     )
     assert [(f.path, f.rule) for f in dated] == [("data_nascita", "field.format")]
+    # the XSD's (\d)+ lets them through to ANPR, which knows no such Comune or state
+    elsewhere = checker.check(
+        {"comune_residenza": ARABIC_INDIC, "cittadinanza": ARABIC_INDIC[:3]},
+        required=frozenset(),
+        cf_required=False,
+    )
+    assert [(f.path, f.rule) for f in elsewhere] == [
+        ("cittadinanza", "citizenship.unknown"),
+        ("comune_residenza", "residence.comune"),
+    ]
+    payload = {
+        "residenza": {"indirizzo": {"comune": {"codiceIstat": ARABIC_INDIC}}},
+        "datiRichiesta": {"dataRiferimentoRichiesta": "2026-01-01"},
+    }
+    residence = [(f.path, f.rule) for f in precheck("3002", payload) if f.path.startswith("resid")]
+    assert residence == [("residenza.indirizzo.comune.codiceIstat", "residence.comune")]
 
 
 _PATTERNS = {

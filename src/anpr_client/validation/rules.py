@@ -257,9 +257,13 @@ class PersonChecker:
     def _problem(spec: fields.FieldSpec, value: str) -> tuple[str, str]:
         return spec.problem(value) or ("field.format", "rejected by the field's rules")
 
+    # The XSD's (\d)+ admits other scripts' digits (Arabic-Indic, Devanagari…): the gateway
+    # lets them through, but no table has such a code, whether or not it is complete.
     def _citizenship(self, code: str) -> tuple[tuple[str, str], ...]:
-        if not (len(code) == 3 and code.isdigit()) and not self._state.accepts(code):
-            return (self._problem(self._state, code),)
+        if not STATE_CODE.fullmatch(code):
+            if not self._state.accepts(code):
+                return (self._problem(self._state, code),)
+            return (("citizenship.unknown", f"{code!r} is not a state code (3 digits 0-9)"),)
         state = self.stati.get(code)
         if state is None and self.stati.complete:
             return (("citizenship.unknown", f"{code} is not a state in {self.stati.source}"),)
@@ -270,6 +274,8 @@ class PersonChecker:
     def _residence(self, code: str, today: date) -> tuple[tuple[str, str], ...]:
         if not self._istat.accepts(code):
             return (self._problem(self._istat, code),)
+        if not ISTAT_CODE.fullmatch(code):
+            return (("residence.comune", f"{code!r} is not an ISTAT code (6 digits 0-9)"),)
         if self.comuni.at(code, today) is None and (
             self.comuni.complete or self.comuni.periods(code)
         ):
