@@ -1,11 +1,11 @@
-"""Old import paths and old names kept working for a release, with a :class:`DeprecationWarning`."""
+"""Old import paths, names and call forms kept working for a release, with a DeprecationWarning."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
 
-__all__ = ["deprecated_names", "moved", "renamed"]
+__all__ = ["deprecated_names", "moved", "old_call", "renamed"]
 
 
 def moved(old: str, new: str) -> None:
@@ -47,3 +47,15 @@ def deprecated_names(
         return value
 
     return __getattr__
+
+
+def old_call(function: str, instead: str) -> None:
+    """Warn that ``function`` was called in a form that changed; ``instead`` says the new one.
+
+    Called by the function itself, so the warning points at its caller.
+    """
+    warnings.warn(
+        f"{function}: {instead} (the old form will be removed in 1.0)",
+        DeprecationWarning,
+        stacklevel=3,
+    )

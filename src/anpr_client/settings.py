@@ -37,6 +37,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ._identifiers import ISTAT_CODE as _ISTAT
+from ._identifiers import WORKSTATION_ID as _WORKSTATION_ID
 from .endpoints import ENVIRONMENTS, Environment, family_path
 from .errors.exceptions import ConfigurationError
 from .security.algorithms import SignatureMethod
@@ -61,9 +63,7 @@ __all__ = [
 # Patterns of the testataRichiesta fields we fill from settings (their types in tipoDato.xsd).
 _APP_NAME = re.compile(r"[0-9a-zA-Z. ]{1,80}")
 _APP_VERSION = re.compile(r"[0-9a-zA-Z. \-]{1,80}")
-_ISTAT = re.compile(r"[0-9]{6}")
 _COD_DESTINATARIO = re.compile(r"[0-9a-zA-Z ]{1,6}")
-_WORKSTATION_ID = re.compile(r"[0-9]{6}-(PC|CO)-[0-9]{4}")
 
 _T = TypeVar("_T")
 

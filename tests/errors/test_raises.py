@@ -44,12 +44,7 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.errors.catalogue._data", "LookupError"): "guard: the shipped data is checked",
     ("anpr_client.errors.catalogue._data", "ValueError"): "guard: the shipped data is checked",
     ("anpr_client.validation._tables", "NotImplementedError"): "abstract method",
-    # Reachable from the validators' public functions; their owner converts them (the
-    # validators' one shape, issue 11 point 7).
-    ("anpr_client.validation.rules", "ValueError"): "pending: validators",
-    ("anpr_client.validation.fields", "KeyError"): "pending: validators",
-    ("anpr_client.validation.codicefiscale", "ValueError"): "pending: validators",
-    ("anpr_client.validation._tables", "ValueError"): "pending: validators",
+    ("anpr_client.validation._tables", "ValueError"): "caught by each table, ConfigurationError",
 }
 
 

@@ -42,16 +42,16 @@ def _codes(checker: PersonChecker, person: dict[str, str]) -> list[tuple[str, st
 
 def test_a_ceased_comune_is_right_before_and_wrong_after(official_comuni: ComuniTable) -> None:
     # Rossano (078108, H579) ceased on 2018-03-30, merged into Corigliano-Rossano.
-    assert comuni.validate("078108", date(2000, 5, 1), table=official_comuni) == "078108"
+    assert comuni.validate("078108", day=date(2000, 5, 1), table=official_comuni) == "078108"
     with pytest.raises(InvalidComponent) as info:
-        comuni.validate("078108", date(2020, 5, 1), table=official_comuni)
+        comuni.validate("078108", day=date(2020, 5, 1), table=official_comuni)
     assert (info.value.code, info.value.severity, info.value.rule) == (
         "EN338",
         "W",
         "birthplace.date",
     )
-    assert comuni.is_valid("078108", date(2018, 3, 30), table=official_comuni)  # last day
-    assert not comuni.is_valid("078108", date(2018, 3, 31), table=official_comuni)
+    assert comuni.is_valid("078108", day=date(2018, 3, 30), table=official_comuni)  # last day
+    assert not comuni.is_valid("078108", day=date(2018, 3, 31), table=official_comuni)
 
 
 def test_a_birth_place_is_judged_at_the_birth_date(official_checker: PersonChecker) -> None:
@@ -120,12 +120,12 @@ def test_a_cf_of_another_comune_is_en339(official_checker: PersonChecker) -> Non
 
 def test_an_unknown_code_is_en332_only_in_a_complete_table(official_comuni: ComuniTable) -> None:
     with pytest.raises(InvalidComponent) as info:
-        comuni.validate("999999", date(2000, 1, 1), table=official_comuni)
+        comuni.validate("999999", day=date(2000, 1, 1), table=official_comuni)
     assert info.value.code == "EN332"
     # the sample does not know Pisa: absence from a sample proves nothing
-    assert comuni.validate("050026", date(2000, 1, 1)) == "050026"
+    assert comuni.validate("050026", day=date(2000, 1, 1)) == "050026"
     with pytest.raises(InvalidFormat):
-        comuni.validate("5802", date(2000, 1, 1))
+        comuni.validate("5802", day=date(2000, 1, 1))
 
 
 def test_residence_is_judged_today(official_checker: PersonChecker) -> None:

@@ -8,7 +8,10 @@ import importlib
 import pytest
 
 MODULES = [
+    "_errors",
+    "_protocol",
     "_tables",
+    "_xsd_regex",
     "batch",
     "codes",
     "codicefiscale",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.errors.exceptions import InvalidFormat, InvalidLength
+from anpr_client.errors.exceptions import ConfigurationError, InvalidFormat, InvalidLength
 from anpr_client.validation import fields
 
 
@@ -30,7 +30,7 @@ def test_every_type_of_our_bundle_matches_the_official_one(reference_dir: Path) 
     ["ROSSI", "D'ANGELO", "DE LA CRUZ", "NICOLÒ", "Müller", "O'NEILL-SMITH", "J.R.", "Œuvre"],
 )
 def test_names_anpr_accepts(value: str) -> None:
-    assert fields.validate(value, "cognome") == value
+    assert fields.validate(value, field="cognome") == value
 
 
 @pytest.mark.parametrize(
@@ -46,13 +46,13 @@ def test_names_anpr_accepts(value: str) -> None:
 )
 def test_names_anpr_refuses(value: str, rule: str) -> None:
     with pytest.raises((InvalidFormat, InvalidLength)) as info:
-        fields.validate(value, "cognome")
+        fields.validate(value, field="cognome")
     assert (info.value.rule, info.value.code, info.value.field) == (rule, "XSD", "cognome")
 
 
 def test_the_error_lists_the_offending_characters() -> None:
     with pytest.raises(InvalidFormat, match=r"'1' \(U\+0031\), '2' \(U\+0032\)"):
-        fields.validate("R1SS2", "nome")
+        fields.validate("R1SS2", field="nome")
 
 
 @pytest.mark.parametrize(
@@ -68,14 +68,14 @@ def test_the_error_lists_the_offending_characters() -> None:
     ],
 )
 def test_other_fields(field: str, good: str, bad: str) -> None:
-    assert fields.is_valid(good, field)
-    assert not fields.is_valid(bad, field)
+    assert fields.is_valid(good, field=field)
+    assert not fields.is_valid(bad, field=field)
 
 
 def test_whitespace_collapse_types_ignore_surrounding_blanks() -> None:
-    assert fields.is_valid(" 215 ", "codiceStato")  # numerico: whiteSpace collapse
-    assert fields.is_valid(" 1985-12-10 ", "dataNascita")  # xs:date collapses too
-    assert not fields.is_valid(" 058091", "codiceIstat")  # preserve: the blank counts
+    assert fields.is_valid(" 215 ", field="codiceStato")  # numerico: whiteSpace collapse
+    assert fields.is_valid(" 1985-12-10 ", field="dataNascita")  # xs:date collapses too
+    assert not fields.is_valid(" 058091", field="codiceIstat")  # preserve: the blank counts
 
 
 def test_validate_date() -> None:
@@ -84,6 +84,7 @@ def test_validate_date() -> None:
         fields.validate_date("1900-02-29")
 
 
-def test_unknown_field_is_a_programming_error() -> None:
-    with pytest.raises(KeyError):
+def test_unknown_field_is_a_typed_error_naming_it() -> None:
+    with pytest.raises(ConfigurationError, match="'nonexistent'") as info:
         fields.spec("nonexistent")
+    assert info.value.setting == "field"

@@ -60,7 +60,7 @@ def test_transliteration_is_opt_in_and_targets_the_field_class() -> None:
     value, changes = normalise_value("D’Amico", "cognome", policy=Policy(transliterate=True))
     assert value == "D'AMICO"
     assert changes[0].rule == "transliterate"
-    assert fields.is_valid(value, "cognome")
+    assert fields.is_valid(value, field="cognome")
     assert normalise_value("Ștefănescu", "cognome", policy=Policy(transliterate=True))[0] == (
         "STEFĂNESCU"  # Ș is outside ANPR's class; Ă (U+0102) is inside
     )

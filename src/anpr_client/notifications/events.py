@@ -33,6 +33,7 @@ from typing import Any, Final, TypeVar
 
 from lxml import etree
 
+from .._identifiers import ISTAT_CODE as _ISTAT
 from ..errors.exceptions import NotificationError
 
 __all__ = [
@@ -56,7 +57,6 @@ PAYLOAD_NS: Final = "http://sogei.it/ANPR/N000notificheComuni"
 
 _N = TypeVar("_N", bound="Notification")
 _DIGITS: Final = re.compile(r"[0-9]{1,30}")
-_ISTAT: Final = re.compile(r"[0-9]{6}")
 
 
 # ----------------------------------------------------------------------------- values

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
 import socket
 import uuid
 from collections.abc import Callable
@@ -35,6 +34,8 @@ from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
+from anpr_client._identifiers import ISTAT_CODE as _ISTAT
+from anpr_client._identifiers import WORKSTATION_ID as _WORKSTATION
 from anpr_client.credentials.base import KeySource, SecretCallback
 from anpr_client.credentials.identity import validate_codice_fiscale
 from anpr_client.errors.exceptions import ConfigurationError, SigningError
@@ -71,8 +72,6 @@ BASE64_BINARY: Final = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 )
 _WSU_ID: Final = f"{{{WSU_NS}}}Id"
-_ISTAT: Final = re.compile(r"[0-9]{6}")
-_WORKSTATION: Final = re.compile(r"[0-9]{6}-(PC|CO)-[0-9]{4}")
 
 
 def _utc_now() -> dt.datetime:

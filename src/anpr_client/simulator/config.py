@@ -7,17 +7,15 @@ gateway that requires the WS-Security frame, TLS without client certificates (li
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import Literal
 
+from .._identifiers import ISTAT_CODE as _ISTAT
 from ..errors.exceptions import ConfigurationError
 
 __all__ = ["ExtractionFormat", "SimulatorConfig"]
-
-_ISTAT: Final = re.compile(r"[0-9]{6}")
 
 ExtractionFormat = Literal["auto", "xml", "gz"]
 

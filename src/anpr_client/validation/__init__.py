@@ -5,9 +5,11 @@ run locally, name the ANPR error code each defect would produce, and fix what ca
 safely (with a report of every change). The same rules serve ``anpr validate`` over a whole
 export and the client, which runs them on every request before sending (opt-out).
 
-Validators, one module each, shaped like python-stdnum (``compact``, ``validate`` raising a
-:class:`~anpr_client.errors.ValidationError` with ``.field``, ``.code``, ``.rule``,
-``.severity``, and ``is_valid``, which never raises):
+Validators, one module each, all of one shape like python-stdnum's (:mod:`._protocol`:
+``compact``; ``validate(value, *, field=…, day=…, table=…, use=…)`` returning the normalised
+value or raising a :class:`~anpr_client.errors.ValidationError` with ``.field``, ``.code``,
+``.rule``, ``.severity``; and ``is_valid``, which never raises), listed by
+:func:`validator_modules`:
 
 - :mod:`.codicefiscale`: format, check character, omocodia, consistency with the person;
 - :mod:`.comuni`: the Comune valid at a date (ANPR's archive format, the 7001 files, a cache);
@@ -22,6 +24,7 @@ batch and its reports) and :mod:`.precheck` (the client's hook).
 """
 
 from ..errors.exceptions import Finding, LocalCheckError
+from ._protocol import ValidatorModule, validator_modules
 from .batch import BatchResult, ColumnMapping, read_records, validate_file
 from .codes import INPUT, RULES, XSD, Rule
 from .comuni import Comune, ComuniTable, load_comuni
@@ -52,6 +55,7 @@ __all__ = [
     "SpeciesTable",
     "StatiTable",
     "Stato",
+    "ValidatorModule",
     "enforce",
     "load_comuni",
     "normalise_record",
@@ -61,4 +65,5 @@ __all__ = [
     "revert",
     "shared_checker",
     "validate_file",
+    "validator_modules",
 ]

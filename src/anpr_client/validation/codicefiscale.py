@@ -55,16 +55,10 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from datetime import date
-from typing import TYPE_CHECKING, Final, Literal
+from typing import TYPE_CHECKING, Final, Literal, TypedDict, Unpack
 
-from ..errors.exceptions import (
-    InvalidChecksum,
-    InvalidComponent,
-    InvalidFormat,
-    InvalidLength,
-    ValidationError,
-)
-from . import codes
+from ..errors.exceptions import ValidationError
+from ._errors import error
 
 if TYPE_CHECKING:
     from .comuni import ComuniTable
@@ -73,6 +67,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DIGIT_POSITIONS",
     "OMOCODIA_LETTERS",
+    "Context",
     "calc",
     "calc_check_digit",
     "check",
@@ -120,11 +115,6 @@ _SEPARATORS: Final = str.maketrans("", "", " -./\t")
 Precision = Literal["day", "month", "year"]
 
 
-def _error(cls: type[ValidationError], rule_id: str, message: str, field: str) -> ValidationError:
-    rule = codes.rule(rule_id)
-    return cls(message, field=field, code=rule.code, rule=rule.id, severity=rule.severity)
-
-
 def compact(value: str) -> str:
     """The code without spaces, dots, hyphens and slashes, upper case (no validation).
 
@@ -137,7 +127,11 @@ def compact(value: str) -> str:
 def calc_check_digit(value: str) -> str:
     """The check character of the first 15 characters of a code (letters and digits)."""
     if not _ALNUM.fullmatch(value[:15]) or len(value) < 15:
-        raise ValueError(f"not the first 15 characters of a codice fiscale: {value!r}")
+        raise error(
+            "cf.format",
+            f"not the first 15 characters of a codice fiscale: {value!r}",
+            field="codiceFiscale",
+        )
     return _check_char(value)
 
 
@@ -282,47 +276,32 @@ def _structure(value: str, field: str) -> ValidationError | None:
         last = _month_days(month, decoded)
         if 1 <= day <= last or 41 <= day <= 40 + last:
             return None
-        return _error(
-            InvalidComponent,
-            "cf.date",
-            f"day {decoded[9:11]} does not exist in month {month + 1}",
-            field,
+        return error(
+            "cf.date", f"day {decoded[9:11]} does not exist in month {month + 1}", field=field
         )
     length = len(value)
     if not _ALNUM.fullmatch(value) or not 11 <= length <= 16:
         rule = "field.charset" if not _ALNUM.fullmatch(value) else "field.length"
         what = "letters and digits only" if rule == "field.charset" else "11 to 16 characters"
-        cls = InvalidFormat if rule == "field.charset" else InvalidLength
-        return _error(cls, rule, f"ANPR accepts {what} here", field)
+        return error(rule, f"ANPR accepts {what} here", field=field)
     if length == 11:
         if not value.isdigit():
-            return _error(
-                InvalidFormat, "cf.format", "an 11-character code must be all digits", field
-            )
+            return error("cf.format", "an 11-character code must be all digits", field=field)
         if _iva_check_digit(value) != value[10]:
-            return _error(
-                InvalidChecksum,
+            return error(
                 "cf.checksum",
                 f"the check digit is {_iva_check_digit(value)}, not {value[10]}",
-                field,
+                field=field,
             )
         return None
     if length != 16:
-        return _error(
-            InvalidLength,
-            "cf.length",
-            f"{length} characters; a codice fiscale has 16 (or 11 digits)",
-            field,
+        return error(
+            "cf.length", f"{length} characters; a codice fiscale has 16 (or 11 digits)", field=field
         )
     if not _FORMAT.fullmatch(value):
-        return _error(InvalidFormat, "cf.format", _format_problem(value), field)
+        return error("cf.format", _format_problem(value), field=field)
     expected = _check_char(value)
-    return _error(
-        InvalidChecksum,
-        "cf.checksum",
-        f"the check character is {expected}, not {value[15]}",
-        field,
-    )
+    return error("cf.checksum", f"the check character is {expected}, not {value[15]}", field=field)
 
 
 def _month_days(month: int, decoded: str) -> int:
@@ -369,7 +348,7 @@ def check(
     up in ``stati``) or its cadastral code (``Z110``).
     """
     if not isinstance(value, str):
-        return [_error(InvalidFormat, "field.format", "the codice fiscale must be text", field)]
+        return [error("field.format", "the codice fiscale must be text", field=field)]
     if not (value.isalnum() and value.isupper()):
         value = compact(value)
     problem = _structure(value, field)
@@ -391,12 +370,11 @@ def check(
         compared = _COMPARED[precision]
         if coded[:compared] != actual[:compared]:
             problems.append(
-                _error(
-                    InvalidComponent,
+                error(
                     "cf.birthdate",
                     f"the birth date {birth_date.isoformat()} does not match the code "
                     f"(year {coded[0]:02d}, month {coded[1]}, day {coded[2]})",
-                    field,
+                    field=field,
                 )
             )
     if sex:
@@ -404,11 +382,8 @@ def check(
         coded_sex = "F" if decoded[9] in "4567" else "M"
         if given in ("M", "F") and coded_sex != given:
             problems.append(
-                _error(
-                    InvalidComponent,
-                    "cf.sex",
-                    f"the sex {given} does not match the code ({coded_sex})",
-                    field,
+                error(
+                    "cf.sex", f"the sex {given} does not match the code ({coded_sex})", field=field
                 )
             )
     if birth_place:
@@ -426,11 +401,8 @@ def check(
 def _mismatch(
     rule: str, what: str, given: str, expected: str, coded: str, field: str
 ) -> ValidationError:
-    return _error(
-        InvalidComponent,
-        rule,
-        f"the {what} {given.strip()!r} gives {expected}, the code has {coded}",
-        field,
+    return error(
+        rule, f"the {what} {given.strip()!r} gives {expected}, the code has {coded}", field=field
     )
 
 
@@ -450,12 +422,11 @@ def _place_problem(
         if not accepted or coded in accepted:
             return None  # an unknown Comune is reported by the birth-place check
         names = sorted({c.name for c in comuni.periods(place)})
-        return _error(
-            InvalidComponent,
+        return error(
             "cf.birthplace",
             f"the birth Comune {place} ({'/'.join(names)}) has cadastral code "
             f"{'/'.join(sorted(accepted))}, the codice fiscale has {coded}",
-            field,
+            field=field,
         )
     if place.isdigit() and len(place) == 3:
         if stati is None:
@@ -465,11 +436,10 @@ def _place_problem(
         state = stati.get(place)
         if state is None or not state.cadastral or state.cadastral == coded:
             return None
-        return _error(
-            InvalidComponent,
+        return error(
             "cf.birthstate",
             f"the birth state {state} has code {state.cadastral}, the codice fiscale has {coded}",
-            field,
+            field=field,
         )
     if len(place) == 4 and place != coded:
         if comuni is not None and not place.startswith("Z"):
@@ -477,17 +447,14 @@ def _place_problem(
             if any(coded in comuni.cadastral_codes(i) for i in istat):
                 return None  # the same Comune under another of its cadastral codes
         rule = "cf.birthstate" if place.startswith("Z") else "cf.birthplace"
-        return _error(
-            InvalidComponent,
-            rule,
-            f"the birth place {place} does not match the code's {coded}",
-            field,
+        return error(
+            rule, f"the birth place {place} does not match the code's {coded}", field=field
         )
     return None
 
 
 def validate(
-    value: str,
+    value: object,
     *,
     surname: str | None = None,
     name: str | None = None,
@@ -501,7 +468,9 @@ def validate(
 ) -> str:
     """Check the code (and its consistency with the data given); return it compacted.
 
-    Raises the first problem :func:`check` finds (blocking ones first).
+    Raises the first problem :func:`check` finds (blocking ones first), a warning too: a
+    surname that does not give the code's letters raises :class:`InvalidComponent` with
+    ``severity == "W"``.
     """
     problems = check(
         value,
@@ -518,16 +487,28 @@ def validate(
     if problems:
         problems.sort(key=lambda e: e.severity == "W")
         raise problems[0]
+    assert isinstance(value, str)  # check() refuses anything else
     return compact(value)
 
 
-def is_valid(value: object, **data: object) -> bool:
+class Context(TypedDict, total=False):
+    """The keyword arguments of :func:`validate`, :func:`check` and :func:`is_valid`."""
+
+    surname: str | None
+    name: str | None
+    sex: str | None
+    birth_date: date | None
+    birth_place: str | None
+    precision: Precision
+    comuni: ComuniTable | None
+    stati: StatiTable | None
+    field: str
+
+
+def is_valid(value: object, **context: Unpack[Context]) -> bool:
     """Whether the code is valid and consistent with the data given (never raises).
 
-    Warnings (a surname mismatch…) do not make a code invalid; see :func:`check`.
+    Takes the keyword arguments of :func:`validate`. Warnings (a surname mismatch…) do not
+    make a code invalid, unlike :func:`validate`, which raises them; see :func:`check`.
     """
-    try:
-        problems = check(value, **data)  # type: ignore[arg-type]
-    except Exception:  # is_valid never raises, whatever the input
-        return False
-    return not any(p.severity != "W" for p in problems)
+    return not any(p.severity != "W" for p in check(value, **context))

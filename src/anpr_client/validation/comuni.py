@@ -24,20 +24,23 @@ Where a table comes from:
 - :meth:`ComuniTable.sample`: a small table shipped with anpr-client for demos and tests, with
   ``complete=False``: a code it does not know is *not* reported as nonexistent.
 
-stdnum-style functions check a code against a table (the sample by default):
+stdnum-style functions (the shape of every validator, :mod:`._protocol`) check a code
+against a table (the sample by default):
 
 >>> compact(" h501 ")
 'H501'
->>> validate("058091", date(1990, 1, 1))
+>>> validate("058091", day=date(1990, 1, 1))
 '058091'
 >>> table = ComuniTable.sample()
 >>> table.at("028001", date(1920, 5, 1)).name, table.at("028001", date(1990, 5, 1)).name
 ('ABANO', 'ABANO TERME')
->>> validate("078108", date(2020, 1, 1), table=table)  # doctest: +ELLIPSIS
+>>> validate("078108", day=date(2020, 1, 1), table=table)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
     ...
 anpr_client.errors.InvalidComponent: luogoNascita: 078108 (ROSSANO) ceased ... [EN338]
->>> is_valid("078108", date(2000, 1, 1)), is_valid("1234", date(2000, 1, 1))
+>>> validate("078108", table=table)  # without a day: a Comune of any date
+'078108'
+>>> is_valid("078108", day=date(2000, 1, 1)), is_valid("1234", day=date(2000, 1, 1))
 (True, False)
 """
 
@@ -56,14 +59,17 @@ from datetime import date
 from pathlib import Path
 from typing import Final, Literal
 
-from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
-from . import codes
+from .._compat import old_call
+from .._identifiers import CADASTRAL_CODE, ISTAT_CODE
+from ..errors.exceptions import ConfigurationError, ValidationError
+from ._errors import error
 from ._tables import ReferenceTable, parse_table_date, read_rows
 
 __all__ = [
     "ARCHIVE_COLUMNS",
     "Comune",
     "ComuniTable",
+    "Use",
     "compact",
     "default_cache_path",
     "fold_name",
@@ -97,8 +103,6 @@ ARCHIVE_COLUMNS: Final = (
 _REQUIRED: Final = ("DATAISTITUZIONE", "CODISTAT", "CODCATASTALE", "DENOMINAZIONE_IT")
 _SETTING: Final = "validation.comuni"
 _FOREVER: Final = date(9999, 12, 31)
-_ISTAT_RE: Final = re.compile(r"[0-9]{6}")
-_CADASTRAL_RE: Final = re.compile(r"[A-Z][0-9]{3}")
 _SAMPLE: Final = "comuni_sample.csv"
 _NOT_ALNUM: Final = re.compile(r"[^0-9A-Z]+")
 
@@ -382,60 +386,70 @@ def load_comuni(source: str | Path | bytes | ComuniTable | None = None) -> Comun
 
 # ---------------------------------------------------------------------- stdnum-style interface
 
+Use = Literal["birth", "residence"]
+"""What a Comune's code is given for: a birth place or a residence."""
+
 
 def compact(code: str) -> str:
     """The code without surrounding blanks, upper case (no validation)."""
     return code.strip().upper()
 
 
+def _legacy(
+    function: str, day: date | None, legacy_day: date | None, use: Use, role: Use | None
+) -> tuple[date | None, Use]:
+    if legacy_day is not None:
+        old_call(f"comuni.{function}", "pass the date as day=…")
+        day = legacy_day if day is None else day
+    if role is not None:
+        old_call(f"comuni.{function}", "role= is now use=")
+        use = role
+    return day, use
+
+
 def validate(
-    code: str,
-    day: date,
+    code: object,
+    legacy_day: date | None = None,
+    /,
     *,
+    day: date | None = None,
     table: ComuniTable | None = None,
-    role: Literal["birth", "residence"] = "birth",
+    use: Use = "birth",
     field: str | None = None,
+    role: Use | None = None,
 ) -> str:
     """Check that ``code`` (ISTAT or cadastral) names a Comune valid on ``day``; return it.
 
-    ``role`` picks the ANPR codes: a birth place (``EN332`` nonexistent, ``EN338`` not valid on
-    that date) or a residence (``EC056``). In an incomplete table (the sample) an unknown code
-    passes: absence from a sample proves nothing.
+    Without ``day``, a Comune of any date passes. ``use`` picks the ANPR codes: a birth place
+    (``EN332`` nonexistent, ``EN338`` not valid on that date) or a residence (``EC056``).
+    ``field`` names the field in the error (default ``luogoNascita`` or ``comuneResidenza``).
+    In an incomplete table (the sample) an unknown code passes: absence from a sample proves
+    nothing. The date as second positional argument and ``role=`` are the old spellings of
+    ``day=`` and ``use=`` (deprecated).
     """
+    day, use = _legacy("validate", day, legacy_day, use, role)
     table = table if table is not None else ComuniTable.sample()
-    field = field or ("luogoNascita" if role == "birth" else "comuneResidenza")
+    field = field or ("luogoNascita" if use == "birth" else "comuneResidenza")
+    if not isinstance(code, str):
+        raise error("field.format", "the code must be text", field=field)
     value = compact(code)
-    if not (_ISTAT_RE.fullmatch(value) or _CADASTRAL_RE.fullmatch(value)):
-        r = codes.rule("field.format")
-        raise InvalidFormat(
+    if not (ISTAT_CODE.fullmatch(value) or CADASTRAL_CODE.fullmatch(value)):
+        raise error(
+            "field.format",
             f"{code!r} is neither an ISTAT code (6 digits) nor a cadastral code (A123)",
             field=field,
-            code=r.code,
-            rule=r.id,
-            severity=r.severity,
         )
     periods = table.periods(value) if value.isdigit() else table.by_cadastral(value)
-    if any(c.valid_on(day) for c in periods):
+    if periods and (day is None or any(c.valid_on(day) for c in periods)):
         return value
     if not periods and not table.complete:
         return value
-    unknown = codes.rule("birthplace.unknown" if role == "birth" else "residence.comune")
-    wrong_date = codes.rule("birthplace.date" if role == "birth" else "residence.comune")
     if not periods:
-        raise InvalidComponent(
-            f"{value} is not a Comune in {table.source}",
-            field=field,
-            code=unknown.code,
-            rule=unknown.id,
-            severity=unknown.severity,
-        )
-    raise InvalidComponent(
-        why_not_valid(periods, day),
-        field=field,
-        code=wrong_date.code,
-        rule=wrong_date.id,
-        severity=wrong_date.severity,
-    )
+        unknown = "birthplace.unknown" if use == "birth" else "residence.comune"
+        raise error(unknown, f"{value} is not a Comune in {table.source}", field=field)
+    assert day is not None  # a known Comune fails only at a date
+    wrong_date = "birthplace.date" if use == "birth" else "residence.comune"
+    raise error(wrong_date, why_not_valid(periods, day), field=field)
 
 
 def why_not_valid(periods: Sequence[Comune], day: date) -> str:
@@ -450,14 +464,24 @@ def why_not_valid(periods: Sequence[Comune], day: date) -> str:
 
 
 def is_valid(
-    code: str,
-    day: date,
+    code: object,
+    legacy_day: date | None = None,
+    /,
     *,
+    day: date | None = None,
     table: ComuniTable | None = None,
-    role: Literal["birth", "residence"] = "birth",
+    use: Use = "birth",
+    field: str | None = None,
+    role: Use | None = None,
 ) -> bool:
-    """Whether ``code`` names a Comune valid on ``day`` (never raises)."""
+    """Whether ``code`` names a Comune valid on ``day`` (never raises).
+
+    Takes the arguments of :func:`validate`; a Comune that exists but not on ``day`` is not
+    valid, although ANPR only warns about it (``EN338``).
+    """
+    day, use = _legacy("is_valid", day, legacy_day, use, role)
     try:
-        return bool(validate(code, day, table=table, role=role))
-    except Exception:
+        validate(code, day=day, table=table, use=use, field=field)
+    except ValidationError:
         return False
+    return True

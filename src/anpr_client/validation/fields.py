@@ -12,23 +12,25 @@ Unicode's Latin-1 and Latin Extended-A blocks (À to ž), space, apostrophe, hyp
 comma, up to 80 characters; digits and, for instance, the Romanian Ș (U+0218) or the typographic
 apostrophe ’ are refused. Addresses and free text have wider classes.
 
->>> validate("D'Angelo", "cognome")
+>>> validate("D'Angelo", field="cognome")
 "D'Angelo"
->>> validate("Nicolò", "nome")
+>>> validate("Nicolò", field="nome")
 'Nicolò'
->>> validate("Ștefan", "nome")
+>>> validate("Ștefan", field="nome")
 Traceback (most recent call last):
     ...
 anpr_client.errors.InvalidFormat: nome: character not allowed: 'Ș' (U+0218) [XSD]
->>> validate("X" * 81, "cognome")
+>>> validate("X" * 81, field="generalita.cognome", rules="cognome")
 Traceback (most recent call last):
     ...
-anpr_client.errors.InvalidLength: cognome: 81 characters, at most 80 allowed [XSD]
+anpr_client.errors.InvalidLength: generalita.cognome: 81 characters, at most 80 allowed [XSD]
+>>> validate(" 215 ", field="codiceStato")  # whiteSpace collapse: what the schema reads
+'215'
 >>> validate_date("1985-02-30")
 Traceback (most recent call last):
     ...
 anpr_client.errors.InvalidFormat: dataNascita: '1985-02-30' is not a date (YYYY-MM-DD) [XSD]
->>> is_valid("M", "sesso"), is_valid("X", "sesso"), is_valid(None, "sesso")
+>>> is_valid("M", field="sesso"), is_valid("X", field="sesso"), is_valid(None, field="sesso")
 (True, False, False)
 """
 
@@ -45,8 +47,10 @@ from typing import Final
 
 from lxml import etree
 
-from ..errors.exceptions import ConfigurationError, InvalidFormat, InvalidLength, ValidationError
-from . import codes
+from .._compat import old_call
+from ..errors.exceptions import ConfigurationError, ValidationError
+from ._errors import error
+from ._xsd_regex import translate
 
 __all__ = [
     "FIELD_TYPES",
@@ -62,8 +66,11 @@ __all__ = [
 
 _XS: Final = "http://www.w3.org/2001/XMLSchema"
 _TIPO_DATO_NS: Final = "http://sogei.it/ANPR/tipoDato"
-_DATE: Final = re.compile(r"(-?\d{4,})-(\d{2})-(\d{2})(?:Z|[+-]\d{2}:\d{2})?")
+_DATE: Final = re.compile(r"(-?[0-9]{4,})-([0-9]{2})-([0-9]{2})(?:Z|[+-][0-9]{2}:[0-9]{2})?")
 _REPETITION: Final = re.compile(r"\((?:\[.*\]|\\d)\)[*+]")
+# XSD's whiteSpace facet knows four blanks only (space, tab, LF, CR), not Unicode's others
+_XSD_BLANKS: Final = re.compile(r"[ \t\n\r]+")
+_XSD_BLANKS_REPLACED: Final = re.compile(r"[\t\n\r]")
 
 #: Logical field names (payload element names and batch columns) → XSD simple type.
 FIELD_TYPES: Final = MappingProxyType(
@@ -113,21 +120,24 @@ class FieldSpec:
     def accepts(self, value: str) -> bool:
         """Whether ``value`` passes (the fast path of :meth:`problem`)."""
         if self._fast is not None:
-            if self.whitespace == "collapse":
-                value = " ".join(value.split())
-            return self._fast.fullmatch(value) is not None
+            return self._fast.fullmatch(self.normalise(value)) is not None
         return self.problem(value) is None
 
     def allows_char(self, char: str) -> bool:
         """Whether the field's character class contains ``char`` (``True`` if it has none)."""
         return self._charset is None or self._charset.fullmatch(char) is not None
 
+    def normalise(self, value: str) -> str:
+        """``value`` after the type's ``whiteSpace`` facet, as the schema validator reads it."""
+        if self.whitespace == "collapse":
+            return _XSD_BLANKS.sub(" ", value).strip(" ")
+        if self.whitespace == "replace":
+            return _XSD_BLANKS_REPLACED.sub(" ", value)
+        return value
+
     def problem(self, value: str) -> tuple[str, str] | None:
         """``(rule id, message)`` for the first rule ``value`` breaks, or ``None``."""
-        if self.whitespace == "collapse":
-            value = " ".join(value.split())
-        elif self.whitespace == "replace":
-            value = re.sub(r"[\t\n\r]", " ", value)
+        value = self.normalise(value)
         n = len(value)
         if self.min_length is not None and n < self.min_length:
             if n == 0:
@@ -175,21 +185,8 @@ def tipo_dato_path(bundle_dir: Path | None = None) -> Path:
     )
 
 
-def _python_regex(pattern: str) -> str:
-    """An XSD pattern as a Python regex body (no anchors: use it with ``fullmatch``)."""
-    from elementpath.regex import translate_pattern  # xmlschema's own XSD→Python translator
-
-    anchored = translate_pattern(
-        pattern, back_references=False, lazy_quantifiers=False, anchors=False
-    )
-    head, tail = "^(?:", ")$(?!\\n\\Z)"
-    if anchored.startswith(head) and anchored.endswith(tail):
-        return anchored[len(head) : -len(tail)]
-    return anchored  # pragma: no cover - a future translator output: still correct with fullmatch
-
-
 def _translate(pattern: str) -> re.Pattern[str]:
-    return re.compile(_python_regex(pattern))
+    return re.compile(translate(pattern))
 
 
 @functools.cache
@@ -280,7 +277,11 @@ def spec(field_or_type: str, *, path: Path | None = None) -> FieldSpec:
     try:
         return specs[type_name]
     except KeyError:
-        raise KeyError(f"no XSD type {type_name!r} in the tipoDato schema") from None
+        raise ConfigurationError(
+            f"no field or XSD type {type_name!r} in the tipoDato schema",
+            setting="field",
+            rule="a field of FIELD_TYPES or a tipoDato type",
+        ) from None
 
 
 def compact(value: str) -> str:
@@ -288,25 +289,55 @@ def compact(value: str) -> str:
     return " ".join(value.split())
 
 
-def validate(value: object, field: str, *, name: str | None = None) -> str:
-    """Check ``value`` against the rules of ``field`` (a logical field or an XSD type).
+def _selected(
+    function: str,
+    legacy_field: str | None,
+    field: str | None,
+    rules: str | None,
+    name: str | None,
+) -> tuple[str, str]:
+    """``(field, rules)`` from the new and the old spellings of the arguments."""
+    if legacy_field is not None:
+        old_call(f"fields.{function}", "pass the field as field=…")
+        field = legacy_field if field is None else field
+    if name is not None:
+        old_call(f"fields.{function}", "name= is now field=, the rules' field is rules=")
+        rules, field = rules or field, name
+    if field is None:
+        raise TypeError(f"fields.{function}() needs field=")
+    return field, rules or field
 
-    Returns the value unchanged. ``name`` is the field name used in the error (default
-    ``field``).
+
+def validate(
+    value: object,
+    legacy_field: str | None = None,
+    /,
+    *,
+    field: str | None = None,
+    rules: str | None = None,
+    name: str | None = None,
+) -> str:
+    """Check ``value`` against the XSD rules of ``field``; return it as the schema reads it.
+
+    ``field`` is a logical field (``cognome``, see :data:`FIELD_TYPES`) or an XSD type
+    (``alfabeticoNomiCognomi``), and names the field in the error; ``rules`` picks the rules
+    instead when ``field`` is a payload path (``field="generalita.cognome", rules="cognome"``).
+    The value returned has the type's ``whiteSpace`` facet applied (``" 215 "`` is ``"215"``
+    for a ``collapse`` type; ``preserve`` types keep every blank, and a blank may break their
+    rules). The field as second positional argument and ``name=`` are the old spellings
+    (deprecated).
     """
-    rules = spec(field)
+    field, rules = _selected("validate", legacy_field, field, rules, name)
+    return _validate(value, field, spec(rules))
+
+
+def _validate(value: object, field: str, rules: FieldSpec) -> str:
     if not isinstance(value, str):
-        raise _error("field.format", "the value must be text", name or field)
+        raise error("field.format", "the value must be text", field=field)
     problem = rules.problem(value)
     if problem is not None:
-        raise _error(problem[0], problem[1], name or field)
-    return value
-
-
-def _error(rule_id: str, message: str, field: str) -> ValidationError:
-    rule = codes.rule(rule_id)
-    cls = InvalidLength if rule_id == "field.length" else InvalidFormat
-    return cls(message, field=field, code=rule.code, rule=rule.id, severity=rule.severity)
+        raise error(problem[0], problem[1], field=field)
+    return rules.normalise(value)
 
 
 def validate_date(value: str | date, field: str = "dataNascita") -> date:
@@ -315,16 +346,27 @@ def validate_date(value: str | date, field: str = "dataNascita") -> date:
         return value
     m = _DATE.fullmatch(value) if isinstance(value, str) else None
     if m is None or not _real_date(m):
-        raise _error("field.format", f"{value!r} is not a date (YYYY-MM-DD)", field)
+        raise error("field.format", f"{value!r} is not a date (YYYY-MM-DD)", field=field)
     try:
         return date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:  # pragma: no cover - _real_date checked it
-        raise _error("field.format", f"{value!r} is not a date", field) from None
+        raise error("field.format", f"{value!r} is not a date", field=field) from None
 
 
-def is_valid(value: object, field: str) -> bool:
-    """Whether ``value`` satisfies the rules of ``field`` (never raises)."""
+def is_valid(
+    value: object,
+    legacy_field: str | None = None,
+    /,
+    *,
+    field: str | None = None,
+    rules: str | None = None,
+    name: str | None = None,
+) -> bool:
+    """Whether ``value`` satisfies the rules of ``field`` (never raises; the arguments of
+    :func:`validate`)."""
+    field, rules = _selected("is_valid", legacy_field, field, rules, name)
     try:
-        return bool(validate(value, field) is not None)
-    except Exception:  # is_valid never raises, whatever the input
+        _validate(value, field, spec(rules))
+    except ValidationError:
         return False
+    return True

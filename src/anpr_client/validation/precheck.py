@@ -34,6 +34,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
+from .._identifiers import ISTAT_CODE
 from ..errors.exceptions import Finding, LocalCheckError
 from . import codes, requirements
 from .comuni import ComuniTable, load_comuni
@@ -221,7 +222,9 @@ def _residences(
             for path, istat in values_at(residence, "indirizzo.comune.codiceIstat"):
                 code = _text(istat)
                 if not checker.comuni.valid_on(code, day) and (
-                    checker.comuni.complete or checker.comuni.periods(code)
+                    checker.comuni.complete
+                    or checker.comuni.periods(code)
+                    or not ISTAT_CODE.fullmatch(code)  # (\d)+ admits other scripts' digits
                 ):
                     yield checker.finding(
                         f"{where}.{path}",

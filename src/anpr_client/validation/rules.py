@@ -26,7 +26,8 @@ from datetime import date
 from types import MappingProxyType
 from typing import Final
 
-from ..errors.exceptions import Finding, ValidationError
+from .._identifiers import CADASTRAL_CODE, ISTAT_CODE, STATE_CODE
+from ..errors.exceptions import ConfigurationError, Finding, ValidationError
 from . import codes, codicefiscale, fields, toponyms
 from .comuni import ComuniTable, fold_name, why_not_valid
 from .stati import StatiTable
@@ -53,10 +54,7 @@ BATCH_REQUIRED: Final = frozenset({"cognome", "nome", "sesso", "data_nascita", "
 
 _MEMO_SIZE: Final = 20_000
 """Distinct addresses, residences and citizenships remembered (then the memo starts over)."""
-_DATE: Final = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_ISTAT: Final = re.compile(r"\d{6}")
-_STATE: Final = re.compile(r"\d{3}")
-_CADASTRAL: Final = re.compile(r"[A-Z]\d{3}")
+_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +91,11 @@ class PersonChecker:
         overrides = dict(severities or {})
         for rule_id, severity in overrides.items():
             if rule_id not in codes.RULES or severity not in ("E", "W"):
-                raise ValueError(f"bad severity override {rule_id!r}: {severity!r}")
+                raise ConfigurationError(
+                    f"bad severity override {rule_id!r}: {severity!r} (a known rule id, E or W)",
+                    setting="severities",
+                    rule="rule id → E | W",
+                )
         self._severity = MappingProxyType(
             {r.id: overrides.get(r.id, r.severity) for r in codes.RULES.values()}
         )
@@ -259,9 +261,13 @@ class PersonChecker:
     def _problem(spec: fields.FieldSpec, value: str) -> tuple[str, str]:
         return spec.problem(value) or ("field.format", "rejected by the field's rules")
 
+    # The XSD's (\d)+ admits other scripts' digits (Arabic-Indic, Devanagari…): the gateway
+    # lets them through, but no table has such a code, whether or not it is complete.
     def _citizenship(self, code: str) -> tuple[tuple[str, str], ...]:
-        if not (len(code) == 3 and code.isdigit()) and not self._state.accepts(code):
-            return (self._problem(self._state, code),)
+        if not STATE_CODE.fullmatch(code):
+            if not self._state.accepts(code):
+                return (self._problem(self._state, code),)
+            return (("citizenship.unknown", f"{code!r} is not a state code (3 digits 0-9)"),)
         state = self.stati.get(code)
         if state is None and self.stati.complete:
             return (("citizenship.unknown", f"{code} is not a state in {self.stati.source}"),)
@@ -272,6 +278,8 @@ class PersonChecker:
     def _residence(self, code: str, today: date) -> tuple[tuple[str, str], ...]:
         if not self._istat.accepts(code):
             return (self._problem(self._istat, code),)
+        if not ISTAT_CODE.fullmatch(code):
+            return (("residence.comune", f"{code!r} is not an ISTAT code (6 digits 0-9)"),)
         if self.comuni.at(code, today) is None and (
             self.comuni.complete or self.comuni.periods(code)
         ):
@@ -308,8 +316,8 @@ class PersonChecker:
             return None
         if not code:
             return None
-        if _ISTAT.fullmatch(code) or (_CADASTRAL.fullmatch(code) and code[0] != "Z"):
-            if _ISTAT.fullmatch(code):
+        if ISTAT_CODE.fullmatch(code) or (CADASTRAL_CODE.fullmatch(code) and code[0] != "Z"):
+            if ISTAT_CODE.fullmatch(code):
                 periods = self.comuni.periods(code)
             else:
                 periods = self.comuni.by_cadastral(code)
@@ -325,7 +333,7 @@ class PersonChecker:
                 return _Place("comune", code, False)
             if birth is not None and not self.comuni.valid_on(code, birth):
                 out.append(self.finding(path, "birthplace.date", why_not_valid(periods, birth)))
-            elif comune_name and _ISTAT.fullmatch(code):
+            elif comune_name and ISTAT_CODE.fullmatch(code):
                 valid = [c for c in periods if birth is None or c.valid_on(birth)]
                 names = {
                     fold_name(n)
@@ -343,7 +351,7 @@ class PersonChecker:
                         )
                     )
             return _Place("comune", code, True)
-        if _STATE.fullmatch(code) or (_CADASTRAL.fullmatch(code) and code[0] == "Z"):
+        if STATE_CODE.fullmatch(code) or (CADASTRAL_CODE.fullmatch(code) and code[0] == "Z"):
             state = self.stati.get(code)
             if state is None:
                 if self.stati.complete:

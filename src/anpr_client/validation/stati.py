@@ -26,17 +26,17 @@ anpr_client.errors.InvalidComponent: luogoNascita: 100 (ITALIA) is not a foreign
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Final, Literal
 
-from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat
-from . import codes
+from .._identifiers import STATE_CADASTRAL_CODE, STATE_CODE
+from ..errors.exceptions import ConfigurationError, ValidationError
+from ._errors import error
 from ._tables import ReferenceTable, parse_table_date, read_rows
 
-__all__ = ["STATES_COLUMNS", "StatiTable", "Stato", "compact", "is_valid", "validate"]
+__all__ = ["STATES_COLUMNS", "StatiTable", "Stato", "Use", "compact", "is_valid", "validate"]
 
 STATES_COLUMNS: Final = (
     "ID",
@@ -59,11 +59,10 @@ STATES_COLUMNS: Final = (
     "DATAULTIMOAGG",
 )
 _SETTING: Final = "validation.stati"
-_CODE_RE: Final = re.compile(r"[0-9]{3}")
-_CADASTRAL_RE: Final = re.compile(r"Z[0-9]{3}")
 _USE_COLUMN: Final = {"birth": "NASCITA", "citizenship": "CITTADINANZA", "residence": "RESIDENZA"}
 
 Use = Literal["birth", "citizenship", "residence"]
+"""What a state's code is given for (the table's NASCITA, CITTADINANZA, RESIDENZA)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,29 +173,30 @@ def compact(code: str) -> str:
 
 
 def validate(
-    code: str,
+    code: object,
     *,
+    day: date | None = None,
     table: StatiTable | None = None,
     use: Use = "birth",
-    day: date | None = None,
     field: str | None = None,
 ) -> str:
     """Check that ``code`` (``215`` or ``Z110``) is a state usable as ``use``; return it.
 
-    Unknown codes pass in an incomplete table (the sample).
+    With ``day``, the state must also exist on that date. ``field`` names the field in the
+    error (default ``luogoNascita`` or ``cittadinanza``). Unknown codes pass in an incomplete
+    table (the sample).
     """
     table = table if table is not None else StatiTable.sample()
-    rule = codes.rule("birthstate.unknown" if use == "birth" else "citizenship.unknown")
+    rule = "birthstate.unknown" if use == "birth" else "citizenship.unknown"
     field = field or ("luogoNascita" if use == "birth" else "cittadinanza")
+    if not isinstance(code, str):
+        raise error("field.format", "the state code must be text", field=field)
     value = compact(code)
-    if not (_CODE_RE.fullmatch(value) or _CADASTRAL_RE.fullmatch(value)):
-        fmt = codes.rule("field.format")
-        raise InvalidFormat(
+    if not (STATE_CODE.fullmatch(value) or STATE_CADASTRAL_CODE.fullmatch(value)):
+        raise error(
+            "field.format",
             f"{code!r} is not a state code (3 digits, or Z and 3 digits)",
             field=field,
-            code=fmt.code,
-            rule=fmt.id,
-            severity=fmt.severity,
         )
     state = table.get(value)
     if state is None:
@@ -210,16 +210,21 @@ def validate(
         message = f"{state} did not exist on {day.isoformat()}"
     else:
         return value
-    raise InvalidComponent(
-        message, field=field, code=rule.code, rule=rule.id, severity=rule.severity
-    )
+    raise error(rule, message, field=field)
 
 
 def is_valid(
-    code: str, *, table: StatiTable | None = None, use: Use = "birth", day: date | None = None
+    code: object,
+    *,
+    day: date | None = None,
+    table: StatiTable | None = None,
+    use: Use = "birth",
+    field: str | None = None,
 ) -> bool:
-    """Whether ``code`` is a state usable as ``use`` (never raises)."""
+    """Whether ``code`` is a state usable as ``use`` (never raises; the arguments of
+    :func:`validate`)."""
     try:
-        return bool(validate(code, table=table, use=use, day=day))
-    except Exception:  # is_valid never raises, whatever the input
+        validate(code, day=day, table=table, use=use, field=field)
+    except ValidationError:
         return False
+    return True

@@ -39,8 +39,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Final
 
-from ..errors.exceptions import ConfigurationError, InvalidComponent, InvalidFormat, ValidationError
-from . import codes, fields
+from ..errors.exceptions import ConfigurationError, ValidationError
+from . import fields
+from ._errors import error
 from ._tables import ReferenceTable, parse_table_date, read_rows
 from .comuni import fold_name
 
@@ -180,15 +181,22 @@ class SpeciesTable(ReferenceTable):
         return cls.from_rows(rows, source=source, complete=complete)
 
 
-def _error(rule_id: str, message: str, field: str) -> ValidationError:
-    rule = codes.rule(rule_id)
-    cls = InvalidComponent if rule.code != codes.XSD else InvalidFormat
-    return cls(message, field=field, code=rule.code, rule=rule.id, severity=rule.severity)
-
-
 def compact(address: str) -> str:
-    """The address with folded blanks, upper case (no validation)."""
-    return " ".join(address.split()).upper()
+    """The address with folded blanks, upper case (no validation).
+
+    A letter whose capital is two letters (``ß`` → ``SS``, ``ŉ`` → ``ʼN``) stays as it is:
+    compacting never changes the spelling, and ``ʼ`` is outside ANPR's address class.
+
+    >>> compact(" via   dell'Università ")
+    "VIA DELL'UNIVERSITÀ"
+    >>> compact("Straße")
+    'STRAßE'
+    """
+    folded = " ".join(address.split())
+    upper = folded.upper()
+    if len(upper) == len(folded):  # no letter became two
+        return upper
+    return "".join(c if len(u := c.upper()) > 1 else u for c in folded)
 
 
 def problems(
@@ -196,7 +204,7 @@ def problems(
 ) -> list[ValidationError]:
     """Every problem of a one-line address (species + denomination), not raised."""
     if not isinstance(address, str):
-        return [_error("field.format", "the address must be text", field)]
+        return [error("field.format", "the address must be text", field=field)]
     table = table if table is not None else SpeciesTable.sample()
     species, denomination = table.split(address)
     found: list[ValidationError] = []
@@ -204,18 +212,18 @@ def problems(
         if table.complete or not address.split():
             first = address.split()[0] if address.split() else ""
             found.append(
-                _error("toponym.species", f"{first!r} is not a toponym species", field)
+                error("toponym.species", f"{first!r} is not a toponym species", field=field)
                 if first
-                else _error("field.missing", "the address is empty", field)
+                else error("field.missing", "the address is empty", field=field)
             )
         return found
     if not denomination:
-        found.append(_error("field.missing", f"only the species {species.name!r}", field))
+        found.append(error("field.missing", f"only the species {species.name!r}", field=field))
         return found
     rules = _denomination_spec()
     if not rules.accepts(denomination):
         problem = rules.problem(denomination) or ("field.format", "rejected")
-        found.append(_error(problem[0], problem[1], field))
+        found.append(error(problem[0], problem[1], field=field))
     return found
 
 
@@ -224,12 +232,18 @@ def _denomination_spec() -> fields.FieldSpec:
     return fields.spec("denominazioneToponimo")
 
 
-def validate(address: str, *, table: SpeciesTable | None = None, field: str = "indirizzo") -> str:
-    """Check a one-line address (``VIA ROMA``); return it unchanged."""
+def validate(
+    address: object, *, table: SpeciesTable | None = None, field: str = "indirizzo"
+) -> str:
+    """Check a one-line address (``VIA ROMA``); return it compacted (:func:`compact`).
+
+    Raises the first of :func:`problems`.
+    """
     found = problems(address, table=table, field=field)
     if found:
         raise found[0]
-    return address
+    assert isinstance(address, str)  # problems() refuses anything else
+    return compact(address)
 
 
 def validate_species(
@@ -239,7 +253,7 @@ def validate_species(
     table = table if table is not None else SpeciesTable.sample()
     species = table.get(value)
     if species is None and table.complete:
-        raise _error("toponym.species", f"{value!r} is not a toponym species", field)
+        raise error("toponym.species", f"{value!r} is not a toponym species", field=field)
     return species
 
 
@@ -252,13 +266,12 @@ def validate_civico(value: object, *, field: str = "numero_civico") -> tuple[str
         return None
     m = _CIVICO.fullmatch(text) if text else None
     if m is None:
-        raise _error("field.format", f"{value!r} is not a house number (12, 12/A, SNC)", field)
+        raise error("field.format", f"{value!r} is not a house number (12, 12/A, SNC)", field=field)
     return m[1], m[2] or ""
 
 
-def is_valid(address: object, *, table: SpeciesTable | None = None) -> bool:
-    """Whether a one-line address passes (never raises)."""
-    try:
-        return not problems(address, table=table)
-    except Exception:  # is_valid never raises, whatever the input
-        return False
+def is_valid(
+    address: object, *, table: SpeciesTable | None = None, field: str = "indirizzo"
+) -> bool:
+    """Whether a one-line address passes (never raises; the arguments of :func:`validate`)."""
+    return not problems(address, table=table, field=field)
