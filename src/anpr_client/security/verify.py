@@ -23,8 +23,8 @@
 
 It returns a frozen :class:`VerifiedEnvelope`. **Read only from it**: its ``body`` is rebuilt
 from the canonical bytes that were digested (comments dropped, nothing unsigned), never the
-tree that was passed in. :func:`gateway_fault` maps a failure to the SOAP fault ANPR's gateway
-would answer, for the simulator.
+tree that was passed in. (Which SOAP fault ANPR's gateway answers for each failure is the
+simulator's business: :func:`anpr_client.simulator.gateway.gateway_fault`.)
 """
 
 from __future__ import annotations
@@ -43,12 +43,9 @@ from anpr_client.errors.exceptions import (
     AssertionRejected,
     MalformedFrame,
     ProtocolError,
-    RevokedCertificate,
     SignatureWrapping,
     TimestampRejected,
     UnsignedPart,
-    UntrustedCertificate,
-    VerificationError,
 )
 from anpr_client.safexml import NS, parse_xml
 from anpr_client.security.cms import VerifiedSignedData
@@ -61,7 +58,6 @@ from anpr_client.security.xmldsig import DS_NS, index_ids, verify_signature
 __all__ = [
     "VerifiedEnvelope",
     "VerifiedTimestamp",
-    "gateway_fault",
     "verify_envelope",
 ]
 
@@ -342,37 +338,3 @@ def _check_timestamp(
                 f"the Timestamp lifetime exceeds {policy.max_ttl:.0f} s", check="timestamp-ttl"
             )
     return VerifiedTimestamp(created, expires)
-
-
-#: Fault strings of ANPR's security gateway (ANPR-FACTS §4.4).
-INTERNAL_ERROR: Final = "Internal Error (from client)"
-REJECTED_BY_POLICY: Final = "Rejected by policy. (from client)"
-CERTIFICATE_REVOKED: Final = "certificate revoked (from client)"
-
-_POLICY_CHECKS: Final = frozenset(
-    {
-        "timestamp-expired",
-        "timestamp-future",
-        "saml-expired",
-        "saml-not-yet-valid",
-        "trust",
-        "trust-expired",
-        "trust-not-yet-valid",
-        "trust-usage",
-    }
-)
-
-
-def gateway_fault(error: VerificationError) -> str:
-    """The ``faultstring`` ANPR's gateway answers for this failure (for the simulator).
-
-    A revoked signer → ``certificate revoked (from client)``; an untrusted or expired
-    certificate and clock problems (Timestamp or assertion outside its window) →
-    ``Rejected by policy. (from client)``; every malformed or unverifiable frame →
-    ``Internal Error (from client)``.
-    """
-    if isinstance(error, RevokedCertificate):
-        return CERTIFICATE_REVOKED
-    if isinstance(error, UntrustedCertificate) or error.check in _POLICY_CHECKS:
-        return REJECTED_BY_POLICY
-    return INTERNAL_ERROR
