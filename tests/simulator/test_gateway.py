@@ -278,8 +278,9 @@ def test_gateway_fault_lives_here_and_its_old_name_says_so() -> None:
     raises an ImportError that names the new home."""
     import anpr_client.security
 
-    with pytest.raises(ImportError, match=r"anpr_client\.simulator\.gateway\.gateway_fault"):
-        exec("from anpr_client.security import gateway_fault", {})  # noqa: S102
+    for old in ("anpr_client.security", "anpr_client.security.verify"):
+        with pytest.raises(ImportError, match=r"anpr_client\.simulator\.gateway\.gateway_fault"):
+            exec(f"from {old} import gateway_fault", {})  # noqa: S102
     with pytest.raises(AttributeError, match="no_such_name"):
         getattr(anpr_client.security, "no_such_name")  # noqa: B009
     assert "gateway_fault" not in anpr_client.security.__all__

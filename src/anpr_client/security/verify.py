@@ -33,12 +33,13 @@ import base64
 import binascii
 import datetime as dt
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
+from anpr_client._compat import moved_names
 from anpr_client.errors.exceptions import (
     AssertionRejected,
     MalformedFrame,
@@ -338,3 +339,9 @@ def _check_timestamp(
                 f"the Timestamp lifetime exceeds {policy.max_ttl:.0f} s", check="timestamp-ttl"
             )
     return VerifiedTimestamp(created, expires)
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which keep flagging unknown names
+    __getattr__ = moved_names(
+        __name__, {"gateway_fault": "anpr_client.simulator.gateway.gateway_fault"}
+    )
