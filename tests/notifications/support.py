@@ -11,10 +11,11 @@ from pathlib import Path
 from cryptography import x509
 from lxml import etree
 
-from anpr_client.notifications import Inbox, NotificationReceiver, build_request
+from anpr_client.notifications import Inbox, NotificationReceiver
 from anpr_client.notifications.events import PAYLOAD_NS
 from anpr_client.security.trust import TrustStore
 from anpr_client.simulator.pki import Identity, Pki, generate_test_pki, issue_certificate, name
+from anpr_client.simulator.push import build_request
 
 ISTAT_A = "058091"
 ISTAT_B = "015146"

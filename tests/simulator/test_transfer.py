@@ -22,12 +22,13 @@ import pytest
 from lxml import etree
 
 from anpr_client.errors.exceptions import NotFoundError, OperationNotAllowedError
+from anpr_client.notifications.events import PAYLOAD_NS
+from anpr_client.notifications.message import N000_NS
 from anpr_client.security.cms import decrypt_enveloped
 from anpr_client.security.policy import NOTIFICATION_POLICY
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.simulator import Simulator
-from anpr_client.simulator.notifications import N000_NS, PAYLOAD_NS
 
 from .conftest import MakeSimulator
 from .support import A, B, payload_3002, singles, transfer_payload

@@ -12,9 +12,10 @@ from lxml import etree
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConfigurationError
+from anpr_client.notifications.events import PAYLOAD_NS
 from anpr_client.simulator import Simulator, SimulatorConfig, notifications_document
 from anpr_client.simulator.db import Database
-from anpr_client.simulator.notifications import PAYLOAD_NS, notification_payload
+from anpr_client.simulator.notifications import notification_payload
 from anpr_client.simulator.seeding import seed_registry
 from anpr_client.simulator.store import Registry
 from anpr_client.validation import codicefiscale

@@ -56,8 +56,8 @@ def _step(console: Console, text: str) -> Any:
 
 
 def _run(console: Console, out: Path) -> None:
+    from ..notifications.events import PAYLOAD_NS
     from ..simulator import SimulatorConfig, running_simulator
-    from ..simulator.notifications import PAYLOAD_NS
     from ..simulator.payloads import change_of_residence
 
     today = dt.date.today()

@@ -53,6 +53,8 @@ from lxml import etree
 
 from ..credentials.base import KeySource
 from ..errors.exceptions import AnprError, ConfigurationError, ProtocolError
+from ..notifications.events import PAYLOAD_NS
+from ..notifications.message import N000_NS
 from ..safexml import NS, parse_xml
 from ..soap.bundle import Bundle, default_bundle_dir
 from ..soap.codec import encode
@@ -61,11 +63,10 @@ from .clock import Clock, format_datetime, utc_iso
 from .config import SimulatorConfig
 from .db import Database
 from .payloads import comune_richiesta, generalita
+from .push import build_request
 from .store import ComuneInfo, Person
 
 __all__ = [
-    "N000_NS",
-    "PAYLOAD_NS",
     "Endpoint",
     "NotificationRecord",
     "Notifier",
@@ -74,8 +75,6 @@ __all__ = [
 
 log = logging.getLogger("anpr_client.simulator.notifications")
 
-PAYLOAD_NS: Final = "http://sogei.it/ANPR/N000notificheComuni"
-N000_NS: Final = "http://sogei.it/ANPR/N000AnprService"
 ANPR_SENDER: Final = "ANPR"
 _SOAP: Final = NS["soap"]
 _TIMEOUT: Final = (5.0, 30.0)
@@ -494,10 +493,7 @@ class Notifier:
 
     def build_push(self, record: NotificationRecord) -> bytes:
         """The signed ``RichiestaN000`` carrying ``record`` encrypted for its recipient
-        (:func:`anpr_client.notifications.message.build_request`, checked against the N000
-        schema)."""
-        from ..notifications.message import build_request
-
+        (:func:`.push.build_request`, checked against the N000 schema)."""
         certificate = self._recipient_certificate(record.recipient)
         if certificate is None:
             raise ConfigurationError(
