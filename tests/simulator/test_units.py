@@ -183,3 +183,19 @@ def test_memo_trust_store_gives_the_verdict_of_the_store(make_simulator: Any) ->
     )
     with pytest.raises(RevokedCertificate):
         revoked.validate(short.certificate, at=now, skew=60)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("FaultKind", "FaultKnob"), ("OperationRecord", "LedgerEntry")],
+)
+def test_renamed_exports_warn_and_keep_working(old: str, new: str) -> None:
+    """Each old name meant something else elsewhere in the library (the client's FaultKind of a
+    received fault, the journal's OperationRecord)."""
+    import anpr_client.simulator as simulator
+
+    with pytest.warns(DeprecationWarning, match=f"renamed {new}"):
+        value = getattr(simulator, old)
+    assert value is getattr(simulator, new)
+    assert old not in simulator.__all__
+    assert new in simulator.__all__

@@ -31,12 +31,13 @@ the fault knobs.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import SimulatorConfig
-    from .faults import Fault, FaultInjector, FaultKind
-    from .ledger import OperationRecord
+    from .faults import Fault, FaultInjector, FaultKnob
+    from .ledger import LedgerEntry
     from .notifications import NotificationRecord, notifications_document
     from .runtime import Simulator, running_simulator
     from .store import Address, Family, Person, Registry
@@ -46,9 +47,9 @@ __all__ = [
     "Family",
     "Fault",
     "FaultInjector",
-    "FaultKind",
+    "FaultKnob",
+    "LedgerEntry",
     "NotificationRecord",
-    "OperationRecord",
     "Person",
     "Registry",
     "Simulator",
@@ -63,9 +64,9 @@ _HOME = {
     "Family": "store",
     "Fault": "faults",
     "FaultInjector": "faults",
-    "FaultKind": "faults",
+    "FaultKnob": "faults",
+    "LedgerEntry": "ledger",
     "NotificationRecord": "notifications",
-    "OperationRecord": "ledger",
     "Person": "store",
     "Registry": "store",
     "Simulator": "runtime",
@@ -75,7 +76,24 @@ _HOME = {
 }
 
 
+# Names before 0.2, each of which meant something else elsewhere in the library (the journal's
+# OperationRecord, the client's FaultKind of a received fault): they warn and keep working.
+_RENAMED = {
+    "FaultKind": "FaultKnob",
+    "OperationRecord": "LedgerEntry",
+}
+
+
 def __getattr__(name: str) -> Any:
+    new = _RENAMED.get(name)
+    if new is not None:
+        warnings.warn(
+            f"{__name__}.{name} was renamed {new}: use {__name__}.{new} "
+            "(the old name will be removed in 1.0)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return __getattr__(new)
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,7 @@ from .config import SimulatorConfig
 from .db import Database
 from .faults import Fault, FaultInjector
 from .gateway import INTERNAL_ERROR, Gateway, GatewayRejection
-from .handlers.base import Context, Entry, Handler, Outcome, Rejected, Request, entry
+from .handlers.base import Context, Entry, Handler, OkAnswer, Rejected, Request, entry
 from .ledger import InProgress, Ledger, OtherService, Replay, Started
 
 __all__ = ["CONTROL_KEY", "ConnectionControl", "SimulatorApp"]
@@ -287,12 +287,12 @@ class SimulatorApp:
                                 value=operation.code,
                             )
                         )
-                    outcome = handler(self.context, request)
+                    ok = handler(self.context, request)
                     element, mtom = self._answer(
-                        operation, header, started.id_operazione_anpr, "0000", outcome
+                        operation, header, started.id_operazione_anpr, "0000", ok
                     )
                     result = "ok"
-                    after.extend(outcome.after_commit)
+                    after.extend(ok.after_commit)
                 except Rejected as rejected:
                     raise _Ko(rejected.entries) from None
                 response_xml = etree.tostring(element)
@@ -426,16 +426,16 @@ class SimulatorApp:
         header: Mapping[str, Any],
         id_anpr: str,
         esito: str,
-        outcome: Outcome,
+        ok: OkAnswer,
     ) -> tuple[etree._Element, list[tuple[etree._Element, str]]]:
         testata = self._testata(header, id_anpr, esito)
-        if outcome.branch is None:
-            value: dict[str, Any] = {"testataRisposta": testata, **outcome.content}
+        if ok.branch is None:
+            value: dict[str, Any] = {"testataRisposta": testata, **ok.content}
         else:
-            value = {outcome.branch: {"testataRisposta": testata, **outcome.content}}
+            value = {ok.branch: {"testataRisposta": testata, **ok.content}}
         element = self._encode(operation, value)
         mtom: list[tuple[etree._Element, str]] = []
-        for local, content_type in outcome.mtom:
+        for local, content_type in ok.mtom:
             for found in element.iter(local):
                 if found.text:
                     mtom.append((found, content_type))

@@ -1,6 +1,6 @@
 """The operations the simulator implements, by ANPR operation code.
 
-Each handler is ``(Context, Request) -> Outcome`` (see :mod:`.base`); operations not listed
+Each handler is ``(Context, Request) -> OkAnswer`` (see :mod:`.base`); operations not listed
 here are answered KO EN379 "not simulated".
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .base import Context, Entry, Handler, Outcome, Rejected, Request, entry
+from .base import Context, Entry, Handler, OkAnswer, Rejected, Request, entry
 from .cancellation import cancellazione, decesso
 from .certification import certificato
 from .connection import test_connection
@@ -25,7 +25,7 @@ __all__ = [
     "Context",
     "Entry",
     "Handler",
-    "Outcome",
+    "OkAnswer",
     "Rejected",
     "Request",
     "entry",

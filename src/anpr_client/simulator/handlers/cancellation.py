@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from ..store import Family, Person
-from .base import Context, Outcome, Rejected, Request, entry, parse_date
+from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 from .common import decorrenza, locate, text, variato
 
 __all__ = ["cancellazione", "decesso"]
@@ -74,7 +74,7 @@ def _family_left(
     return out
 
 
-def decesso(ctx: Context, req: Request) -> Outcome:
+def decesso(ctx: Context, req: Request) -> OkAnswer:
     """2001: record the death of a resident."""
     since = decorrenza(req, ctx)
     motivo = req.payload.get("motivoCancellazione") or {}
@@ -122,10 +122,10 @@ def decesso(ctx: Context, req: Request) -> Outcome:
         since,
         "elencoSoggettiFamiglia",
     )
-    return Outcome("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+    return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
 
 
-def cancellazione(ctx: Context, req: Request) -> Outcome:
+def cancellazione(ctx: Context, req: Request) -> OkAnswer:
     """2003: cancel a resident for a reason other than death."""
     decorrenza(req, ctx)
     dati = req.payload.get("datiCancellazione") or {}
@@ -189,4 +189,4 @@ def cancellazione(ctx: Context, req: Request) -> Outcome:
     variati += _family_left(
         ctx, req, family, req.payload.get("elencoSoggetti") or [], since, "elencoSoggetti"
     )
-    return Outcome("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+    return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})

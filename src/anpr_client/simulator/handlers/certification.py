@@ -20,7 +20,7 @@ from typing import Any, Final
 from ..payloads import cittadinanza, comune_info, generalita, residenza, state_name
 from ..pdf import render_certificate
 from ..store import Person
-from .base import Context, Outcome, Rejected, Request, entry
+from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import locate, text
 
 __all__ = ["certificato"]
@@ -128,7 +128,7 @@ def _lines(ctx: Context, person: Person, types: list[str]) -> list[tuple[str, st
     return lines
 
 
-def certificato(ctx: Context, req: Request) -> Outcome:
+def certificato(ctx: Context, req: Request) -> OkAnswer:
     types = _types(req)
     subject = (req.payload.get("soggettoIntestatario") or {}).get("generalita") or {}
     try:
@@ -204,4 +204,4 @@ def certificato(ctx: Context, req: Request) -> Outcome:
         )
         content["file"] = {"certificatoPdf": base64.b64encode(pdf).decode("ascii")}
         mtom = (("certificatoPdf", "application/pdf"),)
-    return Outcome("Risposta6001OK", content, mtom=mtom)
+    return OkAnswer("Risposta6001OK", content, mtom=mtom)

@@ -19,7 +19,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from ..ledger import OperationRecord
+from ..ledger import LedgerEntry
 from ..payloads import (
     comune_info,
     comune_richiesta,
@@ -30,7 +30,7 @@ from ..payloads import (
     residenza,
 )
 from ..store import Person
-from .base import Context, Outcome, Rejected, Request, entry, parse_date
+from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 
 __all__ = ["genitori", "interrogazione", "ricerca_operazione", "ricerca_operazioni"]
 
@@ -117,7 +117,7 @@ def find_subjects(
     return found
 
 
-def interrogazione(ctx: Context, req: Request) -> Outcome:
+def interrogazione(ctx: Context, req: Request) -> OkAnswer:
     """3002: a citizen's record, or their family's."""
     criteri = req.payload.get("criteriRicerca") or {}
     dati = req.payload.get("datiRichiesta") or {}
@@ -162,10 +162,10 @@ def interrogazione(ctx: Context, req: Request) -> Outcome:
             }
     else:
         content["listaSoggetti"] = {"datiSoggetto": [dati_soggetto(ctx.registry, person, parts)]}
-    return Outcome("Risposta3002_OK", content)
+    return OkAnswer("Risposta3002_OK", content)
 
 
-def genitori(ctx: Context, req: Request) -> Outcome:
+def genitori(ctx: Context, req: Request) -> OkAnswer:
     """3001: find the father and the mother (for a birth registration) among ANPR's persons."""
     found: dict[str, list[Person]] = {}
     for key, role in (("paternita", "Padre"), ("maternita", "Madre")):
@@ -207,10 +207,10 @@ def genitori(ctx: Context, req: Request) -> Outcome:
             items.append(item)
         if items:
             content[f"elencoSoggetti{role}"] = items
-    return Outcome("Risposta3001_OK", content)
+    return OkAnswer("Risposta3001_OK", content)
 
 
-def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], OperationRecord]:
+def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], LedgerEntry]:
     if req.payload.get("ricercaElenchiRichieste"):
         raise Rejected(
             entry(
@@ -249,18 +249,18 @@ def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], OperationRecord
     return dict(single), record
 
 
-def _service(record: OperationRecord) -> str:
+def _service(record: LedgerEntry) -> str:
     return "CONN" if record.service == "TestConn" else record.service
 
 
-def _state(record: OperationRecord) -> str:
+def _state(record: LedgerEntry) -> str:
     return "2" if record.ok else "3"
 
 
-def ricerca_operazione(ctx: Context, req: Request) -> Outcome:
+def ricerca_operazione(ctx: Context, req: Request) -> OkAnswer:
     """3003: the stored answer of one past operation."""
     single, record = _single(ctx, req)
-    return Outcome(
+    return OkAnswer(
         "Risposta3003_OK",
         {
             "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
@@ -276,10 +276,10 @@ def ricerca_operazione(ctx: Context, req: Request) -> Outcome:
     )
 
 
-def ricerca_operazioni(ctx: Context, req: Request) -> Outcome:
+def ricerca_operazioni(ctx: Context, req: Request) -> OkAnswer:
     """3007: the id and state of one past operation."""
     single, record = _single(ctx, req)
-    return Outcome(
+    return OkAnswer(
         "Risposta3007_OK",
         {
             "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),

@@ -34,7 +34,7 @@ from typing import Any, Final
 from ..clock import format_datetime, utc_iso
 from ..notifications import notifications_document
 from ..payloads import comune_info, comune_richiesta
-from .base import Context, Outcome, Rejected, Request, entry, parse_datetime
+from .base import Context, OkAnswer, Rejected, Request, entry, parse_datetime
 from .common import text
 
 __all__ = ["richieste_asincrone"]
@@ -46,7 +46,7 @@ _NOTIFICATION_STATES: Final = {"7": False, "8": True, "9": None}
 _OPERATION_STATES: Final = {"2": "ok", "3": "ko", "6": "ok", "9": None}
 
 
-def richieste_asincrone(ctx: Context, req: Request) -> Outcome:
+def richieste_asincrone(ctx: Context, req: Request) -> OkAnswer:
     if req.payload.get("elaborazione"):
         return _elaborazione(ctx, req, req.payload["elaborazione"])
     if req.payload.get("verificaStato"):
@@ -54,7 +54,7 @@ def richieste_asincrone(ctx: Context, req: Request) -> Outcome:
     raise Rejected(entry("EN132", "give elaborazione or verificaStato", field="Richiesta4005"))
 
 
-def _elaborazione(ctx: Context, req: Request, elab: Mapping[str, Any]) -> Outcome:
+def _elaborazione(ctx: Context, req: Request, elab: Mapping[str, Any]) -> OkAnswer:
     criteria = elab.get("ricercaElenchiRichieste")
     if not isinstance(criteria, Mapping):
         raise Rejected(
@@ -120,7 +120,7 @@ def _elaborazione(ctx: Context, req: Request, elab: Mapping[str, Any]) -> Outcom
             "INSERT INTO extractions (id_anpr, comune, ready_at, request) VALUES (?, ?, ?, ?)",
             (req.id_operazione_anpr, req.comune, utc_iso(ready), json.dumps(stored)),
         )
-    return Outcome(
+    return OkAnswer(
         "RispostaMultipla4005",
         {
             "statoRichiesta": "1",
@@ -140,7 +140,7 @@ def _jsonable(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> Outcome:
+def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> OkAnswer:
     id_anpr = text(verifica.get("idOperazioneANPR")) or ""
     page = int(text(verifica.get("progressivo")) or "1")
     with ctx.db.read() as conn:
@@ -166,7 +166,7 @@ def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> Outcom
         "ricercaElenchiRichieste": stored["criteria"],
     }
     if ctx.clock.now() < ready:
-        return Outcome("RispostaMultipla4005", {"statoRichiesta": "1", **base})
+        return OkAnswer("RispostaMultipla4005", {"statoRichiesta": "1", **base})
     notifications = (stored["operazioneRichiesta"] or "").upper().startswith("N") or (
         stored["statoLavorazione"] in _NOTIFICATION_STATES and not stored["operazioneRichiesta"]
     )
@@ -206,7 +206,7 @@ def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> Outcom
         content["elencoRisposte"] = [_notification_page(ctx, row["id_anpr"], stored, chunk)]
     else:
         content["elencoRisposte"] = [_operation_item(ctx, req, stored, i) for i in chunk]
-    return Outcome(
+    return OkAnswer(
         "RispostaMultipla4005",
         content,
         mtom=(

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..payloads import address_of, residence_comune
 from ..store import Family, Person
-from .base import Context, Entry, Outcome, Rejected, Request, entry
+from .base import Context, Entry, OkAnswer, Rejected, Request, entry
 from .common import decorrenza, locate, text, variato
 
 __all__ = ["mutazione_residenza"]
@@ -73,7 +73,7 @@ def _target_family(ctx: Context, req: Request, since: Any) -> tuple[Family, bool
     )
 
 
-def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
+def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
     controllo = req.payload.get("datiControllo") or {}
     tipo = text(controllo.get("tipoMutazione"))
     if tipo not in ("2", "02"):
@@ -206,4 +206,4 @@ def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
     if warnings:
         content["listaAnomalie"] = {"anomalie": [w.payload() for w in warnings]}
     after = (ctx.notifier.kick,) if produced else ()
-    return Outcome("Risposta_Comune", content, after_commit=after)
+    return OkAnswer("Risposta_Comune", content, after_commit=after)

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..payloads import address_of, residence_comune
 from ..store import ITALY, Family, Person
-from .base import Context, Outcome, Rejected, Request, entry
+from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import decorrenza, locate, new_person, text, variato
 
 __all__ = ["iscrizione_altri_motivi", "iscrizione_nascita"]
@@ -83,7 +83,7 @@ def _register(
     )
 
 
-def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
+def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
     """1001: register a birth."""
     since = decorrenza(req, ctx)
     controllo = req.payload.get("datiControllo") or {}
@@ -158,7 +158,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
             )
         )
     person = _register(ctx, req, data, family=family, relation=relation, reason="birth")
-    return Outcome(
+    return OkAnswer(
         "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
     )
 
@@ -223,7 +223,7 @@ def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any])
             )
 
 
-def iscrizione_altri_motivi(ctx: Context, req: Request) -> Outcome:
+def iscrizione_altri_motivi(ctx: Context, req: Request) -> OkAnswer:
     """1002: register a person for immigration or another reason."""
     since = decorrenza(req, ctx)
     motivo = req.payload.get("motivoIscrizione") or {}
@@ -298,6 +298,6 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> Outcome:
         family = ctx.registry.create_family(req.comune, address, since=since)
         relation = "1"
     person = _register(ctx, req, data, family=family, relation=relation, reason="registration")
-    return Outcome(
+    return OkAnswer(
         "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
     )
