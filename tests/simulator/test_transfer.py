@@ -140,8 +140,8 @@ def test_transfer_between_two_subentrati_comuni(
     sim = make_simulator(extraction_delay=0.3)
     receiver = receiver_for(sim)
     since = sim.clock.now() - dt.timedelta(minutes=1)
-    family = sim.store.families(A)[0]
-    persons = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
+    household = sim.store.households(A)[0]
+    persons = list(household.members)
     assert len(persons) >= 2
     codes = {p.codice_fiscale for p in persons}
     client_a = sim.client(A, journal=False)

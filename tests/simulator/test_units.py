@@ -63,9 +63,8 @@ def test_seeding_is_reproducible_and_valid() -> None:
     assert codes != [p.codice_fiscale for p in other.residents(A)]
     assert all(codicefiscale.is_valid(c) for c in codes)
     assert len(set(codes)) == len(codes)
-    for family in first.families(A):
-        heads = [first.person(cf) for cf in family.members]
-        assert [p.relation for p in heads if p is not None].count("1") == 1
+    for household in first.households(A):
+        assert [p.relation for p in household.members].count("1") == 1
     # Seeding a registry that already has people adds nobody.
     assert seed_registry(first, (A, B), persons_per_comune=25, seed=7) == 0
 
@@ -87,8 +86,8 @@ def test_n010_payload_validates_against_the_official_schema() -> None:
 
     official = etree.XMLSchema(etree.parse(str(reference / "N000notificheComuni.xsd")))
     residents = registry.residents(A) + registry.residents(B)
-    born_here = next(p for p in residents if p.luogo_nascita.comune)
-    born_abroad = next(p for p in residents if p.luogo_nascita.state)
+    born_here = next(p for p in residents if p.birth_place.comune)
+    born_abroad = next(p for p in residents if p.birth_place.state)
     for person in (born_here, born_abroad):
         payload = notification_payload(
             "N010",

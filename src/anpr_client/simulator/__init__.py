@@ -6,7 +6,7 @@ SOAP 1.1 at ANPR's URL paths, on loopback with TLS, from anpr-client's own WSDL/
 - a **gateway** that runs the library's own verifier on the WS-Security frame and validates
   the body against the XSD, answering the gateway's SOAP faults (``Internal Error (from
   client)``, ``Rejected by policy. (from client)``, ``certificate revoked (from client)``);
-- a **registry** in SQLite (Comuni, persons, families, residences), seeded with a fictitious
+- a **registry** in SQLite (Comuni, persons, households, residences), seeded with a fictitious
   population with valid codici fiscali;
 - **operations** with real semantics: TestConn, 1001, 1002, 2001, 3001, 3002, 3003, 3007,
   4005, 5005, 6001 (a real PDF over MTOM), 7001; others answer "not simulated" (EN379);
@@ -37,17 +37,18 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .config import SimulatorConfig
     from .faults import Fault, FaultInjector, FaultKnob
+    from .household import Address, Household, Person
     from .ledger import LedgerEntry
     from .notifications import NotificationRecord, notifications_document
     from .runtime import Simulator, running_simulator
-    from .store import Address, Family, Person, Registry
+    from .store import Registry
 
 __all__ = [
     "Address",
-    "Family",
     "Fault",
     "FaultInjector",
     "FaultKnob",
+    "Household",
     "LedgerEntry",
     "NotificationRecord",
     "Person",
@@ -60,14 +61,14 @@ __all__ = [
 
 # Loaded on first use, so that importing the package (e.g. the pytest plugin) stays cheap.
 _HOME = {
-    "Address": "store",
-    "Family": "store",
+    "Address": "household",
     "Fault": "faults",
     "FaultInjector": "faults",
     "FaultKnob": "faults",
+    "Household": "household",
     "LedgerEntry": "ledger",
     "NotificationRecord": "notifications",
-    "Person": "store",
+    "Person": "household",
     "Registry": "store",
     "Simulator": "runtime",
     "SimulatorConfig": "config",
@@ -76,9 +77,11 @@ _HOME = {
 }
 
 
-# Names before 0.2, each of which meant something else elsewhere in the library (the journal's
-# OperationRecord, the client's FaultKind of a received fault): they warn and keep working.
+# Names before 0.2, each of which meant something else elsewhere in the library ("family" is
+# ANPR's service family, the journal has the OperationRecord, the client the FaultKind of a
+# received fault): they warn and keep working.
 _RENAMED = {
+    "Family": "Household",
     "FaultKind": "FaultKnob",
     "OperationRecord": "LedgerEntry",
 }

@@ -62,9 +62,10 @@ from ..soap.xsdmodel import SchemaSet
 from .clock import Clock, format_datetime, utc_iso
 from .config import SimulatorConfig
 from .db import Database
+from .household import Person
 from .payloads import comune_richiesta, generalita
 from .push import build_request
-from .store import ComuneInfo, Person
+from .store import ComuneInfo
 
 __all__ = [
     "Endpoint",

@@ -10,15 +10,16 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from .store import Address, ComuneInfo, Family, Person, Registry
+from .household import Address, Household, Person
+from .store import ComuneInfo, Registry
 
 __all__ = [
+    "birth_place",
     "change_of_residence",
     "comune",
     "comune_richiesta",
     "famiglia",
     "generalita",
-    "luogo_nascita",
     "residenza",
 ]
 
@@ -41,9 +42,9 @@ def comune_richiesta(info: ComuneInfo) -> dict[str, Any]:
     }
 
 
-def luogo_nascita(person: Person) -> dict[str, Any]:
+def birth_place(person: Person) -> dict[str, Any]:
     """``tipoLuogoEvento`` of the birth: a Comune, or a foreign state."""
-    place = person.luogo_nascita
+    place = person.birth_place
     if place.state:
         return {"localita": {"descrizioneStato": place.name, "codiceStato": place.state}}
     out: dict[str, Any] = {"nomeComune": place.name}
@@ -57,11 +58,11 @@ def generalita(person: Person) -> dict[str, Any]:
     """``tipoGeneralita``: codice fiscale, names, sex, birth date and place, ANPR id."""
     return {
         "codiceFiscale": {"codFiscale": person.codice_fiscale},
-        "cognome": person.cognome,
-        "nome": person.nome,
-        "sesso": person.sesso,
-        "dataNascita": person.data_nascita,
-        "luogoNascita": luogo_nascita(person),
+        "cognome": person.surname,
+        "nome": person.name,
+        "sesso": person.sex,
+        "dataNascita": person.birth_date,
+        "luogoNascita": birth_place(person),
         "idSchedaSoggettoANPR": person.id,
     }
 
@@ -78,28 +79,28 @@ def indirizzo(address: Address, info: ComuneInfo) -> dict[str, Any]:
     return out
 
 
-def residenza(family: Family, info: ComuneInfo) -> dict[str, Any]:
+def residenza(household: Household, info: ComuneInfo) -> dict[str, Any]:
     """``tipoResidenza`` of a family's address."""
     return {
-        "tipoIndirizzo": family.address.kind,
-        "indirizzo": indirizzo(family.address, info),
-        "dataDecorrenzaResidenza": family.since,
+        "tipoIndirizzo": household.address.kind,
+        "indirizzo": indirizzo(household.address, info),
+        "dataDecorrenzaResidenza": household.since,
     }
 
 
-def famiglia(family: Family) -> dict[str, Any]:
+def famiglia(household: Household) -> dict[str, Any]:
     """``tipoFamigliaConvivenza`` (identification part)."""
-    out: dict[str, Any] = {"idFamigliaConvivenzaANPR": family.id}
-    if family.origin_date:
-        out["dataOrigineFamigliaConvivenza"] = family.origin_date
-    out["tipoScheda"] = family.kind
+    out: dict[str, Any] = {"idFamigliaConvivenzaANPR": household.id}
+    if household.origin_date:
+        out["dataOrigineFamigliaConvivenza"] = household.origin_date
+    out["tipoScheda"] = household.kind
     return out
 
 
 def legame(person: Person) -> dict[str, Any]:
     """``tipoLegameSoggetto``."""
     return {
-        "dataDecorrenza": person.relation_since or person.data_nascita,
+        "dataDecorrenza": person.relation_since or person.birth_date,
         "codiceLegame": person.relation or "99",
     }
 
@@ -139,10 +140,10 @@ def change_of_residence(
             {
                 "generalita": {
                     "codiceFiscale": {"codFiscale": p.codice_fiscale},
-                    "cognome": p.cognome,
-                    "nome": p.nome,
-                    "sesso": p.sesso,
-                    "dataNascita": p.data_nascita,
+                    "cognome": p.surname,
+                    "nome": p.name,
+                    "sesso": p.sex,
+                    "dataNascita": p.birth_date,
                 },
                 "legameSoggetto": {"dataDecorrenza": when, "codiceLegame": p.relation or "1"},
             }
@@ -256,21 +257,21 @@ def dati_soggetto(
     if "identificativi" in parts:
         out["identificativi"] = {"idANPR": person.id_anpr}
     out["generalita"] = generalita(person)
-    if "statoCivile" in parts and person.stato_civile:
-        out["statoCivile"] = {"statoCivile": person.stato_civile}
+    if "statoCivile" in parts and person.marital_status:
+        out["statoCivile"] = {"statoCivile": person.marital_status}
     if "cittadinanza" in parts:
-        out["cittadinanza"] = [cittadinanza(person.cittadinanza)]
-    family = registry.family(person.family_id) if person.family_id else None
-    if "residenza" in parts and family is not None and person.comune:
-        out["residenza"] = [residenza(family, comune_info(registry, person.comune))]
-    if "legameSoggetto" in parts and family is not None:
+        out["cittadinanza"] = [cittadinanza(person.citizenship)]
+    household = registry.household(person.household_id) if person.household_id else None
+    if "residenza" in parts and household is not None and person.comune:
+        out["residenza"] = [residenza(household, comune_info(registry, person.comune))]
+    if "legameSoggetto" in parts and household is not None:
         out["legameSoggetto"] = {
-            "tipoLegame": "3" if family.kind == "1" else "4",
-            "dataDecorrenza": person.relation_since or family.since,
+            "tipoLegame": "3" if household.kind == "1" else "4",
+            "dataDecorrenza": person.relation_since or household.since,
             "codiceLegame": person.relation or "99",
         }
-    if "famigliaConvivenza" in parts and family is not None:
-        out["famigliaConvivenza"] = famiglia(family)
-    if "datiDecesso" in parts and person.data_decesso is not None:
-        out["datiDecesso"] = {"dataEvento": person.data_decesso}
+    if "famigliaConvivenza" in parts and household is not None:
+        out["famigliaConvivenza"] = famiglia(household)
+    if "datiDecesso" in parts and person.death_date is not None:
+        out["datiDecesso"] = {"dataEvento": person.death_date}
     return out

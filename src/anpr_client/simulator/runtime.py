@@ -66,7 +66,7 @@ class Simulator:
         self.db = Database(None if self._temporary else self.state_dir / "registry.sqlite")
         self.clock = Clock(self.config.clock_offset)
         self.store = Registry(self.db)
-        """The registry (:class:`~.store.Registry`): ``residents``, ``person``, ``families``…"""
+        """The registry (:class:`~.store.Registry`): ``residents``, ``person``, ``households``…"""
         self.ledger = Ledger(self.db)
         seed_registry(
             self.store,

@@ -22,7 +22,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..store import Family, Person
+from ..household import Household, Person
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 from .common import decorrenza, locate, text, variato
 
@@ -50,27 +50,27 @@ def _resident(ctx: Context, req: Request) -> Person:
     return person
 
 
-def _family_left(
+def _household_left(
     ctx: Context,
     req: Request,
-    family: Family | None,
+    household: Household | None,
     members: Sequence[Mapping[str, Any]],
     since: dt.date,
     where: str,
 ) -> list[dict[str, Any]]:
-    if family is None:
+    if household is None:
         return []
     out = []
     for i, item in enumerate(members):
         member = locate(ctx, item.get("generalita") or {}, where=f"{where}[{i}]")
         relation = text((item.get("legameSoggetto") or {}).get("codiceLegame"))
-        if member.family_id != family.id or relation is None:
+        if member.household_id != household.id or relation is None:
             continue
         updated = ctx.registry.set_relation(
             member, relation, since=since, operation=req.id_operazione_anpr
         )
         out.append(variato(ctx, updated))
-    ctx.registry.promote_head(family.id, since=since, operation=req.id_operazione_anpr)
+    ctx.registry.promote_head(household.id, since=since, operation=req.id_operazione_anpr)
     return out
 
 
@@ -104,20 +104,20 @@ def decesso(ctx: Context, req: Request) -> OkAnswer:
             )
         )
     person = _resident(ctx, req)
-    family = ctx.registry.family(person.family_id) if person.family_id else None
+    household = ctx.registry.household(person.household_id) if person.household_id else None
     dead = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
     variati = [
         variato(
             ctx,
             dead,
-            previous_family=family,
+            previous_household=household,
             cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
         )
     ]
-    variati += _family_left(
+    variati += _household_left(
         ctx,
         req,
-        family,
+        household,
         req.payload.get("elencoSoggettiFamiglia") or [],
         since,
         "elencoSoggettiFamiglia",
@@ -176,17 +176,17 @@ def cancellazione(ctx: Context, req: Request) -> OkAnswer:
                 )
             )
     person = _resident(ctx, req)
-    family = ctx.registry.family(person.family_id) if person.family_id else None
+    household = ctx.registry.household(person.household_id) if person.household_id else None
     cancelled = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
     variati = [
         variato(
             ctx,
             cancelled,
-            previous_family=family,
+            previous_household=household,
             cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
         )
     ]
-    variati += _family_left(
-        ctx, req, family, req.payload.get("elencoSoggetti") or [], since, "elencoSoggetti"
+    variati += _household_left(
+        ctx, req, household, req.payload.get("elencoSoggetti") or [], since, "elencoSoggetti"
     )
     return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})

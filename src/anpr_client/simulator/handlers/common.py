@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...validation import codicefiscale
+from ..household import BirthPlace, Household, Person, PersonalData
 from ..payloads import comune_info, dati_soggetto, famiglia
-from ..store import BirthPlace, Family, NewPerson, Person, Registry
+from ..store import Registry
 from .base import Context, Rejected, Request, entry, parse_date
 
 __all__ = [
@@ -132,7 +133,7 @@ def new_person(
     citizenship: str,
     marital_status: str | None,
     attribute_cf: bool,
-) -> NewPerson:
+) -> PersonalData:
     """The data of a person to register; with ``attribute_cf`` a missing codice fiscale is
     computed (as the Agenzia delle Entrate would attribute it), omocodia applied if taken."""
     surname = text(generalita.get("cognome"))
@@ -188,15 +189,15 @@ def new_person(
                     value=cf,
                 )
             )
-    return NewPerson(
+    return PersonalData(
         codice_fiscale=cf,
-        cognome=surname.upper(),
-        nome=name.upper(),
-        sesso=sex,
-        data_nascita=birth_date,
-        luogo_nascita=place,
-        cittadinanza=citizenship,
-        stato_civile=marital_status,
+        surname=surname.upper(),
+        name=name.upper(),
+        sex=sex,
+        birth_date=birth_date,
+        birth_place=place,
+        citizenship=citizenship,
+        marital_status=marital_status,
     )
 
 
@@ -211,15 +212,15 @@ def variato(
     ctx: Context,
     person: Person,
     *,
-    previous_family: Family | None = None,
+    previous_household: Household | None = None,
     provenance: str | None = None,
     cancellation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ``listaSoggettiVariati/datiSoggetto`` entry for a person an operation changed."""
     record = dati_soggetto(ctx.registry, person)
     out: dict[str, Any] = {"identificativi": record.pop("identificativi")}
-    if previous_family is not None:
-        out["famigliaConvivenzaPrecedente"] = famiglia(previous_family)
+    if previous_household is not None:
+        out["famigliaConvivenzaPrecedente"] = famiglia(previous_household)
     out["generalitaAttuali"] = record.pop("generalita")
     out.update(record)
     if cancellation:

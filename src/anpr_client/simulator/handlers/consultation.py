@@ -19,6 +19,7 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from ..household import Person
 from ..ledger import LedgerEntry
 from ..payloads import (
     comune_info,
@@ -29,7 +30,6 @@ from ..payloads import (
     parts_requested,
     residenza,
 )
-from ..store import Person
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 
 __all__ = ["genitori", "interrogazione", "ricerca_operazione", "ricerca_operazioni"]
@@ -97,10 +97,10 @@ def find_subjects(
                 )
             )
         found = registry.find(
-            cognome=_text(criteri.get("cognome")),
-            nome=_text(criteri.get("nome")),
-            sesso=_text(criteri.get("sesso")),
-            data_nascita=parse_date(birth_date) if birth_date else None,
+            surname=_text(criteri.get("cognome")),
+            name=_text(criteri.get("nome")),
+            sex=_text(criteri.get("sesso")),
+            birth_date=parse_date(birth_date) if birth_date else None,
             birth_comune=istat,
             birth_state=state,
         )
@@ -149,16 +149,16 @@ def interrogazione(ctx: Context, req: Request) -> OkAnswer:
     parts = parts_requested(dati.get("datiAnagraficiRichiesti"))
     scheda = str(dati.get("schedaAnagraficaRichiesta", "1")).strip()
     content: dict[str, Any] = {}
-    if scheda in ("2", "3") and person.family_id and person.resident:
-        members = ctx.registry.members(person.family_id)
-        family = ctx.registry.family(person.family_id)
+    if scheda in ("2", "3") and person.household_id and person.resident:
+        members = ctx.registry.members(person.household_id)
+        household = ctx.registry.household(person.household_id)
         content["listaSoggetti"] = {
             "datiSoggetto": [dati_soggetto(ctx.registry, m, parts) for m in members]
         }
-        if family is not None:
+        if household is not None:
             content["datiFamigliaConvivenza"] = {
-                "residenza": residenza(family, comune_info(ctx.registry, family.comune)),
-                "famigliaConvivenza": famiglia(family),
+                "residenza": residenza(household, comune_info(ctx.registry, household.comune)),
+                "famigliaConvivenza": famiglia(household),
             }
     else:
         content["listaSoggetti"] = {"datiSoggetto": [dati_soggetto(ctx.registry, person, parts)]}
@@ -200,10 +200,10 @@ def genitori(ctx: Context, req: Request) -> OkAnswer:
         items = []
         for person in persons:
             item: dict[str, Any] = {"genitore": {"generalita": generalita(person)}}
-            family = ctx.registry.family(person.family_id) if person.family_id else None
-            if family is not None and person.comune:
-                item["residenza"] = residenza(family, comune_info(ctx.registry, person.comune))
-                item["famiglia"] = famiglia(family)
+            household = ctx.registry.household(person.household_id) if person.household_id else None
+            if household is not None and person.comune:
+                item["residenza"] = residenza(household, comune_info(ctx.registry, person.comune))
+                item["famiglia"] = famiglia(household)
             items.append(item)
         if items:
             content[f"elencoSoggetti{role}"] = items

@@ -15,15 +15,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..household import Household, Person
 from ..payloads import address_of, residence_comune
-from ..store import Family, Person
 from .base import Context, Entry, OkAnswer, Rejected, Request, entry
 from .common import decorrenza, locate, text, variato
 
 __all__ = ["mutazione_residenza"]
 
 
-def _target_family(ctx: Context, req: Request, since: Any) -> tuple[Family, bool]:
+def _target_household(ctx: Context, req: Request, since: Any) -> tuple[Household, bool]:
     controllo = req.payload.get("datiControllo") or {}
     tipo_scheda = text(controllo.get("tipoScheda"))
     residenze = req.payload.get("residenzaFamiglia") or []
@@ -48,21 +48,21 @@ def _target_family(ctx: Context, req: Request, since: Any) -> tuple[Family, bool
                     value=where,
                 )
             )
-        return ctx.registry.create_family(req.comune, address, since=since), True
+        return ctx.registry.create_household(req.comune, address, since=since), True
     if tipo_scheda == "1":
         scheda = req.payload.get("generalitaSchedaFamiglia") or {}
-        family_id = text(scheda.get("idFamigliaConvivenzaANPR"))
-        family = ctx.registry.family(family_id) if family_id else None
-        if family is None or not family.active or family.comune != req.comune:
+        household_id = text(scheda.get("idFamigliaConvivenzaANPR"))
+        household = ctx.registry.household(household_id) if household_id else None
+        if household is None or not household.active or household.comune != req.comune:
             raise Rejected(
                 entry(
                     "EN119",
-                    f"family {family_id} is not a family of Comune {req.comune}",
+                    f"family {household_id} is not a family of Comune {req.comune}",
                     field="generalitaSchedaFamiglia/idFamigliaConvivenzaANPR",
-                    value=family_id,
+                    value=household_id,
                 )
             )
-        return family, False
+        return household, False
     raise Rejected(
         entry(
             "EF016",
@@ -119,7 +119,7 @@ def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
                 )
             )
         seen.add(person.id)
-        if person.data_nascita > since:
+        if person.birth_date > since:
             raise Rejected(
                 entry(
                     "ES008",
@@ -130,7 +130,7 @@ def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
             )
         legame = item.get("legameSoggetto") or {}
         moving.append((person, text(legame.get("codiceLegame")) or "99"))
-    family, new = _target_family(ctx, req, since)
+    household, new = _target_household(ctx, req, since)
     heads = [p for p, relation in moving if relation == "1"]
     if new and len(heads) != 1:
         raise Rejected(
@@ -143,12 +143,12 @@ def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
     if (
         not new
         and heads
-        and any(m.relation == "1" for m in ctx.registry.members(family.id) if m.id not in seen)
+        and any(m.relation == "1" for m in ctx.registry.members(household.id) if m.id not in seen)
     ):
         raise Rejected(
             entry(
                 "EF007",
-                f"family {family.id} already has a head",
+                f"family {household.id} already has a head",
                 field="elencoSoggettiFamiglia/legameSoggetto/codiceLegame",
             )
         )
@@ -157,22 +157,22 @@ def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
     assert requesting is not None  # the gateway admits subentrati Comuni only
     warnings: list[Entry] = []
     variati: list[dict[str, Any]] = []
-    left_families: set[str] = set()
+    left_households: set[str] = set()
     produced = False
     for person, relation in moving:
         origin = person.comune
-        previous = ctx.registry.family(person.family_id) if person.family_id else None
+        previous = ctx.registry.household(person.household_id) if person.household_id else None
         moved = ctx.registry.move(
             person,
             comune=req.comune,
-            family_id=family.id,
+            household_id=household.id,
             relation=relation,
             since=since,
             reason="change" if origin == req.comune else "transfer",
             operation=req.id_operazione_anpr,
         )
-        if previous is not None and previous.id != family.id:
-            left_families.add(previous.id)
+        if previous is not None and previous.id != household.id:
+            left_households.add(previous.id)
         if origin is not None and origin != req.comune:
             ctx.notifier.residence_left(
                 recipient=origin,
@@ -186,18 +186,18 @@ def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
             variato(
                 ctx,
                 moved,
-                previous_family=previous,
+                previous_household=previous,
                 provenance=origin if origin != req.comune else None,
             )
         )
-    for family_id in sorted(left_families):
-        remaining = ctx.registry.members(family_id)
+    for household_id in sorted(left_households):
+        remaining = ctx.registry.members(household_id)
         if remaining:
-            ctx.registry.promote_head(family_id, since=since, operation=req.id_operazione_anpr)
+            ctx.registry.promote_head(household_id, since=since, operation=req.id_operazione_anpr)
             warnings.append(
                 entry(
                     "EN226",
-                    f"family {family_id} keeps {len(remaining)} member(s): update "
+                    f"family {household_id} keeps {len(remaining)} member(s): update "
                     "its relationships if needed",
                     severity="W",
                 )

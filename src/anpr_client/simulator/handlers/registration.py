@@ -20,26 +20,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..household import ITALY, Household, Person
 from ..payloads import address_of, residence_comune
-from ..store import ITALY, Family, Person
 from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import decorrenza, locate, new_person, text, variato
 
 __all__ = ["iscrizione_altri_motivi", "iscrizione_nascita"]
 
 
-def _existing_family(ctx: Context, req: Request, family_id: str | None, where: str) -> Family:
-    family = ctx.registry.family(family_id) if family_id else None
-    if family is None or not family.active or family.comune != req.comune:
+def _existing_household(
+    ctx: Context, req: Request, household_id: str | None, where: str
+) -> Household:
+    household = ctx.registry.household(household_id) if household_id else None
+    if household is None or not household.active or household.comune != req.comune:
         raise Rejected(
             entry(
                 "EN136",
-                f"family {family_id} is not a family of Comune {req.comune}",
+                f"family {household_id} is not a family of Comune {req.comune}",
                 field=where,
-                value=family_id,
+                value=household_id,
             )
         )
-    return family
+    return household
 
 
 def _register(
@@ -47,7 +49,7 @@ def _register(
     req: Request,
     data: Any,
     *,
-    family: Family,
+    household: Household,
     relation: str,
     reason: str,
 ) -> Person:
@@ -66,7 +68,7 @@ def _register(
         return ctx.registry.move(
             existing,
             comune=req.comune,
-            family_id=family.id,
+            household_id=household.id,
             relation=relation,
             since=since,
             reason=reason,
@@ -75,7 +77,7 @@ def _register(
     return ctx.registry.register(
         data,
         comune=req.comune,
-        family_id=family.id,
+        household_id=household.id,
         relation=relation,
         since=since,
         reason=reason,
@@ -97,7 +99,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
         marital_status="1",
         attribute_cf=text(controllo.get("gestioneCF")) == "1",
     )
-    if data.data_nascita > since:
+    if data.birth_date > since:
         raise Rejected(
             entry(
                 "ES008",
@@ -116,7 +118,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
                 entry("EN140", f"attribuzioneFamiglia {attribution} needs {key}", field=key)
             )
         parent = locate(ctx, parent_gen, where=key)
-        if not parent.resident or parent.comune != req.comune or parent.family_id is None:
+        if not parent.resident or parent.comune != req.comune or parent.household_id is None:
             raise Rejected(
                 entry(
                     "EN180",
@@ -125,7 +127,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
                     value=parent.codice_fiscale,
                 )
             )
-        family = _existing_family(ctx, req, parent.family_id, key)
+        household = _existing_household(ctx, req, parent.household_id, key)
     elif attribution in ("4", "5"):
         fam = req.payload.get("famConv") or {}
         if not fam or not legame:
@@ -136,7 +138,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
                     field="famConv",
                 )
             )
-        family = _existing_family(
+        household = _existing_household(
             ctx, req, text(fam.get("idFamigliaConvivenzaANPR")), "famConv/idFamigliaConvivenzaANPR"
         )
     elif attribution == "3":
@@ -157,7 +159,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
                 value=attribution,
             )
         )
-    person = _register(ctx, req, data, family=family, relation=relation, reason="birth")
+    person = _register(ctx, req, data, household=household, relation=relation, reason="birth")
     return OkAnswer(
         "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
     )
@@ -271,9 +273,9 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> OkAnswer:
     famiglia = req.payload.get("famiglia") or req.payload.get("convivenza") or {}
     scheda = famiglia.get("famiglia") or famiglia.get("convivenza") or {}
     legame = famiglia.get("legameSoggetto") or {}
-    family_id = text(scheda.get("idFamigliaConvivenzaANPR"))
-    if family_id:
-        family = _existing_family(ctx, req, family_id, "famiglia/idFamigliaConvivenzaANPR")
+    household_id = text(scheda.get("idFamigliaConvivenzaANPR"))
+    if household_id:
+        household = _existing_household(ctx, req, household_id, "famiglia/idFamigliaConvivenzaANPR")
         relation = text(legame.get("codiceLegame")) or "99"
     else:
         residenze = req.payload.get("residenza") or []
@@ -295,9 +297,11 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> OkAnswer:
                     value=where,
                 )
             )
-        family = ctx.registry.create_family(req.comune, address, since=since)
+        household = ctx.registry.create_household(req.comune, address, since=since)
         relation = "1"
-    person = _register(ctx, req, data, family=family, relation=relation, reason="registration")
+    person = _register(
+        ctx, req, data, household=household, relation=relation, reason="registration"
+    )
     return OkAnswer(
         "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
     )
