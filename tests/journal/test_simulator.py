@@ -33,7 +33,7 @@ from anpr_client.journal import Journal, RetryPolicy, State, journaled_call, res
 from anpr_client.settings import RetrySettings, Timeouts
 from anpr_client.simulator import Fault, Person, Simulator, SimulatorConfig
 from anpr_client.simulator.identities import SimulatorPki
-from anpr_client.simulator.payloads import comune_info, residenza
+from anpr_client.simulator.payloads import comune_info, residence
 
 A, B = "015146", "058091"
 ROOT = Path(__file__).resolve().parents[2]
@@ -98,7 +98,7 @@ def payload_5005(sim: Simulator, person: Person) -> dict[str, Any]:
     family = sim.store.household(family_id)
     assert family is not None
     today = dt.date.today()
-    home = residenza(family, comune_info(sim.store, B)) | {"dataDecorrenzaResidenza": today}
+    home = residence(family, comune_info(sim.store, B)) | {"dataDecorrenzaResidenza": today}
     return {
         "testataRichiesta": {"dataDecorrenza": today},
         "generalitaSchedaFamiglia": {"idFamigliaConvivenzaANPR": family_id, "tipoScheda": "1"},

@@ -53,7 +53,7 @@ def n010_payload(
     operation: str = "700000001",
     surname: str = "ROSSI",
     given_name: str = "MARIO",
-    decorrenza: str = "2026-11-20",
+    effective_date: str = "2026-11-20",
     kind: str = "N010",
 ) -> bytes:
     return (
@@ -65,7 +65,7 @@ def n010_payload(
         f"<comuneRichiesta><nomeComune>MILANO</nomeComune><codiceIstat>{ISTAT_B}</codiceIstat>"
         f"<siglaProvinciaIstat>MI</siglaProvinciaIstat></comuneRichiesta>"
         f"<idOperazioneANPR>{operation}</idOperazioneANPR>"
-        f"<dataDecorrenza>{decorrenza}</dataDecorrenza>"
+        f"<dataDecorrenza>{effective_date}</dataDecorrenza>"
         f"</ns:Notifica{kind}>"
     ).encode()
 

@@ -155,7 +155,7 @@ def test_empty_payload_is_answered_6(
         (b"<not-xml", "N010", "not acceptable XML"),
         (n010_payload(), "N099", "unknown notification type"),
         (n010_payload(kind="N014"), "N010", "must carry NotificaN010"),
-        (n010_payload(decorrenza="20/11/2026"), "N010", "dataDecorrenza"),
+        (n010_payload(effective_date="20/11/2026"), "N010", "dataDecorrenza"),
         (n010_payload(operation="ABC"), "N010", "idOperazioneANPR"),
     ],
 )

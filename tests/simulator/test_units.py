@@ -81,8 +81,8 @@ def test_n010_payload_validates_against_the_official_schema() -> None:
     registry = _seeded(42)
     info = registry.comune(B)
     assert info is not None
-    from anpr_client.simulator.notifications import notification_generalita
-    from anpr_client.simulator.payloads import comune_richiesta
+    from anpr_client.simulator.notifications import notification_personal_data
+    from anpr_client.simulator.payloads import comune
 
     official = etree.XMLSchema(etree.parse(str(reference / "N000notificheComuni.xsd")))
     residents = registry.residents(A) + registry.residents(B)
@@ -92,8 +92,8 @@ def test_n010_payload_validates_against_the_official_schema() -> None:
         payload = notification_payload(
             "N010",
             {
-                "generalitaSoggetto": notification_generalita(person),
-                "comuneRichiesta": comune_richiesta(info),
+                "generalitaSoggetto": notification_personal_data(person),
+                "comuneRichiesta": comune(info),
                 "idOperazioneANPR": "700000001",
                 "dataDecorrenza": dt.date(2026, 1, 2),
             },
@@ -118,7 +118,7 @@ def test_notifications_document_format(make_simulator: Any) -> None:
         person=person,
         requesting=info,
         operation="700000009",
-        decorrenza=dt.date(2026, 1, 2),
+        effective_date=dt.date(2026, 1, 2),
     )
     document = etree.fromstring(notifications_document([record]))
     assert document.tag == "notifiche"

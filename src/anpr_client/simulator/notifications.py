@@ -59,11 +59,11 @@ from ..safexml import NS, parse_xml
 from ..soap.bundle import Bundle, default_bundle_dir
 from ..soap.codec import encode
 from ..soap.xsdmodel import SchemaSet
+from . import payloads
 from .clock import Clock, format_datetime, utc_iso
 from .config import SimulatorConfig
 from .db import Database
 from .household import Person
-from .payloads import comune_richiesta, generalita
 from .push import build_request
 from .store import ComuneInfo
 
@@ -165,10 +165,10 @@ def notification_payload(kind: str, content: dict[str, Any]) -> bytes:
     return etree.tostring(element, encoding="UTF-8")
 
 
-def notification_generalita(person: Person) -> dict[str, Any]:
+def notification_personal_data(person: Person) -> dict[str, Any]:
     """``generalitaSoggetto`` as the N000 publication writes it: a birth Comune carries
     ``siglaProvincia`` (not ``siglaProvinciaIstat``, as the current tipoDato does)."""
-    out = generalita(person)
+    out = payloads.personal_data(person)
     place = out.get("luogoNascita", {}).get("comune")
     if isinstance(place, dict) and "siglaProvinciaIstat" in place:
         renamed = {
@@ -231,17 +231,17 @@ class Notifier:
         person: Person,
         requesting: ComuneInfo,
         operation: str,
-        decorrenza: dt.date,
+        effective_date: dt.date,
     ) -> NotificationRecord:
         """Store an N010 for ``recipient``: ``person`` moved to ``requesting`` (in the
         caller's transaction)."""
         payload = notification_payload(
             "N010",
             {
-                "generalitaSoggetto": notification_generalita(person),
-                "comuneRichiesta": comune_richiesta(requesting),
+                "generalitaSoggetto": notification_personal_data(person),
+                "comuneRichiesta": payloads.comune(requesting),
                 "idOperazioneANPR": operation,
-                "dataDecorrenza": decorrenza,
+                "dataDecorrenza": effective_date,
             },
         )
         return self._store("N010", recipient, operation, person.codice_fiscale, payload)

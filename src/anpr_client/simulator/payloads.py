@@ -1,7 +1,9 @@
 """Registry records as ANPR payload fragments (``tipoGeneralita``, ``tipoResidenza``…).
 
 Answers and notifications are built as payload dicts (see :mod:`anpr_client.soap.codec`); these
-functions give the shared fragments, so every service describes a person the same way.
+functions give the shared fragments, so every service describes a person the same way. Each
+builder is named after what it describes, its docstring names ANPR's type; the keys are ANPR's
+element names. :func:`address_of` and :func:`residence_comune` read a decoded request back.
 """
 
 from __future__ import annotations
@@ -14,27 +16,26 @@ from .household import Address, Household, Person
 from .store import ComuneInfo, Registry
 
 __all__ = [
+    "ALL_PARTS",
+    "address",
+    "address_of",
     "birth_place",
     "change_of_residence",
+    "citizenship",
     "comune",
-    "comune_richiesta",
-    "famiglia",
-    "generalita",
-    "residenza",
+    "comune_info",
+    "household_record",
+    "parts_requested",
+    "person_record",
+    "personal_data",
+    "residence",
+    "residence_comune",
+    "state_name",
 ]
 
 
 def comune(info: ComuneInfo) -> dict[str, Any]:
-    """``tipoComune``."""
-    return {
-        "nomeComune": info.name,
-        "codiceIstat": info.istat,
-        "siglaProvinciaIstat": info.province,
-    }
-
-
-def comune_richiesta(info: ComuneInfo) -> dict[str, Any]:
-    """``tipoComuneRichiesta``."""
+    """``tipoComune``, and ``tipoComuneRichiesta`` (the same three elements)."""
     return {
         "nomeComune": info.name,
         "codiceIstat": info.istat,
@@ -54,7 +55,7 @@ def birth_place(person: Person) -> dict[str, Any]:
     return {"comune": out}
 
 
-def generalita(person: Person) -> dict[str, Any]:
+def personal_data(person: Person) -> dict[str, Any]:
     """``tipoGeneralita``: codice fiscale, names, sex, birth date and place, ANPR id."""
     return {
         "codiceFiscale": {"codFiscale": person.codice_fiscale},
@@ -67,7 +68,7 @@ def generalita(person: Person) -> dict[str, Any]:
     }
 
 
-def indirizzo(address: Address, info: ComuneInfo) -> dict[str, Any]:
+def address(address: Address, info: ComuneInfo) -> dict[str, Any]:
     """``tipoIndirizzo``."""
     out: dict[str, Any] = {
         "cap": address.cap,
@@ -79,30 +80,22 @@ def indirizzo(address: Address, info: ComuneInfo) -> dict[str, Any]:
     return out
 
 
-def residenza(household: Household, info: ComuneInfo) -> dict[str, Any]:
+def residence(household: Household, info: ComuneInfo) -> dict[str, Any]:
     """``tipoResidenza`` of a family's address."""
     return {
         "tipoIndirizzo": household.address.kind,
-        "indirizzo": indirizzo(household.address, info),
+        "indirizzo": address(household.address, info),
         "dataDecorrenzaResidenza": household.since,
     }
 
 
-def famiglia(household: Household) -> dict[str, Any]:
+def household_record(household: Household) -> dict[str, Any]:
     """``tipoFamigliaConvivenza`` (identification part)."""
     out: dict[str, Any] = {"idFamigliaConvivenzaANPR": household.id}
     if household.origin_date:
         out["dataOrigineFamigliaConvivenza"] = household.origin_date
     out["tipoScheda"] = household.kind
     return out
-
-
-def legame(person: Person) -> dict[str, Any]:
-    """``tipoLegameSoggetto``."""
-    return {
-        "dataDecorrenza": person.relation_since or person.birth_date,
-        "codiceLegame": person.relation or "99",
-    }
 
 
 def change_of_residence(
@@ -181,14 +174,6 @@ def residence_comune(payload: Any) -> str | None:
     return None
 
 
-def data_decorrenza(payload: Any) -> dt.date | None:
-    from .handlers.base import parse_date
-
-    if isinstance(payload, dict) and payload.get("dataDecorrenzaResidenza"):
-        return parse_date(payload["dataDecorrenzaResidenza"])
-    return None
-
-
 def comune_info(registry: Registry, istat: str) -> ComuneInfo:
     """The Comune's info; a Comune unknown to the registry gets a placeholder name."""
     info = registry.comune(istat)
@@ -220,7 +205,7 @@ def _stati() -> Any:
 _STATI: Any = None
 
 
-def cittadinanza(code: str) -> dict[str, Any]:
+def citizenship(code: str) -> dict[str, Any]:
     """``tipoCittadinanza``."""
     return {"descrizioneStato": state_name(code), "codiceStato": code}
 
@@ -248,7 +233,7 @@ def parts_requested(codes: Any) -> frozenset[str]:
     return frozenset({"identificativi", "generalita"} | {PARTS[c] for c in wanted if c in PARTS})
 
 
-def dati_soggetto(
+def person_record(
     registry: Registry, person: Person, parts: frozenset[str] = ALL_PARTS
 ) -> dict[str, Any]:
     """A person's record (``tipoDatiRispostaEstrazioneSoggetti`` subset, schema order is the
@@ -256,14 +241,14 @@ def dati_soggetto(
     out: dict[str, Any] = {}
     if "identificativi" in parts:
         out["identificativi"] = {"idANPR": person.id_anpr}
-    out["generalita"] = generalita(person)
+    out["generalita"] = personal_data(person)
     if "statoCivile" in parts and person.marital_status:
         out["statoCivile"] = {"statoCivile": person.marital_status}
     if "cittadinanza" in parts:
-        out["cittadinanza"] = [cittadinanza(person.citizenship)]
+        out["cittadinanza"] = [citizenship(person.citizenship)]
     household = registry.household(person.household_id) if person.household_id else None
     if "residenza" in parts and household is not None and person.comune:
-        out["residenza"] = [residenza(household, comune_info(registry, person.comune))]
+        out["residenza"] = [residence(household, comune_info(registry, person.comune))]
     if "legameSoggetto" in parts and household is not None:
         out["legameSoggetto"] = {
             "tipoLegame": "3" if household.kind == "1" else "4",
@@ -271,7 +256,7 @@ def dati_soggetto(
             "codiceLegame": person.relation or "99",
         }
     if "famigliaConvivenza" in parts and household is not None:
-        out["famigliaConvivenza"] = famiglia(household)
+        out["famigliaConvivenza"] = household_record(household)
     if "datiDecesso" in parts and person.death_date is not None:
         out["datiDecesso"] = {"dataEvento": person.death_date}
     return out

@@ -98,7 +98,7 @@ class Request:
         return str(self.header.get("idOperazioneComune", ""))
 
     @property
-    def data_decorrenza(self) -> dt.date | None:
+    def effective_date(self) -> dt.date | None:
         value = self.header.get("dataDecorrenza")
         return parse_date(value) if value else None
 

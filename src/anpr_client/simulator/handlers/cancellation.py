@@ -24,9 +24,9 @@ from typing import Any, Final
 
 from ..household import Household, Person
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
-from .common import decorrenza, locate, text, variato
+from .common import changed_subject, effective_date, locate, text
 
-__all__ = ["cancellazione", "decesso"]
+__all__ = ["cancel_for_other_reasons", "register_death"]
 
 _DEATH: Final = frozenset({"1", "2"})
 _OTHER: Final = frozenset({str(n) for n in range(3, 14)})
@@ -69,14 +69,14 @@ def _household_left(
         updated = ctx.registry.set_relation(
             member, relation, since=since, operation=req.id_operazione_anpr
         )
-        out.append(variato(ctx, updated))
+        out.append(changed_subject(ctx, updated))
     ctx.registry.promote_head(household.id, since=since, operation=req.id_operazione_anpr)
     return out
 
 
-def decesso(ctx: Context, req: Request) -> OkAnswer:
+def register_death(ctx: Context, req: Request) -> OkAnswer:
     """2001: record the death of a resident."""
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     motivo = req.payload.get("motivoCancellazione") or {}
     reason = (text(motivo.get("tipoMotivoCancellazione")) or "1").lstrip("0")
     if reason not in _DEATH:
@@ -107,7 +107,7 @@ def decesso(ctx: Context, req: Request) -> OkAnswer:
     household = ctx.registry.household(person.household_id) if person.household_id else None
     dead = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
     variati = [
-        variato(
+        changed_subject(
             ctx,
             dead,
             previous_household=household,
@@ -125,9 +125,9 @@ def decesso(ctx: Context, req: Request) -> OkAnswer:
     return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
 
 
-def cancellazione(ctx: Context, req: Request) -> OkAnswer:
+def cancel_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
     """2003: cancel a resident for a reason other than death."""
-    decorrenza(req, ctx)
+    effective_date(req, ctx)
     dati = req.payload.get("datiCancellazione") or {}
     reason = (text(dati.get("motivoCancellazione")) or "").lstrip("0")
     field = "datiCancellazione/motivoCancellazione"
@@ -179,7 +179,7 @@ def cancellazione(ctx: Context, req: Request) -> OkAnswer:
     household = ctx.registry.household(person.household_id) if person.household_id else None
     cancelled = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
     variati = [
-        variato(
+        changed_subject(
             ctx,
             cancelled,
             previous_household=household,

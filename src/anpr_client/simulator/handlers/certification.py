@@ -17,13 +17,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .. import payloads
 from ..household import Person
-from ..payloads import cittadinanza, comune_info, generalita, residenza, state_name
 from ..pdf import render_certificate
 from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import locate, text
 
-__all__ = ["certificato"]
+__all__ = ["issue_certificate"]
 
 #: Titles of the certificate types (ANPR's table of certificate types).
 TITLES: Final = {
@@ -98,13 +98,13 @@ def _lines(ctx: Context, person: Person, types: list[str]) -> list[tuple[str, st
         ("Sesso", person.sex),
         ("Data di nascita", person.birth_date.strftime("%d/%m/%Y")),
         ("Luogo di nascita", born_in),
-        ("Cittadinanza", state_name(person.citizenship)),
+        ("Cittadinanza", payloads.state_name(person.citizenship)),
     ]
     if person.marital_status:
         lines.append(("Stato civile", _MARITAL.get(person.marital_status, person.marital_status)))
     household = ctx.registry.household(person.household_id) if person.household_id else None
     if household is not None and person.comune:
-        info = comune_info(ctx.registry, person.comune)
+        info = payloads.comune_info(ctx.registry, person.comune)
         address = household.address
         lines.append(
             (
@@ -128,7 +128,7 @@ def _lines(ctx: Context, person: Person, types: list[str]) -> list[tuple[str, st
     return lines
 
 
-def certificato(ctx: Context, req: Request) -> OkAnswer:
+def issue_certificate(ctx: Context, req: Request) -> OkAnswer:
     types = _types(req)
     subject = (req.payload.get("soggettoIntestatario") or {}).get("generalita") or {}
     try:
@@ -167,24 +167,26 @@ def certificato(ctx: Context, req: Request) -> OkAnswer:
     controllo: Mapping[str, Any] = req.payload.get("datiControllo") or {}
     parametri = {k: controllo[k] for k in _PARAMETERS if controllo.get(k) not in (None, "")}
     household = ctx.registry.household(person.household_id) if person.household_id else None
-    dati: dict[str, Any] = {"generalitaAttuali": generalita(person)}
+    dati: dict[str, Any] = {"generalitaAttuali": payloads.personal_data(person)}
     if household is not None and person.comune:
-        dati["residenza"] = [residenza(household, comune_info(ctx.registry, person.comune))]
+        dati["residenza"] = [
+            payloads.residence(household, payloads.comune_info(ctx.registry, person.comune))
+        ]
     if person.marital_status:
         dati["statoCivile"] = {"statoCivile": person.marital_status}
-    dati["cittadinanza"] = [cittadinanza(person.citizenship)]
+    dati["cittadinanza"] = [payloads.citizenship(person.citizenship)]
     if person.comune:
-        dati["comuneCompetente"] = comune_info(ctx.registry, person.comune).name
+        dati["comuneCompetente"] = payloads.comune_info(ctx.registry, person.comune).name
     content: dict[str, Any] = {
         "listaTipiCertificato": {"tipoCertificato": types},
-        "soggettoIntestatario": {"generalita": generalita(person)},
+        "soggettoIntestatario": {"generalita": payloads.personal_data(person)},
         "protocolloANPR": {"numeroProtocolloANPR": req.id_operazione_anpr},
         "parametriRichiesta": parametri,
         "datiCertificato": dati,
     }
     mtom: tuple[tuple[str, str], ...] = ()
     if text(controllo.get("tipoRichiesta")) != "2":
-        issuer = comune_info(ctx.registry, req.comune)
+        issuer = payloads.comune_info(ctx.registry, req.comune)
         issued = ctx.clock.local_now().replace(tzinfo=None, microsecond=0)
         pdf = render_certificate(
             title=" - ".join(TITLES[t] for t in types),

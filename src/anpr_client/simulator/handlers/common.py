@@ -7,17 +7,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...validation import codicefiscale
+from .. import payloads
 from ..household import BirthPlace, Household, Person, PersonalData
-from ..payloads import comune_info, dati_soggetto, famiglia
 from ..store import Registry
 from .base import Context, Rejected, Request, entry, parse_date
 
 __all__ = [
-    "birth_place",
-    "decorrenza",
+    "changed_subject",
+    "effective_date",
     "locate",
-    "new_person",
-    "variato",
+    "read_birth_place",
+    "read_personal_data",
 ]
 
 
@@ -28,9 +28,9 @@ def text(value: Any) -> str | None:
     return out or None
 
 
-def decorrenza(req: Request, ctx: Context) -> dt.date:
+def effective_date(req: Request, ctx: Context) -> dt.date:
     """``testataRichiesta/dataDecorrenza``: required by registrations, not in the future."""
-    day = req.data_decorrenza
+    day = req.effective_date
     if day is None:
         raise Rejected(
             entry(
@@ -88,7 +88,7 @@ def locate(ctx: Context, generalita: Mapping[str, Any], *, where: str) -> Person
     return person
 
 
-def birth_place(ctx: Context, luogo: Mapping[str, Any] | None, *, where: str) -> BirthPlace:
+def read_birth_place(ctx: Context, luogo: Mapping[str, Any] | None, *, where: str) -> BirthPlace:
     """A :class:`BirthPlace` from a decoded ``tipoLuogoEvento``."""
     luogo = luogo or {}
     comune = luogo.get("comune")
@@ -125,7 +125,7 @@ def _cadastral(ctx: Context, place: BirthPlace, born: dt.date) -> str | None:
     return None
 
 
-def new_person(
+def read_personal_data(
     ctx: Context,
     generalita: Mapping[str, Any],
     *,
@@ -153,7 +153,7 @@ def new_person(
             )
         )
     birth_date = parse_date(born)
-    place = birth_place(ctx, generalita.get("luogoNascita"), where=where)
+    place = read_birth_place(ctx, generalita.get("luogoNascita"), where=where)
     assert surname is not None
     assert name is not None
     assert sex is not None
@@ -208,7 +208,7 @@ def _free_code(registry: Registry, base: str) -> str:
     raise Rejected(entry("EN125", "no omocodic variant of the codice fiscale is free"))
 
 
-def variato(
+def changed_subject(
     ctx: Context,
     person: Person,
     *,
@@ -217,16 +217,16 @@ def variato(
     cancellation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ``listaSoggettiVariati/datiSoggetto`` entry for a person an operation changed."""
-    record = dati_soggetto(ctx.registry, person)
+    record = payloads.person_record(ctx.registry, person)
     out: dict[str, Any] = {"identificativi": record.pop("identificativi")}
     if previous_household is not None:
-        out["famigliaConvivenzaPrecedente"] = famiglia(previous_household)
+        out["famigliaConvivenzaPrecedente"] = payloads.household_record(previous_household)
     out["generalitaAttuali"] = record.pop("generalita")
     out.update(record)
     if cancellation:
         out["datiCancellazione"] = dict(cancellation)
     if provenance is not None:
-        from ..payloads import comune
-
-        out["provenienza"] = {"comune": comune(comune_info(ctx.registry, provenance))}
+        out["provenienza"] = {
+            "comune": payloads.comune(payloads.comune_info(ctx.registry, provenance))
+        }
     return out

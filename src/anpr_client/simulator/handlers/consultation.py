@@ -19,20 +19,12 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from .. import payloads
 from ..household import Person
 from ..ledger import LedgerEntry
-from ..payloads import (
-    comune_info,
-    comune_richiesta,
-    dati_soggetto,
-    famiglia,
-    generalita,
-    parts_requested,
-    residenza,
-)
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 
-__all__ = ["genitori", "interrogazione", "ricerca_operazione", "ricerca_operazioni"]
+__all__ = ["find_parents", "look_up_citizen", "operation_answer", "operation_state"]
 
 
 def _text(value: Any) -> str | None:
@@ -117,7 +109,7 @@ def find_subjects(
     return found
 
 
-def interrogazione(ctx: Context, req: Request) -> OkAnswer:
+def look_up_citizen(ctx: Context, req: Request) -> OkAnswer:
     """3002: a citizen's record, or their family's."""
     criteri = req.payload.get("criteriRicerca") or {}
     dati = req.payload.get("datiRichiesta") or {}
@@ -146,26 +138,30 @@ def interrogazione(ctx: Context, req: Request) -> OkAnswer:
             )
         )
     person = persons[0]
-    parts = parts_requested(dati.get("datiAnagraficiRichiesti"))
+    parts = payloads.parts_requested(dati.get("datiAnagraficiRichiesti"))
     scheda = str(dati.get("schedaAnagraficaRichiesta", "1")).strip()
     content: dict[str, Any] = {}
     if scheda in ("2", "3") and person.household_id and person.resident:
         members = ctx.registry.members(person.household_id)
         household = ctx.registry.household(person.household_id)
         content["listaSoggetti"] = {
-            "datiSoggetto": [dati_soggetto(ctx.registry, m, parts) for m in members]
+            "datiSoggetto": [payloads.person_record(ctx.registry, m, parts) for m in members]
         }
         if household is not None:
             content["datiFamigliaConvivenza"] = {
-                "residenza": residenza(household, comune_info(ctx.registry, household.comune)),
-                "famigliaConvivenza": famiglia(household),
+                "residenza": payloads.residence(
+                    household, payloads.comune_info(ctx.registry, household.comune)
+                ),
+                "famigliaConvivenza": payloads.household_record(household),
             }
     else:
-        content["listaSoggetti"] = {"datiSoggetto": [dati_soggetto(ctx.registry, person, parts)]}
+        content["listaSoggetti"] = {
+            "datiSoggetto": [payloads.person_record(ctx.registry, person, parts)]
+        }
     return OkAnswer("Risposta3002_OK", content)
 
 
-def genitori(ctx: Context, req: Request) -> OkAnswer:
+def find_parents(ctx: Context, req: Request) -> OkAnswer:
     """3001: find the father and the mother (for a birth registration) among ANPR's persons."""
     found: dict[str, list[Person]] = {}
     for key, role in (("paternita", "Padre"), ("maternita", "Madre")):
@@ -199,11 +195,13 @@ def genitori(ctx: Context, req: Request) -> OkAnswer:
     for role, persons in found.items():
         items = []
         for person in persons:
-            item: dict[str, Any] = {"genitore": {"generalita": generalita(person)}}
+            item: dict[str, Any] = {"genitore": {"generalita": payloads.personal_data(person)}}
             household = ctx.registry.household(person.household_id) if person.household_id else None
             if household is not None and person.comune:
-                item["residenza"] = residenza(household, comune_info(ctx.registry, person.comune))
-                item["famiglia"] = famiglia(household)
+                item["residenza"] = payloads.residence(
+                    household, payloads.comune_info(ctx.registry, person.comune)
+                )
+                item["famiglia"] = payloads.household_record(household)
             items.append(item)
         if items:
             content[f"elencoSoggetti{role}"] = items
@@ -257,13 +255,13 @@ def _state(record: LedgerEntry) -> str:
     return "2" if record.ok else "3"
 
 
-def ricerca_operazione(ctx: Context, req: Request) -> OkAnswer:
+def operation_answer(ctx: Context, req: Request) -> OkAnswer:
     """3003: the stored answer of one past operation."""
     single, record = _single(ctx, req)
     return OkAnswer(
         "Risposta3003_OK",
         {
-            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+            "comuneRichiesta": payloads.comune(payloads.comune_info(ctx.registry, req.comune)),
             "ricercaSingolaRichiesta": single,
             "elencoRisposte": [
                 {
@@ -276,13 +274,13 @@ def ricerca_operazione(ctx: Context, req: Request) -> OkAnswer:
     )
 
 
-def ricerca_operazioni(ctx: Context, req: Request) -> OkAnswer:
+def operation_state(ctx: Context, req: Request) -> OkAnswer:
     """3007: the id and state of one past operation."""
     single, record = _single(ctx, req)
     return OkAnswer(
         "Risposta3007_OK",
         {
-            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+            "comuneRichiesta": payloads.comune(payloads.comune_info(ctx.registry, req.comune)),
             "ricercaSingolaRichiesta": single,
             "listaOperazioniAnpr": {
                 "operazioneANPR": [

@@ -15,12 +15,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .. import payloads
 from ..household import Household, Person
-from ..payloads import address_of, residence_comune
 from .base import Context, Entry, OkAnswer, Rejected, Request, entry
-from .common import decorrenza, locate, text, variato
+from .common import changed_subject, effective_date, locate, text
 
-__all__ = ["mutazione_residenza"]
+__all__ = ["change_residence"]
 
 
 def _target_household(ctx: Context, req: Request, since: Any) -> tuple[Household, bool]:
@@ -29,7 +29,7 @@ def _target_household(ctx: Context, req: Request, since: Any) -> tuple[Household
     residenze = req.payload.get("residenzaFamiglia") or []
     residenza = residenze[0] if isinstance(residenze, list) and residenze else None
     if tipo_scheda == "2":
-        address = address_of(residenza)
+        address = payloads.address_of(residenza)
         if address is None:
             raise Rejected(
                 entry(
@@ -38,7 +38,7 @@ def _target_household(ctx: Context, req: Request, since: Any) -> tuple[Household
                     field="residenzaFamiglia",
                 )
             )
-        where = residence_comune(residenza)
+        where = payloads.residence_comune(residenza)
         if where != req.comune:
             raise Rejected(
                 entry(
@@ -73,7 +73,7 @@ def _target_household(ctx: Context, req: Request, since: Any) -> tuple[Household
     )
 
 
-def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
+def change_residence(ctx: Context, req: Request) -> OkAnswer:
     controllo = req.payload.get("datiControllo") or {}
     tipo = text(controllo.get("tipoMutazione"))
     if tipo not in ("2", "02"):
@@ -85,7 +85,7 @@ def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
                 value=tipo,
             )
         )
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     soggetti = req.payload.get("elencoSoggettiFamiglia") or []
     if not soggetti:
         raise Rejected(
@@ -179,11 +179,11 @@ def mutazione_residenza(ctx: Context, req: Request) -> OkAnswer:
                 person=moved,
                 requesting=requesting,
                 operation=req.id_operazione_anpr,
-                decorrenza=since,
+                effective_date=since,
             )
             produced = True
         variati.append(
-            variato(
+            changed_subject(
                 ctx,
                 moved,
                 previous_household=previous,

@@ -11,10 +11,10 @@ from ..tables import find_table, render_table
 from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import text
 
-__all__ = ["scarico_tabelle"]
+__all__ = ["download_table"]
 
 
-def scarico_tabelle(ctx: Context, req: Request) -> OkAnswer:
+def download_table(ctx: Context, req: Request) -> OkAnswer:
     requested = text((req.payload.get("datiRichiesta") or {}).get("idTabella")) or ""
     table = find_table(requested)
     if table is None:

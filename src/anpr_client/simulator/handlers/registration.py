@@ -20,12 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .. import payloads
 from ..household import ITALY, Household, Person
-from ..payloads import address_of, residence_comune
 from .base import Context, OkAnswer, Rejected, Request, entry
-from .common import decorrenza, locate, new_person, text, variato
+from .common import changed_subject, effective_date, locate, read_personal_data, text
 
-__all__ = ["iscrizione_altri_motivi", "iscrizione_nascita"]
+__all__ = ["register_birth", "register_for_other_reasons"]
 
 
 def _existing_household(
@@ -54,7 +54,7 @@ def _register(
     reason: str,
 ) -> Person:
     existing = ctx.registry.person(data.codice_fiscale)
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     if existing is not None:
         if existing.status != "cancelled":
             raise Rejected(
@@ -85,13 +85,13 @@ def _register(
     )
 
 
-def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
+def register_birth(ctx: Context, req: Request) -> OkAnswer:
     """1001: register a birth."""
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     controllo = req.payload.get("datiControllo") or {}
     gen = (req.payload.get("generalita1001") or {}).get("generalita") or {}
     citizenship = text((req.payload.get("cittadinanza") or {}).get("codiceStato")) or ITALY
-    data = new_person(
+    data = read_personal_data(
         ctx,
         gen,
         where="generalita1001/generalita",
@@ -161,7 +161,8 @@ def iscrizione_nascita(ctx: Context, req: Request) -> OkAnswer:
         )
     person = _register(ctx, req, data, household=household, relation=relation, reason="birth")
     return OkAnswer(
-        "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
+        "Risposta_Comune",
+        {"listaSoggettiVariati": {"datiSoggetto": [changed_subject(ctx, person)]}},
     )
 
 
@@ -225,9 +226,9 @@ def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any])
             )
 
 
-def iscrizione_altri_motivi(ctx: Context, req: Request) -> OkAnswer:
+def register_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
     """1002: register a person for immigration or another reason."""
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     motivo = req.payload.get("motivoIscrizione") or {}
     reason = (text(motivo.get("idMotivoIscrizione")) or "").lstrip("0")
     if reason == "1":
@@ -262,7 +263,7 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> OkAnswer:
                 field="generalita1002/statoCivile",
             )
         )
-    data = new_person(
+    data = read_personal_data(
         ctx,
         block.get("generalita") or {},
         where="generalita1002/generalita",
@@ -280,14 +281,14 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> OkAnswer:
     else:
         residenze = req.payload.get("residenza") or []
         residenza = residenze[0] if residenze else None
-        address = address_of(residenza)
+        address = payloads.address_of(residenza)
         if address is None:
             raise Rejected(
                 entry(
                     "EF023", "a person founding a new family needs its residence", field="residenza"
                 )
             )
-        where = residence_comune(residenza)
+        where = payloads.residence_comune(residenza)
         if where != req.comune:
             raise Rejected(
                 entry(
@@ -303,5 +304,6 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> OkAnswer:
         ctx, req, data, household=household, relation=relation, reason="registration"
     )
     return OkAnswer(
-        "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
+        "Risposta_Comune",
+        {"listaSoggettiVariati": {"datiSoggetto": [changed_subject(ctx, person)]}},
     )
