@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from .._wsgiserver import CONTROL_KEY, ConnectionControl
 from ..endpoints import FAMILY_PATHS
 from ..errors.exceptions import ConnectError, ConnectionLost, ProtocolError
 from ..safexml import parse_xml
@@ -39,25 +40,13 @@ from .gateway import INTERNAL_ERROR, Gateway, GatewayRejection
 from .handlers.base import Context, Entry, Handler, OkAnswer, Rejected, Request, entry
 from .ledger import InProgress, Ledger, OtherService, Replay, Started
 
-__all__ = ["CONTROL_KEY", "ConnectionControl", "SimulatorApp"]
+__all__ = ["SimulatorApp"]
 
 log = logging.getLogger("anpr_client.simulator")
-
-#: The WSGI environ key where a server puts its :class:`ConnectionControl`.
-CONTROL_KEY: Final = "anpr_client.simulator.control"
 
 SERVER_ERROR: Final = "Internal Error (from server)"
 _ACCEPTED_DESTINATARIO: Final = "ANPR05"
 _TIPI_INVIO: Final = ("TEST", "PRE_SUB", "PROD")
-
-
-class ConnectionControl:
-    """Set by the application, read by the server: what to do with the connection."""
-
-    __slots__ = ("action",)
-
-    def __init__(self) -> None:
-        self.action: str = "answer"
 
 
 class SimulatorApp:
