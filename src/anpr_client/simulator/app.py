@@ -213,22 +213,8 @@ class SimulatorApp:
             record = begun.record
             answer = HttpAnswer(200, record.response_body, content_type=record.response_type)
             return self._committed_fault(operation.code, answer)
-        if isinstance(begun, OtherService):
-            ko = entry(
-                "EN079",
-                f"idOperazioneComune {id_comune} was already used for service {begun.service}",
-                field="idOperazioneComune",
-                value=id_comune,
-            )
-            return self._unrecorded_ko(operation, header, ko)
-        if isinstance(begun, InProgress):
-            ko = entry(
-                "EN148",
-                f"an operation with idOperazioneComune {id_comune} is still being processed",
-                field="idOperazioneComune",
-                value=id_comune,
-            )
-            return self._unrecorded_ko(operation, header, ko)
+        if isinstance(begun, OtherService | InProgress):
+            return self._unrecorded_ko(operation, header, _id_refused(begun, id_comune))
         try:
             fault = self.faults.take("processing", operation.code)
             if fault is not None:
@@ -280,41 +266,15 @@ class SimulatorApp:
                     element, mtom = self._answer(
                         operation, header, started.id_operazione_anpr, "0000", ok
                     )
-                    result = "ok"
                     after.extend(ok.after_commit)
                 except Rejected as rejected:
                     raise _Ko(rejected.entries) from None
-                response_xml = etree.tostring(element)
-                answer = soap_answer(element, attachments=mtom)
-                self.ledger.record(
-                    started,
-                    outcome=result,
-                    esito="0000",
-                    completed_at=utc_iso(self.clock.now()),
-                    request=request_xml,
-                    response_xml=response_xml,
-                    response_body=answer.body,
-                    response_type=answer.content_type,
-                    protocollo_comune=_opt(header.get("protocolloComune")),
-                )
+                answer = self._record(started, header, request_xml, element, mtom, ok=True)
         except _Ko as ko:
             # Effects rolled back; the KO itself is recorded (it has an idOperazioneANPR).
             element = self._ko_element(operation, header, started.id_operazione_anpr, ko.entries)
-            response_xml = etree.tostring(element)
-            answer = soap_answer(element)
             with self.db.transaction():
-                self.ledger.record(
-                    started,
-                    outcome="ko",
-                    esito="XXXX",
-                    completed_at=utc_iso(self.clock.now()),
-                    request=request_xml,
-                    response_xml=response_xml,
-                    response_body=answer.body,
-                    response_type=answer.content_type,
-                    protocollo_comune=_opt(header.get("protocolloComune")),
-                )
-            return answer
+                return self._record(started, header, request_xml, element, (), ok=False)
         except _BadAnswer as bad:
             return self._internal_error(str(bad))
         for work in after:
@@ -322,6 +282,32 @@ class SimulatorApp:
                 work()
             except Exception:
                 log.exception("post-commit work failed")
+        return answer
+
+    def _record(
+        self,
+        started: Started,
+        header: Mapping[str, Any],
+        request_xml: bytes,
+        element: etree._Element,
+        attachments: Iterable[tuple[etree._Element, str]],
+        *,
+        ok: bool,
+    ) -> HttpAnswer:
+        """The answer to send, recorded in the ledger (in the caller's transaction)."""
+        response_xml = etree.tostring(element)  # attachments inline: before MTOM moves them
+        answer = soap_answer(element, attachments=attachments)
+        self.ledger.record(
+            started,
+            outcome="ok" if ok else "ko",
+            esito="0000" if ok else "XXXX",
+            completed_at=utc_iso(self.clock.now()),
+            request=request_xml,
+            response_xml=response_xml,
+            response_body=answer.body,
+            response_type=answer.content_type,
+            protocollo_comune=_opt(header.get("protocolloComune")),
+        )
         return answer
 
     def _check_header(self, operation: Operation, header: Mapping[str, Any]) -> None:
@@ -464,6 +450,17 @@ class SimulatorApp:
         except _BadAnswer as bad:
             return self._internal_error(str(bad))
         return soap_answer(element)
+
+
+def _id_refused(begun: OtherService | InProgress, id_comune: str) -> Entry:
+    """EN079 (the id was used for another service) or EN148 (it is still being processed)."""
+    if isinstance(begun, OtherService):
+        code = "EN079"
+        text = f"idOperazioneComune {id_comune} was already used for service {begun.service}"
+    else:
+        code = "EN148"
+        text = f"an operation with idOperazioneComune {id_comune} is still being processed"
+    return entry(code, text, field="idOperazioneComune", value=id_comune)
 
 
 class _Ko(Exception):

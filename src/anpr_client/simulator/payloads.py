@@ -24,6 +24,7 @@ __all__ = [
     "citizenship",
     "comune",
     "comune_info",
+    "comune_of",
     "household_record",
     "parts_requested",
     "person_record",
@@ -174,6 +175,11 @@ def residence_comune(payload: Any) -> str | None:
     return None
 
 
+def comune_of(registry: Registry, istat: str) -> dict[str, Any]:
+    """``tipoComune`` of the Comune with this ISTAT code (see :func:`comune_info`)."""
+    return comune(comune_info(registry, istat))
+
+
 def comune_info(registry: Registry, istat: str) -> ComuneInfo:
     """The Comune's info; a Comune unknown to the registry gets a placeholder name."""
     info = registry.comune(istat)
@@ -246,7 +252,7 @@ def person_record(
         out["statoCivile"] = {"statoCivile": person.marital_status}
     if "cittadinanza" in parts:
         out["cittadinanza"] = [citizenship(person.citizenship)]
-    household = registry.household(person.household_id) if person.household_id else None
+    household = registry.household_of(person)
     if "residenza" in parts and household is not None and person.comune:
         out["residenza"] = [residence(household, comune_info(registry, person.comune))]
     if "legameSoggetto" in parts and household is not None:

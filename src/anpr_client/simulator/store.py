@@ -249,6 +249,10 @@ class Registry:
         found = [self.household(r["id"]) for r in rows]
         return [h for h in found if h is not None]
 
+    def household_of(self, person: Person) -> Household | None:
+        """The household ``person`` belongs to (``None`` once not resident)."""
+        return None if person.household_id is None else self.household(person.household_id)
+
     def members(self, household_id: str) -> list[Person]:
         """The household's resident members, the head first."""
         with self._db.read() as conn:
@@ -343,7 +347,20 @@ class Registry:
         reason: str,
         operation: str | None,
     ) -> Person:
-        """Add a person resident in ``comune``, member of ``household_id``."""
+        """Add a person resident in ``comune``, member of ``household_id``. A person cancelled
+        earlier (e.g. emigrated) with the same codice fiscale is registered again: the same
+        record, its ids and history kept (:meth:`move`)."""
+        existing = self.person(data.codice_fiscale)
+        if existing is not None and existing.status == "cancelled":
+            return self.move(
+                existing,
+                comune=comune,
+                household_id=household_id,
+                relation=relation,
+                since=since,
+                reason=reason,
+                operation=operation,
+            )
         number = self._db.next_value("person", _PERSON_IDS)
         person = Person(
             **{f.name: getattr(data, f.name) for f in dataclasses.fields(PersonalData)},

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .base import Context, Entry, Handler, OkAnswer, Rejected, Request, entry
+from .base import Handler
 from .cancellation import cancel_for_other_reasons, register_death
 from .certification import issue_certificate
 from .connection import test_connection
@@ -20,16 +20,7 @@ from .mutation import change_residence
 from .reference_tables import download_table
 from .registration import register_birth, register_for_other_reasons
 
-__all__ = [
-    "HANDLERS",
-    "Context",
-    "Entry",
-    "Handler",
-    "OkAnswer",
-    "Rejected",
-    "Request",
-    "entry",
-]
+__all__ = ["HANDLERS"]
 
 HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
     {

@@ -24,7 +24,7 @@ from typing import Any, Final
 
 from ..household import Household, Person
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
-from .common import changed_subject, effective_date, locate, text
+from .common import changed_subject, effective_date, locate, text, text_at
 
 __all__ = ["cancel_for_other_reasons", "register_death"]
 
@@ -74,6 +74,36 @@ def _household_left(
     return out
 
 
+def _cancel(
+    ctx: Context,
+    req: Request,
+    *,
+    reason: str,
+    since: dt.date,
+    died: dt.date | None,
+    members: str,
+) -> OkAnswer:
+    """Cancel the resident the request names (a death on ``died``; otherwise from ``since``)
+    and answer the changed subjects: the person, then the members of the household left behind
+    that the request's list ``members`` gives a new ``codiceLegame``."""
+    person = _resident(ctx, req)
+    household = ctx.registry.household_of(person)
+    if died is not None:
+        cancelled = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
+    else:
+        cancelled = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
+    variati = [
+        changed_subject(
+            ctx,
+            cancelled,
+            previous_household=household,
+            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
+        )
+    ]
+    variati += _household_left(ctx, req, household, req.payload.get(members) or [], since, members)
+    return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+
+
 def register_death(ctx: Context, req: Request) -> OkAnswer:
     """2001: record the death of a resident."""
     since = effective_date(req, ctx)
@@ -103,26 +133,9 @@ def register_death(ctx: Context, req: Request) -> OkAnswer:
                 value=died,
             )
         )
-    person = _resident(ctx, req)
-    household = ctx.registry.household(person.household_id) if person.household_id else None
-    dead = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
-    variati = [
-        changed_subject(
-            ctx,
-            dead,
-            previous_household=household,
-            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
-        )
-    ]
-    variati += _household_left(
-        ctx,
-        req,
-        household,
-        req.payload.get("elencoSoggettiFamiglia") or [],
-        since,
-        "elencoSoggettiFamiglia",
+    return _cancel(
+        ctx, req, reason=reason, since=since, died=died, members="elencoSoggettiFamiglia"
     )
-    return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
 
 
 def cancel_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
@@ -145,8 +158,7 @@ def cancel_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
     since = parse_date(dati.get("dataDecorrenzaCancellazione"))
     destinazione = req.payload.get("destinazione") or {}
     if reason == _TO_COMUNE:
-        comune = destinazione.get("comune") if isinstance(destinazione, Mapping) else None
-        istat = text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
+        istat = text_at(destinazione, "comune", "codiceIstat")
         if istat is None:
             raise Rejected(
                 entry(
@@ -165,28 +177,12 @@ def cancel_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
                     value=istat,
                 )
             )
-    elif reason in _ABROAD:
-        localita = destinazione.get("localita") if isinstance(destinazione, Mapping) else None
-        if not isinstance(localita, Mapping) or not text(localita.get("codiceStato")):
-            raise Rejected(
-                entry(
-                    "EN081",
-                    "a move abroad needs destinazione/localita/codiceStato",
-                    field="destinazione/localita",
-                )
+    elif reason in _ABROAD and text_at(destinazione, "localita", "codiceStato") is None:
+        raise Rejected(
+            entry(
+                "EN081",
+                "a move abroad needs destinazione/localita/codiceStato",
+                field="destinazione/localita",
             )
-    person = _resident(ctx, req)
-    household = ctx.registry.household(person.household_id) if person.household_id else None
-    cancelled = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
-    variati = [
-        changed_subject(
-            ctx,
-            cancelled,
-            previous_household=household,
-            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
         )
-    ]
-    variati += _household_left(
-        ctx, req, household, req.payload.get("elencoSoggetti") or [], since, "elencoSoggetti"
-    )
-    return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+    return _cancel(ctx, req, reason=reason, since=since, died=None, members="elencoSoggetti")

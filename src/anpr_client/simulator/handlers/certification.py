@@ -102,7 +102,7 @@ def _lines(ctx: Context, person: Person, types: list[str]) -> list[tuple[str, st
     ]
     if person.marital_status:
         lines.append(("Stato civile", _MARITAL.get(person.marital_status, person.marital_status)))
-    household = ctx.registry.household(person.household_id) if person.household_id else None
+    household = ctx.registry.household_of(person)
     if household is not None and person.comune:
         info = payloads.comune_info(ctx.registry, person.comune)
         address = household.address
@@ -166,7 +166,7 @@ def issue_certificate(ctx: Context, req: Request) -> OkAnswer:
         )
     controllo: Mapping[str, Any] = req.payload.get("datiControllo") or {}
     parametri = {k: controllo[k] for k in _PARAMETERS if controllo.get(k) not in (None, "")}
-    household = ctx.registry.household(person.household_id) if person.household_id else None
+    household = ctx.registry.household_of(person)
     dati: dict[str, Any] = {"generalitaAttuali": payloads.personal_data(person)}
     if household is not None and person.comune:
         dati["residenza"] = [

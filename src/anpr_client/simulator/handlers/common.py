@@ -15,17 +15,32 @@ from .base import Context, Rejected, Request, entry, parse_date
 __all__ = [
     "changed_subject",
     "effective_date",
+    "existing_household",
     "locate",
+    "new_household",
     "read_birth_place",
     "read_personal_data",
+    "text",
+    "text_at",
 ]
 
 
 def text(value: Any) -> str | None:
+    """A decoded value as stripped text; ``None`` when absent or blank."""
     if value is None:
         return None
     out = str(value).strip()
     return out or None
+
+
+def text_at(value: Any, *path: str) -> str | None:
+    """The text at ``path`` in a decoded payload (nested mappings), ``None`` when a step is
+    missing or not a mapping: ``text_at(provenienza, "comune", "codiceIstat")``."""
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return text(value)
 
 
 def effective_date(req: Request, ctx: Context) -> dt.date:
@@ -49,6 +64,47 @@ def effective_date(req: Request, ctx: Context) -> dt.date:
             )
         )
     return day
+
+
+def existing_household(
+    ctx: Context, req: Request, household_id: str | None, *, where: str, code: str
+) -> Household:
+    """The active household ``household_id`` of the requesting Comune, or KO ``code``."""
+    household = ctx.registry.household(household_id) if household_id else None
+    if household is None or not household.active or household.comune != req.comune:
+        raise Rejected(
+            entry(
+                code,
+                f"family {household_id} is not a family of Comune {req.comune}",
+                field=where,
+                value=household_id,
+            )
+        )
+    return household
+
+
+def new_household(
+    ctx: Context, req: Request, key: str, *, since: dt.date, missing: str, verb: str
+) -> Household:
+    """A new household of the requesting Comune at the first ``tipoResidenza`` of the request's
+    ``key``: EF023 (``missing``) without an Italian address, EF042 when the address is in
+    another Comune (only the Comune of a residence may ``verb`` it)."""
+    residences = req.payload.get(key) or []
+    residence = residences[0] if isinstance(residences, list) and residences else None
+    address = payloads.address_of(residence)
+    if address is None:
+        raise Rejected(entry("EF023", missing, field=key))
+    where = payloads.residence_comune(residence)
+    if where != req.comune:
+        raise Rejected(
+            entry(
+                "EF042",
+                f"the residence is in Comune {where}: only that Comune can {verb} it",
+                field=f"{key}/indirizzo/comune",
+                value=where,
+            )
+        )
+    return ctx.registry.create_household(req.comune, address, since=since)
 
 
 def codice_fiscale_of(generalita: Mapping[str, Any]) -> str | None:
@@ -226,7 +282,5 @@ def changed_subject(
     if cancellation:
         out["datiCancellazione"] = dict(cancellation)
     if provenance is not None:
-        out["provenienza"] = {
-            "comune": payloads.comune(payloads.comune_info(ctx.registry, provenance))
-        }
+        out["provenienza"] = {"comune": payloads.comune_of(ctx.registry, provenance)}
     return out

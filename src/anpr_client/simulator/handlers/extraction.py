@@ -126,7 +126,7 @@ def _start_extraction(ctx: Context, req: Request, elab: Mapping[str, Any]) -> Ok
             "statoRichiesta": "1",
             "idOperazioneANPR": req.id_operazione_anpr,
             "dataDisponibilita": format_datetime(ready),
-            "comuneRichiesta": payloads.comune(payloads.comune_info(ctx.registry, req.comune)),
+            "comuneRichiesta": payloads.comune_of(ctx.registry, req.comune),
             "ricercaElenchiRichieste": criteria,
         },
     )
@@ -162,7 +162,7 @@ def _extraction_status(ctx: Context, req: Request, verifica: Mapping[str, Any]) 
     base: dict[str, Any] = {
         "idOperazioneANPR": row["id_anpr"],
         "dataDisponibilita": format_datetime(ready),
-        "comuneRichiesta": payloads.comune(payloads.comune_info(ctx.registry, req.comune)),
+        "comuneRichiesta": payloads.comune_of(ctx.registry, req.comune),
         "ricercaElenchiRichieste": stored["criteria"],
     }
     if ctx.clock.now() < ready:

@@ -15,10 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import payloads
 from ..household import Household, Person
 from .base import Context, Entry, OkAnswer, Rejected, Request, entry
-from .common import changed_subject, effective_date, locate, text
+from .common import (
+    changed_subject,
+    effective_date,
+    existing_household,
+    locate,
+    new_household,
+    text,
+    text_at,
+)
 
 __all__ = ["change_residence"]
 
@@ -26,43 +33,20 @@ __all__ = ["change_residence"]
 def _target_household(ctx: Context, req: Request, since: Any) -> tuple[Household, bool]:
     controllo = req.payload.get("datiControllo") or {}
     tipo_scheda = text(controllo.get("tipoScheda"))
-    residenze = req.payload.get("residenzaFamiglia") or []
-    residenza = residenze[0] if isinstance(residenze, list) and residenze else None
     if tipo_scheda == "2":
-        address = payloads.address_of(residenza)
-        if address is None:
-            raise Rejected(
-                entry(
-                    "EF023",
-                    "a new family needs its residence (residenzaFamiglia/indirizzo)",
-                    field="residenzaFamiglia",
-                )
-            )
-        where = payloads.residence_comune(residenza)
-        if where != req.comune:
-            raise Rejected(
-                entry(
-                    "EF042",
-                    f"the residence is in Comune {where}: only that Comune can set it",
-                    field="residenzaFamiglia/indirizzo/comune",
-                    value=where,
-                )
-            )
-        return ctx.registry.create_household(req.comune, address, since=since), True
+        household = new_household(
+            ctx,
+            req,
+            "residenzaFamiglia",
+            since=since,
+            missing="a new family needs its residence (residenzaFamiglia/indirizzo)",
+            verb="set",
+        )
+        return household, True
     if tipo_scheda == "1":
-        scheda = req.payload.get("generalitaSchedaFamiglia") or {}
-        household_id = text(scheda.get("idFamigliaConvivenzaANPR"))
-        household = ctx.registry.household(household_id) if household_id else None
-        if household is None or not household.active or household.comune != req.comune:
-            raise Rejected(
-                entry(
-                    "EN119",
-                    f"family {household_id} is not a family of Comune {req.comune}",
-                    field="generalitaSchedaFamiglia/idFamigliaConvivenzaANPR",
-                    value=household_id,
-                )
-            )
-        return household, False
+        household_id = text_at(req.payload, "generalitaSchedaFamiglia", "idFamigliaConvivenzaANPR")
+        where = "generalitaSchedaFamiglia/idFamigliaConvivenzaANPR"
+        return existing_household(ctx, req, household_id, where=where, code="EN119"), False
     raise Rejected(
         entry(
             "EF016",
@@ -161,7 +145,7 @@ def change_residence(ctx: Context, req: Request) -> OkAnswer:
     produced = False
     for person, relation in moving:
         origin = person.comune
-        previous = ctx.registry.household(person.household_id) if person.household_id else None
+        previous = ctx.registry.household_of(person)
         moved = ctx.registry.move(
             person,
             comune=req.comune,

@@ -20,28 +20,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .. import payloads
 from ..household import ITALY, Household, Person
 from .base import Context, OkAnswer, Rejected, Request, entry
-from .common import changed_subject, effective_date, locate, read_personal_data, text
+from .common import (
+    changed_subject,
+    effective_date,
+    existing_household,
+    locate,
+    new_household,
+    read_personal_data,
+    text,
+    text_at,
+)
 
 __all__ = ["register_birth", "register_for_other_reasons"]
-
-
-def _existing_household(
-    ctx: Context, req: Request, household_id: str | None, where: str
-) -> Household:
-    household = ctx.registry.household(household_id) if household_id else None
-    if household is None or not household.active or household.comune != req.comune:
-        raise Rejected(
-            entry(
-                "EN136",
-                f"family {household_id} is not a family of Comune {req.comune}",
-                field=where,
-                value=household_id,
-            )
-        )
-    return household
 
 
 def _register(
@@ -53,26 +45,16 @@ def _register(
     relation: str,
     reason: str,
 ) -> Person:
-    existing = ctx.registry.person(data.codice_fiscale)
     since = effective_date(req, ctx)
-    if existing is not None:
-        if existing.status != "cancelled":
-            raise Rejected(
-                entry(
-                    "EN187",
-                    f"{existing.codice_fiscale} is already registered on ANPR ({existing.status})",
-                    field="codiceFiscale",
-                    value=existing.codice_fiscale,
-                )
+    existing = ctx.registry.person(data.codice_fiscale)
+    if existing is not None and existing.status != "cancelled":
+        raise Rejected(
+            entry(
+                "EN187",
+                f"{existing.codice_fiscale} is already registered on ANPR ({existing.status})",
+                field="codiceFiscale",
+                value=existing.codice_fiscale,
             )
-        return ctx.registry.move(
-            existing,
-            comune=req.comune,
-            household_id=household.id,
-            relation=relation,
-            since=since,
-            reason=reason,
-            operation=req.id_operazione_anpr,
         )
     return ctx.registry.register(
         data,
@@ -127,7 +109,7 @@ def register_birth(ctx: Context, req: Request) -> OkAnswer:
                     value=parent.codice_fiscale,
                 )
             )
-        household = _existing_household(ctx, req, parent.household_id, key)
+        household = existing_household(ctx, req, parent.household_id, where=key, code="EN136")
     elif attribution in ("4", "5"):
         fam = req.payload.get("famConv") or {}
         if not fam or not legame:
@@ -138,8 +120,12 @@ def register_birth(ctx: Context, req: Request) -> OkAnswer:
                     field="famConv",
                 )
             )
-        household = _existing_household(
-            ctx, req, text(fam.get("idFamigliaConvivenzaANPR")), "famConv/idFamigliaConvivenzaANPR"
+        household = existing_household(
+            ctx,
+            req,
+            text(fam.get("idFamigliaConvivenzaANPR")),
+            where="famConv/idFamigliaConvivenzaANPR",
+            code="EN136",
         )
     elif attribution == "3":
         raise Rejected(
@@ -173,8 +159,7 @@ _ACCEPTED_REASONS = frozenset({"2", "3", "4", "5", "6", "7", "8", "9", "10"})
 
 def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any]) -> None:
     if reason == _IMMIGRATION_COMUNE:
-        comune = provenienza.get("comune") if isinstance(provenienza, Mapping) else None
-        istat = text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
+        istat = text_at(provenienza, "comune", "codiceIstat")
         if istat is None:
             raise Rejected(
                 entry(
@@ -205,8 +190,7 @@ def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any])
                 )
             )
     elif reason == _IMMIGRATION_ABROAD:
-        localita = provenienza.get("localita") if isinstance(provenienza, Mapping) else None
-        state = text(localita.get("codiceStato")) if isinstance(localita, Mapping) else None
+        state = text_at(provenienza, "localita", "codiceStato")
         if state is None:
             raise Rejected(
                 entry(
@@ -276,29 +260,19 @@ def register_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
     legame = famiglia.get("legameSoggetto") or {}
     household_id = text(scheda.get("idFamigliaConvivenzaANPR"))
     if household_id:
-        household = _existing_household(ctx, req, household_id, "famiglia/idFamigliaConvivenzaANPR")
+        household = existing_household(
+            ctx, req, household_id, where="famiglia/idFamigliaConvivenzaANPR", code="EN136"
+        )
         relation = text(legame.get("codiceLegame")) or "99"
     else:
-        residenze = req.payload.get("residenza") or []
-        residenza = residenze[0] if residenze else None
-        address = payloads.address_of(residenza)
-        if address is None:
-            raise Rejected(
-                entry(
-                    "EF023", "a person founding a new family needs its residence", field="residenza"
-                )
-            )
-        where = payloads.residence_comune(residenza)
-        if where != req.comune:
-            raise Rejected(
-                entry(
-                    "EF042",
-                    f"the residence is in Comune {where}: only that Comune can register it",
-                    field="residenza/indirizzo/comune",
-                    value=where,
-                )
-            )
-        household = ctx.registry.create_household(req.comune, address, since=since)
+        household = new_household(
+            ctx,
+            req,
+            "residenza",
+            since=since,
+            missing="a person founding a new family needs its residence",
+            verb="register",
+        )
         relation = "1"
     person = _register(
         ctx, req, data, household=household, relation=relation, reason="registration"
