@@ -1,6 +1,6 @@
 """The N000 receiver: a WSGI application that takes ANPR's pushed notifications in charge.
 
-For each ``POST`` (ANPR-FACTS §5.3), in this order:
+For each ``POST`` (ANPR's N000 push: italia/anpr#322, #689, #958), in this order:
 
 1. the body is read up to ``max_body_bytes`` (larger: HTTP 413 and outcome 5, nothing parsed),
    MTOM is unpacked if ANPR used it, and the XML goes through the hardened parser (no DTD, no
@@ -70,7 +70,7 @@ DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 RECEIVER_POLICY: Final = NOTIFICATION_POLICY.allowing_sha1()
 """The receiver's default: Body signed, no SAML, a Timestamp checked when present, rsa-sha256
 *or rsa-sha1*. ANPR has not published the algorithm of its notification signatures and its
-WS-Security stack defaults to rsa-sha1 (ANPR-FACTS §2.3, §8); refusing it would answer 5 to
+WS-Security stack defaults to rsa-sha1 (italia/anpr#1903, #2504); refusing it would answer 5 to
 every genuine notification. Pass ``policy=NOTIFICATION_POLICY`` to demand SHA-256."""
 
 _CONTENT_TYPE: Final = "text/xml; charset=utf-8"

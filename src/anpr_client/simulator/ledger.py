@@ -1,6 +1,6 @@
 """The operation ledger: ANPR's idempotency rules and the record 3003/3007/4005 read.
 
-ANPR's rules for ``idOperazioneComune`` (unique per Comune; ANPR-FACTS §6):
+ANPR's rules for ``idOperazioneComune`` (unique per Comune, italia/anpr#596, #2003):
 
 - the same id to the same service gets the **stored first answer**, byte for byte;
 - the same id to a different service is refused (EN079);

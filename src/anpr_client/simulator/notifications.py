@@ -1,7 +1,8 @@
 """Notifications ANPR sends to Comuni: produced with the operation, pushed (N000) and pulled (4005).
 
 When Comune B records (5005) the move of residents coming from Comune A, those records leave
-A's competence and ANPR tells A with one **N010** per person (ANPR-FACTS §5). The simulator
+A's competence and ANPR tells A with one **N010** per person (ANPR's table of the services that
+update local databases, italia/anpr ``src/tab``; ``docs/notifications.md``). The simulator
 stores each notification in the same transaction as the operation, then delivers it both ways
 ANPR does:
 

@@ -82,7 +82,7 @@ def address(address: Address, info: ComuneInfo) -> dict[str, Any]:
 
 
 def residence(household: Household, info: ComuneInfo) -> dict[str, Any]:
-    """``tipoResidenza`` of a family's address."""
+    """``tipoResidenza`` of a household's address."""
     return {
         "tipoIndirizzo": household.address.kind,
         "indirizzo": address(household.address, info),
@@ -108,11 +108,11 @@ def change_of_residence(
     cap: str = "20121",
     since: dt.date | None = None,
 ) -> dict[str, Any]:
-    """A 5005 payload: ``persons`` (head first) move into a new family in ``destination``.
+    """A 5005 payload: ``persons`` (head first) move into a new household in ``destination``.
 
     What a Comune sends when a person or family coming from another Comune on ANPR takes up
-    residence (the transfer of ``ANPR-FACTS`` §5): the records leave the Comune of origin,
-    which gets an N010 for each person. ``street`` is ``"<specie> <name>"``.
+    residence: the records leave the Comune of origin, which gets an N010 for each person (see
+    ``docs/notifications.md``). ``street`` is ``"<specie> <name>"``.
     """
     when = since or dt.date.today()
     specie, _, name = street.partition(" ")

@@ -149,7 +149,7 @@ def parse_datetime(value: object) -> dt.datetime:
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     if "." in text:
-        # Python accepts at most 6 fractional digits; ANPR clients send up to 7 (#5256).
+        # Python accepts at most 6 fractional digits; ANPR clients send up to 7 (italia/anpr#5256).
         head, _, tail = text.partition(".")
         digits = "".join(c for c in tail if c.isdigit())
         zone = tail[len(digits) :]

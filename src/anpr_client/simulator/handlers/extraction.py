@@ -3,7 +3,7 @@
 ``elaborazione`` takes the criteria (``ricercaElenchiRichieste``: ``statoLavorazione``, an
 optional ``operazioneRichiesta``, and a period ``periodoRiferimentoRichieste`` or a range of
 ``identificativiANPR``), checks them — a period longer than 31 days, ending after the server's
-time, starting more than 180 days ago or reversed is refused with EN148 (ANPR-FACTS §5.2) —
+time, starting more than 180 days ago or reversed is refused with EN148 (italia/anpr#1906) —
 and answers ``statoRichiesta`` 1 with the elaboration's ``idOperazioneANPR`` and its
 ``dataDisponibilita`` (now + ``extraction_delay``).
 
