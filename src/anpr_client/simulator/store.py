@@ -111,6 +111,29 @@ def _persons(conn: sqlite3.Connection, where: str, args: Sequence[Any], order: s
     return [_person(r) for r in rows]
 
 
+def _open_residence(
+    conn: sqlite3.Connection,
+    person_id: str,
+    comune: str | None,
+    household_id: str | None,
+    since: str | None,
+    reason: str,
+    operation: str | None,
+) -> None:
+    conn.execute(
+        "INSERT INTO residences (person_id, comune, family_id, since, until, reason, operation) "
+        "VALUES (?, ?, ?, ?, NULL, ?, ?)",
+        (person_id, comune, household_id, since, reason, operation),
+    )
+
+
+def _close_residence(conn: sqlite3.Connection, person_id: str, day: dt.date) -> None:
+    conn.execute(
+        "UPDATE residences SET until = ? WHERE person_id = ? AND until IS NULL",
+        (day.isoformat(), person_id),
+    )
+
+
 class Registry:
     """Read and write the simulated registry. Thread-safe (see :class:`~.db.Database`)."""
 
@@ -452,10 +475,8 @@ class Registry:
                 person.registered_by,
             ),
         )
-        conn.execute(
-            "INSERT INTO residences (person_id, comune, family_id, since, until, reason, "
-            "operation) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-            (person.id, person.comune, person.household_id, since, reason, person.registered_by),
+        _open_residence(
+            conn, person.id, person.comune, person.household_id, since, reason, person.registered_by
         )
 
     def move(
@@ -472,14 +493,9 @@ class Registry:
         """Move a resident to ``household_id`` in ``comune`` (a change of address or a
         transfer)."""
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE residences SET until = ? WHERE person_id = ? AND until IS NULL",
-                (since.isoformat(), person.id),
-            )
-            conn.execute(
-                "INSERT INTO residences (person_id, comune, family_id, since, until, reason, "
-                "operation) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-                (person.id, comune, household_id, since.isoformat(), reason, operation),
+            _close_residence(conn, person.id, since)
+            _open_residence(
+                conn, person.id, comune, household_id, since.isoformat(), reason, operation
             )
             conn.execute(
                 "UPDATE persons SET comune = ?, family_id = ?, relation = ?, relation_since = ?, "
@@ -502,10 +518,7 @@ class Registry:
         self, person: Person, *, status: str, date: dt.date, operation: str | None
     ) -> Person:
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE residences SET until = ? WHERE person_id = ? AND until IS NULL",
-                (date.isoformat(), person.id),
-            )
+            _close_residence(conn, person.id, date)
             conn.execute(
                 "UPDATE persons SET status = ?, death_date = ?, comune = NULL, family_id = NULL, "
                 "updated_by = ? WHERE id = ?",
