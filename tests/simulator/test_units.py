@@ -186,11 +186,11 @@ def test_memo_trust_store_gives_the_verdict_of_the_store(make_simulator: Any) ->
 
 @pytest.mark.parametrize(
     ("old", "new"),
-    [("FaultKind", "FaultKnob"), ("OperationRecord", "LedgerEntry")],
+    [("Family", "Household"), ("FaultKind", "FaultKnob"), ("OperationRecord", "LedgerEntry")],
 )
 def test_renamed_exports_warn_and_keep_working(old: str, new: str) -> None:
-    """Each old name meant something else elsewhere in the library (the client's FaultKind of a
-    received fault, the journal's OperationRecord)."""
+    """Each old name meant something else elsewhere in the library (ANPR's service family, the
+    client's FaultKind of a received fault, the journal's OperationRecord)."""
     import anpr_client.simulator as simulator
 
     with pytest.warns(DeprecationWarning, match=f"renamed {new}"):
