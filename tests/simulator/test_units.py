@@ -198,3 +198,50 @@ def test_renamed_exports_warn_and_keep_working(old: str, new: str) -> None:
     assert value is getattr(simulator, new)
     assert old not in simulator.__all__
     assert new in simulator.__all__
+
+
+def test_the_registry_stores_generated_households_as_they_are() -> None:
+    """One model: what the population generator makes is what the registry keeps and returns
+    (the cadastral code of a birth place aside, which only the generator needs)."""
+    import dataclasses
+
+    from anpr_client.simulator.population import generate_population
+
+    households = generate_population([A, B], 30, seed=3)
+    registry = Registry(Database(None))
+    assert registry.seed(households) == 60
+    for household in households:
+        stored = registry.household(household.id)
+        assert stored is not None
+        assert dataclasses.replace(stored, members=()) == dataclasses.replace(household, members=())
+        assert {p.codice_fiscale for p in stored.members} == {
+            p.codice_fiscale for p in household.members
+        }
+        for person in household.members:
+            kept = dataclasses.replace(
+                person, birth_place=dataclasses.replace(person.birth_place, cadastral=None)
+            )
+            assert registry.person(person.codice_fiscale) == kept
+    # The registry numbers the persons it registers after the population's (whose idANPR it
+    # numbered from the first, as the registry does), and seeds only an empty registry.
+    from anpr_client.simulator.household import PersonalData, anpr_id
+
+    assert sorted(p.id_anpr for h in households for p in h.members) == [
+        anpr_id(n) for n in range(60)
+    ]
+    newcomer = dataclasses.replace(households[0].head, codice_fiscale="RSSMRA85T10H501O")
+    data = PersonalData(
+        **{f.name: getattr(newcomer, f.name) for f in dataclasses.fields(PersonalData)}
+    )
+    registered = registry.register(
+        data,
+        comune=A,
+        household_id=households[0].id,
+        relation="99",
+        since=dt.date(2026, 1, 2),
+        reason="registration",
+        operation="700000001",
+    )
+    assert registered.id_anpr == anpr_id(60)
+    with pytest.raises(ConfigurationError, match="empty registry"):
+        registry.seed(households[:1])
