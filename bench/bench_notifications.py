@@ -24,7 +24,7 @@ from pathlib import Path
 import requests
 
 from anpr_client.credentials.base import KeySource
-from anpr_client.notifications import Inbox, NotificationReceiver, build_request, read_response
+from anpr_client.notifications import Inbox, NotificationReceiver, read_response
 from anpr_client.notifications.events import decode_notification
 from anpr_client.notifications.message import read_request
 from anpr_client.notifications.receiver import RECEIVER_POLICY
@@ -34,6 +34,7 @@ from anpr_client.security.cms import decrypt_enveloped
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.simulator.pki import generate_test_pki
+from anpr_client.simulator.push import build_request
 
 PAYLOAD = (
     '<ns:NotificaN010 xmlns:ns="http://sogei.it/ANPR/N000notificheComuni"><generalitaSoggetto>'

@@ -1,11 +1,14 @@
-"""Old import paths, names and call forms kept working for a release, with a DeprecationWarning."""
+"""Old import paths, names and call forms kept working for a release, with a
+:class:`DeprecationWarning`; names that moved where the old module must not import them from
+say where they went."""
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
+from typing import Any
 
-__all__ = ["deprecated_names", "moved", "old_call", "renamed"]
+__all__ = ["deprecated_names", "moved", "moved_names", "old_call", "renamed"]
 
 
 def moved(old: str, new: str) -> None:
@@ -59,3 +62,26 @@ def old_call(function: str, instead: str) -> None:
         DeprecationWarning,
         stacklevel=3,
     )
+
+
+def moved_names(module: str, names: Mapping[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for names that moved out of ``module`` to a place it must not
+    import (ANPR's side of the protocol now lives in the simulator, and the client side never
+    imports the simulator).
+
+    Using such a name raises :class:`ImportError` naming its new home: an ``ImportError``
+    (not an ``AttributeError``) because ``from module import name`` replaces the message of an
+    ``AttributeError`` with its own and the new path would be lost.
+    """
+
+    def __getattr__(name: str) -> Any:
+        new = names.get(name)
+        if new is None:
+            raise AttributeError(f"module {module!r} has no attribute {name!r}")
+        raise ImportError(
+            f"{module}.{name} moved to {new} in 0.2 (it is ANPR's side of the protocol, which "
+            f"only the simulator plays): import it from {new.rpartition('.')[0]}",
+            name=module,
+        )
+
+    return __getattr__

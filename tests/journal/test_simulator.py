@@ -32,7 +32,7 @@ from anpr_client.journal import Journal, RetryPolicy, State, journaled_call, res
 from anpr_client.settings import RetrySettings, Timeouts
 from anpr_client.simulator import Fault, Person, Simulator, SimulatorConfig
 from anpr_client.simulator.identities import SimulatorPki
-from anpr_client.simulator.payloads import comune_info, residenza
+from anpr_client.simulator.payloads import comune_info, residence
 
 A, B = "015146", "058091"
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,12 +92,12 @@ def _mover(sim: Simulator) -> Person:
 
 def payload_5005(sim: Simulator, person: Person) -> dict[str, Any]:
     """Move ``person`` (resident in A) into the first family of B."""
-    family_id = sim.store.residents(B)[0].family_id
+    family_id = sim.store.residents(B)[0].household_id
     assert family_id is not None
-    family = sim.store.family(family_id)
+    family = sim.store.household(family_id)
     assert family is not None
     today = dt.date.today()
-    home = residenza(family, comune_info(sim.store, B)) | {"dataDecorrenzaResidenza": today}
+    home = residence(family, comune_info(sim.store, B)) | {"dataDecorrenzaResidenza": today}
     return {
         "testataRichiesta": {"dataDecorrenza": today},
         "generalitaSchedaFamiglia": {"idFamigliaConvivenzaANPR": family_id, "tipoScheda": "1"},
@@ -107,10 +107,10 @@ def payload_5005(sim: Simulator, person: Person) -> dict[str, Any]:
             {
                 "generalita": {
                     "codiceFiscale": {"codFiscale": person.codice_fiscale},
-                    "cognome": person.cognome,
-                    "nome": person.nome,
-                    "sesso": person.sesso,
-                    "dataNascita": person.data_nascita,
+                    "cognome": person.surname,
+                    "nome": person.name,
+                    "sesso": person.sex,
+                    "dataNascita": person.birth_date,
                 },
                 "legameSoggetto": {"dataDecorrenza": today, "codiceLegame": "99"},
             }

@@ -11,10 +11,11 @@ from pathlib import Path
 from cryptography import x509
 from lxml import etree
 
-from anpr_client.notifications import Inbox, NotificationReceiver, build_request
+from anpr_client.notifications import Inbox, NotificationReceiver
 from anpr_client.notifications.events import PAYLOAD_NS
 from anpr_client.security.trust import TrustStore
 from anpr_client.simulator.pki import Identity, Pki, generate_test_pki, issue_certificate, name
+from anpr_client.simulator.push import build_request
 
 ISTAT_A = "058091"
 ISTAT_B = "015146"
@@ -52,7 +53,7 @@ def n010_payload(
     operation: str = "700000001",
     surname: str = "ROSSI",
     given_name: str = "MARIO",
-    decorrenza: str = "2026-11-20",
+    effective_date: str = "2026-11-20",
     kind: str = "N010",
 ) -> bytes:
     return (
@@ -64,7 +65,7 @@ def n010_payload(
         f"<comuneRichiesta><nomeComune>MILANO</nomeComune><codiceIstat>{ISTAT_B}</codiceIstat>"
         f"<siglaProvinciaIstat>MI</siglaProvinciaIstat></comuneRichiesta>"
         f"<idOperazioneANPR>{operation}</idOperazioneANPR>"
-        f"<dataDecorrenza>{decorrenza}</dataDecorrenza>"
+        f"<dataDecorrenza>{effective_date}</dataDecorrenza>"
         f"</ns:Notifica{kind}>"
     ).encode()
 

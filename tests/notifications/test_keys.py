@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from anpr_client.errors.exceptions import ConfigurationError
-from anpr_client.notifications import Inbox, NotificationReceiver, Outcome
+from anpr_client.notifications import Inbox, NotificationReceiver, ReplyCode
 from anpr_client.settings import load_settings
 from anpr_client.simulator.pki import Pki
 from tests.notifications.support import (
@@ -23,13 +23,13 @@ def test_successor_key_is_tried_after_the_first(pki: Pki, inbox: Inbox) -> None:
     receiver = make_receiver(pki, inbox, keys=[pki.comune.key_source(), co_9998.key_source()])
     old = signed_request(pki, id_notifica="1")
     new = signed_request(pki, id_notifica="2", recipient=co_9998.certificate)
-    assert receiver.receive(old).outcome is Outcome.ACQUIRED
-    assert receiver.receive(new).outcome is Outcome.ACQUIRED
+    assert receiver.receive(old).outcome is ReplyCode.ACQUIRED
+    assert receiver.receive(new).outcome is ReplyCode.ACQUIRED
     assert inbox.count() == 2
     # Without CO-9998 configured, what ANPR encrypted for it cannot be read: 5, nothing stored.
     only_old = make_receiver(pki, inbox)
     receipt = only_old.receive(signed_request(pki, id_notifica="3", recipient=co_9998.certificate))
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert "CO-9999" in (receipt.reason or "")
     assert inbox.count() == 2
 
@@ -46,7 +46,7 @@ def test_receiver_from_settings_with_rotated_key_files(
         assert receiver.inbox.path == files.store
         for i, cert in enumerate((pki.comune.certificate, co_9998.certificate)):
             request = signed_request(pki, id_notifica=str(10 + i), recipient=cert)
-            assert receiver.receive(request).outcome is Outcome.ACQUIRED
+            assert receiver.receive(request).outcome is ReplyCode.ACQUIRED
         assert receiver.receive(signed_request(pki, cod_destinatario="015146")).outcome == "5"
         assert receiver.inbox.count() == 2
         assert "p12-password" not in repr(receiver)

@@ -13,7 +13,7 @@ from lxml import etree
 from anpr_client.notifications import (
     Inbox,
     NotificationReceiver,
-    Outcome,
+    ReplyCode,
     ResidenceChanged,
 )
 from anpr_client.security.cms import encrypt_enveloped
@@ -71,7 +71,7 @@ def test_redelivery_is_acknowledged_and_stored_once(
     assert first != again
     assert outcome_of(post(receiver, first).body) == "1"
     receipt = receiver.receive(again)
-    assert receipt.outcome is Outcome.ACQUIRED
+    assert receipt.outcome is ReplyCode.ACQUIRED
     assert receipt.duplicate
     assert outcome_of(post(receiver, first).body) == "1"
     assert inbox.count() == 1
@@ -98,7 +98,7 @@ def test_tampered_content_is_refused(
     forged = encrypt_enveloped(n010_payload(operation="123"), pki.comune.certificate)
     body = replace_contenuto(signed_request(pki), forged)
     receipt = receiver.receive(body)
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert "digest" in (receipt.reason or "").lower()
     assert outcome_of(post(receiver, body).body) == "5"
     # A testata edited after signing fails the same way.
@@ -114,10 +114,10 @@ def test_untrusted_or_missing_signature_is_refused(
     pki: Pki, receiver: NotificationReceiver, inbox: Inbox
 ) -> None:
     foreign = signed_request(pki, signer=foreign_signer())
-    assert receiver.receive(foreign).outcome is Outcome.NOT_CONFORMING
+    assert receiver.receive(foreign).outcome is ReplyCode.NOT_CONFORMING
     # Signed by the Comune's own CA (CA Postazioni), not ANPR's "CA Utenti".
     wrong_ca = signed_request(pki, signer=pki.comune)
-    assert receiver.receive(wrong_ca).outcome is Outcome.NOT_CONFORMING
+    assert receiver.receive(wrong_ca).outcome is ReplyCode.NOT_CONFORMING
     root = etree.fromstring(signed_request(pki))
     header = root.find("{http://schemas.xmlsoap.org/soap/envelope/}Header")
     assert header is not None
@@ -132,11 +132,11 @@ def test_undecryptable_content_is_refused_with_5(
     # Encrypted for another certificate (e.g. a CO-9998 the receiver is not configured with).
     other = foreign_signer().certificate
     receipt = receiver.receive(signed_request(pki, recipient=other))
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert "not encrypted for any configured key" in (receipt.reason or "")
     # Signed garbage in place of a CMS structure.
     receipt = receiver.receive(signed_request(pki, b"not a CMS structure", recipient=None))
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert inbox.count() == 0
 
 
@@ -145,7 +145,7 @@ def test_empty_payload_is_answered_6(
 ) -> None:
     assert outcome_of(post(receiver, signed_request(pki, b"", recipient=None)).body) == "6"
     # An encrypted but empty plaintext is no data either.
-    assert receiver.receive(signed_request(pki, b"  ")).outcome is Outcome.NO_DATA
+    assert receiver.receive(signed_request(pki, b"  ")).outcome is ReplyCode.NO_DATA
     assert inbox.count() == 0
 
 
@@ -155,7 +155,7 @@ def test_empty_payload_is_answered_6(
         (b"<not-xml", "N010", "not acceptable XML"),
         (n010_payload(), "N099", "unknown notification type"),
         (n010_payload(kind="N014"), "N010", "must carry NotificaN010"),
-        (n010_payload(decorrenza="20/11/2026"), "N010", "dataDecorrenza"),
+        (n010_payload(effective_date="20/11/2026"), "N010", "dataDecorrenza"),
         (n010_payload(operation="ABC"), "N010", "idOperazioneANPR"),
     ],
 )
@@ -168,7 +168,7 @@ def test_nonconforming_payloads_are_refused_with_5(
     reason: str,
 ) -> None:
     receipt = receiver.receive(signed_request(pki, payload, kind=kind))
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert reason in (receipt.reason or "")
     assert inbox.count() == 0
 
@@ -177,14 +177,14 @@ def test_notification_for_another_comune_is_refused(
     pki: Pki, receiver: NotificationReceiver, inbox: Inbox
 ) -> None:
     receipt = receiver.receive(signed_request(pki, cod_destinatario=ISTAT_B))
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert "codDestinatario" in (receipt.reason or "")
     assert inbox.count() == 0
 
 
 def test_sha1_is_accepted_by_default_and_refusable(pki: Pki, inbox: Inbox) -> None:
     sha1 = signed_request(pki, algorithm="rsa-sha1")
-    assert make_receiver(pki, inbox).receive(sha1).outcome is Outcome.ACQUIRED
+    assert make_receiver(pki, inbox).receive(sha1).outcome is ReplyCode.ACQUIRED
     strict = make_receiver(pki, inbox, policy=NOTIFICATION_POLICY)
     assert strict.receive(signed_request(pki, algorithm="rsa-sha1", id_notifica="2")).outcome == "5"
 
@@ -199,12 +199,12 @@ def test_storage_failure_is_answered_7_and_a_retry_succeeds(
     blocker.execute("BEGIN EXCLUSIVE")  # another process holds the file
     try:
         receipt = receiver.receive(signed_request(pki))
-        assert receipt.outcome is Outcome.COMMUNICATION_ERROR
+        assert receipt.outcome is ReplyCode.COMMUNICATION_ERROR
         assert "inbox" in (receipt.reason or "")
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert receiver.receive(signed_request(pki)).outcome is Outcome.ACQUIRED
+    assert receiver.receive(signed_request(pki)).outcome is ReplyCode.ACQUIRED
     assert inbox.count() == 1
     inbox.close()
 
@@ -257,7 +257,7 @@ def test_entity_attack_inside_the_encrypted_payload_is_refused(
 ) -> None:
     inner = b'<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><r>&xxe;</r>'
     receipt = receiver.receive(signed_request(pki, inner))
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert inbox.count() == 0
 
 
@@ -314,7 +314,7 @@ def test_mtom_request_is_unpacked_before_verification(
         etree.tostring(root), {"contenuto-1@anpr": ("application/octet-stream", data[:-16])}
     )
     receipt = receiver.receive(tampered, tampered_type)
-    assert receipt.outcome is Outcome.NOT_CONFORMING
+    assert receipt.outcome is ReplyCode.NOT_CONFORMING
     assert "digest" in (receipt.reason or "").lower()
 
 
@@ -329,8 +329,26 @@ def test_failing_persist_hook_answers_7_and_the_retry_is_acknowledged(
             raise OSError("metrics backend down")
 
     receiver = make_receiver(pki, inbox, on_persisted=hook)
-    assert receiver.receive(signed_request(pki)).outcome is Outcome.COMMUNICATION_ERROR
+    assert receiver.receive(signed_request(pki)).outcome is ReplyCode.COMMUNICATION_ERROR
     assert inbox.count() == 1  # stored before the hook ran
-    assert receiver.receive(signed_request(pki)).outcome is Outcome.ACQUIRED
+    assert receiver.receive(signed_request(pki)).outcome is ReplyCode.ACQUIRED
     assert inbox.count() == 1
     assert receiver.stats == {"1": 1, "5": 0, "6": 0, "7": 1}
+
+
+def test_build_request_moved_to_the_simulator_and_its_old_name_says_so() -> None:
+    """Signing and encrypting a push is ANPR's side: the client side no longer carries it, and
+    cannot forward to the simulator (it never imports it)."""
+    import anpr_client.notifications
+
+    for old in ("anpr_client.notifications", "anpr_client.notifications.message"):
+        with pytest.raises(ImportError, match=r"anpr_client\.simulator\.push\.build_request"):
+            exec(f"from {old} import build_request", {})  # noqa: S102
+    assert "build_request" not in anpr_client.notifications.__all__
+
+
+def test_outcome_stays_exported_as_the_old_name_of_reply_code() -> None:
+    from anpr_client.notifications import Outcome
+
+    assert Outcome is ReplyCode
+    assert ReplyCode("1") is ReplyCode.ACQUIRED

@@ -78,8 +78,8 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
     receiver, server = endpoint
     s.register_notification_endpoint(A, f"http://127.0.0.1:{server.port}/n000")
     since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
-    family = s.store.families(A)[0]
-    persons = [p for p in (s.store.person(cf) for cf in family.members) if p is not None]
+    household = s.store.households(A)[0]
+    persons = list(household.members)
     assert len(persons) >= 2
     codes = {p.codice_fiscale for p in persons}
 
@@ -137,8 +137,8 @@ def test_pull_command_against_the_simulator(sim: Any) -> None:
     from anpr_client.cli.main import cli
 
     since = (dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)).isoformat()
-    family = sim.store.families(A)[0]
-    persons = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
+    household = sim.store.households(A)[0]
+    persons = list(household.members)
     with sim.client(B, journal=None) as client_b:
         result = client_b.call(
             "5005",

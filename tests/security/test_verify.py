@@ -27,7 +27,8 @@ from anpr_client.errors.exceptions import (
 from anpr_client.security.cms import id_postazione_firmato
 from anpr_client.security.policy import DEFAULT_POLICY, NOTIFICATION_POLICY
 from anpr_client.security.trust import TrustStore, fingerprint
-from anpr_client.security.verify import gateway_fault, verify_envelope
+from anpr_client.security.verify import verify_envelope
+from anpr_client.simulator.gateway import gateway_fault
 from anpr_client.simulator.pki import Pki, create_ca, issue_certificate, name
 from tests.security.support import (
     DS,

@@ -38,14 +38,8 @@ def frame_for(sim: Simulator, istat: str, **overrides: Any) -> WsSecurity:
 
 
 def singles(sim: Simulator, istat: str = A) -> list[Person]:
-    """Residents of ``istat`` who live alone (moving them leaves no family behind)."""
-    out = []
-    for family in sim.store.families(istat):
-        if len(family.members) == 1:
-            person = sim.store.person(family.members[0])
-            assert person is not None
-            out.append(person)
-    return out
+    """Residents of ``istat`` who live alone (moving them leaves no household behind)."""
+    return [h.head for h in sim.store.households(istat) if len(h.members) == 1]
 
 
 def raw_client(sim: Simulator, istat: str = A) -> Client:
@@ -132,8 +126,8 @@ def certificate_payload(person: Person, *, kind: str = "8") -> dict[str, Any]:
         "soggettoIntestatario": {
             "generalita": {
                 "codiceFiscale": {"codFiscale": person.codice_fiscale},
-                "cognome": person.cognome,
-                "nome": person.nome,
+                "cognome": person.surname,
+                "nome": person.name,
             }
         },
         "datiControllo": {

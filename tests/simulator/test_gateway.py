@@ -271,3 +271,16 @@ def test_client_certificate_required_when_configured(make_simulator: MakeSimulat
     anonymous = Client(settings.replace(tls_client=None), journal=None)
     with pytest.raises(TLSError):
         anonymous.test_connection()
+
+
+def test_gateway_fault_lives_here_and_its_old_name_says_so() -> None:
+    """The client side never imports the simulator, so the old name cannot forward: using it
+    raises an ImportError that names the new home."""
+    import anpr_client.security
+
+    for old in ("anpr_client.security", "anpr_client.security.verify"):
+        with pytest.raises(ImportError, match=r"anpr_client\.simulator\.gateway\.gateway_fault"):
+            exec(f"from {old} import gateway_fault", {})  # noqa: S102
+    with pytest.raises(AttributeError, match="no_such_name"):
+        getattr(anpr_client.security, "no_such_name")  # noqa: B009
+    assert "gateway_fault" not in anpr_client.security.__all__

@@ -61,7 +61,7 @@ def client_b(sim: Simulator) -> Client:
 
 
 def _birth(person: Any) -> dict[str, Any]:
-    place = person.luogo_nascita
+    place = person.birth_place
     if place.state:
         return {"localita": {"descrizioneStato": place.name, "codiceStato": place.state}}
     return {
@@ -76,10 +76,10 @@ def _birth(person: Any) -> dict[str, Any]:
 def _gen(person: Any) -> dict[str, Any]:
     return {
         "codiceFiscale": {"codFiscale": person.codice_fiscale},
-        "cognome": person.cognome,
-        "nome": person.nome,
-        "sesso": person.sesso,
-        "dataNascita": person.data_nascita,
+        "cognome": person.surname,
+        "nome": person.name,
+        "sesso": person.sex,
+        "dataNascita": person.birth_date,
     }
 
 
@@ -108,24 +108,25 @@ def test_3002_by_codice_fiscale_returns_the_record(sim: Simulator, client_a: Cli
     assert subject["generalita"]["codiceFiscale"]["codFiscale"] == person.codice_fiscale
     assert subject["identificativi"]["idANPR"] == person.id_anpr
     assert subject["residenza"][0]["indirizzo"]["comune"]["codiceIstat"] == A
-    assert subject["famigliaConvivenza"]["idFamigliaConvivenzaANPR"] == person.family_id
+    assert subject["famigliaConvivenza"]["idFamigliaConvivenzaANPR"] == person.household_id
 
 
 def test_3002_by_personal_data_and_family(sim: Simulator, client_a: Client) -> None:
-    family = next(f for f in sim.store.families(A) if len(f.members) >= 2)
-    head = sim.store.person(family.members[0])
-    assert head is not None
+    household = next(h for h in sim.store.households(A) if len(h.members) >= 2)
+    head = household.head
     payload = {
-        "criteriRicerca": {"cognome": head.cognome, "nome": head.nome, "sesso": head.sesso},
-        "datiNascita": {"dataEvento": head.data_nascita, "luogoNascita": _birth(head)},
+        "criteriRicerca": {"cognome": head.surname, "nome": head.name, "sesso": head.sex},
+        "datiNascita": {"dataEvento": head.birth_date, "luogoNascita": _birth(head)},
         "datiRichiesta": {"schedaAnagraficaRichiesta": "2", "dataRiferimentoRichiesta": TODAY},
     }
     result = client_a.call("3002", payload)
     members = result.value["listaSoggetti"]["datiSoggetto"]
-    assert [m["generalita"]["codiceFiscale"]["codFiscale"] for m in members] == list(family.members)
+    assert [m["generalita"]["codiceFiscale"]["codFiscale"] for m in members] == [
+        p.codice_fiscale for p in household.members
+    ]
     assert (
         result.value["datiFamigliaConvivenza"]["famigliaConvivenza"]["idFamigliaConvivenzaANPR"]
-        == family.id
+        == household.id
     )
 
 
@@ -141,17 +142,17 @@ def test_3002_homonyms_need_narrower_criteria(sim: Simulator, client_a: Client) 
     residents = sim.store.residents(A)
     pairs: dict[tuple[str, str, dt.date], list[Any]] = {}
     for p in residents:
-        pairs.setdefault((p.cognome, p.nome, p.data_nascita), []).append(p)
+        pairs.setdefault((p.surname, p.name, p.birth_date), []).append(p)
     twins = next(v for v in pairs.values() if len(v) > 1)  # the population plants one
     assert twins[0].codice_fiscale != twins[1].codice_fiscale
     assert codicefiscale.is_valid(twins[1].codice_fiscale)
     payload = {
         "criteriRicerca": {
-            "cognome": twins[0].cognome,
-            "nome": twins[0].nome,
-            "sesso": twins[0].sesso,
+            "cognome": twins[0].surname,
+            "nome": twins[0].name,
+            "sesso": twins[0].sex,
         },
-        "datiNascita": {"dataEvento": twins[0].data_nascita, "luogoNascita": _birth(twins[0])},
+        "datiNascita": {"dataEvento": twins[0].birth_date, "luogoNascita": _birth(twins[0])},
         "datiRichiesta": {"schedaAnagraficaRichiesta": "1", "dataRiferimentoRichiesta": TODAY},
     }
     with pytest.raises(BusinessRuleError) as many:
@@ -164,7 +165,7 @@ def test_3002_unknown_and_missing_criteria(sim: Simulator, client_a: Client) -> 
         client_a.call("3002", payload_3002("RSSMRA80A01H501U", national=True))
     person = sim.store.residents(A)[0]
     partial = {
-        "criteriRicerca": {"cognome": person.cognome, "nome": person.nome},
+        "criteriRicerca": {"cognome": person.surname, "nome": person.name},
         "datiRichiesta": {"schedaAnagraficaRichiesta": "1", "dataRiferimentoRichiesta": TODAY},
     }
     with pytest.raises(AnprRejected) as few:
@@ -223,7 +224,7 @@ def test_3003_and_3007_find_a_past_registration(sim: Simulator, client_b: Client
 
 
 def test_3001_finds_the_parents(sim: Simulator, client_a: Client) -> None:
-    mother = next(p for p in sim.store.residents(A) if p.sesso == "F")
+    mother = next(p for p in sim.store.residents(A) if p.sex == "F")
     result = client_a.call(
         "3001",
         {
@@ -247,9 +248,7 @@ def test_3001_finds_the_parents(sim: Simulator, client_a: Client) -> None:
 def test_1001_registers_a_birth_with_an_attributed_codice_fiscale(
     sim: Simulator, client_a: Client
 ) -> None:
-    mother = next(
-        p for p in sim.store.residents(A) if p.sesso == "F" and p.data_nascita.year < 1995
-    )
+    mother = next(p for p in sim.store.residents(A) if p.sex == "F" and p.birth_date.year < 1995)
     born = TODAY - dt.timedelta(days=3)
     newborn = {
         "cognome": "VERDI",
@@ -275,7 +274,7 @@ def test_1001_registers_a_birth_with_an_attributed_codice_fiscale(
     assert cf == codicefiscale.calc("VERDI", "LUCA", "M", born, "H501")
     person = sim.store.person(cf)
     assert person is not None
-    assert person.family_id == mother.family_id
+    assert person.household_id == mother.household_id
     assert person.registered_by == result.id_operazione_anpr
     # The same birth again (a new id) is a duplicate registration.
     with pytest.raises(AnprRejected) as again:
@@ -325,10 +324,10 @@ def test_1002_immigration_from_abroad_founds_a_family(sim: Simulator, client_a: 
     assert person is not None
     assert person.comune == A
     assert person.relation == "1"
-    assert person.cittadinanza == "219"
-    family = sim.store.family(person.family_id or "")
-    assert family is not None
-    assert family.address.street_name == "APPIA"
+    assert person.citizenship == "219"
+    household = sim.store.household(person.household_id or "")
+    assert household is not None
+    assert household.address.street_name == "APPIA"
 
 
 def test_1002_immigration_from_a_non_subentrato_comune(sim: Simulator, client_a: Client) -> None:
@@ -350,9 +349,8 @@ def test_1002_from_a_subentrato_comune_must_be_a_5005(client_a: Client) -> None:
 
 
 def test_2001_death_cancels_and_passes_the_headship(sim: Simulator, client_a: Client) -> None:
-    family = next(f for f in sim.store.families(A) if len(f.members) >= 2)
-    head = sim.store.person(family.members[0])
-    assert head is not None
+    household = next(h for h in sim.store.households(A) if len(h.members) >= 2)
+    head = household.head
     assert head.relation == "1"
     result = client_a.call(
         "2001",
@@ -369,7 +367,7 @@ def test_2001_death_cancels_and_passes_the_headship(sim: Simulator, client_a: Cl
     assert dead is not None
     assert dead.status == "deceased"
     assert dead.comune is None
-    remaining = sim.store.members(family.id)
+    remaining = sim.store.members(household.id)
     assert [p.relation for p in remaining].count("1") == 1
     # A dead person gets only a death certificate.
     with pytest.raises(BusinessRuleError) as refused:
@@ -429,15 +427,14 @@ def test_2003_to_a_subentrato_comune_is_not_a_cancellation(
 def test_5005_part_of_a_family_warns_to_update_the_family_left(
     sim: Simulator, client_b: Client
 ) -> None:
-    family = next(f for f in sim.store.families(A) if len(f.members) >= 3)
-    child = sim.store.person(family.members[-1])
-    assert child is not None
+    household = next(h for h in sim.store.households(A) if len(h.members) >= 3)
+    child = household.members[-1]
     payload = transfer_payload([child])
     payload["elencoSoggettiFamiglia"][0]["legameSoggetto"]["codiceLegame"] = "1"
     with pytest.warns(AnprWarning, match="EN226"):
         result = client_b.call("5005", payload, header=DECORRENZA)
     assert [a.code for a in result.warnings] == ["EN226"]
-    assert len(sim.store.family(family.id).members) == len(family.members) - 1  # type: ignore[union-attr]
+    assert len(sim.store.household(household.id).members) == len(household.members) - 1  # type: ignore[union-attr]
 
 
 def test_5005_residence_only_in_the_destination(sim: Simulator, client_a: Client) -> None:
@@ -479,7 +476,7 @@ def test_6001_issues_a_real_pdf(sim: Simulator, client_b: Client) -> None:
     assert pdf.content_type == "application/pdf"
     assert pdf.data.startswith(b"%PDF-1.4")
     assert pdf.data.rstrip().endswith(b"%%EOF")
-    assert person.cognome.encode() in pdf.data
+    assert person.surname.encode() in pdf.data
     (issued,) = sim.store.certificates(person.codice_fiscale)
     assert issued.operation == result.id_operazione_anpr
     assert issued.comune == B
@@ -492,7 +489,7 @@ def test_6001_data_only_issues_no_certificate(sim: Simulator, client_a: Client) 
     payload["datiControllo"]["tipoRichiesta"] = "2"
     result = client_a.call("6001", payload)
     assert "file" not in result.value
-    assert result.value["datiCertificato"]["generalitaAttuali"]["cognome"] == person.cognome
+    assert result.value["datiCertificato"]["generalitaAttuali"]["cognome"] == person.surname
     assert sim.store.certificates(person.codice_fiscale) == []
 
 

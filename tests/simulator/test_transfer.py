@@ -22,12 +22,13 @@ import pytest
 from lxml import etree
 
 from anpr_client.errors.exceptions import NotFoundError, OperationNotAllowedError
+from anpr_client.notifications.events import PAYLOAD_NS
+from anpr_client.notifications.message import N000_NS
 from anpr_client.security.cms import decrypt_enveloped
 from anpr_client.security.policy import NOTIFICATION_POLICY
 from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.simulator import Simulator
-from anpr_client.simulator.notifications import N000_NS, PAYLOAD_NS
 
 from .conftest import MakeSimulator
 from .support import A, B, payload_3002, singles, transfer_payload
@@ -139,8 +140,8 @@ def test_transfer_between_two_subentrati_comuni(
     sim = make_simulator(extraction_delay=0.3)
     receiver = receiver_for(sim)
     since = sim.clock.now() - dt.timedelta(minutes=1)
-    family = sim.store.families(A)[0]
-    persons = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
+    household = sim.store.households(A)[0]
+    persons = list(household.members)
     assert len(persons) >= 2
     codes = {p.codice_fiscale for p in persons}
     client_a = sim.client(A, journal=None)

@@ -12,9 +12,10 @@ from lxml import etree
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConfigurationError
+from anpr_client.notifications.events import PAYLOAD_NS
 from anpr_client.simulator import Simulator, SimulatorConfig, notifications_document
 from anpr_client.simulator.db import Database
-from anpr_client.simulator.notifications import PAYLOAD_NS, notification_payload
+from anpr_client.simulator.notifications import notification_payload
 from anpr_client.simulator.seeding import seed_registry
 from anpr_client.simulator.store import Registry
 from anpr_client.validation import codicefiscale
@@ -62,9 +63,8 @@ def test_seeding_is_reproducible_and_valid() -> None:
     assert codes != [p.codice_fiscale for p in other.residents(A)]
     assert all(codicefiscale.is_valid(c) for c in codes)
     assert len(set(codes)) == len(codes)
-    for family in first.families(A):
-        heads = [first.person(cf) for cf in family.members]
-        assert [p.relation for p in heads if p is not None].count("1") == 1
+    for household in first.households(A):
+        assert [p.relation for p in household.members].count("1") == 1
     # Seeding a registry that already has people adds nobody.
     assert seed_registry(first, (A, B), persons_per_comune=25, seed=7) == 0
 
@@ -81,19 +81,19 @@ def test_n010_payload_validates_against_the_official_schema() -> None:
     registry = _seeded(42)
     info = registry.comune(B)
     assert info is not None
-    from anpr_client.simulator.notifications import notification_generalita
-    from anpr_client.simulator.payloads import comune_richiesta
+    from anpr_client.simulator.notifications import notification_personal_data
+    from anpr_client.simulator.payloads import comune
 
     official = etree.XMLSchema(etree.parse(str(reference / "N000notificheComuni.xsd")))
     residents = registry.residents(A) + registry.residents(B)
-    born_here = next(p for p in residents if p.luogo_nascita.comune)
-    born_abroad = next(p for p in residents if p.luogo_nascita.state)
+    born_here = next(p for p in residents if p.birth_place.comune)
+    born_abroad = next(p for p in residents if p.birth_place.state)
     for person in (born_here, born_abroad):
         payload = notification_payload(
             "N010",
             {
-                "generalitaSoggetto": notification_generalita(person),
-                "comuneRichiesta": comune_richiesta(info),
+                "generalitaSoggetto": notification_personal_data(person),
+                "comuneRichiesta": comune(info),
                 "idOperazioneANPR": "700000001",
                 "dataDecorrenza": dt.date(2026, 1, 2),
             },
@@ -118,7 +118,7 @@ def test_notifications_document_format(make_simulator: Any) -> None:
         person=person,
         requesting=info,
         operation="700000009",
-        decorrenza=dt.date(2026, 1, 2),
+        effective_date=dt.date(2026, 1, 2),
     )
     document = etree.fromstring(notifications_document([record]))
     assert document.tag == "notifiche"
@@ -182,3 +182,66 @@ def test_memo_trust_store_gives_the_verdict_of_the_store(make_simulator: Any) ->
     )
     with pytest.raises(RevokedCertificate):
         revoked.validate(short.certificate, at=now, skew=60)
+
+
+@pytest.mark.parametrize(
+    ("old", "new"),
+    [("Family", "Household"), ("FaultKind", "FaultKnob"), ("OperationRecord", "LedgerEntry")],
+)
+def test_renamed_exports_warn_and_keep_working(old: str, new: str) -> None:
+    """Each old name meant something else elsewhere in the library (ANPR's service family, the
+    client's FaultKind of a received fault, the journal's OperationRecord)."""
+    import anpr_client.simulator as simulator
+
+    with pytest.warns(DeprecationWarning, match=f"renamed {new}"):
+        value = getattr(simulator, old)
+    assert value is getattr(simulator, new)
+    assert old not in simulator.__all__
+    assert new in simulator.__all__
+
+
+def test_the_registry_stores_generated_households_as_they_are() -> None:
+    """One model: what the population generator makes is what the registry keeps and returns
+    (the cadastral code of a birth place aside, which only the generator needs)."""
+    import dataclasses
+
+    from anpr_client.simulator.population import generate_population
+
+    households = generate_population([A, B], 30, seed=3)
+    registry = Registry(Database(None))
+    assert registry.seed(households) == 60
+    for household in households:
+        stored = registry.household(household.id)
+        assert stored is not None
+        assert dataclasses.replace(stored, members=()) == dataclasses.replace(household, members=())
+        assert {p.codice_fiscale for p in stored.members} == {
+            p.codice_fiscale for p in household.members
+        }
+        for person in household.members:
+            kept = dataclasses.replace(
+                person, birth_place=dataclasses.replace(person.birth_place, cadastral=None)
+            )
+            assert registry.person(person.codice_fiscale) == kept
+    # The registry numbers the persons it registers after the population's (whose idANPR it
+    # numbered from the first, as the registry does), and seeds only an empty registry.
+    from anpr_client.simulator.household import PersonalData, anpr_id
+
+    assert sorted(p.id_anpr for h in households for p in h.members) == [
+        anpr_id(n) for n in range(60)
+    ]
+    newcomer = dataclasses.replace(households[0].head, codice_fiscale="RSSMRA85T10H501O")
+    data = PersonalData(
+        **{f.name: getattr(newcomer, f.name) for f in dataclasses.fields(PersonalData)}
+    )
+    registered = registry.register(
+        data,
+        comune=A,
+        household_id=households[0].id,
+        relation="99",
+        since=dt.date(2026, 1, 2),
+        reason="registration",
+        operation="700000001",
+    )
+    assert registered.id_anpr == anpr_id(60)
+    with pytest.raises(ConfigurationError, match="empty registry"):
+        registry.seed(households[:1])

@@ -29,7 +29,7 @@ B = "015146"
 
 
 def _subject(person: Any) -> str:
-    return f"{person.cognome} {person.nome} ({person.codice_fiscale})"
+    return f"{person.surname} {person.name} ({person.codice_fiscale})"
 
 
 @click.command()
@@ -56,8 +56,8 @@ def _step(console: Console, text: str) -> Any:
 
 
 def _run(console: Console, out: Path) -> None:
+    from ..notifications.events import PAYLOAD_NS
     from ..simulator import SimulatorConfig, running_simulator
-    from ..simulator.notifications import PAYLOAD_NS
     from ..simulator.payloads import change_of_residence
 
     today = dt.date.today()
@@ -83,9 +83,9 @@ def _run(console: Console, out: Path) -> None:
             f"{conn.id_operazione_anpr} (signed frame verified by the gateway)"
         )
 
-        family = next(f for f in sim.store.families(A) if len(f.members) >= 2)
-        members = [p for p in (sim.store.person(cf) for cf in family.members) if p is not None]
-        head = members[0]
+        household = next(h for h in sim.store.households(A) if len(h.members) >= 2)
+        members = list(household.members)
+        head = household.head
         lookup = {
             "criteriRicerca": {"codiceFiscale": head.codice_fiscale},
             "datiRichiesta": {"schedaAnagraficaRichiesta": "2", "dataRiferimentoRichiesta": today},
@@ -95,7 +95,7 @@ def _run(console: Console, out: Path) -> None:
         residence = found.value["datiFamigliaConvivenza"]["residenza"]["indirizzo"]
         street = residence["toponimo"]
         console.print(
-            f"[green]✓[/green] 3002: family {family.id} of {_subject(head)}, "
+            f"[green]✓[/green] 3002: family {household.id} of {_subject(head)}, "
             f"{len(found.value['listaSoggetti']['datiSoggetto'])} members, "
             f"{street['specie']} {street['denominazioneToponimo']}, {roma.name}"
         )
@@ -121,8 +121,8 @@ def _run(console: Console, out: Path) -> None:
             "soggettoIntestatario": {
                 "generalita": {
                     "codiceFiscale": {"codFiscale": head.codice_fiscale},
-                    "cognome": head.cognome,
-                    "nome": head.nome,
+                    "cognome": head.surname,
+                    "nome": head.name,
                 }
             },
             "datiControllo": {

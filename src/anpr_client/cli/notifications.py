@@ -59,7 +59,7 @@ def serve(
 ) -> None:
     """Run the N000 endpoint: verify, decrypt, store, then answer ANPR."""
     from ..notifications.receiver import NotificationReceiver
-    from ..notifications.server import make_server, server_tls_context
+    from ..notifications.server import make_server, server_ssl_context
 
     if keyfile is not None and certfile is None:
         raise click.UsageError("--keyfile needs --certfile")
@@ -70,7 +70,7 @@ def serve(
         context = None
         if certfile is not None:
             try:
-                context = server_tls_context(str(certfile), str(keyfile) if keyfile else None)
+                context = server_ssl_context(certfile, keyfile)
             except (OSError, ValueError) as exc:
                 raise ConfigurationError(
                     f"cannot load the TLS certificate/key: {exc}", setting="--certfile"

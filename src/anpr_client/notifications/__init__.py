@@ -3,7 +3,7 @@
 =====================  =========================================================================
 :mod:`.events`         typed, frozen events (:class:`ResidenceChanged` for N010…) and decoding
 :mod:`.inbox`          :class:`Inbox`: SQLite (WAL), one row per (tipoNotifica, idNotifica)
-:mod:`.message`        ``RichiestaN000``/``RispostaN000`` on the wire, and the outcome codes
+:mod:`.message`        ``RichiestaN000``/``RispostaN000`` on the wire, and the reply codes
 :mod:`.receiver`       :class:`NotificationReceiver`, the WSGI application of the N000 endpoint
 :mod:`.handlers`       :class:`Handlers` (callbacks per type) and the :class:`Dispatcher`
 :mod:`.poller`         :class:`Poller`: the 4005 pull, windowed and checkpointed
@@ -20,8 +20,14 @@ A receiving application in a few lines (see ``docs/notifications.md``)::
     def left(event: ResidenceChanged) -> None: ...
 
     Dispatcher(inbox, handlers).run_pending()
+
+``build_request`` (ANPR's side of N000: sign and encrypt a push) moved to
+:mod:`anpr_client.simulator.push` in 0.2.
 """
 
+from typing import TYPE_CHECKING
+
+from .._compat import moved_names
 from .events import (
     NOTIFICATION_TYPES,
     ComuneRef,
@@ -38,7 +44,7 @@ from .events import (
 )
 from .handlers import Dispatcher, DispatchReport, Handlers
 from .inbox import EntryState, Inbox, InboxEntry, InvalidNotification, PullCheckpoint
-from .message import Outcome, RichiestaN000, build_request, build_response, read_response
+from .message import Outcome, ReplyCode, RichiestaN000, build_response, read_response
 from .poller import MAX_LOOKBACK, MAX_WINDOW, Poller, PullReport, read_notifications
 from .receiver import RECEIVER_POLICY, NotificationReceiver, Receipt
 
@@ -65,15 +71,20 @@ __all__ = [
     "PullCheckpoint",
     "PullReport",
     "Receipt",
+    "ReplyCode",
     "ResidenceChanged",
     "ResidenceRestored",
     "RichiestaN000",
     "SubentroCompleted",
     "Subject",
     "SupplyNotice",
-    "build_request",
     "build_response",
     "decode_notification",
     "read_notifications",
     "read_response",
 ]
+
+if not TYPE_CHECKING:  # hidden from type checkers, which keep flagging unknown names
+    __getattr__ = moved_names(
+        __name__, {"build_request": "anpr_client.simulator.push.build_request"}
+    )

@@ -1,10 +1,11 @@
 """Typed notification events, decoded from the plaintext ANPR delivers (push or pull).
 
-One frozen dataclass per kind of notification (ANPR-FACTS §5.1), all subclasses of
-:class:`Notification`, which carries what every notification has: its type (``tipoNotifica``),
-its id (``idNotifica`` = ``testataNotifica/idOperazioneANPR`` of the push), the addressee and
-the sender, when ANPR sent it, and the plaintext XML as received (``raw``), so nothing is lost
-even when a newer ANPR adds elements this version does not read.
+One frozen dataclass per kind of notification (ANPR's N000 payload schema and its table of the
+services that update local databases, italia/anpr ``src/tab``; NRIS: italia/anpr#2025, #2313),
+all subclasses of :class:`Notification`, which carries what every notification has: its type
+(``tipoNotifica``), its id (``idNotifica`` = ``testataNotifica/idOperazioneANPR`` of the push),
+the addressee and the sender, when ANPR sent it, and the plaintext XML as received (``raw``),
+so nothing is lost even when a newer ANPR adds elements this version does not read.
 
 =======  =========================  ==============================================================
 N010     :class:`ResidenceChanged`  a person left the Comune: a change of residence was recorded

@@ -1,6 +1,7 @@
 """The N000 messages on the wire: ANPR's ``RichiestaN000`` and the Comune's ``RispostaN000``.
 
-``inoltroNotificaANPR`` (ANPR-FACTS §5.3) is SOAP 1.1 document/literal. ANPR sends::
+``inoltroNotificaANPR`` is SOAP 1.1 document/literal (its WSDL is ANPR's
+``N000serviziNotifiche.wsdl``; italia/anpr#1543, #1582). ANPR sends::
 
     soap:Envelope
       soap:Header/wsse:Security     ANPR's signature over the Body (and a Timestamp, if any)
@@ -10,14 +11,14 @@
                                     dataOraRichiesta, idOperazioneANPR (the notification's id)
           contenuto                 base64 CMS EnvelopedData for the Comune's CO-9999/CO-9998
 
-and the Comune answers ``RispostaN000`` {``codiceEsito``, ``esito``}: ``1`` acquired, ``5`` not
-conforming, ``6`` no data, ``7`` communication error. ANPR reads the code from ``esito`` (#322),
-so both fields carry it.
+and the Comune answers ``RispostaN000`` {``codiceEsito``, ``esito``} with a :class:`ReplyCode`:
+``1`` acquired, ``5`` not conforming, ``6`` no data, ``7`` communication error (the codes of
+ANPR's specification, quoted in italia/anpr#322). ANPR reads the code from ``esito``
+(italia/anpr#322), so both fields carry it.
 
-:func:`build_request` is ANPR's side (the simulator, tests, benchmarks): it encrypts the payload
-for the Comune's certificate and signs the Body with ANPR's key. :func:`read_request` is the
-receiver's first step after verification; :func:`build_response` and :func:`read_response` are
-the reply.
+:func:`read_request` is the receiver's first step after verification; :func:`build_response`
+writes the reply and :func:`read_response` reads it back. Building and signing the request is
+ANPR's side: :func:`anpr_client.simulator.push.build_request` (moved there in 0.2).
 """
 
 from __future__ import annotations
@@ -26,28 +27,21 @@ import base64
 import binascii
 import datetime as dt
 import enum
-import uuid
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final
 
-from cryptography import x509
 from lxml import etree
 
-from ..credentials.base import KeySource
+from .._compat import moved_names
 from ..errors.exceptions import NotificationError, ProtocolError
 from ..safexml import NS, parse_xml
-from ..security.algorithms import SignatureMethod
-from ..security.cms import encrypt_enveloped
-from ..security.frame import BASE64_BINARY, X509V3
-from ..security.saml import certificate_b64, format_instant
-from ..security.xmldsig import Reference, create_signature
 from .events import parse_datetime
 
 __all__ = [
     "N000_NS",
     "Outcome",
+    "ReplyCode",
     "RichiestaN000",
-    "build_request",
     "build_response",
     "read_request",
     "read_response",
@@ -55,18 +49,20 @@ __all__ = [
 
 N000_NS: Final = "http://sogei.it/ANPR/N000AnprService"
 _SOAP: Final = NS["soap"]
-_WSSE: Final = NS["wsse"]
-_WSU: Final = NS["wsu"]
-_WSU_ID: Final = f"{{{_WSU}}}Id"
 
 
-class Outcome(enum.StrEnum):
-    """The codes a Comune answers in ``RispostaN000`` (ANPR-FACTS §5.3)."""
+class ReplyCode(enum.StrEnum):
+    """The codes a Comune answers in ``RispostaN000`` (italia/anpr#322)."""
 
     ACQUIRED = "1"
     NOT_CONFORMING = "5"
     NO_DATA = "6"
     COMMUNICATION_ERROR = "7"
+
+
+Outcome = ReplyCode
+"""The name of :class:`ReplyCode` before 0.2, kept exported (the journal's ``Outcome`` is
+another thing)."""
 
 
 @dataclass(frozen=True)
@@ -83,86 +79,8 @@ class RichiestaN000:
     """The decoded base64 (a CMS EnvelopedData), possibly empty."""
 
 
-# ----------------------------------------------------------------------------- ANPR's side
-
-
-def build_request(
-    payload: bytes,
-    *,
-    tipo_notifica: str,
-    id_notifica: str,
-    cod_destinatario: str,
-    recipient: x509.Certificate | None,
-    signer: KeySource,
-    cod_mittente: str = "ANPR",
-    sent_at: dt.datetime | None = None,
-    algorithm: Literal["rsa-sha256", "rsa-sha1"] = "rsa-sha256",
-    timestamp_ttl: int | None = 300,
-) -> bytes:
-    """A signed ``RichiestaN000`` carrying ``payload`` encrypted for ``recipient``.
-
-    ``recipient`` ``None`` sends ``payload`` as is (already encrypted, or empty for a
-    "no data" test). The Body (and the Timestamp, unless ``timestamp_ttl`` is ``None``) is
-    signed with ``signer``, whose certificate travels in a BinarySecurityToken.
-    """
-    sent_at = sent_at or dt.datetime.now(dt.UTC)
-    contenuto = encrypt_enveloped(payload, recipient) if recipient is not None else payload
-    envelope = etree.Element(f"{{{_SOAP}}}Envelope", nsmap={"soap": _SOAP})
-    header = etree.SubElement(envelope, f"{{{_SOAP}}}Header")
-    body = etree.SubElement(
-        envelope,
-        f"{{{_SOAP}}}Body",
-        {_WSU_ID: f"id-{uuid.uuid4().hex}"},
-        nsmap={"wsu": _WSU},
-    )
-    request = etree.SubElement(body, f"{{{N000_NS}}}RichiestaN000", nsmap={"n": N000_NS})
-    testata = etree.SubElement(request, "testataNotifica")
-    for name, value in (
-        ("tipoNotifica", tipo_notifica),
-        ("codMittente", cod_mittente),
-        ("codDestinatario", cod_destinatario),
-        ("dataOraRichiesta", sent_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")),
-        ("idOperazioneANPR", id_notifica),
-    ):
-        etree.SubElement(testata, name).text = value
-    etree.SubElement(request, "contenuto").text = base64.b64encode(contenuto).decode("ascii")
-
-    security = etree.SubElement(header, f"{{{_WSSE}}}Security", nsmap={"wsse": _WSSE, "wsu": _WSU})
-    security.set(f"{{{_SOAP}}}mustUnderstand", "1")
-    references = [Reference(f"#{body.get(_WSU_ID)}", body)]
-    if timestamp_ttl is not None:
-        ts = etree.SubElement(security, f"{{{_WSU}}}Timestamp", {_WSU_ID: f"TS-{uuid.uuid4().hex}"})
-        etree.SubElement(ts, f"{{{_WSU}}}Created").text = format_instant(sent_at)
-        etree.SubElement(ts, f"{{{_WSU}}}Expires").text = format_instant(
-            sent_at + dt.timedelta(seconds=timestamp_ttl)
-        )
-        references.insert(0, Reference(f"#{ts.get(_WSU_ID)}", ts))
-    bst_id = f"X509-{uuid.uuid4().hex}"
-    bst = etree.SubElement(
-        security,
-        f"{{{_WSSE}}}BinarySecurityToken",
-        {"EncodingType": BASE64_BINARY, "ValueType": X509V3, _WSU_ID: bst_id},
-    )
-    bst.text = certificate_b64(signer.certificate)
-
-    def token_reference(key_info: etree._Element) -> None:
-        str_el = etree.SubElement(key_info, f"{{{_WSSE}}}SecurityTokenReference")
-        etree.SubElement(
-            str_el, f"{{{_WSSE}}}Reference", {"URI": f"#{bst_id}", "ValueType": X509V3}
-        )
-
-    create_signature(
-        references,
-        SignatureMethod.from_name(algorithm),
-        signer,
-        key_info=token_reference,
-        parent=security,
-    )
-    return etree.tostring(envelope, xml_declaration=True, encoding="UTF-8")
-
-
 def read_response(data: bytes) -> tuple[str, str]:
-    """``(codiceEsito, esito)`` of a ``RispostaN000`` envelope (what ANPR reads)."""
+    """``(codiceEsito, esito)`` of a ``RispostaN000`` envelope (what ANPR reads of the reply)."""
     root = parse_xml(data)
     found = root.find(f"{{{_SOAP}}}Body/{{{N000_NS}}}RispostaN000")
     if found is None:
@@ -170,12 +88,9 @@ def read_response(data: bytes) -> tuple[str, str]:
     return (found.findtext("codiceEsito") or "", found.findtext("esito") or "")
 
 
-# ----------------------------------------------------------------------------- the Comune's side
-
-
-def build_response(outcome: Outcome | str) -> bytes:
-    """The ``RispostaN000`` envelope for ``outcome`` (the code in both fields)."""
-    code = Outcome(outcome).value
+def build_response(code: ReplyCode | str) -> bytes:
+    """The ``RispostaN000`` envelope answering ``code`` (in both fields)."""
+    code = ReplyCode(code).value
     envelope = etree.Element(f"{{{_SOAP}}}Envelope", nsmap={"soap": _SOAP})
     body = etree.SubElement(envelope, f"{{{_SOAP}}}Body")
     response = etree.SubElement(body, f"{{{N000_NS}}}RispostaN000", nsmap={"n": N000_NS})
@@ -240,4 +155,10 @@ def read_request(payload: etree._Element | None) -> RichiestaN000:
         data_ora_richiesta=sent_at,
         id_notifica=id_notifica,
         contenuto=contenuto,
+    )
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which keep flagging unknown names
+    __getattr__ = moved_names(
+        __name__, {"build_request": "anpr_client.simulator.push.build_request"}
     )

@@ -1,6 +1,6 @@
 """The 4005 poller: pull notifications for a period into the same inbox as the push.
 
-4005 is asynchronous (ANPR-FACTS §5.2):
+4005 is asynchronous (italia/anpr#1273, #1906):
 
 1. ``elaborazione`` with ``ricercaElenchiRichieste`` (``statoLavorazione`` 9 = every
    notification, taken in charge or not; ``periodoRiferimentoRichieste``) returns an

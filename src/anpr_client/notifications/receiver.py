@@ -1,6 +1,6 @@
 """The N000 receiver: a WSGI application that takes ANPR's pushed notifications in charge.
 
-For each ``POST`` (ANPR-FACTS §5.3), in this order:
+For each ``POST`` (ANPR's N000 push: italia/anpr#322, #689, #958), in this order:
 
 1. the body is read up to ``max_body_bytes`` (larger: HTTP 413 and outcome 5, nothing parsed),
    MTOM is unpacked if ANPR used it, and the XML goes through the hardened parser (no DTD, no
@@ -50,7 +50,7 @@ from ..security.verify import verify_envelope
 from ..soap.mtom import inline_attachments, is_related, parse_related
 from .events import Notification, decode_notification
 from .inbox import Inbox
-from .message import Outcome, build_response, read_request
+from .message import ReplyCode, build_response, read_request
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -70,7 +70,7 @@ DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 RECEIVER_POLICY: Final = NOTIFICATION_POLICY.allowing_sha1()
 """The receiver's default: Body signed, no SAML, a Timestamp checked when present, rsa-sha256
 *or rsa-sha1*. ANPR has not published the algorithm of its notification signatures and its
-WS-Security stack defaults to rsa-sha1 (ANPR-FACTS §2.3, §8); refusing it would answer 5 to
+WS-Security stack defaults to rsa-sha1 (italia/anpr#1903, #2504); refusing it would answer 5 to
 every genuine notification. Pass ``policy=NOTIFICATION_POLICY`` to demand SHA-256."""
 
 _CONTENT_TYPE: Final = "text/xml; charset=utf-8"
@@ -81,7 +81,7 @@ _STATUS: Final = {200: "200 OK", 405: "405 Method Not Allowed", 413: "413 Payloa
 class Receipt:
     """What the receiver did with one request."""
 
-    outcome: Outcome
+    outcome: ReplyCode
     event: Notification | None = None
     """The event stored (or found stored, for a redelivery)."""
     duplicate: bool = False
@@ -139,7 +139,7 @@ class NotificationReceiver:
         self._max = max_body_bytes
         self._on_persisted = on_persisted
         self._stats_lock = threading.Lock()
-        self.stats: dict[str, int] = {o.value: 0 for o in Outcome}
+        self.stats: dict[str, int] = {o.value: 0 for o in ReplyCode}
 
     @classmethod
     def from_settings(
@@ -189,20 +189,20 @@ class NotificationReceiver:
         try:
             receipt = self._receive(body, content_type)
         except NotificationError as exc:
-            outcome = Outcome(exc.outcome or Outcome.NOT_CONFORMING)
+            outcome = ReplyCode(exc.outcome or ReplyCode.NOT_CONFORMING)
             receipt = Receipt(outcome, reason=str(exc))
         except (VerificationError, DecryptionError, ProtocolError) as exc:
-            receipt = Receipt(Outcome.NOT_CONFORMING, reason=f"{type(exc).__name__}: {exc}")
+            receipt = Receipt(ReplyCode.NOT_CONFORMING, reason=f"{type(exc).__name__}: {exc}")
         except AnprError as exc:
-            receipt = Receipt(Outcome.COMMUNICATION_ERROR, reason=f"{type(exc).__name__}: {exc}")
+            receipt = Receipt(ReplyCode.COMMUNICATION_ERROR, reason=f"{type(exc).__name__}: {exc}")
         except Exception as exc:  # a bug must not lose the notification: ANPR will resend
             logger.exception("notification: unexpected failure")
-            receipt = Receipt(Outcome.COMMUNICATION_ERROR, reason=f"internal error: {exc!r}")
+            receipt = Receipt(ReplyCode.COMMUNICATION_ERROR, reason=f"internal error: {exc!r}")
         with self._stats_lock:
             self.stats[receipt.outcome.value] += 1
         event = receipt.event
         logger.log(
-            logging.INFO if receipt.outcome is Outcome.ACQUIRED else logging.WARNING,
+            logging.INFO if receipt.outcome is ReplyCode.ACQUIRED else logging.WARNING,
             "notification %s %s: outcome %s%s%s",
             event.kind if event else "?",
             event.id_notifica if event else "?",
@@ -215,7 +215,7 @@ class NotificationReceiver:
     def _receive(self, body: bytes, content_type: str | None) -> Receipt:
         if len(body) > self._max:
             return Receipt(
-                Outcome.NOT_CONFORMING,
+                ReplyCode.NOT_CONFORMING,
                 reason=f"the request exceeds {self._max} bytes",
                 http_status=413,
             )
@@ -231,24 +231,24 @@ class NotificationReceiver:
             raise NotificationError(
                 f"codDestinatario {request.cod_destinatario[:10]!r} is not served here "
                 f"({', '.join(sorted(self._recipients))})",
-                outcome=Outcome.NOT_CONFORMING,
+                outcome=ReplyCode.NOT_CONFORMING,
                 field="testataNotifica/codDestinatario",
                 rule="the ISTAT code of a Comune served by this endpoint",
             )
         if not request.contenuto:
-            return Receipt(Outcome.NO_DATA, reason="contenuto is empty")
+            return Receipt(ReplyCode.NO_DATA, reason="contenuto is empty")
         stored = self.inbox.get(request.tipo_notifica, request.id_notifica)
         if stored is not None:
-            return Receipt(Outcome.ACQUIRED, event=stored.event, duplicate=True)
+            return Receipt(ReplyCode.ACQUIRED, event=stored.event, duplicate=True)
         plaintext = decrypt_enveloped(request.contenuto, self._keys)
         if not plaintext.strip():
-            return Receipt(Outcome.NO_DATA, reason="the decrypted contenuto is empty")
+            return Receipt(ReplyCode.NO_DATA, reason="the decrypted contenuto is empty")
         try:
             payload = parse_xml(plaintext, max_bytes=self._max)
         except ProtocolError as exc:
             raise NotificationError(
                 f"the decrypted contenuto is not acceptable XML: {exc}",
-                outcome=Outcome.NOT_CONFORMING,
+                outcome=ReplyCode.NOT_CONFORMING,
                 field="contenuto",
                 rule="well-formed XML without DTD",
             ) from None
@@ -264,7 +264,7 @@ class NotificationReceiver:
         new = self.inbox.add(event, channel="push")  # committed (and flushed) here
         if self._on_persisted is not None:
             self._on_persisted(event, new)
-        return Receipt(Outcome.ACQUIRED, event=event, duplicate=not new)
+        return Receipt(ReplyCode.ACQUIRED, event=event, duplicate=not new)
 
     # ------------------------------------------------------------------ WSGI
 
@@ -282,7 +282,7 @@ class NotificationReceiver:
         body = _read_body(environ, self._max)
         if body is None:
             receipt = Receipt(
-                Outcome.NOT_CONFORMING,
+                ReplyCode.NOT_CONFORMING,
                 reason=f"the request exceeds {self._max} bytes",
                 http_status=413,
             )

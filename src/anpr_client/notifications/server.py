@@ -1,10 +1,12 @@
 """Serve the receiver over HTTP (waitress) or, when given a certificate, HTTPS.
 
 ANPR connects with TLS 1.2 to a certificate from a public CA and does not authenticate itself
-at the TLS level (ANPR-FACTS §5.3): the usual set-up is a reverse proxy that terminates TLS and
-forwards to the receiver over plain HTTP, served by waitress (a production WSGI server).
-Waitress cannot speak TLS; with ``ssl_context`` a small threaded server of the standard library
-is used instead (TLS 1.2 or later, per-connection timeouts, a bounded number of threads).
+at the TLS level (italia/anpr#689, #3095): the usual set-up is a reverse proxy that terminates
+TLS and forwards to the receiver over plain HTTP, served by waitress (a production WSGI server).
+Waitress cannot speak TLS; with ``ssl_context`` (e.g. from :func:`server_ssl_context`) the
+library's small threaded server of the standard library is used instead
+(:class:`anpr_client._wsgiserver.TlsWsgiServer`: TLS 1.2 or later, per-connection timeouts, at
+most ``threads`` connections at once).
 
 >>> server = make_server(receiver, "0.0.0.0", 8443)   # doctest: +SKIP
 >>> server.serve_forever()                               # doctest: +SKIP
@@ -12,18 +14,14 @@ is used instead (TLS 1.2 or later, per-connection timeouts, a bounded number of 
 
 from __future__ import annotations
 
-import socket
-import socketserver
 import ssl
 import threading
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Protocol
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer
+from typing import Protocol
 
-__all__ = ["ReceiverServer", "make_server"]
+from .._wsgiserver import TlsWsgiServer, server_ssl_context
+from ..transport.wsgi import WsgiApp
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+__all__ = ["ReceiverServer", "make_server", "server_ssl_context"]
 
 
 class ReceiverServer(Protocol):
@@ -85,68 +83,20 @@ class _Waitress:
         server.task_dispatcher.shutdown()
 
 
-class _QuietHandler(WSGIRequestHandler):
-    timeout = 30  # seconds per connection read (slow clients cannot hold a thread)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass  # the receiver logs each notification itself
-
-
-class _TlsServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    block_on_close = False
-
-    def __init__(self, address: tuple[str, int], context: ssl.SSLContext, threads: int):
-        self._context = context
-        self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="anpr-n000")
-        super().__init__(address, _QuietHandler)
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        self._pool.submit(self._handle, request, client_address)
-
-    def _handle(self, request: socket.socket, client_address: Any) -> None:
-        try:
-            request.settimeout(30)
-            tls = self._context.wrap_socket(request, server_side=True)
-        except (OSError, ssl.SSLError):
-            self.shutdown_request(request)
-            return
-        self.process_request_thread(tls, client_address)
-
-    def server_close(self) -> None:
-        super().server_close()
-        self._pool.shutdown(wait=False, cancel_futures=True)
-
-
 class _Tls:
     scheme = "https"
 
     def __init__(self, app: WsgiApp, host: str, port: int, context: ssl.SSLContext, threads: int):
-        self._server = _TlsServer((host, port), context, threads)
-        self._server.set_app(app)
-        address = self._server.server_address
-        self.host, self.port = str(address[0]), int(address[1])
-        self._serving = threading.Event()
+        self._server = TlsWsgiServer(
+            (host, port), app, context, max_connections=threads, ident="anpr-notifications"
+        )
+        self.host, self.port = self._server.host, self._server.port
 
     def serve_forever(self) -> None:
-        self._serving.set()
-        try:
-            self._server.serve_forever(poll_interval=0.2)
-        finally:
-            self._serving.clear()
+        self._server.serve_forever(poll_interval=0.2)
 
     def close(self) -> None:
-        if self._serving.is_set():
-            self._server.shutdown()  # returns once serve_forever has stopped
-        self._server.server_close()
-
-
-def server_tls_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
-    """A server context: TLS 1.2+, the certificate chain in ``certfile`` (PEM)."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(certfile, keyfile)
-    return context
+        self._server.close()
 
 
 def make_server(

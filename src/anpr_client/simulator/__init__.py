@@ -6,7 +6,7 @@ SOAP 1.1 at ANPR's URL paths, on loopback with TLS, from anpr-client's own WSDL/
 - a **gateway** that runs the library's own verifier on the WS-Security frame and validates
   the body against the XSD, answering the gateway's SOAP faults (``Internal Error (from
   client)``, ``Rejected by policy. (from client)``, ``certificate revoked (from client)``);
-- a **registry** in SQLite (Comuni, persons, families, residences), seeded with a fictitious
+- a **registry** in SQLite (Comuni, persons, households, residences), seeded with a fictitious
   population with valid codici fiscali;
 - **operations** with real semantics: TestConn, 1001, 1002, 2001, 3001, 3002, 3003, 3007,
   4005, 5005, 6001 (a real PDF over MTOM), 7001; others answer "not simulated" (EN379);
@@ -31,24 +31,26 @@ the fault knobs.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .config import SimulatorConfig
-    from .faults import Fault, FaultInjector, FaultKind
-    from .ledger import OperationRecord
+    from .faults import Fault, FaultInjector, FaultKnob
+    from .household import Address, Household, Person
+    from .ledger import LedgerEntry
     from .notifications import NotificationRecord, notifications_document
     from .runtime import Simulator, running_simulator
-    from .store import Address, Family, Person, Registry
+    from .store import Registry
 
 __all__ = [
     "Address",
-    "Family",
     "Fault",
     "FaultInjector",
-    "FaultKind",
+    "FaultKnob",
+    "Household",
+    "LedgerEntry",
     "NotificationRecord",
-    "OperationRecord",
     "Person",
     "Registry",
     "Simulator",
@@ -59,14 +61,14 @@ __all__ = [
 
 # Loaded on first use, so that importing the package (e.g. the pytest plugin) stays cheap.
 _HOME = {
-    "Address": "store",
-    "Family": "store",
+    "Address": "household",
     "Fault": "faults",
     "FaultInjector": "faults",
-    "FaultKind": "faults",
+    "FaultKnob": "faults",
+    "Household": "household",
+    "LedgerEntry": "ledger",
     "NotificationRecord": "notifications",
-    "OperationRecord": "ledger",
-    "Person": "store",
+    "Person": "household",
     "Registry": "store",
     "Simulator": "runtime",
     "SimulatorConfig": "config",
@@ -75,7 +77,26 @@ _HOME = {
 }
 
 
+# Names before 0.2, each of which meant something else elsewhere in the library ("family" is
+# ANPR's service family, the journal has the OperationRecord, the client the FaultKind of a
+# received fault): they warn and keep working.
+_RENAMED = {
+    "Family": "Household",
+    "FaultKind": "FaultKnob",
+    "OperationRecord": "LedgerEntry",
+}
+
+
 def __getattr__(name: str) -> Any:
+    new = _RENAMED.get(name)
+    if new is not None:
+        warnings.warn(
+            f"{__name__}.{name} was renamed {new}: use {__name__}.{new} "
+            "(the old name will be removed in 1.0)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return __getattr__(new)
     home = _HOME.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, Literal
+from typing import Final
 
 from lxml import etree
 
+from .._wsgiserver import ConnectionAction
 from ..safexml import NS
 from ..soap.envelope import CONTENT_TYPE
 from ..soap.mtom import build_related
@@ -29,15 +30,13 @@ __all__ = [
 _SOAP: Final = NS["soap"]
 _XOP_INCLUDE: Final = f"{{{NS['xop']}}}Include"
 
-Action = Literal["answer", "close", "refuse"]
-
 
 @dataclass(frozen=True)
 class HttpAnswer:
     status: int
     body: bytes
     content_type: str = CONTENT_TYPE
-    action: Action = "answer"
+    action: ConnectionAction = "answer"
     """``close``: drop the connection after reading the request, sending nothing;
     ``refuse``: the same, reported as a refused connection when there is no socket."""
     delay: float = 0.0

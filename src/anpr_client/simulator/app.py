@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from lxml import etree
 
+from .._wsgiserver import CONTROL_KEY, ConnectionControl
 from ..endpoints import FAMILY_PATHS
 from ..errors.exceptions import ConnectError, ConnectionLost, ProtocolError
 from ..safexml import parse_xml
@@ -36,28 +37,16 @@ from .config import SimulatorConfig
 from .db import Database
 from .faults import Fault, FaultInjector
 from .gateway import INTERNAL_ERROR, Gateway, GatewayRejection
-from .handlers.base import Context, Entry, Handler, Outcome, Rejected, Request, entry
+from .handlers.base import Context, Entry, Handler, OkAnswer, Rejected, Request, entry
 from .ledger import InProgress, Ledger, OtherService, Replay, Started
 
-__all__ = ["CONTROL_KEY", "ConnectionControl", "SimulatorApp"]
+__all__ = ["SimulatorApp"]
 
 log = logging.getLogger("anpr_client.simulator")
-
-#: The WSGI environ key where a server puts its :class:`ConnectionControl`.
-CONTROL_KEY: Final = "anpr_client.simulator.control"
 
 SERVER_ERROR: Final = "Internal Error (from server)"
 _ACCEPTED_DESTINATARIO: Final = "ANPR05"
 _TIPI_INVIO: Final = ("TEST", "PRE_SUB", "PROD")
-
-
-class ConnectionControl:
-    """Set by the application, read by the server: what to do with the connection."""
-
-    __slots__ = ("action",)
-
-    def __init__(self) -> None:
-        self.action: str = "answer"
 
 
 class SimulatorApp:
@@ -224,22 +213,8 @@ class SimulatorApp:
             record = begun.record
             answer = HttpAnswer(200, record.response_body, content_type=record.response_type)
             return self._committed_fault(operation.code, answer)
-        if isinstance(begun, OtherService):
-            ko = entry(
-                "EN079",
-                f"idOperazioneComune {id_comune} was already used for service {begun.service}",
-                field="idOperazioneComune",
-                value=id_comune,
-            )
-            return self._unrecorded_ko(operation, header, ko)
-        if isinstance(begun, InProgress):
-            ko = entry(
-                "EN148",
-                f"an operation with idOperazioneComune {id_comune} is still being processed",
-                field="idOperazioneComune",
-                value=id_comune,
-            )
-            return self._unrecorded_ko(operation, header, ko)
+        if isinstance(begun, OtherService | InProgress):
+            return self._unrecorded_ko(operation, header, _id_refused(begun, id_comune))
         try:
             fault = self.faults.take("processing", operation.code)
             if fault is not None:
@@ -287,45 +262,19 @@ class SimulatorApp:
                                 value=operation.code,
                             )
                         )
-                    outcome = handler(self.context, request)
+                    ok = handler(self.context, request)
                     element, mtom = self._answer(
-                        operation, header, started.id_operazione_anpr, "0000", outcome
+                        operation, header, started.id_operazione_anpr, "0000", ok
                     )
-                    result = "ok"
-                    after.extend(outcome.after_commit)
+                    after.extend(ok.after_commit)
                 except Rejected as rejected:
                     raise _Ko(rejected.entries) from None
-                response_xml = etree.tostring(element)
-                answer = soap_answer(element, attachments=mtom)
-                self.ledger.record(
-                    started,
-                    outcome=result,
-                    esito="0000",
-                    completed_at=utc_iso(self.clock.now()),
-                    request=request_xml,
-                    response_xml=response_xml,
-                    response_body=answer.body,
-                    response_type=answer.content_type,
-                    protocollo_comune=_opt(header.get("protocolloComune")),
-                )
+                answer = self._record(started, header, request_xml, element, mtom, ok=True)
         except _Ko as ko:
             # Effects rolled back; the KO itself is recorded (it has an idOperazioneANPR).
             element = self._ko_element(operation, header, started.id_operazione_anpr, ko.entries)
-            response_xml = etree.tostring(element)
-            answer = soap_answer(element)
             with self.db.transaction():
-                self.ledger.record(
-                    started,
-                    outcome="ko",
-                    esito="XXXX",
-                    completed_at=utc_iso(self.clock.now()),
-                    request=request_xml,
-                    response_xml=response_xml,
-                    response_body=answer.body,
-                    response_type=answer.content_type,
-                    protocollo_comune=_opt(header.get("protocolloComune")),
-                )
-            return answer
+                return self._record(started, header, request_xml, element, (), ok=False)
         except _BadAnswer as bad:
             return self._internal_error(str(bad))
         for work in after:
@@ -333,6 +282,32 @@ class SimulatorApp:
                 work()
             except Exception:
                 log.exception("post-commit work failed")
+        return answer
+
+    def _record(
+        self,
+        started: Started,
+        header: Mapping[str, Any],
+        request_xml: bytes,
+        element: etree._Element,
+        attachments: Iterable[tuple[etree._Element, str]],
+        *,
+        ok: bool,
+    ) -> HttpAnswer:
+        """The answer to send, recorded in the ledger (in the caller's transaction)."""
+        response_xml = etree.tostring(element)  # attachments inline: before MTOM moves them
+        answer = soap_answer(element, attachments=attachments)
+        self.ledger.record(
+            started,
+            outcome="ok" if ok else "ko",
+            esito="0000" if ok else "XXXX",
+            completed_at=utc_iso(self.clock.now()),
+            request=request_xml,
+            response_xml=response_xml,
+            response_body=answer.body,
+            response_type=answer.content_type,
+            protocollo_comune=_opt(header.get("protocolloComune")),
+        )
         return answer
 
     def _check_header(self, operation: Operation, header: Mapping[str, Any]) -> None:
@@ -426,16 +401,16 @@ class SimulatorApp:
         header: Mapping[str, Any],
         id_anpr: str,
         esito: str,
-        outcome: Outcome,
+        ok: OkAnswer,
     ) -> tuple[etree._Element, list[tuple[etree._Element, str]]]:
         testata = self._testata(header, id_anpr, esito)
-        if outcome.branch is None:
-            value: dict[str, Any] = {"testataRisposta": testata, **outcome.content}
+        if ok.branch is None:
+            value: dict[str, Any] = {"testataRisposta": testata, **ok.content}
         else:
-            value = {outcome.branch: {"testataRisposta": testata, **outcome.content}}
+            value = {ok.branch: {"testataRisposta": testata, **ok.content}}
         element = self._encode(operation, value)
         mtom: list[tuple[etree._Element, str]] = []
-        for local, content_type in outcome.mtom:
+        for local, content_type in ok.mtom:
             for found in element.iter(local):
                 if found.text:
                     mtom.append((found, content_type))
@@ -475,6 +450,17 @@ class SimulatorApp:
         except _BadAnswer as bad:
             return self._internal_error(str(bad))
         return soap_answer(element)
+
+
+def _id_refused(begun: OtherService | InProgress, id_comune: str) -> Entry:
+    """EN079 (the id was used for another service) or EN148 (it is still being processed)."""
+    if isinstance(begun, OtherService):
+        code = "EN079"
+        text = f"idOperazioneComune {id_comune} was already used for service {begun.service}"
+    else:
+        code = "EN148"
+        text = f"an operation with idOperazioneComune {id_comune} is still being processed"
+    return entry(code, text, field="idOperazioneComune", value=id_comune)
 
 
 class _Ko(Exception):

@@ -38,9 +38,9 @@ from typing import Final, Literal, get_args
 
 from ..errors.exceptions import ConfigurationError
 
-__all__ = ["FIRED", "Fault", "FaultInjector", "FaultKind", "Stage"]
+__all__ = ["FIRED", "Fault", "FaultInjector", "FaultKnob", "Stage"]
 
-FaultKind = Literal[
+FaultKnob = Literal[
     "latency",
     "refuse",
     "drop_before_commit",
@@ -51,6 +51,8 @@ FaultKind = Literal[
     "internal_error_from_server",
     "internal_error_from_server_after_commit",
 ]
+"""The faults the simulator can inject, its knobs (the table above). Not to be confused with
+:class:`anpr_client.errors.faults.FaultKind`, the client's diagnosis of a fault it received."""
 
 Stage = Literal["connection", "received", "processing", "committed"]
 """Where a fault fires: before reading (connection), after reading and before the gateway
@@ -75,7 +77,7 @@ FIRED: Final = "fired"
 class Fault:
     """One fault to inject (see the module docstring for the kinds)."""
 
-    kind: FaultKind
+    kind: FaultKnob
     operation: str | None = None
     """The ANPR operation code it applies to (``"5005"``, ``"TestConn"``); ``None``: any."""
     times: int = 1
@@ -85,11 +87,11 @@ class Fault:
     """For the ``http_5xx`` kinds."""
 
     def __post_init__(self) -> None:
-        if self.kind not in get_args(FaultKind):
+        if self.kind not in get_args(FaultKnob):
             raise ConfigurationError(
-                f"unknown fault kind {self.kind!r}; known: {', '.join(get_args(FaultKind))}",
+                f"unknown fault kind {self.kind!r}; known: {', '.join(get_args(FaultKnob))}",
                 setting="fault.kind",
-                rule="a FaultKind",
+                rule="a fault knob",
             )
         if not isinstance(self.times, int) or self.times < 1:
             raise ConfigurationError(

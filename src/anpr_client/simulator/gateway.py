@@ -1,11 +1,11 @@
 """The simulated security gateway: what ANPR's perimeter checks before the application.
 
-For each request, in order (ANPR-FACTS §4.4):
+For each request, in order:
 
 1. the WS-Security frame, with the library's own verifier
    (:func:`anpr_client.security.verify.verify_envelope`) against the simulator's CA and its
-   revocations; a failure becomes the fault :func:`~anpr_client.security.verify.gateway_fault`
-   names (``certificate revoked``, ``Rejected by policy``, ``Internal Error``);
+   revocations; a failure becomes the fault :func:`gateway_fault` names (``certificate
+   revoked``, ``Rejected by policy``, ``Internal Error``);
 2. the identity policy: the SAML ``IdSede`` must be a Comune on the simulated ANPR and equal
    the request's ``codMittente``; the signer certificate must belong to that Comune (its CN
    starts with the ISTAT code); the operator (NameID) must be a well-formed codice fiscale —
@@ -39,19 +39,13 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 from lxml import etree
 
-from ..errors.exceptions import VerificationError
+from ..errors.exceptions import RevokedCertificate, UntrustedCertificate, VerificationError
 from ..safexml import NS
 from ..security.cms import VerifiedSignedData
 from ..security.policy import DEFAULT_POLICY, SecurityPolicy
 from ..security.saml import _verify_id_postazione
 from ..security.trust import TrustStore
-from ..security.verify import (
-    CERTIFICATE_REVOKED,
-    INTERNAL_ERROR,
-    REJECTED_BY_POLICY,
-    gateway_fault,
-    verify_envelope,
-)
+from ..security.verify import verify_envelope
 from ..soap.bundle import Bundle, Operation
 from ..validation import codicefiscale
 
@@ -63,10 +57,48 @@ __all__ = [
     "GatewayRejection",
     "MemoTrustStore",
     "Passed",
+    "gateway_fault",
 ]
 
 _SOAP: Final = NS["soap"]
 _WSSE: Final = NS["wsse"]
+
+#: The fault strings of ANPR's security gateway; integrators' reports of each (causes and
+#: fixes) are in :mod:`anpr_client.errors.faults`: a deleted or revoked certificate
+#: (italia/anpr#1918, #2246), clock skew and an untrusted or mixed-up certificate
+#: (italia/anpr#970, #954), XSD and frame errors (italia/anpr#2343, #2572, #3285).
+INTERNAL_ERROR: Final = "Internal Error (from client)"
+REJECTED_BY_POLICY: Final = "Rejected by policy. (from client)"
+CERTIFICATE_REVOKED: Final = "certificate revoked (from client)"
+
+# Checks whose failure is a policy matter (time windows, trust) rather than a broken frame.
+_POLICY_CHECKS: Final = frozenset(
+    {
+        "timestamp-expired",
+        "timestamp-future",
+        "saml-expired",
+        "saml-not-yet-valid",
+        "trust",
+        "trust-expired",
+        "trust-not-yet-valid",
+        "trust-usage",
+    }
+)
+
+
+def gateway_fault(error: VerificationError) -> str:
+    """The ``faultstring`` ANPR's gateway answers for this verification failure.
+
+    A revoked signer → ``certificate revoked (from client)``; an untrusted or expired
+    certificate and clock problems (Timestamp or assertion outside its window) →
+    ``Rejected by policy. (from client)``; every malformed or unverifiable frame →
+    ``Internal Error (from client)``.
+    """
+    if isinstance(error, RevokedCertificate):
+        return CERTIFICATE_REVOKED
+    if isinstance(error, UntrustedCertificate) or error.check in _POLICY_CHECKS:
+        return REJECTED_BY_POLICY
+    return INTERNAL_ERROR
 
 
 class GatewayRejection(Exception):

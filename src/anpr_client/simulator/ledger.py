@@ -1,6 +1,6 @@
 """The operation ledger: ANPR's idempotency rules and the record 3003/3007/4005 read.
 
-ANPR's rules for ``idOperazioneComune`` (unique per Comune; ANPR-FACTS §6):
+ANPR's rules for ``idOperazioneComune`` (unique per Comune, italia/anpr#596, #2003):
 
 - the same id to the same service gets the **stored first answer**, byte for byte;
 - the same id to a different service is refused (EN079);
@@ -25,7 +25,7 @@ from .db import Database
 __all__ = [
     "InProgress",
     "Ledger",
-    "OperationRecord",
+    "LedgerEntry",
     "OtherService",
     "Replay",
     "Started",
@@ -36,7 +36,7 @@ _ID_BLOCK: Final = 32
 
 
 @dataclass(frozen=True)
-class OperationRecord:
+class LedgerEntry:
     """One recorded operation."""
 
     id_operazione_anpr: str
@@ -74,7 +74,7 @@ class OperationRecord:
 class Replay:
     """The id was already used for this service: answer with ``record``."""
 
-    record: OperationRecord
+    record: LedgerEntry
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,8 @@ class Started:
 Begin = Replay | OtherService | InProgress | Started
 
 
-def _record(row: sqlite3.Row) -> OperationRecord:
-    return OperationRecord(
+def _record(row: sqlite3.Row) -> LedgerEntry:
+    return LedgerEntry(
         id_operazione_anpr=row["id_anpr"],
         comune=row["comune"],
         id_operazione_comune=row["id_comune"],
@@ -178,7 +178,7 @@ class Ledger:
         response_body: bytes,
         response_type: str,
         protocollo_comune: str | None = None,
-    ) -> OperationRecord:
+    ) -> LedgerEntry:
         """Store the answer of a started operation (call inside the operation's transaction)."""
         with self._db.transaction() as conn:
             conn.execute(
@@ -202,7 +202,7 @@ class Ledger:
                     protocollo_comune,
                 ),
             )
-        return OperationRecord(
+        return LedgerEntry(
             id_operazione_anpr=started.id_operazione_anpr,
             comune=started.comune,
             id_operazione_comune=started.id_operazione_comune,
@@ -238,7 +238,7 @@ class Ledger:
         id_operazione_comune: str | None = None,
         id_operazione_anpr: str | None = None,
         protocollo_comune: str | None = None,
-    ) -> OperationRecord | None:
+    ) -> LedgerEntry | None:
         """The Comune's operation with the given id (the first criterion given is used)."""
         if id_operazione_comune is not None:
             clause, arg = "id_comune = ?", id_operazione_comune
@@ -267,7 +267,7 @@ class Ledger:
         since: str | None = None,
         until: str | None = None,
         outcome: str | None = None,
-    ) -> list[OperationRecord]:
+    ) -> list[LedgerEntry]:
         """Recorded operations in the order they completed, optionally filtered.
 
         ``since``/``until`` compare ISO timestamps of completion (UTC, ``…+00:00``).

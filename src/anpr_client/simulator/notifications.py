@@ -1,7 +1,8 @@
 """Notifications ANPR sends to Comuni: produced with the operation, pushed (N000) and pulled (4005).
 
 When Comune B records (5005) the move of residents coming from Comune A, those records leave
-A's competence and ANPR tells A with one **N010** per person (ANPR-FACTS §5). The simulator
+A's competence and ANPR tells A with one **N010** per person (ANPR's table of the services that
+update local databases, italia/anpr ``src/tab``; ``docs/notifications.md``). The simulator
 stores each notification in the same transaction as the operation, then delivers it both ways
 ANPR does:
 
@@ -53,19 +54,21 @@ from lxml import etree
 
 from ..credentials.base import KeySource
 from ..errors.exceptions import AnprError, ConfigurationError, ProtocolError
+from ..notifications.events import PAYLOAD_NS
+from ..notifications.message import N000_NS
 from ..safexml import NS, parse_xml
 from ..soap.bundle import Bundle, default_bundle_dir
 from ..soap.codec import encode
 from ..soap.xsdmodel import SchemaSet
+from . import payloads
 from .clock import Clock, format_datetime, utc_iso
 from .config import SimulatorConfig
 from .db import Database
-from .payloads import comune_richiesta, generalita
-from .store import ComuneInfo, Person
+from .household import Person
+from .push import build_request
+from .store import ComuneInfo
 
 __all__ = [
-    "N000_NS",
-    "PAYLOAD_NS",
     "Endpoint",
     "NotificationRecord",
     "Notifier",
@@ -74,8 +77,6 @@ __all__ = [
 
 log = logging.getLogger("anpr_client.simulator.notifications")
 
-PAYLOAD_NS: Final = "http://sogei.it/ANPR/N000notificheComuni"
-N000_NS: Final = "http://sogei.it/ANPR/N000AnprService"
 ANPR_SENDER: Final = "ANPR"
 _SOAP: Final = NS["soap"]
 _TIMEOUT: Final = (5.0, 30.0)
@@ -165,10 +166,10 @@ def notification_payload(kind: str, content: dict[str, Any]) -> bytes:
     return etree.tostring(element, encoding="UTF-8")
 
 
-def notification_generalita(person: Person) -> dict[str, Any]:
+def notification_personal_data(person: Person) -> dict[str, Any]:
     """``generalitaSoggetto`` as the N000 publication writes it: a birth Comune carries
     ``siglaProvincia`` (not ``siglaProvinciaIstat``, as the current tipoDato does)."""
-    out = generalita(person)
+    out = payloads.personal_data(person)
     place = out.get("luogoNascita", {}).get("comune")
     if isinstance(place, dict) and "siglaProvinciaIstat" in place:
         renamed = {
@@ -231,17 +232,17 @@ class Notifier:
         person: Person,
         requesting: ComuneInfo,
         operation: str,
-        decorrenza: dt.date,
+        effective_date: dt.date,
     ) -> NotificationRecord:
         """Store an N010 for ``recipient``: ``person`` moved to ``requesting`` (in the
         caller's transaction)."""
         payload = notification_payload(
             "N010",
             {
-                "generalitaSoggetto": notification_generalita(person),
-                "comuneRichiesta": comune_richiesta(requesting),
+                "generalitaSoggetto": notification_personal_data(person),
+                "comuneRichiesta": payloads.comune(requesting),
                 "idOperazioneANPR": operation,
-                "dataDecorrenza": decorrenza,
+                "dataDecorrenza": effective_date,
             },
         )
         return self._store("N010", recipient, operation, person.codice_fiscale, payload)
@@ -494,10 +495,7 @@ class Notifier:
 
     def build_push(self, record: NotificationRecord) -> bytes:
         """The signed ``RichiestaN000`` carrying ``record`` encrypted for its recipient
-        (:func:`anpr_client.notifications.message.build_request`, checked against the N000
-        schema)."""
-        from ..notifications.message import build_request
-
+        (:func:`.push.build_request`, checked against the N000 schema)."""
         certificate = self._recipient_certificate(record.recipient)
         if certificate is None:
             raise ConfigurationError(

@@ -1,7 +1,9 @@
 """Registry records as ANPR payload fragments (``tipoGeneralita``, ``tipoResidenza``…).
 
 Answers and notifications are built as payload dicts (see :mod:`anpr_client.soap.codec`); these
-functions give the shared fragments, so every service describes a person the same way.
+functions give the shared fragments, so every service describes a person the same way. Each
+builder is named after what it describes, its docstring names ANPR's type; the keys are ANPR's
+element names. :func:`address_of` and :func:`residence_comune` read a decoded request back.
 """
 
 from __future__ import annotations
@@ -10,21 +12,31 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from .store import Address, ComuneInfo, Family, Person, Registry
+from .household import Address, Household, Person
+from .store import ComuneInfo, Registry
 
 __all__ = [
+    "ALL_PARTS",
+    "address",
+    "address_of",
+    "birth_place",
     "change_of_residence",
+    "citizenship",
     "comune",
-    "comune_richiesta",
-    "famiglia",
-    "generalita",
-    "luogo_nascita",
-    "residenza",
+    "comune_info",
+    "comune_of",
+    "household_record",
+    "parts_requested",
+    "person_record",
+    "personal_data",
+    "residence",
+    "residence_comune",
+    "state_name",
 ]
 
 
 def comune(info: ComuneInfo) -> dict[str, Any]:
-    """``tipoComune``."""
+    """``tipoComune``, and ``tipoComuneRichiesta`` (the same three elements)."""
     return {
         "nomeComune": info.name,
         "codiceIstat": info.istat,
@@ -32,18 +44,9 @@ def comune(info: ComuneInfo) -> dict[str, Any]:
     }
 
 
-def comune_richiesta(info: ComuneInfo) -> dict[str, Any]:
-    """``tipoComuneRichiesta``."""
-    return {
-        "nomeComune": info.name,
-        "codiceIstat": info.istat,
-        "siglaProvinciaIstat": info.province,
-    }
-
-
-def luogo_nascita(person: Person) -> dict[str, Any]:
+def birth_place(person: Person) -> dict[str, Any]:
     """``tipoLuogoEvento`` of the birth: a Comune, or a foreign state."""
-    place = person.luogo_nascita
+    place = person.birth_place
     if place.state:
         return {"localita": {"descrizioneStato": place.name, "codiceStato": place.state}}
     out: dict[str, Any] = {"nomeComune": place.name}
@@ -53,20 +56,20 @@ def luogo_nascita(person: Person) -> dict[str, Any]:
     return {"comune": out}
 
 
-def generalita(person: Person) -> dict[str, Any]:
+def personal_data(person: Person) -> dict[str, Any]:
     """``tipoGeneralita``: codice fiscale, names, sex, birth date and place, ANPR id."""
     return {
         "codiceFiscale": {"codFiscale": person.codice_fiscale},
-        "cognome": person.cognome,
-        "nome": person.nome,
-        "sesso": person.sesso,
-        "dataNascita": person.data_nascita,
-        "luogoNascita": luogo_nascita(person),
+        "cognome": person.surname,
+        "nome": person.name,
+        "sesso": person.sex,
+        "dataNascita": person.birth_date,
+        "luogoNascita": birth_place(person),
         "idSchedaSoggettoANPR": person.id,
     }
 
 
-def indirizzo(address: Address, info: ComuneInfo) -> dict[str, Any]:
+def address(address: Address, info: ComuneInfo) -> dict[str, Any]:
     """``tipoIndirizzo``."""
     out: dict[str, Any] = {
         "cap": address.cap,
@@ -78,30 +81,22 @@ def indirizzo(address: Address, info: ComuneInfo) -> dict[str, Any]:
     return out
 
 
-def residenza(family: Family, info: ComuneInfo) -> dict[str, Any]:
-    """``tipoResidenza`` of a family's address."""
+def residence(household: Household, info: ComuneInfo) -> dict[str, Any]:
+    """``tipoResidenza`` of a household's address."""
     return {
-        "tipoIndirizzo": family.address.kind,
-        "indirizzo": indirizzo(family.address, info),
-        "dataDecorrenzaResidenza": family.since,
+        "tipoIndirizzo": household.address.kind,
+        "indirizzo": address(household.address, info),
+        "dataDecorrenzaResidenza": household.since,
     }
 
 
-def famiglia(family: Family) -> dict[str, Any]:
+def household_record(household: Household) -> dict[str, Any]:
     """``tipoFamigliaConvivenza`` (identification part)."""
-    out: dict[str, Any] = {"idFamigliaConvivenzaANPR": family.id}
-    if family.origin_date:
-        out["dataOrigineFamigliaConvivenza"] = family.origin_date
-    out["tipoScheda"] = family.kind
+    out: dict[str, Any] = {"idFamigliaConvivenzaANPR": household.id}
+    if household.origin_date:
+        out["dataOrigineFamigliaConvivenza"] = household.origin_date
+    out["tipoScheda"] = household.kind
     return out
-
-
-def legame(person: Person) -> dict[str, Any]:
-    """``tipoLegameSoggetto``."""
-    return {
-        "dataDecorrenza": person.relation_since or person.data_nascita,
-        "codiceLegame": person.relation or "99",
-    }
 
 
 def change_of_residence(
@@ -113,11 +108,11 @@ def change_of_residence(
     cap: str = "20121",
     since: dt.date | None = None,
 ) -> dict[str, Any]:
-    """A 5005 payload: ``persons`` (head first) move into a new family in ``destination``.
+    """A 5005 payload: ``persons`` (head first) move into a new household in ``destination``.
 
     What a Comune sends when a person or family coming from another Comune on ANPR takes up
-    residence (the transfer of ``ANPR-FACTS`` §5): the records leave the Comune of origin,
-    which gets an N010 for each person. ``street`` is ``"<specie> <name>"``.
+    residence: the records leave the Comune of origin, which gets an N010 for each person (see
+    ``docs/notifications.md``). ``street`` is ``"<specie> <name>"``.
     """
     when = since or dt.date.today()
     specie, _, name = street.partition(" ")
@@ -139,10 +134,10 @@ def change_of_residence(
             {
                 "generalita": {
                     "codiceFiscale": {"codFiscale": p.codice_fiscale},
-                    "cognome": p.cognome,
-                    "nome": p.nome,
-                    "sesso": p.sesso,
-                    "dataNascita": p.data_nascita,
+                    "cognome": p.surname,
+                    "nome": p.name,
+                    "sesso": p.sex,
+                    "dataNascita": p.birth_date,
                 },
                 "legameSoggetto": {"dataDecorrenza": when, "codiceLegame": p.relation or "1"},
             }
@@ -180,12 +175,9 @@ def residence_comune(payload: Any) -> str | None:
     return None
 
 
-def data_decorrenza(payload: Any) -> dt.date | None:
-    from .handlers.base import parse_date
-
-    if isinstance(payload, dict) and payload.get("dataDecorrenzaResidenza"):
-        return parse_date(payload["dataDecorrenzaResidenza"])
-    return None
+def comune_of(registry: Registry, istat: str) -> dict[str, Any]:
+    """``tipoComune`` of the Comune with this ISTAT code (see :func:`comune_info`)."""
+    return comune(comune_info(registry, istat))
 
 
 def comune_info(registry: Registry, istat: str) -> ComuneInfo:
@@ -219,7 +211,7 @@ def _stati() -> Any:
 _STATI: Any = None
 
 
-def cittadinanza(code: str) -> dict[str, Any]:
+def citizenship(code: str) -> dict[str, Any]:
     """``tipoCittadinanza``."""
     return {"descrizioneStato": state_name(code), "codiceStato": code}
 
@@ -247,7 +239,7 @@ def parts_requested(codes: Any) -> frozenset[str]:
     return frozenset({"identificativi", "generalita"} | {PARTS[c] for c in wanted if c in PARTS})
 
 
-def dati_soggetto(
+def person_record(
     registry: Registry, person: Person, parts: frozenset[str] = ALL_PARTS
 ) -> dict[str, Any]:
     """A person's record (``tipoDatiRispostaEstrazioneSoggetti`` subset, schema order is the
@@ -255,22 +247,22 @@ def dati_soggetto(
     out: dict[str, Any] = {}
     if "identificativi" in parts:
         out["identificativi"] = {"idANPR": person.id_anpr}
-    out["generalita"] = generalita(person)
-    if "statoCivile" in parts and person.stato_civile:
-        out["statoCivile"] = {"statoCivile": person.stato_civile}
+    out["generalita"] = personal_data(person)
+    if "statoCivile" in parts and person.marital_status:
+        out["statoCivile"] = {"statoCivile": person.marital_status}
     if "cittadinanza" in parts:
-        out["cittadinanza"] = [cittadinanza(person.cittadinanza)]
-    family = registry.family(person.family_id) if person.family_id else None
-    if "residenza" in parts and family is not None and person.comune:
-        out["residenza"] = [residenza(family, comune_info(registry, person.comune))]
-    if "legameSoggetto" in parts and family is not None:
+        out["cittadinanza"] = [citizenship(person.citizenship)]
+    household = registry.household_of(person)
+    if "residenza" in parts and household is not None and person.comune:
+        out["residenza"] = [residence(household, comune_info(registry, person.comune))]
+    if "legameSoggetto" in parts and household is not None:
         out["legameSoggetto"] = {
-            "tipoLegame": "3" if family.kind == "1" else "4",
-            "dataDecorrenza": person.relation_since or family.since,
+            "tipoLegame": "3" if household.kind == "1" else "4",
+            "dataDecorrenza": person.relation_since or household.since,
             "codiceLegame": person.relation or "99",
         }
-    if "famigliaConvivenza" in parts and family is not None:
-        out["famigliaConvivenza"] = famiglia(family)
-    if "datiDecesso" in parts and person.data_decesso is not None:
-        out["datiDecesso"] = {"dataEvento": person.data_decesso}
+    if "famigliaConvivenza" in parts and household is not None:
+        out["famigliaConvivenza"] = household_record(household)
+    if "datiDecesso" in parts and person.death_date is not None:
+        out["datiDecesso"] = {"dataEvento": person.death_date}
     return out

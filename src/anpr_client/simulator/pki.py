@@ -4,7 +4,7 @@
 
 ==================  =========================================================================
 ``ca``              ``CN=CA Postazioni Test`` — issues the Comune, workstation and TLS server
-                    certificates (ANPR's "CA Postazioni" role; ANPR-FACTS §1.5)
+                    certificates (ANPR's "CA Postazioni" role; italia/anpr#474, #1826)
 ``comune``          ``CN=<ISTAT>-CO-9999`` — signs the WS-Security frame and the SAML assertion,
                     and is the recipient key of encrypted notifications
 ``workstation``     ``CN=<ISTAT>-PC-0001`` — signs ``IdPostazioneFirmato``; also the mTLS

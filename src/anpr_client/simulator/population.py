@@ -1,12 +1,15 @@
-"""A fictitious population for the ANPR simulator: families, persons and valid codici fiscali.
+"""A fictitious population for the ANPR simulator: households, persons, valid codici fiscali.
 
-:func:`generate_population` builds, for each Comune asked, families of fictitious residents:
+:func:`generate_population` builds, for each Comune asked, households of fictitious residents
+(:class:`~.household.Household`, the registry's own model, stored as it is):
 singles, couples (married, in a civil union or *conviventi*), couples and single parents with
-children, a few households with an elderly parent, a few foreign families and some Italians born
-abroad. It is deterministic: the same arguments (``seed`` included) give the same families, ids
-and codes on every machine and Python version; each Comune draws from its own random stream, so
-adding a Comune to the list does not change the others' people (only, rarely, which of two
-colliding persons gets the omocodic code).
+children, a few households with an elderly parent, a few foreign households and some Italians
+born abroad. It is deterministic: the same arguments (``seed`` included) give the same
+households, ids and codes on every machine and Python version; each Comune draws from its own
+random stream, so adding a Comune to the list does not change the others' people (only,
+rarely, which of two colliding persons gets the omocodic code, and the ``idANPR`` of the
+Comuni listed after it: those are numbered across the population, as the registry numbers
+persons).
 
 Every codice fiscale is computed by :mod:`anpr_client.validation.codicefiscale` from the
 person's surname, name, sex, birth date and the cadastral code of the birth place **as it was on
@@ -24,17 +27,18 @@ di parentela* (table 5), citizenship and foreign birth states by ANPR's three-di
 the people are invented and any resemblance to a real person's code is a coincidence of the
 algorithm.
 
->>> families = generate_population(["058091"], 20, seed=7)
->>> sum(len(f.members) for f in families)
+>>> households = generate_population(["058091"], 20, seed=7)
+>>> sum(len(h.members) for h in households)
 20
->>> head = families[0].head
+>>> head = households[0].head
 >>> from anpr_client.validation import codicefiscale
->>> head.relazione_parentela, codicefiscale.is_valid(head.codice_fiscale)
+>>> head.relation, codicefiscale.is_valid(head.codice_fiscale)
 ('1', True)
 """
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -51,24 +55,17 @@ from ..validation.codicefiscale import (
 )
 from ..validation.comuni import Comune, ComuniTable
 from ..validation.stati import StatiTable, Stato
+from .household import ITALY, Address, BirthPlace, Household, Person, anpr_id
 
 __all__ = [
     "DEFAULT_AS_OF",
-    "ITALY",
     "MAX_PERSONS_PER_COMUNE",
-    "Address",
-    "BirthPlace",
-    "Family",
     "FiscalCodeAllocator",
-    "Person",
     "generate_population",
     "omocode",
 ]
 
 Sex = Literal["M", "F"]
-
-ITALY: Final = "100"
-"""ANPR's code of Italian citizenship (table 2)."""
 
 DEFAULT_AS_OF: Final = date(2025, 1, 1)
 """The "today" of a generated population: ages and residence dates are relative to it, so the
@@ -93,79 +90,6 @@ CONVIVENTE: Final = "23"
 UNITO: Final = "28"
 
 _SETTING: Final = "simulator.population"
-
-
-# --------------------------------------------------------------------------- data types
-
-
-@dataclass(frozen=True, slots=True)
-class BirthPlace:
-    """Where a person was born, as ANPR and the codice fiscale see it.
-
-    For a Comune, ``code`` is its six-digit ISTAT code **on the birth date** and ``cadastral``
-    its cadastral code then (``058091``/``H501``); abroad, ``code`` is ANPR's three-digit state
-    code and ``cadastral`` the state's ``Z`` code (``215``/``Z110``).
-    """
-
-    code: str
-    cadastral: str
-    name: str
-    province: str = ""
-    """Province abbreviation of a Comune (empty abroad)."""
-
-    @property
-    def foreign(self) -> bool:
-        """Whether the birth place is a foreign state."""
-        return len(self.code) == 3
-
-
-@dataclass(frozen=True, slots=True)
-class Person:
-    """A fictitious resident. Codes are ANPR's (see the module docstring)."""
-
-    codice_fiscale: str
-    cognome: str
-    nome: str
-    sesso: Sex
-    data_nascita: date
-    luogo_nascita: BirthPlace
-    cittadinanza: str
-    """ANPR's three-digit state code of the citizenship (``100`` Italian)."""
-    stato_civile: str
-    """Code of ANPR's table 1 (``1`` celibe/nubile, ``2`` coniugato/a…)."""
-    relazione_parentela: str
-    """Code of ANPR's table 5: relationship to the head of the family (``1`` the head)."""
-    id_scheda: str
-    """A stable numeric id (16 digits, unique in the population), usable as idSchedaSoggettoANPR."""
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """An Italian address: species (table 4), street name, house number, postcode."""
-
-    specie: str
-    denominazione: str
-    numero_civico: str
-    cap: str
-
-
-@dataclass(frozen=True, slots=True)
-class Family:
-    """A household registered at one address of one Comune; the head comes first."""
-
-    id: str
-    """A stable numeric id (16 digits), usable as idFamigliaConvivenzaANPR."""
-    comune: str
-    """ISTAT code of the Comune of residence."""
-    address: Address
-    members: tuple[Person, ...]
-    data_decorrenza_residenza: date
-    """Since when the family lives at this address."""
-
-    @property
-    def head(self) -> Person:
-        """The *intestatario della scheda* (the first member)."""
-        return self.members[0]
 
 
 # --------------------------------------------------------------------------- codici fiscali
@@ -211,11 +135,9 @@ class FiscalCodeAllocator:
     def __len__(self) -> int:
         return len(self._taken)
 
-    def allocate(
-        self, cognome: str, nome: str, sesso: Sex, data_nascita: date, cadastral: str
-    ) -> str:
+    def allocate(self, surname: str, name: str, sex: Sex, birth_date: date, cadastral: str) -> str:
         """The code for this person, unique among the allocated ones (and now taken)."""
-        base = calc(cognome, nome, sesso, data_nascita, cadastral)
+        base = calc(surname, name, sex, birth_date, cadastral)
         for candidate in self._candidates(base):
             if candidate not in self._taken:
                 self._taken.add(candidate)
@@ -328,23 +250,23 @@ _UNKNOWN_CAP: Final = "00000"
 
 @dataclass(slots=True)
 class _Draft:
-    """A person before the code is allocated (mutable while the family is built)."""
+    """A person before the code is allocated (mutable while the household is built)."""
 
-    cognome: str
-    nome: str
-    sesso: Sex
-    data_nascita: date
-    cittadinanza: str
-    stato_civile: str
-    relazione: str
+    surname: str
+    name: str
+    sex: Sex
+    birth_date: date
+    citizenship: str
+    marital_status: str
+    relation: str
     origin: _Origin | None = None
-    luogo: BirthPlace | None = None
+    birth_place: BirthPlace | None = None
 
 
 @dataclass(slots=True)
-class _FamilyDraft:
+class _HouseholdDraft:
     members: list[_Draft]
-    decorrenza: date
+    since: date
     address: Address
 
 
@@ -373,14 +295,14 @@ def generate_population(
     table: ComuniTable | None = None,
     stati: StatiTable | None = None,
     taken: Iterable[str] = (),
-) -> list[Family]:
-    """Families of fictitious residents: exactly ``persons_per_comune`` persons per Comune.
+) -> list[Household]:
+    """Households of fictitious residents: exactly ``persons_per_comune`` persons per Comune.
 
     ``comuni`` are ISTAT codes of Comuni existing on ``as_of`` in ``table`` (default: the sample
     table shipped with anpr-client, which has Roma ``058091`` and Milano ``015146``); ``stati``
     gives the foreign states (default: the shipped sample). ``homonyms`` single adults per
     Comune copy another resident's personal data, so that omocodia is exercised; ``taken`` are
-    codici fiscali already in use (they are avoided, omocodia applied). Families come in the
+    codici fiscali already in use (they are avoided, omocodia applied). Households come in the
     order of ``comuni``; ids and codes are stable for the same arguments.
 
     Raises :class:`~anpr_client.errors.ConfigurationError` for an unknown or ceased Comune
@@ -415,7 +337,8 @@ def generate_population(
     born_abroad = [s for code in _ITALIAN_BIRTH_STATES if (s := _birth_state(stati, code))]
     origins = [(o, s) for o in _FOREIGN_ORIGINS if (s := _birth_state(stati, o.state))]
     allocator = FiscalCodeAllocator(taken)
-    families: list[Family] = []
+    households: list[Household] = []
+    numbers = itertools.count()  # the persons' idANPR, numbered as the registry numbers them
     for istat in comuni:
         residence = table.at(istat, as_of)
         if residence is None:
@@ -436,8 +359,8 @@ def generate_population(
             as_of=as_of,
         )
         drafts = _comune_drafts(ctx, persons_per_comune, homonyms)
-        families.extend(_finish(ctx, drafts, allocator))
-    return families
+        households.extend(_finish(ctx, drafts, allocator, numbers))
+    return households
 
 
 def _birth_state(stati: StatiTable, code: str) -> Stato | None:
@@ -447,22 +370,22 @@ def _birth_state(stati: StatiTable, code: str) -> Stato | None:
     return state
 
 
-def _comune_drafts(ctx: _Context, budget: int, homonyms: int) -> list[_FamilyDraft]:
-    drafts: list[_FamilyDraft] = []
+def _comune_drafts(ctx: _Context, budget: int, homonyms: int) -> list[_HouseholdDraft]:
+    drafts: list[_HouseholdDraft] = []
     planted = 0
     remaining = budget
     while remaining > 0:
         if planted < homonyms and ctx.adults and remaining <= budget // 2:
-            family = _homonym_single(ctx)
+            household = _homonym_single(ctx)
             planted += 1
         else:
-            family = _family(ctx, remaining)
-        drafts.append(family)
-        remaining -= len(family.members)
+            household = _household(ctx, remaining)
+        drafts.append(household)
+        remaining -= len(household.members)
     return drafts
 
 
-def _family(ctx: _Context, remaining: int) -> _FamilyDraft:
+def _household(ctx: _Context, remaining: int) -> _HouseholdDraft:
     rng = ctx.rng
     kind = rng.choices(
         ("single", "couple", "children", "single_parent", "with_parent"),
@@ -478,30 +401,29 @@ def _family(ctx: _Context, remaining: int) -> _FamilyDraft:
         members = _single_parent(ctx, origin, max_children=min(3, max_size - 1))
     elif kind == "with_parent":
         members = _couple(ctx, origin, children=0)
-        if _age(members[0].data_nascita, ctx.as_of) <= 70:  # the parent is at most 98
+        if _age(members[0].birth_date, ctx.as_of) <= 70:  # the parent is at most 98
             members.append(_parent_of(ctx, members[0]))
     else:
         members = _couple(ctx, origin, children=min(rng.choice((1, 1, 2, 2, 2, 3, 4)),
                                                     max_size - 2))  # fmt: skip
     members = members[:max_size]
-    decorrenza = _decorrenza(ctx, members)
+    since = _moved_in(ctx, members)
     for person in members:
-        _place_of_birth(ctx, person, decorrenza)
-        if _age(person.data_nascita, ctx.as_of) >= 18:
+        _place_of_birth(ctx, person, since)
+        if _age(person.birth_date, ctx.as_of) >= 18:
             ctx.adults.append(person)
-    return _FamilyDraft(members, decorrenza, _address(ctx))
+    return _HouseholdDraft(members, since, _address(ctx))
 
 
-def _homonym_single(ctx: _Context) -> _FamilyDraft:
+def _homonym_single(ctx: _Context) -> _HouseholdDraft:
     """A single adult with the same personal data as an earlier resident (omocodia)."""
     source = ctx.rng.choice(ctx.adults)
     person = replace(
         source,
-        stato_civile=_single_status(ctx, source.data_nascita, source.sesso),
-        relazione=INTESTATARIO,
+        marital_status=_single_status(ctx, source.birth_date, source.sex),
+        relation=INTESTATARIO,
     )
-    decorrenza = _decorrenza(ctx, [person])
-    return _FamilyDraft([person], decorrenza, _address(ctx))
+    return _HouseholdDraft([person], _moved_in(ctx, [person]), _address(ctx))
 
 
 def _names(origin: _Origin | None, sex: Sex, born: date) -> tuple[str, ...]:
@@ -525,17 +447,17 @@ def _person(
     born: date,
     *,
     surname: str | None = None,
-    stato_civile: str = CELIBE,
-    relazione: str = INTESTATARIO,
+    marital_status: str = CELIBE,
+    relation: str = INTESTATARIO,
 ) -> _Draft:
     return _Draft(
-        cognome=surname or _surname(ctx, origin),
-        nome=ctx.rng.choice(_names(origin, sex, born)),
-        sesso=sex,
-        data_nascita=born,
-        cittadinanza=ITALY,  # foreign citizenship is set with the birth place
-        stato_civile=stato_civile,
-        relazione=relazione,
+        surname=surname or _surname(ctx, origin),
+        name=ctx.rng.choice(_names(origin, sex, born)),
+        sex=sex,
+        birth_date=born,
+        citizenship=ITALY,  # foreign citizenship is set with the birth place
+        marital_status=marital_status,
+        relation=relation,
         origin=origin,
     )
 
@@ -569,7 +491,7 @@ def _single_status(ctx: _Context, born: date, sex: Sex) -> str:
 def _single(ctx: _Context, origin: _Origin | None) -> _Draft:
     sex: Sex = ctx.rng.choice(("M", "F"))
     born = _between(ctx.rng, _years_before(ctx.as_of, 92), _years_before(ctx.as_of, 19))
-    return _person(ctx, origin, sex, born, stato_civile=_single_status(ctx, born, sex))
+    return _person(ctx, origin, sex, born, marital_status=_single_status(ctx, born, sex))
 
 
 def _couple(ctx: _Context, origin: _Origin | None, *, children: int) -> list[_Draft]:
@@ -587,20 +509,20 @@ def _couple(ctx: _Context, origin: _Origin | None, *, children: int) -> list[_Dr
         man_born = _years_before(ctx.as_of, 19)
     if union == "civil_union" and not children:
         sex: Sex = rng.choice(("M", "F"))
-        head = _person(ctx, origin, sex, man_born, stato_civile=UNITO_CIVILMENTE)
+        head = _person(ctx, origin, sex, man_born, marital_status=UNITO_CIVILMENTE)
         partner = _person(
-            ctx, origin, sex, woman_born, stato_civile=UNITO_CIVILMENTE, relazione=UNITO
+            ctx, origin, sex, woman_born, marital_status=UNITO_CIVILMENTE, relation=UNITO
         )
         return [head, partner]
     status = CONIUGATO
     if union == "cohabiting":
         status = rng.choice((CELIBE, DIVORZIATO)) if _age(woman_born, ctx.as_of) > 35 else CELIBE
     partner_rel = CONVIVENTE if union == "cohabiting" else CONIUGE
-    man = _person(ctx, origin, "M", man_born, stato_civile=status)
-    woman = _person(ctx, origin, "F", woman_born, stato_civile=status)
+    man = _person(ctx, origin, "M", man_born, marital_status=status)
+    woman = _person(ctx, origin, "F", woman_born, marital_status=status)
     head, partner = (man, woman) if rng.random() < 0.8 else (woman, man)
-    partner.relazione = partner_rel
-    kids = _children(ctx, origin, mother_born=woman_born, surname=man.cognome, count=children)
+    partner.relation = partner_rel
+    kids = _children(ctx, origin, mother_born=woman_born, surname=man.surname, count=children)
     return [head, partner, *kids]
 
 
@@ -614,16 +536,16 @@ def _children(
     low = first
     for i in range(count):
         if low > last:
-            break  # no room for another child: the family is smaller
+            break  # no room for another child: the household is smaller
         if kids and rng.random() < 0.05:
-            born = kids[-1].data_nascita  # twins
+            born = kids[-1].birth_date  # twins
         else:  # leave room for the younger siblings, about 11 months apart
             born = _between(rng, low, max(low, last - timedelta(days=_SPACING * (count - i - 1))))
         low = born + timedelta(days=_SPACING)
         sex: Sex = rng.choice(("M", "F"))
-        kid = _person(ctx, origin, sex, born, surname=surname, relazione=FIGLIO)
-        while any(k.nome == kid.nome for k in kids):  # siblings have different names
-            kid.nome = rng.choice(_names(origin, sex, born))
+        kid = _person(ctx, origin, sex, born, surname=surname, relation=FIGLIO)
+        while any(k.name == kid.name for k in kids):  # siblings have different names
+            kid.name = rng.choice(_names(origin, sex, born))
         kids.append(kid)
     return kids
 
@@ -636,9 +558,9 @@ def _single_parent(ctx: _Context, origin: _Origin | None, *, max_children: int) 
         rng, _years_before(ctx.as_of, 62), _years_before(ctx.as_of, 20 + 2 * (count - 1))
     )
     status = rng.choices((DIVORZIATO, VEDOVO, CELIBE), weights=(6, 2, 2))[0]
-    parent = _person(ctx, origin, sex, parent_born, stato_civile=status)
+    parent = _person(ctx, origin, sex, parent_born, marital_status=status)
     # Children carry the father's surname: the parent's if it is the father.
-    father_surname = parent.cognome if sex == "M" else _surname(ctx, origin)
+    father_surname = parent.surname if sex == "M" else _surname(ctx, origin)
     youngest_mother = _years_before(ctx.as_of, 20 + 2 * (count - 1))
     mother_born = parent_born
     if sex == "M":  # the (absent) mother was up to four years younger than the father
@@ -648,51 +570,53 @@ def _single_parent(ctx: _Context, origin: _Origin | None, *, max_children: int) 
 
 
 def _parent_of(ctx: _Context, head: _Draft) -> _Draft:
-    """The widowed father or mother of ``head``, 22 to 40 years older, living with the family."""
+    """The widowed father or mother of ``head``, 22 to 40 years older, in the same household."""
     rng = ctx.rng
     sex: Sex = rng.choice(("M", "F"))
     born = _between(
         rng,
-        max(_years_before(head.data_nascita, 40), _years_before(ctx.as_of, 98)),
-        _years_before(head.data_nascita, 22),
+        max(_years_before(head.birth_date, 40), _years_before(ctx.as_of, 98)),
+        _years_before(head.birth_date, 22),
     )
-    surname = head.cognome if sex == "M" else None
+    surname = head.surname if sex == "M" else None
     return _person(
-        ctx, head.origin, sex, born, surname=surname, stato_civile=VEDOVO, relazione=GENITORE
+        ctx, head.origin, sex, born, surname=surname, marital_status=VEDOVO, relation=GENITORE
     )
 
 
-def _decorrenza(ctx: _Context, members: Sequence[_Draft]) -> date:
-    """Since when the family lives here: after the head came of age and the Comune existed."""
+def _moved_in(ctx: _Context, members: Sequence[_Draft]) -> date:
+    """Since when the household lives here: after the head came of age and the Comune
+    existed."""
     head = members[0]
-    low = max(_years_before(head.data_nascita, -18), ctx.residence.valid_from)
+    low = max(_years_before(head.birth_date, -18), ctx.residence.valid_from)
     if head.origin is not None:  # immigrants arrived in the last 25 years
         low = max(low, _years_before(ctx.as_of, 25))
     return _between(ctx.rng, low, ctx.as_of)
 
 
-def _place_of_birth(ctx: _Context, person: _Draft, decorrenza: date) -> None:
-    """Set the birth place (and a foreign citizenship) coherently with the family's story."""
+def _place_of_birth(ctx: _Context, person: _Draft, moved_in: date) -> None:
+    """Set the birth place (and a foreign citizenship) coherently with the household's
+    story."""
     rng = ctx.rng
-    born = person.data_nascita
+    born = person.birth_date
     if person.origin is not None:
         state = next(s for o, s in ctx.origins if o is person.origin)
-        person.cittadinanza = state.code
-        if born < decorrenza and state.valid_from <= born <= state.valid_to:
-            person.luogo = _state_place(state)
+        person.citizenship = state.code
+        if born < moved_in and state.valid_from <= born <= state.valid_to:
+            person.birth_place = _state_place(state)
             return
-    elif ctx.italian_born_abroad and person.relazione != FIGLIO and rng.random() < 0.04:
+    elif ctx.italian_born_abroad and person.relation != FIGLIO and rng.random() < 0.04:
         state = rng.choice(ctx.italian_born_abroad)
         if state.valid_from <= born <= state.valid_to:
-            person.luogo = _state_place(state)
+            person.birth_place = _state_place(state)
             return
-    if born >= decorrenza or rng.random() < 0.65:
+    if born >= moved_in or rng.random() < 0.65:
         # The residence Comune as it was then (same cadastral code, maybe another ISTAT code).
         here = ctx.comuni.by_cadastral(ctx.residence.cadastral, born)
         if here:
-            person.luogo = _comune_place(here[-1])
+            person.birth_place = _comune_place(here[-1])
             return
-    person.luogo = _comune_place(_other_comune(ctx, born))
+    person.birth_place = _comune_place(_other_comune(ctx, born))
 
 
 def _other_comune(ctx: _Context, born: date) -> Comune:
@@ -712,11 +636,16 @@ def _other_comune(ctx: _Context, born: date) -> Comune:
 
 
 def _comune_place(comune: Comune) -> BirthPlace:
-    return BirthPlace(comune.istat, comune.cadastral, comune.name, comune.province)
+    return BirthPlace(
+        name=comune.name,
+        comune=comune.istat,
+        province=comune.province or None,
+        cadastral=comune.cadastral,
+    )
 
 
 def _state_place(state: Stato) -> BirthPlace:
-    return BirthPlace(state.code, state.cadastral, state.name)
+    return BirthPlace(name=state.name, state=state.code, cadastral=state.cadastral)
 
 
 def _address(ctx: _Context) -> Address:
@@ -724,48 +653,58 @@ def _address(ctx: _Context) -> Address:
     species = rng.choices([s for s, _ in _SPECIES], weights=[w for _, w in _SPECIES])[0]
     caps = _CAP.get(ctx.istat, (_UNKNOWN_CAP,))
     return Address(
-        specie=species,
-        denominazione=rng.choice(_STREETS),
-        numero_civico=str(rng.randrange(1, 220)),
+        street_kind=species,
+        street_name=rng.choice(_STREETS),
+        house_number=str(rng.randrange(1, 220)),
         cap=rng.choice(caps),
     )
 
 
 def _finish(
-    ctx: _Context, drafts: Sequence[_FamilyDraft], allocator: FiscalCodeAllocator
-) -> list[Family]:
-    """Allocate codes and ids, in family order."""
+    ctx: _Context,
+    drafts: Sequence[_HouseholdDraft],
+    allocator: FiscalCodeAllocator,
+    numbers: Iterator[int],
+) -> list[Household]:
+    """Allocate codes and ids, in household order."""
     base = int(ctx.istat) * 10**7
-    families: list[Family] = []
+    households: list[Household] = []
     person_seq = 0
-    for family_seq, draft in enumerate(drafts, 1):
+    for household_seq, draft in enumerate(drafts, 1):
+        household_id = str(2 * 10**15 + base + household_seq)
         members: list[Person] = []
         for d in draft.members:
             person_seq += 1
-            luogo = d.luogo
-            assert luogo is not None  # set by _place_of_birth for every member
-            code = allocator.allocate(d.cognome, d.nome, d.sesso, d.data_nascita, luogo.cadastral)
+            place = d.birth_place
+            assert place is not None  # set by _place_of_birth for every member
+            assert place.cadastral is not None  # every place of the tables has one
+            code = allocator.allocate(d.surname, d.name, d.sex, d.birth_date, place.cadastral)
             members.append(
                 Person(
                     codice_fiscale=code,
-                    cognome=d.cognome,
-                    nome=d.nome,
-                    sesso=d.sesso,
-                    data_nascita=d.data_nascita,
-                    luogo_nascita=luogo,
-                    cittadinanza=d.cittadinanza,
-                    stato_civile=d.stato_civile,
-                    relazione_parentela=d.relazione,
-                    id_scheda=str(10**15 + base + person_seq),
+                    surname=d.surname,
+                    name=d.name,
+                    sex=d.sex,
+                    birth_date=d.birth_date,
+                    birth_place=place,
+                    citizenship=d.citizenship,
+                    marital_status=d.marital_status,
+                    id=str(10**15 + base + person_seq),
+                    id_anpr=anpr_id(next(numbers)),
+                    comune=ctx.istat,
+                    household_id=household_id,
+                    relation=d.relation,
+                    relation_since=draft.since,
                 )
             )
-        families.append(
-            Family(
-                id=str(2 * 10**15 + base + family_seq),
+        households.append(
+            Household(
+                id=household_id,
                 comune=ctx.istat,
                 address=draft.address,
+                since=draft.since,
+                origin_date=draft.since,
                 members=tuple(members),
-                data_decorrenza_residenza=draft.decorrenza,
             )
         )
-    return families
+    return households

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .._wsgiserver import TlsWsgiServer, server_ssl_context
 from ..client import Client
 from ..credentials.software import SoftwareKey
 from ..errors.exceptions import ConfigurationError
@@ -43,7 +44,6 @@ from .identities import SimulatorPki, write_settings
 from .ledger import Ledger
 from .notifications import Notifier
 from .seeding import seed_registry
-from .server import SimulatorServer, server_ssl_context
 from .store import Registry
 
 __all__ = ["Simulator", "running_simulator"]
@@ -66,7 +66,7 @@ class Simulator:
         self.db = Database(None if self._temporary else self.state_dir / "registry.sqlite")
         self.clock = Clock(self.config.clock_offset)
         self.store = Registry(self.db)
-        """The registry (:class:`~.store.Registry`): ``residents``, ``person``, ``families``…"""
+        """The registry (:class:`~.store.Registry`): ``residents``, ``person``, ``households``…"""
         self.ledger = Ledger(self.db)
         seed_registry(
             self.store,
@@ -119,7 +119,7 @@ class Simulator:
             config=self.config,
             clock=self.clock,
         )
-        self._server: SimulatorServer | None = None
+        self._server: TlsWsgiServer | None = None
         self._thread: threading.Thread | None = None
         self.url = f"https://{self._url_host(self.config.host)}:{self.config.port}"
         self._write_settings()
@@ -134,16 +134,16 @@ class Simulator:
         ctx = server_ssl_context(
             cert, key, client_ca=self.pki.ca_pem if self.config.require_client_cert else None
         )
-        server = SimulatorServer(
+        server = TlsWsgiServer(
             (self.config.host, self.config.port),
             self.app,
             ctx,
             refuse=self._refuse_connection,
             max_connections=self.config.threads,
+            ident="anpr-simulator",
         )
         self._server = server
-        port = server.server_address[1]
-        self.url = f"https://{self._url_host(self.config.host)}:{port}"
+        self.url = f"https://{self._url_host(self.config.host)}:{server.port}"
         self._write_settings()
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -160,9 +160,8 @@ class Simulator:
         """Stop serving (the state is kept; :meth:`start` serves again)."""
         self.notifications.stop()
         if self._server is not None:
-            self._server.shutdown()
-            self._server.close_connections()
-            self._server.server_close()
+            self._server.shutdown()  # its thread always runs serve_forever: never blocks
+            self._server.close()
             self._server = None
         if self._thread is not None:
             self._thread.join(timeout=10)

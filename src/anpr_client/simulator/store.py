@@ -1,46 +1,39 @@
-"""The simulated registry: Comuni, persons, families (with their address) and residences.
+"""The simulated registry: Comuni, persons, households (with their address) and residences.
 
-Records are frozen dataclasses read from SQLite (:mod:`.db`); writes happen inside the
-operation's transaction, so an operation's effects, its ledger entry and its notifications
-commit together. A person *resides* in the Comune of competence ``comune`` (``None`` once
-cancelled, e.g. moved abroad) and belongs to a family, whose record holds the address.
-Every change of residence closes one :class:`Residence` row and opens another.
+Records are the frozen values of :mod:`.household`, read from SQLite (:mod:`.db`); writes
+happen inside the operation's transaction, so an operation's effects, its ledger entry and its
+notifications commit together. A person *resides* in the Comune of competence ``comune``
+(``None`` once cancelled, e.g. moved abroad) and belongs to a household, whose record holds the
+address. Every change of residence closes one :class:`Residence` row and opens another.
 
 For tests::
 
     sim.store.residents("058091")      # persons living in Roma
     sim.store.person("RSSMRA80A01H501U")
-    sim.store.families("015146")
+    sim.store.households("015146")
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
+from ..errors.exceptions import ConfigurationError
 from .db import Database
+from .household import Address, BirthPlace, Household, Person, PersonalData, anpr_id
 
-__all__ = [
-    "Address",
-    "BirthPlace",
-    "Certificate",
-    "ComuneInfo",
-    "Family",
-    "NewPerson",
-    "Person",
-    "Registry",
-    "Residence",
-]
+__all__ = ["Certificate", "ComuneInfo", "Registry", "Residence"]
 
-ITALY: Final = "100"
-"""ANPR's state code of Italy (Tabella 2, Stati esteri)."""
-
+# The database keeps the names it had before households were called so: a state directory of
+# an earlier version opens unchanged (table ``families``, column ``family_id``, sequence
+# ``family``).
 _PERSON_IDS: Final = 300_000_001
-_FAMILY_IDS: Final = 500_000_001
-_ID_ANPR_LETTERS: Final = "ABCDEFGHJKLMNPRSTUVZ"
+_HOUSEHOLD_IDS: Final = 500_000_001
+_BY_HEAD: Final = "ORDER BY CAST(relation AS INTEGER), id"
 
 
 @dataclass(frozen=True)
@@ -56,94 +49,10 @@ class ComuneInfo:
 
 
 @dataclass(frozen=True)
-class Address:
-    """A residence address in Italy (``tipoIndirizzo`` 1 = residence)."""
-
-    street_kind: str
-    """``specie`` of the toponym: ``VIA``, ``PIAZZA``…"""
-    street_name: str
-    house_number: str
-    cap: str
-    kind: str = "1"
-
-
-@dataclass(frozen=True)
-class BirthPlace:
-    """An Italian Comune (``comune`` ISTAT code) or a foreign state (``state`` code)."""
-
-    name: str
-    comune: str | None = None
-    province: str | None = None
-    state: str | None = None
-
-
-@dataclass(frozen=True)
-class Family:
-    id: str
-    """``idFamigliaConvivenzaANPR``."""
-    comune: str
-    address: Address
-    since: dt.date
-    """``dataDecorrenzaResidenza`` of the address."""
-    origin_date: dt.date | None
-    kind: str = "1"
-    """``tipoScheda``: 1 famiglia, 2 convivenza."""
-    active: bool = True
-    members: tuple[str, ...] = ()
-    """Codici fiscali of the current members (head first)."""
-
-
-@dataclass(frozen=True)
-class Person:
-    id: str
-    """``idSchedaSoggettoANPR`` (numeric)."""
-    id_anpr: str
-    """``identificativi/idANPR``."""
-    codice_fiscale: str
-    cognome: str
-    nome: str
-    sesso: str
-    data_nascita: dt.date
-    luogo_nascita: BirthPlace
-    cittadinanza: str
-    """ANPR state code of the citizenship (``100`` Italy)."""
-    stato_civile: str | None
-    status: str
-    """``resident``, ``deceased`` or ``cancelled``."""
-    comune: str | None
-    """ISTAT code of the Comune of residence; ``None`` when not resident anywhere on ANPR."""
-    family_id: str | None
-    relation: str | None
-    """``codiceLegame`` in the family (1 head, 2 spouse, 3 child…)."""
-    relation_since: dt.date | None
-    data_decesso: dt.date | None
-    registered_by: str | None
-    """``idOperazioneANPR`` of the registration (``None`` for the seed population)."""
-
-    @property
-    def resident(self) -> bool:
-        return self.status == "resident"
-
-
-@dataclass(frozen=True)
-class NewPerson:
-    """The data of a person to register."""
-
-    codice_fiscale: str
-    cognome: str
-    nome: str
-    sesso: str
-    data_nascita: dt.date
-    luogo_nascita: BirthPlace
-    cittadinanza: str = ITALY
-    stato_civile: str | None = None
-
-
-@dataclass(frozen=True)
 class Residence:
     person_id: str
     comune: str
-    family_id: str | None
+    household_id: str | None
     since: dt.date
     until: dt.date | None
     reason: str
@@ -172,25 +81,56 @@ def _person(row: sqlite3.Row) -> Person:
         id=row["id"],
         id_anpr=row["id_anpr"],
         codice_fiscale=row["cf"],
-        cognome=row["surname"],
-        nome=row["name"],
-        sesso=row["sex"],
-        data_nascita=dt.date.fromisoformat(row["birth_date"]),
-        luogo_nascita=BirthPlace(
+        surname=row["surname"],
+        name=row["name"],
+        sex=row["sex"],
+        birth_date=dt.date.fromisoformat(row["birth_date"]),
+        birth_place=BirthPlace(
             name=row["birth_place_name"],
             comune=row["birth_comune"],
             province=row["birth_province"],
             state=row["birth_state"],
         ),
-        cittadinanza=row["citizenship"],
-        stato_civile=row["marital_status"],
+        citizenship=row["citizenship"],
+        marital_status=row["marital_status"],
         status=row["status"],
         comune=row["comune"],
-        family_id=row["family_id"],
+        household_id=row["family_id"],
         relation=row["relation"],
         relation_since=_date(row["relation_since"]),
-        data_decesso=_date(row["death_date"]),
+        death_date=_date(row["death_date"]),
         registered_by=row["registered_by"],
+    )
+
+
+def _persons(conn: sqlite3.Connection, where: str, args: Sequence[Any], order: str) -> list[Person]:
+    rows = conn.execute(
+        f"SELECT * FROM persons WHERE {where} {order}",  # noqa: S608 - fixed clauses
+        tuple(args),
+    ).fetchall()
+    return [_person(r) for r in rows]
+
+
+def _open_residence(
+    conn: sqlite3.Connection,
+    person_id: str,
+    comune: str | None,
+    household_id: str | None,
+    since: str | None,
+    reason: str,
+    operation: str | None,
+) -> None:
+    conn.execute(
+        "INSERT INTO residences (person_id, comune, family_id, since, until, reason, operation) "
+        "VALUES (?, ?, ?, ?, NULL, ?, ?)",
+        (person_id, comune, household_id, since, reason, operation),
+    )
+
+
+def _close_residence(conn: sqlite3.Connection, person_id: str, day: dt.date) -> None:
+    conn.execute(
+        "UPDATE residences SET until = ? WHERE person_id = ? AND until IS NULL",
+        (day.isoformat(), person_id),
     )
 
 
@@ -248,36 +188,32 @@ class Registry:
     def person(self, codice_fiscale: str) -> Person | None:
         """The person with this codice fiscale (any status), or ``None``."""
         with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT * FROM persons WHERE cf = ?", (codice_fiscale.strip().upper(),)
-            ).fetchone()
-        return None if row is None else _person(row)
+            found = _persons(conn, "cf = ?", (codice_fiscale.strip().upper(),), "")
+        return found[0] if found else None
 
     def person_by_id(self, person_id: str) -> Person | None:
         """The person with this ``idSchedaSoggettoANPR`` or ``idANPR``."""
         with self._db.read() as conn:
-            row = conn.execute(
-                "SELECT * FROM persons WHERE id = ? OR id_anpr = ?", (person_id, person_id)
-            ).fetchone()
-        return None if row is None else _person(row)
+            found = _persons(conn, "id = ? OR id_anpr = ?", (person_id, person_id), "")
+        return found[0] if found else None
 
     def residents(self, istat: str) -> list[Person]:
-        """Persons currently resident in the Comune, by family then relation."""
+        """Persons currently resident in the Comune, by household then relation."""
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT * FROM persons WHERE comune = ? AND status = 'resident' "
-                "ORDER BY family_id, CAST(relation AS INTEGER), id",
+            return _persons(
+                conn,
+                "comune = ? AND status = 'resident'",
                 (istat,),
-            ).fetchall()
-        return [_person(r) for r in rows]
+                "ORDER BY family_id, CAST(relation AS INTEGER), id",
+            )
 
     def find(
         self,
         *,
-        cognome: str | None = None,
-        nome: str | None = None,
-        sesso: str | None = None,
-        data_nascita: dt.date | None = None,
+        surname: str | None = None,
+        name: str | None = None,
+        sex: str | None = None,
+        birth_date: dt.date | None = None,
         comune: str | None = None,
         birth_comune: str | None = None,
         birth_state: str | None = None,
@@ -286,48 +222,31 @@ class Registry:
         """Persons matching every given criterion (names compared case-insensitively)."""
         clauses: list[str] = []
         args: list[Any] = []
-        if cognome:
-            clauses.append("upper(surname) = upper(?)")
-            args.append(cognome.strip())
-        if nome:
-            clauses.append("upper(name) = upper(?)")
-            args.append(nome.strip())
-        if sesso:
-            clauses.append("sex = ?")
-            args.append(sesso)
-        if data_nascita:
-            clauses.append("birth_date = ?")
-            args.append(data_nascita.isoformat())
-        if comune:
-            clauses.append("comune = ?")
-            args.append(comune)
-        if birth_comune:
-            clauses.append("birth_comune = ?")
-            args.append(birth_comune)
-        if birth_state:
-            clauses.append("birth_state = ?")
-            args.append(birth_state)
+        for clause, value in (
+            ("upper(surname) = upper(?)", surname),
+            ("upper(name) = upper(?)", name),
+            ("sex = ?", sex),
+            ("birth_date = ?", birth_date),
+            ("comune = ?", comune),
+            ("birth_comune = ?", birth_comune),
+            ("birth_state = ?", birth_state),
+        ):
+            if value:
+                clauses.append(clause)
+                args.append(value.isoformat() if isinstance(value, dt.date) else value.strip())
         if not include_inactive:
             clauses.append("status = 'resident'")
-        where = " AND ".join(clauses) or "1 = 1"
         with self._db.read() as conn:
-            rows = conn.execute(
-                f"SELECT * FROM persons WHERE {where} ORDER BY id",  # noqa: S608 - fixed clauses
-                args,
-            ).fetchall()
-        return [_person(r) for r in rows]
+            return _persons(conn, " AND ".join(clauses) or "1 = 1", args, "ORDER BY id")
 
-    def family(self, family_id: str) -> Family | None:
+    def household(self, household_id: str) -> Household | None:
+        """The household with this ``idFamigliaConvivenzaANPR`` and its resident members."""
         with self._db.read() as conn:
-            row = conn.execute("SELECT * FROM families WHERE id = ?", (family_id,)).fetchone()
+            row = conn.execute("SELECT * FROM families WHERE id = ?", (household_id,)).fetchone()
             if row is None:
                 return None
-            members = conn.execute(
-                "SELECT cf FROM persons WHERE family_id = ? AND status = 'resident' "
-                "ORDER BY CAST(relation AS INTEGER), id",
-                (family_id,),
-            ).fetchall()
-        return Family(
+            members = self._members(conn, household_id)
+        return Household(
             id=row["id"],
             comune=row["comune"],
             address=Address(
@@ -341,26 +260,30 @@ class Registry:
             origin_date=_date(row["origin_date"]),
             kind=row["kind"],
             active=bool(row["active"]),
-            members=tuple(m["cf"] for m in members),
+            members=tuple(members),
         )
 
-    def families(self, istat: str) -> list[Family]:
-        """The Comune's active families (with at least one resident member)."""
+    def households(self, istat: str) -> list[Household]:
+        """The Comune's active households (with at least one resident member)."""
         with self._db.read() as conn:
             rows = conn.execute(
                 "SELECT id FROM families WHERE comune = ? AND active = 1 ORDER BY id", (istat,)
             ).fetchall()
-        found = [self.family(r["id"]) for r in rows]
-        return [f for f in found if f is not None]
+        found = [self.household(r["id"]) for r in rows]
+        return [h for h in found if h is not None]
 
-    def members(self, family_id: str) -> list[Person]:
+    def household_of(self, person: Person) -> Household | None:
+        """The household ``person`` belongs to (``None`` once not resident)."""
+        return None if person.household_id is None else self.household(person.household_id)
+
+    def members(self, household_id: str) -> list[Person]:
+        """The household's resident members, the head first."""
         with self._db.read() as conn:
-            rows = conn.execute(
-                "SELECT * FROM persons WHERE family_id = ? AND status = 'resident' "
-                "ORDER BY CAST(relation AS INTEGER), id",
-                (family_id,),
-            ).fetchall()
-        return [_person(r) for r in rows]
+            return self._members(conn, household_id)
+
+    @staticmethod
+    def _members(conn: sqlite3.Connection, household_id: str) -> list[Person]:
+        return _persons(conn, "family_id = ? AND status = 'resident'", (household_id,), _BY_HEAD)
 
     def residences(self, codice_fiscale: str) -> list[Residence]:
         """The person's residence history, oldest first."""
@@ -410,21 +333,9 @@ class Registry:
         with self._db.read() as conn:
             return int(conn.execute("SELECT count(*) FROM persons").fetchone()[0])
 
-    # ------------------------------------------------------------------ ids
-
-    def _new_person_ids(self) -> tuple[str, str]:
-        number = self._db.next_value("person", _PERSON_IDS)
-        n = number - _PERSON_IDS
-        letters = _ID_ANPR_LETTERS
-        prefix = letters[(n // 10_000_000) % len(letters)] + letters[(n // 200_000_000) % 20]
-        return str(number), f"{prefix}{n % 10_000_000:07d}"
-
-    def _new_family_id(self) -> str:
-        return str(self._db.next_value("family", _FAMILY_IDS))
-
     # ------------------------------------------------------------------ writes
 
-    def create_family(
+    def create_household(
         self,
         comune: str,
         address: Address,
@@ -432,118 +343,168 @@ class Registry:
         since: dt.date,
         origin_date: dt.date | None = None,
         kind: str = "1",
-        family_id: str | None = None,
-    ) -> Family:
-        """A new (empty) family with its address in ``comune`` (``family_id``: a given id)."""
-        family_id = family_id or self._new_family_id()
+    ) -> Household:
+        """A new (empty) household with its address in ``comune``."""
+        household = Household(
+            id=str(self._db.next_value("family", _HOUSEHOLD_IDS)),
+            comune=comune,
+            address=address,
+            since=since,
+            origin_date=origin_date,
+            kind=kind,
+        )
         with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO families (id, comune, kind, origin_date, address_kind, cap, "
-                "street_kind, street_name, house_number, since, active) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
-                (
-                    family_id,
-                    comune,
-                    kind,
-                    (origin_date or since).isoformat(),
-                    address.kind,
-                    address.cap,
-                    address.street_kind,
-                    address.street_name,
-                    address.house_number,
-                    since.isoformat(),
-                ),
-            )
-        family = self.family(family_id)
-        assert family is not None
-        return family
+            self._insert_household(conn, household)
+        created = self.household(household.id)
+        assert created is not None
+        return created
 
     def register(
         self,
-        data: NewPerson,
+        data: PersonalData,
         *,
         comune: str,
-        family_id: str,
+        household_id: str,
         relation: str,
         since: dt.date,
         reason: str,
         operation: str | None,
-        person_id: str | None = None,
     ) -> Person:
-        """Add a person resident in ``comune``, member of ``family_id``."""
-        new_id, id_anpr = self._new_person_ids()
-        person_id = person_id or new_id
-        place = data.luogo_nascita
+        """Add a person resident in ``comune``, member of ``household_id``. A person cancelled
+        earlier (e.g. emigrated) with the same codice fiscale is registered again: the same
+        record, its ids and history kept (:meth:`move`)."""
+        existing = self.person(data.codice_fiscale)
+        if existing is not None and existing.status == "cancelled":
+            return self.move(
+                existing,
+                comune=comune,
+                household_id=household_id,
+                relation=relation,
+                since=since,
+                reason=reason,
+                operation=operation,
+            )
+        number = self._db.next_value("person", _PERSON_IDS)
+        person = Person(
+            **{f.name: getattr(data, f.name) for f in dataclasses.fields(PersonalData)},
+            id=str(number),
+            id_anpr=anpr_id(number - _PERSON_IDS),
+            comune=comune,
+            household_id=household_id,
+            relation=relation,
+            relation_since=since,
+            registered_by=operation,
+        )
         with self._db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO persons (id, id_anpr, cf, surname, name, sex, birth_date, "
-                "birth_comune, birth_state, birth_place_name, birth_province, citizenship, "
-                "marital_status, status, comune, family_id, relation, relation_since, "
-                "registered_by, updated_by) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'resident', ?, ?, ?, ?, ?, ?)",
-                (
-                    person_id,
-                    id_anpr,
-                    data.codice_fiscale.upper(),
-                    data.cognome,
-                    data.nome,
-                    data.sesso,
-                    data.data_nascita.isoformat(),
-                    place.comune,
-                    place.state,
-                    place.name,
-                    place.province,
-                    data.cittadinanza,
-                    data.stato_civile,
-                    comune,
-                    family_id,
-                    relation,
-                    since.isoformat(),
-                    operation,
-                    operation,
-                ),
-            )
-            conn.execute(
-                "INSERT INTO residences (person_id, comune, family_id, since, until, reason, "
-                "operation) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-                (person_id, comune, family_id, since.isoformat(), reason, operation),
-            )
-        person = self.person_by_id(person_id)
-        assert person is not None
-        return person
+            self._insert_person(conn, person, reason=reason)
+        return self._reread(person)
+
+    def seed(self, households: Iterable[Household]) -> int:
+        """Store a generated population (:func:`.population.generate_population`) as it is,
+        ids included, in an empty registry; returns the number of persons added.
+
+        The population numbers its persons' ``idANPR`` from the first (:func:`.anpr_id`), as
+        the registry does, and the registry's numbering goes on after them."""
+        households = list(households)
+        count = sum(len(h.members) for h in households)
+        with self._db.transaction() as conn:
+            if count and self._db.reserve("person", _PERSON_IDS, count) != _PERSON_IDS:
+                raise ConfigurationError(
+                    "a population seeds an empty registry only: this one has numbered persons",
+                    setting="simulator.population",
+                    rule="an empty registry",
+                )
+            for household in households:
+                self._insert_household(conn, household)
+                for person in household.members:
+                    self._insert_person(conn, person, reason="seed")
+        return count
+
+    @staticmethod
+    def _insert_household(conn: sqlite3.Connection, household: Household) -> None:
+        address = household.address
+        conn.execute(
+            "INSERT INTO families (id, comune, kind, origin_date, address_kind, cap, "
+            "street_kind, street_name, house_number, since, active) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)",
+            (
+                household.id,
+                household.comune,
+                household.kind,
+                (household.origin_date or household.since).isoformat(),
+                address.kind,
+                address.cap,
+                address.street_kind,
+                address.street_name,
+                address.house_number,
+                household.since.isoformat(),
+            ),
+        )
+
+    @staticmethod
+    def _insert_person(conn: sqlite3.Connection, person: Person, *, reason: str) -> None:
+        """Insert a resident and open its residence (``reason``) from ``relation_since``."""
+        place = person.birth_place
+        since = person.relation_since.isoformat() if person.relation_since else None
+        conn.execute(
+            "INSERT INTO persons (id, id_anpr, cf, surname, name, sex, birth_date, "
+            "birth_comune, birth_state, birth_place_name, birth_province, citizenship, "
+            "marital_status, status, comune, family_id, relation, relation_since, "
+            "registered_by, updated_by) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                person.id,
+                person.id_anpr,
+                person.codice_fiscale.upper(),
+                person.surname,
+                person.name,
+                person.sex,
+                person.birth_date.isoformat(),
+                place.comune,
+                place.state,
+                place.name,
+                place.province,
+                person.citizenship,
+                person.marital_status,
+                person.status,
+                person.comune,
+                person.household_id,
+                person.relation,
+                since,
+                person.registered_by,
+                person.registered_by,
+            ),
+        )
+        _open_residence(
+            conn, person.id, person.comune, person.household_id, since, reason, person.registered_by
+        )
 
     def move(
         self,
         person: Person,
         *,
         comune: str,
-        family_id: str,
+        household_id: str,
         relation: str,
         since: dt.date,
         reason: str,
         operation: str | None,
     ) -> Person:
-        """Move a resident to ``family_id`` in ``comune`` (a change of address or a transfer)."""
+        """Move a resident to ``household_id`` in ``comune`` (a change of address or a
+        transfer)."""
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE residences SET until = ? WHERE person_id = ? AND until IS NULL",
-                (since.isoformat(), person.id),
-            )
-            conn.execute(
-                "INSERT INTO residences (person_id, comune, family_id, since, until, reason, "
-                "operation) VALUES (?, ?, ?, ?, NULL, ?, ?)",
-                (person.id, comune, family_id, since.isoformat(), reason, operation),
+            _close_residence(conn, person.id, since)
+            _open_residence(
+                conn, person.id, comune, household_id, since.isoformat(), reason, operation
             )
             conn.execute(
                 "UPDATE persons SET comune = ?, family_id = ?, relation = ?, relation_since = ?, "
                 "status = 'resident', updated_by = ? WHERE id = ?",
-                (comune, family_id, relation, since.isoformat(), operation, person.id),
+                (comune, household_id, relation, since.isoformat(), operation, person.id),
             )
-            if person.family_id and person.family_id != family_id:
-                self._retire_if_empty(conn, person.family_id)
-        moved = self.person_by_id(person.id)
-        assert moved is not None
-        return moved
+            if person.household_id and person.household_id != household_id:
+                self._retire_if_empty(conn, person.household_id)
+        return self._reread(person)
 
     def record_death(self, person: Person, *, date: dt.date, operation: str | None) -> Person:
         """Cancel a resident for death: no longer resident, history closed."""
@@ -557,40 +518,38 @@ class Registry:
         self, person: Person, *, status: str, date: dt.date, operation: str | None
     ) -> Person:
         with self._db.transaction() as conn:
-            conn.execute(
-                "UPDATE residences SET until = ? WHERE person_id = ? AND until IS NULL",
-                (date.isoformat(), person.id),
-            )
+            _close_residence(conn, person.id, date)
             conn.execute(
                 "UPDATE persons SET status = ?, death_date = ?, comune = NULL, family_id = NULL, "
                 "updated_by = ? WHERE id = ?",
                 (status, date.isoformat() if status == "deceased" else None, operation, person.id),
             )
-            if person.family_id:
-                self._retire_if_empty(conn, person.family_id)
-        changed = self.person_by_id(person.id)
-        assert changed is not None
-        return changed
+            if person.household_id:
+                self._retire_if_empty(conn, person.household_id)
+        return self._reread(person)
 
     def set_relation(
         self, person: Person, relation: str, *, since: dt.date, operation: str | None
     ) -> Person:
-        """Change a member's ``codiceLegame`` in its family."""
+        """Change a member's ``codiceLegame`` in its household."""
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE persons SET relation = ?, relation_since = ?, updated_by = ? WHERE id = ?",
                 (relation, since.isoformat(), operation, person.id),
             )
+        return self._reread(person)
+
+    def _reread(self, person: Person) -> Person:
         changed = self.person_by_id(person.id)
         assert changed is not None
         return changed
 
-    def promote_head(self, family_id: str, *, since: dt.date, operation: str | None) -> None:
-        """If a family lost its head (codiceLegame 1), make its eldest member the head."""
-        members = self.members(family_id)
+    def promote_head(self, household_id: str, *, since: dt.date, operation: str | None) -> None:
+        """If a household lost its head (codiceLegame 1), make its eldest member the head."""
+        members = self.members(household_id)
         if not members or any(m.relation == "1" for m in members):
             return
-        eldest = min(members, key=lambda m: (m.data_nascita, m.id))
+        eldest = min(members, key=lambda m: (m.birth_date, m.id))
         with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE persons SET relation = '1', relation_since = ?, updated_by = ? "
@@ -599,13 +558,13 @@ class Registry:
             )
 
     @staticmethod
-    def _retire_if_empty(conn: sqlite3.Connection, family_id: str) -> None:
+    def _retire_if_empty(conn: sqlite3.Connection, household_id: str) -> None:
         left = conn.execute(
             "SELECT count(*) FROM persons WHERE family_id = ? AND status = 'resident'",
-            (family_id,),
+            (household_id,),
         ).fetchone()[0]
         if not left:
-            conn.execute("UPDATE families SET active = 0 WHERE id = ?", (family_id,))
+            conn.execute("UPDATE families SET active = 0 WHERE id = ?", (household_id,))
 
     def add_certificate(
         self,
@@ -624,36 +583,6 @@ class Registry:
                 "sha256, size) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (person.id, comune, kind, operation, issued_at, sha256, size),
             )
-
-    def seed_family(
-        self,
-        comune: str,
-        address: Address,
-        members: Sequence[tuple[NewPerson, str, str | None]],
-        *,
-        since: dt.date,
-        origin_date: dt.date | None = None,
-        family_id: str | None = None,
-    ) -> Family:
-        """Add a seed family: ``members`` are (person, codiceLegame, id or None), head first."""
-        with self._db.transaction():
-            family = self.create_family(
-                comune, address, since=since, origin_date=origin_date, family_id=family_id
-            )
-            for data, relation, person_id in members:
-                self.register(
-                    data,
-                    comune=comune,
-                    family_id=family.id,
-                    relation=relation,
-                    since=since,
-                    reason="seed",
-                    operation=None,
-                    person_id=person_id,
-                )
-        seeded = self.family(family.id)
-        assert seeded is not None
-        return seeded
 
     def codici_fiscali(self, codes: Iterable[str]) -> set[str]:
         """Which of ``codes`` are already in the registry (any status)."""

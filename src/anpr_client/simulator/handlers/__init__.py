@@ -1,6 +1,6 @@
 """The operations the simulator implements, by ANPR operation code.
 
-Each handler is ``(Context, Request) -> Outcome`` (see :mod:`.base`); operations not listed
+Each handler is ``(Context, Request) -> OkAnswer`` (see :mod:`.base`); operations not listed
 here are answered KO EN379 "not simulated".
 """
 
@@ -10,41 +10,32 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from .base import Context, Entry, Handler, Outcome, Rejected, Request, entry
-from .cancellation import cancellazione, decesso
-from .certification import certificato
+from .base import Handler
+from .cancellation import cancel_for_other_reasons, register_death
+from .certification import issue_certificate
 from .connection import test_connection
-from .consultation import genitori, interrogazione, ricerca_operazione, ricerca_operazioni
-from .extraction import richieste_asincrone
-from .mutation import mutazione_residenza
-from .reference_tables import scarico_tabelle
-from .registration import iscrizione_altri_motivi, iscrizione_nascita
+from .consultation import find_parents, look_up_citizen, operation_answer, operation_state
+from .extraction import asynchronous_request
+from .mutation import change_residence
+from .reference_tables import download_table
+from .registration import register_birth, register_for_other_reasons
 
-__all__ = [
-    "HANDLERS",
-    "Context",
-    "Entry",
-    "Handler",
-    "Outcome",
-    "Rejected",
-    "Request",
-    "entry",
-]
+__all__ = ["HANDLERS"]
 
 HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
     {
         "TestConn": test_connection,
-        "1001": iscrizione_nascita,
-        "1002": iscrizione_altri_motivi,
-        "2001": decesso,
-        "2003": cancellazione,
-        "3001": genitori,
-        "3002": interrogazione,
-        "3003": ricerca_operazione,
-        "3007": ricerca_operazioni,
-        "4005": richieste_asincrone,
-        "5005": mutazione_residenza,
-        "6001": certificato,
-        "7001": scarico_tabelle,
+        "1001": register_birth,
+        "1002": register_for_other_reasons,
+        "2001": register_death,
+        "2003": cancel_for_other_reasons,
+        "3001": find_parents,
+        "3002": look_up_citizen,
+        "3003": operation_answer,
+        "3007": operation_state,
+        "4005": asynchronous_request,
+        "5005": change_residence,
+        "6001": issue_certificate,
+        "7001": download_table,
     }
 )

@@ -1,6 +1,6 @@
 """What every operation handler receives and returns.
 
-A handler is a function ``(ctx: Context, req: Request) -> Outcome``. It reads the decoded
+A handler is a function ``(ctx: Context, req: Request) -> OkAnswer``. It reads the decoded
 request (``req.payload``, ``req.header``), reads and writes the registry through ``ctx``
 (inside the operation's transaction: raising rolls everything back), and returns the answer
 branch to send; the application fills ``testataRisposta``, encodes, validates against the XSD,
@@ -29,7 +29,7 @@ __all__ = [
     "Context",
     "Entry",
     "Handler",
-    "Outcome",
+    "OkAnswer",
     "Rejected",
     "Request",
     "entry",
@@ -98,14 +98,16 @@ class Request:
         return str(self.header.get("idOperazioneComune", ""))
 
     @property
-    def data_decorrenza(self) -> dt.date | None:
+    def effective_date(self) -> dt.date | None:
         value = self.header.get("dataDecorrenza")
         return parse_date(value) if value else None
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """A successful answer: the branch element name and its content (without testata)."""
+class OkAnswer:
+    """A successful answer: the branch element name and its content (without testata).
+
+    A KO answer is the exception :class:`Rejected`."""
 
     branch: str | None
     """The child of the response element to fill (``Risposta3002_OK``); ``None``: the
@@ -130,7 +132,7 @@ class Context:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-Handler = Callable[[Context, Request], Outcome]
+Handler = Callable[[Context, Request], OkAnswer]
 
 
 def parse_date(value: object) -> dt.date:
@@ -147,7 +149,7 @@ def parse_datetime(value: object) -> dt.datetime:
     if text.endswith("Z"):
         text = text[:-1] + "+00:00"
     if "." in text:
-        # Python accepts at most 6 fractional digits; ANPR clients send up to 7 (#5256).
+        # Python accepts at most 6 fractional digits; ANPR clients send up to 7 (italia/anpr#5256).
         head, _, tail = text.partition(".")
         digits = "".join(c for c in tail if c.isdigit())
         zone = tail[len(digits) :]

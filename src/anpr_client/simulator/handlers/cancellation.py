@@ -22,11 +22,11 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from ..store import Family, Person
-from .base import Context, Outcome, Rejected, Request, entry, parse_date
-from .common import decorrenza, locate, text, variato
+from ..household import Household, Person
+from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
+from .common import changed_subject, effective_date, locate, text, text_at
 
-__all__ = ["cancellazione", "decesso"]
+__all__ = ["cancel_for_other_reasons", "register_death"]
 
 _DEATH: Final = frozenset({"1", "2"})
 _OTHER: Final = frozenset({str(n) for n in range(3, 14)})
@@ -50,33 +50,63 @@ def _resident(ctx: Context, req: Request) -> Person:
     return person
 
 
-def _family_left(
+def _household_left(
     ctx: Context,
     req: Request,
-    family: Family | None,
+    household: Household | None,
     members: Sequence[Mapping[str, Any]],
     since: dt.date,
     where: str,
 ) -> list[dict[str, Any]]:
-    if family is None:
+    if household is None:
         return []
     out = []
     for i, item in enumerate(members):
         member = locate(ctx, item.get("generalita") or {}, where=f"{where}[{i}]")
         relation = text((item.get("legameSoggetto") or {}).get("codiceLegame"))
-        if member.family_id != family.id or relation is None:
+        if member.household_id != household.id or relation is None:
             continue
         updated = ctx.registry.set_relation(
             member, relation, since=since, operation=req.id_operazione_anpr
         )
-        out.append(variato(ctx, updated))
-    ctx.registry.promote_head(family.id, since=since, operation=req.id_operazione_anpr)
+        out.append(changed_subject(ctx, updated))
+    ctx.registry.promote_head(household.id, since=since, operation=req.id_operazione_anpr)
     return out
 
 
-def decesso(ctx: Context, req: Request) -> Outcome:
+def _cancel(
+    ctx: Context,
+    req: Request,
+    *,
+    reason: str,
+    since: dt.date,
+    died: dt.date | None,
+    members: str,
+) -> OkAnswer:
+    """Cancel the resident the request names (a death on ``died``; otherwise from ``since``)
+    and answer the changed subjects: the person, then the members of the household left behind
+    that the request's list ``members`` gives a new ``codiceLegame``."""
+    person = _resident(ctx, req)
+    household = ctx.registry.household_of(person)
+    if died is not None:
+        cancelled = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
+    else:
+        cancelled = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
+    variati = [
+        changed_subject(
+            ctx,
+            cancelled,
+            previous_household=household,
+            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
+        )
+    ]
+    variati += _household_left(ctx, req, household, req.payload.get(members) or [], since, members)
+    return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+
+
+def register_death(ctx: Context, req: Request) -> OkAnswer:
     """2001: record the death of a resident."""
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     motivo = req.payload.get("motivoCancellazione") or {}
     reason = (text(motivo.get("tipoMotivoCancellazione")) or "1").lstrip("0")
     if reason not in _DEATH:
@@ -103,31 +133,14 @@ def decesso(ctx: Context, req: Request) -> Outcome:
                 value=died,
             )
         )
-    person = _resident(ctx, req)
-    family = ctx.registry.family(person.family_id) if person.family_id else None
-    dead = ctx.registry.record_death(person, date=died, operation=req.id_operazione_anpr)
-    variati = [
-        variato(
-            ctx,
-            dead,
-            previous_family=family,
-            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
-        )
-    ]
-    variati += _family_left(
-        ctx,
-        req,
-        family,
-        req.payload.get("elencoSoggettiFamiglia") or [],
-        since,
-        "elencoSoggettiFamiglia",
+    return _cancel(
+        ctx, req, reason=reason, since=since, died=died, members="elencoSoggettiFamiglia"
     )
-    return Outcome("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
 
 
-def cancellazione(ctx: Context, req: Request) -> Outcome:
+def cancel_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
     """2003: cancel a resident for a reason other than death."""
-    decorrenza(req, ctx)
+    effective_date(req, ctx)
     dati = req.payload.get("datiCancellazione") or {}
     reason = (text(dati.get("motivoCancellazione")) or "").lstrip("0")
     field = "datiCancellazione/motivoCancellazione"
@@ -145,8 +158,7 @@ def cancellazione(ctx: Context, req: Request) -> Outcome:
     since = parse_date(dati.get("dataDecorrenzaCancellazione"))
     destinazione = req.payload.get("destinazione") or {}
     if reason == _TO_COMUNE:
-        comune = destinazione.get("comune") if isinstance(destinazione, Mapping) else None
-        istat = text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
+        istat = text_at(destinazione, "comune", "codiceIstat")
         if istat is None:
             raise Rejected(
                 entry(
@@ -165,28 +177,12 @@ def cancellazione(ctx: Context, req: Request) -> Outcome:
                     value=istat,
                 )
             )
-    elif reason in _ABROAD:
-        localita = destinazione.get("localita") if isinstance(destinazione, Mapping) else None
-        if not isinstance(localita, Mapping) or not text(localita.get("codiceStato")):
-            raise Rejected(
-                entry(
-                    "EN081",
-                    "a move abroad needs destinazione/localita/codiceStato",
-                    field="destinazione/localita",
-                )
+    elif reason in _ABROAD and text_at(destinazione, "localita", "codiceStato") is None:
+        raise Rejected(
+            entry(
+                "EN081",
+                "a move abroad needs destinazione/localita/codiceStato",
+                field="destinazione/localita",
             )
-    person = _resident(ctx, req)
-    family = ctx.registry.family(person.family_id) if person.family_id else None
-    cancelled = ctx.registry.cancel(person, date=since, operation=req.id_operazione_anpr)
-    variati = [
-        variato(
-            ctx,
-            cancelled,
-            previous_family=family,
-            cancellation={"motivoCancellazione": reason, "dataDecorrenzaCancellazione": since},
         )
-    ]
-    variati += _family_left(
-        ctx, req, family, req.payload.get("elencoSoggetti") or [], since, "elencoSoggetti"
-    )
-    return Outcome("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+    return _cancel(ctx, req, reason=reason, since=since, died=None, members="elencoSoggetti")

@@ -17,13 +17,13 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any, Final
 
-from ..payloads import cittadinanza, comune_info, generalita, residenza, state_name
+from .. import payloads
+from ..household import Person
 from ..pdf import render_certificate
-from ..store import Person
-from .base import Context, Outcome, Rejected, Request, entry
+from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import locate, text
 
-__all__ = ["certificato"]
+__all__ = ["issue_certificate"]
 
 #: Titles of the certificate types (ANPR's table of certificate types).
 TITLES: Final = {
@@ -89,23 +89,23 @@ def _types(req: Request) -> list[str]:
 
 
 def _lines(ctx: Context, person: Person, types: list[str]) -> list[tuple[str, str]]:
-    place = person.luogo_nascita
+    place = person.birth_place
     born_in = f"{place.name} ({place.province})" if place.province else place.name
     lines = [
-        ("Cognome", person.cognome),
-        ("Nome", person.nome),
+        ("Cognome", person.surname),
+        ("Nome", person.name),
         ("Codice fiscale", person.codice_fiscale),
-        ("Sesso", person.sesso),
-        ("Data di nascita", person.data_nascita.strftime("%d/%m/%Y")),
+        ("Sesso", person.sex),
+        ("Data di nascita", person.birth_date.strftime("%d/%m/%Y")),
         ("Luogo di nascita", born_in),
-        ("Cittadinanza", state_name(person.cittadinanza)),
+        ("Cittadinanza", payloads.state_name(person.citizenship)),
     ]
-    if person.stato_civile:
-        lines.append(("Stato civile", _MARITAL.get(person.stato_civile, person.stato_civile)))
-    family = ctx.registry.family(person.family_id) if person.family_id else None
-    if family is not None and person.comune:
-        info = comune_info(ctx.registry, person.comune)
-        address = family.address
+    if person.marital_status:
+        lines.append(("Stato civile", _MARITAL.get(person.marital_status, person.marital_status)))
+    household = ctx.registry.household_of(person)
+    if household is not None and person.comune:
+        info = payloads.comune_info(ctx.registry, person.comune)
+        address = household.address
         lines.append(
             (
                 "Residenza",
@@ -113,22 +113,22 @@ def _lines(ctx: Context, person: Person, types: list[str]) -> list[tuple[str, st
                 f"{address.house_number}, {address.cap} {info.name} ({info.province})",
             )
         )
-        lines.append(("Residente dal", family.since.strftime("%d/%m/%Y")))
+        lines.append(("Residente dal", household.since.strftime("%d/%m/%Y")))
         if _FAMILY_TYPES & set(types):
-            for member in ctx.registry.members(family.id):
+            for member in ctx.registry.members(household.id):
                 lines.append(
                     (
                         f"Componente (legame {member.relation})",
-                        f"{member.cognome} {member.nome}, nato/a il "
-                        f"{member.data_nascita.strftime('%d/%m/%Y')}",
+                        f"{member.surname} {member.name}, nato/a il "
+                        f"{member.birth_date.strftime('%d/%m/%Y')}",
                     )
                 )
-    if person.data_decesso:
-        lines.append(("Data di morte", person.data_decesso.strftime("%d/%m/%Y")))
+    if person.death_date:
+        lines.append(("Data di morte", person.death_date.strftime("%d/%m/%Y")))
     return lines
 
 
-def certificato(ctx: Context, req: Request) -> Outcome:
+def issue_certificate(ctx: Context, req: Request) -> OkAnswer:
     types = _types(req)
     subject = (req.payload.get("soggettoIntestatario") or {}).get("generalita") or {}
     try:
@@ -166,25 +166,27 @@ def certificato(ctx: Context, req: Request) -> Outcome:
         )
     controllo: Mapping[str, Any] = req.payload.get("datiControllo") or {}
     parametri = {k: controllo[k] for k in _PARAMETERS if controllo.get(k) not in (None, "")}
-    family = ctx.registry.family(person.family_id) if person.family_id else None
-    dati: dict[str, Any] = {"generalitaAttuali": generalita(person)}
-    if family is not None and person.comune:
-        dati["residenza"] = [residenza(family, comune_info(ctx.registry, person.comune))]
-    if person.stato_civile:
-        dati["statoCivile"] = {"statoCivile": person.stato_civile}
-    dati["cittadinanza"] = [cittadinanza(person.cittadinanza)]
+    household = ctx.registry.household_of(person)
+    dati: dict[str, Any] = {"generalitaAttuali": payloads.personal_data(person)}
+    if household is not None and person.comune:
+        dati["residenza"] = [
+            payloads.residence(household, payloads.comune_info(ctx.registry, person.comune))
+        ]
+    if person.marital_status:
+        dati["statoCivile"] = {"statoCivile": person.marital_status}
+    dati["cittadinanza"] = [payloads.citizenship(person.citizenship)]
     if person.comune:
-        dati["comuneCompetente"] = comune_info(ctx.registry, person.comune).name
+        dati["comuneCompetente"] = payloads.comune_info(ctx.registry, person.comune).name
     content: dict[str, Any] = {
         "listaTipiCertificato": {"tipoCertificato": types},
-        "soggettoIntestatario": {"generalita": generalita(person)},
+        "soggettoIntestatario": {"generalita": payloads.personal_data(person)},
         "protocolloANPR": {"numeroProtocolloANPR": req.id_operazione_anpr},
         "parametriRichiesta": parametri,
         "datiCertificato": dati,
     }
     mtom: tuple[tuple[str, str], ...] = ()
     if text(controllo.get("tipoRichiesta")) != "2":
-        issuer = comune_info(ctx.registry, req.comune)
+        issuer = payloads.comune_info(ctx.registry, req.comune)
         issued = ctx.clock.local_now().replace(tzinfo=None, microsecond=0)
         pdf = render_certificate(
             title=" - ".join(TITLES[t] for t in types),
@@ -204,4 +206,4 @@ def certificato(ctx: Context, req: Request) -> Outcome:
         )
         content["file"] = {"certificatoPdf": base64.b64encode(pdf).decode("ascii")}
         mtom = (("certificatoPdf", "application/pdf"),)
-    return Outcome("Risposta6001OK", content, mtom=mtom)
+    return OkAnswer("Risposta6001OK", content, mtom=mtom)

@@ -7,29 +7,45 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...validation import codicefiscale
-from ..payloads import comune_info, dati_soggetto, famiglia
-from ..store import BirthPlace, Family, NewPerson, Person, Registry
+from .. import payloads
+from ..household import BirthPlace, Household, Person, PersonalData
+from ..store import Registry
 from .base import Context, Rejected, Request, entry, parse_date
 
 __all__ = [
-    "birth_place",
-    "decorrenza",
+    "changed_subject",
+    "effective_date",
+    "existing_household",
     "locate",
-    "new_person",
-    "variato",
+    "new_household",
+    "read_birth_place",
+    "read_personal_data",
+    "text",
+    "text_at",
 ]
 
 
 def text(value: Any) -> str | None:
+    """A decoded value as stripped text; ``None`` when absent or blank."""
     if value is None:
         return None
     out = str(value).strip()
     return out or None
 
 
-def decorrenza(req: Request, ctx: Context) -> dt.date:
+def text_at(value: Any, *path: str) -> str | None:
+    """The text at ``path`` in a decoded payload (nested mappings), ``None`` when a step is
+    missing or not a mapping: ``text_at(provenienza, "comune", "codiceIstat")``."""
+    for key in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return text(value)
+
+
+def effective_date(req: Request, ctx: Context) -> dt.date:
     """``testataRichiesta/dataDecorrenza``: required by registrations, not in the future."""
-    day = req.data_decorrenza
+    day = req.effective_date
     if day is None:
         raise Rejected(
             entry(
@@ -48,6 +64,47 @@ def decorrenza(req: Request, ctx: Context) -> dt.date:
             )
         )
     return day
+
+
+def existing_household(
+    ctx: Context, req: Request, household_id: str | None, *, where: str, code: str
+) -> Household:
+    """The active household ``household_id`` of the requesting Comune, or KO ``code``."""
+    household = ctx.registry.household(household_id) if household_id else None
+    if household is None or not household.active or household.comune != req.comune:
+        raise Rejected(
+            entry(
+                code,
+                f"family {household_id} is not a family of Comune {req.comune}",
+                field=where,
+                value=household_id,
+            )
+        )
+    return household
+
+
+def new_household(
+    ctx: Context, req: Request, key: str, *, since: dt.date, missing: str, verb: str
+) -> Household:
+    """A new household of the requesting Comune at the first ``tipoResidenza`` of the request's
+    ``key``: EF023 (``missing``) without an Italian address, EF042 when the address is in
+    another Comune (only the Comune of a residence may ``verb`` it)."""
+    residences = req.payload.get(key) or []
+    residence = residences[0] if isinstance(residences, list) and residences else None
+    address = payloads.address_of(residence)
+    if address is None:
+        raise Rejected(entry("EF023", missing, field=key))
+    where = payloads.residence_comune(residence)
+    if where != req.comune:
+        raise Rejected(
+            entry(
+                "EF042",
+                f"the residence is in Comune {where}: only that Comune can {verb} it",
+                field=f"{key}/indirizzo/comune",
+                value=where,
+            )
+        )
+    return ctx.registry.create_household(req.comune, address, since=since)
 
 
 def codice_fiscale_of(generalita: Mapping[str, Any]) -> str | None:
@@ -87,7 +144,7 @@ def locate(ctx: Context, generalita: Mapping[str, Any], *, where: str) -> Person
     return person
 
 
-def birth_place(ctx: Context, luogo: Mapping[str, Any] | None, *, where: str) -> BirthPlace:
+def read_birth_place(ctx: Context, luogo: Mapping[str, Any] | None, *, where: str) -> BirthPlace:
     """A :class:`BirthPlace` from a decoded ``tipoLuogoEvento``."""
     luogo = luogo or {}
     comune = luogo.get("comune")
@@ -124,7 +181,7 @@ def _cadastral(ctx: Context, place: BirthPlace, born: dt.date) -> str | None:
     return None
 
 
-def new_person(
+def read_personal_data(
     ctx: Context,
     generalita: Mapping[str, Any],
     *,
@@ -132,7 +189,7 @@ def new_person(
     citizenship: str,
     marital_status: str | None,
     attribute_cf: bool,
-) -> NewPerson:
+) -> PersonalData:
     """The data of a person to register; with ``attribute_cf`` a missing codice fiscale is
     computed (as the Agenzia delle Entrate would attribute it), omocodia applied if taken."""
     surname = text(generalita.get("cognome"))
@@ -152,7 +209,7 @@ def new_person(
             )
         )
     birth_date = parse_date(born)
-    place = birth_place(ctx, generalita.get("luogoNascita"), where=where)
+    place = read_birth_place(ctx, generalita.get("luogoNascita"), where=where)
     assert surname is not None
     assert name is not None
     assert sex is not None
@@ -188,15 +245,15 @@ def new_person(
                     value=cf,
                 )
             )
-    return NewPerson(
+    return PersonalData(
         codice_fiscale=cf,
-        cognome=surname.upper(),
-        nome=name.upper(),
-        sesso=sex,
-        data_nascita=birth_date,
-        luogo_nascita=place,
-        cittadinanza=citizenship,
-        stato_civile=marital_status,
+        surname=surname.upper(),
+        name=name.upper(),
+        sex=sex,
+        birth_date=birth_date,
+        birth_place=place,
+        citizenship=citizenship,
+        marital_status=marital_status,
     )
 
 
@@ -207,25 +264,23 @@ def _free_code(registry: Registry, base: str) -> str:
     raise Rejected(entry("EN125", "no omocodic variant of the codice fiscale is free"))
 
 
-def variato(
+def changed_subject(
     ctx: Context,
     person: Person,
     *,
-    previous_family: Family | None = None,
+    previous_household: Household | None = None,
     provenance: str | None = None,
     cancellation: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """A ``listaSoggettiVariati/datiSoggetto`` entry for a person an operation changed."""
-    record = dati_soggetto(ctx.registry, person)
+    record = payloads.person_record(ctx.registry, person)
     out: dict[str, Any] = {"identificativi": record.pop("identificativi")}
-    if previous_family is not None:
-        out["famigliaConvivenzaPrecedente"] = famiglia(previous_family)
+    if previous_household is not None:
+        out["famigliaConvivenzaPrecedente"] = payloads.household_record(previous_household)
     out["generalitaAttuali"] = record.pop("generalita")
     out.update(record)
     if cancellation:
         out["datiCancellazione"] = dict(cancellation)
     if provenance is not None:
-        from ..payloads import comune
-
-        out["provenienza"] = {"comune": comune(comune_info(ctx.registry, provenance))}
+        out["provenienza"] = {"comune": payloads.comune_of(ctx.registry, provenance)}
     return out

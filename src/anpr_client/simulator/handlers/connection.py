@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .base import Context, Outcome, Request
+from .base import Context, OkAnswer, Request
 
 __all__ = ["test_connection"]
 
 
-def test_connection(ctx: Context, req: Request) -> Outcome:
+def test_connection(ctx: Context, req: Request) -> OkAnswer:
     """Answer ``RispostaConnessione`` with ``testataRisposta`` (esito 0000)."""
-    return Outcome(branch=None)
+    return OkAnswer(branch=None)

@@ -19,38 +19,18 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
-from ..ledger import OperationRecord
-from ..payloads import (
-    comune_info,
-    comune_richiesta,
-    dati_soggetto,
-    famiglia,
-    generalita,
-    parts_requested,
-    residenza,
-)
-from ..store import Person
-from .base import Context, Outcome, Rejected, Request, entry, parse_date
+from .. import payloads
+from ..household import Person
+from ..ledger import LedgerEntry
+from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
+from .common import text, text_at
 
-__all__ = ["genitori", "interrogazione", "ricerca_operazione", "ricerca_operazioni"]
-
-
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+__all__ = ["find_parents", "look_up_citizen", "operation_answer", "operation_state"]
 
 
 def _birth_place(luogo: Any) -> tuple[str | None, str | None]:
     """(ISTAT code, state code) of a decoded birth place, as far as given."""
-    if not isinstance(luogo, Mapping):
-        return None, None
-    comune = luogo.get("comune")
-    localita = luogo.get("localita")
-    istat = _text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
-    state = _text(localita.get("codiceStato")) if isinstance(localita, Mapping) else None
-    return istat, state
+    return text_at(luogo, "comune", "codiceIstat"), text_at(luogo, "localita", "codiceStato")
 
 
 def find_subjects(
@@ -71,19 +51,19 @@ def find_subjects(
     if isinstance(cf, Mapping):
         cf = cf.get("codFiscale")
     found: list[Person] = []
-    by_id = _text(criteri.get("idSchedaSoggettoANPR")) or _text(criteri.get("idANPR"))
-    if _text(cf):
+    by_id = text(criteri.get("idSchedaSoggettoANPR")) or text(criteri.get("idANPR"))
+    if text(cf):
         person = registry.person(str(cf))
         found = [person] if person is not None else []
     elif by_id:
         person = registry.person_by_id(by_id)
         found = [person] if person is not None else []
-    elif _text(criteri.get("cognome")) or _text(criteri.get("nome")):
+    elif text(criteri.get("cognome")) or text(criteri.get("nome")):
         istat, state = _birth_place(birth_place)
         given = (
-            _text(criteri.get("cognome")) or criteri.get("senzaCognome"),
-            _text(criteri.get("nome")) or criteri.get("senzaNome"),
-            _text(criteri.get("sesso")),
+            text(criteri.get("cognome")) or criteri.get("senzaCognome"),
+            text(criteri.get("nome")) or criteri.get("senzaNome"),
+            text(criteri.get("sesso")),
             birth_date,
             istat or state,
         )
@@ -97,10 +77,10 @@ def find_subjects(
                 )
             )
         found = registry.find(
-            cognome=_text(criteri.get("cognome")),
-            nome=_text(criteri.get("nome")),
-            sesso=_text(criteri.get("sesso")),
-            data_nascita=parse_date(birth_date) if birth_date else None,
+            surname=text(criteri.get("cognome")),
+            name=text(criteri.get("nome")),
+            sex=text(criteri.get("sesso")),
+            birth_date=parse_date(birth_date) if birth_date else None,
             birth_comune=istat,
             birth_state=state,
         )
@@ -117,7 +97,7 @@ def find_subjects(
     return found
 
 
-def interrogazione(ctx: Context, req: Request) -> Outcome:
+def look_up_citizen(ctx: Context, req: Request) -> OkAnswer:
     """3002: a citizen's record, or their family's."""
     criteri = req.payload.get("criteriRicerca") or {}
     dati = req.payload.get("datiRichiesta") or {}
@@ -126,7 +106,7 @@ def interrogazione(ctx: Context, req: Request) -> Outcome:
     scope: str | None = None
     if not national:
         residence = dati.get("comuneResidenza") or {}
-        scope = _text(residence.get("codiceIstat")) or req.comune
+        scope = text(residence.get("codiceIstat")) or req.comune
     persons = find_subjects(
         ctx,
         criteri,
@@ -146,26 +126,32 @@ def interrogazione(ctx: Context, req: Request) -> Outcome:
             )
         )
     person = persons[0]
-    parts = parts_requested(dati.get("datiAnagraficiRichiesti"))
+    parts = payloads.parts_requested(dati.get("datiAnagraficiRichiesti"))
     scheda = str(dati.get("schedaAnagraficaRichiesta", "1")).strip()
     content: dict[str, Any] = {}
-    if scheda in ("2", "3") and person.family_id and person.resident:
-        members = ctx.registry.members(person.family_id)
-        family = ctx.registry.family(person.family_id)
+    household = (
+        ctx.registry.household_of(person) if scheda in ("2", "3") and person.resident else None
+    )
+    if household is not None:
         content["listaSoggetti"] = {
-            "datiSoggetto": [dati_soggetto(ctx.registry, m, parts) for m in members]
+            "datiSoggetto": [
+                payloads.person_record(ctx.registry, m, parts) for m in household.members
+            ]
         }
-        if family is not None:
-            content["datiFamigliaConvivenza"] = {
-                "residenza": residenza(family, comune_info(ctx.registry, family.comune)),
-                "famigliaConvivenza": famiglia(family),
-            }
+        content["datiFamigliaConvivenza"] = {
+            "residenza": payloads.residence(
+                household, payloads.comune_info(ctx.registry, household.comune)
+            ),
+            "famigliaConvivenza": payloads.household_record(household),
+        }
     else:
-        content["listaSoggetti"] = {"datiSoggetto": [dati_soggetto(ctx.registry, person, parts)]}
-    return Outcome("Risposta3002_OK", content)
+        content["listaSoggetti"] = {
+            "datiSoggetto": [payloads.person_record(ctx.registry, person, parts)]
+        }
+    return OkAnswer("Risposta3002_OK", content)
 
 
-def genitori(ctx: Context, req: Request) -> Outcome:
+def find_parents(ctx: Context, req: Request) -> OkAnswer:
     """3001: find the father and the mother (for a birth registration) among ANPR's persons."""
     found: dict[str, list[Person]] = {}
     for key, role in (("paternita", "Padre"), ("maternita", "Madre")):
@@ -199,18 +185,20 @@ def genitori(ctx: Context, req: Request) -> Outcome:
     for role, persons in found.items():
         items = []
         for person in persons:
-            item: dict[str, Any] = {"genitore": {"generalita": generalita(person)}}
-            family = ctx.registry.family(person.family_id) if person.family_id else None
-            if family is not None and person.comune:
-                item["residenza"] = residenza(family, comune_info(ctx.registry, person.comune))
-                item["famiglia"] = famiglia(family)
+            item: dict[str, Any] = {"genitore": {"generalita": payloads.personal_data(person)}}
+            household = ctx.registry.household_of(person)
+            if household is not None and person.comune:
+                item["residenza"] = payloads.residence(
+                    household, payloads.comune_info(ctx.registry, person.comune)
+                )
+                item["famiglia"] = payloads.household_record(household)
             items.append(item)
         if items:
             content[f"elencoSoggetti{role}"] = items
-    return Outcome("Risposta3001_OK", content)
+    return OkAnswer("Risposta3001_OK", content)
 
 
-def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], OperationRecord]:
+def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], LedgerEntry]:
     if req.payload.get("ricercaElenchiRichieste"):
         raise Rejected(
             entry(
@@ -224,9 +212,9 @@ def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], OperationRecord
         raise Rejected(
             entry("EN132", "give ricercaSingolaRichiesta with one identifier", field="ricerca")
         )
-    id_anpr = _text(single.get("idOperazioneANPR"))
-    protocollo = _text(single.get("protocolloComune"))
-    id_comune = _text(single.get("idOperazioneComune"))
+    id_anpr = text(single.get("idOperazioneANPR"))
+    protocollo = text(single.get("protocolloComune"))
+    id_comune = text(single.get("idOperazioneComune"))
     if not (id_anpr or protocollo or id_comune):
         raise Rejected(
             entry(
@@ -249,49 +237,37 @@ def _single(ctx: Context, req: Request) -> tuple[dict[str, Any], OperationRecord
     return dict(single), record
 
 
-def _service(record: OperationRecord) -> str:
-    return "CONN" if record.service == "TestConn" else record.service
+def _about(ctx: Context, req: Request, single: Mapping[str, Any]) -> dict[str, Any]:
+    """The part 3003 and 3007 answers share: the requesting Comune and the search."""
+    return {
+        "comuneRichiesta": payloads.comune_of(ctx.registry, req.comune),
+        "ricercaSingolaRichiesta": single,
+    }
 
 
-def _state(record: OperationRecord) -> str:
-    return "2" if record.ok else "3"
+def _item(record: LedgerEntry) -> dict[str, Any]:
+    """An operation's state (2 done, 3 refused) and service, as 3003 and 3007 list it."""
+    return {
+        "statoLavorazione": "2" if record.ok else "3",
+        "tipoOperazione": "CONN" if record.service == "TestConn" else record.service,
+    }
 
 
-def ricerca_operazione(ctx: Context, req: Request) -> Outcome:
+def operation_answer(ctx: Context, req: Request) -> OkAnswer:
     """3003: the stored answer of one past operation."""
     single, record = _single(ctx, req)
-    return Outcome(
+    answer = base64.b64encode(record.response_xml).decode("ascii")
+    return OkAnswer(
         "Risposta3003_OK",
-        {
-            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
-            "ricercaSingolaRichiesta": single,
-            "elencoRisposte": [
-                {
-                    "statoLavorazione": _state(record),
-                    "tipoOperazione": _service(record),
-                    "xmlRisposta": base64.b64encode(record.response_xml).decode("ascii"),
-                }
-            ],
-        },
+        _about(ctx, req, single) | {"elencoRisposte": [_item(record) | {"xmlRisposta": answer}]},
     )
 
 
-def ricerca_operazioni(ctx: Context, req: Request) -> Outcome:
+def operation_state(ctx: Context, req: Request) -> OkAnswer:
     """3007: the id and state of one past operation."""
     single, record = _single(ctx, req)
-    return Outcome(
+    item = _item(record) | {"idOperazioneANPR": record.id_operazione_anpr}
+    return OkAnswer(
         "Risposta3007_OK",
-        {
-            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
-            "ricercaSingolaRichiesta": single,
-            "listaOperazioniAnpr": {
-                "operazioneANPR": [
-                    {
-                        "statoLavorazione": _state(record),
-                        "tipoOperazione": _service(record),
-                        "idOperazioneANPR": record.id_operazione_anpr,
-                    }
-                ]
-            },
-        },
+        _about(ctx, req, single) | {"listaOperazioniAnpr": {"operazioneANPR": [item]}},
     )

@@ -3,7 +3,7 @@
 ``elaborazione`` takes the criteria (``ricercaElenchiRichieste``: ``statoLavorazione``, an
 optional ``operazioneRichiesta``, and a period ``periodoRiferimentoRichieste`` or a range of
 ``identificativiANPR``), checks them — a period longer than 31 days, ending after the server's
-time, starting more than 180 days ago or reversed is refused with EN148 (ANPR-FACTS §5.2) —
+time, starting more than 180 days ago or reversed is refused with EN148 (italia/anpr#1906) —
 and answers ``statoRichiesta`` 1 with the elaboration's ``idOperazioneANPR`` and its
 ``dataDisponibilita`` (now + ``extraction_delay``).
 
@@ -31,13 +31,13 @@ import json
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .. import payloads
 from ..clock import format_datetime, utc_iso
 from ..notifications import notifications_document
-from ..payloads import comune_info, comune_richiesta
-from .base import Context, Outcome, Rejected, Request, entry, parse_datetime
+from .base import Context, OkAnswer, Rejected, Request, entry, parse_datetime
 from .common import text
 
-__all__ = ["richieste_asincrone"]
+__all__ = ["asynchronous_request"]
 
 _MAX_PERIOD: Final = dt.timedelta(days=31)
 _MAX_AGE: Final = dt.timedelta(days=180)
@@ -46,15 +46,15 @@ _NOTIFICATION_STATES: Final = {"7": False, "8": True, "9": None}
 _OPERATION_STATES: Final = {"2": "ok", "3": "ko", "6": "ok", "9": None}
 
 
-def richieste_asincrone(ctx: Context, req: Request) -> Outcome:
+def asynchronous_request(ctx: Context, req: Request) -> OkAnswer:
     if req.payload.get("elaborazione"):
-        return _elaborazione(ctx, req, req.payload["elaborazione"])
+        return _start_extraction(ctx, req, req.payload["elaborazione"])
     if req.payload.get("verificaStato"):
-        return _verifica(ctx, req, req.payload["verificaStato"])
+        return _extraction_status(ctx, req, req.payload["verificaStato"])
     raise Rejected(entry("EN132", "give elaborazione or verificaStato", field="Richiesta4005"))
 
 
-def _elaborazione(ctx: Context, req: Request, elab: Mapping[str, Any]) -> Outcome:
+def _start_extraction(ctx: Context, req: Request, elab: Mapping[str, Any]) -> OkAnswer:
     criteria = elab.get("ricercaElenchiRichieste")
     if not isinstance(criteria, Mapping):
         raise Rejected(
@@ -120,13 +120,13 @@ def _elaborazione(ctx: Context, req: Request, elab: Mapping[str, Any]) -> Outcom
             "INSERT INTO extractions (id_anpr, comune, ready_at, request) VALUES (?, ?, ?, ?)",
             (req.id_operazione_anpr, req.comune, utc_iso(ready), json.dumps(stored)),
         )
-    return Outcome(
+    return OkAnswer(
         "RispostaMultipla4005",
         {
             "statoRichiesta": "1",
             "idOperazioneANPR": req.id_operazione_anpr,
             "dataDisponibilita": format_datetime(ready),
-            "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+            "comuneRichiesta": payloads.comune_of(ctx.registry, req.comune),
             "ricercaElenchiRichieste": criteria,
         },
     )
@@ -140,7 +140,7 @@ def _jsonable(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> Outcome:
+def _extraction_status(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> OkAnswer:
     id_anpr = text(verifica.get("idOperazioneANPR")) or ""
     page = int(text(verifica.get("progressivo")) or "1")
     with ctx.db.read() as conn:
@@ -162,11 +162,11 @@ def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> Outcom
     base: dict[str, Any] = {
         "idOperazioneANPR": row["id_anpr"],
         "dataDisponibilita": format_datetime(ready),
-        "comuneRichiesta": comune_richiesta(comune_info(ctx.registry, req.comune)),
+        "comuneRichiesta": payloads.comune_of(ctx.registry, req.comune),
         "ricercaElenchiRichieste": stored["criteria"],
     }
     if ctx.clock.now() < ready:
-        return Outcome("RispostaMultipla4005", {"statoRichiesta": "1", **base})
+        return OkAnswer("RispostaMultipla4005", {"statoRichiesta": "1", **base})
     notifications = (stored["operazioneRichiesta"] or "").upper().startswith("N") or (
         stored["statoLavorazione"] in _NOTIFICATION_STATES and not stored["operazioneRichiesta"]
     )
@@ -206,7 +206,7 @@ def _verifica(ctx: Context, req: Request, verifica: Mapping[str, Any]) -> Outcom
         content["elencoRisposte"] = [_notification_page(ctx, row["id_anpr"], stored, chunk)]
     else:
         content["elencoRisposte"] = [_operation_item(ctx, req, stored, i) for i in chunk]
-    return Outcome(
+    return OkAnswer(
         "RispostaMultipla4005",
         content,
         mtom=(

@@ -15,54 +15,38 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..payloads import address_of, residence_comune
-from ..store import Family, Person
-from .base import Context, Entry, Outcome, Rejected, Request, entry
-from .common import decorrenza, locate, text, variato
+from ..household import Household, Person
+from .base import Context, Entry, OkAnswer, Rejected, Request, entry
+from .common import (
+    changed_subject,
+    effective_date,
+    existing_household,
+    locate,
+    new_household,
+    text,
+    text_at,
+)
 
-__all__ = ["mutazione_residenza"]
+__all__ = ["change_residence"]
 
 
-def _target_family(ctx: Context, req: Request, since: Any) -> tuple[Family, bool]:
+def _target_household(ctx: Context, req: Request, since: Any) -> tuple[Household, bool]:
     controllo = req.payload.get("datiControllo") or {}
     tipo_scheda = text(controllo.get("tipoScheda"))
-    residenze = req.payload.get("residenzaFamiglia") or []
-    residenza = residenze[0] if isinstance(residenze, list) and residenze else None
     if tipo_scheda == "2":
-        address = address_of(residenza)
-        if address is None:
-            raise Rejected(
-                entry(
-                    "EF023",
-                    "a new family needs its residence (residenzaFamiglia/indirizzo)",
-                    field="residenzaFamiglia",
-                )
-            )
-        where = residence_comune(residenza)
-        if where != req.comune:
-            raise Rejected(
-                entry(
-                    "EF042",
-                    f"the residence is in Comune {where}: only that Comune can set it",
-                    field="residenzaFamiglia/indirizzo/comune",
-                    value=where,
-                )
-            )
-        return ctx.registry.create_family(req.comune, address, since=since), True
+        household = new_household(
+            ctx,
+            req,
+            "residenzaFamiglia",
+            since=since,
+            missing="a new family needs its residence (residenzaFamiglia/indirizzo)",
+            verb="set",
+        )
+        return household, True
     if tipo_scheda == "1":
-        scheda = req.payload.get("generalitaSchedaFamiglia") or {}
-        family_id = text(scheda.get("idFamigliaConvivenzaANPR"))
-        family = ctx.registry.family(family_id) if family_id else None
-        if family is None or not family.active or family.comune != req.comune:
-            raise Rejected(
-                entry(
-                    "EN119",
-                    f"family {family_id} is not a family of Comune {req.comune}",
-                    field="generalitaSchedaFamiglia/idFamigliaConvivenzaANPR",
-                    value=family_id,
-                )
-            )
-        return family, False
+        household_id = text_at(req.payload, "generalitaSchedaFamiglia", "idFamigliaConvivenzaANPR")
+        where = "generalitaSchedaFamiglia/idFamigliaConvivenzaANPR"
+        return existing_household(ctx, req, household_id, where=where, code="EN119"), False
     raise Rejected(
         entry(
             "EF016",
@@ -73,7 +57,7 @@ def _target_family(ctx: Context, req: Request, since: Any) -> tuple[Family, bool
     )
 
 
-def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
+def change_residence(ctx: Context, req: Request) -> OkAnswer:
     controllo = req.payload.get("datiControllo") or {}
     tipo = text(controllo.get("tipoMutazione"))
     if tipo not in ("2", "02"):
@@ -85,7 +69,7 @@ def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
                 value=tipo,
             )
         )
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     soggetti = req.payload.get("elencoSoggettiFamiglia") or []
     if not soggetti:
         raise Rejected(
@@ -119,7 +103,7 @@ def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
                 )
             )
         seen.add(person.id)
-        if person.data_nascita > since:
+        if person.birth_date > since:
             raise Rejected(
                 entry(
                     "ES008",
@@ -130,7 +114,7 @@ def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
             )
         legame = item.get("legameSoggetto") or {}
         moving.append((person, text(legame.get("codiceLegame")) or "99"))
-    family, new = _target_family(ctx, req, since)
+    household, new = _target_household(ctx, req, since)
     heads = [p for p, relation in moving if relation == "1"]
     if new and len(heads) != 1:
         raise Rejected(
@@ -143,12 +127,12 @@ def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
     if (
         not new
         and heads
-        and any(m.relation == "1" for m in ctx.registry.members(family.id) if m.id not in seen)
+        and any(m.relation == "1" for m in ctx.registry.members(household.id) if m.id not in seen)
     ):
         raise Rejected(
             entry(
                 "EF007",
-                f"family {family.id} already has a head",
+                f"family {household.id} already has a head",
                 field="elencoSoggettiFamiglia/legameSoggetto/codiceLegame",
             )
         )
@@ -157,47 +141,47 @@ def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
     assert requesting is not None  # the gateway admits subentrati Comuni only
     warnings: list[Entry] = []
     variati: list[dict[str, Any]] = []
-    left_families: set[str] = set()
+    left_households: set[str] = set()
     produced = False
     for person, relation in moving:
         origin = person.comune
-        previous = ctx.registry.family(person.family_id) if person.family_id else None
+        previous = ctx.registry.household_of(person)
         moved = ctx.registry.move(
             person,
             comune=req.comune,
-            family_id=family.id,
+            household_id=household.id,
             relation=relation,
             since=since,
             reason="change" if origin == req.comune else "transfer",
             operation=req.id_operazione_anpr,
         )
-        if previous is not None and previous.id != family.id:
-            left_families.add(previous.id)
+        if previous is not None and previous.id != household.id:
+            left_households.add(previous.id)
         if origin is not None and origin != req.comune:
             ctx.notifier.residence_left(
                 recipient=origin,
                 person=moved,
                 requesting=requesting,
                 operation=req.id_operazione_anpr,
-                decorrenza=since,
+                effective_date=since,
             )
             produced = True
         variati.append(
-            variato(
+            changed_subject(
                 ctx,
                 moved,
-                previous_family=previous,
+                previous_household=previous,
                 provenance=origin if origin != req.comune else None,
             )
         )
-    for family_id in sorted(left_families):
-        remaining = ctx.registry.members(family_id)
+    for household_id in sorted(left_households):
+        remaining = ctx.registry.members(household_id)
         if remaining:
-            ctx.registry.promote_head(family_id, since=since, operation=req.id_operazione_anpr)
+            ctx.registry.promote_head(household_id, since=since, operation=req.id_operazione_anpr)
             warnings.append(
                 entry(
                     "EN226",
-                    f"family {family_id} keeps {len(remaining)} member(s): update "
+                    f"family {household_id} keeps {len(remaining)} member(s): update "
                     "its relationships if needed",
                     severity="W",
                 )
@@ -206,4 +190,4 @@ def mutazione_residenza(ctx: Context, req: Request) -> Outcome:
     if warnings:
         content["listaAnomalie"] = {"anomalie": [w.payload() for w in warnings]}
     after = (ctx.notifier.kick,) if produced else ()
-    return Outcome("Risposta_Comune", content, after_commit=after)
+    return OkAnswer("Risposta_Comune", content, after_commit=after)

@@ -8,13 +8,13 @@ An unknown number is answered EN148, as ANPR does.
 from __future__ import annotations
 
 from ..tables import find_table, render_table
-from .base import Context, Outcome, Rejected, Request, entry
+from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import text
 
-__all__ = ["scarico_tabelle"]
+__all__ = ["download_table"]
 
 
-def scarico_tabelle(ctx: Context, req: Request) -> Outcome:
+def download_table(ctx: Context, req: Request) -> OkAnswer:
     requested = text((req.payload.get("datiRichiesta") or {}).get("idTabella")) or ""
     table = find_table(requested)
     if table is None:
@@ -26,7 +26,7 @@ def scarico_tabelle(ctx: Context, req: Request) -> Outcome:
                 value=requested,
             )
         )
-    return Outcome(
+    return OkAnswer(
         "RispostaMultipla7001",
         {"datiDettaglioRisposta": {"idTabella": table.id, "xmlFile": [render_table(table.name)]}},
     )

@@ -20,26 +20,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..payloads import address_of, residence_comune
-from ..store import ITALY, Family, Person
-from .base import Context, Outcome, Rejected, Request, entry
-from .common import decorrenza, locate, new_person, text, variato
+from ..household import ITALY, Household, Person
+from .base import Context, OkAnswer, Rejected, Request, entry
+from .common import (
+    changed_subject,
+    effective_date,
+    existing_household,
+    locate,
+    new_household,
+    read_personal_data,
+    text,
+    text_at,
+)
 
-__all__ = ["iscrizione_altri_motivi", "iscrizione_nascita"]
-
-
-def _existing_family(ctx: Context, req: Request, family_id: str | None, where: str) -> Family:
-    family = ctx.registry.family(family_id) if family_id else None
-    if family is None or not family.active or family.comune != req.comune:
-        raise Rejected(
-            entry(
-                "EN136",
-                f"family {family_id} is not a family of Comune {req.comune}",
-                field=where,
-                value=family_id,
-            )
-        )
-    return family
+__all__ = ["register_birth", "register_for_other_reasons"]
 
 
 def _register(
@@ -47,35 +41,25 @@ def _register(
     req: Request,
     data: Any,
     *,
-    family: Family,
+    household: Household,
     relation: str,
     reason: str,
 ) -> Person:
+    since = effective_date(req, ctx)
     existing = ctx.registry.person(data.codice_fiscale)
-    since = decorrenza(req, ctx)
-    if existing is not None:
-        if existing.status != "cancelled":
-            raise Rejected(
-                entry(
-                    "EN187",
-                    f"{existing.codice_fiscale} is already registered on ANPR ({existing.status})",
-                    field="codiceFiscale",
-                    value=existing.codice_fiscale,
-                )
+    if existing is not None and existing.status != "cancelled":
+        raise Rejected(
+            entry(
+                "EN187",
+                f"{existing.codice_fiscale} is already registered on ANPR ({existing.status})",
+                field="codiceFiscale",
+                value=existing.codice_fiscale,
             )
-        return ctx.registry.move(
-            existing,
-            comune=req.comune,
-            family_id=family.id,
-            relation=relation,
-            since=since,
-            reason=reason,
-            operation=req.id_operazione_anpr,
         )
     return ctx.registry.register(
         data,
         comune=req.comune,
-        family_id=family.id,
+        household_id=household.id,
         relation=relation,
         since=since,
         reason=reason,
@@ -83,13 +67,13 @@ def _register(
     )
 
 
-def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
+def register_birth(ctx: Context, req: Request) -> OkAnswer:
     """1001: register a birth."""
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     controllo = req.payload.get("datiControllo") or {}
     gen = (req.payload.get("generalita1001") or {}).get("generalita") or {}
     citizenship = text((req.payload.get("cittadinanza") or {}).get("codiceStato")) or ITALY
-    data = new_person(
+    data = read_personal_data(
         ctx,
         gen,
         where="generalita1001/generalita",
@@ -97,7 +81,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
         marital_status="1",
         attribute_cf=text(controllo.get("gestioneCF")) == "1",
     )
-    if data.data_nascita > since:
+    if data.birth_date > since:
         raise Rejected(
             entry(
                 "ES008",
@@ -116,7 +100,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
                 entry("EN140", f"attribuzioneFamiglia {attribution} needs {key}", field=key)
             )
         parent = locate(ctx, parent_gen, where=key)
-        if not parent.resident or parent.comune != req.comune or parent.family_id is None:
+        if not parent.resident or parent.comune != req.comune or parent.household_id is None:
             raise Rejected(
                 entry(
                     "EN180",
@@ -125,7 +109,7 @@ def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
                     value=parent.codice_fiscale,
                 )
             )
-        family = _existing_family(ctx, req, parent.family_id, key)
+        household = existing_household(ctx, req, parent.household_id, where=key, code="EN136")
     elif attribution in ("4", "5"):
         fam = req.payload.get("famConv") or {}
         if not fam or not legame:
@@ -136,8 +120,12 @@ def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
                     field="famConv",
                 )
             )
-        family = _existing_family(
-            ctx, req, text(fam.get("idFamigliaConvivenzaANPR")), "famConv/idFamigliaConvivenzaANPR"
+        household = existing_household(
+            ctx,
+            req,
+            text(fam.get("idFamigliaConvivenzaANPR")),
+            where="famConv/idFamigliaConvivenzaANPR",
+            code="EN136",
         )
     elif attribution == "3":
         raise Rejected(
@@ -157,9 +145,10 @@ def iscrizione_nascita(ctx: Context, req: Request) -> Outcome:
                 value=attribution,
             )
         )
-    person = _register(ctx, req, data, family=family, relation=relation, reason="birth")
-    return Outcome(
-        "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
+    person = _register(ctx, req, data, household=household, relation=relation, reason="birth")
+    return OkAnswer(
+        "Risposta_Comune",
+        {"listaSoggettiVariati": {"datiSoggetto": [changed_subject(ctx, person)]}},
     )
 
 
@@ -170,8 +159,7 @@ _ACCEPTED_REASONS = frozenset({"2", "3", "4", "5", "6", "7", "8", "9", "10"})
 
 def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any]) -> None:
     if reason == _IMMIGRATION_COMUNE:
-        comune = provenienza.get("comune") if isinstance(provenienza, Mapping) else None
-        istat = text(comune.get("codiceIstat")) if isinstance(comune, Mapping) else None
+        istat = text_at(provenienza, "comune", "codiceIstat")
         if istat is None:
             raise Rejected(
                 entry(
@@ -202,8 +190,7 @@ def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any])
                 )
             )
     elif reason == _IMMIGRATION_ABROAD:
-        localita = provenienza.get("localita") if isinstance(provenienza, Mapping) else None
-        state = text(localita.get("codiceStato")) if isinstance(localita, Mapping) else None
+        state = text_at(provenienza, "localita", "codiceStato")
         if state is None:
             raise Rejected(
                 entry(
@@ -223,9 +210,9 @@ def _check_provenance(ctx: Context, reason: str, provenienza: Mapping[str, Any])
             )
 
 
-def iscrizione_altri_motivi(ctx: Context, req: Request) -> Outcome:
+def register_for_other_reasons(ctx: Context, req: Request) -> OkAnswer:
     """1002: register a person for immigration or another reason."""
-    since = decorrenza(req, ctx)
+    since = effective_date(req, ctx)
     motivo = req.payload.get("motivoIscrizione") or {}
     reason = (text(motivo.get("idMotivoIscrizione")) or "").lstrip("0")
     if reason == "1":
@@ -260,7 +247,7 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> Outcome:
                 field="generalita1002/statoCivile",
             )
         )
-    data = new_person(
+    data = read_personal_data(
         ctx,
         block.get("generalita") or {},
         where="generalita1002/generalita",
@@ -271,33 +258,26 @@ def iscrizione_altri_motivi(ctx: Context, req: Request) -> Outcome:
     famiglia = req.payload.get("famiglia") or req.payload.get("convivenza") or {}
     scheda = famiglia.get("famiglia") or famiglia.get("convivenza") or {}
     legame = famiglia.get("legameSoggetto") or {}
-    family_id = text(scheda.get("idFamigliaConvivenzaANPR"))
-    if family_id:
-        family = _existing_family(ctx, req, family_id, "famiglia/idFamigliaConvivenzaANPR")
+    household_id = text(scheda.get("idFamigliaConvivenzaANPR"))
+    if household_id:
+        household = existing_household(
+            ctx, req, household_id, where="famiglia/idFamigliaConvivenzaANPR", code="EN136"
+        )
         relation = text(legame.get("codiceLegame")) or "99"
     else:
-        residenze = req.payload.get("residenza") or []
-        residenza = residenze[0] if residenze else None
-        address = address_of(residenza)
-        if address is None:
-            raise Rejected(
-                entry(
-                    "EF023", "a person founding a new family needs its residence", field="residenza"
-                )
-            )
-        where = residence_comune(residenza)
-        if where != req.comune:
-            raise Rejected(
-                entry(
-                    "EF042",
-                    f"the residence is in Comune {where}: only that Comune can register it",
-                    field="residenza/indirizzo/comune",
-                    value=where,
-                )
-            )
-        family = ctx.registry.create_family(req.comune, address, since=since)
+        household = new_household(
+            ctx,
+            req,
+            "residenza",
+            since=since,
+            missing="a person founding a new family needs its residence",
+            verb="register",
+        )
         relation = "1"
-    person = _register(ctx, req, data, family=family, relation=relation, reason="registration")
-    return Outcome(
-        "Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": [variato(ctx, person)]}}
+    person = _register(
+        ctx, req, data, household=household, relation=relation, reason="registration"
+    )
+    return OkAnswer(
+        "Risposta_Comune",
+        {"listaSoggettiVariati": {"datiSoggetto": [changed_subject(ctx, person)]}},
     )

@@ -1,16 +1,18 @@
-"""A threaded HTTPS/1.1 server for the simulator's WSGI application.
+"""A threaded HTTPS/1.1 server for a WSGI application, from the standard library (internal).
 
-Why not waitress: it has no TLS, and the fault knobs need the raw connection (drop it before
-reading, close it after the commit without answering). This server is the standard library's
-``http.server`` with what a long-running service needs: TLS ≥ 1.2 with the simulator's
-certificate (and optionally a required client certificate), the TLS handshake in the
-connection's own thread (a slow client cannot stall the accept loop), persistent connections
-(HTTP/1.1 keep-alive, so clients do not pay a handshake per call), idle and handshake timeouts,
-a cap on concurrent connections, request size limits enforced by the application, and a clean
-shutdown that closes every open connection.
+One implementation for the two places that serve over TLS in-process: the notification
+receiver (``anpr notifications serve --certfile``, :mod:`anpr_client.notifications.server`) and
+the simulator (:mod:`anpr_client.simulator.runtime`). Why not waitress: it has no TLS, and the
+simulator's fault knobs need the raw connection. What a long-running service needs is here:
+TLS ≥ 1.2 (optionally a required client certificate), the TLS handshake in the connection's
+own thread (a slow client cannot stall the accept loop), persistent connections (HTTP/1.1
+keep-alive, so clients do not pay a handshake per call), idle and handshake timeouts, a cap on
+concurrent connections, and a shutdown that closes every open connection.
 
-A connection the application asks to drop is reset (``SO_LINGER`` 0): the client sees a
-connection reset, as with a crashed or unreachable back end.
+An application may ask for the connection to be dropped instead of answered: it sets the
+:class:`ConnectionControl` it finds under :data:`CONTROL_KEY` in the environ. A dropped
+connection is reset (``SO_LINGER`` 0): the client sees a connection reset, as with a crashed
+or unreachable back end.
 """
 
 from __future__ import annotations
@@ -25,32 +27,54 @@ import ssl
 import struct
 import sys
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from .app import CONTROL_KEY, ConnectionControl
+from .transport.wsgi import WsgiApp
 
-__all__ = ["SimulatorServer", "server_ssl_context"]
+__all__ = [
+    "CONTROL_KEY",
+    "ConnectionAction",
+    "ConnectionControl",
+    "TlsWsgiServer",
+    "server_ssl_context",
+]
 
-log = logging.getLogger("anpr_client.simulator.server")
+log = logging.getLogger("anpr_client.wsgiserver")
+
+#: The WSGI environ key where the server puts the connection's :class:`ConnectionControl`.
+CONTROL_KEY: Final = "anpr_client.connection_control"
+
+ConnectionAction = Literal["answer", "close", "refuse"]
+"""What to do with a request's connection: answer it; ``close`` it after reading the request,
+sending nothing; ``refuse`` it, as if the request had never been read."""
 
 _HANDSHAKE_TIMEOUT: Final = 10.0
 _IDLE_TIMEOUT: Final = 30.0
 
-WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+class ConnectionControl:
+    """Set by the application, read by the server: the :data:`ConnectionAction` to take."""
+
+    __slots__ = ("action",)
+
+    def __init__(self) -> None:
+        self.action: ConnectionAction = "answer"
 
 
 def server_ssl_context(
-    cert_file: Path, key_file: Path, *, client_ca: Path | None = None
+    cert_file: str | Path, key_file: str | Path | None = None, *, client_ca: Path | None = None
 ) -> ssl.SSLContext:
-    """A server context: TLS ≥ 1.2; with ``client_ca``, a client certificate is required."""
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    """A server context: TLS ≥ 1.2, the certificate chain in ``cert_file`` (PEM; the key in it
+    or in ``key_file``); with ``client_ca``, a client certificate it issued is required."""
+    ctx = ssl.create_default_context(
+        ssl.Purpose.CLIENT_AUTH, cafile=None if client_ca is None else str(client_ca)
+    )
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.load_cert_chain(str(cert_file), str(key_file))
+    ctx.load_cert_chain(str(cert_file), None if key_file is None else str(key_file))
     if client_ca is not None:
         ctx.verify_mode = ssl.CERT_REQUIRED
-        ctx.load_verify_locations(cafile=str(client_ca))
     return ctx
 
 
@@ -68,17 +92,18 @@ class _Dropped(Exception):
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    server_version = "anpr-simulator"
-    sys_version = ""
     timeout = _IDLE_TIMEOUT
-    server: SimulatorServer
+    server: TlsWsgiServer
+
+    def version_string(self) -> str:
+        return self.server.ident
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("%s %s", self.address_string(), format % args)
 
     def handle_one_request(self) -> None:
-        # Wait for the next request before consulting the faults, so that a fault injected
-        # while this kept-alive connection was idle applies to the request that follows.
+        # Wait for the next request before consulting the refusal hook, so that a refusal
+        # decided while this kept-alive connection was idle applies to the request that follows.
         if not self._readable():
             self.close_connection = True
             return
@@ -144,13 +169,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return lambda data: None
 
         chunks = self.server.app(environ, start_response)
-        body = b"".join(chunks)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         if control.action != "answer":
             raise _Dropped()
         code, _, reason = status_line[0].partition(" ")
         head = [
             f"{self.protocol_version} {code} {reason}\r\n",
-            f"Server: {self.server_version}\r\n",
+            f"Server: {self.version_string()}\r\n",
             f"Date: {self.date_time_string()}\r\n",
             *(f"{key}: {value}\r\n" for key, value in headers),
             "\r\n",
@@ -160,8 +190,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.log_request(int(code))
 
 
-class SimulatorServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    """Serves ``app`` over HTTPS on ``address``; ``serve_forever`` in a thread of your own."""
+class TlsWsgiServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    """Serves ``app`` over HTTPS on ``address`` (port 0: a free one); run
+    :meth:`serve_forever` in a thread of your own, :meth:`close` from any thread.
+
+    ``refuse`` is asked before each connection and each request: ``True`` resets the connection
+    unread. At most ``max_connections`` connections are served at once (each in its own
+    thread); further ones wait to be accepted.
+    """
 
     daemon_threads = True
     allow_reuse_address = True
@@ -175,18 +211,45 @@ class SimulatorServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
         *,
         refuse: Callable[[], bool] = lambda: False,
         max_connections: int = 32,
+        ident: str = "anpr-client",
     ):
         self.app = app
         self.ssl_context = ssl_context
+        self.ident = ident
         self._refuse = refuse
         self._slots = threading.BoundedSemaphore(max_connections)
         self._open: set[socket.socket] = set()
         self._open_lock = threading.Lock()
+        self._serving = threading.Event()
         super().__init__(address, _Handler)
 
+    @property
+    def host(self) -> str:
+        return str(self.server_address[0])
+
+    @property
+    def port(self) -> int:
+        return int(self.server_address[1])
+
     def refuse_next(self) -> bool:
-        """Whether the next request must be refused (an injected ``refuse`` fault)."""
+        """Whether the next connection or request must be refused."""
         return self._refuse()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        self._serving.set()
+        try:
+            super().serve_forever(poll_interval)
+        finally:
+            self._serving.clear()
+
+    def close(self) -> None:
+        """Stop serving (if :meth:`serve_forever` is running), close every open connection and
+        the listening socket. A thread that was just started to serve may not be serving yet:
+        its owner calls :meth:`shutdown` first."""
+        if self._serving.is_set():
+            self.shutdown()  # returns once serve_forever has stopped
+        self.close_connections()
+        self.server_close()
 
     def process_request(self, request: Any, client_address: Any) -> None:
         self._slots.acquire()
