@@ -1,9 +1,10 @@
 """Where ANPR lives: environments, hosts and the URL path of each service family.
 
 One table, read by the client (to address requests) and by the simulator (to serve the same
-paths). Evidence for each value: ``ANPR-FACTS.md`` §1.1–§1.2 (the official Java sample's
-``WSTypeHandler`` and a published gateway configuration); the paths marked *inferred* come from
-the ``soap:address`` of the official WSDLs and have not been seen in a working request.
+paths). Evidence for each value: the official Java sample's ``WSTypeHandler``
+(italia/anpr-client-example), a published gateway configuration (link-it/govway's ANPR
+govlet) and the hosts named in italia/anpr#2118, #2158 and #1471; the paths marked *inferred*
+come from the ``soap:address`` of the official WSDLs and have not been seen in a working request.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ FAMILY_PATHS: Final = MappingProxyType(
     }
 )
 
-# Paths that differ by environment (P000's path case differs in production, ANPR-FACTS §1.2).
+# Paths that differ by environment (P000's path case differs in production:
+# italia/anpr#2765, #3574).
 _PATH_OVERRIDES: Final = MappingProxyType(
     {(Environment.PRODUZIONE, "P000"): "/ANPR-WSP000/AnprServiceP000"}
 )

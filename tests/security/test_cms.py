@@ -74,7 +74,7 @@ def test_openssl_verifies_ours(pki: Pki, pki_files: PkiFiles, tmp_path: Path) ->
 def test_we_verify_openssls_streamed_ber(
     pki: Pki, pki_files: PkiFiles, tmp_path: Path, trust: TrustStore, digest: str
 ) -> None:
-    # "-stream" produces BER with indefinite lengths, like some Java stacks (ANPR-FACTS §3.3).
+    # "-stream" produces BER with indefinite lengths, like some Java stacks (italia/anpr#2504).
     openssl = require_program("openssl")
     (tmp_path / "id.txt").write_bytes(b"058091-PC-0001")
     subprocess.run(

@@ -15,7 +15,7 @@ sign with a card through raw ISO 7816 APDUs.
   ``0x03``, key reference ``0x01``).
 
   **Caveat:** the CNS profile is exercised against the emulated card of the test suite, not
-  against real cards, whose generations differ (ANPR-FACTS-style evidence: OpenSC issues
+  against real cards, whose generations differ (see OpenSC issues
   #3755, #3804). In production prefer the card vendor's PKCS#11 module
   (:class:`~anpr_client.credentials.pkcs11.Pkcs11KeySource`); use this class for diagnostics
   or cards known to follow the profile.

@@ -2,14 +2,16 @@
 
 - **SignedData** (:func:`sign_data`, :func:`verify_signed_data`): ``IdPostazioneFirmato`` is an
   attached SignedData whose content is the IdPostazione string, SHA-256, signer certificate
-  included, signed with the *workstation* key (ANPR-FACTS §3.3). Signed attributes are
+  included, signed with the *workstation* key (the official sample's ``Signer``, and the decoded
+  values of italia/anpr#2572, #2504). Signed attributes are
   ``contentType``, ``signingTime`` and ``messageDigest`` (DER-sorted), as BouncyCastle's
   generator emits. Verification accepts DER and BER (indefinite lengths, as some Java stacks
   produce), checks the digest, the signature and optionally the signer against a
   :class:`~anpr_client.security.trust.TrustStore`.
 - **EnvelopedData** (:func:`encrypt_enveloped`, :func:`decrypt_enveloped`): N000
   notifications carry ``contenuto`` encrypted for the Comune's ``CO-9999`` certificate: RSA
-  PKCS#1 v1.5 key transport of an AES-256-CBC content key (ANPR-FACTS §5.3, inferred). The
+  PKCS#1 v1.5 key transport of an AES-256-CBC content key (inferred from italia/anpr#912,
+  #937, #958). The
   simulator encrypts with the recipient certificate; the receiver decrypts with a KeySource
   (file or token), trying each configured key in turn.
 """

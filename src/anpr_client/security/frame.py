@@ -1,6 +1,7 @@
 """The WS-Security frame ANPR expects, as a zeep ``wsse=`` plugin.
 
-:class:`WsSecurity` adds to a SOAP envelope, in this order (ANPR-FACTS §2)::
+:class:`WsSecurity` adds to a SOAP envelope, in this order (the working requests of
+italia/anpr#1903, #2504, #2162 and #700)::
 
     soap:Header/wsse:Security  soap:mustUnderstand="1"
         wsu:Timestamp                Created = now (UTC), Expires = now + ttl (300 s)
@@ -304,7 +305,8 @@ class WsSecurity:
         """Return ``envelope`` unchanged: ANPR's responses carry no WS-Security signature.
 
         ANPR's WS-SecurityPolicy is attached to the *input* of each operation only, and its
-        answers (including gateway faults) come without a Security header (ANPR-FACTS §2.1).
+        answers (including gateway faults) come without a Security header (the
+        WSDL's policy covers the input only; italia/anpr-client-example ``policy-X509v3.xml``).
         Their integrity and origin rest on the TLS connection, whose server certificate is
         verified against the configured CA. Nothing is verified here, and nothing is claimed
         to be: to check a *signed* message (a notification, a request received by the

@@ -2,7 +2,8 @@
 
 Secure by default: SHA-256 family only, exclusive c14n only, Body and Timestamp signed, a
 signed SAML assertion with the four ANPR attributes and a valid ``IdPostazioneFirmato``.
-SHA-1 (what ANPR's reference client still emits, ANPR-FACTS §2.3) must be asked for by name::
+SHA-1 (what ANPR's reference client still emits, italia/anpr#1903, #2504) must be asked for
+by name::
 
     policy = DEFAULT_POLICY.allowing_sha1()        # the gateway's view: sha1 and sha256
     policy = dataclasses.replace(DEFAULT_POLICY, clock_skew=120)
@@ -29,7 +30,7 @@ __all__ = [
     "SecurityPolicy",
 ]
 
-#: The SAML attributes every ANPR request carries (ANPR-FACTS §3.2).
+#: The SAML attributes every ANPR request carries (italia/anpr#2572, #2162; the official sample).
 ANPR_ATTRIBUTES: Final = frozenset(
     {"IdSede", "IdPostazione", "IdPostazioneFirmato", "IdApplicazione"}
 )

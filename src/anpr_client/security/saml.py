@@ -1,6 +1,7 @@
 """The SAML 2.0 assertion of ANPR's frame: build it (signed) and verify it.
 
-Shape (ANPR-FACTS §3, validated in the tests against the OASIS schema)::
+Shape (as the official Java sample builds it, italia/anpr-client-example, and as traces in
+italia/anpr#1903, #2504, #2162 show it; validated in the tests against the OASIS schema)::
 
     saml2:Assertion ID IssueInstant Version="2.0"    (declares xsd and xsi)
       Issuer                              "XS" by default
@@ -14,7 +15,7 @@ Shape (ANPR-FACTS §3, validated in the tests against the OASIS schema)::
                                           IdApplicazione (xsi:type="xsd:string")
 
 Every ``xsi:type="xsd:string"`` has ``xmlns:xsd`` in scope, declared on the Assertion (a missing
-declaration is a known cause of "Internal Error", ANPR-FACTS §7.3). The ``xsd`` prefix is used
+declaration is a known cause of "Internal Error", italia/anpr#2572). The ``xsd`` prefix is used
 only inside attribute values, so the signature's exc-c14n transform lists it as an inclusive
 prefix (as OpenSAML does); otherwise the canonical form would drop the declaration.
 """

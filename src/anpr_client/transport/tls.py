@@ -2,7 +2,8 @@
 
 The server is always verified (against ``ca_bundle`` when given, else the system trust store);
 there is no way to switch verification off, and the trust anchors should be a CA (ANPR's
-"CA Postazioni…"), never a pinned leaf: ANPR renews its leaf certificates (ANPR-FACTS §1.4).
+"CA Postazioni…"), never a pinned leaf: ANPR renews its leaf certificates (italia/anpr#1826,
+#1905, #4339, #5149).
 
 Mutual TLS with the workstation certificate (``[tls_client]``, PKCS#12 or PEM) is optional:
 ANPR's SOAP services do not ask for it today, but some deployments put a TLS-terminating proxy

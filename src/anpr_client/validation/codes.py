@@ -13,7 +13,7 @@ Two pseudo-codes are not ANPR codes:
     The value breaks the XSD (character class, length, date format, enumeration). ANPR's
     security gateway validates the body against the schema before the application sees it and
     refuses the **whole request** with the SOAP fault ``Internal Error (from client)``, with no
-    error code (ANPR-FACTS §4.4).
+    error code (a maintainer's statement in italia/anpr#2343; also #2684, #2695).
 ``INPUT``
     A row of a batch file cannot be read at all (bad JSON, wrong number of CSV fields).
 
