@@ -3,6 +3,7 @@ and generated files in step with their sources."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -33,3 +34,18 @@ def test_mypy_strict_is_clean() -> None:
 def test_generated_models_are_current() -> None:
     result = _run(sys.executable, "tools/generate_models.py", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sources_cite_public_evidence_not_files_outside_the_repository() -> None:
+    """Comments and docs cite an italia/anpr issue or a docs page, never a notes file that a
+    reader of the repository does not have."""
+    outside = re.compile(r"ANPR-FACTS|shared/docs")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for folder in ("src", "docs", "tools", "bench")
+        for path in sorted((ROOT / folder).rglob("*"))
+        if path.suffix in {".py", ".md", ".toml"}
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if outside.search(line)
+    ]
+    assert not offenders, offenders
