@@ -38,6 +38,7 @@ from .transport import HttpRequest, HttpResponse, HttpTransport, Transport
 
 if TYPE_CHECKING:
     from .journal import Journal
+    from .models import Request
     from .services.consultazione import Consultazione
     from .validation import PersonChecker
 
@@ -365,6 +366,20 @@ class Client:
             attachments=answer.attachments,
             elapsed=response.elapsed,
         )
+
+    def typed_call(
+        self,
+        operation: str,
+        request: Request[T],
+        *,
+        header: Mapping[str, Any] | None = None,
+    ) -> Result[T]:
+        """:meth:`call` with a request model (:func:`anpr_client.models.request_type`); the
+        answer's OK branch comes back as its model, typed for mypy (``Result[Risposta3002OK]``
+        for a ``Richiesta3002``). See :func:`anpr_client.services._typed.call`."""
+        from .services._typed import call
+
+        return call(self, operation, request, header=header)
 
 
 def _fit_header(
