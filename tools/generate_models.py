@@ -174,10 +174,14 @@ class Reader:
             request.ok = self.ok_outcomes(op, response)
 
     def ok_outcomes(self, op: Operation, response: Class) -> tuple[tuple[str, Class], ...]:
-        """The answer branches :meth:`anpr_client.Client.read` returns for a successful call:
-        a non-repeated child message with its own ``testataRisposta``, except the KO ones;
-        when there is none, the answer element itself."""
-        branches = []
+        """The answer branches :meth:`anpr_client.Client.read` returns for a successful call.
+
+        ``read`` unwraps an answer made of exactly one child message with its own
+        ``testataRisposta`` (``Risposta3002_OK``, ``Risposta_Comune``…) and raises for the KO
+        ones; any other answer comes back whole, as the answer element. So: the non-KO
+        branches, plus the answer element when it may hold anything else (only it, when that
+        is required, as ``tipoMutazione`` in 5021's answer)."""
+        branches, others = [], []
         for f in response.fields:
             target = f.target
             if (
@@ -186,8 +190,13 @@ class Reader:
                 and any(g.name == "testataRisposta" for g in target.fields)
             ):
                 branches.append((f.name, target))
+            else:
+                others.append(f)
+        whole = ((op.response.localname, response),)
+        if any(f.required for f in others):
+            return whole
         ok = tuple((n, c) for n, c in branches if n != "rispostaKO" and not n.endswith("KO"))
-        return ok or ((op.response.localname, response),)
+        return ok + whole if others or not ok else ok
 
     def class_for(self, node: Node, module: str) -> Class:
         derived = node.extends
@@ -576,6 +585,15 @@ def render(wsdl_dir: str | None = None) -> dict[str, str]:
             modules.setdefault(target, Module(target)).aliases[alias] = c
     for lit in sorted(reader.literals.values(), key=lambda x: x.name):
         modules.setdefault(lit.module, Module(lit.module)).literals.append(lit)
+    # A family module re-exports every common name its operations reach, so that everything
+    # a family's messages hold can be imported from the family's module.
+    items: list[Class | Literal_] = [*classes, *reader.literals.values()]
+    for item in items:
+        if item.module == COMMON:
+            for family in item.modules:
+                written = modules.get(family)
+                if written is not None and family != COMMON and item.name not in written.own:
+                    written.imported.add(item.name)
     out = {}
     for name, written in sorted(modules.items()):
         out[name] = _format(_module_source(written, reader.operations), name)

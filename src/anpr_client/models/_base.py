@@ -7,7 +7,7 @@ Every generated class derives from :class:`Model`; a request element's class der
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from ..errors.exceptions import ChoiceError
 
@@ -23,6 +23,11 @@ class Model:
 
     CHOICES: ClassVar[tuple[tuple[tuple[str, ...], bool], ...]] = ()
     """The class's ``xs:choice`` groups: (branch field names, whether one is required)."""
+
+    if TYPE_CHECKING:  # every concrete model is a dataclass: dataclasses.fields() & co. apply
+        import dataclasses
+
+        __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]
 
 
 class Request(Model, Generic[OkT]):

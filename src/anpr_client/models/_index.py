@@ -203,14 +203,12 @@ OPERATIONS: Final[dict[str, tuple[str, str, str, tuple[tuple[str, str], ...]]]] 
         "mutazione",
         "Richiesta5014",
         "Risposta5014",
-        (("Risposta_Comune", "RispostaComune"),),
+        (
+            ("Risposta_Comune", "RispostaComune"),
+            ("Risposta5014", "Risposta5014"),
+        ),
     ),
-    "5021": (
-        "mutazione",
-        "Richiesta5021",
-        "Risposta5021",
-        (("Risposta_Comune", "RispostaComune"),),
-    ),
+    "5021": ("mutazione", "Richiesta5021", "Risposta5021", (("Risposta5021", "Risposta5021"),)),
     "6001": (
         "certificazione",
         "Richiesta6001",

@@ -12,7 +12,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from ._base import Model, Request, check_choices
-from .common import RispostaKO, TipoAnprVersione, TipoDatoTestataRichiesta, TipoDatoTestataRisposta
+from .common import (
+    RispostaKO,
+    TipoAnprVersione,
+    TipoDatoTestataRichiesta,
+    TipoDatoTestataRisposta,
+    TipoErroriAnomalia,
+    TipoListaErrori,
+)
 
 __all__ = [
     "Richiesta7001",
@@ -32,6 +39,8 @@ __all__ = [
     "TipoDatiRichiesta7003",
     "TipoDatoTestataRichiesta",
     "TipoDatoTestataRisposta",
+    "TipoErroriAnomalia",
+    "TipoListaErrori",
     "TipoStatoVersioni",
     "TipoTestataRichiesta",
     "TipoTestataRisposta",

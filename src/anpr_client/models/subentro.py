@@ -11,7 +11,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, overload
 
 from ._base import Model, Request, check_choices
-from .common import RispostaKO, TipoDatoTestataRichiesta, TipoDatoTestataRisposta
+from .common import (
+    RispostaKO,
+    TipoDatoTestataRichiesta,
+    TipoDatoTestataRisposta,
+    TipoErroriAnomalia,
+    TipoListaErrori,
+)
 
 __all__ = [
     "RichiestaS001",
@@ -21,6 +27,8 @@ __all__ = [
     "TipoDatiDettaglioRisposta",
     "TipoDatoTestataRichiesta",
     "TipoDatoTestataRisposta",
+    "TipoErroriAnomalia",
+    "TipoListaErrori",
     "TipoTestataRichiesta",
     "TipoTestataRisposta",
 ]
