@@ -457,7 +457,7 @@ def _class_source(module: Module, cls: Class) -> str:
             else ""
         )
     lines = [
-        "@dataclass(frozen=True, kw_only=True)",
+        "@dataclass(frozen=True, kw_only=True, eq=False, repr=False)",
         f"class {cls.name}({', '.join(bases)}):",
         _docstring([d for d in doc if d], "    "),
         "",

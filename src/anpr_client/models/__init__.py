@@ -64,11 +64,12 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from ..errors.exceptions import ModelError, Violation
 from ..soap.codec import render_value
-from ._base import Model, Request
+from ._base import Model, Request, field_names
 from ._index import OPERATIONS, load
 
 __all__ = [
@@ -129,12 +130,19 @@ def response_type(code: str) -> type[Model]:
     return _class(module, response)
 
 
-def ok_types(code: str) -> dict[str, type[Model]]:
+_ok: dict[str, Mapping[str, type[Model]]] = {}
+
+
+def ok_types(code: str) -> Mapping[str, type[Model]]:
     """The answer branches a successful call of ``code`` returns, by the name
     :attr:`anpr_client.Result.outcome` gives them (``{"Risposta3002_OK": Risposta3002OK}``;
     the answer element itself when it has no branches, as for TestConn)."""
-    module, _, _, outcomes = _entry(code)
-    return {outcome: _class(module, name) for outcome, name in outcomes}
+    found = _ok.get(code)
+    if found is None:
+        module, _, _, outcomes = _entry(code)
+        found = MappingProxyType({outcome: _class(module, name) for outcome, name in outcomes})
+        _ok[code] = found
+    return found
 
 
 # ----------------------------------------------------------------------------- to payloads
@@ -144,31 +152,30 @@ def to_payload(model: Any) -> dict[str, Any]:
     """A model instance as a payload dict, values in their wire form (``None`` fields and empty
     sequences left out)."""
     out: dict[str, Any] = {}
-    for name in _field_names(type(model)):
+    for name in field_names(type(model)):
         value = getattr(model, name)
-        if value is None or value == () or value == []:
+        if value is None:
             continue
-        out[name] = _dump(value)
+        kind = type(value)
+        if kind is str:
+            out[name] = value
+        elif kind is tuple or kind is list:
+            if value:
+                out[name] = [_dump(v) for v in value]
+        else:
+            out[name] = _dump(value)
     return out
-
-
-_names_cache: dict[type, tuple[str, ...]] = {}
-
-
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _names_cache.get(cls)
-    if names is None:
-        names = _names_cache[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
 
 
 def _dump(value: Any) -> Any:
     if isinstance(value, str):
         return value
+    if isinstance(value, Model) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    ):
+        return to_payload(value)
     if isinstance(value, list | tuple):
         return [_dump(v) for v in value]
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return to_payload(value)
     if isinstance(value, dt.datetime):
         return wire_datetime(value)
     try:
@@ -238,12 +245,30 @@ class _Slot:
     python: type | None  # the Python type a simple value has once read
     allowed: frozenset[str] | None  # a Literal's values
 
+    @property
+    def text(self) -> bool:
+        """A single field whose text is its value (most of them): the fast path."""
+        return (
+            not self.repeated
+            and self.plan is None
+            and self.convert is None
+            and (self.allowed is None)
+        )
+
 
 @dataclasses.dataclass(eq=False)
 class _Plan:
     cls: type
-    slots: tuple[_Slot, ...] = ()
-    names: frozenset[str] = frozenset()
+    slots: dict[str, _Slot] = dataclasses.field(default_factory=dict)
+    """By field name, in schema order."""
+    text: frozenset[str] = frozenset()
+    """The fields read as plain text (:attr:`_Slot.text`)."""
+    nested: dict[str, _Plan] = dataclasses.field(default_factory=dict)
+    """The single fields that hold a model, with its plan."""
+    converted: dict[str, _Converter] = dataclasses.field(default_factory=dict)
+    """The single simple fields whose text converts (dates, numbers…), with the converter."""
+    required: tuple[tuple[str, object], ...] = ()
+    """The required fields, each with what it holds when missing (``None`` or ``()``)."""
     choices: tuple[tuple[tuple[str, ...], bool], ...] = ()
 
 
@@ -259,16 +284,23 @@ def _plan(cls: type) -> _Plan:
         raise TypeError(f"{cls!r} is not a model class")
     plan = _plans[cls] = _Plan(cls)  # before the fields: models may nest themselves
     hints = typing.get_type_hints(cls)
-    slots = []
     for f in dataclasses.fields(cls):
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         hint = _unwrap_optional(hints[f.name])
         repeated = typing.get_origin(hint) in (Sequence, list, tuple)
         if repeated:
             hint = typing.get_args(hint)[0]
-        slots.append(_slot(f.name, hint, required=required, repeated=repeated))
-    plan.slots = tuple(slots)
-    plan.names = frozenset(s.name for s in slots)
+        plan.slots[f.name] = _slot(f.name, hint, required=required, repeated=repeated)
+    plan.required = tuple(
+        (s.name, () if s.repeated else None) for s in plan.slots.values() if s.required
+    )
+    plan.text = frozenset(s.name for s in plan.slots.values() if s.text)
+    plan.nested = {
+        s.name: s.plan for s in plan.slots.values() if s.plan is not None and not s.repeated
+    }
+    plan.converted = {
+        s.name: s.convert for s in plan.slots.values() if s.convert is not None and not s.repeated
+    }
     plan.choices = getattr(cls, "CHOICES", ())
     return plan
 
@@ -292,40 +324,79 @@ def _slot(name: str, hint: Any, *, required: bool, repeated: bool) -> _Slot:
     return _Slot(name, required, repeated, None, convert, python, None)
 
 
-def _load(plan: _Plan, data: Mapping[str, Any], path: str, issues: list[Violation]) -> Any:
+# Where a value is, built cheaply while reading and spelled out only for a violation: the
+# root's name, or (parent, field) and (parent, field, index) for an item of a repeated one.
+_Where = str | tuple[Any, ...]
+
+
+def _path(where: _Where) -> str:
+    parts = []
+    while isinstance(where, tuple):
+        parts.append(where[1] if len(where) == 2 else f"{where[1]}[{where[2]}]")
+        where = where[0]
+    parts.append(where)
+    return "/".join(reversed(parts))
+
+
+def _load(plan: _Plan, data: Mapping[str, Any], where: _Where, issues: list[Violation]) -> Any:
+    """A model read without its constructor; fields left out take the class's defaults (a
+    dataclass keeps them as class attributes)."""
     model: Any = object.__new__(plan.cls)
     values = model.__dict__
-    for slot in plan.slots:
-        raw = data.get(slot.name)
-        where = f"{path}/{slot.name}"
-        if raw is None or (slot.repeated and raw == []):
-            values[slot.name] = () if slot.repeated else None
-            if slot.required:
-                issues.append(Violation(where, "required", "a required element is missing"))
+    slots, text, nested, converted = plan.slots, plan.text, plan.nested, plan.converted
+    for key, raw in data.items():
+        # The common cases first, inline (an answer is thousands of these).
+        kind = type(raw)
+        if kind is str:
+            if key in text:
+                values[key] = raw
+                continue
+            convert = converted.get(key)
+            if convert is not None:
+                try:
+                    values[key] = convert(raw)
+                    continue
+                except (ValueError, InvalidOperation, binascii.Error):
+                    pass  # reported below, by _value
+        elif kind is dict and key in nested:
+            values[key] = _load(nested[key], raw, (where, key), issues)
             continue
-        if slot.repeated:
-            items = raw if isinstance(raw, list | tuple) else (raw,)
-            values[slot.name] = tuple(
-                _value(slot, item, f"{where}[{i}]", issues) for i, item in enumerate(items)
+        slot = slots.get(key)
+        if slot is None:
+            issues.append(
+                Violation(_path((where, key)), "unknown-element", "not an element of this type")
             )
-        elif isinstance(raw, list | tuple):
-            issues.append(Violation(where, "max-occurs", "one element expected, got a list"))
-            values[slot.name] = tuple(_value(slot, item, where, issues) for item in raw)
-        else:
-            values[slot.name] = _value(slot, raw, where, issues)
-    if len(data) > len(plan.names) or any(key not in plan.names for key in data):
-        for key in data:
-            if key not in plan.names:
-                issues.append(
-                    Violation(f"{path}/{key}", "unknown-element", "not an element of this type")
+            continue
+        if raw is None:
+            continue
+        many = kind is list or kind is tuple
+        if slot.repeated:
+            if not many:
+                values[key] = (_value(slot, raw, (where, key), issues),)
+            elif raw:
+                values[key] = tuple(
+                    [_value(slot, item, (where, key, i), issues) for i, item in enumerate(raw)]
                 )
+        elif many:
+            issues.append(
+                Violation(_path((where, key)), "max-occurs", "one element expected, got a list")
+            )
+            values[key] = tuple(_value(slot, item, (where, key), issues) for item in raw)
+        else:
+            values[key] = _value(slot, raw, (where, key), issues)
+    for name, empty in plan.required:
+        if name not in values:
+            values[name] = empty
+            issues.append(
+                Violation(_path((where, name)), "required", "a required element is missing")
+            )
     for branches, required in plan.choices:
-        given = [b for b in branches if values[b] is not None]
+        given = [b for b in branches if b in values]
         if len(given) > 1 or (required and not given):
             rule = "exactly one" if required else "at most one"
             issues.append(
                 Violation(
-                    f"{path}/({' | '.join(branches)})",
+                    _path((where, f"({' | '.join(branches)})")),
                     "choice",
                     f"an xs:choice takes {rule} of its branches; got {len(given)}",
                 )
@@ -333,31 +404,36 @@ def _load(plan: _Plan, data: Mapping[str, Any], path: str, issues: list[Violatio
     return model
 
 
-def _value(slot: _Slot, raw: Any, where: str, issues: list[Violation]) -> Any:
-    if slot.plan is not None:
-        if isinstance(raw, Mapping):
-            return _load(slot.plan, raw, where, issues)
-        if isinstance(raw, slot.plan.cls):
-            return raw
-        issues.append(Violation(where, "type", "expected child elements, got a value"))
-        return raw
-    if isinstance(raw, str):
+def _value(slot: _Slot, raw: Any, where: _Where, issues: list[Violation]) -> Any:
+    if type(raw) is str:
+        if slot.plan is None and slot.allowed is None:
+            if slot.convert is None:
+                return raw
+            try:
+                return slot.convert(raw)
+            except (ValueError, InvalidOperation, binascii.Error):
+                name = getattr(slot.python, "__name__", "value")
+                issues.append(Violation(_path(where), "type", f"{raw!r} is not a valid {name}"))
+                return raw
         if slot.allowed is not None:
             if raw not in slot.allowed:
                 allowed = ", ".join(sorted(slot.allowed))
-                issues.append(Violation(where, "enumeration", f"{raw!r} is not one of {allowed}"))
+                issues.append(
+                    Violation(_path(where), "enumeration", f"{raw!r} is not one of {allowed}")
+                )
             return raw
-        if slot.convert is None:
+    if slot.plan is not None:
+        if type(raw) is dict or isinstance(raw, Mapping):
+            return _load(slot.plan, raw, where, issues)
+        if isinstance(raw, slot.plan.cls):
             return raw
-        try:
-            return slot.convert(raw)
-        except (ValueError, InvalidOperation, binascii.Error):
-            name = getattr(slot.python, "__name__", "value")
-            issues.append(Violation(where, "type", f"{raw!r} is not a valid {name}"))
-            return raw
+        issues.append(Violation(_path(where), "type", "expected child elements, got a value"))
+        return raw
+    if isinstance(raw, str):  # a str subclass
+        return _value(slot, str(raw), where, issues)
     if _is_python(raw, slot.python):  # a payload written in Python (a date, an int…)
         return raw
-    issues.append(Violation(where, "type", f"expected text, got {type(raw).__name__}"))
+    issues.append(Violation(_path(where), "type", f"expected text, got {type(raw).__name__}"))
     return raw
 
 
@@ -376,6 +452,8 @@ _DATE: Final = re.compile(r"\s*(-?\d{4,}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?\s*")
 
 def _date(text: str) -> dt.date:
     """An ``xs:date`` (a time zone, which ANPR does not send, is dropped)."""
+    if len(text) == 10 and text[4] == text[7] == "-":  # the usual YYYY-MM-DD
+        return dt.date.fromisoformat(text)
     match = _DATE.fullmatch(text)
     if match is None:
         raise ValueError(text)

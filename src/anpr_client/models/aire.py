@@ -192,7 +192,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaA001(Request["RispostaComune | RispostaMultipla1001"]):
     """The request of operation ``A001`` (``AIRE_iscrizione_nascita``); a successful call returns
     :class:`RispostaComune`, :class:`RispostaMultipla1001`.
@@ -218,7 +218,7 @@ class RichiestaA001(Request["RispostaComune | RispostaMultipla1001"]):
     datiControllo: TipoDatiControlloA001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaA002(Request["RispostaComune | RispostaMultipla1002"]):
     """The request of operation ``A002`` (``AIRE_iscrizione_altriMotivi``); a successful call
     returns :class:`RispostaComune`, :class:`RispostaMultipla1002`.
@@ -255,7 +255,7 @@ class RichiestaA002(Request["RispostaComune | RispostaMultipla1002"]):
     datiControllo: TipoDatiControlloA002
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaA006(Request["RispostaComune"]):
     """The request of operation ``A006`` (``AIRE_mutazione``); a successful call returns
     :class:`RispostaComune`.
@@ -277,7 +277,7 @@ class RichiestaA006(Request["RispostaComune"]):
     datiControllo: TipoDatiControlloA006
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaA001(Model):
     """The answer to operation ``A001`` (element ``RispostaA001``).
 
@@ -308,7 +308,7 @@ class RispostaA001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaA002(Model):
     """The answer to operation ``A002`` (element ``RispostaA002``).
 
@@ -339,7 +339,7 @@ class RispostaA002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaA006(Model):
     """The answer to operation ``A006`` (element ``RispostaA006``).
 
@@ -367,7 +367,7 @@ class RispostaA006(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControlloA001(Model):
     """XSD type ``tipoDatiControlloA001`` (``http://sogei.it/ANPR/vocabolarioA000aire``)."""
 
@@ -376,7 +376,7 @@ class TipoDatiControlloA001(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControlloA002(Model):
     """XSD type ``tipoDatiControlloA002`` (``http://sogei.it/ANPR/vocabolarioA000aire``)."""
 
@@ -385,7 +385,7 @@ class TipoDatiControlloA002(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControlloA006(Model):
     """XSD type ``tipoDatiControlloA006`` (``http://sogei.it/ANPR/vocabolarioA000aire``)."""
 
@@ -394,7 +394,7 @@ class TipoDatiControlloA006(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoFamigliaA002(Model):
     """XSD type ``tipoFamigliaA002`` (``http://sogei.it/ANPR/vocabolarioA000aire``)."""
 
@@ -402,7 +402,7 @@ class TipoFamigliaA002(Model):
     legameSoggetto: TipoLegameSoggetto
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGeneralitaIscrizioneA001(Model):
     """XSD type ``tipoGeneralitaIscrizioneA001`` (``http://sogei.it/ANPR/vocabolarioA000aire``)."""
 
@@ -410,7 +410,7 @@ class TipoGeneralitaIscrizioneA001(Model):
     attributiSoggetto: TipoAttributiSoggetto | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGeneralitaIscrizioneA002(Model):
     """XSD type ``tipoGeneralitaIscrizioneA002`` (``http://sogei.it/ANPR/vocabolarioA000aire``)."""
 

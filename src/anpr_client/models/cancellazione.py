@@ -197,7 +197,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta2001(Request["RispostaComune"]):
     """The request of operation ``2001`` (``decesso``); a successful call returns
     :class:`RispostaComune`.
@@ -219,7 +219,7 @@ class Richiesta2001(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo2001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta2003(Request["RispostaComune"]):
     """The request of operation ``2003`` (``cancellazione_AltriMotivi``); a successful call returns
     :class:`RispostaComune`.
@@ -240,7 +240,7 @@ class Richiesta2003(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo2003
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta2009(Request["RispostaComune"]):
     """The request of operation ``2009`` (``cancellazione_Archiviazione_Scheda_Convivenza``); a
     successful call returns :class:`RispostaComune`.
@@ -257,7 +257,7 @@ class Richiesta2009(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo2009
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta2011(Request["RispostaComune"]):
     """The request of operation ``2011`` (``annullamento_Cancellazione``); a successful call returns
     :class:`RispostaComune`.
@@ -275,7 +275,7 @@ class Richiesta2011(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo2011
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta2012(Request["RispostaComune"]):
     """The request of operation ``2012`` (``cancellazione_sezione``); a successful call returns
     :class:`RispostaComune`.
@@ -290,7 +290,7 @@ class Richiesta2012(Request["RispostaComune"]):
     datiSezione: TipoDatiSezione2012
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta2001(Model):
     """The answer to operation ``2001`` (element ``Risposta2001``).
 
@@ -318,7 +318,7 @@ class Risposta2001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta2003(Model):
     """The answer to operation ``2003`` (element ``Risposta2003``).
 
@@ -346,7 +346,7 @@ class Risposta2003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta2009(Model):
     """The answer to operation ``2009`` (element ``Risposta2009``).
 
@@ -374,7 +374,7 @@ class Risposta2009(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta2011(Model):
     """The answer to operation ``2011`` (element ``Risposta2011``).
 
@@ -402,7 +402,7 @@ class Risposta2011(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta2012(Model):
     """The answer to operation ``2012`` (element ``Risposta2012``).
 
@@ -430,7 +430,7 @@ class Risposta2012(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiArchiviazione(Model):
     """XSD type ``tipoDatiArchiviazione`` (``http://sogei.it/ANPR/vocabolario2000cancellazione``)."""
 
@@ -438,7 +438,7 @@ class TipoDatiArchiviazione(Model):
     dataDecorrenzaArchiviazione: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo2001(Model):
     """XSD type ``tipoDatiControllo2001`` (``http://sogei.it/ANPR/vocabolario2000cancellazione``)."""
 
@@ -446,7 +446,7 @@ class TipoDatiControllo2001(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo2003(Model):
     """XSD type ``tipoDatiControllo2003`` (``http://sogei.it/ANPR/vocabolario2000cancellazione``)."""
 
@@ -454,14 +454,14 @@ class TipoDatiControllo2003(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo2009(Model):
     """XSD type ``tipoDatiControllo2009`` (``http://sogei.it/ANPR/vocabolario2000cancellazione``)."""
 
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo2011(Model):
     """XSD type ``tipoDatiControllo2011`` (``http://sogei.it/ANPR/vocabolario2000cancellazione``)."""
 
@@ -469,7 +469,7 @@ class TipoDatiControllo2011(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiSezione2012(Model):
     """XSD type ``tipoDatiSezione2012`` (``http://sogei.it/ANPR/vocabolario2000cancellazione``)."""
 
@@ -477,7 +477,7 @@ class TipoDatiSezione2012(Model):
     sezioneelettoralenum: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoMotivoCancellazione2001(Model):
     """XSD type ``tipoMotivoCancellazione2001``
     (``http://sogei.it/ANPR/vocabolario2000cancellazione``).

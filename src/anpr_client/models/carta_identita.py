@@ -112,7 +112,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaCIE2(Request["RispostaCIE2"]):
     """The request of operation ``CIE2`` (``interrogazioneDatiAnagrafici``); a successful call
     returns :class:`RispostaCIE2`.
@@ -129,7 +129,7 @@ class RichiestaCIE2(Request["RispostaCIE2"]):
     datiControllo: TipoDatiControllo
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaCIE7(Request["RispostaCIE7"]):
     """The request of operation ``CIE7`` (``comunicazioneAnnullamentoCIE``); a successful call
     returns :class:`RispostaCIE7`.
@@ -147,7 +147,7 @@ class RichiestaCIE7(Request["RispostaCIE7"]):
     datiRichiedente: TipoDatiRichiedente
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaCIE8(Request["RispostaCIE8"]):
     """The request of operation ``CIE8`` (``comunicazioneEmissioneCIE``); a successful call returns
     :class:`RispostaCIE8`.
@@ -164,7 +164,7 @@ class RichiestaCIE8(Request["RispostaCIE8"]):
     cartaIdentita: TipoCartaIdentita
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaCIE2(Model):
     """Content of element ``RispostaCIE2`` (``http://sogei.it/ANPR/CIE0Servizi``)."""
 
@@ -173,7 +173,7 @@ class RispostaCIE2(Model):
     listaErrori: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaCIE7(Model):
     """Content of element ``RispostaCIE7`` (``http://sogei.it/ANPR/CIE0Servizi``)."""
 
@@ -183,7 +183,7 @@ class RispostaCIE7(Model):
     listaErrori: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaCIE8(Model):
     """Content of element ``RispostaCIE8`` (``http://sogei.it/ANPR/CIE0Servizi``)."""
 
@@ -193,7 +193,7 @@ class RispostaCIE8(Model):
     listaErrori: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaEsitoCIE2(Model):
     """The answer to operation ``CIE2`` (element ``RispostaEsitoCIE2``).
 
@@ -221,7 +221,7 @@ class RispostaEsitoCIE2(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaEsitoCIE7(Model):
     """The answer to operation ``CIE7`` (element ``RispostaEsitoCIE7``).
 
@@ -249,7 +249,7 @@ class RispostaEsitoCIE7(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaEsitoCIE8(Model):
     """The answer to operation ``CIE8`` (element ``RispostaEsitoCIE8``).
 
@@ -277,7 +277,7 @@ class RispostaEsitoCIE8(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo(Model):
     """XSD type ``tipoDatiControllo`` (``http://sogei.it/ANPR/vocabolarioCIEServizi``)."""
 
@@ -285,7 +285,7 @@ class TipoDatiControllo(Model):
     soggettoAIRE: TipoSN | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiSoggetto(Model):
     """XSD type ``tipoDatiSoggetto`` (``http://sogei.it/ANPR/vocabolarioCIEServizi``)."""
 
@@ -304,7 +304,7 @@ class TipoDatiSoggetto(Model):
     provenienzaInformazioni: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaDatiSoggetto(Model):
     """XSD type ``tipoListaDatiSoggetto`` (``http://sogei.it/ANPR/vocabolarioCIEServizi``)."""
 

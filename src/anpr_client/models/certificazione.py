@@ -114,7 +114,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta6001(Request["Risposta6001OK"]):
     """The request of operation ``6001`` (``emissioneCertificato``); a successful call returns
     :class:`Risposta6001OK`.
@@ -133,7 +133,7 @@ class Richiesta6001(Request["Risposta6001OK"]):
     datiControllo: TipoDatiControllo6001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta6001(Model):
     """The answer to operation ``6001`` (element ``Risposta6001``).
 
@@ -161,7 +161,7 @@ class Risposta6001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta6001KO(Model):
     """Content of element ``Risposta6001KO`` (``http://sogei.it/ANPR/6001certificazione``)."""
 
@@ -169,7 +169,7 @@ class Risposta6001KO(Model):
     listaErrori: TipoListaErrori
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta6001OK(Model):
     """Content of element ``Risposta6001OK`` (``http://sogei.it/ANPR/6001certificazione``)."""
 
@@ -185,7 +185,7 @@ class Risposta6001OK(Model):
     listaAnomalie: TipoListaAnomalie | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiCertificato(Model):
     """XSD type ``tipoDatiCertificato`` (``http://sogei.it/ANPR/vocabolario6001certificazione``)."""
 
@@ -206,7 +206,7 @@ class TipoDatiCertificato(Model):
     datiTranslitterati: TipoDatiTranslitterati | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo6001(Model):
     """XSD type ``tipoDatiControllo6001`` (``http://sogei.it/ANPR/vocabolario6001certificazione``)."""
 
@@ -228,14 +228,14 @@ class TipoDatiControllo6001(Model):
     tipoFirmaElettorale: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoFile(Model):
     """XSD type ``tipoFile`` (``http://sogei.it/ANPR/vocabolario6001certificazione``)."""
 
     certificatoPdf: bytes | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLinguaCertificato6001(Model):
     """XSD type ``tipoLinguaCertificato6001``
     (``http://sogei.it/ANPR/vocabolario6001certificazione``).
@@ -244,14 +244,14 @@ class TipoLinguaCertificato6001(Model):
     tipoLinguaCertificato: Sequence[str]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoProtocolloANPR(Model):
     """XSD type ``tipoProtocolloANPR`` (``http://sogei.it/ANPR/vocabolario6001certificazione``)."""
 
     numeroProtocolloANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoSoggettoIntestatario(Model):
     """XSD type ``tipoSoggettoIntestatario``
     (``http://sogei.it/ANPR/vocabolario6001certificazione``).
@@ -260,7 +260,7 @@ class TipoSoggettoIntestatario(Model):
     generalita: TipoGeneralita
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoSoggettoRichiedente(Model):
     """XSD type ``tipoSoggettoRichiedente``
     (``http://sogei.it/ANPR/vocabolario6001certificazione``).
@@ -270,7 +270,7 @@ class TipoSoggettoRichiedente(Model):
     docRiconoscimento: TipoDocRiconoscimento | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipolistaTipiCertificati(Model):
     """XSD type ``tipolistaTipiCertificati``
     (``http://sogei.it/ANPR/vocabolario6001certificazione``).
@@ -279,7 +279,7 @@ class TipolistaTipiCertificati(Model):
     tipoCertificato: Sequence[str]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoparametriRisposta6001(Model):
     """XSD type ``tipoparametriRisposta6001``
     (``http://sogei.it/ANPR/vocabolario6001certificazione``).

@@ -115,7 +115,7 @@ TipoSINO: TypeAlias = Literal["SI", "NO"]
 """
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaP001(Request["RispostaOKP001"]):
     """The request of operation ``P001`` (``elenco``); a successful call returns
     :class:`RispostaOKP001`.
@@ -130,7 +130,7 @@ class RichiestaP001(Request["RispostaOKP001"]):
     criteriRicerca: TipoCriteriRicercaP001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaP002(Request["RispostaOKP002"]):
     """The request of operation ``P002`` (``dettaglio``); a successful call returns
     :class:`RispostaOKP002`.
@@ -145,7 +145,7 @@ class RichiestaP002(Request["RispostaOKP002"]):
     criteriRicerca: TipoCriteriRicercaP002
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaP003(Request["RispostaOKP003"]):
     """The request of operation ``P003`` (``aggiorna``); a successful call returns
     :class:`RispostaOKP003`.
@@ -160,7 +160,7 @@ class RichiestaP003(Request["RispostaOKP003"]):
     criteriAggiornamento: TipoCriteriAggiornamentoP003
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaOKP001(Model):
     """Content of element ``RispostaOKP001`` (``http://sogei.it/ANPR/P000sc``)."""
 
@@ -169,7 +169,7 @@ class RispostaOKP001(Model):
     elenco: TipoListaRichiestaP001 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaOKP002(Model):
     """Content of element ``RispostaOKP002`` (``http://sogei.it/ANPR/P000sc``)."""
 
@@ -178,7 +178,7 @@ class RispostaOKP002(Model):
     dettaglio: TipoDettaglioP002 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaOKP003(Model):
     """Content of element ``RispostaOKP003`` (``http://sogei.it/ANPR/P000sc``)."""
 
@@ -187,7 +187,7 @@ class RispostaOKP003(Model):
     esito: TipoEsitoP003
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaP001(Model):
     """The answer to operation ``P001`` (element ``RispostaP001``).
 
@@ -215,7 +215,7 @@ class RispostaP001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaP002(Model):
     """The answer to operation ``P002`` (element ``RispostaP002``).
 
@@ -243,7 +243,7 @@ class RispostaP002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaP003(Model):
     """The answer to operation ``P003`` (element ``RispostaP003``).
 
@@ -271,7 +271,7 @@ class RispostaP003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAllegato(Model):
     """XSD type ``tipoAllegato`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -283,7 +283,7 @@ class TipoAllegato(Model):
     flagOots: TipoFlagOots | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCategoriaComponente(Model):
     """XSD type ``tipoCategoriaComponente`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -291,7 +291,7 @@ class TipoCategoriaComponente(Model):
     idCategoria: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCittadinanza(Model):
     """XSD type ``tipoCittadinanza`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -299,7 +299,7 @@ class TipoCittadinanza(Model):
     idCittadinanza: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoClassificazioneComponente(Model):
     """XSD type ``tipoClassificazioneComponente`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -307,7 +307,7 @@ class TipoClassificazioneComponente(Model):
     idClassificazione: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCompFamEsistente(Model):
     """XSD type ``tipoCompFamEsistente`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -322,7 +322,7 @@ class TipoCompFamEsistente(Model):
     statoNascitaNonAttribuibile: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoComponente(Model):
     """XSD type ``tipoComponente`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -337,7 +337,7 @@ class TipoComponente(Model):
     idPosizioneProfessionale: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoComponenteIsc(Model):
     """XSD type ``tipoComponenteIsc`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -366,7 +366,7 @@ class TipoComponenteIsc(Model):
     idPosizioneProfessionale: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriAggiornamentoP003(Model):
     """XSD type ``tipoCriteriAggiornamentoP003`` (``http://sogei.it/ANPR/vocabolarioP000sc``).
 
@@ -415,7 +415,7 @@ class TipoCriteriAggiornamentoP003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicercaP001(Model):
     """XSD type ``tipoCriteriRicercaP001`` (``http://sogei.it/ANPR/vocabolarioP000sc``).
 
@@ -470,14 +470,14 @@ class TipoCriteriRicercaP001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicercaP002(Model):
     """XSD type ``tipoCriteriRicercaP002`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     codiceRichiesta: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiDichiarazioneResidenza(Model):
     """XSD type ``tipoDatiDichiarazioneResidenza`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -490,7 +490,7 @@ class TipoDatiDichiarazioneResidenza(Model):
     componenteFamigliaEsistente: TipoCompFamEsistente | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiImmobile(Model):
     """XSD type ``tipoDatiImmobile`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -506,7 +506,7 @@ class TipoDatiImmobile(Model):
     noteVerificaContratto: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiIscrizioneOnline(Model):
     """XSD type ``tipoDatiIscrizioneOnline`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -519,14 +519,14 @@ class TipoDatiIscrizioneOnline(Model):
     componenteFamigliaEsistente: TipoCompFamEsistente | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRettifica(Model):
     """XSD type ``tipoDatiRettifica`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     rettificheRichieste: TipoListaRettifiche
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiestaIscrizioneElettorale(Model):
     """XSD type ``tipoDatiRichiestaIscrizioneElettorale``
     (``http://sogei.it/ANPR/vocabolarioP000sc``).
@@ -540,7 +540,7 @@ class TipoDatiRichiestaIscrizioneElettorale(Model):
     indirizzoStatoResidenzaOrigine: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDettaglioP002(Model):
     """XSD type ``tipoDettaglioP002`` (``http://sogei.it/ANPR/vocabolarioP000sc``).
 
@@ -687,14 +687,14 @@ class TipoDettaglioP002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoEsitoP003(Model):
     """XSD type ``tipoEsitoP003`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     codiceEsito: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIndirizzoResidenza(Model):
     """XSD type ``tipoIndirizzoResidenza`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -709,7 +709,7 @@ class TipoIndirizzoResidenza(Model):
     esponente: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoInfoRettifica(Model):
     """XSD type ``tipoInfoRettifica`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -723,56 +723,56 @@ class TipoInfoRettifica(Model):
     note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaAllegati(Model):
     """XSD type ``tipoListaAllegati`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     allegato: Sequence[TipoAllegato] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaComponentiCoinvolti(Model):
     """XSD type ``tipoListaComponentiCoinvolti`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     componente: Sequence[TipoComponente]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaComponentiCoinvoltiIsc(Model):
     """XSD type ``tipoListaComponentiCoinvoltiIsc`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     componenteIsc: Sequence[TipoComponenteIsc]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaRecapiti(Model):
     """XSD type ``tipoListaRecapiti`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     recapito: Sequence[TipoRecapito] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaRettifiche(Model):
     """XSD type ``tipoListaRettifiche`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     infoRettifica: Sequence[TipoInfoRettifica] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaRichiestaP001(Model):
     """XSD type ``tipoListaRichiestaP001`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     richiesta: Sequence[TipoRichiestaP001] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaStoricoStati(Model):
     """XSD type ``tipoListaStoricoStati`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
     statoRichiesta: Sequence[TipoStatoRichiesta] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRecapito(Model):
     """XSD type ``tipoRecapito`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -780,7 +780,7 @@ class TipoRecapito(Model):
     valoreRecapito: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRichiestaP001(Model):
     """XSD type ``tipoRichiestaP001`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -796,7 +796,7 @@ class TipoRichiestaP001(Model):
     codiceFiscaleSoggettoRichiedente: TipoCodiceFiscale | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRiepilogoRichiesta(Model):
     """XSD type ``tipoRiepilogoRichiesta`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 
@@ -806,7 +806,7 @@ class TipoRiepilogoRichiesta(Model):
     contenuto: bytes
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoStatoRichiesta(Model):
     """XSD type ``tipoStatoRichiesta`` (``http://sogei.it/ANPR/vocabolarioP000sc``)."""
 

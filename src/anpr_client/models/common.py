@@ -155,7 +155,7 @@ TipoSesso: TypeAlias = Literal["M", "F", "N", "m", "f", "n"]
 """
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaComune(Model):
     """Content of element ``Risposta_Comune`` (``http://sogei.it/ANPR/rispostaComune``)."""
 
@@ -164,7 +164,7 @@ class RispostaComune(Model):
     listaAnomalie: TipoListaAnomalie | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaKO(Model):
     """Content of element ``rispostaKO`` (``http://sogei.it/ANPR/1000iscrizione``)."""
 
@@ -172,7 +172,7 @@ class RispostaKO(Model):
     listaErrori: TipoListaErrori
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla1001(Model):
     """Content of element ``RispostaMultipla1001`` (``http://sogei.it/ANPR/1000iscrizione``)."""
 
@@ -181,7 +181,7 @@ class RispostaMultipla1001(Model):
     elencoSoggettiMadre: TipoElencoGenitori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla1002(Model):
     """Content of element ``RispostaMultipla1002`` (``http://sogei.it/ANPR/1000iscrizione``)."""
 
@@ -191,7 +191,7 @@ class RispostaMultipla1002(Model):
     elencoMatrimoni: TipoElencoMatrimoni | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAltraLingua(Model):
     """XSD type ``tipoAltraLingua`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -204,7 +204,7 @@ class TipoAltraLingua(Model):
     presso: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAltraLinguaSezione(Model):
     """XSD type ``tipoAltraLinguaSezione`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -212,7 +212,7 @@ class TipoAltraLinguaSezione(Model):
     altraLinguaIndirizzo: TipoAltraLingua
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAltriDati(Model):
     """XSD type ``tipoAltriDati`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -221,7 +221,7 @@ class TipoAltriDati(Model):
     titoloStudio: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAnnullamentoMatrimonio(Model):
     """XSD type ``tipoAnnullamentoMatrimonio`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -231,7 +231,7 @@ class TipoAnnullamentoMatrimonio(Model):
     attoAnnullamentoMatrimonioANPR: TipoAttoANPR | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAnprVersione(Model):
     """XSD type ``tipoAnprVersione`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -247,7 +247,7 @@ class TipoAnprVersione(Model):
     Note: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAtto(Model):
     """XSD type ``tipoAtto`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -262,7 +262,7 @@ class TipoAtto(Model):
     trascritto: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAttoANPR(Model):
     """XSD type ``tipoAttoANPR`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -288,7 +288,7 @@ class TipoAttoANPR(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAttoANSC(Model):
     """XSD type ``tipoAttoANSC`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -301,7 +301,7 @@ class TipoAttoANSC(Model):
     trascritto: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAttributiSoggetto(Model):
     """XSD type ``tipoAttributiSoggetto`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -309,7 +309,7 @@ class TipoAttributiSoggetto(Model):
     soggettoCertificabile: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoAutoveicoli(Model):
     """XSD type ``tipoAutoveicoli`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -317,7 +317,7 @@ class TipoAutoveicoli(Model):
     possessoPatente: TipoSN1
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCartaIdentita(Model):
     """XSD type ``tipoCartaIdentita`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -369,7 +369,7 @@ class TipoCartaIdentita(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCartaIdentita3000(Model):
     """XSD type ``tipoCartaIdentita3000`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -378,7 +378,7 @@ class TipoCartaIdentita3000(Model):
     numero: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCensimento(Model):
     """XSD type ``tipoCensimento`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -389,7 +389,7 @@ class TipoCensimento(Model):
     motivoCompilazione: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCittadinanza(Model):
     """XSD type ``tipoCittadinanza`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -399,7 +399,7 @@ class TipoCittadinanza(Model):
     dataValidita: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCivicoInterno(Model):
     """XSD type ``tipoCivicoInterno`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -416,7 +416,7 @@ class TipoCivicoInterno(Model):
     isolato: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCodiceFiscale(Model):
     """XSD type ``tipoCodiceFiscale`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -425,7 +425,7 @@ class TipoCodiceFiscale(Model):
     dataAttribuzioneValidita: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoComune(Model):
     """XSD type ``tipoComune`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -435,7 +435,7 @@ class TipoComune(Model):
     descrizioneLocalita: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoComuneRichiesta(Model):
     """XSD type ``tipoComuneRichiesta`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -444,7 +444,7 @@ class TipoComuneRichiesta(Model):
     siglaProvinciaIstat: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoConsolato(Model):
     """XSD type ``tipoConsolato`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -452,7 +452,7 @@ class TipoConsolato(Model):
     descrizioneConsolato: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoControllo(Model):
     """XSD type ``tipoControllo`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -460,7 +460,7 @@ class TipoControllo(Model):
     valore: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoConvivenzaDiFatto(Model):
     """XSD type ``tipoConvivenzaDiFatto`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -471,7 +471,7 @@ class TipoConvivenzaDiFatto(Model):
     ordineConvivenza: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiCancellazione(Model):
     """XSD type ``tipoDatiCancellazione`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -481,7 +481,7 @@ class TipoDatiCancellazione(Model):
     datiSentenza: TipoSentenza | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiEvento(Model):
     """XSD type ``tipoDatiEvento`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -493,7 +493,7 @@ class TipoDatiEvento(Model):
     attoEventoANPR: TipoAttoANPR | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiFamiglia(Model):
     """XSD type ``tipoDatiFamiglia`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -501,7 +501,7 @@ class TipoDatiFamiglia(Model):
     famigliaConvivenza: TipoFamigliaConvivenzaRisposta | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiIscrizione(Model):
     """XSD type ``tipoDatiIscrizione`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -511,7 +511,7 @@ class TipoDatiIscrizione(Model):
     sentenza: TipoSentenza | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiIscrizioneComune(Model):
     """XSD type ``tipoDatiIscrizioneComune`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -523,7 +523,7 @@ class TipoDatiIscrizioneComune(Model):
     dataDefinizionePratica: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiOperazione(Model):
     """XSD type ``tipoDatiOperazione`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -538,7 +538,7 @@ class TipoDatiOperazione(Model):
     dataDecorrenza: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiPoligamia(Model):
     """XSD type ``tipoDatiPoligamia`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -547,7 +547,7 @@ class TipoDatiPoligamia(Model):
     annullamentoMatrimonio: TipoAnnullamentoMatrimonio | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiProcedimento(Model):
     """XSD type ``tipoDatiProcedimento`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -556,7 +556,7 @@ class TipoDatiProcedimento(Model):
     dataDefinizionePratica: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiProcedimentoIstruttoria(Model):
     """XSD type ``tipoDatiProcedimentoIstruttoria`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -572,7 +572,7 @@ class TipoDatiProcedimentoIstruttoria(Model):
     noteEsito: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRicercaScheda(Model):
     """XSD type ``tipoDatiRicercaScheda`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -580,7 +580,7 @@ class TipoDatiRicercaScheda(Model):
     schedaFamigliaConvivenza: TipoFamigliaConvivenza | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiedente(Model):
     """XSD type ``tipoDatiRichiedente`` (``http://sogei.it/ANPR/vocabolarioCIEServizi``)."""
 
@@ -589,7 +589,7 @@ class TipoDatiRichiedente(Model):
     idUtente: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRispostaEstrazioneSoggetti(Model):
     """XSD type ``tipoDatiRispostaEstrazioneSoggetti`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -635,7 +635,7 @@ class TipoDatiRispostaEstrazioneSoggetti(Model):
     listaDatiPoligamia: TipoPoligamie | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRispostaInterrCittadinoEnte(Model):
     """XSD type ``tipoDatiRispostaInterrCittadinoEnte`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -667,7 +667,7 @@ class TipoDatiRispostaInterrCittadinoEnte(Model):
     permessoSoggiorno: TipoPermessoSoggiorno | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiSoggettiRisposta(Model):
     """XSD type ``tipoDatiSoggettiRisposta`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -710,7 +710,7 @@ class TipoDatiSoggettiRisposta(Model):
     dettagliProcedimento: TipoDatiProcedimentoIstruttoria | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiSoggetto6001(Model):
     """XSD type ``tipoDatiSoggetto6001`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -722,7 +722,7 @@ class TipoDatiSoggetto6001(Model):
     datiTranslitterati: TipoDatiTranslitterati | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiSoggiorno3000(Model):
     """XSD type ``tipoDatiSoggiorno3000`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -730,7 +730,7 @@ class TipoDatiSoggiorno3000(Model):
     numeroSoggiorno: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiTranslitterati(Model):
     """XSD type ``tipoDatiTranslitterati`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -747,7 +747,7 @@ class TipoDatiTranslitterati(Model):
     descrizioneStatoCittadinanzaTranslitterato: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatoLocalitaEstera(Model):
     """XSD type ``tipoDatoLocalitaEstera`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -757,7 +757,7 @@ class TipoDatoLocalitaEstera(Model):
     provinciaContea: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatoTestataRichiesta(Model):
     """XSD type ``tipoDatoTestataRichiesta`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -777,7 +777,7 @@ class TipoDatoTestataRichiesta(Model):
     fornitoreApplicativo: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatoTestataRisposta(Model):
     """XSD type ``tipoDatoTestataRisposta`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -793,7 +793,7 @@ class TipoDatoTestataRisposta(Model):
     esitoOperazione: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDocRiconoscimento(Model):
     """XSD type ``tipoDocRiconoscimento`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -801,7 +801,7 @@ class TipoDocRiconoscimento(Model):
     dataRilascio: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDocumentoProtocollato(Model):
     """XSD type ``tipoDocumentoProtocollato`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -817,7 +817,7 @@ class TipoDocumentoProtocollato(Model):
     stato: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDomicilioDigitale(Model):
     """XSD type ``tipoDomicilioDigitale`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -829,21 +829,21 @@ class TipoDomicilioDigitale(Model):
     emailContatto: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoElencoGenitori(Model):
     """XSD type ``tipoElencoGenitori`` (``http://sogei.it/ANPR/tipoDato``)."""
 
     genitore: Sequence[TipoGenitore]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoElencoMatrimoni(Model):
     """XSD type ``tipoElencoMatrimoni`` (``http://sogei.it/ANPR/tipoDato``)."""
 
     matrimonio: Sequence[TipoMatrimonio]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoErroriAnomalia(Model):
     """XSD type ``tipoErroriAnomalia`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -855,7 +855,7 @@ class TipoErroriAnomalia(Model):
     valoreErroreAnomalia: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoFamigliaConvivenza(Model):
     """XSD type ``tipoFamigliaConvivenza`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -871,7 +871,7 @@ class TipoFamigliaConvivenza(Model):
     tipoScheda: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoFamigliaConvivenzaRisposta(Model):
     """XSD type ``tipoFamigliaConvivenzaRisposta`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -887,7 +887,7 @@ class TipoFamigliaConvivenzaRisposta(Model):
     tipoScheda: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoFileMeta(Model):
     """XSD type ``tipoFileMeta`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -898,7 +898,7 @@ class TipoFileMeta(Model):
     contenuto: bytes
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGeneralita(Model):
     """XSD type ``tipoGeneralita`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -1008,7 +1008,7 @@ class TipoGeneralita(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGeneralitaPerRicerca(Model):
     """XSD type ``tipoGeneralitaPerRicerca`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -1103,7 +1103,7 @@ class TipoGeneralitaPerRicerca(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGenitore(Model):
     """XSD type ``tipoGenitore`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1113,7 +1113,7 @@ class TipoGenitore(Model):
     altriDati: TipoAltriDati | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIdFamigliaConvivenzaComune(Model):
     """XSD type ``tipoIdFamigliaConvivenzaComune`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1121,7 +1121,7 @@ class TipoIdFamigliaConvivenzaComune(Model):
     idFamigliaConvivenza: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIdSchedaSoggettoComune(Model):
     """XSD type ``tipoIdSchedaSoggettoComune`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1129,14 +1129,14 @@ class TipoIdSchedaSoggettoComune(Model):
     idSchedaSoggetto: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIdentificativi(Model):
     """XSD type ``tipoIdentificativi`` (``http://sogei.it/ANPR/tipoDato``)."""
 
     idANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIdentificativiANPR(Model):
     """XSD type ``tipoIdentificativiANPR`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -1144,7 +1144,7 @@ class TipoIdentificativiANPR(Model):
     protocolloANPRA: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIndirizzo(Model):
     """XSD type ``tipoIndirizzo`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1155,7 +1155,7 @@ class TipoIndirizzo(Model):
     numeroCivico: TipoNumeroCivico | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIndirizzoEstero(Model):
     """XSD type ``tipoIndirizzoEstero`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1164,7 +1164,7 @@ class TipoIndirizzoEstero(Model):
     toponimo: TipoToponimoEstero | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIscrizioneAIRE(Model):
     """XSD type ``tipoIscrizioneAIRE`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1177,7 +1177,7 @@ class TipoIscrizioneAIRE(Model):
     dataArrivoConsolato: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIscrizioneResidente(Model):
     """XSD type ``tipoIscrizioneResidente`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1185,7 +1185,7 @@ class TipoIscrizioneResidente(Model):
     descrizioneMotivoIscrizione: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLegameSoggetto(Model):
     """XSD type ``tipoLegameSoggetto`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1195,14 +1195,14 @@ class TipoLegameSoggetto(Model):
     progressivoComponente: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLegameSoggettoCompleto(TipoLegameSoggetto):
     """XSD type ``tipoLegameSoggettoCompleto`` (``http://sogei.it/ANPR/tipoDato``)."""
 
     dataDecorrenzaLegame: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLista5010(Model):
     """XSD type ``tipoLista5010`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1210,21 +1210,21 @@ class TipoLista5010(Model):
     sezioneelettoralenum: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaAnnotazioni(Model):
     """XSD type ``tipoListaAnnotazioni`` (``http://sogei.it/ANPR/tipoDato``)."""
 
     rigaAnnotazione: Sequence[str]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaAnomalie(Model):
     """XSD type ``tipoListaAnomalie`` (``http://sogei.it/ANPR/vocabolario6001certificazione``)."""
 
     anomalie: Sequence[TipoErroriAnomalia] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaCancellazione(Model):
     """XSD type ``tipoListaCancellazione`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1234,14 +1234,14 @@ class TipoListaCancellazione(Model):
     dataCancellazioneLista: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaControlli(Model):
     """XSD type ``tipoListaControlli`` (``http://sogei.it/ANPR/tipoDato``)."""
 
     controllo: Sequence[TipoControllo]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaElettorale(Model):
     """XSD type ``tipoListaElettorale`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1249,7 +1249,7 @@ class TipoListaElettorale(Model):
     comune: TipoComune | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaElettorale5010(Model):
     """XSD type ``tipoListaElettorale5010`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1268,14 +1268,14 @@ class TipoListaElettorale5010(Model):
     circoscrizionali: TipoSN1
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaErrori(Model):
     """XSD type ``tipoListaErrori`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
     errore: Sequence[TipoErroriAnomalia]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaLeva(Model):
     """XSD type ``tipoListaLeva`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1283,7 +1283,7 @@ class TipoListaLeva(Model):
     comune: TipoComune | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaRegCom(Model):
     """XSD type ``tipoListaRegCom`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1293,7 +1293,7 @@ class TipoListaRegCom(Model):
     listaBolTreVal: TipoLista5010 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaSezioni5011(Model):
     """XSD type ``tipoListaSezioni5011`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1309,14 +1309,14 @@ class TipoListaSezioni5011(Model):
     altraLinguaSezione: Sequence[TipoAltraLinguaSezione] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaSoggettiVariati(Model):
     """XSD type ``tipoListaSoggettiVariati`` (``http://sogei.it/ANPR/vocabolarioRispostaComune``)."""
 
     datiSoggetto: Sequence[TipoDatiSoggettiRisposta] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaUE(Model):
     """XSD type ``tipoListaUE`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1326,7 +1326,7 @@ class TipoListaUE(Model):
     listaAggiuntaUEParlamento: TipoLista5010 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListeElettorali(Model):
     """XSD type ``tipoListeElettorali`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1335,7 +1335,7 @@ class TipoListeElettorali(Model):
     liste: Sequence[TipoListeElettoraliCons] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListeElettoraliCons(Model):
     """XSD type ``tipoListeElettoraliCons`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1357,7 +1357,7 @@ class TipoListeElettoraliCons(Model):
     dataCancellazioneLista: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLocalita(Model):
     """XSD type ``tipoLocalita`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1367,7 +1367,7 @@ class TipoLocalita(Model):
     provinciaContea: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLocalitaEstera(Model):
     """XSD type ``tipoLocalitaEstera`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1375,7 +1375,7 @@ class TipoLocalitaEstera(Model):
     consolato: TipoConsolato
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLuogoEvento(Model):
     """XSD type ``tipoLuogoEvento`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1384,7 +1384,7 @@ class TipoLuogoEvento(Model):
     localita: TipoLocalita | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLuogoNascita3000(Model):
     """XSD type ``tipoLuogoNascita3000`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -1413,7 +1413,7 @@ class TipoLuogoNascita3000(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoMatrimonio(Model):
     """XSD type ``tipoMatrimonio`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1423,7 +1423,7 @@ class TipoMatrimonio(Model):
     ordineMatrimonio: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoNumeroCivico(Model):
     """XSD type ``tipoNumeroCivico`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -1488,7 +1488,7 @@ class TipoNumeroCivico(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoPeriodoRiferimento(Model):
     """XSD type ``tipoPeriodoRiferimento`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -1496,7 +1496,7 @@ class TipoPeriodoRiferimento(Model):
     dataOraFinale: dt.datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoPermessoDiSoggiorno3000(Model):
     """XSD type ``tipoPermessoDiSoggiorno3000`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -1524,7 +1524,7 @@ class TipoPermessoDiSoggiorno3000(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoPermessoSoggiorno(Model):
     """XSD type ``tipoPermessoSoggiorno`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1538,14 +1538,14 @@ class TipoPermessoSoggiorno(Model):
     numeroPassaporto: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoPoligamie(Model):
     """XSD type ``tipoPoligamie`` (``http://sogei.it/ANPR/tipoDato``)."""
 
     poligamia: Sequence[TipoDatiPoligamia]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoProvenienzaDestinazione(Model):
     """XSD type ``tipoProvenienzaDestinazione`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -1571,7 +1571,7 @@ class TipoProvenienzaDestinazione(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoResidenza(Model):
     """XSD type ``tipoResidenza`` (``http://sogei.it/ANPR/tipoDato``).
 
@@ -1617,7 +1617,7 @@ class TipoResidenza(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRevocaDato(Model):
     """XSD type ``tipoRevocaDato`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1625,7 +1625,7 @@ class TipoRevocaDato(Model):
     noteRevoca: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRicercaChiaveParziale(Model):
     """XSD type ``tipoRicercaChiaveParziale`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1636,7 +1636,7 @@ class TipoRicercaChiaveParziale(Model):
     nome: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRisoluzioneConvivenza(Model):
     """XSD type ``tipoRisoluzioneConvivenza`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1644,7 +1644,7 @@ class TipoRisoluzioneConvivenza(Model):
     contratto: TipoDocumentoProtocollato | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoSchedaSoggetto(Model):
     """XSD type ``tipoSchedaSoggetto`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1657,7 +1657,7 @@ class TipoSchedaSoggetto(Model):
     domicilioDigitale: TipoDomicilioDigitale | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoScioglimentoUnione(Model):
     """XSD type ``tipoScioglimentoUnione`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1666,7 +1666,7 @@ class TipoScioglimentoUnione(Model):
     datiEvento: TipoDatiEvento | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoSentenza(Model):
     """XSD type ``tipoSentenza`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1677,7 +1677,7 @@ class TipoSentenza(Model):
     dataValidita: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoSoggettoFamiglia(Model):
     """XSD type ``tipoSoggettoFamiglia`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1686,7 +1686,7 @@ class TipoSoggettoFamiglia(Model):
     autoveicoli: TipoAutoveicoli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoStatoCivile(Model):
     """XSD type ``tipoStatoCivile`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1695,7 +1695,7 @@ class TipoStatoCivile(Model):
     statoCivileND: TipoSN | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoToponimo(Model):
     """XSD type ``tipoToponimo`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1707,7 +1707,7 @@ class TipoToponimo(Model):
     toponimoFonte: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoToponimoEstero(Model):
     """XSD type ``tipoToponimoEstero`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1715,7 +1715,7 @@ class TipoToponimoEstero(Model):
     numeroCivico: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoTutoreIntestatario(Model):
     """XSD type ``tipoTutoreIntestatario`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1724,7 +1724,7 @@ class TipoTutoreIntestatario(Model):
     dataIntestarioConvivenza: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoUnioneCivile(Model):
     """XSD type ``tipoUnioneCivile`` (``http://sogei.it/ANPR/tipoDato``)."""
 
@@ -1735,7 +1735,7 @@ class TipoUnioneCivile(Model):
     ordineUnione: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoVedovanza(Model):
     """XSD type ``tipoVedovanza`` (``http://sogei.it/ANPR/tipoDato``)."""
 

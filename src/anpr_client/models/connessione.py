@@ -32,7 +32,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaConnessione(Request["RispostaConnessione"]):
     """The request of operation ``TestConn`` (``testConnessione``); a successful call returns
     :class:`RispostaConnessione`.
@@ -46,7 +46,7 @@ class RichiestaConnessione(Request["RispostaConnessione"]):
     testataRichiesta: TipoDatoTestataRichiesta | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaConnessione(Model):
     """The answer to operation ``TestConn`` (element ``RispostaConnessione``).
 

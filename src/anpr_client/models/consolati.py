@@ -186,7 +186,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaC001(Request["RispostaC001"]):
     """The request of operation ``C001`` (``interrogazioneDatiAnagrafici``); a successful call
     returns :class:`RispostaC001`.
@@ -204,7 +204,7 @@ class RichiestaC001(Request["RispostaC001"]):
     consolato: TipoConsolato | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaC002(Request["RispostaC002"]):
     """The request of operation ``C002`` (``richiestaAllineamento``); a successful call returns
     :class:`RispostaC002`.
@@ -223,7 +223,7 @@ class RichiestaC002(Request["RispostaC002"]):
     idRichiestaANPR: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaC003(Request["RispostaC003"]):
     """The request of operation ``C003`` (``richiestaAllineamentoAE``); a successful call returns
     :class:`RispostaC003`.
@@ -241,7 +241,7 @@ class RichiestaC003(Request["RispostaC003"]):
     consolato: TipoConsolato | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaC010(Request["RispostaC010"]):
     """The request of operation ``C010`` (``consultazioneAire``); a successful call returns
     :class:`RispostaC010`.
@@ -256,7 +256,7 @@ class RichiestaC010(Request["RispostaC010"]):
     generalita: TipoGeneralita
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaC001(Model):
     """Content of element ``RispostaC001`` (``http://sogei.it/ANPR/CONSOLATIServizi``)."""
 
@@ -266,7 +266,7 @@ class RispostaC001(Model):
     listaErrori: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaC002(Model):
     """Content of element ``RispostaC002`` (``http://sogei.it/ANPR/CONSOLATIServizi``)."""
 
@@ -277,7 +277,7 @@ class RispostaC002(Model):
     listaErrori: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaC003(Model):
     """Content of element ``RispostaC003`` (``http://sogei.it/ANPR/CONSOLATIServizi``)."""
 
@@ -286,7 +286,7 @@ class RispostaC003(Model):
     listaErrori: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaC010(Model):
     """Content of element ``RispostaC010`` (``http://sogei.it/ANPR/CONSOLATIServizi``)."""
 
@@ -294,7 +294,7 @@ class RispostaC010(Model):
     isAire: bool | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaEsitoC001(Model):
     """The answer to operation ``C001`` (element ``RispostaEsitoC001``).
 
@@ -322,7 +322,7 @@ class RispostaEsitoC001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaEsitoC002(Model):
     """The answer to operation ``C002`` (element ``RispostaEsitoC002``).
 
@@ -350,7 +350,7 @@ class RispostaEsitoC002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaEsitoC003(Model):
     """The answer to operation ``C003`` (element ``RispostaEsitoC003``).
 
@@ -378,7 +378,7 @@ class RispostaEsitoC003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaEsitoC010(Model):
     """The answer to operation ``C010`` (element ``RispostaEsitoC010``).
 
@@ -406,7 +406,7 @@ class RispostaEsitoC010(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaDatiSoggetto(Model):
     """XSD type ``tipoListaDatiSoggetto`` (``http://sogei.it/ANPR/vocabolarioCONSOLATIServizi``)."""
 

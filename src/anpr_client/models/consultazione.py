@@ -247,7 +247,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3001(Request["Risposta3001OK"]):
     """The request of operation ``3001`` (``richiesta_paternita_maternita``); a successful call
     returns :class:`Risposta3001OK`.
@@ -264,7 +264,7 @@ class Richiesta3001(Request["Risposta3001OK"]):
     datiControlli: TipoDatiControllo3001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3002(Request["Risposta3002OK"]):
     """The request of operation ``3002`` (``interrogazioneCittadino_famiglia_convivenza``); a
     successful call returns :class:`Risposta3002OK`.
@@ -282,7 +282,7 @@ class Richiesta3002(Request["Risposta3002OK"]):
     datiRichiesta: TipoDatiRichiesta
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3003(Request["Risposta3003OK"]):
     """The request of operation ``3003`` (``gestione_richieste``); a successful call returns
     :class:`Risposta3003OK`.
@@ -301,7 +301,7 @@ class Richiesta3003(Request["Risposta3003OK"]):
     parametriProcedimenti: TipoParametriProcedimenti | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3004(Request["Risposta3004OK"]):
     """The request of operation ``3004`` (``consultazione_procedimento_amministrativo``); a
     successful call returns :class:`Risposta3004OK`.
@@ -316,7 +316,7 @@ class Richiesta3004(Request["Risposta3004OK"]):
     parametriRicerca3004: TipoParametriRicerca3004
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3005(Request["Risposta3005OK"]):
     """The request of operation ``3005`` (``visualizzazione_eleaborati``); a successful call returns
     :class:`Risposta3005OK`.
@@ -331,7 +331,7 @@ class Richiesta3005(Request["Risposta3005OK"]):
     datiRichiesta: TipoDatiRichiesta3005
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3006(Request["Risposta3006OK"]):
     """The request of operation ``3006`` (``interrogazioneCittadino_enti``); a successful call
     returns :class:`Risposta3006OK`.
@@ -349,7 +349,7 @@ class Richiesta3006(Request["Risposta3006OK"]):
     datiRichiesta: TipoDatiRichiesta3006
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3007(Request["Risposta3007OK"]):
     """The request of operation ``3007`` (``ricerca_identificativi_anpr``); a successful call
     returns :class:`Risposta3007OK`.
@@ -368,7 +368,7 @@ class Richiesta3007(Request["Risposta3007OK"]):
     parametriProcedimenti: TipoParametriProcedimenti | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta3008(Request["Risposta3008OK"]):
     """The request of operation ``3008`` (``consultazione_sezione``); a successful call returns
     :class:`Risposta3008OK`.
@@ -383,7 +383,7 @@ class Richiesta3008(Request["Risposta3008OK"]):
     parametriRicerca3008: TipoParametriRicerca3008
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3001(Model):
     """The answer to operation ``3001`` (element ``Risposta3001``).
 
@@ -411,7 +411,7 @@ class Risposta3001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3001OK(Model):
     """Content of element ``Risposta3001_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -420,7 +420,7 @@ class Risposta3001OK(Model):
     elencoSoggettiMadre: Sequence[TipoGenitore3000] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3002(Model):
     """The answer to operation ``3002`` (element ``Risposta3002``).
 
@@ -448,7 +448,7 @@ class Risposta3002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3002OK(Model):
     """Content of element ``Risposta3002_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -458,7 +458,7 @@ class Risposta3002OK(Model):
     listaAnomalie: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3003(Model):
     """The answer to operation ``3003`` (element ``Risposta3003``).
 
@@ -486,7 +486,7 @@ class Risposta3003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3003OK(Model):
     """Content of element ``Risposta3003_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -499,7 +499,7 @@ class Risposta3003OK(Model):
     elencoRisposte: Sequence[TipodatiRisposta3003] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3004(Model):
     """The answer to operation ``3004`` (element ``Risposta3004``).
 
@@ -527,7 +527,7 @@ class Risposta3004(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3004OK(Model):
     """Content of element ``Risposta3004_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -536,7 +536,7 @@ class Risposta3004OK(Model):
     listaProcAmm: TipoListaProcAmm
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3005(Model):
     """The answer to operation ``3005`` (element ``Risposta3005``).
 
@@ -564,7 +564,7 @@ class Risposta3005(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3005OK(Model):
     """Content of element ``Risposta3005_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -573,7 +573,7 @@ class Risposta3005OK(Model):
     file: Tipofile3005
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3006(Model):
     """The answer to operation ``3006`` (element ``Risposta3006``).
 
@@ -601,7 +601,7 @@ class Risposta3006(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3006OK(Model):
     """Content of element ``Risposta3006_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -610,7 +610,7 @@ class Risposta3006OK(Model):
     listaErrori: TipoListaErrori | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3007(Model):
     """The answer to operation ``3007`` (element ``Risposta3007``).
 
@@ -638,7 +638,7 @@ class Risposta3007(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3007OK(Model):
     """Content of element ``Risposta3007_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -651,7 +651,7 @@ class Risposta3007OK(Model):
     listaOperazioniAnpr: TipoListaOperazioniANPR3007 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3008(Model):
     """The answer to operation ``3008`` (element ``Risposta3008``).
 
@@ -679,7 +679,7 @@ class Risposta3008(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta3008OK(Model):
     """Content of element ``Risposta3008_OK`` (``http://sogei.it/ANPR/3000consultazione``)."""
 
@@ -687,7 +687,7 @@ class Risposta3008OK(Model):
     sezione: TipoListaSezioni3008
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicerca(Model):
     """XSD type ``tipoCriteriRicerca`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -708,7 +708,7 @@ class TipoCriteriRicerca(Model):
     idANPR: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicerca3006(Model):
     """XSD type ``tipoCriteriRicerca3006`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -724,7 +724,7 @@ class TipoCriteriRicerca3006(Model):
     identificativoANPR: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo3001(Model):
     """XSD type ``tipoDatiControllo3001`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -736,7 +736,7 @@ class TipoDatiControllo3001(Model):
     pCodiceFiscaleMadre: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiNascita3000(Model):
     """XSD type ``tipoDatiNascita3000`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -746,7 +746,7 @@ class TipoDatiNascita3000(Model):
     luogoNascita: TipoLuogoNascita3000 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiNascita3003(Model):
     """XSD type ``tipoDatiNascita3003`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -754,7 +754,7 @@ class TipoDatiNascita3003(Model):
     luogoNascita: TipoLuogoNascita3000 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiOperazioneCollegata(Model):
     """XSD type ``tipoDatiOperazioneCollegata``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -766,7 +766,7 @@ class TipoDatiOperazioneCollegata(Model):
     dataInserimento: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta(Model):
     """XSD type ``tipoDatiRichiesta`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -778,14 +778,14 @@ class TipoDatiRichiesta(Model):
     parametriANPR: Sequence[str] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta3005(Model):
     """XSD type ``tipoDatiRichiesta3005`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta3006(Model):
     """XSD type ``tipoDatiRichiesta3006`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -795,7 +795,7 @@ class TipoDatiRichiesta3006(Model):
     motivoRichiesta: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiSoggetto(Model):
     """XSD type ``tipoDatiSoggetto`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -806,7 +806,7 @@ class TipoDatiSoggetto(Model):
     idSchedaSoggettoANPR: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoElemProcAmm(Model):
     """XSD type ``tipoElemProcAmm`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -815,7 +815,7 @@ class TipoElemProcAmm(Model):
     generalitaSoggettoCollegato: Sequence[TipoGeneralita] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGenitore(Model):
     """XSD type ``tipoGenitore`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -823,7 +823,7 @@ class TipoGenitore(Model):
     cittadinanza: TipoCittadinanza | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGenitore3000(Model):
     """XSD type ``tipoGenitore3000`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -832,7 +832,7 @@ class TipoGenitore3000(Model):
     famiglia: TipoFamigliaConvivenza | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIdentificativiComune(Model):
     """XSD type ``tipoIdentificativiComune``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -844,7 +844,7 @@ class TipoIdentificativiComune(Model):
     idOperazioneComuneA: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaOperazioniANPR3007(Model):
     """XSD type ``tipoListaOperazioniANPR3007``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -853,35 +853,35 @@ class TipoListaOperazioniANPR3007(Model):
     operazioneANPR: Sequence[TipoOperazioneANPR3007] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaProcAmm(Model):
     """XSD type ``tipoListaProcAmm`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
     elemProcAmm: Sequence[TipoElemProcAmm]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaSezioni3008(Model):
     """XSD type ``tipoListaSezioni3008`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
     sezioni: Sequence[TipoListaSezioni5011]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaSoggetti(Model):
     """XSD type ``tipoListaSoggetti`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
     datiSoggetto: Sequence[TipoDatiRispostaEstrazioneSoggetti]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaSoggetti3006(Model):
     """XSD type ``tipoListaSoggetti3006`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
     datiSoggetto: Sequence[TipoDatiRispostaInterrCittadinoEnte]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoOperazioneANPR3007(Model):
     """XSD type ``tipoOperazioneANPR3007`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -890,7 +890,7 @@ class TipoOperazioneANPR3007(Model):
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoParametriProcedimenti(Model):
     """XSD type ``tipoParametriProcedimenti``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -902,7 +902,7 @@ class TipoParametriProcedimenti(Model):
     dateChiusura: TipoProcedimentiInScadenza | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoParametriRicerca3004(Model):
     """XSD type ``tipoParametriRicerca3004``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -948,7 +948,7 @@ class TipoParametriRicerca3004(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoParametriRicerca3008(Model):
     """XSD type ``tipoParametriRicerca3008``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -959,7 +959,7 @@ class TipoParametriRicerca3008(Model):
     tipoRichiesta: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoParametriRicercaSoggetto(Model):
     """XSD type ``tipoParametriRicercaSoggetto``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -969,7 +969,7 @@ class TipoParametriRicercaSoggetto(Model):
     dettaglioElenco: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoProcedimentiInScadenza(Model):
     """XSD type ``tipoProcedimentiInScadenza``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -979,7 +979,7 @@ class TipoProcedimentiInScadenza(Model):
     dataChiusuraFinale: dt.datetime
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoResidenzaIscrizioneAIRE(Model):
     """XSD type ``tipoResidenzaIscrizioneAIRE``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -990,7 +990,7 @@ class TipoResidenzaIscrizioneAIRE(Model):
     codiceConsolato: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRicercaElenchiRichieste(Model):
     """XSD type ``tipoRicercaElenchiRichieste``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -1003,7 +1003,7 @@ class TipoRicercaElenchiRichieste(Model):
     identificativiComune: TipoIdentificativiComune | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRicercaSingolaRichiesta(Model):
     """XSD type ``tipoRicercaSingolaRichiesta``
     (``http://sogei.it/ANPR/vocabolario3000consultazione``).
@@ -1015,7 +1015,7 @@ class TipoRicercaSingolaRichiesta(Model):
     tipoOperazione: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipodatiRisposta3003(Model):
     """XSD type ``tipodatiRisposta3003`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 
@@ -1024,7 +1024,7 @@ class TipodatiRisposta3003(Model):
     xmlRisposta: bytes | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Tipofile3005(Model):
     """XSD type ``tipofile3005`` (``http://sogei.it/ANPR/vocabolario3000consultazione``)."""
 

@@ -194,7 +194,7 @@ TipoInfoValore: TypeAlias = Literal["S", "N", "A"]
 """
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaE001(Request["RispostaMultiplaE001"]):
     """The request of operation ``E001`` (``scarica_tabelle``); a successful call returns
     :class:`RispostaMultiplaE001`.
@@ -209,7 +209,7 @@ class RichiestaE001(Request["RispostaMultiplaE001"]):
     datiRichiesta: TipoDatiRichiestaE001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaE002(Request["RispostaE002OK"]):
     """The request of operation ``E002`` (``consultazione_soggetti``); a successful call returns
     :class:`RispostaE002OK`.
@@ -226,7 +226,7 @@ class RichiestaE002(Request["RispostaE002OK"]):
     datiRichiesta: TipoDatiRichiestaE002
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaE003(Request["RispostaMultiplaE003"]):
     """The request of operation ``E003`` (``rivestimento_cf``); a successful call returns
     :class:`RispostaMultiplaE003`.
@@ -241,7 +241,7 @@ class RichiestaE003(Request["RispostaMultiplaE003"]):
     criteriRicerca: TipoCriteriRicercaE003
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaE004(Request["RispostaMultiplaE004"]):
     """The request of operation ``E004`` (``download_file``); a successful call returns
     :class:`RispostaMultiplaE004`.
@@ -256,7 +256,7 @@ class RichiestaE004(Request["RispostaMultiplaE004"]):
     datiRichiesta: TipoDatiRichiestaE004
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaE001(Model):
     """The answer to operation ``E001`` (element ``RispostaE001``).
 
@@ -284,7 +284,7 @@ class RispostaE001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaE002(Model):
     """The answer to operation ``E002`` (element ``RispostaE002``).
 
@@ -312,7 +312,7 @@ class RispostaE002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaE002OK(Model):
     """Content of element ``RispostaE002_OK`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -322,7 +322,7 @@ class RispostaE002OK(Model):
     listaAnomalie: Sequence[TipoErroriAnomalia] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaE003(Model):
     """The answer to operation ``E003`` (element ``RispostaE003``).
 
@@ -350,7 +350,7 @@ class RispostaE003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaE004(Model):
     """The answer to operation ``E004`` (element ``RispostaE004``).
 
@@ -378,7 +378,7 @@ class RispostaE004(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaKO(Model):
     """Content of element ``rispostaKO`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -386,7 +386,7 @@ class RispostaKO(Model):
     listaErrori: Sequence[TipoErroriAnomalia] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultiplaE001(Model):
     """Content of element ``RispostaMultiplaE001`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -394,7 +394,7 @@ class RispostaMultiplaE001(Model):
     datiDettaglioRisposta: TipoDatiDettaglioRispostaE001 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultiplaE003(Model):
     """Content of element ``RispostaMultiplaE003`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -403,7 +403,7 @@ class RispostaMultiplaE003(Model):
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultiplaE004(Model):
     """Content of element ``RispostaMultiplaE004`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -412,7 +412,7 @@ class RispostaMultiplaE004(Model):
     file: TipoFileMeta
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicercaE002(Model):
     """XSD type ``tipoCriteriRicercaE002`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -426,7 +426,7 @@ class TipoCriteriRicercaE002(Model):
     idANPR: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicercaE003(Model):
     """XSD type ``tipoCriteriRicercaE003`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -436,7 +436,7 @@ class TipoCriteriRicercaE003(Model):
     casoUso: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiDettaglioRispostaE001(Model):
     """XSD type ``tipoDatiDettaglioRispostaE001`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -444,7 +444,7 @@ class TipoDatiDettaglioRispostaE001(Model):
     file: TipoFileMeta
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiNascitaE000(Model):
     """XSD type ``tipoDatiNascitaE000`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -454,7 +454,7 @@ class TipoDatiNascitaE000(Model):
     luogoNascita: TipoLuogoNascita3000 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiestaE001(Model):
     """XSD type ``tipoDatiRichiestaE001`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -462,7 +462,7 @@ class TipoDatiRichiestaE001(Model):
     compressione: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiestaE002(Model):
     """XSD type ``tipoDatiRichiestaE002`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -473,14 +473,14 @@ class TipoDatiRichiestaE002(Model):
     casoUso: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiestaE004(Model):
     """XSD type ``tipoDatiRichiestaE004`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiestiRispostaE003(Model):
     """XSD type ``tipoDatiRichiestiRispostaE003`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -488,7 +488,7 @@ class TipoDatiRichiestiRispostaE003(Model):
     datiRichiesti: Sequence[str] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiSoggettiEnte(Model):
     """XSD type ``tipoDatiSoggettiEnte`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -532,7 +532,7 @@ class TipoDatiSoggettiEnte(Model):
     infoStoriaIscrizione: Sequence[TipoInfoStoriaIscrizione] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoInfoDatoCorretto(Model):
     """XSD type ``tipoInfoDatoCorretto`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -543,7 +543,7 @@ class TipoInfoDatoCorretto(Model):
     dettaglio: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoInfoSoggettoEnte(Model):
     """XSD type ``tipoInfoSoggettoEnte`` (``http://sogei.it/ANPR/E000Vocabolario``).
 
@@ -581,7 +581,7 @@ class TipoInfoSoggettoEnte(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoInfoStoriaIscrizione(Model):
     """XSD type ``tipoInfoStoriaIscrizione`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -591,21 +591,21 @@ class TipoInfoStoriaIscrizione(Model):
     comuneCompetente: TipoComune
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaSoggetti(Model):
     """XSD type ``tipoListaSoggetti`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
     datiSoggetto: Sequence[TipoDatiSoggettiEnte]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListaVerificaSoggetti(Model):
     """XSD type ``tipoListaVerificaSoggetti`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
     datiSoggetto: Sequence[TipoVerificaDatiSoggettiEnte]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoLocalitaEstera(Model):
     """XSD type ``tipoLocalitaEstera`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -613,7 +613,7 @@ class TipoLocalitaEstera(Model):
     consolato: TipoConsolato | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoTestataRichiestaE000(Model):
     """XSD type ``tipoTestataRichiestaE000`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -633,7 +633,7 @@ class TipoTestataRichiestaE000(Model):
     fornitoreApplicativo: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoTestataRispostaE000(Model):
     """XSD type ``tipoTestataRispostaE000`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -648,7 +648,7 @@ class TipoTestataRispostaE000(Model):
     esitoOperazione: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoVerificaDatiSoggettiEnte(Model):
     """XSD type ``tipoVerificaDatiSoggettiEnte`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -656,7 +656,7 @@ class TipoVerificaDatiSoggettiEnte(Model):
     legameSoggetto: TipoVerificaLegameSoggetto | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoVerificaE002(Model):
     """XSD type ``tipoVerificaE002`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -677,7 +677,7 @@ class TipoVerificaE002(Model):
     identificativi: TipoIdentificativi | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoVerificaLegameSoggetto(Model):
     """XSD type ``tipoVerificaLegameSoggetto`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -685,7 +685,7 @@ class TipoVerificaLegameSoggetto(Model):
     codiceLegame: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoVerificaMatrimonio(Model):
     """XSD type ``tipoVerificaMatrimonio`` (``http://sogei.it/ANPR/E000Vocabolario``)."""
 
@@ -693,7 +693,7 @@ class TipoVerificaMatrimonio(Model):
     datiMatrimonio: TipoDatiEvento
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoVerificaResidenza(Model):
     """XSD type ``tipoVerificaResidenza`` (``http://sogei.it/ANPR/E000Vocabolario``).
 

@@ -85,7 +85,7 @@ wire values: ``ID``, ``RICHIESTA``, ``RISPOSTA``, ``TUTTO``.
 """
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta4001(Request["RispostaMultipla4001"]):
     """The request of operation ``4001`` (``estrazione_dati_cittadini``); a successful call returns
     :class:`RispostaMultipla4001`.
@@ -100,7 +100,7 @@ class Richiesta4001(Request["RispostaMultipla4001"]):
     criteriRicerca: TipoCriteriRicerca4001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta4002(Request["RispostaMultipla4002"]):
     """The request of operation ``4002`` (``rivestimento_cf``); a successful call returns
     :class:`RispostaMultipla4002`.
@@ -115,7 +115,7 @@ class Richiesta4002(Request["RispostaMultipla4002"]):
     criteriRicerca: TipoCriteriRicerca4002
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta4003(Request["RispostaMultipla4003"]):
     """The request of operation ``4003`` (``supporto_rilevazioni_statistiche``); a successful call
     returns :class:`RispostaMultipla4003`.
@@ -130,7 +130,7 @@ class Richiesta4003(Request["RispostaMultipla4003"]):
     datiRichiesta: TipoDatiRichiesta4003
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta4004(Request["RispostaMultipla4004"]):
     """The request of operation ``4004`` (``elenchi_supporto``); a successful call returns
     :class:`RispostaMultipla4004`.
@@ -145,7 +145,7 @@ class Richiesta4004(Request["RispostaMultipla4004"]):
     datiRichiesta: TipoDatiRichiesta4004
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta4005(Request["RispostaMultipla4005"]):
     """The request of operation ``4005`` (``richieste_asincrone``); a successful call returns
     :class:`RispostaMultipla4005`.
@@ -187,7 +187,7 @@ class Richiesta4005(Request["RispostaMultipla4005"]):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta4001(Model):
     """The answer to operation ``4001`` (element ``Risposta4001``).
 
@@ -215,7 +215,7 @@ class Risposta4001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta4002(Model):
     """The answer to operation ``4002`` (element ``Risposta4002``).
 
@@ -243,7 +243,7 @@ class Risposta4002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta4003(Model):
     """The answer to operation ``4003`` (element ``Risposta4003``).
 
@@ -271,7 +271,7 @@ class Risposta4003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta4004(Model):
     """The answer to operation ``4004`` (element ``Risposta4004``).
 
@@ -299,7 +299,7 @@ class Risposta4004(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta4005(Model):
     """The answer to operation ``4005`` (element ``Risposta4005``).
 
@@ -327,7 +327,7 @@ class Risposta4005(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla4001(Model):
     """Content of element ``RispostaMultipla4001`` (``http://sogei.it/ANPR/4000estrazione``)."""
 
@@ -336,7 +336,7 @@ class RispostaMultipla4001(Model):
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla4002(Model):
     """Content of element ``RispostaMultipla4002`` (``http://sogei.it/ANPR/4000estrazione``)."""
 
@@ -345,7 +345,7 @@ class RispostaMultipla4002(Model):
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla4003(Model):
     """Content of element ``RispostaMultipla4003`` (``http://sogei.it/ANPR/4000estrazione``)."""
 
@@ -354,7 +354,7 @@ class RispostaMultipla4003(Model):
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla4004(Model):
     """Content of element ``RispostaMultipla4004`` (``http://sogei.it/ANPR/4000estrazione``)."""
 
@@ -363,7 +363,7 @@ class RispostaMultipla4004(Model):
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla4005(Model):
     """Content of element ``RispostaMultipla4005`` (``http://sogei.it/ANPR/4000estrazione``)."""
 
@@ -377,7 +377,7 @@ class RispostaMultipla4005(Model):
     elencoRisposte: Sequence[TipodatiRisposta4005] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicerca4001(Model):
     """XSD type ``tipoCriteriRicerca4001`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -392,7 +392,7 @@ class TipoCriteriRicerca4001(Model):
     ulterioriSelezioni: TipoUlterioriSelezioni | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCriteriRicerca4002(Model):
     """XSD type ``tipoCriteriRicerca4002`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -402,7 +402,7 @@ class TipoCriteriRicerca4002(Model):
     criterioSelezione: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiFornitura4005(Model):
     """XSD type ``tipoDatiFornitura4005`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -410,7 +410,7 @@ class TipoDatiFornitura4005(Model):
     progressivoTotale: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta4003(Model):
     """XSD type ``tipoDatiRichiesta4003`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -420,7 +420,7 @@ class TipoDatiRichiesta4003(Model):
     anno: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta4004(Model):
     """XSD type ``tipoDatiRichiesta4004`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -431,7 +431,7 @@ class TipoDatiRichiesta4004(Model):
     tipologiaCittadini: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiestiRisposta4002(Model):
     """XSD type ``tipoDatiRichiestiRisposta4002``
     (``http://sogei.it/ANPR/vocabolario4000estrazione``).
@@ -441,7 +441,7 @@ class TipoDatiRichiestiRisposta4002(Model):
     datiRichiesti: Sequence[str] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoElaborazione4005(Model):
     """XSD type ``tipoElaborazione4005`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -450,7 +450,7 @@ class TipoElaborazione4005(Model):
     ricercaElenchiRichieste: TipoRicercaElenchiRichieste | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoEstremiAttoParziali(Model):
     """XSD type ``tipoEstremiAttoParziali`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -460,7 +460,7 @@ class TipoEstremiAttoParziali(Model):
     serie: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIdentificativiAnpr4001(Model):
     """XSD type ``tipoIdentificativiAnpr4001`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -471,7 +471,7 @@ class TipoIdentificativiAnpr4001(Model):
     identificativoANPRA: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIdentificativiComunali(Model):
     """XSD type ``tipoIdentificativiComunali`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -480,7 +480,7 @@ class TipoIdentificativiComunali(Model):
     identificativoComuneA: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoIndirizzoParz(Model):
     """XSD type ``tipoIndirizzoParz`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -488,7 +488,7 @@ class TipoIndirizzoParz(Model):
     numeroCivico: TipoNumeroCivicoParz | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoNumeroCivicoParz(Model):
     """XSD type ``tipoNumeroCivicoParz`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -497,7 +497,7 @@ class TipoNumeroCivicoParz(Model):
     progSNC: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRegistrazioni(Model):
     """XSD type ``tipoRegistrazioni`` (``http://sogei.it/ANPR/vocabolario4000estrazione``).
 
@@ -523,7 +523,7 @@ class TipoRegistrazioni(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRicercaElenchiRichieste(Model):
     """XSD type ``tipoRicercaElenchiRichieste``
     (``http://sogei.it/ANPR/vocabolario4000estrazione``).
@@ -535,7 +535,7 @@ class TipoRicercaElenchiRichieste(Model):
     identificativiANPR: TipoIdentificativiANPR | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRiferimentoRichiesta(Model):
     """XSD type ``tipoRiferimentoRichiesta`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -543,7 +543,7 @@ class TipoRiferimentoRichiesta(Model):
     dataFinale: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoToponimoParz(Model):
     """XSD type ``tipoToponimoParz`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -553,7 +553,7 @@ class TipoToponimoParz(Model):
     denominazioneToponimo: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoUlterioriSelezioni(Model):
     """XSD type ``tipoUlterioriSelezioni`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -587,7 +587,7 @@ class TipoUlterioriSelezioni(Model):
     listaLeva: TipoSN1 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoVerificaStato4005(Model):
     """XSD type ``tipoVerificaStato4005`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 
@@ -595,7 +595,7 @@ class TipoVerificaStato4005(Model):
     progressivo: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipodatiRisposta4005(Model):
     """XSD type ``tipodatiRisposta4005`` (``http://sogei.it/ANPR/vocabolario4000estrazione``)."""
 

@@ -206,7 +206,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta1001(Request["RispostaComune | RispostaMultipla1001"]):
     """The request of operation ``1001`` (``iscrizione_nascita``); a successful call returns
     :class:`RispostaComune`, :class:`RispostaMultipla1001`.
@@ -230,7 +230,7 @@ class Richiesta1001(Request["RispostaComune | RispostaMultipla1001"]):
     datiControllo: TipoDatiControllo1001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta1002(Request["RispostaComune | RispostaMultipla1002"]):
     """The request of operation ``1002`` (``iscrizione_altriMotivi``); a successful call returns
     :class:`RispostaComune`, :class:`RispostaMultipla1002`.
@@ -272,7 +272,7 @@ class Richiesta1002(Request["RispostaComune | RispostaMultipla1002"]):
     datiControllo: TipoDatiControllo1002
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta1010(Request["RispostaComune"]):
     """The request of operation ``1010`` (``iscrizione_schedaConvivenza``); a successful call
     returns :class:`RispostaComune`.
@@ -292,7 +292,7 @@ class Richiesta1010(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo1010
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta1013(Request["RispostaComune"]):
     """The request of operation ``1013`` (``annullamento_iscrizione``); a successful call returns
     :class:`RispostaComune`.
@@ -310,7 +310,7 @@ class Richiesta1013(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo1013
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta1014(Request["RispostaComune"]):
     """The request of operation ``1014`` (``procedimento_amministrativo``); a successful call
     returns :class:`RispostaComune`.
@@ -327,7 +327,7 @@ class Richiesta1014(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo1014 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta1001(Model):
     """The answer to operation ``1001`` (element ``Risposta1001``).
 
@@ -358,7 +358,7 @@ class Risposta1001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta1002(Model):
     """The answer to operation ``1002`` (element ``Risposta1002``).
 
@@ -389,7 +389,7 @@ class Risposta1002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta1010(Model):
     """The answer to operation ``1010`` (element ``Risposta1010``).
 
@@ -417,7 +417,7 @@ class Risposta1010(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta1013(Model):
     """The answer to operation ``1013`` (element ``Risposta1013``).
 
@@ -445,7 +445,7 @@ class Risposta1013(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta1014(Model):
     """The answer to operation ``1014`` (element ``Risposta1014``).
 
@@ -473,7 +473,7 @@ class Risposta1014(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoConvivenza1002(Model):
     """XSD type ``tipoConvivenza1002`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
@@ -481,7 +481,7 @@ class TipoConvivenza1002(Model):
     legameSoggetto: TipoLegameSoggetto
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo1001(Model):
     """XSD type ``tipoDatiControllo1001`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
@@ -492,7 +492,7 @@ class TipoDatiControllo1001(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo1002(Model):
     """XSD type ``tipoDatiControllo1002`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
@@ -501,14 +501,14 @@ class TipoDatiControllo1002(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo1010(Model):
     """XSD type ``tipoDatiControllo1010`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo1013(Model):
     """XSD type ``tipoDatiControllo1013`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
@@ -517,14 +517,14 @@ class TipoDatiControllo1013(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo1014(Model):
     """XSD type ``tipoDatiControllo1014`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoFamiglia1002(Model):
     """XSD type ``tipoFamiglia1002`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 
@@ -532,7 +532,7 @@ class TipoFamiglia1002(Model):
     legameSoggetto: TipoLegameSoggetto
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGeneralitaIscrAltriMot1002(Model):
     """XSD type ``tipoGeneralitaIscrAltriMot1002``
     (``http://sogei.it/ANPR/vocabolario1000iscrizione``).
@@ -543,7 +543,7 @@ class TipoGeneralitaIscrAltriMot1002(Model):
     attributiSoggetto: TipoAttributiSoggetto | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGeneralitaIscrizione1001(Model):
     """XSD type ``tipoGeneralitaIscrizione1001``
     (``http://sogei.it/ANPR/vocabolario1000iscrizione``).
@@ -553,7 +553,7 @@ class TipoGeneralitaIscrizione1001(Model):
     attributiSoggetto: TipoAttributiSoggetto | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoMotivoIscrizione1002(Model):
     """XSD type ``tipoMotivoIscrizione1002`` (``http://sogei.it/ANPR/vocabolario1000iscrizione``)."""
 

@@ -244,7 +244,7 @@ values: ``PRIMOCARICAMENTO``, ``SEMESTRALE``, ``DINAMICA``, ``STRAORDINARIA``, `
 """
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5001(Request["RispostaComune"]):
     """The request of operation ``5001`` (``mutazione_famiglia_convivenza``); a successful call
     returns :class:`RispostaComune`.
@@ -264,7 +264,7 @@ class Richiesta5001(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo5001
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5005(Request["RispostaComune"]):
     """The request of operation ``5005`` (``mutazione_residenza``); a successful call returns
     :class:`RispostaComune`.
@@ -284,7 +284,7 @@ class Richiesta5005(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo5005
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5008(Request["RispostaComune"]):
     """The request of operation ``5008`` (``mutazione_scheda``); a successful call returns
     :class:`RispostaComune`.
@@ -321,7 +321,7 @@ class Richiesta5008(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo5008
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5010(Request["RispostaComune"]):
     """The request of operation ``5010`` (``mutazione_liste_elettorali``); a successful call returns
     :class:`RispostaComune`.
@@ -341,7 +341,7 @@ class Richiesta5010(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo5010
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5011(Request["RispostaComune"]):
     """The request of operation ``5011`` (``mutazione_liste_sezioni``); a successful call returns
     :class:`RispostaComune`.
@@ -356,7 +356,7 @@ class Richiesta5011(Request["RispostaComune"]):
     sezione: TipoListaSezioni5011
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5012(Request["RispostaComune"]):
     """The request of operation ``5012`` (``annullamento_mutazione``); a successful call returns
     :class:`RispostaComune`.
@@ -373,7 +373,7 @@ class Richiesta5012(Request["RispostaComune"]):
     datiControllo: TipoDatiControllo5012
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5013(Request["RispostaComune"]):
     """The request of operation ``5013`` (``revoca_dato``); a successful call returns
     :class:`RispostaComune`.
@@ -429,7 +429,7 @@ class Richiesta5013(Request["RispostaComune"]):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5014(Request["RispostaComune | Risposta5014"]):
     """The request of operation ``5014`` (``rettifica_dati``); a successful call returns
     :class:`RispostaComune`, :class:`Risposta5014`.
@@ -446,7 +446,7 @@ class Richiesta5014(Request["RispostaComune | Risposta5014"]):
     datiControllo: TipoDatiControllo5014 | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta5021(Request["Risposta5021"]):
     """The request of operation ``5021`` (``gestione_poligamia``); a successful call returns
     :class:`Risposta5021`.
@@ -467,7 +467,7 @@ class Richiesta5021(Request["Risposta5021"]):
     datiAnnullamento: TipoDatiAnnullamento | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5001(Model):
     """The answer to operation ``5001`` (element ``Risposta5001``).
 
@@ -495,7 +495,7 @@ class Risposta5001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5005(Model):
     """The answer to operation ``5005`` (element ``Risposta5005``).
 
@@ -523,7 +523,7 @@ class Risposta5005(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5008(Model):
     """The answer to operation ``5008`` (element ``Risposta5008``).
 
@@ -551,7 +551,7 @@ class Risposta5008(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5010(Model):
     """The answer to operation ``5010`` (element ``Risposta5010``).
 
@@ -579,7 +579,7 @@ class Risposta5010(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5011(Model):
     """The answer to operation ``5011`` (element ``Risposta5011``).
 
@@ -607,7 +607,7 @@ class Risposta5011(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5012(Model):
     """The answer to operation ``5012`` (element ``Risposta5012``).
 
@@ -635,7 +635,7 @@ class Risposta5012(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5013(Model):
     """The answer to operation ``5013`` (element ``Risposta5013``).
 
@@ -663,7 +663,7 @@ class Risposta5013(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5014(Model):
     """The answer to operation ``5014`` (element ``Risposta5014``).
 
@@ -704,7 +704,7 @@ class Risposta5014(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta5021(Model):
     """The answer to operation ``5021`` (element ``Risposta5021``).
 
@@ -733,21 +733,21 @@ class Risposta5021(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoCertificabilita(Model):
     """XSD type ``tipoCertificabilita`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
     soggettoCertificabile: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiAnnullamento(Model):
     """XSD type ``tipoDatiAnnullamento`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5001(Model):
     """XSD type ``tipoDatiControllo5001`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -756,7 +756,7 @@ class TipoDatiControllo5001(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5005(Model):
     """XSD type ``tipoDatiControllo5005`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -765,7 +765,7 @@ class TipoDatiControllo5005(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5008(Model):
     """XSD type ``tipoDatiControllo5008`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -774,7 +774,7 @@ class TipoDatiControllo5008(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5010(Model):
     """XSD type ``tipoDatiControllo5010`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -782,7 +782,7 @@ class TipoDatiControllo5010(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5012(Model):
     """XSD type ``tipoDatiControllo5012`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -791,7 +791,7 @@ class TipoDatiControllo5012(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5013(Model):
     """XSD type ``tipoDatiControllo5013`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -799,14 +799,14 @@ class TipoDatiControllo5013(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5014(Model):
     """XSD type ``tipoDatiControllo5014`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
     listaControlli: Sequence[TipoListaControlli] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiControllo5021(Model):
     """XSD type ``tipoDatiControllo5021`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -814,7 +814,7 @@ class TipoDatiControllo5021(Model):
     listaControlli: TipoListaControlli | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiDecesso(Model):
     """XSD type ``tipoDatiDecesso`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -823,7 +823,7 @@ class TipoDatiDecesso(Model):
     sentenza: TipoSentenza | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoGeneralitaPerModifica(Model):
     """XSD type ``tipoGeneralitaPerModifica`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -831,7 +831,7 @@ class TipoGeneralitaPerModifica(Model):
     attributiSoggetto: TipoAttributiSoggetto | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoListe(Model):
     """XSD type ``tipoListe`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -839,7 +839,7 @@ class TipoListe(Model):
     listaElettorale: TipoListaElettorale | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRicercaMatrimonio(Model):
     """XSD type ``tipoRicercaMatrimonio`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -848,7 +848,7 @@ class TipoRicercaMatrimonio(Model):
     coniuge2: TipoGeneralita | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRichiestaRettifica(Model):
     """XSD type ``tipoRichiestaRettifica`` (``http://sogei.it/ANPR/vocabolario5000mutazione``).
 
@@ -893,14 +893,14 @@ class TipoRichiestaRettifica(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRichiestaRettifica101(Model):
     """XSD type ``tipoRichiestaRettifica101`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
     dataDecorrenzaResidenza: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRichiestaRettifica102(Model):
     """XSD type ``tipoRichiestaRettifica102`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -909,7 +909,7 @@ class TipoRichiestaRettifica102(Model):
     provenienza: TipoProvenienzaDestinazione | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRichiestaRettifica103(Model):
     """XSD type ``tipoRichiestaRettifica103`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -918,7 +918,7 @@ class TipoRichiestaRettifica103(Model):
     dataIngressoFamiglia: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRichiestaRettifica104(Model):
     """XSD type ``tipoRichiestaRettifica104`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -929,14 +929,14 @@ class TipoRichiestaRettifica104(Model):
     dataDecorrenzaLegame: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRichiestaRettifica105(Model):
     """XSD type ``tipoRichiestaRettifica105`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
     luogoNascita: TipoLuogoEvento
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRispostaRettifica(Model):
     """XSD type ``tipoRispostaRettifica`` (``http://sogei.it/ANPR/vocabolario5000mutazione``).
 
@@ -981,7 +981,7 @@ class TipoRispostaRettifica(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRispostaRettifica101(Model):
     """XSD type ``tipoRispostaRettifica101`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -989,7 +989,7 @@ class TipoRispostaRettifica101(Model):
     dataDecorrenzaResidenza: dt.date
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRispostaRettifica102(Model):
     """XSD type ``tipoRispostaRettifica102`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -999,7 +999,7 @@ class TipoRispostaRettifica102(Model):
     provenienza: TipoProvenienzaDestinazione | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRispostaRettifica103(Model):
     """XSD type ``tipoRispostaRettifica103`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -1009,7 +1009,7 @@ class TipoRispostaRettifica103(Model):
     dataIngressoFamiglia: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRispostaRettifica104(Model):
     """XSD type ``tipoRispostaRettifica104`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 
@@ -1021,7 +1021,7 @@ class TipoRispostaRettifica104(Model):
     dataDecorrenzaLegame: dt.date | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoRispostaRettifica105(Model):
     """XSD type ``tipoRispostaRettifica105`` (``http://sogei.it/ANPR/vocabolario5000mutazione``)."""
 

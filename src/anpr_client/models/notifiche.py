@@ -16,7 +16,7 @@ from ._base import Model, Request
 __all__ = ["RichiestaN000", "RispostaN000", "TipoDatoTestataNotifica"]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaN000(Request["RispostaN000"]):
     """The request of operation ``N000`` (``inoltroNotificaANPR``); a successful call returns
     :class:`RispostaN000`.
@@ -28,7 +28,7 @@ class RichiestaN000(Request["RispostaN000"]):
     contenuto: bytes
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaN000(Model):
     """The answer to operation ``N000`` (element ``RispostaN000``)."""
 
@@ -36,7 +36,7 @@ class RispostaN000(Model):
     esito: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatoTestataNotifica(Model):
     """XSD type ``tipoDatoTestataNotifica`` (``http://sogei.it/ANPR/N000AnprService``)."""
 

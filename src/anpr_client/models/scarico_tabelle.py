@@ -48,7 +48,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta7001(Request["RispostaMultipla7001"]):
     """The request of operation ``7001`` (``scarica_tabelle``); a successful call returns
     :class:`RispostaMultipla7001`.
@@ -63,7 +63,7 @@ class Richiesta7001(Request["RispostaMultipla7001"]):
     datiRichiesta: TipoDatiRichiesta
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta7002(Request["RispostaMultipla7002"]):
     """The request of operation ``7002`` (``download_file``); a successful call returns
     :class:`RispostaMultipla7002`.
@@ -78,7 +78,7 @@ class Richiesta7002(Request["RispostaMultipla7002"]):
     datiRichiesta: TipoDatiRichiesta7002
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Richiesta7003(Request["RispostaMultipla7003"]):
     """The request of operation ``7003`` (``elenco_versioni``); a successful call returns
     :class:`RispostaMultipla7003`.
@@ -93,7 +93,7 @@ class Richiesta7003(Request["RispostaMultipla7003"]):
     datiRichiesta: TipoDatiRichiesta7003
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta7001(Model):
     """The answer to operation ``7001`` (element ``Risposta7001``).
 
@@ -121,7 +121,7 @@ class Risposta7001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta7002(Model):
     """The answer to operation ``7002`` (element ``Risposta7002``).
 
@@ -149,7 +149,7 @@ class Risposta7002(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Risposta7003(Model):
     """The answer to operation ``7003`` (element ``Risposta7003``).
 
@@ -177,7 +177,7 @@ class Risposta7003(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla7001(Model):
     """Content of element ``RispostaMultipla7001`` (``http://sogei.it/ANPR/7001scaricoTabelle``)."""
 
@@ -185,7 +185,7 @@ class RispostaMultipla7001(Model):
     datiDettaglioRisposta: TipoDatiDettaglioRisposta | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla7002(Model):
     """Content of element ``RispostaMultipla7002`` (``http://sogei.it/ANPR/7001scaricoTabelle``)."""
 
@@ -195,7 +195,7 @@ class RispostaMultipla7002(Model):
     formato: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaMultipla7003(Model):
     """Content of element ``RispostaMultipla7003`` (``http://sogei.it/ANPR/7001scaricoTabelle``)."""
 
@@ -203,7 +203,7 @@ class RispostaMultipla7003(Model):
     statoVersioni: Sequence[TipoStatoVersioni]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiDettaglioRisposta(Model):
     """XSD type ``tipoDatiDettaglioRisposta``
     (``http://sogei.it/ANPR/vocabolario7001scaricoTabelle``).
@@ -213,28 +213,28 @@ class TipoDatiDettaglioRisposta(Model):
     xmlFile: Sequence[bytes]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta(Model):
     """XSD type ``tipoDatiRichiesta`` (``http://sogei.it/ANPR/vocabolario7001scaricoTabelle``)."""
 
     idTabella: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta7002(Model):
     """XSD type ``tipoDatiRichiesta7002`` (``http://sogei.it/ANPR/vocabolario7001scaricoTabelle``)."""
 
     idOperazioneANPR: str
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiRichiesta7003(Model):
     """XSD type ``tipoDatiRichiesta7003`` (``http://sogei.it/ANPR/vocabolario7001scaricoTabelle``)."""
 
     tipoVersioni: str | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoStatoVersioni(Model):
     """XSD type ``tipoStatoVersioni`` (``http://sogei.it/ANPR/vocabolario7001scaricoTabelle``)."""
 
@@ -242,7 +242,7 @@ class TipoStatoVersioni(Model):
     versioniSupportate: Sequence[TipoAnprVersione] = ()
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class Tipofile7002(Model):
     """XSD type ``tipofile7002`` (``http://sogei.it/ANPR/vocabolario7001scaricoTabelle``)."""
 

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RichiestaS001(Request["RispostaOK"]):
     """The request of operation ``S001`` (``subentroS001``); a successful call returns
     :class:`RispostaOK`.
@@ -50,7 +50,7 @@ class RichiestaS001(Request["RispostaOK"]):
     fileXml: bytes | None = None
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaOK(Model):
     """Content of element ``rispostaOK`` (``http://www.sogei.it/ANPR/S001subentro``)."""
 
@@ -58,7 +58,7 @@ class RispostaOK(Model):
     datiDettaglioRisposta: TipoDatiDettaglioRisposta
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class RispostaS001(Model):
     """The answer to operation ``S001`` (element ``RispostaS001``).
 
@@ -86,7 +86,7 @@ class RispostaS001(Model):
         check_choices(self)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, eq=False, repr=False)
 class TipoDatiDettaglioRisposta(Model):
     """XSD type ``tipoDatiDettaglioRisposta`` (``http://sogei.it/ANPR/vocabolarioSubentro``)."""
 
