@@ -524,7 +524,9 @@ class SchemaSet:
                 choice.nested = True
             for node in branches:
                 node.min_occurs = 0
-                node.choice = choice
+                # A repeating choice picks again at each repetition: its branches are simply
+                # repeated elements, with no "one of" between them.
+                node.choice = choice if group_repeats == 1 else None
         yield from members
 
     def _local(self, doc: _Doc, decl: etree._Element) -> Node:
