@@ -7,7 +7,7 @@ The tree (``except`` the level you care about)::
      ├─ PayloadError (ValueError)            request refused before sending; .violations
      │   └─ LocalCheckError                  local checks predict ANPR errors; .findings
      ├─ ModelError (ValueError)              a typed model cannot be built; .model .violations
-     │   └─ ChoiceError                      two branches of one xs:choice; .choice .given
+     │   └─ ChoiceError                      not one branch of an xs:choice; .choice .given
      ├─ ValidationError (ValueError)         a pre-transmission check failed; .field .code .rule
      │   ├─ InvalidFormat ── InvalidLength
      │   ├─ InvalidChecksum

@@ -248,12 +248,8 @@ class _Slot:
     @property
     def text(self) -> bool:
         """A single field whose text is its value (most of them): the fast path."""
-        return (
-            not self.repeated
-            and self.plan is None
-            and self.convert is None
-            and (self.allowed is None)
-        )
+        simple = self.plan is None and self.convert is None and self.allowed is None
+        return simple and not self.repeated
 
 
 @dataclasses.dataclass(eq=False)
