@@ -6,17 +6,23 @@ Prints, for each service family, the cold cost in a fresh process of what a firs
 (operation table scan, the family's element models, its compiled schema, a ``Client``) — goal
 ≤ 25 ms per family, bundle parsed once per process — then the median time to build a 3002
 request (payload → testata → XML → XSD validation → envelope bytes) beside zeep's own
-``create_message`` for the same payload.
+``create_message`` for the same payload; then what the typed models cost: ``import
+anpr_client`` (which imports no family's models), the first import of the 3000 models, and a
+typed 3002 call against ``client.call`` with the same canned answer (an answer the simulator
+gave for a resident) — goal: at most 10 % more.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -122,6 +128,93 @@ def build_vs_zeep(n: int = 2000) -> tuple[float, float]:
     return statistics.median(ours) * 1000, statistics.median(theirs) * 1000
 
 
+_IMPORTS = r"""
+import json, sys, time
+t0 = time.perf_counter()
+import anpr_client
+t1 = time.perf_counter()
+families = [m for m in sys.modules if m.startswith("anpr_client.models.")
+            and m.rpartition(".")[2] not in ("_base", "_index")]
+from anpr_client.models import consultazione
+t2 = time.perf_counter()
+print(json.dumps({"anpr_client": t1 - t0, "models_3000": t2 - t1, "loaded": families}))
+"""
+
+
+def import_costs(runs: int = 5) -> dict[str, float]:
+    samples = []
+    for _ in range(runs):
+        out = subprocess.run(
+            [sys.executable, "-c", _IMPORTS], capture_output=True, text=True, check=True
+        )
+        sample = json.loads(out.stdout)
+        assert sample.pop("loaded") == [], "import anpr_client imported a family's models"
+        samples.append(sample)
+    return {k: statistics.median(s[k] for s in samples) * 1000 for k in samples[0]}
+
+
+def _request_3002(cf: str) -> tuple[dict[str, Any], Any]:
+    """The same 3002 lookup as a payload and as a request model."""
+    from anpr_client.models.consultazione import (
+        Richiesta3002,
+        TipoCriteriRicerca,
+        TipoDatiRichiesta,
+    )
+
+    payload = {**PAYLOAD, "criteriRicerca": {"codiceFiscale": cf}}
+    request = Richiesta3002(
+        criteriRicerca=TipoCriteriRicerca(codiceFiscale=cf),
+        datiRichiesta=TipoDatiRichiesta(
+            schedaAnagraficaRichiesta="1", dataRiferimentoRichiesta=dt.date(2026, 11, 20)
+        ),
+    )
+    return payload, request
+
+
+def _cpu_per_call(
+    client: Any, payload: dict[str, Any], request: Any, rounds: int = 30, n: int = 100
+) -> tuple[float, float]:
+    """CPU time of this thread per ``client.call`` and per ``client.typed_call`` (ms), the best
+    of alternating blocks: other processes' noise, and a server's threads, count for neither."""
+
+    def block(call: Callable[[], object]) -> float:
+        start = time.thread_time()
+        for _ in range(n):
+            call()
+        return (time.thread_time() - start) / n
+
+    client.call("3002", payload)  # warm: schemas, checker, the models' reading plans
+    client.typed_call("3002", request)
+    plain, typed = [], []
+    for _ in range(rounds):
+        plain.append(block(lambda: client.call("3002", payload)))
+        typed.append(block(lambda: client.typed_call("3002", request)))
+    return min(plain) * 1000, min(typed) * 1000
+
+
+def typed_vs_call() -> dict[str, tuple[float, float]]:
+    """typed_call against client.call for 3002: with an answer the simulator gave, served from
+    memory (the client's own cost, the worst case for the ratio), and against the simulator
+    over TLS with a signing client (a real call)."""
+    from anpr_client.client import Client
+    from anpr_client.settings import Settings
+    from anpr_client.simulator import SimulatorConfig, running_simulator
+    from anpr_client.transport import HttpResponse, MockTransport
+
+    out = {}
+    with running_simulator(SimulatorConfig()) as sim:
+        cf = sim.store.residents(sim.comuni[0])[0].codice_fiscale
+        payload, request = _request_3002(cf)
+        client = sim.client(journal=False)
+        answer = client.call("3002", payload).raw
+        out["simulator over TLS, signed"] = _cpu_per_call(client, payload, request, 10, 20)
+        client.close()
+    canned = MockTransport(lambda _: HttpResponse(200, {"content-type": "text/xml"}, answer))
+    client = Client(Settings(codice_istat="058091"), transport=canned)
+    out["canned answer, no TLS"] = _cpu_per_call(client, payload, request)
+    return out
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from anpr_client.soap.bundle import get_bundle
@@ -148,6 +241,17 @@ def main() -> None:
         f"3002 request build, median: ours {ours:.3f} ms (incl. XSD validation) | "
         f"zeep create_message {zeep:.3f} ms | ratio {zeep / ours:.2f}x"
     )
+    imports = import_costs()
+    print(
+        f"import anpr_client {imports['anpr_client']:.0f} ms (no family's models); then the "
+        f"3000 models (with the shared ones) {imports['models_3000']:.0f} ms, once per process"
+    )
+    print("3002: typed_call against client.call, client CPU per call (best of alternating blocks)")
+    for label, (plain, typed) in typed_vs_call().items():
+        print(
+            f"  {label:<28} client.call {plain:.3f} ms | typed_call {typed:.3f} ms | "
+            f"ratio {typed / plain:.3f} (goal <= 1.10)"
+        )
 
 
 if __name__ == "__main__":

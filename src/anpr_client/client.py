@@ -21,7 +21,7 @@ import enum
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from .results import PreparedRequest, Result
 from .settings import Settings, load_settings
@@ -31,9 +31,12 @@ from .transport import HttpResponse, HttpTransport, Transport
 
 if TYPE_CHECKING:
     from .journal import Journal, Repository
+    from .models import Request
     from .services.consultazione import Consultazione
 
 __all__ = ["FROM_SETTINGS", "Client", "FromSettings", "WsseHook", "client_from_settings"]
+
+T = TypeVar("T")
 
 
 class FromSettings(enum.Enum):
@@ -244,6 +247,20 @@ class Client:
 
             return journaled_call(self.binding, self.journal, operation, payload, header=header)
         return self.binding.send(self.binding.prepare(operation, payload, header=header))
+
+    def typed_call(
+        self,
+        operation: str,
+        request: Request[T],
+        *,
+        header: Mapping[str, Any] | None = None,
+    ) -> Result[T]:
+        """:meth:`call` with a request model (:func:`anpr_client.models.request_type`); the
+        answer's OK branch comes back as its model, typed for mypy (``Result[Risposta3002OK]``
+        for a ``Richiesta3002``). See :func:`anpr_client.services._typed.call`."""
+        from .services._typed import call
+
+        return call(self, operation, request, header=header)
 
 
 def client_from_settings(

@@ -55,3 +55,67 @@ def test_model_matches_zeep(code: str) -> None:
         (op.response, BUNDLE.response_model(op)),
     ):
         _compare(ours, types.get_element(qname.text), qname.localname, 12, set())
+
+
+# ----------------------------------------------------------------------------- for the generator
+
+
+def _child(node: Node, *path: str) -> Node:
+    for name in path:
+        node = node.children[name]
+    return node
+
+
+def test_choice_branches_know_their_choice() -> None:
+    answer = BUNDLE.response_model(BUNDLE.operation("3002"))
+    ok, ko = answer.children["Risposta3002_OK"], answer.children["rispostaKO"]
+    choice = ok.choice
+    assert choice is not None
+    assert ko.choice is choice
+    assert choice.branches == ("Risposta3002_OK", "rispostaKO")
+    assert not choice.required  # both branches have minOccurs 0
+    person = _child(ok, "listaSoggetti", "datiSoggetto", "generalita")
+    cognome, senza, nome = (person.children[n] for n in ("cognome", "senzaCognome", "nome"))
+    surname = cognome.choice
+    assert surname is not None
+    assert senza.choice is surname
+    assert surname.required  # exactly one of cognome | senzaCognome
+    assert nome.choice is not None
+    assert nome.choice is not surname
+    assert person.children["sesso"].choice is None
+
+
+def test_enumerations_come_from_facets_and_plain_alternative_patterns() -> None:
+    person = _child(
+        BUNDLE.response_model(BUNDLE.operation("3002")),
+        "Risposta3002_OK",
+        "listaSoggetti",
+        "datiSoggetto",
+        "generalita",
+    )
+    assert person.children["sesso"].enumeration == ("M", "F", "N", "m", "f", "n")
+    assert person.children["senzaCognome"].enumeration == ("1",)
+    assert person.children["cognome"].enumeration is None  # a character class, no list
+    assert person.children["dataNascita"].enumeration is None
+    infos = _child(
+        BUNDLE.response_model(BUNDLE.operation("E002")),
+        "RispostaE002_OK",
+    )
+    assert infos.enumeration is None  # complex content: no values at all
+
+
+def test_extends_tells_an_extension_that_adds_nothing_from_one_that_adds() -> None:
+    request = BUNDLE.request_model(BUNDLE.operation("3002"))
+    testata = request.children["testataRichiesta"]
+    assert testata.type_name == "tipoTestataRichiesta"
+    assert testata.type_namespace == "http://sogei.it/ANPR/vocabolario3000consultazione"
+    derived = testata.extends
+    assert derived is not None
+    base, adds = derived
+    assert not adds
+    assert (base.type_name, base.type_namespace) == (
+        "tipoDatoTestataRichiesta",
+        "http://sogei.it/ANPR/tipoDato",
+    )
+    assert list(base.children) == list(testata.children)
+    assert request.extends is None  # an anonymous type derives from nothing

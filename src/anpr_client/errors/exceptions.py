@@ -7,6 +7,8 @@ The tree (``except`` the level you care about)::
      ├─ UnknownOperationError (LookupError)  no operation (or service family) with this code
      ├─ PayloadError (ValueError)            request refused before sending; .violations
      │   └─ LocalCheckError                  local checks predict ANPR errors; .findings
+     ├─ ModelError (ValueError)              a typed model cannot be built; .model .violations
+     │   └─ ChoiceError                      not one branch of an xs:choice; .choice .given
      ├─ ValidationError (ValueError)         a pre-transmission check failed; .field .code .rule
      │   ├─ InvalidFormat ── InvalidLength
      │   ├─ InvalidChecksum
@@ -79,6 +81,7 @@ __all__ = [
     "BusinessRuleError",
     "CardRemovedError",
     "CertificateRevoked",
+    "ChoiceError",
     "CmsRejected",
     "ConfigurationError",
     "ConnectError",
@@ -103,6 +106,7 @@ __all__ = [
     "JournalError",
     "LocalCheckError",
     "MalformedFrame",
+    "ModelError",
     "NotFoundError",
     "NotificationError",
     "OperationNotAllowedError",
@@ -249,6 +253,37 @@ class LocalCheckError(PayloadError):
     @property
     def warnings(self) -> tuple[Finding, ...]:
         return tuple(f for f in self.findings if not f.blocking)
+
+
+# --------------------------------------------------------------------------- typed models
+
+
+class ModelError(AnprError, ValueError):
+    """A typed model (:mod:`anpr_client.models`) cannot be built from the values given.
+
+    ``model`` names the class, ``violations`` lists every problem (path, rule, message).
+    """
+
+    def __init__(self, model: str, violations: Sequence[Violation]):
+        self.model = model
+        self.violations: tuple[Violation, ...] = tuple(violations)
+        lines = "\n".join(f"  - {v}" for v in self.violations)
+        super().__init__(f"cannot build {model}:\n{lines}")
+
+
+class ChoiceError(ModelError):
+    """The values given for one ``xs:choice`` are not one branch: two or more branches, or none
+    of a choice that requires one. ``choice`` lists the branches in schema order, ``given`` the
+    ones that were given; ``required`` says whether one branch must be present."""
+
+    def __init__(self, model: str, choice: Sequence[str], given: Sequence[str], *, required: bool):
+        self.choice = tuple(choice)
+        self.given = tuple(given)
+        self.required = required
+        got = " and ".join(self.given) if self.given else "none"
+        rule = "exactly one" if required else "at most one"
+        message = f"an xs:choice takes {rule} of its branches; got {got}"
+        super().__init__(model, [Violation(" | ".join(self.choice), "choice", message)])
 
 
 # --------------------------------------------------------------------------- local validation

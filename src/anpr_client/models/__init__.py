@@ -1,11 +1,56 @@
 """Typed models of ANPR messages, and their conversion to and from payload dicts.
 
-The model classes (``anpr_client.models.consultazione`` …) are generated from our bundle by
-``tools/generate_models.py``: one frozen, keyword-only dataclass per XSD complex type, fields
-named like the XML elements (ANPR's protocol names), ``list[...]`` for repeated elements and
-``None`` for absent ones. Every field is optional in the Python type because the same types
-appear in answers, which are read tolerantly; what a *request* requires is enforced by the XSD
-validation that runs before anything is sent.
+>>> from anpr_client.models.consultazione import Richiesta3002, TipoCriteriRicerca
+>>> from anpr_client.models import request_type, to_payload
+>>> request_type("3002") is Richiesta3002
+True
+
+The model classes are generated from our bundle by ``tools/generate_models.py``: one module per
+family folder of ``wsdl/`` (:mod:`~anpr_client.models.consultazione` for ``3000-consultazione``,
+:mod:`~anpr_client.models.mutazione` for ``5000-mutazione``…) and :mod:`.common` for what several
+families share. Each complex type is one frozen, keyword-only dataclass whose fields keep the
+XML element names (ANPR's protocol names). Importing this package imports no family module:
+:func:`request_type` and :func:`response_type` load the one they need.
+
+**The rules of a field** (so that mypy catches a wrong request before it runs):
+
+- an element with ``minOccurs >= 1`` is a required field without default; an optional one is
+  ``X | None = None``; a repeated one is a ``Sequence[X]`` (``()`` by default when it may be
+  empty). Exception: a request's ``testataRichiesta`` is optional, because the client fills it
+  (fields you give override the generated ones);
+- the branches of an ``xs:choice`` are ``X | None = None`` fields, and the class has one
+  constructor overload per way of choosing: giving two branches (or none of a required choice)
+  is a mypy error (``call-overload``), and at run time a
+  :class:`~anpr_client.errors.ChoiceError` naming the choice and the branches given. This keeps
+  the XML names for reading (``generalita.cognome``), where a ``str | None`` says the branch may
+  be the other one;
+- an enumeration is a ``Literal`` of its wire values (``TipoSesso``, ``TipoSN1``…), documented
+  with the values; dates and times are :class:`datetime.date` / :class:`datetime.datetime`;
+  ``base64Binary`` is ``bytes``;
+- one class per type: ``testataRichiesta``, ``testataRisposta``, ``rispostaKO``,
+  ``tipoErroriAnomalia`` and every type of ``wsdl/common/`` are classes of :mod:`.common`, which
+  the family modules re-export, so ``isinstance`` works across families (a family's
+  ``TipoTestataRichiesta`` is an alias of :class:`.common.TipoDatoTestataRichiesta`: ANPR's
+  families declare it as an extension that adds nothing).
+
+Every request class derives from :class:`Request` parametrised by its answer's OK branch, which
+is what :meth:`anpr_client.Client.typed_call` returns (``Result[Risposta3002OK]`` for a
+``Richiesta3002``).
+
+**Answers are read tolerantly.** :func:`from_payload` builds a model without its constructor:
+an answer that lacks a required field, holds two branches of a choice, a value outside an
+enumeration or a value that does not parse (a date that is no date) still reads — the field
+holds ``None`` or the text as received — and each deviation is reported by :func:`violations`
+on the model returned, as a :class:`~anpr_client.errors.Violation` with its path. Elements the
+bundle does not know (ANPR 9.2's ``anncsu`` section, say) never reach the model: the decoder
+keeps them aside, in :attr:`anpr_client.Result.unknown_elements`, and reads everything after
+them. ``from_payload(..., strict=True)`` instead raises
+:class:`~anpr_client.errors.ModelError` listing every deviation: the way to build a request
+from untrusted JSON.
+
+:func:`to_payload` turns a model into the payload dict :meth:`anpr_client.Client.call` takes,
+with every value in its wire form (``date`` → ``2026-11-20``, a ``datetime`` with its UTC offset
+— a naive one gets the local offset — ``bytes`` → base64).
 """
 
 from __future__ import annotations
@@ -14,105 +59,429 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
-from enum import Enum
-from typing import Any, TypeVar
+from types import MappingProxyType
+from typing import Any, Final, TypeVar
 
-from ..errors.exceptions import ProtocolError
+from ..errors.exceptions import ModelError, Violation
+from ..soap.codec import render_value
+from ._base import Model, Request, field_names
+from ._index import OPERATIONS, load
 
-__all__ = ["from_payload", "to_payload"]
+__all__ = [
+    "Model",
+    "Request",
+    "from_payload",
+    "ok_types",
+    "request_type",
+    "response_type",
+    "to_payload",
+    "violations",
+]
 
 M = TypeVar("M")
 
 
+# ----------------------------------------------------------------------------- by code
+
+
+def _entry(code: str) -> tuple[str, str, str, tuple[tuple[str, str], ...]]:
+    entry = OPERATIONS.get(code)
+    if entry is None:
+        from ..soap.bundle import get_bundle
+
+        # Bundle.operation knows the accepted spellings ("testconn") and raises
+        # UnknownOperationError listing the codes.
+        entry = OPERATIONS.get(get_bundle().operation(code).code)
+        if entry is None:  # a user bundle's operation that our models do not know
+            from ..soap.bundle import UnknownOperationError
+
+            raise UnknownOperationError(f"no typed models for operation {code!r}")
+    return entry
+
+
+_classes: dict[tuple[str, str], type[Any]] = {}
+
+
+def _class(module: str, name: str) -> type[Any]:
+    cls = _classes.get((module, name))
+    if cls is None:
+        cls = _classes[(module, name)] = getattr(load(module), name)
+    return cls
+
+
+def request_type(code: str) -> type[Request[Any]]:
+    """The request class of operation ``code`` (``"3002"`` → ``Richiesta3002``).
+
+    Raises :class:`~anpr_client.UnknownOperationError` for a code that is not an operation.
+    """
+    module, request, _, _ = _entry(code)
+    return _class(module, request)
+
+
+def response_type(code: str) -> type[Model]:
+    """The class of the answer element of operation ``code`` (``"3002"`` → ``Risposta3002``,
+    its branches ``Risposta3002_OK`` and ``rispostaKO`` as fields)."""
+    module, _, response, _ = _entry(code)
+    return _class(module, response)
+
+
+_ok: dict[str, Mapping[str, type[Model]]] = {}
+
+
+def ok_types(code: str) -> Mapping[str, type[Model]]:
+    """The answer branches a successful call of ``code`` returns, by the name
+    :attr:`anpr_client.Result.outcome` gives them (``{"Risposta3002_OK": Risposta3002OK}``;
+    the answer element itself when it has no branches, as for TestConn)."""
+    found = _ok.get(code)
+    if found is None:
+        module, _, _, outcomes = _entry(code)
+        found = MappingProxyType({outcome: _class(module, name) for outcome, name in outcomes})
+        _ok[code] = found
+    return found
+
+
+# ----------------------------------------------------------------------------- to payloads
+
+
 def to_payload(model: Any) -> dict[str, Any]:
-    """A model instance as a payload dict (``None`` fields and empty lists left out)."""
+    """A model instance as a payload dict, values in their wire form (``None`` fields and empty
+    sequences left out)."""
     out: dict[str, Any] = {}
-    for f in dataclasses.fields(model):
-        value = getattr(model, f.name)
-        if value is None or value == []:
+    for name in field_names(type(model)):
+        value = getattr(model, name)
+        if value is None:
             continue
-        out[f.name] = _dump(value)
+        kind = type(value)
+        if kind is str:
+            out[name] = value
+        elif kind is tuple or kind is list:
+            if value:
+                out[name] = [_dump(v) for v in value]
+        else:
+            out[name] = _dump(value)
     return out
 
 
 def _dump(value: Any) -> Any:
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Model) or (
+        dataclasses.is_dataclass(value) and not isinstance(value, type)
+    ):
         return to_payload(value)
     if isinstance(value, list | tuple):
         return [_dump(v) for v in value]
-    if isinstance(value, Enum):
-        return value.value
-    return value
+    if isinstance(value, dt.datetime):
+        return wire_datetime(value)
+    try:
+        return render_value(value)
+    except TypeError:  # not a wire value: left for the encoder to report with its path
+        return value
 
 
-_hint_cache: dict[type, dict[str, Any]] = {}
+def wire_datetime(value: dt.datetime) -> str:
+    """A ``datetime`` the way ANPR writes one: with its UTC offset (a naive value is taken as
+    local time) and milliseconds, e.g. ``2026-11-20T10:15:00.000+01:00``; microseconds are kept
+    when there are any."""
+    aware = value if value.tzinfo is not None else value.astimezone()
+    spec = "milliseconds" if aware.microsecond % 1000 == 0 else "microseconds"
+    return aware.isoformat(timespec=spec)
 
 
-def _hints(cls: type) -> dict[str, Any]:
-    hints = _hint_cache.get(cls)
-    if hints is None:
-        hints = _hint_cache[cls] = typing.get_type_hints(cls)
-    return hints
+# ----------------------------------------------------------------------------- from payloads
 
 
-def from_payload(cls: type[M], data: Mapping[str, Any], *, path: str = "") -> M:
-    """Build ``cls`` from a decoded payload dict; raises ``ProtocolError`` naming a bad value."""
-    hints = _hints(cls)
-    kwargs: dict[str, Any] = {}
-    for name, hint in hints.items():
-        if name not in data:
-            continue
-        kwargs[name] = _load(hint, data[name], f"{path}/{name}" if path else name)
-    return cls(**kwargs)
+def from_payload(
+    cls: type[M], data: Mapping[str, Any], *, path: str = "", strict: bool = False
+) -> M:
+    """Build ``cls`` from a payload dict (a decoded answer, or a request written as JSON).
+
+    Tolerant by default (see the module docstring): deviations are reported by
+    :func:`violations` on the result. With ``strict=True`` they raise
+    :class:`~anpr_client.errors.ModelError` instead. Either way, ``data`` that is not a
+    mapping raises :class:`~anpr_client.errors.ModelError`.
+    """
+    if not isinstance(data, Mapping):
+        raise ModelError(
+            getattr(cls, "__name__", str(cls)),
+            [Violation(path or "payload", "type", f"expected an object, got {type(data)}")],
+        )
+    issues: list[Violation] = []
+    model = _load(_plan(cls), data, path or cls.__name__, issues)
+    if issues:
+        if strict:
+            raise ModelError(cls.__name__, issues)
+        model.__dict__["_violations"] = tuple(issues)
+    result: M = model
+    return result
+
+
+def violations(model: object) -> tuple[Violation, ...]:
+    """What did not follow the schema in the payload ``model`` was read from (see
+    :func:`from_payload`): a required field missing, two branches of a choice, a value outside
+    an enumeration or that does not parse, a key that is no field. Empty for a model built by
+    its constructor."""
+    found: tuple[Violation, ...] = getattr(model, "__dict__", {}).get("_violations", ())
+    return found
+
+
+_Converter = Callable[[str], Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class _Slot:
+    """How to read one field."""
+
+    name: str
+    required: bool
+    repeated: bool
+    plan: _Plan | None  # a model field
+    convert: _Converter | None  # a simple field (``None``: kept as text)
+    python: type | None  # the Python type a simple value has once read
+    allowed: frozenset[str] | None  # a Literal's values
+
+    @property
+    def text(self) -> bool:
+        """A single field whose text is its value (most of them): the fast path."""
+        simple = self.plan is None and self.convert is None and self.allowed is None
+        return simple and not self.repeated
+
+
+@dataclasses.dataclass(eq=False)
+class _Plan:
+    cls: type
+    slots: dict[str, _Slot] = dataclasses.field(default_factory=dict)
+    """By field name, in schema order."""
+    text: frozenset[str] = frozenset()
+    """The fields read as plain text (:attr:`_Slot.text`)."""
+    nested: dict[str, _Plan] = dataclasses.field(default_factory=dict)
+    """The single fields that hold a model, with its plan."""
+    converted: dict[str, _Converter] = dataclasses.field(default_factory=dict)
+    """The single simple fields whose text converts (dates, numbers…), with the converter."""
+    required: tuple[tuple[str, object], ...] = ()
+    """The required fields, each with what it holds when missing (``None`` or ``()``)."""
+    choices: tuple[tuple[tuple[str, ...], bool], ...] = ()
+
+
+_plans: dict[type, _Plan] = {}
+
+
+def _plan(cls: type) -> _Plan:
+    """The reading plan of a model class, built once from its type hints."""
+    plan = _plans.get(cls)
+    if plan is not None:
+        return plan
+    if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
+        raise TypeError(f"{cls!r} is not a model class")
+    plan = _plans[cls] = _Plan(cls)  # before the fields: models may nest themselves
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        hint = _unwrap_optional(hints[f.name])
+        repeated = typing.get_origin(hint) in (Sequence, list, tuple)
+        if repeated:
+            hint = typing.get_args(hint)[0]
+        plan.slots[f.name] = _slot(f.name, hint, required=required, repeated=repeated)
+    plan.required = tuple(
+        (s.name, () if s.repeated else None) for s in plan.slots.values() if s.required
+    )
+    plan.text = frozenset(s.name for s in plan.slots.values() if s.text)
+    plan.nested = {
+        s.name: s.plan for s in plan.slots.values() if s.plan is not None and not s.repeated
+    }
+    plan.converted = {
+        s.name: s.convert for s in plan.slots.values() if s.convert is not None and not s.repeated
+    }
+    plan.choices = getattr(cls, "CHOICES", ())
+    return plan
 
 
 def _unwrap_optional(hint: Any) -> Any:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(hint) if a is not type(None)]
         if len(args) == 1:
             return args[0]
     return hint
 
 
-def _load(hint: Any, value: Any, path: str) -> Any:
-    hint = _unwrap_optional(hint)
-    origin = typing.get_origin(hint)
-    if origin is list:
-        (item,) = typing.get_args(hint)
-        values = value if isinstance(value, list) else [value]
-        return [_load(item, v, f"{path}[{i}]") for i, v in enumerate(values)]
+def _slot(name: str, hint: Any, *, required: bool, repeated: bool) -> _Slot:
     if isinstance(hint, type) and dataclasses.is_dataclass(hint):
-        if not isinstance(value, Mapping):
-            raise ProtocolError(f"answer field {path}: expected child elements, got text")
-        return from_payload(hint, value, path=path)
-    if not isinstance(value, str):
-        return value
-    try:
-        if hint is str:
-            return value
-        if hint is int:
-            return int(value)
-        if hint is Decimal:
-            return Decimal(value)
-        if hint is bool:
-            if value.strip() in ("true", "1"):
-                return True
-            if value.strip() in ("false", "0"):
-                return False
-            raise ValueError(value)
-        if hint is dt.date:
-            return dt.date.fromisoformat(value.strip()[:10])
-        if hint is dt.datetime:
-            return dt.datetime.fromisoformat(value.strip())
-        if hint is bytes:
-            return base64.b64decode(value, validate=False)
-    except (ValueError, InvalidOperation, binascii.Error):
-        raise ProtocolError(
-            f"answer field {path}: {value!r} is not a valid {getattr(hint, '__name__', hint)}"
-        ) from None
-    return value
+        return _Slot(name, required, repeated, _plan(hint), None, None, None)
+    if typing.get_origin(hint) is typing.Literal:
+        allowed = frozenset(str(a) for a in typing.get_args(hint))
+        return _Slot(name, required, repeated, None, None, str, allowed)
+    convert = _CONVERTERS.get(hint)
+    python = hint if isinstance(hint, type) else None
+    return _Slot(name, required, repeated, None, convert, python, None)
+
+
+# Where a value is, built cheaply while reading and spelled out only for a violation: the
+# root's name, or (parent, field) and (parent, field, index) for an item of a repeated one.
+_Where = str | tuple[Any, ...]
+
+
+def _path(where: _Where) -> str:
+    parts = []
+    while isinstance(where, tuple):
+        parts.append(where[1] if len(where) == 2 else f"{where[1]}[{where[2]}]")
+        where = where[0]
+    parts.append(where)
+    return "/".join(reversed(parts))
+
+
+def _load(plan: _Plan, data: Mapping[str, Any], where: _Where, issues: list[Violation]) -> Any:
+    """A model read without its constructor; fields left out take the class's defaults (a
+    dataclass keeps them as class attributes)."""
+    model: Any = object.__new__(plan.cls)
+    values = model.__dict__
+    slots, text, nested, converted = plan.slots, plan.text, plan.nested, plan.converted
+    for key, raw in data.items():
+        # The common cases first, inline (an answer is thousands of these).
+        kind = type(raw)
+        if kind is str:
+            if key in text:
+                values[key] = raw
+                continue
+            convert = converted.get(key)
+            if convert is not None:
+                try:
+                    values[key] = convert(raw)
+                    continue
+                except (ValueError, InvalidOperation, binascii.Error):
+                    pass  # reported below, by _value
+        elif kind is dict and key in nested:
+            values[key] = _load(nested[key], raw, (where, key), issues)
+            continue
+        slot = slots.get(key)
+        if slot is None:
+            issues.append(
+                Violation(_path((where, key)), "unknown-element", "not an element of this type")
+            )
+            continue
+        if raw is None:
+            continue
+        many = kind is list or kind is tuple
+        if slot.repeated:
+            if not many:
+                values[key] = (_value(slot, raw, (where, key), issues),)
+            elif raw:
+                values[key] = tuple(
+                    [_value(slot, item, (where, key, i), issues) for i, item in enumerate(raw)]
+                )
+        elif many:
+            issues.append(
+                Violation(_path((where, key)), "max-occurs", "one element expected, got a list")
+            )
+            values[key] = tuple(_value(slot, item, (where, key), issues) for item in raw)
+        else:
+            values[key] = _value(slot, raw, (where, key), issues)
+    for name, empty in plan.required:
+        if name not in values:
+            values[name] = empty
+            issues.append(
+                Violation(_path((where, name)), "required", "a required element is missing")
+            )
+    for branches, required in plan.choices:
+        given = [b for b in branches if b in values]
+        if len(given) > 1 or (required and not given):
+            rule = "exactly one" if required else "at most one"
+            issues.append(
+                Violation(
+                    _path((where, f"({' | '.join(branches)})")),
+                    "choice",
+                    f"an xs:choice takes {rule} of its branches; got {len(given)}",
+                )
+            )
+    return model
+
+
+def _value(slot: _Slot, raw: Any, where: _Where, issues: list[Violation]) -> Any:
+    if type(raw) is str:
+        if slot.plan is None and slot.allowed is None:
+            if slot.convert is None:
+                return raw
+            try:
+                return slot.convert(raw)
+            except (ValueError, InvalidOperation, binascii.Error):
+                name = getattr(slot.python, "__name__", "value")
+                issues.append(Violation(_path(where), "type", f"{raw!r} is not a valid {name}"))
+                return raw
+        if slot.allowed is not None:
+            if raw not in slot.allowed:
+                allowed = ", ".join(sorted(slot.allowed))
+                issues.append(
+                    Violation(_path(where), "enumeration", f"{raw!r} is not one of {allowed}")
+                )
+            return raw
+    if slot.plan is not None:
+        if type(raw) is dict or isinstance(raw, Mapping):
+            return _load(slot.plan, raw, where, issues)
+        if isinstance(raw, slot.plan.cls):
+            return raw
+        issues.append(Violation(_path(where), "type", "expected child elements, got a value"))
+        return raw
+    if isinstance(raw, str):  # a str subclass
+        return _value(slot, str(raw), where, issues)
+    if _is_python(raw, slot.python):  # a payload written in Python (a date, an int…)
+        return raw
+    issues.append(Violation(_path(where), "type", f"expected text, got {type(raw).__name__}"))
+    return raw
+
+
+def _is_python(value: Any, python: type | None) -> bool:
+    """Whether ``value`` already is the Python value of a simple field (a ``bool`` is no
+    ``int`` here, a ``datetime`` no ``date``)."""
+    if python is None or python is str or not isinstance(value, python):
+        return False
+    if isinstance(value, bool):
+        return python is bool
+    return not (python is dt.date and isinstance(value, dt.datetime))
+
+
+_DATE: Final = re.compile(r"\s*(-?\d{4,}-\d{2}-\d{2})(?:Z|[+-]\d{2}:\d{2})?\s*")
+
+
+def _date(text: str) -> dt.date:
+    """An ``xs:date`` (a time zone, which ANPR does not send, is dropped)."""
+    if len(text) == 10 and text[4] == text[7] == "-":  # the usual YYYY-MM-DD
+        return dt.date.fromisoformat(text)
+    match = _DATE.fullmatch(text)
+    if match is None:
+        raise ValueError(text)
+    return dt.date.fromisoformat(match.group(1))
+
+
+def _datetime(text: str) -> dt.datetime:
+    text = text.strip()
+    if "T" not in text:
+        raise ValueError(text)
+    return dt.datetime.fromisoformat(text)
+
+
+def _bool(text: str) -> bool:
+    value = text.strip()
+    if value in ("true", "1"):
+        return True
+    if value in ("false", "0"):
+        return False
+    raise ValueError(text)
+
+
+def _bytes(text: str) -> bytes:
+    return base64.b64decode("".join(text.split()), validate=True)
+
+
+_CONVERTERS: Final[dict[Any, _Converter | None]] = {
+    str: None,
+    int: int,
+    Decimal: lambda text: Decimal(text.strip()),
+    bool: _bool,
+    dt.date: _date,
+    dt.datetime: _datetime,
+    bytes: _bytes,
+}

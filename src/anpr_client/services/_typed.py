@@ -6,13 +6,16 @@ import dataclasses
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ..models import from_payload
+from ..errors.exceptions import PayloadError, ProtocolError, Violation
+from ..models import from_payload, ok_types, request_type
 from ..results import Result
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..models import Request
 
 R = TypeVar("R")
+T = TypeVar("T")
 
 
 def typed_call(
@@ -22,7 +25,41 @@ def typed_call(
     result_type: type[R],
     header: Mapping[str, Any] | None = None,
 ) -> Result[R]:
-    """Call ``operation`` with a request model and read the answer branch as ``result_type``."""
+    """Call ``operation`` with a request (a model or a payload) and read the answer branch as
+    ``result_type``, tolerantly (see :func:`anpr_client.models.from_payload`)."""
     result = client.call(operation, request, header=header)
     value = from_payload(result_type, result.value, path=result.outcome)
     return dataclasses.replace(result, value=value)  # type: ignore[arg-type,return-value]
+
+
+def call(
+    client: Client,
+    operation: str,
+    request: Request[T],
+    *,
+    header: Mapping[str, Any] | None = None,
+) -> Result[T]:
+    """Call ``operation`` with its request model; the answer's OK branch comes back as its model
+    (:func:`anpr_client.models.ok_types`: the branch :attr:`Result.outcome` names).
+
+    Raises :class:`~anpr_client.errors.PayloadError` (nothing sent) when ``request`` is not the
+    operation's request class, and whatever :meth:`Client.call` raises.
+    """
+    code = client.operation(operation).code
+    expected = request_type(code)
+    if not isinstance(request, expected):
+        given = type(request).__name__
+        raise PayloadError(
+            code,
+            [
+                Violation(
+                    "request", "type", f"operation {code} takes {expected.__name__}, not {given}"
+                )
+            ],
+        )
+    result = client.call(code, request, header=header)
+    model = ok_types(code).get(result.outcome)
+    if model is None:  # Client.read and the generated table disagree: a bug, said plainly
+        raise ProtocolError(f"the answer to {code} came back as {result.outcome}: no model")
+    value: Any = from_payload(model, result.value, path=result.outcome)
+    return dataclasses.replace(result, value=value)  # type: ignore[return-value]

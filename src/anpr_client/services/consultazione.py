@@ -1,8 +1,13 @@
 """3000 Consultazione: typed methods for the eight consultation operations.
 
->>> from anpr_client.models.consultazione import Richiesta3002, TipoCriteriRicerca
+>>> from anpr_client.models.consultazione import (
+...     Richiesta3002, TipoCriteriRicerca, TipoDatiRichiesta)
 >>> client.consultazione.find_person(                                  # doctest: +SKIP
-...     Richiesta3002(criteriRicerca=TipoCriteriRicerca(codiceFiscale=...), datiRichiesta=...)
+...     Richiesta3002(
+...         criteriRicerca=TipoCriteriRicerca(codiceFiscale="RSSMRA80A01H501U"),
+...         datiRichiesta=TipoDatiRichiesta(
+...             schedaAnagraficaRichiesta="1", dataRiferimentoRichiesta=dt.date.today()),
+...     )
 ... ).value.listaSoggetti
 
 Each method takes the request model (``testataRichiesta`` may be left out: it is filled) and
@@ -18,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..models import consultazione as m
 from ..results import Result
-from ._typed import typed_call
+from ._typed import call
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -36,13 +41,13 @@ class Consultazione:
         self, request: m.Richiesta3001, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3001OK]:
         """3001 ``richiesta_paternita_maternita``: look up a person's father and mother."""
-        return typed_call(self._client, "3001", request, m.Risposta3001OK, header)
+        return call(self._client, "3001", request, header=header)
 
     def find_person(
         self, request: m.Richiesta3002, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3002OK]:
         """3002 ``interrogazioneCittadino_famiglia_convivenza``: a citizen and their family."""
-        return typed_call(self._client, "3002", request, m.Risposta3002OK, header)
+        return call(self._client, "3002", request, header=header)
 
     def find_by_codice_fiscale(
         self,
@@ -70,34 +75,34 @@ class Consultazione:
     ) -> Result[m.Risposta3003OK]:
         """3003 ``gestione_richieste``: look up past operations (by idOperazioneComune,
         idOperazioneANPR, protocol…); the way to learn the outcome of an unanswered request."""
-        return typed_call(self._client, "3003", request, m.Risposta3003OK, header)
+        return call(self._client, "3003", request, header=header)
 
     def find_procedures(
         self, request: m.Richiesta3004, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3004OK]:
         """3004 ``consultazione_procedimento_amministrativo``: administrative procedures."""
-        return typed_call(self._client, "3004", request, m.Risposta3004OK, header)
+        return call(self._client, "3004", request, header=header)
 
     def list_processed_files(
         self, request: m.Richiesta3005, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3005OK]:
         """3005 ``visualizzazione_elaborati``: files ANPR produced for the Comune."""
-        return typed_call(self._client, "3005", request, m.Risposta3005OK, header)
+        return call(self._client, "3005", request, header=header)
 
     def find_person_for_agency(
         self, request: m.Richiesta3006, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3006OK]:
         """3006 ``interrogazioneCittadino_enti``: the citizen query made for other bodies."""
-        return typed_call(self._client, "3006", request, m.Risposta3006OK, header)
+        return call(self._client, "3006", request, header=header)
 
     def find_anpr_ids(
         self, request: m.Richiesta3007, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3007OK]:
         """3007 ``ricerca_identificativi_anpr``: ANPR identifiers of past operations."""
-        return typed_call(self._client, "3007", request, m.Risposta3007OK, header)
+        return call(self._client, "3007", request, header=header)
 
     def find_sections(
         self, request: m.Richiesta3008, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3008OK]:
         """3008 ``consultazione_sezione``: electoral sections."""
-        return typed_call(self._client, "3008", request, m.Risposta3008OK, header)
+        return call(self._client, "3008", request, header=header)

@@ -12,10 +12,16 @@ compiled XSD (:meth:`anpr_client.soap.bundle.Bundle.schema`); this model never d
 
 Constructs outside the subset (``xs:any``, ``xs:group``, attributes) are refused with a clear
 error rather than modelled wrong.
+
+Three facts serve the model generator (``tools/generate_models.py``) and nothing on the call
+path: :attr:`Node.choice` (the ``xs:choice`` an element is a branch of), :attr:`Node.extends`
+(the base a complex type extends) and :attr:`Node.enumeration` (the literal values a simple type
+allows); the last two are read on demand.
 """
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,11 +31,33 @@ from lxml import etree
 
 from ..errors.exceptions import ConfigurationError
 
-__all__ = ["Node", "SchemaSet"]
+__all__ = ["Choice", "Node", "SchemaSet"]
 
 XS: Final = "http://www.w3.org/2001/XMLSchema"
 _XS = f"{{{XS}}}"
 _UNBOUNDED: Final = -1
+#: A pattern that is only alternatives of plain words (``S|N|s|n``): ANPR's way of writing an
+#: enumeration. Anchored like every XSD pattern, it allows exactly those words.
+_WORDS: Final = re.compile(r"[0-9A-Za-z_]+(?:\|[0-9A-Za-z_]+)*")
+
+
+class Choice:
+    """One ``xs:choice`` of elements: its branches in schema order, and whether one is required.
+
+    ``required`` is true when the choice itself and every branch have ``minOccurs >= 1``: then
+    exactly one branch must be present; otherwise at most one.
+    """
+
+    __slots__ = ("branches", "nested", "required")
+
+    def __init__(self, branches: tuple[str, ...], required: bool):
+        self.branches = branches
+        self.required = required
+        self.nested = False
+        """Whether the choice also holds groups (sequences), which are not listed here."""
+
+    def __repr__(self) -> str:
+        return f"Choice({' | '.join(self.branches)}{'' if self.required else ', optional'})"
 
 
 class Node:
@@ -39,12 +67,15 @@ class Node:
         "_children",
         "_content",
         "_schemas",
+        "_simple_decl",
+        "choice",
         "max_occurs",
         "min_occurs",
         "name",
         "qname",
         "simple_type",
         "type_name",
+        "type_namespace",
     )
 
     def __init__(
@@ -57,6 +88,8 @@ class Node:
         type_name: str | None,
         content: tuple[_Doc, etree._Element] | None,
         simple_type: str | None,
+        type_namespace: str = "",
+        simple_decl: tuple[_Doc, etree._Element] | None = None,
     ):
         self._schemas = schemas
         self.name = name
@@ -67,10 +100,15 @@ class Node:
         """``-1`` for unbounded."""
         self.type_name = type_name
         """Local name of the XSD type, or ``None`` for an anonymous type."""
+        self.type_namespace = type_namespace
+        """Namespace of the schema that defines the type (named or anonymous)."""
         self._content = content
         self.simple_type = simple_type
         """The builtin a simple value derives from (``string``, ``date``…); ``None`` if complex."""
         self._children: dict[str, Node] | None = None
+        self._simple_decl = simple_decl
+        self.choice: Choice | None = None
+        """The ``xs:choice`` this element is a branch of (``None`` outside a choice)."""
 
     @property
     def repeated(self) -> bool:
@@ -95,6 +133,50 @@ class Node:
                     kids.setdefault(child.name, child)
             self._children = kids
         return self._children
+
+    @property
+    def enumeration(self) -> tuple[str, ...] | None:
+        """The only values a simple type allows, when it lists them: ``xs:enumeration`` facets,
+        or a pattern of plain alternatives (``M|F|N|m|f|n``, ANPR's usual spelling); ``None``
+        for other types. Read on demand (the call path never needs it)."""
+        if self._simple_decl is None:
+            return None
+        doc, simple_type = self._simple_decl
+        return self._schemas._enumeration(doc, simple_type)
+
+    @property
+    def extends(self) -> tuple[Node, bool] | None:
+        """For a complex type derived by ``complexContent`` extension: this element seen as its
+        base type (a node with the base's content), and whether the extension adds elements of
+        its own; ``None`` otherwise."""
+        if self._content is None:
+            return None
+        doc, complex_type = self._content
+        extension = complex_type.find(f"{_XS}complexContent/{_XS}extension")
+        if extension is None:
+            return None
+        ns, local = doc.resolve(extension, extension.get("base", ""))
+        if ns == XS:
+            return None
+        bdoc, base_type = self._schemas._find("complex_types", ns, local)
+        simple = self._schemas._simple_content(bdoc, base_type)
+        content = None if simple else (bdoc, base_type)
+        base = Node(
+            self._schemas,
+            self.name,
+            self.qname,
+            self.min_occurs,
+            self.max_occurs,
+            local,
+            content,
+            simple,
+            ns,
+        )
+        base.choice = self.choice
+        adds = any(
+            child.tag in (_XS + "sequence", _XS + "choice", _XS + "all") for child in extension
+        )
+        return base, adds
 
     def __repr__(self) -> str:
         kind = self.simple_type or (self.type_name or "anonymous")
@@ -134,6 +216,20 @@ class _Doc:
                 f"{self.path.name}: undeclared prefix in {prefixed!r}", setting="wsdl_dir"
             )
         return ns, local
+
+
+def _allows(facet: str, rule: str, value: str) -> bool:
+    """Whether ``value`` passes one facet of a simple type (those that bound a word list)."""
+    if facet == "length":
+        return len(value) == int(rule)
+    if facet == "minLength":
+        return len(value) >= int(rule)
+    if facet == "maxLength":
+        return len(value) <= int(rule)
+    if facet == "pattern":
+        # XSD's \d is Unicode's too; the values tested are plain ASCII words.
+        return re.fullmatch(rule, value) is not None
+    return True
 
 
 def _occurs(el: etree._Element, attr: str, default: int) -> int:
@@ -243,26 +339,53 @@ class SchemaSet:
         if type_attr is not None:
             ns, local = doc.resolve(decl, type_attr)
             if ns == XS:
-                return Node(self, name, qname, min_occurs, max_occurs, local, None, local)
+                return Node(self, name, qname, min_occurs, max_occurs, local, None, local, ns)
             for tdoc in self._by_ns.get(ns, ()):
                 if local in tdoc.complex_types:
                     ct = tdoc.complex_types[local]
                     simple = self._simple_content(tdoc, ct)
                     content = None if simple else (tdoc, ct)
-                    return Node(self, name, qname, min_occurs, max_occurs, local, content, simple)
+                    return Node(
+                        self, name, qname, min_occurs, max_occurs, local, content, simple, ns
+                    )
                 if local in tdoc.simple_types:
-                    builtin = self._builtin(tdoc, tdoc.simple_types[local])
-                    return Node(self, name, qname, min_occurs, max_occurs, local, None, builtin)
+                    st = tdoc.simple_types[local]
+                    builtin = self._builtin(tdoc, st)
+                    return Node(
+                        self,
+                        name,
+                        qname,
+                        min_occurs,
+                        max_occurs,
+                        local,
+                        None,
+                        builtin,
+                        ns,
+                        (tdoc, st),
+                    )
             raise ConfigurationError(f"the bundle has no type {{{ns}}}{local}", setting="wsdl_dir")
         inline = decl.find(_XS + "complexType")
         if inline is not None:
             simple = self._simple_content(doc, inline)
             content = None if simple else (doc, inline)
-            return Node(self, name, qname, min_occurs, max_occurs, None, content, simple)
+            return Node(
+                self, name, qname, min_occurs, max_occurs, None, content, simple, doc.target
+            )
         inline_simple = decl.find(_XS + "simpleType")
         if inline_simple is not None:
             builtin = self._builtin(doc, inline_simple)
-            return Node(self, name, qname, min_occurs, max_occurs, None, None, builtin)
+            return Node(
+                self,
+                name,
+                qname,
+                min_occurs,
+                max_occurs,
+                None,
+                None,
+                builtin,
+                doc.target,
+                (doc, inline_simple),
+            )
         # no type at all: xs:anyType; treat as text
         return Node(self, name, qname, min_occurs, max_occurs, None, None, "anyType")
 
@@ -284,6 +407,39 @@ class SchemaSet:
                 return local
             doc, simple_type = self._find("simple_types", ns, local)
         raise ConfigurationError("simple type derivation too deep", setting="wsdl_dir")
+
+    def _enumeration(self, doc: _Doc, simple_type: etree._Element) -> tuple[str, ...] | None:
+        """The values of the nearest enumeration (or plain-alternatives pattern) along the
+        restriction chain, less those a length facet or another pattern of the chain refuses."""
+        values: tuple[str, ...] | None = None
+        rules: list[tuple[str, str]] = []
+        for _ in range(32):
+            restriction = simple_type.find(_XS + "restriction")
+            if restriction is None:
+                break
+            facets = [
+                (etree.QName(f).localname, f.get("value", ""))
+                for f in restriction
+                if isinstance(f.tag, str)
+            ]
+            listed = tuple(v for k, v in facets if k == "enumeration")
+            patterns = [v for k, v in facets if k == "pattern"]
+            if values is None and listed:
+                values = listed
+            elif values is None and len(patterns) == 1 and _WORDS.fullmatch(patterns[0]):
+                values = tuple(patterns[0].split("|"))
+                facets.remove(("pattern", patterns[0]))
+            rules.extend(facets)
+            base = restriction.get("base")
+            if base is None:
+                break
+            ns, local = doc.resolve(restriction, base)
+            if ns == XS:
+                break
+            doc, simple_type = self._find("simple_types", ns, local)
+        if values is None:
+            return None
+        return tuple(v for v in values if all(_allows(rule, value, v) for rule, value in rules))
 
     def _simple_content(self, doc: _Doc, complex_type: etree._Element) -> str | None:
         sc = complex_type.find(_XS + "simpleContent")
@@ -335,6 +491,9 @@ class SchemaSet:
 
     def _group(self, doc: _Doc, group: etree._Element) -> Iterator[Node]:
         group_repeats = _occurs(group, "maxOccurs", 1)
+        is_choice = group.tag == _XS + "choice"
+        members: list[Node] = []  # in schema order
+        branches: list[Node] = []  # a choice's own elements
         for item in group:
             tag = item.tag
             if not isinstance(tag, str) or tag == _XS + "annotation":
@@ -343,17 +502,32 @@ class SchemaSet:
                 node = self._local(doc, item)
                 if group_repeats != 1:
                     node.max_occurs = _UNBOUNDED
-                if group.tag == _XS + "choice":
-                    node.min_occurs = 0
-                yield node
+                members.append(node)
+                if is_choice:
+                    branches.append(node)
             elif tag in (_XS + "sequence", _XS + "choice", _XS + "all"):
-                yield from self._group(doc, item)
+                # A group inside a choice is no single element: it is not a branch (the model
+                # generator refuses such a choice; ANPR's schemas have none).
+                members.extend(self._group(doc, item))
             else:
                 raise ConfigurationError(
                     f"{doc.path.name}: xs:{tag.split('}')[1]} is outside the XSD subset "
                     "anpr-client models",
                     setting="wsdl_dir",
                 )
+        if is_choice:
+            required = _occurs(group, "minOccurs", 1) > 0 and all(
+                n.min_occurs > 0 for n in branches
+            )
+            choice = Choice(tuple(n.name for n in branches), required)
+            if len(branches) != len(members):
+                choice.nested = True
+            for node in branches:
+                node.min_occurs = 0
+                # A repeating choice picks again at each repetition: its branches are simply
+                # repeated elements, with no "one of" between them.
+                node.choice = choice if group_repeats == 1 else None
+        yield from members
 
     def _local(self, doc: _Doc, decl: etree._Element) -> Node:
         min_occurs = _occurs(decl, "minOccurs", 1)
