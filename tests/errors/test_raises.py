@@ -48,6 +48,8 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.validation.fields", "TypeError"): "a call without field=, as Python says it",
     ("anpr_client._compat", "ImportError"): "a name moved to the simulator: says where",
     ("anpr_client._wsgiserver", "_Dropped"): "control flow inside the server, caught there",
+    ("anpr_client.models", "TypeError"): "a class that is not a model: a programming error",
+    ("anpr_client.models._index", "LookupError"): "guard: module names come from the index",
 }
 
 

@@ -86,13 +86,13 @@ def test_3002_against_the_simulator(anpr_client: Client, anpr_simulator: Simulat
     result = anpr_client.typed_call("3002", request)
     assert isinstance(result.value, c3000.Risposta3002OK)
     assert result.outcome == "Risposta3002_OK"
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
     assert violations(result.value) == ()
     assert result.value.listaSoggetti is not None
     (found,) = result.value.listaSoggetti.datiSoggetto
-    assert found.generalita.cognome == person.cognome
-    assert found.generalita.nome == person.nome
-    assert found.generalita.dataNascita == person.data_nascita
+    assert found.generalita.cognome == person.surname
+    assert found.generalita.nome == person.name
+    assert found.generalita.dataNascita == person.birth_date
     assert isinstance(result.value.testataRisposta, common.TipoDatoTestataRisposta)
     assert result.value.testataRisposta.idOperazioneComune == result.id_operazione_comune
     # The 3000 face says the same through the same mechanism.
@@ -117,7 +117,7 @@ def test_testconn_against_the_simulator(anpr_client: Client) -> None:
     assert result.value.rispostaKO is None
     assert result.value.testataRisposta is not None
     assert result.value.testataRisposta.esitoOperazione == "0000"
-    assert result.esito == "0000"
+    assert result.esito_operazione == "0000"
 
 
 # ----------------------------------------------------------------------------- recorded answers
