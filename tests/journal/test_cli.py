@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import sqlite3
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -282,3 +283,68 @@ def test_settings_open_an_encrypted_journal(tmp_path: Path) -> None:
             payload={},
             lease=1,
         )
+
+
+# ----------------------------------------------------------------------------- damaged rows
+
+
+def test_a_damaged_row_is_named_and_the_others_still_listed(
+    setup: tuple[Path, Path, FakeAnpr],
+) -> None:
+    config, path, fake = setup
+    good = _leave_unknown(config, fake)
+    fake.script = ["lose"] * 8
+    with Client(load_settings(config)) as client:
+        for _ in range(2):
+            with pytest.raises(ConnectionLost):
+                client.call("5005", payload_5005())
+    with Journal(path) as j:
+        _, bad_header, bad_time = (r.id_operazione_comune for r in j.pending())
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE operations SET header = '{not json' WHERE id_operazione_comune = ?",
+            (bad_header,),
+        )
+        db.execute(
+            "UPDATE operations SET created_at = 'yesterday' WHERE id_operazione_comune = ?",
+            (bad_time,),
+        )
+        keys = dict(db.execute("SELECT id_operazione_comune, id FROM operations"))
+
+    def named(err: str) -> None:
+        assert "Traceback" not in err
+        assert f"journal row {keys[bad_header]} ({bad_header}): the column header" in err
+        assert f"journal row {keys[bad_time]} ({bad_time}): the column created_at" in err
+
+    code, out, err = run("pending", "--config", str(config))
+    assert code == 2
+    assert good in out
+    assert bad_header not in out
+    assert bad_time not in out
+    named(err)
+    code, out, err = run("pending", "--config", str(config), "--json")
+    assert code == 2
+    assert [r["idOperazioneComune"] for r in json.loads(out)] == [good]
+    named(err)
+
+    code, out, err = run("show", bad_header, "--config", str(config))
+    assert code == 2
+    assert f"journal row {keys[bad_header]} ({bad_header}): the column header" in err
+    code, out, err = run("show", good, "--config", str(config))
+    assert code == 0
+    assert good in out
+
+    code, out, err = run("export", "--since", "2000-01-01", "--config", str(config))
+    assert code == 2
+    assert [json.loads(line)["idOperazioneComune"] for line in out.splitlines()] == [good]
+    named(err)
+
+    code, out, err = run("resolve", "--config", str(config))
+    assert code == 3  # the damaged rows may still be unsettled
+    assert good in out
+    assert "resolved" in out
+    named(err)
+    assert fake.applied[(COMUNE, good)] == 1
+    code, out, err = run("resolve", bad_time, "--config", str(config))
+    assert code == 2
+    assert "the column created_at" in err

@@ -9,7 +9,9 @@
 
 The journal is the one the settings name (``--config``/``ANPR_CONFIG``); without settings,
 ``$ANPR_JOURNAL`` or the default path. Exit codes: 0 done, 1 ``resolve`` settled a KO answer,
-2 invalid input (unknown id, no journal), 3 something is still unknown after ``resolve``.
+2 invalid input (unknown id, no journal, a damaged row), 3 something is still unknown after
+``resolve`` (a damaged row included). A damaged row is named on stderr after the readable rows
+are listed.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from typing import Any
 
 import click
 
-from ..errors.exceptions import ConfigurationError, JournalError
+from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
 from ..journal import Journal, OperationRecord, State, generate_key
 from ..settings import journal_from_env, journal_path
 from ._common import (
@@ -68,6 +70,19 @@ def _not_found_is_invalid(as_json: bool) -> Iterator[None]:
         sys.exit(EXIT_INVALID)
 
 
+def _exit_if_corrupt(corrupt: list[CorruptJournalRecord]) -> None:
+    """After listing the readable rows: name each unreadable one (stderr) and exit 2."""
+    for exc in corrupt:
+        click.echo(f"error: {exc}", err=True)
+    if corrupt:
+        click.echo(
+            f"error: {len(corrupt)} journal row(s) cannot be read (listed above); the other "
+            "rows are shown. Repair them from a backup or with SQL (see docs/journal.md)",
+            err=True,
+        )
+        sys.exit(EXIT_INVALID)
+
+
 def _status(record: OperationRecord) -> str:
     if record.in_flight():
         return "being sent by a live process"
@@ -97,12 +112,14 @@ def journal() -> None:
 @json_option
 def pending(comune: str | None, config: Path | None, as_json: bool) -> None:
     """List operations whose outcome is not settled, oldest first."""
+    corrupt: list[CorruptJournalRecord] = []
     with handle_errors(as_json):
-        records = _open(config).pending(comune=comune)
+        records = _open(config).pending(comune=comune, errors=corrupt)
         if as_json:
             echo_json([_summary_json(r) for r in records])
+            _exit_if_corrupt(corrupt)
             return
-        if not records:
+        if not records and not corrupt:
             click.echo("nothing pending")
             return
         for r in records:
@@ -113,6 +130,7 @@ def pending(comune: str | None, config: Path | None, as_json: bool) -> None:
                 + (f", last: {last}" if last else "")
                 + f"  — {_status(r)}"
             )
+        _exit_if_corrupt(corrupt)
 
 
 @journal.command()
@@ -186,10 +204,12 @@ def _since(value: str) -> dt.datetime:
 def export(since: str, comune: str | None, no_content: bool, config: Path | None) -> None:
     """Write operations created since DATE as JSON Lines (one operation per line)."""
     start = _since(since)
+    corrupt: list[CorruptJournalRecord] = []
     with handle_errors(False):
-        for record in _open(config).since(start, comune=comune):
+        for record in _open(config).since(start, comune=comune, errors=corrupt):
             line = json.dumps(record.to_json(content=not no_content), ensure_ascii=False)
             click.echo(line)
+    _exit_if_corrupt(corrupt)
 
 
 @journal.command()
@@ -219,6 +239,7 @@ def resolve(
     from ..client import Client
     from ..journal import resolve as resolve_one
 
+    corrupt: list[CorruptJournalRecord] = []
     with handle_errors(as_json), _not_found_is_invalid(as_json):
         settings = settings_from(config)
         with Journal.from_settings(settings) as j, Client(settings, journal=j) as client:
@@ -227,7 +248,7 @@ def resolve(
             else:
                 records = [
                     r
-                    for r in j.pending(comune=comune or settings.codice_istat)
+                    for r in j.pending(comune=comune or settings.codice_istat, errors=corrupt)
                     if force or not r.in_flight()
                 ]
             outcomes = [resolve_one(client, j, r, lookup=lookup, force=force) for r in records]
@@ -243,9 +264,13 @@ def resolve(
                 code = EXIT_TRANSPORT
             elif rec.outcome == "ko" and code == EXIT_OK:
                 code = EXIT_KO
+        if corrupt:  # unreadable rows may be operations still to settle: not done
+            code = EXIT_TRANSPORT
+            for exc in corrupt:
+                click.echo(f"error: {exc}", err=True)
         if as_json:
             echo_json(rows)
-        elif not rows:
+        elif not rows and not corrupt:
             click.echo("nothing to resolve")
         for row in [] if as_json else rows:
             click.echo(

@@ -34,6 +34,7 @@ The tree (``except`` the level you care about)::
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
      ├─ JournalError                         the operation journal refused (id reused, held…)
+     │   └─ CorruptJournalRecord             a journal row cannot be read; .row .field
      ├─ SoapFault                            the security gateway or the server refused; .causes
      │   ├─ InternalErrorFromClient
      │   ├─ RejectedByPolicy
@@ -84,6 +85,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLost",
+    "CorruptJournalRecord",
     "CredentialError",
     "DecryptionError",
     "DigestMismatch",
@@ -554,6 +556,24 @@ class JournalError(AnprError):
     def __init__(self, message: str, *, id_operazione_comune: str | None = None):
         super().__init__(message)
         self.id_operazione_comune = id_operazione_comune
+
+
+class CorruptJournalRecord(JournalError):
+    """A journal row cannot be read (changed by hand, a crash, an older version): ``row`` is its
+    key in the journal, ``field`` the column that failed; ``id_operazione_comune`` names the
+    operation when that column is readable."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        row: int | None,
+        field: str,
+        id_operazione_comune: str | None = None,
+    ):
+        super().__init__(message, id_operazione_comune=id_operazione_comune)
+        self.row = row
+        self.field = field
 
 
 # --------------------------------------------------------------------------- SOAP faults

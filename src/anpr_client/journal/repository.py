@@ -16,7 +16,10 @@ same guarantees, and every caller works with it unchanged:
 - :meth:`Repository.claim` is a compare-and-set on the operation's owner
   (:mod:`.ownership`): two live processes never drive one operation;
 - content columns may be sealed (:mod:`.sealing`): a record read without the key has
-  ``sealed`` set and its personal data left out.
+  ``sealed`` set and its personal data left out;
+- a stored row that cannot be read is a :class:`~anpr_client.errors.CorruptJournalRecord`
+  naming the row and the column, never an untyped exception, and never hides the other rows
+  (``errors=`` of :meth:`Repository.pending` and :meth:`Repository.since`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from ..errors.exceptions import CorruptJournalRecord
 from .records import AttemptEnd, OperationRecord, Settlement
 from .states import AttemptKind, State
 
@@ -109,12 +113,23 @@ class Repository(Protocol):
         none, or when several Comuni have it and none was named."""
         ...
 
-    def pending(self, *, comune: str | None = None) -> list[OperationRecord]:
-        """Operations not settled, oldest first."""
+    def pending(
+        self, *, comune: str | None = None, errors: list[CorruptJournalRecord] | None = None
+    ) -> list[OperationRecord]:
+        """Operations not settled (any state but a settled one), oldest first. A row that
+        cannot be read raises :class:`~anpr_client.errors.CorruptJournalRecord`; with
+        ``errors`` it is appended there and the others are returned."""
         ...
 
-    def since(self, start: dt.datetime, *, comune: str | None = None) -> Iterator[OperationRecord]:
-        """Operations created at or after ``start``, in order."""
+    def since(
+        self,
+        start: dt.datetime,
+        *,
+        comune: str | None = None,
+        errors: list[CorruptJournalRecord] | None = None,
+    ) -> Iterator[OperationRecord]:
+        """Operations created at or after ``start``, in order (unreadable rows as for
+        :meth:`pending`)."""
         ...
 
     def close(self) -> None: ...
