@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import shutil
 import sqlite3
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
@@ -348,3 +349,33 @@ def test_a_damaged_row_is_named_and_the_others_still_listed(
     code, out, err = run("resolve", bad_time, "--config", str(config))
     assert code == 2
     assert "the column created_at" in err
+
+
+def test_anpr_call_on_a_restored_journal_exits_2_and_sends_nothing(
+    setup: tuple[Path, Path, FakeAnpr], tmp_path: Path
+) -> None:
+    from anpr_client.cli.main import cli
+
+    config, path, fake = setup
+    payload = tmp_path / "p.json"
+    payload.write_text(json.dumps(payload_5005(), default=str), encoding="utf-8")
+    args = ["call", "5005", "--input", str(payload), "--config", str(config), "--json"]
+    runner = CliRunner()
+    assert runner.invoke(cli, args).exit_code == 0
+    shutil.copyfile(path, tmp_path / "backup.sqlite")
+    assert runner.invoke(cli, args).exit_code == 0
+    shutil.copyfile(tmp_path / "backup.sqlite", path)
+    sent = len(fake.requests)
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["error"] == "JournalRolledBack"
+    assert (data["comune"], data["counter"], data["mark"]) == (COMUNE, 1, 2)
+    assert "accept-rollback" in data["message"]
+    assert len(fake.requests) == sent  # nothing went out
+    assert (
+        runner.invoke(cli, ["journal", "accept-rollback", "--config", str(config)]).exit_code == 0
+    )
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.stderr
+    assert len(set(fake.applied)) == 3  # three operations, three ids

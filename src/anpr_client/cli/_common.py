@@ -18,6 +18,7 @@ from ..errors.exceptions import (
     AnprRejected,
     ConfigurationError,
     CredentialError,
+    JournalRolledBack,
     PayloadError,
     ValidationError,
 )
@@ -159,7 +160,10 @@ def write_private(directory: Path, name: str, data: bytes, *, setting: str) -> P
 def exit_code_for(exc: AnprError) -> int:
     if isinstance(exc, AnprRejected):
         return EXIT_KO
-    if isinstance(exc, ConfigurationError | PayloadError | ValidationError | CredentialError):
+    if isinstance(
+        exc,
+        ConfigurationError | PayloadError | ValidationError | CredentialError | JournalRolledBack,
+    ):
         return EXIT_INVALID
     if isinstance(exc, LookupError):  # unknown operation, unknown code
         return EXIT_INVALID
@@ -187,6 +191,8 @@ def error_json(exc: AnprError) -> dict[str, Any]:
         out["violations"] = [
             {"path": v.path, "rule": v.rule, "message": v.message} for v in exc.violations
         ]
+    if isinstance(exc, JournalRolledBack):
+        out.update(comune=exc.comune, counter=exc.counter, mark=exc.mark)
     causes = getattr(exc, "causes", None)
     if causes:
         out["causes"] = list(causes)

@@ -5,6 +5,8 @@
   the same ``idOperazioneComune``, so nothing is applied twice;
 - ``show ID [--json]``: one operation with every attempt;
 - ``export --since DATE``: JSON Lines, one operation per line, for audits;
+- ``accept-rollback``: go on with a journal restored from a backup (or copied): new ids start
+  past every id handed out, once the lost operations have been checked;
 - ``keygen``: a new key for ``ANPR_JOURNAL_KEY`` (encryption at rest).
 
 The journal is the one the settings name (``--config``/``ANPR_CONFIG``); without settings,
@@ -45,17 +47,29 @@ from ._common import (
 __all__ = ["journal"]
 
 
-def _open(config: Path | None) -> Journal:
-    """The journal to read: from the settings, else ``$ANPR_JOURNAL``, else the default."""
+def _open(config: Path | None, *, warn: bool = True) -> Journal:
+    """The journal to read: from the settings, else ``$ANPR_JOURNAL``, else the default. A
+    rollback of it (restored from a backup, copied) is reported on stderr (``warn``)."""
     if config is not None:
-        return Journal.from_settings(settings_from(config), create=False)
-    switch = journal_from_env(os.environ)
-    path = journal_path(switch if isinstance(switch, Path) else None, enabled=switch is not False)
-    if path is None:
-        raise ConfigurationError(
-            "ANPR_JOURNAL=off switches the journal off", setting="ANPR_JOURNAL"
+        j = Journal.from_settings(settings_from(config), create=False)
+    else:
+        switch = journal_from_env(os.environ)
+        path = journal_path(
+            switch if isinstance(switch, Path) else None, enabled=switch is not False
         )
-    return Journal.open(path, create=False)
+        if path is None:
+            raise ConfigurationError(
+                "ANPR_JOURNAL=off switches the journal off", setting="ANPR_JOURNAL"
+            )
+        j = Journal.open(path, create=False)
+    if warn:
+        _warn_rollbacks(j)
+    return j
+
+
+def _warn_rollbacks(j: Journal) -> None:
+    for r in j.rollbacks():
+        click.echo(f"warning: {r.error(j.location)}", err=True)
 
 
 @contextmanager
@@ -243,6 +257,7 @@ def resolve(
     with handle_errors(as_json), _not_found_is_invalid(as_json):
         settings = settings_from(config)
         with Journal.from_settings(settings) as j, Client(settings, journal=j) as client:
+            _warn_rollbacks(j)
             if ident is not None:
                 records = [j.get(ident, comune=comune)]
             else:
@@ -278,6 +293,32 @@ def resolve(
                 f"{row['outcome'] or ''}  {row.get('error', '')}".rstrip()
             )
         sys.exit(code)
+
+
+@journal.command("accept-rollback")
+@click.option("--comune", help="Only this Comune (ISTAT code).")
+@config_option
+@json_option
+def accept_rollback(comune: str | None, config: Path | None, as_json: bool) -> None:
+    """Go on with a journal that went back in time (restored from a backup, or copied).
+
+    Its id counters move past every id handed out, so none is handed out twice; the
+    acceptance is recorded in the journal. First check at ANPR (4005, 3003) the operations
+    recorded after the copy was taken: the journal no longer holds them.
+    """
+    with handle_errors(as_json):
+        with _open(config, warn=False) as j:
+            accepted = j.accept_rollback(comune)
+        rows = [{"comune": r.comune, "counter": r.counter, "mark": r.mark} for r in accepted]
+        if as_json:
+            echo_json(rows)
+            return
+        if not rows:
+            click.echo("nothing to accept: the journal is not behind the ids it handed out")
+        for r in accepted:
+            click.echo(
+                f"Comune {r.comune}: counter {r.counter} -> {r.mark}; new ids start after {r.mark}"
+            )
 
 
 @journal.command()

@@ -13,6 +13,11 @@ Every change is one SQLite transaction, and the ``sending`` row (with the envelo
 — and, by default, flushed to disk — *before* the bytes leave. So after a crash at any point the
 record says whether the request may have reached ANPR (see :mod:`.states`).
 
+Ids (:meth:`Journal.allocate_id`) follow :mod:`.ids`: the counter is in the file, the epoch
+is drawn by each open, and the high-water marks outside the file (:mod:`.marks`) turn a
+restored or copied journal into :class:`~anpr_client.errors.JournalRolledBack` until
+:meth:`Journal.accept_rollback`.
+
 The file is created with permissions 0600 (SQLite gives its ``-wal``/``-shm`` files the same).
 It holds personal data: see ``docs/journal.md``, and :mod:`.sealing` for encryption at rest.
 
@@ -30,11 +35,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
 from ..settings import default_journal_path
 from . import ids as _ids
+from .marks import IdMarks, Rollback, marks_from_env
 from .ownership import current_owner, owner_alive
 from .records import Attempt, AttemptEnd, OperationRecord, Settlement, wire_form
 from .sealing import KEY_ENV, Sealer, key_from_text
@@ -54,9 +60,21 @@ def _now() -> str:
 
 # ----------------------------------------------------------------------------- schema
 
+_ROLLBACKS: Final = """CREATE TABLE IF NOT EXISTS id_rollbacks (
+        accepted_at TEXT NOT NULL,
+        comune TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        mark INTEGER NOT NULL,
+        accepted_by TEXT NOT NULL
+    )"""
+"""Rollbacks accepted (:meth:`Journal.accept_rollback`): when, by whom, from which counter to
+which mark. Added to journals of schema 1 when opened (old versions ignore it); the journal's
+``journal_id`` (meta) likewise."""
+
 _SCHEMA: Final = (
     """CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
     """CREATE TABLE counters (comune TEXT PRIMARY KEY, last INTEGER NOT NULL)""",
+    _ROLLBACKS,
     """CREATE TABLE operations (
         id INTEGER PRIMARY KEY,
         comune TEXT NOT NULL,
@@ -187,6 +205,11 @@ class Journal:
     :param id_prefix: the id prefix of a *new* journal (default: random; see :mod:`.ids`).
     :param create: ``False``: a missing file is an error instead of a new, empty journal (for
         tools that only read).
+    :param id_marks: the file of high-water marks (:mod:`.marks`) that tells a restored or
+        copied journal; default: ``$ANPR_ID_MARKS``, else the user's state directory.
+        ``False``: none (a rollback goes unnoticed; ids stay unique by their epoch).
+
+    Each open draws a new id epoch (:attr:`id_epoch`, see :mod:`.ids`).
     """
 
     def __init__(
@@ -198,8 +221,11 @@ class Journal:
         id_prefix: str | None = None,
         busy_timeout: float = 30.0,
         create: bool = True,
+        id_marks: str | os.PathLike[str] | Literal[False] | None = None,
     ):
         self.path = Path(path) if path is not None else default_journal_path()
+        marks = marks_from_env(os.environ) if id_marks is None else id_marks
+        self._marks = IdMarks(marks, busy_timeout=busy_timeout) if marks else None
         self.durable = durable
         self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
@@ -255,11 +281,13 @@ class Journal:
         env = os.environ if env is None else env
         text = env.get(KEY_ENV)
         key = key_from_text(text) if text else None
-        journal = cls(path, key=key, create=create)
+        found = marks_from_env(env)
+        marks: Path | Literal[False] = False if found is None else found
+        journal = cls(path, key=key, create=create, id_marks=marks)
         if journal.encrypted and key is None and secret is not None:
             journal.close()
             key = key_from_text(secret("journal key"), setting="journal key")
-            journal = cls(path, key=key, create=create)
+            journal = cls(path, key=key, create=create, id_marks=marks)
         return journal
 
     @property
@@ -320,12 +348,18 @@ class Journal:
                         setting="journal",
                     )
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                if "journal_id" not in meta:
+                    meta = self._upgrade(db)
             except sqlite3.DatabaseError as exc:
                 raise ConfigurationError(
                     f"{str(self.path)!r} is not a usable anpr-client journal: {exc}",
                     setting="journal",
                 ) from None
         self.id_prefix: str = str(meta["id_prefix"])
+        self.journal_id: str = str(meta["journal_id"])
+        """The journal's identity, kept in the file: every copy of it has the same one."""
+        self.id_epoch: str = _ids.new_epoch(self.id_prefix)
+        """This open's epoch: the last characters of every id it allocates."""
         self.encrypted = meta.get("encryption", "none") != "none"
         if (
             self.encrypted
@@ -355,6 +389,7 @@ class Journal:
                 db.execute(statement)
             meta: dict[str, Any] = {
                 "id_prefix": prefix,
+                "journal_id": _ids.new_journal_id(),
                 "created_at": _now(),
                 "encryption": "aes-256-gcm" if self._sealer else "none",
             }
@@ -367,11 +402,31 @@ class Journal:
             db.execute("ROLLBACK")
             raise
 
+    @staticmethod
+    def _upgrade(db: sqlite3.Connection) -> dict[Any, Any]:
+        """Give a journal of an earlier release its identity and its rollback table (both
+        ignored by earlier releases, so the schema version stays)."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(_ROLLBACKS)
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?)",
+                (_ids.new_journal_id(),),
+            )
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return meta
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+        if self._marks is not None:
+            self._marks.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -428,7 +483,16 @@ class Journal:
     # ------------------------------------------------------------------ ids
 
     def allocate_id(self, comune: str) -> str:
-        """A new ``idOperazioneComune`` for ``comune``, unique across every user of the file."""
+        """A new ``idOperazioneComune`` for ``comune``, unique across every user of the file
+        and every copy of it (see :mod:`.ids`).
+
+        Raises :class:`~anpr_client.errors.JournalRolledBack` when the file's counter is
+        below the high-water mark (:mod:`.marks`): the file was restored or copied, and is
+        refused until :meth:`accept_rollback`.
+        """
+        # Read before the transaction: a mark only holds values some transaction committed,
+        # so a counter below it means the file went back, never a race with another process.
+        mark = self._marks.get(self.journal_id, comune) if self._marks is not None else 0
 
         def alloc(db: sqlite3.Connection) -> int:
             row = db.execute(
@@ -436,9 +500,60 @@ class Journal:
                 "ON CONFLICT (comune) DO UPDATE SET last = last + 1 RETURNING last",
                 (comune,),
             ).fetchone()
-            return int(row[0])
+            value = int(row[0])
+            if value <= mark:  # the counter was below the mark: refuse (rolled back with us)
+                raise Rollback(comune, value - 1, mark).error(self.location)
+            return value
 
-        return _ids.format_id(self.id_prefix, self._write(alloc))
+        value = self._write(alloc)
+        if self._marks is not None:
+            self._marks.raise_to(self.journal_id, comune, value)
+        return _ids.format_id(self.id_prefix, value, self.id_epoch)
+
+    def rollbacks(self) -> list[Rollback]:
+        """Each Comune whose counter in the file is below its high-water mark: the file was
+        restored from a backup or copied (empty without marks, or when all is well)."""
+        if self._marks is None:
+            return []
+        marks = self._marks.for_journal(self.journal_id)
+        if not marks:
+            return []
+        with self._lock:
+            try:
+                counters = dict(self._db.execute("SELECT comune, last FROM counters").fetchall())
+            except sqlite3.Error as exc:
+                raise JournalError(f"the journal {str(self.path)!r} failed: {exc}") from exc
+        return [
+            Rollback(comune, int(counters.get(comune, 0)), mark)
+            for comune, mark in sorted(marks.items())
+            if int(counters.get(comune, 0)) < mark
+        ]
+
+    def accept_rollback(self, comune: str | None = None) -> list[Rollback]:
+        """Accept that the journal went back in time (:meth:`rollbacks`; one Comune, or all):
+        its counters move past the high-water marks, so the ids in between are never handed
+        out again, and the acceptance is recorded in the journal (table ``id_rollbacks``).
+        Returns what was accepted. Check at ANPR the operations the file no longer holds."""
+        found = [r for r in self.rollbacks() if comune is None or r.comune == comune]
+        if not found:
+            return []
+
+        def accept(db: sqlite3.Connection) -> None:
+            now, who = _now(), current_owner()
+            for r in found:
+                db.execute(
+                    "INSERT INTO counters (comune, last) VALUES (?, ?) "
+                    "ON CONFLICT (comune) DO UPDATE SET last = MAX(last, excluded.last)",
+                    (r.comune, r.mark),
+                )
+                db.execute(
+                    "INSERT INTO id_rollbacks (accepted_at, comune, counter, mark, accepted_by) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (now, r.comune, r.counter, r.mark, who),
+                )
+
+        self._write(accept, durable=True)
+        return found
 
     # ------------------------------------------------------------------ operations
 
