@@ -379,3 +379,20 @@ def test_anpr_call_on_a_restored_journal_exits_2_and_sends_nothing(
     result = runner.invoke(cli, args)
     assert result.exit_code == 0, result.stderr
     assert len(set(fake.applied)) == 3  # three operations, three ids
+
+
+def test_resolve_by_resend_works_before_a_rollback_is_accepted(
+    setup: tuple[Path, Path, FakeAnpr], tmp_path: Path
+) -> None:
+    config, path, fake = setup
+    ident = _leave_unknown(config, fake)
+    shutil.copyfile(path, tmp_path / "backup.sqlite")
+    with Client(load_settings(config)) as client:
+        client.call("5005", payload_5005())
+    shutil.copyfile(tmp_path / "backup.sqlite", path)
+    code, out, err = run("resolve", "--no-lookup", "--config", str(config))
+    assert code == 0, err
+    assert "warning: the journal" in err
+    assert ident in out
+    assert "resolved" in out
+    assert fake.applied[(COMUNE, ident)] == 1  # the replay got the stored answer
