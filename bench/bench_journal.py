@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import re
 import ssl
 import statistics
@@ -189,6 +190,9 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
+        # The ids' high-water marks (journal/marks.py) go with the journals, not in the
+        # user's state directory; the allocating subprocesses inherit it.
+        os.environ.setdefault("ANPR_ID_MARKS", str(work / "id-marks.sqlite"))
         try:
             import anpr_client.simulator as sim_module
 

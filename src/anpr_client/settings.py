@@ -39,6 +39,7 @@ from typing import Any, Literal, TypeVar
 
 from ._identifiers import ISTAT_CODE as _ISTAT
 from ._identifiers import WORKSTATION_ID as _WORKSTATION_ID
+from .credentials.base import env_var_name
 from .endpoints import ENVIRONMENTS, Environment, family_path
 from .errors.exceptions import ConfigurationError
 from .security.algorithms import SignatureMethod
@@ -115,6 +116,9 @@ class Timeouts:
 
 
 KeyKind = Literal["pkcs12", "pem", "pkcs11", "pcsc"]
+_ENV_NAME_FIELDS = ("password_env", "pin_env")
+"""Key-source settings that name an environment variable (checked by ``env_var_name``: a
+value that is no name is never shown, it may be the secret itself)."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,12 @@ class KeySourceConfig:
     cert_label: str | None = None
     pin_env: str | None = None
     pcsc_reader: str | None = None
+
+    def __post_init__(self) -> None:
+        for key in _ENV_NAME_FIELDS:
+            value = getattr(self, key)
+            if value is not None:
+                env_var_name(value, setting=key)
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, section: str, base: Path) -> KeySourceConfig:
@@ -177,6 +187,9 @@ class KeySourceConfig:
                 raise ConfigurationError(
                     f"setting '{section}.{key}' must be a string", setting=f"{section}.{key}"
                 )
+        for key in _ENV_NAME_FIELDS:
+            if key in data:
+                env_var_name(data[key], setting=f"{section}.{key}")
         if "pkcs12" in data:
             return cls(
                 "pkcs12",

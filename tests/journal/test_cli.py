@@ -9,6 +9,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import shutil
+import sqlite3
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -282,3 +284,115 @@ def test_settings_open_an_encrypted_journal(tmp_path: Path) -> None:
             payload={},
             lease=1,
         )
+
+
+# ----------------------------------------------------------------------------- damaged rows
+
+
+def test_a_damaged_row_is_named_and_the_others_still_listed(
+    setup: tuple[Path, Path, FakeAnpr],
+) -> None:
+    config, path, fake = setup
+    good = _leave_unknown(config, fake)
+    fake.script = ["lose"] * 8
+    with Client(load_settings(config)) as client:
+        for _ in range(2):
+            with pytest.raises(ConnectionLost):
+                client.call("5005", payload_5005())
+    with Journal(path) as j:
+        _, bad_header, bad_time = (r.id_operazione_comune for r in j.pending())
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "UPDATE operations SET header = '{not json' WHERE id_operazione_comune = ?",
+            (bad_header,),
+        )
+        db.execute(
+            "UPDATE operations SET created_at = 'yesterday' WHERE id_operazione_comune = ?",
+            (bad_time,),
+        )
+        keys = dict(db.execute("SELECT id_operazione_comune, id FROM operations"))
+
+    def named(err: str) -> None:
+        assert "Traceback" not in err
+        assert f"journal row {keys[bad_header]} ({bad_header}): the column header" in err
+        assert f"journal row {keys[bad_time]} ({bad_time}): the column created_at" in err
+
+    code, out, err = run("pending", "--config", str(config))
+    assert code == 2
+    assert good in out
+    assert bad_header not in out
+    assert bad_time not in out
+    named(err)
+    code, out, err = run("pending", "--config", str(config), "--json")
+    assert code == 2
+    assert [r["idOperazioneComune"] for r in json.loads(out)] == [good]
+    named(err)
+
+    code, out, err = run("show", bad_header, "--config", str(config))
+    assert code == 2
+    assert f"journal row {keys[bad_header]} ({bad_header}): the column header" in err
+    code, out, err = run("show", good, "--config", str(config))
+    assert code == 0
+    assert good in out
+
+    code, out, err = run("export", "--since", "2000-01-01", "--config", str(config))
+    assert code == 2
+    assert [json.loads(line)["idOperazioneComune"] for line in out.splitlines()] == [good]
+    named(err)
+
+    code, out, err = run("resolve", "--config", str(config))
+    assert code == 3  # the damaged rows may still be unsettled
+    assert good in out
+    assert "resolved" in out
+    named(err)
+    assert fake.applied[(COMUNE, good)] == 1
+    code, out, err = run("resolve", bad_time, "--config", str(config))
+    assert code == 2
+    assert "the column created_at" in err
+
+
+def test_anpr_call_on_a_restored_journal_exits_2_and_sends_nothing(
+    setup: tuple[Path, Path, FakeAnpr], tmp_path: Path
+) -> None:
+    from anpr_client.cli.main import cli
+
+    config, path, fake = setup
+    payload = tmp_path / "p.json"
+    payload.write_text(json.dumps(payload_5005(), default=str), encoding="utf-8")
+    args = ["call", "5005", "--input", str(payload), "--config", str(config), "--json"]
+    runner = CliRunner()
+    assert runner.invoke(cli, args).exit_code == 0
+    shutil.copyfile(path, tmp_path / "backup.sqlite")
+    assert runner.invoke(cli, args).exit_code == 0
+    shutil.copyfile(tmp_path / "backup.sqlite", path)
+    sent = len(fake.requests)
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 2
+    data = json.loads(result.stdout)
+    assert data["error"] == "JournalRolledBack"
+    assert (data["comune"], data["counter"], data["mark"]) == (COMUNE, 1, 2)
+    assert "accept-rollback" in data["message"]
+    assert len(fake.requests) == sent  # nothing went out
+    assert (
+        runner.invoke(cli, ["journal", "accept-rollback", "--config", str(config)]).exit_code == 0
+    )
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 0, result.stderr
+    assert len(set(fake.applied)) == 3  # three operations, three ids
+
+
+def test_resolve_by_resend_works_before_a_rollback_is_accepted(
+    setup: tuple[Path, Path, FakeAnpr], tmp_path: Path
+) -> None:
+    config, path, fake = setup
+    ident = _leave_unknown(config, fake)
+    shutil.copyfile(path, tmp_path / "backup.sqlite")
+    with Client(load_settings(config)) as client:
+        client.call("5005", payload_5005())
+    shutil.copyfile(tmp_path / "backup.sqlite", path)
+    code, out, err = run("resolve", "--no-lookup", "--config", str(config))
+    assert code == 0, err
+    assert "warning: the journal" in err
+    assert ident in out
+    assert "resolved" in out
+    assert fake.applied[(COMUNE, ident)] == 1  # the replay got the stored answer

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.errors.exceptions import ConfigurationError, JournalError
+from anpr_client.errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
 from anpr_client.journal import Journal, State, generate_key, key_from_text
 from anpr_client.journal.ownership import current_owner, owner_alive
 from anpr_client.journal.records import AttemptEnd, Settlement, wire_form
@@ -445,3 +445,82 @@ def test_bad_keys_are_named_not_shown() -> None:
     key = os.urandom(32)
     assert "hidden" in repr(Sealer(key))
     assert key.hex() not in repr(Sealer(key))
+
+
+# ----------------------------------------------------------------------------- damaged rows
+
+DAMAGE = [
+    ("header", "'{not json'"),
+    ("header", "'[1, 2]'"),
+    ("header", "7"),
+    ("header", "x'ff00'"),
+    ("created_at", "'yesterday'"),
+    ("created_at", "'2026-13-45T99:00:00'"),
+    ("created_at", "5"),  # kept as the text 5
+    ("updated_at", "x'00'"),
+    ("settled_at", "'soon'"),
+    ("state", "'outcome_unknwn'"),
+    ("error_codes", "x'ff'"),
+    ("lease_until", "'tomorrow'"),
+    ("owner", "x'00'"),
+]
+
+
+@pytest.mark.parametrize(("column", "value"), DAMAGE)
+def test_a_damaged_row_is_a_typed_error_naming_row_and_column(
+    tmp_path: Path, column: str, value: str
+) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    keys = [_open(j, ident) for ident in ("ID1", "ID2", "ID3")]
+    with sqlite3.connect(path) as db:
+        db.execute(f"UPDATE operations SET {column} = {value} WHERE id = ?", (keys[1],))  # noqa: S608
+    with pytest.raises(CorruptJournalRecord) as info:
+        j.get("ID2")
+    exc = info.value
+    assert isinstance(exc, JournalError)
+    assert (exc.row, exc.field, exc.id_operazione_comune) == (keys[1], column, "ID2")
+    assert f"journal row {keys[1]} (ID2): the column {column} is not" in str(exc)
+    assert j.get("ID1").id_operazione_comune == "ID1"  # the others read as before
+    with pytest.raises(CorruptJournalRecord):
+        j.pending()  # told nothing, a reader never skips a row silently
+    errors: list[CorruptJournalRecord] = []
+    assert [r.id_operazione_comune for r in j.pending(errors=errors)] == ["ID1", "ID3"]
+    assert [(e.row, e.field) for e in errors] == [(keys[1], column)]
+    errors.clear()
+    start = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    assert [r.key for r in j.since(start, errors=errors, batch=2)] == [keys[0], keys[2]]
+    assert [(e.row, e.field) for e in errors] == [(keys[1], column)]
+
+
+def test_a_damaged_attempt_names_its_number(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    key = _open(j)
+    j.begin_attempt(key, kind="send", envelope=b"<x/>", id_operazione_comune="ID1", lease=60)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE attempts SET started_at = 'then' WHERE operation = ?", (key,))
+    with pytest.raises(CorruptJournalRecord, match=r"attempts\[1\]\.started_at") as info:
+        j.get_by_key(key)
+    assert info.value.field == "attempts[1].started_at"
+
+
+def test_a_damaged_payload_does_not_break_an_idempotent_call(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path)
+    key = _open(j)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE operations SET payload = 'no json' WHERE id = ?", (key,))
+    with pytest.raises(CorruptJournalRecord, match="column payload") as info:
+        j.open_operation(
+            comune="058091",
+            service="5000",
+            operation="5005",
+            id_operazione_comune="ID1",
+            url="https://example.invalid/5000",
+            header={"idOperazioneComune": "ID1"},
+            payload={"codiceFiscale": CF},
+            lease=60,
+        )
+    assert CF not in str(info.value)
+    assert info.value.field == "payload"

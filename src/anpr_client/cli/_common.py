@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +18,7 @@ from ..errors.exceptions import (
     AnprRejected,
     ConfigurationError,
     CredentialError,
+    JournalRolledBack,
     PayloadError,
     ValidationError,
 )
@@ -33,6 +36,7 @@ __all__ = [
     "json_option",
     "load_payload",
     "settings_from",
+    "write_private",
 ]
 
 EXIT_OK = 0
@@ -92,10 +96,74 @@ def load_payload(path: str) -> dict[str, Any]:
     return data
 
 
+_FILE_NAME = re.compile(r"[0-9A-Za-z][0-9A-Za-z._-]{0,99}")
+"""The file names :func:`write_private` accepts: letters, digits, ``.``, ``_``, ``-`` (no
+separator, no leading dot, so never ``..`` or a hidden file)."""
+
+
+def write_private(directory: Path, name: str, data: bytes, *, setting: str) -> Path:
+    """Write ``data`` to a new file ``name`` in ``directory``, mode 0600 from its creation.
+
+    The file holds personal data (a certificate, a record): it is created with
+    ``os.open(..., O_CREAT | O_EXCL, 0o600)``, never chmod-ed afterwards, never follows a link
+    and never replaces an existing file (``name-2.pdf``, ``name-3.pdf``… are tried instead).
+    ``name`` must be a plain file name (:data:`_FILE_NAME`) and the file is checked to land in
+    ``directory`` (resolved); anything else is a :class:`ConfigurationError` naming
+    ``setting``, as is a failing write (no partial file is left).
+    """
+    if not _FILE_NAME.fullmatch(name):
+        raise ConfigurationError(
+            f"{name!r} is not a plain file name (letters, digits, . _ -)",
+            setting=setting,
+            rule="[0-9A-Za-z][0-9A-Za-z._-]{0,99}",
+        )
+    try:
+        directory.mkdir(parents=True, mode=0o700, exist_ok=True)
+        base = directory.resolve(strict=True)
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot use the directory {str(directory)!r}: {exc.strerror or exc}",
+            setting=setting,
+        ) from None
+    stem, dot, ext = name.rpartition(".")
+    if not stem:
+        stem, dot, ext = name, "", ""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    for n in range(1, 1000):
+        target = base / (name if n == 1 else f"{stem}-{n}{dot}{ext}")
+        if target.parent != base:  # pragma: no cover - the name pattern has no separator
+            raise ConfigurationError(f"{name!r} leaves {str(base)!r}", setting=setting)
+        try:
+            fd = os.open(target, flags, 0o600)
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ConfigurationError(
+                f"cannot create {str(target)!r}: {exc.strerror or exc}", setting=setting
+            ) from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        except BaseException as exc:
+            target.unlink(missing_ok=True)
+            if not isinstance(exc, OSError):
+                raise
+            raise ConfigurationError(
+                f"cannot write {str(target)!r}: {exc.strerror or exc}", setting=setting
+            ) from None
+        return target
+    raise ConfigurationError(
+        f"{str(base / name)!r} and 998 numbered variants exist already", setting=setting
+    )
+
+
 def exit_code_for(exc: AnprError) -> int:
     if isinstance(exc, AnprRejected):
         return EXIT_KO
-    if isinstance(exc, ConfigurationError | PayloadError | ValidationError | CredentialError):
+    if isinstance(
+        exc,
+        ConfigurationError | PayloadError | ValidationError | CredentialError | JournalRolledBack,
+    ):
         return EXIT_INVALID
     if isinstance(exc, LookupError):  # unknown operation, unknown code
         return EXIT_INVALID
@@ -123,6 +191,8 @@ def error_json(exc: AnprError) -> dict[str, Any]:
         out["violations"] = [
             {"path": v.path, "rule": v.rule, "message": v.message} for v in exc.violations
         ]
+    if isinstance(exc, JournalRolledBack):
+        out.update(comune=exc.comune, counter=exc.counter, mark=exc.mark)
     causes = getattr(exc, "causes", None)
     if causes:
         out["causes"] = list(causes)

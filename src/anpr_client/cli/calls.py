@@ -8,8 +8,10 @@ from typing import Any
 import click
 
 from ..client import FROM_SETTINGS, Client
+from ..errors.exceptions import ConfigurationError
 from ..results import Result
 from ..soap.codec import UnknownElement
+from ..soap.testata import ID_PATTERN
 from ._common import (
     config_option,
     echo_json,
@@ -17,9 +19,10 @@ from ._common import (
     json_option,
     load_payload,
     settings_from,
+    write_private,
 )
 
-__all__ = ["call", "operations", "request"]
+__all__ = ["attachment_names", "call", "operations", "request", "save_attachments"]
 
 
 def make_client(config: Path | None, *, sign: bool) -> Client:
@@ -108,13 +111,46 @@ def call(
         with client:
             result = client.call(operation, load_payload(input_path))
         if attachments_dir is not None and result.attachments:
-            attachments_dir.mkdir(parents=True, exist_ok=True)
-            for i, att in enumerate(result.attachments.values(), 1):
-                ext = ".pdf" if "pdf" in att.content_type else ".bin"
-                target = attachments_dir / f"{result.id_operazione_comune or 'answer'}-{i}{ext}"
-                target.write_bytes(att.data)
+            for target in save_attachments(result, attachments_dir):
                 click.echo(f"saved {target}", err=True)
         echo_json(result_json(result))
+
+
+def attachment_names(result: Result[Any]) -> list[str]:
+    """File names for the answer's attachments: ``<idOperazioneComune>-<n>.pdf`` (``.bin`` for
+    other types). The id comes from the answer, so it is used only when it is an id
+    (``[0-9a-zA-Z]{1,30}``); anything else (``../..``, ``/abs``) becomes ``answer``."""
+    ident = result.id_operazione_comune
+    stem = ident if isinstance(ident, str) and ID_PATTERN.fullmatch(ident) else "answer"
+    return [
+        f"{stem}-{i}{'.pdf' if 'pdf' in att.content_type.lower() else '.bin'}"
+        for i, att in enumerate(result.attachments.values(), 1)
+    ]
+
+
+def save_attachments(result: Result[Any], directory: Path) -> list[Path]:
+    """Save the answer's attachments in ``directory`` (created 0700), each file 0600 (they hold
+    personal data), never outside it and never over an existing file."""
+    names = attachment_names(result)
+    ident = result.id_operazione_comune
+    if names and ident is not None and not names[0].startswith(f"{ident}-"):
+        click.echo(
+            "warning: the answer's idOperazioneComune is not an id ([0-9a-zA-Z]{1,30}); its "
+            "attachments are saved as answer-<n>",
+            err=True,
+        )
+    saved = []
+    for name, att in zip(names, result.attachments.values(), strict=True):
+        try:
+            saved.append(write_private(directory, name, att.data, setting="--attachments"))
+        except ConfigurationError as exc:
+            raise ConfigurationError(
+                f"{exc}. The operation was done: its answer is in the journal, when one is "
+                "kept (anpr journal show ID --json)",
+                setting=exc.setting,
+                rule=exc.rule,
+            ) from None
+    return saved
 
 
 @click.command()

@@ -5,11 +5,15 @@
   the same ``idOperazioneComune``, so nothing is applied twice;
 - ``show ID [--json]``: one operation with every attempt;
 - ``export --since DATE``: JSON Lines, one operation per line, for audits;
+- ``accept-rollback``: go on with a journal restored from a backup (or copied): new ids start
+  past every id handed out, once the lost operations have been checked;
 - ``keygen``: a new key for ``ANPR_JOURNAL_KEY`` (encryption at rest).
 
 The journal is the one the settings name (``--config``/``ANPR_CONFIG``); without settings,
 ``$ANPR_JOURNAL`` or the default path. Exit codes: 0 done, 1 ``resolve`` settled a KO answer,
-2 invalid input (unknown id, no journal), 3 something is still unknown after ``resolve``.
+2 invalid input (unknown id, no journal, a damaged row), 3 something is still unknown after
+``resolve`` (a damaged row included). A damaged row is named on stderr after the readable rows
+are listed.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import Any
 
 import click
 
-from ..errors.exceptions import ConfigurationError, JournalError
+from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
 from ..journal import Journal, OperationRecord, State, generate_key
 from ..settings import journal_from_env, journal_path
 from ._common import (
@@ -43,17 +47,29 @@ from ._common import (
 __all__ = ["journal"]
 
 
-def _open(config: Path | None) -> Journal:
-    """The journal to read: from the settings, else ``$ANPR_JOURNAL``, else the default."""
+def _open(config: Path | None, *, warn: bool = True) -> Journal:
+    """The journal to read: from the settings, else ``$ANPR_JOURNAL``, else the default. A
+    rollback of it (restored from a backup, copied) is reported on stderr (``warn``)."""
     if config is not None:
-        return Journal.from_settings(settings_from(config), create=False)
-    switch = journal_from_env(os.environ)
-    path = journal_path(switch if isinstance(switch, Path) else None, enabled=switch is not False)
-    if path is None:
-        raise ConfigurationError(
-            "ANPR_JOURNAL=off switches the journal off", setting="ANPR_JOURNAL"
+        j = Journal.from_settings(settings_from(config), create=False)
+    else:
+        switch = journal_from_env(os.environ)
+        path = journal_path(
+            switch if isinstance(switch, Path) else None, enabled=switch is not False
         )
-    return Journal.open(path, create=False)
+        if path is None:
+            raise ConfigurationError(
+                "ANPR_JOURNAL=off switches the journal off", setting="ANPR_JOURNAL"
+            )
+        j = Journal.open(path, create=False)
+    if warn:
+        _warn_rollbacks(j)
+    return j
+
+
+def _warn_rollbacks(j: Journal) -> None:
+    for r in j.rollbacks():
+        click.echo(f"warning: {r.error(j.location)}", err=True)
 
 
 @contextmanager
@@ -65,6 +81,19 @@ def _not_found_is_invalid(as_json: bool) -> Iterator[None]:
             echo_json({"error": "JournalError", "message": str(exc)})
         else:
             click.echo(f"error: {exc}", err=True)
+        sys.exit(EXIT_INVALID)
+
+
+def _exit_if_corrupt(corrupt: list[CorruptJournalRecord]) -> None:
+    """After listing the readable rows: name each unreadable one (stderr) and exit 2."""
+    for exc in corrupt:
+        click.echo(f"error: {exc}", err=True)
+    if corrupt:
+        click.echo(
+            f"error: {len(corrupt)} journal row(s) cannot be read (listed above); the other "
+            "rows are shown. Repair them from a backup or with SQL (see docs/journal.md)",
+            err=True,
+        )
         sys.exit(EXIT_INVALID)
 
 
@@ -97,12 +126,14 @@ def journal() -> None:
 @json_option
 def pending(comune: str | None, config: Path | None, as_json: bool) -> None:
     """List operations whose outcome is not settled, oldest first."""
+    corrupt: list[CorruptJournalRecord] = []
     with handle_errors(as_json):
-        records = _open(config).pending(comune=comune)
+        records = _open(config).pending(comune=comune, errors=corrupt)
         if as_json:
             echo_json([_summary_json(r) for r in records])
+            _exit_if_corrupt(corrupt)
             return
-        if not records:
+        if not records and not corrupt:
             click.echo("nothing pending")
             return
         for r in records:
@@ -113,6 +144,7 @@ def pending(comune: str | None, config: Path | None, as_json: bool) -> None:
                 + (f", last: {last}" if last else "")
                 + f"  — {_status(r)}"
             )
+        _exit_if_corrupt(corrupt)
 
 
 @journal.command()
@@ -186,10 +218,12 @@ def _since(value: str) -> dt.datetime:
 def export(since: str, comune: str | None, no_content: bool, config: Path | None) -> None:
     """Write operations created since DATE as JSON Lines (one operation per line)."""
     start = _since(since)
+    corrupt: list[CorruptJournalRecord] = []
     with handle_errors(False):
-        for record in _open(config).since(start, comune=comune):
+        for record in _open(config).since(start, comune=comune, errors=corrupt):
             line = json.dumps(record.to_json(content=not no_content), ensure_ascii=False)
             click.echo(line)
+    _exit_if_corrupt(corrupt)
 
 
 @journal.command()
@@ -219,15 +253,17 @@ def resolve(
     from ..client import Client
     from ..journal import resolve as resolve_one
 
+    corrupt: list[CorruptJournalRecord] = []
     with handle_errors(as_json), _not_found_is_invalid(as_json):
         settings = settings_from(config)
         with Journal.from_settings(settings) as j, Client(settings, journal=j) as client:
+            _warn_rollbacks(j)
             if ident is not None:
                 records = [j.get(ident, comune=comune)]
             else:
                 records = [
                     r
-                    for r in j.pending(comune=comune or settings.codice_istat)
+                    for r in j.pending(comune=comune or settings.codice_istat, errors=corrupt)
                     if force or not r.in_flight()
                 ]
             outcomes = [resolve_one(client, j, r, lookup=lookup, force=force) for r in records]
@@ -243,9 +279,13 @@ def resolve(
                 code = EXIT_TRANSPORT
             elif rec.outcome == "ko" and code == EXIT_OK:
                 code = EXIT_KO
+        if corrupt:  # unreadable rows may be operations still to settle: not done
+            code = EXIT_TRANSPORT
+            for exc in corrupt:
+                click.echo(f"error: {exc}", err=True)
         if as_json:
             echo_json(rows)
-        elif not rows:
+        elif not rows and not corrupt:
             click.echo("nothing to resolve")
         for row in [] if as_json else rows:
             click.echo(
@@ -253,6 +293,32 @@ def resolve(
                 f"{row['outcome'] or ''}  {row.get('error', '')}".rstrip()
             )
         sys.exit(code)
+
+
+@journal.command("accept-rollback")
+@click.option("--comune", help="Only this Comune (ISTAT code).")
+@config_option
+@json_option
+def accept_rollback(comune: str | None, config: Path | None, as_json: bool) -> None:
+    """Go on with a journal that went back in time (restored from a backup, or copied).
+
+    Its id counters move past every id handed out, so none is handed out twice; the
+    acceptance is recorded in the journal. First check at ANPR (4005, 3003) the operations
+    recorded after the copy was taken: the journal no longer holds them.
+    """
+    with handle_errors(as_json):
+        with _open(config, warn=False) as j:
+            accepted = j.accept_rollback(comune)
+        rows = [{"comune": r.comune, "counter": r.counter, "mark": r.mark} for r in accepted]
+        if as_json:
+            echo_json(rows)
+            return
+        if not rows:
+            click.echo("nothing to accept: the journal is not behind the ids it handed out")
+        for r in accepted:
+            click.echo(
+                f"Comune {r.comune}: counter {r.counter} -> {r.mark}; new ids start after {r.mark}"
+            )
 
 
 @journal.command()

@@ -18,6 +18,7 @@ from types import FrameType
 
 import click
 
+from ..credentials.base import env_var_name
 from ..errors.exceptions import ConfigurationError
 from ._common import handle_errors
 
@@ -193,6 +194,8 @@ def credentials(
     from ..simulator.pki import generate_test_pki
 
     with handle_errors(as_json=False):
+        if password_env:  # a secret typed for its variable's name is refused, never shown
+            env_var_name(password_env, setting="--password-env")
         chosen = _comuni(comuni) or ("058091", "015146")
         pki = SimulatorPki.open(state / "pki", chosen, host="127.0.0.1")
         istat = comune or chosen[0]

@@ -25,6 +25,7 @@ from anpr_client.credentials.base import (
     KeySource,
     SecretCallback,
     digest_info,
+    env_var_name,
     resolve_secret,
 )
 from anpr_client.credentials.identity import (
@@ -139,7 +140,9 @@ def _pin_source(
     prompt: str, env_var: str | None, callback: SecretCallback | None, setting: str
 ) -> Callable[[], str]:
     # Check the configuration now, so a missing variable fails at load time, not mid-request.
-    if callback is None and not env_var:
+    if env_var:
+        env_var_name(env_var, setting=setting)
+    elif callback is None:
         resolve_secret(prompt, env_var=None, callback=None, setting=setting)
 
     def pin() -> str:

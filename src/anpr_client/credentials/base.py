@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from typing import Final, Literal, Protocol, runtime_checkable
 
@@ -24,10 +25,12 @@ from anpr_client.errors.exceptions import ConfigurationError, CredentialError
 
 __all__ = [
     "DIGEST_INFO_PREFIX",
+    "ENV_VAR_NAME",
     "HashName",
     "KeySource",
     "SecretCallback",
     "digest_info",
+    "env_var_name",
     "hash_bytes",
     "resolve_secret",
 ]
@@ -85,6 +88,30 @@ def digest_info(data: bytes, hash: HashName) -> bytes:
     return DIGEST_INFO_PREFIX[hash] + hash_bytes(data, hash)
 
 
+ENV_VAR_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+"""What an environment variable's name looks like (POSIX: letters, digits and ``_``, not a
+digit first). Settings that *name* a variable holding a secret (``password_env``,
+``pin_env``) must look like this."""
+
+
+def env_var_name(value: object, *, setting: str) -> str:
+    """``value``, checked to be an environment variable's *name* (:data:`ENV_VAR_NAME`).
+
+    A value that does not look like a name is most likely the secret itself, typed where its
+    variable's name belongs (``password_env = "My-Secret!"``): the error names the setting and
+    the rule and never shows the value, and nothing keeps it.
+    """
+    if not isinstance(value, str) or not ENV_VAR_NAME.fullmatch(value):
+        raise ConfigurationError(
+            f"the value of {setting} is not a variable name (not shown): {setting} names the "
+            "environment variable that holds the secret (letters, digits and _, not a digit "
+            "first), never the secret itself",
+            setting=setting,
+            rule="[A-Za-z_][A-Za-z0-9_]*",
+        )
+    return value
+
+
 def resolve_secret(
     prompt: str,
     *,
@@ -104,6 +131,7 @@ def resolve_secret(
             raise CredentialError(f"the secret callback returned no text for: {prompt}")
         return value
     if env_var:
+        env_var = env_var_name(env_var, setting=setting)
         from_env = os.environ.get(env_var)
         if from_env is None:
             raise ConfigurationError(

@@ -36,6 +36,8 @@ The tree (``except`` the level you care about)::
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
      ├─ JournalError                         the operation journal refused (id reused, held…)
+     │   ├─ JournalRolledBack                its id counter is behind ids handed out (restored)
+     │   └─ CorruptJournalRecord             a journal row cannot be read; .row .field
      ├─ SoapFault                            the security gateway or the server refused; .causes
      │   ├─ InternalErrorFromClient
      │   ├─ RejectedByPolicy
@@ -87,6 +89,7 @@ __all__ = [
     "ConnectError",
     "ConnectTimeout",
     "ConnectionLost",
+    "CorruptJournalRecord",
     "CredentialError",
     "DecryptionError",
     "DigestMismatch",
@@ -104,6 +107,7 @@ __all__ = [
     "InvalidFormat",
     "InvalidLength",
     "JournalError",
+    "JournalRolledBack",
     "LocalCheckError",
     "MalformedFrame",
     "ModelError",
@@ -589,6 +593,40 @@ class JournalError(AnprError):
     def __init__(self, message: str, *, id_operazione_comune: str | None = None):
         super().__init__(message)
         self.id_operazione_comune = id_operazione_comune
+
+
+class JournalRolledBack(JournalError):
+    """The journal's id counter is behind ids already handed out for its Comune: the file was
+    restored from a backup, copied, or replaced by an older one. No id is allocated until the
+    rollback is accepted (:meth:`Journal.accept_rollback
+    <anpr_client.journal.Journal.accept_rollback>`, ``anpr journal accept-rollback``): the
+    operations recorded after the copy was taken are missing from it, and some may still be
+    unsettled. ``comune``, ``counter`` (the file's) and ``mark`` (the highest handed out) say
+    by how much."""
+
+    def __init__(self, message: str, *, comune: str, counter: int, mark: int):
+        super().__init__(message)
+        self.comune = comune
+        self.counter = counter
+        self.mark = mark
+
+
+class CorruptJournalRecord(JournalError):
+    """A journal row cannot be read (changed by hand, a crash, an older version): ``row`` is its
+    key in the journal, ``field`` the column that failed; ``id_operazione_comune`` names the
+    operation when that column is readable."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        row: int | None,
+        field: str,
+        id_operazione_comune: str | None = None,
+    ):
+        super().__init__(message, id_operazione_comune=id_operazione_comune)
+        self.row = row
+        self.field = field
 
 
 # --------------------------------------------------------------------------- SOAP faults

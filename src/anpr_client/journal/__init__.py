@@ -12,7 +12,10 @@
 - :mod:`.ownership`: which process holds an operation;
 - :mod:`.repository`: the interface a journal backend implements;
 - :mod:`.sqlite`: the SQLite journal (:class:`Journal`), the default backend;
-- :mod:`.ids`: ``idOperazioneComune`` allocation shared by every user of the journal;
+- :mod:`.ids`: ``idOperazioneComune`` allocation shared by every user of the journal, unique
+  even across a restored or copied journal (an epoch per open);
+- :mod:`.marks`: the high-water marks, kept outside the journal, that reveal a restored or
+  copied one (:class:`Rollback`);
 - :mod:`.retry`: what each failure means and how long to wait;
 - :mod:`.reliable`: the journaled call and :func:`resolve`, driving a
   :class:`~anpr_client.soap.binding.Binding`;
@@ -24,6 +27,7 @@ See ``docs/journal.md``.
 from __future__ import annotations
 
 from ..settings import default_journal_path
+from .marks import Rollback
 from .records import Attempt, AttemptEnd, OperationRecord, Settlement
 from .reliable import Resolution, journaled_call, lookupable, recorded_answer, resolve
 from .repository import Repository
@@ -44,6 +48,7 @@ __all__ = [
     "Repository",
     "Resolution",
     "RetryPolicy",
+    "Rollback",
     "Settlement",
     "State",
     "classify",

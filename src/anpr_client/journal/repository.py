@@ -12,11 +12,22 @@ same guarantees, and every caller works with it unchanged:
   **durable before it returns**: the caller sends the bytes only after the record that they
   may have gone out is safe;
 - ids from :meth:`Repository.allocate_id` are unique per Comune across every process and
-  machine that uses the store (see :mod:`.ids`);
+  machine that uses the store, *and across copies of the store in time* (see :mod:`.ids`):
+  ``ids.format_id(prefix, counter, epoch)`` with the store's prefix, a per-Comune counter
+  advanced atomically in the store, and an epoch drawn by each open (``ids.new_epoch``), so a
+  store restored from a backup never repeats an id it handed out before; the store has an
+  identity of its own that its copies share (a backup of a database server keeps it too);
+- a store whose counter is below the high-water mark of its identity (:class:`~.marks.IdMarks`,
+  kept outside the store) went back in time: :meth:`Repository.allocate_id` raises
+  :class:`~anpr_client.errors.JournalRolledBack` until :meth:`Repository.accept_rollback`
+  moves the counter past the mark; :meth:`Repository.rollbacks` lists what it sees;
 - :meth:`Repository.claim` is a compare-and-set on the operation's owner
   (:mod:`.ownership`): two live processes never drive one operation;
 - content columns may be sealed (:mod:`.sealing`): a record read without the key has
-  ``sealed`` set and its personal data left out.
+  ``sealed`` set and its personal data left out;
+- a stored row that cannot be read is a :class:`~anpr_client.errors.CorruptJournalRecord`
+  naming the row and the column, never an untyped exception, and never hides the other rows
+  (``errors=`` of :meth:`Repository.pending` and :meth:`Repository.since`).
 """
 
 from __future__ import annotations
@@ -25,6 +36,8 @@ import datetime as dt
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
 
+from ..errors.exceptions import CorruptJournalRecord
+from .marks import Rollback
 from .records import AttemptEnd, OperationRecord, Settlement
 from .states import AttemptKind, State
 
@@ -40,7 +53,19 @@ class Repository(Protocol):
         ...
 
     def allocate_id(self, comune: str) -> str:
-        """A new ``idOperazioneComune`` for ``comune``, unique across every user of the store."""
+        """A new ``idOperazioneComune`` for ``comune``, unique across every user of the store
+        and every copy of it; :class:`~anpr_client.errors.JournalRolledBack` when the store
+        is behind the ids it handed out."""
+        ...
+
+    def rollbacks(self) -> list[Rollback]:
+        """Each Comune whose counter is below its high-water mark (the store was restored or
+        copied); empty when all is well."""
+        ...
+
+    def accept_rollback(self, comune: str | None = None) -> list[Rollback]:
+        """Move the counters of :meth:`rollbacks` (one Comune's, or all) past their marks and
+        record it; returns what was accepted."""
         ...
 
     def open_operation(
@@ -109,12 +134,23 @@ class Repository(Protocol):
         none, or when several Comuni have it and none was named."""
         ...
 
-    def pending(self, *, comune: str | None = None) -> list[OperationRecord]:
-        """Operations not settled, oldest first."""
+    def pending(
+        self, *, comune: str | None = None, errors: list[CorruptJournalRecord] | None = None
+    ) -> list[OperationRecord]:
+        """Operations not settled (any state but a settled one), oldest first. A row that
+        cannot be read raises :class:`~anpr_client.errors.CorruptJournalRecord`; with
+        ``errors`` it is appended there and the others are returned."""
         ...
 
-    def since(self, start: dt.datetime, *, comune: str | None = None) -> Iterator[OperationRecord]:
-        """Operations created at or after ``start``, in order."""
+    def since(
+        self,
+        start: dt.datetime,
+        *,
+        comune: str | None = None,
+        errors: list[CorruptJournalRecord] | None = None,
+    ) -> Iterator[OperationRecord]:
+        """Operations created at or after ``start``, in order (unreadable rows as for
+        :meth:`pending`)."""
         ...
 
     def close(self) -> None: ...

@@ -13,6 +13,11 @@ Every change is one SQLite transaction, and the ``sending`` row (with the envelo
 — and, by default, flushed to disk — *before* the bytes leave. So after a crash at any point the
 record says whether the request may have reached ANPR (see :mod:`.states`).
 
+Ids (:meth:`Journal.allocate_id`) follow :mod:`.ids`: the counter is in the file, the epoch
+is drawn by each open, and the high-water marks outside the file (:mod:`.marks`) turn a
+restored or copied journal into :class:`~anpr_client.errors.JournalRolledBack` until
+:meth:`Journal.accept_rollback`.
+
 The file is created with permissions 0600 (SQLite gives its ``-wal``/``-shm`` files the same).
 It holds personal data: see ``docs/journal.md``, and :mod:`.sealing` for encryption at rest.
 
@@ -30,15 +35,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
-from ..errors.exceptions import ConfigurationError, JournalError
+from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
 from ..settings import default_journal_path
 from . import ids as _ids
+from .marks import IdMarks, Rollback, marks_from_env
 from .ownership import current_owner, owner_alive
 from .records import Attempt, AttemptEnd, OperationRecord, Settlement, wire_form
 from .sealing import KEY_ENV, Sealer, key_from_text
-from .states import OPEN_STATES, AttemptKind, State, check_transition
+from .states import OPEN_STATES, SETTLED_STATES, AttemptKind, State, check_transition
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -52,15 +58,23 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _parse_time(value: str | None) -> dt.datetime | None:
-    return None if value is None else dt.datetime.fromisoformat(value)
-
-
 # ----------------------------------------------------------------------------- schema
+
+_ROLLBACKS: Final = """CREATE TABLE IF NOT EXISTS id_rollbacks (
+        accepted_at TEXT NOT NULL,
+        comune TEXT NOT NULL,
+        counter INTEGER NOT NULL,
+        mark INTEGER NOT NULL,
+        accepted_by TEXT NOT NULL
+    )"""
+"""Rollbacks accepted (:meth:`Journal.accept_rollback`): when, by whom, from which counter to
+which mark. Added to journals of schema 1 when opened (old versions ignore it); the journal's
+``journal_id`` (meta) likewise."""
 
 _SCHEMA: Final = (
     """CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
     """CREATE TABLE counters (comune TEXT PRIMARY KEY, last INTEGER NOT NULL)""",
+    _ROLLBACKS,
     """CREATE TABLE operations (
         id INTEGER PRIMARY KEY,
         comune TEXT NOT NULL,
@@ -191,6 +205,11 @@ class Journal:
     :param id_prefix: the id prefix of a *new* journal (default: random; see :mod:`.ids`).
     :param create: ``False``: a missing file is an error instead of a new, empty journal (for
         tools that only read).
+    :param id_marks: the file of high-water marks (:mod:`.marks`) that tells a restored or
+        copied journal; default: ``$ANPR_ID_MARKS``, else the user's state directory.
+        ``False``: none (a rollback goes unnoticed; ids stay unique by their epoch).
+
+    Each open draws a new id epoch (:attr:`id_epoch`, see :mod:`.ids`).
     """
 
     def __init__(
@@ -202,8 +221,11 @@ class Journal:
         id_prefix: str | None = None,
         busy_timeout: float = 30.0,
         create: bool = True,
+        id_marks: str | os.PathLike[str] | Literal[False] | None = None,
     ):
         self.path = Path(path) if path is not None else default_journal_path()
+        marks = marks_from_env(os.environ) if id_marks is None else id_marks
+        self._marks = IdMarks(marks, busy_timeout=busy_timeout) if marks else None
         self.durable = durable
         self._busy_timeout = busy_timeout
         self._lock = threading.RLock()
@@ -259,11 +281,13 @@ class Journal:
         env = os.environ if env is None else env
         text = env.get(KEY_ENV)
         key = key_from_text(text) if text else None
-        journal = cls(path, key=key, create=create)
+        found = marks_from_env(env)
+        marks: Path | Literal[False] = False if found is None else found
+        journal = cls(path, key=key, create=create, id_marks=marks)
         if journal.encrypted and key is None and secret is not None:
             journal.close()
             key = key_from_text(secret("journal key"), setting="journal key")
-            journal = cls(path, key=key, create=create)
+            journal = cls(path, key=key, create=create, id_marks=marks)
         return journal
 
     @property
@@ -324,12 +348,18 @@ class Journal:
                         setting="journal",
                     )
                 meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+                if "journal_id" not in meta:
+                    meta = self._upgrade(db)
             except sqlite3.DatabaseError as exc:
                 raise ConfigurationError(
                     f"{str(self.path)!r} is not a usable anpr-client journal: {exc}",
                     setting="journal",
                 ) from None
         self.id_prefix: str = str(meta["id_prefix"])
+        self.journal_id: str = str(meta["journal_id"])
+        """The journal's identity, kept in the file: every copy of it has the same one."""
+        self.id_epoch: str = _ids.new_epoch(self.id_prefix)
+        """This open's epoch: the last characters of every id it allocates."""
         self.encrypted = meta.get("encryption", "none") != "none"
         if (
             self.encrypted
@@ -359,6 +389,7 @@ class Journal:
                 db.execute(statement)
             meta: dict[str, Any] = {
                 "id_prefix": prefix,
+                "journal_id": _ids.new_journal_id(),
                 "created_at": _now(),
                 "encryption": "aes-256-gcm" if self._sealer else "none",
             }
@@ -371,11 +402,31 @@ class Journal:
             db.execute("ROLLBACK")
             raise
 
+    @staticmethod
+    def _upgrade(db: sqlite3.Connection) -> dict[Any, Any]:
+        """Give a journal of an earlier release its identity and its rollback table (both
+        ignored by earlier releases, so the schema version stays)."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute(_ROLLBACKS)
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('journal_id', ?)",
+                (_ids.new_journal_id(),),
+            )
+            meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return meta
+
     def close(self) -> None:
         with self._lock:
             if self._conn is not None and self._pid == os.getpid():
                 self._conn.close()
             self._conn = None
+        if self._marks is not None:
+            self._marks.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -432,7 +483,16 @@ class Journal:
     # ------------------------------------------------------------------ ids
 
     def allocate_id(self, comune: str) -> str:
-        """A new ``idOperazioneComune`` for ``comune``, unique across every user of the file."""
+        """A new ``idOperazioneComune`` for ``comune``, unique across every user of the file
+        and every copy of it (see :mod:`.ids`).
+
+        Raises :class:`~anpr_client.errors.JournalRolledBack` when the file's counter is
+        below the high-water mark (:mod:`.marks`): the file was restored or copied, and is
+        refused until :meth:`accept_rollback`.
+        """
+        # Read before the transaction: a mark only holds values some transaction committed,
+        # so a counter below it means the file went back, never a race with another process.
+        mark = self._marks.get(self.journal_id, comune) if self._marks is not None else 0
 
         def alloc(db: sqlite3.Connection) -> int:
             row = db.execute(
@@ -440,9 +500,60 @@ class Journal:
                 "ON CONFLICT (comune) DO UPDATE SET last = last + 1 RETURNING last",
                 (comune,),
             ).fetchone()
-            return int(row[0])
+            value = int(row[0])
+            if value <= mark:  # the counter was below the mark: refuse (rolled back with us)
+                raise Rollback(comune, value - 1, mark).error(self.location)
+            return value
 
-        return _ids.format_id(self.id_prefix, self._write(alloc))
+        value = self._write(alloc)
+        if self._marks is not None:
+            self._marks.raise_to(self.journal_id, comune, value)
+        return _ids.format_id(self.id_prefix, value, self.id_epoch)
+
+    def rollbacks(self) -> list[Rollback]:
+        """Each Comune whose counter in the file is below its high-water mark: the file was
+        restored from a backup or copied (empty without marks, or when all is well)."""
+        if self._marks is None:
+            return []
+        marks = self._marks.for_journal(self.journal_id)
+        if not marks:
+            return []
+        with self._lock:
+            try:
+                counters = dict(self._db.execute("SELECT comune, last FROM counters").fetchall())
+            except sqlite3.Error as exc:
+                raise JournalError(f"the journal {str(self.path)!r} failed: {exc}") from exc
+        return [
+            Rollback(comune, int(counters.get(comune, 0)), mark)
+            for comune, mark in sorted(marks.items())
+            if int(counters.get(comune, 0)) < mark
+        ]
+
+    def accept_rollback(self, comune: str | None = None) -> list[Rollback]:
+        """Accept that the journal went back in time (:meth:`rollbacks`; one Comune, or all):
+        its counters move past the high-water marks, so the ids in between are never handed
+        out again, and the acceptance is recorded in the journal (table ``id_rollbacks``).
+        Returns what was accepted. Check at ANPR the operations the file no longer holds."""
+        found = [r for r in self.rollbacks() if comune is None or r.comune == comune]
+        if not found:
+            return []
+
+        def accept(db: sqlite3.Connection) -> None:
+            now, who = _now(), current_owner()
+            for r in found:
+                db.execute(
+                    "INSERT INTO counters (comune, last) VALUES (?, ?) "
+                    "ON CONFLICT (comune) DO UPDATE SET last = MAX(last, excluded.last)",
+                    (r.comune, r.mark),
+                )
+                db.execute(
+                    "INSERT INTO id_rollbacks (accepted_at, comune, counter, mark, accepted_by) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (now, r.comune, r.counter, r.mark, who),
+                )
+
+        self._write(accept, durable=True)
+        return found
 
     # ------------------------------------------------------------------ operations
 
@@ -493,8 +604,10 @@ class Journal:
                     "another service",
                     id_operazione_comune=id_operazione_comune,
                 )
-            stored = self._unseal(row[2], f"{where}/payload")
-            if stored is not None and json.loads(stored) != payload_w:
+            reader = _Row(row[0], id_operazione_comune)
+            stored = self._unseal(reader.read("payload", _blob, row[2]), f"{where}/payload")
+            known = None if stored is None else reader.read("payload", _json_object, stored)
+            if known is not None and known != payload_w:
                 raise JournalError(
                     f"idOperazioneComune {id_operazione_comune} was already used for a "
                     "different request; ANPR would answer with the first request's stored "
@@ -606,7 +719,7 @@ class Journal:
                 not force
                 and owner is not None
                 and owner != me
-                and State(state) in OPEN_STATES
+                and _Row(key, ident).read("state", State, state) in OPEN_STATES
                 and (lease_until or 0) > time.time()
                 and owner_alive(owner) is not False
             ):
@@ -648,7 +761,8 @@ class Journal:
 
         def begin(db: sqlite3.Connection) -> int:
             row = _operation_row(db, _HEAD + ", " + _NEXT_ATTEMPT, key)
-            comune, ident, state, number = str(row[0]), str(row[1]), State(row[2]), int(row[3])
+            comune, ident, number = str(row[0]), str(row[1]), int(row[3])
+            state = _Row(key, ident).read("state", State, row[2])
             now = _now()
             db.execute(
                 _INSERT_ATTEMPT,
@@ -775,7 +889,7 @@ class Journal:
     @staticmethod
     def _head(db: sqlite3.Connection, key: int) -> tuple[str, str, State]:
         row = _operation_row(db, _HEAD, key)
-        return str(row[0]), str(row[1]), State(row[2])
+        return str(row[0]), str(row[1]), _Row(key, row[1]).read("state", State, row[2])
 
     # ------------------------------------------------------------------ reading
 
@@ -809,101 +923,263 @@ class Journal:
             )
         return rows[0]
 
-    def pending(self, *, comune: str | None = None) -> list[OperationRecord]:
+    def pending(
+        self, *, comune: str | None = None, errors: list[CorruptJournalRecord] | None = None
+    ) -> list[OperationRecord]:
         """Operations not settled: ``sending``, ``outcome_unknown`` and ``prepared``, oldest
-        first. :meth:`OperationRecord.in_flight` tells those a live process is still sending."""
-        sql = _SELECT_OPS + " WHERE state IN (?, ?, ?)"
-        args: tuple[Any, ...] = tuple(str(s) for s in (State.PREPARED, State.SENDING))
-        args += (str(State.OUTCOME_UNKNOWN),)
+        first. :meth:`OperationRecord.in_flight` tells those a live process is still sending.
+
+        A row that cannot be read (:class:`~anpr_client.errors.CorruptJournalRecord`, naming
+        the row and the column) raises; with ``errors``, it is appended there instead and the
+        other rows are returned. A row whose state is no known state is such a row: it is
+        never left out silently, since it may be an operation still to settle.
+        """
+        settled = tuple(str(s) for s in SETTLED_STATES)
+        sql = _SELECT_OPS + f" WHERE state NOT IN ({', '.join('?' * len(settled))})"
+        args: tuple[Any, ...] = settled
         if comune is not None:
             sql += " AND comune = ?"
             args += (comune,)
-        return self._select(sql + " ORDER BY created_at, id", args)
+        return self._records(self._fetch(sql + " ORDER BY created_at, id", args), errors)
 
     def since(
-        self, start: dt.datetime, *, comune: str | None = None, batch: int = 200
+        self,
+        start: dt.datetime,
+        *,
+        comune: str | None = None,
+        batch: int = 200,
+        errors: list[CorruptJournalRecord] | None = None,
     ) -> Iterator[OperationRecord]:
-        """Operations created at or after ``start`` (aware, or naive meaning UTC), in order."""
+        """Operations created at or after ``start`` (aware, or naive meaning UTC), in order.
+
+        Unreadable rows raise, or go to ``errors`` as for :meth:`pending` (a row whose
+        ``created_at`` is no date-time is among them, whatever ``start`` is)."""
         if start.tzinfo is None:
             start = start.replace(tzinfo=dt.UTC)
         bound = start.astimezone(dt.UTC).isoformat(timespec="microseconds")
         last = 0
         while True:
-            sql = _SELECT_OPS + " WHERE created_at >= ? AND id > ?"
+            sql = _SELECT_OPS + f" WHERE (created_at >= ? OR created_at NOT GLOB '{_ISO_GLOB}')"
+            sql += " AND id > ?"
             args: tuple[Any, ...] = (bound, last)
             if comune is not None:
                 sql += " AND comune = ?"
                 args += (comune,)
-            rows = self._select(sql + " ORDER BY id LIMIT ?", (*args, batch))
-            if not rows:
+            raw = self._fetch(sql + " ORDER BY id LIMIT ?", (*args, batch))
+            if not raw:
                 return
-            yield from rows
-            last = rows[-1].key
+            yield from self._records(raw, errors)
+            last = int(raw[-1][0][0])
 
     def _select(self, sql: str, args: Sequence[Any]) -> list[OperationRecord]:
+        return self._records(self._fetch(sql, args), None)
+
+    def _fetch(
+        self, sql: str, args: Sequence[Any]
+    ) -> list[tuple[Sequence[Any], list[Sequence[Any]]]]:
+        """Operation rows with their attempt rows, as stored."""
         with self._lock:
             try:
                 db = self._db
                 rows = db.execute(sql, tuple(args)).fetchall()
-                attempts = {r[0]: db.execute(_SELECT_ATTEMPTS, (r[0],)).fetchall() for r in rows}
+                return [(r, db.execute(_SELECT_ATTEMPTS, (r[0],)).fetchall()) for r in rows]
             except sqlite3.Error as exc:
                 raise JournalError(f"the journal {str(self.path)!r} failed: {exc}") from exc
-        return [self._record(r, attempts[r[0]]) for r in rows]
+
+    def _records(
+        self,
+        raw: Sequence[tuple[Sequence[Any], list[Sequence[Any]]]],
+        errors: list[CorruptJournalRecord] | None,
+    ) -> list[OperationRecord]:
+        out = []
+        for row, attempts in raw:
+            try:
+                out.append(self._record(row, attempts))
+            except CorruptJournalRecord as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+            except ConfigurationError as exc:  # a sealed value that does not open
+                if errors is None:
+                    raise
+                ident = row[4] if isinstance(row[4], str) else None
+                errors.append(
+                    CorruptJournalRecord(
+                        f"journal row {row[0]}: {exc}",
+                        row=row[0],
+                        field="sealed",
+                        id_operazione_comune=ident,
+                    )
+                )
+        return out
 
     def _record(self, r: Sequence[Any], attempt_rows: Sequence[Sequence[Any]]) -> OperationRecord:
         (key, comune, service, operation, ident, state, outcome, reached, created, updated,
          settled, url, header, payload, anpr_id, esito, err_type, err_codes, err, response,
          response_type, owner, lease_until, resolution, elapsed) = r  # fmt: skip
+        row = _Row(key, ident)
+        ident = row.read("id_operazione_comune", _text_value, ident)
+        comune = row.read("comune", _text_value, comune)
         where = f"{comune}/{ident}"
-        raw_payload = self._unseal(payload, f"{where}/payload")
-        attempts = tuple(
-            Attempt(
-                number=a[0],
-                kind=a[1],
-                id_operazione_comune=a[2],
-                state=a[3],
-                started_at=dt.datetime.fromisoformat(a[4]),
-                finished_at=_parse_time(a[5]),
-                elapsed=a[6],
-                envelope=self._unseal(a[7], f"{where}/attempt/{a[0]}/envelope"),
-                http_status=a[8],
-                response=self._unseal(a[9], f"{where}/attempt/{a[0]}/response"),
-                response_type=a[10],
-                error_type=a[11],
-                error_codes=tuple(a[12].split()),
-                error=_text(self._unseal(a[13], f"{where}/attempt/{a[0]}/error")),
-            )
-            for a in attempt_rows
-        )
+        raw_payload = self._unseal(row.read("payload", _blob, payload), f"{where}/payload")
+        attempts = tuple(self._attempt(row, where, a) for a in attempt_rows)
         return OperationRecord(
             key=key,
             comune=comune,
-            service=service,
-            operation=operation,
+            service=row.read("service", _text_value, service),
+            operation=row.read("operation", _text_value, operation),
             id_operazione_comune=ident,
-            state=State(state),
-            outcome=outcome,
+            state=row.read("state", State, state),
+            outcome=row.read("outcome", _optional_text, outcome),
             may_have_reached=bool(reached),
-            created_at=dt.datetime.fromisoformat(created),
-            updated_at=dt.datetime.fromisoformat(updated),
-            settled_at=_parse_time(settled),
-            url=url,
-            header=json.loads(header),
-            payload=None if raw_payload is None else json.loads(raw_payload),
-            id_operazione_anpr=anpr_id,
-            esito=esito,
-            error_type=err_type,
-            error_codes=tuple(err_codes.split()),
-            error=_text(self._unseal(err, f"{where}/error")),
-            response=self._unseal(response, f"{where}/response"),
-            response_type=response_type,
-            owner=owner,
-            lease_until=lease_until,
-            resolution=resolution,
-            elapsed=elapsed,
+            created_at=row.read("created_at", _timestamp, created),
+            updated_at=row.read("updated_at", _timestamp, updated),
+            settled_at=row.read("settled_at", _optional_timestamp, settled),
+            url=row.read("url", _text_value, url),
+            header=row.read("header", _json_object, header),
+            payload=None if raw_payload is None else row.read("payload", _json_object, raw_payload),
+            id_operazione_anpr=row.read("id_operazione_anpr", _optional_text, anpr_id),
+            esito=row.read("esito", _optional_text, esito),
+            error_type=row.read("error_type", _optional_text, err_type),
+            error_codes=row.read("error_codes", _codes, err_codes),
+            error=_text(self._unseal(row.read("error", _blob, err), f"{where}/error")),
+            response=self._unseal(row.read("response", _blob, response), f"{where}/response"),
+            response_type=row.read("response_type", _optional_text, response_type),
+            owner=row.read("owner", _optional_text, owner),
+            lease_until=row.read("lease_until", _optional_number, lease_until),
+            resolution=row.read("resolution", _optional_text, resolution),
+            elapsed=row.read("elapsed", _optional_number, elapsed),
             sealed=self.encrypted and self._sealer is None,
             attempts=attempts,
         )
+
+    def _attempt(self, row: _Row, where: str, a: Sequence[Any]) -> Attempt:
+        number = row.read("attempts.number", _integer, a[0])
+        at = f"{where}/attempt/{number}"
+
+        def read(column: str, parse: Callable[[Any], Any], value: Any) -> Any:
+            return row.read(f"attempts[{number}].{column}", parse, value)
+
+        return Attempt(
+            number=number,
+            kind=read("kind", _text_value, a[1]),
+            id_operazione_comune=read("id_operazione_comune", _text_value, a[2]),
+            state=read("state", _text_value, a[3]),
+            started_at=read("started_at", _timestamp, a[4]),
+            finished_at=read("finished_at", _optional_timestamp, a[5]),
+            elapsed=read("elapsed", _optional_number, a[6]),
+            envelope=self._unseal(read("envelope", _blob, a[7]), f"{at}/envelope"),
+            http_status=read("http_status", _optional_integer, a[8]),
+            response=self._unseal(read("response", _blob, a[9]), f"{at}/response"),
+            response_type=read("response_type", _optional_text, a[10]),
+            error_type=read("error_type", _optional_text, a[11]),
+            error_codes=read("error_codes", _codes, a[12]),
+            error=_text(self._unseal(read("error", _blob, a[13]), f"{at}/error")),
+        )
+
+
+# ----------------------------------------------------------------------------- reading rows
+
+_ISO_GLOB: Final = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*"
+"""What every ``created_at`` the journal writes looks like (a row not like it is corrupt)."""
+
+
+class _Row:
+    """Reads the columns of one stored operation; a column that does not parse raises
+    :class:`~anpr_client.errors.CorruptJournalRecord` naming the row and the column (and never
+    its content, which may be personal data)."""
+
+    def __init__(self, key: Any, ident: Any):
+        self.key = key if isinstance(key, int) else None
+        self.ident = ident if isinstance(ident, str) else None
+
+    def read(self, column: str, parse: Callable[[Any], Any], value: Any) -> Any:
+        try:
+            return parse(value)
+        except (ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            what = _EXPECTED.get(parse, "readable")
+            name = f" ({self.ident})" if self.ident else ""
+            raise CorruptJournalRecord(
+                f"journal row {self.key}{name}: the column {column} is not {what} (changed "
+                "by hand, a crash or another program?); the other rows are unaffected",
+                row=self.key,
+                field=column,
+                id_operazione_comune=self.ident,
+            ) from exc
+
+
+def _text_value(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError("not text")
+    return value
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else _text_value(value)
+
+
+def _integer(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError("not an integer")
+    return value
+
+
+def _optional_integer(value: Any) -> int | None:
+    return None if value is None else _integer(value)
+
+
+def _optional_number(value: Any) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        raise TypeError("not a number")
+    return float(value)
+
+
+def _timestamp(value: Any) -> dt.datetime:
+    parsed = dt.datetime.fromisoformat(_text_value(value))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)  # naive: UTC, as written
+
+
+def _optional_timestamp(value: Any) -> dt.datetime | None:
+    return None if value is None else _timestamp(value)
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if not isinstance(value, str | bytes):
+        raise TypeError("not JSON text")
+    data = json.loads(value)
+    if not isinstance(data, dict):
+        raise TypeError("not a JSON object")
+    return data
+
+
+def _blob(value: Any) -> bytes | None:
+    """A content column: bytes (text put there by hand counts as its UTF-8 bytes)."""
+    if value is None or isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError("not bytes")
+
+
+def _codes(value: Any) -> tuple[str, ...]:
+    return tuple(_text_value(value).split())
+
+
+_EXPECTED: Final[dict[Callable[[Any], Any], str]] = {
+    _text_value: "text",
+    _optional_text: "text or empty",
+    _integer: "an integer",
+    _optional_integer: "an integer or empty",
+    _optional_number: "a number or empty",
+    _timestamp: "an ISO 8601 date-time",
+    _optional_timestamp: "an ISO 8601 date-time or empty",
+    _json_object: "a JSON object",
+    _codes: "a list of codes",
+    _blob: "bytes or empty",
+    State: "a journal state (" + ", ".join(State) + ")",
+}
 
 
 def _dumps(value: Any) -> str:
