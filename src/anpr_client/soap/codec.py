@@ -190,7 +190,7 @@ def _read(model: Node, el: etree._Element, path: str, unknown: list[UnknownEleme
 
 def _standalone_xml(el: etree._Element) -> str:
     """``el`` serialised without the namespace declarations it merely inherited."""
-    copy = etree.fromstring(etree.tostring(el))
+    copy = etree.fromstring(etree.tostring(el, with_tail=False))
     etree.cleanup_namespaces(copy)
     return etree.tostring(copy, encoding="unicode")
 
