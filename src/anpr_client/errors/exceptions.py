@@ -112,6 +112,7 @@ __all__ = [
     "PinLockedError",
     "PrivilegeError",
     "ProtocolError",
+    "PullLimitError",
     "ReadTimeout",
     "ReferenceValueError",
     "RejectedByPolicy",
@@ -540,6 +541,12 @@ class NotificationError(AnprError):
         self.outcome = outcome
         self.field = field
         self.rule = rule
+
+
+class PullLimitError(NotificationError):
+    """A 4005 pull reached one of its bounds (``[notifications.pull]``: pages, requests, or the
+    decompressed size of a result page) and stopped; the poller's checkpoint stays where the
+    last committed page left it, so nothing is skipped. ``field`` names the setting."""
 
 
 class JournalError(AnprError):
