@@ -563,8 +563,8 @@ def _number(value: object) -> int | None:
 # ----------------------------------------------------------------------------- items
 
 
-class _Unreadable(Exception):
-    """An item cannot be decoded (internal: it becomes a quarantined item)."""
+class _Unreadable(NotificationError):
+    """An item cannot be decoded (internal: it becomes a quarantined item, with this reason)."""
 
 
 class _Budgeted:
@@ -623,7 +623,7 @@ def read_items(
             events.append(_read_item(item, id_anpr, kind, recipient, budget))
         except PullLimitError:
             raise  # the whole page is refused
-        except (_Unreadable, NotificationError) as exc:
+        except NotificationError as exc:  # _Unreadable, or the payload does not conform
             quarantined.append(_quarantined(id_anpr, kind, _item_xml(item), str(exc), recipient))
     return ReadItems(events, quarantined, budget.used)
 
@@ -723,7 +723,8 @@ def _content(
         raise _Unreadable(f"{name} is not base64 text")
     text = "".join(value.split())
     if not text:
-        return None
+        # Present but empty: an xop:Include whose MTOM part is missing leaves just this.
+        raise _Unreadable(f"{name} is present but empty (an xop:Include without its part?)")
     try:
         data = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
