@@ -8,7 +8,7 @@ import copy
 import datetime as dt
 import gzip
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,42 +30,11 @@ from anpr_client.notifications import (
 from anpr_client.settings import Settings
 from anpr_client.soap.mtom import build_related
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
+from tests.notifications.wire import WIRE, Handler, echo, fixture, serve, stub_anpr
 
-WIRE = Path(__file__).resolve().parents[1] / "wire" / "4005"
 ISTAT = "058091"
-XML = "text/xml; charset=utf-8"
 CID = "5b1c0d2e7f9a4b3c8d6e0f1a2b3c4d5e6f7a8b9c0d1e2f3a@apache.org"
 DECLARATION = b'<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\r\n'
-Handler = Callable[[HttpRequest], HttpResponse]
-
-
-def fixture(name: str) -> bytes:
-    return (WIRE / name).read_bytes()
-
-
-def echo(answer: bytes, request: HttpRequest) -> bytes:
-    """The fixture with its testataRisposta echoing the request's testata, as ANPR does."""
-    testata = etree.fromstring(request.body).find(".//testataRichiesta")
-    assert testata is not None
-    for name in ("idOperazioneComune", "codMittente", "codDestinatario", "dataOraRichiesta"):
-        value = (testata.findtext(name) or "").encode()
-        pattern = (
-            rb"(<testataRisposta\b[^>]*>(?:(?!</testataRisposta>).)*?<" + name.encode() + rb">)"
-            rb"[^<]*(</" + name.encode() + rb">)"
-        )
-        replacement = rb"\g<1>" + value.replace(b"\\", b"\\\\") + rb"\g<2>"
-        answer = re.sub(pattern, replacement, answer, count=1, flags=re.S)
-    return answer
-
-
-def serve(name: str, *replace: tuple[bytes, bytes]) -> Handler:
-    def handler(request: HttpRequest) -> HttpResponse:
-        body = echo(fixture(name), request)
-        for old, new in replace:
-            body = body.replace(old, new)
-        return HttpResponse(200, {"content-type": XML}, body)
-
-    return handler
 
 
 def mtom_answer(request: HttpRequest) -> HttpResponse:
@@ -73,7 +42,7 @@ def mtom_answer(request: HttpRequest) -> HttpResponse:
     no ANPR multipart headers were published, italia/anpr#992, #3286)."""
     part = base64.b64decode(fixture("ex004-verifica-ready.part.b64"))
     body, content_type = build_related(
-        echo(fixture("ex004-verifica-ready.mtom.xml"), request),
+        echo(fixture("ex004-verifica-ready.mtom.xml"), request.body),
         {CID: ("application/octet-stream", part)},
     )
     return HttpResponse(200, {"content-type": content_type}, body)
@@ -289,18 +258,6 @@ def test_en122_is_an_answer_and_an_empty_window(inbox: Inbox) -> None:
 
 
 # --------------------------------------------------------------------------- the poller
-
-
-def stub_anpr(ready: Handler, extraction: bytes = b"165300000") -> Handler:
-    """elaborazione → ex_001 (with ``extraction`` as its id); verificaStato → ``ready``."""
-
-    def handler(request: HttpRequest) -> HttpResponse:
-        if b"<elaborazione>" in request.body:
-            return serve("ex001-elaborazione.answer.xml", (b"303104", extraction))(request)
-        assert b"<idOperazioneANPR>" + extraction + b"</idOperazioneANPR>" in request.body
-        return ready(request)
-
-    return handler
 
 
 def test_the_poller_stores_every_item_of_a_real_shaped_result(inbox: Inbox) -> None:
