@@ -6,12 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import itertools
+from pathlib import Path
 
 import pytest
 from lxml import etree
 
 from anpr_client.errors.exceptions import (
     AnprRejected,
+    ConfigurationError,
     NotificationError,
     ProtocolError,
     PullLimitError,
@@ -25,7 +27,7 @@ from anpr_client.notifications import (
     decode_notification,
     read_notifications,
 )
-from anpr_client.settings import PullSettings
+from anpr_client.settings import PullSettings, Settings, load_settings
 from anpr_client.simulator.notifications import java_gzip
 from tests.notifications.fake4005 import Fake4005, FakeClock, Sent, b64, published_document
 from tests.notifications.support import CF_2, n010_payload
@@ -425,3 +427,22 @@ def test_read_notifications_reads_an_answer_and_refuses_the_invented_document() 
         read_notifications(b'<!DOCTYPE x [<!ENTITY e "e">]><x>&e;</x>')
     with pytest.warns(DeprecationWarning, match="compressed"):
         read_notifications(answer, compressed=True)
+
+
+def test_the_bounds_are_settings(tmp_path: Path) -> None:
+    config = tmp_path / "anpr.toml"
+    config.write_text(
+        'codice_istat = "058091"\n[notifications.pull]\nmax_pages = 3\nmax_requests = 9\n'
+        "max_page_bytes = 1024\n",
+        encoding="utf-8",
+    )
+    limits = load_settings(config).notifications.pull
+    assert (limits.max_pages, limits.max_requests, limits.max_page_bytes) == (3, 9, 1024)
+    assert PullSettings() == Settings(codice_istat="058091").notifications.pull
+    for bad in ("max_pages = 0", 'max_requests = "9"', "max_page_bytes = true", "other = 1"):
+        config.write_text(
+            f'codice_istat = "058091"\n[notifications.pull]\n{bad}\n', encoding="utf-8"
+        )
+        with pytest.raises(ConfigurationError) as refused:
+            load_settings(config)
+        assert (refused.value.setting or "").startswith("notifications.pull."), bad
