@@ -33,6 +33,7 @@ The tree (``except`` the level you care about)::
      │   └─ XMLTooLarge                      the document exceeds the parser's size cap
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
+     │   └─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
      ├─ JournalError                         the operation journal refused (id reused, held…)
      ├─ SoapFault                            the security gateway or the server refused; .causes
      │   ├─ InternalErrorFromClient

@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION: Final = 2
-"""2 (0.3): result items of other kinds (``detail``, ``request``), the quarantine's hold on the
+"""2 (0.2): result items of other kinds (``detail``, ``request``), the quarantine's hold on the
 poller (``pending_held``, ``held_from``); a version-1 file is upgraded in place when opened."""
 
 _SCHEMA: Final = (

@@ -811,7 +811,7 @@ def read_notifications(
     """Decode the result items of a 4005 answer given as XML (a SOAP envelope, or the
     ``RispostaMultipla4005`` element): events, and the items to quarantine.
 
-    Until 0.3 this read a ``<notifiche><notifica>`` document that ANPR never sends; such a
+    Before 0.2 this read a ``<notifiche><notifica>`` document that ANPR never sends; such a
     document (no ``elencoRisposte``) is now a :class:`~anpr_client.errors.ProtocolError`
     rather than an empty result. ``compressed`` is ignored: each item says its format.
     """
