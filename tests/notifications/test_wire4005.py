@@ -53,28 +53,29 @@ def client(handler: Handler) -> Client:
 
 
 def verify(handler: Handler, id_anpr: str = "300286") -> Any:
-    return client(handler).call(
-        "4005", {"verificaStato": {"idOperazioneANPR": id_anpr, "progressivo": 1}}
-    )
+    return client(handler).call("4005", verifica(id_anpr))
+
+
+def elaborazione(start: dt.datetime, end: dt.datetime, detail: str = "RISPOSTA") -> Any:
+    """A notifications 4005 ``elaborazione`` payload (every state)."""
+    return {
+        "elaborazione": {
+            "dettaglioDati": detail,
+            "ricercaElenchiRichieste": {
+                "statoLavorazione": "9",
+                "periodoRiferimentoRichieste": {"dataOraIniziale": start, "dataOraFinale": end},
+            },
+        }
+    }
+
+
+def verifica(id_anpr: str) -> Any:
+    return {"verificaStato": {"idOperazioneANPR": id_anpr, "progressivo": 1}}
 
 
 def elaborate(handler: Handler) -> Any:
     now = dt.datetime.now(dt.UTC)
-    return client(handler).call(
-        "4005",
-        {
-            "elaborazione": {
-                "dettaglioDati": "RISPOSTA",
-                "ricercaElenchiRichieste": {
-                    "statoLavorazione": "9",
-                    "periodoRiferimentoRichieste": {
-                        "dataOraIniziale": now - dt.timedelta(days=2),
-                        "dataOraFinale": now,
-                    },
-                },
-            }
-        },
-    )
+    return client(handler).call("4005", elaborazione(now - dt.timedelta(days=2), now))
 
 
 def test_every_fixture_has_its_readme_line_and_source() -> None:
@@ -384,53 +385,10 @@ def test_the_simulator_answers_in_base64_like_4792(tmp_path: Path) -> None:
     with simulator.running_simulator(config) as plain:
         since = _moved(plain)
         with plain.client(ISTAT, journal=None) as own:
-            started = own.call(
-                "4005",
-                {
-                    "elaborazione": {
-                        "ricercaElenchiRichieste": {
-                            "statoLavorazione": "9",
-                            "periodoRiferimentoRichieste": {
-                                "dataOraIniziale": since,
-                                "dataOraFinale": plain.clock.now(),
-                            },
-                        }
-                    }
-                },
-            )
-            done = own.call(
-                "4005",
-                {
-                    "verificaStato": {
-                        "idOperazioneANPR": started.value["idOperazioneANPR"],
-                        "progressivo": 1,
-                    }
-                },
-            )
-            ids_only = own.call(
-                "4005",
-                {
-                    "elaborazione": {
-                        "dettaglioDati": "ID",
-                        "ricercaElenchiRichieste": {
-                            "statoLavorazione": "9",
-                            "periodoRiferimentoRichieste": {
-                                "dataOraIniziale": since,
-                                "dataOraFinale": plain.clock.now(),
-                            },
-                        },
-                    }
-                },
-            )
-            listed = own.call(
-                "4005",
-                {
-                    "verificaStato": {
-                        "idOperazioneANPR": ids_only.value["idOperazioneANPR"],
-                        "progressivo": 1,
-                    }
-                },
-            )
+            started = own.call("4005", elaborazione(since, plain.clock.now()))
+            done = own.call("4005", verifica(started.value["idOperazioneANPR"]))
+            ids_only = own.call("4005", elaborazione(since, plain.clock.now(), "ID"))
+            listed = own.call("4005", verifica(ids_only.value["idOperazioneANPR"]))
     assert not done.attachments
     item_paths = {
         p.split("/elencoRisposte", 1)[1]

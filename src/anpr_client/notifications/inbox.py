@@ -72,7 +72,7 @@ _SCHEMA: Final = (
         id_notifica TEXT NOT NULL,          -- testataNotifica/idOperazioneANPR
         recipient TEXT,                     -- codDestinatario
         sender TEXT,                        -- codMittente
-        sent_at TEXT,                       -- dataOraRichiesta / dataOraNotifica
+        sent_at TEXT,                       -- the push's dataOraRichiesta (none when pulled)
         channel TEXT NOT NULL,              -- push | pull
         received_at TEXT NOT NULL,
         payload BLOB NOT NULL,              -- the plaintext payload XML
