@@ -49,6 +49,7 @@ __all__ = [
     "KeySourceConfig",
     "NotificationSettings",
     "OperatorSettings",
+    "PullSettings",
     "RetrySettings",
     "SecuritySettings",
     "Settings",
@@ -307,12 +308,37 @@ class ValidationSettings:
 
 
 @dataclass(frozen=True)
+class PullSettings:
+    """Bounds of one 4005 pull (``[notifications.pull]``): reaching one is a
+    :class:`~anpr_client.errors.PullLimitError` and the poller's checkpoint stays."""
+
+    max_pages: int = 200
+    """Result pages (``progressivo``) fetched per pull, over all windows."""
+    max_requests: int = 1000
+    """4005 calls per pull (``elaborazione``, every ``verificaStato`` "not ready" included)."""
+    max_page_bytes: int = 256 * 1024 * 1024
+    """Decompressed contents of one result page, in all (a gzip bomb stops here)."""
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigurationError(
+                    f"setting 'notifications.pull.{f.name}' = {value!r} must be a positive integer",
+                    setting=f"notifications.pull.{f.name}",
+                    rule=">= 1",
+                )
+
+
+@dataclass(frozen=True)
 class NotificationSettings:
     store: Path | None = None
     decrypt_keys: tuple[KeySourceConfig, ...] = ()
     """Comune keys tried in order (CO-9999, then CO-9998…)."""
     anpr_ca: Path | None = None
     """Trust anchors for ANPR's notification signing certificate."""
+    pull: PullSettings = field(default_factory=PullSettings)
+    """Bounds of a 4005 pull."""
 
 
 @dataclass(frozen=True)
@@ -582,7 +608,7 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
     if "notifications" in data:
         nt = dict(_table(data, "notifications"))
         for key in nt:
-            if key not in ("store", "decrypt_keys", "anpr_ca"):
+            if key not in ("store", "decrypt_keys", "anpr_ca", "pull"):
                 raise ConfigurationError(
                     f"unknown setting 'notifications.{key}'", setting=f"notifications.{key}"
                 )
@@ -603,6 +629,12 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
             anpr_ca=_path(nt["anpr_ca"], base, "notifications.anpr_ca")
             if "anpr_ca" in nt
             else None,
+            pull=_dataclass_from(
+                PullSettings,
+                _table(nt, "pull") if "pull" in nt else {},
+                "notifications.pull",
+                {"max_pages": int, "max_requests": int, "max_page_bytes": int},
+            ),
         )
     return Settings(**kwargs)
 

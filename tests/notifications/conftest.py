@@ -26,3 +26,9 @@ def inbox(tmp_path: Path) -> Iterator[Inbox]:
 @pytest.fixture
 def receiver(pki: Pki, inbox: Inbox) -> NotificationReceiver:
     return make_receiver(pki, inbox)
+
+
+# The client tests' HTTPS loopback server (a stub ANPR for ``anpr notifications pull``).
+from tests.client.support import ca, loopback  # noqa: E402
+
+__all__ = ["ca", "inbox", "loopback", "pki", "receiver"]

@@ -12,8 +12,10 @@ from anpr_client.notifications import (
     Handlers,
     Inbox,
     ResidenceChanged,
+    ResultItem,
     decode_notification,
 )
+from anpr_client.notifications.events import result_item
 from tests.notifications.support import CF_1, CF_2, n010_payload
 
 
@@ -108,3 +110,21 @@ def test_run_forever_wakes_on_new_events(inbox: Inbox) -> None:
         dispatcher.wake()
         thread.join(10)
     assert not thread.is_alive()
+
+
+def test_results_of_other_kinds_reach_the_handlers_of_their_kind(inbox: Inbox) -> None:
+    inbox.add(
+        result_item("5008", id_notifica="9", state="2", response=None, response_format=None),
+        channel="pull",
+    )
+    inbox.add(
+        result_item("8046", id_notifica="10", state="2", response=None, response_format=None),
+        channel="pull",
+    )
+    seen: list[ResultItem] = []
+    handlers = Handlers()
+    handlers.on("5008")(seen.append)
+    report = Dispatcher(inbox, handlers).run_pending()
+    assert [item.key for item in seen] == [("5008", "9")]
+    assert report.done == [("5008", "9")]
+    assert report.unhandled == [("8046", "10")]  # waits, pending, for a handler

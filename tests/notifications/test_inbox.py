@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -16,9 +17,10 @@ from anpr_client.notifications import (
     Inbox,
     InvalidNotification,
     PullCheckpoint,
+    ResultItem,
     decode_notification,
 )
-from anpr_client.notifications.events import Notification
+from anpr_client.notifications.events import Notification, result_item
 from anpr_client.settings import Settings
 from tests.notifications.support import CF_1, n010_payload
 
@@ -110,3 +112,133 @@ def test_needs_a_path_and_a_sane_file(tmp_path: Path) -> None:
     junk.write_bytes(b"this is not a database" * 100)
     with pytest.raises(ConfigurationError):
         Inbox(junk)
+
+
+def _version_1_file(path: Path) -> None:
+    """An inbox as version 0.2 wrote it (schema 1), with a pending and an invalid row and a
+    checkpoint."""
+    db = sqlite3.connect(path)
+    db.executescript(
+        """
+        CREATE TABLE notification_schema (version INTEGER NOT NULL);
+        INSERT INTO notification_schema VALUES (1);
+        CREATE TABLE notification_events (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+            id_notifica TEXT NOT NULL, recipient TEXT, sender TEXT, sent_at TEXT,
+            channel TEXT NOT NULL, received_at TEXT NOT NULL, payload BLOB NOT NULL,
+            operation_id TEXT, codice_fiscale TEXT, state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, done_at TEXT,
+            UNIQUE (kind, id_notifica));
+        CREATE TABLE notification_pulls (
+            name TEXT PRIMARY KEY, covered_until TEXT, pending_id TEXT, pending_from TEXT,
+            pending_until TEXT, pending_ready_at TEXT, pending_page INTEGER,
+            updated_at TEXT NOT NULL);
+        INSERT INTO notification_pulls VALUES
+            ('058091', '2026-11-01T00:00:00+00:00', NULL, NULL, NULL, NULL, 1,
+             '2026-11-01T00:00:00+00:00');
+        """
+    )
+    db.execute(
+        "INSERT INTO notification_events (kind, id_notifica, channel, received_at, payload, "
+        "operation_id, codice_fiscale, state) VALUES ('N010', '1', 'push', ?, ?, ?, ?, "
+        "'pending')",
+        ("2026-11-01T00:00:00+00:00", n010_payload(), "700000001", CF_1),
+    )
+    db.execute(
+        "INSERT INTO notification_events (kind, id_notifica, channel, received_at, payload, "
+        "state, last_error) VALUES ('N010', '2', 'pull', ?, x'00', 'invalid', 'old reason')",
+        ("2026-11-01T00:00:00+00:00",),
+    )
+    db.commit()
+    db.close()
+
+
+def test_a_version_1_inbox_is_upgraded_in_place_and_keeps_everything(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    _version_1_file(path)
+    with Inbox(path) as box:
+        pending, invalid = box.entries()
+        assert pending.event == event("1")
+        assert (invalid.state, invalid.reason) == (EntryState.QUARANTINED, "old reason")
+        checkpoint = box.checkpoint("058091")
+        assert checkpoint.covered_until == dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
+        assert (checkpoint.pending_held, checkpoint.held_from) == (0, None)
+        item = result_item("5008", id_notifica="3", state="2", response=None, response_format=None)
+        assert box.add(item, channel="pull")  # the new columns are there
+    with Inbox(path) as box:  # opened again: nothing to upgrade, nothing lost
+        assert box.count() == 3
+    db = sqlite3.connect(path)
+    assert db.execute("SELECT max(version) FROM notification_schema").fetchone() == (2,)
+    db.close()
+
+
+def test_a_newer_inbox_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "new.sqlite"
+    with Inbox(path):
+        pass
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO notification_schema VALUES (3)")
+    db.commit()
+    db.close()
+    with pytest.raises(ConfigurationError, match="newer"):
+        Inbox(path)
+
+
+def test_result_items_round_trip_with_their_request_and_formats(inbox: Inbox) -> None:
+    answer = b"<b:Risposta5008 xmlns:b='urn:x'><testataRisposta><idOperazioneANPR>31309996"
+    answer += b"</idOperazioneANPR><esitoOperazione>0000</esitoOperazione></testataRisposta>"
+    answer += b"</b:Risposta5008>"
+    item = result_item(
+        "5008",
+        id_notifica="31310004",
+        state="2",
+        response=answer,
+        response_format="gz",
+        request=b"<Richiesta5008/>",
+        request_format="xml",
+        recipient="058091",
+    )
+    assert inbox.add(item, channel="pull")
+    entry = inbox.get("5008", "31310004")
+    assert entry is not None
+    assert entry.event == item
+    assert isinstance(entry.event, ResultItem)
+    assert entry.event.request == b"<Richiesta5008/>"
+    assert (entry.event.response_format, entry.event.request_format) == ("gz", "xml")
+    assert entry.operation_id == "31309996"
+    assert entry.raw == answer
+
+
+def test_quarantine_release_and_a_decodable_arrival(inbox: Inbox) -> None:
+    bad = InvalidNotification("N010", "7", "058091", None, None, b"<elencoRisposte/>", "broken")
+    assert inbox.add_many([], invalid=[bad]) == 0
+    assert inbox.get("N010", "7").state is EntryState.QUARANTINED  # type: ignore[union-attr]
+    # Quarantined again: the latest copy and reason replace the first.
+    again = InvalidNotification("N010", "7", "058091", None, None, b"<x/>", "still broken")
+    inbox.add_many([], invalid=[again])
+    entry = inbox.get("N010", "7")
+    assert entry is not None
+    assert (entry.raw, entry.reason, inbox.count()) == (b"<x/>", "still broken", 1)
+    assert inbox.release("N010", "7")
+    released = inbox.get("N010", "7")
+    assert released is not None
+    assert (released.state, released.event, released.reason) == (
+        EntryState.RELEASED,
+        None,
+        "still broken",
+    )
+    assert inbox.pending() == []  # never dispatched
+    # The same notification decodable (pushed, or pulled again): it replaces the quarantine.
+    assert inbox.add(event("7"), channel="push")
+    fixed = inbox.get("N010", "7")
+    assert fixed is not None
+    assert (fixed.state, fixed.channel, fixed.reason, fixed.event) == (
+        EntryState.PENDING,
+        "push",
+        None,
+        event("7"),
+    )
+    assert not inbox.add(event("7"))  # and is then stored once, as ever
+    # A decodable event is never replaced by a broken copy.
+    inbox.add_many([], invalid=[bad])
+    assert inbox.get("N010", "7").state is EntryState.PENDING  # type: ignore[union-attr]

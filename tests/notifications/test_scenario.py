@@ -52,9 +52,10 @@ def _wait(condition: Callable[[], bool], timeout: float = 20.0) -> None:
 
 
 def _content(event: object) -> object:
-    """The event without its sending time (push: dataOraRichiesta; pull: dataOraNotifica)."""
+    """The event without what only the push's testataNotifica carries (``codMittente``,
+    ``dataOraRichiesta``): a 4005 result item has neither."""
     assert isinstance(event, ResidenceChanged)
-    return dataclasses.replace(event, sent_at=None)
+    return dataclasses.replace(event, sender=None, sent_at=None)
 
 
 @pytest.fixture
@@ -119,7 +120,13 @@ def test_family_transfer_reaches_a_by_push_and_pull_exactly_once(
         with s.client(A, journal=None) as client_a:
             Poller(client_a, pulled_box, skew=0, poll_interval=0.1).pull(since)
         pulled = {e.key: _content(e.event) for e in pulled_box.entries()}
+        documents = [e.raw for e in pulled_box.entries()]
     assert pulled == {e.key: _content(e.event) for e in pushed}
+    # Pulled as ANPR sends them: one bare document per notification, no wrapper.
+    assert len(documents) == len(codes)
+    for document in documents:
+        assert document.startswith(b'<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>\r\n')
+        assert b"<p:NotificaN010 " in document
 
     # A's application sees each person leave exactly once.
     seen: list[str | None] = []

@@ -23,6 +23,8 @@ def test_demo_runs_every_step_and_saves_the_pdf(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     for step in ("TestConn", "3002", "5005", "6001", "4005", "N010"):
         assert step in result.output
+    assert "one elencoRisposte each" in result.output.replace("\n", " ")  # the real shape
+    assert "(0 quarantined)" in result.output.replace("\n", " ")
     (pdf,) = tmp_path.glob("certificato-*.pdf")
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert str(pdf) in result.output.replace("\n", "")

@@ -102,7 +102,11 @@ def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def _pull(sim: Simulator, since: dt.datetime, kind: str = "N010", state: str = "9") -> bytes:
+def _pull(
+    sim: Simulator, since: dt.datetime, kind: str = "N010", state: str = "9"
+) -> dict[str, dict[str, Any]]:
+    """A's notifications of ``kind`` through 4005, as ANPR lists them: one ``elencoRisposte``
+    per notification, by its ``idOperazioneANPR`` (``content``: the decoded document)."""
     client = sim.client(A, journal=None)
     started = client.call(
         "4005",
@@ -120,7 +124,7 @@ def _pull(sim: Simulator, since: dt.datetime, kind: str = "N010", state: str = "
             }
         },
     )
-    assert started.value["statoRichiesta"] == "1"
+    assert started.value["statoRichiesta"] == "0"  # accepted, as the official sample ex_001
     ident = started.value["idOperazioneANPR"]
     first = client.call("4005", {"verificaStato": {"idOperazioneANPR": ident, "progressivo": "1"}})
     assert first.value["statoRichiesta"] == "1"  # not ready yet
@@ -129,9 +133,15 @@ def _pull(sim: Simulator, since: dt.datetime, kind: str = "N010", state: str = "
     done = client.call("4005", {"verificaStato": {"idOperazioneANPR": ident, "progressivo": "1"}})
     assert done.value["statoRichiesta"] == "2"
     assert done.attachments, "4005 results travel as MTOM attachments"
-    (item,) = done.value["elencoRisposte"]
-    data = base64.b64decode(item["contenutoRisposta"])
-    return gzip.decompress(data) if item["formatoRisposta"] == "gz" else data
+    assert "datiFornitura" not in done.value  # one page
+    items: dict[str, dict[str, Any]] = {}
+    for item in done.value["elencoRisposte"]:
+        assert item["tipoOperazione"] == kind
+        assert item["formatoRisposta"] == "gz"  # notifications only as gz (#2495)
+        assert "contenutoRichiesta" not in item  # a notification has no request
+        content = gzip.decompress(base64.b64decode(item["contenutoRisposta"]))
+        items[item["idOperazioneANPR"]] = {**item, "content": etree.fromstring(content)}
+    return items
 
 
 def test_transfer_between_two_subentrati_comuni(
@@ -187,19 +197,16 @@ def test_transfer_between_two_subentrati_comuni(
     assert sorted(t["idOperazioneANPR"] for t in receiver.testate) == sorted(n.id for n in notes)
     _wait(lambda: all(n.state == "delivered" for n in sim.notifications.pending(A)))
 
-    # Pull: the same notifications through 4005, keyed by the same idNotifica.
-    document = etree.fromstring(_pull(sim, since))
-    pulled = {
-        n.findtext("idNotifica"): n.find(f"contenuto/{{{PAYLOAD_NS}}}NotificaN010")
-        for n in document.iter("notifica")
-    }
+    # Pull: the same notifications through 4005, keyed by the same id.
+    items = _pull(sim, since)
+    pulled = {ident: item["content"] for ident, item in items.items()}
     assert set(pulled) == {n.id for n in notes}
-    assert {
-        p.findtext("generalitaSoggetto/codiceFiscale/codFiscale")
-        for p in pulled.values()
-        if p is not None
-    } == codes
-    assert {n.findtext("codDestinatario") for n in document.iter("notifica")} == {A}
+    assert all(p.tag == f"{{{PAYLOAD_NS}}}NotificaN010" for p in pulled.values())
+    assert {p.findtext("generalitaSoggetto/codiceFiscale/codFiscale") for p in pulled.values()} == (
+        codes
+    )
+    # Each was delivered by push first: taken in charge.
+    assert {item["statoLavorazione"] for item in items.values()} == {"8"}
 
 
 def test_push_is_retried_until_acknowledged_then_given_up(
@@ -237,13 +244,16 @@ def test_pull_without_endpoint_and_statoLavorazione_filters(make_simulator: Make
     )
     (note,) = sim.notifications.pending(A)
     assert note.state == "pending"  # no endpoint: waits for a pull
-    unread = etree.fromstring(_pull(sim, since, state="7"))
-    assert [n.findtext("idNotifica") for n in unread.iter("notifica")] == [note.id]
+    unread = _pull(sim, since, state="7")
+    assert list(unread) == [note.id]
+    assert unread[note.id]["statoLavorazione"] == "7"
     assert sim.notifications.pending(A)[0].consumed
-    again = etree.fromstring(_pull(sim, since, state="7"))
-    assert list(again.iter("notifica")) == []
-    consumed = etree.fromstring(_pull(sim, since, state="8"))
-    assert [n.findtext("idNotifica") for n in consumed.iter("notifica")] == [note.id]
+    with pytest.raises(NotFoundError) as nothing:  # no result at all: EN122, as ANPR (#1714)
+        _pull(sim, since, state="7")
+    assert nothing.value.codes == ("EN122",)
+    consumed = _pull(sim, since, state="8")
+    assert list(consumed) == [note.id]
+    assert consumed[note.id]["statoLavorazione"] == "8"
 
 
 def test_4005_refuses_periods_over_31_days(anpr_simulator: Simulator) -> None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import gzip
 import os
 from pathlib import Path
 from typing import Any
@@ -13,9 +15,9 @@ from lxml import etree
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.notifications.events import PAYLOAD_NS
-from anpr_client.simulator import Simulator, SimulatorConfig, notifications_document
+from anpr_client.simulator import Simulator, SimulatorConfig, notification_document
 from anpr_client.simulator.db import Database
-from anpr_client.simulator.notifications import notification_payload
+from anpr_client.simulator.notifications import java_gzip, notification_item, notification_payload
 from anpr_client.simulator.seeding import seed_registry
 from anpr_client.simulator.store import Registry
 from anpr_client.validation import codicefiscale
@@ -108,7 +110,8 @@ def test_an_invalid_payload_is_refused_before_it_is_stored() -> None:
         notification_payload("N010", {"idOperazioneANPR": "x"})
 
 
-def test_notifications_document_format(make_simulator: Any) -> None:
+def test_pulled_notifications_have_the_published_shape(make_simulator: Any) -> None:
+    # The shape of the N031 contents published in italia/anpr#4792 (decoded there).
     sim: Simulator = make_simulator(start=False)
     person = sim.store.residents(A)[0]
     info = sim.store.comune(B)
@@ -120,18 +123,37 @@ def test_notifications_document_format(make_simulator: Any) -> None:
         operation="700000009",
         effective_date=dt.date(2026, 1, 2),
     )
-    document = etree.fromstring(notifications_document([record]))
-    assert document.tag == "notifiche"
-    (item,) = document
-    assert [c.tag for c in item] == [
-        "tipoNotifica",
-        "idNotifica",
-        "codDestinatario",
-        "dataOraNotifica",
-        "contenuto",
+    document = notification_document(record)
+    head, _, rest = document.partition(b"\r\n")
+    assert head == b'<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>'
+    assert rest.startswith(b"<p:NotificaN010 ")
+    assert b"\n" not in document.replace(b"\r\n", b"")  # CRLF only
+    assert not document.endswith(b"\n")
+    assert b'N000notificheComuni.xsd "' in document  # the trailing space of schemaLocation
+    root = etree.fromstring(document)
+    assert root.tag == f"{{{PAYLOAD_NS}}}NotificaN010"
+    assert set(root.nsmap) == {"p", "p1", "p2", "xsi"}
+    assert all(child.tag == etree.QName(child).localname for child in root)  # unqualified
+    assert root.findtext("generalitaSoggetto/codiceFiscale/codFiscale") == person.codice_fiscale
+    payload = etree.fromstring(record.payload)
+    assert [c.tag for c in root] == [c.tag for c in payload]  # the pushed payload, reshaped
+
+    item = notification_item(record)
+    assert list(item) == [
+        "idOperazioneANPR",
+        "statoLavorazione",
+        "tipoOperazione",
+        "contenutoRisposta",
+        "formatoRisposta",
     ]
-    assert item.findtext("idNotifica") == record.id
-    assert item.find(f"contenuto/{{{PAYLOAD_NS}}}NotificaN010") is not None
+    assert item["idOperazioneANPR"] == record.id  # the push's testataNotifica id
+    assert (item["statoLavorazione"], item["tipoOperazione"]) == ("7", "N010")
+    assert item["formatoRisposta"] == "gz"
+    gz = base64.b64decode(item["contenutoRisposta"])
+    assert gz[:10] == bytes.fromhex("1f8b0800000000000000")  # Java: mtime 0, OS 0
+    assert gzip.decompress(gz) == document
+    assert java_gzip(b"")[:10] == gz[:10]
+    assert list(notification_item(record, content=False)) == list(item)[:3]
 
 
 def test_the_plugin_fixtures_give_a_working_client(

@@ -3,21 +3,20 @@
 It starts a simulator (temporary state, fictitious people, a throwaway test PKI) and makes real
 signed calls over TLS on loopback: TestConn, a 3002 lookup, a 5005 change of residence of a
 family from Roma to Milano (two subentrati Comuni), a 6001 certificate saved as PDF, and the N010
-notifications Roma then pulls through 4005. Exit status 0 when every step worked.
+notifications Roma then pulls through 4005 with the library's poller (as ANPR answers: one
+result item per notification) into a throwaway inbox. Exit status 0 when every step worked.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import gzip
+import shutil
 import sys
-import time
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
-from lxml import etree
 from rich.console import Console
 
 from ..errors.exceptions import AnprError, NotFoundError
@@ -56,7 +55,7 @@ def _step(console: Console, text: str) -> Any:
 
 
 def _run(console: Console, out: Path) -> None:
-    from ..notifications.events import PAYLOAD_NS
+    from ..notifications import Inbox, Poller, ResidenceChanged
     from ..simulator import SimulatorConfig, running_simulator
     from ..simulator.payloads import change_of_residence
 
@@ -64,6 +63,7 @@ def _run(console: Console, out: Path) -> None:
     with _step(console, "Starting the ANPR simulator (test PKI, fictitious population)"):
         context = running_simulator(SimulatorConfig(extraction_delay=1.0))
         sim = context.__enter__()
+    workdir = tempfile.mkdtemp(prefix="anpr-demo-")
     try:
         roma = sim.store.comune(A)
         milano = sim.store.comune(B)
@@ -147,48 +147,35 @@ def _run(console: Console, out: Path) -> None:
         )
 
         with _step(console, f"4005: {roma.name} pulls its notifications (asynchronous)"):
-            now = sim.clock.now()
-            started = client_a.call(
-                "4005",
-                {
-                    "elaborazione": {
-                        "ricercaElenchiRichieste": {
-                            "statoLavorazione": "9",
-                            "operazioneRichiesta": "N010",
-                            "periodoRiferimentoRichieste": {
-                                "dataOraIniziale": now - dt.timedelta(hours=1),
-                                "dataOraFinale": now,
-                            },
-                        }
-                    }
-                },
+            inbox = Inbox(Path(workdir) / "inbox.sqlite", durable=False)
+            since = sim.clock.now() - dt.timedelta(hours=1)
+            report = Poller(client_a, inbox, skew=0, poll_interval=0.2).pull(since)
+            entries = inbox.entries()
+            inbox.close()
+        moved_away = {
+            e.event.codice_fiscale for e in entries if isinstance(e.event, ResidenceChanged)
+        }
+        if moved_away != {p.codice_fiscale for p in members}:
+            raise click.ClickException(
+                f"4005 did not bring one N010 per person who left {roma.name}"
             )
-            ident = started.value["idOperazioneANPR"]
-            check = {"verificaStato": {"idOperazioneANPR": ident, "progressivo": "1"}}
-            status = client_a.call("4005", check)
-            while status.value["statoRichiesta"] != "2":
-                ready = dt.datetime.fromisoformat(status.value["dataDisponibilita"])
-                time.sleep(max(0.1, (ready - sim.clock.now()).total_seconds()))
-                status = client_a.call("4005", check)
-        item = status.value["elencoRisposte"][0]
-        content = base64.b64decode(item["contenutoRisposta"])
-        if item["formatoRisposta"] == "gz":
-            content = gzip.decompress(content)
-        notes = etree.fromstring(content).findall("notifica")
-        console.print(f"[green]✓[/green] 4005: {len(notes)} N010 notification(s) for {roma.name}:")
-        for note in notes:
-            payload = note.find(f"contenuto/{{{PAYLOAD_NS}}}NotificaN010")
-            if payload is None:
-                continue
-            who = payload.findtext("generalitaSoggetto/codiceFiscale/codFiscale")
-            to = payload.findtext("comuneRichiesta/nomeComune")
-            console.print(
-                f"    idNotifica {note.findtext('idNotifica')}: {who} moved to {to} "
-                f"from {payload.findtext('dataDecorrenza')}"
-            )
+        console.print(
+            f"[green]✓[/green] 4005: {report.received} result item(s) for {roma.name}, one "
+            f"elencoRisposte each, stored in its inbox ({report.invalid} quarantined):"
+        )
+        for entry in entries:
+            event = entry.event
+            if isinstance(event, ResidenceChanged):
+                console.print(
+                    f"    {entry.kind} {entry.id_notifica}: {event.codice_fiscale} moved to "
+                    f"{event.requesting_comune.name} from {event.effective_date.isoformat()}"
+                )
+            else:
+                console.print(f"    {entry.kind} {entry.id_notifica}: {entry.state.value}")
         console.print(
             "[bold green]Done.[/bold green] Next: anpr simulator serve, then "
             "anpr call … --config anpr-simulator/anpr.toml"
         )
     finally:
         context.__exit__(None, None, None)
+        shutil.rmtree(workdir, ignore_errors=True)

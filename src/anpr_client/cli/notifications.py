@@ -3,8 +3,10 @@
 - ``serve --host H --port P [--certfile F --keyfile K]``: the receiver (waitress over HTTP, or
   HTTPS with a certificate); it stores events and answers ANPR; Ctrl-C stops it;
 - ``inbox [--state S] [--json]``: stored events (type, idOperazioneANPR, subject codice
-  fiscale, state);
-- ``pull --since DATE [--until DATE] [--no-wait]``: the 4005 pull into the same inbox.
+  fiscale, state) and quarantined items with the reason;
+- ``pull --since DATE [--until DATE] [--no-wait]``: the 4005 pull into the same inbox; exit
+  status 1 when items were quarantined and the checkpoint is held;
+- ``release TYPE ID``: let the poller move past a quarantined item (it stays stored).
 
 Every command reads ``--config`` (or ``$ANPR_CONFIG``): ``[notifications]`` store,
 decrypt_keys, anpr_ca (see docs/notifications.md); passwords and PINs come from the environment
@@ -17,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +27,15 @@ import click
 
 from ..errors.exceptions import ConfigurationError
 from ..notifications.inbox import EntryState, Inbox, InboxEntry
-from ._common import config_option, echo_json, handle_errors, json_option, settings_from
+from ._common import (
+    EXIT_INVALID,
+    EXIT_KO,
+    config_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    settings_from,
+)
 
 __all__ = ["notifications"]
 
@@ -109,10 +120,15 @@ def _entry_json(entry: InboxEntry) -> dict[str, Any]:
         "codiceFiscale": entry.codice_fiscale,
         "state": entry.state.value,
         "channel": entry.channel,
+        "event": None if entry.event is None else type(entry.event).__name__,
         "receivedAt": entry.received_at.isoformat(),
         "attempts": entry.attempts,
         "lastError": entry.last_error,
+        "reason": entry.reason,
     }
+
+
+_STATES = [s.value for s in EntryState] + ["quarantined"]
 
 
 @notifications.command("inbox")
@@ -120,15 +136,16 @@ def _entry_json(entry: InboxEntry) -> dict[str, Any]:
 @json_option
 @click.option(
     "--state",
-    type=click.Choice([s.value for s in EntryState]),
-    help="Only events in this state.",
+    type=click.Choice(_STATES),
+    help="Only events in this state (quarantined = invalid).",
 )
 def inbox(config: Path | None, as_json: bool, state: str | None) -> None:
-    """List stored events: type, idOperazioneANPR, subject codice fiscale, state."""
+    """List stored events (type, idOperazioneANPR, subject codice fiscale, state) and
+    quarantined items with the reason."""
     with handle_errors(as_json):
         settings = settings_from(config)
         with Inbox.from_settings(settings) as box:
-            entries = box.entries(state=state)
+            entries = box.entries(state=EntryState.QUARANTINED if state == "quarantined" else state)
     if as_json:
         echo_json([_entry_json(e) for e in entries])
         return
@@ -144,6 +161,8 @@ def inbox(config: Path | None, as_json: bool, state: str | None) -> None:
             f"{e.kind:<6} {e.id_notifica:<20} {e.operation_id or '-':<20} "
             f"{e.codice_fiscale or '-':<16} {e.state.value:<8} {e.channel}"
         )
+        if e.reason:
+            click.echo(f"       quarantined: {e.reason}")
 
 
 def _parse_when(value: str | None, option: str) -> dt.datetime | None:
@@ -207,18 +226,49 @@ def pull(
         "received": report.received,
         "added": report.added,
         "invalid": report.invalid,
+        "held": [{"tipoNotifica": kind, "idNotifica": ident} for kind, ident in report.held],
+        "heldFrom": report.held_from.isoformat() if report.held_from else None,
+        "calls": report.calls,
+        "pages": report.pages,
         "waitingUntil": report.waiting_until.isoformat() if report.waiting_until else None,
     }
     if as_json:
         echo_json(summary)
-        return
-    for start, stop in report.windows:
-        click.echo(f"pulled {start.isoformat()} … {stop.isoformat()}")
-    click.echo(
-        f"{report.received} notifications received, {report.added} new, {report.invalid} invalid"
-    )
-    if report.waiting_until is not None:
+    else:
+        for start, stop in report.windows:
+            click.echo(f"pulled {start.isoformat()} … {stop.isoformat()}")
         click.echo(
-            f"results not ready until {report.waiting_until.isoformat()}: "
-            "run the pull again to resume"
+            f"{report.received} items received, {report.added} new, {report.invalid} quarantined"
         )
+        if report.waiting_until is not None:
+            click.echo(
+                f"results not ready until {report.waiting_until.isoformat()}: "
+                "run the pull again to resume"
+            )
+        if report.held_from is not None:
+            held = ", ".join(f"{kind} {ident}" for kind, ident in report.held) or "earlier"
+            click.echo(
+                f"checkpoint held at {report.held_from.isoformat()} by items in quarantine "
+                f"({held}): see anpr notifications inbox --state quarantined; the next pull "
+                "asks for them again, and anpr notifications release TYPE ID lets it move past "
+                "one",
+                err=True,
+            )
+    if report.held_from is not None:
+        sys.exit(EXIT_KO)
+
+
+@notifications.command("release")
+@config_option
+@click.argument("kind", metavar="TYPE")
+@click.argument("id_notifica", metavar="ID")
+def release(config: Path | None, kind: str, id_notifica: str) -> None:
+    """Let the poller move past a quarantined item (it stays stored, with its reason)."""
+    with handle_errors(False):
+        settings = settings_from(config)
+        with Inbox.from_settings(settings) as box:
+            released = box.release(kind, id_notifica)
+    if not released:
+        click.echo(f"error: no quarantined item {kind} {id_notifica}", err=True)
+        sys.exit(EXIT_INVALID)
+    click.echo(f"released {kind} {id_notifica}: the next pull moves past it")

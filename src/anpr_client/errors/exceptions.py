@@ -35,6 +35,7 @@ The tree (``except`` the level you care about)::
      │   └─ XMLTooLarge                      the document exceeds the parser's size cap
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
+     │   └─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
      ├─ JournalError                         the operation journal refused (id reused, held…)
      │   ├─ JournalRolledBack                its id counter is behind ids handed out (restored)
      │   └─ CorruptJournalRecord             a journal row cannot be read; .row .field
@@ -120,6 +121,7 @@ __all__ = [
     "PinLockedError",
     "PrivilegeError",
     "ProtocolError",
+    "PullLimitError",
     "ReadTimeout",
     "ReferenceValueError",
     "RejectedByPolicy",
@@ -579,6 +581,12 @@ class NotificationError(AnprError):
         self.outcome = outcome
         self.field = field
         self.rule = rule
+
+
+class PullLimitError(NotificationError):
+    """A 4005 pull reached one of its bounds (``[notifications.pull]``: pages, requests, or the
+    decompressed size of a result page) and stopped; the poller's checkpoint stays where the
+    last committed page left it, so nothing is skipped. ``field`` names the setting."""
 
 
 class JournalError(AnprError):

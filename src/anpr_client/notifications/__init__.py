@@ -6,7 +6,7 @@
 :mod:`.message`        ``RichiestaN000``/``RispostaN000`` on the wire, and the reply codes
 :mod:`.receiver`       :class:`NotificationReceiver`, the WSGI application of the N000 endpoint
 :mod:`.handlers`       :class:`Handlers` (callbacks per type) and the :class:`Dispatcher`
-:mod:`.poller`         :class:`Poller`: the 4005 pull, windowed and checkpointed
+:mod:`.poller`         :class:`Poller`: the 4005 pull, windowed, checkpointed and bounded
 =====================  =========================================================================
 
 A receiving application in a few lines (see ``docs/notifications.md``)::
@@ -37,6 +37,7 @@ from .events import (
     OperationResult,
     ResidenceChanged,
     ResidenceRestored,
+    ResultItem,
     SubentroCompleted,
     Subject,
     SupplyNotice,
@@ -45,7 +46,15 @@ from .events import (
 from .handlers import Dispatcher, DispatchReport, Handlers
 from .inbox import EntryState, Inbox, InboxEntry, InvalidNotification, PullCheckpoint
 from .message import Outcome, ReplyCode, RichiestaN000, build_response, read_response
-from .poller import MAX_LOOKBACK, MAX_WINDOW, Poller, PullReport, read_notifications
+from .poller import (
+    MAX_LOOKBACK,
+    MAX_WINDOW,
+    Poller,
+    PullReport,
+    ReadItems,
+    read_items,
+    read_notifications,
+)
 from .receiver import RECEIVER_POLICY, NotificationReceiver, Receipt
 
 __all__ = [
@@ -70,16 +79,19 @@ __all__ = [
     "Poller",
     "PullCheckpoint",
     "PullReport",
+    "ReadItems",
     "Receipt",
     "ReplyCode",
     "ResidenceChanged",
     "ResidenceRestored",
+    "ResultItem",
     "RichiestaN000",
     "SubentroCompleted",
     "Subject",
     "SupplyNotice",
     "build_response",
     "decode_notification",
+    "read_items",
     "read_notifications",
     "read_response",
 ]

@@ -16,6 +16,9 @@ N030     :class:`SupplyNotice`      a supply ("fornitura") was processed
 N031     :class:`SubentroCompleted` a Comune completed its subentro
 N032     :class:`FilesAvailable`    files are available for a Comune
 NRIS     :class:`OperationResult`   the answer of an operation done through ANPR's web app
+other    :class:`ResultItem`        a 4005 result of another kind: an operation code (``5008``…),
+                                    an ANSC civil-status notification (``NA01``…), an internal
+                                    item without content (``8046``), a newer ``N0xx``
 =======  =========================  ==============================================================
 
 :func:`decode_notification` turns ``(tipoNotifica, payload element)`` into the event, checking
@@ -35,7 +38,8 @@ from typing import Any, Final, TypeVar
 from lxml import etree
 
 from .._identifiers import ISTAT_CODE as _ISTAT
-from ..errors.exceptions import NotificationError
+from ..errors.exceptions import NotificationError, ProtocolError
+from ..safexml import DEFAULT_MAX_BYTES, parse_xml
 
 __all__ = [
     "NOTIFICATION_TYPES",
@@ -47,10 +51,12 @@ __all__ = [
     "OperationResult",
     "ResidenceChanged",
     "ResidenceRestored",
+    "ResultItem",
     "SubentroCompleted",
     "Subject",
     "SupplyNotice",
     "decode_notification",
+    "result_item",
 ]
 
 #: Namespace of the notification payloads (``NotificaN010``…).
@@ -117,9 +123,11 @@ class Notification:
     sender: str | None
     """``codMittente``."""
     sent_at: dt.datetime | None
-    """``dataOraRichiesta`` (push) or ``dataOraNotifica`` (pull)."""
+    """``dataOraRichiesta`` of the push; ``None`` when pulled (a 4005 result item carries no
+    date)."""
     raw: bytes = field(repr=False, compare=False)
-    """The plaintext payload element, serialised as received."""
+    """The plaintext payload, as received (decrypted when pushed; decoded from base64 and
+    gunzipped when pulled)."""
 
     @property
     def key(self) -> tuple[str, str]:
@@ -209,6 +217,43 @@ class OperationResult(Notification):
     id_operazione_anpr: str | None
     esito: str | None
     """``esitoOperazione`` of the answer's ``testataRisposta``, when present."""
+
+    @property
+    def operation_id(self) -> str | None:
+        return self.id_operazione_anpr
+
+
+@dataclass(frozen=True)
+class ResultItem(Notification):
+    """A 4005 result item of a kind that has no event class of its own, kept as it came.
+
+    An operation (``5008``… done through ANPR's web app, italia/anpr#1400, #2313), an ANSC
+    civil-status notification (``NA01``…, italia/ansc#1258), an internal item without content
+    (``8046``, which ANPR said to ignore, italia/anpr#1907), a notification type newer than this
+    version. ``kind`` is its ``tipoOperazione`` and ``id_notifica`` its ``idOperazioneANPR``;
+    ``raw`` is ``contenutoRisposta`` decoded (base64, then gunzipped when ``gz``), ``b""`` when
+    the item has none; ``request`` is ``contenutoRichiesta`` decoded, when it was asked for
+    (``dettaglioDati`` ``RICHIESTA`` or ``TUTTO``). When the content is an operation answer,
+    its ``testataRisposta`` fields are read as for NRIS.
+    """
+
+    state: str | None
+    """``statoLavorazione`` of the item."""
+    response_format: str | None
+    """``formatoRisposta`` (``gz``, ``xml``), ``None`` without content."""
+    request: bytes | None = field(default=None, repr=False, compare=False)
+    request_format: str | None = None
+    response_element: str | None = None
+    """The local name of the content's root (``Risposta5008``, ``predisposizioneAnagrafica``…)."""
+    id_operazione_comune: str | None = None
+    id_operazione_anpr: str | None = None
+    """``testataRisposta/idOperazioneANPR`` of an operation answer (the operation's own id;
+    the item's id may be another one, italia/anpr#2313)."""
+    esito: str | None = None
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.raw)
 
     @property
     def operation_id(self) -> str | None:
@@ -445,15 +490,60 @@ def decode_notification(
             files=files,
         )
     # NRIS: any operation answer; read its testataRisposta wherever it is.
-    testata = next(
-        (e for e in payload.iter() if _local(e.tag) == "testataRisposta"),
-        None,
-    )
+    return build(OperationResult, response_element=local, **_answer_header(kind, payload))
+
+
+def _answer_header(kind: str, payload: etree._Element) -> dict[str, str | None]:
+    """The ``testataRisposta`` fields of an operation answer (``None`` where absent)."""
+    testata = next((e for e in payload.iter() if _local(e.tag) == "testataRisposta"), None)
     header = _Reader(kind, testata, "testataRisposta") if testata is not None else None
-    return build(
-        OperationResult,
-        response_element=local,
-        id_operazione_comune=header.optional("idOperazioneComune") if header else None,
-        id_operazione_anpr=header.optional("idOperazioneANPR") if header else None,
-        esito=header.optional("esitoOperazione") if header else None,
+    return {
+        "id_operazione_comune": header.optional("idOperazioneComune") if header else None,
+        "id_operazione_anpr": header.optional("idOperazioneANPR") if header else None,
+        "esito": header.optional("esitoOperazione") if header else None,
+    }
+
+
+def result_item(
+    kind: str,
+    *,
+    id_notifica: str,
+    state: str | None,
+    response: bytes | None,
+    response_format: str | None,
+    request: bytes | None = None,
+    request_format: str | None = None,
+    recipient: str | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> ResultItem:
+    """The :class:`ResultItem` of a 4005 result of another kind (contents already decoded).
+
+    Raises :class:`~anpr_client.errors.NotificationError` (``outcome`` ``5``) when a content is
+    not well-formed XML: such an item is quarantined, not stored as an event.
+    """
+    fields: dict[str, str | None] = {}
+    if response:
+        answer = _content_xml(kind, response, "contenutoRisposta", max_bytes)
+        fields = {"response_element": _local(answer.tag), **_answer_header(kind, answer)}
+    if request:
+        _content_xml(kind, request, "contenutoRichiesta", max_bytes)
+    return ResultItem(
+        kind=kind,
+        id_notifica=id_notifica,
+        recipient=recipient,
+        sender=None,
+        sent_at=None,
+        raw=response or b"",
+        state=state,
+        response_format=response_format if response else None,
+        request=request or None,
+        request_format=request_format if request else None,
+        **fields,
     )
+
+
+def _content_xml(kind: str, data: bytes, where: str, max_bytes: int) -> etree._Element:
+    try:
+        return parse_xml(data, max_bytes=max_bytes)
+    except ProtocolError as exc:
+        raise _nonconforming(kind or "?", where, f"must be well-formed XML ({exc})") from None

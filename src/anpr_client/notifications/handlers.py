@@ -15,6 +15,8 @@ An event is marked ``done`` only when **every** handler registered for its type 
 A handler that raises leaves the event ``pending`` with ``attempts`` and ``last_error`` set;
 the next run tries it again (so handlers must be idempotent: at-least-once delivery). Events of
 a type with no handler stay ``pending`` until one is registered: nothing is dropped silently.
+4005 results of other kinds (:class:`~anpr_client.notifications.events.ResultItem`: ``5008``,
+``NA01``, ``8046``…) go to the handlers registered for their kind (``on("NA01")``).
 Exceptions from handlers are logged by type and message; event reprs carry no personal data.
 
 One dispatcher at a time per inbox (run it in one process); the receiver may run elsewhere.

@@ -3,16 +3,23 @@
 Every notification taken in charge, pushed or pulled, becomes one row, **committed and flushed
 to disk before the receiver acknowledges it** (``PRAGMA synchronous=FULL``). A row is unique
 per ``(tipoNotifica, idNotifica)``: a redelivered notification, or the same one pushed and
-pulled, is stored once (:meth:`Inbox.add` says whether it was new).
+pulled, is stored once (:meth:`Inbox.add` says whether it was new). Pulled 4005 results of
+other kinds (:class:`~anpr_client.notifications.events.ResultItem`: ``5008``, ``NA01``,
+``8046``…) are rows too, keyed by ``(tipoOperazione, idOperazioneANPR)``.
 
 States of a row (:class:`EntryState`)::
 
     pending ──► done          a handler returned (Dispatcher, or mark_done)
-    invalid                   pulled but not decodable: kept with its raw XML and the reason
+    invalid (quarantined) ──► released
+              │                the operator let the poller move past it (release); kept
+              └──► pending     the same key arrived decodable (pushed, or pulled again)
 
-A handler that raises leaves its event ``pending`` (``attempts`` and ``last_error`` say why),
-so a crash loses nothing and the next run resumes. The file also keeps the 4005 poller's
-checkpoint (:class:`PullCheckpoint`), written in the same transaction as the events it pulled.
+A pulled item that cannot be decoded is **quarantined** (state ``invalid``): kept with the
+item as received and the reason, and the poller does not move its checkpoint past it until
+it is released or arrives decodable (:mod:`.poller`). A handler that raises leaves its event
+``pending`` (``attempts`` and ``last_error`` say why), so a crash loses nothing and the next
+run resumes. The file also keeps the 4005 poller's checkpoint (:class:`PullCheckpoint`),
+written in the same transaction as the events it pulled.
 
 The tables are prefixed ``notification_`` and the file's ``user_version`` is left alone, so the
 same file can hold the operation journal (``[notifications] store`` = ``journal``). The file is
@@ -27,17 +34,18 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import enum
+import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors.exceptions import ConfigurationError, NotificationError, ProtocolError
 from ..safexml import parse_xml
-from .events import Notification, decode_notification, parse_datetime
+from .events import Notification, ResultItem, decode_notification, parse_datetime, result_item
 
 if TYPE_CHECKING:
     from ..settings import Settings
@@ -50,7 +58,9 @@ __all__ = [
     "PullCheckpoint",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
+"""2 (0.2): result items of other kinds (``detail``, ``request``), the quarantine's hold on the
+poller (``pending_held``, ``held_from``); a version-1 file is upgraded in place when opened."""
 
 _SCHEMA: Final = (
     """CREATE TABLE IF NOT EXISTS notification_schema (
@@ -62,16 +72,18 @@ _SCHEMA: Final = (
         id_notifica TEXT NOT NULL,          -- testataNotifica/idOperazioneANPR
         recipient TEXT,                     -- codDestinatario
         sender TEXT,                        -- codMittente
-        sent_at TEXT,                       -- dataOraRichiesta / dataOraNotifica
+        sent_at TEXT,                       -- the push's dataOraRichiesta (none when pulled)
         channel TEXT NOT NULL,              -- push | pull
         received_at TEXT NOT NULL,
         payload BLOB NOT NULL,              -- the plaintext payload XML
         operation_id TEXT,                  -- the idOperazioneANPR the event is about
         codice_fiscale TEXT,                -- the subject, when there is one
-        state TEXT NOT NULL,                -- pending | done | invalid
+        state TEXT NOT NULL,                -- pending | done | invalid | released
         attempts INTEGER NOT NULL DEFAULT 0,
-        last_error TEXT,
+        last_error TEXT,                    -- a handler's error; the quarantine's reason
         done_at TEXT,
+        detail TEXT,                        -- a ResultItem's statoLavorazione, formats (JSON)
+        request BLOB,                       -- a ResultItem's contenutoRichiesta, decoded
         UNIQUE (kind, id_notifica)
     )""",
     """CREATE INDEX IF NOT EXISTS notification_events_state
@@ -84,8 +96,17 @@ _SCHEMA: Final = (
         pending_until TEXT,
         pending_ready_at TEXT,              -- its dataDisponibilita
         pending_page INTEGER,               -- the next progressivo to fetch
-        updated_at TEXT NOT NULL
+        updated_at TEXT NOT NULL,
+        pending_held INTEGER NOT NULL DEFAULT 0,  -- items of the window left in quarantine
+        held_from TEXT                      -- start of the first window held by quarantine
     )""",
+)
+#: Columns added since version 1 (table, column, declaration), added to older files.
+_ADDED: Final = (
+    ("notification_events", "detail", "TEXT"),
+    ("notification_events", "request", "BLOB"),
+    ("notification_pulls", "pending_held", "INTEGER NOT NULL DEFAULT 0"),
+    ("notification_pulls", "held_from", "TEXT"),
 )
 
 
@@ -93,11 +114,18 @@ class EntryState(enum.StrEnum):
     PENDING = "pending"
     DONE = "done"
     INVALID = "invalid"
+    """Quarantined: a pulled item that cannot be decoded, kept with the reason."""
+    QUARANTINED = "invalid"  # the same state, by the name the documentation uses
+    RELEASED = "released"
+    """A quarantined item the operator let go (:meth:`Inbox.release`): kept, never
+    dispatched, no longer holding the poller."""
 
 
 @dataclass(frozen=True)
 class InvalidNotification:
-    """A pulled notification that cannot be decoded: stored as ``invalid``, never dropped."""
+    """A pulled item that cannot be decoded: quarantined (state ``invalid``), never dropped.
+
+    ``raw`` is the ``elencoRisposte`` item as received; ``reason`` says what failed."""
 
     kind: str
     id_notifica: str
@@ -130,6 +158,13 @@ class InboxEntry:
     def key(self) -> tuple[str, str]:
         return (self.kind, self.id_notifica)
 
+    @property
+    def reason(self) -> str | None:
+        """Why a quarantined (or released) item could not be decoded."""
+        if self.state in (EntryState.INVALID, EntryState.RELEASED):
+            return self.last_error
+        return None
+
     def __repr__(self) -> str:
         return (
             f"<InboxEntry {self.kind} {self.id_notifica} {self.state.value} "
@@ -150,6 +185,11 @@ class PullCheckpoint:
     pending_until: dt.datetime | None = None
     pending_ready_at: dt.datetime | None = None
     pending_page: int = 1
+    pending_held: int = 0
+    """Items of the extraction in flight left in quarantine so far (its window is held)."""
+    held_from: dt.datetime | None = None
+    """The start of the first window whose items are in quarantine: ``covered_until`` does not
+    move past it until they are released or arrive decodable."""
 
 
 def _now() -> dt.datetime:
@@ -203,16 +243,17 @@ class Inbox:
                     for statement in _SCHEMA:
                         db.execute(statement)
                     row = db.execute("SELECT max(version) FROM notification_schema").fetchone()
-                    if row[0] is None:
-                        db.execute(
-                            "INSERT INTO notification_schema (version) VALUES (?)",
-                            (SCHEMA_VERSION,),
-                        )
-                    elif row[0] > SCHEMA_VERSION:
+                    if row[0] is not None and row[0] > SCHEMA_VERSION:
                         raise ConfigurationError(
                             f"the notification inbox {str(self.path)!r} has schema version "
                             f"{row[0]}, newer than this anpr-client understands; upgrade",
                             setting="notifications.store",
+                        )
+                    if row[0] is None or row[0] < SCHEMA_VERSION:
+                        _upgrade(db)
+                        db.execute(
+                            "INSERT INTO notification_schema (version) VALUES (?)",
+                            (SCHEMA_VERSION,),
                         )
                     db.execute("COMMIT")
                 except BaseException:
@@ -289,31 +330,47 @@ class Inbox:
         invalid: Iterable[InvalidNotification] = (),
         checkpoint: PullCheckpoint | None = None,
     ) -> int:
-        """Store events (and undecodable ``invalid`` ones) and, in the same transaction, the
-        poller's ``checkpoint``. Returns how many events were new."""
+        """Store events, quarantine undecodable ``invalid`` items and, in the same transaction,
+        save the poller's ``checkpoint``. Returns how many events were new."""
         with self._transaction() as db:
             added = sum(_insert(db, e, channel) for e in events)
             for bad in invalid:
-                db.execute(
-                    """INSERT OR IGNORE INTO notification_events
-                       (kind, id_notifica, recipient, sender, sent_at, channel, received_at,
-                        payload, state, last_error)
-                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'invalid', ?)""",
-                    (
-                        bad.kind,
-                        bad.id_notifica,
-                        bad.recipient,
-                        bad.sender,
-                        _iso(bad.sent_at),
-                        channel,
-                        _iso(_now()),
-                        bad.raw,
-                        bad.reason,
-                    ),
-                )
+                _quarantine(db, bad, channel)
             if checkpoint is not None:
                 _save_checkpoint(db, checkpoint)
             return added
+
+    def add_pulled(
+        self,
+        events: Iterable[Notification],
+        quarantined: Iterable[InvalidNotification],
+        checkpoint: Callable[[int], PullCheckpoint],
+    ) -> tuple[int, list[tuple[str, str]]]:
+        """Store one result page in one transaction (the 4005 poller's commit).
+
+        Events are stored (a quarantined or released row of the same key is replaced by the
+        decodable event); each undecodable item is quarantined unless its key is already
+        stored decodable or released. ``checkpoint`` is called with the number of items that
+        *hold* the poller (quarantined, not released) and returns the checkpoint to save.
+        Returns how many events were new and the keys that hold.
+        """
+        with self._transaction() as db:
+            added = sum(_insert(db, e, "pull") for e in events)
+            held = [(bad.kind, bad.id_notifica) for bad in quarantined if _quarantine(db, bad)]
+            _save_checkpoint(db, checkpoint(len(held)))
+            return added, held
+
+    def release(self, kind: str, id_notifica: str) -> bool:
+        """Let the poller move past a quarantined item: it stays stored (``released``, with its
+        reason), is never dispatched, and no longer holds the checkpoint. ``False`` if no
+        quarantined item has this key."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                """UPDATE notification_events SET state = 'released', done_at = ?
+                   WHERE kind = ? AND id_notifica = ? AND state = 'invalid'""",
+                (_iso(_now()), kind, id_notifica),
+            )
+            return cursor.rowcount == 1
 
     def mark_done(self, kind: str, id_notifica: str) -> None:
         """A handler took the event: it will not be dispatched again."""
@@ -395,7 +452,7 @@ class Inbox:
             try:
                 row = self._db.execute(
                     """SELECT covered_until, pending_id, pending_from, pending_until,
-                              pending_ready_at, pending_page
+                              pending_ready_at, pending_page, pending_held, held_from
                        FROM notification_pulls WHERE name = ?""",
                     (name,),
                 ).fetchone()
@@ -411,6 +468,8 @@ class Inbox:
             pending_until=_from_iso(row[3]),
             pending_ready_at=_from_iso(row[4]),
             pending_page=int(row[5] or 1),
+            pending_held=int(row[6] or 0),
+            held_from=_from_iso(row[7]),
         )
 
     def _select(self, where: str, params: Sequence[object], suffix: str = "") -> list[InboxEntry]:
@@ -419,7 +478,7 @@ class Inbox:
                 rows = self._db.execute(
                     f"""SELECT seq, kind, id_notifica, recipient, sender, sent_at, channel,
                                received_at, payload, operation_id, codice_fiscale, state,
-                               attempts, last_error, done_at
+                               attempts, last_error, done_at, detail, request
                         FROM notification_events {where} ORDER BY seq{suffix}""",  # noqa: S608
                     tuple(params),
                 ).fetchall()
@@ -477,12 +536,40 @@ def _storage_error(exc: sqlite3.Error) -> NotificationError:
     )
 
 
+def _upgrade(db: sqlite3.Connection) -> None:
+    """Add the columns a file of an older schema lacks (inside the opening transaction)."""
+    for table, column, declaration in _ADDED:
+        present = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+
+
 def _insert(db: sqlite3.Connection, event: Notification, channel: str) -> bool:
+    """Store ``event`` as ``pending``; a quarantined or released row of its key is replaced (the
+    same notification arrived decodable). ``False`` if the key was already stored decodable."""
+    detail = request = None
+    if isinstance(event, ResultItem):
+        detail = json.dumps(
+            {
+                "state": event.state,
+                "response_format": event.response_format,
+                "request_format": event.request_format,
+            }
+        )
+        request = event.request
     cursor = db.execute(
-        """INSERT OR IGNORE INTO notification_events
+        """INSERT INTO notification_events
            (kind, id_notifica, recipient, sender, sent_at, channel, received_at, payload,
-            operation_id, codice_fiscale, state)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending')""",
+            operation_id, codice_fiscale, state, detail, request)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
+           ON CONFLICT (kind, id_notifica) DO UPDATE SET
+             recipient = excluded.recipient, sender = excluded.sender,
+             sent_at = excluded.sent_at, channel = excluded.channel,
+             received_at = excluded.received_at, payload = excluded.payload,
+             operation_id = excluded.operation_id, codice_fiscale = excluded.codice_fiscale,
+             state = 'pending', attempts = 0, last_error = NULL, done_at = NULL,
+             detail = excluded.detail, request = excluded.request
+           WHERE notification_events.state IN ('invalid', 'released')""",
         (
             event.kind,
             event.id_notifica,
@@ -494,22 +581,61 @@ def _insert(db: sqlite3.Connection, event: Notification, channel: str) -> bool:
             event.raw,
             event.operation_id,
             event.codice_fiscale,
+            detail,
+            request,
         ),
     )
     return cursor.rowcount == 1
+
+
+def _quarantine(db: sqlite3.Connection, bad: InvalidNotification, channel: str = "pull") -> bool:
+    """Quarantine ``bad`` (or refresh the quarantined copy with the latest item and reason).
+    ``True`` when the item holds the poller: not already stored decodable, nor released."""
+    row = db.execute(
+        "SELECT state FROM notification_events WHERE kind = ? AND id_notifica = ?",
+        (bad.kind, bad.id_notifica),
+    ).fetchone()
+    if row is None:
+        db.execute(
+            """INSERT INTO notification_events
+               (kind, id_notifica, recipient, sender, sent_at, channel, received_at,
+                payload, state, last_error)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'invalid', ?)""",
+            (
+                bad.kind,
+                bad.id_notifica,
+                bad.recipient,
+                bad.sender,
+                _iso(bad.sent_at),
+                channel,
+                _iso(_now()),
+                bad.raw,
+                bad.reason,
+            ),
+        )
+        return True
+    if row[0] == EntryState.INVALID.value:
+        db.execute(
+            """UPDATE notification_events SET payload = ?, last_error = ?, received_at = ?
+               WHERE kind = ? AND id_notifica = ?""",
+            (bad.raw, bad.reason, _iso(_now()), bad.kind, bad.id_notifica),
+        )
+        return True
+    return False
 
 
 def _save_checkpoint(db: sqlite3.Connection, cp: PullCheckpoint) -> None:
     db.execute(
         """INSERT INTO notification_pulls
            (name, covered_until, pending_id, pending_from, pending_until, pending_ready_at,
-            pending_page, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            pending_page, updated_at, pending_held, held_from)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
            ON CONFLICT (name) DO UPDATE SET
              covered_until = excluded.covered_until, pending_id = excluded.pending_id,
              pending_from = excluded.pending_from, pending_until = excluded.pending_until,
              pending_ready_at = excluded.pending_ready_at, pending_page = excluded.pending_page,
-             updated_at = excluded.updated_at""",
+             updated_at = excluded.updated_at, pending_held = excluded.pending_held,
+             held_from = excluded.held_from""",
         (
             cp.name,
             _iso(cp.covered_until),
@@ -519,17 +645,20 @@ def _save_checkpoint(db: sqlite3.Connection, cp: PullCheckpoint) -> None:
             _iso(cp.pending_ready_at),
             cp.pending_page,
             _iso(_now()),
+            cp.pending_held,
+            _iso(cp.held_from),
         ),
     )
 
 
 def _entry(row: Sequence[Any]) -> InboxEntry:
     (seq, kind, id_notifica, recipient, sender, sent_at, channel, received_at, payload) = row[:9]
-    (operation_id, codice_fiscale, state, attempts, last_error, done_at) = row[9:]
+    (operation_id, codice_fiscale, state, attempts, last_error, done_at) = row[9:15]
+    detail, request = row[15:]
     raw = bytes(payload)
     entry_state = EntryState(str(state))
     event: Notification | None = None
-    if entry_state is not EntryState.INVALID:
+    if entry_state not in (EntryState.INVALID, EntryState.RELEASED):
         event = _decode_stored(
             str(kind),
             str(id_notifica),
@@ -537,6 +666,8 @@ def _entry(row: Sequence[Any]) -> InboxEntry:
             None if sender is None else str(sender),
             _from_iso(None if sent_at is None else str(sent_at)),
             raw,
+            None if detail is None else str(detail),
+            None if request is None else bytes(request),
         )
     return InboxEntry(
         seq=int(seq),
@@ -562,10 +693,24 @@ def _decode_stored(
     sender: str | None,
     sent_at: dt.datetime | None,
     raw: bytes,
+    detail: str | None,
+    request: bytes | None,
 ) -> Notification | None:
     """Decode a stored row again (it was decoded once before storing); ``None`` if the file
     was altered since, so a listing never fails on one bad row."""
     try:
+        if detail is not None:
+            item = json.loads(detail)
+            return result_item(
+                kind,
+                id_notifica=id_notifica,
+                state=item.get("state"),
+                response=raw,
+                response_format=item.get("response_format"),
+                request=request,
+                request_format=item.get("request_format"),
+                recipient=recipient,
+            )
         return decode_notification(
             kind,
             parse_xml(raw),
@@ -575,5 +720,5 @@ def _decode_stored(
             sent_at=sent_at,
             raw=raw,
         )
-    except (NotificationError, ProtocolError):
+    except (NotificationError, ProtocolError, ValueError, AttributeError):
         return None

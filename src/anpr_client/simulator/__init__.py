@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .faults import Fault, FaultInjector, FaultKnob
     from .household import Address, Household, Person
     from .ledger import LedgerEntry
-    from .notifications import NotificationRecord, notifications_document
+    from .notifications import NotificationRecord, notification_document
     from .runtime import Simulator, running_simulator
     from .store import Registry
 
@@ -55,7 +55,7 @@ __all__ = [
     "Registry",
     "Simulator",
     "SimulatorConfig",
-    "notifications_document",
+    "notification_document",
     "running_simulator",
 ]
 
@@ -72,7 +72,7 @@ _HOME = {
     "Registry": "store",
     "Simulator": "runtime",
     "SimulatorConfig": "config",
-    "notifications_document": "notifications",
+    "notification_document": "notifications",
     "running_simulator": "runtime",
 }
 

@@ -51,10 +51,14 @@ class SimulatorConfig:
       client still emits them).
     - ``clock_skew``: seconds of clock difference tolerated on Timestamps and assertions.
     - ``extraction_delay``: seconds between a 4005 ``elaborazione`` and its ``dataDisponibilita``.
-    - ``extraction_format``: ``formatoRisposta`` of 4005 results: ``xml``, ``gz``, or ``auto``
-      (gzip above 32 KiB).
+    - ``extraction_format``: ``formatoRichiesta``/``formatoRisposta`` of the operations a 4005
+      lists: ``xml``, ``gz``, or ``auto`` (gzip above 32 KiB). Notifications are always ``gz``,
+      as ANPR sends them.
     - ``extraction_page_size``: notifications or operations per 4005 result page
       (``progressivo``).
+    - ``extraction_mtom``: 4005 contents as MTOM attachments (``xop:Include``, as ANPR's
+      official sample); ``False``: as base64 text in the XML (as published in
+      italia/anpr#4792).
     - ``tipo_invio``: the ``testataRichiesta/tipoInvio`` this environment accepts (``None``:
       any of ``TEST``, ``PRE_SUB``, ``PROD``).
     - ``max_body_bytes``: larger requests are refused with HTTP 413 before parsing.
@@ -76,6 +80,7 @@ class SimulatorConfig:
     extraction_delay: float = 1.0
     extraction_format: ExtractionFormat = "auto"
     extraction_page_size: int = 500
+    extraction_mtom: bool = True
     tipo_invio: str | None = "TEST"
     max_body_bytes: int = 16 * 1024 * 1024
     threads: int = field(default=32)

@@ -17,21 +17,25 @@ ANPR does:
   error, no reply) is retried every ``notification_retry_interval`` seconds, at most
   ``notification_attempts`` times, after which the notification is ``failed`` (ANPR suspends
   it). Without an endpoint a notification waits, ``pending``, for a pull (or an endpoint).
-- **pull**: 4005 (see :mod:`.handlers.extraction`) returns the notifications of a period in
-  our documented result format, :func:`notifications_document`::
+- **pull**: 4005 (see :mod:`.handlers.extraction`) lists the notifications of a period as ANPR
+  does (italia/anpr#4792 and the official 4005 sample ex_004): one ``elencoRisposte`` per
+  notification, :func:`notification_item`::
 
-      <notifiche>
-        <notifica>
-          <tipoNotifica>N010</tipoNotifica>
-          <idNotifica>700000042</idNotifica>            same value as the push's idOperazioneANPR
-          <codDestinatario>058091</codDestinatario>
-          <dataOraNotifica>2026-11-26T11:43:39.123+01:00</dataOraNotifica>
-          <contenuto><ns:NotificaN010 xmlns:ns="http://sogei.it/ANPR/N000notificheComuni">…
-          </ns:NotificaN010></contenuto>                 not encrypted
-        </notifica>
-      </notifiche>
+      <elencoRisposte>
+        <idOperazioneANPR>700000042</idOperazioneANPR>   the notification's own id, as pushed
+        <statoLavorazione>7</statoLavorazione>           7 not taken in charge yet, 8 taken
+        <tipoOperazione>N010</tipoOperazione>
+        <contenutoRisposta>H4sIAAAAAAAAA…</contenutoRisposta>
+        <formatoRisposta>gz</formatoRisposta>
+      </elencoRisposte>
 
-  so a receiver deduplicates push and pull on one key, ``idNotifica``.
+  ``contenutoRisposta`` is base64 (or an MTOM part) of a gzip written the way Java's
+  ``GZIPOutputStream`` writes it (:func:`java_gzip`: no name, mtime 0, OS byte 0) of one bare
+  document, :func:`notification_document` (``<?xml … standalone="yes" ?>``, CRLF line ends,
+  the ``p:`` prefix and the unused ``p1:``/``p2:`` declarations of the published instances).
+
+  The pushed and the pulled notification are the same record: the same id, the same payload
+  element, so a receiver stores it once.
 
 A notification is *consumed* once a push was acknowledged or a pull returned it (4005's
 ``statoLavorazione`` 7 = not consumed yet, 8 = consumed, 9 = all).
@@ -39,11 +43,14 @@ A notification is *consumed* once a push was acknowledged or a pull returned it 
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import logging
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -61,7 +68,7 @@ from ..soap.bundle import Bundle, default_bundle_dir
 from ..soap.codec import encode
 from ..soap.xsdmodel import SchemaSet
 from . import payloads
-from .clock import Clock, format_datetime, utc_iso
+from .clock import Clock, utc_iso
 from .config import SimulatorConfig
 from .db import Database
 from .household import Person
@@ -72,13 +79,22 @@ __all__ = [
     "Endpoint",
     "NotificationRecord",
     "Notifier",
-    "notifications_document",
+    "java_gzip",
+    "notification_document",
+    "notification_item",
+    "notification_payload",
 ]
 
 log = logging.getLogger("anpr_client.simulator.notifications")
 
 ANPR_SENDER: Final = "ANPR"
 _SOAP: Final = NS["soap"]
+_VOCABULARY_NS: Final = "http://sogei.it/ANPR/vocabolarioN000Comuni"
+_TIPO_DATO_NS: Final = "http://sogei.it/ANPR/tipoDato"
+_DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>'
+_JAVA_GZIP_HEADER: Final = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"
+"""deflate, no flags, mtime 0, no extra flags, OS 0: what ``java.util.zip.GZIPOutputStream``
+writes (the header of the contents published in italia/anpr#4792)."""
 _TIMEOUT: Final = (5.0, 30.0)
 
 
@@ -179,20 +195,46 @@ def notification_personal_data(person: Person) -> dict[str, Any]:
     return out
 
 
-def notifications_document(records: Iterable[NotificationRecord]) -> bytes:
-    """The 4005 result document of notifications (see the module docstring)."""
-    root = etree.Element("notifiche")
-    for record in records:
-        item = etree.SubElement(root, "notifica")
-        etree.SubElement(item, "tipoNotifica").text = record.kind
-        etree.SubElement(item, "idNotifica").text = record.id
-        etree.SubElement(item, "codDestinatario").text = record.recipient
-        etree.SubElement(item, "dataOraNotifica").text = format_datetime(
-            dt.datetime.fromisoformat(record.created_at)
-        )
-        content = etree.SubElement(item, "contenuto")
-        content.append(parse_xml(record.payload))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+def java_gzip(data: bytes) -> bytes:
+    """``data`` gzipped as ANPR's Java stack does it (see :data:`_JAVA_GZIP_HEADER`)."""
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = deflate.compress(data) + deflate.flush()
+    trailer = struct.pack("<II", zlib.crc32(data), len(data) & 0xFFFFFFFF)
+    return _JAVA_GZIP_HEADER + body + trailer
+
+
+def notification_document(record: NotificationRecord) -> bytes:
+    """The notification's payload as the bare document a 4005 result carries (the shape of
+    the N031 documents published in italia/anpr#4792): an XML declaration with
+    ``standalone="yes"`` and a space before ``?>``, the root ``p:Notifica…`` declaring the
+    unused ``p1``/``p2`` prefixes and a ``xsi:schemaLocation`` ending in a space, unqualified
+    children, CRLF line ends and no final newline."""
+    payload = parse_xml(record.payload)
+    root = etree.Element(
+        f"{{{PAYLOAD_NS}}}{etree.QName(payload).localname}",
+        nsmap={"p": PAYLOAD_NS, "p1": _VOCABULARY_NS, "p2": _TIPO_DATO_NS, "xsi": NS["xsi"]},
+    )
+    root.set(f"{{{NS['xsi']}}}schemaLocation", f"{PAYLOAD_NS} N000notificheComuni.xsd ")
+    for child in payload:
+        root.append(child)
+    etree.indent(root, space=" ")
+    text = _DECLARATION + "\n" + etree.tostring(root, encoding="unicode")
+    return text.replace("\n", "\r\n").encode("utf-8")
+
+
+def notification_item(record: NotificationRecord, *, content: bool = True) -> dict[str, Any]:
+    """The ``elencoRisposte`` item of a notification in a 4005 result (the module docstring);
+    without ``content`` (``dettaglioDati`` ``ID``) only its identifiers."""
+    item: dict[str, Any] = {
+        "idOperazioneANPR": record.id,
+        "statoLavorazione": "8" if record.consumed else "7",
+        "tipoOperazione": record.kind,
+    }
+    if content:
+        gz = java_gzip(notification_document(record))
+        item["contenutoRisposta"] = base64.b64encode(gz).decode("ascii")
+        item["formatoRisposta"] = "gz"  # notifications come only as gz (italia/anpr#2495)
+    return item
 
 
 class Notifier:
@@ -225,6 +267,22 @@ class Notifier:
 
     # ------------------------------------------------------------------ production
 
+    def produce(
+        self,
+        kind: str,
+        content: Mapping[str, Any],
+        *,
+        recipient: str,
+        operation: str,
+        codice_fiscale: str | None = None,
+    ) -> NotificationRecord:
+        """Store a notification of type ``kind`` (``N010``…) for ``recipient``: its payload
+        ``Notifica<kind>`` is built from ``content`` and validated (:func:`notification_payload`),
+        and it is then pushed and listed by 4005 like every other. ``operation`` is the
+        ``idOperazioneANPR`` of the operation that caused it."""
+        payload = notification_payload(kind, dict(content))
+        return self._store(kind, recipient, operation, codice_fiscale, payload)
+
     def residence_left(
         self,
         *,
@@ -236,7 +294,7 @@ class Notifier:
     ) -> NotificationRecord:
         """Store an N010 for ``recipient``: ``person`` moved to ``requesting`` (in the
         caller's transaction)."""
-        payload = notification_payload(
+        return self.produce(
             "N010",
             {
                 "generalitaSoggetto": notification_personal_data(person),
@@ -244,8 +302,10 @@ class Notifier:
                 "idOperazioneANPR": operation,
                 "dataDecorrenza": effective_date,
             },
+            recipient=recipient,
+            operation=operation,
+            codice_fiscale=person.codice_fiscale,
         )
-        return self._store("N010", recipient, operation, person.codice_fiscale, payload)
 
     def _store(
         self, kind: str, recipient: str, operation: str, cf: str | None, payload: bytes

@@ -1,39 +1,51 @@
-"""4005 — asynchronous requests: ``elaborazione`` → ``verificaStato`` → results (MTOM).
+"""The 4000 extraction family; 4005, asynchronous requests: ``elaborazione``, ``verificaStato``.
 
-``elaborazione`` takes the criteria (``ricercaElenchiRichieste``: ``statoLavorazione``, an
-optional ``operazioneRichiesta``, and a period ``periodoRiferimentoRichieste`` or a range of
-``identificativiANPR``), checks them — a period longer than 31 days, ending after the server's
-time, starting more than 180 days ago or reversed is refused with EN148 (italia/anpr#1906) —
-and answers ``statoRichiesta`` 1 with the elaboration's ``idOperazioneANPR`` and its
-``dataDisponibilita`` (now + ``extraction_delay``).
+4005 answers as ANPR does (its official 4005 samples of 2019, italia/anpr ``src/note/ws/4000``,
+and the answers integrators published, italia/anpr#4792, #4618, #1714):
 
-``verificaStato`` (``idOperazioneANPR`` of the elaboration, page ``progressivo``) answers
-``statoRichiesta`` 1 and the same ``dataDisponibilita`` until then; afterwards ``statoRichiesta``
-2, ``datiFornitura`` (``progressivoCorrente``/``progressivoTotale``) and ``elencoRisposte``. The
-set of results is fixed at the first read, so pages stay stable.
+- ``elaborazione`` takes the criteria (``ricercaElenchiRichieste``: ``statoLavorazione``, an
+  optional ``operazioneRichiesta``, a period ``periodoRiferimentoRichieste`` or a range of
+  ``identificativiANPR``), checks them — a period longer than 31 days, ending after the server's
+  time, starting more than 180 days ago or reversed is refused with EN148 (#1906) — fixes the
+  results, and answers ``statoRichiesta`` **0** with the extraction's ``idOperazioneANPR`` and
+  its ``dataDisponibilita`` (now + ``extraction_delay``); when nothing matches, KO **EN122**
+  "La richiesta effettuata non produce alcun risultato" (#1714).
+- ``verificaStato`` (that id, page ``progressivo``) answers ``statoRichiesta`` 1 and the same
+  ``dataDisponibilita`` until then; afterwards ``statoRichiesta`` 2, the ``comuneRichiesta``
+  of the request (when it had one, #4618), its ``ricercaElenchiRichieste``, and **one**
+  ``elencoRisposte`` **per result**. ``datiFornitura`` (``progressivoCorrente``,
+  ``progressivoTotale``) is the XSD's paging, which no published answer shows: it is sent only
+  when the results take more than one page (``extraction_page_size``). Contents travel as MTOM
+  attachments (``xop:Include``, as in ex_004) or, with ``extraction_mtom`` off, as base64 text
+  (as in #4792).
 
-- **Notifications** (``operazioneRichiesta`` ``N0xx``, or ``statoLavorazione`` 7 not consumed,
-  8 consumed, 9 all): one ``elencoRisposte`` per page whose ``contenutoRisposta`` is the
-  document of :func:`~anpr_client.simulator.notifications.notifications_document`,
-  ``formatoRisposta`` ``xml`` or ``gz`` (gzip of it). Returned notifications become consumed.
+- **Notifications** (``operazioneRichiesta`` ``N0xx``, or ``statoLavorazione`` 7 not taken in
+  charge, 8 taken, 9 all): each item is
+  :func:`~anpr_client.simulator.notifications.notification_item`, the very notification the
+  simulator pushes: its own id, ``gz`` content. ``dettaglioDati`` ``ID`` gives identifiers
+  only; any other value gives the content, and a notification has no request to return (the
+  comments of the official samples ex_003 and ex_004). Returned notifications become taken in
+  charge.
 - **Operations** of the Comune (any other ``operazioneRichiesta``; ``statoLavorazione`` 2
-  succeeded, 3 failed, 9 all): one ``elencoRisposte`` per operation, with the stored request
-  and/or answer as ``dettaglioDati`` asks (``ID``, ``RICHIESTA``, ``RISPOSTA``, ``TUTTO``).
-  Consultations (300x) and extractions (400x) are not listed.
+  succeeded, 3 failed, 9 all): one item per operation, with the stored request and/or answer
+  as ``dettaglioDati`` asks (``ID``, ``RICHIESTA``, ``RISPOSTA``, ``TUTTO``; default ``ID``),
+  ``formatoRichiesta``/``formatoRisposta`` per ``extraction_format``. Consultations (300x) and
+  extractions (400x) are not listed.
+
+The 4005 code is in the functions below; other 400x operations are to be added beside them.
 """
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
-import gzip
 import json
 from collections.abc import Mapping
 from typing import Any, Final
 
 from .. import payloads
 from ..clock import format_datetime, utc_iso
-from ..notifications import notifications_document
+from ..notifications import java_gzip, notification_item
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_datetime
 from .common import text
 
@@ -44,6 +56,14 @@ _MAX_AGE: Final = dt.timedelta(days=180)
 _AUTO_GZIP: Final = 32 * 1024
 _NOTIFICATION_STATES: Final = {"7": False, "8": True, "9": None}
 _OPERATION_STATES: Final = {"2": "ok", "3": "ko", "6": "ok", "9": None}
+_NO_RESULT: Final = "La richiesta effettuata non produce alcun risultato"  # EN122, #1714
+_MTOM: Final = (
+    ("contenutoRisposta", "application/octet-stream"),
+    ("contenutoRichiesta", "application/octet-stream"),
+)
+
+
+# ----------------------------------------------------------------------------- 4005
 
 
 def asynchronous_request(ctx: Context, req: Request) -> OkAnswer:
@@ -111,25 +131,43 @@ def _start_extraction(ctx: Context, req: Request, elab: Mapping[str, Any]) -> Ok
         "end": end.isoformat() if end else None,
         "from": text(ids.get("protocolloANPRDa")) if isinstance(ids, Mapping) else None,
         "to": text(ids.get("protocolloANPRA")) if isinstance(ids, Mapping) else None,
-        "dettaglioDati": text(elab.get("dettaglioDati")) or "ID",
+        "dettaglioDati": text(elab.get("dettaglioDati")),
+        "comuneRichiesta": isinstance(requested, Mapping),
         "criteria": _jsonable(criteria),
     }
+    found = (
+        _notification_ids(ctx, req, stored)
+        if _is_notifications(stored)
+        else _operation_ids(ctx, req, stored)
+    )
+    if not found:
+        raise Rejected(entry("EN122", _NO_RESULT, field="elaborazione/ricercaElenchiRichieste"))
     ready = now + dt.timedelta(seconds=ctx.config.extraction_delay)
     with ctx.db.transaction() as conn:
         conn.execute(
-            "INSERT INTO extractions (id_anpr, comune, ready_at, request) VALUES (?, ?, ?, ?)",
-            (req.id_operazione_anpr, req.comune, utc_iso(ready), json.dumps(stored)),
+            "INSERT INTO extractions (id_anpr, comune, ready_at, request, results) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (
+                req.id_operazione_anpr,
+                req.comune,
+                utc_iso(ready),
+                json.dumps(stored),
+                json.dumps(found),
+            ),
         )
     return OkAnswer(
         "RispostaMultipla4005",
         {
-            "statoRichiesta": "1",
+            "statoRichiesta": "0",  # accepted (the official sample ex_001)
             "idOperazioneANPR": req.id_operazione_anpr,
             "dataDisponibilita": format_datetime(ready),
-            "comuneRichiesta": payloads.comune_of(ctx.registry, req.comune),
-            "ricercaElenchiRichieste": criteria,
         },
     )
+
+
+def _is_notifications(stored: Mapping[str, Any]) -> bool:
+    kind = (stored["operazioneRichiesta"] or "").upper()
+    return kind.startswith("N") or (stored["statoLavorazione"] in _NOTIFICATION_STATES and not kind)
 
 
 def _jsonable(value: Any) -> Any:
@@ -162,29 +200,10 @@ def _extraction_status(ctx: Context, req: Request, verifica: Mapping[str, Any]) 
     base: dict[str, Any] = {
         "idOperazioneANPR": row["id_anpr"],
         "dataDisponibilita": format_datetime(ready),
-        "comuneRichiesta": payloads.comune_of(ctx.registry, req.comune),
-        "ricercaElenchiRichieste": stored["criteria"],
     }
     if ctx.clock.now() < ready:
         return OkAnswer("RispostaMultipla4005", {"statoRichiesta": "1", **base})
-    notifications = (stored["operazioneRichiesta"] or "").upper().startswith("N") or (
-        stored["statoLavorazione"] in _NOTIFICATION_STATES and not stored["operazioneRichiesta"]
-    )
-    results = row["results"]
-    if results is None:
-        found = (
-            _notification_ids(ctx, req, stored)
-            if notifications
-            else _operation_ids(ctx, req, stored)
-        )
-        with ctx.db.transaction() as conn:
-            conn.execute(
-                "UPDATE extractions SET results = ? WHERE id_anpr = ?",
-                (json.dumps(found), row["id_anpr"]),
-            )
-        ids: list[str] = found
-    else:
-        ids = json.loads(results)
+    ids: list[str] = json.loads(row["results"] or "[]")
     size = ctx.config.extraction_page_size
     pages = [ids[i : i + size] for i in range(0, len(ids), size)] or [[]]
     if not 1 <= page <= len(pages):
@@ -196,23 +215,24 @@ def _extraction_status(ctx: Context, req: Request, verifica: Mapping[str, Any]) 
                 value=page,
             )
         )
+    content: dict[str, Any] = {"statoRichiesta": "2", **base}
+    if stored.get("comuneRichiesta"):
+        content["comuneRichiesta"] = payloads.comune_of(ctx.registry, req.comune)
+    content["ricercaElenchiRichieste"] = stored["criteria"]
+    if len(pages) > 1:
+        content["datiFornitura"] = {
+            "progressivoCorrente": str(page),
+            "progressivoTotale": str(len(pages)),
+        }
     chunk = pages[page - 1]
-    content: dict[str, Any] = {
-        "statoRichiesta": "2",
-        **base,
-        "datiFornitura": {"progressivoCorrente": str(page), "progressivoTotale": str(len(pages))},
-    }
-    if notifications:
-        content["elencoRisposte"] = [_notification_page(ctx, row["id_anpr"], stored, chunk)]
+    if _is_notifications(stored):
+        items = _notification_items(ctx, stored, chunk)
     else:
-        content["elencoRisposte"] = [_operation_item(ctx, req, stored, i) for i in chunk]
+        items = [_operation_item(ctx, req, stored, i) for i in chunk]
+    if items:
+        content["elencoRisposte"] = items
     return OkAnswer(
-        "RispostaMultipla4005",
-        content,
-        mtom=(
-            ("contenutoRisposta", "application/octet-stream"),
-            ("contenutoRichiesta", "application/octet-stream"),
-        ),
+        "RispostaMultipla4005", content, mtom=_MTOM if ctx.config.extraction_mtom else ()
     )
 
 
@@ -243,23 +263,15 @@ def _notification_ids(ctx: Context, req: Request, stored: Mapping[str, Any]) -> 
     return [r.id for r in records if _in_range(r.id, stored)]
 
 
-def _notification_page(
-    ctx: Context, extraction: str, stored: Mapping[str, Any], ids: list[str]
-) -> dict[str, Any]:
+def _notification_items(
+    ctx: Context, stored: Mapping[str, Any], ids: list[str]
+) -> list[dict[str, Any]]:
     records = [r for r in (ctx.notifier.get(i) for i in ids) if r is not None]
-    document = notifications_document(records)
-    fmt = ctx.config.extraction_format
-    if fmt == "auto":
-        fmt = "gz" if len(document) > _AUTO_GZIP else "xml"
-    data = gzip.compress(document, mtime=0) if fmt == "gz" else document
-    ctx.notifier.mark_consumed(ids)
-    return {
-        "idOperazioneANPR": extraction,
-        "statoLavorazione": stored["statoLavorazione"],
-        "tipoOperazione": (stored["operazioneRichiesta"] or "N000").upper(),
-        "contenutoRisposta": base64.b64encode(data).decode("ascii"),
-        "formatoRisposta": fmt,
-    }
+    content = stored["dettaglioDati"] != "ID"
+    items = [notification_item(r, content=content) for r in records]
+    if content:
+        ctx.notifier.mark_consumed([r.id for r in records])
+    return items
 
 
 def _operation_ids(ctx: Context, req: Request, stored: Mapping[str, Any]) -> list[str]:
@@ -293,11 +305,19 @@ def _operation_item(
         "statoLavorazione": "2" if record.ok else "3",
         "tipoOperazione": record.service,
     }
-    detail = stored["dettaglioDati"]
+    detail = stored["dettaglioDati"] or "ID"
     if detail in ("RICHIESTA", "TUTTO"):
-        item["contenutoRichiesta"] = base64.b64encode(record.request).decode("ascii")
-        item["formatoRichiesta"] = "xml"
+        item["contenutoRichiesta"], item["formatoRichiesta"] = _encoded(ctx, record.request)
     if detail in ("RISPOSTA", "TUTTO"):
-        item["contenutoRisposta"] = base64.b64encode(record.response_xml).decode("ascii")
-        item["formatoRisposta"] = "xml"
+        item["contenutoRisposta"], item["formatoRisposta"] = _encoded(ctx, record.response_xml)
     return item
+
+
+def _encoded(ctx: Context, document: bytes) -> tuple[str, str]:
+    """A stored document as an item's content: base64 of the document (``xml``) or of its
+    gzip (``gz``), as ``extraction_format`` says."""
+    fmt = ctx.config.extraction_format
+    if fmt == "auto":
+        fmt = "gz" if len(document) > _AUTO_GZIP else "xml"
+    data = java_gzip(document) if fmt == "gz" else document
+    return base64.b64encode(data).decode("ascii"), fmt
