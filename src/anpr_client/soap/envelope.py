@@ -22,7 +22,7 @@ from typing import Final
 
 from lxml import etree
 
-from ..errors.exceptions import HTTPStatusError, ProtocolError, ServerUnavailable
+from ..errors.exceptions import AnprError, HTTPStatusError, ProtocolError, ServerUnavailable
 from ..errors.faults import fault_exception
 from ..safexml import NS, parse_xml
 from ..transport import HttpResponse
@@ -77,7 +77,7 @@ def _fault_part(fault: etree._Element, name: str) -> etree._Element | None:
     return found if found is not None else fault.find(f"{{{NS['soap']}}}{name}")
 
 
-def _soap12_fault(root: etree._Element, response: HttpResponse, operation: str | None) -> Exception:
+def _soap12_fault(root: etree._Element, response: HttpResponse, operation: str | None) -> AnprError:
     """The exception for a SOAP 1.2 answer: its fault classified like a SOAP 1.1 one."""
     body = root.find(_BODY12)
     fault = None if body is None else next((c for c in body if isinstance(c.tag, str)), None)
