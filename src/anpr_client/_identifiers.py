@@ -18,7 +18,14 @@ from __future__ import annotations
 import re
 from typing import Final
 
-__all__ = ["CADASTRAL_CODE", "ISTAT_CODE", "STATE_CADASTRAL_CODE", "STATE_CODE", "WORKSTATION_ID"]
+__all__ = [
+    "CADASTRAL_CODE",
+    "GENERIC_TEST_OPERATOR",
+    "ISTAT_CODE",
+    "STATE_CADASTRAL_CODE",
+    "STATE_CODE",
+    "WORKSTATION_ID",
+]
 
 ISTAT_CODE: Final = re.compile(r"[0-9]{6}")
 """A Comune's ISTAT code (``058091``): the ``codiceIstat`` of payloads, ``IdSede``, settings."""
@@ -34,3 +41,9 @@ STATE_CADASTRAL_CODE: Final = re.compile(r"Z[0-9]{3}")
 
 WORKSTATION_ID: Final = re.compile(r"[0-9]{6}-(PC|CO)-[0-9]{4}")
 """A workstation (``IdPostazione``): the ISTAT code, ``PC`` or ``CO``, four digits."""
+
+GENERIC_TEST_OPERATOR: Final = re.compile(r"[A-Z]{2,20}TEST[0-9]{1,10}")
+"""ANPR's generic operators of its test environments, used as the SAML NameID there instead of
+an operator's codice fiscale: ``COMUNETEST019025`` (italia/anpr#374) and ``USERSFREETEST237``
+(italia/anpr#2594) are the published ones; the pattern is their shape (capital letters,
+``TEST``, digits), which no codice fiscale has."""

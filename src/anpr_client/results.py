@@ -58,7 +58,10 @@ class Result(Generic[T]):
     anomalies: tuple[ErrorItem, ...] = ()
     """Every error/anomaly entry of the answer, any severity, in document order."""
     unknown_elements: tuple[UnknownElement, ...] = ()
-    """Elements the bundle does not know (a newer ANPR version?); nothing after them is lost."""
+    """What the value cannot hold, in document order, each with its path and the element:
+    elements the bundle does not know (a newer ANPR version's, e.g. the ``anncsu`` section of
+    ANPR 9.2, italia/anpr#5047) and further occurrences of elements the bundle allows once.
+    Nothing after them is lost. Read one with :meth:`unknown_element`."""
     raw: bytes = field(default=b"", repr=False)
     """The SOAP envelope as received (the root part of an MTOM answer)."""
     attachments: Mapping[str, Attachment] = field(default_factory=dict, repr=False)
@@ -80,11 +83,40 @@ class Result(Generic[T]):
         value = self.header.get("esitoOperazione")
         return None if value is None else str(value)
 
+    def unknown_element(self, path: str) -> UnknownElement | None:
+        """The element kept aside at ``path``, or ``None``.
+
+        ``path`` is either the full :attr:`UnknownElement.path`
+        (``Risposta5005/Risposta_Comune/listaSoggettiVariati/datiSoggetto[0]/anncsu``) or the
+        path below the answer branch that :attr:`value` holds
+        (``listaSoggettiVariati/datiSoggetto[0]/anncsu``); a step of an element that may
+        repeat carries its index, as in the value's lists. Use ``.element`` of the result for
+        the element itself::
+
+            anncsu = result.unknown_element("listaSoggettiVariati/datiSoggetto[0]/anncsu")
+            if anncsu is not None:
+                print(anncsu.element.findtext("verificato"))
+        """
+        wanted = path.strip("/")
+        for item in self.unknown_elements:
+            if wanted in _relative_paths(item.path, self.outcome):
+                return item
+        return None
+
     @property
     def esito(self) -> str | None:
         """Deprecated: :attr:`esito_operazione`."""
         renamed("Result.esito", "Result.esito_operazione")
         return self.esito_operazione
+
+
+def _relative_paths(path: str, outcome: str) -> tuple[str, ...]:
+    """``path`` as given, below the response element, and below the answer branch."""
+    _, _, below_root = path.partition("/")
+    forms = [path, below_root]
+    if below_root.startswith(outcome + "/"):
+        forms.append(below_root[len(outcome) + 1 :])
+    return tuple(forms)
 
 
 def _walk(value: Any) -> Iterator[Mapping[str, Any]]:

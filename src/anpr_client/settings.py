@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
+from ._identifiers import GENERIC_TEST_OPERATOR as _GENERIC_TEST_OPERATOR
 from ._identifiers import ISTAT_CODE as _ISTAT
 from ._identifiers import WORKSTATION_ID as _WORKSTATION_ID
 from .credentials.base import env_var_name
@@ -238,7 +239,12 @@ class KeySourceConfig:
 
 @dataclass(frozen=True)
 class OperatorSettings:
-    """The operator named in the SAML assertion (NameID): a codice fiscale, or read from a card."""
+    """The operator named in the SAML assertion (NameID): a codice fiscale, or read from a card.
+
+    In the ``test`` environment only, ``codice_fiscale`` may also be one of ANPR's generic
+    test users (``COMUNETEST019025``, italia/anpr#374; ``USERSFREETEST237``, #2594); the
+    settings check it against the environment (:attr:`Settings.operator_id`).
+    """
 
     codice_fiscale: str | None = None
     from_card: bool = False
@@ -269,9 +275,14 @@ class WorkstationSettings:
 class SecuritySettings:
     signature: SignatureMethod = SignatureMethod.RSA_SHA256
     """The message and assertion signature method. Files and callers may give its short name
-    (``rsa-sha256``, ``rsa-sha1``): it is mapped to the member."""
-    application_id: str = "anpr-client"
-    """``IdApplicazione`` in the SAML assertion."""
+    (``rsa-sha256``, ``rsa-sha1``): it is mapped to the member. rsa-sha256 is the default, but
+    ANPR's acceptance of it is inferred, not shown: every frame on the public record that ANPR
+    accepted is rsa-sha1 (see docs/security.md)."""
+    application_id: str | None = None
+    """``IdApplicazione`` in the SAML assertion. ``None`` (not set): the value of ANPR's
+    official sample client, ``12345`` (its ``ID_APPLICAZIONE``). What ANPR expects there is
+    not published: every known value is numeric, gateways let each application configure its
+    own (GovWay), and nothing shows that ANPR checks it. A file may write it as a number."""
     issuer: str = "XS"
     timestamp_ttl: int = 300
     """Seconds between ``wsu:Created`` and ``wsu:Expires`` (and the assertion's validity)."""
@@ -281,6 +292,17 @@ class SecuritySettings:
     def __post_init__(self) -> None:
         method = SignatureMethod.from_name(self.signature, setting="security.signature")
         object.__setattr__(self, "signature", method)
+        if self.application_id is not None and (
+            not isinstance(self.application_id, str)
+            or not self.application_id.strip()
+            or not self.application_id.isprintable()
+        ):
+            raise ConfigurationError(
+                f"setting 'security.application_id' = {self.application_id!r} must be a "
+                "non-empty printable text (IdApplicazione; every known value is numeric)",
+                setting="security.application_id",
+                rule="non-empty text",
+            )
         if not 30 <= self.timestamp_ttl <= 3600:
             raise ConfigurationError(
                 "setting 'security.timestamp_ttl' must be between 30 and 3600 seconds",
@@ -392,6 +414,19 @@ class Settings:
                     rule="absolute URL",
                 )
             object.__setattr__(self, "base_url", url)
+        if self.wsdl_dir is not None:
+            object.__setattr__(self, "wsdl_dir", _checked_wsdl_dir(self.wsdl_dir))
+        if self.operator is not None and self.operator.codice_fiscale is not None:
+            _operator_id(self.operator.codice_fiscale, self.environment)
+
+    @property
+    def operator_id(self) -> str | None:
+        """The SAML NameID of ``[operator] codice_fiscale``: the codice fiscale in its compact
+        form, or (test environment only) one of ANPR's generic test users as written; ``None``
+        when the operator is read from a card or not configured."""
+        if self.operator is None or self.operator.codice_fiscale is None:
+            return None
+        return _operator_id(self.operator.codice_fiscale, self.environment)
 
     @property
     def tipo_invio(self) -> str:
@@ -414,6 +449,45 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _checked_wsdl_dir(value: object) -> Path:
+    """``wsdl_dir`` as an absolute path to a directory holding an ANPR WSDL/XSD bundle: an
+    empty, missing or mistyped directory is refused here, never replaced by our bundle."""
+    if not isinstance(value, str | os.PathLike) or not str(value).strip():
+        raise ConfigurationError(
+            f"setting 'wsdl_dir' = {value!r} must name a directory",
+            setting="wsdl_dir",
+            rule="a directory with an ANPR WSDL/XSD bundle",
+        )
+    path = Path(value).expanduser().absolute()
+    if not path.is_dir():
+        what = "does not exist" if not path.exists() else "is not a directory"
+        raise ConfigurationError(
+            f"setting 'wsdl_dir' = {str(path)!r} {what}",
+            setting="wsdl_dir",
+            rule="a directory with an ANPR WSDL/XSD bundle",
+        )
+    from .soap.bundle import get_bundle
+
+    get_bundle(path)  # refuses a directory without any ANPR WSDL, naming wsdl_dir
+    return path
+
+
+def _operator_id(value: str, environment: Environment) -> str:
+    """The NameID for ``operator.codice_fiscale`` in ``environment``, or ConfigurationError."""
+    if isinstance(value, str) and _GENERIC_TEST_OPERATOR.fullmatch(value):
+        if environment is Environment.TEST:
+            return value
+        raise ConfigurationError(
+            f"setting 'operator.codice_fiscale' = {value!r} is one of ANPR's generic test "
+            f"users, accepted only in the test environment (this is {environment.value})",
+            setting="operator.codice_fiscale",
+            rule="a codice fiscale; generic test users only with environment = test",
+        )
+    from .credentials.identity import validate_codice_fiscale
+
+    return validate_codice_fiscale(value, setting="operator.codice_fiscale")
 
 
 def default_journal_path() -> Path:
@@ -577,9 +651,13 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         ws_key = KeySourceConfig.from_mapping(ws, section="workstation", base=base) if ws else None
         kwargs["workstation"] = WorkstationSettings(id=ws_id, key=ws_key)
     if "security" in data:
+        security = dict(_table(data, "security"))
+        number = security.get("application_id")
+        if isinstance(number, int) and not isinstance(number, bool):
+            security["application_id"] = str(number)  # IdApplicazione = 12345, unquoted
         kwargs["security"] = _dataclass_from(
             SecuritySettings,
-            _table(data, "security"),
+            security,
             "security",
             {
                 "signature": str,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.settings import (
     ApplicationIdentity,
+    OperatorSettings,
     SecuritySettings,
     Settings,
     default_journal_path,
@@ -233,3 +235,133 @@ def test_a_service_family_without_a_path_is_a_typed_error() -> None:
     with pytest.raises(ConfigurationError, match="'9000'"):
         family_path("9000", Environment.PRODUZIONE)
     assert family_path("P000", Environment.PRODUZIONE) == "/ANPR-WSP000/AnprServiceP000"
+
+
+# ----------------------------------------------------------------------------- wsdl_dir
+
+
+def _our_family(tmp_path: Path, family: str = "3000-consultazione") -> Path:
+    """A user bundle of one family, copied from ours (plus the common schemas it imports)."""
+    from anpr_client.soap.bundle import default_bundle_dir
+
+    ours = default_bundle_dir()
+    target = tmp_path / "bundle"
+    shutil.copytree(ours / family, target / family)
+    shutil.copytree(ours / "common", target / "common")
+    return target
+
+
+def test_a_wsdl_dir_with_a_bundle_is_used_and_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bundle = _our_family(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    s = Settings(codice_istat="058091", wsdl_dir=Path("bundle"))
+    assert s.wsdl_dir == bundle
+    loaded = load_settings(write(tmp_path, 'wsdl_dir = "bundle"\n' + CONTRACT), env={})
+    assert loaded.wsdl_dir == bundle
+
+
+def _bad_wsdl_dir(tmp_path: Path, kind: str) -> Path:
+    path = tmp_path / kind
+    if kind == "a-file":
+        path.write_text("x", encoding="utf-8")
+    elif kind != "missing":
+        path.mkdir()
+    if kind == "no-wsdl":
+        (path / "a.xsd").write_text("<a/>", encoding="utf-8")
+    if kind == "broken-wsdl":
+        (path / "x.wsdl").write_text("<definitions", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"),
+    [
+        ("missing", "does not exist"),
+        ("a-file", "is not a directory"),
+        ("empty", "holds no ANPR WSDL"),
+        ("no-wsdl", "holds no ANPR WSDL"),
+        ("broken-wsdl", "cannot read the WSDL"),
+    ],
+)
+def test_an_empty_missing_or_mistyped_wsdl_dir_is_refused_not_replaced(
+    tmp_path: Path, kind: str, reason: str
+) -> None:
+    """Before, such a wsdl_dir silently fell back to our bundle: settings that lied."""
+    path = _bad_wsdl_dir(tmp_path, kind)
+    with pytest.raises(ConfigurationError, match=reason) as info:
+        Settings(codice_istat="058091", wsdl_dir=path)
+    assert info.value.setting == "wsdl_dir"
+    config = write(tmp_path, f"wsdl_dir = {str(path)!r}\n" + CONTRACT)
+    with pytest.raises(ConfigurationError, match=reason) as info:
+        load_settings(config, env={})
+    assert info.value.setting == "wsdl_dir"
+    with pytest.raises(ConfigurationError, match=reason) as info:
+        load_settings(write(tmp_path, CONTRACT), env={"ANPR_WSDL_DIR": str(path)})
+    assert info.value.setting == "wsdl_dir"
+
+
+def test_an_empty_wsdl_dir_value_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load_settings(write(tmp_path, 'wsdl_dir = ""\n' + CONTRACT), env={})
+    assert info.value.setting == "wsdl_dir"
+    with pytest.raises(ConfigurationError) as info:
+        Settings(codice_istat="058091", wsdl_dir="  ")  # type: ignore[arg-type]
+    assert info.value.setting == "wsdl_dir"
+
+
+# ----------------------------------------------------------------------------- operator
+
+
+@pytest.mark.parametrize("generic", ["USERSFREETEST237", "COMUNETEST019025"])
+def test_anpr_generic_test_operators_are_accepted_in_test_only(
+    tmp_path: Path, generic: str
+) -> None:
+    """italia/anpr#374, #2594: ANPR's test environments had generic users as NameID."""
+    config = write(tmp_path, CONTRACT + f'[operator]\ncodice_fiscale = "{generic}"\n')
+    s = load_settings(config, env={})
+    assert s.operator_id == generic
+    for environment in ("produzione", "presubentro"):
+        with pytest.raises(ConfigurationError, match="generic test user") as info:
+            load_settings(config, env={"ANPR_ENVIRONMENT": environment})
+        assert info.value.setting == "operator.codice_fiscale"
+        assert "environment = test" in (info.value.rule or "")
+    with pytest.raises(ConfigurationError) as info:
+        s.replace(environment=Environment.PRODUZIONE)
+    assert info.value.setting == "operator.codice_fiscale"
+
+
+def test_the_operator_codice_fiscale_is_checked_when_the_settings_load(tmp_path: Path) -> None:
+    s = Settings(
+        codice_istat="058091",
+        operator=OperatorSettings(codice_fiscale="rssmra80a01h501u"),
+        environment=Environment.PRODUZIONE,
+    )
+    assert s.operator_id == "RSSMRA80A01H501U"  # the compact form goes in the NameID
+    assert Settings(codice_istat="058091").operator_id is None
+    for bad in ("RSSMRA80A01H501X", "COMUNETEST", "comunetest019025", ""):
+        config = write(tmp_path, CONTRACT + f'[operator]\ncodice_fiscale = "{bad}"\n')
+        with pytest.raises(ConfigurationError) as info:
+            load_settings(config, env={})
+        assert info.value.setting == "operator.codice_fiscale", bad
+
+
+# ----------------------------------------------------------------------------- IdApplicazione
+
+
+def test_id_applicazione_is_an_explicit_setting(tmp_path: Path) -> None:
+    assert SecuritySettings().application_id is None  # not set: the frame uses the sample's
+    quoted = load_settings(
+        write(tmp_path, CONTRACT + '[security]\napplication_id = "777"\n'), env={}
+    )
+    assert quoted.security.application_id == "777"
+    number = load_settings(
+        write(tmp_path, CONTRACT + "[security]\napplication_id = 12345\n"), env={}
+    )
+    assert number.security.application_id == "12345"  # every known value is numeric
+    for bad in ('""', '"  "', "true", '"a\\u0000b"'):
+        config = write(tmp_path, CONTRACT + f"[security]\napplication_id = {bad}\n")
+        with pytest.raises(ConfigurationError) as info:
+            load_settings(config, env={})
+        assert info.value.setting == "security.application_id", bad

@@ -15,7 +15,14 @@ from anpr_client.errors.exceptions import (
     ServerFault,
     SoapFault,
 )
-from anpr_client.errors.faults import FAULTS, classify_fault, fault_exception
+from anpr_client.errors.faults import (
+    FAULTS,
+    INTERNAL_ERROR,
+    SHA256_UNPROVEN,
+    RequestFrame,
+    classify_fault,
+    fault_exception,
+)
 
 # (faultstring, faultcode, http_status) → class, and a word of the advice we must give first
 CASES = [
@@ -170,3 +177,77 @@ def test_fault_exception_survives_values_of_the_wrong_type(value: object) -> Non
     assert isinstance(exc, SoapFault)
     assert isinstance(exc.faultstring, str)
     assert str(exc)
+
+
+# ----------------------------------------------------------------------------- the algorithm
+
+
+def _internal(frame: RequestFrame | None) -> tuple[str, ...]:
+    exc = fault_exception(
+        "Internal Error (from client)", faultcode="env:Client", request_frame=frame
+    )
+    assert type(exc) is InternalErrorFromClient
+    return exc.causes
+
+
+def test_rsa_sha256_comes_first_when_our_own_frame_verifies() -> None:
+    """Only rsa-sha1 frames are on the public record as accepted (italia/anpr#1903, #2504)."""
+    causes = _internal(RequestFrame("rsa-sha256", checked=True))
+    assert 'set signature = "rsa-sha1"' in causes[0]
+    assert "verifies with our own verifier" in causes[0]
+    assert "#1903" in causes[0]
+    assert causes[1:] == INTERNAL_ERROR.causes  # the usual causes follow, in their order
+
+
+def test_rsa_sha256_comes_second_when_the_frame_was_not_checked() -> None:
+    causes = _internal(RequestFrame("rsa-sha256"))
+    assert causes[0] == INTERNAL_ERROR.causes[0]  # XSD: the commonest cause on the record
+    assert causes[1] == SHA256_UNPROVEN
+    assert causes[2:] == INTERNAL_ERROR.causes[1:]
+
+
+def test_a_frame_our_verifier_refuses_comes_first() -> None:
+    causes = _internal(RequestFrame("rsa-sha256", checked=True, problem="digest mismatch"))
+    assert "our own verifier refuses" in causes[0]
+    assert "digest mismatch" in causes[0]
+    assert causes[-1] == SHA256_UNPROVEN
+    sha1 = _internal(RequestFrame("rsa-sha1", checked=True, problem="digest mismatch"))
+    assert "digest mismatch" in sha1[0]
+    assert SHA256_UNPROVEN not in sha1
+
+
+def test_no_algorithm_advice_for_an_rsa_sha1_request() -> None:
+    assert _internal(RequestFrame("rsa-sha1", checked=True)) == INTERNAL_ERROR.causes
+    assert _internal(RequestFrame("rsa-sha1")) == INTERNAL_ERROR.causes
+
+
+def test_an_unsigned_request_is_named_first() -> None:
+    causes = _internal(RequestFrame(None))
+    assert "no WS-Security frame" in causes[0]
+    assert causes[1:] == INTERNAL_ERROR.causes
+
+
+def test_without_knowledge_of_the_request_the_algorithm_is_listed_last() -> None:
+    causes = _internal(None)
+    assert causes[: len(INTERNAL_ERROR.causes)] == INTERNAL_ERROR.causes
+    assert causes[-1] == "if the request was signed rsa-sha256: " + SHA256_UNPROVEN
+
+
+def test_the_frame_only_reranks_internal_error() -> None:
+    frame = RequestFrame("rsa-sha256", checked=True)
+    policy = fault_exception("Rejected by policy. (from client)", request_frame=frame)
+    assert policy.causes == fault_exception("Rejected by policy. (from client)").causes
+    assert SHA256_UNPROVEN not in " ".join(policy.causes)
+
+
+def test_a_6001_server_fault_says_a_certificate_may_have_been_issued() -> None:
+    """italia/anpr#2653 (SOAP 1.2 Receiver on 6001) and #1058 (the certificate was issued)."""
+    exc = fault_exception(
+        "Internal Error (from server)", faultcode="env:Receiver", operation="6001"
+    )
+    assert isinstance(exc, ServerFault)
+    assert "MAY have been applied" in exc.causes[0]
+    assert "a certificate may have been issued" in exc.causes[1]
+    assert "3003" in exc.causes[1]
+    other = fault_exception("Internal Error (from server)", operation="3002")
+    assert not any("certificate may have been issued" in c for c in other.causes)

@@ -562,3 +562,33 @@ def test_from_settings_explains_what_is_missing(pki_files: PkiFiles) -> None:
     # A CO id without its own key: the Comune key signs IdPostazioneFirmato (unattended jobs).
     unattended = no_ws_key.replace(workstation=WorkstationSettings(id="058091-CO-9999"))
     assert WsSecurity.from_settings(unattended).workstation_id == "058091-CO-9999"
+
+
+def test_from_settings_sends_the_sample_id_applicazione_and_generic_test_operators(
+    pki: Pki, pki_files: PkiFiles
+) -> None:
+    """IdApplicazione not set: the official sample client's 12345, never a value of our own;
+    ANPR's generic test users (italia/anpr#374, #2594) go into the NameID in test only."""
+    settings = Settings(
+        codice_istat="058091",
+        comune_key=KeySourceConfig(
+            "pem", pem_key=pki_files.comune_key_pem, pem_cert=pki_files.comune_cert_pem
+        ),
+        workstation=WorkstationSettings(
+            id="058091-PC-0001",
+            key=KeySourceConfig(
+                "pem",
+                pem_key=pki_files.workstation_key_pem,
+                pem_cert=pki_files.workstation_cert_pem,
+            ),
+        ),
+        operator=OperatorSettings(codice_fiscale="COMUNETEST019025"),
+    )
+    frame = WsSecurity.from_settings(settings)
+    assert frame.operator == "COMUNETEST019025"
+    verified = verify_envelope(frame.sign_bytes(ENVELOPE_3002), trust=trust_for(pki))
+    assert verified.operator == "COMUNETEST019025"
+    assert verified.id_applicazione == "12345"
+    with pytest.raises(ConfigurationError) as err:
+        settings.replace(environment="produzione")
+    assert err.value.setting == "operator.codice_fiscale"

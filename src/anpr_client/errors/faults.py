@@ -18,7 +18,20 @@ anything else                          SoapFault / ServerFault    see the causes
 
 A :class:`~anpr_client.errors.ServerFault` is *outcome unknown*: resend with the same
 ``idOperazioneComune`` (ANPR replays its stored answer) or look the outcome up with 3003, never
-under a new id.
+under a new id. The SOAP envelope version does not matter: the SOAP 1.2 ``env:Receiver`` /
+``Internal Error (from server)`` that a 6001 got (italia/anpr#2653) is a ``ServerFault`` too,
+and for 6001 the causes say that a certificate may have been issued (italia/anpr#1058).
+
+**The signature algorithm is an open question.** Every frame ANPR is publicly known to have
+accepted is signed rsa-sha1/sha1 (the official sample client's Basic128Rsa15 policy, traces in
+italia/anpr#1903 and #2504); that rsa-sha256, our default, is accepted is inferred from a
+published gateway configuration, never shown. So when the client knows what it sent
+(:class:`RequestFrame`, given by the binding), the causes of ``Internal Error (from client)``
+rank "the endpoint may not accept rsa-sha256" by what the client knows: first when the request
+was signed rsa-sha256 and its frame verifies with our own verifier (its body passed the XSD
+check before sending, so the usual causes are ruled out as far as we can check), second when
+the frame was not checked, and not at all for an rsa-sha1 request. Without that knowledge
+(``anpr errors fault``) it is listed last, conditionally.
 """
 
 from __future__ import annotations
@@ -36,7 +49,7 @@ from .exceptions import (
     SoapFault,
 )
 
-__all__ = ["FAULTS", "KnownFault", "classify_fault", "fault_exception"]
+__all__ = ["FAULTS", "KnownFault", "RequestFrame", "classify_fault", "fault_exception"]
 
 _SAME_ID: Final = (
     "resend it with the SAME idOperazioneComune (ANPR answers a repeated id with its stored "
@@ -181,6 +194,69 @@ UNKNOWN: Final = KnownFault(
     ),
 )
 
+SHA256_UNPROVEN: Final = (
+    'the endpoint may not accept rsa-sha256: set signature = "rsa-sha1" in [security] and send '
+    "again. Every frame ANPR is publicly known to have accepted is signed rsa-sha1/sha1 (the "
+    "official sample client's Basic128Rsa15 policy, italia/anpr#1903, #2504); that rsa-sha256 "
+    "is accepted is inferred from a gateway configuration, not proven"
+)
+"""The cause that the signature algorithm may be refused (see the module docstring)."""
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFrame:
+    """What the client knows of the security frame of the request a fault answers."""
+
+    signature: str | None
+    """The request's ``ds:SignatureMethod`` as a short name (``rsa-sha256``, ``rsa-sha1``);
+    ``None``: the request was not signed."""
+    checked: bool = False
+    """Our own verifier checked the frame (signature, references to Timestamp and Body, SAML
+    assertion)."""
+    problem: str | None = None
+    """Why our own verifier refuses the frame, when it was checked and does not verify."""
+
+    @property
+    def verifies(self) -> bool:
+        return self.checked and self.problem is None
+
+
+def _internal_error_causes(frame: RequestFrame | None) -> tuple[str, ...]:
+    """The causes of ``Internal Error (from client)``, ranked by what is known of the frame."""
+    base = INTERNAL_ERROR.causes
+    if frame is None:
+        return (*base, "if the request was signed rsa-sha256: " + SHA256_UNPROVEN)
+    if frame.signature is None:
+        unsigned = (
+            "the request carries no WS-Security frame, and ANPR refuses unsigned requests: "
+            "configure [comune_key], [workstation] and [operator] (see docs/security.md)"
+        )
+        return (unsigned, *base)
+    sha256 = frame.signature == "rsa-sha256"
+    if frame.checked and frame.problem is not None:
+        broken = (
+            f"our own verifier refuses this request's frame ({frame.problem}): fix the frame "
+            "first; ANPR's gateway is at least as strict"
+        )
+        return (broken, *base, *((SHA256_UNPROVEN,) if sha256 else ()))
+    if not sha256:
+        return base
+    if frame.verifies:
+        verified = (
+            "this request's frame verifies with our own verifier and its body passed the XSD "
+            "check before sending, so the likeliest cause is the algorithm: " + SHA256_UNPROVEN
+        )
+        return (verified, *base)
+    return (base[0], SHA256_UNPROVEN, *base[1:])
+
+
+_CERTIFICATE_MAY_BE_ISSUED: Final = (
+    "for 6001: a certificate may have been issued (italia/anpr#1058, #2653): look it up with "
+    "3003 by idOperazioneComune before asking again; a resend with the same "
+    "idOperazioneComune returns the certificate ANPR issued (italia/anpr#5069)"
+)
+
+
 #: Every known fault, in the order of the table of the module docstring.
 FAULTS: Final = (
     INTERNAL_ERROR,
@@ -247,18 +323,26 @@ def fault_exception(
     detail: str | None = None,
     http_status: int | None = None,
     operation: str | None = None,
+    request_frame: RequestFrame | None = None,
 ) -> SoapFault:
     """The exception for a SOAP fault received in answer to ``operation``.
 
     Its class says what kind of fault it is; ``causes`` (also in the message) ranks the likely
-    causes, most likely first, each with what to check. Never raises: any input gives a
+    causes, most likely first, each with what to check. ``request_frame``, what the client
+    knows of the request's security frame, re-ranks the causes of ``Internal Error (from
+    client)`` (see the module docstring). Never raises: any input gives a
     :class:`~anpr_client.errors.SoapFault`.
     """
     kind = classify_fault(faultstring, faultcode=faultcode, http_status=http_status)
     text = faultstring if isinstance(faultstring, str) else _normalise(faultstring)
     causes = kind.causes
+    if kind is INTERNAL_ERROR:
+        frame = request_frame if isinstance(request_frame, RequestFrame) else None
+        causes = _internal_error_causes(frame)
     if kind is SERVER and isinstance(http_status, int) and http_status in _GATEWAY_DOWN:
         causes = (f"HTTP {http_status} from the gateway: {causes[0]}", *causes[1:])
+    if kind is SERVER and operation == "6001":
+        causes = (causes[0], _CERTIFICATE_MAY_BE_ISSUED, *causes[1:])
     return kind.exception(
         text,
         faultcode=faultcode if isinstance(faultcode, str) else _normalise(faultcode),

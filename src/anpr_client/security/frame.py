@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BASE64_BINARY",
+    "SAMPLE_APPLICATION_ID",
     "SOAP11_NS",
     "SOAP12_NS",
     "X509V3",
@@ -73,6 +74,10 @@ BASE64_BINARY: Final = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 )
 _WSU_ID: Final = f"{{{WSU_NS}}}Id"
+SAMPLE_APPLICATION_ID: Final = "12345"
+"""``IdApplicazione`` when none is configured: the value of ANPR's official sample client
+(``ID_APPLICAZIONE=12345`` in italia/anpr-client-example). ANPR publishes no list of values;
+every known one is numeric and a gateway (GovWay) lets each application set its own."""
 
 
 def _utc_now() -> dt.datetime:
@@ -95,11 +100,14 @@ class WsSecurity:
     - ``signer``: the Comune key (``<ISTAT>-CO-9999``): signs the message and the assertion;
       its certificate goes into the BinarySecurityToken.
     - ``operator``: the SAML NameID, the operator's codice fiscale (validated unless
-      ``validate_operator=False``, for the generic users of ANPR's test environments).
+      ``validate_operator=False``, for the generic users of ANPR's test environments;
+      :meth:`from_settings` accepts those in the test environment only).
     - ``id_sede``: the Comune's ISTAT code. ``workstation_id``: ``IdPostazione``.
     - ``workstation_key`` *or* ``id_postazione_firmato``: the workstation key signs
       ``IdPostazioneFirmato`` once, here; or pass the precomputed base64 value.
-    - ``application_id``: ``IdApplicazione``. ``issuer``: the assertion Issuer (``XS``).
+    - ``application_id``: ``IdApplicazione`` (default :data:`SAMPLE_APPLICATION_ID`, the
+      official sample client's value; see ``[security] application_id`` in
+      docs/configuration.md). ``issuer``: the assertion Issuer (``XS``).
     - ``algorithm``: a :class:`~anpr_client.security.algorithms.SignatureMethod` or its short
       name: ``rsa-sha256`` (default) or ``rsa-sha1`` (ANPR's reference client).
     - ``ttl``: seconds from Created to Expires (and the assertion's validity).
@@ -116,7 +124,7 @@ class WsSecurity:
         workstation_id: str,
         workstation_key: KeySource | None = None,
         id_postazione_firmato: str | None = None,
-        application_id: str = "anpr-client",
+        application_id: str = SAMPLE_APPLICATION_ID,
         issuer: str = "XS",
         algorithm: SignatureMethod | str = SignatureMethod.RSA_SHA256,
         ttl: int = 300,
@@ -229,8 +237,9 @@ class WsSecurity:
         else:
             workstation_key = load_key_source(ws.key, secret=secret, purpose="workstation")
         operator_settings = settings.operator
-        if operator_settings.codice_fiscale is not None:
-            operator = validate_codice_fiscale(operator_settings.codice_fiscale)
+        named = settings.operator_id  # a codice fiscale, or a generic test user (test only)
+        if named is not None:
+            operator = named
         else:
             if operator_settings.card is None:
                 raise ConfigurationError(
@@ -254,12 +263,13 @@ class WsSecurity:
             id_sede=settings.codice_istat,
             workstation_id=ws.id,
             workstation_key=workstation_key,
-            application_id=sec.application_id,
+            application_id=sec.application_id or SAMPLE_APPLICATION_ID,
             issuer=sec.issuer,
             algorithm=sec.signature,
             ttl=sec.timestamp_ttl,
             subject_locality=sec.subject_locality,
             clock=clock,
+            validate_operator=False,  # settings.operator_id checked it for the environment
         )
 
     # -- properties --------------------------------------------------------------------

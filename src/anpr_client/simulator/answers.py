@@ -29,6 +29,8 @@ __all__ = [
 
 _SOAP: Final = NS["soap"]
 _XOP_INCLUDE: Final = f"{{{NS['xop']}}}Include"
+_DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
+"""The XML declaration of ANPR's faults, as published (italia/anpr#192)."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,16 @@ def soap_answer(
 
 
 def fault_answer(faultstring: str, *, server: bool = False) -> HttpAnswer:
-    """A SOAP 1.1 fault as ANPR's gateway sends it (``env:Client``/``env:Server``, HTTP 500)."""
+    """A SOAP 1.1 fault as ANPR's gateway sends it: ``env:Client``/``env:Server``, the envelope
+    on one line after the declaration, HTTP 500 with ``Content-Type: text/xml`` and no charset
+    (italia/anpr#192, #988; tests/wire/answers/fault-1.1-rejected-by-policy.http)."""
     envelope = etree.Element(f"{{{_SOAP}}}Envelope", nsmap={"env": _SOAP})
     body = etree.SubElement(envelope, f"{{{_SOAP}}}Body")
     fault = etree.SubElement(body, f"{{{_SOAP}}}Fault")
     etree.SubElement(fault, "faultcode").text = "env:Server" if server else "env:Client"
     etree.SubElement(fault, "faultstring").text = faultstring
-    return HttpAnswer(500, etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"))
+    data = _DECLARATION + b"\n" + etree.tostring(envelope, encoding="UTF-8")
+    return HttpAnswer(500, data, content_type="text/xml")
 
 
 def plain_answer(

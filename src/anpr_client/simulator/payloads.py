@@ -9,7 +9,7 @@ element names. :func:`address_of` and :func:`residence_comune` read a decoded re
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .household import Address, Household, Person
@@ -20,6 +20,7 @@ __all__ = [
     "address",
     "address_of",
     "birth_place",
+    "certificate_languages",
     "change_of_residence",
     "citizenship",
     "comune",
@@ -42,6 +43,18 @@ def comune(info: ComuneInfo) -> dict[str, Any]:
         "codiceIstat": info.istat,
         "siglaProvinciaIstat": info.province,
     }
+
+
+def certificate_languages(request: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``linguaCertificato`` of a 6001 answer: the languages the request asked for, echoed, as
+    in ANPR's answer of italia/anpr#2437 (tests/wire/answers/ok-6001-mtom.mime); ``None`` when
+    the request names none (what ANPR answers then is not on the record)."""
+    asked = request.get("linguaCertificato")
+    if not isinstance(asked, Mapping):
+        return None
+    raw = asked.get("tipoLinguaCertificato") or []
+    languages = [str(v) for v in (raw if isinstance(raw, list) else [raw]) if str(v).strip()]
+    return {"tipoLinguaCertificato": languages} if languages else None
 
 
 def birth_place(person: Person) -> dict[str, Any]:

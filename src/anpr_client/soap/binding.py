@@ -30,8 +30,17 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from lxml import etree
 
 from ..errors.catalogue import emit_warnings, rejection_for
-from ..errors.exceptions import Finding, PayloadError, ProtocolError, Violation
+from ..errors.exceptions import (
+    AnprError,
+    Finding,
+    InternalErrorFromClient,
+    PayloadError,
+    ProtocolError,
+    Violation,
+)
+from ..errors.faults import RequestFrame, fault_exception
 from ..results import PreparedRequest, Result, error_items
+from ..safexml import NS, parse_xml
 from ..settings import Settings
 from ..transport import HttpRequest, HttpResponse, HttpTransport, Transport
 from .bundle import Bundle, Operation, get_bundle
@@ -42,7 +51,7 @@ from .testata import build_header, fit_header
 if TYPE_CHECKING:
     from ..validation import PersonChecker
 
-__all__ = ["Binding", "WsseHook"]
+__all__ = ["Binding", "WsseHook", "request_frame"]
 
 _HTTP_HEADERS: Final = {"Content-Type": CONTENT_TYPE, "SOAPAction": '""'}
 """The HTTP headers of every request (SOAP 1.1; ANPR's operations have an empty action)."""
@@ -194,11 +203,17 @@ class Binding:
 
     def send(self, prepared: PreparedRequest) -> Result[dict[str, Any]]:
         """Send a prepared request and read the answer (see :meth:`read`)."""
-        return self.read(prepared.operation, self.transmit(prepared))
+        return self.read(prepared.operation, self.transmit(prepared), request=prepared)
 
     # ------------------------------------------------------------------ reading
 
-    def read(self, operation: str | Operation, response: HttpResponse) -> Result[dict[str, Any]]:
+    def read(
+        self,
+        operation: str | Operation,
+        response: HttpResponse,
+        *,
+        request: PreparedRequest | None = None,
+    ) -> Result[dict[str, Any]]:
         """Read an HTTP answer to ``operation``.
 
         Returns the OK branch as a :class:`~anpr_client.results.Result`; raises the
@@ -207,9 +222,24 @@ class Binding:
         :class:`~anpr_client.errors.ProtocolError` for an unreadable answer. ANPR's warnings
         are also emitted as :class:`~anpr_client.errors.AnprWarning`, pointing at the caller's
         line.
+
+        ``request``, the request this answers, lets an ``Internal Error (from client)`` rank
+        its causes by what was sent: its signature algorithm, and whether its frame verifies
+        with our own verifier (see :mod:`anpr_client.errors.faults`). Without it the
+        algorithm of this binding's frame is used.
         """
         op = self.operation(operation)
-        answer = read_answer(response, operation=op.code)
+        try:
+            answer = read_answer(response, operation=op.code)
+        except InternalErrorFromClient as fault:
+            raise fault_exception(
+                fault.faultstring,
+                faultcode=fault.faultcode,
+                detail=fault.detail,
+                http_status=response.status,
+                operation=op.code,
+                request_frame=self._request_frame(request),
+            ) from None
         if etree.QName(answer.payload).text != op.response.text:
             raise ProtocolError(
                 f"expected {op.response.localname} in answer to {op.code}, "
@@ -258,6 +288,63 @@ class Binding:
             attachments=answer.attachments,
             elapsed=response.elapsed,
         )
+
+    def _request_frame(self, request: PreparedRequest | None) -> RequestFrame | None:
+        """What is known of the frame of the request an Internal Error answered."""
+        if request is not None:
+            return request_frame(request.envelope)
+        method = getattr(self.wsse, "signature_method", None)
+        if self.wsse is None or method is None:
+            return None  # an unsigned prepare() or a foreign frame: nothing is known
+        return RequestFrame(getattr(method, "short_name", str(method)))
+
+
+def request_frame(envelope: bytes) -> RequestFrame:
+    """The signature algorithm of a request we built, and whether its frame verifies with our
+    own verifier (the signer's certificates in the message taken as trusted, the times of its
+    own Timestamp as now): a diagnosis for the faults that answer it, never a trust decision."""
+    from ..security.algorithms import SignatureMethod
+    from ..security.policy import DEFAULT_POLICY
+    from ..security.saml import certificate_from_b64, parse_instant
+    from ..security.trust import TrustStore
+    from ..security.verify import verify_envelope
+
+    try:
+        root = parse_xml(envelope)
+    except ProtocolError:
+        return RequestFrame(None)
+    security = root.find(f"{{{NS['soap']}}}Header/{{{NS['wsse']}}}Security")
+    method = (
+        None
+        if security is None
+        else security.find(
+            f"{{{NS['ds']}}}Signature/{{{NS['ds']}}}SignedInfo/{{{NS['ds']}}}SignatureMethod"
+        )
+    )
+    if security is None or method is None:
+        return RequestFrame(None)
+    uri = method.get("Algorithm", "")
+    known = next((m for m in SignatureMethod if m.value == uri), None)
+    name = known.short_name if known is not None else uri
+    certificates = [
+        cert
+        for el in security.iter(
+            f"{{{NS['wsse']}}}BinarySecurityToken", f"{{{NS['ds']}}}X509Certificate"
+        )
+        if (cert := certificate_from_b64(el.text)) is not None
+    ]
+    policy = dataclasses.replace(DEFAULT_POLICY.allowing_sha1(), verify_id_postazione=False)
+    try:
+        created = parse_instant(
+            security.findtext(f"{{{NS['wsu']}}}Timestamp/{{{NS['wsu']}}}Created"),
+            "wsu:Created",
+        )
+        if not certificates:
+            return RequestFrame(name, checked=True, problem="no signer certificate")
+        verify_envelope(root, trust=TrustStore(certificates), policy=policy, now=created)
+    except AnprError as exc:
+        return RequestFrame(name, checked=True, problem=str(exc))
+    return RequestFrame(name, checked=True)
 
 
 def _rule_of(message: str) -> str:

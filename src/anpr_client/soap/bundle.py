@@ -2,9 +2,14 @@
 
 A bundle is a directory of WSDL and XSD files. anpr-client ships its own (``wsdl/`` in the
 source tree, ``anpr_client/_bundle`` in the wheel), faithful to ANPR's published interface; a user
-may point ``wsdl_dir`` at an official bundle instead, since ANPR publishes new versions often.
-Operations missing from a user bundle (e.g. ``TestConn``, which ANPR does not publish) are taken
-from ours.
+may point ``wsdl_dir`` at an official bundle instead, since ANPR publishes new versions often
+(9.2 added the ``anncsu`` section to the answers of 1002, 5001, 5005 and 5014, italia/anpr#5011,
+#5047). A user bundle is then used for everything: building and validating requests, and
+reading answers (its new elements are decoded into the value, not set aside as unknown).
+Service families missing from a user bundle (e.g. ``TestConn``, which ANPR does not publish) are
+taken from ours; a directory holding no ANPR WSDL at all is a
+:class:`~anpr_client.errors.ConfigurationError` naming ``wsdl_dir``, never a silent switch to
+ours.
 
 Everything here is loaded lazily and **once per process**: the operation table comes from a quick
 scan of the WSDL files; a family's element models (:mod:`anpr_client.soap.xsdmodel`, used to order
@@ -105,7 +110,12 @@ def _qname(prefixed: str, nsmap: Mapping[str | None, str]) -> etree.QName:
 
 def _scan_wsdl(path: Path) -> Family | None:
     """Read the operation table of one WSDL file (fast: no schema processing)."""
-    root = etree.parse(str(path)).getroot()
+    try:
+        root = etree.parse(str(path), etree.XMLParser(no_network=True)).getroot()
+    except (OSError, etree.XMLSyntaxError) as exc:
+        raise ConfigurationError(
+            f"cannot read the WSDL {str(path)!r}: {exc}", setting="wsdl_dir", rule="bundle"
+        ) from None
     if root.tag != f"{{{_WSDL}}}definitions":
         return None
     tns = root.get("targetNamespace", "")
@@ -206,6 +216,11 @@ class Bundle:
             if fam is not None and fam.code not in found:
                 found[fam.code] = fam
         return found
+
+    @property
+    def own_families(self) -> Mapping[str, Family]:
+        """The families this bundle's own files define (without those taken from ours)."""
+        return MappingProxyType(self._own_families)
 
     @cached_property
     def families(self) -> Mapping[str, Family]:
@@ -368,10 +383,20 @@ def get_bundle(wsdl_dir: Path | str | None = None) -> Bundle:
         if bundle is None:
             if not root.is_dir():
                 raise ConfigurationError(
-                    f"wsdl_dir {str(root)!r} is not a directory", setting="wsdl_dir"
+                    f"wsdl_dir {str(root)!r} is not a directory",
+                    setting="wsdl_dir",
+                    rule="a directory with an ANPR WSDL/XSD bundle",
                 )
             fallback = None if root == ours else get_bundle_unlocked(ours)
             bundle = Bundle(root, fallback=fallback)
+            if fallback is not None and not bundle.own_families:
+                raise ConfigurationError(
+                    f"wsdl_dir {str(root)!r} holds no ANPR WSDL (a *.wsdl file whose "
+                    "targetNamespace ends in /ANPR/<family>AnprService): point it at the "
+                    "directory of the official bundle",
+                    setting="wsdl_dir",
+                    rule="a directory with an ANPR WSDL/XSD bundle",
+                )
             _bundles[root] = bundle
         return bundle
 

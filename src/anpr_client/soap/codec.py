@@ -7,9 +7,20 @@ elements, lists for repeated elements, strings for values (``int``, ``Decimal``,
 :func:`encode` puts children in schema order whatever the key order, and collects every
 unknown or misshapen key as a :class:`~anpr_client.errors.Violation`; the XSD validation
 that follows (in :meth:`Binding.prepare <anpr_client.soap.binding.Binding.prepare>`) adds the
-rest. :func:`decode` is *tolerant*: an element the
-schema does not know is kept aside as an :class:`UnknownElement` (with its path) and the
-elements after it are still read — zeep's ``strict=False`` would silently blank them.
+rest. :func:`decode` is *tolerant and lossless*: an element the schema does not know (a newer
+ANPR version's, italia/anpr#1087, #5047) is kept aside as an :class:`UnknownElement` with its
+path, and the elements after it are still read — zeep's ``strict=False`` would silently blank
+them; an element repeated where the schema allows one keeps its first occurrence in the value
+and every further one as an :class:`UnknownElement` (``reason == "repeated"``; ANPR once sent
+a second ``residenza``, italia/anpr#2107), never overwriting. Elements are matched on
+``{namespace}localname`` — the prefixes of ANPR's answers are not bound to fixed namespaces
+(``a:``/``b:`` vary by service, italia/anpr#2060) — so a child in another namespace than the
+schema's is unknown, not mistaken for the schema's.
+
+Paths (:attr:`UnknownElement.path`) start at the decoded element and name each step; a step
+of an element the schema lets repeat carries its 0-based index, as the value's list does
+(``Risposta_Comune/listaSoggettiVariati/datiSoggetto[0]/anncsu``), and so does a further
+occurrence of any element (``…/residenza[1]``).
 
 The model comes from :mod:`anpr_client.soap.xsdmodel` (``Bundle.request_model(op)``…).
 """
@@ -22,14 +33,17 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Final
 
 from lxml import etree
 
 from ..errors.exceptions import Violation
+from ..safexml import parse_xml
 from .xsdmodel import Node
 
 __all__ = [
+    "REPEATED",
+    "UNKNOWN",
     "UnknownElement",
     "decode",
     "encode",
@@ -37,14 +51,34 @@ __all__ = [
 ]
 
 
+UNKNOWN: Final = "unknown"
+""":attr:`UnknownElement.reason` of an element the schema does not define at its place."""
+REPEATED: Final = "repeated"
+""":attr:`UnknownElement.reason` of a further occurrence of an element the schema allows once."""
+
+
 @dataclass(frozen=True)
 class UnknownElement:
-    """An element of a received message that the bundle's schema does not define."""
+    """An element of a received message that the decoded value does not hold: one the bundle's
+    schema does not define there (``reason`` :data:`UNKNOWN`), or a further occurrence of one
+    it allows only once (:data:`REPEATED`)."""
 
     path: str
+    """Where it was, from the decoded element (see the module docstring)."""
     tag: str
+    """Its tag in Clark notation (``{namespace}local``, or the bare local name)."""
     xml: str
     """The element serialised, so nothing is lost."""
+    reason: str = UNKNOWN
+
+    @property
+    def localname(self) -> str:
+        return self.tag.rsplit("}", 1)[-1]
+
+    @property
+    def element(self) -> etree._Element:
+        """The element itself (a fresh copy, parsed from :attr:`xml`)."""
+        return parse_xml(self.xml.encode("utf-8"))
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -152,7 +186,9 @@ def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[V
 
 
 def decode(model: Node, el: etree._Element) -> tuple[dict[str, Any], list[UnknownElement]]:
-    """Read ``el`` (an instance of ``model``) into a payload-shaped dict, tolerantly."""
+    """Read ``el`` (an instance of ``model``) into a payload-shaped dict, tolerantly and
+    without loss: what the dict cannot hold is returned as :class:`UnknownElement` items, in
+    document order."""
     unknown: list[UnknownElement] = []
     value = _read(model, el, model.name, unknown)
     if not isinstance(value, dict):
@@ -168,24 +204,53 @@ def _local(tag: object) -> str:
 
 def _read(model: Node, el: etree._Element, path: str, unknown: list[UnknownElement]) -> Any:
     if model.is_simple:
-        return el.text or ""
+        # A simple value holds no element: one that is there (an xop:Include never resolved, a
+        # newer version's markup) is kept aside, and the text around it and around comments
+        # is all read.
+        for index, child in _indexed(el):
+            unknown.append(_unknown(child, _step(path, child, index), UNKNOWN))
+        return _text(el)
     children = model.children
     out: dict[str, Any] = {}
-    for child in _elements(el):
-        name = _local(child.tag)
-        node = children.get(name)
-        where = f"{path}/{name}"
-        if node is None:
-            unknown.append(UnknownElement(where, str(child.tag), _standalone_xml(child)))
+    for index, child in _indexed(el):
+        node = children.get(_local(child.tag))
+        if node is None or node.qname != child.tag:
+            unknown.append(_unknown(child, _step(path, child, index), UNKNOWN))
             continue
-        value = _read(node, child, where, unknown)
         if node.repeated:
-            out.setdefault(name, []).append(value)
+            where = f"{path}/{node.name}[{index}]"
+            out.setdefault(node.name, []).append(_read(node, child, where, unknown))
+        elif index == 0:
+            out[node.name] = _read(node, child, f"{path}/{node.name}", unknown)
         else:
-            out[name] = value
-    if not out and not children and (el.text or "").strip():
-        return el.text or ""
+            unknown.append(_unknown(child, _step(path, child, index), REPEATED))
+    if not out and not children and _text(el).strip():
+        return _text(el)
     return out
+
+
+def _indexed(el: etree._Element) -> Iterator[tuple[int, etree._Element]]:
+    """The child elements of ``el``, each with its index among the siblings of its tag."""
+    seen: dict[str, int] = {}
+    for child in el:
+        if isinstance(child.tag, str):
+            index = seen.get(child.tag, 0)
+            seen[child.tag] = index + 1
+            yield index, child
+
+
+def _step(path: str, child: etree._Element, index: int) -> str:
+    name = _local(child.tag)
+    return f"{path}/{name}[{index}]" if index else f"{path}/{name}"
+
+
+def _text(el: etree._Element) -> str:
+    """The character content of ``el`` itself: its text and its children's tails."""
+    return (el.text or "") + "".join(child.tail or "" for child in el)
+
+
+def _unknown(el: etree._Element, path: str, reason: str) -> UnknownElement:
+    return UnknownElement(path, str(el.tag), _standalone_xml(el), reason)
 
 
 def _standalone_xml(el: etree._Element) -> str:
@@ -193,9 +258,3 @@ def _standalone_xml(el: etree._Element) -> str:
     copy = etree.fromstring(etree.tostring(el, with_tail=False))
     etree.cleanup_namespaces(copy)
     return etree.tostring(copy, encoding="unicode")
-
-
-def _elements(el: etree._Element) -> Iterator[etree._Element]:
-    for child in el:
-        if isinstance(child.tag, str):
-            yield child

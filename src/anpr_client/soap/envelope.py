@@ -1,7 +1,18 @@
 """SOAP 1.1 envelopes: wrap a request body, read an answer (MTOM or plain), detect faults.
 
 Faults are detected before anything else looks at an answer (ANPR's gateway faults are not
-signed), and become the typed exceptions of :mod:`anpr_client.errors.faults`.
+signed), and become the typed exceptions of :mod:`anpr_client.errors.faults`. ANPR's services
+are SOAP 1.1, yet a SOAP 1.2 fault (``env:Code/env:Value`` ``env:Receiver``,
+``env:Reason/env:Text`` ``Internal Error (from server)``) came back from 6001 in test
+(italia/anpr#2653): it is read and classified exactly as its SOAP 1.1 twin, so an outcome
+that is unknown stays unknown. Any other SOAP 1.2 answer is a
+:class:`~anpr_client.errors.ProtocolError`.
+
+Elements are matched on ``{namespace}localname``, never on prefixes (ANPR's vary: ``env:``,
+``soapenv:``, ``SOAP-ENV:``, italia/anpr#192, #1903, #4140); fault texts are trimmed (the
+SOAP 1.2 fault of #2653 wraps them in whitespace). An ``xop:Include`` whose MIME part is
+missing, or that comes in an answer that is not MTOM at all, is a
+:class:`~anpr_client.errors.ProtocolError`: the data it stands for is not there.
 """
 
 from __future__ import annotations
@@ -11,7 +22,7 @@ from typing import Final
 
 from lxml import etree
 
-from ..errors.exceptions import HTTPStatusError, ProtocolError, ServerUnavailable
+from ..errors.exceptions import AnprError, HTTPStatusError, ProtocolError, ServerUnavailable
 from ..errors.faults import fault_exception
 from ..safexml import NS, parse_xml
 from ..transport import HttpResponse
@@ -30,6 +41,10 @@ _BODY = f"{{{NS['soap']}}}Body"
 _HEADER = f"{{{NS['soap']}}}Header"
 _FAULT = f"{{{NS['soap']}}}Fault"
 _SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+_XOP_INCLUDE = f"{{{NS['xop']}}}Include"
+_ENV12 = f"{{{_SOAP12}}}Envelope"
+_BODY12 = f"{{{_SOAP12}}}Body"
+_FAULT12 = f"{{{_SOAP12}}}Fault"
 
 
 def build_envelope(body_child: etree._Element) -> etree._Element:
@@ -54,11 +69,39 @@ def _text(el: etree._Element | None) -> str:
     return "" if el is None else "".join(str(t) for t in el.itertext()).strip()
 
 
+def _fault_part(fault: etree._Element, name: str) -> etree._Element | None:
+    """A SOAP 1.1 fault's ``faultcode``/``faultstring``/``detail``: unqualified, as the
+    specification and ANPR's gateway write them (italia/anpr#192), or in the envelope's
+    namespace, as some stacks do."""
+    found = fault.find(name)
+    return found if found is not None else fault.find(f"{{{NS['soap']}}}{name}")
+
+
+def _soap12_fault(root: etree._Element, response: HttpResponse, operation: str | None) -> AnprError:
+    """The exception for a SOAP 1.2 answer: its fault classified like a SOAP 1.1 one."""
+    body = root.find(_BODY12)
+    fault = None if body is None else next((c for c in body if isinstance(c.tag, str)), None)
+    if fault is None or fault.tag != _FAULT12:
+        if response.status >= 400:
+            return _status_error(response, "a SOAP 1.2 answer that is not a fault")
+        return ProtocolError("the answer is a SOAP 1.2 envelope; ANPR speaks SOAP 1.1")
+    reason = fault.find(f"{{{_SOAP12}}}Reason")
+    texts = [] if reason is None else reason.findall(f"{{{_SOAP12}}}Text")
+    return fault_exception(
+        _text(texts[0]) if texts else "",
+        faultcode=_text(fault.find(f"{{{_SOAP12}}}Code/{{{_SOAP12}}}Value")),
+        detail=_text(fault.find(f"{{{_SOAP12}}}Detail")) or None,
+        http_status=response.status,
+        operation=operation,
+    )
+
+
 def read_answer(response: HttpResponse, *, operation: str | None = None) -> SoapAnswer:
     """Parse an HTTP answer into its SOAP payload, raising typed errors for faults."""
     body = response.body
     attachments: dict[str, Attachment] = {}
-    if is_related(response.content_type):
+    multipart = is_related(response.content_type)
+    if multipart:
         related = parse_related(body, response.content_type)
         body = related.root
         attachments = dict(related.attachments)
@@ -74,8 +117,8 @@ def read_answer(response: HttpResponse, *, operation: str | None = None) -> Soap
         raise ProtocolError(
             f"the answer to {operation or 'the request'} is not XML: {exc}"
         ) from None
-    if root.tag == f"{{{_SOAP12}}}Envelope":
-        raise ProtocolError("the answer is a SOAP 1.2 envelope; ANPR speaks SOAP 1.1")
+    if root.tag == _ENV12:
+        raise _soap12_fault(root, response, operation)
     if root.tag != _ENV:
         if response.status >= 400:
             raise _status_error(response, "a non-SOAP answer")
@@ -88,16 +131,24 @@ def read_answer(response: HttpResponse, *, operation: str | None = None) -> Soap
         raise ProtocolError("the SOAP answer's Body is empty")
     if payload.tag == _FAULT:
         raise fault_exception(
-            _text(payload.find("faultstring")),
-            faultcode=_text(payload.find("faultcode")),
-            detail=_text(payload.find("detail")) or None,
+            _text(_fault_part(payload, "faultstring")),
+            faultcode=_text(_fault_part(payload, "faultcode")),
+            detail=_text(_fault_part(payload, "detail")) or None,
             http_status=response.status,
             operation=operation,
         )
     if response.status >= 400:
         raise _status_error(response, "a SOAP answer that is not a fault")
     if attachments:
-        inline_attachments(payload, attachments)
+        inline_attachments(payload, attachments)  # an Include without its part: ProtocolError
+    else:
+        include = next(payload.iter(_XOP_INCLUDE), None)
+        if include is not None:
+            framing = "carries no MIME part" if multipart else "is not MTOM (multipart/related)"
+            raise ProtocolError(
+                f"the answer to {operation or 'the request'} refers to an MTOM attachment "
+                f"{include.get('href', '')!r} but {framing}: the data is missing"
+            )
     return SoapAnswer(root, payload, body, attachments)
 
 

@@ -178,6 +178,7 @@ def issue_certificate(ctx: Context, req: Request) -> OkAnswer:
     if person.comune:
         dati["comuneCompetente"] = payloads.comune_info(ctx.registry, person.comune).name
     content: dict[str, Any] = {
+        "linguaCertificato": payloads.certificate_languages(req.payload),
         "listaTipiCertificato": {"tipoCertificato": types},
         "soggettoIntestatario": {"generalita": payloads.personal_data(person)},
         "protocolloANPR": {"numeroProtocolloANPR": req.id_operazione_anpr},

@@ -1,8 +1,9 @@
 """7001 — reference tables, from the small table set of :mod:`anpr_client.simulator.tables`.
 
 ``datiRichiesta/idTabella`` (``1``, ``001``…) selects the table; the answer carries it in
-``datiDettaglioRisposta/xmlFile`` (base64 of the CSV file :func:`~..tables.render_table` writes).
-An unknown number is answered EN148, as ANPR does.
+``datiDettaglioRisposta/xmlFile`` (the CSV file :func:`~..tables.render_table` writes), sent as an
+MTOM attachment as ANPR does (italia/anpr#840; tests/wire/answers/ok-7001-mtom.mime). An unknown
+number is answered EN148, as ANPR does.
 """
 
 from __future__ import annotations
@@ -29,4 +30,5 @@ def download_table(ctx: Context, req: Request) -> OkAnswer:
     return OkAnswer(
         "RispostaMultipla7001",
         {"datiDettaglioRisposta": {"idTabella": table.id, "xmlFile": [render_table(table.name)]}},
+        mtom=(("xmlFile", "application/octet-stream"),),
     )
