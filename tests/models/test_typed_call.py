@@ -168,7 +168,7 @@ def test_an_anpr_9_2_answer_with_anncsu_reads_and_keeps_the_unknown_section() ->
     result = client.typed_call("5005", _sample_request("5005"))
     assert isinstance(result.value, common.RispostaComune)
     (unknown,) = result.unknown_elements
-    assert unknown.path.endswith("listaSoggettiVariati/datiSoggetto/anncsu")
+    assert unknown.path.endswith("listaSoggettiVariati/datiSoggetto[0]/anncsu")
     assert "<verificato>placeholder</verificato>" in unknown.xml
     assert result.value.listaSoggettiVariati is not None
     (changed,) = result.value.listaSoggettiVariati.datiSoggetto
