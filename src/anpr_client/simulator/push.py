@@ -73,7 +73,8 @@ def build_request(
         ("tipoNotifica", tipo_notifica),
         ("codMittente", cod_mittente),
         ("codDestinatario", cod_destinatario),
-        ("dataOraRichiesta", sent_at.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")),
+        # Milliseconds and an offset, as ANPR's test push in italia/anpr#1582 (#912) carries.
+        ("dataOraRichiesta", sent_at.astimezone().isoformat(timespec="milliseconds")),
         ("idOperazioneANPR", id_notifica),
     ):
         etree.SubElement(testata, name).text = value
