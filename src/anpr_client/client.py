@@ -222,11 +222,18 @@ class Client:
         """Send a prepared request and read the answer (no journal; see :meth:`read`)."""
         return self.binding.send(prepared)
 
-    def read(self, operation: str | Operation, response: HttpResponse) -> Result[dict[str, Any]]:
+    def read(
+        self,
+        operation: str | Operation,
+        response: HttpResponse,
+        *,
+        request: PreparedRequest | Mapping[str, Any] | None = None,
+    ) -> Result[dict[str, Any]]:
         """Read an HTTP answer to ``operation`` (:meth:`Binding.read
         <anpr_client.soap.binding.Binding.read>`): the OK branch as a :class:`Result`, or the
-        KO, fault or protocol error raised."""
-        return self.binding.read(operation, response)
+        KO, fault or protocol error raised; with ``request``, an answer that does not echo it
+        raises :class:`~anpr_client.errors.EchoMismatch`."""
+        return self.binding.read(operation, response, request=request)
 
     def call(
         self,

@@ -46,6 +46,13 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.validation._tables", "NotImplementedError"): "abstract method",
     ("anpr_client.validation._tables", "ValueError"): "caught by each table, ConfigurationError",
     ("anpr_client.validation.fields", "TypeError"): "a call without field=, as Python says it",
+    # the HTTP wire's signals: the transport turns each into the TransportError of its stage
+    ("anpr_client.transport.wire", "DeadlinePassed"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "Malformed"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "PeerClosed"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "TooLarge"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "ValueError"): "caught, as ConfigurationError",
+    ("anpr_client.transport.https", "_Stale"): "caught: sent again on a fresh connection",
 }
 
 

@@ -76,6 +76,7 @@ class Fake4005:
     """verificaStato asked before the announced dataDisponibilita."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5_000_001))
     _announced: dict[str, dt.datetime] = field(default_factory=dict)
+    _echo: str = ""
 
     def client(self) -> Client:
         return Client(
@@ -88,6 +89,13 @@ class Fake4005:
         root = etree.fromstring(request.body)
         body = root.find(f"{{{SOAP}}}Body/{{{NS_4000}}}Richiesta4005")
         assert body is not None
+        asked = body.find("testataRichiesta")
+        assert asked is not None
+        # ANPR's testataRisposta echoes the request's (italia/anpr#1875, the 4005 examples).
+        self._echo = "".join(
+            f"<{name}>{asked.findtext(name)}</{name}>"
+            for name in ("idOperazioneComune", "codMittente", "codDestinatario")
+        )
         elab = body.find("elaborazione")
         if elab is not None:
             period = elab.find("ricercaElenchiRichieste/periodoRiferimentoRichieste")
@@ -135,8 +143,7 @@ class Fake4005:
     ) -> HttpResponse:
         self._announced[extraction.id] = ready
         parts = [
-            "<testataRisposta><idOperazioneComune>X</idOperazioneComune>"
-            "<codMittente>ANPR</codMittente><codDestinatario>058091</codDestinatario>"
+            f"<testataRisposta>{self._echo}"
             "<operazioneRichiesta>4005</operazioneRichiesta>"
             f"<dataOraRichiesta>{self.clock.now.isoformat()}</dataOraRichiesta>"
             f"<idOperazioneANPR>{extraction.id}</idOperazioneANPR>"
@@ -169,8 +176,7 @@ class Fake4005:
     def _ko(self, id_anpr: str) -> HttpResponse:
         body = (
             f'<soap:Envelope xmlns:soap="{SOAP}"><soap:Body><ns:Risposta4005 xmlns:ns="{NS_4000}">'
-            "<ns:rispostaKO><testataRisposta><idOperazioneComune>X</idOperazioneComune>"
-            "<codMittente>ANPR</codMittente><codDestinatario>058091</codDestinatario>"
+            f"<ns:rispostaKO><testataRisposta>{self._echo}"
             "<operazioneRichiesta>4005</operazioneRichiesta>"
             f"<dataOraRichiesta>{self.clock.now.isoformat()}</dataOraRichiesta>"
             "<idOperazioneANPR>1</idOperazioneANPR><esitoOperazione>XXXX</esitoOperazione>"

@@ -1,7 +1,10 @@
 """SOAP 1.1 envelopes: wrap a request body, read an answer (MTOM or plain), detect faults.
 
 Faults are detected before anything else looks at an answer (ANPR's gateway faults are not
-signed), and become the typed exceptions of :mod:`anpr_client.errors.faults`.
+signed), and become the typed exceptions of :mod:`anpr_client.errors.faults`. An answer is
+bounded before it is parsed, whatever transport brought it: its size by ``[limits]
+max_answer_bytes``, its MTOM parts by ``max_mtom_parts``
+(:class:`~anpr_client.errors.AnswerTooLarge`).
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from typing import Final
 
 from lxml import etree
 
-from ..errors.exceptions import HTTPStatusError, ProtocolError, ServerUnavailable
+from ..errors.exceptions import AnswerTooLarge, HTTPStatusError, ProtocolError, ServerUnavailable
 from ..errors.faults import fault_exception
 from ..safexml import NS, parse_xml
+from ..settings import Limits
 from ..transport import HttpResponse
 from .mtom import Attachment, inline_attachments, is_related, parse_related
 
@@ -54,12 +58,24 @@ def _text(el: etree._Element | None) -> str:
     return "" if el is None else "".join(str(t) for t in el.itertext()).strip()
 
 
-def read_answer(response: HttpResponse, *, operation: str | None = None) -> SoapAnswer:
+_DEFAULT_LIMITS: Final = Limits()
+
+
+def read_answer(
+    response: HttpResponse, *, operation: str | None = None, limits: Limits = _DEFAULT_LIMITS
+) -> SoapAnswer:
     """Parse an HTTP answer into its SOAP payload, raising typed errors for faults."""
     body = response.body
+    if len(body) > limits.max_answer_bytes:
+        raise AnswerTooLarge(
+            f"the answer to {operation or 'the request'} has {len(body)} bytes, more than "
+            f"{limits.max_answer_bytes} (limits.max_answer_bytes); the operation may have "
+            "been applied",
+            limit="limits.max_answer_bytes",
+        )
     attachments: dict[str, Attachment] = {}
     if is_related(response.content_type):
-        related = parse_related(body, response.content_type)
+        related = parse_related(body, response.content_type, max_parts=limits.max_mtom_parts)
         body = related.root
         attachments = dict(related.attachments)
     if not body.strip():
