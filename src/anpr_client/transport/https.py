@@ -129,7 +129,11 @@ class _StagedHTTPSConnection(HTTPSConnection):
     def _new_conn(self) -> socket.socket:
         sock = super()._new_conn()
         if self.attempt is not None:
-            self.attempt.advance(Stage.TLS_HANDSHAKE)
+            try:
+                self.attempt.advance(Stage.TLS_HANDSHAKE)
+            except BaseException:
+                sock.close()
+                raise
         return sock
 
 

@@ -203,14 +203,16 @@ class AnswerReader:
 
     def _one_head(self) -> tuple[int, str, HTTPHeaderDict]:
         attempt, buffer = self._attempt, self._buffer
+        status: tuple[int, str] | None = None
         scanned = 0
         while True:
-            end = _HEAD_END.search(buffer, max(0, scanned - 3))
-            if attempt.stage is Stage.SENT and buffer:
+            if buffer and attempt.stage is Stage.SENT:
                 attempt.advance(Stage.STATUS_LINE)
-            if attempt.stage is Stage.STATUS_LINE and b"\n" in buffer:
-                attempt.advance(Stage.HEADERS)
-            if end is not None:
+            if status is None and (line_end := buffer.find(b"\n")) >= 0:
+                status = _status(bytes(buffer[:line_end]))
+                if attempt.stage is Stage.STATUS_LINE:
+                    attempt.advance(Stage.HEADERS)
+            if status is not None and (end := _HEAD_END.search(buffer, max(0, scanned - 3))):
                 break
             if len(buffer) > _MAX_HEAD:
                 raise Malformed(f"the answer's head is longer than {_MAX_HEAD} bytes")
@@ -223,12 +225,6 @@ class AnswerReader:
                 )
         lines = _LINE_BREAK.split(bytes(buffer[: end.start()]).decode("latin-1"))
         del buffer[: end.end()]
-        version, _, rest = lines[0].partition(" ")
-        code, _, _reason = rest.partition(" ")
-        if version not in ("HTTP/1.1", "HTTP/1.0") or not (
-            len(code) == 3 and code.isascii() and code.isdigit() and code[0] != "0"
-        ):
-            raise Malformed(f"the answer's status line is not HTTP/1.1: {lines[0][:80]!r}")
         if len(lines) > _MAX_HEADERS + 1:
             raise Malformed(f"the answer has more than {_MAX_HEADERS} header lines")
         pairs: list[list[str]] = []
@@ -245,7 +241,7 @@ class AnswerReader:
         headers = HTTPHeaderDict()
         for name, value in pairs:
             headers.add(name, value)
-        return int(code), version, headers
+        return status[0], status[1], headers
 
     # ------------------------------------------------------------------ the body
 
@@ -337,6 +333,18 @@ class AnswerReader:
                 self._buffer.clear()
                 return body
         raise TooLarge(f"the answer grows past the limit of {self._max} bytes")
+
+
+def _status(line: bytes) -> tuple[int, str]:
+    """The status code and version of a status line (``HTTP/1.1 200 OK``)."""
+    text = line.decode("latin-1").rstrip("\r")
+    version, _, rest = text.partition(" ")
+    code = rest.partition(" ")[0]
+    if version not in ("HTTP/1.1", "HTTP/1.0") or not (
+        len(code) == 3 and code.isascii() and code.isdigit() and code[0] != "0"
+    ):
+        raise Malformed(f"the answer's status line is not HTTP/1.1: {text[:80]!r}")
+    return int(code), version
 
 
 def _content_length(value: str, limit: int) -> int:
