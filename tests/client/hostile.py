@@ -41,6 +41,8 @@ STREAM_BUDGET = 256 * 1024 * 1024
 """The most an endless answer writes before giving up on the client noticing."""
 
 Behaviour = Callable[["Peer"], None]
+Failing = Callable[["Peer", HttpResponse | None], None]
+"""What a behaviour does once it has read the request (and the fake ANPR answered it)."""
 
 
 class Peer:
@@ -290,9 +292,7 @@ def reset_while_reading(peer: Peer) -> None:
     peer.reset()
 
 
-def fail_after_request(
-    fake: FakeAnpr | None, failure: Callable[[Peer, HttpResponse | None], None]
-) -> Behaviour:
+def fail_after_request(fake: FakeAnpr | None, failure: Failing) -> Behaviour:
     """Read the whole request, apply it when ``fake`` is given, then ``failure``."""
 
     def run(peer: Peer) -> None:
@@ -382,7 +382,7 @@ def answer_ok(peer: Peer, response: HttpResponse | None) -> None:
     peer.wait_for_close()
 
 
-def drip(data: bytes, every: float) -> Callable[[Peer, HttpResponse | None], None]:
+def drip(data: bytes, every: float) -> Failing:
     """Send ``data`` one byte every ``every`` seconds (never idle long enough to time out)."""
 
     def run(peer: Peer, response: HttpResponse | None) -> None:
@@ -393,9 +393,7 @@ def drip(data: bytes, every: float) -> Callable[[Peer, HttpResponse | None], Non
     return run
 
 
-def stream(
-    first: bytes, more: Callable[[int], bytes]
-) -> Callable[[Peer, HttpResponse | None], None]:
+def stream(first: bytes, more: Callable[[int], bytes]) -> Failing:
     """Send ``first``, then ``more(n)`` for n = 0, 1, … until the client leaves or the budget
     is spent."""
 

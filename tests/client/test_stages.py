@@ -12,6 +12,7 @@ not-delivered one is settled ``failed_not_delivered`` and is safe to send again.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import ssl
 import time
@@ -71,10 +72,8 @@ class Failure:
         return None if self.stage is None else self.stage.delivered
 
 
-def _after(
-    failure: Callable[[h.Peer, object], None], apply: bool = True
-) -> Callable[[FakeAnpr], Behaviour]:
-    return lambda fake: h.fail_after_request(fake if apply else None, failure)  # type: ignore[arg-type]
+def _after(failure: h.Failing, apply: bool = True) -> Callable[[FakeAnpr], Behaviour]:
+    return lambda fake: h.fail_after_request(fake if apply else None, failure)
 
 
 FAILURES: dict[str, Failure] = {
@@ -214,9 +213,7 @@ def test_every_stage_on_every_attempt(name: str, hostile: Hostile, tmp_path: Pat
     assert _pending(path) == []
 
 
-def journal_start() -> object:
-    import datetime as dt
-
+def journal_start() -> dt.datetime:
     return dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 
 
@@ -315,11 +312,11 @@ def test_a_handshake_refusal_read_after_sending_is_not_delivered() -> None:
     from anpr_client.transport.https import _failure
 
     refusal = ssl.SSLError(1, "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] alert")
-    refusal.reason = "TLSV13_ALERT_CERTIFICATE_REQUIRED"  # type: ignore[misc]
+    refusal.reason = "TLSV13_ALERT_CERTIFICATE_REQUIRED"
     request = HttpRequest("https://anpr.test/x", b"")
     assert type(_failure(refusal, Stage.SENT, request)) is TLSError
     corrupted = ssl.SSLError(1, "[SSL: DECRYPTION_FAILED_OR_BAD_RECORD_MAC] bad record mac")
-    corrupted.reason = "DECRYPTION_FAILED_OR_BAD_RECORD_MAC"  # type: ignore[misc]
+    corrupted.reason = "DECRYPTION_FAILED_OR_BAD_RECORD_MAC"
     assert type(_failure(corrupted, Stage.SENT, request)) is TLSErrorAfterSending
     # Once the answer has begun, even a handshake-looking alert is after sending.
     assert type(_failure(refusal, Stage.HEADERS, request)) is TLSErrorAfterSending
