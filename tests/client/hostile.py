@@ -270,6 +270,21 @@ def behave(fake: FakeAnpr) -> Behaviour:
     return run
 
 
+def reply(body: bytes = b"ok") -> Behaviour:
+    """Answer every request of the connection with ``body`` (HTTP 200, text/plain)."""
+
+    def run(peer: Peer) -> None:
+        peer.handshake()
+        while True:
+            try:
+                peer.read_request()
+            except ConnectionError:
+                return
+            peer.answer(HttpResponse(200, {"content-type": "text/plain"}, body))
+
+    return run
+
+
 def reset_in_handshake(peer: Peer) -> None:
     peer.raw.recv(5)  # the ClientHello's record header
     peer.reset()
