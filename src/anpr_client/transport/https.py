@@ -270,7 +270,16 @@ class HttpTransport:
             status, version, headers = reader.read_head()
             body, reusable = reader.read_body(status, version, headers)
         except Exception as exc:
+            alert = None
+            if not reused and attempt.stage is Stage.SENDING and _broken(exc, ssl_too=True):
+                alert = _handshake_refusal(sock)
             conn.close()
+            if alert is not None:
+                raise TLSError(
+                    f"{request.url} refused the TLS handshake: {alert}",
+                    url=request.url,
+                    stage=Stage.TLS_HANDSHAKE,
+                ) from exc
             if reused and attempt.stage is Stage.SENDING and _broken(exc):
                 raise _Stale from exc
             raise _failure(exc, attempt.stage, request) from exc
@@ -308,9 +317,32 @@ def _close_idle(idle: dict[tuple[str, str, int], list[_Connection]], lock: threa
         conn.close()
 
 
-def _broken(exc: BaseException) -> bool:
-    """A connection error (not a timeout, not ours): what a stale pooled connection gives."""
-    return isinstance(exc, OSError) and not isinstance(exc, TimeoutError | ssl.SSLError)
+def _broken(exc: BaseException, *, ssl_too: bool = False) -> bool:
+    """A connection error (not a timeout, not ours): what a stale pooled connection gives
+    (and, with ``ssl_too``, a TLS error too)."""
+    if not isinstance(exc, OSError) or isinstance(exc, TimeoutError):
+        return False
+    return ssl_too or not isinstance(exc, ssl.SSLError)
+
+
+def _handshake_refusal(sock: socket.socket | ssl.SSLSocket | None) -> ssl.SSLError | None:
+    """The alert with which the server refused the handshake, if one is waiting.
+
+    With TLS 1.3 the client's handshake ends before the server has checked the client's
+    certificate: a refusal arrives as an alert, and writing the request then fails with a bare
+    EOF. The alert is still in the socket; reading it tells the two apart.
+    """
+    if not isinstance(sock, ssl.SSLSocket):
+        return None
+    try:
+        sock.settimeout(0.2)
+        sock.recv(1)
+    except ssl.SSLError as alert:
+        if getattr(alert, "reason", None) in _HANDSHAKE_REFUSALS:
+            return alert
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def _failure(exc: BaseException, stage: Stage, request: HttpRequest) -> TransportError:
