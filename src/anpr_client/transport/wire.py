@@ -212,8 +212,12 @@ class AnswerReader:
                 status = _status(bytes(buffer[:line_end]))
                 if attempt.stage is Stage.STATUS_LINE:
                     attempt.advance(Stage.HEADERS)
-            if status is not None and (end := _HEAD_END.search(buffer, max(0, scanned - 3))):
-                break
+            if status is not None:
+                end = _HEAD_END.search(buffer, max(0, scanned - 3))
+                if end is not None and end.end() <= _MAX_HEAD:
+                    text = bytes(buffer[: end.start()]).decode("latin-1")
+                    del buffer[: end.end()]
+                    return status[0], status[1], _headers(text)
             if len(buffer) > _MAX_HEAD:
                 raise Malformed(f"the answer's head is longer than {_MAX_HEAD} bytes")
             scanned = len(buffer)
@@ -223,25 +227,6 @@ class AnswerReader:
                     if attempt.stage is Stage.SENT
                     else "the server closed the connection in the middle of the answer's head"
                 )
-        lines = _LINE_BREAK.split(bytes(buffer[: end.start()]).decode("latin-1"))
-        del buffer[: end.end()]
-        if len(lines) > _MAX_HEADERS + 1:
-            raise Malformed(f"the answer has more than {_MAX_HEADERS} header lines")
-        pairs: list[list[str]] = []
-        for line in lines[1:]:
-            if line[:1] in (" ", "\t"):  # an obsolete folded continuation
-                if not pairs:
-                    raise Malformed("the answer's first header line is a continuation")
-                pairs[-1][1] += " " + line.strip()
-                continue
-            name, colon, value = line.partition(":")
-            if not colon or not _TOKEN.fullmatch(name):
-                raise Malformed(f"the answer has an invalid header line {line[:80]!r}")
-            pairs.append([name, value.strip()])
-        headers = HTTPHeaderDict()
-        for name, value in pairs:
-            headers.add(name, value)
-        return status[0], status[1], headers
 
     # ------------------------------------------------------------------ the body
 
@@ -258,6 +243,7 @@ class AnswerReader:
             if codings[-1] != "chunked" or any(c not in ("chunked", "identity") for c in codings):
                 raise Malformed(f"unsupported transfer encoding {coding!r}")
             raw = self._chunked()
+            reusable = reusable and length is None  # both framings: do not trust what follows
         elif length is not None:
             raw = self._exact(_content_length(length, self._max))
         else:
@@ -295,7 +281,7 @@ class AnswerReader:
     def _line(self) -> bytes:
         buffer = self._buffer
         while True:
-            end = buffer.find(b"\n")
+            end = buffer.find(b"\n", 0, _MAX_LINE + 1)
             if end >= 0:
                 line = bytes(buffer[:end])
                 del buffer[: end + 1]
@@ -333,6 +319,28 @@ class AnswerReader:
                 self._buffer.clear()
                 return body
         raise TooLarge(f"the answer grows past the limit of {self._max} bytes")
+
+
+def _headers(head: str) -> HTTPHeaderDict:
+    """The header fields of an answer's head (its status line first, already checked)."""
+    lines = _LINE_BREAK.split(head)
+    if len(lines) > _MAX_HEADERS + 1:
+        raise Malformed(f"the answer has more than {_MAX_HEADERS} header lines")
+    pairs: list[list[str]] = []
+    for line in lines[1:]:
+        if line[:1] in (" ", "\t"):  # an obsolete folded continuation
+            if not pairs:
+                raise Malformed("the answer's first header line is a continuation")
+            pairs[-1][1] += " " + line.strip()
+            continue
+        name, colon, value = line.partition(":")
+        if not colon or not _TOKEN.fullmatch(name):
+            raise Malformed(f"the answer has an invalid header line {line[:80]!r}")
+        pairs.append([name, value.strip()])
+    headers = HTTPHeaderDict()
+    for name, value in pairs:
+        headers.add(name, value)
+    return headers
 
 
 def _status(line: bytes) -> tuple[int, str]:
