@@ -193,7 +193,7 @@ class HttpTransport:
             conn.attempt = None
         with self._lock:
             idle = self._idle.setdefault(key, [])
-            if len(idle) < self.pool_size:
+            if len(idle) < self.pool_size and self._closer.alive:  # not once closed
                 idle.append(conn)
                 return
         conn.close()
