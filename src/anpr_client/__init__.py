@@ -10,7 +10,7 @@ from .client import FROM_SETTINGS, Client, WsseHook, client_from_settings
 from .endpoints import Environment
 from .errors import *  # noqa: F403 - every exception is public API
 from .results import PreparedRequest, Result
-from .settings import ApplicationIdentity, Settings, Timeouts, load_settings
+from .settings import ApplicationIdentity, Limits, Settings, Timeouts, load_settings
 from .soap.bundle import Bundle, Operation, get_bundle
 from .transport import (
     HttpRequest,
@@ -30,6 +30,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "HttpTransport",
+    "Limits",
     "MockTransport",
     "Operation",
     "PreparedRequest",

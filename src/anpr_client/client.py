@@ -230,12 +230,13 @@ class Client:
         operation: str | Operation,
         response: HttpResponse,
         *,
-        request: PreparedRequest | None = None,
+        request: PreparedRequest | Mapping[str, Any] | None = None,
     ) -> Result[dict[str, Any]]:
         """Read an HTTP answer to ``operation`` (:meth:`Binding.read
         <anpr_client.soap.binding.Binding.read>`): the OK branch as a :class:`Result`, or the
-        KO, fault or protocol error raised. ``request``, the prepared request it answers,
-        sharpens the diagnosis of an ``Internal Error (from client)``."""
+        KO, fault or protocol error raised. With ``request``, an answer that does not echo it
+        raises :class:`~anpr_client.errors.EchoMismatch`, and a prepared request sharpens the
+        diagnosis of an ``Internal Error (from client)``."""
         return self.binding.read(operation, response, request=request)
 
     def call(

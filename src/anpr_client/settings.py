@@ -14,9 +14,10 @@ A settings file (found via ``--config PATH`` or ``ANPR_CONFIG``)::
     version = "1.0"
     vendor = "ACME SRL"
 
-plus the ``[operator]``, ``[comune_key]``, ``[workstation]``, ``[tls_client]``, ``[security]``,
-``[timeouts]``, ``[retry]``, ``[validation]`` and ``[notifications]`` tables documented in
-``docs/configuration.md``. Relative paths are resolved against the file's directory.
+plus the ``[operator]``, ``[comune_key]``, ``[workstation]``, ``[tls_client]``, ``[tls]``,
+``[security]``, ``[timeouts]``, ``[limits]``, ``[retry]``, ``[validation]`` and
+``[notifications]`` tables documented in ``docs/configuration.md``. Relative paths are
+resolved against the file's directory.
 
 Secrets never live in settings: a key source names the *environment variable* that holds its
 password or PIN (``password_env``, ``pin_env``), or the caller passes a callback in code.
@@ -35,7 +36,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Final, Literal, TypeVar
 
 from ._identifiers import GENERIC_TEST_OPERATOR as _GENERIC_TEST_OPERATOR
 from ._identifiers import ISTAT_CODE as _ISTAT
@@ -46,8 +47,10 @@ from .errors.exceptions import ConfigurationError
 from .security.algorithms import SignatureMethod
 
 __all__ = [
+    "DEFAULT_MAX_ANSWER_BYTES",
     "ApplicationIdentity",
     "KeySourceConfig",
+    "Limits",
     "NotificationSettings",
     "OperatorSettings",
     "PullSettings",
@@ -55,6 +58,7 @@ __all__ = [
     "SecuritySettings",
     "Settings",
     "Timeouts",
+    "TlsSettings",
     "ValidationSettings",
     "WorkstationSettings",
     "default_journal_path",
@@ -115,6 +119,73 @@ class Timeouts:
                     setting=f"timeouts.{f.name}",
                     rule="> 0",
                 )
+
+
+DEFAULT_MAX_ANSWER_BYTES: Final = 64 * 1024 * 1024
+"""64 MiB: far above any answer ANPR sends (a 4005 page, a certificate PDF, an extraction),
+and the same cap the hardened XML parser puts on a document."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Bounds on what one answer may cost (``[limits]``); each one reached is a typed error.
+
+    An answer that breaks one arrives after the request was sent, so the error says the outcome
+    is unknown (:class:`~anpr_client.errors.AnswerLimitExceeded`): the journal resends the
+    operation with the same id, it never settles it with a truncated answer.
+    """
+
+    max_answer_bytes: int = DEFAULT_MAX_ANSWER_BYTES
+    """The largest answer accepted, as received (a declared ``Content-Length`` above it is
+    refused before reading) and once decompressed (``Content-Encoding``)."""
+    answer_deadline: float | None = None
+    """Seconds one attempt may take in all, from opening the connection to the answer's last
+    byte (the read timeout bounds each wait; this bounds their sum). ``None``: the connect
+    timeout plus twice the read timeout (250 s with the default timeouts)."""
+    max_mtom_parts: int = 1000
+    """The most parts an MTOM (``multipart/related``) answer may have."""
+    journal_answer_bytes: int = 1024 * 1024
+    """How much of each attempt's answer the journal keeps with the attempt (the answer that
+    settles an operation is kept whole)."""
+
+    def __post_init__(self) -> None:
+        for name in ("max_answer_bytes", "max_mtom_parts", "journal_answer_bytes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigurationError(
+                    f"setting 'limits.{name}' = {value!r} must be a positive integer",
+                    setting=f"limits.{name}",
+                    rule="integer >= 1",
+                )
+        deadline = self.answer_deadline
+        if deadline is not None and (
+            isinstance(deadline, bool) or not isinstance(deadline, int | float) or deadline <= 0
+        ):
+            raise ConfigurationError(
+                f"setting 'limits.answer_deadline' = {deadline!r} must be a positive number of "
+                "seconds",
+                setting="limits.answer_deadline",
+                rule="> 0",
+            )
+
+    def deadline(self, timeouts: Timeouts) -> float:
+        """The seconds one attempt may take with ``timeouts`` (see :attr:`answer_deadline`)."""
+        if self.answer_deadline is not None:
+            return float(self.answer_deadline)
+        return float(timeouts.connect + 2 * timeouts.read)
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """Whom the client trusts for the server's certificate (``[tls]``).
+
+    ``ca_bundle`` is the trust: with it, exactly its CAs are trusted. ``trust_system`` adds
+    the system's store (OpenSSL's default paths, ``SSL_CERT_FILE``): ``None`` (the default)
+    only when no ``ca_bundle`` is given, ``True`` always, ``False`` never (``ca_bundle`` is then
+    required). No other bundle (certifi's, ``REQUESTS_CA_BUNDLE``) is ever trusted.
+    """
+
+    trust_system: bool | None = None
 
 
 KeyKind = Literal["pkcs12", "pem", "pkcs11", "pcsc"]
@@ -374,6 +445,10 @@ class Settings:
     ca_bundle: Path | None = None
     application: ApplicationIdentity | None = None
     timeouts: Timeouts = field(default_factory=Timeouts)
+    limits: Limits = field(default_factory=Limits)
+    """Bounds on an answer's size and time (``[limits]``)."""
+    tls: TlsSettings = field(default_factory=TlsSettings)
+    """Whom the server's certificate may chain to besides ``ca_bundle`` (``[tls]``)."""
     wsdl_dir: Path | None = None
     journal: Path | None = None
     """The operation journal file; ``None``: the default path (see :attr:`journal_path`)."""
@@ -572,6 +647,8 @@ _TOP_LEVEL = {
     "journal",
     "application",
     "timeouts",
+    "limits",
+    "tls",
     "operator",
     "comune_key",
     "workstation",
@@ -615,6 +692,22 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
     if "timeouts" in data:
         kwargs["timeouts"] = _dataclass_from(
             Timeouts, _table(data, "timeouts"), "timeouts", {"connect": float, "read": float}
+        )
+    if "limits" in data:
+        kwargs["limits"] = _dataclass_from(
+            Limits,
+            _table(data, "limits"),
+            "limits",
+            {
+                "max_answer_bytes": int,
+                "answer_deadline": float,
+                "max_mtom_parts": int,
+                "journal_answer_bytes": int,
+            },
+        )
+    if "tls" in data:
+        kwargs["tls"] = _dataclass_from(
+            TlsSettings, _table(data, "tls"), "tls", {"trust_system": bool}
         )
     if "operator" in data:
         op = dict(_table(data, "operator"))

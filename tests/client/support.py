@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import ssl
 import threading
 from collections.abc import Callable, Iterator
@@ -19,6 +20,18 @@ RECORDED = Path(__file__).parent / "recorded"
 
 def recorded(name: str) -> bytes:
     return (RECORDED / name).read_bytes()
+
+
+_ID = re.compile(rb"<idOperazioneComune>([^<]*)</idOperazioneComune>")
+
+
+def echoed(answer: bytes, request: bytes) -> bytes:
+    """A recorded ``answer`` as ANPR sends it to ``request``: its ``testataRisposta`` echoes the
+    request's ``idOperazioneComune`` (the answer's first one is replaced)."""
+    sent = _ID.search(request)
+    if sent is None:
+        return answer
+    return _ID.sub(b"<idOperazioneComune>" + sent.group(1) + b"</idOperazioneComune>", answer, 1)
 
 
 def write_signing_config(path: Path, pki_dir: Path, journal: Path) -> Path:
@@ -60,6 +73,8 @@ class Canned:
     content_type: str = "text/xml; charset=utf-8"
     received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     handler: Callable[[BaseHTTPRequestHandler, bytes], None] | None = None
+    echo: bool = True
+    """Answer as ANPR does: the body's testata echoes the request's id (:func:`echoed`)."""
 
 
 @dataclass
@@ -89,11 +104,12 @@ def loopback(ca: trustme.CA, tmp_path: Path) -> Iterator[LoopbackServer]:
             if canned.handler is not None:
                 canned.handler(self, body)
                 return
+            answer = echoed(canned.body, body) if canned.echo else canned.body
             self.send_response(canned.status)
             self.send_header("Content-Type", canned.content_type)
-            self.send_header("Content-Length", str(len(canned.body)))
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(canned.body)
+            self.wfile.write(answer)
 
         def log_message(self, format: str, *args: object) -> None:
             pass

@@ -20,13 +20,16 @@ from anpr_client.models.consultazione import Risposta3002OK
 from anpr_client.settings import Settings
 from anpr_client.soap.mtom import build_related
 from anpr_client.transport import HttpResponse, MockTransport
-from tests.client.support import LoopbackServer, recorded
+from tests.client.support import LoopbackServer, echoed, recorded
 
 CF = "RSSMRA80A01H501U"
 
 
 def answering(body: bytes, status: int = 200, content_type: str = "text/xml") -> MockTransport:
-    return MockTransport(lambda req: HttpResponse(status, {"content-type": content_type}, body))
+    """A server answering ``body``, its testata echoing each request as ANPR's does."""
+    return MockTransport(
+        lambda req: HttpResponse(status, {"content-type": content_type}, echoed(body, req.body))
+    )
 
 
 def search_payload() -> dict[str, object]:
@@ -72,7 +75,7 @@ def test_ko_with_several_errors_raises_the_specific_class_with_every_entry(
 ) -> None:
     client = Client(settings, transport=answering(recorded("ko_3002_several.xml")), journal=None)
     with pytest.raises(NotFoundError) as info:
-        client.call("3002", search_payload())
+        client.call("3002", search_payload(), header={"idOperazioneComune": "REC3002C"})
     exc = info.value
     assert exc.codes == ("EN527", "EN122", "EW001")
     assert [e.severity for e in exc.errors] == ["E", "E", "W"]

@@ -51,6 +51,13 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client._wsgiserver", "_Dropped"): "control flow inside the server, caught there",
     ("anpr_client.models", "TypeError"): "a class that is not a model: a programming error",
     ("anpr_client.models._index", "LookupError"): "guard: module names come from the index",
+    # the HTTP wire's signals: the transport turns each into the TransportError of its stage
+    ("anpr_client.transport.wire", "DeadlinePassed"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "Malformed"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "PeerClosed"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "TooLarge"): "caught by the transport, typed by stage",
+    ("anpr_client.transport.wire", "ValueError"): "caught, as ConfigurationError",
+    ("anpr_client.transport.https", "_Stale"): "caught: sent again on a fresh connection",
 }
 
 

@@ -124,6 +124,8 @@ class Fake4005:
     """The dettaglioDati of every elaborazione."""
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(5_000_001))
     _announced: dict[str, dt.datetime] = field(default_factory=dict)
+    _asked: str = "X"
+    """The idOperazioneComune of the request being answered (ANPR echoes it)."""
 
     def client(self, limits: PullSettings | None = None) -> Client:
         settings = Settings(
@@ -138,6 +140,8 @@ class Fake4005:
         root = etree.fromstring(request.body)
         body = root.find(f"{{{SOAP}}}Body/{{{NS_4000}}}Richiesta4005")
         assert body is not None
+        # ANPR's testataRisposta echoes the request's (italia/anpr#1875, the 4005 examples).
+        self._asked = body.findtext("testataRichiesta/idOperazioneComune") or "X"
         elab = body.find("elaborazione")
         if elab is not None:
             self.details.append(elab.findtext("dettaglioDati"))
@@ -187,7 +191,7 @@ class Fake4005:
 
     def _testata(self, id_anpr: str, esito: str) -> str:
         return (
-            '<testataRisposta xmlns=""><idOperazioneComune>X</idOperazioneComune>'
+            f'<testataRisposta xmlns=""><idOperazioneComune>{self._asked}</idOperazioneComune>'
             f"<codMittente>{ISTAT_A}</codMittente><codDestinatario>ANPR05</codDestinatario>"
             "<operazioneRichiesta>4005</operazioneRichiesta>"
             f"<dataOraRichiesta>{self.clock.now.isoformat()}</dataOraRichiesta>"

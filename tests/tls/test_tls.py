@@ -194,3 +194,35 @@ def test_settings_errors_are_clear_and_hold_no_secret(
     monkeypatch.delenv("ANPR_TEST_PC_PASSWORD")
     with pytest.raises(ConfigurationError, match="ANPR_TEST_PC_PASSWORD"):
         ssl_context_from_settings(wrong)
+
+
+def test_our_transport_presents_the_workstation_certificate(
+    pki_files: PkiFiles, mtls_server: str
+) -> None:
+    from anpr_client.transport import HttpRequest, HttpTransport
+
+    key = SoftwareKey.from_pkcs12(pki_files.workstation_p12, FILE_PASSWORD)
+    transport = HttpTransport(create_ssl_context(pki_files.ca_pem, client_key=key))
+    try:
+        answer = transport.send(HttpRequest(mtls_server, b"", method="GET"))
+    finally:
+        transport.close()
+    assert (answer.status, answer.body) == (200, b"hello 058091-PC-0001")
+
+
+def test_a_refused_client_certificate_is_not_delivered(
+    pki_files: PkiFiles, mtls_server: str
+) -> None:
+    """With TLS 1.3 the refusal arrives after the client has finished its handshake and starts
+    writing: it is still the handshake's failure, so nothing was delivered."""
+    from anpr_client.errors.exceptions import TLSError
+    from anpr_client.transport import HttpRequest, HttpTransport, Stage
+
+    transport = HttpTransport(create_ssl_context(pki_files.ca_pem))
+    try:
+        with pytest.raises(TLSError) as err:
+            transport.send(HttpRequest(mtls_server, b"<request/>"))
+    finally:
+        transport.close()
+    assert (err.value.delivered, err.value.stage) == (False, Stage.TLS_HANDSHAKE)
+    assert "CERTIFICATE_REQUIRED" in str(err.value)

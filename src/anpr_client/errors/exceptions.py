@@ -23,16 +23,24 @@ The tree (``except`` the level you care about)::
      │       ├─ MalformedFrame, ForbiddenAlgorithm, SignatureWrapping, UnsignedPart
      │       ├─ DigestMismatch, BadSignature, TimestampRejected, AssertionRejected, CmsRejected
      │       └─ UntrustedCertificate ── RevokedCertificate
-     ├─ TransportError                       nothing usable came back from the peer
-     │   ├─ ConnectError                     never reached the server: safe to retry
-     │   ├─ TLSError                         handshake failed: safe to retry after fixing trust
-     │   ├─ ConnectTimeout                   never reached the server
+     ├─ TransportError                       nothing usable came back; .delivered, .stage
+     │   ├─ ConnectError                     not sent: the connection could not be opened
+     │   │   └─ WriteError                   not sent: it broke before the last byte was written
+     │   ├─ TLSError                         not sent: the TLS handshake failed (trust, client cert)
+     │   ├─ ConnectTimeout                   not sent: no connection in time
+     │   │   └─ WriteTimeout                 not sent: the request could not be written in time
      │   ├─ ReadTimeout (OutcomeUnknown)     sent, no answer in time
-     │   ├─ ConnectionLost (OutcomeUnknown)  sent, connection dropped before the answer
+     │   ├─ ConnectionLost (OutcomeUnknown)  sent, the connection broke before the answer's end
+     │   │   └─ TLSErrorAfterSending         sent, a TLS failure while the answer was read
+     │   ├─ MalformedAnswer (OutcomeUnknown) sent, the answer is not HTTP/1.1 we can read
+     │   ├─ AnswerLimitExceeded (OutcomeUnknown)   sent, the answer broke a [limits] bound; .limit
+     │   │   ├─ AnswerTooLarge               on the wire, decompressed, or in its MTOM parts
+     │   │   └─ AnswerDeadlineExceeded       the attempt's deadline passed (also a ReadTimeout)
      │   └─ HTTPStatusError                  an HTTP error without a SOAP body
      │       └─ ServerUnavailable (OutcomeUnknown)   5xx
      ├─ ProtocolError                        the answer is not a SOAP message we can read
-     │   └─ XMLTooLarge                      the document exceeds the parser's size cap
+     │   ├─ XMLTooLarge                      the document exceeds the parser's size cap
+     │   └─ EchoMismatch (OutcomeUnknown)    it names another id, operation or Comune; .field
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
      │   └─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
@@ -59,6 +67,13 @@ The tree (``except`` the level you care about)::
 applied by ANPR*. Resend it with the **same** ``idOperazioneComune`` (ANPR replays its stored
 answer) or look it up with 3003; never allocate a new id for it.
 
+Every :class:`TransportError` class says ``delivered``, decided by *where* the attempt failed
+(``stage``): before the request's last byte was written (``connect``, ``tls_handshake``,
+``sending``) it is ``False``, ANPR cannot have received the whole request and it is safe to
+send it again; from then on (``sent``, ``status_line``, ``headers``, ``body``) it is ``None``,
+the outcome is unknown whatever the failure (a TLS error, a reset, a timeout, a limit reached,
+an answer that cannot be decoded); ``True`` only for :class:`HTTPStatusError` (an answer came).
+
 No exception message, ``repr`` or attribute ever holds a PIN, a password or key material.
 
 This module is the ground floor of the library: it imports nothing of anpr-client. The data
@@ -79,6 +94,9 @@ __all__ = [
     "AnprError",
     "AnprRejected",
     "AnprWarning",
+    "AnswerDeadlineExceeded",
+    "AnswerLimitExceeded",
+    "AnswerTooLarge",
     "AssertionRejected",
     "BadSignature",
     "BusinessRuleError",
@@ -94,6 +112,7 @@ __all__ = [
     "CredentialError",
     "DecryptionError",
     "DigestMismatch",
+    "EchoMismatch",
     "ErrorItem",
     "FamilyError",
     "Finding",
@@ -110,6 +129,7 @@ __all__ = [
     "JournalError",
     "JournalRolledBack",
     "LocalCheckError",
+    "MalformedAnswer",
     "MalformedFrame",
     "ModelError",
     "NotFoundError",
@@ -138,6 +158,7 @@ __all__ = [
     "SigningError",
     "SoapFault",
     "TLSError",
+    "TLSErrorAfterSending",
     "TimestampRejected",
     "TokenNotPresentError",
     "TransportError",
@@ -147,6 +168,8 @@ __all__ = [
     "ValidationError",
     "VerificationError",
     "Violation",
+    "WriteError",
+    "WriteTimeout",
     "XMLTooLarge",
 ]
 
@@ -498,32 +521,49 @@ class TransportError(AnprError):
     """Nothing usable came back from the peer.
 
     ``delivered`` tells whether the request may have reached the server: ``False`` means it
-    certainly did not (safe to resend), ``None`` means it may have.
+    certainly did not (its last byte was never written: safe to resend), ``None`` means it may
+    have (the outcome is unknown). Each class fixes it. ``stage`` names where the attempt was
+    when it failed (``connect``, ``tls_handshake``, ``sending``, ``sent``, ``status_line``,
+    ``headers``, ``body``: :class:`anpr_client.transport.Stage`), when the transport knows.
     """
 
     delivered: bool | None = None
 
-    def __init__(self, message: str, *, url: str | None = None):
+    def __init__(self, message: str, *, url: str | None = None, stage: str | None = None):
         super().__init__(message)
         self.url = url
+        self.stage = stage
 
 
 class ConnectError(TransportError):
-    """The connection could not be opened; the request was not sent."""
+    """The request was not sent: the connection could not be opened (refused, unreachable,
+    name not found, reset during the TLS handshake)."""
 
     delivered = False
 
 
+class WriteError(ConnectError):
+    """The request was not sent: the connection broke before its last byte was written, so
+    the server never received it whole."""
+
+
 class TLSError(TransportError):
-    """The TLS handshake failed (untrusted server certificate, client certificate refused…)."""
+    """The TLS handshake failed (untrusted server certificate, client certificate refused…);
+    the request was not sent."""
 
     delivered = False
 
 
 class ConnectTimeout(TransportError):
-    """The connection could not be opened in time; the request was not sent."""
+    """The connection (or its TLS handshake) could not be opened in time; the request was not
+    sent."""
 
     delivered = False
+
+
+class WriteTimeout(ConnectTimeout):
+    """The request could not be written in time (the server stopped reading it); it was not
+    sent whole."""
 
 
 class ReadTimeout(TransportError, OutcomeUnknown):
@@ -531,7 +571,40 @@ class ReadTimeout(TransportError, OutcomeUnknown):
 
 
 class ConnectionLost(TransportError, OutcomeUnknown):
-    """The connection dropped after the request was (at least partly) sent."""
+    """The connection broke (reset, closed, out of memory) after the request was sent and
+    before the whole answer was read; the request may have been applied."""
+
+
+class TLSErrorAfterSending(ConnectionLost):
+    """A TLS failure (a corrupted record, an alert) while the answer was awaited or read: the
+    request had been sent and may have been applied. (:class:`TLSError` is the handshake's
+    failure, before anything was sent.)"""
+
+
+class MalformedAnswer(TransportError, OutcomeUnknown):
+    """The answer is not HTTP/1.1 we can read (status line, headers, chunk framing, content
+    encoding); the request had been sent and may have been applied."""
+
+
+class AnswerLimitExceeded(TransportError, OutcomeUnknown):
+    """The answer broke a bound of the ``[limits]`` settings; ``limit`` names the setting (e.g.
+    ``limits.max_answer_bytes``). The request had been sent and may have been applied."""
+
+    def __init__(
+        self, message: str, *, limit: str, url: str | None = None, stage: str | None = None
+    ):
+        super().__init__(message, url=url, stage=stage)
+        self.limit = limit
+
+
+class AnswerTooLarge(AnswerLimitExceeded):
+    """The answer is larger than allowed: its declared length, the bytes received, its
+    decompressed size, or its MTOM parts (size or count)."""
+
+
+class AnswerDeadlineExceeded(AnswerLimitExceeded, ReadTimeout):
+    """The attempt's deadline (``limits.answer_deadline``) passed before the whole answer was
+    read, however steadily it was trickling in."""
 
 
 class HTTPStatusError(TransportError):
@@ -555,6 +628,22 @@ class ProtocolError(AnprError):
 
 class XMLTooLarge(ProtocolError):
     """The document is larger than the configured cap (:func:`anpr_client.safexml.parse_xml`)."""
+
+
+class EchoMismatch(ProtocolError, OutcomeUnknown):
+    """The answer's ``testataRisposta`` does not echo the request: it names another
+    ``idOperazioneComune`` (``idOperazioneClient``), operation or Comune. It is not the answer
+    to this request, so it settles nothing: what ANPR did with the request is unknown.
+
+    ``field`` names the element, ``expected`` the request's value, ``received`` the answer's
+    (``None`` when the answer's testata lacks it).
+    """
+
+    def __init__(self, message: str, *, field: str, expected: str, received: str | None):
+        super().__init__(message)
+        self.field = field
+        self.expected = expected
+        self.received = received
 
 
 class SampleError(AnprError, ValueError):

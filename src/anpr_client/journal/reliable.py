@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from lxml import etree
-from requests.structures import CaseInsensitiveDict
+from urllib3 import HTTPHeaderDict
 
 from ..errors.exceptions import AnprError, AnprRejected, JournalError, NotFoundError
 from ..results import PreparedRequest, Result
@@ -91,9 +91,11 @@ def _binding(exchange: Exchange) -> Binding:
 
 
 def _lease(settings: Settings, policy: RetryPolicy) -> float:
-    """How long one drive may hold an operation: one attempt's timeouts, a wait, a margin."""
+    """How long one drive may hold an operation: one attempt (its deadline), a wait, a
+    margin."""
     timeouts = settings.timeouts
-    return timeouts.connect + timeouts.read + policy.max_backoff + _LEASE_MARGIN
+    attempt = max(timeouts.connect + timeouts.read, settings.limits.deadline(timeouts))
+    return attempt + policy.max_backoff + _LEASE_MARGIN
 
 
 def _check_url(record: OperationRecord, url: str) -> None:
@@ -145,7 +147,7 @@ def _answer_response(xml: bytes) -> HttpResponse:
             + body.strip()
             + b"</soap:Body></soap:Envelope>"
         )
-    return HttpResponse(200, CaseInsensitiveDict({"Content-Type": CONTENT_TYPE}), xml)
+    return HttpResponse(200, HTTPHeaderDict({"Content-Type": CONTENT_TYPE}), xml)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,21 @@ class _Run:
         state = State.RESOLVED if self.resolving else State.REJECTED
         return _settlement(state, "ko", how, body=body, ctype=ctype, exc=exc)
 
+    def _attempt_end(
+        self,
+        state: AttemptState,
+        response: HttpResponse | None,
+        exc: BaseException | None = None,
+        *,
+        codes: Sequence[str] = (),
+        error: str | None = None,
+    ) -> AttemptEnd:
+        """How an attempt ended (see :func:`_attempt_end`), its answer cut to the journal's
+        share (``limits.journal_answer_bytes``): the answer that settles is kept whole in the
+        settlement."""
+        limit = self.binding.settings.limits.journal_answer_bytes
+        return _attempt_end(state, response, exc, codes=codes, error=error, keep=limit)
+
     def _end(
         self, number: int, end: AttemptEnd, elapsed: float, settle: Settlement | None = None
     ) -> None:
@@ -299,14 +316,14 @@ class _Run:
             response: HttpResponse | None = None
             try:
                 response = self.binding.transmit(prepared)
-                result = self.binding.read(self.op, response)
+                result = self.binding.read(self.op, response, request=prepared)
             except Warning as warning:
                 if response is None or response.status != 200:
                     raise
                 # The answer is OK, but its ANPR warnings were turned into errors by the
                 # caller's warning filters: record the truth, then let the warning out.
                 settle = self._answered_raw(response.body, response.content_type, response, how)
-                end = _attempt_end("answered", response, warning)
+                end = self._attempt_end("answered", response, warning)
                 self._end(number, end, time.monotonic() - started, settle)
                 raise
             except BaseException as exc:
@@ -316,7 +333,7 @@ class _Run:
                     if isinstance(exc, Exception)
                     else Disposition.OUTCOME_UNKNOWN
                 )
-                end = _attempt_end(_STATES[disposition], response, exc)
+                end = self._attempt_end(_STATES[disposition], response, exc)
                 if isinstance(exc, AnprRejected) and disposition is Disposition.REJECTED:
                     body = response.body if response is not None else None
                     ctype = response.content_type if response is not None else None
@@ -344,7 +361,8 @@ class _Run:
             elapsed = time.monotonic() - started
             codes = tuple(w.code for w in result.anomalies)
             settle = self._answered(result.header, response.body, response.content_type, how, codes)
-            self._end(number, _attempt_end("answered", response, codes=codes), elapsed, settle)
+            end = self._attempt_end("answered", response, codes=codes)
+            self._end(number, end, elapsed, settle)
             return result
         assert last is not None
         if not reached:
@@ -400,23 +418,24 @@ class _Run:
         response: HttpResponse | None = None
         try:
             response = self.binding.transmit(prepared)
-            found = self.binding.read("3003", response)
+            found = self.binding.read("3003", response, request=prepared)
         except NotFoundError as exc:
-            end = _attempt_end("not_found", response, exc)
+            end = self._attempt_end("not_found", response, exc)
             self._end(number, end, time.monotonic() - started)
             return None
         except Exception as exc:
-            end = _attempt_end(_STATES[classify(exc, resend=False)], response, exc)
+            end = self._attempt_end(_STATES[classify(exc, resend=False)], response, exc)
             self._end(number, end, time.monotonic() - started)
             return None
         elapsed = time.monotonic() - started
         xml = _stored_answer(found.value, record.operation)
         if xml is None:
-            self._end(number, _attempt_end("in_progress", response), elapsed)
+            self._end(number, self._attempt_end("in_progress", response), elapsed)
             return None
-        answered = _attempt_end("answered", response)
+        answered = self._attempt_end("answered", response)
         try:
-            result = self.binding.read(self.op, _answer_response(xml))
+            # The stored answer must be this operation's: the same id, operation and Comune.
+            result = self.binding.read(self.op, _answer_response(xml), request=record.header)
         except Warning as warning:  # an OK answer whose warnings the caller made errors
             settle = self._answered_raw(xml, _ANSWER_TYPE, _answer_response(xml), "lookup")
             self._end(number, answered, elapsed, settle)
@@ -426,7 +445,7 @@ class _Run:
             raise
         except AnprError as exc:
             unreadable = f"the stored answer 3003 returned is unreadable: {exc}"
-            end = _attempt_end("outcome_unknown", response, exc, error=unreadable)
+            end = self._attempt_end("outcome_unknown", response, exc, error=unreadable)
             self._end(number, end, elapsed)
             return None
         self._end(
@@ -473,8 +492,10 @@ def _attempt_end(
     *,
     codes: Sequence[str] = (),
     error: str | None = None,
+    keep: int | None = None,
 ) -> AttemptEnd:
-    """How an attempt ended: the answer, when one came, and the error raised, if any."""
+    """How an attempt ended: the answer, when one came (its first ``keep`` bytes), and the
+    error raised, if any."""
     status = response.status if response is not None else getattr(exc, "status", None)
     if exc is not None:
         codes = codes or _error_codes(exc)
@@ -482,7 +503,7 @@ def _attempt_end(
     return AttemptEnd(
         state=state,
         http_status=status if isinstance(status, int) else None,
-        response=response.body if response is not None else None,
+        response=response.body[:keep] if response is not None else None,
         response_type=response.content_type if response is not None else None,
         error_type=type(exc).__name__ if exc is not None else None,
         error_codes=tuple(codes),
@@ -589,7 +610,7 @@ def recorded_answer(exchange: Exchange, record: OperationRecord) -> Result[dict[
     if record.response_type == _ANSWER_TYPE:
         response = _answer_response(record.response)
     else:
-        headers = CaseInsensitiveDict({"Content-Type": record.response_type or CONTENT_TYPE})
+        headers = HTTPHeaderDict({"Content-Type": record.response_type or CONTENT_TYPE})
         response = HttpResponse(200, headers, record.response)
     return _binding(exchange).read(record.operation, response)
 

@@ -3,18 +3,28 @@
 =================================  ==================  ==========================================
 what happened                      :class:`Disposition`  what the journaled call does
 =================================  ==================  ==========================================
-connection refused, TLS failure,   NOT_DELIVERED       resend (same id and testata: nothing
-connect timeout (``delivered``                         reached ANPR)
-is ``False``)
-read timeout, connection lost,     OUTCOME_UNKNOWN     resend with the **same** id and testata
-5xx, "(from server)" fault,                            (ANPR replays its stored answer), or
-unreadable answer                                      first look it up with 3003 (``reconcile``)
+any failure before the request's   NOT_DELIVERED       resend (same id and testata: nothing
+last byte was written: refused,                        reached ANPR)
+TLS handshake, timeouts, a break
+while writing (``delivered`` is
+``False``)
+any failure after it: read         OUTCOME_UNKNOWN     resend with the **same** id and testata
+timeout, connection lost, TLS                          (ANPR replays its stored answer), or
+error after sending, an answer                         first look it up with 3003 (``reconcile``)
+over the limits or unreadable,
+5xx, "(from server)" fault, an
+answer that does not echo the
+request
 EN148 on a resend                  IN_PROGRESS         the first request is still running at
                                                        ANPR: wait, then resend
 ANPR answered KO                   REJECTED            final: recorded and raised
 gateway fault "(from client)",     REFUSED             final: not applied; recorded and raised
 HTTP 4xx
 =================================  ==================  ==========================================
+
+The transport decides ``delivered`` by the stage the attempt had reached
+(:class:`anpr_client.transport.Stage`), never by the kind of failure: a TLS error while the
+answer is read is as unknown as a reset.
 
 A new id is never allocated for the same logical operation. Attempts are bounded
 (``max_attempts`` sends) and spaced by exponential backoff with jitter: the n-th wait is

@@ -10,8 +10,9 @@ A request goes: payload → ``testataRichiesta`` filled and fitted to the family
 listed, nothing sent) → local checks (:mod:`anpr_client.validation`) → SOAP envelope
 (:mod:`.envelope`) → security frame (the ``wsse`` hook, zeep's shape: ``apply(envelope,
 headers)``) → a :class:`~anpr_client.results.PreparedRequest`. An answer goes: faults first,
-MTOM, tolerant decoding → a :class:`~anpr_client.results.Result`, or the exception of
-:mod:`anpr_client.errors` that says what happened.
+MTOM, tolerant decoding, the echo of the request's testata checked → a
+:class:`~anpr_client.results.Result`, or the exception of :mod:`anpr_client.errors` that says
+what happened.
 
 Safe to use from several threads: it keeps no per-call state (the default transport is made,
 and the local checker looked up, on first use). The frame and transport it holds must be
@@ -46,7 +47,7 @@ from ..transport import HttpRequest, HttpResponse, HttpTransport, Transport
 from .bundle import Bundle, Operation, get_bundle
 from .codec import decode, encode
 from .envelope import CONTENT_TYPE, build_envelope, read_answer
-from .testata import build_header, fit_header
+from .testata import build_header, check_echo, fit_header
 
 if TYPE_CHECKING:
     from ..validation import PersonChecker
@@ -197,12 +198,17 @@ class Binding:
         """Send prepared bytes and return the raw HTTP answer (no parsing)."""
         return self.transport.send(
             HttpRequest(
-                prepared.url, prepared.envelope, dict(_HTTP_HEADERS), self.settings.timeouts
+                prepared.url,
+                prepared.envelope,
+                dict(_HTTP_HEADERS),
+                self.settings.timeouts,
+                limits=self.settings.limits,
             )
         )
 
     def send(self, prepared: PreparedRequest) -> Result[dict[str, Any]]:
-        """Send a prepared request and read the answer (see :meth:`read`)."""
+        """Send a prepared request and read the answer (see :meth:`read`), checking that it
+        echoes the request."""
         return self.read(prepared.operation, self.transmit(prepared), request=prepared)
 
     # ------------------------------------------------------------------ reading
@@ -212,7 +218,7 @@ class Binding:
         operation: str | Operation,
         response: HttpResponse,
         *,
-        request: PreparedRequest | None = None,
+        request: PreparedRequest | Mapping[str, Any] | None = None,
     ) -> Result[dict[str, Any]]:
         """Read an HTTP answer to ``operation``.
 
@@ -223,14 +229,17 @@ class Binding:
         are also emitted as :class:`~anpr_client.errors.AnprWarning`, pointing at the caller's
         line.
 
-        ``request``, the request this answers, lets an ``Internal Error (from client)`` rank
-        its causes by what was sent: its signature algorithm, and whether its frame verifies
-        with our own verifier (see :mod:`anpr_client.errors.faults`). Without it the
-        algorithm of this binding's frame is used.
+        ``request``, the request this answers (the prepared request, or its
+        ``testataRichiesta``): an OK or KO answer whose ``testataRisposta`` names another id,
+        operation or Comune raises :class:`~anpr_client.errors.EchoMismatch` (outcome unknown)
+        instead; and a prepared request lets an ``Internal Error (from client)`` rank its causes
+        by what was sent: its signature algorithm, and whether its frame verifies with our own
+        verifier (see :mod:`anpr_client.errors.faults`). Without one the algorithm of this
+        binding's frame is used.
         """
         op = self.operation(operation)
         try:
-            answer = read_answer(response, operation=op.code)
+            answer = read_answer(response, operation=op.code, limits=self.settings.limits)
         except InternalErrorFromClient as fault:
             raise fault_exception(
                 fault.faultstring,
@@ -264,6 +273,9 @@ class Binding:
             ):
                 outcome, value = key, inner
         header = value.get("testataRisposta") or {}
+        if request is not None and isinstance(header, Mapping):
+            sent = request.header if isinstance(request, PreparedRequest) else request
+            check_echo(sent, header, operation=op.code)
         items = error_items(value)
         if outcome == "rispostaKO" or outcome.endswith("KO"):
             raise rejection_for(
@@ -289,9 +301,11 @@ class Binding:
             elapsed=response.elapsed,
         )
 
-    def _request_frame(self, request: PreparedRequest | None) -> RequestFrame | None:
+    def _request_frame(
+        self, request: PreparedRequest | Mapping[str, Any] | None
+    ) -> RequestFrame | None:
         """What is known of the frame of the request an Internal Error answered."""
-        if request is not None:
+        if isinstance(request, PreparedRequest):
             return request_frame(request.envelope)
         method = getattr(self.wsse, "signature_method", None)
         if self.wsse is None or method is None:

@@ -13,6 +13,10 @@ Elements are matched on ``{namespace}localname``, never on prefixes (ANPR's vary
 SOAP 1.2 fault of #2653 wraps them in whitespace). An ``xop:Include`` whose MIME part is
 missing, or that comes in an answer that is not MTOM at all, is a
 :class:`~anpr_client.errors.ProtocolError`: the data it stands for is not there.
+
+An answer is bounded before it is parsed, whatever transport brought it: its size by
+``[limits] max_answer_bytes``, its MTOM parts by ``max_mtom_parts``
+(:class:`~anpr_client.errors.AnswerTooLarge`).
 """
 
 from __future__ import annotations
@@ -22,9 +26,16 @@ from typing import Final
 
 from lxml import etree
 
-from ..errors.exceptions import AnprError, HTTPStatusError, ProtocolError, ServerUnavailable
+from ..errors.exceptions import (
+    AnprError,
+    AnswerTooLarge,
+    HTTPStatusError,
+    ProtocolError,
+    ServerUnavailable,
+)
 from ..errors.faults import fault_exception
 from ..safexml import NS, parse_xml
+from ..settings import Limits
 from ..transport import HttpResponse
 from .mtom import Attachment, inline_attachments, is_related, parse_related
 
@@ -96,13 +107,25 @@ def _soap12_fault(root: etree._Element, response: HttpResponse, operation: str |
     )
 
 
-def read_answer(response: HttpResponse, *, operation: str | None = None) -> SoapAnswer:
+_DEFAULT_LIMITS: Final = Limits()
+
+
+def read_answer(
+    response: HttpResponse, *, operation: str | None = None, limits: Limits = _DEFAULT_LIMITS
+) -> SoapAnswer:
     """Parse an HTTP answer into its SOAP payload, raising typed errors for faults."""
     body = response.body
+    if len(body) > limits.max_answer_bytes:
+        raise AnswerTooLarge(
+            f"the answer to {operation or 'the request'} has {len(body)} bytes, more than "
+            f"{limits.max_answer_bytes} (limits.max_answer_bytes); the operation may have "
+            "been applied",
+            limit="limits.max_answer_bytes",
+        )
     attachments: dict[str, Attachment] = {}
     multipart = is_related(response.content_type)
     if multipart:
-        related = parse_related(body, response.content_type)
+        related = parse_related(body, response.content_type, max_parts=limits.max_mtom_parts)
         body = related.root
         attachments = dict(related.attachments)
     if not body.strip():

@@ -6,11 +6,17 @@ ANPR's server stack (Apache CXF) answers some operations as MTOM: the 6001 certi
 :func:`inline_attachments` puts each attachment back as base64 text, so the rest of the client
 reads MTOM and plain answers the same way. :func:`build_related` does the opposite (used by the
 simulator to answer like CXF does).
+
+Reading is bounded: at most ``max_parts`` parts (``[limits] max_mtom_parts``; more is
+:class:`~anpr_client.errors.AnswerTooLarge`), each no larger than the message that carries it,
+whose own size the transport and :func:`~.envelope.read_answer` bound; a part that is not what
+its headers say (invalid base64) is a :class:`~anpr_client.errors.ProtocolError`.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
 import re
 import secrets
 from collections.abc import Mapping
@@ -19,8 +25,9 @@ from urllib.parse import unquote
 
 from lxml import etree
 
-from ..errors.exceptions import ProtocolError
+from ..errors.exceptions import AnswerTooLarge, ProtocolError
 from ..safexml import NS
+from ..settings import Limits
 
 __all__ = [
     "Attachment",
@@ -73,14 +80,26 @@ def _cid(value: str) -> str:
     return value
 
 
-def parse_related(body: bytes, content_type: str) -> RelatedMessage:
-    """Split a ``multipart/related`` body into its root part and attachments."""
+def parse_related(
+    body: bytes, content_type: str, *, max_parts: int = Limits.max_mtom_parts
+) -> RelatedMessage:
+    """Split a ``multipart/related`` body into its root part and attachments (at most
+    ``max_parts`` parts)."""
     params = _params(content_type)
     boundary = params.get("boundary")
     if not boundary:
         raise ProtocolError("multipart/related answer without a boundary parameter")
-    delimiter = b"--" + boundary.encode("latin-1")
-    chunks = body.split(delimiter)
+    try:
+        delimiter = b"--" + boundary.encode("latin-1")
+    except UnicodeEncodeError:
+        raise ProtocolError("multipart/related boundary is not Latin-1") from None
+    chunks = body.split(delimiter, max_parts + 1)
+    if len(chunks) == max_parts + 2 and not chunks[-1].startswith(b"--"):
+        raise AnswerTooLarge(
+            f"the MTOM answer has more than {max_parts} parts (limits.max_mtom_parts); "
+            "the operation may have been applied",
+            limit="limits.max_mtom_parts",
+        )
     if len(chunks) < 3:
         raise ProtocolError("multipart/related answer with no parts")
     parts: list[tuple[dict[str, str], bytes]] = []
@@ -104,7 +123,12 @@ def parse_related(body: bytes, content_type: str) -> RelatedMessage:
                 headers[name.strip().lower()] = value.strip()
         encoding = headers.get("content-transfer-encoding", "binary").lower()
         if encoding == "base64":
-            content = base64.b64decode(content)
+            try:
+                content = base64.b64decode(content, validate=False)
+            except (binascii.Error, ValueError):
+                raise ProtocolError(
+                    f"MTOM part {headers.get('content-id', len(parts) + 1)!r} is not valid base64"
+                ) from None
         parts.append((headers, content))
     if not parts:
         raise ProtocolError("multipart/related answer with no parts")

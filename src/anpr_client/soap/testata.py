@@ -8,6 +8,10 @@ collision-free in practice.
 
 The E00x services (other bodies, not Comuni) call the same id ``idOperazioneClient``:
 :data:`ID_FIELDS`, :func:`id_field` and :func:`operation_id` are the one place that knows it.
+
+An answer's ``testataRisposta`` echoes the request's id, ``codMittente`` and
+``operazioneRichiesta`` (italia/anpr#1875 and the 4005 examples show it on the wire; the XSD
+makes the three required): :func:`check_echo` refuses an answer that names another.
 """
 
 from __future__ import annotations
@@ -18,12 +22,15 @@ import secrets
 from collections.abc import Collection, Mapping
 from typing import Any, Final
 
+from ..errors.exceptions import EchoMismatch
 from ..settings import Settings
 
 __all__ = [
+    "ECHOED_FIELDS",
     "ID_FIELDS",
     "ID_PATTERN",
     "build_header",
+    "check_echo",
     "fit_header",
     "generated_fields",
     "id_field",
@@ -37,6 +44,8 @@ ID_FIELDS: Final = ("idOperazioneComune", "idOperazioneClient")
 """The names of a request's id: the Comuni's testata, then the E00x services' own."""
 _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _RANDOM_CHARS: Final = 8
+ECHOED_FIELDS: Final = ("codMittente", "operazioneRichiesta")
+"""The fields besides the id that ``testataRisposta`` echoes from ``testataRichiesta``."""
 
 _FIELDS: Final = (
     "idOperazioneComune",
@@ -129,3 +138,34 @@ def fit_header(
     if name != ID_FIELDS[0] and ID_FIELDS[0] in fitted:
         fitted.setdefault(name, fitted.pop(ID_FIELDS[0]))
     return {k: v for k, v in fitted.items() if k in fields or k in overrides}
+
+
+def check_echo(request: Mapping[str, Any], answer: Mapping[str, Any], *, operation: str) -> None:
+    """Raise :class:`~anpr_client.errors.EchoMismatch` unless the answer's ``testataRisposta``
+    (``answer``) echoes the request's ``testataRichiesta`` (``request``): the same id (either
+    name), ``codMittente`` and ``operazioneRichiesta``. An answer without a testata, or a
+    request without one (N000), is not checked: there is nothing to compare.
+    """
+    if not request or not answer:
+        return
+    expected_id = operation_id(request)
+    if expected_id is not None:
+        _compare(id_field(request), expected_id, operation_id(answer), operation)
+    for name in ECHOED_FIELDS:
+        expected = request.get(name)
+        if expected is not None:
+            got = answer.get(name)
+            _compare(name, str(expected), None if got is None else str(got), operation)
+
+
+def _compare(field: str, expected: str, received: str | None, operation: str) -> None:
+    if received is not None and received.strip() == expected.strip():
+        return
+    named = "names no " + field if received is None else f"names {field} {received!r}"
+    raise EchoMismatch(
+        f"the answer to {operation} {named}, not {expected!r} as the request did: it is not "
+        "the answer to this request, and the operation may have been applied",
+        field=field,
+        expected=expected,
+        received=received,
+    )

@@ -4,13 +4,15 @@ A transport knows nothing of SOAP, WS-Security or retries (those sit above it). 
 :class:`Transport`, and three implementations:
 
 =====================  =====================================================================
-:mod:`.https`          :class:`HttpTransport`: HTTPS with one ``ssl.SSLContext`` (see
-                       :mod:`.tls`) and timeouts always set; network errors become
-                       :mod:`anpr_client.errors` classes that say whether the request may
-                       have reached the server
+:mod:`.https`          :class:`HttpTransport`: HTTPS on urllib3 with one ``ssl.SSLContext``
+                       (see :mod:`.tls`), timeouts always set, every answer bounded
+                       (``[limits]``); each failure becomes the :mod:`anpr_client.errors`
+                       class its :class:`Stage` implies (delivered or outcome unknown)
+:mod:`.wire`           HTTP/1.1 on a connected socket: the request written, the answer read
+                       within the deadline and size limits
 :mod:`.wsgi`           :class:`WsgiTransport`: a WSGI application called in-process
 :mod:`.mock`           :class:`MockTransport`: a function turned into a server, for tests
-:mod:`.models`         :class:`HttpRequest`, :class:`HttpResponse`
+:mod:`.models`         :class:`HttpRequest`, :class:`HttpResponse`, :class:`Stage`
 :mod:`.tls`            the client's ``SSLContext`` from the settings (trust, mutual TLS)
 =====================  =====================================================================
 """
@@ -18,7 +20,7 @@ A transport knows nothing of SOAP, WS-Security or retries (those sit above it). 
 from .base import Transport
 from .https import HttpTransport
 from .mock import MockTransport
-from .models import HttpRequest, HttpResponse
+from .models import HttpRequest, HttpResponse, Stage
 from .wsgi import WsgiApp, WsgiTransport
 
 __all__ = [
@@ -26,6 +28,7 @@ __all__ = [
     "HttpResponse",
     "HttpTransport",
     "MockTransport",
+    "Stage",
     "Transport",
     "WsgiApp",
     "WsgiTransport",

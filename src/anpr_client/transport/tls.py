@@ -1,9 +1,11 @@
 """One ``ssl.SSLContext`` for every HTTPS connection the client opens.
 
-The server is always verified (against ``ca_bundle`` when given, else the system trust store);
-there is no way to switch verification off, and the trust anchors should be a CA (ANPR's
-"CA Postazioni…"), never a pinned leaf: ANPR renews its leaf certificates (italia/anpr#1826,
-#1905, #4339, #5149).
+The server is always verified, and the context is the only source of trust: with a
+``ca_bundle``, exactly its CAs; the system's store (OpenSSL's default paths, ``SSL_CERT_FILE``)
+only when no ``ca_bundle`` is given or ``[tls] trust_system = true`` says so. No other bundle
+(certifi's, ``REQUESTS_CA_BUNDLE``) is ever added. There is no way to switch verification off,
+and the trust anchors should be a CA (ANPR's "CA Postazioni…"), never a pinned leaf: ANPR renews
+its leaf certificates (italia/anpr#1826, #4339, #5149).
 
 Mutual TLS with the workstation certificate (``[tls_client]``, PKCS#12 or PEM) is optional:
 ANPR's SOAP services do not ask for it today, but some deployments put a TLS-terminating proxy
@@ -18,7 +20,8 @@ Integrators::
     ctx = ssl_context_from_settings(settings)          # server trust + optional mTLS
     ctx = create_ssl_context(ca_bundle, client_key=SoftwareKey.from_pkcs12(path, password))
 
-The context can be shared by requests adapters and ``httpx`` clients, from several threads.
+The context can be shared by our transport, ``httpx`` clients and requests adapters (see
+:attr:`HttpTransport.session <anpr_client.transport.HttpTransport.session>`), from several threads.
 """
 
 from __future__ import annotations
@@ -61,12 +64,24 @@ class ClientCertificateInfo:
 
 
 def create_ssl_context(
-    ca_bundle: Path | None = None, *, client_key: SoftwareKey | None = None
+    ca_bundle: Path | None = None,
+    *,
+    client_key: SoftwareKey | None = None,
+    trust_system: bool | None = None,
 ) -> ssl.SSLContext:
-    """A client context: TLS ≥ 1.2, hostname checking on, trust = ``ca_bundle`` or the system.
+    """A client context: TLS ≥ 1.2, hostname checking on, trusting exactly ``ca_bundle``.
 
-    With ``client_key`` the context also presents that certificate (mutual TLS).
+    ``trust_system`` adds the system's trust store: ``None`` only when there is no
+    ``ca_bundle``, ``True`` in addition to it, ``False`` never (then ``ca_bundle`` is
+    required). With ``client_key`` the context also presents that certificate (mutual TLS).
     """
+    system = ca_bundle is None if trust_system is None else trust_system
+    if ca_bundle is None and not system:
+        raise ConfigurationError(
+            "[tls] trust_system = false and no ca_bundle: no certificate could be trusted",
+            setting="tls.trust_system",
+            rule="ca_bundle is required when trust_system is false",
+        )
     if ca_bundle is not None:
         try:
             ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=str(ca_bundle))
@@ -76,6 +91,8 @@ def create_ssl_context(
                 setting="ca_bundle",
                 rule="readable PEM file",
             ) from None
+        if system:
+            ctx.load_default_certs(ssl.Purpose.SERVER_AUTH)
     else:
         ctx = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
@@ -146,7 +163,8 @@ def ssl_context_from_settings(
     secret: SecretCallback | None = None,
     client_key: SoftwareKey | None = None,
 ) -> ssl.SSLContext:
-    """The client's context: ``settings.ca_bundle`` trust, plus ``[tls_client]`` when set.
+    """The client's context: ``settings.ca_bundle`` trust (and the system's as ``[tls]
+    trust_system`` says), plus ``[tls_client]`` when set.
 
     ``secret`` supplies the PKCS#12/PEM password (otherwise ``password_env`` is read);
     ``client_key`` passes an already loaded key instead (e.g. shared with the frame).
@@ -165,4 +183,6 @@ def ssl_context_from_settings(
         loaded = load_key_source(settings.tls_client, secret=secret, purpose="tls_client")
         assert isinstance(loaded, SoftwareKey)
         client_key = loaded
-    return create_ssl_context(settings.ca_bundle, client_key=client_key)
+    return create_ssl_context(
+        settings.ca_bundle, client_key=client_key, trust_system=settings.tls.trust_system
+    )

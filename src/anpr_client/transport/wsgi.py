@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
-from requests.structures import CaseInsensitiveDict
+from urllib3 import HTTPHeaderDict
 
 from .models import HttpRequest, HttpResponse
 
@@ -57,7 +57,7 @@ class WsgiTransport:
             status: str, headers: list[tuple[str, str]], exc_info: Any = None
         ) -> Any:
             captured["status"] = int(status.split(" ", 1)[0])
-            captured["headers"] = CaseInsensitiveDict(dict(headers))
+            captured["headers"] = HTTPHeaderDict(headers)
             return lambda data: None
 
         started = time.monotonic()
