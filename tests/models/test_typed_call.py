@@ -30,6 +30,7 @@ from anpr_client.simulator import Simulator
 from anpr_client.soap.bundle import get_bundle
 from anpr_client.soap.codec import encode
 from anpr_client.soap.envelope import build_envelope
+from tests.echo import echo_request
 from tests.samples import sample_payload
 
 BUNDLE = get_bundle()
@@ -45,7 +46,8 @@ def _answering(body: bytes, seen: list[HttpRequest] | None = None) -> MockTransp
     def handler(request: HttpRequest) -> HttpResponse:
         if seen is not None:
             seen.append(request)
-        return HttpResponse(200, {"content-type": "text/xml"}, body)
+        answer = echo_request(request.body, body) if body else body
+        return HttpResponse(200, {"content-type": "text/xml"}, answer)
 
     return MockTransport(handler)
 
