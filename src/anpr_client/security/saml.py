@@ -101,7 +101,10 @@ def parse_instant(value: str | None, what: str) -> dt.datetime:
         raise MalformedFrame(f"{what} = {value!r} is not an xs:dateTime") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past datetime.max in UTC
+        raise MalformedFrame(f"{what} = {value!r} is out of range") from None
 
 
 @dataclass(frozen=True)
