@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from cryptography import x509
 from lxml import etree
 
 from anpr_client.errors.exceptions import (
@@ -270,3 +271,20 @@ def test_a_certificate_with_a_duplicated_extension_is_a_typed_refusal(
     assert err.value.check == "trust-format"
     assert "DuplicateExtension" in str(err.value)
     assert gateway_fault(err.value) == "Rejected by policy. (from client)"
+    # A certificate object that reached the trust store by another way is refused there.
+    with pytest.raises(UntrustedCertificate) as untrusted:
+        trust.validate(
+            x509.load_der_x509_certificate(duplicated_extension_certificate(pki.comune, pki.ca)),
+            at=dt.datetime.now(dt.UTC),
+        )
+    assert untrusted.value.check == "trust-format"
+
+
+def test_non_ascii_base64_is_a_typed_refusal(pki: Pki, trust: TrustStore) -> None:
+    envelope = etree.fromstring(signed_3002(pki))
+    digest = _message_signature(envelope).find(f".//{{{DS}}}DigestValue")
+    assert digest is not None
+    digest.text = "é" + (digest.text or "")
+    with pytest.raises(MalformedFrame) as err:
+        verify_envelope(etree.tostring(envelope), trust=trust)
+    assert "not base64" in str(err.value)

@@ -34,8 +34,13 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from anpr_client.credentials.base import HashName, KeySource, hash_bytes
-from anpr_client.errors.exceptions import CmsRejected, CredentialError, DecryptionError
-from anpr_client.security.trust import TrustStore
+from anpr_client.errors.exceptions import (
+    CmsRejected,
+    CredentialError,
+    DecryptionError,
+    UntrustedCertificate,
+)
+from anpr_client.security.trust import TrustStore, load_certificate
 
 __all__ = [
     "VerifiedSignedData",
@@ -185,8 +190,12 @@ def verify_signed_data(
     info = infos[0]
     certs: list[x509.Certificate] = []
     for choice in signed_data["certificates"] or ():
-        if choice.name == "certificate":
-            certs.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+        if choice.name != "certificate":
+            continue
+        try:
+            certs.append(load_certificate(choice.chosen.dump(), what=f"{what} certificate"))
+        except UntrustedCertificate as exc:
+            raise CmsRejected(str(exc), check="cms-format") from None
     signer = _find_signer(info["sid"], certs)
     if signer is None:
         raise CmsRejected(f"{what}: the signer certificate is not included", check="cms-format")

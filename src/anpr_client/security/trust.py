@@ -38,7 +38,7 @@ from anpr_client.errors.exceptions import (
     UntrustedCertificate,
 )
 
-__all__ = ["SignerPins", "TrustStore", "fingerprint", "unreadable"]
+__all__ = ["SignerPins", "TrustStore", "fingerprint", "load_certificate", "unreadable"]
 
 _MAX_DEPTH = 6
 _FINGERPRINT: Final = re.compile(r"[0-9a-f]{64}")
@@ -50,6 +50,7 @@ _UNREADABLE: Final = (
     UnsupportedAlgorithm,
     x509.DuplicateExtension,
     x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,
 )
 
 
@@ -69,6 +70,23 @@ def unreadable(certificate: x509.Certificate) -> str | None:
     except _UNREADABLE as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def load_certificate(der: bytes, *, what: str = "certificate") -> x509.Certificate:
+    """A DER certificate whose names, extensions and key all parse.
+
+    Raises :class:`UntrustedCertificate` (``check`` ``trust-format``) naming the problem,
+    whatever ``cryptography`` raised (it has its own exception types for a bad version, a
+    duplicated extension…): a certificate that cannot be read cannot be trusted.
+    """
+    try:
+        certificate = x509.load_der_x509_certificate(der)
+        problem = unreadable(certificate)
+    except _UNREADABLE as exc:
+        problem = f"{type(exc).__name__}: {exc}"
+    if problem is not None:
+        raise UntrustedCertificate(f"the {what} cannot be read ({problem})", check="trust-format")
+    return certificate
 
 
 def _subject(cert: x509.Certificate) -> str:

@@ -62,7 +62,7 @@ from anpr_client.security.policy import DEFAULT_POLICY, SecurityPolicy
 from anpr_client.security.saml import (
     SAML2_NS,
     VerifiedAssertion,
-    certificate_from_b64,
+    decode_certificate,
     parse_instant,
     verify_assertion,
 )
@@ -353,10 +353,7 @@ def _signer_certificate(
         text = certs[0].text
     else:
         raise MalformedFrame(f"unsupported KeyInfo {etree.QName(child).localname}", check="keyinfo")
-    certificate = certificate_from_b64(text)
-    if certificate is None:
-        raise MalformedFrame("the signer certificate cannot be decoded", check="keyinfo")
-    return certificate
+    return decode_certificate(text, "signer certificate")
 
 
 def _instant(element: etree._Element, what: str) -> dt.datetime:

@@ -25,7 +25,6 @@ against the trust store, its key, then the signature under the policy's allow-li
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import hmac
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -138,7 +137,7 @@ def _b64(data: bytes) -> str:
 def _b64decode(text: str | None, what: str) -> bytes:
     try:
         return base64.b64decode("".join((text or "").split()), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedFrame(f"{what} is not base64") from None
 
 
@@ -482,7 +481,7 @@ def _check_reference(
         expected_digest = base64.b64decode(
             "".join((digest_value.text or "").split()), validate=True
         )
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedFrame(f"{what}: digest of {uri} is not base64") from None
     return _PlannedReference(uri, target, prefixes, method, expected_digest, enveloped)
 
