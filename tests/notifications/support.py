@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import functools
+import json
 import socket
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,7 +14,7 @@ from lxml import etree
 
 from anpr_client.notifications import Inbox, NotificationReceiver
 from anpr_client.notifications.events import PAYLOAD_NS
-from anpr_client.security.trust import TrustStore
+from anpr_client.security.trust import SignerPins, TrustStore
 from anpr_client.simulator.pki import Identity, Pki, generate_test_pki, issue_certificate, name
 from anpr_client.simulator.push import build_request
 
@@ -112,10 +113,16 @@ def replace_contenuto(request: bytes, data: bytes) -> bytes:
     return etree.tostring(root)
 
 
+def anpr_signer_pin(pki: Pki) -> SignerPins:
+    """The pin of the test PKI's notification signer (ANPR's certificate, by subject)."""
+    return SignerPins.of(pki.notifications.certificate)
+
+
 def make_receiver(pki: Pki, inbox: Inbox, **kwargs: object) -> NotificationReceiver:
     options: dict[str, object] = {
         "keys": [pki.comune.key_source()],
         "trust": anpr_trust(pki),
+        "signers": anpr_signer_pin(pki),
         "recipients": (ISTAT_A,),
     }
     options.update(kwargs)
@@ -150,7 +157,9 @@ def write_settings(
     path = directory / "anpr.toml"
     path.write_text(
         f'codice_istat = "{pki.istat}"\n\n[notifications]\nstore = "{store}"\n'
-        f'anpr_ca = "{directory / "anpr-ca.pem"}"\n\n' + "\n".join(tables),
+        f'anpr_ca = "{directory / "anpr-ca.pem"}"\n'
+        f"signer_subjects = {json.dumps(list(anpr_signer_pin(pki).subjects))}\n\n"
+        + "\n".join(tables),
         encoding="utf-8",
     )
     return SettingsFiles(path, store)
