@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,7 @@ from typing import Final
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
+from cryptography.utils import CryptographyDeprecationWarning
 
 from anpr_client.errors.exceptions import (
     ConfigurationError,
@@ -43,8 +46,10 @@ __all__ = ["SignerPins", "TrustStore", "fingerprint", "load_certificate", "unrea
 _MAX_DEPTH = 6
 _FINGERPRINT: Final = re.compile(r"[0-9a-f]{64}")
 
-#: What reading a lazily parsed part of a certificate can raise on hostile DER.
+#: What reading a lazily parsed part of a certificate can raise on hostile DER (the deprecation
+#: warning too: a non-positive serial number warns today, and fails where warnings are errors).
 _UNREADABLE: Final = (
+    CryptographyDeprecationWarning,
     ValueError,
     TypeError,
     UnsupportedAlgorithm,
@@ -63,10 +68,10 @@ def unreadable(certificate: x509.Certificate) -> str | None:
     """Why a decoded certificate cannot be used (its names, extensions or key do not parse),
     or ``None``. ``cryptography`` parses these parts on first access: this reads them all."""
     try:
-        certificate.subject.rfc4514_string()
-        certificate.issuer.rfc4514_string()
-        _ = certificate.extensions
+        _ = certificate.subject, certificate.issuer, certificate.extensions
         certificate.public_key()
+        if certificate.serial_number <= 0:
+            return "its serial number is not positive (RFC 5280, 4.1.2.2)"
     except _UNREADABLE as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -78,7 +83,15 @@ def load_certificate(der: bytes, *, what: str = "certificate") -> x509.Certifica
     Raises :class:`UntrustedCertificate` (``check`` ``trust-format``) naming the problem,
     whatever ``cryptography`` raised (it has its own exception types for a bad version, a
     duplicated extension…): a certificate that cannot be read cannot be trusted.
+
+    The same few certificates arrive with every message (ANPR's signer, a Comune's CO-9999):
+    the last ones read are kept (bounded), so each is parsed once, not once per message.
     """
+    with _loaded_lock:
+        known = _loaded.get(der)
+        if known is not None:
+            _loaded.move_to_end(der)
+            return known
     try:
         certificate = x509.load_der_x509_certificate(der)
         problem = unreadable(certificate)
@@ -86,7 +99,16 @@ def load_certificate(der: bytes, *, what: str = "certificate") -> x509.Certifica
         problem = f"{type(exc).__name__}: {exc}"
     if problem is not None:
         raise UntrustedCertificate(f"the {what} cannot be read ({problem})", check="trust-format")
+    with _loaded_lock:
+        _loaded[der] = certificate
+        while len(_loaded) > _LOADED_MAX:
+            _loaded.popitem(last=False)
     return certificate
+
+
+_LOADED_MAX: Final = 256
+_loaded: OrderedDict[bytes, x509.Certificate] = OrderedDict()
+_loaded_lock = threading.Lock()
 
 
 def _subject(cert: x509.Certificate) -> str:
@@ -198,7 +220,13 @@ class SignerPins:
 class TrustStore:
     """Anchors + intermediates + revoked serials/fingerprints. Immutable and thread-safe."""
 
-    __slots__ = ("_anchors", "_by_subject", "_revoked_fingerprints", "_revoked_serials")
+    __slots__ = (
+        "_anchor_prints",
+        "_anchors",
+        "_by_subject",
+        "_revoked_fingerprints",
+        "_revoked_serials",
+    )
 
     def __init__(
         self,
@@ -211,6 +239,7 @@ class TrustStore:
         self._anchors = tuple(anchors)
         if not self._anchors:
             raise ConfigurationError("a trust store needs at least one trust anchor")
+        self._anchor_prints = frozenset(c.fingerprint(hashes.SHA256()) for c in self._anchors)
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         for cert in (*self._anchors, *intermediates):
             self._by_subject.setdefault(cert.subject, []).append(cert)
@@ -253,9 +282,8 @@ class TrustStore:
         )
 
     def is_revoked(self, certificate: x509.Certificate) -> bool:
-        return (
-            certificate.serial_number in self._revoked_serials
-            or fingerprint(certificate) in self._revoked_fingerprints
+        return certificate.serial_number in self._revoked_serials or bool(
+            self._revoked_fingerprints and fingerprint(certificate) in self._revoked_fingerprints
         )
 
     def validate(
@@ -274,11 +302,22 @@ class TrustStore:
         ``trust-not-yet-valid``, ``trust-usage``, ``trust-format``) otherwise. ``extra`` are
         untrusted intermediates that came with the message.
         """
-        problem = unreadable(certificate)
-        if problem is not None:
+        try:
+            return self._validate(certificate, at, skew, extra, purpose)
+        except _UNREADABLE as exc:  # a part cryptography parses on first access
             raise UntrustedCertificate(
-                f"the {purpose} certificate cannot be read ({problem})", check="trust-format"
-            )
+                f"the {purpose} certificate cannot be read ({type(exc).__name__}: {exc})",
+                check="trust-format",
+            ) from None
+
+    def _validate(
+        self,
+        certificate: x509.Certificate,
+        at: dt.datetime,
+        skew: float,
+        extra: Iterable[x509.Certificate],
+        purpose: str,
+    ) -> tuple[x509.Certificate, ...]:
         margin = dt.timedelta(seconds=skew)
         leaf_usage = _key_usage(certificate)
         if leaf_usage is not None and not leaf_usage.digital_signature:
@@ -293,10 +332,9 @@ class TrustStore:
                 pool.setdefault(cert.subject, []).append(cert)
         path = [certificate]
         current = certificate
-        anchors = {c.fingerprint(hashes.SHA256()) for c in self._anchors}
         for _ in range(_MAX_DEPTH):
             self._check_one(current, at, margin, purpose)
-            if current.fingerprint(hashes.SHA256()) in anchors:
+            if current.fingerprint(hashes.SHA256()) in self._anchor_prints:
                 return tuple(path)
             issuer = self._find_issuer(current, pool)
             if issuer is None:

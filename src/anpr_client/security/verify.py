@@ -39,6 +39,7 @@ simulator's business: :func:`anpr_client.simulator.gateway.gateway_fault`.)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -274,24 +275,28 @@ def _parse_bounded(data: bytes | etree._Element, policy: SecurityPolicy) -> etre
         root = parse_xml(raw, max_bytes=policy.max_document_bytes)
     except ProtocolError as exc:
         raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
-    count = depth = 0
-    for event, _ in etree.iterwalk(root, events=("start", "end")):
-        if event == "end":
-            depth -= 1
-            continue
-        count += 1
-        depth += 1
-        if depth > policy.max_depth:
-            raise MalformedFrame(
-                f"the message nests elements deeper than {policy.max_depth} levels",
-                check="too-deep",
-            )
-        if count > policy.max_elements:
-            raise MalformedFrame(
-                f"the message has more than {policy.max_elements} elements",
-                check="too-many-elements",
-            )
+    # Both in libxml2's XPath engine: a walk in C, a few microseconds for a real request.
+    count = _COUNT_ELEMENTS(root)
+    if isinstance(count, float) and count > policy.max_elements:
+        raise MalformedFrame(
+            f"the message has more than {policy.max_elements} elements",
+            check="too-many-elements",
+        )
+    if _deeper_than(policy.max_depth)(root) is True:
+        raise MalformedFrame(
+            f"the message nests elements deeper than {policy.max_depth} levels",
+            check="too-deep",
+        )
     return root
+
+
+_COUNT_ELEMENTS: Final = etree.XPath("count(//*)")
+
+
+@functools.lru_cache(maxsize=8)
+def _deeper_than(depth: int) -> etree.XPath:
+    """An XPath true when some element is nested deeper than ``depth`` levels."""
+    return etree.XPath("boolean(" + "/*" * (depth + 1) + ")")
 
 
 def presented_signer(data: bytes | etree._Element, policy: SecurityPolicy) -> x509.Certificate:
