@@ -46,6 +46,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from bench_security import ENVELOPE as ENVELOPE_3002  # the request bench_security.py signs
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -64,23 +65,6 @@ from anpr_client.security.verify import verify_envelope
 from anpr_client.simulator.gateway import MemoTrustStore, _WorkstationProofs
 from anpr_client.simulator.pki import Pki, generate_test_pki
 from anpr_client.simulator.push import build_request
-
-# soap:Envelope/soap:Body/ns:Richiesta3002, as bench_security.py signs it.
-ENVELOPE_3002 = (
-    b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
-    b'<ns2:Richiesta3002 xmlns:ns2="http://sogei.it/ANPR/3000consultazione">'
-    b"<testataRichiesta><idOperazioneComune>1700000000123</idOperazioneComune>"
-    b"<codMittente>058091</codMittente><codDestinatario>ANPR05</codDestinatario>"
-    b"<operazioneRichiesta>3002</operazioneRichiesta>"
-    b"<dataOraRichiesta>2025-01-15T10:00:00.000+01:00</dataOraRichiesta>"
-    b"<tipoOperazione>C</tipoOperazione><tipoInvio>TEST</tipoInvio>"
-    b"<nomeApplicativo>GESTIONALE</nomeApplicativo><versioneApplicativo>1.0</versioneApplicativo>"
-    b"<fornitoreApplicativo>ACME SRL</fornitoreApplicativo></testataRichiesta>"
-    b"<criteriRicerca><codiceFiscale>RSSMRA80A01H501U</codiceFiscale></criteriRicerca>"
-    b"<datiRichiesta><dataRiferimentoRichiesta>2025-01-15</dataRiferimentoRichiesta>"
-    b"<motivoRichiesta>1</motivoRichiesta><casoUso>C000</casoUso></datiRichiesta>"
-    b"</ns2:Richiesta3002></soap:Body></soap:Envelope>"
-)
 
 PAYLOAD = (
     '<ns:NotificaN010 xmlns:ns="http://sogei.it/ANPR/N000notificheComuni"><generalitaSoggetto>'

@@ -3,12 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,9 +15,9 @@ from anpr_client.notifications import Inbox
 from anpr_client.simulator.pki import Pki
 from tests.notifications.support import (
     CF_1,
-    free_port,
     make_receiver,
     outcome_of,
+    serve,
     signed_request,
     write_settings,
 )
@@ -30,45 +25,10 @@ from tests.notifications.support import (
 HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
 
-@contextmanager
-def serve(config: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    port = free_port()
-    args = [
-        sys.executable,
-        "-c",
-        "from anpr_client.cli.main import main; main()",
-        "notifications",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-        *extra,
-    ]
-    env = {**os.environ, "ANPR_TEST_P12": "p12-password"}
-    process = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        if "listening on" not in line:
-            process.kill()
-            pytest.fail(f"serve did not start: {line}{process.communicate(timeout=10)[1]}")
-        yield process, port
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        process.communicate(timeout=10)
-
-
 def test_serve_over_http_then_stop(pki: Pki, tmp_path: Path) -> None:
     files = write_settings(pki, tmp_path)
-    with serve(files.path) as (process, port):
+    with serve(files.path) as served:
+        process, port = served.process, served.port
         url = f"http://127.0.0.1:{port}/"
         reply = requests.post(url, data=signed_request(pki), headers=HEADERS, timeout=20)
         assert reply.status_code == 200
@@ -87,7 +47,8 @@ def test_serve_over_https(pki: Pki, tmp_path: Path) -> None:
     key, cert = pki.server.write_pem(tmp_path, "server")
     ca = tmp_path / "ca.pem"
     ca.write_bytes(pki.ca.cert_pem())
-    with serve(files.path, "--certfile", str(cert), "--keyfile", str(key)) as (_, port):
+    with serve(files.path, "--certfile", str(cert), "--keyfile", str(key)) as served:
+        port = served.port
         reply = requests.post(
             f"https://localhost:{port}/",
             data=signed_request(pki),

@@ -13,8 +13,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import time
-from collections.abc import Callable
 
 import pytest
 from cryptography import x509
@@ -42,6 +40,7 @@ from tests.security.support import (
     WSU,
     C14nSpy,
     add_references,
+    cpu_seconds,
     duplicated_extension_certificate,
     resign,
     security_of,
@@ -96,25 +95,15 @@ def test_the_signature_value_is_checked_before_any_reference_is_digested(
     assert spy.calls >= 4
 
 
-def _cpu(work: Callable[[], object]) -> float:
-    """The least thread CPU time of three runs of ``work`` (CPU time: the machine is shared)."""
-    best = float("inf")
-    for _ in range(3):
-        began = time.thread_time()
-        work()
-        best = min(best, time.thread_time() - began)
-    return best
-
-
 def test_the_attack_costs_about_what_parsing_it_costs(trust: TrustStore, attack: bytes) -> None:
-    parse = _cpu(lambda: parse_xml(attack))
+    parse = cpu_seconds(lambda: parse_xml(attack))
     for policy in (DEFAULT_POLICY, PERMISSIVE):
 
         def refuse(policy: SecurityPolicy = policy) -> None:
             with pytest.raises(VerificationError):
                 verify_envelope(attack, trust=trust, policy=policy)
 
-        verify = _cpu(refuse)
+        verify = cpu_seconds(refuse)
         # Before the fix: hundreds of times the parse (every subtree canonicalised).
         assert verify < 5 * parse + 0.005, (policy.max_references, verify, parse)
 

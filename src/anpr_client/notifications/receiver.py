@@ -343,19 +343,12 @@ class NotificationReceiver:
             related = parse_related(body, content_type)
             root = parse_xml(related.root, max_bytes=self._max)
             inline_attachments(root, related.attachments)
-        except ProtocolError as exc:
+        except (ProtocolError, ValueError) as exc:  # ValueError: binascii.Error, a bad part
             raise NotificationError(
-                f"the MTOM request is not acceptable: {exc}",
+                f"the MTOM request or one of its parts cannot be read: {type(exc).__name__}: {exc}",
                 outcome=ReplyCode.NOT_CONFORMING,
                 field="multipart/related",
-                rule="MTOM/XOP (W3C)",
-            ) from None
-        except ValueError as exc:  # e.g. binascii.Error: a part that is not base64
-            raise NotificationError(
-                f"an MTOM part cannot be decoded: {type(exc).__name__}: {exc}",
-                outcome=ReplyCode.NOT_CONFORMING,
-                field="multipart/related",
-                rule="Content-Transfer-Encoding of each part",
+                rule="MTOM/XOP (W3C), each part in its Content-Transfer-Encoding",
             ) from None
         return root
 
