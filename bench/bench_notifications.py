@@ -1,27 +1,54 @@
-"""Receiver throughput: notifications acknowledged per second on loopback.
+"""Receiver throughput, and what verifying one signed message costs against its RSA floor.
 
     python bench/bench_notifications.py [--count 400] [--clients 4] [--threads 8] [--fast]
+                                        [--rounds 15] [--skip-throughput]
 
-Prepares ``count`` distinct N010 notifications in advance, each a RichiestaN000 signed by a test
-"ANPR" key and encrypted for the Comune's CO-9999 certificate (as ANPR sends them), starts the
-receiver behind waitress on 127.0.0.1 (a real HTTP server, a durable SQLite inbox flushed on
-every commit unless ``--fast``), then posts them from ``clients`` threads with keep-alive
-connections. Prints the acknowledgements per second, latency percentiles and the time one
-notification spends in each stage of the receiver (verify, decrypt, parse, commit), then checks
-that every notification was answered 1 and stored exactly once. Loopback only; bounded in count.
+1. **Verification cost** (issue 18's rows "verify one signed request from scratch ≤ 8× six RSA
+   verifies, warm ≤ 3×"), in process, thread CPU time as the clock (the machine is shared),
+   variants interleaved in each round and the ratio taken per round (median of the rounds):
+
+   - *floor*: six RSA-2048 PKCS#1 v1.5 SHA-256 verifications with ``cryptography`` — what a
+     Comune's signed request needs at least: the message signature, the assertion signature,
+     the ``IdPostazioneFirmato`` CMS signature, and the three certificates' issuer signatures;
+   - *request, from scratch*: :func:`verify_envelope` on a signed 3002 request with a plain
+     :class:`TrustStore` (every path and the CMS verified anew), as the gateway's first request;
+   - *request, warm*: what the simulator's gateway does for later requests of the same
+     workstation: the frame verified in full, certificate paths and the ``IdPostazioneFirmato``
+     it already verified remembered;
+   - *notification*: the receiver's verification of one N000 push (pinned signer, fresh
+     Timestamp), against its own floor of two RSA verifications (message, certificate).
+
+2. **Throughput** (issue 18's row "N000 acknowledgements ≥ 500/s"): prepares ``count``
+   distinct N010 notifications in advance, each a RichiestaN000 signed by a test "ANPR" key and
+   encrypted for the Comune's CO-9999 certificate (as ANPR sends them), starts the receiver
+   behind waitress on 127.0.0.1 (a real HTTP server, a durable SQLite inbox flushed on every
+   commit unless ``--fast``), then posts them from ``clients`` threads with keep-alive
+   connections (the clients run in this process and share its CPU). Prints the
+   acknowledgements per second, latency percentiles and the time one notification spends in
+   each stage of the receiver (verify, decrypt, parse), then checks that every notification
+   was answered 1 and stored exactly once. Loopback only; bounded in count.
+
+Prints figures; asserts nothing but the correctness of what it measured.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import datetime as dt
+import os
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
+from bench_security import ENVELOPE as ENVELOPE_3002  # the request bench_security.py signs
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from anpr_client.credentials.base import KeySource
 from anpr_client.notifications import Inbox, NotificationReceiver, read_response
@@ -31,9 +58,12 @@ from anpr_client.notifications.receiver import RECEIVER_POLICY
 from anpr_client.notifications.server import make_server
 from anpr_client.safexml import parse_xml
 from anpr_client.security.cms import decrypt_enveloped
-from anpr_client.security.trust import TrustStore
+from anpr_client.security.frame import WsSecurity
+from anpr_client.security.policy import DEFAULT_POLICY
+from anpr_client.security.trust import SignerPins, TrustStore
 from anpr_client.security.verify import verify_envelope
-from anpr_client.simulator.pki import generate_test_pki
+from anpr_client.simulator.gateway import MemoTrustStore, _WorkstationProofs
+from anpr_client.simulator.pki import Pki, generate_test_pki
 from anpr_client.simulator.push import build_request
 
 PAYLOAD = (
@@ -46,16 +76,104 @@ PAYLOAD = (
 )
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=400)
-    parser.add_argument("--clients", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=8)
-    parser.add_argument("--fast", action="store_true", help="synchronous=NORMAL (no fsync)")
-    args = parser.parse_args()
-    count = max(1, min(args.count, 20_000))
+def _rsa_verifies(key: rsa.RSAPrivateKey, count: int) -> Callable[[], None]:
+    blob = os.urandom(700)
+    signature = key.sign(blob, padding.PKCS1v15(), hashes.SHA256())
+    public = key.public_key()
 
-    pki = generate_test_pki("058091")
+    def verify() -> None:
+        for _ in range(count):
+            public.verify(signature, blob, padding.PKCS1v15(), hashes.SHA256())
+
+    return verify
+
+
+def _cpu_ms(work: Callable[[], object], repeat: int) -> float:
+    began = time.thread_time()
+    for _ in range(repeat):
+        work()
+    return (time.thread_time() - began) / repeat * 1000
+
+
+def verification_cost(pki: Pki, rounds: int, repeat: int = 40) -> None:
+    """Issue 18's verification rows: each variant / its RSA floor, per round (median)."""
+    frame = WsSecurity(
+        signer=pki.comune.key_source(),
+        operator="RSSMRA80A01H501U",
+        id_sede=pki.istat,
+        workstation_id=pki.workstation_id,
+        workstation_key=pki.workstation.key_source(),
+        application_id="12345",
+        subject_locality="192.0.2.10",
+    )
+    request = frame.sign_bytes(ENVELOPE_3002)
+    plain = TrustStore([pki.ca.certificate])
+    memo = MemoTrustStore([pki.ca.certificate])
+    proofs = _WorkstationProofs()  # the gateway's memo of verified IdPostazioneFirmato
+    gateway_policy = DEFAULT_POLICY.allowing_sha1()
+    frame_policy = dataclasses.replace(gateway_policy, verify_id_postazione=False)
+
+    def scratch() -> None:
+        verify_envelope(request, trust=plain, policy=gateway_policy)
+
+    def warm() -> None:  # as simulator.gateway.Gateway.check verifies a known workstation
+        now = dt.datetime.now(dt.UTC)
+        verified = verify_envelope(request, trust=memo, policy=frame_policy, now=now)
+        assert verified.assertion is not None
+        proofs.verify(verified.assertion.attributes, trust=memo, policy=gateway_policy, now=now)
+
+    push = build_request(
+        PAYLOAD.format(op=1).encode(),
+        tipo_notifica="N010",
+        id_notifica="1",
+        cod_destinatario="058091",
+        recipient=pki.comune.certificate,
+        signer=pki.notifications.key_source(),
+    )
+    anpr = TrustStore([pki.anpr_ca.certificate])
+    pin = SignerPins.of(pki.notifications.certificate)
+
+    def notification() -> None:
+        verify_envelope(push, trust=anpr, policy=RECEIVER_POLICY, signers=pin)
+
+    six, two = _rsa_verifies(pki.comune.key, 6), _rsa_verifies(pki.comune.key, 2)
+    for work in (scratch, warm, notification, six, two):
+        work()  # warm-up (and the memos of the warm variant)
+    ratios: dict[str, list[float]] = {"scratch": [], "warm": [], "notification": []}
+    absolute: dict[str, list[float]] = {k: [] for k in (*ratios, "six", "two")}
+    for _ in range(rounds):
+        floor6 = _cpu_ms(six, repeat)
+        floor2 = _cpu_ms(two, repeat)
+        values = {
+            "scratch": _cpu_ms(scratch, repeat),
+            "warm": _cpu_ms(warm, repeat),
+            "notification": _cpu_ms(notification, repeat),
+        }
+        absolute["six"].append(floor6)
+        absolute["two"].append(floor2)
+        for name, value in values.items():
+            absolute[name].append(value)
+            ratios[name].append(value / (floor2 if name == "notification" else floor6))
+    med = {k: statistics.median(v) for k, v in absolute.items()}
+    rat = {k: statistics.median(v) for k, v in ratios.items()}
+    print(f"verification, thread CPU ms (median of {rounds} rounds of {repeat}):")
+    print(f"  floor: six RSA-2048 verifies                   {med['six']:6.3f}")
+    print(
+        f"  signed 3002 request, from scratch              {med['scratch']:6.3f}  "
+        f"= {rat['scratch']:5.2f}x the floor (goal <= 8x)"
+    )
+    print(
+        f"  signed 3002 request, warm (gateway memos)      {med['warm']:6.3f}  "
+        f"= {rat['warm']:5.2f}x the floor (goal <= 3x)"
+    )
+    print(f"  floor: two RSA-2048 verifies                   {med['two']:6.3f}")
+    print(
+        f"  N000 push, receiver (pinned, fresh Timestamp)  {med['notification']:6.3f}  "
+        f"= {rat['notification']:5.2f}x its floor"
+    )
+
+
+def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool) -> None:
     signer = pki.notifications.key_source()
     started = time.perf_counter()
     requests_ = [
@@ -76,14 +194,20 @@ def main() -> None:
     )
 
     trust = TrustStore([pki.anpr_ca.certificate])
+    pin = SignerPins.of(pki.notifications.certificate)
     key = pki.comune.key_source()
-    stages = _stages(requests_[0], trust, key)
-    print("one notification, in process (ms): " + ", ".join(f"{k} {v:.2f}" for k, v in stages))
+    stages = _stages(requests_[0], trust, pin, key)
+    print(
+        "one notification, in process (thread CPU ms): "
+        + ", ".join(f"{k} {v:.2f}" for k, v in stages)
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
-        inbox = Inbox(Path(tmp) / "inbox.sqlite", durable=not args.fast)
-        receiver = NotificationReceiver(inbox, keys=[key], trust=trust, recipients=("058091",))
-        server = make_server(receiver, "127.0.0.1", 0, threads=args.threads)
+        inbox = Inbox(Path(tmp) / "inbox.sqlite", durable=not fast)
+        receiver = NotificationReceiver(
+            inbox, keys=[key], trust=trust, signers=pin, recipients=("058091",)
+        )
+        server = make_server(receiver, "127.0.0.1", 0, threads=threads)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         url = f"http://127.0.0.1:{server.port}/n000"
@@ -99,10 +223,10 @@ def main() -> None:
             return time.perf_counter() - t0, read_response(reply.content)[1]
 
         post(requests_[0])  # warm-up (also checks the set-up); a redelivery afterwards
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.clients) as pool:
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        with ThreadPoolExecutor(max_workers=clients) as pool:
             results = list(pool.map(post, requests_))
-        elapsed = time.perf_counter() - t0
+        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         server.close()
         thread.join(10)
         stored = inbox.count()
@@ -112,8 +236,15 @@ def main() -> None:
     outcomes = {code for _, code in results}
     print(
         f"receiver: {count / elapsed:.0f} notifications acknowledged/s "
-        f"({count} in {elapsed:.2f} s, {args.clients} clients, {args.threads} server threads, "
-        f"{'no fsync' if args.fast else 'fsync per commit'})"
+        f"({count} in {elapsed:.2f} s, {clients} clients, {threads} server threads, "
+        f"{'no fsync' if fast else 'fsync per commit'}, {os.cpu_count()} CPUs)"
+    )
+    cores = os.cpu_count() or 1
+    per_ack = cpu / count * 1000
+    print(
+        f"process CPU per acknowledgement: {per_ack:.2f} ms (receiver + the in-process "
+        f"clients): at most {cores * 1000 / per_ack:.0f}/s on {cores} CPUs with this process "
+        "alone (the wall-clock rate above also depends on the machine's other load)"
     )
     print(
         f"latency ms: median {statistics.median(latencies):.1f}, "
@@ -124,18 +255,35 @@ def main() -> None:
         raise SystemExit("FAILED: not every notification was acknowledged and stored once")
 
 
-def _stages(body: bytes, trust: TrustStore, key: KeySource) -> list[tuple[str, float]]:
-    """Median in-process time of each receiver stage over 50 runs (ms)."""
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=400)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--fast", action="store_true", help="synchronous=NORMAL (no fsync)")
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--skip-throughput", action="store_true")
+    args = parser.parse_args()
+    pki = generate_test_pki("058091")
+    verification_cost(pki, max(3, min(args.rounds, 200)))
+    if not args.skip_throughput:
+        throughput(pki, max(1, min(args.count, 20_000)), args.clients, args.threads, args.fast)
+
+
+def _stages(
+    body: bytes, trust: TrustStore, pin: SignerPins, key: KeySource
+) -> list[tuple[str, float]]:
+    """Median in-process thread CPU time of each receiver stage over 50 runs (ms)."""
     timings: dict[str, list[float]] = {"verify": [], "decrypt": [], "parse+decode": []}
     for _ in range(50):
-        t0 = time.perf_counter()
-        verified = verify_envelope(body, trust=trust, policy=RECEIVER_POLICY)
-        t1 = time.perf_counter()
+        t0 = time.thread_time()
+        verified = verify_envelope(body, trust=trust, policy=RECEIVER_POLICY, signers=pin)
+        t1 = time.thread_time()
         request = read_request(verified.payload)
         plain = decrypt_enveloped(request.contenuto, [key])
-        t2 = time.perf_counter()
+        t2 = time.thread_time()
         decode_notification("N010", parse_xml(plain), id_notifica=request.id_notifica)
-        t3 = time.perf_counter()
+        t3 = time.thread_time()
         timings["verify"].append(t1 - t0)
         timings["decrypt"].append(t2 - t1)
         timings["parse+decode"].append(t3 - t2)

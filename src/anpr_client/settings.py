@@ -432,6 +432,39 @@ class NotificationSettings:
     """Trust anchors for ANPR's notification signing certificate."""
     pull: PullSettings = field(default_factory=PullSettings)
     """Bounds of a 4005 pull."""
+    signer_subjects: tuple[str, ...] = ()
+    """Subject names (RFC 4514) of ANPR's notification signer: a certificate of ``anpr_ca``
+    with another subject is refused. Several may be listed (a renewal)."""
+    signer_fingerprints: tuple[str, ...] = ()
+    """SHA-256 fingerprints of accepted notification signer certificates (besides subjects)."""
+    timestamp_max_age: float = 1500.0
+    """Oldest accepted ``wsu:Created`` of a push, seconds (plus ``clock_skew``): 25 minutes,
+    ANPR's whole redelivery schedule (5 attempts, 5 minutes apart)."""
+    clock_skew: float = 60.0
+    """Seconds of clock difference tolerated with ANPR (Timestamp, certificates)."""
+    require_timestamp: bool = True
+    """A push must carry a signed ``wsu:Timestamp`` with ``Created`` and ``Expires``."""
+
+    def __post_init__(self) -> None:
+        for name in ("signer_subjects", "signer_fingerprints"):
+            value = getattr(self, name)
+            items = (value,) if isinstance(value, str) else tuple(value)
+            if not all(isinstance(item, str) for item in items):
+                raise ConfigurationError(
+                    f"setting 'notifications.{name}' must be a list of strings",
+                    setting=f"notifications.{name}",
+                    rule="list of strings",
+                )
+            object.__setattr__(self, name, items)
+        for name, low, high in (("timestamp_max_age", 60, 86400), ("clock_skew", 0, 3600)):
+            value = getattr(self, name)
+            if not low <= value <= high:
+                raise ConfigurationError(
+                    f"setting 'notifications.{name}' = {value!r} must be between {low} and "
+                    f"{high} seconds",
+                    setting=f"notifications.{name}",
+                    rule=f"{low}..{high}",
+                )
 
 
 @dataclass(frozen=True)
@@ -660,6 +693,9 @@ _TOP_LEVEL = {
 }
 
 
+_PIN_LISTS = ("signer_subjects", "signer_fingerprints")
+
+
 def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path | None) -> Settings:
     """Build :class:`Settings` from a parsed TOML document (relative paths against ``base``)."""
     for key in data:
@@ -778,11 +814,24 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         )
     if "notifications" in data:
         nt = dict(_table(data, "notifications"))
+        scalars: dict[str, type] = {
+            "timestamp_max_age": float,
+            "clock_skew": float,
+            "require_timestamp": bool,
+        }
         for key in nt:
-            if key not in ("store", "decrypt_keys", "anpr_ca", "pull"):
+            if key not in ("store", "decrypt_keys", "anpr_ca", "pull", *_PIN_LISTS, *scalars):
                 raise ConfigurationError(
                     f"unknown setting 'notifications.{key}'", setting=f"notifications.{key}"
                 )
+        extra: dict[str, Any] = {
+            key: _typed(nt[key], kind, f"notifications.{key}")
+            for key, kind in scalars.items()
+            if key in nt
+        }
+        for key in _PIN_LISTS:
+            if key in nt:
+                extra[key] = tuple(_typed(nt[key], list, f"notifications.{key}"))
         keys = nt.get("decrypt_keys", [])
         if not isinstance(keys, list):
             raise ConfigurationError(
@@ -806,6 +855,7 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
                 "notifications.pull",
                 {"max_pages": int, "max_requests": int, "max_page_bytes": int},
             ),
+            **extra,
         )
     return Settings(**kwargs)
 

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import functools
+import json
+import os
+import signal
 import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from cryptography import x509
 from lxml import etree
 
 from anpr_client.notifications import Inbox, NotificationReceiver
 from anpr_client.notifications.events import PAYLOAD_NS
-from anpr_client.security.trust import TrustStore
+from anpr_client.security.trust import SignerPins, TrustStore
 from anpr_client.simulator.pki import Identity, Pki, generate_test_pki, issue_certificate, name
 from anpr_client.simulator.push import build_request
 
@@ -80,8 +89,12 @@ def signed_request(
     signer: Identity | None = None,
     cod_destinatario: str = ISTAT_A,
     algorithm: str = "rsa-sha256",
+    sent_at: dt.datetime | None = None,
+    timestamp_ttl: int | None = 300,
 ) -> bytes:
-    """A RichiestaN000 as ANPR sends it (``recipient="comune"``: encrypted for CO-9999)."""
+    """A RichiestaN000 as ANPR sends it (``recipient="comune"``: encrypted for CO-9999),
+    signed at ``sent_at`` (default: now) with a Timestamp valid ``timestamp_ttl`` seconds
+    (``None``: no Timestamp)."""
     cert = pki.comune.certificate if recipient == "comune" else recipient
     assert not isinstance(cert, str)
     return build_request(
@@ -92,6 +105,8 @@ def signed_request(
         recipient=cert,
         signer=(signer or pki.notifications).key_source(),
         algorithm=algorithm,  # type: ignore[arg-type]
+        sent_at=sent_at,
+        timestamp_ttl=timestamp_ttl,
     )
 
 
@@ -112,10 +127,16 @@ def replace_contenuto(request: bytes, data: bytes) -> bytes:
     return etree.tostring(root)
 
 
+def anpr_signer_pin(pki: Pki) -> SignerPins:
+    """The pin of the test PKI's notification signer (ANPR's certificate, by subject)."""
+    return SignerPins.of(pki.notifications.certificate)
+
+
 def make_receiver(pki: Pki, inbox: Inbox, **kwargs: object) -> NotificationReceiver:
     options: dict[str, object] = {
         "keys": [pki.comune.key_source()],
         "trust": anpr_trust(pki),
+        "signers": anpr_signer_pin(pki),
         "recipients": (ISTAT_A,),
     }
     options.update(kwargs)
@@ -150,7 +171,61 @@ def write_settings(
     path = directory / "anpr.toml"
     path.write_text(
         f'codice_istat = "{pki.istat}"\n\n[notifications]\nstore = "{store}"\n'
-        f'anpr_ca = "{directory / "anpr-ca.pem"}"\n\n' + "\n".join(tables),
+        f'anpr_ca = "{directory / "anpr-ca.pem"}"\n'
+        f"signer_subjects = {json.dumps(list(anpr_signer_pin(pki).subjects))}\n\n"
+        + "\n".join(tables),
         encoding="utf-8",
     )
     return SettingsFiles(path, store)
+
+
+@dataclass
+class Served:
+    """An ``anpr notifications serve`` process; ``stdout`` is filled in once it has stopped."""
+
+    process: subprocess.Popen[str]
+    port: int
+    stdout: str = ""
+
+
+@contextmanager
+def serve(config: Path, *extra: str) -> Iterator[Served]:
+    """Run ``anpr notifications serve --config CONFIG EXTRA…`` on a free port until exit."""
+    port = free_port()
+    args = [
+        sys.executable,
+        "-c",
+        "from anpr_client.cli.main import main; main()",
+        "notifications",
+        "serve",
+        "--config",
+        str(config),
+        "--port",
+        str(port),
+        *extra,
+    ]
+    env = {**os.environ, "ANPR_TEST_P12": "p12-password"}
+    process = subprocess.Popen(
+        args,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    served = Served(process, port)
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        if "listening on" not in line:
+            process.kill()
+            pytest.fail(f"serve did not start: {line}{process.communicate(timeout=10)[1]}")
+        yield served
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        served.stdout = process.communicate(timeout=10)[0] or ""

@@ -6,12 +6,7 @@ import base64
 import datetime as dt
 import gzip
 import json
-import os
 import signal
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -26,9 +21,9 @@ from anpr_client.simulator.pki import Pki
 from tests.client.support import LoopbackServer
 from tests.notifications.support import (
     CF_1,
-    free_port,
     make_receiver,
     outcome_of,
+    serve,
     signed_request,
     write_settings,
 )
@@ -52,45 +47,10 @@ def fixture_n031() -> bytes:
 HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
 
-@contextmanager
-def serve(config: Path, *extra: str) -> Iterator[tuple[subprocess.Popen[str], int]]:
-    port = free_port()
-    args = [
-        sys.executable,
-        "-c",
-        "from anpr_client.cli.main import main; main()",
-        "notifications",
-        "serve",
-        "--config",
-        str(config),
-        "--port",
-        str(port),
-        *extra,
-    ]
-    env = {**os.environ, "ANPR_TEST_P12": "p12-password"}
-    process = subprocess.Popen(
-        args, stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env
-    )
-    try:
-        assert process.stderr is not None
-        line = process.stderr.readline()
-        if "listening on" not in line:
-            process.kill()
-            pytest.fail(f"serve did not start: {line}{process.communicate(timeout=10)[1]}")
-        yield process, port
-    finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        process.communicate(timeout=10)
-
-
 def test_serve_over_http_then_stop(pki: Pki, tmp_path: Path) -> None:
     files = write_settings(pki, tmp_path)
-    with serve(files.path) as (process, port):
+    with serve(files.path) as served:
+        process, port = served.process, served.port
         url = f"http://127.0.0.1:{port}/"
         reply = requests.post(url, data=signed_request(pki), headers=HEADERS, timeout=20)
         assert reply.status_code == 200
@@ -109,7 +69,8 @@ def test_serve_over_https(pki: Pki, tmp_path: Path) -> None:
     key, cert = pki.server.write_pem(tmp_path, "server")
     ca = tmp_path / "ca.pem"
     ca.write_bytes(pki.ca.cert_pem())
-    with serve(files.path, "--certfile", str(cert), "--keyfile", str(key)) as (_, port):
+    with serve(files.path, "--certfile", str(cert), "--keyfile", str(key)) as served:
+        port = served.port
         reply = requests.post(
             f"https://localhost:{port}/",
             data=signed_request(pki),

@@ -6,6 +6,9 @@
 - :func:`make_frame` / :func:`signed_3002` build a real frame and signed request.
 - :func:`resign` re-signs a mutated envelope honestly (assertion and message signatures), so
   that an attack test carries exactly one defect: the one under test.
+- :func:`nested_chain`, :func:`add_references` and :class:`C14nSpy` build and measure the
+  "many references to nested elements" attack; :func:`duplicated_extension_certificate` a
+  certificate that ``cryptography`` refuses to read.
 """
 
 from __future__ import annotations
@@ -13,22 +16,28 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import functools
+import hashlib
 import os
 import shutil
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from asn1crypto import x509 as asn1_x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding as asym_padding
 from lxml import etree
 
 from anpr_client.credentials.base import KeySource
 from anpr_client.safexml import NS
-from anpr_client.security.algorithms import SignatureMethod
+from anpr_client.security import xmldsig
+from anpr_client.security.algorithms import CanonicalizationMethod, DigestMethod, SignatureMethod
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.saml import certificate_b64
 from anpr_client.security.trust import TrustStore
-from anpr_client.security.xmldsig import Reference, create_signature
-from anpr_client.simulator.pki import Pki, generate_test_pki
+from anpr_client.security.xmldsig import Reference, c14n, create_signature
+from anpr_client.simulator.pki import Identity, Pki, generate_test_pki
 
 SOAP = NS["soap"]
 WSSE = NS["wsse"]
@@ -193,3 +202,90 @@ def der_of(b64: str) -> bytes:
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
     return dt.datetime(year, month, day, hour, minute, tzinfo=dt.UTC)
+
+
+def nested_chain(parent: etree._Element, count: int, filler: str) -> list[etree._Element]:
+    """``count`` elements nested one in the other under ``parent``, each with a ``wsu:Id`` and
+    ``filler`` text: canonicalising the outer ones costs about the whole chain each."""
+    chain: list[etree._Element] = []
+    for i in range(count):
+        parent = etree.SubElement(parent, "{urn:example:attack}n", {f"{{{WSU}}}Id": f"n{i}"})
+        parent.text = filler
+        chain.append(parent)
+    return chain
+
+
+def add_references(signature: etree._Element, targets: Sequence[etree._Element]) -> None:
+    """Append to ``signature``'s SignedInfo one correctly digested exc-c14n/sha256 reference
+    per target (no key needed for that); the SignatureValue no longer matches SignedInfo."""
+    signed_info = signature.find(f"{{{DS}}}SignedInfo")
+    assert signed_info is not None
+    for target in targets:
+        reference = etree.SubElement(
+            signed_info, f"{{{DS}}}Reference", URI=f"#{target.get(f'{{{WSU}}}Id')}"
+        )
+        transforms = etree.SubElement(reference, f"{{{DS}}}Transforms")
+        etree.SubElement(
+            transforms,
+            f"{{{DS}}}Transform",
+            Algorithm=CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0.value,
+        )
+        etree.SubElement(reference, f"{{{DS}}}DigestMethod", Algorithm=DigestMethod.SHA256.value)
+        etree.SubElement(reference, f"{{{DS}}}DigestValue").text = base64.b64encode(
+            hashlib.sha256(c14n(target)).digest()
+        ).decode()
+
+
+def with_nested_references(signed: bytes, count: int = 250, size: int = 3_500_000) -> bytes:
+    """The reported attack on ``signed`` (a signed envelope): ``count`` correctly digested
+    references to elements nested in its Header, ``size`` bytes of text in all. No key is
+    needed to build it; the signature value no longer matches. (Building it costs what
+    verifying it used to cost: a couple of CPU seconds.)"""
+    envelope = etree.fromstring(signed)
+    header = envelope.find(f"{{{SOAP}}}Header")
+    signature = security_of(envelope).find(f"{{{DS}}}Signature")
+    assert header is not None
+    assert signature is not None
+    add_references(signature, nested_chain(header, count, "A" * (size // count)))
+    return etree.tostring(envelope)
+
+
+def cpu_seconds(work: Callable[[], object]) -> float:
+    """The least thread CPU time of three runs of ``work`` (CPU time: the machine is shared,
+    and what the attack tests compare is work done, as ratios)."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.thread_time()
+        work()
+        best = min(best, time.thread_time() - began)
+    return best
+
+
+class C14nSpy:
+    """Counts the canonicalisations the verifier performs (calls and bytes produced)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.bytes = 0
+        real = xmldsig.c14n
+
+        def spy(element: etree._Element, prefixes: Sequence[str] | None = None) -> bytes:
+            out = real(element, prefixes)
+            self.calls += 1
+            self.bytes += len(out)
+            return out
+
+        monkeypatch.setattr(xmldsig, "c14n", spy)
+
+
+def duplicated_extension_certificate(identity: Identity, issuer: Identity) -> bytes:
+    """DER of ``identity``'s certificate with its first extension repeated, re-signed by
+    ``issuer`` (a well-formed signature over a certificate no conforming parser accepts)."""
+    cert = asn1_x509.Certificate.load(identity.certificate.public_bytes(serialization.Encoding.DER))
+    tbs = cert["tbs_certificate"]
+    extensions = list(tbs["extensions"])
+    tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[0]])
+    signature = issuer.key.sign(tbs.dump(force=True), asym_padding.PKCS1v15(), hashes.SHA256())
+    cert["tbs_certificate"] = tbs
+    cert["signature_value"] = signature
+    return bytes(cert.dump(force=True))

@@ -1,7 +1,11 @@
 """``anpr notifications``: run the N000 endpoint, list the inbox, pull with 4005.
 
 - ``serve --host H --port P [--certfile F --keyfile K]``: the receiver (waitress over HTTP, or
-  HTTPS with a certificate); it stores events and answers ANPR; Ctrl-C stops it;
+  HTTPS with a certificate); it stores events and answers ANPR; Ctrl-C stops it. With
+  ``--print-signer`` it stores nothing: it prints who signed each push (for the first set-up,
+  with ANPR's test notification) and answers 7, so that ANPR sends it again;
+- ``signer FILE``: the subject and SHA-256 fingerprint of ANPR's notification certificate (a
+  PEM or DER file, or a saved push), and the settings lines that pin it;
 - ``inbox [--state S] [--json]``: stored events (type, idOperazioneANPR, subject codice
   fiscale, state) and quarantined items with the reason;
 - ``pull --since DATE [--until DATE] [--no-wait]``: the 4005 pull into the same inbox; exit
@@ -17,15 +21,17 @@ variables the settings name (a server has no terminal to ask on). Exit codes as 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import signal
 import sys
+import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..errors.exceptions import ConfigurationError
+from ..errors.exceptions import ConfigurationError, VerificationError
 from ..notifications.inbox import EntryState, Inbox, InboxEntry
 from ._common import (
     EXIT_INVALID,
@@ -36,6 +42,11 @@ from ._common import (
     json_option,
     settings_from,
 )
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+    from ..notifications.receiver import SignerSeen
 
 __all__ = ["notifications"]
 
@@ -60,6 +71,12 @@ def notifications() -> None:
     help="TLS private key (PEM), if not in --certfile.",
 )
 @click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--print-signer",
+    is_flag=True,
+    help="Store nothing: print who signed each push and answer 7 (ANPR sends it again). For "
+    "the first set-up, with ANPR's test notification, when the signer pin is not known yet.",
+)
 def serve(
     config: Path | None,
     host: str,
@@ -67,6 +84,7 @@ def serve(
     certfile: Path | None,
     keyfile: Path | None,
     threads: int,
+    print_signer: bool,
 ) -> None:
     """Run the N000 endpoint: verify, decrypt, store, then answer ANPR."""
     from ..notifications.receiver import NotificationReceiver
@@ -77,7 +95,8 @@ def serve(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with handle_errors(False):
         settings = settings_from(config)
-        receiver = NotificationReceiver.from_settings(settings)
+        options: dict[str, Any] = {"on_signer": _signer_printer()} if print_signer else {}
+        receiver = NotificationReceiver.from_settings(settings, **options)
         context = None
         if certfile is not None:
             try:
@@ -110,6 +129,99 @@ def serve(
         server.close()
         receiver.inbox.close()
     click.echo("anpr notifications: stopped", err=True)
+
+
+def _signer_json(certificate: x509.Certificate) -> dict[str, str]:
+    from ..security.trust import fingerprint
+
+    digest = fingerprint(certificate)
+    return {
+        "subject": certificate.subject.rfc4514_string(),
+        "issuer": certificate.issuer.rfc4514_string(),
+        "sha256": ":".join(digest[i : i + 2] for i in range(0, len(digest), 2)),
+        "notBefore": certificate.not_valid_before_utc.isoformat(),
+        "notAfter": certificate.not_valid_after_utc.isoformat(),
+    }
+
+
+def _signer_text(certificate: x509.Certificate) -> str:
+    info = _signer_json(certificate)
+    return "\n".join(
+        [
+            f"subject:  {info['subject']}",
+            f"issuer:   {info['issuer']}",
+            f"SHA-256:  {info['sha256']}",
+            f"valid:    {info['notBefore']} … {info['notAfter']}",
+            "to pin it, add to [notifications] (several entries may be listed):",
+            f"  signer_subjects = {json.dumps([info['subject']], ensure_ascii=False)}",
+            "  # or, this very certificate only (a renewal then needs a new entry):",
+            f"  signer_fingerprints = {json.dumps([info['sha256']])}",
+        ]
+    )
+
+
+def _signer_printer() -> Any:
+    lock = threading.Lock()
+
+    def report(seen: SignerSeen) -> None:
+        lines = ["push received (signer discovery mode: not stored, answered 7)"]
+        if seen.certificate is not None:
+            lines.append(_signer_text(seen.certificate))
+        lines.append(
+            "verification against anpr_ca: "
+            + ("passed" if seen.verdict is None else f"FAILED: {seen.verdict}")
+        )
+        with lock:
+            click.echo("\n".join(lines) + "\n")
+
+    return report
+
+
+def _certificates_in(path: Path) -> list[x509.Certificate]:
+    """The certificates of a PEM or DER file, or the presented signer of a saved push."""
+    from cryptography import x509
+
+    from ..notifications.receiver import RECEIVER_POLICY
+    from ..security.trust import unreadable
+    from ..security.verify import presented_signer
+
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {str(path)!r}: {exc.strerror}") from None
+    found: list[x509.Certificate] = []
+    try:
+        if b"-----BEGIN CERTIFICATE-----" in data:
+            found = x509.load_pem_x509_certificates(data)
+        elif data.lstrip()[:1] == b"<":
+            found = [presented_signer(data, RECEIVER_POLICY)]
+        else:
+            found = [x509.load_der_x509_certificate(data)]
+    except (ValueError, VerificationError) as exc:
+        raise ConfigurationError(
+            f"{str(path)!r} holds no readable certificate or signed push: {exc}",
+            setting="FILE",
+            rule="PEM or DER certificate, or a saved RichiestaN000",
+        ) from None
+    for certificate in found:
+        problem = unreadable(certificate)
+        if problem is not None:
+            raise ConfigurationError(f"{str(path)!r}: a certificate cannot be read ({problem})")
+    return found
+
+
+@notifications.command("signer")
+@json_option
+@click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def signer(as_json: bool, file: Path) -> None:
+    """Show the subject and fingerprint of ANPR's notification certificate (a PEM/DER file or
+    a saved push) and the settings lines that pin it."""
+    with handle_errors(as_json):
+        certificates = _certificates_in(file)
+    if as_json:
+        echo_json([_signer_json(c) for c in certificates])
+        return
+    click.echo("\n\n".join(_signer_text(c) for c in certificates))
 
 
 def _entry_json(entry: InboxEntry) -> dict[str, Any]:

@@ -4,10 +4,15 @@ For each ``POST`` (ANPR's N000 push: italia/anpr#322, #689, #958), in this order
 
 1. the body is read up to ``max_body_bytes`` (larger: HTTP 413 and outcome 5, nothing parsed),
    MTOM is unpacked if ANPR used it, and the XML goes through the hardened parser (no DTD, no
-   entities, no network);
-2. ANPR's WS-Security signature is verified against ``trust`` (the "CA Utenti" anchors of
-   ``[notifications] anpr_ca``) with the library's strict verifier; what follows reads only the
-   Body that was verified;
+   entities, no network), within the policy's bounds on elements and depth;
+2. ANPR's WS-Security signature is verified with the library's strict verifier, cheapest and
+   most telling checks first: the signer certificate must chain to ``trust`` (the "CA Utenti"
+   anchors of ``[notifications] anpr_ca``) **and be one of** ``signers`` (the pinned subject
+   names or fingerprints of ANPR's notification certificate: the CA issues certificates to
+   others too), at most two references (Timestamp and Body), then the signature value over
+   ``SignedInfo``, and only then the digests of what it signs. A Timestamp is required, with
+   ``Created`` no older than ``policy.max_age`` and ``Expires`` in the future (both with the
+   clock skew). What follows reads only the Body that was verified;
 3. ``RichiestaN000`` is read; ``codDestinatario`` must be one of ``recipients``;
 4. an empty ``contenuto`` is answered 6; a notification already in the inbox is answered 1 at
    once (a redelivery: no second event);
@@ -16,9 +21,15 @@ For each ``POST`` (ANPR's N000 push: italia/anpr#322, #689, #958), in this order
 6. the plaintext is parsed and decoded into a typed event (:mod:`.events`);
 7. the event is **committed to the inbox before the answer is written**; a storage failure is
    answered 7 (communication error) so that ANPR sends it again;
-8. ``RispostaN000`` goes back with the outcome: 1 acquired, 5 not conforming (bad or untrusted
-   signature, tampered content, invalid XML, unknown payload, a key that cannot decrypt it), 6
-   no data, 7 communication error.
+8. ``RispostaN000`` goes back with the outcome: 1 acquired, 5 not conforming (bad, untrusted
+   or unpinned signature, a stale or missing Timestamp, tampered content, invalid XML or
+   MTOM, unknown payload, a key that cannot decrypt it), 6 no data, 7 communication error (the
+   inbox could not store it, or a defect of this library: ANPR sends it again).
+
+A stale message is answered 5, not 7: 7 asks ANPR to send the *same* notification again
+(italia/anpr#322), and a replayed or delayed message does not become fresh by being resent;
+a genuine notification refused because this server's clock is wrong is fetched with the 4005
+pull once the clock is fixed.
 
 Every request is logged (logger ``anpr_client.notifications``) with its outcome, type, id and
 reason; never with personal data or key material. :meth:`NotificationReceiver.receive` is the
@@ -27,11 +38,15 @@ same pipeline without WSGI, for other servers and tests.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
+
+from cryptography import x509
+from lxml import etree
 
 from ..credentials.base import KeySource, SecretCallback
 from ..errors.exceptions import (
@@ -45,8 +60,8 @@ from ..errors.exceptions import (
 from ..safexml import parse_xml
 from ..security.cms import decrypt_enveloped
 from ..security.policy import NOTIFICATION_POLICY, SecurityPolicy
-from ..security.trust import TrustStore
-from ..security.verify import verify_envelope
+from ..security.trust import SignerPins, TrustStore
+from ..security.verify import presented_signer, verify_envelope
 from ..soap.mtom import inline_attachments, is_related, parse_related
 from .events import Notification, decode_notification
 from .inbox import Inbox
@@ -60,6 +75,7 @@ __all__ = [
     "RECEIVER_POLICY",
     "NotificationReceiver",
     "Receipt",
+    "SignerSeen",
 ]
 
 logger = logging.getLogger("anpr_client.notifications")
@@ -68,10 +84,18 @@ logger = logging.getLogger("anpr_client.notifications")
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 
 RECEIVER_POLICY: Final = NOTIFICATION_POLICY.allowing_sha1()
-"""The receiver's default: Body signed, no SAML, a Timestamp checked when present, rsa-sha256
-*or rsa-sha1*. ANPR has not published the algorithm of its notification signatures and its
+"""The receiver's default: Body and a fresh Timestamp signed, no SAML, rsa-sha256 *or
+rsa-sha1*. ANPR has not published the algorithm of its notification signatures and its
 WS-Security stack defaults to rsa-sha1 (italia/anpr#1903, #2504); refusing it would answer 5 to
 every genuine notification. Pass ``policy=NOTIFICATION_POLICY`` to demand SHA-256."""
+
+_NO_PINS: Final = (
+    "the receiver needs the identity of ANPR's notification signer: list its subject in "
+    "[notifications] signer_subjects (or its SHA-256 in signer_fingerprints). A certificate "
+    "from anpr_ca alone is not enough: that CA issues certificates to others too. To read it, "
+    "run `anpr notifications signer FILE` on ANPR's certificate, or `anpr notifications "
+    "serve --print-signer` and send ANPR's test notification"
+)
 
 _CONTENT_TYPE: Final = "text/xml; charset=utf-8"
 _STATUS: Final = {200: "200 OK", 405: "405 Method Not Allowed", 413: "413 Payload Too Large"}
@@ -96,6 +120,17 @@ class Receipt:
         return build_response(self.outcome)
 
 
+@dataclass(frozen=True)
+class SignerSeen:
+    """What a receiver in signer-discovery mode saw of one request (``on_signer``)."""
+
+    certificate: x509.Certificate | None
+    """The certificate the request presents as its signer, if it has one."""
+    verdict: str | None
+    """Why the request does not verify against the trust anchors (no pin applied), or
+    ``None`` when it does."""
+
+
 class NotificationReceiver:
     """The WSGI application of a Comune's N000 endpoint (see the module docstring).
 
@@ -104,12 +139,19 @@ class NotificationReceiver:
     - ``inbox``: where events are committed before acknowledging.
     - ``keys``: the Comune's decryption keys, tried in order (``CO-9999``, then ``CO-9998``).
     - ``trust``: anchors for ANPR's notification signing certificate.
+    - ``signers``: which certificates of ``trust`` may sign (ANPR's notification certificate,
+      by subject or fingerprint); required: a CA vouches for every holder it issued to.
     - ``recipients``: ISTAT codes this endpoint serves (``codDestinatario``); ``None``: any.
-    - ``policy``: what the signature must satisfy (default :data:`RECEIVER_POLICY`).
+    - ``policy``: what the signature must satisfy (default :data:`RECEIVER_POLICY`), including
+      the Timestamp's freshness and the work bounds.
     - ``max_body_bytes``: the request size cap.
     - ``on_persisted``: called with ``(event, new)`` right after the commit and before the
       answer (for waking a dispatcher or metrics; an exception here answers 7, the event stays
       stored and a redelivery is answered 1).
+    - ``on_signer``: signer-discovery mode, for the first set-up when the pin is not known
+      yet: each request's presented signer and verdict are reported to this callback, and the
+      request is answered 7 without being stored (ANPR sends it again); ``signers`` may then
+      be omitted.
 
     Thread-safe: serve it from a multi-threaded WSGI server.
     """
@@ -120,10 +162,12 @@ class NotificationReceiver:
         *,
         keys: Sequence[KeySource],
         trust: TrustStore,
+        signers: SignerPins | None = None,
         recipients: Collection[str] | None = None,
         policy: SecurityPolicy = RECEIVER_POLICY,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         on_persisted: Callable[[Notification, bool], None] | None = None,
+        on_signer: Callable[[SignerSeen], None] | None = None,
     ):
         if not keys:
             raise ConfigurationError(
@@ -131,9 +175,15 @@ class NotificationReceiver:
                 setting="notifications.decrypt_keys",
                 rule="at least one key source",
             )
+        if not signers and on_signer is None:
+            raise ConfigurationError(
+                _NO_PINS, setting="notifications.signer_subjects", rule="at least one pin"
+            )
         self.inbox = inbox
         self._keys = tuple(keys)
         self._trust = trust
+        self._signers = signers or None
+        self._on_signer = on_signer
         self._recipients = frozenset(recipients) if recipients is not None else None
         self._policy = policy
         self._max = max_body_bytes
@@ -153,7 +203,9 @@ class NotificationReceiver:
         """A receiver for ``settings.codice_istat`` from the ``[notifications]`` table.
 
         Loads ``decrypt_keys`` (PINs/passwords from the environment variables they name, or
-        ``secret``), ``anpr_ca`` and the inbox (``store``, else the journal's file).
+        ``secret``), ``anpr_ca``, the signer pins (``signer_subjects``, ``signer_fingerprints``),
+        the freshness rule (``timestamp_max_age``, ``clock_skew``, ``require_timestamp``) and
+        the inbox (``store``, else the journal's file). ``options`` go to the constructor.
         """
         cfg = settings.notifications
         if not cfg.decrypt_keys:
@@ -175,8 +227,26 @@ class NotificationReceiver:
             load_key_source(k, secret=secret, purpose=f"notifications.decrypt_keys[{i}]")
             for i, k in enumerate(cfg.decrypt_keys)
         ]
+        signers = SignerPins(
+            cfg.signer_subjects, cfg.signer_fingerprints, setting="notifications.signer"
+        )
+        if not signers and options.get("on_signer") is None:
+            raise ConfigurationError(
+                _NO_PINS, setting="notifications.signer_subjects", rule="at least one pin"
+            )
         trust = TrustStore.from_pem(cfg.anpr_ca)
         options.setdefault("recipients", (settings.codice_istat,))
+        options.setdefault("signers", signers)
+        options.setdefault(
+            "policy",
+            dataclasses.replace(
+                RECEIVER_POLICY,
+                max_age=cfg.timestamp_max_age,
+                clock_skew=cfg.clock_skew,
+                require_timestamp=cfg.require_timestamp,
+                require_expires=cfg.require_timestamp,
+            ),
+        )
         return cls(inbox or Inbox.from_settings(settings), keys=keys, trust=trust, **options)
 
     def __repr__(self) -> str:
@@ -219,13 +289,14 @@ class NotificationReceiver:
                 reason=f"the request exceeds {self._max} bytes",
                 http_status=413,
             )
+        envelope: bytes | etree._Element = body
         if is_related(content_type):
-            related = parse_related(body, content_type or "")
-            root = parse_xml(related.root, max_bytes=self._max)
-            inline_attachments(root, related.attachments)
-            verified = verify_envelope(root, trust=self._trust, policy=self._policy)
-        else:  # verify_envelope parses with the hardened parser first
-            verified = verify_envelope(body, trust=self._trust, policy=self._policy)
+            envelope = self._unpack_mtom(body, content_type or "")
+        if self._on_signer is not None:
+            return self._discover(envelope, self._on_signer)
+        verified = verify_envelope(
+            envelope, trust=self._trust, policy=self._policy, signers=self._signers
+        )
         request = read_request(verified.payload)
         if self._recipients is not None and request.cod_destinatario not in self._recipients:
             raise NotificationError(
@@ -265,6 +336,38 @@ class NotificationReceiver:
         if self._on_persisted is not None:
             self._on_persisted(event, new)
         return Receipt(ReplyCode.ACQUIRED, event=event, duplicate=not new)
+
+    def _unpack_mtom(self, body: bytes, content_type: str) -> etree._Element:
+        """The envelope with its MTOM attachments inlined (as ANPR signed it)."""
+        try:
+            related = parse_related(body, content_type)
+            root = parse_xml(related.root, max_bytes=self._max)
+            inline_attachments(root, related.attachments)
+        except (ProtocolError, ValueError) as exc:  # ValueError: binascii.Error, a bad part
+            raise NotificationError(
+                f"the MTOM request or one of its parts cannot be read: {type(exc).__name__}: {exc}",
+                outcome=ReplyCode.NOT_CONFORMING,
+                field="multipart/related",
+                rule="MTOM/XOP (W3C), each part in its Content-Transfer-Encoding",
+            ) from None
+        return root
+
+    def _discover(
+        self, envelope: bytes | etree._Element, report: Callable[[SignerSeen], None]
+    ) -> Receipt:
+        """Signer-discovery mode: report who signed, store nothing, answer 7."""
+        certificate: x509.Certificate | None = None
+        verdict: str | None = None
+        try:
+            certificate = presented_signer(envelope, self._policy)
+            verify_envelope(envelope, trust=self._trust, policy=self._policy)
+        except VerificationError as exc:
+            verdict = f"{type(exc).__name__}: {exc}"
+        report(SignerSeen(certificate, verdict))
+        return Receipt(
+            ReplyCode.COMMUNICATION_ERROR,
+            reason="signer discovery mode: not stored (ANPR sends it again)",
+        )
 
     # ------------------------------------------------------------------ WSGI
 

@@ -7,7 +7,8 @@
 :mod:`.xmldsig`        hand-rolled exclusive c14n + digest + signature, and its verification
 :mod:`.verify`         :func:`verify_envelope` → :class:`VerifiedEnvelope`
 :mod:`.policy`         :class:`SecurityPolicy` and its presets
-:mod:`.trust`          :class:`TrustStore`: anchors, intermediates, revoked certificates
+:mod:`.trust`          :class:`TrustStore`: anchors, intermediates, revoked certificates;
+                       :class:`SignerPins`: which of the certificates they accept may sign
 =====================  =====================================================================
 
 Keys come from :mod:`anpr_client.credentials`; transport TLS from :mod:`anpr_client.transport.tls`.
@@ -29,7 +30,7 @@ from anpr_client.security.cms import (
 from anpr_client.security.frame import WsSecurity
 from anpr_client.security.policy import DEFAULT_POLICY, NOTIFICATION_POLICY, SecurityPolicy
 from anpr_client.security.saml import VerifiedAssertion
-from anpr_client.security.trust import TrustStore
+from anpr_client.security.trust import SignerPins, TrustStore
 from anpr_client.security.verify import (
     VerifiedEnvelope,
     VerifiedTimestamp,
@@ -40,6 +41,7 @@ __all__ = [
     "DEFAULT_POLICY",
     "NOTIFICATION_POLICY",
     "SecurityPolicy",
+    "SignerPins",
     "TrustStore",
     "VerifiedAssertion",
     "VerifiedEnvelope",

@@ -26,7 +26,7 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from asn1crypto import algos, cms
+from asn1crypto import algos, cms, core
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -36,8 +36,14 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from anpr_client.credentials.base import HashName, KeySource, hash_bytes
-from anpr_client.errors.exceptions import CmsRejected, CredentialError, DecryptionError
-from anpr_client.security.trust import TrustStore
+from anpr_client.errors.exceptions import (
+    AnprError,
+    CmsRejected,
+    CredentialError,
+    DecryptionError,
+    UntrustedCertificate,
+)
+from anpr_client.security.trust import TrustStore, load_certificate
 
 __all__ = [
     "VerifiedSignedData",
@@ -143,17 +149,42 @@ class VerifiedSignedData:
     certificates: tuple[x509.Certificate, ...]
 
 
+#: What asn1crypto raises on malformed input. It parses lazily: a broken field surfaces where
+#: it is first read, so every reader of a received structure is wrapped (never ``.native`` on
+#: the whole structure, which builds Python objects for all of it and costs most of the time).
+_ASN1_ERRORS: Final = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
 def _load(data: bytes, expected: str, what: str) -> Any:
     try:
         info = cms.ContentInfo.load(data)
         content_type = info["content_type"].native
         content = info["content"]
-        content.native  # noqa: B018 - forces a full parse so malformed input fails here
-    except (ValueError, TypeError, KeyError) as exc:
+    except _ASN1_ERRORS as exc:
         raise CmsRejected(f"{what} is not a CMS structure: {exc}", check="cms-format") from None
     if content_type != expected:
         raise CmsRejected(f"{what} is a CMS {content_type!r}, not {expected!r}", check="cms-format")
     return content
+
+
+def _malformed(what: str, exc: Exception) -> CmsRejected:
+    return CmsRejected(
+        f"{what} is not a well-formed CMS structure ({type(exc).__name__}: {exc})",
+        check="cms-format",
+    )
+
+
+def _names(ias: Any, certificate: x509.Certificate) -> bool:
+    """Whether an ``IssuerAndSerialNumber`` names ``certificate``: the serial first, then the
+    issuer's DER (which a sender copies from the certificate), and only when those bytes
+    differ the RFC 5280 name comparison (string preparation: slow)."""
+    if ias["serial_number"].native != certificate.serial_number:
+        return False
+    issuer = ias["issuer"]
+    return bool(
+        issuer.dump() == certificate.issuer.public_bytes()
+        or issuer == _asn1_cert(certificate).issuer
+    )
 
 
 def verify_signed_data(
@@ -174,6 +205,22 @@ def verify_signed_data(
     ``cms-algorithm``, ``cms-digest``, ``cms-signature``) or the trust store's errors.
     """
     signed_data = _load(data, "signed_data", what)
+    try:
+        return _verify_signed(signed_data, trust, digests, at, skew, what)
+    except AnprError:
+        raise
+    except _ASN1_ERRORS as exc:
+        raise _malformed(what, exc) from None
+
+
+def _verify_signed(
+    signed_data: Any,
+    trust: TrustStore | None,
+    digests: Collection[str],
+    at: dt.datetime | None,
+    skew: float,
+    what: str,
+) -> VerifiedSignedData:
     encap = signed_data["encap_content_info"]
     if encap["content_type"].native != "data":
         raise CmsRejected(f"{what}: encapsulated content is not 'data'", check="cms-format")
@@ -187,8 +234,12 @@ def verify_signed_data(
     info = infos[0]
     certs: list[x509.Certificate] = []
     for choice in signed_data["certificates"] or ():
-        if choice.name == "certificate":
-            certs.append(x509.load_der_x509_certificate(choice.chosen.dump()))
+        if choice.name != "certificate":
+            continue
+        try:
+            certs.append(load_certificate(choice.chosen.dump(), what=f"{what} certificate"))
+        except UntrustedCertificate as exc:
+            raise CmsRejected(str(exc), check="cms-format") from None
     signer = _find_signer(info["sid"], certs)
     if signer is None:
         raise CmsRejected(f"{what}: the signer certificate is not included", check="cms-format")
@@ -209,7 +260,7 @@ def verify_signed_data(
 
     signing_time: dt.datetime | None = None
     signed_attrs = info["signed_attrs"]
-    if signed_attrs.native is not None and len(signed_attrs):
+    if not isinstance(signed_attrs, core.Void) and len(signed_attrs):
         values: dict[str, list[Any]] = {}
         for attr in signed_attrs:
             values.setdefault(attr["type"].native, []).extend(attr["values"].native)
@@ -254,12 +305,7 @@ def verify_signed_data(
 
 def _find_signer(sid: Any, certs: list[x509.Certificate]) -> x509.Certificate | None:
     if sid.name == "issuer_and_serial_number":
-        issuer = sid.chosen["issuer"]
-        serial = sid.chosen["serial_number"].native
-        for cert in certs:
-            if cert.serial_number == serial and _asn1_cert(cert).issuer == issuer:
-                return cert
-        return None
+        return next((cert for cert in certs if _names(sid.chosen, cert)), None)
     ski = bytes(sid.chosen.native)
     for cert in certs:
         try:
@@ -323,11 +369,7 @@ def encrypt_enveloped(content: bytes, recipient: x509.Certificate) -> bytes:
 
 def _matches(rid: Any, certificate: x509.Certificate) -> bool:
     if rid.name == "issuer_and_serial_number":
-        cert = _asn1_cert(certificate)
-        return bool(
-            rid.chosen["serial_number"].native == cert.serial_number
-            and rid.chosen["issuer"] == cert.issuer
-        )
+        return _names(rid.chosen, certificate)
     try:
         ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
@@ -346,6 +388,15 @@ def decrypt_enveloped(data: bytes, keys: KeySource | Iterable[KeySource]) -> byt
         enveloped = _load(data, "enveloped_data", "EnvelopedData")
     except CmsRejected as exc:
         raise DecryptionError(str(exc)) from None
+    try:
+        return _decrypt(enveloped, key_list)
+    except AnprError:
+        raise
+    except _ASN1_ERRORS as exc:
+        raise DecryptionError(str(_malformed("the EnvelopedData", exc))) from None
+
+
+def _decrypt(enveloped: Any, key_list: list[KeySource]) -> bytes:
     eci = enveloped["encrypted_content_info"]
     algorithm = eci["content_encryption_algorithm"]
     name = algorithm["algorithm"].native

@@ -23,7 +23,6 @@ prefix (as OpenSAML does); otherwise the canonical form would drop the declarati
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import uuid
 from collections.abc import Callable, Mapping
@@ -43,12 +42,13 @@ from anpr_client.errors.exceptions import (
     CmsRejected,
     MalformedFrame,
     ProtocolError,
+    VerificationError,
 )
 from anpr_client.safexml import NS, parse_xml
 from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.cms import VerifiedSignedData, verify_signed_data
 from anpr_client.security.policy import SecurityPolicy
-from anpr_client.security.trust import TrustStore
+from anpr_client.security.trust import TrustStore, load_certificate
 from anpr_client.security.xmldsig import (
     DS_NS,
     Reference,
@@ -65,6 +65,7 @@ __all__ = [
     "build_assertion",
     "certificate_b64",
     "certificate_from_b64",
+    "decode_certificate",
     "format_instant",
     "parse_instant",
     "verify_assertion",
@@ -102,7 +103,10 @@ def parse_instant(value: str | None, what: str) -> dt.datetime:
         raise MalformedFrame(f"{what} = {value!r} is not an xs:dateTime") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
-    return moment.astimezone(dt.UTC)
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 9999-12-31T23:59:59-01:00 is past datetime.max in UTC
+        raise MalformedFrame(f"{what} = {value!r} is out of range") from None
 
 
 @dataclass(frozen=True)
@@ -160,13 +164,25 @@ def certificate_b64(certificate: x509.Certificate) -> str:
     return base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode("ascii")
 
 
+def decode_certificate(text: str | None, what: str = "certificate") -> x509.Certificate:
+    """The certificate in a base64 DER text (blanks ignored).
+
+    Raises :class:`~anpr_client.errors.MalformedFrame` (``check`` ``keyinfo``) when the text is
+    not base64, :class:`~anpr_client.errors.UntrustedCertificate` (``trust-format``) when the
+    certificate cannot be read in full.
+    """
+    try:
+        der = base64.b64decode("".join((text or "").split()), validate=True)
+    except ValueError:  # binascii.Error, or a non-ASCII character
+        raise MalformedFrame(f"the {what} is not base64", check="keyinfo") from None
+    return load_certificate(der, what=what)
+
+
 def certificate_from_b64(text: str | None) -> x509.Certificate | None:
     """The certificate in a base64 DER text (blanks ignored), or ``None`` if it holds none."""
     try:
-        return x509.load_der_x509_certificate(
-            base64.b64decode("".join((text or "").split()), validate=True)
-        )
-    except (binascii.Error, ValueError):
+        return decode_certificate(text)
+    except VerificationError:
         return None
 
 
@@ -422,7 +438,7 @@ def _verify_id_postazione(
         )
     try:
         der = base64.b64decode("".join(encoded.split()), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise CmsRejected("IdPostazioneFirmato is not base64", check="cms-format") from None
     verified = verify_signed_data(
         der,

@@ -3,20 +3,29 @@
 :func:`verify_envelope` checks, in this order, and raises the first failure as a typed
 :class:`~anpr_client.errors.VerificationError` whose ``.check`` names it:
 
+0. the work it may cost, before anything is canonicalised: the document's size
+   (``too-large``), element count (``too-many-elements``) and depth (``too-deep``), within
+   the policy's bounds;
 1. shape: one ``soap:Envelope`` with at most one Header and exactly one Body (a second Body is
    ``wrapping``/``duplicate-body``), one ``wsse:Security``, one message ``ds:Signature``;
 2. no XML ID used twice anywhere (``duplicate-id``);
 3. the signer certificate (BinarySecurityToken through a SecurityTokenReference, or
    ``X509Data`` when the policy allows) chains to the trust store, is in its validity window
-   and is not revoked (``trust…``, ``revoked``);
+   and is not revoked (``trust…``, ``revoked``); with ``signers``, it is one of the pinned
+   certificates (``trust-pin``);
 4. the signature: exclusive c14n, algorithms in the policy's allow-lists (``algorithm-…``),
-   every reference digest (``digest``), the signature value (``signature``);
+   at most ``policy.max_references`` references (``too-many-references``), **the signature
+   value over SignedInfo** (``signature``), and only then every reference digest
+   (``digest``): an unauthenticated message costs one RSA operation, not the
+   canonicalisation of what it claims to sign;
 5. **what** was signed, by identity: the Body the message actually has and the Timestamp of
    this Security header must be referenced (``body-not-signed``, ``timestamp-not-signed``); a
    referenced Body-like element elsewhere is ``wrapping``; any reference to something else
    than those, the BinarySecurityToken or the assertion is ``unexpected-reference``;
 6. the Timestamp window with the policy's clock skew (``timestamp-missing``,
-   ``timestamp-expired``, ``timestamp-future``, ``timestamp-ttl``);
+   ``timestamp-expired``, ``timestamp-future``, ``timestamp-ttl``, ``timestamp-stale`` for a
+   ``Created`` older than ``policy.max_age``, ``timestamp-no-expires`` when the policy requires
+   ``Expires``, ``timestamp-format`` for a value that is no ``xs:dateTime`` or out of range);
 7. the SAML assertion (:func:`~anpr_client.security.saml.verify_assertion`): its own signature
    by the same certificate, conditions, bearer confirmation, required attributes and the
    ``IdPostazioneFirmato`` CMS (``saml-…``, ``cms-…``).
@@ -30,6 +39,7 @@ simulator's business: :func:`anpr_client.simulator.gateway.gateway_fault`.)
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -53,16 +63,17 @@ from anpr_client.security.policy import DEFAULT_POLICY, SecurityPolicy
 from anpr_client.security.saml import (
     SAML2_NS,
     VerifiedAssertion,
-    certificate_from_b64,
+    decode_certificate,
     parse_instant,
     verify_assertion,
 )
-from anpr_client.security.trust import TrustStore
+from anpr_client.security.trust import SignerPins, TrustStore
 from anpr_client.security.xmldsig import DS_NS, index_ids, verify_trusted_signature
 
 __all__ = [
     "VerifiedEnvelope",
     "VerifiedTimestamp",
+    "presented_signer",
     "verify_envelope",
 ]
 
@@ -136,26 +147,18 @@ def verify_envelope(
     trust: TrustStore,
     policy: SecurityPolicy = DEFAULT_POLICY,
     now: dt.datetime | None = None,
+    signers: SignerPins | None = None,
 ) -> VerifiedEnvelope:
     """Verify a signed SOAP envelope (bytes, or an element that is left untouched).
 
     ``trust`` holds the anchors (and revocations) for the message signer, the assertion signer
-    and the ``IdPostazioneFirmato`` signer; ``policy`` says what is required and allowed;
-    ``now`` (UTC) defaults to the current time. See the module docstring for the checks.
+    and the ``IdPostazioneFirmato`` signer; ``signers``, when given, narrows the *message*
+    signer to the pinned certificates; ``policy`` says what is required and allowed, and
+    bounds the work; ``now`` (UTC) defaults to the current time. See the module docstring for
+    the checks.
     """
     now = now or _now()
-    if isinstance(data, bytes | bytearray):
-        try:
-            root = parse_xml(bytes(data))
-        except ProtocolError as exc:
-            raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
-    else:
-        # Work on a parsed copy of the serialised tree: the caller's tree is never touched,
-        # and canonicalisation sees exactly what the wire would carry.
-        try:
-            root = parse_xml(etree.tostring(data))
-        except ProtocolError as exc:
-            raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
+    root = _parse_bounded(data, policy)
 
     soap = etree.QName(root).namespace
     if etree.QName(root).localname != "Envelope" or soap not in (SOAP11_NS, SOAP12_NS):
@@ -203,6 +206,7 @@ def verify_envelope(
         now=now,
         role="message",
         key_error=lambda message: MalformedFrame(message, check="keyinfo"),
+        pins=signers,
     )
     signer, refs = verified.signer, verified.references
     by_element = {id(r.element): r for r in refs}
@@ -255,6 +259,60 @@ def verify_envelope(
     )
 
 
+def _parse_bounded(data: bytes | etree._Element, policy: SecurityPolicy) -> etree._Element:
+    """The envelope, parsed with the hardened parser within the policy's work bounds.
+
+    An element is serialised and parsed again: the caller's tree is never touched, and
+    canonicalisation sees exactly what the wire would carry.
+    """
+    raw = bytes(data) if isinstance(data, bytes | bytearray) else etree.tostring(data)
+    if len(raw) > policy.max_document_bytes:
+        raise MalformedFrame(
+            f"the message has {len(raw)} bytes; at most {policy.max_document_bytes} are verified",
+            check="too-large",
+        )
+    try:
+        root = parse_xml(raw, max_bytes=policy.max_document_bytes)
+    except ProtocolError as exc:
+        raise MalformedFrame(f"the message is not acceptable XML: {exc}", check="xml") from None
+    # Both in libxml2's XPath engine: a walk in C, a few microseconds for a real request.
+    count = _COUNT_ELEMENTS(root)
+    if isinstance(count, float) and count > policy.max_elements:
+        raise MalformedFrame(
+            f"the message has more than {policy.max_elements} elements",
+            check="too-many-elements",
+        )
+    if _deeper_than(policy.max_depth)(root) is True:
+        raise MalformedFrame(
+            f"the message nests elements deeper than {policy.max_depth} levels",
+            check="too-deep",
+        )
+    return root
+
+
+_COUNT_ELEMENTS: Final = etree.XPath("count(//*)")
+
+
+@functools.lru_cache(maxsize=8)
+def _deeper_than(depth: int) -> etree.XPath:
+    """An XPath true when some element is nested deeper than ``depth`` levels."""
+    return etree.XPath("boolean(" + "/*" * (depth + 1) + ")")
+
+
+def presented_signer(data: bytes | etree._Element, policy: SecurityPolicy) -> x509.Certificate:
+    """The certificate a message *claims* as its signer (its KeyInfo), verified or not.
+
+    For diagnostics (``anpr notifications serve --print-signer``): nothing here says the
+    certificate signed anything. Raises :class:`MalformedFrame` when there is none.
+    """
+    root = _parse_bounded(data, policy)
+    security = root.find(f"*/{{{WSSE_NS}}}Security")
+    signature = None if security is None else security.find(f"{{{DS_NS}}}Signature")
+    if security is None or signature is None:
+        raise MalformedFrame("the message has no wsse:Security signature", check="keyinfo")
+    return _signer_certificate(signature, security, index_ids(root), policy)
+
+
 def _signer_certificate(
     signature: etree._Element,
     security: etree._Element,
@@ -300,10 +358,14 @@ def _signer_certificate(
         text = certs[0].text
     else:
         raise MalformedFrame(f"unsupported KeyInfo {etree.QName(child).localname}", check="keyinfo")
-    certificate = certificate_from_b64(text)
-    if certificate is None:
-        raise MalformedFrame("the signer certificate cannot be decoded", check="keyinfo")
-    return certificate
+    return decode_certificate(text, "signer certificate")
+
+
+def _instant(element: etree._Element, what: str) -> dt.datetime:
+    try:
+        return parse_instant(element.text, what)
+    except MalformedFrame as exc:
+        raise TimestampRejected(str(exc), check="timestamp-format") from None
 
 
 def _check_timestamp(
@@ -315,13 +377,24 @@ def _check_timestamp(
         raise TimestampRejected(
             "wsu:Timestamp needs one Created and at most one Expires", check="timestamp-format"
         )
-    created = parse_instant(created_el[0].text, "wsu:Created")
-    expires = parse_instant(expires_el[0].text, "wsu:Expires") if expires_el else None
+    if not expires_el and policy.require_expires:
+        raise TimestampRejected(
+            "the wsu:Timestamp has no Expires: a message that never expires is refused",
+            check="timestamp-no-expires",
+        )
+    created = _instant(created_el[0], "wsu:Created")
+    expires = _instant(expires_el[0], "wsu:Expires") if expires_el else None
     skew = dt.timedelta(seconds=policy.clock_skew)
     if created > now + skew:
         raise TimestampRejected(
             f"the Timestamp was created in the future ({created.isoformat()}); check the clock",
             check="timestamp-future",
+        )
+    if policy.max_age is not None and now - created > skew + dt.timedelta(seconds=policy.max_age):
+        raise TimestampRejected(
+            f"the Timestamp was created at {created.isoformat()}, more than "
+            f"{policy.max_age:.0f} s (+ {policy.clock_skew:.0f} s of clock skew) ago",
+            check="timestamp-stale",
         )
     if expires is not None:
         if expires <= created:

@@ -25,7 +25,6 @@ against the trust store, its key, then the signature under the policy's allow-li
 from __future__ import annotations
 
 import base64
-import binascii
 import datetime as dt
 import hmac
 from collections.abc import Callable, Collection, Iterable, Sequence
@@ -57,7 +56,7 @@ from anpr_client.security.algorithms import (
     Transform,
 )
 from anpr_client.security.policy import SecurityPolicy
-from anpr_client.security.trust import TrustStore
+from anpr_client.security.trust import SignerPins, TrustStore
 
 __all__ = [
     "DS_NS",
@@ -138,7 +137,7 @@ def _b64(data: bytes) -> str:
 def _b64decode(text: str | None, what: str) -> bytes:
     try:
         return base64.b64decode("".join((text or "").split()), validate=True)
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedFrame(f"{what} is not base64") from None
 
 
@@ -324,16 +323,22 @@ def verify_signature(
     signature_methods: Collection[str],
     digest_methods: Collection[str],
     what: str = "signature",
+    max_references: int | None = None,
 ) -> tuple[VerifiedReference, ...]:
     """Verify a ``ds:Signature`` strictly and return its references, resolved and checked.
 
-    - SignedInfo must use exclusive c14n; the signature and digest methods must be in the
-      given allow-lists (otherwise :class:`ForbiddenAlgorithm`);
-    - every Reference must be a same-document ``#id`` resolved through ``ids`` (built by
-      :func:`index_ids`, which refuses duplicates), with transforms exactly exc-c14n, or
-      enveloped-signature + exc-c14n when the referenced element encloses this signature;
-    - a digest mismatch raises :class:`DigestMismatch`; a bad SignatureValue
-      :class:`BadSignature`.
+    In this order, so that an unauthenticated signature costs one canonicalisation of its
+    (small) ``SignedInfo`` and one RSA operation, never the canonicalisation of what it points
+    at:
+
+    1. the structure, cheaply: SignedInfo must use exclusive c14n; the signature and digest
+       methods must be in the given allow-lists (otherwise :class:`ForbiddenAlgorithm`); at
+       most ``max_references`` references (``too-many-references``); every Reference a
+       same-document ``#id`` resolved through ``ids`` (built by :func:`index_ids`, which
+       refuses duplicates), with transforms exactly exc-c14n, or enveloped-signature + exc-c14n
+       when the referenced element encloses this signature;
+    2. the signature value over the canonical SignedInfo (:class:`BadSignature`);
+    3. only then each reference's digest (:class:`DigestMismatch`).
 
     It does not decide *which* elements must be signed: the caller checks the returned
     ``element``\\ s by identity.
@@ -345,6 +350,11 @@ def verify_signature(
     if len(children) < 3:
         raise MalformedFrame(f"{what}: ds:SignedInfo needs c14n, signature method, references")
     c14n_method, sig_method, *references = children
+    if max_references is not None and len(references) > max_references:
+        raise MalformedFrame(
+            f"{what}: {len(references)} references; at most {max_references} are accepted",
+            check="too-many-references",
+        )
     if c14n_method.tag != f"{{{DS_NS}}}CanonicalizationMethod":
         raise MalformedFrame(f"{what}: ds:CanonicalizationMethod must come first in SignedInfo")
     if c14n_method.get("Algorithm") != _EXC_C14N:
@@ -364,13 +374,13 @@ def verify_signature(
             check="algorithm-signature",
         )
 
-    verified: list[VerifiedReference] = []
+    planned: list[_PlannedReference] = []
     seen: set[str] = set()
     for reference in references:
         if reference.tag != f"{{{DS_NS}}}Reference":
             raise MalformedFrame(f"{what}: unexpected {reference.tag!r} in SignedInfo")
-        verified.append(
-            _verify_reference(reference, signature, ids, digest_methods, what=what, seen=seen)
+        planned.append(
+            _check_reference(reference, signature, ids, digest_methods, what=what, seen=seen)
         )
     value_el = signature[1] if len(signature) > 1 else None
     if value_el is None or value_el.tag != f"{{{DS_NS}}}SignatureValue":
@@ -387,10 +397,22 @@ def verify_signature(
         raise BadSignature(
             f"{what}: the signature value does not verify with the signer's key"
         ) from None
-    return tuple(verified)
+    return tuple(_digest_reference(p, signature, what) for p in planned)
 
 
-def _verify_reference(
+@dataclass(frozen=True)
+class _PlannedReference:
+    """A reference whose form was checked, not yet its digest."""
+
+    uri: str
+    target: etree._Element
+    prefixes: tuple[str, ...]
+    method: DigestMethod
+    expected_digest: bytes
+    enveloped: bool
+
+
+def _check_reference(
     reference: etree._Element,
     signature: etree._Element,
     ids: dict[str, etree._Element],
@@ -398,7 +420,8 @@ def _verify_reference(
     *,
     what: str,
     seen: set[str],
-) -> VerifiedReference:
+) -> _PlannedReference:
+    """Everything about one reference that costs no canonicalisation of its target."""
     uri = reference.get("URI")
     if uri is None or not uri.startswith("#") or len(uri) < 2 or "(" in uri:
         raise SignatureWrapping(
@@ -458,12 +481,23 @@ def _verify_reference(
         expected_digest = base64.b64decode(
             "".join((digest_value.text or "").split()), validate=True
         )
-    except binascii.Error:
+    except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedFrame(f"{what}: digest of {uri} is not base64") from None
-    canonical = _c14n_without(target, signature, prefixes) if enveloped else c14n(target, prefixes)
-    if not hmac.compare_digest(hash_bytes(canonical, method.hash), expected_digest):
-        raise DigestMismatch(f"{what}: the content referenced by {uri} was modified after signing")
-    return VerifiedReference(uri, target, canonical, method, enveloped)
+    return _PlannedReference(uri, target, prefixes, method, expected_digest, enveloped)
+
+
+def _digest_reference(
+    planned: _PlannedReference, signature: etree._Element, what: str
+) -> VerifiedReference:
+    target, prefixes = planned.target, planned.prefixes
+    canonical = (
+        _c14n_without(target, signature, prefixes) if planned.enveloped else c14n(target, prefixes)
+    )
+    if not hmac.compare_digest(hash_bytes(canonical, planned.method.hash), planned.expected_digest):
+        raise DigestMismatch(
+            f"{what}: the content referenced by {planned.uri} was modified after signing"
+        )
+    return VerifiedReference(planned.uri, target, canonical, planned.method, planned.enveloped)
 
 
 @dataclass(frozen=True)
@@ -489,16 +523,21 @@ def verify_trusted_signature(
     now: dt.datetime,
     role: str,
     key_error: Callable[[str], VerificationError],
+    pins: SignerPins | None = None,
 ) -> VerifiedSignature:
-    """Signer → trust → verify: the sequence every signature we accept goes through.
+    """Signer → trust → pins → verify: the sequence every signature we accept goes through.
 
     ``signer`` (taken from the signature's KeyInfo by the caller) must chain to ``trust`` at
-    ``now`` within ``policy.clock_skew``; its key must be RSA (else ``key_error(message)`` is
-    raised); then :func:`verify_signature` checks the signature under the policy's allow-lists.
-    ``role`` (``message``, ``assertion``) names the signature in the errors.
+    ``now`` within ``policy.clock_skew`` and, with ``pins``, be one of the pinned signers; its
+    key must be RSA (else ``key_error(message)`` is raised); then :func:`verify_signature`
+    checks the signature under the policy's allow-lists and reference cap. All of this comes
+    before anything the signature points at is canonicalised. ``role`` (``message``,
+    ``assertion``) names the signature in the errors.
     """
     path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
-    public_key = signer.public_key()
+    if pins is not None:
+        pins.check(signer, purpose=f"{role} signer")
+    public_key = signer.public_key()  # readable: the trust store checked it
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise key_error(f"the {role} signer key is not RSA")
     references = verify_signature(
@@ -508,6 +547,7 @@ def verify_trusted_signature(
         signature_methods=policy.signature_methods,
         digest_methods=policy.digest_methods,
         what=f"{role} signature",
+        max_references=policy.max_references,
     )
     method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
     assert method is not None  # verify_signature checked it

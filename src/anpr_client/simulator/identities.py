@@ -293,6 +293,7 @@ def write_settings(
         return _toml_string(os.path.relpath(target, path.parent))
 
     version = "".join(c for c in __version__ if c.isalnum() or c in ". -") or "0"
+    signer_subject = pki.notifications.certificate.subject.rfc4514_string()
     lines = [
         f"# Written by the anpr-client ANPR simulator for Comune {comune_name} ({istat}).",
         "# A test configuration: the keys are a throwaway test PKI, never for production.",
@@ -331,6 +332,8 @@ def write_settings(
         "[notifications]",
         f"store = {rel(data_dir / 'notifications.sqlite')}",
         f"anpr_ca = {rel(pki.anpr_ca_pem)}",
+        "# the simulator's notification signer (in production: ANPR's; docs/notifications.md)",
+        f"signer_subjects = [{_toml_string(signer_subject)}]",
         "",
         "[[notifications.decrypt_keys]]",
         f"pem_key = {rel(files['comune_key'])}",
