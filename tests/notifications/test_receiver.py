@@ -77,6 +77,26 @@ def test_redelivery_is_acknowledged_and_stored_once(
     assert inbox.count() == 1
 
 
+def test_a_push_replaces_a_quarantined_pulled_copy_of_the_same_notification(
+    pki: Pki, receiver: NotificationReceiver, inbox: Inbox
+) -> None:
+    """A pulled copy that could not be decoded holds its 4005 window; the same notification
+    pushed decodable is taken in charge (answered 1 with its event), not taken for a
+    duplicate of the broken copy."""
+    from anpr_client.notifications.inbox import EntryState, InvalidNotification
+
+    broken = InvalidNotification("N010", "9000000001", ISTAT_A, None, None, b"<x/>", "broken")
+    inbox.add_many([], invalid=[broken])
+    assert inbox.get("N010", "9000000001").state is EntryState.QUARANTINED  # type: ignore[union-attr]
+    receipt = receiver.receive(signed_request(pki, id_notifica="9000000001"))
+    assert receipt.outcome is ReplyCode.ACQUIRED
+    assert not receipt.duplicate
+    stored = inbox.get("N010", "9000000001")
+    assert stored is not None
+    assert stored.event is not None
+    assert stored.state is EntryState.PENDING
+
+
 def test_tampered_signature_is_refused(
     pki: Pki, receiver: NotificationReceiver, inbox: Inbox
 ) -> None:

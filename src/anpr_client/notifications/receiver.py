@@ -309,7 +309,9 @@ class NotificationReceiver:
         if not request.contenuto:
             return Receipt(ReplyCode.NO_DATA, reason="contenuto is empty")
         stored = self.inbox.get(request.tipo_notifica, request.id_notifica)
-        if stored is not None:
+        if stored is not None and stored.event is not None:
+            # Already taken in charge. A row without an event (a pulled copy that was
+            # quarantined or released) is replaced by this push's content below.
             return Receipt(ReplyCode.ACQUIRED, event=stored.event, duplicate=True)
         plaintext = decrypt_enveloped(request.contenuto, self._keys)
         if not plaintext.strip():
