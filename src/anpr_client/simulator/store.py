@@ -90,7 +90,8 @@ class Residence:
     since: dt.date
     until: dt.date | None
     reason: str
-    """``seed``, ``birth``, ``registration``, ``change`` (same Comune) or ``transfer``."""
+    """``seed``, ``birth``, ``registration``, ``aire`` (a registration in the AIRE), ``change``
+    (same Comune) or ``transfer``."""
     operation: str | None
 
 

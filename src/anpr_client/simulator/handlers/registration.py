@@ -1,18 +1,27 @@
-"""1001 (registration of a birth) and 1002 (registration for other reasons).
+"""1001 (birth), 1002 (other reasons) and 1010 (a convivenza): registrations in a Comune's APR.
 
 1001 registers a newborn in the requesting Comune. ``datiControllo/attribuzioneFamiglia``
 (our reading of its codes): ``1`` the mother's family, ``2`` the father's family (the parent
-named in ``maternita``/``paternita``, resident in the requesting Comune), ``4``/``5`` the family
-or cohabitation ``famConv/idFamigliaConvivenzaANPR`` of the Comune; ``3`` (a new family) is not
-simulated. Without a codice fiscale, ``gestioneCF`` ``1`` has one attributed (omocodia applied).
+named in ``maternita``/``paternita``, resident in the requesting Comune: EN180; not on ANPR:
+ES003), ``4``/``5`` the family or cohabitation ``famConv/idFamigliaConvivenzaANPR`` of the
+Comune; ``3`` (a new family) is not simulated: 1001 carries no residence for it. Without a
+codice fiscale, ``gestioneCF`` ``1`` has one attributed (omocodia applied). The birth is not
+after ``dataDecorrenza`` (ES008).
 
 1002 registers a person arriving in the requesting Comune for the reasons of ANPR's table 7:
 ``3`` immigration from a Comune **not** on ANPR (``provenienza/comune``; a Comune on ANPR must
 record the move with 5005 instead), ``4`` immigration from abroad (``provenienza/localita``),
 and the other reasons (``2``, ``5``-``10``) without a provenance check; ``1`` (birth) belongs to
-1001. The person joins ``famiglia/famiglia/idFamigliaConvivenzaANPR`` of the Comune with its
-``legameSoggetto``, or founds a new family at ``residenza``. A codice fiscale already resident
-on ANPR is refused (EN187); one that was cancelled (e.g. emigrated) is registered again.
+1001. The person joins an existing household — a family through ``famiglia`` with
+``tipoScheda`` 3, a convivenza through ``convivenza`` with ``tipoScheda`` 4 (EN341, EN342,
+EN304, italia/anpr#761) — not before its residence began (EN237), with its
+``legameSoggetto``; or founds a new family at ``residenza``, whose ``dataDecorrenzaResidenza``
+is the ``dataDecorrenza`` (EF061). A codice fiscale already registered on ANPR, in Italy or in
+an AIRE, or deceased, is refused (EN187); one that was cancelled (e.g. emigrated) is
+registered again, from the end of its last residence on (EN240), unless another Comune has a
+procedure open on it (EN531, see :mod:`.procedures`).
+
+1010 registers a *scheda convivenza* (see :func:`register_cohabitation`).
 """
 
 from __future__ import annotations
