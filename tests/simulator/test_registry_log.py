@@ -13,6 +13,7 @@ from anpr_client.simulator.household import (
     AireRegistration,
     BirthPlace,
     ForeignAddress,
+    Person,
     PersonalData,
 )
 from anpr_client.simulator.seeding import seed_registry
@@ -39,6 +40,30 @@ def registry() -> Registry:
     store = Registry(Database(None))
     seed_registry(store, [A], persons_per_comune=12, seed=7)
     return store
+
+
+def _join(
+    registry: Registry,
+    household_id: str,
+    *,
+    cf: str = "BNCNNA85C44Z110Q",
+    relation: str = "1",
+    since: dt.date = DAY,
+    operation: str | None = None,
+    status: str = "resident",
+    comune: str = A,
+) -> Person:
+    """Register a newcomer (or the cancelled ``cf`` again) in ``household_id``."""
+    return registry.register(
+        _newcomer(cf),
+        comune=comune,
+        household_id=household_id,
+        relation=relation,
+        since=since,
+        reason="aire" if status == "aire" else "registration",
+        operation=operation,
+        status=status,
+    )
 
 
 def _newcomer(cf: str = "BNCNNA85C44Z110Q") -> PersonalData:
@@ -76,16 +101,7 @@ def test_annulling_a_registration_removes_the_person_and_the_family_it_created(
 ) -> None:
     persons = registry.count_persons()
     household = registry.create_household(A, PARIS, since=DAY, operation="700000010")
-    person = registry.register(
-        _newcomer(),
-        comune=A,
-        household_id=household.id,
-        relation="1",
-        since=DAY,
-        reason="aire",
-        operation="700000010",
-        status="aire",
-    )
+    person = _join(registry, household.id, operation="700000010", status="aire")
     registry.set_aire_registration(
         person, AireRegistration("C01", "1", "1", DAY), operation="700000010"
     )
@@ -105,13 +121,12 @@ def test_annulling_a_re_registration_gives_back_the_cancelled_record(
     registry.cancel(person, date=DAY, operation="700000020")
     cancelled = registry.person_by_id(person.id)
     target = next(h for h in registry.households(A) if h.id != person.household_id)
-    again = registry.register(
-        _newcomer(person.codice_fiscale),
-        comune=A,
-        household_id=target.id,
+    again = _join(
+        registry,
+        target.id,
+        cf=person.codice_fiscale,
         relation="9",
         since=LATER,
-        reason="registration",
         operation="700000021",
     )
     assert again.id == person.id
@@ -165,16 +180,7 @@ def test_a_famiglia_aire_keeps_its_address_abroad(registry: Registry) -> None:
 
 def test_aire_citizens_are_not_residents(registry: Registry) -> None:
     household = registry.create_household(A, PARIS, since=DAY)
-    person = registry.register(
-        _newcomer(),
-        comune=A,
-        household_id=household.id,
-        relation="1",
-        since=DAY,
-        reason="aire",
-        operation=None,
-        status="aire",
-    )
+    person = _join(registry, household.id, status="aire")
     assert person.aire
     assert person.registered
     assert not person.resident
@@ -193,15 +199,7 @@ def test_an_empty_convivenza_stays_until_archived(registry: Registry) -> None:
     )
     assert convivenza.cohabitation
     assert convivenza.scheda == "4"
-    person = registry.register(
-        _newcomer(),
-        comune=A,
-        household_id=convivenza.id,
-        relation="25",
-        since=DAY,
-        reason="registration",
-        operation=None,
-    )
+    person = _join(registry, convivenza.id, relation="25")
     registry.cancel(person, date=LATER, operation=None)
     empty = registry.household(convivenza.id)
     assert empty is not None
@@ -247,13 +245,5 @@ def test_the_previous_comune_is_the_residence_before_the_current_one(
     household = registry.create_household(
         "015146", Address("VIA", "DANTE", "7", "20121"), since=LATER
     )
-    moved = registry.register(
-        _newcomer(person.codice_fiscale),
-        comune="015146",
-        household_id=household.id,
-        relation="1",
-        since=LATER,
-        reason="registration",
-        operation=None,
-    )
+    moved = _join(registry, household.id, cf=person.codice_fiscale, since=LATER, comune="015146")
     assert registry.previous_comune(moved) == A
