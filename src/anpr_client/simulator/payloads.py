@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any
 
 from .household import Address, AireRegistration, ForeignAddress, Household, Person
 from .store import ComuneInfo, Registry
@@ -347,7 +347,7 @@ def person_record(
     return out
 
 
-_AIRE_NOTES: Final = (
+_AIRE_NOTES = (
     "noteMotivoIscrizione",
     "noteIniziativaIscrizione",
     "noteIndividuazioneComuneIscrizione",
