@@ -8,11 +8,13 @@ SOAP 1.1 at ANPR's URL paths, on loopback with TLS, from anpr-client's own WSDL/
   client)``, ``Rejected by policy. (from client)``, ``certificate revoked (from client)``);
 - a **registry** in SQLite (Comuni, persons, households, residences), seeded with a fictitious
   population with valid codici fiscali;
-- **operations** with real semantics: TestConn, 1001, 1002, 2001, 3001, 3002, 3003, 3007,
-  4005, 5005, 6001 (a real PDF over MTOM), 7001; others answer "not simulated" (EN379);
+- **operations** with real semantics: TestConn, the registrations 1001, 1002, 1010, 1013, 1014,
+  the cancellations 2001, 2003, 2009, 2011, 2012, the AIRE's A001, A002, A006, 3001, 3002,
+  3003, 3007, 4005, 5005, 6001 (a real PDF over MTOM), 7001, with ANPR's rules and codes;
+  others answer "not simulated" (EN379);
 - ANPR's **idempotency** rules for ``idOperazioneComune`` (replay, EN079, EN148);
-- **notifications**: the N010 of a transfer between two subentrati Comuni, pushed (N000,
-  signed and encrypted) and pulled (4005);
+- **notifications**: the N010 to the Comune a person leaves (5005, A006) and the N014 of a
+  restored position (2003), pushed (N000, signed and encrypted) and pulled (4005);
 - **fault injection** (latency, dropped connections, lost answers, 5xx, "from server" faults)
   and a clock offset.
 

@@ -91,6 +91,58 @@ CREATE TABLE IF NOT EXISTS certificates (
     sha256 TEXT NOT NULL,
     size INTEGER NOT NULL
 );
+-- The registry's AIRE, convivenze, procedures, sections and change log (services 1000, 2000,
+-- A000): tables of their own, so a state directory of an earlier version opens unchanged.
+CREATE TABLE IF NOT EXISTS foreign_addresses (   -- a famiglia AIRE's residence abroad
+    family_id TEXT PRIMARY KEY REFERENCES families(id),
+    state TEXT NOT NULL,                -- codiceStato
+    locality TEXT NOT NULL,             -- descrizioneLocalita
+    province TEXT,                      -- provinciaContea
+    consulate TEXT NOT NULL,            -- codiceConsolato
+    consulate_name TEXT NOT NULL        -- descrizioneConsolato
+);
+CREATE TABLE IF NOT EXISTS cohabitations (       -- a convivenza's own data (1010)
+    family_id TEXT PRIMARY KEY REFERENCES families(id),
+    name TEXT,                          -- denominazioneConvivenza
+    species TEXT,                       -- specieConvivenza
+    responsible TEXT,                   -- codice fiscale of the tutoreIntestatario
+    archived TEXT                       -- dataDecorrenzaArchiviazione (2009)
+);
+CREATE TABLE IF NOT EXISTS aire (                -- a person's AIRE registration (A001, A002, A006)
+    person_id TEXT PRIMARY KEY REFERENCES persons(id),
+    reason TEXT, initiative TEXT, criterion TEXT,
+    since TEXT NOT NULL,
+    notes TEXT                          -- JSON object of the notes of the "other" codes
+);
+CREATE TABLE IF NOT EXISTS procedures (          -- administrative procedures (1014)
+    id TEXT PRIMARY KEY,                -- numeroPraticaAnpr
+    comune TEXT NOT NULL,
+    number TEXT NOT NULL,               -- numeroPraticaComune
+    trigger TEXT,                       -- motivoAvvio
+    state TEXT NOT NULL,                -- statoProcedimento
+    state_date TEXT NOT NULL,
+    opened TEXT NOT NULL,
+    closed TEXT,
+    outcome TEXT,                       -- esitoChiusura
+    subjects TEXT NOT NULL DEFAULT '[]', -- JSON list of idSchedaSoggettoANPR
+    UNIQUE (comune, number)
+);
+CREATE TABLE IF NOT EXISTS electoral_sections (  -- a Comune's electoral sections (2012)
+    comune TEXT NOT NULL,
+    number TEXT NOT NULL,               -- sezioneelettoralenum
+    description TEXT NOT NULL DEFAULT '',
+    PRIMARY KEY (comune, number)
+);
+CREATE TABLE IF NOT EXISTS changes (             -- what each operation changed (1013, 2011)
+    seq INTEGER PRIMARY KEY,
+    operation TEXT NOT NULL,            -- the idOperazioneANPR that changed the row
+    kind TEXT NOT NULL,                 -- person | family
+    key TEXT NOT NULL,                  -- its id
+    before TEXT,                        -- JSON of the rows before; NULL: created by it
+    undone_by TEXT                      -- the idOperazioneANPR of the annulment
+);
+CREATE INDEX IF NOT EXISTS changes_operation ON changes (operation);
+CREATE INDEX IF NOT EXISTS changes_row ON changes (kind, key, seq);
 CREATE TABLE IF NOT EXISTS operations (
     id_anpr TEXT PRIMARY KEY,           -- idOperazioneANPR
     comune TEXT NOT NULL,

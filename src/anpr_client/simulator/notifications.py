@@ -307,6 +307,40 @@ class Notifier:
             codice_fiscale=person.codice_fiscale,
         )
 
+    # Added by the registry's services (N014 of 2003, N010 of A006) while the one producer of
+    # every kind (``produce``) is being written: fold this into it when it lands.
+    def residence_notice(
+        self,
+        kind: str,
+        *,
+        recipient: str,
+        person: Person,
+        requesting: ComuneInfo,
+        operation: str,
+        effective_date: dt.date,
+    ) -> NotificationRecord:
+        """Store a notification of ``kind`` (``N010``, ``N014``, ``N015``: ANPR's
+        ``tipoNotificaCambioResidenza``) for ``recipient`` about ``person``, caused by
+        ``operation`` of ``requesting`` (in the caller's transaction)."""
+        if kind == "N010":
+            return self.residence_left(
+                recipient=recipient,
+                person=person,
+                requesting=requesting,
+                operation=operation,
+                effective_date=effective_date,
+            )
+        payload = notification_payload(
+            kind,
+            {
+                "generalitaSoggetto": notification_personal_data(person),
+                "comuneRichiesta": payloads.comune(requesting),
+                "idOperazioneANPR": operation,
+                "dataDecorrenza": effective_date,
+            },
+        )
+        return self._store(kind, recipient, operation, person.codice_fiscale, payload)
+
     def _store(
         self, kind: str, recipient: str, operation: str, cf: str | None, payload: bytes
     ) -> NotificationRecord:

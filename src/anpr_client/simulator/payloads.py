@@ -12,13 +12,14 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .household import Address, Household, Person
+from .household import Address, AireRegistration, ForeignAddress, Household, Person
 from .store import ComuneInfo, Registry
 
 __all__ = [
     "ALL_PARTS",
     "address",
     "address_of",
+    "aire_registration",
     "birth_place",
     "certificate_languages",
     "change_of_residence",
@@ -26,6 +27,8 @@ __all__ = [
     "comune",
     "comune_info",
     "comune_of",
+    "foreign_address_of",
+    "foreign_residence",
     "household_record",
     "parts_requested",
     "person_record",
@@ -70,8 +73,9 @@ def birth_place(person: Person) -> dict[str, Any]:
 
 
 def personal_data(person: Person) -> dict[str, Any]:
-    """``tipoGeneralita``: codice fiscale, names, sex, birth date and place, ANPR id."""
-    return {
+    """``tipoGeneralita``: codice fiscale, names, sex, birth date and place, ANPR id, and
+    ``soggettoAIRE`` ``S`` for a citizen registered in the AIRE."""
+    out: dict[str, Any] = {
         "codiceFiscale": {"codFiscale": person.codice_fiscale},
         "cognome": person.surname,
         "nome": person.name,
@@ -80,6 +84,9 @@ def personal_data(person: Person) -> dict[str, Any]:
         "luogoNascita": birth_place(person),
         "idSchedaSoggettoANPR": person.id,
     }
+    if person.aire:
+        out["soggettoAIRE"] = "S"
+    return out
 
 
 def address(address: Address, info: ComuneInfo) -> dict[str, Any]:
@@ -95,7 +102,14 @@ def address(address: Address, info: ComuneInfo) -> dict[str, Any]:
 
 
 def residence(household: Household, info: ComuneInfo) -> dict[str, Any]:
-    """``tipoResidenza`` of a household's address."""
+    """``tipoResidenza`` of a household's address: ``indirizzo`` in Italy, ``localitaEstera``
+    for a famiglia AIRE (:func:`foreign_residence`)."""
+    if isinstance(household.address, ForeignAddress):
+        return {
+            "tipoIndirizzo": household.address.kind,
+            "localitaEstera": foreign_residence(household.address),
+            "dataDecorrenzaResidenza": household.since,
+        }
     return {
         "tipoIndirizzo": household.address.kind,
         "indirizzo": address(household.address, info),
@@ -103,12 +117,46 @@ def residence(household: Household, info: ComuneInfo) -> dict[str, Any]:
     }
 
 
+def foreign_residence(address: ForeignAddress) -> dict[str, Any]:
+    """``tipoLocalitaEstera``: the address abroad and the consulate competent for it."""
+    place: dict[str, Any] = {
+        "descrizioneLocalita": address.locality,
+        "descrizioneStato": state_name(address.state),
+        "codiceStato": address.state,
+    }
+    if address.province:
+        place["provinciaContea"] = address.province
+    abroad: dict[str, Any] = {"localita": place}
+    if address.cap:
+        abroad["cap"] = address.cap
+    if address.street_name:
+        toponimo: dict[str, Any] = {"denominazione": address.street_name}
+        if address.house_number:
+            toponimo["numeroCivico"] = address.house_number
+        abroad["toponimo"] = toponimo
+    return {
+        "indirizzoEstero": abroad,
+        "consolato": {
+            "codiceConsolato": address.consulate,
+            "descrizioneConsolato": address.consulate_name,
+        },
+    }
+
+
 def household_record(household: Household) -> dict[str, Any]:
-    """``tipoFamigliaConvivenza`` (identification part)."""
+    """``tipoFamigliaConvivenza`` (identification part): ANPR's ``tipoScheda``
+    (:attr:`~.household.Household.scheda`), ``famigliaAire`` ``S`` abroad, a convivenza's name
+    and species."""
     out: dict[str, Any] = {"idFamigliaConvivenzaANPR": household.id}
+    if household.abroad:
+        out["famigliaAire"] = "S"
     if household.origin_date:
         out["dataOrigineFamigliaConvivenza"] = household.origin_date
-    out["tipoScheda"] = household.kind
+    if household.name:
+        out["denominazioneConvivenza"] = household.name
+    if household.species:
+        out["specieConvivenza"] = household.species
+    out["tipoScheda"] = household.scheda
     return out
 
 
@@ -178,6 +226,32 @@ def address_of(payload: Any) -> Address | None:
     )
 
 
+def foreign_address_of(payload: Any) -> ForeignAddress | None:
+    """A :class:`ForeignAddress` from a decoded ``tipoResidenza`` abroad (``localitaEstera``
+    with its state and consulate), if any."""
+    if not isinstance(payload, dict):
+        return None
+    abroad = payload.get("localitaEstera")
+    if not isinstance(abroad, dict):
+        return None
+    estero = abroad.get("indirizzoEstero") or {}
+    place = estero.get("localita") or {}
+    toponimo = estero.get("toponimo") or {}
+    consolato = abroad.get("consolato") or {}
+    return ForeignAddress(
+        street_kind="",
+        street_name=str(toponimo.get("denominazione") or ""),
+        house_number=str(toponimo.get("numeroCivico") or ""),
+        cap=str(estero.get("cap") or ""),
+        kind=str(payload.get("tipoIndirizzo") or "4"),
+        state=str(place.get("codiceStato") or ""),
+        locality=str(place.get("descrizioneLocalita") or ""),
+        province=str(place["provinciaContea"]) if place.get("provinciaContea") else None,
+        consulate=str(consolato.get("codiceConsolato") or ""),
+        consulate_name=str(consolato.get("descrizioneConsolato") or ""),
+    )
+
+
 def residence_comune(payload: Any) -> str | None:
     """The ISTAT code of the Comune of a decoded ``tipoResidenza``'s address."""
     if isinstance(payload, dict):
@@ -237,6 +311,7 @@ PARTS: dict[str, str] = {
     "10": "residenza",
     "21": "legameSoggetto",
     "22": "famigliaConvivenza",
+    "26": "datiIscrizione",
     "28": "datiDecesso",
 }
 ALL_PARTS: frozenset[str] = frozenset(PARTS.values()) | {"identificativi"}
@@ -270,12 +345,38 @@ def person_record(
         out["residenza"] = [residence(household, comune_info(registry, person.comune))]
     if "legameSoggetto" in parts and household is not None:
         out["legameSoggetto"] = {
-            "tipoLegame": "3" if household.kind == "1" else "4",
+            "tipoLegame": household.scheda,
             "dataDecorrenza": person.relation_since or household.since,
             "codiceLegame": person.relation or "99",
         }
     if "famigliaConvivenza" in parts and household is not None:
         out["famigliaConvivenza"] = household_record(household)
+    if "datiIscrizione" in parts and person.aire:
+        registration = registry.aire_registration(person)
+        if registration is not None and registration.complete:
+            out["datiIscrizione"] = {"tipoIscrizioneAIRE": aire_registration(registration)}
     if "datiDecesso" in parts and person.death_date is not None:
         out["datiDecesso"] = {"dataEvento": person.death_date}
+    return out
+
+
+_AIRE_NOTES = (
+    "noteMotivoIscrizione",
+    "noteIniziativaIscrizione",
+    "noteIndividuazioneComuneIscrizione",
+)
+
+
+def aire_registration(registration: AireRegistration) -> dict[str, Any]:
+    """``tipoIscrizioneAIRE``: the reason, initiative and criterion codes, their notes."""
+    notes = dict(registration.notes)
+    out: dict[str, Any] = {}
+    for key, value in (
+        ("motivoIscrizione", registration.reason),
+        ("iniziativaIscrizione", registration.initiative),
+        ("individuazioneComuneIscrizione", registration.criterion),
+    ):
+        if value:
+            out[key] = value
+    out.update({k: notes[k] for k in _AIRE_NOTES if notes.get(k)})
     return out

@@ -6,9 +6,18 @@ notifications commit together. A person *resides* in the Comune of competence ``
 (``None`` once cancelled, e.g. moved abroad) and belongs to a household, whose record holds the
 address. Every change of residence closes one :class:`Residence` row and opens another.
 
+A citizen living abroad is registered in the AIRE of a Comune: status ``aire``, the Comune of
+competence is that Comune, the household a *famiglia AIRE* with a
+:class:`~.household.ForeignAddress`; :meth:`Registry.aire_registration` has the registration's
+data. A *convivenza* is a household of kind ``2`` with a name, a species and a responsible.
+The registry also keeps the Comuni's administrative procedures (1014) and electoral sections
+(2012), and logs what every operation changes (:mod:`.changes`), so that ANPR's annulments can
+restore it (:meth:`Registry.annul`).
+
 For tests::
 
     sim.store.residents("058091")      # persons living in Roma
+    sim.store.aire_citizens("058091")  # Roma's citizens abroad
     sim.store.person("RSSMRA80A01H501U")
     sim.store.households("015146")
 """
@@ -17,14 +26,28 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from ..errors.exceptions import ConfigurationError
+from . import changes
+from .changes import Change
 from .db import Database
-from .household import Address, BirthPlace, Household, Person, PersonalData, anpr_id
+from .household import (
+    COHABITATION,
+    Address,
+    AireRegistration,
+    BirthPlace,
+    ForeignAddress,
+    Household,
+    Person,
+    PersonalData,
+    Procedure,
+    anpr_id,
+)
 
 __all__ = ["Certificate", "ComuneInfo", "Registry", "Residence"]
 
@@ -33,7 +56,18 @@ __all__ = ["Certificate", "ComuneInfo", "Registry", "Residence"]
 # ``family``).
 _PERSON_IDS: Final = 300_000_001
 _HOUSEHOLD_IDS: Final = 500_000_001
+_PROCEDURE_IDS: Final = 900_000_001
 _BY_HEAD: Final = "ORDER BY CAST(relation AS INTEGER), id"
+_REGISTERED: Final = "status IN ('resident', 'aire')"
+"""The persons who belong to a household (:data:`.household.REGISTERED`)."""
+_HOUSEHOLD: Final = (
+    "SELECT f.*, a.state AS abroad_state, a.locality AS abroad_locality, "
+    "a.province AS abroad_province, a.consulate AS abroad_consulate, "
+    "a.consulate_name AS abroad_consulate_name, c.name AS cohabitation_name, "
+    "c.species AS cohabitation_species, c.responsible AS cohabitation_responsible "
+    "FROM families f LEFT JOIN foreign_addresses a ON a.family_id = f.id "
+    "LEFT JOIN cohabitations c ON c.family_id = f.id WHERE f.id = ?"
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +90,8 @@ class Residence:
     since: dt.date
     until: dt.date | None
     reason: str
-    """``seed``, ``birth``, ``registration``, ``change`` (same Comune) or ``transfer``."""
+    """``seed``, ``birth``, ``registration``, ``aire`` (a registration in the AIRE), ``change``
+    (same Comune) or ``transfer``."""
     operation: str | None
 
 
@@ -134,6 +169,41 @@ def _close_residence(conn: sqlite3.Connection, person_id: str, day: dt.date) -> 
     )
 
 
+def _address(row: sqlite3.Row) -> Address:
+    parts = {
+        "street_kind": row["street_kind"] or "",
+        "street_name": row["street_name"] or "",
+        "house_number": row["house_number"] or "",
+        "cap": row["cap"] or "",
+        "kind": row["address_kind"],
+    }
+    if row["abroad_state"] is None:
+        return Address(**parts)
+    return ForeignAddress(
+        **parts,
+        state=row["abroad_state"],
+        locality=row["abroad_locality"],
+        province=row["abroad_province"],
+        consulate=row["abroad_consulate"],
+        consulate_name=row["abroad_consulate_name"],
+    )
+
+
+def _procedure(row: sqlite3.Row) -> Procedure:
+    return Procedure(
+        id=row["id"],
+        comune=row["comune"],
+        number=row["number"],
+        trigger=row["trigger"],
+        state=row["state"],
+        state_date=dt.date.fromisoformat(row["state_date"]),
+        opened=dt.date.fromisoformat(row["opened"]),
+        closed=_date(row["closed"]),
+        outcome=row["outcome"],
+        subjects=tuple(json.loads(row["subjects"])),
+    )
+
+
 class Registry:
     """Read and write the simulated registry. Thread-safe (see :class:`~.db.Database`)."""
 
@@ -198,12 +268,19 @@ class Registry:
         return found[0] if found else None
 
     def residents(self, istat: str) -> list[Person]:
-        """Persons currently resident in the Comune, by household then relation."""
+        """Persons currently resident in the Comune (its APR), by household then relation."""
+        return self._of_comune(istat, "resident")
+
+    def aire_citizens(self, istat: str) -> list[Person]:
+        """The Comune's citizens living abroad (its AIRE), by household then relation."""
+        return self._of_comune(istat, "aire")
+
+    def _of_comune(self, istat: str, status: str) -> list[Person]:
         with self._db.read() as conn:
             return _persons(
                 conn,
-                "comune = ? AND status = 'resident'",
-                (istat,),
+                "comune = ? AND status = ?",
+                (istat, status),
                 "ORDER BY family_id, CAST(relation AS INTEGER), id",
             )
 
@@ -219,7 +296,8 @@ class Registry:
         birth_state: str | None = None,
         include_inactive: bool = False,
     ) -> list[Person]:
-        """Persons matching every given criterion (names compared case-insensitively)."""
+        """Persons matching every given criterion (names compared case-insensitively); only
+        those in a household (resident or in the AIRE) unless ``include_inactive``."""
         clauses: list[str] = []
         args: list[Any] = []
         for clause, value in (
@@ -235,36 +313,34 @@ class Registry:
                 clauses.append(clause)
                 args.append(value.isoformat() if isinstance(value, dt.date) else value.strip())
         if not include_inactive:
-            clauses.append("status = 'resident'")
+            clauses.append(_REGISTERED)
         with self._db.read() as conn:
             return _persons(conn, " AND ".join(clauses) or "1 = 1", args, "ORDER BY id")
 
     def household(self, household_id: str) -> Household | None:
-        """The household with this ``idFamigliaConvivenzaANPR`` and its resident members."""
+        """The household with this ``idFamigliaConvivenzaANPR`` and its members."""
         with self._db.read() as conn:
-            row = conn.execute("SELECT * FROM families WHERE id = ?", (household_id,)).fetchone()
+            row = conn.execute(_HOUSEHOLD, (household_id,)).fetchone()
             if row is None:
                 return None
             members = self._members(conn, household_id)
         return Household(
             id=row["id"],
             comune=row["comune"],
-            address=Address(
-                street_kind=row["street_kind"] or "",
-                street_name=row["street_name"] or "",
-                house_number=row["house_number"] or "",
-                cap=row["cap"] or "",
-                kind=row["address_kind"],
-            ),
+            address=_address(row),
             since=dt.date.fromisoformat(row["since"]),
             origin_date=_date(row["origin_date"]),
             kind=row["kind"],
             active=bool(row["active"]),
             members=tuple(members),
+            name=row["cohabitation_name"],
+            species=row["cohabitation_species"],
+            responsible=row["cohabitation_responsible"],
         )
 
     def households(self, istat: str) -> list[Household]:
-        """The Comune's active households (with at least one resident member)."""
+        """The Comune's active households: those with members, and the convivenze not
+        archived (an institution stays registered while empty)."""
         with self._db.read() as conn:
             rows = conn.execute(
                 "SELECT id FROM families WHERE comune = ? AND active = 1 ORDER BY id", (istat,)
@@ -273,17 +349,17 @@ class Registry:
         return [h for h in found if h is not None]
 
     def household_of(self, person: Person) -> Household | None:
-        """The household ``person`` belongs to (``None`` once not resident)."""
+        """The household ``person`` belongs to (``None`` once not registered)."""
         return None if person.household_id is None else self.household(person.household_id)
 
     def members(self, household_id: str) -> list[Person]:
-        """The household's resident members, the head first."""
+        """The household's members, the head first."""
         with self._db.read() as conn:
             return self._members(conn, household_id)
 
     @staticmethod
     def _members(conn: sqlite3.Connection, household_id: str) -> list[Person]:
-        return _persons(conn, "family_id = ? AND status = 'resident'", (household_id,), _BY_HEAD)
+        return _persons(conn, f"family_id = ? AND {_REGISTERED}", (household_id,), _BY_HEAD)
 
     def residences(self, codice_fiscale: str) -> list[Residence]:
         """The person's residence history, oldest first."""
@@ -343,8 +419,14 @@ class Registry:
         since: dt.date,
         origin_date: dt.date | None = None,
         kind: str = "1",
+        name: str | None = None,
+        species: str | None = None,
+        responsible: str | None = None,
+        operation: str | None = None,
     ) -> Household:
-        """A new (empty) household with its address in ``comune``."""
+        """A new (empty) household of ``comune`` at ``address`` (a
+        :class:`~.household.ForeignAddress`: a famiglia AIRE); a convivenza (``kind`` ``2``)
+        with its ``name``, ``species`` and ``responsible``."""
         household = Household(
             id=str(self._db.next_value("family", _HOUSEHOLD_IDS)),
             comune=comune,
@@ -352,8 +434,12 @@ class Registry:
             since=since,
             origin_date=origin_date,
             kind=kind,
+            name=name,
+            species=species,
+            responsible=responsible,
         )
         with self._db.transaction() as conn:
+            changes.remember(conn, operation, "family", household.id)
             self._insert_household(conn, household)
         created = self.household(household.id)
         assert created is not None
@@ -369,10 +455,11 @@ class Registry:
         since: dt.date,
         reason: str,
         operation: str | None,
+        status: str = "resident",
     ) -> Person:
-        """Add a person resident in ``comune``, member of ``household_id``. A person cancelled
-        earlier (e.g. emigrated) with the same codice fiscale is registered again: the same
-        record, its ids and history kept (:meth:`move`)."""
+        """Add a person of ``comune``, member of ``household_id``: resident, or with ``status``
+        ``aire`` in its AIRE. A person cancelled earlier (e.g. emigrated) with the same codice
+        fiscale is registered again: the same record, its ids and history kept (:meth:`move`)."""
         existing = self.person(data.codice_fiscale)
         if existing is not None and existing.status == "cancelled":
             return self.move(
@@ -383,12 +470,14 @@ class Registry:
                 since=since,
                 reason=reason,
                 operation=operation,
+                status=status,
             )
         number = self._db.next_value("person", _PERSON_IDS)
         person = Person(
             **{f.name: getattr(data, f.name) for f in dataclasses.fields(PersonalData)},
             id=str(number),
             id_anpr=anpr_id(number - _PERSON_IDS),
+            status=status,
             comune=comune,
             household_id=household_id,
             relation=relation,
@@ -396,6 +485,8 @@ class Registry:
             registered_by=operation,
         )
         with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", person.id)
+            changes.remember(conn, operation, "family", household_id)
             self._insert_person(conn, person, reason=reason)
         return self._reread(person)
 
@@ -440,6 +531,25 @@ class Registry:
                 household.since.isoformat(),
             ),
         )
+        if isinstance(address, ForeignAddress):
+            conn.execute(
+                "INSERT INTO foreign_addresses (family_id, state, locality, province, consulate, "
+                "consulate_name) VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    household.id,
+                    address.state,
+                    address.locality,
+                    address.province,
+                    address.consulate,
+                    address.consulate_name,
+                ),
+            )
+        if household.name or household.species or household.responsible:
+            conn.execute(
+                "INSERT INTO cohabitations (family_id, name, species, responsible) "
+                "VALUES (?, ?, ?, ?)",
+                (household.id, household.name, household.species, household.responsible),
+            )
 
     @staticmethod
     def _insert_person(conn: sqlite3.Connection, person: Person, *, reason: str) -> None:
@@ -489,19 +599,26 @@ class Registry:
         since: dt.date,
         reason: str,
         operation: str | None,
+        status: str = "resident",
     ) -> Person:
-        """Move a resident to ``household_id`` in ``comune`` (a change of address or a
-        transfer)."""
+        """Move a person to ``household_id`` in ``comune`` (a change of address, a transfer,
+        an emigration into the AIRE with ``status`` ``aire``)."""
         with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", person.id)
+            for touched in (person.household_id, household_id):
+                if touched:
+                    changes.remember(conn, operation, "family", touched)
             _close_residence(conn, person.id, since)
             _open_residence(
                 conn, person.id, comune, household_id, since.isoformat(), reason, operation
             )
             conn.execute(
                 "UPDATE persons SET comune = ?, family_id = ?, relation = ?, relation_since = ?, "
-                "status = 'resident', updated_by = ? WHERE id = ?",
-                (comune, household_id, relation, since.isoformat(), operation, person.id),
+                "status = ?, updated_by = ? WHERE id = ?",
+                (comune, household_id, relation, since.isoformat(), status, operation, person.id),
             )
+            if status != "aire":
+                conn.execute("DELETE FROM aire WHERE person_id = ?", (person.id,))
             if person.household_id and person.household_id != household_id:
                 self._retire_if_empty(conn, person.household_id)
         return self._reread(person)
@@ -518,6 +635,9 @@ class Registry:
         self, person: Person, *, status: str, date: dt.date, operation: str | None
     ) -> Person:
         with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", person.id)
+            if person.household_id:
+                changes.remember(conn, operation, "family", person.household_id)
             _close_residence(conn, person.id, date)
             conn.execute(
                 "UPDATE persons SET status = ?, death_date = ?, comune = NULL, family_id = NULL, "
@@ -533,6 +653,7 @@ class Registry:
     ) -> Person:
         """Change a member's ``codiceLegame`` in its household."""
         with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", person.id)
             conn.execute(
                 "UPDATE persons SET relation = ?, relation_since = ?, updated_by = ? WHERE id = ?",
                 (relation, since.isoformat(), operation, person.id),
@@ -551,6 +672,7 @@ class Registry:
             return
         eldest = min(members, key=lambda m: (m.birth_date, m.id))
         with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", eldest.id)
             conn.execute(
                 "UPDATE persons SET relation = '1', relation_since = ?, updated_by = ? "
                 "WHERE id = ?",
@@ -560,11 +682,14 @@ class Registry:
     @staticmethod
     def _retire_if_empty(conn: sqlite3.Connection, household_id: str) -> None:
         left = conn.execute(
-            "SELECT count(*) FROM persons WHERE family_id = ? AND status = 'resident'",
+            f"SELECT count(*) FROM persons WHERE family_id = ? AND {_REGISTERED}",  # noqa: S608
             (household_id,),
         ).fetchone()[0]
-        if not left:
-            conn.execute("UPDATE families SET active = 0 WHERE id = ?", (household_id,))
+        if not left:  # a convivenza stays, empty, until it is archived (2009)
+            conn.execute(
+                "UPDATE families SET active = 0 WHERE id = ? AND kind != ?",
+                (household_id, COHABITATION),
+            )
 
     def add_certificate(
         self,
@@ -596,3 +721,206 @@ class Registry:
                 wanted,
             ).fetchall()
         return {r["cf"] for r in rows}
+
+    # ------------------------------------------------------------------ AIRE
+
+    def aire_registration(self, person: Person) -> AireRegistration | None:
+        """The data of ``person``'s registration in the AIRE (``None`` if not registered)."""
+        with self._db.read() as conn:
+            row = conn.execute("SELECT * FROM aire WHERE person_id = ?", (person.id,)).fetchone()
+        if row is None:
+            return None
+        notes = json.loads(row["notes"]) if row["notes"] else {}
+        return AireRegistration(
+            reason=row["reason"],
+            initiative=row["initiative"],
+            criterion=row["criterion"],
+            since=dt.date.fromisoformat(row["since"]),
+            notes=tuple(sorted(notes.items())),
+        )
+
+    def set_aire_registration(
+        self, person: Person, registration: AireRegistration, *, operation: str | None
+    ) -> None:
+        """Record (or replace) the data of ``person``'s AIRE registration."""
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", person.id)
+            conn.execute(
+                "INSERT INTO aire (person_id, reason, initiative, criterion, since, notes) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (person_id) DO UPDATE SET "
+                "reason = excluded.reason, initiative = excluded.initiative, "
+                "criterion = excluded.criterion, since = excluded.since, notes = excluded.notes",
+                (
+                    person.id,
+                    registration.reason,
+                    registration.initiative,
+                    registration.criterion,
+                    registration.since.isoformat(),
+                    json.dumps(dict(registration.notes)) if registration.notes else None,
+                ),
+            )
+
+    def previous_comune(self, person: Person) -> str | None:
+        """The Comune of ``person``'s residence before the current (open) one, if any."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT comune, until FROM residences WHERE person_id = ? ORDER BY rowid DESC",
+                (person.id,),
+            ).fetchall()
+        if rows and rows[0]["until"] is None:
+            rows = rows[1:]
+        return str(rows[0]["comune"]) if rows else None
+
+    # ------------------------------------------------------------------ convivenze
+
+    def archive_household(self, household_id: str, *, date: dt.date, operation: str | None) -> None:
+        """Archive an empty convivenza (2009): no longer active, archived from ``date``."""
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "family", household_id)
+            conn.execute("UPDATE families SET active = 0 WHERE id = ?", (household_id,))
+            conn.execute(
+                "INSERT INTO cohabitations (family_id, archived) VALUES (?, ?) "
+                "ON CONFLICT (family_id) DO UPDATE SET archived = excluded.archived",
+                (household_id, date.isoformat()),
+            )
+
+    # ------------------------------------------------------------------ procedures (1014)
+
+    def procedure(self, comune: str, number: str) -> Procedure | None:
+        """The Comune's procedure with this ``numeroPraticaComune``."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT * FROM procedures WHERE comune = ? AND number = ?", (comune, number)
+            ).fetchone()
+        return None if row is None else _procedure(row)
+
+    def open_procedures(self, person: Person) -> list[Procedure]:
+        """The open procedures (of any Comune) ``person`` is a subject of."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT p.* FROM procedures p, json_each(p.subjects) s "
+                "WHERE s.value = ? AND p.closed IS NULL ORDER BY p.id",
+                (person.id,),
+            ).fetchall()
+        return [_procedure(r) for r in rows]
+
+    def open_procedure(
+        self,
+        comune: str,
+        number: str,
+        *,
+        trigger: str | None,
+        state: str,
+        date: dt.date,
+        subjects: Sequence[Person],
+    ) -> Procedure:
+        """Open a procedure of ``comune`` numbered ``number`` by the Comune."""
+        procedure = Procedure(
+            id=str(self._db.next_value("procedure", _PROCEDURE_IDS)),
+            comune=comune,
+            number=number,
+            trigger=trigger,
+            state=state,
+            state_date=date,
+            opened=date,
+            subjects=tuple(p.id for p in subjects),
+        )
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO procedures (id, comune, number, trigger, state, state_date, opened, "
+                "subjects) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    procedure.id,
+                    comune,
+                    number,
+                    trigger,
+                    state,
+                    date.isoformat(),
+                    date.isoformat(),
+                    json.dumps(list(procedure.subjects)),
+                ),
+            )
+        return procedure
+
+    def update_procedure(
+        self,
+        procedure: Procedure,
+        *,
+        state: str,
+        date: dt.date,
+        subjects: Sequence[Person] = (),
+        closed: dt.date | None = None,
+        outcome: str | None = None,
+    ) -> Procedure:
+        """Move ``procedure`` to ``state`` on ``date``, adding ``subjects``; ``closed`` closes
+        it with ``outcome``."""
+        ids = list(procedure.subjects) + [p.id for p in subjects if p.id not in procedure.subjects]
+        updated = dataclasses.replace(
+            procedure,
+            state=state,
+            state_date=date,
+            subjects=tuple(ids),
+            closed=closed,
+            outcome=outcome,
+        )
+        with self._db.transaction() as conn:
+            conn.execute(
+                "UPDATE procedures SET state = ?, state_date = ?, subjects = ?, closed = ?, "
+                "outcome = ? WHERE id = ?",
+                (
+                    state,
+                    date.isoformat(),
+                    json.dumps(ids),
+                    None if closed is None else closed.isoformat(),
+                    outcome,
+                    procedure.id,
+                ),
+            )
+        return updated
+
+    # ------------------------------------------------------------------ electoral sections
+
+    def electoral_sections(self, istat: str) -> dict[str, str]:
+        """The Comune's electoral sections: number → description."""
+        with self._db.read() as conn:
+            rows = conn.execute(
+                "SELECT number, description FROM electoral_sections WHERE comune = ? "
+                "ORDER BY CAST(number AS INTEGER), number",
+                (istat,),
+            ).fetchall()
+        return {r["number"]: r["description"] for r in rows}
+
+    def add_electoral_section(self, istat: str, number: str, description: str = "") -> None:
+        """Add (or describe again) an electoral section of the Comune."""
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO electoral_sections (comune, number, description) VALUES (?, ?, ?) "
+                "ON CONFLICT (comune, number) DO UPDATE SET description = excluded.description",
+                (istat, number, description),
+            )
+
+    def remove_electoral_section(self, istat: str, number: str) -> bool:
+        """Delete an electoral section (2012); ``False`` if the Comune has none so numbered."""
+        with self._db.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM electoral_sections WHERE comune = ? AND number = ?", (istat, number)
+            )
+        return cursor.rowcount > 0
+
+    # ------------------------------------------------------------------ the change log
+
+    def changes(self, operation: str) -> list[Change]:
+        """What ``operation`` (an ``idOperazioneANPR``) changed (:mod:`.changes`)."""
+        with self._db.read() as conn:
+            return changes.changes_of(conn, operation)
+
+    def later_changes(self, operation: str) -> list[Change]:
+        """Changes of other operations, not annulled, that came after ``operation``'s on the
+        same persons or households: while there are any, it cannot be annulled (EN077)."""
+        with self._db.read() as conn:
+            return changes.later_changes(conn, operation)
+
+    def annul(self, operation: str, *, by: str) -> list[Change]:
+        """Restore everything ``operation`` changed as it was before it (the annulment ``by``)."""
+        with self._db.transaction() as conn:
+            return changes.undo(conn, operation, by=by)

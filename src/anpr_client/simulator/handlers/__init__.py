@@ -10,15 +10,23 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
+from .aire import change_aire, register_aire_birth, register_aire_other
+from .annulment import annul_cancellation, annul_registration
 from .base import Handler
-from .cancellation import cancel_for_other_reasons, register_death
+from .cancellation import (
+    archive_cohabitation,
+    cancel_for_other_reasons,
+    delete_electoral_section,
+    register_death,
+)
 from .certification import issue_certificate
 from .connection import test_connection
 from .consultation import find_parents, look_up_citizen, operation_answer, operation_state
 from .extraction import asynchronous_request
 from .mutation import change_residence
+from .procedures import manage_procedure
 from .reference_tables import download_table
-from .registration import register_birth, register_for_other_reasons
+from .registration import register_birth, register_cohabitation, register_for_other_reasons
 
 __all__ = ["HANDLERS"]
 
@@ -27,8 +35,14 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "TestConn": test_connection,
         "1001": register_birth,
         "1002": register_for_other_reasons,
+        "1010": register_cohabitation,
+        "1013": annul_registration,
+        "1014": manage_procedure,
         "2001": register_death,
         "2003": cancel_for_other_reasons,
+        "2009": archive_cohabitation,
+        "2011": annul_cancellation,
+        "2012": delete_electoral_section,
         "3001": find_parents,
         "3002": look_up_citizen,
         "3003": operation_answer,
@@ -37,5 +51,8 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "5005": change_residence,
         "6001": issue_certificate,
         "7001": download_table,
+        "A001": register_aire_birth,
+        "A002": register_aire_other,
+        "A006": change_aire,
     }
 )

@@ -1,10 +1,10 @@
-"""Helpers shared by the registration services (1001, 1002, 2001, 5005)."""
+"""Helpers shared by the registration services (1000, 2000, 5005, A000)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from ...validation import codicefiscale
 from .. import payloads
@@ -13,11 +13,19 @@ from ..store import Registry
 from .base import Context, Rejected, Request, entry, parse_date
 
 __all__ = [
+    "born_by",
     "changed_subject",
+    "check_residence_date",
+    "check_scheda_type",
+    "codice_fiscale_of",
     "effective_date",
     "existing_household",
     "locate",
+    "locate_registered",
     "new_household",
+    "no_procedure_elsewhere",
+    "not_in_future",
+    "notify",
     "read_birth_place",
     "read_personal_data",
     "text",
@@ -54,16 +62,88 @@ def effective_date(req: Request, ctx: Context) -> dt.date:
                 field="dataDecorrenza",
             )
         )
+    return not_in_future(ctx, day, field="dataDecorrenza")
+
+
+def not_in_future(ctx: Context, day: dt.date, *, field: str) -> dt.date:
+    """``day``, unless it is after today (EHR18; a day of tolerance for time zones)."""
     if day > ctx.clock.today() + dt.timedelta(days=1):
         raise Rejected(
             entry(
-                "ES008",
-                f"dataDecorrenza {day.isoformat()} is in the future",
-                field="dataDecorrenza",
+                "EHR18",
+                f"{field.rsplit('/', 1)[-1]} {day.isoformat()} is in the future",
+                field=field,
                 value=day,
             )
         )
     return day
+
+
+def born_by(born: dt.date | None, since: dt.date, *, field: str, who: str = "the person") -> None:
+    """A person is born by the ``dataDecorrenza`` of an operation about them (ES008,
+    italia/anpr#932)."""
+    if born is not None and born > since:
+        raise Rejected(
+            entry(
+                "ES008",
+                f"{who} was born on {born.isoformat()}, after the dataDecorrenza "
+                f"({since.isoformat()})",
+                field=field,
+                value=born,
+            )
+        )
+
+
+_SCHEDA_CODES: Final = {"3": "EN341", "4": "EN342"}
+
+
+def check_scheda_type(scheda: Mapping[str, Any], expected: str, *, where: str) -> None:
+    """``tipoScheda`` of a ``tipoFamigliaConvivenza`` is ``expected``: 3 a family in Italy
+    (EN341), 4 a convivenza (EN342, italia/anpr#761), 5 a famiglia AIRE (EF002, #574, #1191)."""
+    given = text(scheda.get("tipoScheda"))
+    if given != expected:
+        raise Rejected(
+            entry(
+                _SCHEDA_CODES.get(expected, "EF002"),
+                f"the scheda needs tipoScheda {expected} (got {given})",
+                field=f"{where}/tipoScheda",
+                value=given,
+            )
+        )
+
+
+def notify(
+    ctx: Context, req: Request, kind: str, *, recipient: str, person: Person, since: dt.date
+) -> None:
+    """Produce the ``kind`` notification ANPR sends ``recipient`` about ``person``, changed by
+    this request of the requesting Comune (its push follows the commit: pair with
+    ``after_commit=(ctx.notifier.kick,)``)."""
+    requesting = ctx.registry.comune(req.comune)
+    assert requesting is not None  # the gateway admits subentrati Comuni only
+    ctx.notifier.residence_notice(
+        kind,
+        recipient=recipient,
+        person=person,
+        requesting=requesting,
+        operation=req.id_operazione_anpr,
+        effective_date=since,
+    )
+
+
+def check_residence_date(residence: Any, since: dt.date, *, where: str) -> None:
+    """A new household's ``dataDecorrenzaResidenza``, when given, is the operation's
+    ``dataDecorrenza`` (EF061, italia/anpr#932)."""
+    given = residence.get("dataDecorrenzaResidenza") if isinstance(residence, Mapping) else None
+    if given and parse_date(given) != since:
+        raise Rejected(
+            entry(
+                "EF061",
+                f"dataDecorrenzaResidenza {parse_date(given).isoformat()} is not the "
+                f"dataDecorrenza of the operation ({since.isoformat()})",
+                field=f"{where}/dataDecorrenzaResidenza",
+                value=parse_date(given),
+            )
+        )
 
 
 def existing_household(
@@ -84,12 +164,22 @@ def existing_household(
 
 
 def new_household(
-    ctx: Context, req: Request, key: str, *, since: dt.date, missing: str, verb: str
+    ctx: Context,
+    req: Request,
+    key: str,
+    *,
+    since: dt.date,
+    missing: str,
+    verb: str,
+    **details: Any,
 ) -> Household:
     """A new household of the requesting Comune at the first ``tipoResidenza`` of the request's
     ``key``: EF023 (``missing``) without an Italian address, EF042 when the address is in
-    another Comune (only the Comune of a residence may ``verb`` it)."""
+    another Comune (only the Comune of a residence may ``verb`` it). ``details`` go to
+    :meth:`~..store.Registry.create_household` (a convivenza's ``kind``, ``name``…)."""
     residences = req.payload.get(key) or []
+    if isinstance(residences, Mapping):
+        residences = [residences]
     residence = residences[0] if isinstance(residences, list) and residences else None
     address = payloads.address_of(residence)
     if address is None:
@@ -104,7 +194,9 @@ def new_household(
                 value=where,
             )
         )
-    return ctx.registry.create_household(req.comune, address, since=since)
+    return ctx.registry.create_household(
+        req.comune, address, since=since, operation=req.id_operazione_anpr, **details
+    )
 
 
 def codice_fiscale_of(generalita: Mapping[str, Any]) -> str | None:
@@ -142,6 +234,41 @@ def locate(ctx: Context, generalita: Mapping[str, Any], *, where: str) -> Person
             )
         )
     return person
+
+
+def locate_registered(ctx: Context, generalita: Mapping[str, Any], *, where: str) -> Person:
+    """:func:`locate`, refusing a person who is no longer registered (deceased or cancelled:
+    the *scheda archiviata* of ANPR's error table, ES102 by codice fiscale, ES101 by id)."""
+    person = locate(ctx, generalita, where=where)
+    if not person.registered:
+        by_cf = codice_fiscale_of(generalita) is not None
+        raise Rejected(
+            entry(
+                "ES102" if by_cf else "ES101",
+                f"{person.codice_fiscale if by_cf else 'the person ' + person.id} is "
+                f"{person.status}: the record is closed",
+                field=f"{where}/generalita",
+                value=person.codice_fiscale if by_cf else person.id,
+            )
+        )
+    return person
+
+
+def no_procedure_elsewhere(ctx: Context, req: Request, person: Person, *, where: str) -> None:
+    """A person with a procedure still open in another Comune cannot be registered or moved by
+    this one (EN531, italia/anpr#1967, #2024, #2305, #4757); a Comune's own procedures do not
+    block it (italia/anpr#3229)."""
+    for procedure in ctx.registry.open_procedures(person):
+        if procedure.comune != req.comune:
+            raise Rejected(
+                entry(
+                    "EN531",
+                    f"{person.codice_fiscale} has a procedure open in Comune {procedure.comune} "
+                    f"(numeroPraticaAnpr {procedure.id}): that Comune must close it first",
+                    field=where,
+                    value=procedure.id,
+                )
+            )
 
 
 def read_birth_place(ctx: Context, luogo: Mapping[str, Any] | None, *, where: str) -> BirthPlace:

@@ -7,6 +7,15 @@ who moved away is no longer found among a Comune's residents. ``schedaAnagrafica
 ``1`` answers the person's record, ``2``/``3`` the whole family with its address;
 ``datiAnagraficiRichiesti`` (table 16 codes) restrict the parts returned.
 
+A Comune's persons are its residents (APR) and its citizens abroad (AIRE).
+``criteriRicerca/soggettoAIRE`` ``S`` finds only citizens abroad, ``N`` only residents;
+``residenzaIscrizioneAIRE`` narrows a search to a Comune of AIRE registration (``comune``,
+instead of ``comuneResidenza``), a state of residence abroad (``localita/codiceStato``) or a
+consulate (``codiceConsolato``): our reading of the names of these elements of the XSD, which
+no public thread describes. A citizen abroad is answered with ``soggettoAIRE`` ``S``, the
+residence abroad (``tipoIndirizzo`` 4, ``localitaEstera``), the famiglia AIRE (``tipoScheda``
+5, ``famigliaAire`` ``S``) and ``datiIscrizione/tipoIscrizioneAIRE`` (italia/anpr#216).
+
 3003 and 3007 look up one past operation of the requesting Comune by ``idOperazioneANPR``,
 ``protocolloComune`` or ``idOperazioneComune``: 3003 returns its stored answer (``xmlRisposta``),
 3007 its id and state. As on ANPR, consultations (300x) and extractions (400x) are not
@@ -20,7 +29,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import payloads
-from ..household import Person
+from ..household import ForeignAddress, Person
 from ..ledger import LedgerEntry
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 from .common import text, text_at
@@ -93,8 +102,34 @@ def find_subjects(
             )
         )
     if scope is not None:
-        found = [p for p in found if p.comune == scope and p.resident]
+        found = [p for p in found if p.comune == scope and p.registered]
     return found
+
+
+def _aire_filter(ctx: Context, req: Request, persons: list[Person]) -> list[Person]:
+    """``criteriRicerca/soggettoAIRE`` and ``residenzaIscrizioneAIRE`` (state, consulate)."""
+    flag = (text((req.payload.get("criteriRicerca") or {}).get("soggettoAIRE")) or "").upper()
+    if flag == "S":
+        persons = [p for p in persons if p.aire]
+    elif flag == "N":
+        persons = [p for p in persons if not p.aire]
+    where = req.payload.get("residenzaIscrizioneAIRE") or {}
+    state = text_at(where, "localita", "codiceStato")
+    consulate = text(where.get("codiceConsolato"))
+    if state is None and consulate is None:
+        return persons
+    kept = []
+    for person in persons:
+        household = ctx.registry.household_of(person)
+        address = household.address if household is not None else None
+        if not isinstance(address, ForeignAddress):
+            continue
+        if state is not None and address.state != state:
+            continue
+        if consulate is not None and address.consulate != consulate:
+            continue
+        kept.append(person)
+    return kept
 
 
 def look_up_citizen(ctx: Context, req: Request) -> OkAnswer:
@@ -106,7 +141,8 @@ def look_up_citizen(ctx: Context, req: Request) -> OkAnswer:
     scope: str | None = None
     if not national:
         residence = dati.get("comuneResidenza") or {}
-        scope = text(residence.get("codiceIstat")) or req.comune
+        aire_comune = text_at(req.payload.get("residenzaIscrizioneAIRE"), "comune", "codiceIstat")
+        scope = aire_comune or text(residence.get("codiceIstat")) or req.comune
     persons = find_subjects(
         ctx,
         criteri,
@@ -114,6 +150,7 @@ def look_up_citizen(ctx: Context, req: Request) -> OkAnswer:
         birth_place=nascita.get("luogoNascita"),
         scope=scope,
     )
+    persons = _aire_filter(ctx, req, persons)
     if not persons:
         where = "in any Comune" if scope is None else f"among the residents of Comune {scope}"
         raise Rejected(entry("EN122", f"no citizen matches the search criteria {where}"))
@@ -130,7 +167,7 @@ def look_up_citizen(ctx: Context, req: Request) -> OkAnswer:
     scheda = str(dati.get("schedaAnagraficaRichiesta", "1")).strip()
     content: dict[str, Any] = {}
     household = (
-        ctx.registry.household_of(person) if scheda in ("2", "3") and person.resident else None
+        ctx.registry.household_of(person) if scheda in ("2", "3") and person.registered else None
     )
     if household is not None:
         content["listaSoggetti"] = {
