@@ -2,7 +2,7 @@
 
 >>> client.changes.move_residence(                                    # doctest: +SKIP
 ...     [Member(codice_fiscale="MRNLDA45P11H501H", surname="MARINI", name="ALDO", relation="1")],
-...     to=Address(comune="058091", street="APPIA", number="7", cap="00179"),
+...     Address(comune="058091", street="APPIA", number="7", cap="00179"),
 ... ).value
 
 The model methods take the operation's request model and return the typed OK branch (see
@@ -28,7 +28,6 @@ from typing import Any
 from ..models import common as c
 from ..models import mutazione as m
 from ..results import Result
-from ..validation._errors import error
 from . import _fragments as f
 from ._typed import Face, call, convenience, operation
 from .params import Address, Member, Place, Subject
@@ -133,35 +132,29 @@ class Changes(Face):
     def move_residence(
         self,
         members: Sequence[Member],
+        to: Address,
         *,
-        to: Address | None = None,
         household: str | None = None,
         effective_date: dt.date | None = None,
         force: bool = False,
         header: Mapping[str, Any] | None = None,
     ) -> Result[c.RispostaComune]:
-        """5005: ``members`` (of one household, italia/anpr#327) take up residence in a new
-        household at ``to`` (one of them its head: ``relation`` 1) or join the existing
-        household ``household`` (its ``idFamigliaConvivenzaANPR``) — a change of address
-        within the Comune or an arrival from another Comune on ANPR, which loses them.
+        """5005: ``members`` (of one household, italia/anpr#327) take up residence at ``to``
+        in a new household (one of them its head: ``relation`` 1), or join the existing
+        household ``household`` there (its ``idFamigliaConvivenzaANPR``) — a change of address
+        within the Comune, or an arrival from another Comune on ANPR, which loses them.
 
-        Give exactly one of ``to`` and ``household``. ``force`` sends ANPR's flag for a new
-        household at the address the persons already have (#281, #2454). ``effective_date``
-        (``dataDecorrenza``, and the new residence's start) defaults to today.
+        ``force`` sends ANPR's flag for a new household at the address the persons already
+        have (#281, #2454). ``effective_date`` (``dataDecorrenza``, and the new residence's
+        start) defaults to today.
         """
         since = effective_date or dt.date.today()
         moving = f.members(members, field="members")
-        if (to is None) == (household is None):
-            raise error(
-                "field.missing",
-                "give the new address (to=) or the household to join (household=), not both",
-                field="to",
-            )
         request = m.Richiesta5005(
             generalitaSchedaFamiglia=c.TipoFamigliaConvivenza(
                 idFamigliaConvivenzaANPR=household, tipoScheda=_FAMILY_RECORD
             ),
-            residenzaFamiglia=[] if to is None else [f.residence(self._client, to, since)],
+            residenzaFamiglia=[f.residence(self._client, to, since)],
             elencoSoggettiFamiglia=[f.soggetto_famiglia(p, since) for p in moving],
             datiControllo=m.TipoDatiControllo5005(
                 tipoMutazione=_RESIDENCE,

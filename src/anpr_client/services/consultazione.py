@@ -88,7 +88,8 @@ class Consultazione(Face):
     def list_processed_files(
         self, request: m.Richiesta3005, *, header: Mapping[str, Any] | None = None
     ) -> Result[m.Risposta3005OK]:
-        """3005 ``visualizzazione_elaborati``: files ANPR produced for the Comune."""
+        """3005 ``visualizzazione_eleaborati`` (so spelled in ANPR's WSDL): files ANPR produced
+        for the Comune."""
         return call(self._client, "3005", request, header=header)
 
     @operation("3006")
