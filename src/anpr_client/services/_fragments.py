@@ -24,10 +24,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "birth_place",
+    "cf_management",
     "citizenship",
     "comune",
     "effective_header",
     "members",
+    "newcomer",
+    "parent",
     "person",
     "place",
     "provenance",
@@ -137,6 +140,34 @@ def person(
         fields["nome"] = name
     generalita: c.TipoGeneralita = c.TipoGeneralita(**fields)
     return generalita
+
+
+def newcomer(
+    client: Client,
+    codice_fiscale: str | None,
+    surname: str | None,
+    name: str | None,
+    sex: c.TipoSesso,
+    birth_date: dt.date,
+    born_in: str | Place,
+) -> c.TipoGeneralita:
+    """``tipoGeneralita`` of a person a registration brings onto ANPR: names, sex, birth date
+    and place (``born_in`` read at the birth date), and the codice fiscale if they have one."""
+    where = place(client, born_in, birth_date, field="birth_place")
+    return person(
+        codice_fiscale, surname, name, sex=sex, birth_date=birth_date, born_in=birth_place(where)
+    )
+
+
+def cf_management(codice_fiscale: str | None) -> str | None:
+    """``gestioneCF`` of a registration: 1 asks ANPR to attribute a codice fiscale (a person
+    who has none yet, italia/anpr#186); none when the request gives one."""
+    return "1" if codice_fiscale is None else None
+
+
+def parent(who: Subject | None) -> c.TipoGenitore | None:
+    """``tipoGenitore`` (``maternita``/``paternita``) of a parent on ANPR, if given."""
+    return None if who is None else c.TipoGenitore(generalita=subject(who))
 
 
 def residence(client: Client, address: Address, since: dt.date) -> c.TipoResidenza:

@@ -109,20 +109,14 @@ class Aire(Face):
         (``dataDecorrenza``) defaults to the birth date.
         """
         since = effective_date or birth_date
-        born_in = f.place(self._client, birth_place, birth_date, field="birth_place")
         request = m.RichiestaA001(
             generalitaA001=m.TipoGeneralitaIscrizioneA001(
-                generalita=f.person(
-                    codice_fiscale,
-                    surname,
-                    name,
-                    sex=sex,
-                    birth_date=birth_date,
-                    born_in=f.birth_place(born_in),
+                generalita=f.newcomer(
+                    self._client, codice_fiscale, surname, name, sex, birth_date, birth_place
                 )
             ),
-            maternita=None if mother is None else c.TipoGenitore(generalita=f.subject(mother)),
-            paternita=None if father is None else c.TipoGenitore(generalita=f.subject(father)),
+            maternita=f.parent(mother),
+            paternita=f.parent(father),
             famiglia=c.TipoFamigliaConvivenza(
                 idFamigliaConvivenzaANPR=household, tipoScheda=_AIRE_RECORD
             ),
@@ -130,7 +124,7 @@ class Aire(Face):
             iscrizioneAire=_registration(reason, initiative, criterion, None, None),
             datiControllo=m.TipoDatiControlloA001(
                 attribuzioneFamigliaAIRE=_EXISTING,
-                gestioneCF="1" if codice_fiscale is None else None,
+                gestioneCF=f.cf_management(codice_fiscale),
             ),
         )
         return self.register_birth(request, header=f.effective_header(since, header))
@@ -168,17 +162,11 @@ class Aire(Face):
         (``dataDecorrenza``, and the residence abroad's start) defaults to today.
         """
         since = effective_date or dt.date.today()
-        born_in = f.place(self._client, birth_place, birth_date, field="birth_place")
         status = None if marital_status is None else c.TipoStatoCivile(statoCivile=marital_status)
         request = m.RichiestaA002(
             generalitaA002=m.TipoGeneralitaIscrizioneA002(
-                generalita=f.person(
-                    codice_fiscale,
-                    surname,
-                    name,
-                    sex=sex,
-                    birth_date=birth_date,
-                    born_in=f.birth_place(born_in),
+                generalita=f.newcomer(
+                    self._client, codice_fiscale, surname, name, sex, birth_date, birth_place
                 ),
                 statoCivile=status,
             ),
@@ -194,7 +182,7 @@ class Aire(Face):
             residenzaEstera=f.residence_abroad(self._client, address, since),
             datiControllo=m.TipoDatiControlloA002(
                 attribuzioneFamigliaAIRE=_NEW if household is None else _EXISTING,
-                gestioneCF="1" if codice_fiscale is None else None,
+                gestioneCF=f.cf_management(codice_fiscale),
             ),
         )
         return self.register_for_other_reasons(request, header=f.effective_header(since, header))

@@ -120,26 +120,20 @@ class Registrations(Face):
         ``effective_date`` (``dataDecorrenza``) defaults to the birth date.
         """
         since = effective_date or birth_date
-        born_in = f.place(self._client, birth_place, birth_date, field="birth_place")
         nationality = f.place(self._client, citizenship, birth_date, field="citizenship")
         request = m.Richiesta1001(
             generalita1001=m.TipoGeneralitaIscrizione1001(
-                generalita=f.person(
-                    codice_fiscale,
-                    surname,
-                    name,
-                    sex=sex,
-                    birth_date=birth_date,
-                    born_in=f.birth_place(born_in),
+                generalita=f.newcomer(
+                    self._client, codice_fiscale, surname, name, sex, birth_date, birth_place
                 )
             ),
             cittadinanza=f.citizenship(nationality),
-            maternita=c.TipoGenitore(generalita=f.subject(mother)),
-            paternita=None if father is None else c.TipoGenitore(generalita=f.subject(father)),
+            maternita=f.parent(mother),
+            paternita=f.parent(father),
             legameSoggetto=c.TipoLegameSoggetto(dataDecorrenza=since, codiceLegame=relation),
             datiControllo=m.TipoDatiControllo1001(
                 attribuzioneFamiglia=_NEWBORN_HOUSEHOLD[household],
-                gestioneCF="1" if codice_fiscale is None else None,
+                gestioneCF=f.cf_management(codice_fiscale),
             ),
         )
         return self.register_birth(request, header=f.effective_header(since, header))
@@ -181,7 +175,6 @@ class Registrations(Face):
         family (#1852, #1962).
         """
         since = effective_date or dt.date.today()
-        born_in = f.place(self._client, birth_place, birth_date, field="birth_place")
         origin = f.place(self._client, coming_from, since, field="coming_from")
         given = [citizenship] if isinstance(citizenship, str | Place) else list(citizenship)
         states = [f.place(self._client, s, since, field="citizenship") for s in given]
@@ -198,13 +191,8 @@ class Registrations(Face):
                 idMotivoIscrizione=_FROM_ABROAD if origin.abroad else _FROM_A_COMUNE
             ),
             generalita1002=m.TipoGeneralitaIscrAltriMot1002(
-                generalita=f.person(
-                    codice_fiscale,
-                    surname,
-                    name,
-                    sex=sex,
-                    birth_date=birth_date,
-                    born_in=f.birth_place(born_in),
+                generalita=f.newcomer(
+                    self._client, codice_fiscale, surname, name, sex, birth_date, birth_place
                 ),
                 statoCivile=c.TipoStatoCivile(statoCivile=marital_status),
             ),
@@ -214,7 +202,7 @@ class Registrations(Face):
             famiglia=family,
             datiControllo=m.TipoDatiControllo1002(
                 attribuzioneFamiglia=_EXISTING_FAMILY if family else _NEW_FAMILY,
-                gestioneCF="1" if codice_fiscale is None else None,
+                gestioneCF=f.cf_management(codice_fiscale),
             ),
         )
         return self.register_for_other_reasons(request, header=f.effective_header(since, header))

@@ -454,20 +454,33 @@ class SchemaSet:
             doc, simple_type = self._find("simple_types", ns, local)
         raise ConfigurationError("simple type derivation too deep", setting="wsdl_dir")
 
+    def _steps(self, doc: _Doc, simple_type: etree._Element) -> Iterator[list[tuple[str, str]]]:
+        """The facets (kind, value) of each ``xs:restriction`` along a simple type's derivation,
+        the type's own first, up to the builtin it derives from."""
+        for _ in range(32):
+            restriction = simple_type.find(_XS + "restriction")
+            if restriction is None:
+                return
+            yield [
+                (etree.QName(f).localname, f.get("value", ""))
+                for f in restriction
+                if isinstance(f.tag, str)  # comments and PIs have a non-str tag
+            ]
+            base = restriction.get("base")
+            if base is None:
+                return
+            ns, local = doc.resolve(restriction, base)
+            if ns == XS:
+                return
+            doc, simple_type = self._find("simple_types", ns, local)
+        raise ConfigurationError("simple type derivation too deep", setting="wsdl_dir")
+
     def _enumeration(self, doc: _Doc, simple_type: etree._Element) -> tuple[str, ...] | None:
         """The values of the nearest enumeration (or plain-alternatives pattern) along the
         restriction chain, less those a length facet or another pattern of the chain refuses."""
         values: tuple[str, ...] | None = None
         rules: list[tuple[str, str]] = []
-        for _ in range(32):
-            restriction = simple_type.find(_XS + "restriction")
-            if restriction is None:
-                break
-            facets = [
-                (etree.QName(f).localname, f.get("value", ""))
-                for f in restriction
-                if isinstance(f.tag, str)
-            ]
+        for facets in self._steps(doc, simple_type):
             listed = tuple(v for k, v in facets if k == "enumeration")
             patterns = [v for k, v in facets if k == "pattern"]
             if values is None and listed:
@@ -476,13 +489,6 @@ class SchemaSet:
                 values = tuple(patterns[0].split("|"))
                 facets.remove(("pattern", patterns[0]))
             rules.extend(facets)
-            base = restriction.get("base")
-            if base is None:
-                break
-            ns, local = doc.resolve(restriction, base)
-            if ns == XS:
-                break
-            doc, simple_type = self._find("simple_types", ns, local)
         if values is None:
             return None
         return tuple(v for v in values if all(_allows(rule, value, v) for rule, value in rules))
@@ -499,32 +505,15 @@ class SchemaSet:
         steps: list[tuple[str, ...]] = []
         low: int | None = None
         high: int | None = None
-        for _ in range(32):
-            restriction = simple_type.find(_XS + "restriction")
-            if restriction is None:
-                break
-            own: list[str] = []
-            facets = [
-                (etree.QName(f).localname, f.get("value", ""))
-                for f in restriction
-                if isinstance(f.tag, str)  # comments and PIs have a non-str tag
-            ]
+        for facets in self._steps(doc, simple_type):
+            own = tuple(value for kind, value in facets if kind == "pattern")
             for kind, value in facets:
-                if kind == "pattern":
-                    own.append(value)
-                elif kind in ("length", "minLength") and low is None:
+                if kind in ("length", "minLength") and low is None:
                     low = int(value)
                 if kind in ("length", "maxLength") and high is None:
                     high = int(value)
             if own:
-                steps.append(tuple(own))
-            ref = restriction.get("base")
-            if ref is None:
-                break
-            ns, local = doc.resolve(restriction, ref)
-            if ns == XS:
-                break
-            doc, simple_type = self._find("simple_types", ns, local)
+                steps.append(own)
         return Facets(
             base,
             patterns=tuple(reversed(steps)),
