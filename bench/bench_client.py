@@ -8,8 +8,8 @@ Prints, for each service family, the cold cost in a fresh process of what a firs
 request (payload → testata → XML → XSD validation → envelope bytes) beside zeep's own
 ``create_message`` for the same payload; then what the typed models cost: ``import
 anpr_client`` (which imports no family's models), the first import of the 3000 models, and a
-typed 3002 call against ``client.call`` with the same canned answer (an answer the simulator
-gave for a resident) — goal: at most 10 % more.
+typed 3002 call and a typed 5005 family move against ``client.call`` with the same canned
+answer (the answer the simulator gave) — goal: at most 10 % more.
 """
 
 from __future__ import annotations
@@ -172,10 +172,17 @@ def _request_3002(cf: str) -> tuple[dict[str, Any], Any]:
 
 
 def _cpu_per_call(
-    client: Any, payload: dict[str, Any], request: Any, rounds: int = 30, n: int = 100
+    client: Any,
+    code: str,
+    payload: dict[str, Any],
+    request: Any,
+    rounds: int = 30,
+    n: int = 100,
+    header: dict[str, Any] | None = None,
 ) -> tuple[float, float]:
-    """CPU time of this thread per ``client.call`` and per ``client.typed_call`` (ms), the best
-    of alternating blocks: other processes' noise, and a server's threads, count for neither."""
+    """CPU time of this thread per ``client.call`` and per ``client.typed_call`` of ``code``
+    (ms), the best of alternating blocks: other processes' noise, and a server's threads, count
+    for neither."""
 
     def block(call: Callable[[], object]) -> float:
         start = time.thread_time()
@@ -183,35 +190,66 @@ def _cpu_per_call(
             call()
         return (time.thread_time() - start) / n
 
-    client.call("3002", payload)  # warm: schemas, checker, the models' reading plans
-    client.typed_call("3002", request)
+    client.call(code, payload, header=header)  # warm: schemas, checker, the reading plans
+    client.typed_call(code, request, header=header)
     plain, typed = [], []
     for _ in range(rounds):
-        plain.append(block(lambda: client.call("3002", payload)))
-        typed.append(block(lambda: client.typed_call("3002", request)))
+        plain.append(block(lambda: client.call(code, payload, header=header)))
+        typed.append(block(lambda: client.typed_call(code, request, header=header)))
     return min(plain) * 1000, min(typed) * 1000
 
 
-def typed_vs_call() -> dict[str, tuple[float, float]]:
-    """typed_call against client.call for 3002: with an answer the simulator gave, served from
-    memory (the client's own cost, the worst case for the ratio), and against the simulator
-    over TLS with a signing client (a real call)."""
-    from anpr_client.client import Client
+def _canned(answer: bytes, istat: str, *, journal: bool = False) -> Any:
+    """A client answered ``answer`` from memory; without a journal unless ``journal`` (then
+    the default one, as ``Client(settings)`` opens it)."""
+    from anpr_client.client import FROM_SETTINGS, Client
     from anpr_client.settings import Settings
-    from anpr_client.simulator import SimulatorConfig, running_simulator
     from anpr_client.transport import HttpResponse, MockTransport
 
-    out = {}
-    with running_simulator(SimulatorConfig()) as sim:
-        cf = sim.store.residents(sim.comuni[0])[0].codice_fiscale
-        payload, request = _request_3002(cf)
-        client = sim.client(journal=False)
-        answer = client.call("3002", payload).raw
-        out["simulator over TLS, signed"] = _cpu_per_call(client, payload, request, 10, 20)
-        client.close()
     canned = MockTransport(lambda _: HttpResponse(200, {"content-type": "text/xml"}, answer))
-    client = Client(Settings(codice_istat="058091"), transport=canned)
-    out["canned answer, no TLS"] = _cpu_per_call(client, payload, request)
+    chosen = FROM_SETTINGS if journal else None
+    return Client(Settings(codice_istat=istat), transport=canned, journal=chosen)
+
+
+def typed_vs_call() -> dict[str, tuple[float, float]]:
+    """typed_call against client.call: 3002 with an answer the simulator gave, served from
+    memory (the client's own cost, the worst case for the ratio), and against the simulator
+    over TLS with a signing client (a real call); 5005, a family of Roma moving to Milano,
+    with the simulator's answer served from memory, without and with the journal (what
+    ``Client(settings)`` has by default)."""
+    from anpr_client.models import from_payload
+    from anpr_client.models.mutazione import Richiesta5005
+    from anpr_client.simulator import SimulatorConfig, running_simulator
+    from anpr_client.simulator.payloads import change_of_residence
+
+    out = {}
+    today = {"dataDecorrenza": dt.date.today()}
+    with running_simulator(SimulatorConfig()) as sim:
+        roma, milano = sim.comuni[0], sim.comuni[1]
+        cf = sim.store.residents(roma)[0].codice_fiscale
+        payload, request = _request_3002(cf)
+        client = sim.client(journal=None)
+        answer = client.call("3002", payload).raw
+        out["3002, simulator over TLS, signed"] = _cpu_per_call(
+            client, "3002", payload, request, 10, 20
+        )
+        client.close()
+        family = next(h for h in sim.store.households(roma) if len(h.members) >= 3)
+        destination = sim.store.comune(milano)
+        assert destination is not None
+        move = change_of_residence(list(family.members), destination)
+        mover = sim.client(milano, journal=None)
+        moved = mover.call("5005", move, header=today).raw
+        mover.close()
+    out["3002, canned answer, no TLS"] = _cpu_per_call(
+        _canned(answer, roma), "3002", payload, request
+    )
+    model = from_payload(Richiesta5005, move, strict=True)
+    label = f"5005, {len(family.members)} persons, canned"
+    out[label] = _cpu_per_call(_canned(moved, milano), "5005", move, model, header=today)
+    out[f"{label}, journal"] = _cpu_per_call(
+        _canned(moved, milano, journal=True), "5005", move, model, 10, 50, header=today
+    )
     return out
 
 
@@ -246,10 +284,10 @@ def main() -> None:
         f"import anpr_client {imports['anpr_client']:.0f} ms (no family's models); then the "
         f"3000 models (with the shared ones) {imports['models_3000']:.0f} ms, once per process"
     )
-    print("3002: typed_call against client.call, client CPU per call (best of alternating blocks)")
+    print("typed_call against client.call, client CPU per call (best of alternating blocks)")
     for label, (plain, typed) in typed_vs_call().items():
         print(
-            f"  {label:<28} client.call {plain:.3f} ms | typed_call {typed:.3f} ms | "
+            f"  {label:<34} client.call {plain:.3f} ms | typed_call {typed:.3f} ms | "
             f"ratio {typed / plain:.3f} (goal <= 1.10)"
         )
 

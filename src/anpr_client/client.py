@@ -7,8 +7,10 @@ The message work (build a request, send it, read the answer) is the
 :class:`~anpr_client.soap.binding.Binding`'s, which sits below the client as zeep's binding sits
 below its ``Client``; with a journal, :meth:`Client.call` hands the binding to the reliable call
 (:mod:`anpr_client.journal.reliable`), which records every attempt and retries safely. The client
-adds the typed faces (:attr:`Client.consultazione`, :meth:`Client.test_connection`,
-:meth:`Client.zeep_service`) and one constructor whose defaults are the settings'.
+adds the typed faces, one per family (:attr:`Client.registrations`, :attr:`Client.changes`,
+:attr:`Client.consultazione`… see :mod:`anpr_client.services`), :meth:`Client.typed_call` for
+any operation by code, :meth:`Client.test_connection`, :meth:`Client.zeep_service`, and one
+constructor whose defaults are the settings'.
 
 A client is cheap to create (the bundle is parsed once per process and shared) and safe to use
 from several threads: it keeps no per-call state. The security frame and transport it holds must
@@ -32,7 +34,19 @@ from .transport import HttpResponse, HttpTransport, Transport
 if TYPE_CHECKING:
     from .journal import Journal, Repository
     from .models import Request
+    from .services.agencies import Agencies
+    from .services.aire import Aire
+    from .services.cancellations import Cancellations
+    from .services.certificates import Certificates
+    from .services.changes import Changes
+    from .services.citizen_requests import CitizenRequests
+    from .services.consulates import Consulates
     from .services.consultazione import Consultazione
+    from .services.extractions import Extractions
+    from .services.identity_cards import IdentityCards
+    from .services.registrations import Registrations
+    from .services.tables import Tables
+    from .services.takeover import Takeover
 
 __all__ = ["FROM_SETTINGS", "Client", "FromSettings", "WsseHook", "client_from_settings"]
 
@@ -134,12 +148,101 @@ class Client:
         (so a dry run never opens key files)."""
         return self.binding.transport
 
+    # ------------------------------------------------------------------ the faces
+
+    @property
+    def registrations(self) -> Registrations:
+        """1000 Iscrizione: births, arrivals… (:class:`~.services.registrations.Registrations`)."""
+        from .services.registrations import Registrations
+
+        return Registrations(self)
+
+    @property
+    def cancellations(self) -> Cancellations:
+        """2000 Cancellazione: deaths, other cancellations
+        (:class:`~.services.cancellations.Cancellations`)."""
+        from .services.cancellations import Cancellations
+
+        return Cancellations(self)
+
     @property
     def consultazione(self) -> Consultazione:
         """Typed methods of the 3000 family (:class:`~.services.consultazione.Consultazione`)."""
         from .services.consultazione import Consultazione
 
         return Consultazione(self)
+
+    @property
+    def extractions(self) -> Extractions:
+        """4000 Estrazione, 4005 included (:class:`~.services.extractions.Extractions`)."""
+        from .services.extractions import Extractions
+
+        return Extractions(self)
+
+    @property
+    def changes(self) -> Changes:
+        """5000 Mutazione: moves, household changes, corrections
+        (:class:`~.services.changes.Changes`)."""
+        from .services.changes import Changes
+
+        return Changes(self)
+
+    @property
+    def certificates(self) -> Certificates:
+        """6001 Certificazione (:class:`~.services.certificates.Certificates`)."""
+        from .services.certificates import Certificates
+
+        return Certificates(self)
+
+    @property
+    def tables(self) -> Tables:
+        """7001 Scarico tabelle: reference tables (:class:`~.services.tables.Tables`)."""
+        from .services.tables import Tables
+
+        return Tables(self)
+
+    @property
+    def aire(self) -> Aire:
+        """A000 AIRE: Italians resident abroad (:class:`~.services.aire.Aire`)."""
+        from .services.aire import Aire
+
+        return Aire(self)
+
+    @property
+    def identity_cards(self) -> IdentityCards:
+        """CIE: electronic identity cards (:class:`~.services.identity_cards.IdentityCards`)."""
+        from .services.identity_cards import IdentityCards
+
+        return IdentityCards(self)
+
+    @property
+    def consulates(self) -> Consulates:
+        """CONSOLATI: for consular offices (:class:`~.services.consulates.Consulates`)."""
+        from .services.consulates import Consulates
+
+        return Consulates(self)
+
+    @property
+    def agencies(self) -> Agencies:
+        """E000 Enti: E001…E004, for other public bodies (:class:`~.services.agencies.Agencies`)."""
+        from .services.agencies import Agencies
+
+        return Agencies(self)
+
+    @property
+    def citizen_requests(self) -> CitizenRequests:
+        """P000: requests citizens file online
+        (:class:`~.services.citizen_requests.CitizenRequests`)."""
+        from .services.citizen_requests import CitizenRequests
+
+        return CitizenRequests(self)
+
+    @property
+    def takeover(self) -> Takeover:
+        """S001 Subentro: the takeover files (:class:`~.services.takeover.Takeover`)."""
+        from .services.takeover import Takeover
+
+        return Takeover(self)
 
     def test_connection(self, *, header: Mapping[str, Any] | None = None) -> Result[Any]:
         """TestConn: checks connectivity, the security frame and the operator's profile."""

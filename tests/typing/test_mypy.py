@@ -1,9 +1,10 @@
 """mypy --strict catches the mistakes users make with the models, and accepts correct code.
 
-One mypy run checks every snippet of ``snippets/`` and the README's first example (mypy is
-slow; the snippets are excluded from the tree-wide mypy run, see ``pyproject.toml``). A good
-snippet (``good_*.py``, the README) must give no error; a bad one (``bad_*.py``) must give
-exactly the errors its lines announce with ``# E: <error code>``, no other.
+One mypy run checks every snippet of ``snippets/``, the README's first example and the examples
+of the README and the docs (:mod:`.examples`; mypy is slow; the snippets are excluded from the
+tree-wide mypy run, see ``pyproject.toml``). A good snippet (``good_*.py``, the README, the
+docs' examples) must give no error; a bad one (``bad_*.py``) must give exactly the errors its
+lines announce with ``# E: <error code>``, no other.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from . import examples
 
 ROOT = Path(__file__).resolve().parents[2]
 SNIPPETS = Path(__file__).parent / "snippets"
@@ -46,7 +49,14 @@ def reported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[tuple[in
     """Every error mypy reports, by file name, from one run."""
     readme = tmp_path_factory.mktemp("readme") / "good_readme_first_call.py"
     readme.write_text(readme_first_call(), encoding="utf-8")
-    files = [*sorted(SNIPPETS.glob("*.py")), readme]
+    docs = tmp_path_factory.mktemp("docs")
+    written = []
+    for page in examples.pages():
+        source = examples.module(page)
+        if source is not None:
+            written.append(docs / f"{examples.name(page)}.py")
+            written[-1].write_text(source, encoding="utf-8")
+    files = [*sorted(SNIPPETS.glob("*.py")), readme, *written]
     done = subprocess.run(
         [str(MYPY), "--strict", "--no-pretty", "--show-error-codes", "--no-error-summary"]
         + [str(f) for f in files],
@@ -98,3 +108,17 @@ def test_bad_snippets_fail_as_announced(
     name: str, reported: dict[str, set[tuple[int, str]]]
 ) -> None:
     assert reported[name] == expected(SNIPPETS / name)
+
+
+DOC_PAGES = [p for p in examples.pages() if examples.module(p) is not None]
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=[examples.name(p) for p in DOC_PAGES])
+def test_the_docs_examples_pass(page: Path, reported: dict[str, set[tuple[int, str]]]) -> None:
+    assert reported[f"{examples.name(page)}.py"] == set()
+
+
+def test_the_docs_examples_are_checked() -> None:
+    """The pages whose examples matter are among those checked (none lost to a marker)."""
+    names = {examples.name(p) for p in DOC_PAGES}
+    assert {"docs_readme", "docs_quickstart", "docs_models", "operations_5000_mutazione"} <= names

@@ -14,6 +14,7 @@ from .demo import demo
 from .errors import errors
 from .journal import journal
 from .notifications import notifications
+from .request import template
 from .simulator import simulator
 from .validate import validate
 
@@ -38,6 +39,7 @@ for command in (
     demo,
 ):
     cli.add_command(command)
+request.add_command(template)
 
 
 def main() -> None:

@@ -1,10 +1,16 @@
-"""The one mechanism behind every typed method: model in, typed result out."""
+"""The one mechanism behind every typed method: model in, typed result out.
+
+:func:`call` is what every face method does; :class:`Face` is the base of the faces (bound to
+a client); :func:`operation` and :func:`convenience` tag a face's methods with the operation
+they send, so that tools (``tools/gen_operation_docs.py``, the tests) find every operation's
+method by code without a second table: :func:`methods` lists them.
+"""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..errors.exceptions import PayloadError, ProtocolError, Violation
 from ..models import from_payload, ok_types, request_type
@@ -16,6 +22,56 @@ if TYPE_CHECKING:
 
 R = TypeVar("R")
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+_TAG = "__anpr_operation__"
+
+
+class Face:
+    """Base of the faces: the typed methods of one family, bound to a client."""
+
+    FAMILY: str = ""
+    """The family whose operations the face sends (``"1000"``…; E000's face: ``"E000"``)."""
+
+    def __init__(self, client: Client):
+        self._client = client
+
+
+def operation(code: str) -> Callable[[F], F]:
+    """Tag a face method as the one that sends ``code`` with its request model."""
+
+    def tag(method: F) -> F:
+        setattr(method, _TAG, (code, False))
+        return method
+
+    return tag
+
+
+def convenience(code: str) -> Callable[[F], F]:
+    """Tag a face method as one that builds a ``code`` request from plain parameters."""
+
+    def tag(method: F) -> F:
+        setattr(method, _TAG, (code, True))
+        return method
+
+    return tag
+
+
+class Method(NamedTuple):
+    """A face method and the operation it sends."""
+
+    code: str
+    name: str
+    convenience: bool
+    function: Callable[..., Any]
+
+
+def methods(face: type[Face]) -> Iterator[Method]:
+    """The tagged methods of a face class, in the order the class defines them."""
+    for name, function in vars(face).items():
+        tag = getattr(function, _TAG, None)
+        if tag is not None:
+            yield Method(tag[0], name, tag[1], function)
 
 
 def typed_call(

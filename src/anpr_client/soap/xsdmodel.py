@@ -13,10 +13,12 @@ compiled XSD (:meth:`anpr_client.soap.bundle.Bundle.schema`); this model never d
 Constructs outside the subset (``xs:any``, ``xs:group``, attributes) are refused with a clear
 error rather than modelled wrong.
 
-Three facts serve the model generator (``tools/generate_models.py``) and nothing on the call
-path: :attr:`Node.choice` (the ``xs:choice`` an element is a branch of), :attr:`Node.extends`
-(the base a complex type extends) and :attr:`Node.enumeration` (the literal values a simple type
-allows); the last two are read on demand.
+Some facts serve tools and nothing on the call path: :attr:`Node.choice` (the ``xs:choice`` an
+element is a branch of), :attr:`Node.extends` (the base a complex type extends) and
+:attr:`Node.enumeration` (the literal values a simple type allows) the model generator
+(``tools/generate_models.py``); :attr:`Node.facets` (a simple type's rules, flattened along its
+derivation) the request templates (:mod:`anpr_client.soap.template`). All but the first are
+read on demand.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from lxml import etree
 
 from ..errors.exceptions import ConfigurationError
 
-__all__ = ["Choice", "Node", "SchemaSet"]
+__all__ = ["Choice", "Facets", "Node", "SchemaSet"]
 
 XS: Final = "http://www.w3.org/2001/XMLSchema"
 _XS = f"{{{XS}}}"
@@ -58,6 +60,39 @@ class Choice:
 
     def __repr__(self) -> str:
         return f"Choice({' | '.join(self.branches)}{'' if self.required else ', optional'})"
+
+
+class Facets:
+    """The rules of a simple type, flattened along its restriction chain.
+
+    ``base`` is the builtin it derives from (``string``, ``date``…); ``patterns`` holds, for
+    each derivation step that has any, that step's patterns (a value matches one pattern of
+    every step); ``min_length``/``max_length`` the tightest bounds (``length`` sets both);
+    ``enumeration`` the allowed values when the type lists them (see :attr:`Node.enumeration`).
+    """
+
+    __slots__ = ("base", "enumeration", "max_length", "min_length", "patterns")
+
+    def __init__(
+        self,
+        base: str,
+        *,
+        patterns: tuple[tuple[str, ...], ...] = (),
+        min_length: int | None = None,
+        max_length: int | None = None,
+        enumeration: tuple[str, ...] | None = None,
+    ):
+        self.base = base
+        self.patterns = patterns
+        self.min_length = min_length
+        self.max_length = max_length
+        self.enumeration = enumeration
+
+    def __repr__(self) -> str:
+        return (
+            f"Facets({self.base!r}, patterns={self.patterns!r}, length={self.min_length}.."
+            f"{self.max_length}, enumeration={self.enumeration!r})"
+        )
 
 
 class Node:
@@ -143,6 +178,17 @@ class Node:
             return None
         doc, simple_type = self._simple_decl
         return self._schemas._enumeration(doc, simple_type)
+
+    @property
+    def facets(self) -> Facets | None:
+        """The rules of a simple element's type (:class:`Facets`); ``None`` for a complex one.
+        Read on demand (the call path never needs it: lxml validates)."""
+        if self.simple_type is None:
+            return None
+        if self._simple_decl is None:
+            return Facets(self.simple_type)
+        doc, simple_type = self._simple_decl
+        return self._schemas._facets(doc, simple_type, self.simple_type, self.enumeration)
 
     @property
     def extends(self) -> tuple[Node, bool] | None:
@@ -408,20 +454,33 @@ class SchemaSet:
             doc, simple_type = self._find("simple_types", ns, local)
         raise ConfigurationError("simple type derivation too deep", setting="wsdl_dir")
 
+    def _steps(self, doc: _Doc, simple_type: etree._Element) -> Iterator[list[tuple[str, str]]]:
+        """The facets (kind, value) of each ``xs:restriction`` along a simple type's derivation,
+        the type's own first, up to the builtin it derives from."""
+        for _ in range(32):
+            restriction = simple_type.find(_XS + "restriction")
+            if restriction is None:
+                return
+            yield [
+                (etree.QName(f).localname, f.get("value", ""))
+                for f in restriction
+                if isinstance(f.tag, str)  # comments and PIs have a non-str tag
+            ]
+            base = restriction.get("base")
+            if base is None:
+                return
+            ns, local = doc.resolve(restriction, base)
+            if ns == XS:
+                return
+            doc, simple_type = self._find("simple_types", ns, local)
+        raise ConfigurationError("simple type derivation too deep", setting="wsdl_dir")
+
     def _enumeration(self, doc: _Doc, simple_type: etree._Element) -> tuple[str, ...] | None:
         """The values of the nearest enumeration (or plain-alternatives pattern) along the
         restriction chain, less those a length facet or another pattern of the chain refuses."""
         values: tuple[str, ...] | None = None
         rules: list[tuple[str, str]] = []
-        for _ in range(32):
-            restriction = simple_type.find(_XS + "restriction")
-            if restriction is None:
-                break
-            facets = [
-                (etree.QName(f).localname, f.get("value", ""))
-                for f in restriction
-                if isinstance(f.tag, str)
-            ]
+        for facets in self._steps(doc, simple_type):
             listed = tuple(v for k, v in facets if k == "enumeration")
             patterns = [v for k, v in facets if k == "pattern"]
             if values is None and listed:
@@ -430,16 +489,38 @@ class SchemaSet:
                 values = tuple(patterns[0].split("|"))
                 facets.remove(("pattern", patterns[0]))
             rules.extend(facets)
-            base = restriction.get("base")
-            if base is None:
-                break
-            ns, local = doc.resolve(restriction, base)
-            if ns == XS:
-                break
-            doc, simple_type = self._find("simple_types", ns, local)
         if values is None:
             return None
         return tuple(v for v in values if all(_allows(rule, value, v) for rule, value in rules))
+
+    def _facets(
+        self,
+        doc: _Doc,
+        simple_type: etree._Element,
+        base: str,
+        enumeration: tuple[str, ...] | None,
+    ) -> Facets:
+        """The facets of a simple type and of every type it restricts (the nearest step's
+        length bounds win, as a restriction may only narrow them)."""
+        steps: list[tuple[str, ...]] = []
+        low: int | None = None
+        high: int | None = None
+        for facets in self._steps(doc, simple_type):
+            own = tuple(value for kind, value in facets if kind == "pattern")
+            for kind, value in facets:
+                if kind in ("length", "minLength") and low is None:
+                    low = int(value)
+                if kind in ("length", "maxLength") and high is None:
+                    high = int(value)
+            if own:
+                steps.append(own)
+        return Facets(
+            base,
+            patterns=tuple(reversed(steps)),
+            min_length=low,
+            max_length=high,
+            enumeration=enumeration,
+        )
 
     def _simple_content(self, doc: _Doc, complex_type: etree._Element) -> str | None:
         sc = complex_type.find(_XS + "simpleContent")
