@@ -20,6 +20,7 @@ from anpr_client.settings import ValidationSettings
 from anpr_client.soap.bundle import get_bundle
 from anpr_client.soap.codec import encode
 from anpr_client.soap.envelope import build_envelope
+from tests.echo import echo_request
 from tests.samples import sample_payload
 
 BUNDLE = get_bundle()
@@ -64,7 +65,7 @@ class Recorder:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         self.sent.append(request)
         body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        return HttpResponse(200, {"content-type": "text/xml"}, body)
+        return HttpResponse(200, {"content-type": "text/xml"}, echo_request(request.body, body))
 
     def body(self, index: int = -1) -> etree._Element:
         """The request message (the Body's child) of a request sent."""

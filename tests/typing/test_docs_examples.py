@@ -17,6 +17,7 @@ from anpr_client import AnprWarning, Client, HttpRequest, HttpResponse, MockTran
 from anpr_client.models import ok_types
 from anpr_client.settings import ValidationSettings
 from anpr_client.simulator import SimulatorConfig, running_simulator
+from tests.echo import echo_request
 from tests.services.support import BUNDLE, SOAP_BODY, sample_answer
 
 from . import examples
@@ -71,7 +72,8 @@ def _answering(request: HttpRequest) -> HttpResponse:
     element = etree.QName(body[0]).localname
     op = next(o for o in BUNDLE if o.request.localname == element)
     branch = next(iter(ok_types(op.code)))
-    return HttpResponse(200, {"content-type": "text/xml"}, sample_answer(op.code, branch))
+    answer = echo_request(request.body, sample_answer(op.code, branch))
+    return HttpResponse(200, {"content-type": "text/xml"}, answer)
 
 
 @pytest.mark.parametrize("page", OPERATIONS, ids=[examples.name(p) for p in OPERATIONS])
