@@ -5,6 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from anpr_client.client import Client
@@ -12,6 +17,7 @@ from anpr_client.results import Result
 from anpr_client.security.frame import WsSecurity
 from anpr_client.simulator import Person, Simulator
 from anpr_client.simulator.payloads import change_of_residence
+from anpr_client.simulator.pki import Identity
 from anpr_client.simulator.store import ComuneInfo
 from anpr_client.soap.envelope import CONTENT_TYPE
 from anpr_client.transport import HttpRequest, HttpResponse
@@ -141,3 +147,24 @@ def certificate_payload(person: Person, *, kind: str = "8") -> dict[str, Any]:
             "diritti": "0",
         },
     }
+
+
+def with_duplicated_extension(identity: Identity, issuer: Identity) -> Identity:
+    """``identity`` with its last certificate extension repeated, re-signed by ``issuer``: a
+    certificate that X.509 forbids (RFC 5280 §4.2) and that cryptography refuses to read the
+    extensions of (``x509.DuplicateExtension``), though it loads."""
+    original = asn1_x509.Certificate.load(identity.certificate.public_bytes(Encoding.DER))
+    tbs = original["tbs_certificate"]
+    extensions = list(tbs["extensions"])
+    tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[-1]])
+    signed = tbs.dump(force=True)
+    signature = issuer.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    forged = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": original["signature_algorithm"],
+            "signature_value": signature,
+        }
+    )
+    certificate = x509.load_der_x509_certificate(forged.dump(force=True))
+    return Identity(identity.key, certificate, identity.chain)

@@ -50,6 +50,8 @@ class SimulatorConfig:
     - ``allow_sha1``: accept rsa-sha1/sha1 signatures, as ANPR's gateway does (its reference
       client still emits them).
     - ``clock_skew``: seconds of clock difference tolerated on Timestamps and assertions.
+    - ``timestamp_ttl``: the oldest ``wsu:Timestamp/Created`` the gateway accepts, in seconds
+      (WSS4J's ``timeStampTTL``; ANPR's tokens live five minutes, italia/anpr#1827).
     - ``extraction_delay``: seconds between a 4005 ``elaborazione`` and its ``dataDisponibilita``.
     - ``extraction_format``: ``formatoRisposta`` of 4005 results: ``xml``, ``gz``, or ``auto``
       (gzip above 32 KiB).
@@ -73,6 +75,7 @@ class SimulatorConfig:
     port: int = 0
     allow_sha1: bool = True
     clock_skew: float = 60.0
+    timestamp_ttl: float = 300.0
     extraction_delay: float = 1.0
     extraction_format: ExtractionFormat = "auto"
     extraction_page_size: int = 500
@@ -101,6 +104,7 @@ class SimulatorConfig:
             ("notification_retry_interval", self.notification_retry_interval >= 0, ">= 0"),
             ("port", 0 <= self.port <= 65535, "0..65535"),
             ("clock_skew", self.clock_skew >= 0, ">= 0"),
+            ("timestamp_ttl", self.timestamp_ttl > 0, "> 0"),
             ("extraction_delay", self.extraction_delay >= 0, ">= 0"),
             ("extraction_page_size", self.extraction_page_size >= 1, ">= 1"),
             ("max_body_bytes", self.max_body_bytes >= 1024, ">= 1024"),

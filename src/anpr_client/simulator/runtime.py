@@ -99,6 +99,7 @@ class Simulator:
             require_signature=self.config.require_signature,
             allow_sha1=self.config.allow_sha1,
             clock_skew=self.config.clock_skew,
+            timestamp_ttl=self.config.timestamp_ttl,
         )
         self.context = Context(
             registry=self.store,
