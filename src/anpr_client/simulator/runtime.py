@@ -16,18 +16,23 @@ application, and :meth:`Simulator.wsgi_client` a client wired to it through
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import logging
+import os
+import secrets
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .._wsgiserver import TlsWsgiServer, server_ssl_context
 from ..client import Client
 from ..credentials.software import SoftwareKey
 from ..errors.exceptions import ConfigurationError
+from ..journal.ownership import current_owner, owner_alive
 from ..security.trust import TrustStore
 from ..settings import Settings, load_settings
 from ..soap.bundle import get_bundle
@@ -49,6 +54,9 @@ from .store import Registry
 __all__ = ["Simulator", "running_simulator"]
 
 log = logging.getLogger("anpr_client.simulator")
+
+#: The file in a state directory that says which server serves it (owner, URL, since when).
+SERVER_RECORD: Final = "server.json"
 
 
 class Simulator:
@@ -122,8 +130,14 @@ class Simulator:
         )
         self._server: TlsWsgiServer | None = None
         self._thread: threading.Thread | None = None
+        self._token = secrets.token_hex(8)
         self.url = f"https://{self._url_host(self.config.host)}:{self.config.port}"
-        self._write_settings()
+        serving = self.running_server()
+        if serving is None:
+            self._write_settings()
+        else:
+            # Another simulator serves this state: its settings files point at it, keep them.
+            self.url = str(serving.get("url") or self.url)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -131,6 +145,15 @@ class Simulator:
         """Start the TLS server (on a free port if ``port`` is 0) and the notification pusher."""
         if self._server is not None:
             return self
+        serving = self.running_server()
+        if serving is not None:
+            raise ConfigurationError(
+                f"the state directory {self.state_dir} is already served by process "
+                f"{serving.get('owner', '?')} at {serving.get('url', '?')}; stop it first (or "
+                f"delete {self.state_dir / SERVER_RECORD} if that process is gone)",
+                setting="simulator.state_dir",
+                rule="one running simulator per state directory",
+            )
         cert, key = self.pki.server_files
         ctx = server_ssl_context(
             cert, key, client_ca=self.pki.ca_pem if self.config.require_client_cert else None
@@ -145,6 +168,14 @@ class Simulator:
         )
         self._server = server
         self.url = f"https://{self._url_host(self.config.host)}:{server.port}"
+        if not self._claim():
+            server.close()
+            self._server = None
+            raise ConfigurationError(
+                f"another simulator started serving {self.state_dir} at the same time",
+                setting="simulator.state_dir",
+                rule="one running simulator per state directory",
+            )
         self._write_settings()
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -164,6 +195,7 @@ class Simulator:
             self._server.shutdown()  # its thread always runs serve_forever: never blocks
             self._server.close()
             self._server = None
+            self._release()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -258,6 +290,54 @@ class Simulator:
         return self.app.internal_errors
 
     # ------------------------------------------------------------------ files
+
+    def running_server(self) -> dict[str, Any] | None:
+        """The record (``owner``, ``url``, ``since``) of another simulator serving this state
+        directory now, in this process or another; ``None`` if none does.
+
+        A record whose process is gone (a crash, ``kill -9``) is stale: ``None``. A record
+        written on another host (a shared directory) is taken as live.
+        """
+        record = self._read_record()
+        if record is None or record.get("token") == self._token:
+            return None
+        return None if owner_alive(str(record.get("owner", ""))) is False else record
+
+    def _read_record(self) -> dict[str, Any] | None:
+        try:
+            record = json.loads((self.state_dir / SERVER_RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def _claim(self) -> bool:
+        """Write the server record, unless another live server wrote one first."""
+        path = self.state_dir / SERVER_RECORD
+        record = {
+            "owner": current_owner(),
+            "url": self.url,
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "token": self._token,
+        }
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if self.running_server() is not None:
+                    return False
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
+            return True
+        return False
+
+    def _release(self) -> None:
+        record = self._read_record()
+        if record is not None and record.get("token") == self._token:
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / SERVER_RECORD).unlink()
 
     @staticmethod
     def _url_host(host: str) -> str:
