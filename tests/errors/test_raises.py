@@ -47,7 +47,7 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.validation._tables", "ValueError"): "caught by each table, ConfigurationError",
     ("anpr_client.validation.fields", "TypeError"): "a call without field=, as Python says it",
     ("anpr_client._compat", "ImportError"): "a name moved to the simulator: says where",
-    ("anpr_client._wsgiserver", "_Dropped"): "control flow inside the server, caught there",
+    ("anpr_client._wsgiserver", "_BadRequest"): "a request the server answers itself (4xx)",
 }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -59,11 +60,73 @@ def test_serve_writes_ready_settings_and_stops_on_ctrl_c(tmp_path: Path) -> None
         assert '"esitoOperazione": "0000"' in called.output
     finally:
         process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
+        out, err = process.communicate(timeout=30)
     assert process.returncode == 0
     assert "stopped." in out
+    assert "population:" not in err  # the default population starts without a word
     assert (state / "registry.sqlite").exists()
     assert (state / "pki" / "ca.pem").exists()
+
+
+def test_serve_reports_the_progress_of_a_large_population(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            _MAIN,
+            "simulator",
+            "serve",
+            "--state",
+            str(state),
+            "--port",
+            "0",
+            "--population",
+            "1500",
+            "--threads",
+            "4",
+            "--max-connections",
+            "64",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        assert process.stdout is not None
+        line = ""
+        while "listening on" not in line:
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0
+    lines = [line for line in err.splitlines() if line.startswith("population:")]
+    for phase in ("drawing", "coding", "storing"):
+        mine = [line for line in lines if line.startswith(f"population: {phase} ")]
+        assert 2 <= len(mine) <= 11, lines  # one line per 10 %, not one per person
+        assert mine[-1] == f"population: {phase} 3000/3000 persons (100 %)"
+    assert "Traceback" not in err
+
+
+def test_progress_on_a_terminal_is_a_bar_and_it_goes_away() -> None:
+    from anpr_client.cli.simulator import _PopulationProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with _PopulationProgress(5000, screen) as progress:
+        for done in range(0, 5001, 500):
+            progress("drawing", done, 5000)
+    assert "population: drawing" in screen.getvalue()
+    quiet = Terminal()
+    with _PopulationProgress(100, quiet) as progress:
+        progress("drawing", 100, 100)
+    assert quiet.getvalue() == ""
 
 
 def test_credentials_are_issued_by_the_simulators_ca(tmp_path: Path) -> None:

@@ -1,7 +1,8 @@
 """``anpr notifications``: run the N000 endpoint, list the inbox, pull with 4005.
 
-- ``serve --host H --port P [--certfile F --keyfile K]``: the receiver (waitress over HTTP, or
-  HTTPS with a certificate); it stores events and answers ANPR; Ctrl-C stops it;
+- ``serve --host H --port P [--certfile F --keyfile K]``: the receiver (plain HTTP behind a
+  reverse proxy, or HTTPS with a certificate; slow clients hold no worker); it stores events
+  and answers ANPR; Ctrl-C stops it;
 - ``inbox [--state S] [--json]``: stored events (type, idOperazioneANPR, subject codice
   fiscale, state);
 - ``pull --since DATE [--until DATE] [--no-wait]``: the 4005 pull into the same inbox.
@@ -48,7 +49,20 @@ def notifications() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="TLS private key (PEM), if not in --certfile.",
 )
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@click.option(
+    "--threads",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 256),
+    help="Worker threads that verify, decrypt and store (connections hold none).",
+)
+@click.option(
+    "--max-connections",
+    default=1024,
+    show_default=True,
+    type=click.IntRange(1, 65536),
+    help="Connections open at once; near it, idle kept-alive ones are closed.",
+)
 def serve(
     config: Path | None,
     host: str,
@@ -56,6 +70,7 @@ def serve(
     certfile: Path | None,
     keyfile: Path | None,
     threads: int,
+    max_connections: int,
 ) -> None:
     """Run the N000 endpoint: verify, decrypt, store, then answer ANPR."""
     from ..notifications.receiver import NotificationReceiver
@@ -76,7 +91,14 @@ def serve(
                     f"cannot load the TLS certificate/key: {exc}", setting="--certfile"
                 ) from None
         try:
-            server = make_server(receiver, host, port, ssl_context=context, threads=threads)
+            server = make_server(
+                receiver,
+                host,
+                port,
+                ssl_context=context,
+                threads=threads,
+                max_connections=max_connections,
+            )
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot listen on {host}:{port}: {exc.strerror}", setting="--port"
@@ -88,7 +110,7 @@ def serve(
     )
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # waitress and socketserver both stop cleanly on it
+        raise KeyboardInterrupt  # the server's loop stops cleanly on it
 
     signal.signal(signal.SIGTERM, stop)
     try:

@@ -8,7 +8,7 @@ gateway that requires the WS-Security frame, TLS without client certificates (li
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -60,6 +60,8 @@ class SimulatorConfig:
     - ``tipo_invio``: the ``testataRichiesta/tipoInvio`` this environment accepts (``None``:
       any of ``TEST``, ``PRE_SUB``, ``PROD``).
     - ``max_body_bytes``: larger requests are refused with HTTP 413 before parsing.
+    - ``threads``: worker threads answering requests; ``max_connections``: connections open
+      at once (TLS handshakes and requests being received hold no thread).
     """
 
     state_dir: Path | None = None
@@ -81,8 +83,10 @@ class SimulatorConfig:
     extraction_page_size: int = 500
     tipo_invio: str | None = "TEST"
     max_body_bytes: int = 16 * 1024 * 1024
-    threads: int = field(default=32)
-    """Most connections served at once (one thread each)."""
+    threads: int = 16
+    """Worker threads that answer requests (connections wait for them without holding one)."""
+    max_connections: int = 1024
+    """Most connections open at once; near it, idle kept-alive ones are closed."""
 
     def __post_init__(self) -> None:
         comuni = tuple(self.comuni)
@@ -109,6 +113,7 @@ class SimulatorConfig:
             ("extraction_page_size", self.extraction_page_size >= 1, ">= 1"),
             ("max_body_bytes", self.max_body_bytes >= 1024, ">= 1024"),
             ("threads", 1 <= self.threads <= 1024, "1..1024"),
+            ("max_connections", 1 <= self.max_connections <= 65536, "1..65536"),
         )
         for name, ok, rule in checks:
             if not ok:

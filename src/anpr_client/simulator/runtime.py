@@ -24,11 +24,13 @@ import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final
 
-from .._wsgiserver import TlsWsgiServer, server_ssl_context
+from .._wsgiserver import ServerLimits, WsgiServer, server_ssl_context
 from ..client import Client
 from ..credentials.software import SoftwareKey
 from ..errors.exceptions import ConfigurationError
@@ -48,6 +50,7 @@ from .handlers.base import Context
 from .identities import SimulatorPki, write_settings
 from .ledger import Ledger
 from .notifications import Notifier
+from .population import Progress
 from .seeding import seed_registry
 from .store import Registry
 
@@ -62,7 +65,13 @@ SERVER_RECORD: Final = "server.json"
 class Simulator:
     """An offline ANPR (see the package docstring). Create, :meth:`start`, :meth:`close`."""
 
-    def __init__(self, config: SimulatorConfig | None = None):
+    def __init__(self, config: SimulatorConfig | None = None, *, progress: Progress | None = None):
+        """``progress`` hears how far the population's generation and storage have come
+        (``anpr simulator serve`` prints it for a large ``--population``)."""
+        began = time.perf_counter()
+        self.timings: dict[str, float] = {}
+        """Seconds each start-up phase took (``database``, ``population``, ``pki``, …): the
+        test PKI is made or loaded while the population is generated, so they overlap."""
         self.config = config or SimulatorConfig()
         self._temporary = self.config.state_dir is None
         self.state_dir = (
@@ -71,20 +80,27 @@ class Simulator:
             else Path(self.config.state_dir)
         )
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(None if self._temporary else self.state_dir / "registry.sqlite")
-        self.clock = Clock(self.config.clock_offset)
-        self.store = Registry(self.db)
-        """The registry (:class:`~.store.Registry`): ``residents``, ``person``, ``households``…"""
-        self.ledger = Ledger(self.db)
-        seed_registry(
-            self.store,
-            self.config.comuni,
-            persons_per_comune=self.config.population,
-            seed=self.config.seed,
-        )
-        self.pki = SimulatorPki.open(
-            self.state_dir / "pki", self.config.comuni, host=self.config.host
-        )
+        # The test PKI's keys are generated outside the GIL: let that run beside the seeding.
+        with ThreadPoolExecutor(1, thread_name_prefix="anpr-simulator-pki") as pool:
+            pki = pool.submit(self._open_pki)
+            mark = time.perf_counter()
+            self.db = Database(None if self._temporary else self.state_dir / "registry.sqlite")
+            self.clock = Clock(self.config.clock_offset)
+            self.store = Registry(self.db)
+            """The registry (:class:`~.store.Registry`): ``residents``, ``person``…"""
+            self.ledger = Ledger(self.db)
+            self.timings["database"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            seed_registry(
+                self.store,
+                self.config.comuni,
+                persons_per_comune=self.config.population,
+                seed=self.config.seed,
+                progress=progress,
+            )
+            self.timings["population"] = time.perf_counter() - mark
+            self.pki = pki.result()
+        mark = time.perf_counter()
         self._trust_lock = threading.Lock()
         self._trust: TrustStore = self._build_trust()
         self._notification_key: SoftwareKey | None = None
@@ -128,16 +144,29 @@ class Simulator:
             config=self.config,
             clock=self.clock,
         )
-        self._server: TlsWsgiServer | None = None
+        self._server: WsgiServer | None = None
         self._thread: threading.Thread | None = None
         self._token = secrets.token_hex(8)
         self.url = f"https://{self._url_host(self.config.host)}:{self.config.port}"
+        self.timings["components"] = time.perf_counter() - mark
+        mark = time.perf_counter()
         serving = self.running_server()
         if serving is None:
             self._write_settings()
         else:
             # Another simulator serves this state: its settings files point at it, keep them.
             self.url = str(serving.get("url") or self.url)
+        self.timings["settings"] = time.perf_counter() - mark
+        self.timings["total"] = time.perf_counter() - began
+
+    def _open_pki(self) -> SimulatorPki:
+        mark = time.perf_counter()
+        try:
+            return SimulatorPki.open(
+                self.state_dir / "pki", self.config.comuni, host=self.config.host
+            )
+        finally:
+            self.timings["pki"] = time.perf_counter() - mark
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -145,6 +174,7 @@ class Simulator:
         """Start the TLS server (on a free port if ``port`` is 0) and the notification pusher."""
         if self._server is not None:
             return self
+        mark = time.perf_counter()
         serving = self.running_server()
         if serving is not None:
             raise ConfigurationError(
@@ -158,12 +188,14 @@ class Simulator:
         ctx = server_ssl_context(
             cert, key, client_ca=self.pki.ca_pem if self.config.require_client_cert else None
         )
-        server = TlsWsgiServer(
+        server = WsgiServer(
             (self.config.host, self.config.port),
             self.app,
             ctx,
             refuse=self._refuse_connection,
-            max_connections=self.config.threads,
+            workers=self.config.threads,
+            max_connections=self.config.max_connections,
+            limits=ServerLimits(max_body_bytes=self.config.max_body_bytes),
             ident="anpr-simulator",
         )
         self._server = server
@@ -185,6 +217,7 @@ class Simulator:
         )
         self._thread.start()
         self.notifications.start()
+        self.timings["listen"] = time.perf_counter() - mark
         log.info("ANPR simulator listening on %s (state in %s)", self.url, self.state_dir)
         return self
 
