@@ -177,9 +177,14 @@ def throughput(
         state = Path(tmp) / "state"
         server, settings_path, _ = _start_server(state)
         try:
+            from anpr_client.settings import load_settings
+
+            comune = load_settings(settings_path, env={}).codice_istat
             with sqlite3.connect(state / "registry.sqlite") as db:
                 (cf,) = db.execute(
-                    "SELECT cf FROM persons WHERE status = 'resident' ORDER BY id LIMIT 1"
+                    "SELECT cf FROM persons WHERE status = 'resident' AND comune = ? "
+                    "ORDER BY id LIMIT 1",
+                    (comune,),
                 ).fetchone()
             start = time.time() + 3.0 + 0.5 * processes  # time to load and connect
             workers = [

@@ -146,7 +146,7 @@ def simulator() -> None:
 )
 @click.option(
     "--threads",
-    default=16,
+    default=8,
     show_default=True,
     type=click.IntRange(1, 1024),
     help="Worker threads answering requests (waiting connections hold none).",

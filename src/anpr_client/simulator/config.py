@@ -83,7 +83,7 @@ class SimulatorConfig:
     extraction_page_size: int = 500
     tipo_invio: str | None = "TEST"
     max_body_bytes: int = 16 * 1024 * 1024
-    threads: int = 16
+    threads: int = 8
     """Worker threads that answer requests (connections wait for them without holding one)."""
     max_connections: int = 1024
     """Most connections open at once; near it, idle kept-alive ones are closed."""
