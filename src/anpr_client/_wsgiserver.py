@@ -25,7 +25,9 @@ without a length (411), ``Transfer-Encoding`` (501: no chunked requests, so no r
 smuggling through a proxy), conflicting lengths, folded or malformed header lines (400), too
 large headers (431) or body (413) get an error answer and the connection is closed (lingering:
 what the client still sends is read and discarded for a moment, so that it sees the answer
-instead of a reset). ``Expect: 100-continue`` is honoured.
+instead of a reset). ``Expect: 100-continue`` is honoured; header names with an underscore
+are left out of the environ (they would pass for their dashed twin, as proxies warn); a
+request followed by the client closing its side is still answered.
 
 An application may ask for the connection to be dropped instead of answered: it sets the
 :class:`ConnectionControl` it finds under :data:`CONTROL_KEY` in the environ. A dropped
@@ -183,6 +185,7 @@ class _Connection:
         "buffer",
         "continued",
         "deadline",
+        "eof",
         "head",
         "keep_alive",
         "length",
@@ -209,6 +212,7 @@ class _Connection:
         self.served = 0
         self.out: memoryview | None = None
         self.keep_alive = True
+        self.eof = False
         self.want = selectors.EVENT_READ
 
     @property
@@ -518,10 +522,15 @@ class WsgiServer:
             except ssl.SSLWantWriteError:
                 self._watch(conn, selectors.EVENT_WRITE)
                 return
+            except ssl.SSLEOFError:
+                data = b""  # the client closed without close_notify: an end of stream too
             except (OSError, ValueError) as exc:
                 self._close(conn, f"read failed: {exc}")
                 return
             if not data:
+                if conn.state == _READING:
+                    conn.eof = True  # it may have sent a whole request before closing
+                    break
                 self._close(conn, "closed by the client")
                 return
             if conn.state == _DRAINING:
@@ -544,7 +553,7 @@ class WsgiServer:
                 break
         if conn.want != selectors.EVENT_READ and conn.state != _DRAINING:
             self._watch(conn, selectors.EVENT_READ)
-        if got:
+        if got or conn.eof:
             self._advance(conn)
 
     def _advance(self, conn: _Connection) -> None:
@@ -556,7 +565,11 @@ class WsgiServer:
             self._answer_error(conn, bad.status, bad.message)
             return
         if request is None:
+            if conn.eof:
+                self._close(conn, "closed by the client in the middle of a request")
             return
+        if conn.eof:
+            request.close = True  # answer it, then nothing more can come
         with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(conn.sock)
         conn.state = _BUSY
@@ -777,7 +790,10 @@ class WsgiServer:
     def _call_app(
         self, conn: _Connection, request: _Request, control: ConnectionControl
     ) -> tuple[str, list[tuple[str, str]], bytes]:
-        path, _, query = request.target.partition("?")
+        target = request.target
+        if target.startswith(("http://", "https://")):  # absolute-form (RFC 9112 §3.2.2)
+            target = "/" + target.split("://", 1)[1].partition("/")[2]
+        path, _, query = target.partition("?")
         environ: dict[str, Any] = {
             "REQUEST_METHOD": request.method,
             "SCRIPT_NAME": "",
@@ -799,6 +815,8 @@ class WsgiServer:
             CONTROL_KEY: control,
         }
         for key, value in request.headers:
+            if "_" in key:
+                continue  # X_Forwarded_For would pass for X-Forwarded-For in the environ
             name = key.upper().replace("-", "_")
             if name == "CONTENT_TYPE":
                 environ[name] = value

@@ -10,6 +10,7 @@ idle ones make room.
 from __future__ import annotations
 
 import http.client
+import logging
 import socket
 import ssl
 import threading
@@ -170,6 +171,25 @@ def test_pipelined_requests_are_answered_in_order() -> None:
     assert data.count(b"HTTP/1.1 200 OK") == 3
     assert data.index(b"POST /a  2") < data.index(b"GET /b q 0") < data.index(b"GET /c  0")
     assert b"Connection: close" in data
+
+
+def test_a_request_then_a_half_close_is_still_answered() -> None:
+    with running() as server, raw(server) as sock:
+        sock.sendall(b"POST /last HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
+        sock.shutdown(socket.SHUT_WR)
+        data = read_all(sock)
+    assert data.startswith(b"HTTP/1.1 200 OK")
+    assert b"POST /last  3" in data
+
+
+def test_absolute_targets_and_underscored_headers() -> None:
+    with running() as server, raw(server) as sock:
+        sock.sendall(
+            b"GET http://localhost/abs?q=1 HTTP/1.1\r\nHost: x\r\nX_Tag: spoofed\r\n"
+            b"Connection: close\r\n\r\n"
+        )
+        data = read_all(sock)
+    assert b"GET /abs q=1 0 - http" in data  # X_Tag did not become HTTP_X_TAG
 
 
 def test_head_has_the_length_and_no_body() -> None:
@@ -422,3 +442,42 @@ def test_close_ends_open_connections_and_never_hangs() -> None:
     finally:
         kept.close()
         busy.close()
+
+
+def test_mangled_requests_never_break_the_server(caplog: pytest.LogCaptureFixture) -> None:
+    """Requests with bytes flipped, cut, doubled or replaced by CR, LF, NUL, colons and spaces
+    (then the client's end of the stream): each gets an answer or a closed connection, nothing
+    is logged as a server error, and the server goes on serving."""
+    import random
+
+    genuine = (
+        b"POST /n000?x=1 HTTP/1.1\r\nHost: localhost\r\nContent-Type: text/xml\r\n"
+        b"Content-Length: 11\r\nX-Tag: t\r\n\r\n<a>body</a>"
+    )
+    rng = random.Random(20261202)  # reproducible test data
+    specials = b"\r\n\x00: \t,"
+    with running() as server:
+        for _ in range(300):
+            data = bytearray(genuine)
+            for _ in range(rng.randint(1, 4)):
+                at = rng.randrange(len(data))
+                choice = rng.random()
+                if choice < 0.3:
+                    data[at] = rng.choice(specials)
+                elif choice < 0.5:
+                    data[at] = rng.randrange(256)
+                elif choice < 0.7:
+                    del data[at:]
+                    break
+                else:
+                    data[at:at] = data[at : at + rng.randint(1, 20)]
+            with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+                sock.sendall(bytes(data))
+                sock.shutdown(socket.SHUT_WR)  # nothing more: an incomplete request ends here
+                answer = read_all(sock)
+            assert answer == b"" or answer.startswith(b"HTTP/1.1 "), answer[:60]
+            assert b"Traceback" not in answer
+        conn = connect(server)
+        conn.request("POST", "/after", body=b"fine", headers={"Content-Type": "text/xml"})
+        assert conn.getresponse().status == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
