@@ -1,23 +1,30 @@
 """Receiver throughput: notifications acknowledged per second on loopback.
 
     python bench/bench_notifications.py [--count 400] [--clients 4] [--threads 8] [--fast]
+                                        [--slow 500]
 
 Prepares ``count`` distinct N010 notifications in advance, each a RichiestaN000 signed by a test
 "ANPR" key and encrypted for the Comune's CO-9999 certificate (as ANPR sends them), starts the
-receiver behind waitress on 127.0.0.1 (a real HTTP server, a durable SQLite inbox flushed on
+receiver on 127.0.0.1 (``anpr notifications serve``'s own server, a durable SQLite inbox flushed on
 every commit unless ``--fast``), then posts them from ``clients`` threads with keep-alive
 connections. Prints the acknowledgements per second, latency percentiles and the time one
 notification spends in each stage of the receiver (verify, decrypt, parse, commit), then checks
-that every notification was answered 1 and stored exactly once. Loopback only; bounded in count.
+that every notification was answered 1 and stored exactly once. With ``--slow N``, N slow
+connections (half dripping their headers a byte a second, half silent) stay open during the
+run, as an attacker would keep them: the figures should not move. Loopback only; bounded in
+count.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import socket
 import statistics
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -52,6 +59,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--threads", type=int, default=8)
     parser.add_argument("--fast", action="store_true", help="synchronous=NORMAL (no fsync)")
+    parser.add_argument("--slow", type=int, default=0, help="slow connections held open")
     args = parser.parse_args()
     count = max(1, min(args.count, 20_000))
 
@@ -99,10 +107,11 @@ def main() -> None:
             return time.perf_counter() - t0, read_response(reply.content)[1]
 
         post(requests_[0])  # warm-up (also checks the set-up); a redelivery afterwards
-        t0 = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=args.clients) as pool:
-            results = list(pool.map(post, requests_))
-        elapsed = time.perf_counter() - t0
+        with _slow_connections(server.port, max(0, min(args.slow, 5000))):
+            t0 = time.perf_counter()
+            with ThreadPoolExecutor(max_workers=args.clients) as pool:
+                results = list(pool.map(post, requests_))
+            elapsed = time.perf_counter() - t0
         server.close()
         thread.join(10)
         stored = inbox.count()
@@ -113,7 +122,8 @@ def main() -> None:
     print(
         f"receiver: {count / elapsed:.0f} notifications acknowledged/s "
         f"({count} in {elapsed:.2f} s, {args.clients} clients, {args.threads} server threads, "
-        f"{'no fsync' if args.fast else 'fsync per commit'})"
+        f"{'no fsync' if args.fast else 'fsync per commit'}"
+        f"{f', {args.slow} slow connections open' if args.slow else ''})"
     )
     print(
         f"latency ms: median {statistics.median(latencies):.1f}, "
@@ -122,6 +132,33 @@ def main() -> None:
     print(f"outcomes: {sorted(outcomes)}; stored events: {stored} (expected {count})")
     if outcomes != {"1"} or stored != count:
         raise SystemExit("FAILED: not every notification was acknowledged and stored once")
+
+
+@contextlib.contextmanager
+def _slow_connections(port: int, count: int) -> Iterator[None]:
+    """``count`` connections to ``port`` that never finish a request (half drip a header byte
+    every second, half stay silent) for as long as the block runs."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+    drippers = socks[::2]
+    for sock in drippers:
+        sock.sendall(b"POST /n000 HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+    stop = threading.Event()
+
+    def drip() -> None:
+        while not stop.wait(1.0):
+            for sock in drippers:
+                with contextlib.suppress(OSError):
+                    sock.send(b"a")
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        for sock in socks:
+            sock.close()
 
 
 def _stages(body: bytes, trust: TrustStore, key: KeySource) -> list[tuple[str, float]]:
