@@ -149,24 +149,15 @@ _WRITING: Final = "writing"  # the rest of an answer the client has not taken ye
 _DRAINING: Final = "draining"  # an error was answered; reading and discarding, then close
 
 
+@dataclass(slots=True)
 class _Request:
-    __slots__ = ("body", "close", "headers", "method", "target", "version")
-
-    def __init__(
-        self,
-        method: str,
-        target: str,
-        version: str,
-        headers: list[tuple[str, str]],
-        body: bytes,
-        close: bool,
-    ):
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.body = body
-        self.close = close
+    method: str
+    target: str
+    version: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    close: bool
+    """The client asked to close after this one (or cannot send another)."""
 
 
 class _BadRequest(Exception):
@@ -632,19 +623,15 @@ class WsgiServer:
 
     def _write(self, conn: _Connection) -> None:
         """Send what is left of the answer; then the next request, or close."""
-        while conn.out is not None and len(conn.out):
+        if conn.out is not None:
             try:
-                sent = conn.sock.send(conn.out[:_WRITE_CHUNK])
-            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
-                self._watch(conn, selectors.EVENT_WRITE)
-                return
-            except ssl.SSLWantReadError:
-                self._watch(conn, selectors.EVENT_READ)
-                return
+                conn.out, wait = _send(conn.sock, conn.out)
             except (OSError, ValueError) as exc:
                 self._close(conn, f"write failed: {exc}")
                 return
-            conn.out = conn.out[sent:]
+            if wait:
+                self._watch(conn, wait)
+                return
         conn.out = None
         self._after_answer(conn)
 
@@ -770,21 +757,14 @@ class WsgiServer:
         # Status, headers and body in one write: one TLS record, no Nagle/delayed-ACK stall.
         data = "".join(lines).encode("latin-1") + (b"" if request.method == "HEAD" else body)
         conn.keep_alive = not close
-        out = memoryview(data)
-        while len(out):
-            try:
-                sent = conn.sock.send(out[:_WRITE_CHUNK])
-            except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
-                break  # the loop writes the rest when the client takes it
-            except ssl.SSLWantReadError:
-                break
-            except (OSError, ValueError) as exc:
-                log.debug("connection from %s lost while answering: %s", conn.client, exc)
-                self._forget(conn, reset=False)
-                return
-            out = out[sent:]
-        # Still BUSY: the loop takes it back and writes what is left, if anything.
-        conn.out = out if len(out) else None
+        try:
+            rest, _ = _send(conn.sock, memoryview(data))
+        except (OSError, ValueError) as exc:
+            log.debug("connection from %s lost while answering: %s", conn.client, exc)
+            self._forget(conn, reset=False)
+            return
+        # Still BUSY: the loop takes it back and writes the rest when the client takes it.
+        conn.out = rest if len(rest) else None
         self._give_back(conn)
 
     def _call_app(
@@ -876,6 +856,21 @@ class WsgiServer:
 
 #: The name of :class:`WsgiServer` before it served plain HTTP too.
 TlsWsgiServer = WsgiServer
+
+
+def _send(sock: socket.socket, out: memoryview) -> tuple[memoryview, int]:
+    """Send as much of ``out`` as ``sock`` takes now (it never blocks): what is left, and the
+    selector event to wait for before sending it (0 when everything went). A failed connection
+    raises :class:`OSError` (or :class:`ValueError` once closed)."""
+    while len(out):
+        try:
+            sent = sock.send(out[:_WRITE_CHUNK])
+        except (BlockingIOError, InterruptedError, ssl.SSLWantWriteError):
+            return out, selectors.EVENT_WRITE
+        except ssl.SSLWantReadError:
+            return out, selectors.EVENT_READ
+        out = out[sent:]
+    return out, 0
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str | None:

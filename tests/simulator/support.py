@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from asn1crypto import x509 as asn1_x509
@@ -168,3 +177,61 @@ def with_duplicated_extension(identity: Identity, issuer: Identity) -> Identity:
     )
     certificate = x509.load_der_x509_certificate(forged.dump(force=True))
     return Identity(identity.key, certificate, identity.chain)
+
+
+@dataclass
+class Served:
+    """An ``anpr simulator serve`` process (see :func:`serving`)."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    """What it printed on stdout up to its ``settings:`` line."""
+    out: str = ""
+    """The rest of stdout, once it stopped."""
+    err: str = ""
+    """stderr, once it stopped."""
+
+    @property
+    def url(self) -> str:
+        return next(line for line in self.lines if "listening on" in line).rsplit(" ", 1)[1]
+
+    @property
+    def settings(self) -> Path:
+        return Path(next(line for line in self.lines if line.startswith("settings:")).split()[1])
+
+
+@contextmanager
+def serving(state: Path, *options: str) -> Iterator[Served]:
+    """``anpr simulator serve --state STATE --port 0 OPTIONS`` as a user runs it, in its own
+    process, once it has printed its settings path; stopped with Ctrl-C (SIGINT) on exit."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from anpr_client.cli.main import main; main()",
+            "simulator",
+            "serve",
+            "--state",
+            str(state),
+            "--port",
+            "0",
+            *options,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    served = Served(process)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("settings:") for line in served.lines):
+            assert time.monotonic() < deadline, served.lines
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+            served.lines.append(line.strip())
+        yield served
+    finally:
+        process.send_signal(signal.SIGINT)
+        served.out, served.err = process.communicate(timeout=30)

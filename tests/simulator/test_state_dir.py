@@ -10,13 +10,10 @@ alone, and a second server on the same state is refused.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -28,8 +25,7 @@ from anpr_client.simulator import Simulator, SimulatorConfig
 from anpr_client.simulator.runtime import SERVER_RECORD
 
 from .conftest import COMUNI
-
-_MAIN = "from anpr_client.cli.main import main; main()"
+from .support import serving
 
 
 def _state(pki_template: Path, tmp_path: Path) -> Path:
@@ -101,21 +97,7 @@ def test_opening_the_state_of_a_running_serve_process_keeps_it_reachable(
     """The reported case: ``anpr simulator serve`` in one process, the state opened in
     another; the server's clients keep working."""
     state = _state(pki_template, tmp_path)
-    process = subprocess.Popen(
-        [sys.executable, "-c", _MAIN, "simulator", "serve", "--state", str(state), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        assert process.stdout is not None
-        deadline = time.monotonic() + 60
-        line = ""
-        while not line.startswith("settings:"):
-            assert time.monotonic() < deadline
-            line = process.stdout.readline()
-            assert line, "the simulator did not start"
+    with serving(state) as served:
         before = _settings_files(state)
         opened = Simulator(SimulatorConfig(state_dir=state))
         opened.close()
@@ -123,8 +105,5 @@ def test_opening_the_state_of_a_running_serve_process_keeps_it_reachable(
         client = Client(load_settings(state / "anpr.toml", env={}), journal=None)
         assert client.test_connection().esito_operazione == "0000"
         client.close()
-    finally:
-        process.send_signal(signal.SIGINT)
-        process.communicate(timeout=30)
-    assert process.returncode == 0
+    assert served.process.returncode == 0
     assert not (state / SERVER_RECORD).exists()

@@ -25,7 +25,14 @@ import click
 
 from ..errors.exceptions import ConfigurationError
 from ..notifications.inbox import EntryState, Inbox, InboxEntry
-from ._common import config_option, echo_json, handle_errors, json_option, settings_from
+from ._common import (
+    config_option,
+    echo_json,
+    handle_errors,
+    json_option,
+    server_options,
+    settings_from,
+)
 
 __all__ = ["notifications"]
 
@@ -49,20 +56,7 @@ def notifications() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="TLS private key (PEM), if not in --certfile.",
 )
-@click.option(
-    "--threads",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Worker threads that verify, decrypt and store (connections hold none).",
-)
-@click.option(
-    "--max-connections",
-    default=1024,
-    show_default=True,
-    type=click.IntRange(1, 65536),
-    help="Connections open at once; near it, idle kept-alive ones are closed.",
-)
+@server_options
 def serve(
     config: Path | None,
     host: str,

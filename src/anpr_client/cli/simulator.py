@@ -24,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from ..errors.exceptions import ConfigurationError
-from ._common import handle_errors
+from ._common import handle_errors, server_options
 
 __all__ = ["simulator"]
 
@@ -144,20 +144,7 @@ def simulator() -> None:
     is_flag=True,
     help="Accept unsigned requests (a frame that is present is still verified).",
 )
-@click.option(
-    "--threads",
-    default=8,
-    show_default=True,
-    type=click.IntRange(1, 1024),
-    help="Worker threads answering requests (waiting connections hold none).",
-)
-@click.option(
-    "--max-connections",
-    default=1024,
-    show_default=True,
-    type=click.IntRange(1, 65536),
-    help="Connections open at once; near it, idle kept-alive ones are closed.",
-)
+@server_options
 def serve(
     host: str,
     port: int,
@@ -197,21 +184,23 @@ def serve(
                 setting="simulator.port",
                 rule="a free port",
             ) from None
-    click.echo(f"ANPR simulator listening on {sim.url}")
-    click.echo(f"settings: {sim.settings_path()}")
-    for istat in sim.comuni:
-        info = sim.store.comune(istat)
-        label = f"{info.name} ({istat})" if info else istat
-        click.echo(f"  {label}: {sim.settings_path(istat)}")
-    click.echo(f"try: anpr call TestConn --config {sim.settings_path()} --input -  (input: {{}})")
-    click.echo("Ctrl-C to stop.")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
-    try:
+    try:  # from here on, Ctrl-C or SIGTERM at any moment stops the server cleanly
+        click.echo(f"ANPR simulator listening on {sim.url}")
+        click.echo(f"settings: {sim.settings_path()}")
+        for istat in sim.comuni:
+            info = sim.store.comune(istat)
+            label = f"{info.name} ({istat})" if info else istat
+            click.echo(f"  {label}: {sim.settings_path(istat)}")
+        click.echo(
+            f"try: anpr call TestConn --config {sim.settings_path()} --input -  (input: {{}})"
+        )
+        click.echo("Ctrl-C to stop.")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:
