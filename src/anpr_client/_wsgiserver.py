@@ -84,6 +84,7 @@ _WRITE_CHUNK: Final = 262144
 _LINGER: Final = 2.0  # seconds of reading and discarding after an error answer
 _TICK: Final = 0.25  # how often deadlines are checked
 _TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a field value
 _VERSION: Final = re.compile(rb"HTTP/[0-9]\.[0-9]")
 
 
@@ -609,7 +610,7 @@ class WsgiServer:
         body = f"{status} {phrase}: {message}\n".encode()
         head = (
             f"HTTP/1.1 {status} {phrase}\r\nServer: {self.ident}\r\n"
-            f"Date: {email.utils.formatdate(usegmt=True)}\r\n"
+            f"Date: {_http_date()}\r\n"
             "Content-Type: text/plain; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
         ).encode("latin-1")
@@ -738,7 +739,7 @@ class WsgiServer:
         lines = [
             f"HTTP/1.1 {code} {reason}\r\n",
             f"Server: {self.ident}\r\n",
-            f"Date: {email.utils.formatdate(usegmt=True)}\r\n",
+            f"Date: {_http_date()}\r\n",
         ]
         has_length = False
         for key, value in headers:
@@ -858,6 +859,20 @@ class WsgiServer:
 TlsWsgiServer = WsgiServer
 
 
+_date_cache: tuple[int, str] = (0, "")
+
+
+def _http_date() -> str:
+    """The ``Date`` header's value, made once a second."""
+    global _date_cache
+    now = int(time.time())
+    second, text = _date_cache
+    if second != now:
+        text = email.utils.formatdate(now, usegmt=True)
+        _date_cache = (now, text)
+    return text
+
+
 def _send(sock: socket.socket, out: memoryview) -> tuple[memoryview, int]:
     """Send as much of ``out`` as ``sock`` takes now (it never blocks): what is left, and the
     selector event to wait for before sending it (0 when everything went). A failed connection
@@ -899,7 +914,7 @@ def _parse_head(
         if not colon or not _TOKEN.fullmatch(name):
             raise _BadRequest(400, "malformed header field")  # also obs-fold and "name :"
         text = value.strip(b" \t")
-        if any((b < 0x20 and b != 0x09) or b == 0x7F for b in text):
+        if _CONTROL.search(text):
             raise _BadRequest(400, "control character in a header field")
         headers.append((name.decode("ascii"), text.decode("latin-1")))
     connection = (_header(headers, "connection") or "").lower()
