@@ -65,7 +65,6 @@ __all__ = [
     "ConnectionAction",
     "ConnectionControl",
     "ServerLimits",
-    "TlsWsgiServer",
     "WsgiServer",
     "server_ssl_context",
 ]
@@ -853,10 +852,6 @@ class WsgiServer:
             with contextlib.suppress(OSError):
                 conn.sock.close()
         self._wake()  # a slot is free: the loop may accept again
-
-
-#: The name of :class:`WsgiServer` before it served plain HTTP too.
-TlsWsgiServer = WsgiServer
 
 
 _date_cache: tuple[int, str] = (0, "")
