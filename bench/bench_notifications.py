@@ -1,7 +1,7 @@
 """Receiver throughput, and what verifying one signed message costs against its RSA floor.
 
     python bench/bench_notifications.py [--count 400] [--clients 4] [--threads 8] [--fast]
-                                        [--rounds 15] [--skip-throughput]
+                                        [--rounds 15] [--skip-throughput] [--slow 500]
 
 1. **Verification cost** (issue 18's rows "verify one signed request from scratch ≤ 8× six RSA
    verifies, warm ≤ 3×"), in process, thread CPU time as the clock (the machine is shared),
@@ -18,15 +18,18 @@
    - *notification*: the receiver's verification of one N000 push (pinned signer, fresh
      Timestamp), against its own floor of two RSA verifications (message, certificate).
 
-2. **Throughput** (issue 18's row "N000 acknowledgements ≥ 500/s"): prepares ``count``
-   distinct N010 notifications in advance, each a RichiestaN000 signed by a test "ANPR" key and
-   encrypted for the Comune's CO-9999 certificate (as ANPR sends them), starts the receiver
-   behind waitress on 127.0.0.1 (a real HTTP server, a durable SQLite inbox flushed on every
-   commit unless ``--fast``), then posts them from ``clients`` threads with keep-alive
-   connections (the clients run in this process and share its CPU). Prints the
-   acknowledgements per second, latency percentiles and the time one notification spends in
-   each stage of the receiver (verify, decrypt, parse), then checks that every notification
-   was answered 1 and stored exactly once. Loopback only; bounded in count.
+2. **Throughput** (issue 18's row "N000 acknowledgements ≥ 500/s"): prepares ``count`` distinct
+   N010 notifications in advance, each a RichiestaN000 signed by a test "ANPR" key and encrypted
+   for the Comune's CO-9999 certificate (as ANPR sends them), starts the receiver on 127.0.0.1
+   behind ``anpr notifications serve``'s own server (a real HTTP server, a durable SQLite inbox
+   flushed on every commit unless ``--fast``), then posts them from ``clients`` threads with
+   keep-alive connections (the clients run in this process and share its CPU). Prints the
+   acknowledgements per second, latency percentiles and the time one notification spends in each
+   stage of the receiver (verify, decrypt, parse), then checks that every notification was
+   answered 1 and stored exactly once. Loopback only; bounded in count.
+
+With ``--slow N``, N slow connections (half dripping their headers a byte a second, half
+silent) stay open during the run, as an attacker would keep them: the figures should not move.
 
 Prints figures; asserts nothing but the correctness of what it measured.
 """
@@ -34,14 +37,16 @@ Prints figures; asserts nothing but the correctness of what it measured.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import os
+import socket
 import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -173,7 +178,34 @@ def verification_cost(pki: Pki, rounds: int, repeat: int = 40) -> None:
     )
 
 
-def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool) -> None:
+@contextlib.contextmanager
+def _slow_connections(port: int, count: int) -> Iterator[None]:
+    """``count`` connections to ``port`` that never finish a request (half drip a header byte
+    every second, half stay silent) for as long as the block runs."""
+    socks = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
+    drippers = socks[::2]
+    for sock in drippers:
+        sock.sendall(b"POST /n000 HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+    stop = threading.Event()
+
+    def drip() -> None:
+        while not stop.wait(1.0):
+            for sock in drippers:
+                with contextlib.suppress(OSError):
+                    sock.send(b"a")
+
+    thread = threading.Thread(target=drip, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(5)
+        for sock in socks:
+            sock.close()
+
+
+def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool, slow: int = 0) -> None:
     signer = pki.notifications.key_source()
     started = time.perf_counter()
     requests_ = [
@@ -223,10 +255,11 @@ def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool) -> 
             return time.perf_counter() - t0, read_response(reply.content)[1]
 
         post(requests_[0])  # warm-up (also checks the set-up); a redelivery afterwards
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        with ThreadPoolExecutor(max_workers=clients) as pool:
-            results = list(pool.map(post, requests_))
-        elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        with _slow_connections(server.port, slow):
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            with ThreadPoolExecutor(max_workers=clients) as pool:
+                results = list(pool.map(post, requests_))
+            elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
         server.close()
         thread.join(10)
         stored = inbox.count()
@@ -237,7 +270,8 @@ def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool) -> 
     print(
         f"receiver: {count / elapsed:.0f} notifications acknowledged/s "
         f"({count} in {elapsed:.2f} s, {clients} clients, {threads} server threads, "
-        f"{'no fsync' if fast else 'fsync per commit'}, {os.cpu_count()} CPUs)"
+        f"{'no fsync' if fast else 'fsync per commit'}, {os.cpu_count()} CPUs"
+        f"{f', {slow} slow connections open' if slow else ''})"
     )
     cores = os.cpu_count() or 1
     per_ack = cpu / count * 1000
@@ -263,11 +297,14 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="synchronous=NORMAL (no fsync)")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--slow", type=int, default=0, help="slow connections held open")
     args = parser.parse_args()
     pki = generate_test_pki("058091")
     verification_cost(pki, max(3, min(args.rounds, 200)))
     if not args.skip_throughput:
-        throughput(pki, max(1, min(args.count, 20_000)), args.clients, args.threads, args.fast)
+        count = max(1, min(args.count, 20_000))
+        slow = max(0, min(args.slow, 5000))
+        throughput(pki, count, args.clients, args.threads, args.fast, slow)
 
 
 def _stages(

@@ -48,7 +48,6 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.validation._tables", "ValueError"): "caught by each table, ConfigurationError",
     ("anpr_client.validation.fields", "TypeError"): "a call without field=, as Python says it",
     ("anpr_client._compat", "ImportError"): "a name moved to the simulator: says where",
-    ("anpr_client._wsgiserver", "_Dropped"): "control flow inside the server, caught there",
     ("anpr_client.models", "TypeError"): "a class that is not a model: a programming error",
     ("anpr_client.models._index", "LookupError"): "guard: module names come from the index",
     # the HTTP wire's signals: the transport turns each into the TransportError of its stage
@@ -58,6 +57,7 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.transport.wire", "TooLarge"): "caught by the transport, typed by stage",
     ("anpr_client.transport.wire", "ValueError"): "caught, as ConfigurationError",
     ("anpr_client.transport.https", "_Stale"): "caught: sent again on a fresh connection",
+    ("anpr_client._wsgiserver", "_BadRequest"): "a request the server answers itself (4xx)",
 }
 
 

@@ -3,8 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.serialization import Encoding
 from lxml import etree
 
 from anpr_client.client import Client
@@ -12,6 +26,7 @@ from anpr_client.results import Result
 from anpr_client.security.frame import WsSecurity
 from anpr_client.simulator import Person, Simulator
 from anpr_client.simulator.payloads import change_of_residence
+from anpr_client.simulator.pki import Identity
 from anpr_client.simulator.store import ComuneInfo
 from anpr_client.soap.envelope import CONTENT_TYPE
 from anpr_client.transport import HttpRequest, HttpResponse
@@ -141,3 +156,82 @@ def certificate_payload(person: Person, *, kind: str = "8") -> dict[str, Any]:
             "diritti": "0",
         },
     }
+
+
+def with_duplicated_extension(identity: Identity, issuer: Identity) -> Identity:
+    """``identity`` with its last certificate extension repeated, re-signed by ``issuer``: a
+    certificate that X.509 forbids (RFC 5280 §4.2) and that cryptography refuses to read the
+    extensions of (``x509.DuplicateExtension``), though it loads."""
+    original = asn1_x509.Certificate.load(identity.certificate.public_bytes(Encoding.DER))
+    tbs = original["tbs_certificate"]
+    extensions = list(tbs["extensions"])
+    tbs["extensions"] = asn1_x509.Extensions([*extensions, extensions[-1]])
+    signed = tbs.dump(force=True)
+    signature = issuer.key.sign(signed, padding.PKCS1v15(), hashes.SHA256())
+    forged = asn1_x509.Certificate(
+        {
+            "tbs_certificate": tbs,
+            "signature_algorithm": original["signature_algorithm"],
+            "signature_value": signature,
+        }
+    )
+    certificate = x509.load_der_x509_certificate(forged.dump(force=True))
+    return Identity(identity.key, certificate, identity.chain)
+
+
+@dataclass
+class Served:
+    """An ``anpr simulator serve`` process (see :func:`serving`)."""
+
+    process: subprocess.Popen[str]
+    lines: list[str] = field(default_factory=list)
+    """What it printed on stdout up to its ``settings:`` line."""
+    out: str = ""
+    """The rest of stdout, once it stopped."""
+    err: str = ""
+    """stderr, once it stopped."""
+
+    @property
+    def url(self) -> str:
+        return next(line for line in self.lines if "listening on" in line).rsplit(" ", 1)[1]
+
+    @property
+    def settings(self) -> Path:
+        return Path(next(line for line in self.lines if line.startswith("settings:")).split()[1])
+
+
+@contextmanager
+def serving(state: Path, *options: str) -> Iterator[Served]:
+    """``anpr simulator serve --state STATE --port 0 OPTIONS`` as a user runs it, in its own
+    process, once it has printed its settings path; stopped with Ctrl-C (SIGINT) on exit."""
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from anpr_client.cli.main import main; main()",
+            "simulator",
+            "serve",
+            "--state",
+            str(state),
+            "--port",
+            "0",
+            *options,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    served = Served(process)
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 60
+        while not any(line.startswith("settings:") for line in served.lines):
+            assert time.monotonic() < deadline, served.lines
+            line = process.stdout.readline()
+            assert line, process.stderr.read() if process.stderr else ""
+            served.lines.append(line.strip())
+        yield served
+    finally:
+        process.send_signal(signal.SIGINT)
+        served.out, served.err = process.communicate(timeout=30)

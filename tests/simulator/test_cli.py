@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-import time
+import io
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -15,7 +11,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 
 from anpr_client.cli.main import cli
 
-_MAIN = "from anpr_client.cli.main import main; main()"
+from .support import serving
 
 
 def test_demo_runs_every_step_and_saves_the_pdf(tmp_path: Path) -> None:
@@ -32,40 +28,52 @@ def test_demo_runs_every_step_and_saves_the_pdf(tmp_path: Path) -> None:
 
 def test_serve_writes_ready_settings_and_stops_on_ctrl_c(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    process = subprocess.Popen(
-        [sys.executable, "-c", _MAIN, "simulator", "serve", "--state", str(state), "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 60
-        while not any(line.startswith("settings:") for line in lines):
-            assert time.monotonic() < deadline, lines
-            line = process.stdout.readline()
-            assert line, process.stderr.read() if process.stderr else ""
-            lines.append(line.strip())
-        url = next(line for line in lines if "listening on" in line).rsplit(" ", 1)[1]
-        settings = Path(next(line for line in lines if line.startswith("settings:")).split()[1])
-        assert url.startswith("https://127.0.0.1:")
-        assert settings == state / "anpr.toml"
+    with serving(state) as served:
+        assert served.url.startswith("https://127.0.0.1:")
+        assert served.settings == state / "anpr.toml"
         payload = tmp_path / "empty.json"
         payload.write_text("{}")
         called = CliRunner().invoke(
-            cli, ["call", "TestConn", "--config", str(settings), "--input", str(payload)]
+            cli, ["call", "TestConn", "--config", str(served.settings), "--input", str(payload)]
         )
         assert called.exit_code == 0, called.output
         assert '"esitoOperazione": "0000"' in called.output
-    finally:
-        process.send_signal(signal.SIGINT)
-        out, _ = process.communicate(timeout=30)
-    assert process.returncode == 0
-    assert "stopped." in out
+    assert served.process.returncode == 0
+    assert "stopped." in served.out
+    assert "population:" not in served.err  # the default population starts without a word
     assert (state / "registry.sqlite").exists()
     assert (state / "pki" / "ca.pem").exists()
+
+
+def test_serve_reports_the_progress_of_a_large_population(tmp_path: Path) -> None:
+    options = ("--population", "1500", "--threads", "4", "--max-connections", "64")
+    with serving(tmp_path / "state", *options) as served:
+        pass
+    assert served.process.returncode == 0
+    lines = [line for line in served.err.splitlines() if line.startswith("population:")]
+    for phase in ("drawing", "coding", "storing"):
+        mine = [line for line in lines if line.startswith(f"population: {phase} ")]
+        assert 2 <= len(mine) <= 11, lines  # one line per 10 %, not one per person
+        assert mine[-1] == f"population: {phase} 3000/3000 persons (100 %)"
+    assert "Traceback" not in served.err
+
+
+def test_progress_on_a_terminal_is_a_bar_and_it_goes_away() -> None:
+    from anpr_client.cli.simulator import _PopulationProgress
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with _PopulationProgress(5000, screen) as progress:
+        for done in range(0, 5001, 500):
+            progress("drawing", done, 5000)
+    assert "population: drawing" in screen.getvalue()
+    quiet = Terminal()
+    with _PopulationProgress(100, quiet) as progress:
+        progress("drawing", 100, 100)
+    assert quiet.getvalue() == ""
 
 
 def test_credentials_are_issued_by_the_simulators_ca(tmp_path: Path) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "handle_errors",
     "json_option",
     "load_payload",
+    "server_options",
     "settings_from",
     "write_private",
 ]
@@ -216,3 +217,21 @@ def handle_errors(as_json: bool) -> Iterator[None]:
         yield
     except AnprError as exc:
         fail(exc, as_json=as_json)
+
+
+def server_options(f: F) -> F:
+    """``--threads`` and ``--max-connections``, for the commands that serve over HTTP."""
+    f = click.option(
+        "--max-connections",
+        default=1024,
+        show_default=True,
+        type=click.IntRange(1, 65536),
+        help="Connections open at once; near it, idle kept-alive ones are closed.",
+    )(f)
+    return click.option(
+        "--threads",
+        default=8,
+        show_default=True,
+        type=click.IntRange(1, 1024),
+        help="Worker threads answering requests (connections waiting on the network hold none).",
+    )(f)

@@ -1,9 +1,10 @@
 """``anpr notifications``: run the N000 endpoint, list the inbox, pull with 4005.
 
-- ``serve --host H --port P [--certfile F --keyfile K]``: the receiver (waitress over HTTP, or
-  HTTPS with a certificate); it stores events and answers ANPR; Ctrl-C stops it. With
-  ``--print-signer`` it stores nothing: it prints who signed each push (for the first set-up,
-  with ANPR's test notification) and answers 7, so that ANPR sends it again;
+- ``serve --host H --port P [--certfile F --keyfile K]``: the receiver (plain HTTP behind a
+  reverse proxy, or HTTPS with a certificate; slow clients hold no worker); it stores events
+  and answers ANPR; Ctrl-C stops it. With ``--print-signer`` it stores nothing: it prints who
+  signed each push (for the first set-up, with ANPR's test notification) and answers 7, so
+  that ANPR sends it again;
 - ``signer FILE``: the subject and SHA-256 fingerprint of ANPR's notification certificate (a
   PEM or DER file, or a saved push), and the settings lines that pin it;
 - ``inbox [--state S] [--json]``: stored events (type, idOperazioneANPR, subject codice
@@ -40,6 +41,7 @@ from ._common import (
     echo_json,
     handle_errors,
     json_option,
+    server_options,
     settings_from,
 )
 
@@ -70,7 +72,7 @@ def notifications() -> None:
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="TLS private key (PEM), if not in --certfile.",
 )
-@click.option("--threads", default=8, show_default=True, type=click.IntRange(1, 256))
+@server_options
 @click.option(
     "--print-signer",
     is_flag=True,
@@ -85,6 +87,7 @@ def serve(
     keyfile: Path | None,
     threads: int,
     print_signer: bool,
+    max_connections: int,
 ) -> None:
     """Run the N000 endpoint: verify, decrypt, store, then answer ANPR."""
     from ..notifications.receiver import NotificationReceiver
@@ -106,7 +109,14 @@ def serve(
                     f"cannot load the TLS certificate/key: {exc}", setting="--certfile"
                 ) from None
         try:
-            server = make_server(receiver, host, port, ssl_context=context, threads=threads)
+            server = make_server(
+                receiver,
+                host,
+                port,
+                ssl_context=context,
+                threads=threads,
+                max_connections=max_connections,
+            )
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot listen on {host}:{port}: {exc.strerror}", setting="--port"
@@ -118,7 +128,7 @@ def serve(
     )
 
     def stop(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt  # waitress and socketserver both stop cleanly on it
+        raise KeyboardInterrupt  # the server's loop stops cleanly on it
 
     signal.signal(signal.SIGTERM, stop)
     try:

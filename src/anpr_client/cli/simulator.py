@@ -2,7 +2,7 @@
 
 ``serve`` writes into its state directory the registry, the test PKI and a ready client
 settings file per Comune (``DIR/anpr.toml`` for the first), prints the URL and that path, and
-serves until Ctrl-C::
+serves until Ctrl-C (a large ``--population`` reports its progress on stderr)::
 
     anpr simulator serve --state ./anpr-sim
     anpr call 3002 --config ./anpr-sim/anpr.toml --input p.json
@@ -12,19 +12,76 @@ from __future__ import annotations
 
 import secrets
 import signal
+import sys
 import threading
+from contextlib import AbstractContextManager
 from pathlib import Path
-from types import FrameType
+from types import FrameType, TracebackType
+from typing import TextIO
 
 import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
 from ..credentials.base import env_var_name
 from ..errors.exceptions import ConfigurationError
-from ._common import handle_errors
+from ._common import handle_errors, server_options
 
 __all__ = ["simulator"]
 
 _DEFAULT_STATE = Path("anpr-simulator")
+_PROGRESS_FROM: int = 2000  # persons: a smaller population starts before anyone could read it
+
+
+class _PopulationProgress(AbstractContextManager["_PopulationProgress"]):
+    """The population's progress on stderr: a bar on a terminal, else a line every 10 %."""
+
+    def __init__(self, persons: int, stream: TextIO | None = None):
+        self._stream = stream or sys.stderr
+        self._on = persons >= _PROGRESS_FROM
+        self._shown: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
+        self._bar: Progress | None = None
+        if self._on and self._stream.isatty():
+            self._bar = Progress(
+                TextColumn("population: {task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                console=Console(file=self._stream),
+                transient=True,
+            )
+
+    def __enter__(self) -> _PopulationProgress:
+        if self._bar is not None:
+            self._bar.start()
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if not self._on or total <= 0:
+            return
+        if self._bar is not None:
+            task = self._tasks.get(phase)
+            if task is None:
+                task = self._tasks[phase] = self._bar.add_task(phase, total=total)
+            self._bar.update(task, completed=done)
+            return
+        step = done * 10 // total
+        if self._shown.get(phase, -1) < step:
+            self._shown[phase] = step
+            print(
+                f"population: {phase} {done}/{total} persons ({step * 10} %)",
+                file=self._stream,
+                flush=True,
+            )
 
 
 def _comuni(values: tuple[str, ...]) -> tuple[str, ...]:
@@ -88,6 +145,7 @@ def simulator() -> None:
     is_flag=True,
     help="Accept unsigned requests (a frame that is present is still verified).",
 )
+@server_options
 def serve(
     host: str,
     port: int,
@@ -97,6 +155,8 @@ def serve(
     population: int,
     comuni: tuple[str, ...],
     no_signature: bool,
+    threads: int,
+    max_connections: int,
 ) -> None:
     """Serve ANPR's services over TLS until Ctrl-C."""
     from ..simulator import Simulator, SimulatorConfig
@@ -111,8 +171,11 @@ def serve(
             population=population,
             require_signature=not no_signature,
             comuni=_comuni(comuni) or SimulatorConfig.comuni,
+            threads=threads,
+            max_connections=max_connections,
         )
-        sim = Simulator(config)
+        with _PopulationProgress(population * len(config.comuni)) as progress:
+            sim = Simulator(config, progress=progress)
         try:
             sim.start()
         except OSError as exc:
@@ -122,21 +185,23 @@ def serve(
                 setting="simulator.port",
                 rule="a free port",
             ) from None
-    click.echo(f"ANPR simulator listening on {sim.url}")
-    click.echo(f"settings: {sim.settings_path()}")
-    for istat in sim.comuni:
-        info = sim.store.comune(istat)
-        label = f"{info.name} ({istat})" if info else istat
-        click.echo(f"  {label}: {sim.settings_path(istat)}")
-    click.echo(f"try: anpr call TestConn --config {sim.settings_path()} --input -  (input: {{}})")
-    click.echo("Ctrl-C to stop.")
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
-    try:
+    try:  # from here on, Ctrl-C or SIGTERM at any moment stops the server cleanly
+        click.echo(f"ANPR simulator listening on {sim.url}")
+        click.echo(f"settings: {sim.settings_path()}")
+        for istat in sim.comuni:
+            info = sim.store.comune(istat)
+            label = f"{info.name} ({istat})" if info else istat
+            click.echo(f"  {label}: {sim.settings_path(istat)}")
+        click.echo(
+            f"try: anpr call TestConn --config {sim.settings_path()} --input -  (input: {{}})"
+        )
+        click.echo("Ctrl-C to stop.")
         while not stop.wait(0.5):
             pass
     except KeyboardInterrupt:

@@ -1,12 +1,15 @@
-"""Serve the receiver over HTTP (waitress) or, when given a certificate, HTTPS.
+"""Serve the receiver over plain HTTP (behind a reverse proxy) or, with a certificate, HTTPS.
 
 ANPR connects with TLS 1.2 to a certificate from a public CA and does not authenticate itself
 at the TLS level (italia/anpr#689, #3095): the usual set-up is a reverse proxy that terminates
-TLS and forwards to the receiver over plain HTTP, served by waitress (a production WSGI server).
-Waitress cannot speak TLS; with ``ssl_context`` (e.g. from :func:`server_ssl_context`) the
-library's small threaded server of the standard library is used instead
-(:class:`anpr_client._wsgiserver.TlsWsgiServer`: TLS 1.2 or later, per-connection timeouts, at
-most ``threads`` connections at once).
+TLS and forwards to the receiver over plain HTTP; with ``ssl_context`` (e.g. from
+:func:`server_ssl_context`) the receiver terminates TLS itself. Both modes run the library's
+own server (:class:`anpr_client._wsgiserver.WsgiServer`): one thread owns every connection
+while it shakes hands and sends its request, and only complete requests reach the ``threads``
+workers that verify, decrypt and store. Slow or hostile clients — hundreds of connections
+dripping their headers or stalling their TLS handshake — cost no worker, and each is closed at
+its deadline, so a genuine push is acknowledged at once (ANPR suspends a notification after
+five failed pushes, italia/anpr#3318). At most ``max_connections`` are open at once.
 
 >>> server = make_server(receiver, "0.0.0.0", 8443)   # doctest: +SKIP
 >>> server.serve_forever()                               # doctest: +SKIP
@@ -15,10 +18,9 @@ most ``threads`` connections at once).
 from __future__ import annotations
 
 import ssl
-import threading
 from typing import Protocol
 
-from .._wsgiserver import TlsWsgiServer, server_ssl_context
+from .._wsgiserver import ServerLimits, WsgiServer, server_ssl_context
 from ..transport.wsgi import WsgiApp
 
 __all__ = ["ReceiverServer", "make_server", "server_ssl_context"]
@@ -36,66 +38,23 @@ class ReceiverServer(Protocol):
     def close(self) -> None: ...
 
 
-class _Waitress:
-    scheme = "http"
+class _Server:
+    """:class:`ReceiverServer` over :class:`WsgiServer`."""
 
-    def __init__(self, app: WsgiApp, host: str, port: int, threads: int, max_body: int):
-        import waitress
+    def __init__(self, server: WsgiServer):
+        self._server = server
+        self.host, self.port, self.scheme = server.host, server.port, server.scheme
 
-        self._server = waitress.create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            max_request_body_size=max_body,
-            ident="anpr-notifications",
-            clear_untrusted_proxy_headers=True,
-        )
-        self.host = str(self._server.effective_host)
-        self.port = int(self._server.effective_port)
-        self._serving = threading.Event()
-        self._stopped = threading.Event()
+    @property
+    def open_connections(self) -> int:
+        """Connections open now (for monitoring and tests)."""
+        return self._server.open_connections
 
     def serve_forever(self) -> None:
-        self._serving.set()
-        try:
-            self._server.run()
-        finally:
-            self._stopped.set()
+        self._server.serve_forever()
 
     def close(self) -> None:
-        """Stop from any thread: the event loop closes every channel (kept-alive connections
-        included, which would otherwise keep it running) and then its own trigger."""
-        server = self._server
-        if not self._serving.is_set() or self._stopped.is_set():
-            server.close()
-            server.task_dispatcher.shutdown()
-            return
-
-        def shut_down() -> None:
-            for channel in list(server._map.values()):
-                if channel is not server.trigger:
-                    channel.close()
-            server.trigger.close()
-
-        server.trigger.pull_trigger(shut_down)
-        self._stopped.wait(10)
-        server.task_dispatcher.shutdown()
-
-
-class _Tls:
-    scheme = "https"
-
-    def __init__(self, app: WsgiApp, host: str, port: int, context: ssl.SSLContext, threads: int):
-        self._server = TlsWsgiServer(
-            (host, port), app, context, max_connections=threads, ident="anpr-notifications"
-        )
-        self.host, self.port = self._server.host, self._server.port
-
-    def serve_forever(self) -> None:
-        self._server.serve_forever(poll_interval=0.2)
-
-    def close(self) -> None:
+        """Stop from any thread, closing every open connection."""
         self._server.close()
 
 
@@ -107,11 +66,24 @@ def make_server(
     ssl_context: ssl.SSLContext | None = None,
     threads: int = 8,
     max_body_bytes: int = 16 * 1024 * 1024,
+    max_connections: int = 1024,
+    limits: ServerLimits | None = None,
 ) -> ReceiverServer:
-    """Bind a server for ``app``: waitress over HTTP, or HTTPS with ``ssl_context``.
+    """Bind a server for ``app``: plain HTTP, or HTTPS with ``ssl_context``.
 
-    ``max_body_bytes`` is the transport's own cap (the receiver applies its own, smaller one).
+    ``threads`` workers answer; ``max_connections`` may be open at once; ``max_body_bytes`` is
+    the server's own cap on a request (the receiver applies its own, smaller one); ``limits``
+    sets every deadline and size (its ``max_body_bytes`` wins).
     """
-    if ssl_context is None:
-        return _Waitress(app, host, port, threads, max_body_bytes)
-    return _Tls(app, host, port, ssl_context, threads)
+    if limits is None:
+        limits = ServerLimits(max_body_bytes=max_body_bytes)
+    server = WsgiServer(
+        (host, port),
+        app,
+        ssl_context,
+        workers=threads,
+        max_connections=max_connections,
+        limits=limits,
+        ident="anpr-notifications",
+    )
+    return _Server(server)

@@ -11,6 +11,7 @@ import base64
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final
+from xml.sax.saxutils import escape
 
 from lxml import etree
 
@@ -20,6 +21,7 @@ from ..soap.envelope import CONTENT_TYPE
 from ..soap.mtom import build_related
 
 __all__ = [
+    "FAULT_CONTENT_TYPE",
     "HttpAnswer",
     "envelope_bytes",
     "fault_answer",
@@ -28,6 +30,8 @@ __all__ = [
 ]
 
 _SOAP: Final = NS["soap"]
+#: The Content-Type of the gateway's faults, as published (italia/anpr#988): no charset.
+FAULT_CONTENT_TYPE: Final = "text/xml"
 _XOP_INCLUDE: Final = f"{{{NS['xop']}}}Include"
 _DECLARATION: Final = b'<?xml version="1.0" encoding="UTF-8"?>'
 """The XML declaration of ANPR's faults, as published (italia/anpr#192)."""
@@ -88,17 +92,24 @@ def soap_answer(
     return HttpAnswer(status, body, content_type=content_type)
 
 
-def fault_answer(faultstring: str, *, server: bool = False) -> HttpAnswer:
-    """A SOAP 1.1 fault as ANPR's gateway sends it: ``env:Client``/``env:Server``, the envelope
-    on one line after the declaration, HTTP 500 with ``Content-Type: text/xml`` and no charset
-    (italia/anpr#192, #988; tests/wire/answers/fault-1.1-rejected-by-policy.http)."""
-    envelope = etree.Element(f"{{{_SOAP}}}Envelope", nsmap={"env": _SOAP})
-    body = etree.SubElement(envelope, f"{{{_SOAP}}}Body")
-    fault = etree.SubElement(body, f"{{{_SOAP}}}Fault")
-    etree.SubElement(fault, "faultcode").text = "env:Server" if server else "env:Client"
-    etree.SubElement(fault, "faultstring").text = faultstring
-    data = _DECLARATION + b"\n" + etree.tostring(envelope, encoding="UTF-8")
-    return HttpAnswer(500, data, content_type="text/xml")
+def fault_answer(
+    faultstring: str, *, server: bool = False, faultcode: str | None = None
+) -> HttpAnswer:
+    """A SOAP 1.1 fault in the form ANPR's gateway sends it (italia/anpr#192, #988, #2594).
+
+    HTTP 500 with ``Content-Type: text/xml`` (no charset, #988); an XML declaration and a line
+    feed, then the envelope on one line with the prefix ``env``; unqualified ``faultcode``
+    (``env:Client``, ``env:Server`` with ``server``, or ``env:<faultcode>``) and
+    ``faultstring``; no ``detail``.
+    """
+    code = faultcode or ("Server" if server else "Client")
+    body = (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<env:Envelope xmlns:env="{_SOAP}"><env:Body><env:Fault>'
+        f"<faultcode>env:{code}</faultcode><faultstring>{escape(faultstring)}</faultstring>"
+        "</env:Fault></env:Body></env:Envelope>"
+    )
+    return HttpAnswer(500, body.encode("utf-8"), content_type=FAULT_CONTENT_TYPE)
 
 
 def plain_answer(

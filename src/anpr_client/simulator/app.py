@@ -150,10 +150,12 @@ class SimulatorApp:
         if injected is not None:
             return injected
         try:
-            passed = self.gateway.check(envelope, family)
+            passed = self.gateway.check(envelope, family, raw=body)
         except GatewayRejection as exc:
             log.info("gateway refused %s: %s", code or "a request", exc.reason)
-            return fault_answer(exc.faultstring)
+            return fault_answer(exc.faultstring, faultcode=exc.faultcode)
+        except Exception:  # a bug of the gateway (or the verifier): say so, keep serving
+            return self._internal_error(traceback.format_exc())
         try:
             return self._operation(passed.operation, passed.payload, passed.operator)
         except Exception:  # a bug of the simulator: say so, keep serving

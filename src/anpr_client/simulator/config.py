@@ -8,7 +8,7 @@ gateway that requires the WS-Security frame, TLS without client certificates (li
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -50,6 +50,8 @@ class SimulatorConfig:
     - ``allow_sha1``: accept rsa-sha1/sha1 signatures, as ANPR's gateway does (its reference
       client still emits them).
     - ``clock_skew``: seconds of clock difference tolerated on Timestamps and assertions.
+    - ``timestamp_ttl``: the oldest ``wsu:Timestamp/Created`` the gateway accepts, in seconds
+      (WSS4J's ``timeStampTTL``; ANPR's tokens live five minutes, italia/anpr#1827).
     - ``extraction_delay``: seconds between a 4005 ``elaborazione`` and its ``dataDisponibilita``.
     - ``extraction_format``: ``formatoRichiesta``/``formatoRisposta`` of the operations a 4005
       lists: ``xml``, ``gz``, or ``auto`` (gzip above 32 KiB). Notifications are always ``gz``,
@@ -62,6 +64,8 @@ class SimulatorConfig:
     - ``tipo_invio``: the ``testataRichiesta/tipoInvio`` this environment accepts (``None``:
       any of ``TEST``, ``PRE_SUB``, ``PROD``).
     - ``max_body_bytes``: larger requests are refused with HTTP 413 before parsing.
+    - ``threads``: worker threads answering requests; ``max_connections``: connections open
+      at once (TLS handshakes and requests being received hold no thread).
     """
 
     state_dir: Path | None = None
@@ -77,14 +81,17 @@ class SimulatorConfig:
     port: int = 0
     allow_sha1: bool = True
     clock_skew: float = 60.0
+    timestamp_ttl: float = 300.0
     extraction_delay: float = 1.0
     extraction_format: ExtractionFormat = "auto"
     extraction_page_size: int = 500
     extraction_mtom: bool = True
     tipo_invio: str | None = "TEST"
     max_body_bytes: int = 16 * 1024 * 1024
-    threads: int = field(default=32)
-    """Most connections served at once (one thread each)."""
+    threads: int = 8
+    """Worker threads that answer requests (connections wait for them without holding one)."""
+    max_connections: int = 1024
+    """Most connections open at once; near it, idle kept-alive ones are closed."""
 
     def __post_init__(self) -> None:
         comuni = tuple(self.comuni)
@@ -106,10 +113,12 @@ class SimulatorConfig:
             ("notification_retry_interval", self.notification_retry_interval >= 0, ">= 0"),
             ("port", 0 <= self.port <= 65535, "0..65535"),
             ("clock_skew", self.clock_skew >= 0, ">= 0"),
+            ("timestamp_ttl", self.timestamp_ttl > 0, "> 0"),
             ("extraction_delay", self.extraction_delay >= 0, ">= 0"),
             ("extraction_page_size", self.extraction_page_size >= 1, ">= 1"),
             ("max_body_bytes", self.max_body_bytes >= 1024, ">= 1024"),
             ("threads", 1 <= self.threads <= 1024, "1..1024"),
+            ("max_connections", 1 <= self.max_connections <= 65536, "1..65536"),
         )
         for name, ok, rule in checks:
             if not ok:

@@ -39,7 +39,7 @@ from cryptography.x509.oid import ExtensionOID, NameOID
 from .._version import __version__
 from ..errors.exceptions import ConfigurationError
 from ..validation import codicefiscale
-from .pki import Identity, create_ca, issue_certificate, name
+from .pki import Identity, create_ca, generate_keys, issue_certificate, name
 
 __all__ = ["ComuneIdentity", "SimulatorPki", "operator_cf", "write_settings"]
 
@@ -163,39 +163,61 @@ class SimulatorPki:
     def open(cls, directory: Path, comuni: Sequence[str], *, host: str) -> SimulatorPki:
         """Load the PKI from ``directory``, creating whatever is missing."""
         directory.mkdir(parents=True, exist_ok=True)
-        if (directory / "ca.key.pem").exists():
-            ca = _load(directory, "ca")
-            anpr_ca = _load(directory, "anpr-ca")
-        else:
-            ca = create_ca(name("CA Postazioni Test", (NameOID.ORGANIZATIONAL_UNIT_NAME, "ANPR")))
-            anpr_ca = create_ca(name("CA Utenti Test", (NameOID.ORGANIZATIONAL_UNIT_NAME, "ANPR")))
-            _save_ca(ca, directory, "ca")
-            _save_ca(anpr_ca, directory, "anpr-ca")
+        new_cas = not (directory / "ca.key.pem").exists()
         wanted = {*_LOCAL_NAMES, _canonical_host(host)} - {"0.0.0.0", "::"}  # noqa: S104
         server = _load(directory, "server") if (directory / "server.key.pem").exists() else None
-        if server is None or not wanted <= _names(server.certificate):
+        new_server = new_cas or server is None or not wanted <= _names(server.certificate)
+        new_notifications = new_cas or not (directory / "notifications.key.pem").exists()
+        new_comuni = [i for i in comuni if not (directory / i / "comune.key.pem").exists()]
+        # Every key this PKI lacks, generated at once on every core (the slow part of a start).
+        keys = iter(
+            generate_keys(2 * new_cas + new_server + new_notifications + 2 * len(new_comuni))
+        )
+        if new_cas:
+            ca = create_ca(
+                name("CA Postazioni Test", (NameOID.ORGANIZATIONAL_UNIT_NAME, "ANPR")),
+                key=next(keys),
+            )
+            anpr_ca = create_ca(
+                name("CA Utenti Test", (NameOID.ORGANIZATIONAL_UNIT_NAME, "ANPR")),
+                key=next(keys),
+            )
+            _save_ca(ca, directory, "ca")
+            _save_ca(anpr_ca, directory, "anpr-ca")
+        else:
+            ca = _load(directory, "ca")
+            anpr_ca = _load(directory, "anpr-ca")
+        if new_server or server is None:
             server = issue_certificate(
-                ca, name("localhost"), server_names=sorted(wanted), client_auth=False
+                ca,
+                name("localhost"),
+                server_names=sorted(wanted),
+                client_auth=False,
+                key=next(keys),
             )
             _save(server, directory, "server")
-        if (directory / "notifications.key.pem").exists():
-            notifications = _load(directory, "notifications")
-        else:
+        if new_notifications:
             notifications = issue_certificate(
-                anpr_ca, name("ANPR Notifiche Test"), client_auth=False, key_encipherment=False
+                anpr_ca,
+                name("ANPR Notifiche Test"),
+                client_auth=False,
+                key_encipherment=False,
+                key=next(keys),
             )
             _save(notifications, directory, "notifications")
+        else:
+            notifications = _load(directory, "notifications")
         identities: dict[str, ComuneIdentity] = {}
         for index, istat in enumerate(comuni):
             folder = directory / istat
-            if (folder / "comune.key.pem").exists():
-                comune = _load(folder, "comune")
-                workstation = _load(folder, "workstation")
-            else:
-                comune = issue_certificate(ca, name(f"{istat}-CO-9999", *_OU))
-                workstation = issue_certificate(ca, name(f"{istat}-PC-0001", *_OU))
+            if istat in new_comuni:
+                comune = issue_certificate(ca, name(f"{istat}-CO-9999", *_OU), key=next(keys))
+                workstation = issue_certificate(ca, name(f"{istat}-PC-0001", *_OU), key=next(keys))
                 _save(comune, folder, "comune")
                 _save(workstation, folder, "workstation")
+            else:
+                comune = _load(folder, "comune")
+                workstation = _load(folder, "workstation")
             identities[istat] = ComuneIdentity(
                 istat, comune, workstation, operator_cf(istat, index)
             )

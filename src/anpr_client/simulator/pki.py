@@ -36,6 +36,7 @@ import hashlib
 import ipaddress
 import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,13 +143,29 @@ def _new_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
+def generate_keys(count: int) -> list[rsa.RSAPrivateKey]:
+    """``count`` new RSA-2048 keys, made on every core at once (cryptography generates them
+    outside the GIL): what a new test PKI waits for, divided by the number of cores."""
+    if count <= 1:
+        return [_new_key() for _ in range(count)]
+    workers = min(count, os.cpu_count() or 1)
+    with ThreadPoolExecutor(workers, thread_name_prefix="anpr-pki-keys") as pool:
+        return list(pool.map(lambda _: _new_key(), range(count)))
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def create_ca(subject: x509.Name, *, now: dt.datetime | None = None, days: int = 3650) -> Identity:
+def create_ca(
+    subject: x509.Name,
+    *,
+    now: dt.datetime | None = None,
+    days: int = 3650,
+    key: rsa.RSAPrivateKey | None = None,
+) -> Identity:
     """A self-signed root CA (``basicConstraints CA:TRUE, pathlen 0``; ``keyCertSign``)."""
-    key = _new_key()
+    key = key or _new_key()
     start = (now or _now()) - dt.timedelta(days=1)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
     cert = (

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Final, Literal
@@ -61,9 +61,14 @@ __all__ = [
     "DEFAULT_AS_OF",
     "MAX_PERSONS_PER_COMUNE",
     "FiscalCodeAllocator",
+    "Progress",
     "generate_population",
     "omocode",
 ]
+
+Progress = Callable[[str, int, int], None]
+"""``progress(phase, done, total)``: how far a long piece of work has come (``phase`` names it,
+``drawing``, ``coding``, ``storing``); called often, so it should only note the figures."""
 
 Sex = Literal["M", "F"]
 
@@ -295,6 +300,7 @@ def generate_population(
     table: ComuniTable | None = None,
     stati: StatiTable | None = None,
     taken: Iterable[str] = (),
+    progress: Progress | None = None,
 ) -> list[Household]:
     """Households of fictitious residents: exactly ``persons_per_comune`` persons per Comune.
 
@@ -303,7 +309,9 @@ def generate_population(
     gives the foreign states (default: the shipped sample). ``homonyms`` single adults per
     Comune copy another resident's personal data, so that omocodia is exercised; ``taken`` are
     codici fiscali already in use (they are avoided, omocodia applied). Households come in the
-    order of ``comuni``; ids and codes are stable for the same arguments.
+    order of ``comuni``; ids and codes are stable for the same arguments. ``progress`` is told
+    ``(phase, persons done, persons in all)`` as households are drawn (``drawing``) and their
+    members get their codici fiscali (``coding``).
 
     Raises :class:`~anpr_client.errors.ConfigurationError` for an unknown or ceased Comune
     or a count out of range.
@@ -339,6 +347,8 @@ def generate_population(
     allocator = FiscalCodeAllocator(taken)
     households: list[Household] = []
     numbers = itertools.count()  # the persons' idANPR, numbered as the registry numbers them
+    total = persons_per_comune * len(comuni)
+    drawn, coded = _Ticker(progress, "drawing", total), _Ticker(progress, "coding", total)
     for istat in comuni:
         residence = table.at(istat, as_of)
         if residence is None:
@@ -358,9 +368,23 @@ def generate_population(
             origins=origins,
             as_of=as_of,
         )
-        drafts = _comune_drafts(ctx, persons_per_comune, homonyms)
-        households.extend(_finish(ctx, drafts, allocator, numbers))
+        drafts = _comune_drafts(ctx, persons_per_comune, homonyms, drawn)
+        households.extend(_finish(ctx, drafts, allocator, numbers, coded))
     return households
+
+
+class _Ticker:
+    """Counts work done for a :data:`Progress` callback (nothing without one)."""
+
+    __slots__ = ("count", "phase", "progress", "total")
+
+    def __init__(self, progress: Progress | None, phase: str, total: int):
+        self.progress, self.phase, self.total, self.count = progress, phase, total, 0
+
+    def add(self, amount: int) -> None:
+        if self.progress is not None:
+            self.count += amount
+            self.progress(self.phase, self.count, self.total)
 
 
 def _birth_state(stati: StatiTable, code: str) -> Stato | None:
@@ -370,7 +394,9 @@ def _birth_state(stati: StatiTable, code: str) -> Stato | None:
     return state
 
 
-def _comune_drafts(ctx: _Context, budget: int, homonyms: int) -> list[_HouseholdDraft]:
+def _comune_drafts(
+    ctx: _Context, budget: int, homonyms: int, tick: _Ticker
+) -> list[_HouseholdDraft]:
     drafts: list[_HouseholdDraft] = []
     planted = 0
     remaining = budget
@@ -382,6 +408,7 @@ def _comune_drafts(ctx: _Context, budget: int, homonyms: int) -> list[_Household
             household = _household(ctx, remaining)
         drafts.append(household)
         remaining -= len(household.members)
+        tick.add(len(household.members))
     return drafts
 
 
@@ -665,6 +692,7 @@ def _finish(
     drafts: Sequence[_HouseholdDraft],
     allocator: FiscalCodeAllocator,
     numbers: Iterator[int],
+    tick: _Ticker,
 ) -> list[Household]:
     """Allocate codes and ids, in household order."""
     base = int(ctx.istat) * 10**7
@@ -707,4 +735,5 @@ def _finish(
                 members=tuple(members),
             )
         )
+        tick.add(len(members))
     return households

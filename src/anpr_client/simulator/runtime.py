@@ -16,18 +16,25 @@ application, and :meth:`Simulator.wsgi_client` a client wired to it through
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import json
 import logging
+import os
+import secrets
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from .._wsgiserver import TlsWsgiServer, server_ssl_context
+from .._wsgiserver import ServerLimits, WsgiServer, server_ssl_context
 from ..client import Client
 from ..credentials.software import SoftwareKey
 from ..errors.exceptions import ConfigurationError
+from ..journal.ownership import current_owner, owner_alive
 from ..security.trust import TrustStore
 from ..settings import Settings, load_settings
 from ..soap.bundle import get_bundle
@@ -43,6 +50,7 @@ from .handlers.base import Context
 from .identities import SimulatorPki, write_settings
 from .ledger import Ledger
 from .notifications import Notifier
+from .population import Progress
 from .seeding import seed_registry
 from .store import Registry
 
@@ -50,11 +58,20 @@ __all__ = ["Simulator", "running_simulator"]
 
 log = logging.getLogger("anpr_client.simulator")
 
+#: The file in a state directory that says which server serves it (owner, URL, since when).
+SERVER_RECORD: Final = "server.json"
+
 
 class Simulator:
     """An offline ANPR (see the package docstring). Create, :meth:`start`, :meth:`close`."""
 
-    def __init__(self, config: SimulatorConfig | None = None):
+    def __init__(self, config: SimulatorConfig | None = None, *, progress: Progress | None = None):
+        """``progress`` hears how far the population's generation and storage have come
+        (``anpr simulator serve`` prints it for a large ``--population``)."""
+        began = time.perf_counter()
+        self.timings: dict[str, float] = {}
+        """Seconds each start-up phase took (``database``, ``population``, ``pki``, …): the
+        test PKI is made or loaded while the population is generated, so they overlap."""
         self.config = config or SimulatorConfig()
         self._temporary = self.config.state_dir is None
         self.state_dir = (
@@ -63,20 +80,27 @@ class Simulator:
             else Path(self.config.state_dir)
         )
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        self.db = Database(None if self._temporary else self.state_dir / "registry.sqlite")
-        self.clock = Clock(self.config.clock_offset)
-        self.store = Registry(self.db)
-        """The registry (:class:`~.store.Registry`): ``residents``, ``person``, ``households``…"""
-        self.ledger = Ledger(self.db)
-        seed_registry(
-            self.store,
-            self.config.comuni,
-            persons_per_comune=self.config.population,
-            seed=self.config.seed,
-        )
-        self.pki = SimulatorPki.open(
-            self.state_dir / "pki", self.config.comuni, host=self.config.host
-        )
+        # The test PKI's keys are generated outside the GIL: let that run beside the seeding.
+        with ThreadPoolExecutor(1, thread_name_prefix="anpr-simulator-pki") as pool:
+            pki = pool.submit(self._open_pki)
+            mark = time.perf_counter()
+            self.db = Database(None if self._temporary else self.state_dir / "registry.sqlite")
+            self.clock = Clock(self.config.clock_offset)
+            self.store = Registry(self.db)
+            """The registry (:class:`~.store.Registry`): ``residents``, ``person``…"""
+            self.ledger = Ledger(self.db)
+            self.timings["database"] = time.perf_counter() - mark
+            mark = time.perf_counter()
+            seed_registry(
+                self.store,
+                self.config.comuni,
+                persons_per_comune=self.config.population,
+                seed=self.config.seed,
+                progress=progress,
+            )
+            self.timings["population"] = time.perf_counter() - mark
+            self.pki = pki.result()
+        mark = time.perf_counter()
         self._trust_lock = threading.Lock()
         self._trust: TrustStore = self._build_trust()
         self._notification_key: SoftwareKey | None = None
@@ -99,6 +123,7 @@ class Simulator:
             require_signature=self.config.require_signature,
             allow_sha1=self.config.allow_sha1,
             clock_skew=self.config.clock_skew,
+            timestamp_ttl=self.config.timestamp_ttl,
         )
         self.context = Context(
             registry=self.store,
@@ -119,10 +144,29 @@ class Simulator:
             config=self.config,
             clock=self.clock,
         )
-        self._server: TlsWsgiServer | None = None
+        self._server: WsgiServer | None = None
         self._thread: threading.Thread | None = None
+        self._token = secrets.token_hex(8)
         self.url = f"https://{self._url_host(self.config.host)}:{self.config.port}"
-        self._write_settings()
+        self.timings["components"] = time.perf_counter() - mark
+        mark = time.perf_counter()
+        serving = self.running_server()
+        if serving is None:
+            self._write_settings()
+        else:
+            # Another simulator serves this state: its settings files point at it, keep them.
+            self.url = str(serving.get("url") or self.url)
+        self.timings["settings"] = time.perf_counter() - mark
+        self.timings["total"] = time.perf_counter() - began
+
+    def _open_pki(self) -> SimulatorPki:
+        mark = time.perf_counter()
+        try:
+            return SimulatorPki.open(
+                self.state_dir / "pki", self.config.comuni, host=self.config.host
+            )
+        finally:
+            self.timings["pki"] = time.perf_counter() - mark
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -130,20 +174,40 @@ class Simulator:
         """Start the TLS server (on a free port if ``port`` is 0) and the notification pusher."""
         if self._server is not None:
             return self
+        mark = time.perf_counter()
+        serving = self.running_server()
+        if serving is not None:
+            raise ConfigurationError(
+                f"the state directory {self.state_dir} is already served by process "
+                f"{serving.get('owner', '?')} at {serving.get('url', '?')}; stop it first (or "
+                f"delete {self.state_dir / SERVER_RECORD} if that process is gone)",
+                setting="simulator.state_dir",
+                rule="one running simulator per state directory",
+            )
         cert, key = self.pki.server_files
         ctx = server_ssl_context(
             cert, key, client_ca=self.pki.ca_pem if self.config.require_client_cert else None
         )
-        server = TlsWsgiServer(
+        server = WsgiServer(
             (self.config.host, self.config.port),
             self.app,
             ctx,
             refuse=self._refuse_connection,
-            max_connections=self.config.threads,
+            workers=self.config.threads,
+            max_connections=self.config.max_connections,
+            limits=ServerLimits(max_body_bytes=self.config.max_body_bytes),
             ident="anpr-simulator",
         )
         self._server = server
         self.url = f"https://{self._url_host(self.config.host)}:{server.port}"
+        if not self._claim():
+            server.close()
+            self._server = None
+            raise ConfigurationError(
+                f"another simulator started serving {self.state_dir} at the same time",
+                setting="simulator.state_dir",
+                rule="one running simulator per state directory",
+            )
         self._write_settings()
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -153,6 +217,7 @@ class Simulator:
         )
         self._thread.start()
         self.notifications.start()
+        self.timings["listen"] = time.perf_counter() - mark
         log.info("ANPR simulator listening on %s (state in %s)", self.url, self.state_dir)
         return self
 
@@ -163,6 +228,7 @@ class Simulator:
             self._server.shutdown()  # its thread always runs serve_forever: never blocks
             self._server.close()
             self._server = None
+            self._release()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
@@ -257,6 +323,54 @@ class Simulator:
         return self.app.internal_errors
 
     # ------------------------------------------------------------------ files
+
+    def running_server(self) -> dict[str, Any] | None:
+        """The record (``owner``, ``url``, ``since``) of another simulator serving this state
+        directory now, in this process or another; ``None`` if none does.
+
+        A record whose process is gone (a crash, ``kill -9``) is stale: ``None``. A record
+        written on another host (a shared directory) is taken as live.
+        """
+        record = self._read_record()
+        if record is None or record.get("token") == self._token:
+            return None
+        return None if owner_alive(str(record.get("owner", ""))) is False else record
+
+    def _read_record(self) -> dict[str, Any] | None:
+        try:
+            record = json.loads((self.state_dir / SERVER_RECORD).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) else None
+
+    def _claim(self) -> bool:
+        """Write the server record, unless another live server wrote one first."""
+        path = self.state_dir / SERVER_RECORD
+        record = {
+            "owner": current_owner(),
+            "url": self.url,
+            "since": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "token": self._token,
+        }
+        for _ in range(2):
+            try:
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            except FileExistsError:
+                if self.running_server() is not None:
+                    return False
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
+            return True
+        return False
+
+    def _release(self) -> None:
+        record = self._read_record()
+        if record is not None and record.get("token") == self._token:
+            with contextlib.suppress(FileNotFoundError):
+                (self.state_dir / SERVER_RECORD).unlink()
 
     @staticmethod
     def _url_host(host: str) -> str:

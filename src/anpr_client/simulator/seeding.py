@@ -13,7 +13,7 @@ from datetime import date
 
 from ..errors.exceptions import ConfigurationError
 from ..validation.comuni import ComuniTable
-from .population import generate_population
+from .population import Progress, generate_population
 from .store import Registry
 
 __all__ = ["comuni_table", "seed_registry"]
@@ -45,15 +45,18 @@ def seed_registry(
     persons_per_comune: int,
     seed: int,
     table: ComuniTable | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Add ``comuni`` and, if the registry holds nobody yet, their population.
 
     Returns the number of persons added (0 when the registry was already seeded).
+    ``progress`` hears of the ``drawing``, ``coding`` and ``storing`` phases.
     """
     table = table or comuni_table()
     add_comuni(registry, comuni, table=table)
     if registry.count_persons():
         return 0
-    return registry.seed(
-        generate_population(list(comuni), persons_per_comune, seed=seed, table=table)
+    households = generate_population(
+        list(comuni), persons_per_comune, seed=seed, table=table, progress=progress
     )
+    return registry.seed(households, progress=progress)

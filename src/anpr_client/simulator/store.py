@@ -48,6 +48,7 @@ from .household import (
     Procedure,
     anpr_id,
 )
+from .population import Progress
 
 __all__ = ["Certificate", "ComuneInfo", "Registry", "Residence"]
 
@@ -490,14 +491,21 @@ class Registry:
             self._insert_person(conn, person, reason=reason)
         return self._reread(person)
 
-    def seed(self, households: Iterable[Household]) -> int:
+    def seed(
+        self,
+        households: Iterable[Household],
+        *,
+        progress: Progress | None = None,
+    ) -> int:
         """Store a generated population (:func:`.population.generate_population`) as it is,
         ids included, in an empty registry; returns the number of persons added.
 
         The population numbers its persons' ``idANPR`` from the first (:func:`.anpr_id`), as
-        the registry does, and the registry's numbering goes on after them."""
+        the registry does, and the registry's numbering goes on after them. ``progress`` is
+        told ``("storing", done, total)`` persons as households are stored."""
         households = list(households)
         count = sum(len(h.members) for h in households)
+        done = 0
         with self._db.transaction() as conn:
             if count and self._db.reserve("person", _PERSON_IDS, count) != _PERSON_IDS:
                 raise ConfigurationError(
@@ -509,6 +517,9 @@ class Registry:
                 self._insert_household(conn, household)
                 for person in household.members:
                     self._insert_person(conn, person, reason="seed")
+                if progress is not None:
+                    done += len(household.members)
+                    progress("storing", done, count)
         return count
 
     @staticmethod
