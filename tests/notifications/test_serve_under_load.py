@@ -27,8 +27,8 @@ import pytest
 import requests
 
 from anpr_client.simulator.pki import Pki
-from tests.notifications.support import outcome_of, signed_request, write_settings
-from tests.notifications.test_cli import HEADERS, serve
+from tests.notifications.support import outcome_of, serve, signed_request, write_settings
+from tests.notifications.test_cli import HEADERS
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,8 @@ def test_plain_serve_acknowledges_a_push_while_500_slow_clients_hang_on(
     pki: Pki, tmp_path: Path
 ) -> None:
     files = write_settings(pki, tmp_path)
-    with serve(files.path) as (_, port), slow_clients(port, tls=None) as slow:
+    with serve(files.path) as served, slow_clients(served.port, tls=None) as slow:
+        port = served.port
         time.sleep(1.5)  # every slow client has dripped at least once
         elapsed = _genuine_push(f"http://127.0.0.1:{port}/n000", pki, False)
         assert elapsed < BOUND, f"the push took {elapsed:.2f} s with {SLOW} slow clients"
@@ -117,9 +118,10 @@ def test_tls_serve_acknowledges_a_push_while_500_slow_clients_hang_on(
     ca.write_bytes(pki.ca.cert_pem())
     client_tls = ssl.create_default_context(cafile=str(ca))
     with (
-        serve(files.path, "--certfile", str(cert), "--keyfile", str(key)) as (_, port),
-        slow_clients(port, tls=client_tls) as slow,
+        serve(files.path, "--certfile", str(cert), "--keyfile", str(key)) as served,
+        slow_clients(served.port, tls=client_tls) as slow,
     ):
+        port = served.port
         time.sleep(1.5)
         elapsed = _genuine_push(f"https://localhost:{port}/n000", pki, str(ca))
         assert elapsed < BOUND, f"the push took {elapsed:.2f} s with {SLOW} slow clients"
