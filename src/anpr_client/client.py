@@ -114,7 +114,7 @@ class Client:
         if journal is FROM_SETTINGS:
             journal = None
             if settings.journal_enabled:
-                from .journal import Journal as _Journal
+                from .journal import SqlJournal as _Journal
 
                 journal = _Journal.from_settings(settings, secret=secret)
         self.binding = Binding(

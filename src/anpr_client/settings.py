@@ -47,6 +47,7 @@ from .errors.exceptions import ConfigurationError
 from .security.algorithms import SignatureMethod
 
 __all__ = [
+    "DATABASE_SCHEMES",
     "DEFAULT_MAX_ANSWER_BYTES",
     "ApplicationIdentity",
     "KeySourceConfig",
@@ -62,6 +63,7 @@ __all__ = [
     "ValidationSettings",
     "WorkstationSettings",
     "default_journal_path",
+    "is_database_url",
     "journal_from_env",
     "journal_path",
     "load_settings",
@@ -425,7 +427,8 @@ class PullSettings:
 
 @dataclass(frozen=True)
 class NotificationSettings:
-    store: Path | None = None
+    store: Path | str | None = None
+    """The inbox's SQLite file, or a ``postgresql://`` URL; ``None``: the journal's."""
     decrypt_keys: tuple[KeySourceConfig, ...] = ()
     """Comune keys tried in order (CO-9999, then CO-9998…)."""
     anpr_ca: Path | None = None
@@ -483,8 +486,10 @@ class Settings:
     tls: TlsSettings = field(default_factory=TlsSettings)
     """Whom the server's certificate may chain to besides ``ca_bundle`` (``[tls]``)."""
     wsdl_dir: Path | None = None
-    journal: Path | None = None
-    """The operation journal file; ``None``: the default path (see :attr:`journal_path`)."""
+    journal: Path | str | None = None
+    """The operation journal: a SQLite file (a path), or a PostgreSQL database (a
+    ``postgresql://`` URL, kept as text, see :func:`is_database_url`); ``None``: the default
+    file (see :attr:`journal_path`)."""
     journal_enabled: bool = True
     """``False`` (``journal = false``, ``ANPR_JOURNAL=off``): a :class:`~anpr_client.Client`
     built from these settings keeps no journal unless given one."""
@@ -546,9 +551,9 @@ class Settings:
         return self.base_url or ENVIRONMENTS[self.environment].host
 
     @property
-    def journal_path(self) -> Path | None:
-        """The operation journal's file (see :func:`journal_path`); ``None`` when switched
-        off."""
+    def journal_path(self) -> Path | str | None:
+        """The operation journal's file, or its database URL (see :func:`journal_path`);
+        ``None`` when switched off."""
         return journal_path(self.journal, enabled=self.journal_enabled)
 
     def url_for(self, family: str) -> str:
@@ -605,9 +610,10 @@ def default_journal_path() -> Path:
     return user_data_path("anpr-client", appauthor=False) / "journal.sqlite"
 
 
-def journal_path(journal: Path | None = None, *, enabled: bool = True) -> Path | None:
-    """Where the operation journal lives: the file named by the settings (``journal``, or
-    ``$ANPR_JOURNAL``), else :func:`default_journal_path`; ``None`` when switched off.
+def journal_path(journal: Path | str | None = None, *, enabled: bool = True) -> Path | str | None:
+    """Where the operation journal lives: the file or database URL named by the settings
+    (``journal``, or ``$ANPR_JOURNAL``), else :func:`default_journal_path`; ``None`` when
+    switched off.
 
     The one rule for the journal's place: the client, the notification inbox (which shares the
     journal's file unless given its own) and ``anpr journal`` all follow it.
@@ -617,20 +623,40 @@ def journal_path(journal: Path | None = None, *, enabled: bool = True) -> Path |
     return journal if journal is not None else default_journal_path()
 
 
+DATABASE_SCHEMES: Final = ("postgresql://", "postgres://")
+"""How a journal or inbox setting names a PostgreSQL database instead of a SQLite file."""
+
+
+def is_database_url(value: object) -> bool:
+    """Whether a ``journal`` / ``[notifications] store`` value names a database server (a
+    ``postgresql://`` URL, libpq's form) rather than a SQLite file."""
+    return isinstance(value, str) and value.lower().startswith(DATABASE_SCHEMES)
+
+
 _ENV_SWITCH = {"off": False, "false": False, "no": False, "on": True, "true": True, "yes": True}
 """``ANPR_JOURNAL`` values that switch the journal off (or on, at its default path)."""
 
 
-def journal_from_env(env: Mapping[str, str]) -> Path | bool | None:
-    """What ``ANPR_JOURNAL`` says: a path (absolute), ``False`` (``off``), ``True`` (``on``: the
-    settings' file or the default one), or ``None`` when it is not set."""
+def journal_from_env(env: Mapping[str, str]) -> Path | str | bool | None:
+    """What ``ANPR_JOURNAL`` says: a path (absolute), a database URL (text), ``False``
+    (``off``), ``True`` (``on``: the settings' file or the default one), or ``None`` when it is
+    not set."""
     value = env.get("ANPR_JOURNAL", "").strip()
     if not value:
         return None
+    if is_database_url(value):
+        return value
     switch = _ENV_SWITCH.get(value.lower())
     if switch is not None:
         return switch
     return Path(value).expanduser().absolute()
+
+
+def _store(value: object, base: Path, setting: str) -> Path | str:
+    """A journal or inbox setting: a database URL as written, else a path."""
+    if isinstance(value, str) and is_database_url(value):
+        return value
+    return _path(value, base, setting)
 
 
 def _path(value: object, base: Path, setting: str) -> Path:
@@ -714,7 +740,9 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         data = {k: v for k, v in data.items() if k != "journal"}
     for key in ("ca_bundle", "wsdl_dir", "journal"):
         if key in data:
-            kwargs[key] = _path(data[key], base, key)
+            kwargs[key] = (
+                _store(data[key], base, key) if key == "journal" else _path(data[key], base, key)
+            )
     if "application" in data:
         app = _table(data, "application")
         missing = [k for k in ("name", "version", "vendor") if k not in app]
@@ -839,7 +867,7 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
                 setting="notifications.decrypt_keys",
             )
         kwargs["notifications"] = NotificationSettings(
-            store=_path(nt["store"], base, "notifications.store") if "store" in nt else None,
+            store=_store(nt["store"], base, "notifications.store") if "store" in nt else None,
             decrypt_keys=tuple(
                 KeySourceConfig.from_mapping(
                     _table({"k": k}, "k"), section=f"notifications.decrypt_keys[{i}]", base=base
@@ -908,7 +936,7 @@ def load_settings(
         if env.get(var):
             data[key] = str(Path(env[var]).expanduser().absolute())
     switch = journal_from_env(env)
-    if isinstance(switch, Path):
+    if isinstance(switch, Path | str):
         data["journal"] = str(switch)
     elif switch is False or (switch is True and not isinstance(data.get("journal"), str)):
         data["journal"] = switch  # on: the file's path if it names one, else the default

@@ -269,6 +269,7 @@ def test_a_journal_of_an_earlier_release_gains_an_identity(tmp_path: Path) -> No
     with sqlite3.connect(path) as db:  # what 0.2 created: no identity, no rollback table
         db.execute("DELETE FROM meta WHERE key = 'journal_id'")
         db.execute("DROP TABLE id_rollbacks")
+        db.execute("DROP TABLE schema_version")
     j = Journal(path, id_marks=tmp_path / "m.sqlite")
     assert len(j.journal_id) == 32
     assert Journal(path, id_marks=False).journal_id == j.journal_id  # kept in the file

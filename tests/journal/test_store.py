@@ -301,8 +301,11 @@ def test_claim_takes_over_from_a_dead_process(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    dead = f"{current_owner().rsplit(':', 2)[0]}:{child.stdout.strip()}:1"
+    host, _, token = current_owner().split(":")
+    boot = token.rpartition(".")[0]  # the boot tag (Linux): owners of another boot are not judged
+    dead = f"{host}:{child.stdout.strip()}:{boot + '.' if boot else ''}1"
     assert owner_alive(dead) is False
+    assert owner_alive(f"{host}:{child.stdout.strip()}:another0.1") is None
     assert owner_alive(current_owner()) is True
     assert owner_alive("elsewhere:1:1") is None
     j = Journal(tmp_path / "j.sqlite")

@@ -9,8 +9,9 @@
   past every id handed out, once the lost operations have been checked;
 - ``keygen``: a new key for ``ANPR_JOURNAL_KEY`` (encryption at rest).
 
-The journal is the one the settings name (``--config``/``ANPR_CONFIG``); without settings,
-``$ANPR_JOURNAL`` or the default path. Exit codes: 0 done, 1 ``resolve`` settled a KO answer,
+The journal is the one the settings name (``--config``/``ANPR_CONFIG``: a SQLite file or a
+``postgresql://`` URL); without settings, ``$ANPR_JOURNAL`` (a path or a URL) or the default
+path. Exit codes: 0 done, 1 ``resolve`` settled a KO answer,
 2 invalid input (unknown id, no journal, a damaged row), 3 something is still unknown after
 ``resolve`` (a damaged row included). A damaged row is named on stderr after the readable rows
 are listed.
@@ -30,7 +31,7 @@ from typing import Any
 import click
 
 from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
-from ..journal import Journal, OperationRecord, State, generate_key
+from ..journal import OperationRecord, SqlJournal, State, generate_key, open_journal
 from ..settings import journal_from_env, journal_path
 from ._common import (
     EXIT_INVALID,
@@ -47,27 +48,27 @@ from ._common import (
 __all__ = ["journal"]
 
 
-def _open(config: Path | None, *, warn: bool = True) -> Journal:
+def _open(config: Path | None, *, warn: bool = True) -> SqlJournal:
     """The journal to read: from the settings, else ``$ANPR_JOURNAL``, else the default. A
     rollback of it (restored from a backup, copied) is reported on stderr (``warn``)."""
     if config is not None:
-        j = Journal.from_settings(settings_from(config), create=False)
+        j = SqlJournal.from_settings(settings_from(config), create=False)
     else:
         switch = journal_from_env(os.environ)
         path = journal_path(
-            switch if isinstance(switch, Path) else None, enabled=switch is not False
+            switch if isinstance(switch, Path | str) else None, enabled=switch is not False
         )
         if path is None:
             raise ConfigurationError(
                 "ANPR_JOURNAL=off switches the journal off", setting="ANPR_JOURNAL"
             )
-        j = Journal.open(path, create=False)
+        j = open_journal(path, create=False)
     if warn:
         _warn_rollbacks(j)
     return j
 
 
-def _warn_rollbacks(j: Journal) -> None:
+def _warn_rollbacks(j: SqlJournal) -> None:
     for r in j.rollbacks():
         click.echo(f"warning: {r.error(j.location)}", err=True)
 
@@ -256,7 +257,7 @@ def resolve(
     corrupt: list[CorruptJournalRecord] = []
     with handle_errors(as_json), _not_found_is_invalid(as_json):
         settings = settings_from(config)
-        with Journal.from_settings(settings) as j, Client(settings, journal=j) as client:
+        with SqlJournal.from_settings(settings) as j, Client(settings, journal=j) as client:
             _warn_rollbacks(j)
             if ident is not None:
                 records = [j.get(ident, comune=comune)]

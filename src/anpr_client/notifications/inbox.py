@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..errors.exceptions import ConfigurationError, NotificationError, ProtocolError
 from ..safexml import parse_xml
+from ..settings import is_database_url
 from .events import Notification, ResultItem, decode_notification, parse_datetime, result_item
 
 if TYPE_CHECKING:
@@ -222,6 +223,14 @@ class Inbox:
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True, timeout: float = 10):
+        if is_database_url(path):
+            raise ConfigurationError(
+                "the notification inbox is kept in a SQLite file; a PostgreSQL inbox is not "
+                "available yet: set [notifications] store to a file path (the journal itself "
+                "may stay on PostgreSQL)",
+                setting="notifications.store",
+                rule="a path",
+            )
         self.path = Path(path).expanduser()
         self._durable = durable
         self._timeout = timeout
