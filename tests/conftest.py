@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -26,3 +27,20 @@ for _var, _sub in (
 def _isolated_user_dirs() -> Iterator[None]:
     yield
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """An ephemeral PostgreSQL cluster for the whole run (:mod:`tests.postgres`): skipped with
+    the reason when PostgreSQL is missing, a failure with ``ANPR_REQUIRE_COMPONENTS=1``."""
+    from tests.postgres import start_cluster
+
+    cluster = start_cluster()
+    if isinstance(cluster, str):
+        if os.environ.get("ANPR_REQUIRE_COMPONENTS") == "1":
+            pytest.fail(f"required component missing (ANPR_REQUIRE_COMPONENTS=1): {cluster}")
+        pytest.skip(cluster)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -17,20 +17,23 @@ from anpr_client.errors.exceptions import ConnectionLost
 from anpr_client.journal import (
     Journal,
     Repository,
+    SqlJournal,
     State,
     journaled_call,
     recorded_answer,
     resolve,
 )
+from anpr_client.journal.postgresql import redact_url
 from anpr_client.settings import Settings
 from anpr_client.soap.binding import Binding
 from anpr_client.soap.testata import build_header
+from tests.journal.stores import MakeJournal
 from tests.journal.support import COMUNE, FakeAnpr, no_sleep, payload_5005, settings
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / "journal.sqlite", durable=False)
+def journal(make_journal: MakeJournal) -> SqlJournal:
+    return make_journal(durable=False)
 
 
 def binding_for(fake: FakeAnpr, config: Settings | None = None) -> Binding:
@@ -51,7 +54,7 @@ def test_the_reliable_module_never_imports_the_client() -> None:
     assert "..soap.binding" in targets
 
 
-def test_a_journaled_call_through_a_binding_is_recorded_and_replayed(journal: Journal) -> None:
+def test_a_journaled_call_through_a_binding_is_recorded_and_replayed(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"])  # applied, answer lost: the resend gets the stored one
     binding = binding_for(fake)
     result = journaled_call(binding, journal, "5005", payload_5005(), sleep=no_sleep)
@@ -71,7 +74,7 @@ def test_a_journaled_call_through_a_binding_is_recorded_and_replayed(journal: Jo
     assert len(fake.requests) == 2
 
 
-def test_resolve_through_a_binding(journal: Journal) -> None:
+def test_resolve_through_a_binding(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"] * 4)
     binding = binding_for(fake)
     with pytest.raises(ConnectionLost):
@@ -83,7 +86,7 @@ def test_resolve_through_a_binding(journal: Journal) -> None:
     assert sum(fake.applied.values()) == 1
 
 
-def test_the_replay_sends_exactly_the_recorded_testata(journal: Journal) -> None:
+def test_the_replay_sends_exactly_the_recorded_testata(journal: SqlJournal) -> None:
     """A field the settings generate now but the recorded testata lacks is left out."""
     fake = FakeAnpr(script=["lose"] * 4)
     bare = settings().replace(application=None)  # no application identity when first sent
@@ -99,9 +102,10 @@ def test_the_replay_sends_exactly_the_recorded_testata(journal: Journal) -> None
     assert record.header["dataOraRichiesta"].encode() in last
 
 
-def test_the_sqlite_journal_is_a_repository(journal: Journal) -> None:
+def test_each_journal_backend_is_a_repository(journal: SqlJournal) -> None:
     repository: Repository = journal  # mypy checks the Protocol; this checks it at run time too
     for name in Repository.__dict__:
         if not name.startswith("_"):
             assert hasattr(repository, name), name
-    assert repository.location == str(journal.path)
+    expected = str(journal.path) if isinstance(journal, Journal) else redact_url(journal.url)
+    assert repository.location == expected

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,12 +26,13 @@ from anpr_client.journal.ids import (
 )
 from anpr_client.journal.marks import MARKS_ENV, Rollback, default_marks_path, marks_from_env
 from anpr_client.soap.testata import ID_PATTERN
+from tests.journal.stores import MakeJournal
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_ids_fit_anpr_and_count_per_comune(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_ids_fit_anpr_and_count_per_comune(make_journal: MakeJournal) -> None:
+    j = make_journal("j")
     a = [j.allocate_id("058091") for _ in range(3)]
     b = j.allocate_id("001272")
     for ident in [*a, b]:
@@ -43,7 +46,7 @@ def test_ids_fit_anpr_and_count_per_comune(tmp_path: Path) -> None:
     assert counter_of(b, j.id_prefix) == 1  # its own counter
     assert a == sorted(a)  # in the order they were handed out
     # The counter survives reopening; the prefix is the journal's own, the epoch the open's.
-    again = Journal(tmp_path / "j.sqlite")
+    again = make_journal("j")
     assert again.id_prefix == j.id_prefix
     assert again.id_epoch != j.id_epoch
     fourth = again.allocate_id("058091")
@@ -58,18 +61,18 @@ def test_journals_have_distinct_prefixes(tmp_path: Path) -> None:
     assert len({new_prefix() for _ in range(1000)}) == 1000
 
 
-def test_chosen_prefix(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite", id_prefix="GESTA")
+def test_chosen_prefix(make_journal: MakeJournal) -> None:
+    j = make_journal("j", id_prefix="GESTA")
     assert j.allocate_id("058091") == "GESTA000000000001" + j.id_epoch
     assert len(j.id_epoch) == EPOCH_LENGTH
-    longest = Journal(tmp_path / "long.sqlite", id_prefix="A" * 12)
+    longest = make_journal("long", id_prefix="A" * 12)
     assert len(longest.allocate_id("058091")) == 30
     assert validate_prefix("A" * 12) == "A" * 12
     for bad in ("1ABC", "A-B", "", "A" * 13, "A" * 17):
         with pytest.raises(ConfigurationError, match="prefix"):
             validate_prefix(bad)
     # The prefix is fixed at creation; a later one is ignored.
-    assert Journal(tmp_path / "j.sqlite", id_prefix="OTHER").id_prefix == "GESTA"
+    assert make_journal("j", id_prefix="OTHER").id_prefix == "GESTA"
 
 
 def test_counter_exhaustion_is_an_error() -> None:
@@ -97,26 +100,40 @@ def test_counter_is_transactional(tmp_path: Path) -> None:
 
 _ALLOCATE = """
 import sys
-from anpr_client.journal import Journal
-j = Journal(sys.argv[1])
+from anpr_client.journal import open_journal
+j = open_journal(sys.argv[1])
 with open(sys.argv[3], "w") as out:
     for _ in range(int(sys.argv[2])):
         out.write(j.allocate_id("058091") + "\\n")
 """
 
 
-def test_four_processes_never_share_an_id(tmp_path: Path) -> None:
-    path = tmp_path / "shared.sqlite"
-    prefix = Journal(path).id_prefix
-    per_process = 10_000
+def test_four_processes_never_share_an_id(
+    make_journal: MakeJournal, location: Callable[[str], str], backend: str, tmp_path: Path
+) -> None:
+    """Four workers, each in a folder of its own (working directory, temp, marks): on
+    PostgreSQL they share nothing but the database, as workers on four machines would."""
+    where = location("shared")
+    prefix = make_journal("shared").id_prefix
+    per_process = 10_000 if backend == "sqlite" else 2_000
     outs = [tmp_path / f"ids{i}.txt" for i in range(4)]
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _ALLOCATE, str(path), str(per_process), str(out)],
-            cwd=ROOT,
+    procs = []
+    for i, out in enumerate(outs):
+        own = tmp_path / f"worker{i}"
+        (own / "tmp").mkdir(parents=True)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT / "src"),
+            "TMPDIR": str(own / "tmp"),
+            MARKS_ENV: str(own / "marks.sqlite"),
+        }
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", _ALLOCATE, where, str(per_process), str(out)],
+                cwd=own,
+                env=env,
+            )
         )
-        for out in outs
-    ]
     assert [p.wait(timeout=120) for p in procs] == [0, 0, 0, 0]
     ids = [line for out in outs for line in out.read_text().split()]
     assert len(ids) == 4 * per_process

@@ -21,8 +21,9 @@ from anpr_client.errors.exceptions import (
     OperationNotAllowedError,
     RejectedByPolicy,
 )
-from anpr_client.journal import Journal, RetryPolicy, State, journaled_call, resolve
+from anpr_client.journal import RetryPolicy, SqlJournal, State, journaled_call, resolve
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
+from tests.journal.stores import MakeJournal
 from tests.journal.support import (
     COMUNE,
     SOAP,
@@ -36,8 +37,8 @@ from tests.journal.support import (
 
 
 @pytest.fixture
-def journal(tmp_path: Path) -> Journal:
-    return Journal(tmp_path / "journal.sqlite", durable=False)
+def journal(make_journal: MakeJournal) -> SqlJournal:
+    return make_journal(durable=False)
 
 
 def _sent_ids(fake: FakeAnpr, op: str = "5005") -> list[str]:
@@ -74,7 +75,7 @@ MATRIX = {
 
 
 @pytest.mark.parametrize("fault", list(MATRIX))
-def test_fault_matrix_applies_exactly_once(journal: Journal, fault: str | None) -> None:
+def test_fault_matrix_applies_exactly_once(journal: SqlJournal, fault: str | None) -> None:
     fake = FakeAnpr(script=[fault])
     client = make_client(fake, journal)
     result = client.call("5005", payload_5005())
@@ -95,7 +96,7 @@ def test_fault_matrix_applies_exactly_once(journal: Journal, fault: str | None) 
     assert journal.pending() == []
 
 
-def test_a_resend_is_the_same_request(journal: Journal) -> None:
+def test_a_resend_is_the_same_request(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"])
     client = make_client(fake, journal)
     result = client.call("3002", payload_3002())
@@ -115,7 +116,7 @@ def test_a_resend_is_the_same_request(journal: Journal) -> None:
 # ----------------------------------------------------------------------------- final answers
 
 
-def test_ko_is_final_and_recorded(journal: Journal) -> None:
+def test_ko_is_final_and_recorded(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["ko"])
     client = make_client(fake, journal)
     with pytest.raises(AnprRejected) as info:
@@ -134,7 +135,7 @@ def test_ko_is_final_and_recorded(journal: Journal) -> None:
     assert b"ES034" in record.response
 
 
-def test_en148_on_a_first_send_is_a_refusal(journal: Journal) -> None:
+def test_en148_on_a_first_send_is_a_refusal(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["busy"])
     with pytest.raises(OperationNotAllowedError):
         make_client(fake, journal).call("5005", payload_5005())
@@ -143,7 +144,7 @@ def test_en148_on_a_first_send_is_a_refusal(journal: Journal) -> None:
     assert (record.state, record.error_codes) == (State.REJECTED, ("EN148",))
 
 
-def test_en148_on_a_resend_waits_for_the_first(journal: Journal) -> None:
+def test_en148_on_a_resend_waits_for_the_first(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose", "busy", "busy"])
     waits: list[float] = []
     client = make_client(fake, journal)
@@ -167,7 +168,7 @@ def test_en148_on_a_resend_waits_for_the_first(journal: Journal) -> None:
     assert sum(fake.applied.values()) == 1
 
 
-def test_still_in_progress_at_the_end_raises_the_unknown(journal: Journal) -> None:
+def test_still_in_progress_at_the_end_raises_the_unknown(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose", "busy", "busy", "busy"])
     with pytest.raises(ConnectionLost) as info:  # not the EN148 KO: that would read as final
         make_client(fake, journal).call("5005", payload_5005())
@@ -176,7 +177,7 @@ def test_still_in_progress_at_the_end_raises_the_unknown(journal: Journal) -> No
     assert [a.state for a in record.attempts] == ["outcome_unknown"] + ["in_progress"] * 3
 
 
-def test_gateway_refusal_is_final_when_nothing_reached(journal: Journal) -> None:
+def test_gateway_refusal_is_final_when_nothing_reached(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["policy"])
     with pytest.raises(RejectedByPolicy):
         make_client(fake, journal).call("5005", payload_5005())
@@ -185,7 +186,7 @@ def test_gateway_refusal_is_final_when_nothing_reached(journal: Journal) -> None
     assert len(fake.requests) == 1
 
 
-def test_gateway_refusal_after_an_unknown_leaves_it_unknown(journal: Journal) -> None:
+def test_gateway_refusal_after_an_unknown_leaves_it_unknown(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose", "policy"])
     with pytest.raises(RejectedByPolicy) as info:
         make_client(fake, journal).call("5005", payload_5005())
@@ -198,7 +199,7 @@ def test_gateway_refusal_after_an_unknown_leaves_it_unknown(journal: Journal) ->
 # ----------------------------------------------------------------------------- attempts run out
 
 
-def test_never_delivered_settles_not_applied(journal: Journal) -> None:
+def test_never_delivered_settles_not_applied(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["refuse"] * 4)
     with pytest.raises(ConnectError):
         make_client(fake, journal).call("5005", payload_5005())
@@ -213,7 +214,7 @@ def test_never_delivered_settles_not_applied(journal: Journal) -> None:
     assert journal.pending() == []
 
 
-def test_unknown_outcome_is_left_for_resolve(journal: Journal) -> None:
+def test_unknown_outcome_is_left_for_resolve(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"] * 4)
     client = make_client(fake, journal)
     with pytest.raises(ConnectionLost) as info:
@@ -237,7 +238,7 @@ def test_unknown_outcome_is_left_for_resolve(journal: Journal) -> None:
     assert journal.pending() == []
 
 
-def test_interruption_is_recorded_as_unknown(journal: Journal) -> None:
+def test_interruption_is_recorded_as_unknown(journal: SqlJournal) -> None:
     def handler(request: HttpRequest) -> HttpResponse:
         raise KeyboardInterrupt
 
@@ -252,7 +253,7 @@ def test_interruption_is_recorded_as_unknown(journal: Journal) -> None:
 # ----------------------------------------------------------------------------- 3003 reconcile
 
 
-def test_reconcile_settles_from_the_stored_answer(journal: Journal) -> None:
+def test_reconcile_settles_from_the_stored_answer(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"])
     client = make_client(fake, journal, reconcile=True)
     result = client.call("5005", payload_5005())
@@ -265,7 +266,7 @@ def test_reconcile_settles_from_the_stored_answer(journal: Journal) -> None:
     assert record.id_operazione_anpr == result.id_operazione_anpr == "900001"
 
 
-def test_reconcile_not_found_resends_the_same_id(journal: Journal) -> None:
+def test_reconcile_not_found_resends_the_same_id(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["drop"])
     client = make_client(fake, journal, reconcile=True)
     result = client.call("5005", payload_5005())
@@ -278,7 +279,7 @@ def test_reconcile_not_found_resends_the_same_id(journal: Journal) -> None:
     assert sum(fake.applied.values()) == 1
 
 
-def test_reconcile_finds_a_ko(journal: Journal) -> None:
+def test_reconcile_finds_a_ko(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["ko-lose"])
     client = make_client(fake, journal, reconcile=True)
     with pytest.raises(AnprRejected) as info:
@@ -288,7 +289,7 @@ def test_reconcile_finds_a_ko(journal: Journal) -> None:
     assert (record.state, record.outcome, record.resolution) == (State.REJECTED, "ko", "lookup")
 
 
-def test_reconcile_in_progress_then_resend(journal: Journal) -> None:
+def test_reconcile_in_progress_then_resend(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"], lookup=lambda entry: "<statoLavorazione>1</statoLavorazione>")
     client = make_client(fake, journal, reconcile=True)
     result = client.call("5005", payload_5005())
@@ -297,7 +298,7 @@ def test_reconcile_in_progress_then_resend(journal: Journal) -> None:
     assert sum(fake.applied.values()) == 1
 
 
-def test_consultations_are_never_looked_up(journal: Journal) -> None:
+def test_consultations_are_never_looked_up(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"])
     client = make_client(fake, journal, reconcile=True)
     result = client.call("3002", payload_3002())
@@ -308,7 +309,7 @@ def test_consultations_are_never_looked_up(journal: Journal) -> None:
 # ----------------------------------------------------------------------------- caller's ids
 
 
-def test_callers_id_is_an_idempotency_key(journal: Journal) -> None:
+def test_callers_id_is_an_idempotency_key(journal: SqlJournal) -> None:
     fake = FakeAnpr()
     client = make_client(fake, journal)
     first = client.call("5005", payload_5005(), header={"idOperazioneComune": "GEST42"})
@@ -325,7 +326,7 @@ def test_callers_id_is_an_idempotency_key(journal: Journal) -> None:
     assert len(fake.requests) == 1
 
 
-def test_callers_id_continues_an_unknown_operation(journal: Journal) -> None:
+def test_callers_id_continues_an_unknown_operation(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"] * 4)
     client = make_client(fake, journal)
     payload: dict[str, Any] = {**payload_5005(), "testataRichiesta": {"idOperazioneComune": "K1"}}
@@ -341,7 +342,7 @@ def test_callers_id_continues_an_unknown_operation(journal: Journal) -> None:
     assert len({_body(a.envelope or b"") for a in record.attempts}) == 1
 
 
-def test_recorded_ko_is_raised_again(journal: Journal) -> None:
+def test_recorded_ko_is_raised_again(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["ko"])
     client = make_client(fake, journal)
     for _ in range(2):
@@ -353,7 +354,7 @@ def test_recorded_ko_is_raised_again(journal: Journal) -> None:
 # ----------------------------------------------------------------------------- resolve
 
 
-def test_resolve_abandons_what_was_never_sent(journal: Journal) -> None:
+def test_resolve_abandons_what_was_never_sent(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["refuse"] * 4)
     client = make_client(fake, journal)
     record, _ = journal.open_operation(
@@ -375,7 +376,7 @@ def test_resolve_abandons_what_was_never_sent(journal: Journal) -> None:
     assert fake.requests == []
 
 
-def test_resolve_checks_it_is_the_same_place(journal: Journal, tmp_path: Path) -> None:
+def test_resolve_checks_it_is_the_same_place(journal: SqlJournal, tmp_path: Path) -> None:
     fake = FakeAnpr(script=["lose"] * 4)
     client = make_client(fake, journal)
     with pytest.raises(ConnectionLost):
@@ -396,7 +397,7 @@ def test_resolve_checks_it_is_the_same_place(journal: Journal, tmp_path: Path) -
     assert sum(fake.applied.values()) == 1
 
 
-def test_resolve_keeps_unknown_when_still_unreachable(journal: Journal) -> None:
+def test_resolve_keeps_unknown_when_still_unreachable(journal: SqlJournal) -> None:
     fake = FakeAnpr(script=["lose"] * 8)
     client = make_client(fake, journal)
     with pytest.raises(ConnectionLost):
@@ -417,7 +418,7 @@ def test_client_without_journal_does_not_journal(tmp_path: Path) -> None:
     assert len(fake.requests) == 1
 
 
-def test_typed_calls_are_journaled(journal: Journal) -> None:
+def test_typed_calls_are_journaled(journal: SqlJournal) -> None:
     from anpr_client.models import from_payload
     from anpr_client.models.consultazione import Richiesta3002
 

@@ -10,20 +10,22 @@ import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from typing import Final
 
 import pytest
 
 from anpr_client.errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
-from anpr_client.journal import Journal, State, generate_key, key_from_text
+from anpr_client.journal import Journal, SqlJournal, State, generate_key, key_from_text
 from anpr_client.journal.ownership import current_owner, owner_alive
 from anpr_client.journal.records import AttemptEnd, Settlement, wire_form
 from anpr_client.journal.sealing import Sealer
 from anpr_client.journal.states import check_transition
+from tests.journal.stores import MakeJournal, Raw
 
 CF = "RSSMRA80A01H501U"
 
 
-def _open(j: Journal, ident: str = "ID1", payload: dict[str, object] | None = None) -> int:
+def _open(j: SqlJournal, ident: str = "ID1", payload: dict[str, object] | None = None) -> int:
     record, created = j.open_operation(
         comune="058091",
         service="5000",
@@ -86,13 +88,13 @@ def test_settlement_must_be_final() -> None:
 # ----------------------------------------------------------------------------- lifecycle
 
 
-def test_sending_is_committed_before_the_send(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_sending_is_committed_before_the_send(make_journal: MakeJournal) -> None:
+    j = make_journal("j")
     key = _open(j)
     envelope = b"<soap:Envelope>exact signed bytes \xc3\xa8</soap:Envelope>"
     j.begin_attempt(key, kind="send", envelope=envelope, id_operazione_comune="ID1", lease=60)
     # What another process (or this one after a crash) reads right now:
-    other = Journal(tmp_path / "j.sqlite")
+    other = make_journal("j")
     record = other.get("ID1")
     assert record.state is State.SENDING
     assert record.may_have_reached
@@ -102,8 +104,8 @@ def test_sending_is_committed_before_the_send(tmp_path: Path) -> None:
     assert [r.id_operazione_comune for r in other.pending()] == ["ID1"]
 
 
-def test_new_operation_with_its_first_attempt(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_new_operation_with_its_first_attempt(make_journal: MakeJournal) -> None:
+    j = make_journal("j")
     record, created = j.open_operation(
         comune="058091",
         service="5000",
@@ -116,7 +118,7 @@ def test_new_operation_with_its_first_attempt(tmp_path: Path) -> None:
         envelope=b"<first/>",
     )
     assert created
-    stored = Journal(tmp_path / "j.sqlite").get("ID9")
+    stored = make_journal("j").get("ID9")
     # What open_operation returned is what the file says.
     assert stored == record
     assert stored.state is State.SENDING
@@ -126,8 +128,8 @@ def test_new_operation_with_its_first_attempt(tmp_path: Path) -> None:
     ]
 
 
-def test_not_delivered_attempt_goes_back_to_prepared(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_not_delivered_attempt_goes_back_to_prepared(make_journal: MakeJournal) -> None:
+    j = make_journal("j")
     key = _open(j)
     n = j.begin_attempt(key, kind="send", envelope=b"<e/>", id_operazione_comune="ID1", lease=60)
     state = j.end_attempt(
@@ -155,8 +157,8 @@ def test_not_delivered_attempt_goes_back_to_prepared(tmp_path: Path) -> None:
     ]
 
 
-def test_settled_record_keeps_the_answer(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_settled_record_keeps_the_answer(make_journal: MakeJournal) -> None:
+    j = make_journal("j")
     key = _open(j)
     n = j.begin_attempt(key, kind="send", envelope=b"<e/>", id_operazione_comune="ID1", lease=60)
     j.end_attempt(
@@ -189,8 +191,8 @@ def test_settled_record_keeps_the_answer(tmp_path: Path) -> None:
         j.begin_attempt(key, kind="send", envelope=b"<e/>", id_operazione_comune="ID1", lease=60)
 
 
-def test_id_reuse_is_refused(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_id_reuse_is_refused(make_journal: MakeJournal) -> None:
+    j = make_journal("j")
     _open(j)
     same, created = j.open_operation(
         comune="058091",
@@ -260,8 +262,8 @@ def test_wire_form_renders_values_as_sent() -> None:
     }
 
 
-def test_since_orders_and_bounds(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_since_orders_and_bounds(make_journal: MakeJournal) -> None:
+    j = make_journal("j")
     for i in range(5):
         _open(j, f"ID{i}")
     start = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
@@ -275,26 +277,26 @@ def test_since_orders_and_bounds(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------- owners and claims
 
 
-def test_claim_respects_a_live_holder_on_another_host(tmp_path: Path) -> None:
-    j = Journal(tmp_path / "j.sqlite")
+def test_claim_respects_a_live_holder_on_another_host(make_journal: MakeJournal, raw: Raw) -> None:
+    j = make_journal("j")
     key = _open(j)
-    with sqlite3.connect(tmp_path / "j.sqlite") as db:
-        db.execute(
-            "UPDATE operations SET owner = 'other-host:4242:1', lease_until = ? WHERE id = ?",
-            (dt.datetime.now().timestamp() + 600, key),
-        )
+    raw(
+        j,
+        "UPDATE operations SET owner = 'other-host:4242:1', lease_until = ? WHERE id = ?",
+        (dt.datetime.now().timestamp() + 600, key),
+    )
     with pytest.raises(JournalError, match="another process"):
         j.claim(key, lease=60)
     assert j.claim(key, lease=60, force=True).owner == current_owner()
-    with sqlite3.connect(tmp_path / "j.sqlite") as db:
-        db.execute(
-            "UPDATE operations SET owner = 'other-host:4242:1', lease_until = ? WHERE id = ?",
-            (dt.datetime.now().timestamp() - 1, key),
-        )
+    raw(
+        j,
+        "UPDATE operations SET owner = 'other-host:4242:1', lease_until = ? WHERE id = ?",
+        (dt.datetime.now().timestamp() - 1, key),
+    )
     assert j.claim(key, lease=60).owner == current_owner()  # the lease ran out
 
 
-def test_claim_takes_over_from_a_dead_process(tmp_path: Path) -> None:
+def test_claim_takes_over_from_a_dead_process(make_journal: MakeJournal, raw: Raw) -> None:
     child = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"],
         capture_output=True,
@@ -308,13 +310,13 @@ def test_claim_takes_over_from_a_dead_process(tmp_path: Path) -> None:
     assert owner_alive(f"{host}:{child.stdout.strip()}:another0.1") is None
     assert owner_alive(current_owner()) is True
     assert owner_alive("elsewhere:1:1") is None
-    j = Journal(tmp_path / "j.sqlite")
+    j = make_journal("j")
     key = _open(j)
-    with sqlite3.connect(tmp_path / "j.sqlite") as db:
-        db.execute(
-            "UPDATE operations SET owner = ?, lease_until = ? WHERE id = ?",
-            (dead, dt.datetime.now().timestamp() + 600, key),
-        )
+    raw(
+        j,
+        "UPDATE operations SET owner = ?, lease_until = ? WHERE id = ?",
+        (dead, dt.datetime.now().timestamp() + 600, key),
+    )
     assert not j.get("ID1").in_flight()
     assert j.claim(key, lease=60).owner == current_owner()
 
@@ -415,27 +417,25 @@ def test_sealed_columns_hold_no_personal_data(tmp_path: Path) -> None:
         Journal(path, key=key_from_text(generate_key()))
 
 
-def test_sealed_value_is_bound_to_its_place(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
+def test_sealed_value_is_bound_to_its_place(make_journal: MakeJournal, raw: Raw) -> None:
     key = key_from_text(generate_key())
-    j = Journal(path, key=key)
+    j = make_journal("j", key=key)
     _open(j, "ID1", {"who": "first"})
     _open(j, "ID2", {"who": "second"})
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "UPDATE operations SET payload = "
-            "(SELECT payload FROM operations WHERE id_operazione_comune = 'ID1') "
-            "WHERE id_operazione_comune = 'ID2'"
-        )
+    raw(
+        j,
+        "UPDATE operations SET payload = "
+        "(SELECT payload FROM operations WHERE id_operazione_comune = 'ID1') "
+        "WHERE id_operazione_comune = 'ID2'",
+    )
     with pytest.raises(ConfigurationError, match="does not open"):
         j.get("ID2")
 
 
-def test_key_cannot_be_added_to_a_clear_journal(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    Journal(path).close()
+def test_key_cannot_be_added_to_a_clear_journal(make_journal: MakeJournal) -> None:
+    make_journal("j").close()
     with pytest.raises(ConfigurationError, match="without encryption"):
-        Journal(path, key=os.urandom(32))
+        make_journal("j", key=os.urandom(32))
 
 
 def test_bad_keys_are_named_not_shown() -> None:
@@ -469,15 +469,19 @@ DAMAGE = [
 ]
 
 
+TYPED: Final = frozenset({"lease_until", "owner", "error_codes", "updated_at"})
+"""Damage PostgreSQL's column types refuse (only SQLite stores any value in any column)."""
+
+
 @pytest.mark.parametrize(("column", "value"), DAMAGE)
 def test_a_damaged_row_is_a_typed_error_naming_row_and_column(
-    tmp_path: Path, column: str, value: str
+    make_journal: MakeJournal, raw: Raw, backend: str, column: str, value: str
 ) -> None:
-    path = tmp_path / "j.sqlite"
-    j = Journal(path)
+    if backend == "postgresql" and (column in TYPED or not value.startswith("'")):
+        pytest.skip("PostgreSQL's column types refuse this damage")
+    j = make_journal("j")
     keys = [_open(j, ident) for ident in ("ID1", "ID2", "ID3")]
-    with sqlite3.connect(path) as db:
-        db.execute(f"UPDATE operations SET {column} = {value} WHERE id = ?", (keys[1],))  # noqa: S608
+    raw(j, f"UPDATE operations SET {column} = {value} WHERE id = ?", (keys[1],))  # noqa: S608
     with pytest.raises(CorruptJournalRecord) as info:
         j.get("ID2")
     exc = info.value
@@ -496,24 +500,22 @@ def test_a_damaged_row_is_a_typed_error_naming_row_and_column(
     assert [(e.row, e.field) for e in errors] == [(keys[1], column)]
 
 
-def test_a_damaged_attempt_names_its_number(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    j = Journal(path)
+def test_a_damaged_attempt_names_its_number(make_journal: MakeJournal, raw: Raw) -> None:
+    j = make_journal("j")
     key = _open(j)
     j.begin_attempt(key, kind="send", envelope=b"<x/>", id_operazione_comune="ID1", lease=60)
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE attempts SET started_at = 'then' WHERE operation = ?", (key,))
+    raw(j, "UPDATE attempts SET started_at = 'then' WHERE operation = ?", (key,))
     with pytest.raises(CorruptJournalRecord, match=r"attempts\[1\]\.started_at") as info:
         j.get_by_key(key)
     assert info.value.field == "attempts[1].started_at"
 
 
-def test_a_damaged_payload_does_not_break_an_idempotent_call(tmp_path: Path) -> None:
-    path = tmp_path / "j.sqlite"
-    j = Journal(path)
+def test_a_damaged_payload_does_not_break_an_idempotent_call(
+    make_journal: MakeJournal, raw: Raw
+) -> None:
+    j = make_journal("j")
     key = _open(j)
-    with sqlite3.connect(path) as db:
-        db.execute("UPDATE operations SET payload = 'no json' WHERE id = ?", (key,))
+    raw(j, "UPDATE operations SET payload = ? WHERE id = ?", (b"no json", key))
     with pytest.raises(CorruptJournalRecord, match="column payload") as info:
         j.open_operation(
             comune="058091",

@@ -97,7 +97,11 @@ class PostgresJournal(SqlJournal):
         self._connect_timeout = connect_timeout
         self._offset = 0.0
         super().__init__(key=key, durable=durable, busy_timeout=busy_timeout, id_marks=id_marks)
-        self._open_store(id_prefix, create=create)
+        try:
+            self._open_store(id_prefix, create=create)
+        except BaseException:
+            self.close()  # a refused store leaves no connection behind
+            raise
 
     @classmethod
     def _opened(
