@@ -5,6 +5,7 @@ program would."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ def make_journal(
     """``make_journal(name="journal", **options)``: the journal called ``name`` of this test
     (the same name opens the same store again)."""
     urls: dict[str, str] = {}
+    lock = threading.Lock()  # threads of one test open one store per name
     opened: list[SqlJournal] = []
     cluster = request.getfixturevalue("postgres") if backend == "postgresql" else None
 
@@ -37,10 +39,12 @@ def make_journal(
         if cluster is None:
             journal = Journal(tmp_path / f"{name}.sqlite", **options)
         else:
-            if name not in urls:
-                urls[name] = cluster.fresh_url(name)
+            with lock:
+                if name not in urls:
+                    urls[name] = cluster.fresh_url(name)
             journal = PostgresJournal(urls[name], **options)
-        opened.append(journal)
+        with lock:
+            opened.append(journal)
         return journal
 
     yield make

@@ -13,22 +13,29 @@ import datetime as dt
 import gc
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
 import sys
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConnectionLost
-from anpr_client.journal import Journal, RetryPolicy, State, journaled_call, resolve
+from anpr_client.journal import (
+    Journal,
+    RetryPolicy,
+    State,
+    journaled_call,
+    open_journal,
+    resolve,
+)
 from anpr_client.settings import RetrySettings, Timeouts
 from anpr_client.simulator import Fault, Person, Simulator, SimulatorConfig
 from anpr_client.simulator.identities import SimulatorPki
@@ -281,20 +288,44 @@ print("finished")
 """
 
 
-def test_sigkill_mid_call_then_pending_and_resolve(pki_dir: Path, tmp_path: Path) -> None:
+def _worker(tmp_path: Path, name: str) -> tuple[Path, dict[str, str]]:
+    """A folder of its own for a worker process (its working directory and temp), as on
+    another machine: workers share the journal's database and nothing else."""
+    own = tmp_path / name
+    (own / "tmp").mkdir(parents=True)
+    env = {**os.environ, "TMPDIR": str(own / "tmp"), "ANPR_ID_MARKS": str(own / "marks.sqlite")}
+    return own, env
+
+
+def _with_journal(settings_path: Path, journal: str, tmp_path: Path) -> Path:
+    """A copy of the simulator's settings whose journal is ``journal`` (a file or a URL)."""
+    text = settings_path.read_text(encoding="utf-8")
+    text = re.sub(r"(?m)^journal = .*$", lambda _: f"journal = {json.dumps(journal)}", text)
+    copy = settings_path.with_name("anpr-shared-journal.toml")
+    copy.write_text(text, encoding="utf-8")
+    return copy
+
+
+@pytest.mark.slow
+def test_sigkill_mid_call_then_pending_and_resolve(
+    pki_dir: Path, tmp_path: Path, location: Callable[[str], str], backend: str
+) -> None:
+    """A worker killed mid-call; another worker — another process in another folder (on
+    PostgreSQL: as on another machine) — lists and resolves what it left."""
     sim = _simulator(pki_dir, tmp_path / "state")
     try:
-        settings_path = sim.settings_path(B)
-        journal_path = sim.settings(B).journal
-        assert journal_path is not None
+        journal = location("shared")
+        settings_path = _with_journal(sim.settings_path(B), journal, tmp_path)
         person = next(_movers(sim))
         payload_file = tmp_path / "payload.json"
         payload_file.write_text(json.dumps(payload_5005(sim, person), default=str))
         # The simulator commits, then holds the answer: the client is killed meanwhile.
         sim.faults.inject(Fault("timeout_after_commit", operation="5005", seconds=5.0))
+        own, env = _worker(tmp_path, "worker-killed")
         child = subprocess.Popen(
             [sys.executable, "-c", _CHILD, str(settings_path), str(payload_file)],
-            cwd=ROOT,
+            cwd=own,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -309,18 +340,29 @@ def test_sigkill_mid_call_then_pending_and_resolve(pki_dir: Path, tmp_path: Path
         assert child.returncode == -signal.SIGKILL
         (applied,) = sim.ledger.operations(B, "5005")
 
-        env = {"ANPR_CONFIG": str(settings_path)}
-        runner = CliRunner()
-        shown = runner.invoke(_cli(), ["journal", "pending", "--json"], env=env)
-        assert shown.exit_code == 0, shown.output
+        own, env = _worker(tmp_path, "worker-resolving")
+        env["ANPR_CONFIG"] = str(settings_path)
+
+        def anpr(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-c", _ANPR, *args],
+                cwd=own,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        shown = anpr("journal", "pending", "--json")
+        assert shown.returncode == 0, shown.stderr
         (row,) = json.loads(shown.stdout)
         assert row["idOperazioneComune"] == applied.id_operazione_comune
         assert row["state"] == "sending"  # the crash left "may have reached ANPR"
         assert row["inFlight"] is False  # its process is gone
         assert row["mayHaveReachedAnpr"] is True
 
-        done = runner.invoke(_cli(), ["journal", "resolve", "--json"], env=env)
-        assert done.exit_code == 0, done.output
+        done = anpr("journal", "resolve", "--json")
+        assert done.returncode == 0, done.stderr
         (settled,) = json.loads(done.stdout)
         assert (settled["state"], settled["outcome"]) == ("resolved", "ok")
         assert settled["idOperazioneANPR"] == applied.id_operazione_anpr
@@ -331,13 +373,17 @@ def test_sigkill_mid_call_then_pending_and_resolve(pki_dir: Path, tmp_path: Path
         moved = sim.store.person(person.codice_fiscale)
         assert moved is not None
         assert moved.comune == B
-        again = runner.invoke(_cli(), ["journal", "pending", "--json"], env=env)
+        again = anpr("journal", "pending", "--json")
         assert json.loads(again.stdout) == []
-        record = Journal(journal_path).get(applied.id_operazione_comune)
+        with open_journal(journal) as j:
+            record = j.get(applied.id_operazione_comune)
         assert [a.state for a in record.attempts] == ["sending", "answered"]
     finally:
         assert sim.internal_errors == ()
         sim.close()
+
+
+_ANPR = "from anpr_client.cli.main import main; main()"
 
 
 def _cli() -> Any:

@@ -189,8 +189,13 @@ class PostgresJournal(SqlJournal):
     @staticmethod
     def _version(db: Any) -> int:
         """The schema step the database is at (0: no journal yet)."""
-        (table,) = db.execute("SELECT to_regclass('schema_version')").fetchone()
-        if table is None:
+        # The catalog read as a table (an MVCC snapshot), not to_regclass: the latter may answer
+        # from this session's cache, stale until it next takes a lock on the table.
+        found = db.execute(
+            "SELECT 1 FROM pg_catalog.pg_tables WHERE tablename = 'schema_version' "
+            "AND schemaname = current_schema()"
+        ).fetchone()
+        if found is None:
             return 0
         (version,) = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(version or 0)
