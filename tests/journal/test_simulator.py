@@ -384,9 +384,3 @@ def test_sigkill_mid_call_then_pending_and_resolve(
 
 
 _ANPR = "from anpr_client.cli.main import main; main()"
-
-
-def _cli() -> Any:
-    from anpr_client.cli.main import cli
-
-    return cli
