@@ -129,7 +129,8 @@ def pending(comune: str | None, config: Path | None, as_json: bool) -> None:
     """List operations whose outcome is not settled, oldest first."""
     corrupt: list[CorruptJournalRecord] = []
     with handle_errors(as_json):
-        records = _open(config).pending(comune=comune, errors=corrupt)
+        with _open(config) as j:
+            records = j.pending(comune=comune, errors=corrupt)
         if as_json:
             echo_json([_summary_json(r) for r in records])
             _exit_if_corrupt(corrupt)
@@ -156,7 +157,8 @@ def pending(comune: str | None, config: Path | None, as_json: bool) -> None:
 def show(ident: str, comune: str | None, config: Path | None, as_json: bool) -> None:
     """Show operation ID (its idOperazioneComune) with every attempt."""
     with handle_errors(as_json), _not_found_is_invalid(as_json):
-        record = _open(config).get(ident, comune=comune)
+        with _open(config) as j:
+            record = j.get(ident, comune=comune)
         if as_json:
             echo_json(record.to_json())
             return
@@ -220,8 +222,8 @@ def export(since: str, comune: str | None, no_content: bool, config: Path | None
     """Write operations created since DATE as JSON Lines (one operation per line)."""
     start = _since(since)
     corrupt: list[CorruptJournalRecord] = []
-    with handle_errors(False):
-        for record in _open(config).since(start, comune=comune, errors=corrupt):
+    with handle_errors(False), _open(config) as j:
+        for record in j.since(start, comune=comune, errors=corrupt):
             line = json.dumps(record.to_json(content=not no_content), ensure_ascii=False)
             click.echo(line)
     _exit_if_corrupt(corrupt)
