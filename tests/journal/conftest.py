@@ -59,7 +59,10 @@ def location(make_journal: MakeJournal) -> Callable[[str], str]:
     def where(name: str = "journal") -> str:
         journal = make_journal(name, id_marks=False)
         journal.close()
-        return journal.path.as_posix() if isinstance(journal, Journal) else journal.url
+        if isinstance(journal, Journal):
+            return journal.path.as_posix()
+        assert isinstance(journal, PostgresJournal)
+        return journal.url
 
     return where
 

@@ -16,8 +16,8 @@ def raw_sql(journal: SqlJournal, sql: str, args: tuple[Any, ...] = ()) -> list[t
     """Run ``sql`` (``?`` placeholders) on a connection of its own, committed; its rows."""
     if isinstance(journal, Journal):
         with sqlite3.connect(journal.path) as db:
-            cur = db.execute(sql, args)
-            return [tuple(r) for r in cur.fetchall()] if cur.description else []
+            found = db.execute(sql, args)
+            return [tuple(r) for r in found.fetchall()] if found.description else []
     assert isinstance(journal, PostgresJournal)
     import psycopg
 

@@ -19,7 +19,7 @@ from requests.structures import CaseInsensitiveDict
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConnectError, ConnectionLost, ReadTimeout
-from anpr_client.journal import Journal
+from anpr_client.journal import Repository
 from anpr_client.settings import (
     ApplicationIdentity,
     RetrySettings,
@@ -222,7 +222,7 @@ def _http(status: int, body: bytes, ctype: str = "text/xml; charset=utf-8") -> H
     return HttpResponse(status, CaseInsensitiveDict({"Content-Type": ctype}), body)
 
 
-def make_client(fake: FakeAnpr, journal: Journal, **retry: Any) -> Client:
+def make_client(fake: FakeAnpr, journal: Repository, **retry: Any) -> Client:
     return Client(settings(**retry), transport=fake.transport(), journal=journal)
 
 

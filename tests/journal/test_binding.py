@@ -16,6 +16,7 @@ import anpr_client.journal.reliable as reliable_module
 from anpr_client.errors.exceptions import ConnectionLost
 from anpr_client.journal import (
     Journal,
+    PostgresJournal,
     Repository,
     SqlJournal,
     State,
@@ -107,5 +108,9 @@ def test_each_journal_backend_is_a_repository(journal: SqlJournal) -> None:
     for name in Repository.__dict__:
         if not name.startswith("_"):
             assert hasattr(repository, name), name
-    expected = str(journal.path) if isinstance(journal, Journal) else redact_url(journal.url)
+    if isinstance(journal, Journal):
+        expected = str(journal.path)
+    else:
+        assert isinstance(journal, PostgresJournal)
+        expected = redact_url(journal.url)
     assert repository.location == expected

@@ -426,7 +426,7 @@ class SqlJournal:
         if self._marks is not None:
             self._marks.close()
 
-    def __enter__(self) -> SqlJournal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
