@@ -34,6 +34,7 @@ from .sql import SCHEMA_VERSION, SqlJournal
 
 __all__ = ["PostgresJournal", "redact_url"]
 
+_COMMIT_LEVELS: Final = frozenset({"on", "off", "local", "remote_write", "remote_apply"})
 _MIGRATION_LOCK: Final = 0x414E5052  # "ANPR": the advisory lock the schema steps run under
 _PASSWORD: Final = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
 _PASSWORD_PARAM: Final = re.compile(r"(?i)(password=)[^&\s]*")
@@ -96,6 +97,7 @@ class PostgresJournal(SqlJournal):
         self.url = url
         self._connect_timeout = connect_timeout
         self._offset = 0.0
+        self._durable_commit = "on"
         super().__init__(key=key, durable=durable, busy_timeout=busy_timeout, id_marks=id_marks)
         try:
             self._open_store(id_prefix, create=create)
@@ -135,6 +137,10 @@ class PostgresJournal(SqlJournal):
                 application_name="anpr-client journal",
             )
             conn.execute(f"SET lock_timeout = {int(self._busy_timeout * 1000)}")
+            (configured,) = conn.execute("SHOW synchronous_commit").fetchone()
+            # Durable commits keep the server's own level; the others need no flush (see
+            # _transaction). One setting per session: no extra statement per transaction.
+            conn.execute("SET synchronous_commit = off")
             before = time.time()
             (server,) = conn.execute("SELECT EXTRACT(EPOCH FROM clock_timestamp())").fetchone()
             after = time.time()
@@ -144,6 +150,9 @@ class PostgresJournal(SqlJournal):
                 setting="journal",
             ) from None
         self._offset = float(server) - (before + after) / 2
+        self._durable_commit = (
+            configured if configured in _COMMIT_LEVELS and configured != "off" else "on"
+        )
         return conn
 
     def _clock(self) -> float:
@@ -156,9 +165,19 @@ class PostgresJournal(SqlJournal):
 
     @contextlib.contextmanager
     def _transaction(self, db: Any, *, durable: bool) -> Iterator[None]:
-        """One server transaction; committed on exit (durable unless the server relaxes
-        ``synchronous_commit``), rolled back on an exception."""
+        """One server transaction, committed on exit, rolled back on an exception.
+
+        ``durable`` (the ``sending`` record, migrations, an accepted rollback): the commit
+        returns once it is on the server's disk, at the server's own ``synchronous_commit``
+        level (``on`` by default; e.g. ``remote_apply`` with a synchronous standby). The other
+        commits run at this session's ``off`` — the promise of SQLite's
+        ``synchronous=NORMAL``: they survive a crash of any process, and the next durable
+        commit flushes them with everything before it (the WAL is written in order), so an
+        id or a settlement is on disk before any request that follows it.
+        """
         with db.transaction():
+            if durable:
+                db.execute(f"SET LOCAL synchronous_commit = {self._durable_commit}")
             yield
 
     def _open_store(self, id_prefix: str | None, *, create: bool) -> None:
@@ -166,7 +185,7 @@ class PostgresJournal(SqlJournal):
             db = self._db
             try:
                 if self._version(db) != SCHEMA_VERSION:
-                    with db.transaction():
+                    with self._transaction(db, durable=True):
                         db.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
                         current = self._version(db)  # another worker may have moved it
                         if current == 0 and not create:
