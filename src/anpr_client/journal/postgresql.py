@@ -175,10 +175,16 @@ class PostgresJournal(SqlJournal):
         commit flushes them with everything before it (the WAL is written in order), so an
         id or a settlement is on disk before any request that follows it.
         """
-        with db.transaction():
-            if durable:
-                db.execute(f"SET LOCAL synchronous_commit = {self._durable_commit}")
+        # BEGIN and the commit level in one round trip (no parameters: a plain query string).
+        level = f"; SET LOCAL synchronous_commit = {self._durable_commit}" if durable else ""
+        db.execute("BEGIN" + level)
+        try:
             yield
+        except BaseException:
+            with contextlib.suppress(*self._errors):  # a broken connection has nothing to undo
+                db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def _open_store(self, id_prefix: str | None, *, create: bool) -> None:
         with self._lock:
