@@ -17,9 +17,18 @@ def pki() -> Pki:
     return shared_pki()
 
 
+@pytest.fixture(params=("sqlite", "postgresql"))
+def inbox_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test's inbox lives: a SQLite file, or a schema of the session's PostgreSQL
+    cluster (``postgres``, see ``tests/postgres.py``): the inbox suites run on both."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres").fresh_url("inbox"))
+    return str(tmp_path / "inbox.sqlite")
+
+
 @pytest.fixture
-def inbox(tmp_path: Path) -> Iterator[Inbox]:
-    with Inbox(tmp_path / "inbox.sqlite", durable=False) as box:
+def inbox(inbox_location: str) -> Iterator[Inbox]:
+    with Inbox(inbox_location, durable=False) as box:
         yield box
 
 
@@ -31,4 +40,4 @@ def receiver(pki: Pki, inbox: Inbox) -> NotificationReceiver:
 # The client tests' HTTPS loopback server (a stub ANPR for ``anpr notifications pull``).
 from tests.client.support import ca, loopback  # noqa: E402
 
-__all__ = ["ca", "inbox", "loopback", "pki", "receiver"]
+__all__ = ["ca", "inbox", "inbox_location", "loopback", "pki", "receiver"]

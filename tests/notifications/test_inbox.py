@@ -6,7 +6,10 @@ import datetime as dt
 import os
 import sqlite3
 import stat
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from lxml import etree
@@ -72,6 +75,55 @@ def test_invalid_rows_and_checkpoint_commit_together(inbox: Inbox) -> None:
     assert (row.event, row.last_error, row.raw) == (None, "no payload", b"<x/>")
     assert inbox.checkpoint("058091") == checkpoint
     assert inbox.checkpoint("other") == PullCheckpoint("other")
+
+
+def test_persists_across_reopening(inbox_location: str) -> None:
+    with Inbox(inbox_location) as box:
+        box.add(event("1"))
+        assert not box.add(event("1"))  # stored once
+    with Inbox(inbox_location) as box:  # reopened: nothing to create, nothing lost
+        assert [e.key for e in box.entries()] == [("N010", "1")]
+
+
+def test_shares_the_journals_database(postgres: Any) -> None:
+    """Journal and inbox in one PostgreSQL schema: the settings' journal URL serves both."""
+    from anpr_client.journal import PostgresJournal
+
+    url = postgres.fresh_url("shared")
+    with Inbox(url) as box:
+        box.add(event("1"))
+    PostgresJournal(url, id_marks=False).close()  # created after the inbox: both coexist
+    settings = Settings(codice_istat="058091", journal=url)
+    with Inbox.from_settings(settings) as box:
+        assert (box.url, box.path) == (url, None)
+        assert box.count() == 1
+    with Inbox(url.replace("user=anpr", "user=anpr&password=s3cret")) as same:
+        assert "s3cret" not in repr(same)  # trust auth: the password is not checked
+
+
+def test_two_processes_write_one_postgresql_inbox(postgres: Any, tmp_path: Path) -> None:
+    """Receivers on two machines: each push stored once, none lost, whoever stores it."""
+    url = postgres.fresh_url("two")
+    Inbox(url).close()
+    script = (
+        "import sys\n"
+        "from anpr_client.notifications import Inbox\n"
+        "from tests.notifications.test_inbox import event\n"
+        "with Inbox(sys.argv[1]) as box:\n"
+        "    new = sum(box.add(event(str(i))) for i in range(200))\n"
+        "print(new)\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, url], cwd=root, stdout=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    added = [int(p.communicate(timeout=120)[0]) for p in procs]
+    assert sum(added) == 200  # every key stored by exactly one of them
+    with Inbox(url) as box:
+        assert box.count() == 200
 
 
 def test_persists_across_reopening_with_private_permissions(tmp_path: Path) -> None:

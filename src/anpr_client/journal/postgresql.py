@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar, Final, Literal
 
+from .._postgres import placeholders, psycopg_module, redact_url, server_message
 from ..errors.exceptions import ConfigurationError
 from .sql import SCHEMA_VERSION, SqlJournal
 
@@ -36,27 +36,6 @@ __all__ = ["PostgresJournal", "redact_url"]
 
 _COMMIT_LEVELS: Final = frozenset({"on", "off", "local", "remote_write", "remote_apply"})
 _MIGRATION_LOCK: Final = 0x414E5052  # "ANPR": the advisory lock the schema steps run under
-_PASSWORD: Final = re.compile(r"(://[^:/@?#]*:)[^@/?#]*@")
-_PASSWORD_PARAM: Final = re.compile(r"(?i)(password=)[^&\s]*")
-
-
-def redact_url(url: str) -> str:
-    """``url`` with its password (``user:secret@`` or ``?password=``) replaced by ``***``."""
-    return _PASSWORD_PARAM.sub(r"\1***", _PASSWORD.sub(r"\1***@", url))
-
-
-def _psycopg() -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise ConfigurationError(
-            'a PostgreSQL journal needs psycopg: pip install "anpr-client[postgresql]"',
-            setting="journal",
-            rule="the postgresql extra",
-        ) from None
-    return psycopg
-
-
 class PostgresJournal(SqlJournal):
     """The operation journal in a PostgreSQL database (see the module docstring); implements
     :class:`~anpr_client.journal.repository.Repository`.
@@ -92,7 +71,7 @@ class PostgresJournal(SqlJournal):
         id_marks: str | os.PathLike[str] | Literal[False] | None = None,
         connect_timeout: float = 10.0,
     ):
-        self._psycopg = _psycopg()
+        self._psycopg = psycopg_module("journal", "a PostgreSQL journal")
         type(self)._errors = (self._psycopg.Error,)
         self.url = url
         self._connect_timeout = connect_timeout
@@ -146,7 +125,7 @@ class PostgresJournal(SqlJournal):
             after = time.time()
         except psycopg.Error as exc:
             raise ConfigurationError(
-                f"cannot open the journal {self.location!r}: {_message(exc, self.url)}",
+                f"cannot open the journal {self.location!r}: {server_message(exc, self.url)}",
                 setting="journal",
             ) from None
         self._offset = float(server) - (before + after) / 2
@@ -161,7 +140,7 @@ class PostgresJournal(SqlJournal):
         return time.time() + self._offset
 
     def _sql(self, statement: str) -> str:
-        return _placeholders(statement)
+        return placeholders(statement)
 
     @contextlib.contextmanager
     def _transaction(self, db: Any, *, durable: bool) -> Iterator[None]:
@@ -206,7 +185,7 @@ class PostgresJournal(SqlJournal):
             except self._psycopg.Error as exc:
                 raise ConfigurationError(
                     f"{self.location!r} is not a usable anpr-client journal: "
-                    f"{_message(exc, self.url)}",
+                    f"{server_message(exc, self.url)}",
                     setting="journal",
                 ) from None
         self._take_meta(meta)
@@ -224,22 +203,3 @@ class PostgresJournal(SqlJournal):
             return 0
         (version,) = db.execute("SELECT MAX(version) FROM schema_version").fetchone()
         return int(version or 0)
-
-
-_QMARK: Final = re.compile(r"'[^']*'|\?")
-
-
-def _placeholders(statement: str, _cache: dict[str, str] = {}) -> str:  # noqa: B006
-    """``?`` placeholders (outside quoted literals) as psycopg's ``%s``."""
-    done = _cache.get(statement)
-    if done is None:
-        done = _cache[statement] = _QMARK.sub(
-            lambda m: "%s" if m.group() == "?" else m.group().replace("%", "%%"), statement
-        )
-    return done
-
-
-def _message(exc: BaseException, url: str) -> str:
-    """The server's message, without the URL's password should it be quoted."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return redact_url(text).replace(url, redact_url(url))
