@@ -152,13 +152,18 @@ def free_port() -> int:
 @dataclass(frozen=True)
 class SettingsFiles:
     path: Path
-    store: Path
+    store: Path | str
 
 
 def write_settings(
-    pki: Pki, directory: Path, *, keys: tuple[Identity, ...] | None = None
+    pki: Pki,
+    directory: Path,
+    *,
+    keys: tuple[Identity, ...] | None = None,
+    store: str | None = None,
 ) -> SettingsFiles:
-    """An anpr.toml whose [notifications] table names PKCS#12 keys and the ANPR CA."""
+    """An anpr.toml whose [notifications] table names PKCS#12 keys and the ANPR CA; its
+    ``store`` is ``directory/inbox.sqlite`` unless given (a file or a PostgreSQL URL)."""
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "anpr-ca.pem").write_bytes(pki.anpr_ca.cert_pem())
     tables = []
@@ -167,16 +172,16 @@ def write_settings(
         tables.append(
             f'[[notifications.decrypt_keys]]\npkcs12 = "{p12}"\npassword_env = "ANPR_TEST_P12"\n'
         )
-    store = directory / "inbox.sqlite"
+    where: Path | str = store if store is not None else directory / "inbox.sqlite"
     path = directory / "anpr.toml"
     path.write_text(
-        f'codice_istat = "{pki.istat}"\n\n[notifications]\nstore = "{store}"\n'
+        f'codice_istat = "{pki.istat}"\n\n[notifications]\nstore = {json.dumps(str(where))}\n'
         f'anpr_ca = "{directory / "anpr-ca.pem"}"\n'
         f"signer_subjects = {json.dumps(list(anpr_signer_pin(pki).subjects))}\n\n"
         + "\n".join(tables),
         encoding="utf-8",
     )
-    return SettingsFiles(path, store)
+    return SettingsFiles(path, where)
 
 
 @dataclass

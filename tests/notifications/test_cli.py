@@ -47,8 +47,8 @@ def fixture_n031() -> bytes:
 HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 
 
-def test_serve_over_http_then_stop(pki: Pki, tmp_path: Path) -> None:
-    files = write_settings(pki, tmp_path)
+def test_serve_over_http_then_stop(pki: Pki, tmp_path: Path, inbox_location: str) -> None:
+    files = write_settings(pki, tmp_path, store=inbox_location)
     with serve(files.path) as served:
         process, port = served.process, served.port
         url = f"http://127.0.0.1:{port}/"
@@ -82,9 +82,9 @@ def test_serve_over_https(pki: Pki, tmp_path: Path) -> None:
 
 
 def test_inbox_lists_type_operation_cf_and_state(
-    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    pki: Pki, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, inbox_location: str
 ) -> None:
-    files = write_settings(pki, tmp_path)
+    files = write_settings(pki, tmp_path, store=inbox_location)
     with Inbox(files.store) as box:
         make_receiver(pki, box).receive(signed_request(pki))
     runner = CliRunner()
