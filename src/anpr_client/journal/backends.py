@@ -1,18 +1,24 @@
-"""Which journal a location names: a SQLite file (a path) or a PostgreSQL database (a
-``postgresql://`` URL). The one place that chooses; settings, client and ``anpr journal``
-all go through :func:`open_journal`.
+"""The public entry point to a journal of either backend: :func:`open_journal` takes a SQLite
+file (a path) or a PostgreSQL database (a ``postgresql://`` URL). Importing this module
+registers both backends; each says which locations it takes (``_accepts``), and
+:meth:`SqlJournal.at <anpr_client.journal.sql.SqlJournal.at>` — which the settings, the client
+and ``anpr journal`` go through — asks them.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from pathlib import Path
+from typing import Final
 
-from ..settings import is_database_url
+from .postgresql import PostgresJournal
 from .sql import SqlJournal
+from .sqlite import Journal
 
 __all__ = ["open_journal"]
+
+_REGISTERED: Final = (Journal, PostgresJournal)
+"""The backends :meth:`SqlJournal.at` chooses from (importing them registers them)."""
 
 
 def open_journal(
@@ -32,10 +38,4 @@ def open_journal(
     :param env: the environment to read (default: ``os.environ``).
     :param create: ``False``: a missing journal is an error instead of a new one.
     """
-    if is_database_url(location):
-        from .postgresql import PostgresJournal
-
-        return PostgresJournal.open(str(location), secret=secret, env=env, create=create)
-    from .sqlite import Journal
-
-    return Journal.open(Path(location), secret=secret, env=env, create=create)
+    return SqlJournal.at(location, secret=secret, env=env, create=create)

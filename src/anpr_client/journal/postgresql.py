@@ -30,12 +30,15 @@ from typing import Any, ClassVar, Final, Literal
 
 from .._postgres import placeholders, psycopg_module, redact_url, server_message
 from ..errors.exceptions import ConfigurationError
+from ..settings import is_database_url
 from .sql import SCHEMA_VERSION, SqlJournal
 
 __all__ = ["PostgresJournal", "redact_url"]
 
 _COMMIT_LEVELS: Final = frozenset({"on", "off", "local", "remote_write", "remote_apply"})
 _MIGRATION_LOCK: Final = 0x414E5052  # "ANPR": the advisory lock the schema steps run under
+
+
 class PostgresJournal(SqlJournal):
     """The operation journal in a PostgreSQL database (see the module docstring); implements
     :class:`~anpr_client.journal.repository.Repository`.
@@ -94,6 +97,10 @@ class PostgresJournal(SqlJournal):
         id_marks: Path | Literal[False],
     ) -> PostgresJournal:
         return cls(location, key=key, create=create, id_marks=id_marks)
+
+    @classmethod
+    def _accepts(cls, location: str | os.PathLike[str]) -> bool:
+        return is_database_url(location)
 
     @property
     def location(self) -> str:

@@ -183,6 +183,10 @@ _NEXT_ATTEMPT: Final = (
 )
 
 
+_BACKENDS: list[type[SqlJournal]] = []
+"""Every backend (each subclass of :class:`SqlJournal` registers itself when defined)."""
+
+
 class SqlJournal:
     """The journal over one SQL database (see the module docstring); a backend subclass
     supplies :meth:`_connect`, :meth:`_transaction` and :meth:`_open_store`.
@@ -238,8 +242,6 @@ class SqlJournal:
         Raises :class:`~anpr_client.errors.ConfigurationError` when the settings switch the
         journal off.
         """
-        from .backends import open_journal
-
         location = settings.journal_path
         if location is None:
             where = f" {str(settings.source)!r}" if settings.source is not None else ""
@@ -248,7 +250,31 @@ class SqlJournal:
                 "ANPR_JOURNAL=off)",
                 setting="journal",
             )
-        return open_journal(location, secret=secret, env=env, create=create)
+        return SqlJournal.at(location, secret=secret, env=env, create=create)
+
+    @staticmethod
+    def at(
+        location: str | os.PathLike[str],
+        *,
+        secret: Callable[[str], str] | None = None,
+        env: Mapping[str, str] | None = None,
+        create: bool = True,
+    ) -> SqlJournal:
+        """The journal at ``location``, opened by the backend that takes it (a database URL:
+        PostgreSQL; anything else: a SQLite file), as :meth:`open` does."""
+        for backend in _BACKENDS:  # each takes what the others do not (a URL, or a path)
+            if backend._accepts(location):
+                return backend.open(location, secret=secret, env=env, create=create)
+        raise ConfigurationError(f"no journal backend takes {location!r}", setting="journal")
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        _BACKENDS.append(cls)
+
+    @classmethod
+    def _accepts(cls, location: str | os.PathLike[str]) -> bool:
+        """Whether ``location`` names a store of this backend."""
+        raise NotImplementedError
 
     @classmethod
     def open(

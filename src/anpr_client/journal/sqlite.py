@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import ClassVar, Final, Literal
 
 from ..errors.exceptions import ConfigurationError
-from ..settings import default_journal_path
+from ..settings import default_journal_path, is_database_url
 from .sql import SCHEMA_VERSION, SqlJournal
 
 __all__ = ["SCHEMA_VERSION", "Journal"]
@@ -124,6 +124,10 @@ class Journal(SqlJournal):
         id_marks: Path | Literal[False],
     ) -> Journal:
         return cls(location, key=key, create=create, id_marks=id_marks)
+
+    @classmethod
+    def _accepts(cls, location: str | os.PathLike[str]) -> bool:
+        return not is_database_url(location)
 
     @property
     def location(self) -> str:
