@@ -1,9 +1,10 @@
 """The journal's interface: what the reliable call, ``resolve`` and ``anpr journal`` need from
 a store of operations, whatever keeps them.
 
-:class:`~anpr_client.journal.sqlite.Journal` (one SQLite file) implements it; a second backend
-(a database server shared by workers on several machines) implements the same methods with the
-same guarantees, and every caller works with it unchanged:
+:class:`~anpr_client.journal.sqlite.Journal` (one SQLite file) and
+:class:`~anpr_client.journal.postgresql.PostgresJournal` (a database server shared by workers on
+several machines) implement it with the same statements (:mod:`.sql`) and the same guarantees,
+and every caller works with either unchanged:
 
 - each method is **one atomic change** (a transaction): an operation's state, its attempt and
   its settlement move together or not at all, and every move obeys
@@ -21,8 +22,9 @@ same guarantees, and every caller works with it unchanged:
   kept outside the store) went back in time: :meth:`Repository.allocate_id` raises
   :class:`~anpr_client.errors.JournalRolledBack` until :meth:`Repository.accept_rollback`
   moves the counter past the mark; :meth:`Repository.rollbacks` lists what it sees;
-- :meth:`Repository.claim` is a compare-and-set on the operation's owner
-  (:mod:`.ownership`): two live processes never drive one operation;
+- :meth:`Repository.claim` is a compare-and-set on the operation's owner and its **lease**
+  (:mod:`.ownership`): two live processes never drive one operation, and one whose holder
+  died — on any machine — is taken over once the lease has run out (on the store's clock);
 - content columns may be sealed (:mod:`.sealing`): a record read without the key has
   ``sealed`` set and its personal data left out;
 - a stored row that cannot be read is a :class:`~anpr_client.errors.CorruptJournalRecord`
