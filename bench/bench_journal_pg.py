@@ -170,7 +170,7 @@ def main() -> None:
                 print("\nratios (CPU time | wall time):")
                 for a, b in ((lite, none), (pg, none), (pg, lite)):
                     print(
-                        f"  {a} / {b}: {med_cpu[a] / med_cpu[none if b == none else b]:.3f} | "
+                        f"  {a} / {b}: {med_cpu[a] / med_cpu[b]:.3f} | "
                         f"{med_wall[a] / med_wall[b]:.3f}"
                     )
                 print(
