@@ -116,6 +116,9 @@ class OperationRecord:
     elapsed: float | None = None
     sealed: bool = False
     """The content columns are encrypted and were not opened (no key given)."""
+    clock_offset: float = field(default=0.0, repr=False, compare=False)
+    """How far the store's clock (the one leases are compared with: a database server's)
+    was ahead of this machine's when the record was read."""
     attempts: tuple[Attempt, ...] = ()
 
     @property
@@ -130,7 +133,7 @@ class OperationRecord:
         if alive is False:
             return False
         lease = self.lease_until or 0.0
-        return lease > (time.time() if now is None else now)
+        return lease > (time.time() + self.clock_offset if now is None else now)
 
     def to_json(self, *, content: bool = True) -> dict[str, Any]:
         """JSON-ready; ``content=False`` leaves out personal data (payload, bytes, texts)."""

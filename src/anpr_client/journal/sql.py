@@ -1086,6 +1086,7 @@ class SqlJournal:
             resolution=row.read("resolution", _optional_text, resolution),
             elapsed=row.read("elapsed", _optional_number, elapsed),
             sealed=self.encrypted and self._sealer is None,
+            clock_offset=self._clock() - time.time(),
             attempts=attempts,
         )
 
