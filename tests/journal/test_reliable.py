@@ -6,6 +6,7 @@ journal says happened.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from anpr_client.errors.exceptions import (
 )
 from anpr_client.journal import RetryPolicy, SqlJournal, State, journaled_call, resolve
 from anpr_client.transport import HttpRequest, HttpResponse, MockTransport
-from tests.journal.stores import MakeJournal
+from tests.journal.stores import MakeJournal, Raw
 from tests.journal.support import (
     COMUNE,
     SOAP,
@@ -236,6 +237,38 @@ def test_unknown_outcome_is_left_for_resolve(journal: SqlJournal) -> None:
     assert fake.applied == {(COMUNE, ident): 1}
     assert _sent_ids(fake) == [ident] * 5
     assert journal.pending() == []
+
+
+def test_a_worker_lost_on_another_machine_is_taken_over_after_its_lease(
+    journal: SqlJournal, raw: Raw
+) -> None:
+    """The operation's holder is a worker of another machine that died mid-send: nothing
+    here can see its process, so resolve leaves it alone while the lease runs, and settles
+    it (a replay with the same id, applied once) as soon as the lease has run out."""
+    fake = FakeAnpr(script=["lose"] * 4)
+    client = make_client(fake, journal)
+    with pytest.raises(ConnectionLost):
+        client.call("5005", payload_5005())
+    (record,) = journal.pending()
+    ident = record.id_operazione_comune
+    now = journal._clock()  # the store's clock (a database server's on PostgreSQL)
+    raw(
+        journal,
+        "UPDATE operations SET state = 'sending', owner = ?, lease_until = ? WHERE id = ?",
+        ("worker-7.other-machine:4242:boot.1", now + 1.5, record.key),
+    )
+    held = journal.get(ident)
+    assert held.in_flight()
+    with pytest.raises(JournalError, match="another process"):
+        resolve(client, journal, held, sleep=no_sleep)
+    assert fake.applied == {(COMUNE, ident): 1}  # nothing sent meanwhile
+    while journal._clock() <= now + 1.5:
+        time.sleep(0.1)
+    assert not journal.get(ident).in_flight()
+    done = resolve(client, journal, journal.get(ident), sleep=no_sleep)
+    assert (done.record.state, done.record.outcome) == (State.RESOLVED, "ok")
+    assert done.record.owner is None
+    assert fake.applied == {(COMUNE, ident): 1}  # applied once, never twice
 
 
 def test_interruption_is_recorded_as_unknown(journal: SqlJournal) -> None:
