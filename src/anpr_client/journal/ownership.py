@@ -131,8 +131,10 @@ def owner_alive(owner: str) -> bool | None:
     if host != socket.gethostname():
         return None
     boot, _, start = token.rpartition(".")
-    if boot != _boot_id():
+    if boot and boot != _boot_id():
         return None  # another boot, or another machine with our host name
+    # No boot tag: an owner written by 0.3 or by a system without one; judged by its pid and
+    # start time alone, as 0.3 did.
     if pid == os.getpid():
         return start == (_start_token(pid) or "") or None
     found = _start_token(pid)
