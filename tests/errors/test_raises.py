@@ -38,7 +38,7 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.cli.notifications", "UsageError"): "the command line's own protocol",
     ("anpr_client.models", "ValueError"): "caught by the converter, reported as ProtocolError",
     ("anpr_client.journal.ids", "ValueError"): "guard: counters come from the journal itself",
-    ("anpr_client.journal.sqlite", "TypeError"): "caught by _Row.read, as CorruptJournalRecord",
+    ("anpr_client.journal.sql", "TypeError"): "caught by _Row.read, as CorruptJournalRecord",
     ("anpr_client.soap.codec", "TypeError"): "caught by the encoder, reported as a Violation",
     ("anpr_client.validation.report", "IsADirectoryError"): "caught, as ConfigurationError",
     ("anpr_client.errors.catalogue._official", "ValueError"): "caught, as ConfigurationError",

@@ -21,6 +21,7 @@ the store (:mod:`.marks`) turn a restored or copied journal into
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 import os
@@ -187,7 +188,7 @@ _BACKENDS: list[type[SqlJournal]] = []
 """Every backend (each subclass of :class:`SqlJournal` registers itself when defined)."""
 
 
-class SqlJournal:
+class SqlJournal(abc.ABC):
     """The journal over one SQL database (see the module docstring); a backend subclass
     supplies :meth:`_connect`, :meth:`_transaction` and :meth:`_open_store`.
 
@@ -272,9 +273,9 @@ class SqlJournal:
         _BACKENDS.append(cls)
 
     @classmethod
+    @abc.abstractmethod
     def _accepts(cls, location: str | os.PathLike[str]) -> bool:
         """Whether ``location`` names a store of this backend."""
-        raise NotImplementedError
 
     @classmethod
     def open(
@@ -304,6 +305,7 @@ class SqlJournal:
         return journal
 
     @classmethod
+    @abc.abstractmethod
     def _opened(
         cls,
         location: Any,
@@ -313,23 +315,22 @@ class SqlJournal:
         id_marks: Path | Literal[False],
     ) -> Self:
         """The backend's journal at ``location`` (its constructor, for :meth:`open`)."""
-        raise NotImplementedError
 
     # ------------------------------------------------------------------ backend hooks
 
     @property
+    @abc.abstractmethod
     def location(self) -> str:
         """Where the operations are kept, for messages."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _connect(self) -> Any:
         """A new DB-API connection in autocommit mode (transactions are explicit)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def _transaction(self, db: Any, *, durable: bool) -> Any:
         """A context manager: one write transaction, committed on exit (flushed to disk when
         ``durable``), rolled back on an exception."""
-        raise NotImplementedError
 
     def _sql(self, statement: str) -> str:
         """``statement`` in the backend's placeholder style (``?`` as written here)."""
