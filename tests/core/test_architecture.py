@@ -270,7 +270,9 @@ _DOC_PATH = re.compile(r"`?((?:[a-z_]+/)+(?:[a-z_]+\.py)?|[a-z_]+\.py)`?")
 
 
 def _architecture_paths(text: str) -> set[str]:
-    return {m.group(1) for m in _DOC_PATH.finditer(text) if "/" in m.group(1) or ".py" in m.group(1)}
+    return {
+        m.group(1) for m in _DOC_PATH.finditer(text) if "/" in m.group(1) or ".py" in m.group(1)
+    }
 
 
 def _exists_somewhere(name: str) -> bool:
