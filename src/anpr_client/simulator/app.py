@@ -409,7 +409,7 @@ class SimulatorApp:
         if ok.branch is None:
             value: dict[str, Any] = {"testataRisposta": testata, **ok.content}
         else:
-            value = {ok.branch: {"testataRisposta": testata, **ok.content}}
+            value = {ok.branch: {"testataRisposta": testata, **ok.content}, **ok.beside}
         element = self._encode(operation, value)
         mtom: list[tuple[etree._Element, str]] = []
         for local, content_type in ok.mtom:

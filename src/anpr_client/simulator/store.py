@@ -28,7 +28,7 @@ import dataclasses
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -58,6 +58,21 @@ __all__ = ["Certificate", "ComuneInfo", "Registry", "Residence"]
 _PERSON_IDS: Final = 300_000_001
 _HOUSEHOLD_IDS: Final = 500_000_001
 _PROCEDURE_IDS: Final = 900_000_001
+_PERSON_AMENDABLE: Final = frozenset(
+    {
+        "surname",
+        "name",
+        "sex",
+        "birth_date",
+        "birth_comune",
+        "birth_state",
+        "birth_place_name",
+        "birth_province",
+        "citizenship",
+        "marital_status",
+    }
+)
+"""The columns of a person's own data that 5008 and 5014 correct."""
 _BY_HEAD: Final = "ORDER BY CAST(relation AS INTEGER), id"
 _REGISTERED: Final = "status IN ('resident', 'aire')"
 """The persons who belong to a household (:data:`.household.REGISTERED`)."""
@@ -690,6 +705,94 @@ class Registry:
                 (since.isoformat(), operation, eldest.id),
             )
 
+    def amend_person(
+        self, person: Person, changes_: Mapping[str, Any], *, operation: str | None
+    ) -> Person:
+        """Correct a person's own data in place (5008, 5014): ``changes_`` by
+        :data:`_PERSON_AMENDABLE` column (``surname``, ``birth_place_name``…); logged, so an
+        annulment restores it."""
+        unknown = set(changes_) - _PERSON_AMENDABLE
+        if unknown:
+            raise ValueError(f"not a correctable person column: {sorted(unknown)}")
+        values = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in changes_.items()}
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", person.id)
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            conn.execute(
+                f"UPDATE persons SET {assignments}, updated_by = ? WHERE id = ?",  # noqa: S608
+                (*values.values(), operation, person.id),
+            )
+        return self._reread(person)
+
+    def relocate_household(
+        self,
+        household_id: str,
+        address: Address,
+        *,
+        comune: str,
+        since: dt.date,
+        operation: str | None,
+    ) -> Household:
+        """A whole household moves to ``address`` in ``comune`` (its own, or another one's:
+        a transfer) from ``since`` (5001 ``tipoMutazione`` 4): its record stays, each member's
+        residence closes and reopens there."""
+        household = self.household(household_id)
+        assert household is not None
+        reason = "change" if comune == household.comune else "transfer"
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "family", household_id)
+            conn.execute(
+                "UPDATE families SET comune = ?, address_kind = ?, cap = ?, street_kind = ?, "
+                "street_name = ?, house_number = ?, since = ? WHERE id = ?",
+                (
+                    comune,
+                    address.kind,
+                    address.cap,
+                    address.street_kind,
+                    address.street_name,
+                    address.house_number,
+                    since.isoformat(),
+                    household_id,
+                ),
+            )
+            for member in household.members:
+                changes.remember(conn, operation, "person", member.id)
+                _close_residence(conn, member.id, since)
+                _open_residence(
+                    conn, member.id, comune, household_id, since.isoformat(), reason, operation
+                )
+                conn.execute(
+                    "UPDATE persons SET comune = ?, updated_by = ? WHERE id = ?",
+                    (comune, operation, member.id),
+                )
+        moved = self.household(household_id)
+        assert moved is not None
+        return moved
+
+    def restart_residence(
+        self, person: Person, since: dt.date, *, operation: str | None
+    ) -> Household:
+        """Correct the date the residence of ``person``'s household began (5014
+        ``richiestaRettifica101``): the household's ``dataDecorrenzaResidenza`` and the open
+        residence of each member."""
+        assert person.household_id is not None
+        household = self.household(person.household_id)
+        assert household is not None
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "family", household.id)
+            conn.execute(
+                "UPDATE families SET since = ? WHERE id = ?", (since.isoformat(), household.id)
+            )
+            for member in household.members:
+                changes.remember(conn, operation, "person", member.id)
+                conn.execute(
+                    "UPDATE residences SET since = ? WHERE person_id = ? AND until IS NULL",
+                    (since.isoformat(), member.id),
+                )
+        corrected = self.household(household.id)
+        assert corrected is not None
+        return corrected
+
     @staticmethod
     def _retire_if_empty(conn: sqlite3.Connection, household_id: str) -> None:
         left = conn.execute(
@@ -930,6 +1033,12 @@ class Registry:
         same persons or households: while there are any, it cannot be annulled (EN077)."""
         with self._db.read() as conn:
             return changes.later_changes(conn, operation)
+
+    def changed_columns(self, operation: str, person_id: str) -> set[str]:
+        """The columns of person ``person_id`` that ``operation`` changed and that still hold
+        its values (:func:`.changes.changed_columns`)."""
+        with self._db.read() as conn:
+            return changes.changed_columns(conn, operation, "person", person_id)
 
     def annul(self, operation: str, *, by: str) -> list[Change]:
         """Restore everything ``operation`` changed as it was before it (the annulment ``by``)."""

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Final
 
 from .aire import change_aire, register_aire_birth, register_aire_other
-from .annulment import annul_cancellation, annul_registration
+from .annulment import annul_cancellation, annul_change, annul_registration
 from .base import Handler
 from .cancellation import (
     archive_cohabitation,
@@ -24,6 +24,8 @@ from .connection import test_connection
 from .consultation import find_parents, look_up_citizen, operation_answer, operation_state
 from .extraction import asynchronous_request
 from .mutation import change_residence
+from .mutation_household import change_household
+from .mutation_record import change_record, correct_data
 from .procedures import manage_procedure
 from .reference_tables import download_table
 from .registration import register_birth, register_cohabitation, register_for_other_reasons
@@ -48,7 +50,11 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "3003": operation_answer,
         "3007": operation_state,
         "4005": asynchronous_request,
+        "5001": change_household,
         "5005": change_residence,
+        "5008": change_record,
+        "5012": annul_change,
+        "5014": correct_data,
         "6001": issue_certificate,
         "7001": download_table,
         "A001": register_aire_birth,
