@@ -296,3 +296,5 @@ def test_an_ok_beside_other_elements_stays_ok(settings: Settings) -> None:
     assert result.outcome == "Risposta5021"
     assert result.value["tipoMutazione"] == "12"
     assert result.value["Risposta_Comune"]["testataRisposta"]["esitoOperazione"] == "0000"
+    assert result.id_operazione_anpr == "4415021"
+    assert result.esito_operazione == "0000"

@@ -278,6 +278,10 @@ class Binding:
         elif len(decoded) == 1 and branches:
             ((outcome, value),) = branches.items()
         header = value.get("testataRisposta") or {}
+        if not header and len(branches) == 1:
+            # The branch's testata names the answer also when the branch has siblings (5014's
+            # tipoRispostaRettifica): its id and echo are read from there.
+            header = next(iter(branches.values())).get("testataRisposta") or {}
         if request is not None and isinstance(header, Mapping):
             sent = request.header if isinstance(request, PreparedRequest) else request
             check_echo(sent, header, operation=op.code)
