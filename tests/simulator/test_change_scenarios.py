@@ -170,7 +170,7 @@ def test_a_changed_surname_is_seen_and_a_changed_citizenship_can_be_annulled(
 ) -> None:
     sim = anpr_simulator
     (person,) = _unused(sim, A)
-    payload = {
+    payload: dict[str, Any] = {
         "generalitaPerRicerca": {
             "codiceFiscale": {"codFiscale": person.codice_fiscale},
             "cognome": person.surname,
