@@ -121,7 +121,7 @@ def annul_5012(result: Result[Any], person: Person, service: str) -> dict[str, A
 
 
 def test_the_composition_names_a_family_of_the_comune(sim: Simulator, client_a: Client) -> None:
-    head, other, *_ = family(sim)
+    head, *_ = family(sim)
     (milanese, *_) = family(sim, B, size=1)
     assert refused(client_a, "5001", composition(None, (head, "1"))) == ("EF028",)
     assert refused(client_a, "5001", composition("999999999", (head, "1"))) == ("EF002",)
