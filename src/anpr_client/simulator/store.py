@@ -908,6 +908,41 @@ class Registry:
             ).fetchone()
         return None if row is None else _procedure(row)
 
+    def procedures(
+        self, comune: str, *, anpr_id: str | None = None, person: Person | None = None
+    ) -> list[Procedure]:
+        """The Comune's procedures, open or closed (3004): the one numbered ``anpr_id`` by
+        ANPR, or those ``person`` is a subject of."""
+        clauses, args = ["p.comune = ?"], [comune]
+        if anpr_id is not None:
+            clauses.append("p.id = ?")
+            args.append(anpr_id)
+        if person is not None:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(p.subjects) s WHERE s.value = ?)")
+            args.append(person.id)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT p.* FROM procedures p WHERE {' AND '.join(clauses)} ORDER BY p.id",  # noqa: S608
+                args,
+            ).fetchall()
+        return [_procedure(r) for r in rows]
+
+    def procedure_kind(self, procedure_id: str) -> str | None:
+        """The ``tipoOperazione`` the procedure's last 1014 was sent with (3004 answers it)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT kind FROM procedure_kinds WHERE procedure_id = ?", (procedure_id,)
+            ).fetchone()
+        return None if row is None else str(row["kind"])
+
+    def set_procedure_kind(self, procedure_id: str, kind: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO procedure_kinds (procedure_id, kind) VALUES (?, ?) "
+                "ON CONFLICT (procedure_id) DO UPDATE SET kind = excluded.kind",
+                (procedure_id, kind),
+            )
+
     def open_procedures(self, person: Person) -> list[Procedure]:
         """The open procedures (of any Comune) ``person`` is a subject of."""
         with self._db.read() as conn:
@@ -1004,20 +1039,49 @@ class Registry:
             ).fetchall()
         return {r["number"]: r["description"] for r in rows}
 
-    def add_electoral_section(self, istat: str, number: str, description: str = "") -> None:
-        """Add (or describe again) an electoral section of the Comune."""
+    def add_electoral_section(
+        self,
+        istat: str,
+        number: str,
+        description: str = "",
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add (or describe again) an electoral section of the Comune; ``data``, the section
+        as 5011 sends it (``tipoListaSezioni5011``), is what 3008 answers."""
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO electoral_sections (comune, number, description) VALUES (?, ?, ?) "
                 "ON CONFLICT (comune, number) DO UPDATE SET description = excluded.description",
                 (istat, number, description),
             )
+            if data is not None:
+                conn.execute(
+                    "INSERT INTO electoral_section_data (comune, number, data) VALUES (?, ?, ?) "
+                    "ON CONFLICT (comune, number) DO UPDATE SET data = excluded.data",
+                    (istat, number, json.dumps(data, default=str)),
+                )
+
+    def electoral_section_data(self, istat: str, number: str | None = None) -> list[dict[str, Any]]:
+        """The sections of the Comune that 5011 described (all, or the one ``number``), as
+        5011 sent them, by number."""
+        clause, args = ("AND number = ?", (istat, number)) if number else ("", (istat,))
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT data FROM electoral_section_data WHERE comune = ? {clause} "  # noqa: S608
+                "ORDER BY number",
+                args,
+            ).fetchall()
+        return [json.loads(r["data"]) for r in rows]
 
     def remove_electoral_section(self, istat: str, number: str) -> bool:
         """Delete an electoral section (2012); ``False`` if the Comune has none so numbered."""
         with self._db.transaction() as conn:
             cursor = conn.execute(
                 "DELETE FROM electoral_sections WHERE comune = ? AND number = ?", (istat, number)
+            )
+            conn.execute(
+                "DELETE FROM electoral_section_data WHERE comune = ? AND number = ?",
+                (istat, number),
             )
         return cursor.rowcount > 0
 
