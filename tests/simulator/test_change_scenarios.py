@@ -21,7 +21,7 @@ from anpr_client.services.params import Address, Member, Place, Subject
 from anpr_client.simulator import Person, Simulator
 
 from .registry_payloads import DECORRENZA, TODAY, annulment
-from .support import A, B
+from .support import A, B, payload_3002
 from .test_registry_scenarios import _codes, _family_of, _received, _unused
 
 
@@ -133,7 +133,7 @@ def test_a_household_of_another_comune_moves_in_and_back(
 def test_a_rectified_birth_place_is_what_3002_shows(
     anpr_simulator: Simulator, anpr_client: Client
 ) -> None:
-    (person,) = _unused(anpr_simulator, A)
+    person, *_ = _unused(anpr_simulator, A, size=2)
     torino = Place(code="001272", name="TORINO", province="TO")
     corrected = anpr_client.changes.correct_birth_place(
         _subject(person), torino, born_on=person.birth_date
@@ -144,7 +144,9 @@ def test_a_rectified_birth_place_is_what_3002_shows(
     rettifica = answer.tipoRispostaRettifica.rispostaRettifica105
     assert rettifica is not None
     assert rettifica.idSchedaSoggettoANPR == person.id
-    (found,) = _family_of(anpr_client, person)["listaSoggetti"]["datiSoggetto"]
+    (found,) = anpr_client.call("3002", payload_3002(person.codice_fiscale)).value["listaSoggetti"][
+        "datiSoggetto"
+    ]
     luogo = found["generalita"]["luogoNascita"]["comune"]
     assert (luogo["codiceIstat"], luogo["nomeComune"]) == ("001272", "TORINO")
     # The birth place goes with the codice fiscale to the Agenzia delle Entrate: no annulment.
@@ -156,7 +158,7 @@ def test_a_rectified_birth_place_is_what_3002_shows(
 def test_a_rectified_residence_start_is_what_3002_shows(
     anpr_simulator: Simulator, anpr_client: Client
 ) -> None:
-    (person,) = _unused(anpr_simulator, A)
+    person, *_ = _unused(anpr_simulator, A, size=2)
     since = person.birth_date.replace(year=max(person.birth_date.year, TODAY.year - 3))
     if since < person.birth_date:
         since = person.birth_date
@@ -169,7 +171,7 @@ def test_a_changed_surname_is_seen_and_a_changed_citizenship_can_be_annulled(
     anpr_simulator: Simulator, anpr_client: Client
 ) -> None:
     sim = anpr_simulator
-    (person,) = _unused(sim, A)
+    person, *_ = _unused(sim, A, size=2)
     payload: dict[str, Any] = {
         "generalitaPerRicerca": {
             "codiceFiscale": {"codFiscale": person.codice_fiscale},
@@ -183,7 +185,9 @@ def test_a_changed_surname_is_seen_and_a_changed_citizenship_can_be_annulled(
         from_payload(m.Richiesta5008, payload, strict=True), header=DECORRENZA
     )
     assert renamed.esito_operazione == "0000"
-    (found,) = _family_of(anpr_client, person)["listaSoggetti"]["datiSoggetto"]
+    (found,) = anpr_client.call("3002", payload_3002(person.codice_fiscale)).value["listaSoggetti"][
+        "datiSoggetto"
+    ]
     assert found["generalita"]["cognome"] == "NUOVOCOGNOME"
     renamed_person = sim.store.person(person.codice_fiscale)
     assert renamed_person is not None

@@ -89,8 +89,8 @@ def test_5011_rules(anpr_client: Client) -> None:
 def test_5010_checks_the_person_and_the_section(
     anpr_simulator: Simulator, anpr_client: Client
 ) -> None:
-    (person,) = _unused(anpr_simulator, A)
-    (milanese,) = _unused(anpr_simulator, B)
+    person, *_ = _unused(anpr_simulator, A, size=2)
+    milanese, *_ = _unused(anpr_simulator, B, size=2)
     anpr_client.call("5011", {"sezione": _section("9043")})
 
     def lists(who: str, section: str) -> dict[str, Any]:
@@ -124,8 +124,8 @@ def test_5010_checks_the_person_and_the_section(
 
 
 def test_5013_checks_the_person(anpr_simulator: Simulator, anpr_client: Client) -> None:
-    (person,) = _unused(anpr_simulator, A)
-    (milanese,) = _unused(anpr_simulator, B)
+    person, *_ = _unused(anpr_simulator, A, size=2)
+    milanese, *_ = _unused(anpr_simulator, B, size=2)
 
     def revoke(who: Any) -> dict[str, Any]:
         return {
@@ -142,7 +142,7 @@ def test_5013_checks_the_person(anpr_simulator: Simulator, anpr_client: Client) 
 
 
 def test_3006_finds_a_person_of_any_comune(anpr_simulator: Simulator, anpr_client: Client) -> None:
-    (milanese,) = _unused(anpr_simulator, B)
+    milanese, *_ = _unused(anpr_simulator, B, size=2)
     payload = {
         "criteriRicerca": {"codiceFiscale": milanese.codice_fiscale},
         "datiRichiesta": {
@@ -172,7 +172,7 @@ def test_3006_finds_a_person_of_any_comune(anpr_simulator: Simulator, anpr_clien
 
 
 def test_3004_finds_the_comunes_procedures(anpr_simulator: Simulator, anpr_client: Client) -> None:
-    (person,) = _unused(anpr_simulator, A)
+    person, *_ = _unused(anpr_simulator, A, size=2)
     opened = anpr_client.call(
         "1014", procedure_1014("P-3004", "1", trigger="3", subjects=[person]), header=DECORRENZA
     )
