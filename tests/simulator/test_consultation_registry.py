@@ -222,3 +222,26 @@ def test_3005_is_shape_only(anpr_client: Client) -> None:
     with pytest.raises(AnprRejected) as ko:
         anpr_client.call("3005", {"datiRichiesta": {"idOperazioneANPR": "1"}})
     assert ko.value.codes == ("EN122",)
+
+
+def test_5021_is_shape_only_and_its_ko_is_read_as_ko(
+    anpr_simulator: Simulator, anpr_client: Client
+) -> None:
+    person, *_ = _unused(anpr_simulator, A, size=2)
+    milanese, *_ = _unused(anpr_simulator, B, size=2)
+
+    def polygamy(spouse: Any) -> dict[str, Any]:
+        return {
+            "matrimonioPerRicerca": {"coniuge1": gen(spouse)},
+            "datiControllo": {"tipoMutazione": ["12"]},
+        }
+
+    request = from_payload(m.Richiesta5021, polygamy(person), strict=True)
+    answer = anpr_client.changes.manage_polygamy(request, header=DECORRENZA)
+    assert answer.esito_operazione == "0000"
+    assert answer.value.tipoMutazione == "12"
+    # The KO carries tipoMutazione beside rispostaKO: the client reads it as the refusal.
+    with pytest.raises(AnprRejected) as ko:
+        anpr_client.call("5021", polygamy(milanese), header=DECORRENZA)
+    assert ko.value.codes == ("EN117",)
+    assert ko.value.id_operazione_anpr

@@ -31,7 +31,12 @@ from .consultation_registry import (
 from .extraction import asynchronous_request
 from .mutation import change_residence
 from .mutation_household import change_household
-from .mutation_lists import change_electoral_data, change_sections, revoke_datum
+from .mutation_lists import (
+    change_electoral_data,
+    change_sections,
+    manage_polygamy,
+    revoke_datum,
+)
 from .mutation_record import change_record, correct_data
 from .procedures import manage_procedure
 from .reference_tables import download_table
@@ -69,6 +74,7 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "5012": annul_change,
         "5013": revoke_datum,
         "5014": correct_data,
+        "5021": manage_polygamy,
         "6001": issue_certificate,
         "7001": download_table,
         "A001": register_aire_birth,

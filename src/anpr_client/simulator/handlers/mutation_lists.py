@@ -1,5 +1,5 @@
-"""5011 (a Comune's electoral sections) with state; 5010 (a person's electoral data) and 5013
-(revocation of a datum) in shape only.
+"""5011 (a Comune's electoral sections) with state; 5010 (a person's electoral data), 5013
+(revocation of a datum) and 5021 (polygamy) in shape only.
 
 - **5011** acquires or updates one electoral section of the requesting Comune (italia/anpr#3422,
   #3802): ``sezione/sezioneelettoralenum`` is required (EN081), ``comune``, when given, is the
@@ -12,6 +12,10 @@
   EN117) or the household of ``famigliaConvivenza`` (EF002, EN119) and answers them unchanged:
   the registry keeps none of the data 5013 revokes (marriage, civil union, permit…), "shape
   only".
+- **5021** checks the first spouse of ``matrimonioPerRicerca/coniuge1`` (ES003, ES102/ES101,
+  EN117) and answers them unchanged, with the first ``datiControllo/tipoMutazione`` as the
+  answer's ``tipoMutazione`` (which a KO answer carries too); the registry keeps no marriages,
+  "shape only".
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from ..household import Person
 from .base import Context, OkAnswer, Rejected, Request, entry
 from .common import changed_subject, existing_household, locate_registered, text, text_at
 
-__all__ = ["change_electoral_data", "change_sections", "revoke_datum"]
+__all__ = ["change_electoral_data", "change_sections", "manage_polygamy", "revoke_datum"]
 
 
 def _own(ctx: Context, req: Request, person: Person, where: str) -> Person:
@@ -116,3 +120,17 @@ def revoke_datum(ctx: Context, req: Request) -> OkAnswer:
         )
         variati = [changed_subject(ctx, m) for m in household.members]
     return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+
+
+def manage_polygamy(ctx: Context, req: Request) -> OkAnswer:
+    """5021 (shape only): the first spouse is checked and answered unchanged."""
+    where = "matrimonioPerRicerca/coniuge1"
+    coniuge = (req.payload.get("matrimonioPerRicerca") or {}).get("coniuge1") or {}
+    person = _own(ctx, req, locate_registered(ctx, coniuge, where=where), where)
+    codes = (req.payload.get("datiControllo") or {}).get("tipoMutazione") or []
+    first = codes[0] if isinstance(codes, list) and codes else codes
+    return OkAnswer(
+        "Risposta_Comune",
+        {"listaSoggettiVariati": {"datiSoggetto": [changed_subject(ctx, person)]}},
+        beside={"tipoMutazione": first},
+    )
