@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -253,3 +254,24 @@ def test_5012_annuls_changes_only(sim: Simulator, client_a: Client) -> None:
     assert refused(client_a, "5012", annul_5012(changed, head, "5001")) == ("EN077",)
     client_a.call("5012", annul_5012(later, head, "5001"), header=DECORRENZA)
     client_a.call("5012", annul_5012(changed, head, "5001"), header=DECORRENZA)
+
+
+def test_the_same_change_sent_twice_is_answered_with_the_first_answer(
+    sim: Simulator, client_a: Client
+) -> None:
+    head, other, *_ = family(sim)
+    op_id = f"MUT{time.monotonic_ns()}"[:30]
+    header = {"idOperazioneComune": op_id, **DECORRENZA}
+    payload = composition(head.household_id, (head, "1"), (other, "9"))
+    first = client_a.transmit(client_a.prepare("5001", payload, header=header))
+    # Meanwhile the relation changes again under another id: the repeat must not undo it.
+    client_a.call(
+        "5001", composition(head.household_id, (head, "1"), (other, "3")), header=DECORRENZA
+    )
+    again = client_a.transmit(client_a.prepare("5001", payload, header=header))
+    assert again.body == first.body
+    (record,) = [r for r in sim.ledger.operations(A, "5001") if r.id_operazione_comune == op_id]
+    assert record.times_applied == 1
+    changed = sim.store.person(other.codice_fiscale)
+    assert changed is not None
+    assert changed.relation == "3"
