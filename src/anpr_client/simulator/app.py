@@ -216,7 +216,9 @@ class SimulatorApp:
             answer = HttpAnswer(200, record.response_body, content_type=record.response_type)
             return self._committed_fault(operation.code, answer)
         if isinstance(begun, OtherService | InProgress):
-            return self._unrecorded_ko(operation, header, _id_refused(begun, id_comune))
+            return self._unrecorded_ko(
+                operation, header, _id_refused(begun, id_comune), request=decoded
+            )
         try:
             fault = self.faults.take("processing", operation.code)
             if fault is not None:
@@ -274,7 +276,9 @@ class SimulatorApp:
                 answer = self._record(started, header, request_xml, element, mtom, ok=True)
         except _Ko as ko:
             # Effects rolled back; the KO itself is recorded (it has an idOperazioneANPR).
-            element = self._ko_element(operation, header, started.id_operazione_anpr, ko.entries)
+            element = self._ko_element(
+                operation, header, started.id_operazione_anpr, ko.entries, request=decoded
+            )
             with self.db.transaction():
                 return self._record(started, header, request_xml, element, (), ok=False)
         except _BadAnswer as bad:
@@ -409,7 +413,7 @@ class SimulatorApp:
         if ok.branch is None:
             value: dict[str, Any] = {"testataRisposta": testata, **ok.content}
         else:
-            value = {ok.branch: {"testataRisposta": testata, **ok.content}}
+            value = {ok.branch: {"testataRisposta": testata, **ok.content}, **ok.beside}
         element = self._encode(operation, value)
         mtom: list[tuple[etree._Element, str]] = []
         for local, content_type in ok.mtom:
@@ -434,21 +438,47 @@ class SimulatorApp:
         header: Mapping[str, Any],
         id_anpr: str,
         entries: Iterable[Entry],
+        *,
+        request: Mapping[str, Any] | None = None,
     ) -> etree._Element:
         errors = [e.payload() for e in entries]
-        value = {
+        value: dict[str, Any] = {
             self._ko_branch(operation): {
                 "testataRisposta": self._testata(header, id_anpr, "XXXX"),
                 "listaErrori": {"errore": errors},
             }
         }
+        value.update(self._ko_companions(operation, request or {}))
         return self._encode(operation, value)
 
+    def _ko_companions(self, operation: Operation, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The required simple elements a response has beside its branches (5021's
+        ``tipoMutazione``), echoed from the request's ``datiControllo`` so that a KO answer is
+        XSD-valid too."""
+        controls = request.get("datiControllo")
+        out: dict[str, Any] = {}
+        for name, child in self.bundle.response_model(operation).children.items():
+            if child.choice is not None or not child.required or not child.is_simple:
+                continue
+            given = controls.get(name) if isinstance(controls, Mapping) else None
+            if isinstance(given, list):
+                given = given[0] if given else None
+            if given is not None:
+                out[name] = given
+        return out
+
     def _unrecorded_ko(
-        self, operation: Operation, header: Mapping[str, Any], ko: Entry
+        self,
+        operation: Operation,
+        header: Mapping[str, Any],
+        ko: Entry,
+        *,
+        request: Mapping[str, Any] | None = None,
     ) -> HttpAnswer:
         try:
-            element = self._ko_element(operation, header, self.ledger.new_id(), [ko])
+            element = self._ko_element(
+                operation, header, self.ledger.new_id(), [ko], request=request
+            )
         except _BadAnswer as bad:
             return self._internal_error(str(bad))
         return soap_answer(element)

@@ -11,7 +11,7 @@ from types import MappingProxyType
 from typing import Final
 
 from .aire import change_aire, register_aire_birth, register_aire_other
-from .annulment import annul_cancellation, annul_registration
+from .annulment import annul_cancellation, annul_change, annul_registration
 from .base import Handler
 from .cancellation import (
     archive_cohabitation,
@@ -22,8 +22,22 @@ from .cancellation import (
 from .certification import issue_certificate
 from .connection import test_connection
 from .consultation import find_parents, look_up_citizen, operation_answer, operation_state
+from .consultation_registry import (
+    find_citizen_for_enti,
+    find_procedures,
+    look_up_sections,
+    show_elaboration,
+)
 from .extraction import asynchronous_request
 from .mutation import change_residence
+from .mutation_household import change_household
+from .mutation_lists import (
+    change_electoral_data,
+    change_sections,
+    manage_polygamy,
+    revoke_datum,
+)
+from .mutation_record import change_record, correct_data
 from .procedures import manage_procedure
 from .reference_tables import download_table
 from .registration import register_birth, register_cohabitation, register_for_other_reasons
@@ -46,9 +60,21 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "3001": find_parents,
         "3002": look_up_citizen,
         "3003": operation_answer,
+        "3004": find_procedures,
+        "3005": show_elaboration,
+        "3006": find_citizen_for_enti,
         "3007": operation_state,
+        "3008": look_up_sections,
         "4005": asynchronous_request,
+        "5001": change_household,
         "5005": change_residence,
+        "5008": change_record,
+        "5010": change_electoral_data,
+        "5011": change_sections,
+        "5012": annul_change,
+        "5013": revoke_datum,
+        "5014": correct_data,
+        "5021": manage_polygamy,
         "6001": issue_certificate,
         "7001": download_table,
         "A001": register_aire_birth,

@@ -113,6 +113,9 @@ class OkAnswer:
     """The child of the response element to fill (``Risposta3002_OK``); ``None``: the
     response element itself (TestConn)."""
     content: Mapping[str, Any] = field(default_factory=dict)
+    beside: Mapping[str, Any] = field(default_factory=dict)
+    """Children of the response element beside the branch (5014's
+    ``tipoRispostaRettifica``)."""
     mtom: Sequence[tuple[str, str]] = ()
     """(element local name, content type) of base64 fields sent as MTOM attachments."""
     after_commit: Sequence[Callable[[], None]] = ()
