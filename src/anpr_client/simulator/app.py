@@ -31,6 +31,7 @@ from ..errors.exceptions import ConnectError, ConnectionLost, ProtocolError
 from ..safexml import parse_xml
 from ..soap.bundle import Bundle, Operation
 from ..soap.codec import decode, encode
+from ..soap.testata import id_field, operation_id
 from .answers import HttpAnswer, fault_answer, plain_answer, soap_answer
 from .clock import Clock, utc_iso
 from .config import SimulatorConfig
@@ -208,7 +209,7 @@ class SimulatorApp:
         decoded, _unknown = decode(model, payload)
         header = dict(decoded.pop("testataRichiesta", None) or {})
         comune = str(header.get("codMittente", "")).strip()
-        id_comune = str(header.get("idOperazioneComune", ""))
+        id_comune = operation_id(header) or ""  # idOperazioneClient for E00x
         received = self.clock.now()
         begun = self.ledger.begin(comune, id_comune, operation.code, received_at=utc_iso(received))
         if isinstance(begun, Replay):
@@ -216,7 +217,9 @@ class SimulatorApp:
             answer = HttpAnswer(200, record.response_body, content_type=record.response_type)
             return self._committed_fault(operation.code, answer)
         if isinstance(begun, OtherService | InProgress):
-            return self._unrecorded_ko(operation, header, _id_refused(begun, id_comune))
+            return self._unrecorded_ko(
+                operation, header, _id_refused(begun, id_comune, id_field(header))
+            )
         try:
             fault = self.faults.take("processing", operation.code)
             if fault is not None:
@@ -365,16 +368,35 @@ class SimulatorApp:
 
     # ------------------------------------------------------------------ answers
 
-    def _testata(self, header: Mapping[str, Any], id_anpr: str, esito: str) -> dict[str, Any]:
+    def _testata(
+        self,
+        operation: Operation,
+        branch: str | None,
+        header: Mapping[str, Any],
+        id_anpr: str,
+        esito: str,
+    ) -> dict[str, Any]:
+        """The answer's ``testataRisposta``, echoing the request: with the E00x services' own
+        names (``idOperazioneClient``, ``protocolloClient``) where their testata has them."""
+        model = self.bundle.response_model(operation)
+        if branch is not None:
+            model = model.children[branch]
+        fields = model.children["testataRisposta"].children
         testata: dict[str, Any] = {
-            "idOperazioneComune": header.get("idOperazioneComune", ""),
+            id_field(fields): operation_id(header) or "",
             "codMittente": header.get("codMittente", ""),
             "codDestinatario": header.get("codDestinatario", ""),
             "operazioneRichiesta": header.get("operazioneRichiesta", ""),
             "dataOraRichiesta": header.get("dataOraRichiesta", ""),
         }
-        for key in ("protocolloComune", "dataProtocolloComune", "dataDecorrenza"):
-            if header.get(key):
+        for key in (
+            "protocolloComune",
+            "dataProtocolloComune",
+            "protocolloClient",
+            "dataProtocolloClient",
+            "dataDecorrenza",
+        ):
+            if header.get(key) and key in fields:
                 testata[key] = header[key]
         testata["idOperazioneANPR"] = id_anpr
         testata["esitoOperazione"] = esito
@@ -405,7 +427,7 @@ class SimulatorApp:
         esito: str,
         ok: OkAnswer,
     ) -> tuple[etree._Element, list[tuple[etree._Element, str]]]:
-        testata = self._testata(header, id_anpr, esito)
+        testata = self._testata(operation, ok.branch, header, id_anpr, esito)
         if ok.branch is None:
             value: dict[str, Any] = {"testataRisposta": testata, **ok.content}
         else:
@@ -436,9 +458,10 @@ class SimulatorApp:
         entries: Iterable[Entry],
     ) -> etree._Element:
         errors = [e.payload() for e in entries]
+        branch = self._ko_branch(operation)
         value = {
-            self._ko_branch(operation): {
-                "testataRisposta": self._testata(header, id_anpr, "XXXX"),
+            branch: {
+                "testataRisposta": self._testata(operation, branch, header, id_anpr, "XXXX"),
                 "listaErrori": {"errore": errors},
             }
         }
@@ -454,15 +477,16 @@ class SimulatorApp:
         return soap_answer(element)
 
 
-def _id_refused(begun: OtherService | InProgress, id_comune: str) -> Entry:
-    """EN079 (the id was used for another service) or EN148 (it is still being processed)."""
+def _id_refused(begun: OtherService | InProgress, id_comune: str, name: str) -> Entry:
+    """EN079 (the id was used for another service) or EN148 (it is still being processed);
+    ``name`` is the id's element (``idOperazioneComune``, ``idOperazioneClient``)."""
     if isinstance(begun, OtherService):
         code = "EN079"
-        text = f"idOperazioneComune {id_comune} was already used for service {begun.service}"
+        text = f"{name} {id_comune} was already used for service {begun.service}"
     else:
         code = "EN148"
-        text = f"an operation with idOperazioneComune {id_comune} is still being processed"
-    return entry(code, text, field="idOperazioneComune", value=id_comune)
+        text = f"an operation with {name} {id_comune} is still being processed"
+    return entry(code, text, field=name, value=id_comune)
 
 
 class _Ko(Exception):

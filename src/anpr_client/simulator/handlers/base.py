@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...soap.bundle import Operation
+from ...soap.bundle import Bundle, Operation
+from ...soap.testata import operation_id
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -95,7 +96,8 @@ class Request:
 
     @property
     def id_operazione_comune(self) -> str:
-        return str(self.header.get("idOperazioneComune", ""))
+        """``idOperazioneComune`` (``idOperazioneClient`` for the E00x services)."""
+        return operation_id(self.header) or ""
 
     @property
     def effective_date(self) -> dt.date | None:
@@ -129,6 +131,8 @@ class Context:
     clock: Clock
     config: SimulatorConfig
     db: Database
+    bundle: Bundle | None = None
+    """The WSDL/XSD bundle the simulator serves (the response models of shape-only answers)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 
