@@ -38,7 +38,16 @@ from .config import SimulatorConfig
 from .db import Database
 from .faults import Fault, FaultInjector
 from .gateway import INTERNAL_ERROR, Gateway, GatewayRejection
-from .handlers.base import Context, Entry, Handler, OkAnswer, Rejected, Request, entry
+from .handlers.base import (
+    INTERFACE_VERSION,
+    Context,
+    Entry,
+    Handler,
+    OkAnswer,
+    Rejected,
+    Request,
+    entry,
+)
 from .ledger import InProgress, Ledger, OtherService, Replay, Started
 
 __all__ = ["SimulatorApp"]
@@ -46,7 +55,6 @@ __all__ = ["SimulatorApp"]
 log = logging.getLogger("anpr_client.simulator")
 
 SERVER_ERROR: Final = "Internal Error (from server)"
-_ACCEPTED_DESTINATARIO: Final = "ANPR05"
 _TIPI_INVIO: Final = ("TEST", "PRE_SUB", "PROD")
 
 
@@ -318,12 +326,12 @@ class SimulatorApp:
     def _check_header(self, operation: Operation, header: Mapping[str, Any]) -> None:
         problems: list[Entry] = []
         destinatario = str(header.get("codDestinatario", ""))
-        if destinatario != _ACCEPTED_DESTINATARIO:
+        if destinatario != INTERFACE_VERSION:
             problems.append(
                 entry(
                     "XXXX",
                     f"codDestinatario {destinatario} is not accepted: this ANPR serves "
-                    f"interface version {_ACCEPTED_DESTINATARIO} only",
+                    f"interface version {INTERFACE_VERSION} only",
                     field="codDestinatario",
                     value=destinatario,
                 )

@@ -26,8 +26,14 @@ from .consultation import find_parents, look_up_citizen, operation_answer, opera
 from .extraction import asynchronous_request
 from .mutation import change_residence
 from .procedures import manage_procedure
-from .reference_tables import download_table
+from .reference_tables import download_file, download_table, interface_versions
 from .registration import register_birth, register_cohabitation, register_for_other_reasons
+from .registry_extraction import (
+    extract_citizens,
+    extract_statistics,
+    extract_support_list,
+    recover_codici_fiscali,
+)
 from .shape_only import shape_only
 
 __all__ = ["HANDLERS"]
@@ -56,6 +62,13 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "A001": register_aire_birth,
         "A002": register_aire_other,
         "A006": change_aire,
+        # extractions from the registry, their files, the interface versions
+        "4001": extract_citizens,
+        "4002": recover_codici_fiscali,
+        "4003": extract_statistics,
+        "4004": extract_support_list,
+        "7002": download_file,
+        "7003": interface_versions,
         # shape only (see .shape_only): schema-valid answers, filled from the registry
         **dict.fromkeys(
             (

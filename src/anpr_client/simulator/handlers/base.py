@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ...soap.bundle import Bundle, Operation
 from ...soap.testata import operation_id
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from ..store import Registry
 
 __all__ = [
+    "INTERFACE_VERSION",
     "Context",
     "Entry",
     "Handler",
@@ -35,6 +36,10 @@ __all__ = [
     "Request",
     "entry",
 ]
+
+
+INTERFACE_VERSION: Final = "ANPR05"
+"""The ``codDestinatario`` (interface version) this simulated ANPR serves."""
 
 
 @dataclass(frozen=True)
