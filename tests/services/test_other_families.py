@@ -305,3 +305,28 @@ def test_extract_whom_a_service_changed_in_a_period(sim: Simulator, milano: Clie
     found = _file_subjects(_download(milano, started.value.idOperazioneANPR))
     assert person.codice_fiscale in found
     assert all(sim.store.person(cf).comune == MILANO for cf in found)  # type: ignore[union-attr]
+
+
+def test_one_elaboration_of_a_service_at_a_time(sim: Simulator, roma: Client) -> None:
+    request = _request(
+        "4001",
+        {
+            "criteriRicerca": {
+                "datiAnagraficiRichiesti": ["1"],
+                "ulterioriSelezioni": {"sesso": "F"},
+            }
+        },
+    )
+    started = roma.extractions.extract_citizens(request)
+    sim.clock.offset -= 10  # back before the elaboration is over (within the gateway's skew)
+    try:
+        with pytest.raises(AnprRejected) as early:
+            _download(roma, started.value.idOperazioneANPR)
+        assert early.value.codes == ("EN122",)
+        assert "ancora in elaborazione" in early.value.errors[0].text
+        with pytest.raises(AnprRejected) as busy:
+            roma.extractions.extract_citizens(request)
+        assert busy.value.codes == ("EN179",)
+    finally:
+        sim.clock.offset += 10
+    assert _file_subjects(_download(roma, started.value.idOperazioneANPR))

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .clock import utc_iso
 from .db import Database
 
-__all__ = ["ProducedFile", "find_file", "store_file"]
+__all__ = ["ProducedFile", "find_file", "pending_file", "store_file"]
 
 
 @dataclass(frozen=True)
@@ -63,3 +63,15 @@ def find_file(db: Database, id_anpr: str) -> ProducedFile | None:
         row["format"],
         None if row["content"] is None else bytes(row["content"]),
     )
+
+
+def pending_file(db: Database, comune: str, service: str, now: dt.datetime) -> str | None:
+    """The ``idOperazioneANPR`` of a request of ``service`` by ``comune`` still being
+    elaborated at ``now``, or ``None``."""
+    with db.read() as conn:
+        row = conn.execute(
+            "SELECT id_anpr FROM files WHERE comune = ? AND service = ? AND ready_at > ? "
+            "ORDER BY ready_at LIMIT 1",
+            (comune, service, utc_iso(now)),
+        ).fetchone()
+    return None if row is None else str(row["id_anpr"])

@@ -11,7 +11,8 @@ number is answered EN148, as ANPR does.
 Comune (4001–4004, :mod:`.registry_extraction`), by that request's ``idOperazioneANPR``, as an
 MTOM attachment with its ``formato`` (italia/anpr#779: ANPR checks that the file was produced
 and is the requesting Comune's). An id that is no elaboration of the Comune → EN107; one not
-elaborated yet, or whose elaboration produced nothing → EN122 (italia/anpr#1696, #2982).
+elaborated yet ("ancora in elaborazione", italia/anpr#2473), or whose elaboration produced
+nothing → EN122 (italia/anpr#1696, #2982).
 
 7003 — *elenco versioni*: the interface version this simulator serves, ``ANPR05`` (the only
 ``codDestinatario`` it accepts), release 9.0.3 of ANPR's interface (the one anpr-client's
@@ -68,22 +69,19 @@ def download_file(ctx: Context, req: Request) -> OkAnswer:
                 value=id_anpr,
             )
         )
-    if ctx.clock.now() < produced.ready_at or produced.content is None:
-        state = "has produced no file" if produced.content is None else "is not over yet"
-        raise Rejected(
-            entry(
-                "EN122",
-                f"La richiesta effettuata non produce alcun risultato: the elaboration "
-                f"{id_anpr} ({produced.service}) {state}",
-                field=where,
-                value=id_anpr,
-            )
+    content = produced.content
+    if ctx.clock.now() < produced.ready_at or content is None:
+        problem = (
+            "La richiesta effettuata non produce alcun risultato"  # italia/anpr#1696
+            if ctx.clock.now() >= produced.ready_at
+            else f"Richiesta {id_anpr} ancora in elaborazione"  # italia/anpr#2473
         )
+        raise Rejected(entry("EN122", problem, field=where, value=id_anpr))
     return OkAnswer(
         "RispostaMultipla7002",
         {
             "datiRichiesta": {"idOperazioneANPR": id_anpr},
-            "file": {"contenutoFile": produced.content},
+            "file": {"contenutoFile": content},
             "formato": produced.format,
         },
         mtom=(("contenutoFile", "application/octet-stream"),),

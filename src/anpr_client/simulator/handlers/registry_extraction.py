@@ -47,7 +47,7 @@ from lxml import etree
 from ...soap.codec import encode
 from ...validation import codicefiscale
 from .. import payloads
-from ..files import store_file
+from ..files import pending_file, store_file
 from ..household import Person
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 from .common import text
@@ -350,7 +350,7 @@ def _accepted(ctx: Context, req: Request, branch: str) -> OkAnswer:
         id_anpr=req.id_operazione_anpr,
         comune=req.comune,
         service=req.operation.code,
-        ready_at=_ready(ctx),
+        ready_at=_ready(ctx, req),
         format=_FORMAT,
         content=None,
     )
@@ -360,8 +360,22 @@ def _accepted(ctx: Context, req: Request, branch: str) -> OkAnswer:
 # ----------------------------------------------------------------------------- the file
 
 
-def _ready(ctx: Context) -> dt.datetime:
-    return ctx.clock.now() + dt.timedelta(seconds=ctx.config.extraction_delay)
+def _ready(ctx: Context, req: Request) -> dt.datetime:
+    """When the elaboration of ``req`` is over; EN179 while another request of the same
+    service by the Comune is still being elaborated (italia/anpr#2099, #2473)."""
+    now = ctx.clock.now()
+    busy = pending_file(ctx.db, req.comune, req.operation.code, now)
+    if busy is not None:
+        raise Rejected(
+            entry(
+                "EN179",
+                f"Richiesta non effettuabile: the request {busy} of the same service is "
+                "still being elaborated",
+                field="operazioneRichiesta",
+                value=req.operation.code,
+            )
+        )
+    return now + dt.timedelta(seconds=ctx.config.extraction_delay)
 
 
 def _produce(ctx: Context, req: Request, persons: list[Person], parts: frozenset[str]) -> None:
@@ -372,7 +386,7 @@ def _produce(ctx: Context, req: Request, persons: list[Person], parts: frozenset
         id_anpr=req.id_operazione_anpr,
         comune=req.comune,
         service=req.operation.code,
-        ready_at=_ready(ctx),
+        ready_at=_ready(ctx, req),
         format=_FORMAT,
         content=content,
     )
