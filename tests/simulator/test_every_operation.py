@@ -19,7 +19,7 @@ from anpr_client.errors.exceptions import AnprRejected
 from anpr_client.simulator import Simulator, SimulatorConfig
 from anpr_client.soap.bundle import Bundle, get_bundle
 
-from .support import A, raw_client
+from .support import A, raw_client, send_raw
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = Path(os.environ.get("ANPR_REFERENCE_DIR", REPO.parent / "shared" / "anpr"))
@@ -104,3 +104,8 @@ def test_a_minimal_request_gets_a_schema_valid_answer(
     answer = etree.fromstring(record.response_xml)
     schema = official.schema(official.operation(code).family)
     assert schema.validate(answer), [e.message for e in schema.error_log]  # type: ignore[attr-defined]
+
+
+def test_n000_is_not_served_by_anpr(sim: Simulator) -> None:
+    answer = send_raw(sim, "N000", b"<x/>")
+    assert answer.status == 404

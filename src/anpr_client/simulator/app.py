@@ -83,7 +83,8 @@ class SimulatorApp:
         self.handlers = dict(handlers)
         self.config = config
         self.clock = clock
-        self._paths = {path: family for family, path in FAMILY_PATHS.items()}
+        # N000 is the Comuni's service (ANPR pushes notifications to it): ANPR does not serve it.
+        self._paths = {path: family for family, path in FAMILY_PATHS.items() if family != "N000"}
         self._paths["/ANPR-WSP000/AnprServiceP000"] = "P000"
         self._errors: list[str] = []
         self._errors_lock = threading.Lock()
