@@ -540,20 +540,14 @@ def test_4005_lists_the_operations_of_the_comune(sim: Simulator, client_b: Clien
     assert unknown.value.codes == ("EN107",)
 
 
-def test_unsimulated_operation_gets_a_clear_ko(client_a: Client) -> None:
+def test_unsimulated_operation_gets_a_clear_ko(
+    sim: Simulator, client_a: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every operation of the bundle has a handler now; one taken away answers EN379."""
     from tests.samples import sample_payload
 
-    from anpr_client.simulator.handlers import HANDLERS
-
-    # The first operation of the bundle (with a testata: it is answered KO) not simulated yet.
-    unsimulated = sorted(
-        code
-        for code in client_a.bundle.operations
-        if code not in HANDLERS and client_a.binding.has_testata(code)
-    )
-    if not unsimulated:
-        pytest.skip("every operation of the bundle is simulated")
-    op = client_a.bundle.operation(unsimulated[0])
+    monkeypatch.delitem(sim.app.handlers, "7003")
+    op = client_a.bundle.operation("7003")
     payload = sample_payload(op.wsdl, op.request)
     payload.pop("testataRichiesta", None)
     with pytest.raises(BusinessRuleError) as refused:

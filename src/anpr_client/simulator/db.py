@@ -198,6 +198,14 @@ CREATE TABLE IF NOT EXISTS extractions (
     request BLOB NOT NULL,              -- the criteria (JSON)
     results TEXT                        -- the ids found, fixed at the first read (JSON)
 );
+CREATE TABLE IF NOT EXISTS files (      -- files ANPR produces for a Comune (4001-4004), for 7002
+    id_anpr TEXT PRIMARY KEY,           -- the idOperazioneANPR of the request that produced it
+    comune TEXT NOT NULL,
+    service TEXT NOT NULL,              -- 4001...
+    ready_at TEXT NOT NULL,             -- when the elaboration is over
+    format TEXT NOT NULL,               -- formato, as 7002 answers it (.xml)
+    content BLOB                        -- NULL: the elaboration produced nothing
+);
 """
 
 

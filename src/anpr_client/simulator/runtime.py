@@ -132,6 +132,7 @@ class Simulator:
             clock=self.clock,
             config=self.config,
             db=self.db,
+            bundle=self.bundle,
         )
         self.app = SimulatorApp(
             bundle=self.bundle,

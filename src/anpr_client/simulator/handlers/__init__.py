@@ -1,7 +1,8 @@
 """The operations the simulator implements, by ANPR operation code.
 
 Each handler is ``(Context, Request) -> OkAnswer`` (see :mod:`.base`); operations not listed
-here are answered KO EN379 "not simulated".
+here are answered KO EN379 "not simulated". The operations of other parties' work (CIE, CONSOLATI,
+E00x, P00x, S001) are answered "shape only" (:mod:`.shape_only`).
 """
 
 from __future__ import annotations
@@ -39,8 +40,15 @@ from .mutation_lists import (
 )
 from .mutation_record import change_record, correct_data
 from .procedures import manage_procedure
-from .reference_tables import download_table
+from .reference_tables import download_file, download_table, interface_versions
 from .registration import register_birth, register_cohabitation, register_for_other_reasons
+from .registry_extraction import (
+    extract_citizens,
+    extract_statistics,
+    extract_support_list,
+    recover_codici_fiscali,
+)
+from .shape_only import shape_only
 
 __all__ = ["HANDLERS"]
 
@@ -80,5 +88,23 @@ HANDLERS: Final[Mapping[str, Handler]] = MappingProxyType(
         "A001": register_aire_birth,
         "A002": register_aire_other,
         "A006": change_aire,
+        # extractions from the registry, their files, the interface versions
+        "4001": extract_citizens,
+        "4002": recover_codici_fiscali,
+        "4003": extract_statistics,
+        "4004": extract_support_list,
+        "7002": download_file,
+        "7003": interface_versions,
+        # shape only (see .shape_only): schema-valid answers, filled from the registry
+        **dict.fromkeys(
+            (
+                *("CIE2", "CIE7", "CIE8"),
+                *("C001", "C002", "C003", "C010"),
+                *("E001", "E002", "E003", "E004"),
+                *("P001", "P002", "P003"),
+                "S001",
+            ),
+            shape_only,
+        ),
     }
 )
