@@ -78,7 +78,8 @@ def test_a_read_only_operation_of_unknown_outcome_needs_no_resolving(journal: Jo
     )
     assert journal.pending() == []
     notes = "\n".join(info.value.__notes__)
-    assert "read-only" in notes and "anpr journal resolve" not in notes
+    assert "read-only" in notes
+    assert "anpr journal resolve" not in notes
 
 
 def test_an_operation_with_effects_of_unknown_outcome_is_still_pending(journal: Journal) -> None:

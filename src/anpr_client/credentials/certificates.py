@@ -39,9 +39,10 @@ EXPIRY_WARNING_DAYS: Final = 30
 """A certificate expiring within this many days is worth a warning (``anpr doctor``)."""
 
 
-def common_name(certificate: x509.Certificate) -> str | None:
-    """The subject's first ``CN``, or ``None``."""
-    names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+def common_name(certificate: x509.Certificate, *, issuer: bool = False) -> str | None:
+    """The subject's (or, with ``issuer``, the issuer's) first ``CN``, or ``None``."""
+    name = certificate.issuer if issuer else certificate.subject
+    names = name.get_attributes_for_oid(NameOID.COMMON_NAME)
     return str(names[0].value) if names else None
 
 

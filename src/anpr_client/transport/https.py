@@ -374,7 +374,8 @@ def _failure(exc: BaseException, stage: Stage, request: HttpRequest) -> Transpor
         if unverified is not None:
             detail = unverified.verify_message or unverified.reason or unverified
             return CertificateVerificationError(
-                f"the server certificate of {url} does not verify ({detail}) against the trust "
+                f"the server certificate of {url} does not verify (certificate verify failed: "
+                f"{detail}) against the trust "
                 "of setting 'ca_bundle': set ca_bundle to the CA that issues ANPR's server "
                 "certificates in this environment (or the simulator's ca.pem); nothing was sent",
                 url=url,
