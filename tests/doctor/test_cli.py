@@ -44,6 +44,7 @@ def write_settings(
     comune: Identity | None = None,
     base_url: str | None = None,
     ca_bundle: Path | None = None,
+    workstation_id: str | None = None,
     extra: str = "",
 ) -> Path:
     """A settings file for the simulator's first Comune, with absolute paths; ``comune``
@@ -69,7 +70,7 @@ pem_key = "{key}"
 pem_cert = "{cert}"
 
 [workstation]
-id = "{ident.workstation_id}"
+id = "{workstation_id or ident.workstation_id}"
 pem_key = "{files["workstation_key"]}"
 pem_cert = "{files["workstation_cert"]}"
 """,
@@ -189,6 +190,19 @@ def x509_name_of_a_cns_card() -> Any:
             x509.NameAttribute(NameOID.COMMON_NAME, "RSSMRA80A01H501U/7420000100012345.x"),
         ]
     )
+
+
+def test_a_workstation_id_that_is_not_its_certificates_fails(
+    sim: Simulator, tmp_path: Path
+) -> None:
+    code, checks, _ = doctor(write_settings(sim, tmp_path, workstation_id="058091-PC-0002"))
+    assert code == 1
+    named = by_name(checks)
+    assert named["workstation.id"]["verdict"] == "fail"
+    assert "'058091-PC-0001'" in named["workstation.id"]["evidence"]
+    # The frame is built, but the library's own verifier refuses it, as ANPR would.
+    assert named["frame.verify"]["verdict"] == "fail"
+    assert "not by the certificate named IdPostazione" in named["frame.verify"]["evidence"]
 
 
 def test_a_wrong_ca_fails_the_tls_handshake(sim: Simulator, tmp_path: Path) -> None:

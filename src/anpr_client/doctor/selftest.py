@@ -13,6 +13,7 @@ a known cause of ``Internal Error (from client)`` (see :mod:`anpr_client.errors.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import importlib.util
@@ -22,11 +23,13 @@ from typing import TYPE_CHECKING, Final
 
 from lxml import etree
 
-from ..errors.exceptions import AnprError
+from ..errors.exceptions import AnprError, CmsRejected
 from ..safexml import parse_xml
 from .model import Check, Verdict
 
 if TYPE_CHECKING:
+    from ..security.policy import SecurityPolicy
+    from ..security.verify import VerifiedEnvelope
     from ..settings import Settings
 
 __all__ = ["SAML_SCHEMA_DIRS", "frame_checks", "saml_schema"]
@@ -135,10 +138,11 @@ def frame_checks(settings: Settings) -> Iterator[Check]:
     if method is SignatureMethod.RSA_SHA1:
         policy = DEFAULT_POLICY.allowing_sha1()
     # The CMS IdPostazioneFirmato is signed by the workstation, whose certificate the message
-    # does not carry: its signature is the gateway's business, not the frame's construction.
+    # does not carry as a token: checked below with the certificate the CMS includes.
     policy = dataclasses.replace(policy, verify_id_postazione=False)
     try:
         verified = verify_envelope(root, trust=TrustStore(anchors), policy=policy)
+        workstation = _id_postazione(verified, policy)
     except AnprError as exc:
         yield Check(
             "frame.verify",
@@ -152,9 +156,41 @@ def frame_checks(settings: Settings) -> Iterator[Check]:
             Verdict.OK,
             f"verified: signature {verified.signature_method.short_name} over Timestamp and "
             f"Body, assertion IdSede={verified.id_sede} IdPostazione={verified.id_postazione} "
-            f"NameID={verified.operator}",
+            f"NameID={verified.operator}; IdPostazioneFirmato signs {verified.id_postazione} "
+            f"with {workstation}",
         )
     yield _schema_check(root)
+
+
+def _id_postazione(verified: VerifiedEnvelope, policy: SecurityPolicy) -> str:
+    """Check the ``IdPostazioneFirmato`` CMS: its signature with the certificate it carries,
+    its content (``IdPostazione``) and its signer's name; returns the signer's subject."""
+    from ..credentials.certificates import common_name
+    from ..security.cms import verify_signed_data
+
+    attributes = verified.assertion.attributes if verified.assertion else {}
+    id_postazione = attributes.get("IdPostazione", "")
+    try:
+        der = base64.b64decode("".join(attributes.get("IdPostazioneFirmato", "").split()))
+    except ValueError:
+        raise CmsRejected("IdPostazioneFirmato is not base64", check="cms-format") from None
+    cms = verify_signed_data(
+        der,
+        trust=None,
+        digests=policy.cms_digests,
+        what="IdPostazioneFirmato",
+    )
+    if cms.content != id_postazione.encode("utf-8"):
+        raise CmsRejected(
+            "IdPostazioneFirmato does not sign the assertion's IdPostazione", check="cms-content"
+        )
+    if common_name(cms.signer) != id_postazione:
+        raise CmsRejected(
+            f"IdPostazioneFirmato is signed by {common_name(cms.signer)!r}, not by the "
+            f"certificate named IdPostazione {id_postazione!r}",
+            check="cms-signer",
+        )
+    return cms.signer.subject.rfc4514_string()
 
 
 def _schema_check(root: etree._Element) -> Check:
