@@ -39,14 +39,14 @@ def test_keys_on_tokens_are_checked_like_files(
 ) -> None:
     monkeypatch.setenv("DOCTOR_PIN", TOKEN_PIN)
     report = diagnose(_settings(softhsm, pki_files, _token(softhsm, "ANPR-CO", "CO9999")))
-    assert report["comune_key.readable"].verdict is Verdict.OK
-    assert "pkcs11" in report["comune_key.readable"].evidence
-    assert report["comune_key.key"].verdict is Verdict.OK
-    assert report["comune_key.comune"].verdict is Verdict.OK
-    operator = report["operator"]
+    assert report.by_name["comune_key.readable"].verdict is Verdict.OK
+    assert "pkcs11" in report.by_name["comune_key.readable"].evidence
+    assert report.by_name["comune_key.key"].verdict is Verdict.OK
+    assert report.by_name["comune_key.comune"].verdict is Verdict.OK
+    operator = report.by_name["operator"]
     assert operator.verdict is Verdict.OK
     assert "read from the card" in operator.evidence
-    assert report["frame.verify"].verdict is Verdict.OK
+    assert report.by_name["frame.verify"].verdict is Verdict.OK
     assert report.exit_code == 0, [c for c in report if c.verdict is Verdict.FAIL]
 
 
@@ -55,7 +55,7 @@ def test_the_operators_card_as_the_comune_key_is_explained(
 ) -> None:
     monkeypatch.setenv("DOCTOR_PIN", TOKEN_PIN)
     report = diagnose(_settings(softhsm, pki_files, _token(softhsm, "CNS-TEST", "CNS0")))
-    subject = report["comune_key.subject"]
+    subject = report.by_name["comune_key.subject"]
     assert subject.verdict is Verdict.FAIL
     assert "CNS card" in subject.evidence
     assert "not the Comune's signing key" in subject.evidence

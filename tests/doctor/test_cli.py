@@ -337,3 +337,17 @@ def test_nothing_listening_fails_tcp_and_skips_the_rest(sim: Simulator, tmp_path
     assert [named[n]["verdict"] for n in ("live.tls", "live.clock", "live.testconn")] == [
         "skip"
     ] * 3
+
+
+def test_a_key_that_is_not_the_certificates_fails(sim: Simulator, tmp_path: Path) -> None:
+    config = write_settings(sim, tmp_path)
+    files = sim.pki.files("058091")
+    text = config.read_text(encoding="utf-8").replace(
+        f'pem_key = "{files["comune_key"]}"', f'pem_key = "{files["workstation_key"]}"'
+    )
+    config.write_text(text, encoding="utf-8")
+    code, checks, _ = doctor(config)
+    assert code == 1
+    readable = by_name(checks)["comune_key.readable"]
+    assert readable["verdict"] == "fail"
+    assert "does not match the certificate" in readable["evidence"]

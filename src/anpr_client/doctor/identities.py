@@ -132,24 +132,26 @@ def _key_matches(source: KeySource, purpose: str) -> Check:
     public = source.certificate.public_key()
     try:
         signature = source.sign(_PROBE, "sha256")
-        if not isinstance(public, rsa.RSAPublicKey):
-            raise InvalidSignature
-        public.verify(signature, _PROBE, padding.PKCS1v15(), hashes.SHA256())
+        matches = isinstance(public, rsa.RSAPublicKey)
+        if isinstance(public, rsa.RSAPublicKey):
+            public.verify(signature, _PROBE, padding.PKCS1v15(), hashes.SHA256())
     except InvalidSignature:
-        return Check(
-            f"{purpose}.key",
-            Verdict.FAIL,
-            "a signature made with the key does not verify with the certificate's public key",
-            fix=f"[{purpose}] must name the key of this certificate (or the certificate of "
-            "this key)",
-            setting=purpose,
-        )
+        matches = False
     except AnprError as exc:
         return Check(
             f"{purpose}.key",
             Verdict.FAIL,
             f"the key cannot sign: {exc}",
             fix="check the token or card and its PIN",
+            setting=purpose,
+        )
+    if not matches:
+        return Check(
+            f"{purpose}.key",
+            Verdict.FAIL,
+            "a signature made with the key does not verify with the certificate's public key",
+            fix=f"[{purpose}] must name the key of this certificate (or the certificate of "
+            "this key)",
             setting=purpose,
         )
     return Check(

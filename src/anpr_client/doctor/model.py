@@ -68,12 +68,10 @@ class Report:
     def __iter__(self) -> Iterator[Check]:
         return iter(self.checks)
 
-    def __getitem__(self, name: str) -> Check:
-        """The check called ``name`` (``KeyError`` if it did not run)."""
-        for check in self.checks:
-            if check.name == name:
-                return check
-        raise KeyError(name)
+    @property
+    def by_name(self) -> dict[str, Check]:
+        """The checks by name (each name runs once)."""
+        return {check.name: check for check in self.checks}
 
     @property
     def failed(self) -> tuple[Check, ...]:
