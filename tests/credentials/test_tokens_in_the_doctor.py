@@ -1,6 +1,10 @@
 """``anpr doctor`` on PKCS#11 tokens (SoftHSM2): the Comune key on a token is checked like a
 file, the operator is read from the card, and the operator's CNS card configured as the Comune
-key is explained. (Here, with the token fixtures; the doctor's own tests are tests/doctor.)"""
+key is explained. (Here, with the token fixtures; the doctor's own tests are tests/doctor.)
+
+The frame self-test leaves the ANPR-CO token logged in for the rest of the process, as any
+``Client`` built from these settings does (PKCS#11 login state is per process): this module's
+name sorts it after the tests that need that token logged out (test_pkcs11)."""
 
 from __future__ import annotations
 
