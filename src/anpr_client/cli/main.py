@@ -11,6 +11,7 @@ import click
 from .._version import __version__
 from .calls import call, operations, request
 from .demo import demo
+from .doctor import doctor
 from .errors import errors
 from .journal import journal
 from .notifications import notifications
@@ -37,6 +38,7 @@ for command in (
     notifications,
     simulator,
     demo,
+    doctor,
 ):
     cli.add_command(command)
 request.add_command(template)

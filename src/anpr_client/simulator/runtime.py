@@ -122,6 +122,7 @@ class Simulator:
             now=self.clock.now,
             require_signature=self.config.require_signature,
             allow_sha1=self.config.allow_sha1,
+            signature_methods=self.config.signature_methods,
             clock_skew=self.config.clock_skew,
             timestamp_ttl=self.config.timestamp_ttl,
         )
