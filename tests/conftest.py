@@ -10,6 +10,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -26,3 +27,35 @@ for _var, _sub in (
 def _isolated_user_dirs() -> Iterator[None]:
     yield
     shutil.rmtree(_HOME, ignore_errors=True)
+
+
+REFERENCE_MARK = "ANPR_REFERENCE_DIR"
+"""A test that needs ANPR's official material names this variable, or the folder it looked in
+(:func:`_reference_dir`), in its skip reason."""
+
+
+def _reference_dir() -> str:
+    default = Path(__file__).resolve().parents[1].parent / "shared" / "anpr"
+    return os.environ.get(REFERENCE_MARK) or str(default)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say how many tests were skipped for want of the official ANPR material, and how to run
+    them: a green run without it is not a conformance run."""
+    reference = _reference_dir()
+    skipped = [
+        report
+        for report in terminalreporter.stats.get("skipped", [])
+        if any(mark in str(getattr(report, "longrepr", "")) for mark in (REFERENCE_MARK, reference))
+    ]
+    if not skipped:
+        return
+    terminalreporter.write_sep("=", "official ANPR reference material missing", yellow=True)
+    terminalreporter.write_line(
+        f"{len(skipped)} conformance test(s) skipped: no official ANPR bundle (WSDL/XSD, error "
+        f"table, reference tables) in {reference}."
+    )
+    terminalreporter.write_line(
+        f"To run them, point {REFERENCE_MARK} at an unpacked official bundle, e.g. "
+        f"{REFERENCE_MARK}=/path/to/anpr scripts/test"
+    )
