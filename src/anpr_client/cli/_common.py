@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
 from ..errors.exceptions import (
     AnprError,
     AnprRejected,
+    AnprWarning,
     ConfigurationError,
     CredentialError,
     JournalRolledBack,
     PayloadError,
+    PullPeriodError,
     ValidationError,
 )
 from ..settings import Settings, load_settings
@@ -30,11 +34,13 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TRANSPORT",
     "config_option",
+    "decode_utf8",
     "echo_json",
     "fail",
     "handle_errors",
     "json_option",
     "load_payload",
+    "operation_warnings",
     "server_options",
     "settings_from",
     "write_private",
@@ -76,12 +82,49 @@ def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
 
 
-def load_payload(path: str) -> dict[str, Any]:
-    """Read a JSON payload from a file or ``-`` (stdin)."""
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "UTF-32 LE"),
+    (codecs.BOM_UTF32_BE, "UTF-32 BE"),
+    (codecs.BOM_UTF8, "UTF-8 with a byte-order mark"),
+    (codecs.BOM_UTF16_LE, "UTF-16 LE"),
+    (codecs.BOM_UTF16_BE, "UTF-16 BE"),
+)
+"""Byte-order marks, the longest first (UTF-32 LE starts like UTF-16 LE)."""
+
+
+def decode_utf8(data: bytes, name: str, *, setting: str = "input") -> str:
+    """``data`` as UTF-8 text, or a :class:`ConfigurationError` naming ``name`` and the
+    encoding it is in: a byte-order mark (UTF-8's, UTF-16's, UTF-32's) is refused too, since
+    JSON and ANPR's payloads are plain UTF-8 (RFC 8259 §8.1)."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            raise ConfigurationError(
+                f"{name!r} is {encoding}, not plain UTF-8: save it as UTF-8 without a "
+                "byte-order mark (BOM)",
+                setting=setting,
+                rule="UTF-8 without BOM",
+            )
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        byte = data[exc.start]
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigurationError(
+            f"{name!r} is not UTF-8: byte 0x{byte:02x} at line {line} (offset {exc.start}) "
+            "is not valid UTF-8; the file is probably in Latin-1 or Windows-1252: save it as "
+            "UTF-8",
+            setting=setting,
+            rule="UTF-8 without BOM",
+        ) from None
+
+
+def load_payload(path: str) -> dict[str, Any]:
+    """Read a JSON payload (UTF-8, no byte-order mark) from a file or ``-`` (stdin)."""
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise ConfigurationError(f"cannot read {path!r}: {exc.strerror}", setting="input") from None
+    text = decode_utf8(data, "<stdin>" if path == "-" else path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -163,7 +206,12 @@ def exit_code_for(exc: AnprError) -> int:
         return EXIT_KO
     if isinstance(
         exc,
-        ConfigurationError | PayloadError | ValidationError | CredentialError | JournalRolledBack,
+        ConfigurationError
+        | PayloadError
+        | ValidationError
+        | CredentialError
+        | JournalRolledBack
+        | PullPeriodError,
     ):
         return EXIT_INVALID
     if isinstance(exc, LookupError):  # unknown operation, unknown code
@@ -199,6 +247,13 @@ def error_json(exc: AnprError) -> dict[str, Any]:
         out["causes"] = list(causes)
     if getattr(exc, "outcome_unknown", False):
         out["outcomeUnknown"] = True
+        ident = getattr(exc, "id_operazione_comune", None)
+        if ident:  # journaled: the entry to settle
+            out["idOperazioneComune"] = ident
+            out["resolve"] = f"anpr journal resolve {ident}"
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        out["notes"] = list(notes)
     return out
 
 
@@ -207,14 +262,41 @@ def fail(exc: AnprError, *, as_json: bool) -> NoReturn:
         echo_json(error_json(exc))
     else:
         click.echo(f"error: {exc}", err=True)
+        for note in getattr(exc, "__notes__", ()):
+            click.echo(f"note: {note}", err=True)
     sys.exit(exit_code_for(exc))
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as warnings of the operation (``warning: operation 3002: ANPR warning EW001
+    …``), not as Python's ``file:line: Category`` lines naming a module of click."""
+    click.echo(f"warning: {message}", err=True)
+
+
+@contextmanager
+def operation_warnings() -> Iterator[None]:
+    """Print every ANPR warning (:class:`~anpr_client.errors.AnprWarning`) of the operations
+    run inside, once each, on stderr, as a line of the command's own output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AnprWarning)
+        warnings.showwarning = _show_warning
+        yield
 
 
 @contextmanager
 def handle_errors(as_json: bool) -> Iterator[None]:
-    """Turn library errors into plain messages (or JSON) and the documented exit codes."""
+    """Turn library errors into plain messages (or JSON) and the documented exit codes, and
+    ANPR's warnings into lines of the command's output (:func:`operation_warnings`)."""
     try:
-        yield
+        with operation_warnings():
+            yield
     except AnprError as exc:
         fail(exc, as_json=as_json)
 

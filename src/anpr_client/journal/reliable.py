@@ -38,7 +38,13 @@ from typing import Any, Final, Protocol
 from lxml import etree
 from urllib3 import HTTPHeaderDict
 
-from ..errors.exceptions import AnprError, AnprRejected, JournalError, NotFoundError
+from ..errors.exceptions import (
+    AnprError,
+    AnprRejected,
+    JournalError,
+    NotFoundError,
+    OutcomeUnknown,
+)
 from ..results import PreparedRequest, Result
 from ..safexml import NS, parse_xml
 from ..settings import Settings
@@ -379,6 +385,8 @@ class _Run:
     def _give_up(self, exc: BaseException) -> None:
         self.journal.release(self.key)
         r = self.record
+        if isinstance(exc, OutcomeUnknown):
+            exc.id_operazione_comune = r.id_operazione_comune
         exc.add_note(
             f"anpr journal: operation {r.operation} {r.id_operazione_comune} (Comune {r.comune}) "
             f"may have been applied by ANPR; it is recorded as outcome_unknown in "

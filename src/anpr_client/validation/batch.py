@@ -42,7 +42,7 @@ from typing import IO, TYPE_CHECKING, Final
 
 from ..errors.exceptions import ConfigurationError, Finding
 from .normalise import Change, Policy, normalise_record
-from .report import ReportWriter, writable
+from .report import ReportWriter, RuleTally, writable
 from .rules import PERSON_FIELDS, PersonChecker
 
 if TYPE_CHECKING:
@@ -159,6 +159,9 @@ class BatchResult:
     """Normalisation changes written by ``fix`` (0 without it)."""
     sample_tables: bool = False
     """The checks ran on the bundled samples (unknown codes not reported)."""
+    rules: list[RuleTally] = field(default_factory=list)
+    """The findings by check (code and rule, one meaning each) with their rows, the most
+    frequent first."""
 
     @property
     def exit_code(self) -> int:
@@ -495,4 +498,5 @@ def validate_file(
     result.summary = dict(summary.by_code)
     result.blocking = summary.blocking
     result.warnings = summary.warnings
+    result.rules = summary.tallies()
     return result
