@@ -11,10 +11,11 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TextIO, TypeVar
+from typing import Any, Final, NoReturn, TextIO, TypeVar
 
 import click
 
+from ..credentials.base import SecretPrompt
 from ..errors.exceptions import (
     AnprError,
     AnprRejected,
@@ -33,6 +34,8 @@ __all__ = [
     "EXIT_KO",
     "EXIT_OK",
     "EXIT_TRANSPORT",
+    "SECRET_PROMPT",
+    "TerminalPrompt",
     "config_option",
     "decode_utf8",
     "echo_json",
@@ -68,6 +71,26 @@ def json_option(f: F) -> F:
     return click.option(
         "--json", "as_json", is_flag=True, help="Machine-readable output (and errors) on stdout."
     )(f)
+
+
+class TerminalPrompt(SecretPrompt):
+    """Asks for a PIN or password on the terminal, without echo, when the environment
+    variable the settings name is not set (:class:`~anpr_client.credentials.SecretPrompt`).
+
+    Without a terminal (a service, a pipe) it asks nothing: the error names the variable to
+    set. What is typed goes to the key source and nowhere else.
+    """
+
+    def available(self) -> bool:
+        return sys.stdin.isatty()
+
+    def __call__(self, prompt: str) -> str:
+        value: str = click.prompt(prompt[:1].upper() + prompt[1:], hide_input=True, err=True)
+        return value
+
+
+SECRET_PROMPT: Final = TerminalPrompt()
+"""The ``secret=`` callback of every command that opens keys or the journal."""
 
 
 def settings_from(config: Path | None) -> Settings:

@@ -13,6 +13,7 @@ from ..results import Result
 from ..soap.codec import UnknownElement
 from ..soap.testata import ID_PATTERN
 from ._common import (
+    SECRET_PROMPT,
     config_option,
     echo_json,
     handle_errors,
@@ -26,7 +27,7 @@ __all__ = ["attachment_names", "call", "operations", "request", "save_attachment
 
 
 def make_client(config: Path | None, *, sign: bool) -> Client:
-    return Client(settings_from(config), wsse=FROM_SETTINGS if sign else None)
+    return Client(settings_from(config), wsse=FROM_SETTINGS if sign else None, secret=SECRET_PROMPT)
 
 
 @click.group()
