@@ -51,6 +51,7 @@ __all__ = [
     "ApplicationIdentity",
     "KeySourceConfig",
     "Limits",
+    "LoggingSettings",
     "NotificationSettings",
     "OperatorSettings",
     "PullSettings",
@@ -393,6 +394,18 @@ class RetrySettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    """``[logging]``: what the request path logs beyond its INFO line per call
+    (:mod:`anpr_client.logs`)."""
+
+    wire: bool = False
+    """Log the XML exchanged on ``anpr_client.wire`` at DEBUG (the logger must be enabled for
+    DEBUG too)."""
+    mask_personal_data: bool = True
+    """Mask codici fiscali, names, dates of birth… in the wire log."""
+
+
+@dataclass(frozen=True)
 class ValidationSettings:
     before_send: bool = True
     """Run the local pre-transmission checks before sending (opt-out)."""
@@ -495,6 +508,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     source: Path | None = None
     """The settings file these came from, if any."""
@@ -689,6 +703,7 @@ _TOP_LEVEL = {
     "security",
     "retry",
     "validation",
+    "logging",
     "notifications",
 }
 
@@ -811,6 +826,13 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
             val,
             "validation",
             {"before_send": bool},
+        )
+    if "logging" in data:
+        kwargs["logging"] = _dataclass_from(
+            LoggingSettings,
+            _table(data, "logging"),
+            "logging",
+            {"wire": bool, "mask_personal_data": bool},
         )
     if "notifications" in data:
         nt = dict(_table(data, "notifications"))
