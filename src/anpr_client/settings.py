@@ -41,6 +41,7 @@ from typing import Any, Final, Literal, TypeVar
 from ._identifiers import GENERIC_TEST_OPERATOR as _GENERIC_TEST_OPERATOR
 from ._identifiers import ISTAT_CODE as _ISTAT
 from ._identifiers import WORKSTATION_ID as _WORKSTATION_ID
+from ._text import decode_utf8
 from .credentials.base import env_var_name
 from .endpoints import ENVIRONMENTS, Environment, family_path
 from .errors.exceptions import ConfigurationError
@@ -907,13 +908,15 @@ def load_settings(
     if path is not None:
         source = Path(path).expanduser().resolve()
         try:
-            with source.open("rb") as fh:
-                data = tomllib.load(fh)
+            text = decode_utf8(
+                source.read_bytes(), str(source), setting="config", kind="settings file"
+            )
+            data = tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigurationError(
                 f"settings file {str(source)!r} does not exist", setting="config"
             ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(
                 f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
             ) from None

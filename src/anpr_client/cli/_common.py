@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import json
 import os
 import re
@@ -15,6 +14,7 @@ from typing import Any, Final, NoReturn, TextIO, TypeVar
 
 import click
 
+from .._text import decode_utf8
 from ..credentials.base import SecretPrompt
 from ..errors.exceptions import (
     AnprError,
@@ -37,7 +37,6 @@ __all__ = [
     "SECRET_PROMPT",
     "TerminalPrompt",
     "config_option",
-    "decode_utf8",
     "echo_json",
     "fail",
     "handle_errors",
@@ -103,42 +102,6 @@ def settings_from(config: Path | None) -> Settings:
 
 def echo_json(value: Any) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2, default=str))
-
-
-_BOMS = (
-    (codecs.BOM_UTF32_LE, "UTF-32 LE"),
-    (codecs.BOM_UTF32_BE, "UTF-32 BE"),
-    (codecs.BOM_UTF8, "UTF-8 with a byte-order mark"),
-    (codecs.BOM_UTF16_LE, "UTF-16 LE"),
-    (codecs.BOM_UTF16_BE, "UTF-16 BE"),
-)
-"""Byte-order marks, the longest first (UTF-32 LE starts like UTF-16 LE)."""
-
-
-def decode_utf8(data: bytes, name: str, *, setting: str = "input") -> str:
-    """``data`` as UTF-8 text, or a :class:`ConfigurationError` naming ``name`` and the
-    encoding it is in: a byte-order mark (UTF-8's, UTF-16's, UTF-32's) is refused too, since
-    JSON and ANPR's payloads are plain UTF-8 (RFC 8259 §8.1)."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            raise ConfigurationError(
-                f"{name!r} is {encoding}, not plain UTF-8: save it as UTF-8 without a "
-                "byte-order mark (BOM)",
-                setting=setting,
-                rule="UTF-8 without BOM",
-            )
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        byte = data[exc.start]
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise ConfigurationError(
-            f"{name!r} is not UTF-8: byte 0x{byte:02x} at line {line} (offset {exc.start}) "
-            "is not valid UTF-8; the file is probably in Latin-1 or Windows-1252: save it as "
-            "UTF-8",
-            setting=setting,
-            rule="UTF-8 without BOM",
-        ) from None
 
 
 def load_payload(path: str) -> dict[str, Any]:
