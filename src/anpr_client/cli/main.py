@@ -38,13 +38,15 @@ def cli(verbose: int) -> None:
         handler = logging.StreamHandler()  # sys.stderr as it is now
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
         logger = logging.getLogger("anpr_client")
-        previous = logger.level
+        previous = logger.level, logger.propagate
         logger.addHandler(handler)
         logger.setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
+        logger.propagate = False  # once each, even where a command configures the root too
 
         def restore() -> None:  # the command is over (one process may run several)
             logger.removeHandler(handler)
-            logger.setLevel(previous)
+            logger.setLevel(previous[0])
+            logger.propagate = previous[1]
 
         click.get_current_context().call_on_close(restore)
 
