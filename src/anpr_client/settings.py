@@ -41,6 +41,7 @@ from typing import Any, Final, Literal, TypeVar
 from ._identifiers import GENERIC_TEST_OPERATOR as _GENERIC_TEST_OPERATOR
 from ._identifiers import ISTAT_CODE as _ISTAT
 from ._identifiers import WORKSTATION_ID as _WORKSTATION_ID
+from ._text import decode_utf8
 from .credentials.base import env_var_name
 from .endpoints import ENVIRONMENTS, Environment, family_path
 from .errors.exceptions import ConfigurationError
@@ -51,6 +52,7 @@ __all__ = [
     "ApplicationIdentity",
     "KeySourceConfig",
     "Limits",
+    "LoggingSettings",
     "NotificationSettings",
     "OperatorSettings",
     "PullSettings",
@@ -428,6 +430,18 @@ class RetrySettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    """``[logging]``: what the request path logs beyond its INFO line per call
+    (:mod:`anpr_client.logs`)."""
+
+    wire: bool = False
+    """Log the XML exchanged on ``anpr_client.wire`` at DEBUG (the logger must be enabled for
+    DEBUG too)."""
+    mask_personal_data: bool = True
+    """Mask codici fiscali, names, dates of birth… in the wire log."""
+
+
+@dataclass(frozen=True)
 class ValidationSettings:
     before_send: bool = True
     """Run the local pre-transmission checks before sending (opt-out)."""
@@ -530,6 +544,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     source: Path | None = None
     """The settings file these came from, if any."""
@@ -717,6 +732,7 @@ _TOP_LEVEL = {
     "security",
     "retry",
     "validation",
+    "logging",
     "notifications",
 }
 
@@ -843,6 +859,13 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
             "validation",
             {"before_send": bool},
         )
+    if "logging" in data:
+        kwargs["logging"] = _dataclass_from(
+            LoggingSettings,
+            _table(data, "logging"),
+            "logging",
+            {"wire": bool, "mask_personal_data": bool},
+        )
     if "notifications" in data:
         nt = dict(_table(data, "notifications"))
         scalars: dict[str, type] = {
@@ -916,13 +939,15 @@ def load_settings(
     if path is not None:
         source = Path(path).expanduser().resolve()
         try:
-            with source.open("rb") as fh:
-                data = tomllib.load(fh)
+            text = decode_utf8(
+                source.read_bytes(), str(source), setting="config", kind="settings file"
+            )
+            data = tomllib.loads(text)
         except FileNotFoundError:
             raise ConfigurationError(
                 f"settings file {str(source)!r} does not exist", setting="config"
             ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(
                 f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
             ) from None

@@ -163,9 +163,18 @@ def test_an_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:
     assert info.value.setting == "config"
     latin1 = tmp_path / "latin1.toml"
     latin1.write_bytes('codice_istat = "058091" # Forlì\n'.encode("latin-1"))
-    with pytest.raises(ConfigurationError, match="not valid TOML") as info:
+    with pytest.raises(ConfigurationError, match="is not UTF-8: byte 0xec at line 1") as info:
         load_settings(latin1, env={})
     assert info.value.setting == "config"
+    assert str(latin1) in str(info.value)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b'\xef\xbb\xbfcodice_istat = "058091"\n')
+    with pytest.raises(ConfigurationError, match="UTF-8 with a byte-order mark"):
+        load_settings(bom, env={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("codice_istat = \n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings(broken, env={})
 
 
 def test_settings_are_immutable_and_validated_in_code() -> None:

@@ -80,11 +80,24 @@ def test_a_read_only_operation_of_unknown_outcome_needs_no_resolving(journal: Jo
     notes = "\n".join(info.value.__notes__)
     assert "read-only" in notes
     assert "anpr journal resolve" not in notes
+    assert info.value.id_operazione_comune == record.id_operazione_comune
+    assert info.value.needs_resolving is False
+    from anpr_client.cli._common import error_json
+
+    shown = error_json(info.value)
+    assert shown["idOperazioneComune"] == record.id_operazione_comune
+    assert "resolve" not in shown
 
 
 def test_an_operation_with_effects_of_unknown_outcome_is_still_pending(journal: Journal) -> None:
     fake = FakeAnpr(script=["lose"] * 4)
-    with pytest.raises(ConnectionLost):
+    with pytest.raises(ConnectionLost) as info:
         make_client(fake, journal).call("5005", payload_5005())
     (record,) = journal.pending()
     assert record.state is State.OUTCOME_UNKNOWN
+    assert info.value.needs_resolving is True
+    from anpr_client.cli._common import error_json
+
+    assert (
+        error_json(info.value)["resolve"] == f"anpr journal resolve {record.id_operazione_comune}"
+    )

@@ -15,7 +15,8 @@
 
 Every command reads ``--config`` (or ``$ANPR_CONFIG``): ``[notifications]`` store,
 decrypt_keys, anpr_ca (see docs/notifications.md); passwords and PINs come from the environment
-variables the settings name (a server has no terminal to ask on). Exit codes as for every
+variables the settings name, or are asked on the terminal (no echo) when one is not set and a
+terminal is there (a service has none: set the variables). Exit codes as for every
 ``anpr`` command.
 """
 
@@ -37,6 +38,7 @@ from ..notifications.inbox import EntryState, Inbox, InboxEntry
 from ._common import (
     EXIT_INVALID,
     EXIT_KO,
+    SECRET_PROMPT,
     config_option,
     echo_json,
     handle_errors,
@@ -99,7 +101,7 @@ def serve(
     with handle_errors(False):
         settings = settings_from(config)
         options: dict[str, Any] = {"on_signer": _signer_printer()} if print_signer else {}
-        receiver = NotificationReceiver.from_settings(settings, **options)
+        receiver = NotificationReceiver.from_settings(settings, secret=SECRET_PROMPT, **options)
         context = None
         if certfile is not None:
             try:
@@ -337,7 +339,7 @@ def pull(
         settings = settings_from(config)
         with (
             Inbox.from_settings(settings) as box,
-            Client(settings) as client,
+            Client(settings, secret=SECRET_PROMPT) as client,
         ):
             report = Poller(client, box, skew=skew).pull(
                 since_at, until=until_at, wait=wait, max_wait=max_wait

@@ -45,7 +45,8 @@ The tree (``except`` the level you care about)::
      │   └─ EchoMismatch (OutcomeUnknown)    it names another id, operation or Comune; .field
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
-     │   └─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
+     │   ├─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
+     │   └─ PullPeriodError (ValueError)     the period asked for cannot be pulled; nothing sent
      ├─ JournalError                         the operation journal refused (id reused, held…)
      │   ├─ JournalRolledBack                its id counter is behind ids handed out (restored)
      │   └─ CorruptJournalRecord             a journal row cannot be read; .row .field
@@ -145,6 +146,7 @@ __all__ = [
     "PrivilegeError",
     "ProtocolError",
     "PullLimitError",
+    "PullPeriodError",
     "ReadTimeout",
     "ReferenceValueError",
     "RejectedByPolicy",
@@ -196,10 +198,15 @@ class OutcomeUnknown:
     """Mixin: the request may have reached ANPR and been applied.
 
     Retry with the same ``idOperazioneComune`` or look the outcome up (3003); never send the
-    same logical operation under a new id.
+    same logical operation under a new id. When the operation is journaled,
+    ``id_operazione_comune`` names its journal entry (``anpr journal resolve ID``), and
+    ``needs_resolving`` is ``False`` when the journal settled it itself (a read-only operation
+    changes nothing at ANPR: call it again for the answer).
     """
 
     outcome_unknown = True
+    id_operazione_comune: str | None = None
+    needs_resolving: bool = True
 
 
 # --------------------------------------------------------------------------- configuration
@@ -688,6 +695,12 @@ class PullLimitError(NotificationError):
     """A 4005 pull reached one of its bounds (``[notifications.pull]``: pages, requests, or the
     decompressed size of a result page) and stopped; the poller's checkpoint stays where the
     last committed page left it, so nothing is skipped. ``field`` names the setting."""
+
+
+class PullPeriodError(NotificationError, ValueError):
+    """The period asked of a 4005 pull cannot be asked of ANPR (older than its 180 days, no
+    start for a first pull): a local input check, nothing was sent. ``field`` names the
+    parameter (``since``), ``rule`` the rule."""
 
 
 class JournalError(AnprError):

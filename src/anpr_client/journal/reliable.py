@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,7 +45,14 @@ from typing import Any, Final, Protocol
 from lxml import etree
 from urllib3 import HTTPHeaderDict
 
-from ..errors.exceptions import AnprError, AnprRejected, JournalError, NotFoundError
+from ..errors.exceptions import (
+    AnprError,
+    AnprRejected,
+    JournalError,
+    NotFoundError,
+    OutcomeUnknown,
+)
+from ..logs import JOURNAL_LOGGER, logged_call
 from ..results import PreparedRequest, Result
 from ..safexml import NS, parse_xml
 from ..settings import Settings
@@ -79,6 +87,8 @@ tables, the connection test): an unknown outcome of theirs needs no resolving.""
 
 LOOKUP_FAMILIES_EXCLUDED: Final = READ_ONLY_FAMILIES | {"N000"}
 """Families whose operations 3003 does not return (consultations, extractions, tables)."""
+
+logger: Final = logging.getLogger(JOURNAL_LOGGER)
 
 _LEASE_MARGIN: Final = 30.0
 _ANSWER_TYPE: Final = "application/xml"
@@ -273,6 +283,16 @@ class _Run:
         self, number: int, end: AttemptEnd, elapsed: float, settle: Settlement | None = None
     ) -> None:
         self.journal.end_attempt(self.key, number, end, elapsed=elapsed, settle=settle)
+        if settle is not None:
+            r = self.record
+            logger.info(
+                "journal: %s %s settled: %s (%s, by %s)",
+                r.operation,
+                r.id_operazione_comune,
+                settle.state.value,
+                settle.outcome,
+                settle.resolution,
+            )
 
     # ------------------------------------------------------------------ building
 
@@ -332,8 +352,9 @@ class _Run:
             started = time.monotonic()
             response: HttpResponse | None = None
             try:
-                response = self.binding.transmit(prepared)
-                result = self.binding.read(self.op, response, request=prepared)
+                with logged_call(prepared) as call:
+                    response = self.binding.transmit(prepared)
+                    result = call.ok(self.binding.read(self.op, response, request=prepared))
             except Warning as warning:
                 if response is None or response.status != 200:
                     raise
@@ -385,7 +406,17 @@ class _Run:
                 if disposition is Disposition.OUTCOME_UNKNOWN:
                     last_unknown = exc
                 if sends < policy.max_attempts or (reached and self.lookup and not looked_up):
-                    self.sleep(policy.delay(sends, self.rng))
+                    delay = policy.delay(sends, self.rng)
+                    logger.info(
+                        "journal: %s %s attempt %d of %d: %s; again in %.1f s, same id",
+                        self.op,
+                        self.record.id_operazione_comune,
+                        sends,
+                        policy.max_attempts,
+                        type(exc).__name__,
+                        delay,
+                    )
+                    self.sleep(delay)
                 continue
             elapsed = time.monotonic() - started
             codes = tuple(w.code for w in result.anomalies)
@@ -407,9 +438,13 @@ class _Run:
 
     def _give_up(self, exc: BaseException) -> None:
         r = self.record
+        if isinstance(exc, OutcomeUnknown):
+            exc.id_operazione_comune = r.id_operazione_comune
         if read_only(self.op):
             # A consultation changes nothing at ANPR: whether it got there or not, there is
             # nothing to resolve, so it is not left pending (call it again for the answer).
+            if isinstance(exc, OutcomeUnknown):
+                exc.needs_resolving = False
             self.record = self.journal.settle(
                 self.key,
                 _settlement(State.RESOLVED, "not_applied", "read_only", exc=exc),
@@ -421,6 +456,13 @@ class _Run:
             )
             return
         self.journal.release(self.key)
+        logger.warning(
+            "journal: %s %s outcome unknown after %s: settle it with anpr journal resolve %s",
+            r.operation,
+            r.id_operazione_comune,
+            type(exc).__name__,
+            r.id_operazione_comune,
+        )
         exc.add_note(
             f"anpr journal: operation {r.operation} {r.id_operazione_comune} (Comune {r.comune}) "
             f"may have been applied by ANPR; it is recorded as outcome_unknown in "
@@ -459,8 +501,9 @@ class _Run:
         started = time.monotonic()
         response: HttpResponse | None = None
         try:
-            response = self.binding.transmit(prepared)
-            found = self.binding.read("3003", response, request=prepared)
+            with logged_call(prepared) as call:
+                response = self.binding.transmit(prepared)
+                found = call.ok(self.binding.read("3003", response, request=prepared))
         except NotFoundError as exc:
             end = self._attempt_end("not_found", response, exc)
             self._end(number, end, time.monotonic() - started)

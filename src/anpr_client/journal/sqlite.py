@@ -37,6 +37,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Literal
 
+from ..credentials.base import can_ask
 from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
 from ..settings import default_journal_path
 from . import ids as _ids
@@ -284,7 +285,7 @@ class Journal:
         found = marks_from_env(env)
         marks: Path | Literal[False] = False if found is None else found
         journal = cls(path, key=key, create=create, id_marks=marks)
-        if journal.encrypted and key is None and secret is not None:
+        if journal.encrypted and key is None and secret is not None and can_ask(secret):
             journal.close()
             key = key_from_text(secret("journal key"), setting="journal key")
             journal = cls(path, key=key, create=create, id_marks=marks)

@@ -90,6 +90,7 @@ from ..errors.exceptions import (
     NotificationError,
     ProtocolError,
     PullLimitError,
+    PullPeriodError,
 )
 from ..safexml import DEFAULT_MAX_BYTES, parse_xml
 from ..settings import PullSettings
@@ -294,7 +295,7 @@ class Poller:
         An extraction left in flight by an earlier run is finished first. With ``wait``, the
         poller sleeps until results are ready (at most ``max_wait`` seconds in all); otherwise,
         or past that limit, it stops with :attr:`PullReport.waiting_until` set and the next
-        call resumes. Raises :class:`~anpr_client.errors.NotificationError` for a period
+        call resumes. Raises :class:`~anpr_client.errors.PullPeriodError` for a period
         ANPR would refuse, :class:`~anpr_client.errors.PullLimitError` at a bound, and the
         client's exceptions for transport errors and KO answers.
         """
@@ -318,14 +319,14 @@ class Poller:
             else:
                 start = cp.covered_until if cp.covered_until is not None else cp.held_from
             if start is None:
-                raise NotificationError(
+                raise PullPeriodError(
                     "nothing pulled yet: give the date to pull from (--since)",
                     field="since",
                     rule="a date for the first pull",
                 )
             end = min(_aware(until), limit) if until is not None else limit
             if start < now - MAX_LOOKBACK:
-                raise NotificationError(
+                raise PullPeriodError(
                     f"ANPR searches only the last 180 days: {start.date().isoformat()} is older "
                     f"than {(now - MAX_LOOKBACK).date().isoformat()}",
                     field="since",

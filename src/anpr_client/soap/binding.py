@@ -40,6 +40,7 @@ from ..errors.exceptions import (
     Violation,
 )
 from ..errors.faults import RequestFrame, fault_exception
+from ..logs import logged_call, wire_debug
 from ..results import PreparedRequest, Result, error_items
 from ..safexml import NS, parse_xml
 from ..settings import Settings
@@ -195,8 +196,11 @@ class Binding:
     # ------------------------------------------------------------------ sending
 
     def transmit(self, prepared: PreparedRequest) -> HttpResponse:
-        """Send prepared bytes and return the raw HTTP answer (no parsing)."""
-        return self.transport.send(
+        """Send prepared bytes and return the raw HTTP answer (no parsing). Both are logged
+        on ``anpr_client.wire`` at DEBUG when ``[logging] wire`` asks (:mod:`anpr_client.logs`)."""
+        wire = self.settings.logging
+        wire_debug(wire.wire, wire.mask_personal_data, "request", prepared.url, prepared.envelope)
+        response = self.transport.send(
             HttpRequest(
                 prepared.url,
                 prepared.envelope,
@@ -205,11 +209,21 @@ class Binding:
                 limits=self.settings.limits,
             )
         )
+        wire_debug(
+            wire.wire,
+            wire.mask_personal_data,
+            f"answer (HTTP {response.status}, {response.content_type})",
+            prepared.url,
+            response.body,
+        )
+        return response
 
     def send(self, prepared: PreparedRequest) -> Result[dict[str, Any]]:
         """Send a prepared request and read the answer (see :meth:`read`), checking that it
-        echoes the request."""
-        return self.read(prepared.operation, self.transmit(prepared), request=prepared)
+        echoes the request; one INFO line on ``anpr_client.call`` says how it went."""
+        with logged_call(prepared) as call:
+            response = self.transmit(prepared)
+            return call.ok(self.read(prepared.operation, response, request=prepared))
 
     # ------------------------------------------------------------------ reading
 
