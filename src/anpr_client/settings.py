@@ -696,6 +696,20 @@ _TOP_LEVEL = {
 _PIN_LISTS = ("signer_subjects", "signer_fingerprints")
 
 
+def workstation_from_mapping(
+    data: Mapping[str, Any], *, section: str, base: Path
+) -> WorkstationSettings:
+    """A ``[workstation]``-shaped table (``id`` and, optionally, its key source)."""
+    ws = dict(data)
+    if "id" not in ws:
+        raise ConfigurationError(
+            f"[{section}] needs id (IdPostazione)", setting=f"{section}.id", rule="required"
+        )
+    ws_id = _typed(ws.pop("id"), str, f"{section}.id")
+    ws_key = KeySourceConfig.from_mapping(ws, section=section, base=base) if ws else None
+    return WorkstationSettings(id=ws_id, key=ws_key)
+
+
 def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path | None) -> Settings:
     """Build :class:`Settings` from a parsed TOML document (relative paths against ``base``)."""
     for key in data:
@@ -771,14 +785,9 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         if key in data:
             kwargs[key] = KeySourceConfig.from_mapping(_table(data, key), section=key, base=base)
     if "workstation" in data:
-        ws = dict(_table(data, "workstation"))
-        if "id" not in ws:
-            raise ConfigurationError(
-                "[workstation] needs id (IdPostazione)", setting="workstation.id", rule="required"
-            )
-        ws_id = _typed(ws.pop("id"), str, "workstation.id")
-        ws_key = KeySourceConfig.from_mapping(ws, section="workstation", base=base) if ws else None
-        kwargs["workstation"] = WorkstationSettings(id=ws_id, key=ws_key)
+        kwargs["workstation"] = workstation_from_mapping(
+            _table(data, "workstation"), section="workstation", base=base
+        )
     if "security" in data:
         security = dict(_table(data, "security"))
         number = security.get("application_id")

@@ -1,0 +1,600 @@
+"""One service, many Comuni: a client per Comune, built when first used, released when idle.
+
+A software house serves hundreds of Comuni from one process. :class:`ComuneRegistry` holds the
+settings of each (from a folder of settings files, or from one file with a table per Comune:
+see :func:`load_comuni`) and builds a Comune's :class:`~anpr_client.Client` the first time it is
+used: its keys are loaded then, once, and released when the Comune has been idle for
+``idle_timeout`` seconds or when more than ``max_open`` Comuni are open (the least recently used
+goes first). What Comuni can share, they share:
+
+- one :class:`~anpr_client.transport.HttpTransport` (one ``SSLContext``, one pool of connections
+  per host) per distinct trust configuration (``ca_bundle``, ``[tls]``, ``[tls_client]``), so 500
+  Comuni talking to ANPR hold a handful of connections, not 500 pools;
+- one journal per journal location (Comuni whose settings name the same journal share it: the
+  journal keys every operation and every id by Comune).
+
+Both are closed when the last open Comune using them is released.
+
+Desks: a Comune's settings may name desks (``[desks.<name>]``: an operator and a workstation),
+and a call may name any operator: ``registry.use("058091", desk="front")`` or
+``use("058091", operator=cf)`` signs the SAML assertion for that operator (see
+:meth:`Client.for_desk <anpr_client.Client.for_desk>`).
+
+Thread-safe: clients are handed out with :meth:`ComuneRegistry.use` (a context manager); a
+Comune in use is never released under its caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import threading
+import time
+import tomllib
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from .client import Client
+from .errors.exceptions import ConfigurationError, UnknownComuneError
+from .settings import Settings, WorkstationSettings, settings_from_mapping, workstation_from_mapping
+
+if TYPE_CHECKING:
+    from .journal import Repository
+    from .results import Result
+    from .transport import Transport
+
+__all__ = ["ComuneConfig", "ComuneRegistry", "Desk", "load_comuni"]
+
+_KEY_TABLES: Final = frozenset({"operator", "comune_key", "workstation", "tls_client"})
+"""Tables a Comune's own table replaces whole (a key source is never half one, half another)."""
+_DESK_KEYS: Final = frozenset({"operator", "workstation"})
+
+
+@dataclass(frozen=True)
+class Desk:
+    """A desk of a Comune: who signs (``operator``) from where (``workstation``)."""
+
+    name: str
+    operator: str | None = None
+    """The operator's codice fiscale; ``None``: the Comune's ``[operator]``."""
+    workstation: WorkstationSettings | None = None
+    """The desk's workstation; ``None``: the Comune's ``[workstation]``."""
+
+
+@dataclass(frozen=True)
+class ComuneConfig:
+    """A Comune as the registry knows it: its settings and its desks."""
+
+    settings: Settings
+    desks: Mapping[str, Desk] = field(default_factory=dict)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"settings file {str(path)!r} is not valid TOML: {exc}", setting="config"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"settings file {str(path)!r} cannot be read: {exc.strerror or exc}",
+            setting="config",
+        ) from None
+
+
+def _merge(shared: Mapping[str, Any], own: Mapping[str, Any], *, top: bool) -> dict[str, Any]:
+    """``own`` over ``shared``: tables merge key by key, except the key sources (replaced)."""
+    merged = dict(shared)
+    for key, value in own.items():
+        below = merged.get(key)
+        mergeable = not (top and key in _KEY_TABLES)
+        if mergeable and isinstance(value, Mapping) and isinstance(below, Mapping):
+            value = _merge(below, value, top=False)
+        merged[key] = value
+    return merged
+
+
+def _desks(data: object, *, section: str, base: Path) -> dict[str, Desk]:
+    if not isinstance(data, Mapping):
+        raise ConfigurationError(f"'{section}' must be a table", setting=section, rule="table")
+    desks: dict[str, Desk] = {}
+    for name, table in data.items():
+        where = f"{section}.{name}"
+        if not isinstance(table, Mapping) or not table:
+            raise ConfigurationError(
+                f"'{where}' must be a table with operator and/or workstation",
+                setting=where,
+                rule="operator | workstation",
+            )
+        for key in table:
+            if key not in _DESK_KEYS:
+                raise ConfigurationError(
+                    f"unknown setting '{where}.{key}'", setting=f"{where}.{key}", rule="unknown"
+                )
+        operator = table.get("operator")
+        if operator is not None and not isinstance(operator, str):
+            raise ConfigurationError(
+                f"setting '{where}.operator' must be a codice fiscale (a string)",
+                setting=f"{where}.operator",
+                rule="type",
+            )
+        ws = table.get("workstation")
+        if ws is not None and not isinstance(ws, Mapping):
+            raise ConfigurationError(
+                f"'{where}.workstation' must be a table", setting=f"{where}.workstation"
+            )
+        workstation = (
+            workstation_from_mapping(ws, section=f"{where}.workstation", base=base)
+            if ws is not None
+            else None
+        )
+        desks[name] = Desk(name, operator, workstation)
+    return desks
+
+
+def _comune(data: Mapping[str, Any], *, base: Path, source: Path, section: str) -> ComuneConfig:
+    own = dict(data)
+    desks = _desks(own.pop("desks", {}), section=f"{section}desks", base=base)
+    try:
+        settings = settings_from_mapping(own, base=base, source=source)
+    except ConfigurationError as exc:
+        if section and exc.setting:  # name the setting as the file spells it
+            exc.setting = section + exc.setting
+        raise
+    for desk in desks.values():  # a desk's operator is checked as [operator] is
+        if desk.operator is not None:
+            from .settings import OperatorSettings
+
+            try:
+                settings.replace(operator=OperatorSettings(codice_fiscale=desk.operator))
+            except ConfigurationError as exc:
+                raise ConfigurationError(
+                    f"{section}desks.{desk.name}.operator: {exc}",
+                    setting=f"{section}desks.{desk.name}.operator",
+                    rule=exc.rule,
+                ) from None
+    return ComuneConfig(settings, desks)
+
+
+def load_comuni(path: str | Path) -> dict[str, ComuneConfig]:
+    """The Comuni a settings folder or a multi-Comune settings file describes, by ISTAT code.
+
+    - **a folder**: every ``*.toml`` in it, and every ``*/anpr.toml`` one level down, is one
+      Comune's settings file (the format of ``docs/configuration.md``), plus optional
+      ``[desks.<name>]`` tables;
+    - **a file**: the top-level keys and tables are shared by every Comune, and each
+      ``[comuni.<ISTAT>]`` table holds one Comune's own (``codice_istat`` is the table's name).
+      A Comune's tables merge into the shared ones key by key, except ``[operator]``,
+      ``[comune_key]``, ``[workstation]`` and ``[tls_client]``, which replace the shared ones
+      whole; arrays (``decrypt_keys``) are replaced.
+
+    Relative paths are resolved against the file that names them. Environment variables
+    (``ANPR_CODICE_ISTAT``…) are not applied: they would apply to every Comune at once. A
+    Comune described twice, or a file without a Comune, is refused.
+    """
+    root = Path(path).expanduser().resolve()
+    comuni: dict[str, ComuneConfig] = {}
+
+    def add(config: ComuneConfig, where: str) -> None:
+        code = config.settings.codice_istat
+        if code in comuni:
+            raise ConfigurationError(
+                f"Comune {code} is described twice (again in {where})",
+                setting="codice_istat",
+                rule="one description per Comune",
+            )
+        comuni[code] = config
+
+    if root.is_dir():
+        files = sorted(root.glob("*.toml")) + sorted(root.glob("*/anpr.toml"))
+        for file in (f.resolve() for f in files):  # paths relative to where it really is
+            add(_comune(_read_toml(file), base=file.parent, source=file, section=""), str(file))
+    elif root.is_file():
+        data = _read_toml(root)
+        tables = data.pop("comuni", None)
+        if not isinstance(tables, Mapping):
+            raise ConfigurationError(
+                f"{str(root)!r} has no [comuni.<ISTAT>] tables",
+                setting="comuni",
+                rule="a table per Comune",
+            )
+        for code, own in tables.items():
+            section = f"comuni.{code}."
+            if not isinstance(own, Mapping):
+                raise ConfigurationError(f"'comuni.{code}' must be a table", setting=section[:-1])
+            if own.get("codice_istat", code) != code:
+                raise ConfigurationError(
+                    f"[comuni.{code}] says codice_istat = {own['codice_istat']!r}",
+                    setting=f"{section}codice_istat",
+                    rule="the table's name",
+                )
+            merged = _merge(data, {**own, "codice_istat": code}, top=True)
+            add(_comune(merged, base=root.parent, source=root, section=section), section[:-1])
+    else:
+        raise ConfigurationError(
+            f"{str(root)!r} is neither a settings folder nor a settings file", setting="comuni"
+        )
+    if not comuni:
+        raise ConfigurationError(f"{str(root)!r} describes no Comune", setting="comuni")
+    return comuni
+
+
+class _Shared:
+    """Resources shared by open Comuni, each closed when its last user lets it go."""
+
+    def __init__(self) -> None:
+        self._items: dict[object, list[Any]] = {}  # key → [resource, users]
+
+    def take(self, key: object, make: Callable[[], Any]) -> Any:
+        item = self._items.get(key)
+        if item is None:
+            item = self._items[key] = [make(), 0]
+        item[1] += 1
+        return item[0]
+
+    def give_back(self, key: object) -> None:
+        item = self._items[key]
+        item[1] -= 1
+        if item[1] == 0:
+            del self._items[key]
+            item[0].close()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def close(self) -> None:
+        items, self._items = list(self._items.values()), {}
+        for resource, _ in items:
+            resource.close()
+
+
+@dataclass
+class _Open:
+    """An open Comune: its client, what it shares, its desks, who is using it."""
+
+    client: Client
+    transport_key: object
+    journal_key: object | None
+    desks: dict[tuple[str, str], Client] = field(default_factory=dict)
+    users: int = 0
+    last_used: float = 0.0
+
+
+class ComuneRegistry:
+    """Clients for many Comuni in one process (see the module docstring).
+
+    :param comuni: the Comuni served, by ISTAT code (:func:`load_comuni`'s result, or plain
+        :class:`~anpr_client.Settings`).
+    :param max_open: how many Comuni may be open at once; past it the least recently used idle
+        one is released (a Comune in use is never released: the bound may then be passed).
+    :param idle_timeout: seconds after which an unused Comune is released (its keys closed).
+    :param secret: called with a label to get a PIN or password that the settings'
+        environment variables do not provide.
+    :param transport: one transport for every Comune (tests: the simulator's
+        :class:`~anpr_client.WsgiTransport`); default: HTTPS, one per trust configuration.
+    :param journal: ``False``: no journal for any Comune; default: as each Comune's settings say.
+    :param clock: monotonic seconds (tests).
+    """
+
+    def __init__(
+        self,
+        comuni: Mapping[str, ComuneConfig | Settings],
+        *,
+        max_open: int = 64,
+        idle_timeout: float = 300.0,
+        secret: Callable[[str], str] | None = None,
+        transport: Transport | None = None,
+        journal: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
+            raise ConfigurationError(
+                f"max_open = {max_open!r} must be a positive integer",
+                setting="max_open",
+                rule=">= 1",
+            )
+        if not idle_timeout > 0:
+            raise ConfigurationError(
+                f"idle_timeout = {idle_timeout!r} must be a positive number of seconds",
+                setting="idle_timeout",
+                rule="> 0",
+            )
+        self._comuni: dict[str, ComuneConfig] = {}
+        for code, config in comuni.items():
+            if isinstance(config, Settings):
+                config = ComuneConfig(config)
+            if config.settings.codice_istat != code:
+                raise ConfigurationError(
+                    f"the settings given for {code} are those of {config.settings.codice_istat}",
+                    setting="codice_istat",
+                )
+            self._comuni[code] = config
+        self.max_open = max_open
+        self.idle_timeout = float(idle_timeout)
+        self._secret = secret
+        self._transport = transport
+        self._journal = journal
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._opening: dict[str, threading.Lock] = {}
+        self._open: OrderedDict[str, _Open] = OrderedDict()
+        self._transports = _Shared()
+        self._journals = _Shared()
+        self._closed = False
+
+    @classmethod
+    def from_path(cls, path: str | Path, **options: Any) -> ComuneRegistry:
+        """A registry of the Comuni a folder or a multi-Comune file describes
+        (:func:`load_comuni`); ``options`` go to the constructor."""
+        return cls(load_comuni(path), **options)
+
+    def __repr__(self) -> str:
+        return f"<ComuneRegistry comuni={len(self._comuni)} open={len(self._open)}>"
+
+    # ------------------------------------------------------------------ what is served
+
+    @property
+    def codes(self) -> frozenset[str]:
+        """The ISTAT codes of the Comuni served."""
+        return frozenset(self._comuni)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._comuni
+
+    def config(self, code: str) -> ComuneConfig:
+        """The settings and desks of Comune ``code`` (:class:`UnknownComuneError` if not
+        served)."""
+        config = self._comuni.get(code)
+        if config is None:
+            raise UnknownComuneError(
+                f"Comune {str(code)[:10]!r} is not served here ({len(self._comuni)} Comuni are)",
+                codice_istat=str(code)[:10],
+            )
+        return config
+
+    def settings(self, code: str) -> Settings:
+        return self.config(code).settings
+
+    @property
+    def open_count(self) -> int:
+        """How many Comuni are open now (keys loaded)."""
+        return len(self._open)
+
+    @property
+    def shared_transports(self) -> int:
+        """How many transports (TLS contexts and their connection pools) are open now."""
+        return len(self._transports)
+
+    @property
+    def shared_journals(self) -> int:
+        """How many journals are open now."""
+        return len(self._journals)
+
+    # ------------------------------------------------------------------ handing out clients
+
+    @contextlib.contextmanager
+    def use(
+        self, code: str, *, desk: str | None = None, operator: str | None = None
+    ) -> Iterator[Client]:
+        """Comune ``code``'s client for the block's duration (opened if needed).
+
+        :param desk: one of the Comune's desks (``[desks.<name>]``): its operator and
+            workstation sign the requests.
+        :param operator: the operator's codice fiscale for these calls (over ``desk``'s).
+        """
+        entry = self._acquire(code)
+        try:
+            yield self._for_desk(code, entry, desk, operator)
+        finally:
+            with self._lock:
+                entry.users -= 1
+                entry.last_used = self._clock()
+            self.release_idle()
+
+    def call(
+        self,
+        code: str,
+        operation: str,
+        payload: Mapping[str, Any] | Any = None,
+        *,
+        header: Mapping[str, Any] | None = None,
+        desk: str | None = None,
+        operator: str | None = None,
+    ) -> Result[dict[str, Any]]:
+        """``Client.call`` for Comune ``code`` (see :meth:`use` for ``desk`` and ``operator``)."""
+        with self.use(code, desk=desk, operator=operator) as client:
+            return client.call(operation, payload, header=header)
+
+    def _acquire(self, code: str) -> _Open:
+        config = self.config(code)
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("the registry is closed", setting="registry")
+            entry = self._open.get(code)
+            if entry is not None:
+                entry.users += 1
+                self._open.move_to_end(code)
+                return entry
+            opening = self._opening.setdefault(code, threading.Lock())
+        with opening:  # one thread loads a Comune's keys; the others wait for it
+            with self._lock:
+                entry = self._open.get(code)
+                if entry is not None:
+                    entry.users += 1
+                    self._open.move_to_end(code)
+                    return entry
+            entry = self._build(config.settings)
+            with self._lock:
+                entry.users = 1
+                self._open[code] = entry
+        self._trim()
+        return entry
+
+    def _build(self, settings: Settings) -> _Open:
+        """Open a Comune: its frame (keys loaded here), a shared transport and journal."""
+        transport_key: object = ("given",)
+        transport = self._transport
+        if transport is None:
+            transport_key = _trust_key(settings)
+            with self._lock:
+                transport = self._transports.take(transport_key, lambda: _https(settings, self))
+        journal: Repository | None = None
+        journal_key = _journal_key(settings) if self._journal else None
+        try:
+            if journal_key is not None:
+                from .journal import Journal
+
+                with self._lock:
+                    journal = self._journals.take(
+                        journal_key, lambda: Journal.from_settings(settings, secret=self._secret)
+                    )
+            client = Client(settings, transport=transport, journal=journal, secret=self._secret)
+        except BaseException:
+            with self._lock:
+                if journal_key is not None and journal is not None:
+                    self._journals.give_back(journal_key)
+                if self._transport is None:
+                    self._transports.give_back(transport_key)
+            raise
+        return _Open(client, transport_key, journal_key, last_used=self._clock())
+
+    def _for_desk(self, code: str, entry: _Open, desk: str | None, operator: str | None) -> Client:
+        if desk is None and operator is None:
+            return entry.client
+        chosen: Desk | None = None
+        if desk is not None:
+            chosen = self.config(code).desks.get(desk)
+            if chosen is None:
+                raise ConfigurationError(
+                    f"Comune {code} has no desk {desk[:40]!r}",
+                    setting=f"desks.{desk[:40]}",
+                    rule="a [desks.<name>] table of the Comune",
+                )
+        key = (desk or "", operator or "")
+        with self._lock:
+            client = entry.desks.get(key)
+        if client is not None:
+            return client
+        workstation = chosen.workstation if chosen is not None else None
+        workstation_key = None
+        if workstation is not None and workstation.key is not None:
+            from .credentials import load_key_source
+
+            workstation_key = load_key_source(
+                workstation.key, secret=self._secret, purpose=f"desks.{desk}.workstation"
+            )
+        try:
+            client = entry.client.for_desk(
+                operator=operator or (chosen.operator if chosen is not None else None),
+                workstation_id=workstation.id if workstation is not None else None,
+                workstation_key=workstation_key,
+            )
+        finally:  # it signed IdPostazioneFirmato once; a token session is not kept open
+            close = getattr(workstation_key, "close", None)
+            if callable(close):
+                close()
+        with self._lock:
+            return entry.desks.setdefault(key, client)
+
+    # ------------------------------------------------------------------ releasing
+
+    def release_idle(self) -> int:
+        """Release the Comuni idle for ``idle_timeout`` seconds, and the least recently used
+        idle ones past ``max_open``; return how many were released. Called after every
+        :meth:`use`; a service with quiet hours may also call it from a timer."""
+        now = self._clock()
+        with self._lock:
+            idle = [
+                code
+                for code, entry in self._open.items()
+                if entry.users == 0 and now - entry.last_used >= self.idle_timeout
+            ]
+            released = [self._open.pop(code) for code in idle]
+        for entry in released:
+            self._release(entry)
+        return len(released) + self._trim()
+
+    def _trim(self) -> int:
+        released: list[_Open] = []
+        with self._lock:
+            excess = len(self._open) - self.max_open
+            for code in list(self._open):  # least recently used first
+                if excess <= 0:
+                    break
+                if self._open[code].users == 0:
+                    released.append(self._open.pop(code))
+                    excess -= 1
+        for entry in released:
+            self._release(entry)
+        return len(released)
+
+    def _release(self, entry: _Open) -> None:
+        frame = entry.client.wsse
+        close = getattr(frame, "close", None)
+        if callable(close):
+            close()
+        with self._lock:
+            if entry.journal_key is not None:
+                self._journals.give_back(entry.journal_key)
+            if self._transport is None:
+                self._transports.give_back(entry.transport_key)
+
+    def close(self) -> None:
+        """Release every Comune and close what they shared (a transport given stays open)."""
+        with self._lock:
+            self._closed = True
+            entries = list(self._open.values())
+            self._open.clear()
+        for entry in entries:
+            frame = entry.client.wsse
+            close = getattr(frame, "close", None)
+            if callable(close):
+                close()
+        with self._lock:
+            self._journals.close()
+            self._transports.close()
+
+    def __enter__(self) -> ComuneRegistry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _https(settings: Settings, registry: ComuneRegistry) -> Any:
+    from .transport import HttpTransport
+    from .transport.tls import ssl_context_from_settings
+
+    return HttpTransport(ssl_context_from_settings(settings, secret=registry._secret))
+
+
+def _real(path: Path | None) -> Path | None:
+    """``path`` as one spelling (``a/../ca.pem`` and ``ca.pem`` are one file)."""
+    return None if path is None else Path(os.path.realpath(path))
+
+
+def _trust_key(settings: Settings) -> object:
+    """What identifies a trust configuration: Comuni with the same key share one transport."""
+    client = settings.tls_client
+    if client is not None:
+        client = dataclasses.replace(
+            client,
+            path=_real(client.path),
+            pem_key=_real(client.pem_key),
+            pem_cert=_real(client.pem_cert),
+        )
+    return (_real(settings.ca_bundle), settings.tls, client)
+
+
+def _journal_key(settings: Settings) -> object | None:
+    """What identifies a Comune's journal: Comuni with the same key share one open journal
+    (``None``: the settings switch it off)."""
+    if not settings.journal_enabled:
+        return None
+    return _real(settings.journal_path)
