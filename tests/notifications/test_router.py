@@ -66,6 +66,11 @@ def _notify(sim: Simulator, recipient: str, operation: str) -> NotificationRecor
     )
 
 
+def _state(sim: Simulator, record: NotificationRecord) -> str | None:
+    now = sim.notifications.get(record.id)
+    return None if now is None else now.state
+
+
 def test_each_push_reaches_its_comunes_keys_and_inbox(
     sim: Simulator, registry: ComuneRegistry
 ) -> None:
@@ -82,8 +87,8 @@ def test_each_push_reaches_its_comunes_keys_and_inbox(
         to_b = _notify(sim, B, "700000102")
         to_other = _notify(sim, OTHER, "700000103")
         sim.notifications.kick()
-        _wait(lambda: all(sim.notifications.get(n.id).state == "delivered" for n in (to_a, to_b)))
-        _wait(lambda: sim.notifications.get(to_other.id).state == "failed")
+        _wait(lambda: _state(sim, to_a) == _state(sim, to_b) == "delivered")
+        _wait(lambda: _state(sim, to_other) == "failed")
     finally:
         server.close()
         thread.join(10)
