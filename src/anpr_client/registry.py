@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import threading
 import time
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
     from .transport import Transport
 
 __all__ = ["ComuneConfig", "ComuneRegistry", "Desk", "load_comuni"]
+
+logger = logging.getLogger("anpr_client.registry")
 
 _KEY_TABLES: Final = frozenset({"operator", "comune_key", "workstation", "tls_client"})
 """Tables a Comune's own table replaces whole (a key source is never half one, half another)."""
@@ -279,6 +282,9 @@ class ComuneRegistry:
     :param transport: one transport for every Comune (tests: the simulator's
         :class:`~anpr_client.WsgiTransport`); default: HTTPS, one per trust configuration.
     :param journal: ``False``: no journal for any Comune; default: as each Comune's settings say.
+    :param sweep_interval: seconds between two checks for idle Comuni by a background thread
+        (started with the first open Comune, stopped by :meth:`close`), so that a service
+        with no traffic releases its keys too; ``None``: only after each :meth:`use`.
     :param clock: monotonic seconds (tests).
     """
 
@@ -291,6 +297,7 @@ class ComuneRegistry:
         secret: Callable[[str], str] | None = None,
         transport: Transport | None = None,
         journal: bool = True,
+        sweep_interval: float | None = 60.0,
         clock: Callable[[], float] = time.monotonic,
     ):
         if isinstance(max_open, bool) or not isinstance(max_open, int) or max_open < 1:
@@ -298,6 +305,12 @@ class ComuneRegistry:
                 f"max_open = {max_open!r} must be a positive integer",
                 setting="max_open",
                 rule=">= 1",
+            )
+        if sweep_interval is not None and not sweep_interval > 0:
+            raise ConfigurationError(
+                f"sweep_interval = {sweep_interval!r} must be a positive number of seconds",
+                setting="sweep_interval",
+                rule="> 0 or None",
             )
         if not idle_timeout > 0:
             raise ConfigurationError(
@@ -327,6 +340,9 @@ class ComuneRegistry:
         self._transports = _Shared()
         self._journals = _Shared()
         self._closed = False
+        self._sweep_interval = sweep_interval
+        self._sweeper: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @classmethod
     def from_path(cls, path: str | Path, **options: Any) -> ComuneRegistry:
@@ -433,8 +449,25 @@ class ComuneRegistry:
             with self._lock:
                 entry.users = 1
                 self._open[code] = entry
+                self._start_sweeper()
         self._trim()
         return entry
+
+    def _start_sweeper(self) -> None:
+        """Start the background check for idle Comuni (under the lock), once."""
+        if self._sweep_interval is None or self._sweeper is not None:
+            return
+        interval = self._sweep_interval
+
+        def sweep() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.release_idle()
+                except Exception:  # a key that fails to close must not stop the sweeping
+                    logger.exception("releasing idle Comuni failed")
+
+        self._sweeper = threading.Thread(target=sweep, name="anpr-registry-sweeper", daemon=True)
+        self._sweeper.start()
 
     def _build(self, settings: Settings) -> _Open:
         """Open a Comune: its frame (keys loaded here), a shared transport and journal."""
@@ -443,7 +476,9 @@ class ComuneRegistry:
         if transport is None:
             transport_key = _trust_key(settings)
             with self._lock:
-                transport = self._transports.take(transport_key, lambda: _https(settings, self))
+                transport = self._transports.take(
+                    transport_key, lambda: _https(settings, self._secret)
+                )
         journal: Repository | None = None
         journal_key = _journal_key(settings) if self._journal else None
         try:
@@ -547,6 +582,9 @@ class ComuneRegistry:
 
     def close(self) -> None:
         """Release every Comune and close what they shared (a transport given stays open)."""
+        self._stop.set()
+        if self._sweeper is not None and self._sweeper is not threading.current_thread():
+            self._sweeper.join(10)
         with self._lock:
             self._closed = True
             entries = list(self._open.values())
@@ -567,11 +605,11 @@ class ComuneRegistry:
         self.close()
 
 
-def _https(settings: Settings, registry: ComuneRegistry) -> Any:
+def _https(settings: Settings, secret: Callable[[str], str] | None) -> Any:
     from .transport import HttpTransport
     from .transport.tls import ssl_context_from_settings
 
-    return HttpTransport(ssl_context_from_settings(settings, secret=registry._secret))
+    return HttpTransport(ssl_context_from_settings(settings, secret=secret))
 
 
 def _real(path: Path | None) -> Path | None:

@@ -7,6 +7,7 @@ of settings files (``comuni/<ISTAT>/anpr.toml``), or from one multi-Comune file.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from lxml import etree
 from anpr_client import Client, ComuneRegistry, Settings, UnknownComuneError, load_comuni
 from anpr_client.errors import ConfigurationError
 from anpr_client.simulator import Simulator, SimulatorConfig, running_simulator
+from anpr_client.simulator.pki import issue_certificate, name
 
 DEFAULT = "001272"  # the simulator's first Comune: its settings live outside comuni/
 A = "058091"
@@ -105,6 +107,21 @@ def test_idle_comuni_are_released_and_reopened(sim: Simulator, folder: Path) -> 
             assert client.test_connection().value is not None
 
 
+def test_a_service_without_traffic_releases_its_keys_too(folder: Path) -> None:
+    clock = Clock()
+    registry = ComuneRegistry.from_path(folder, idle_timeout=60, sweep_interval=0.05, clock=clock)
+    with registry:
+        with registry.use(A):
+            pass
+        assert registry.open_count == 1
+        clock.now += 60  # nobody calls: the background check releases it
+        deadline = time.monotonic() + 10
+        while registry.open_count and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert registry.open_count == 0
+        assert registry.shared_journals == 0
+
+
 def test_past_max_open_the_least_recently_used_comune_goes(sim: Simulator, folder: Path) -> None:
     with ComuneRegistry.from_path(folder, max_open=1) as registry:
         with registry.use(A), registry.use(B):  # A in use: the bound is passed
@@ -160,6 +177,37 @@ def test_an_operator_or_a_desk_is_chosen_per_call(sim: Simulator, tmp_path: Path
         with pytest.raises(ConfigurationError) as refused, registry.use(B, desk="nowhere"):
             pass
         assert refused.value.setting == "desks.nowhere"
+    assert sim.internal_errors == ()
+
+
+def test_a_desk_with_its_own_workstation_signs_from_it(sim: Simulator, tmp_path: Path) -> None:
+    """A desk's workstation key signs IdPostazioneFirmato once; the simulator verifies it."""
+    desk_ws = issue_certificate(sim.pki.ca, name(f"{B}-PC-0002"))
+    key_file, cert_file = tmp_path / "pc-0002.key.pem", tmp_path / "pc-0002.cert.pem"
+    key_file.write_bytes(desk_ws.key_pem())
+    cert_file.write_bytes(desk_ws.cert_pem())
+    path = tmp_path / "comuni.toml"
+    source = sim.settings_path(B).resolve()
+    path.write_text(
+        source.read_text(encoding="utf-8")
+        + f"\n[desks.front]\noperator = {DESK_CF!r}\n"
+        + f"workstation = {{ id = '{B}-PC-0002', pem_key = '{key_file}', "
+        + f"pem_cert = '{cert_file}' }}\n",
+        encoding="utf-8",
+    )
+    folder = tmp_path / "one"
+    folder.mkdir()
+    (folder / "b.toml").symlink_to(path)
+    # The copy sits elsewhere: its relative paths must still find the simulator's files.
+    text = path.read_text(encoding="utf-8").replace(' = "../../', f' = "{source.parent}/../../')
+    path.write_text(text, encoding="utf-8")
+    with ComuneRegistry.from_path(folder) as registry, registry.use(B, desk="front") as client:
+        assert _signed_for(client) == DESK_CF
+        envelope = etree.fromstring(client.prepare("TestConn", {}).envelope)
+        assert f"{B}-PC-0002" in etree.tostring(envelope).decode()
+        with registry.use(B) as default:
+            assert default.wsse is not None
+            assert default.wsse is not client.wsse
     assert sim.internal_errors == ()
 
 
