@@ -9,7 +9,6 @@ from lxml import etree
 from anpr_client import Client, Environment, HttpRequest, HttpResponse, Settings
 from anpr_client.errors.exceptions import ConfigurationError
 from anpr_client.security.verify import verify_envelope
-
 from anpr_client.simulator.pki import Pki, issue_certificate, name
 from tests.security.support import (
     ENVELOPE_3002,
