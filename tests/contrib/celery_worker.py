@@ -1,6 +1,6 @@
-"""A Celery app and worker for the tests: ``python -m tests.contrib.celery_worker BROKER FOLDER``
-runs one worker (one process: killing it kills the task it runs) over the registry of the
-Comuni in FOLDER."""
+"""A Celery app and worker for the tests: ``python -m tests.contrib.celery_worker BROKER FOLDER
+NAME`` runs one worker named NAME (one process: killing it kills the task it runs) over the
+registry of the Comuni in FOLDER."""
 
 from __future__ import annotations
 
@@ -41,5 +41,6 @@ if __name__ == "__main__":
             "--without-mingle",
             "--without-gossip",
             "--without-heartbeat",
+            f"--hostname={sys.argv[3]}@%h",
         ]
     )

@@ -99,11 +99,13 @@ def folder(sim: Simulator, tmp_path: Path) -> Path:
 
 
 @contextmanager
-def worker(broker: str, folder: Path, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def worker(
+    broker: str, folder: Path, log: Path, name: str = "w1"
+) -> Iterator[subprocess.Popen[bytes]]:
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     with log.open("ab") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.contrib.celery_worker", broker, str(folder)],
+            [sys.executable, "-m", "tests.contrib.celery_worker", broker, str(folder), name],
             cwd=REPO,
             env=env,
             stdout=out,
@@ -146,6 +148,33 @@ def test_a_task_delivered_twice_sends_one_operation(
     (entry,) = _operations(sim, ident)
     assert entry.times_applied == 1
     assert summary["idOperazioneANPR"] == entry.id_operazione_anpr
+    assert sim.internal_errors == ()
+
+
+def test_two_deliveries_at_once_send_one_operation(
+    broker: str, folder: Path, sim: Simulator, tmp_path: Path
+) -> None:
+    """The same task taken by two workers at once: the second finds the operation held by
+    the first (a live process), retries, and returns the answer the first one recorded."""
+    from anpr_client.contrib.celery import enqueue
+
+    log = tmp_path / "workers.log"
+    sim.faults.inject(Fault("latency", operation="TestConn", seconds=3, times=1))
+    app, call, registry = make_app(broker, folder)
+    try:
+        with worker(broker, folder, log, "w1"), worker(broker, folder, log, "w2"):
+            first = enqueue(call, registry, A, "TestConn", {})
+            ident = first.id_operazione_comune
+            second = call.apply_async(args=(A, "TestConn", {}, ident))
+            summaries = [first.result.get(timeout=90), second.get(timeout=90)]
+    finally:
+        registry.close()
+        app.close()
+    assert summaries[0] == summaries[1]
+    (entry,) = _operations(sim, ident)
+    assert entry.times_applied == 1
+    text = log.read_text(encoding="utf-8", errors="replace")
+    assert "is being sent by another process" in text  # the second delivery did wait
     assert sim.internal_errors == ()
 
 
