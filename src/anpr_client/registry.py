@@ -635,4 +635,5 @@ def _journal_key(settings: Settings) -> object | None:
     (``None``: the settings switch it off)."""
     if not settings.journal_enabled:
         return None
-    return _real(settings.journal_path)
+    location: object = settings.journal_path
+    return _real(location) if isinstance(location, Path) else location  # a file, or a URL
