@@ -4,8 +4,8 @@ A software house serves hundreds of Comuni from one process. :class:`ComuneRegis
 settings of each (from a folder of settings files, or from one file with a table per Comune:
 see :func:`load_comuni`) and builds a Comune's :class:`~anpr_client.Client` the first time it is
 used: its keys are loaded then, once, and released when the Comune has been idle for
-``idle_timeout`` seconds or when more than ``max_open`` Comuni are open (the least recently used
-goes first). What Comuni can share, they share:
+``idle_timeout`` seconds (checked after each use and by a background thread) or when more than
+``max_open`` Comuni are open (the least recently used goes first). What Comuni can share, they share:
 
 - one :class:`~anpr_client.transport.HttpTransport` (one ``SSLContext``, one pool of connections
   per host) per distinct trust configuration (``ca_bundle``, ``[tls]``, ``[tls_client]``), so 500
