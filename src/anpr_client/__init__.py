@@ -9,7 +9,7 @@ from ._version import __version__
 from .client import FROM_SETTINGS, Client, WsseHook, client_from_settings
 from .endpoints import Environment
 from .errors import *  # noqa: F403 - every exception is public API
-from .registry import ComuneConfig, ComuneRegistry, Desk, load_comuni
+from .multi import ComuneConfig, ComuneRegistry, Desk, load_comuni
 from .results import PreparedRequest, Result
 from .settings import ApplicationIdentity, Limits, Settings, Timeouts, load_settings
 from .soap.bundle import Bundle, Operation, get_bundle

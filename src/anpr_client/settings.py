@@ -878,6 +878,26 @@ _ENV_STR = {
 _ENV_PATH = {"ANPR_CA_BUNDLE": "ca_bundle", "ANPR_WSDL_DIR": "wsdl_dir"}
 
 
+def read_settings_file(source: Path) -> dict[str, Any]:
+    """The TOML document of a settings file, or ConfigurationError saying why it is unusable."""
+    try:
+        with source.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} does not exist", setting="config"
+        ) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
+            setting="config",
+        ) from None
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -893,22 +913,7 @@ def load_settings(
         path = env["ANPR_CONFIG"]
     if path is not None:
         source = Path(path).expanduser().resolve()
-        try:
-            with source.open("rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} does not exist", setting="config"
-            ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
-            ) from None
-        except OSError as exc:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
-                setting="config",
-            ) from None
+        data = read_settings_file(source)
     base = source.parent if source else Path.cwd()
     for var, key in _ENV_STR.items():
         if env.get(var):

@@ -99,10 +99,10 @@ def serve(
     max_connections: int,
 ) -> None:
     """Run the N000 endpoint: verify, decrypt, store, then answer ANPR."""
+    from ..multi import ComuneRegistry
     from ..notifications.receiver import NotificationReceiver
     from ..notifications.router import NotificationRouter
     from ..notifications.server import make_server, server_ssl_context
-    from ..registry import ComuneRegistry
 
     if keyfile is not None and certfile is None:
         raise click.UsageError("--keyfile needs --certfile")

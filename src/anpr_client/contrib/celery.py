@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Final
 from ..errors.exceptions import AnprError, ConfigurationError, JournalError, OutcomeUnknown
 
 if TYPE_CHECKING:
-    from ..registry import ComuneRegistry
+    from ..multi import ComuneRegistry
     from ..results import Result
 
 __all__ = ["DEFAULT_TASK_NAME", "Queued", "answer_summary", "enqueue", "register_call_task"]

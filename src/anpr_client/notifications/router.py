@@ -38,7 +38,7 @@ from .receiver import DEFAULT_MAX_BODY_BYTES, NotificationReceiver, Receipt, _re
 
 if TYPE_CHECKING:
     from ..credentials.base import SecretCallback
-    from ..registry import ComuneRegistry
+    from ..multi import ComuneRegistry
 
 __all__ = ["NotificationRouter"]
 
