@@ -33,12 +33,12 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .._leases import Leases
 from ..client import Client
 from ..errors.exceptions import ConfigurationError, UnknownComuneError
 from ..settings import Settings
@@ -85,14 +85,12 @@ class _Shared:
 
 @dataclass
 class _Open:
-    """An open Comune: its client, what it shares, its desks, who is using it."""
+    """An open Comune: its client, what it shares, its desks."""
 
     client: Client
     transport_key: object
     journal_key: object | None
     desks: dict[tuple[str, str], Client] = field(default_factory=dict)
-    users: int = 0
-    last_used: float = 0.0
 
 
 class ComuneRegistry:
@@ -161,8 +159,12 @@ class ComuneRegistry:
         self._journal = journal
         self._clock = clock
         self._lock = threading.Lock()
-        self._opening: dict[str, threading.Lock] = {}
-        self._open: OrderedDict[str, _Open] = OrderedDict()
+        self._open: Leases[_Open] = Leases(
+            lambda code: self._build(self.config(code).settings),
+            self._release,
+            max_open=max_open,
+            clock=clock,
+        )
         self._transports = _Shared()
         self._journals = _Shared()
         self._closed = False
@@ -230,13 +232,16 @@ class ComuneRegistry:
             workstation sign the requests.
         :param operator: the operator's codice fiscale for these calls (over ``desk``'s).
         """
-        entry = self._acquire(code)
+        self.config(code)  # an unknown Comune is refused before anything is opened
+        with self._lock:
+            if self._closed:
+                raise ConfigurationError("the registry is closed", setting="registry")
+            self._start_sweeper()
+        entry = self._open.acquire(code)
         try:
             yield self._for_desk(code, entry, desk, operator)
         finally:
-            with self._lock:
-                entry.users -= 1
-                entry.last_used = self._clock()
+            self._open.release(code)
             self.release_idle()
 
     def call(
@@ -252,32 +257,6 @@ class ComuneRegistry:
         """``Client.call`` for Comune ``code`` (see :meth:`use` for ``desk`` and ``operator``)."""
         with self.use(code, desk=desk, operator=operator) as client:
             return client.call(operation, payload, header=header)
-
-    def _acquire(self, code: str) -> _Open:
-        config = self.config(code)
-        with self._lock:
-            if self._closed:
-                raise ConfigurationError("the registry is closed", setting="registry")
-            entry = self._open.get(code)
-            if entry is not None:
-                entry.users += 1
-                self._open.move_to_end(code)
-                return entry
-            opening = self._opening.setdefault(code, threading.Lock())
-        with opening:  # one thread loads a Comune's keys; the others wait for it
-            with self._lock:
-                entry = self._open.get(code)
-                if entry is not None:
-                    entry.users += 1
-                    self._open.move_to_end(code)
-                    return entry
-            entry = self._build(config.settings)
-            with self._lock:
-                entry.users = 1
-                self._open[code] = entry
-                self._start_sweeper()
-        self._trim()
-        return entry
 
     def _start_sweeper(self) -> None:
         """Start the background check for idle Comuni (under the lock), once."""
@@ -323,7 +302,7 @@ class ComuneRegistry:
                 if self._transport is None:
                     self._transports.give_back(transport_key)
             raise
-        return _Open(client, transport_key, journal_key, last_used=self._clock())
+        return _Open(client, transport_key, journal_key)
 
     def _for_desk(self, code: str, entry: _Open, desk: str | None, operator: str | None) -> Client:
         if desk is None and operator is None:
@@ -368,32 +347,8 @@ class ComuneRegistry:
     def release_idle(self) -> int:
         """Release the Comuni idle for ``idle_timeout`` seconds, and the least recently used
         idle ones past ``max_open``; return how many were released. Called after every
-        :meth:`use`; a service with quiet hours may also call it from a timer."""
-        now = self._clock()
-        with self._lock:
-            idle = [
-                code
-                for code, entry in self._open.items()
-                if entry.users == 0 and now - entry.last_used >= self.idle_timeout
-            ]
-            released = [self._open.pop(code) for code in idle]
-        for entry in released:
-            self._release(entry)
-        return len(released) + self._trim()
-
-    def _trim(self) -> int:
-        released: list[_Open] = []
-        with self._lock:
-            excess = len(self._open) - self.max_open
-            for code in list(self._open):  # least recently used first
-                if excess <= 0:
-                    break
-                if self._open[code].users == 0:
-                    released.append(self._open.pop(code))
-                    excess -= 1
-        for entry in released:
-            self._release(entry)
-        return len(released)
+        :meth:`use` and by the background check (``sweep_interval``)."""
+        return self._open.release_idle(self.idle_timeout)
 
     def _release(self, entry: _Open) -> None:
         frame = entry.client.wsse
@@ -413,13 +368,7 @@ class ComuneRegistry:
             self._sweeper.join(10)
         with self._lock:
             self._closed = True
-            entries = list(self._open.values())
-            self._open.clear()
-        for entry in entries:
-            frame = entry.client.wsse
-            close = getattr(frame, "close", None)
-            if callable(close):
-                close()
+        self._open.close()  # each Comune's frame, and its share of the transport and journal
         with self._lock:
             self._journals.close()
             self._transports.close()

@@ -25,11 +25,10 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from .._leases import Leases
 from ..errors.exceptions import AnprError
 from ..safexml import parse_xml
 from ..soap.mtom import is_related, parse_related
@@ -47,12 +46,6 @@ logger = logging.getLogger("anpr_client.notifications")
 _PATH_CODE: Final = re.compile(r"/(\d{6})/?$")
 """A URL path ending in an ISTAT code: ``/n000/058091``."""
 _CONTENT_TYPE: Final = "text/xml; charset=utf-8"
-
-
-@dataclass
-class _Held:
-    receiver: NotificationReceiver
-    users: int = 0
 
 
 class NotificationRouter:
@@ -73,13 +66,13 @@ class NotificationRouter:
         max_open: int = 64,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     ):
-        self._receiver_for = receiver_for
         self.served = frozenset(served)
         self.max_open = max_open
         self._max = max_body_bytes
         self._lock = threading.Lock()
-        self._opening: dict[str, threading.Lock] = {}
-        self._open: OrderedDict[str, _Held] = OrderedDict()
+        self._open: Leases[NotificationReceiver] = Leases(
+            receiver_for, NotificationReceiver.close, max_open=max_open
+        )
         self.stats: dict[str, int] = {"refused": 0}
         """Requests refused before reaching a Comune's receiver (each receiver counts its own)."""
 
@@ -133,7 +126,7 @@ class NotificationRouter:
         if code not in self.served:
             return self._refuse(f"Comune {code[:10]!r} is not served by this endpoint")
         try:
-            held = self._acquire(code)
+            receiver = self._open.acquire(code)
         except Exception as exc:  # its keys or inbox cannot be opened: ANPR sends it again
             logger.exception("notification for %s: its receiver cannot be opened", code)
             return Receipt(
@@ -141,9 +134,9 @@ class NotificationRouter:
                 reason=f"the receiver of {code} cannot be opened: {type(exc).__name__}",
             )
         try:
-            return held.receiver.receive(body, content_type)
+            return receiver.receive(body, content_type)
         finally:
-            self._let_go(held)
+            self._open.release(code)
 
     def _refuse(self, reason: str, *, http_status: int = 200) -> Receipt:
         with self._lock:
@@ -153,46 +146,9 @@ class NotificationRouter:
 
     # ------------------------------------------------------------------ receivers
 
-    def _acquire(self, code: str) -> _Held:
-        with self._lock:
-            held = self._open.get(code)
-            if held is not None:
-                held.users += 1
-                self._open.move_to_end(code)
-                return held
-            opening = self._opening.setdefault(code, threading.Lock())
-        with opening:
-            with self._lock:
-                held = self._open.get(code)
-                if held is not None:
-                    held.users += 1
-                    self._open.move_to_end(code)
-                    return held
-            held = _Held(self._receiver_for(code), users=1)
-            with self._lock:
-                self._open[code] = held
-        return held
-
-    def _let_go(self, held: _Held) -> None:
-        released: list[_Held] = []
-        with self._lock:
-            held.users -= 1
-            excess = len(self._open) - self.max_open
-            for code in list(self._open):
-                if excess <= 0:
-                    break
-                if self._open[code].users == 0:
-                    released.append(self._open.pop(code))
-                    excess -= 1
-        for item in released:
-            item.receiver.close()
-
     def close(self) -> None:
         """Close every open receiver (keys and inboxes)."""
-        with self._lock:
-            held, self._open = list(self._open.values()), OrderedDict()
-        for item in held:
-            item.receiver.close()
+        self._open.close()
 
     # ------------------------------------------------------------------ WSGI
 
