@@ -740,6 +740,20 @@ _TOP_LEVEL = {
 _PIN_LISTS = ("signer_subjects", "signer_fingerprints")
 
 
+def workstation_from_mapping(
+    data: Mapping[str, Any], *, section: str, base: Path
+) -> WorkstationSettings:
+    """A ``[workstation]``-shaped table (``id`` and, optionally, its key source)."""
+    ws = dict(data)
+    if "id" not in ws:
+        raise ConfigurationError(
+            f"[{section}] needs id (IdPostazione)", setting=f"{section}.id", rule="required"
+        )
+    ws_id = _typed(ws.pop("id"), str, f"{section}.id")
+    ws_key = KeySourceConfig.from_mapping(ws, section=section, base=base) if ws else None
+    return WorkstationSettings(id=ws_id, key=ws_key)
+
+
 def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path | None) -> Settings:
     """Build :class:`Settings` from a parsed TOML document (relative paths against ``base``)."""
     for key in data:
@@ -818,14 +832,9 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         if key in data:
             kwargs[key] = KeySourceConfig.from_mapping(_table(data, key), section=key, base=base)
     if "workstation" in data:
-        ws = dict(_table(data, "workstation"))
-        if "id" not in ws:
-            raise ConfigurationError(
-                "[workstation] needs id (IdPostazione)", setting="workstation.id", rule="required"
-            )
-        ws_id = _typed(ws.pop("id"), str, "workstation.id")
-        ws_key = KeySourceConfig.from_mapping(ws, section="workstation", base=base) if ws else None
-        kwargs["workstation"] = WorkstationSettings(id=ws_id, key=ws_key)
+        kwargs["workstation"] = workstation_from_mapping(
+            _table(data, "workstation"), section="workstation", base=base
+        )
     if "security" in data:
         security = dict(_table(data, "security"))
         number = security.get("application_id")
@@ -923,6 +932,27 @@ _ENV_STR = {
 _ENV_PATH = {"ANPR_CA_BUNDLE": "ca_bundle", "ANPR_WSDL_DIR": "wsdl_dir"}
 
 
+def read_settings_file(source: Path) -> dict[str, Any]:
+    """The TOML document of a settings file, or ConfigurationError saying why it is unusable
+    (UTF-8 without a byte-order mark, as TOML requires)."""
+    try:
+        text = decode_utf8(source.read_bytes(), str(source), setting="config", kind="settings file")
+        return tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} does not exist", setting="config"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
+            setting="config",
+        ) from None
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -938,24 +968,7 @@ def load_settings(
         path = env["ANPR_CONFIG"]
     if path is not None:
         source = Path(path).expanduser().resolve()
-        try:
-            text = decode_utf8(
-                source.read_bytes(), str(source), setting="config", kind="settings file"
-            )
-            data = tomllib.loads(text)
-        except FileNotFoundError:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} does not exist", setting="config"
-            ) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
-            ) from None
-        except OSError as exc:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
-                setting="config",
-            ) from None
+        data = read_settings_file(source)
     base = source.parent if source else Path.cwd()
     for var, key in _ENV_STR.items():
         if env.get(var):

@@ -172,6 +172,7 @@ ENTRY_POINTS = (
     PACKAGE,
     f"{PACKAGE}.cli.main",
     f"{SIMULATOR}.pytest_plugin",
+    f"{PACKAGE}.contrib.celery",
     f"{PACKAGE}.credentials",
     f"{PACKAGE}.errors",
     f"{PACKAGE}.errors.catalogue",

@@ -4,6 +4,7 @@ The tree (``except`` the level you care about)::
 
     AnprError
      ├─ ConfigurationError (ValueError)      settings unusable; names the setting and the rule
+     │   └─ UnknownComuneError (LookupError) a Comune this service does not serve; .codice_istat
      ├─ UnknownOperationError (LookupError)  no operation (or service family) with this code
      ├─ PayloadError (ValueError)            request refused before sending; .violations
      │   └─ LocalCheckError                  local checks predict ANPR errors; .findings
@@ -167,6 +168,7 @@ __all__ = [
     "TimestampRejected",
     "TokenNotPresentError",
     "TransportError",
+    "UnknownComuneError",
     "UnknownOperationError",
     "UnsignedPart",
     "UntrustedCertificate",
@@ -219,6 +221,14 @@ class ConfigurationError(AnprError, ValueError):
         super().__init__(message)
         self.setting = setting
         self.rule = rule
+
+
+class UnknownComuneError(ConfigurationError, LookupError):
+    """A service for many Comuni was asked for one it does not serve (no settings for it)."""
+
+    def __init__(self, message: str, *, codice_istat: str):
+        super().__init__(message, setting="comuni", rule="a Comune this service serves")
+        self.codice_istat = codice_istat
 
 
 class UnknownOperationError(AnprError, LookupError):

@@ -254,6 +254,14 @@ class NotificationReceiver:
     def __repr__(self) -> str:
         return f"<NotificationReceiver inbox={self.inbox!r} keys={len(self._keys)}>"
 
+    def close(self) -> None:
+        """Close the inbox and release the decryption keys (token sessions, for PKCS#11)."""
+        for key in self._keys:
+            close = getattr(key, "close", None)
+            if callable(close):
+                close()
+        self.inbox.close()
+
     # ------------------------------------------------------------------ the pipeline
 
     def receive(self, body: bytes, content_type: str | None = None) -> Receipt:

@@ -27,6 +27,8 @@ Usage with the client's pipeline or a stock zeep client::
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import datetime as dt
 import socket
 import uuid
@@ -298,6 +300,77 @@ class WsSecurity:
             clock=clock,
             validate_operator=False,  # settings.operator_id checked it for the environment
         )
+
+    def for_desk(
+        self,
+        *,
+        operator: str | None = None,
+        workstation_id: str | None = None,
+        workstation_key: KeySource | None = None,
+        validate_operator: bool = True,
+    ) -> WsSecurity:
+        """This frame for another desk: another operator (the SAML NameID) and, optionally,
+        another workstation (``IdPostazione``, whose ``IdPostazioneFirmato`` ``workstation_key``
+        signs once, here). The Comune key, the algorithm and the rest are shared, not reloaded:
+        a desk costs one small object. Give ``workstation_key`` with ``workstation_id``, unless
+        the id is the Comune certificate's CN (a ``CO`` workstation).
+
+        :param operator: the operator's codice fiscale (validated unless
+            ``validate_operator=False``, for ANPR's generic test users); default: this frame's.
+        :param workstation_id: ``IdPostazione``; default: this frame's workstation.
+        :param workstation_key: the key that signs ``IdPostazioneFirmato`` for
+            ``workstation_id``.
+        """
+        content = self._content
+        if operator is not None:
+            if validate_operator:
+                operator = validate_codice_fiscale(operator)
+            elif not operator.strip():
+                raise ConfigurationError("the operator (NameID) is empty", setting="operator")
+            content = dataclasses.replace(content, name_id=operator)
+        if workstation_id is not None and workstation_id != content.id_postazione:
+            if not _WORKSTATION.fullmatch(workstation_id):
+                raise ConfigurationError(
+                    f"IdPostazione {workstation_id!r} must look like 058091-PC-0001",
+                    setting="workstation.id",
+                    rule="NNNNNN-PC-NNNN or NNNNNN-CO-NNNN",
+                )
+            if comune_of_name(workstation_id) != content.id_sede:
+                raise ConfigurationError(
+                    f"IdPostazione {workstation_id!r} is a workstation of another Comune than "
+                    f"IdSede {content.id_sede}: ANPR refuses it (Rejected by policy)",
+                    setting="workstation.id",
+                    rule="the workstation's Comune equals codice_istat",
+                )
+            key = workstation_key
+            if key is not None:
+                refuse_unusable(
+                    key.certificate, setting="workstation", codice_istat=content.id_sede
+                )
+            else:
+                if common_name(self._signer.certificate) != workstation_id:
+                    raise ConfigurationError(
+                        f"workstation {workstation_id} needs its key to sign IdPostazioneFirmato",
+                        setting="workstation",
+                        rule="a key source",
+                    )
+                key = self._signer
+            content = dataclasses.replace(
+                content,
+                id_postazione=workstation_id,
+                id_postazione_firmato=make_id_postazione_firmato(workstation_id, key),
+            )
+        desk = copy.copy(self)
+        desk._content = content
+        return desk
+
+    def close(self) -> None:
+        """Release the Comune key (a token session, for PKCS#11 or a card); the frame cannot
+        sign afterwards. Frames made with :meth:`for_desk` share the key: close only the one
+        that loaded it."""
+        close = getattr(self._signer, "close", None)
+        if callable(close):
+            close()
 
     # -- properties --------------------------------------------------------------------
 
