@@ -9,6 +9,7 @@ from ._version import __version__
 from .client import FROM_SETTINGS, Client, WsseHook, client_from_settings
 from .endpoints import Environment
 from .errors import *  # noqa: F403 - every exception is public API
+from .multi import ComuneConfig, ComuneRegistry, Desk, load_comuni
 from .results import PreparedRequest, Result
 from .settings import ApplicationIdentity, Limits, Settings, Timeouts, load_settings
 from .soap.bundle import Bundle, Operation, get_bundle
@@ -26,6 +27,9 @@ __all__ = [
     "ApplicationIdentity",
     "Bundle",
     "Client",
+    "ComuneConfig",
+    "ComuneRegistry",
+    "Desk",
     "Environment",
     "HttpRequest",
     "HttpResponse",
@@ -43,6 +47,7 @@ __all__ = [
     "__version__",
     "client_from_settings",
     "get_bundle",
+    "load_comuni",
     "load_settings",
 ]
 __all__ += _errors.__all__

@@ -32,6 +32,7 @@ from .soap.bundle import Bundle, Operation
 from .transport import HttpResponse, HttpTransport, Transport
 
 if TYPE_CHECKING:
+    from .credentials.base import KeySource
     from .journal import Journal, Repository
     from .models import Request
     from .services.agencies import Agencies
@@ -122,6 +123,7 @@ class Client:
         )
         """The message work: build, send, read (:class:`~anpr_client.soap.binding.Binding`)."""
         self.journal: Repository | None = journal
+        self._borrowed = False
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, **kwargs: Any) -> Client:
@@ -289,9 +291,62 @@ class Client:
         url = self.settings.url_for(family)
         return zeep_client.create_service(wsdl_binding, url)  # type: ignore[no-untyped-call]
 
+    def for_desk(
+        self,
+        *,
+        operator: str | None = None,
+        workstation_id: str | None = None,
+        workstation_key: KeySource | None = None,
+    ) -> Client:
+        """This client for another desk: requests signed for ``operator`` (the SAML NameID)
+        and, optionally, another workstation, over the same transport, journal and Comune key.
+
+        For a service where several operators work for one Comune: the operator is chosen per
+        call (``client.for_desk(operator=cf).call(...)``) and a desk costs one small frame
+        (:meth:`WsSecurity.for_desk <anpr_client.security.frame.WsSecurity.for_desk>`).
+        Closing the returned client does nothing: what it uses belongs to this one.
+
+        :param operator: the operator's codice fiscale (ANPR's generic test users only in the
+            test environment, as in ``[operator]``); default: this client's.
+        :param workstation_id: ``IdPostazione``; default: this client's workstation.
+        :param workstation_key: the key of ``workstation_id`` (``IdPostazioneFirmato``).
+        """
+        from .errors.exceptions import ConfigurationError
+        from .security.frame import WsSecurity
+        from .settings import OperatorSettings
+
+        if not isinstance(self.wsse, WsSecurity):
+            raise ConfigurationError(
+                "for_desk() needs a client that signs with this library's frame "
+                "([comune_key], [workstation], [operator])",
+                setting="comune_key",
+                rule="a WsSecurity frame",
+            )
+        if operator is not None:  # checked for the environment, as [operator] is
+            operator = self.settings.replace(
+                operator=OperatorSettings(codice_fiscale=operator)
+            ).operator_id
+        frame = self.wsse.for_desk(
+            operator=operator,
+            workstation_id=workstation_id,
+            workstation_key=workstation_key,
+            validate_operator=False,
+        )
+        view = Client(
+            self.settings,
+            transport=self.transport,
+            wsse=frame,
+            journal=self.journal,
+            bundle=self.bundle,
+        )
+        view._borrowed = True
+        return view
+
     def close(self) -> None:
         """Close the transport, and the journal when the client opened it from the settings
-        (a journal given to it stays open)."""
+        (a journal given to it stays open). A client made by :meth:`for_desk` closes nothing."""
+        if self._borrowed:
+            return
         self.binding.close()
         if self._owns_journal and self.journal is not None:
             self.journal.close()

@@ -41,6 +41,7 @@ from typing import Any, Final, Literal, TypeVar
 from ._identifiers import GENERIC_TEST_OPERATOR as _GENERIC_TEST_OPERATOR
 from ._identifiers import ISTAT_CODE as _ISTAT
 from ._identifiers import WORKSTATION_ID as _WORKSTATION_ID
+from ._text import decode_utf8
 from .credentials.base import env_var_name
 from .endpoints import ENVIRONMENTS, Environment, family_path
 from .errors.exceptions import ConfigurationError
@@ -52,6 +53,7 @@ __all__ = [
     "ApplicationIdentity",
     "KeySourceConfig",
     "Limits",
+    "LoggingSettings",
     "NotificationSettings",
     "OperatorSettings",
     "PullSettings",
@@ -188,6 +190,41 @@ class TlsSettings:
     """
 
     trust_system: bool | None = None
+    allow_plain_http: bool = False
+    """Accept an ``http://`` ``base_url`` on a loopback host (``127.0.0.1``, ``::1``,
+    ``localhost``): a local simulator or TLS-terminating proxy on this machine. ANPR is only
+    served over HTTPS; any other plain ``http://`` address is refused."""
+
+
+_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _checked_base_url(url: str, tls: TlsSettings) -> str:
+    """``url`` without its trailing ``/``: ``https://``, or ``http://`` to a loopback host
+    when ``[tls] allow_plain_http`` says so; anything else is a ConfigurationError."""
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ConfigurationError(
+            f"setting 'base_url' = {url!r} must start with https://",
+            setting="base_url",
+            rule="absolute URL",
+        )
+    url = url.rstrip("/")
+    if url.startswith("http://"):
+        from urllib.parse import urlsplit
+
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            host = None
+        if not (tls.allow_plain_http and host in _LOOPBACK_HOSTS):
+            raise ConfigurationError(
+                f"setting 'base_url' = {url!r} is plain HTTP: ANPR is served over HTTPS only. "
+                "Use https://; for a local simulator or proxy on this machine (a loopback "
+                "host) set allow_plain_http = true in [tls]",
+                setting="base_url",
+                rule="https://, or http:// to a loopback host with [tls] allow_plain_http",
+            )
+    return url
 
 
 KeyKind = Literal["pkcs12", "pem", "pkcs11", "pcsc"]
@@ -395,6 +432,18 @@ class RetrySettings:
 
 
 @dataclass(frozen=True)
+class LoggingSettings:
+    """``[logging]``: what the request path logs beyond its INFO line per call
+    (:mod:`anpr_client.logs`)."""
+
+    wire: bool = False
+    """Log the XML exchanged on ``anpr_client.wire`` at DEBUG (the logger must be enabled for
+    DEBUG too)."""
+    mask_personal_data: bool = True
+    """Mask codici fiscali, names, dates of birth… in the wire log."""
+
+
+@dataclass(frozen=True)
 class ValidationSettings:
     before_send: bool = True
     """Run the local pre-transmission checks before sending (opt-out)."""
@@ -500,6 +549,7 @@ class Settings:
     security: SecuritySettings = field(default_factory=SecuritySettings)
     retry: RetrySettings = field(default_factory=RetrySettings)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
+    logging: LoggingSettings = field(default_factory=LoggingSettings)
     notifications: NotificationSettings = field(default_factory=NotificationSettings)
     source: Path | None = None
     """The settings file these came from, if any."""
@@ -519,14 +569,7 @@ class Settings:
         _require(self.codice_istat, _ISTAT, "codice_istat", "six digits (ISTAT code)")
         _require(self.cod_destinatario, _COD_DESTINATARIO, "cod_destinatario", "[0-9a-zA-Z ]{1,6}")
         if self.base_url is not None:
-            url = self.base_url.rstrip("/")
-            if not url.startswith(("https://", "http://")):
-                raise ConfigurationError(
-                    f"setting 'base_url' = {self.base_url!r} must start with https://",
-                    setting="base_url",
-                    rule="absolute URL",
-                )
-            object.__setattr__(self, "base_url", url)
+            object.__setattr__(self, "base_url", _checked_base_url(self.base_url, self.tls))
         if self.wsdl_dir is not None:
             object.__setattr__(self, "wsdl_dir", _checked_wsdl_dir(self.wsdl_dir))
         if self.operator is not None and self.operator.codice_fiscale is not None:
@@ -715,11 +758,26 @@ _TOP_LEVEL = {
     "security",
     "retry",
     "validation",
+    "logging",
     "notifications",
 }
 
 
 _PIN_LISTS = ("signer_subjects", "signer_fingerprints")
+
+
+def workstation_from_mapping(
+    data: Mapping[str, Any], *, section: str, base: Path
+) -> WorkstationSettings:
+    """A ``[workstation]``-shaped table (``id`` and, optionally, its key source)."""
+    ws = dict(data)
+    if "id" not in ws:
+        raise ConfigurationError(
+            f"[{section}] needs id (IdPostazione)", setting=f"{section}.id", rule="required"
+        )
+    ws_id = _typed(ws.pop("id"), str, f"{section}.id")
+    ws_key = KeySourceConfig.from_mapping(ws, section=section, base=base) if ws else None
+    return WorkstationSettings(id=ws_id, key=ws_key)
 
 
 def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path | None) -> Settings:
@@ -771,7 +829,10 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         )
     if "tls" in data:
         kwargs["tls"] = _dataclass_from(
-            TlsSettings, _table(data, "tls"), "tls", {"trust_system": bool}
+            TlsSettings,
+            _table(data, "tls"),
+            "tls",
+            {"trust_system": bool, "allow_plain_http": bool},
         )
     if "operator" in data:
         op = dict(_table(data, "operator"))
@@ -799,14 +860,9 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         if key in data:
             kwargs[key] = KeySourceConfig.from_mapping(_table(data, key), section=key, base=base)
     if "workstation" in data:
-        ws = dict(_table(data, "workstation"))
-        if "id" not in ws:
-            raise ConfigurationError(
-                "[workstation] needs id (IdPostazione)", setting="workstation.id", rule="required"
-            )
-        ws_id = _typed(ws.pop("id"), str, "workstation.id")
-        ws_key = KeySourceConfig.from_mapping(ws, section="workstation", base=base) if ws else None
-        kwargs["workstation"] = WorkstationSettings(id=ws_id, key=ws_key)
+        kwargs["workstation"] = workstation_from_mapping(
+            _table(data, "workstation"), section="workstation", base=base
+        )
     if "security" in data:
         security = dict(_table(data, "security"))
         number = security.get("application_id")
@@ -839,6 +895,13 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
             val,
             "validation",
             {"before_send": bool},
+        )
+    if "logging" in data:
+        kwargs["logging"] = _dataclass_from(
+            LoggingSettings,
+            _table(data, "logging"),
+            "logging",
+            {"wire": bool, "mask_personal_data": bool},
         )
     if "notifications" in data:
         nt = dict(_table(data, "notifications"))
@@ -897,6 +960,27 @@ _ENV_STR = {
 _ENV_PATH = {"ANPR_CA_BUNDLE": "ca_bundle", "ANPR_WSDL_DIR": "wsdl_dir"}
 
 
+def read_settings_file(source: Path) -> dict[str, Any]:
+    """The TOML document of a settings file, or ConfigurationError saying why it is unusable
+    (UTF-8 without a byte-order mark, as TOML requires)."""
+    try:
+        text = decode_utf8(source.read_bytes(), str(source), setting="config", kind="settings file")
+        return tomllib.loads(text)
+    except FileNotFoundError:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} does not exist", setting="config"
+        ) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
+        ) from None
+    except OSError as exc:
+        raise ConfigurationError(
+            f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
+            setting="config",
+        ) from None
+
+
 def load_settings(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -912,22 +996,7 @@ def load_settings(
         path = env["ANPR_CONFIG"]
     if path is not None:
         source = Path(path).expanduser().resolve()
-        try:
-            with source.open("rb") as fh:
-                data = tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} does not exist", setting="config"
-            ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} is not valid TOML: {exc}", setting="config"
-            ) from None
-        except OSError as exc:
-            raise ConfigurationError(
-                f"settings file {str(source)!r} cannot be read: {exc.strerror or exc}",
-                setting="config",
-            ) from None
+        data = read_settings_file(source)
     base = source.parent if source else Path.cwd()
     for var, key in _ENV_STR.items():
         if env.get(var):

@@ -170,3 +170,21 @@ def test_operations_lists_the_bundle() -> None:
     codes = {op["code"] for op in json.loads(out)}
     assert len(codes) == 56
     assert {"3002", "TestConn", "N000"} <= codes
+
+
+def test_verbose_logs_one_line_per_call_on_stderr(
+    files: tuple[Path, Path], loopback: LoopbackServer
+) -> None:
+    config, payload = files
+    _loopback_config(config, loopback)
+    loopback.canned.body = recorded("ok_3002.xml")
+    code, out, err = run("-v", "call", "3002", "--input", str(payload), "--config", str(config))
+    assert code == 0
+    json.loads(out)  # stdout stays the JSON result
+    (line,) = [ln for ln in err.splitlines() if " anpr_client.call " in ln]
+    assert " INFO anpr_client.call 3002 idOperazioneComune=" in line
+    assert "outcome=Risposta3002_OK" in line
+    assert "RSSMRA80A01H501U" not in err
+    code, _, err = run("call", "3002", "--input", str(payload), "--config", str(config))
+    assert code == 0
+    assert "anpr_client.call" not in err  # not asked: nothing logged

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ class Canned:
     content_type: str = "text/xml; charset=utf-8"
     received: list[tuple[str, dict[str, str], bytes]] = field(default_factory=list)
     handler: Callable[[BaseHTTPRequestHandler, bytes], None] | None = None
+    errors: list[BaseException | None] = field(default_factory=list)
+    """Exceptions raised by ``handler`` (the connection was dropped)."""
     echo: bool = True
     """Answer as ANPR does: the body's testata echoes the request's id (:func:`echoed`)."""
 
@@ -114,7 +117,14 @@ def loopback(ca: trustme.CA, tmp_path: Path) -> Iterator[LoopbackServer]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        def handle_error(self, request: object, client_address: object) -> None:
+            # A handler that raises drops the connection, as a fake ANPR losing it does on
+            # purpose; keep the exception, print no traceback (it would land in the output
+            # of the CLI command under test, which must never show one).
+            canned.errors.append(sys.exc_info()[1])
+
+    server = Server(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1", "localhost").configure_cert(ctx)

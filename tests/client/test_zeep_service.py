@@ -7,6 +7,9 @@ sends through our ``wsse`` hook is verified by the simulator's gateway.
 from __future__ import annotations
 
 import datetime as dt
+import sys
+
+import pytest
 
 from anpr_client.client import Client
 from anpr_client.simulator import Simulator
@@ -31,3 +34,16 @@ def test_a_stock_zeep_service_calls_through_our_frame(
     assert ok.testataRisposta.esitoOperazione == "0000"
     person = ok.listaSoggetti.datiSoggetto[0].generalita
     assert person.codiceFiscale.codFiscale == resident.codice_fiscale
+
+
+def test_without_zeep_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from anpr_client.errors.exceptions import ConfigurationError
+    from anpr_client.settings import Settings
+
+    for name in [n for n in sys.modules if n == "zeep" or n.startswith("zeep.")]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "zeep", None)  # as if not installed
+    client = Client(Settings(codice_istat="058091"), journal=None)
+    with pytest.raises(ConfigurationError, match=r"pip install 'anpr-client\[zeep\]'"):
+        client.zeep_service("3000")
+    client.close()

@@ -128,6 +128,12 @@ decrypt_keys = [{ pkcs12 = "co-9999.p12", password_env = "P1" }, { pkcs12 = "co-
         (CONTRACT + "[timeouts]\nread = -1\n", "timeouts.read"),
         (CONTRACT + "[security]\nsignature = 'rsa-md5'\n", "security.signature"),
         (CONTRACT.replace("https://", "ftp://"), "base_url"),
+        (CONTRACT.replace("https://", "http://"), "base_url"),
+        (
+            CONTRACT.replace("https://127.0.0.1", "http://anpr.example")
+            + "[tls]\nallow_plain_http = true\n",
+            "base_url",
+        ),
         ("environment = 'test'\n", "codice_istat"),
         ("codice_istat = [\n", "config"),
     ],
@@ -137,6 +143,13 @@ def test_bad_settings_name_the_setting(tmp_path: Path, text: str, setting: str) 
         load_settings(write(tmp_path, text), env={})
     assert info.value.setting == setting
     assert "secret" not in str(info.value)
+
+
+def test_plain_http_only_to_a_loopback_host_when_allowed(tmp_path: Path) -> None:
+    text = CONTRACT.replace("https://", "http://") + "[tls]\nallow_plain_http = true\n"
+    s = load_settings(write(tmp_path, text), env={})
+    assert s.host == "http://127.0.0.1:8443"
+    assert s.tls.allow_plain_http is True
 
 
 def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:
@@ -150,9 +163,18 @@ def test_an_unreadable_file_is_a_configuration_error(tmp_path: Path) -> None:
     assert info.value.setting == "config"
     latin1 = tmp_path / "latin1.toml"
     latin1.write_bytes('codice_istat = "058091" # Forlì\n'.encode("latin-1"))
-    with pytest.raises(ConfigurationError, match="not valid TOML") as info:
+    with pytest.raises(ConfigurationError, match="is not UTF-8: byte 0xec at line 1") as info:
         load_settings(latin1, env={})
     assert info.value.setting == "config"
+    assert str(latin1) in str(info.value)
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b'\xef\xbb\xbfcodice_istat = "058091"\n')
+    with pytest.raises(ConfigurationError, match="UTF-8 with a byte-order mark"):
+        load_settings(bom, env={})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("codice_istat = \n", encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="not valid TOML"):
+        load_settings(broken, env={})
 
 
 def test_settings_are_immutable_and_validated_in_code() -> None:

@@ -10,7 +10,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from anpr_client.credentials import KeySource, SoftwareKey, digest_info, load_key_source
-from anpr_client.credentials.base import DIGEST_INFO_PREFIX, HashName, hash_bytes, resolve_secret
+from anpr_client.credentials.base import (
+    DIGEST_INFO_PREFIX,
+    HashName,
+    SecretPrompt,
+    hash_bytes,
+    resolve_secret,
+)
 from anpr_client.errors.exceptions import ConfigurationError, CredentialError, PinError
 from anpr_client.settings import KeySourceConfig
 from anpr_client.simulator.pki import Pki, PkiFiles
@@ -144,3 +150,35 @@ def test_digest_info_and_hashes() -> None:
     with pytest.raises(ConfigurationError):
         resolve_secret("PIN", env_var=None, callback=None, setting="x.pin_env")
     assert resolve_secret("PIN", env_var=None, callback=None, setting="x", required=False) is None
+
+
+class _Asker(SecretPrompt):
+    def __init__(self, available: bool) -> None:
+        self.can = available
+        self.asked: list[str] = []
+
+    def available(self) -> bool:
+        return self.can
+
+    def __call__(self, prompt: str) -> str:
+        self.asked.append(prompt)
+        return "typed"
+
+
+def test_a_prompt_is_asked_only_for_what_the_environment_lacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ANPR_TEST_SET", "from-env")
+    monkeypatch.delenv("ANPR_TEST_UNSET", raising=False)
+    ask = _Asker(available=True)
+    assert resolve_secret("PIN", env_var="ANPR_TEST_SET", callback=ask, setting="x") == "from-env"
+    assert ask.asked == []
+    assert resolve_secret("PIN", env_var="ANPR_TEST_UNSET", callback=ask, setting="x") == "typed"
+    assert resolve_secret("PIN", env_var=None, callback=ask, setting="x") == "typed"
+    # An unencrypted key file (no variable named, nothing required) asks nothing.
+    assert resolve_secret("pw", env_var=None, callback=ask, setting="x", required=False) is None
+    assert ask.asked == ["PIN", "PIN"]
+    nobody = _Asker(available=False)
+    with pytest.raises(ConfigurationError, match="ANPR_TEST_UNSET"):
+        resolve_secret("PIN", env_var="ANPR_TEST_UNSET", callback=nobody, setting="x")
+    assert nobody.asked == []

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from anpr_client.cli.main import cli as cli_main
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import ConfigurationError, ConnectionLost
 from anpr_client.journal import Journal, generate_key, key_from_text
@@ -396,3 +397,35 @@ def test_resolve_by_resend_works_before_a_rollback_is_accepted(
     assert ident in out
     assert "resolved" in out
     assert fake.applied[(COMUNE, ident)] == 1  # the replay got the stored answer
+
+
+def test_anpr_call_on_an_unknown_outcome_names_the_entry_to_resolve(
+    setup: tuple[Path, Path, FakeAnpr], tmp_path: Path
+) -> None:
+    config, _, fake = setup
+    payload = tmp_path / "p.json"
+    payload.write_text(json.dumps(payload_5005()), encoding="utf-8")
+    fake.script = ["lose"] * 4
+    result = CliRunner().invoke(
+        cli_main, ["call", "5005", "--input", str(payload), "--config", str(config)]
+    )
+    assert result.exit_code == 3
+    assert result.stdout == ""
+    with Journal.from_settings(load_settings(config)) as j:
+        (record,) = j.pending()
+    ident = record.id_operazione_comune
+    assert ident in result.stderr
+    assert f"anpr journal resolve {ident}" in result.stderr
+    fake.script = ["lose"] * 4
+    result = CliRunner().invoke(
+        cli_main, ["call", "5005", "--input", str(payload), "--config", str(config), "--json"]
+    )
+    assert result.exit_code == 3
+    data = json.loads(result.stdout)
+    assert data["outcomeUnknown"] is True
+    second = data["idOperazioneComune"]
+    assert second != ident  # a new call, a new id: both are pending
+    assert data["resolve"] == f"anpr journal resolve {second}"
+    with Journal.from_settings(load_settings(config)) as j:
+        pending = {r.id_operazione_comune for r in j.pending()}
+    assert pending == {ident, second}

@@ -194,8 +194,9 @@ class Served:
 
 
 @contextmanager
-def serve(config: Path, *extra: str) -> Iterator[Served]:
-    """Run ``anpr notifications serve --config CONFIG EXTRA…`` on a free port until exit."""
+def serve(config: Path | None, *extra: str) -> Iterator[Served]:
+    """Run ``anpr notifications serve --config CONFIG EXTRA…`` on a free port until exit
+    (``None``: no ``--config``)."""
     port = free_port()
     args = [
         sys.executable,
@@ -203,8 +204,7 @@ def serve(config: Path, *extra: str) -> Iterator[Served]:
         "from anpr_client.cli.main import main; main()",
         "notifications",
         "serve",
-        "--config",
-        str(config),
+        *(("--config", str(config)) if config is not None else ()),
         "--port",
         str(port),
         *extra,

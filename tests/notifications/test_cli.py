@@ -17,10 +17,11 @@ from click.testing import CliRunner
 from anpr_client.cli.main import cli
 from anpr_client.notifications import Inbox
 from anpr_client.simulator.notifications import java_gzip
-from anpr_client.simulator.pki import Pki
+from anpr_client.simulator.pki import Pki, issue_certificate, name
 from tests.client.support import LoopbackServer
 from tests.notifications.support import (
     CF_1,
+    ISTAT_B,
     make_receiver,
     outcome_of,
     serve,
@@ -79,6 +80,50 @@ def test_serve_over_https(pki: Pki, tmp_path: Path) -> None:
             verify=str(ca),
         )
         assert outcome_of(reply.content) == "1"
+
+
+def test_serve_many_comuni_from_one_endpoint(pki: Pki, tmp_path: Path) -> None:
+    """``serve --comuni FOLDER``: A's push by the path, B's by its codDestinatario, each into
+    its own inbox with its own key; a Comune not in the folder is refused (5)."""
+    folder = tmp_path / "comuni"
+    a = write_settings(pki, folder / "a")
+    b_key = issue_certificate(pki.ca, name(f"{ISTAT_B}-CO-9999"))
+    b = write_settings(pki, folder / "b", keys=(b_key,))
+    b.path.write_text(
+        b.path.read_text(encoding="utf-8").replace(pki.istat, ISTAT_B), encoding="utf-8"
+    )
+    with serve(None, "--comuni", str(folder)) as served:
+        url = f"http://127.0.0.1:{served.port}/n000"
+        to_a = requests.post(
+            f"{url}/{pki.istat}", data=signed_request(pki), headers=HEADERS, timeout=20
+        )
+        assert outcome_of(to_a.content) == "1"
+        for_b = signed_request(
+            pki, id_notifica="9000000002", cod_destinatario=ISTAT_B, recipient=b_key.certificate
+        )
+        assert (
+            outcome_of(requests.post(url, data=for_b, headers=HEADERS, timeout=20).content) == "1"
+        )
+        stranger = signed_request(pki, id_notifica="9000000003", cod_destinatario="001272")
+        assert (
+            outcome_of(requests.post(url, data=stranger, headers=HEADERS, timeout=20).content)
+            == "5"
+        )
+        served.process.send_signal(signal.SIGTERM)
+        assert served.process.wait(15) == 0
+    for files, recipient in ((a, pki.istat), (b, ISTAT_B)):
+        with Inbox(files.store) as box:
+            (entry,) = box.entries()
+            assert entry.event is not None
+            assert entry.event.recipient == recipient
+
+
+def test_serve_refuses_comuni_with_print_signer(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        cli, ["notifications", "serve", "--comuni", str(tmp_path), "--print-signer"]
+    )
+    assert result.exit_code == 2
+    assert "--print-signer serves one Comune" in result.output
 
 
 def test_inbox_lists_type_operation_cf_and_state(

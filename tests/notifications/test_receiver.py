@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import logging
 import sqlite3
 import time
 import tracemalloc
@@ -10,6 +11,7 @@ import tracemalloc
 import pytest
 from lxml import etree
 
+from anpr_client.logs import NOTIFICATIONS_LOGGER
 from anpr_client.notifications import (
     Inbox,
     NotificationReceiver,
@@ -61,6 +63,19 @@ def test_valid_notification_is_acquired_once(
     assert event.id_operazione_anpr == "700000001"
     assert event.recipient == ISTAT_A
     assert str(event.effective_date) == "2026-11-20"
+
+
+def test_the_receiver_logs_one_line_per_push_without_personal_data(
+    pki: Pki, receiver: NotificationReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="anpr_client")
+    assert outcome_of(post(receiver, signed_request(pki)).body) == "1"
+    (line,) = [r for r in caplog.records if r.name == NOTIFICATIONS_LOGGER]
+    assert line.levelno == logging.INFO
+    assert line.getMessage().startswith("notification N010 9000000001: outcome 1 elapsed=")
+    assert line.__dict__["outcome"] == "1"
+    assert isinstance(line.__dict__["elapsed_ms"], int)
+    assert CF_1 not in caplog.text
 
 
 def test_redelivery_is_acknowledged_and_stored_once(

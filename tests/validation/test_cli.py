@@ -95,7 +95,9 @@ def test_fix_writes_the_copy_and_the_log(tmp_path: Path) -> None:
 def test_the_summary_names_codes_and_sample_tables(tmp_path: Path) -> None:
     source = tmp_path / "registry.csv"
     source.write_text(HEADER + BLOCKING, encoding="utf-8")
-    result = CliRunner().invoke(validate, [str(source), "--date", "2026-01-15"])
+    result = CliRunner().invoke(
+        validate, [str(source), "--date", "2026-01-15"], env={"COLUMNS": "200"}
+    )
     assert result.exit_code == 1
     assert "1 records: 1 blocking findings, 0 warnings" in result.output
     assert "ENT02" in result.output
@@ -139,3 +141,40 @@ def test_an_unwritable_output_is_exit_2_before_any_work(tmp_path: Path) -> None:
         code, output = _invoke(tmp_path, GOOD, option, str(blocker / "out"))
         assert code == 2, option
         assert "cannot write" in output
+
+
+def test_json_output_gives_one_meaning_per_check_and_its_rows(tmp_path: Path) -> None:
+    # ENT02 is predicted by several checks (format, checksum…): each has its own line.
+    malformed = "RSSMRA85T10H50XO,ROSSI,MARIO,M,1985-12-10,058091\n"
+    code, out = _invoke(tmp_path, GOOD + BLOCKING + WARNING + BLOCKING + malformed, "--json")
+    assert code == 1
+    data = json.loads(out)
+    assert data["records"] == 5
+    by_rule = {f["rule"]: f for f in data["findings"]}
+    checksum = by_rule["cf.checksum"]
+    assert checksum["code"] == "ENT02"
+    assert checksum["rows"] == [2, 4]
+    assert checksum["count"] == 2
+    assert checksum["meaning"] == "the check character of the codice fiscale is wrong"
+    assert by_rule["cf.sex"]["rows"] == [3]
+    assert (by_rule["cf.format"]["code"], by_rule["cf.format"]["rows"]) == ("ENT02", [5])
+    for finding in data["findings"]:
+        assert ";" not in finding["meaning"]  # one meaning, not every meaning of the code
+    assert sum(f["count"] for f in data["findings"]) == data["blocking"] + data["warnings"]
+
+
+def test_the_summary_table_shows_the_rows_behind_each_code(tmp_path: Path) -> None:
+    source = tmp_path / "registry.csv"
+    source.write_text(HEADER + GOOD + BLOCKING * 12, encoding="utf-8")
+    result = CliRunner().invoke(
+        validate, [str(source), "--date", "2026-01-15"], env={"COLUMNS": "200"}
+    )
+    assert result.exit_code == 1
+    assert "2, 3, 4, 5, 6, 7, 8, 9 … (+4 more)" in result.stdout
+    assert "the check character of the codice fiscale is wrong" in result.stdout
+
+
+def test_json_errors_are_json(tmp_path: Path) -> None:
+    result = CliRunner().invoke(validate, [str(tmp_path / "nope.csv"), "--json"])
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"] == "ConfigurationError"

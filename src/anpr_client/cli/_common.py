@@ -6,20 +6,25 @@ import json
 import os
 import re
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, Final, NoReturn, TextIO, TypeVar
 
 import click
 
+from .._text import decode_utf8
+from ..credentials.base import SecretPrompt
 from ..errors.exceptions import (
     AnprError,
     AnprRejected,
+    AnprWarning,
     ConfigurationError,
     CredentialError,
     JournalRolledBack,
     PayloadError,
+    PullPeriodError,
     ValidationError,
 )
 from ..settings import Settings, load_settings
@@ -29,12 +34,15 @@ __all__ = [
     "EXIT_KO",
     "EXIT_OK",
     "EXIT_TRANSPORT",
+    "SECRET_PROMPT",
+    "TerminalPrompt",
     "config_option",
     "echo_json",
     "fail",
     "handle_errors",
     "json_option",
     "load_payload",
+    "operation_warnings",
     "server_options",
     "settings_from",
     "write_private",
@@ -64,6 +72,26 @@ def json_option(f: F) -> F:
     )(f)
 
 
+class TerminalPrompt(SecretPrompt):
+    """Asks for a PIN or password on the terminal, without echo, when the environment
+    variable the settings name is not set (:class:`~anpr_client.credentials.SecretPrompt`).
+
+    Without a terminal (a service, a pipe) it asks nothing: the error names the variable to
+    set. What is typed goes to the key source and nowhere else.
+    """
+
+    def available(self) -> bool:
+        return sys.stdin.isatty()
+
+    def __call__(self, prompt: str) -> str:
+        value: str = click.prompt(prompt[:1].upper() + prompt[1:], hide_input=True, err=True)
+        return value
+
+
+SECRET_PROMPT: Final = TerminalPrompt()
+"""The ``secret=`` callback of every command that opens keys or the journal."""
+
+
 def settings_from(config: Path | None) -> Settings:
     if config is None:
         raise ConfigurationError(
@@ -77,11 +105,12 @@ def echo_json(value: Any) -> None:
 
 
 def load_payload(path: str) -> dict[str, Any]:
-    """Read a JSON payload from a file or ``-`` (stdin)."""
+    """Read a JSON payload (UTF-8, no byte-order mark) from a file or ``-`` (stdin)."""
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as exc:
         raise ConfigurationError(f"cannot read {path!r}: {exc.strerror}", setting="input") from None
+    text = decode_utf8(data, "<stdin>" if path == "-" else path)
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -163,7 +192,12 @@ def exit_code_for(exc: AnprError) -> int:
         return EXIT_KO
     if isinstance(
         exc,
-        ConfigurationError | PayloadError | ValidationError | CredentialError | JournalRolledBack,
+        ConfigurationError
+        | PayloadError
+        | ValidationError
+        | CredentialError
+        | JournalRolledBack
+        | PullPeriodError,
     ):
         return EXIT_INVALID
     if isinstance(exc, LookupError):  # unknown operation, unknown code
@@ -199,6 +233,14 @@ def error_json(exc: AnprError) -> dict[str, Any]:
         out["causes"] = list(causes)
     if getattr(exc, "outcome_unknown", False):
         out["outcomeUnknown"] = True
+        ident = getattr(exc, "id_operazione_comune", None)
+        if ident:  # journaled: the entry to settle
+            out["idOperazioneComune"] = ident
+            if getattr(exc, "needs_resolving", True):
+                out["resolve"] = f"anpr journal resolve {ident}"
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        out["notes"] = list(notes)
     return out
 
 
@@ -207,14 +249,41 @@ def fail(exc: AnprError, *, as_json: bool) -> NoReturn:
         echo_json(error_json(exc))
     else:
         click.echo(f"error: {exc}", err=True)
+        for note in getattr(exc, "__notes__", ()):
+            click.echo(f"note: {note}", err=True)
     sys.exit(exit_code_for(exc))
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Warnings as warnings of the operation (``warning: operation 3002: ANPR warning EW001
+    …``), not as Python's ``file:line: Category`` lines naming a module of click."""
+    click.echo(f"warning: {message}", err=True)
+
+
+@contextmanager
+def operation_warnings() -> Iterator[None]:
+    """Print every ANPR warning (:class:`~anpr_client.errors.AnprWarning`) of the operations
+    run inside, once each, on stderr, as a line of the command's own output."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", AnprWarning)
+        warnings.showwarning = _show_warning
+        yield
 
 
 @contextmanager
 def handle_errors(as_json: bool) -> Iterator[None]:
-    """Turn library errors into plain messages (or JSON) and the documented exit codes."""
+    """Turn library errors into plain messages (or JSON) and the documented exit codes, and
+    ANPR's warnings into lines of the command's output (:func:`operation_warnings`)."""
     try:
-        yield
+        with operation_warnings():
+            yield
     except AnprError as exc:
         fail(exc, as_json=as_json)
 

@@ -13,6 +13,7 @@ from ..results import Result
 from ..soap.codec import UnknownElement
 from ..soap.testata import ID_PATTERN
 from ._common import (
+    SECRET_PROMPT,
     config_option,
     echo_json,
     handle_errors,
@@ -26,7 +27,7 @@ __all__ = ["attachment_names", "call", "operations", "request", "save_attachment
 
 
 def make_client(config: Path | None, *, sign: bool) -> Client:
-    return Client(settings_from(config), wsse=FROM_SETTINGS if sign else None)
+    return Client(settings_from(config), wsse=FROM_SETTINGS if sign else None, secret=SECRET_PROMPT)
 
 
 @click.group()
@@ -164,7 +165,15 @@ def operations(family: str | None, config: Path | None, as_json: bool) -> None:
 
     with handle_errors(as_json):
         wsdl_dir = load_settings(config).wsdl_dir if config else None
-        ops = [op for op in get_bundle(wsdl_dir) if family in (None, op.family)]
+        bundle = list(get_bundle(wsdl_dir))
+        ops = [op for op in bundle if family in (None, op.family)]
+        if not ops:
+            known = ", ".join(sorted({op.family for op in bundle}))
+            raise ConfigurationError(
+                f"no operation of family {family!r} in the bundle; the families are: {known}",
+                setting="--family",
+                rule="a family of the bundle",
+            )
         ops.sort(key=lambda op: (op.family, op.code))
         if as_json:
             echo_json([{"code": o.code, "family": o.family, "name": o.name} for o in ops])

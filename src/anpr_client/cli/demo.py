@@ -20,6 +20,7 @@ import click
 from rich.console import Console
 
 from ..errors.exceptions import AnprError, NotFoundError
+from ._common import operation_warnings
 
 __all__ = ["demo"]
 
@@ -44,7 +45,8 @@ def demo(out: Path) -> None:
     """Run a few real ANPR calls against an embedded simulator (offline)."""
     console = Console(highlight=False)
     try:
-        _run(console, out)
+        with operation_warnings():
+            _run(console, out)
     except AnprError as exc:
         console.print(f"[red]✗ {type(exc).__name__}:[/red] {exc}")
         sys.exit(1)

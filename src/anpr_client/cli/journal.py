@@ -38,6 +38,7 @@ from ._common import (
     EXIT_KO,
     EXIT_OK,
     EXIT_TRANSPORT,
+    SECRET_PROMPT,
     config_option,
     echo_json,
     handle_errors,
@@ -52,7 +53,7 @@ def _open(config: Path | None, *, warn: bool = True) -> SqlJournal:
     """The journal to read: from the settings, else ``$ANPR_JOURNAL``, else the default. A
     rollback of it (restored from a backup, copied) is reported on stderr (``warn``)."""
     if config is not None:
-        j = SqlJournal.from_settings(settings_from(config), create=False)
+        j = SqlJournal.from_settings(settings_from(config), create=False, secret=SECRET_PROMPT)
     else:
         switch = journal_from_env(os.environ)
         path = journal_path(
@@ -259,7 +260,10 @@ def resolve(
     corrupt: list[CorruptJournalRecord] = []
     with handle_errors(as_json), _not_found_is_invalid(as_json):
         settings = settings_from(config)
-        with SqlJournal.from_settings(settings) as j, Client(settings, journal=j) as client:
+        with (
+            SqlJournal.from_settings(settings, secret=SECRET_PROMPT) as j,
+            Client(settings, journal=j, secret=SECRET_PROMPT) as client,
+        ):
             _warn_rollbacks(j)
             if ident is not None:
                 records = [j.get(ident, comune=comune)]

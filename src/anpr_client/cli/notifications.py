@@ -2,9 +2,10 @@
 
 - ``serve --host H --port P [--certfile F --keyfile K]``: the receiver (plain HTTP behind a
   reverse proxy, or HTTPS with a certificate; slow clients hold no worker); it stores events
-  and answers ANPR; Ctrl-C stops it. With ``--print-signer`` it stores nothing: it prints who
-  signed each push (for the first set-up, with ANPR's test notification) and answers 7, so
-  that ANPR sends it again;
+  and answers ANPR; Ctrl-C stops it. With ``--comuni PATH`` it serves many Comuni, each push
+  going to its Comune's keys and inbox (:class:`~anpr_client.notifications.NotificationRouter`).
+  With ``--print-signer`` it stores nothing: it prints who signed each push (for the first
+  set-up, with ANPR's test notification) and answers 7, so that ANPR sends it again;
 - ``signer FILE``: the subject and SHA-256 fingerprint of ANPR's notification certificate (a
   PEM or DER file, or a saved push), and the settings lines that pin it;
 - ``inbox [--state S] [--json]``: stored events (type, idOperazioneANPR, subject codice
@@ -15,7 +16,8 @@
 
 Every command reads ``--config`` (or ``$ANPR_CONFIG``): ``[notifications]`` store,
 decrypt_keys, anpr_ca (see docs/notifications.md); passwords and PINs come from the environment
-variables the settings name (a server has no terminal to ask on). Exit codes as for every
+variables the settings name, or are asked on the terminal (no echo) when one is not set and a
+terminal is there (a service has none: set the variables). Exit codes as for every
 ``anpr`` command.
 """
 
@@ -37,6 +39,7 @@ from ..notifications.inbox import EntryState, Inbox, InboxEntry
 from ._common import (
     EXIT_INVALID,
     EXIT_KO,
+    SECRET_PROMPT,
     config_option,
     echo_json,
     handle_errors,
@@ -74,6 +77,13 @@ def notifications() -> None:
 )
 @server_options
 @click.option(
+    "--comuni",
+    type=click.Path(exists=True, path_type=Path),
+    help="Serve many Comuni from this endpoint: a folder of settings files, or one file with "
+    "a [comuni.<ISTAT>] table per Comune (docs/deployment.md). Each push goes to its Comune "
+    "(the ISTAT code ending the URL path, else codDestinatario); --config is not read.",
+)
+@click.option(
     "--print-signer",
     is_flag=True,
     help="Store nothing: print who signed each push and answer 7 (ANPR sends it again). For "
@@ -86,20 +96,33 @@ def serve(
     certfile: Path | None,
     keyfile: Path | None,
     threads: int,
+    comuni: Path | None,
     print_signer: bool,
     max_connections: int,
 ) -> None:
     """Run the N000 endpoint: verify, decrypt, store, then answer ANPR."""
+    from ..multi import ComuneRegistry
     from ..notifications.receiver import NotificationReceiver
+    from ..notifications.router import NotificationRouter
     from ..notifications.server import make_server, server_ssl_context
 
     if keyfile is not None and certfile is None:
         raise click.UsageError("--keyfile needs --certfile")
+    if comuni is not None and print_signer:
+        raise click.UsageError("--print-signer serves one Comune: use --config, not --comuni")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     with handle_errors(False):
-        settings = settings_from(config)
-        options: dict[str, Any] = {"on_signer": _signer_printer()} if print_signer else {}
-        receiver = NotificationReceiver.from_settings(settings, **options)
+        app: NotificationReceiver | NotificationRouter
+        if comuni is not None:
+            app = NotificationRouter.from_registry(ComuneRegistry.from_path(comuni))
+            serving = f"{len(app.served)} Comuni: {', '.join(sorted(app.served)[:5])}" + (
+                "…" if len(app.served) > 5 else ""
+            )
+        else:
+            settings = settings_from(config)
+            options: dict[str, Any] = {"on_signer": _signer_printer()} if print_signer else {}
+            app = NotificationReceiver.from_settings(settings, secret=SECRET_PROMPT, **options)
+            serving = f"inbox {app.inbox.path}"
         context = None
         if certfile is not None:
             try:
@@ -110,7 +133,7 @@ def serve(
                 ) from None
         try:
             server = make_server(
-                receiver,
+                app,
                 host,
                 port,
                 ssl_context=context,
@@ -123,7 +146,7 @@ def serve(
             ) from None
     click.echo(
         f"anpr notifications: listening on {server.scheme}://{server.host}:{server.port}/ "
-        f"(inbox {receiver.inbox.path})",
+        f"({serving})",
         err=True,
     )
 
@@ -137,7 +160,7 @@ def serve(
         pass
     finally:
         server.close()
-        receiver.inbox.close()
+        app.close()
     click.echo("anpr notifications: stopped", err=True)
 
 
@@ -337,7 +360,7 @@ def pull(
         settings = settings_from(config)
         with (
             Inbox.from_settings(settings) as box,
-            Client(settings) as client,
+            Client(settings, secret=SECRET_PROMPT) as client,
         ):
             report = Poller(client, box, skew=skew).pull(
                 since_at, until=until_at, wait=wait, max_wait=max_wait

@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.console import Console
@@ -16,14 +17,14 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 from rich.table import Table
 
 from ..errors.exceptions import AnprError
-from ..validation import codes
 from ..validation.batch import BatchResult, ColumnMapping, validate_file
 from ..validation.comuni import load_comuni
 from ..validation.normalise import Policy
-from ..validation.report import ReportWriter
+from ..validation.report import ReportWriter, RuleTally
 from ..validation.rules import PersonChecker
 from ..validation.stati import StatiTable
 from ..validation.toponyms import SpeciesTable
+from ._common import echo_json, error_json, json_option
 
 __all__ = ["validate"]
 
@@ -63,6 +64,7 @@ _PATH = click.Path(dir_okay=False, path_type=Path)
     help="Reference date for residence and future birth dates (default: today).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary table.")
+@json_option
 def validate(
     file: Path,
     comuni: Path | None,
@@ -75,6 +77,7 @@ def validate(
     transliterate: bool,
     today: datetime | None,
     quiet: bool,
+    as_json: bool,
 ) -> None:
     """Check FILE (CSV with a header, or JSON Lines) the way ANPR would, without sending it.
 
@@ -100,7 +103,7 @@ def validate(
             TimeRemainingColumn(),
             console=err,
             transient=True,
-            disable=quiet,
+            disable=quiet or as_json,
         ) as progress:
             task = progress.add_task(file.name, total=None)
 
@@ -117,28 +120,21 @@ def validate(
                 progress=advance,
             )
     except AnprError as exc:
-        click.echo(f"error: {exc}", err=True)
+        if as_json:
+            echo_json(error_json(exc))
+        else:
+            click.echo(f"error: {exc}", err=True)
         sys.exit(EXIT_UNUSABLE)
-    if not quiet:
+    if as_json:
+        echo_json(_result_json(result, checker, fix_path))
+    elif not quiet:
         _print_summary(Console(), result, checker, fix_path)
     sys.exit(EXIT_BLOCKING if result.blocking else EXIT_OK)
 
 
-def _print_summary(
-    console: Console, result: BatchResult, checker: PersonChecker, fix_path: Path | None
-) -> None:
-    console.print(
-        f"{result.records} records: {result.blocking} blocking findings, {result.warnings} warnings"
-    )
-    if result.summary:
-        table = Table("code", "findings", "meaning")
-        for code, count in sorted(result.summary.items(), key=lambda kv: (-kv[1], kv[0])):
-            meaning = "; ".join(
-                sorted({r.description for r in codes.RULES.values() if r.code == code})
-            )
-            table.add_row(code, str(count), meaning)
-        console.print(table)
-    samples = [
+def _sample_tables(checker: PersonChecker) -> list[str]:
+    """The reference tables that are anpr-client's samples, not ANPR's complete ones."""
+    return [
         name
         for name, table_ in (
             ("comuni", checker.comuni),
@@ -147,6 +143,46 @@ def _print_summary(
         )
         if not table_.complete
     ]
+
+
+def _result_json(
+    result: BatchResult, checker: PersonChecker, fix_path: Path | None
+) -> dict[str, Any]:
+    return {
+        "records": result.records,
+        "blocking": result.blocking,
+        "warnings": result.warnings,
+        "findings": [tally.as_dict() for tally in result.rules],
+        "sampleTables": _sample_tables(checker),
+        "fix": None if fix_path is None else {"path": str(fix_path), "changes": result.changes},
+    }
+
+
+_ROWS_SHOWN = 8
+
+
+def _rows_text(tally: RuleTally) -> str:
+    shown = ", ".join(str(r) for r in tally.rows[:_ROWS_SHOWN])
+    more = len(tally.rows) - _ROWS_SHOWN
+    if more > 0 or tally.rows_truncated:
+        shown += f" … (+{max(more, 0)}{'+' if tally.rows_truncated else ''} more)"
+    return shown
+
+
+def _print_summary(
+    console: Console, result: BatchResult, checker: PersonChecker, fix_path: Path | None
+) -> None:
+    console.print(
+        f"{result.records} records: {result.blocking} blocking findings, {result.warnings} warnings"
+    )
+    if result.rules:
+        table = Table("code", "sev", "findings", "meaning", "rows")
+        for tally in result.rules:
+            table.add_row(
+                tally.code, tally.severity, str(tally.count), tally.meaning, _rows_text(tally)
+            )
+        console.print(table)
+    samples = _sample_tables(checker)
     if samples:
         console.print(
             f"note: the {', '.join(samples)} table(s) are anpr-client's small samples; codes "

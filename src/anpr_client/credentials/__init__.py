@@ -24,6 +24,8 @@ from anpr_client.credentials.base import (
     HashName,
     KeySource,
     SecretCallback,
+    SecretPrompt,
+    can_ask,
     digest_info,
     env_var_name,
     resolve_secret,
@@ -48,6 +50,7 @@ __all__ = [
     "PcscKeySource",
     "Pkcs11KeySource",
     "SecretCallback",
+    "SecretPrompt",
     "SoftwareKey",
     "codice_fiscale_from_certificate",
     "digest_info",
@@ -142,7 +145,7 @@ def _pin_source(
     # Check the configuration now, so a missing variable fails at load time, not mid-request.
     if env_var:
         env_var_name(env_var, setting=setting)
-    elif callback is None:
+    elif not can_ask(callback):
         resolve_secret(prompt, env_var=None, callback=None, setting=setting)
 
     def pin() -> str:

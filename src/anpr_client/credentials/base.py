@@ -29,6 +29,8 @@ __all__ = [
     "HashName",
     "KeySource",
     "SecretCallback",
+    "SecretPrompt",
+    "can_ask",
     "digest_info",
     "env_var_name",
     "hash_bytes",
@@ -40,6 +42,40 @@ HashName = Literal["sha256", "sha1"]
 SecretCallback = Callable[[str], str]
 """Asked for a PIN or password: receives a prompt naming what is asked for (never a secret)
 and returns the secret. It may raise to cancel."""
+
+
+class SecretPrompt:
+    """A :data:`SecretCallback` asked only for what the environment does not provide.
+
+    A plain callback is asked first, whatever the environment holds. A prompt (a subclass:
+    the command line's asks on the terminal, without echo) is asked only when the settings
+    name no variable or name one that is not set, and only when :meth:`available` (a
+    terminal is there to ask on); otherwise the usual error says which variable to set. What
+    it returns is handed to the key source and kept nowhere.
+    """
+
+    def available(self) -> bool:
+        """Whether there is someone to ask (a terminal)."""
+        return False
+
+    def __call__(self, prompt: str) -> str:
+        raise CredentialError(f"nobody to ask for the {prompt}")
+
+
+def can_ask(callback: SecretCallback | None) -> bool:
+    """Whether ``callback`` may be called now: a plain callback always, a
+    :class:`SecretPrompt` when :meth:`~SecretPrompt.available`."""
+    if isinstance(callback, SecretPrompt):
+        return callback.available()
+    return callback is not None
+
+
+def _prompt(callback: SecretCallback | None) -> SecretPrompt | None:
+    """``callback`` when it is a :class:`SecretPrompt` that can ask now."""
+    if isinstance(callback, SecretPrompt) and callback.available():
+        return callback
+    return None
+
 
 #: DER prefix of PKCS#1 ``DigestInfo`` (RFC 8017 §9.2 note 1) for each hash we sign with.
 DIGEST_INFO_PREFIX: Final[dict[str, bytes]] = {
@@ -94,6 +130,13 @@ digit first). Settings that *name* a variable holding a secret (``password_env``
 ``pin_env``) must look like this."""
 
 
+def _asked(callback: SecretCallback, prompt: str) -> str:
+    value = callback(prompt)
+    if not isinstance(value, str):
+        raise CredentialError(f"the secret callback returned no text for: {prompt}")
+    return value
+
+
 def env_var_name(value: object, *, setting: str) -> str:
     """``value``, checked to be an environment variable's *name* (:data:`ENV_VAR_NAME`).
 
@@ -122,17 +165,19 @@ def resolve_secret(
 ) -> str | None:
     """Fetch a PIN or password: from ``callback`` when given, else from ``$env_var``.
 
+    A :class:`SecretPrompt` callback comes after the environment instead: it is asked when
+    ``$env_var`` is not set (or, ``required``, when no variable is named) and it can ask.
     ``prompt`` and ``setting`` only ever name *what* is asked for. Returns ``None`` when
     nothing is configured and ``required`` is false (an unencrypted key file).
     """
-    if callback is not None:
-        value = callback(prompt)
-        if not isinstance(value, str):
-            raise CredentialError(f"the secret callback returned no text for: {prompt}")
-        return value
+    if callback is not None and not isinstance(callback, SecretPrompt):
+        return _asked(callback, prompt)
+    ask = _prompt(callback)
     if env_var:
         env_var = env_var_name(env_var, setting=setting)
         from_env = os.environ.get(env_var)
+        if from_env is None and ask is not None:
+            return _asked(ask, prompt)
         if from_env is None:
             raise ConfigurationError(
                 f"environment variable {env_var} (named by '{setting}') is not set",
@@ -140,6 +185,8 @@ def resolve_secret(
                 rule="environment variable must be set",
             )
         return from_env
+    if required and ask is not None:
+        return _asked(ask, prompt)
     if required:
         raise ConfigurationError(
             f"no secret source for {prompt}: set '{setting}' to the name of an environment "

@@ -4,6 +4,7 @@ The tree (``except`` the level you care about)::
 
     AnprError
      ├─ ConfigurationError (ValueError)      settings unusable; names the setting and the rule
+     │   └─ UnknownComuneError (LookupError) a Comune this service does not serve; .codice_istat
      ├─ UnknownOperationError (LookupError)  no operation (or service family) with this code
      ├─ PayloadError (ValueError)            request refused before sending; .violations
      │   └─ LocalCheckError                  local checks predict ANPR errors; .findings
@@ -27,6 +28,8 @@ The tree (``except`` the level you care about)::
      │   ├─ ConnectError                     not sent: the connection could not be opened
      │   │   └─ WriteError                   not sent: it broke before the last byte was written
      │   ├─ TLSError                         not sent: the TLS handshake failed (trust, client cert)
+     │   │   └─ CertificateVerificationError  not sent: the server's certificate does not verify
+     │   │                                    against ``ca_bundle``; never retried
      │   ├─ ConnectTimeout                   not sent: no connection in time
      │   │   └─ WriteTimeout                 not sent: the request could not be written in time
      │   ├─ ReadTimeout (OutcomeUnknown)     sent, no answer in time
@@ -43,7 +46,8 @@ The tree (``except`` the level you care about)::
      │   └─ EchoMismatch (OutcomeUnknown)    it names another id, operation or Comune; .field
      ├─ SampleError (ValueError)             no sample payload for this element (samples.py)
      ├─ NotificationError                    a notification cannot be taken in charge; .outcome
-     │   └─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
+     │   ├─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
+     │   └─ PullPeriodError (ValueError)     the period asked for cannot be pulled; nothing sent
      ├─ JournalError                         the operation journal refused (id reused, held…)
      │   ├─ JournalRolledBack                its id counter is behind ids handed out (restored)
      │   └─ CorruptJournalRecord             a journal row cannot be read; .row .field
@@ -102,6 +106,7 @@ __all__ = [
     "BusinessRuleError",
     "CardRemovedError",
     "CertificateRevoked",
+    "CertificateVerificationError",
     "ChoiceError",
     "CmsRejected",
     "ConfigurationError",
@@ -142,6 +147,7 @@ __all__ = [
     "PrivilegeError",
     "ProtocolError",
     "PullLimitError",
+    "PullPeriodError",
     "ReadTimeout",
     "ReferenceValueError",
     "RejectedByPolicy",
@@ -162,6 +168,7 @@ __all__ = [
     "TimestampRejected",
     "TokenNotPresentError",
     "TransportError",
+    "UnknownComuneError",
     "UnknownOperationError",
     "UnsignedPart",
     "UntrustedCertificate",
@@ -193,10 +200,15 @@ class OutcomeUnknown:
     """Mixin: the request may have reached ANPR and been applied.
 
     Retry with the same ``idOperazioneComune`` or look the outcome up (3003); never send the
-    same logical operation under a new id.
+    same logical operation under a new id. When the operation is journaled,
+    ``id_operazione_comune`` names its journal entry (``anpr journal resolve ID``), and
+    ``needs_resolving`` is ``False`` when the journal settled it itself (a read-only operation
+    changes nothing at ANPR: call it again for the answer).
     """
 
     outcome_unknown = True
+    id_operazione_comune: str | None = None
+    needs_resolving: bool = True
 
 
 # --------------------------------------------------------------------------- configuration
@@ -209,6 +221,14 @@ class ConfigurationError(AnprError, ValueError):
         super().__init__(message)
         self.setting = setting
         self.rule = rule
+
+
+class UnknownComuneError(ConfigurationError, LookupError):
+    """A service for many Comuni was asked for one it does not serve (no settings for it)."""
+
+    def __init__(self, message: str, *, codice_istat: str):
+        super().__init__(message, setting="comuni", rule="a Comune this service serves")
+        self.codice_istat = codice_istat
 
 
 class UnknownOperationError(AnprError, LookupError):
@@ -554,6 +574,15 @@ class TLSError(TransportError):
     delivered = False
 
 
+class CertificateVerificationError(TLSError):
+    """The server's certificate does not verify against the configured trust (the setting
+    ``ca_bundle``, and the system's store as ``[tls] trust_system`` says), or does not name
+    the host. Nothing was sent, and sending again cannot help: the journal settles the
+    operation as not delivered instead of retrying it. ``setting`` is ``ca_bundle``."""
+
+    setting = "ca_bundle"
+
+
 class ConnectTimeout(TransportError):
     """The connection (or its TLS handshake) could not be opened in time; the request was not
     sent."""
@@ -676,6 +705,12 @@ class PullLimitError(NotificationError):
     """A 4005 pull reached one of its bounds (``[notifications.pull]``: pages, requests, or the
     decompressed size of a result page) and stopped; the poller's checkpoint stays where the
     last committed page left it, so nothing is skipped. ``field`` names the setting."""
+
+
+class PullPeriodError(NotificationError, ValueError):
+    """The period asked of a 4005 pull cannot be asked of ANPR (older than its 180 days, no
+    start for a first pull): a local input check, nothing was sent. ``field`` names the
+    parameter (``since``), ``rule`` the rule."""
 
 
 class JournalError(AnprError):

@@ -16,7 +16,13 @@ send, read) and the journal, and never calls back into the client:
    EN148 on a resend means the first request is still running: wait and resend;
 4. when attempts run out, the operation stays ``outcome_unknown`` in the journal and the last
    error is raised with a note naming it; :func:`resolve` (``anpr journal resolve``) settles it
-   later.
+   later. A read-only operation (:data:`READ_ONLY_FAMILIES`: consultations, extractions,
+   tables) is settled ``resolved`` instead (outcome ``not_applied``, resolution
+   ``read_only``): it changes nothing, so there is nothing to resolve;
+5. a local failure (the settings or keys cannot be used, a missing CA bundle, a server
+   certificate that does not verify against ``ca_bundle``) is never retried: nothing left the
+   machine, and the operation is settled ``failed_not_delivered`` (resolution
+   ``failed_locally``).
 
 A caller may pass its own ``idOperazioneComune`` (in ``header`` or the payload's testata): it
 then works as an idempotency key. Calling again with the same id and the same request continues
@@ -29,6 +35,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +45,14 @@ from typing import Any, Final, Protocol
 from lxml import etree
 from urllib3 import HTTPHeaderDict
 
-from ..errors.exceptions import AnprError, AnprRejected, JournalError, NotFoundError
+from ..errors.exceptions import (
+    AnprError,
+    AnprRejected,
+    JournalError,
+    NotFoundError,
+    OutcomeUnknown,
+)
+from ..logs import JOURNAL_LOGGER, logged_call
 from ..results import PreparedRequest, Result
 from ..safexml import NS, parse_xml
 from ..settings import Settings
@@ -54,19 +68,27 @@ from .states import AttemptState, Outcome, State
 
 __all__ = [
     "LOOKUP_FAMILIES_EXCLUDED",
+    "READ_ONLY_FAMILIES",
     "Exchange",
     "HasBinding",
     "Resolution",
     "journaled_call",
     "lookupable",
+    "read_only",
     "recorded_answer",
     "resolve",
 ]
 
-LOOKUP_FAMILIES_EXCLUDED: Final = frozenset(
-    {"3000", "4000", "7001", "E001", "E002", "E003", "E004", "TestConn", "N000"}
+READ_ONLY_FAMILIES: Final = frozenset(
+    {"3000", "4000", "7001", "E001", "E002", "E003", "E004", "TestConn"}
 )
+"""Families whose operations change nothing in the registry (consultations, extractions,
+tables, the connection test): an unknown outcome of theirs needs no resolving."""
+
+LOOKUP_FAMILIES_EXCLUDED: Final = READ_ONLY_FAMILIES | {"N000"}
 """Families whose operations 3003 does not return (consultations, extractions, tables)."""
+
+logger: Final = logging.getLogger(JOURNAL_LOGGER)
 
 _LEASE_MARGIN: Final = 30.0
 _ANSWER_TYPE: Final = "application/xml"
@@ -106,6 +128,11 @@ def _check_url(record: OperationRecord, url: str) -> None:
             f"now point to {url}. Resolve it with the settings it was sent with",
             id_operazione_comune=record.id_operazione_comune,
         )
+
+
+def read_only(operation: Operation) -> bool:
+    """Whether ``operation`` changes nothing at ANPR (:data:`READ_ONLY_FAMILIES`)."""
+    return operation.family in READ_ONLY_FAMILIES
 
 
 def lookupable(operation: Operation) -> bool:
@@ -256,6 +283,16 @@ class _Run:
         self, number: int, end: AttemptEnd, elapsed: float, settle: Settlement | None = None
     ) -> None:
         self.journal.end_attempt(self.key, number, end, elapsed=elapsed, settle=settle)
+        if settle is not None:
+            r = self.record
+            logger.info(
+                "journal: %s %s settled: %s (%s, by %s)",
+                r.operation,
+                r.id_operazione_comune,
+                settle.state.value,
+                settle.outcome,
+                settle.resolution,
+            )
 
     # ------------------------------------------------------------------ building
 
@@ -315,8 +352,9 @@ class _Run:
             started = time.monotonic()
             response: HttpResponse | None = None
             try:
-                response = self.binding.transmit(prepared)
-                result = self.binding.read(self.op, response, request=prepared)
+                with logged_call(prepared) as call:
+                    response = self.binding.transmit(prepared)
+                    result = call.ok(self.binding.read(self.op, response, request=prepared))
             except Warning as warning:
                 if response is None or response.status != 200:
                     raise
@@ -333,6 +371,8 @@ class _Run:
                     if isinstance(exc, Exception)
                     else Disposition.OUTCOME_UNKNOWN
                 )
+                if disposition is Disposition.FAILED_LOCALLY and response is not None:
+                    disposition = Disposition.OUTCOME_UNKNOWN  # an answer came: it was sent
                 end = self._attempt_end(_STATES[disposition], response, exc)
                 if isinstance(exc, AnprRejected) and disposition is Disposition.REJECTED:
                     body = response.body if response is not None else None
@@ -343,8 +383,18 @@ class _Run:
                     refused = _settlement(State.FAILED, "not_applied", "answer", exc=exc)
                     self._end(number, end, elapsed, refused)
                     raise
+                if disposition is Disposition.FAILED_LOCALLY and not reached:
+                    # Nothing left the machine, and sending again cannot help: not delivered.
+                    local = _settlement(
+                        State.FAILED_NOT_DELIVERED, "not_applied", "failed_locally", exc=exc
+                    )
+                    self._end(number, end, elapsed, local)
+                    raise
                 self._end(number, end, elapsed)
-                if not isinstance(exc, Exception) or disposition is Disposition.REFUSED:
+                if not isinstance(exc, Exception) or disposition in (
+                    Disposition.REFUSED,
+                    Disposition.FAILED_LOCALLY,
+                ):
                     # Interrupted, or refused on a resend after an unknown outcome: stop here;
                     # the journal says outcome_unknown.
                     self._give_up(exc)
@@ -356,7 +406,17 @@ class _Run:
                 if disposition is Disposition.OUTCOME_UNKNOWN:
                     last_unknown = exc
                 if sends < policy.max_attempts or (reached and self.lookup and not looked_up):
-                    self.sleep(policy.delay(sends, self.rng))
+                    delay = policy.delay(sends, self.rng)
+                    logger.info(
+                        "journal: %s %s attempt %d of %d: %s; again in %.1f s, same id",
+                        self.op,
+                        self.record.id_operazione_comune,
+                        sends,
+                        policy.max_attempts,
+                        type(exc).__name__,
+                        delay,
+                    )
+                    self.sleep(delay)
                 continue
             elapsed = time.monotonic() - started
             codes = tuple(w.code for w in result.anomalies)
@@ -377,8 +437,32 @@ class _Run:
         raise final
 
     def _give_up(self, exc: BaseException) -> None:
-        self.journal.release(self.key)
         r = self.record
+        if isinstance(exc, OutcomeUnknown):
+            exc.id_operazione_comune = r.id_operazione_comune
+        if read_only(self.op):
+            # A consultation changes nothing at ANPR: whether it got there or not, there is
+            # nothing to resolve, so it is not left pending (call it again for the answer).
+            if isinstance(exc, OutcomeUnknown):
+                exc.needs_resolving = False
+            self.record = self.journal.settle(
+                self.key,
+                _settlement(State.RESOLVED, "not_applied", "read_only", exc=exc),
+            )
+            exc.add_note(
+                f"anpr journal: operation {r.operation} {r.id_operazione_comune} is read-only: "
+                "its outcome is unknown but it changes nothing at ANPR, so there is nothing to "
+                "resolve; call it again to get the answer."
+            )
+            return
+        self.journal.release(self.key)
+        logger.warning(
+            "journal: %s %s outcome unknown after %s: settle it with anpr journal resolve %s",
+            r.operation,
+            r.id_operazione_comune,
+            type(exc).__name__,
+            r.id_operazione_comune,
+        )
         exc.add_note(
             f"anpr journal: operation {r.operation} {r.id_operazione_comune} (Comune {r.comune}) "
             f"may have been applied by ANPR; it is recorded as outcome_unknown in "
@@ -417,8 +501,9 @@ class _Run:
         started = time.monotonic()
         response: HttpResponse | None = None
         try:
-            response = self.binding.transmit(prepared)
-            found = self.binding.read("3003", response, request=prepared)
+            with logged_call(prepared) as call:
+                response = self.binding.transmit(prepared)
+                found = call.ok(self.binding.read("3003", response, request=prepared))
         except NotFoundError as exc:
             end = self._attempt_end("not_found", response, exc)
             self._end(number, end, time.monotonic() - started)
@@ -477,6 +562,7 @@ def _stored_answer(value: Mapping[str, Any], operation: str) -> bytes | None:
 
 
 _STATES: Final[Mapping[Disposition, AttemptState]] = {
+    Disposition.FAILED_LOCALLY: "not_delivered",
     Disposition.NOT_DELIVERED: "not_delivered",
     Disposition.OUTCOME_UNKNOWN: "outcome_unknown",
     Disposition.IN_PROGRESS: "in_progress",

@@ -31,6 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
 
+from ..credentials.base import can_ask
 from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
 from . import ids as _ids
 from .marks import IdMarks, Rollback, marks_from_env
@@ -298,7 +299,7 @@ class SqlJournal(abc.ABC):
         found = marks_from_env(env)
         marks: Path | Literal[False] = False if found is None else found
         journal = cls._opened(location, key=key, create=create, id_marks=marks)
-        if journal.encrypted and key is None and secret is not None:
+        if journal.encrypted and key is None and secret is not None and can_ask(secret):
             journal.close()
             key = key_from_text(secret("journal key"), setting="journal key")
             journal = cls._opened(location, key=key, create=create, id_marks=marks)

@@ -56,6 +56,7 @@ from .poller import (
     read_notifications,
 )
 from .receiver import RECEIVER_POLICY, NotificationReceiver, Receipt
+from .router import NotificationRouter
 
 __all__ = [
     "MAX_LOOKBACK",
@@ -74,6 +75,7 @@ __all__ = [
     "InvalidNotification",
     "Notification",
     "NotificationReceiver",
+    "NotificationRouter",
     "OperationResult",
     "Outcome",
     "Poller",

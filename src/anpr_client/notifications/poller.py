@@ -90,6 +90,7 @@ from ..errors.exceptions import (
     NotificationError,
     ProtocolError,
     PullLimitError,
+    PullPeriodError,
 )
 from ..safexml import DEFAULT_MAX_BYTES, parse_xml
 from ..settings import PullSettings
@@ -210,22 +211,21 @@ class _Budget:
 class Poller:
     """Pulls a Comune's notifications with 4005 into ``inbox``.
 
-    **Parameters:**
-
-    - ``client``: a signed client for the Comune (e.g. ``anpr_client.Client(settings)``).
-    - ``inbox``: the same inbox the receiver uses.
-    - ``name``: the checkpoint's name (default: the client's ISTAT code).
-    - ``skew``: seconds kept between the end of a window and our clock, so no window ends in
-      ANPR's future.
-    - ``max_window``: the longest period per request (31 days).
-    - ``poll_interval``: least seconds between two ``verificaStato`` of a job not ready.
-    - ``stato_lavorazione``: ``9`` every notification (default), ``7`` only those not taken in
-      charge yet, ``8`` those taken (ANPR refuses other values for notifications, #1273).
-    - ``detail``: ``dettaglioDati``, ``RISPOSTA`` (default) or ``TUTTO``; the content is
-      needed to read a notification.
-    - ``max_result_bytes``: the most one item's content may decompress to (beyond: quarantined).
-    - ``limits``: the bounds of a pull; default: the client's ``[notifications.pull]``.
-    - ``clock``/``sleep``: time sources (tests).
+    :param client: a signed client for the Comune (e.g. ``anpr_client.Client(settings)``).
+    :param inbox: the same inbox the receiver uses.
+    :param name: the checkpoint's name (default: the client's ISTAT code).
+    :param skew: seconds kept between the end of a window and our clock, so no window ends in
+        ANPR's future.
+    :param max_window: the longest period per request (31 days).
+    :param poll_interval: least seconds between two ``verificaStato`` of a job not ready.
+    :param stato_lavorazione: ``9`` every notification (default), ``7`` only those not taken in
+        charge yet, ``8`` those taken (ANPR refuses other values for notifications, #1273).
+    :param detail: ``dettaglioDati``, ``RISPOSTA`` (default) or ``TUTTO``; the content is
+        needed to read a notification.
+    :param max_result_bytes: the most one item's content may decompress to (beyond: quarantined).
+    :param limits: the bounds of a pull; default: the client's ``[notifications.pull]``.
+    :param clock: the time source (tests).
+    :param sleep: how to wait (tests).
     """
 
     def __init__(
@@ -295,7 +295,7 @@ class Poller:
         An extraction left in flight by an earlier run is finished first. With ``wait``, the
         poller sleeps until results are ready (at most ``max_wait`` seconds in all); otherwise,
         or past that limit, it stops with :attr:`PullReport.waiting_until` set and the next
-        call resumes. Raises :class:`~anpr_client.errors.NotificationError` for a period
+        call resumes. Raises :class:`~anpr_client.errors.PullPeriodError` for a period
         ANPR would refuse, :class:`~anpr_client.errors.PullLimitError` at a bound, and the
         client's exceptions for transport errors and KO answers.
         """
@@ -319,14 +319,14 @@ class Poller:
             else:
                 start = cp.covered_until if cp.covered_until is not None else cp.held_from
             if start is None:
-                raise NotificationError(
+                raise PullPeriodError(
                     "nothing pulled yet: give the date to pull from (--since)",
                     field="since",
                     rule="a date for the first pull",
                 )
             end = min(_aware(until), limit) if until is not None else limit
             if start < now - MAX_LOOKBACK:
-                raise NotificationError(
+                raise PullPeriodError(
                     f"ANPR searches only the last 180 days: {start.date().isoformat()} is older "
                     f"than {(now - MAX_LOOKBACK).date().isoformat()}",
                     field="since",

@@ -41,6 +41,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -57,6 +58,7 @@ from ..errors.exceptions import (
     ProtocolError,
     VerificationError,
 )
+from ..logs import NOTIFICATIONS_LOGGER
 from ..safexml import parse_xml
 from ..security.cms import decrypt_enveloped
 from ..security.policy import NOTIFICATION_POLICY, SecurityPolicy
@@ -78,7 +80,7 @@ __all__ = [
     "SignerSeen",
 ]
 
-logger = logging.getLogger("anpr_client.notifications")
+logger = logging.getLogger(NOTIFICATIONS_LOGGER)
 
 #: Largest request accepted (an N010 is a few kilobytes; NRIS answers can be larger).
 DEFAULT_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
@@ -252,10 +254,19 @@ class NotificationReceiver:
     def __repr__(self) -> str:
         return f"<NotificationReceiver inbox={self.inbox!r} keys={len(self._keys)}>"
 
+    def close(self) -> None:
+        """Close the inbox and release the decryption keys (token sessions, for PKCS#11)."""
+        for key in self._keys:
+            close = getattr(key, "close", None)
+            if callable(close):
+                close()
+        self.inbox.close()
+
     # ------------------------------------------------------------------ the pipeline
 
     def receive(self, body: bytes, content_type: str | None = None) -> Receipt:
         """Take one ``RichiestaN000`` in charge and say what to answer. Never raises."""
+        started = time.perf_counter()
         try:
             receipt = self._receive(body, content_type)
         except NotificationError as exc:
@@ -271,14 +282,22 @@ class NotificationReceiver:
         with self._stats_lock:
             self.stats[receipt.outcome.value] += 1
         event = receipt.event
+        elapsed = round((time.perf_counter() - started) * 1000)
         logger.log(
             logging.INFO if receipt.outcome is ReplyCode.ACQUIRED else logging.WARNING,
-            "notification %s %s: outcome %s%s%s",
+            "notification %s %s: outcome %s%s elapsed=%d ms%s",
             event.kind if event else "?",
             event.id_notifica if event else "?",
             receipt.outcome.value,
             " (redelivery)" if receipt.duplicate else "",
+            elapsed,
             f": {receipt.reason}" if receipt.reason else "",
+            extra={
+                "operation": "N000",
+                "id_notifica": event.id_notifica if event else None,
+                "outcome": receipt.outcome.value,
+                "elapsed_ms": elapsed,
+            },
         )
         return receipt
 

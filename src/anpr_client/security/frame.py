@@ -27,6 +27,8 @@ Usage with the client's pipeline or a stock zeep client::
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import datetime as dt
 import socket
 import uuid
@@ -38,6 +40,7 @@ from lxml import etree
 from anpr_client._identifiers import ISTAT_CODE as _ISTAT
 from anpr_client._identifiers import WORKSTATION_ID as _WORKSTATION
 from anpr_client.credentials.base import KeySource, SecretCallback
+from anpr_client.credentials.certificates import common_name, comune_of_name, refuse_unusable
 from anpr_client.credentials.identity import validate_codice_fiscale
 from anpr_client.errors.exceptions import ConfigurationError, SigningError
 from anpr_client.safexml import NS, parse_xml
@@ -202,6 +205,12 @@ class WsSecurity:
         ``from_card``: read from the card certificate after PIN login) and ``[security]``.
         ``secret`` receives a prompt and returns a PIN or password; otherwise each key source
         reads the environment variable its settings name.
+
+        What ANPR would refuse is a :class:`~anpr_client.errors.ConfigurationError` here,
+        before anything is sent: a Comune or workstation certificate that is expired or not
+        yet valid, or named after another Comune than ``codice_istat``, and a
+        ``workstation.id`` of another Comune (:func:`~anpr_client.credentials.certificates.
+        refuse_unusable`).
         """
         from anpr_client.credentials import load_key_source
         from anpr_client.credentials.identity import codice_fiscale_from_certificate
@@ -224,10 +233,25 @@ class WsSecurity:
                 setting="operator",
                 rule="required to sign",
             )
-        signer = load_key_source(settings.comune_key, secret=secret, purpose="comune_key")
         ws = settings.workstation
+        named = comune_of_name(ws.id)
+        if named != settings.codice_istat:
+            raise ConfigurationError(
+                f"setting 'workstation.id' = {ws.id!r} names a workstation of Comune {named}, "
+                f"not of codice_istat {settings.codice_istat}: ANPR refuses it (Rejected by "
+                "policy)",
+                setting="workstation.id",
+                rule="the workstation's Comune equals codice_istat",
+            )
+        signer = load_key_source(settings.comune_key, secret=secret, purpose="comune_key")
+        # Refused here, before anything is journaled or sent, what ANPR's gateway would refuse
+        # with an opaque "Rejected by policy": at construction, because the keys are loaded
+        # here once and a client that cannot sign should not start (see credentials.certificates).
+        refuse_unusable(
+            signer.certificate, setting="comune_key", codice_istat=settings.codice_istat
+        )
         if ws.key is None or ws.key == settings.comune_key:
-            if ws.key is None and _common_name(signer) != ws.id:
+            if ws.key is None and common_name(signer.certificate) != ws.id:
                 raise ConfigurationError(
                     f"[workstation] {ws.id} has no key: add pkcs12/pem/pkcs11 settings for it",
                     setting="workstation",
@@ -236,6 +260,11 @@ class WsSecurity:
             workstation_key = signer
         else:
             workstation_key = load_key_source(ws.key, secret=secret, purpose="workstation")
+            refuse_unusable(
+                workstation_key.certificate,
+                setting="workstation",
+                codice_istat=settings.codice_istat,
+            )
         operator_settings = settings.operator
         named = settings.operator_id  # a codice fiscale, or a generic test user (test only)
         if named is not None:
@@ -271,6 +300,77 @@ class WsSecurity:
             clock=clock,
             validate_operator=False,  # settings.operator_id checked it for the environment
         )
+
+    def for_desk(
+        self,
+        *,
+        operator: str | None = None,
+        workstation_id: str | None = None,
+        workstation_key: KeySource | None = None,
+        validate_operator: bool = True,
+    ) -> WsSecurity:
+        """This frame for another desk: another operator (the SAML NameID) and, optionally,
+        another workstation (``IdPostazione``, whose ``IdPostazioneFirmato`` ``workstation_key``
+        signs once, here). The Comune key, the algorithm and the rest are shared, not reloaded:
+        a desk costs one small object. Give ``workstation_key`` with ``workstation_id``, unless
+        the id is the Comune certificate's CN (a ``CO`` workstation).
+
+        :param operator: the operator's codice fiscale (validated unless
+            ``validate_operator=False``, for ANPR's generic test users); default: this frame's.
+        :param workstation_id: ``IdPostazione``; default: this frame's workstation.
+        :param workstation_key: the key that signs ``IdPostazioneFirmato`` for
+            ``workstation_id``.
+        """
+        content = self._content
+        if operator is not None:
+            if validate_operator:
+                operator = validate_codice_fiscale(operator)
+            elif not operator.strip():
+                raise ConfigurationError("the operator (NameID) is empty", setting="operator")
+            content = dataclasses.replace(content, name_id=operator)
+        if workstation_id is not None and workstation_id != content.id_postazione:
+            if not _WORKSTATION.fullmatch(workstation_id):
+                raise ConfigurationError(
+                    f"IdPostazione {workstation_id!r} must look like 058091-PC-0001",
+                    setting="workstation.id",
+                    rule="NNNNNN-PC-NNNN or NNNNNN-CO-NNNN",
+                )
+            if comune_of_name(workstation_id) != content.id_sede:
+                raise ConfigurationError(
+                    f"IdPostazione {workstation_id!r} is a workstation of another Comune than "
+                    f"IdSede {content.id_sede}: ANPR refuses it (Rejected by policy)",
+                    setting="workstation.id",
+                    rule="the workstation's Comune equals codice_istat",
+                )
+            key = workstation_key
+            if key is not None:
+                refuse_unusable(
+                    key.certificate, setting="workstation", codice_istat=content.id_sede
+                )
+            else:
+                if common_name(self._signer.certificate) != workstation_id:
+                    raise ConfigurationError(
+                        f"workstation {workstation_id} needs its key to sign IdPostazioneFirmato",
+                        setting="workstation",
+                        rule="a key source",
+                    )
+                key = self._signer
+            content = dataclasses.replace(
+                content,
+                id_postazione=workstation_id,
+                id_postazione_firmato=make_id_postazione_firmato(workstation_id, key),
+            )
+        desk = copy.copy(self)
+        desk._content = content
+        return desk
+
+    def close(self) -> None:
+        """Release the Comune key (a token session, for PKCS#11 or a card); the frame cannot
+        sign afterwards. Frames made with :meth:`for_desk` share the key: close only the one
+        that loaded it."""
+        close = getattr(self._signer, "close", None)
+        if callable(close):
+            close()
 
     # -- properties --------------------------------------------------------------------
 
@@ -421,10 +521,3 @@ class WsSecurity:
         replacement.tail = body.tail
         envelope.replace(body, replacement)
         return replacement
-
-
-def _common_name(source: KeySource) -> str | None:
-    from cryptography.x509.oid import NameOID
-
-    names = source.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else None

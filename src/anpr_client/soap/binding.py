@@ -40,6 +40,7 @@ from ..errors.exceptions import (
     Violation,
 )
 from ..errors.faults import RequestFrame, fault_exception
+from ..logs import logged_call, wire_debug
 from ..results import PreparedRequest, Result, error_items
 from ..safexml import NS, parse_xml
 from ..settings import Settings
@@ -195,8 +196,11 @@ class Binding:
     # ------------------------------------------------------------------ sending
 
     def transmit(self, prepared: PreparedRequest) -> HttpResponse:
-        """Send prepared bytes and return the raw HTTP answer (no parsing)."""
-        return self.transport.send(
+        """Send prepared bytes and return the raw HTTP answer (no parsing). Both are logged
+        on ``anpr_client.wire`` at DEBUG when ``[logging] wire`` asks (:mod:`anpr_client.logs`)."""
+        wire = self.settings.logging
+        wire_debug(wire.wire, wire.mask_personal_data, "request", prepared.url, prepared.envelope)
+        response = self.transport.send(
             HttpRequest(
                 prepared.url,
                 prepared.envelope,
@@ -205,11 +209,21 @@ class Binding:
                 limits=self.settings.limits,
             )
         )
+        wire_debug(
+            wire.wire,
+            wire.mask_personal_data,
+            f"answer (HTTP {response.status}, {response.content_type})",
+            prepared.url,
+            response.body,
+        )
+        return response
 
     def send(self, prepared: PreparedRequest) -> Result[dict[str, Any]]:
         """Send a prepared request and read the answer (see :meth:`read`), checking that it
-        echoes the request."""
-        return self.read(prepared.operation, self.transmit(prepared), request=prepared)
+        echoes the request; one INFO line on ``anpr_client.call`` says how it went."""
+        with logged_call(prepared) as call:
+            response = self.transmit(prepared)
+            return call.ok(self.read(prepared.operation, response, request=prepared))
 
     # ------------------------------------------------------------------ reading
 
@@ -260,19 +274,28 @@ class Binding:
             # The schema allows an empty answer (every branch is optional); ANPR never sends one.
             raise ProtocolError(f"the answer to {op.code} is an empty {op.response.localname}")
         outcome, value = op.response.localname, decoded
-        if len(decoded) == 1:
-            # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message
-            # with its own testataRisposta; unwrap the branch that came back.
-            ((key, inner),) = decoded.items()
-            child = model.children.get(key)
-            if (
-                isinstance(inner, dict)
-                and child is not None
-                and not child.repeated
-                and "testataRisposta" in child.children
-            ):
-                outcome, value = key, inner
+        # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message
+        # with its own testataRisposta; unwrap the branch that came back. A KO branch wins
+        # even beside other elements (5021 answers ``rispostaKO`` with ``tipoMutazione``):
+        # read as OK it would pass a refusal off as done.
+        branches = {
+            key: inner
+            for key, inner in decoded.items()
+            if isinstance(inner, dict)
+            and (child := model.children.get(key)) is not None
+            and not child.repeated
+            and "testataRisposta" in child.children
+        }
+        refused = [key for key in branches if key == "rispostaKO" or key.endswith("KO")]
+        if refused:
+            outcome, value = refused[0], branches[refused[0]]
+        elif len(decoded) == 1 and branches:
+            ((outcome, value),) = branches.items()
         header = value.get("testataRisposta") or {}
+        if not header and len(branches) == 1:
+            # The branch's testata names the answer also when the branch has siblings (5014's
+            # tipoRispostaRettifica): its id and echo are read from there.
+            header = next(iter(branches.values())).get("testataRisposta") or {}
         if request is not None and isinstance(header, Mapping):
             sent = request.header if isinstance(request, PreparedRequest) else request
             check_echo(sent, header, operation=op.code)

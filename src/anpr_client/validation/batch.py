@@ -40,9 +40,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Final
 
+from .._text import decode_utf8
 from ..errors.exceptions import ConfigurationError, Finding
 from .normalise import Change, Policy, normalise_record
-from .report import ReportWriter, writable
+from .report import ReportWriter, RuleTally, writable
 from .rules import PERSON_FIELDS, PersonChecker
 
 if TYPE_CHECKING:
@@ -92,13 +93,16 @@ class ColumnMapping:
     def from_toml(cls, path: str | Path) -> ColumnMapping:
         """A mapping from a TOML file (``[columns]`` and optional ``[format]`` tables)."""
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+            text = decode_utf8(
+                Path(path).read_bytes(), str(path), setting="columns", kind="the column mapping"
+            )
+            data = tomllib.loads(text)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot read the column mapping {str(path)!r}: {exc.strerror or exc}",
                 setting="columns",
             ) from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        except tomllib.TOMLDecodeError as exc:
             raise ConfigurationError(
                 f"the column mapping {str(path)!r} is not valid TOML: {exc}", setting="columns"
             ) from None
@@ -159,6 +163,9 @@ class BatchResult:
     """Normalisation changes written by ``fix`` (0 without it)."""
     sample_tables: bool = False
     """The checks ran on the bundled samples (unknown codes not reported)."""
+    rules: list[RuleTally] = field(default_factory=list)
+    """The findings by check (code and rule, one meaning each) with their rows, the most
+    frequent first."""
 
     @property
     def exit_code(self) -> int:
@@ -495,4 +502,5 @@ def validate_file(
     result.summary = dict(summary.by_code)
     result.blocking = summary.blocking
     result.warnings = summary.warnings
+    result.rules = summary.tallies()
     return result

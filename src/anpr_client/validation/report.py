@@ -14,9 +14,10 @@ summary counts findings by code. Findings are spooled to a temporary file while 
 runs and copied into place at the end, so memory stays flat for any number of findings; the
 files appear only when the run completes.
 
-The HTML page (no external resources; every value escaped) shows the summary by code with the
-meaning of each code, then the findings with filters by code, severity and free text. Past
-``html_limit`` findings the page lists the first ones and says how many the JSON report holds.
+The HTML page (no external resources; every value escaped) shows the summary by check (code,
+severity, count and the meaning of that check), then the findings with filters by code,
+severity and free text. Past ``html_limit`` findings the page lists the first ones and says
+how many the JSON report holds.
 """
 
 from __future__ import annotations
@@ -35,9 +36,39 @@ from typing import IO, Final
 from ..errors.exceptions import ConfigurationError, Finding
 from . import codes
 
-__all__ = ["ReportWriter", "Summary", "writable"]
+__all__ = ["ROWS_KEPT", "ReportWriter", "RuleTally", "Summary", "meaning_of", "writable"]
 
 DEFAULT_HTML_LIMIT: Final = 20_000
+
+
+ROWS_KEPT: Final = 1000
+"""Row numbers kept per rule in :class:`RuleTally` (the JSON report holds every finding)."""
+
+
+@dataclass
+class RuleTally:
+    """The findings of one check: its predicted ``code``, the ``rule`` id, what it means, how
+    many there were and the data rows they are on (the first :data:`ROWS_KEPT`)."""
+
+    code: str
+    rule: str
+    severity: str
+    meaning: str
+    count: int = 0
+    rows: list[int] = field(default_factory=list)
+    rows_truncated: bool = False
+    """More rows had this finding than :data:`ROWS_KEPT`."""
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "rule": self.rule,
+            "severity": self.severity,
+            "meaning": self.meaning,
+            "count": self.count,
+            "rows": list(self.rows),
+            "rowsTruncated": self.rows_truncated,
+        }
 
 
 @dataclass
@@ -48,11 +79,18 @@ class Summary:
     by_code: Counter[str] = field(default_factory=Counter)
     blocking: int = 0
     warnings: int = 0
+    by_rule: dict[tuple[str, str], RuleTally] = field(default_factory=dict)
+    """One entry per (code, rule): one meaning per finding, with its rows."""
+
+    def tallies(self) -> list[RuleTally]:
+        """The rules found, the most frequent first."""
+        return sorted(self.by_rule.values(), key=lambda t: (-t.count, t.code, t.rule))
 
 
-def _describe(code: str) -> str:
-    meanings = sorted({r.description for r in codes.RULES.values() if r.code == code})
-    return "; ".join(meanings)
+def meaning_of(finding: Finding) -> str:
+    """What the check behind ``finding`` means: its rule's description, else its message."""
+    rule = codes.RULES.get(finding.rule)
+    return rule.description if rule is not None else finding.message
 
 
 def writable(target: Path, setting: str) -> None:
@@ -88,7 +126,6 @@ class ReportWriter:
         self.source = source
         self.html_limit = html_limit
         self.summary = Summary()
-        self._by_severity: dict[str, set[str]] = {}
         self._spool: IO[str] | None = None
         for path, setting in ((self.json_path, "report"), (self.html_path, "html")):
             if path is not None:
@@ -104,7 +141,18 @@ class ReportWriter:
             summary.blocking += 1
         else:
             summary.warnings += 1
-        self._by_severity.setdefault(finding.code, set()).add(finding.severity)
+        key = (finding.code, finding.rule)
+        tally = summary.by_rule.get(key)
+        if tally is None:
+            tally = summary.by_rule[key] = RuleTally(
+                finding.code, finding.rule, finding.severity, meaning_of(finding)
+            )
+        tally.count += 1
+        if not tally.rows or tally.rows[-1] != row:  # rows come in order
+            if len(tally.rows) < ROWS_KEPT:
+                tally.rows.append(row)
+            else:
+                tally.rows_truncated = True
         if self._spool is not None:
             self._spool.write(
                 json.dumps(
@@ -194,11 +242,10 @@ class ReportWriter:
                 "<th>Code</th><th>Severity</th><th>Findings</th><th>Meaning</th></tr></thead>"
                 "<tbody>\n"
             )
-            for code, count in sorted(s.by_code.items(), key=lambda kv: (-kv[1], kv[0])):
-                severities = "/".join(sorted(self._by_severity.get(code, ())))
+            for tally in s.tallies():  # one line per check: one meaning each
                 yield (
-                    f"<tr><td><code>{e(code)}</code></td><td>{e(severities)}</td>"
-                    f"<td class=num>{count}</td><td>{e(_describe(code))}</td></tr>\n"
+                    f"<tr><td><code>{e(tally.code)}</code></td><td>{e(tally.severity)}</td>"
+                    f"<td class=num>{tally.count}</td><td>{e(tally.meaning)}</td></tr>\n"
                 )
             yield "</tbody></table>\n"
             options = "".join(
