@@ -80,6 +80,27 @@ def test_reading_tools_do_not_create_a_journal(postgres: Cluster) -> None:
     assert "Traceback" not in shown.output
 
 
+def test_an_id_is_on_the_servers_disk_before_it_is_handed_out(
+    postgres: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Workers on other machines share the counter and never see this machine's marks: an
+    allocation lost in a server crash would hand the same id out twice."""
+    journal = PostgresJournal(postgres.fresh_url("durable-ids"), id_marks=False)
+    seen: list[bool] = []
+    real = journal._transaction
+
+    def spy(db: Any, *, durable: bool) -> Any:
+        seen.append(durable)
+        return real(db, durable=durable)
+
+    monkeypatch.setattr(journal, "_transaction", spy)
+    try:
+        journal.allocate_id(COMUNE)
+    finally:
+        journal.close()
+    assert seen == [True]
+
+
 class _SkewedTime:
     """``time`` of a machine whose clock is an hour ahead."""
 

@@ -199,6 +199,13 @@ class SqlJournal(abc.ABC):
         else the user's state directory; ``False``: none.
     """
 
+    #: Flush each id allocation to disk before the id is handed out. A backend shared by
+    #: several machines needs it: an allocation lost in a server crash would hand the same
+    #: id to another machine, whose high-water marks never saw it (an id queued with a job,
+    #: see :mod:`anpr_client.contrib.celery`, is handed out long before its ``sending``
+    #: record). On one machine the marks file catches it.
+    durable_ids: bool = False
+
     _errors: ClassVar[tuple[type[Exception], ...]] = ()
     """The backend's database errors (turned into :class:`~anpr_client.errors.JournalError`)."""
     _types: ClassVar[Mapping[str, str]] = {}
@@ -531,7 +538,7 @@ class SqlJournal(abc.ABC):
                 raise Rollback(comune, value - 1, mark).error(self.location)
             return value
 
-        value = self._write(alloc)
+        value = self._write(alloc, durable=self.durable_ids)
         if self._marks is not None:
             self._marks.raise_to(self.journal_id, comune, value)
         return _ids.format_id(self.id_prefix, value, self.id_epoch)
