@@ -214,14 +214,14 @@ def _create_private(path: Path) -> None:
 
 
 class Inbox:
-    """The notification inbox in the SQLite file at ``path`` (created if missing).
+    """The notification inbox in the SQLite file at ``path`` (created if missing), or in the
+    PostgreSQL database a ``postgresql://`` URL names.
 
-    **Parameters:**
-
-    - ``path``: the file; may be the operation journal's file (tables do not collide).
-    - ``durable``: flush every commit to disk (``synchronous=FULL``, the default) so an
-      acknowledged notification survives a power cut; ``False`` trades that for speed (tests).
-    - ``timeout``: seconds to wait for another process's lock before failing.
+    :param path: the file or the URL; may be the operation journal's (tables do not collide).
+    :param durable: flush every commit to disk (the default; ``synchronous=FULL`` on SQLite)
+        so an acknowledged notification survives a power cut; ``False`` trades that for speed
+        (tests).
+    :param timeout: seconds to wait for another process's lock before failing.
     """
 
     def __init__(self, path: str | os.PathLike[str], *, durable: bool = True, timeout: float = 10):

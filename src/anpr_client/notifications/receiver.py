@@ -136,24 +136,22 @@ class SignerSeen:
 class NotificationReceiver:
     """The WSGI application of a Comune's N000 endpoint (see the module docstring).
 
-    **Parameters:**
-
-    - ``inbox``: where events are committed before acknowledging.
-    - ``keys``: the Comune's decryption keys, tried in order (``CO-9999``, then ``CO-9998``).
-    - ``trust``: anchors for ANPR's notification signing certificate.
-    - ``signers``: which certificates of ``trust`` may sign (ANPR's notification certificate,
-      by subject or fingerprint); required: a CA vouches for every holder it issued to.
-    - ``recipients``: ISTAT codes this endpoint serves (``codDestinatario``); ``None``: any.
-    - ``policy``: what the signature must satisfy (default :data:`RECEIVER_POLICY`), including
-      the Timestamp's freshness and the work bounds.
-    - ``max_body_bytes``: the request size cap.
-    - ``on_persisted``: called with ``(event, new)`` right after the commit and before the
-      answer (for waking a dispatcher or metrics; an exception here answers 7, the event stays
-      stored and a redelivery is answered 1).
-    - ``on_signer``: signer-discovery mode, for the first set-up when the pin is not known
-      yet: each request's presented signer and verdict are reported to this callback, and the
-      request is answered 7 without being stored (ANPR sends it again); ``signers`` may then
-      be omitted.
+    :param inbox: where events are committed before acknowledging.
+    :param keys: the Comune's decryption keys, tried in order (``CO-9999``, then ``CO-9998``).
+    :param trust: anchors for ANPR's notification signing certificate.
+    :param signers: which certificates of ``trust`` may sign (ANPR's notification certificate,
+        by subject or fingerprint); required: a CA vouches for every holder it issued to.
+    :param recipients: ISTAT codes this endpoint serves (``codDestinatario``); ``None``: any.
+    :param policy: what the signature must satisfy (default :data:`RECEIVER_POLICY`), including
+        the Timestamp's freshness and the work bounds.
+    :param max_body_bytes: the request size cap.
+    :param on_persisted: called with ``(event, new)`` right after the commit and before the
+        answer (for waking a dispatcher or metrics; an exception here answers 7, the event stays
+        stored and a redelivery is answered 1).
+    :param on_signer: signer-discovery mode, for the first set-up when the pin is not known
+        yet: each request's presented signer and verdict are reported to this callback, and the
+        request is answered 7 without being stored (ANPR sends it again); ``signers`` may then
+        be omitted.
 
     Thread-safe: serve it from a multi-threaded WSGI server.
     """

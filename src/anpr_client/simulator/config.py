@@ -31,46 +31,47 @@ def _fail(setting: str, message: str, rule: str) -> ConfigurationError:
 class SimulatorConfig:
     """How a :class:`~anpr_client.simulator.Simulator` behaves.
 
-    **Parameters:**
-
-    - ``state_dir``: where the registry (``registry.sqlite``), the test PKI (``pki/``) and the
-      client settings files (``anpr.toml``) live; reused when it already holds them. ``None``:
-      a temporary directory removed when the simulator closes, with the registry in memory.
-    - ``comuni``: ISTAT codes of the Comuni that are subentrati on the simulated ANPR (the first
-      one is the default Comune of :meth:`~anpr_client.simulator.Simulator.client`).
-    - ``seed``, ``population``: the fictitious population generated for each Comune
-      (``population`` persons per Comune, reproducible from ``seed``).
-    - ``require_signature``: the gateway demands and verifies the WS-Security frame (as ANPR);
-      ``False`` accepts unsigned requests (a frame that is present is still verified).
-    - ``require_client_cert``: the TLS server demands a client certificate issued by the
-      simulator's CA (ANPR does not; for testing mutual TLS set-ups).
-    - ``clock_offset``: seconds added to the simulator's clock (a skewed ANPR).
-    - ``notification_retry_interval``, ``notification_attempts``: pushes of a notification to a
-      Comune's N000 endpoint are retried this often, this many times (ANPR: 5 minutes, 5 times).
-    - ``host``, ``port``: where the TLS server listens (port 0: a free port).
-    - ``allow_sha1``: accept rsa-sha1/sha1 signatures, as ANPR's gateway does (its reference
-      client still emits them).
-    - ``accepted_signature_algorithms``: the signature methods the gateway accepts, by short
-      name (``("rsa-sha1",)``: a gateway that refuses rsa-sha256, whose acceptance by ANPR is
-      inferred, not shown); ``None``: rsa-sha256, plus rsa-sha1 when ``allow_sha1``. A frame
-      signed otherwise is answered ``Internal Error (from client)``.
-    - ``clock_skew``: seconds of clock difference tolerated on Timestamps and assertions.
-    - ``timestamp_ttl``: the oldest ``wsu:Timestamp/Created`` the gateway accepts, in seconds
-      (WSS4J's ``timeStampTTL``; ANPR's tokens live five minutes, italia/anpr#1827).
-    - ``extraction_delay``: seconds between a 4005 ``elaborazione`` and its ``dataDisponibilita``.
-    - ``extraction_format``: ``formatoRichiesta``/``formatoRisposta`` of the operations a 4005
-      lists: ``xml``, ``gz``, or ``auto`` (gzip above 32 KiB). Notifications are always ``gz``,
-      as ANPR sends them.
-    - ``extraction_page_size``: notifications or operations per 4005 result page
-      (``progressivo``).
-    - ``extraction_mtom``: 4005 contents as MTOM attachments (``xop:Include``, as ANPR's
-      official sample); ``False``: as base64 text in the XML (as published in
-      italia/anpr#4792).
-    - ``tipo_invio``: the ``testataRichiesta/tipoInvio`` this environment accepts (``None``:
-      any of ``TEST``, ``PRE_SUB``, ``PROD``).
-    - ``max_body_bytes``: larger requests are refused with HTTP 413 before parsing.
-    - ``threads``: worker threads answering requests; ``max_connections``: connections open
-      at once (TLS handshakes and requests being received hold no thread).
+    :param state_dir: where the registry (``registry.sqlite``), the test PKI (``pki/``) and the
+        client settings files (``anpr.toml``) live; reused when it already holds them. ``None``:
+        a temporary directory removed when the simulator closes, with the registry in memory.
+    :param comuni: ISTAT codes of the Comuni that are subentrati on the simulated ANPR (the first
+        one is the default Comune of :meth:`~anpr_client.simulator.Simulator.client`).
+    :param seed: the fictitious population generated for each Comune is reproducible from it.
+    :param population: persons generated per Comune.
+    :param require_signature: the gateway demands and verifies the WS-Security frame (as ANPR);
+        ``False`` accepts unsigned requests (a frame that is present is still verified).
+    :param require_client_cert: the TLS server demands a client certificate issued by the
+        simulator's CA (ANPR does not; for testing mutual TLS set-ups).
+    :param clock_offset: seconds added to the simulator's clock (a skewed ANPR).
+    :param notification_retry_interval: seconds between two pushes of a notification to a
+        Comune's N000 endpoint (ANPR: 5 minutes).
+    :param notification_attempts: how many pushes before a notification is given up (ANPR: 5).
+    :param host: the address the TLS server listens on.
+    :param port: its port (0: a free port).
+    :param allow_sha1: accept rsa-sha1/sha1 signatures, as ANPR's gateway does (its reference
+        client still emits them).
+    :param accepted_signature_algorithms: the signature methods the gateway accepts, by short
+        name (``("rsa-sha1",)``: a gateway that refuses rsa-sha256, whose acceptance by ANPR is
+        inferred, not shown); ``None``: rsa-sha256, plus rsa-sha1 when ``allow_sha1``. A frame
+        signed otherwise is answered ``Internal Error (from client)``.
+    :param clock_skew: seconds of clock difference tolerated on Timestamps and assertions.
+    :param timestamp_ttl: the oldest ``wsu:Timestamp/Created`` the gateway accepts, in seconds
+        (WSS4J's ``timeStampTTL``; ANPR's tokens live five minutes, italia/anpr#1827).
+    :param extraction_delay: seconds between a 4005 ``elaborazione`` and its ``dataDisponibilita``.
+    :param extraction_format: ``formatoRichiesta``/``formatoRisposta`` of the operations a 4005
+        lists: ``xml``, ``gz``, or ``auto`` (gzip above 32 KiB). Notifications are always ``gz``,
+        as ANPR sends them.
+    :param extraction_page_size: notifications or operations per 4005 result page
+        (``progressivo``).
+    :param extraction_mtom: 4005 contents as MTOM attachments (``xop:Include``, as ANPR's
+        official sample); ``False``: as base64 text in the XML (as published in
+        italia/anpr#4792).
+    :param tipo_invio: the ``testataRichiesta/tipoInvio`` this environment accepts (``None``:
+        any of ``TEST``, ``PRE_SUB``, ``PROD``).
+    :param max_body_bytes: larger requests are refused with HTTP 413 before parsing.
+    :param threads: worker threads answering requests.
+    :param max_connections: connections open at once (TLS handshakes and requests being
+        received hold no thread).
     """
 
     state_dir: Path | None = None
