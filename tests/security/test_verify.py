@@ -243,20 +243,24 @@ def test_sha1_refused_unless_the_policy_allows_it(pki: Pki, trust: TrustStore) -
 
 
 def test_sha1_digest_under_sha256_signature_refused(pki: Pki, trust: TrustStore) -> None:
-    signed = signed_3002(pki).replace(
-        b'<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>',
-        b'<ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/>',
+    original = signed_3002(pki)
+    signed = original.replace(
+        b'<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"',
+        b'<ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"',
     )
+    assert signed != original
     with pytest.raises(ForbiddenAlgorithm) as err:
         verify_envelope(signed, trust=trust)
     assert err.value.check == "algorithm-digest"
 
 
 def test_inclusive_c14n_refused(pki: Pki, trust: TrustStore) -> None:
-    signed = signed_3002(pki).replace(
-        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>',
-        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>',
+    original = signed_3002(pki)
+    signed = original.replace(
+        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"',
+        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"',
     )
+    assert signed != original
     with pytest.raises(ForbiddenAlgorithm) as err:
         verify_envelope(signed, trust=trust)
     assert err.value.check == "algorithm-c14n"
