@@ -253,10 +253,80 @@ def typed_vs_call() -> dict[str, tuple[float, float]]:
     return out
 
 
+def construction_per_comune(rounds: int = 7, repeat: int = 5) -> dict[str, float]:
+    """Thread CPU ms of ``Client(settings)`` for one more Comune whose keys are files the
+    settings name (Comune key and workstation key), PEM and PKCS#12, beside one RSA key
+    self-check (what loading a key of unknown origin costs): medians of interleaved rounds."""
+    import os
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+
+    from anpr_client.client import Client
+    from anpr_client.settings import (
+        KeySourceConfig,
+        OperatorSettings,
+        Settings,
+        WorkstationSettings,
+    )
+    from anpr_client.simulator.pki import generate_test_pki
+
+    pki = generate_test_pki("058091")
+    directory = Path(tempfile.mkdtemp(prefix="bench-client-"))
+    password = os.urandom(8).hex()
+    files = pki.write(directory, password=password)
+    env = "BENCH_P12_PASSWORD"
+    os.environ[env] = password
+    pem_key = pki.comune.key_pem()
+
+    def settings(kind: str) -> Settings:
+        if kind == "pem":
+            comune = KeySourceConfig(
+                "pem", pem_key=files.comune_key_pem, pem_cert=files.comune_cert_pem
+            )
+            workstation = KeySourceConfig(
+                "pem", pem_key=files.workstation_key_pem, pem_cert=files.workstation_cert_pem
+            )
+        else:
+            comune = KeySourceConfig("pkcs12", path=files.comune_p12, password_env=env)
+            workstation = KeySourceConfig("pkcs12", path=files.workstation_p12, password_env=env)
+        return Settings(
+            codice_istat="058091",
+            comune_key=comune,
+            workstation=WorkstationSettings(id=pki.workstation_id, key=workstation),
+            operator=OperatorSettings(codice_fiscale="RSSMRA80A01H501U"),
+        )
+
+    pem, p12 = settings("pem"), settings("pkcs12")
+    variants: dict[str, Callable[[], object]] = {
+        "PEM keys": lambda: Client(pem, journal=None),
+        "PKCS#12 keys": lambda: Client(p12, journal=None),
+        "one RSA key self-check": lambda: serialization.load_pem_private_key(pem_key, None),
+    }
+    for work in variants.values():
+        work()
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, work in variants.items():
+            start = time.thread_time()
+            for _ in range(repeat):
+                work()
+            samples[name].append((time.thread_time() - start) / repeat * 1000)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from anpr_client.soap.bundle import get_bundle
 
+    built = construction_per_comune()
+    check = built["one RSA key self-check"]
+    print("client construction per Comune, keys from files the settings name (thread CPU ms):")
+    for name in ("PEM keys", "PKCS#12 keys"):
+        print(
+            f"  {name:<14} {built[name]:7.2f} ms = {built[name] / check:5.2f}x one RSA key "
+            f"self-check ({check:.1f} ms; goal <= 5 ms)"
+        )
     families = sorted(get_bundle().families)
     print("cold first use per family (ms, median of 5 fresh processes; imports excluded)")
     print(
