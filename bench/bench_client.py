@@ -253,6 +253,35 @@ def typed_vs_call() -> dict[str, tuple[float, float]]:
     return out
 
 
+def child_cpu_ms(argv: list[str]) -> float:
+    """CPU time (user + system) of one child process running ``argv``, in ms."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, capture_output=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+
+
+def import_cpu(runs: int = 7) -> dict[str, float]:
+    """Best of ``runs`` child CPU times, the variants interleaved: ``import anpr_client``,
+    ``from anpr_client import Client``, ``anpr --help``, ``import zeep`` and an empty
+    interpreter."""
+    py = sys.executable
+    variants = {
+        "python -c pass": [py, "-c", "pass"],
+        "import anpr_client": [py, "-c", "import anpr_client"],
+        "from anpr_client import Client": [py, "-c", "from anpr_client import Client"],
+        "anpr --help": [py, "-c", "from anpr_client.cli.main import main; main()", "--help"],
+        "import zeep": [py, "-c", "import zeep"],
+    }
+    best = {name: float("inf") for name in variants}
+    for _ in range(runs):
+        for name, argv in variants.items():
+            best[name] = min(best[name], child_cpu_ms(argv))
+    return best
+
+
 def construction_per_comune(rounds: int = 7, repeat: int = 5) -> dict[str, float]:
     """Thread CPU ms of ``Client(settings)`` for one more Comune whose keys are files the
     settings name (Comune key and workstation key), PEM and PKCS#12, beside one RSA key
@@ -319,6 +348,15 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from anpr_client.soap.bundle import get_bundle
 
+    cpu = import_cpu()
+    print("start-up, child CPU ms (user + system, best of 7, interleaved):")
+    for name, value in cpu.items():
+        print(f"  {name:<32} {value:7.1f}")
+    print(
+        f"  import anpr_client / import zeep = {cpu['import anpr_client'] / cpu['import zeep']:.2f}"
+        f" (goal <= 0.7); anpr --help / import anpr_client = "
+        f"{cpu['anpr --help'] / cpu['import anpr_client']:.2f} (goal <= 1.2)"
+    )
     built = construction_per_comune()
     check = built["one RSA key self-check"]
     print("client construction per Comune, keys from files the settings name (thread CPU ms):")

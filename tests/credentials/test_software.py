@@ -213,6 +213,7 @@ def test_a_key_file_the_settings_name_is_loaded_without_the_self_check(
             secret=lambda _prompt: FILE_PASSWORD,
         ),
     ):
+        assert isinstance(source, SoftwareKey)
         assert source.certificate == pki.comune.certificate
         assert source.chain == (pki.ca.certificate,)
 
