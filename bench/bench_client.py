@@ -282,6 +282,29 @@ def import_cpu(runs: int = 7) -> dict[str, float]:
     return best
 
 
+def precheck_overhead(rounds: int = 15, n: int = 200) -> tuple[float, float]:
+    """Thread CPU ms per unsigned ``prepare`` of 3002 without and with the pre-send local
+    checks (``check=False`` / ``check=True``), medians of interleaved blocks."""
+    from anpr_client.client import Client
+    from anpr_client.settings import ApplicationIdentity, Settings
+
+    settings = Settings(
+        codice_istat="058091", application=ApplicationIdentity("GESTIONALE", "1.0", "ACME SRL")
+    )
+    client = Client(settings, journal=None)
+    plain: list[float] = []
+    checked: list[float] = []
+    for flag in (False, True):
+        client.prepare("3002", PAYLOAD, sign=False, check=flag)  # warm: schema, checker
+    for _ in range(rounds):
+        for flag, into in ((False, plain), (True, checked)):
+            start = time.thread_time()
+            for _ in range(n):
+                client.prepare("3002", PAYLOAD, sign=False, check=flag)
+            into.append((time.thread_time() - start) / n * 1000)
+    return statistics.median(plain), statistics.median(checked)
+
+
 def construction_per_comune(rounds: int = 7, repeat: int = 5) -> dict[str, float]:
     """Thread CPU ms of ``Client(settings)`` for one more Comune whose keys are files the
     settings name (Comune key and workstation key), PEM and PKCS#12, beside one RSA key
@@ -348,6 +371,11 @@ def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from anpr_client.soap.bundle import get_bundle
 
+    plain, checked = precheck_overhead()
+    print(
+        f"prepare 3002 (unsigned), thread CPU: {plain:.3f} ms without the pre-send checks, "
+        f"{checked:.3f} ms with them: +{(checked / plain - 1) * 100:.0f} % (goal <= +30 %)"
+    )
     cpu = import_cpu()
     print("start-up, child CPU ms (user + system, best of 7, interleaved):")
     for name, value in cpu.items():
