@@ -38,7 +38,6 @@ from anpr_client.security.trust import TrustStore
 from anpr_client.security.verify import verify_envelope
 from anpr_client.simulator.pki import generate_test_pki
 
-
 # soap:Envelope/soap:Body/ns:Richiesta3002 with unqualified children, testataRichiesta first.
 ENVELOPE = (
     b'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body>'
