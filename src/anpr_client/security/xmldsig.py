@@ -12,8 +12,9 @@ The algorithms are the members of :mod:`anpr_client.security.algorithms` (values
 
 The private key is never touched here: signing goes through a
 :class:`~anpr_client.credentials.KeySource`, so a file key, a PKCS#11 token and a PC/SC card
-share all the XML code. Measured: one detached signature over Timestamp + Body costs about
-1.4× the raw RSA operation (``bench/bench_security.py``).
+share all the XML code. What is signed is written as canonical text
+(:func:`signed_info_text`, :func:`signature_text`): the frame hands the key source the bytes
+it wrote, with no tree built (``bench/bench_security.py``).
 
 Verification (:func:`verify_signature`) refuses anything outside the allow-lists it is given,
 and returns the *elements* each reference resolved to, so that callers can check they are the
