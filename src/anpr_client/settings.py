@@ -186,6 +186,41 @@ class TlsSettings:
     """
 
     trust_system: bool | None = None
+    allow_plain_http: bool = False
+    """Accept an ``http://`` ``base_url`` on a loopback host (``127.0.0.1``, ``::1``,
+    ``localhost``): a local simulator or TLS-terminating proxy on this machine. ANPR is only
+    served over HTTPS; any other plain ``http://`` address is refused."""
+
+
+_LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def _checked_base_url(url: str, tls: TlsSettings) -> str:
+    """``url`` without its trailing ``/``: ``https://``, or ``http://`` to a loopback host
+    when ``[tls] allow_plain_http`` says so; anything else is a ConfigurationError."""
+    if not isinstance(url, str) or not url.startswith(("https://", "http://")):
+        raise ConfigurationError(
+            f"setting 'base_url' = {url!r} must start with https://",
+            setting="base_url",
+            rule="absolute URL",
+        )
+    url = url.rstrip("/")
+    if url.startswith("http://"):
+        from urllib.parse import urlsplit
+
+        try:
+            host = urlsplit(url).hostname
+        except ValueError:
+            host = None
+        if not (tls.allow_plain_http and host in _LOOPBACK_HOSTS):
+            raise ConfigurationError(
+                f"setting 'base_url' = {url!r} is plain HTTP: ANPR is served over HTTPS only. "
+                "Use https://; for a local simulator or proxy on this machine (a loopback "
+                "host) set allow_plain_http = true in [tls]",
+                setting="base_url",
+                rule="https://, or http:// to a loopback host with [tls] allow_plain_http",
+            )
+    return url
 
 
 KeyKind = Literal["pkcs12", "pem", "pkcs11", "pcsc"]
@@ -514,14 +549,7 @@ class Settings:
         _require(self.codice_istat, _ISTAT, "codice_istat", "six digits (ISTAT code)")
         _require(self.cod_destinatario, _COD_DESTINATARIO, "cod_destinatario", "[0-9a-zA-Z ]{1,6}")
         if self.base_url is not None:
-            url = self.base_url.rstrip("/")
-            if not url.startswith(("https://", "http://")):
-                raise ConfigurationError(
-                    f"setting 'base_url' = {self.base_url!r} must start with https://",
-                    setting="base_url",
-                    rule="absolute URL",
-                )
-            object.__setattr__(self, "base_url", url)
+            object.__setattr__(self, "base_url", _checked_base_url(self.base_url, self.tls))
         if self.wsdl_dir is not None:
             object.__setattr__(self, "wsdl_dir", _checked_wsdl_dir(self.wsdl_dir))
         if self.operator is not None and self.operator.codice_fiscale is not None:
@@ -743,7 +771,10 @@ def settings_from_mapping(data: Mapping[str, Any], *, base: Path, source: Path |
         )
     if "tls" in data:
         kwargs["tls"] = _dataclass_from(
-            TlsSettings, _table(data, "tls"), "tls", {"trust_system": bool}
+            TlsSettings,
+            _table(data, "tls"),
+            "tls",
+            {"trust_system": bool, "allow_plain_http": bool},
         )
     if "operator" in data:
         op = dict(_table(data, "operator"))

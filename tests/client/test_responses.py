@@ -244,3 +244,57 @@ def test_an_empty_answer_is_a_protocol_error(settings: Settings) -> None:
     )
     with pytest.raises(ProtocolError, match="empty Risposta3002"):
         Client(settings, journal=None).read("3002", HttpResponse(200, {}, body))
+
+
+def _answer_5021(branch: str) -> bytes:
+    """A 5021 answer: ``branch`` beside the ``tipoMutazione`` every 5021 answer carries."""
+    return f"""<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">
+  <soap:Body>
+    <ns2:Risposta5021 xmlns:ns2="http://sogei.it/ANPR/5000mutazione"
+        xmlns:ns3="http://sogei.it/ANPR/rispostaComune">
+      {branch}
+      <tipoMutazione>12</tipoMutazione>
+    </ns2:Risposta5021>
+  </soap:Body>
+</soap:Envelope>""".encode()
+
+
+_TESTATA_5021 = """<testataRisposta>
+          <idOperazioneComune>REC5021</idOperazioneComune>
+          <codMittente>058091</codMittente>
+          <codDestinatario>ANPR05</codDestinatario>
+          <operazioneRichiesta>5021</operazioneRichiesta>
+          <dataOraRichiesta>2026-11-20T10:15:00.000+01:00</dataOraRichiesta>
+          <idOperazioneANPR>4415021</idOperazioneANPR>
+          <esitoOperazione>{esito}</esitoOperazione>
+        </testataRisposta>"""
+
+
+def test_a_ko_beside_other_elements_raises_the_rejection(settings: Settings) -> None:
+    body = _answer_5021(
+        "<ns2:rispostaKO>"
+        + _TESTATA_5021.format(esito="XXXX")
+        + "<listaErrori><errore><codiceErroreAnomalia>ES003</codiceErroreAnomalia>"
+        "<tipoErroreAnomalia>E</tipoErroreAnomalia>"
+        "<testoErroreAnomalia>recorded error</testoErroreAnomalia></errore></listaErrori>"
+        "</ns2:rispostaKO>"
+    )
+    client = Client(settings, transport=answering(body), journal=None)
+    response = HttpResponse(200, {"content-type": "text/xml"}, body)
+    with pytest.raises(AnprRejected) as info:
+        client.read("5021", response)
+    assert info.value.codes == ("ES003",)
+    assert info.value.id_operazione_anpr == "4415021"
+
+
+def test_an_ok_beside_other_elements_stays_ok(settings: Settings) -> None:
+    body = _answer_5021(
+        "<ns3:Risposta_Comune>" + _TESTATA_5021.format(esito="0000") + "</ns3:Risposta_Comune>"
+    )
+    client = Client(settings, transport=answering(body), journal=None)
+    result = client.read("5021", HttpResponse(200, {"content-type": "text/xml"}, body))
+    assert result.outcome == "Risposta5021"
+    assert result.value["tipoMutazione"] == "12"
+    assert result.value["Risposta_Comune"]["testataRisposta"]["esitoOperazione"] == "0000"
+    assert result.id_operazione_anpr == "4415021"
+    assert result.esito_operazione == "0000"

@@ -15,6 +15,7 @@ import trustme
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import (
+    CertificateVerificationError,
     ConnectError,
     ConnectionLost,
     OutcomeUnknown,
@@ -59,6 +60,10 @@ def test_untrusted_server_certificate_fails_closed(
         Client(cfg, journal=None).call("3002", PAYLOAD)
     assert info.value.delivered is False
     assert loopback.canned.received == []
+    # A verification failure is its own class, and its message names the setting to fix.
+    assert isinstance(info.value, CertificateVerificationError)
+    assert info.value.setting == "ca_bundle"
+    assert "'ca_bundle'" in str(info.value)
 
 
 def test_no_answer_in_time_is_outcome_unknown(settings: Settings, loopback: LoopbackServer) -> None:

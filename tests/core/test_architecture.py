@@ -263,3 +263,35 @@ def test_old_import_paths_still_work_and_say_where_to_go(old: str) -> None:
     assert module.__all__, old
     for public in module.__all__:
         assert hasattr(module, public), (old, public)
+
+
+# A path in docs/architecture.md: ``soap/binding.py``, ``journal/``, ``handlers/__init__.py``…
+_DOC_PATH = re.compile(r"`?((?:[a-z_]+/)+(?:[a-z_]+\.py)?|[a-z_]+\.py)`?")
+
+
+def _architecture_paths(text: str) -> set[str]:
+    return {
+        m.group(1) for m in _DOC_PATH.finditer(text) if "/" in m.group(1) or ".py" in m.group(1)
+    }
+
+
+def _exists_somewhere(name: str) -> bool:
+    """A path of the page names a file of the package (any depth), of tools/ or of tests/."""
+    roots = (SRC / PACKAGE, REPO)
+    for root in roots:
+        if (root / name).exists():
+            return True
+    tail = name.rstrip("/")
+    return any(p.as_posix().endswith(tail) for p in (SRC / PACKAGE).rglob("*"))
+
+
+def test_the_architecture_page_names_only_modules_that_exist() -> None:
+    text = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    paths = _architecture_paths(text)
+    assert "soap/binding.py" in paths  # the pattern sees the page's paths
+    missing = sorted(p for p in paths if not _exists_somewhere(p))
+    assert not missing, f"docs/architecture.md names paths that do not exist: {missing}"
+
+
+def test_the_architecture_page_check_catches_a_wrong_path() -> None:
+    assert not _exists_somewhere("soap/no_such_module.py")

@@ -128,6 +128,12 @@ decrypt_keys = [{ pkcs12 = "co-9999.p12", password_env = "P1" }, { pkcs12 = "co-
         (CONTRACT + "[timeouts]\nread = -1\n", "timeouts.read"),
         (CONTRACT + "[security]\nsignature = 'rsa-md5'\n", "security.signature"),
         (CONTRACT.replace("https://", "ftp://"), "base_url"),
+        (CONTRACT.replace("https://", "http://"), "base_url"),
+        (
+            CONTRACT.replace("https://127.0.0.1", "http://anpr.example")
+            + "[tls]\nallow_plain_http = true\n",
+            "base_url",
+        ),
         ("environment = 'test'\n", "codice_istat"),
         ("codice_istat = [\n", "config"),
     ],
@@ -137,6 +143,13 @@ def test_bad_settings_name_the_setting(tmp_path: Path, text: str, setting: str) 
         load_settings(write(tmp_path, text), env={})
     assert info.value.setting == setting
     assert "secret" not in str(info.value)
+
+
+def test_plain_http_only_to_a_loopback_host_when_allowed(tmp_path: Path) -> None:
+    text = CONTRACT.replace("https://", "http://") + "[tls]\nallow_plain_http = true\n"
+    s = load_settings(write(tmp_path, text), env={})
+    assert s.host == "http://127.0.0.1:8443"
+    assert s.tls.allow_plain_http is True
 
 
 def test_missing_file_is_a_configuration_error(tmp_path: Path) -> None:

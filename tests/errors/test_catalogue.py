@@ -249,7 +249,7 @@ def test_the_catalogue_is_loaded_once_and_has_every_code_once() -> None:
     codes = [c.code for c in all_codes()]
     assert len(codes) == len(set(codes))
     assert all(re.fullmatch(r"[A-Z0-9]{3,6}", c) for c in codes)
-    assert len(codes) == 853 + 78 + 6  # ANPR table, AE-only codes, observed codes
+    assert len(codes) == 853 + 78 + 8  # ANPR table, AE-only codes, observed codes
 
 
 def test_as_dict_is_json_ready() -> None:

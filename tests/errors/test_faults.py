@@ -44,6 +44,14 @@ CASES = [
     ),
     ("Error while creating SAML assertion wrapper", "soap:Server", 500, SoapFault, "keystore"),
     ("Some new gateway text (from client)", "env:Client", 500, SoapFault, "XSD"),
+    # The faultcode CXF's MustUnderstandInterceptor answers with (the simulator's gateway too).
+    (
+        "MustUnderstand headers: [{urn:x}Extra] are not understood.",
+        "soap:MustUnderstand",
+        500,
+        SoapFault,
+        "mustUnderstand",
+    ),
     ("Something nobody has seen", "", 500, SoapFault, "SAME idOperazioneComune"),
     ("Something nobody has seen", "soapenv:Server", 500, ServerFault, "3003"),
     (

@@ -540,14 +540,18 @@ def test_4005_lists_the_operations_of_the_comune(sim: Simulator, client_b: Clien
     assert unknown.value.codes == ("EN107",)
 
 
-def test_unsimulated_operation_gets_a_clear_ko(client_a: Client) -> None:
+def test_unsimulated_operation_gets_a_clear_ko(
+    sim: Simulator, client_a: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every operation of the bundle has a handler now; one taken away answers EN379."""
     from tests.samples import sample_payload
 
-    op = client_a.bundle.operation("5008")
+    monkeypatch.delitem(sim.app.handlers, "7003")
+    op = client_a.bundle.operation("7003")
     payload = sample_payload(op.wsdl, op.request)
     payload.pop("testataRichiesta", None)
     with pytest.raises(BusinessRuleError) as refused:
-        client_a.call("5008", payload)
+        client_a.call(op.code, payload)
     assert refused.value.codes == ("EN379",)
     assert "not simulated" in refused.value.errors[0].text
 

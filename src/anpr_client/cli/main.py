@@ -27,6 +27,12 @@ COMMANDS: Final[dict[str, tuple[str, str, str]]] = {
         "demo",
         "Run a few real ANPR calls against an embedded simulator (offline).",
     ),
+    "doctor": (
+        ".doctor",
+        "doctor",
+        "Check certificates, operator, trust and the security frame (and, with --live, the "
+        "endpoint), with a verdict, the evidence and the fix for each.",
+    ),
     "errors": (
         ".errors",
         "errors",
@@ -68,6 +74,10 @@ def _module(name: str) -> ModuleType:
         from . import demo
 
         return demo
+    if name == "doctor":
+        from . import doctor
+
+        return doctor
     if name == "errors":
         from . import errors
 

@@ -27,6 +27,8 @@ The tree (``except`` the level you care about)::
      │   ├─ ConnectError                     not sent: the connection could not be opened
      │   │   └─ WriteError                   not sent: it broke before the last byte was written
      │   ├─ TLSError                         not sent: the TLS handshake failed (trust, client cert)
+     │   │   └─ CertificateVerificationError  not sent: the server's certificate does not verify
+     │   │                                    against ``ca_bundle``; never retried
      │   ├─ ConnectTimeout                   not sent: no connection in time
      │   │   └─ WriteTimeout                 not sent: the request could not be written in time
      │   ├─ ReadTimeout (OutcomeUnknown)     sent, no answer in time
@@ -102,6 +104,7 @@ __all__ = [
     "BusinessRuleError",
     "CardRemovedError",
     "CertificateRevoked",
+    "CertificateVerificationError",
     "ChoiceError",
     "CmsRejected",
     "ConfigurationError",
@@ -552,6 +555,15 @@ class TLSError(TransportError):
     the request was not sent."""
 
     delivered = False
+
+
+class CertificateVerificationError(TLSError):
+    """The server's certificate does not verify against the configured trust (the setting
+    ``ca_bundle``, and the system's store as ``[tls] trust_system`` says), or does not name
+    the host. Nothing was sent, and sending again cannot help: the journal settles the
+    operation as not delivered instead of retrying it. ``setting`` is ``ca_bundle``."""
+
+    setting = "ca_bundle"
 
 
 class ConnectTimeout(TransportError):

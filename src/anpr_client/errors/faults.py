@@ -13,6 +13,7 @@ faultstring                            exception                  the request �
 ``certificate revoked (from client)``  CertificateRevoked         was refused: not applied
 ``… (from server)``, 502/503/504       ServerFault                MAY have been applied
 ``Aborting…ErrorNL (from client)``     SoapFault                  was refused: not applied
+faultcode ``MustUnderstand``           SoapFault                  was refused: not applied
 anything else                          SoapFault / ServerFault    see the causes
 =====================================  =========================  ===============================
 
@@ -181,6 +182,18 @@ FROM_CLIENT: Final = KnownFault(
     ),
 )
 
+MUST_UNDERSTAND: Final = KnownFault(
+    key="must-understand",
+    label="MustUnderstand headers: [...] are not understood",
+    exception=SoapFault,
+    causes=(
+        'a SOAP header block carries soap:mustUnderstand="1" and the gateway does not process '
+        "it (CXF's MustUnderstandInterceptor refuses the whole request before it reaches ANPR, "
+        "so nothing was applied): remove the header, or send it without mustUnderstand; a "
+        "generic SOAP stack often adds WS-Addressing headers this way",
+    ),
+)
+
 UNKNOWN: Final = KnownFault(
     key="unknown",
     label="any other fault",
@@ -266,6 +279,7 @@ FAULTS: Final = (
     ERROR_NL,
     CLIENT_STACK,
     FROM_CLIENT,
+    MUST_UNDERSTAND,
     UNKNOWN,
 )
 
@@ -279,10 +293,14 @@ def _normalise(text: object) -> str:
     return _SPACES.sub(" ", text).strip().casefold()
 
 
+def _faultcode_local(faultcode: object) -> str:
+    """A faultcode's local name, case-folded (``soap:MustUnderstand`` → ``mustunderstand``)."""
+    return _normalise(faultcode).rsplit("}", 1)[-1].rsplit(":", 1)[-1]
+
+
 def _faultcode_side(faultcode: object) -> str:
     """``client``, ``server`` or ``""`` from ``env:Client``, ``{ns}Server``, ``Sender``, …"""
-    local = _normalise(faultcode).rsplit("}", 1)[-1].rsplit(":", 1)[-1]
-    local = local.split(".", 1)[0]
+    local = _faultcode_local(faultcode).split(".", 1)[0]
     if local in ("client", "sender"):
         return "client"
     if local in ("server", "receiver"):
@@ -309,6 +327,8 @@ def classify_fault(
         return INTERNAL_ERROR
     if "(from client)" in text:
         return FROM_CLIENT
+    if _faultcode_local(faultcode) == "mustunderstand" or "mustunderstand headers" in text:
+        return MUST_UNDERSTAND
     if (isinstance(http_status, int) and http_status in _GATEWAY_DOWN) or _faultcode_side(
         faultcode
     ) == "server":

@@ -112,7 +112,9 @@ class OperationRecord:
     owner: str | None = None
     lease_until: float | None = None
     resolution: str | None = None
-    """How it was settled: ``answer``, ``replay``, ``lookup`` or ``abandoned``."""
+    """How it was settled: ``answer``, ``replay``, ``lookup``, ``abandoned``,
+    ``failed_locally`` (nothing left the machine) or ``read_only`` (an unknown outcome of an
+    operation that changes nothing)."""
     elapsed: float | None = None
     sealed: bool = False
     """The content columns are encrypted and were not opened (no key given)."""

@@ -16,7 +16,13 @@ send, read) and the journal, and never calls back into the client:
    EN148 on a resend means the first request is still running: wait and resend;
 4. when attempts run out, the operation stays ``outcome_unknown`` in the journal and the last
    error is raised with a note naming it; :func:`resolve` (``anpr journal resolve``) settles it
-   later.
+   later. A read-only operation (:data:`READ_ONLY_FAMILIES`: consultations, extractions,
+   tables) is settled ``resolved`` instead (outcome ``not_applied``, resolution
+   ``read_only``): it changes nothing, so there is nothing to resolve;
+5. a local failure (the settings or keys cannot be used, a missing CA bundle, a server
+   certificate that does not verify against ``ca_bundle``) is never retried: nothing left the
+   machine, and the operation is settled ``failed_not_delivered`` (resolution
+   ``failed_locally``).
 
 A caller may pass its own ``idOperazioneComune`` (in ``header`` or the payload's testata): it
 then works as an idempotency key. Calling again with the same id and the same request continues
@@ -54,18 +60,24 @@ from .states import AttemptState, Outcome, State
 
 __all__ = [
     "LOOKUP_FAMILIES_EXCLUDED",
+    "READ_ONLY_FAMILIES",
     "Exchange",
     "HasBinding",
     "Resolution",
     "journaled_call",
     "lookupable",
+    "read_only",
     "recorded_answer",
     "resolve",
 ]
 
-LOOKUP_FAMILIES_EXCLUDED: Final = frozenset(
-    {"3000", "4000", "7001", "E001", "E002", "E003", "E004", "TestConn", "N000"}
+READ_ONLY_FAMILIES: Final = frozenset(
+    {"3000", "4000", "7001", "E001", "E002", "E003", "E004", "TestConn"}
 )
+"""Families whose operations change nothing in the registry (consultations, extractions,
+tables, the connection test): an unknown outcome of theirs needs no resolving."""
+
+LOOKUP_FAMILIES_EXCLUDED: Final = READ_ONLY_FAMILIES | {"N000"}
 """Families whose operations 3003 does not return (consultations, extractions, tables)."""
 
 _LEASE_MARGIN: Final = 30.0
@@ -106,6 +118,11 @@ def _check_url(record: OperationRecord, url: str) -> None:
             f"now point to {url}. Resolve it with the settings it was sent with",
             id_operazione_comune=record.id_operazione_comune,
         )
+
+
+def read_only(operation: Operation) -> bool:
+    """Whether ``operation`` changes nothing at ANPR (:data:`READ_ONLY_FAMILIES`)."""
+    return operation.family in READ_ONLY_FAMILIES
 
 
 def lookupable(operation: Operation) -> bool:
@@ -333,6 +350,8 @@ class _Run:
                     if isinstance(exc, Exception)
                     else Disposition.OUTCOME_UNKNOWN
                 )
+                if disposition is Disposition.FAILED_LOCALLY and response is not None:
+                    disposition = Disposition.OUTCOME_UNKNOWN  # an answer came: it was sent
                 end = self._attempt_end(_STATES[disposition], response, exc)
                 if isinstance(exc, AnprRejected) and disposition is Disposition.REJECTED:
                     body = response.body if response is not None else None
@@ -343,8 +362,18 @@ class _Run:
                     refused = _settlement(State.FAILED, "not_applied", "answer", exc=exc)
                     self._end(number, end, elapsed, refused)
                     raise
+                if disposition is Disposition.FAILED_LOCALLY and not reached:
+                    # Nothing left the machine, and sending again cannot help: not delivered.
+                    local = _settlement(
+                        State.FAILED_NOT_DELIVERED, "not_applied", "failed_locally", exc=exc
+                    )
+                    self._end(number, end, elapsed, local)
+                    raise
                 self._end(number, end, elapsed)
-                if not isinstance(exc, Exception) or disposition is Disposition.REFUSED:
+                if not isinstance(exc, Exception) or disposition in (
+                    Disposition.REFUSED,
+                    Disposition.FAILED_LOCALLY,
+                ):
                     # Interrupted, or refused on a resend after an unknown outcome: stop here;
                     # the journal says outcome_unknown.
                     self._give_up(exc)
@@ -377,8 +406,21 @@ class _Run:
         raise final
 
     def _give_up(self, exc: BaseException) -> None:
-        self.journal.release(self.key)
         r = self.record
+        if read_only(self.op):
+            # A consultation changes nothing at ANPR: whether it got there or not, there is
+            # nothing to resolve, so it is not left pending (call it again for the answer).
+            self.record = self.journal.settle(
+                self.key,
+                _settlement(State.RESOLVED, "not_applied", "read_only", exc=exc),
+            )
+            exc.add_note(
+                f"anpr journal: operation {r.operation} {r.id_operazione_comune} is read-only: "
+                "its outcome is unknown but it changes nothing at ANPR, so there is nothing to "
+                "resolve; call it again to get the answer."
+            )
+            return
+        self.journal.release(self.key)
         exc.add_note(
             f"anpr journal: operation {r.operation} {r.id_operazione_comune} (Comune {r.comune}) "
             f"may have been applied by ANPR; it is recorded as outcome_unknown in "
@@ -477,6 +519,7 @@ def _stored_answer(value: Mapping[str, Any], operation: str) -> bytes | None:
 
 
 _STATES: Final[Mapping[Disposition, AttemptState]] = {
+    Disposition.FAILED_LOCALLY: "not_delivered",
     Disposition.NOT_DELIVERED: "not_delivered",
     Disposition.OUTCOME_UNKNOWN: "outcome_unknown",
     Disposition.IN_PROGRESS: "in_progress",

@@ -3,6 +3,11 @@
 =================================  ==================  ==========================================
 what happened                      :class:`Disposition`  what the journaled call does
 =================================  ==================  ==========================================
+a local failure: the settings or   FAILED_LOCALLY      final, never retried: recorded as not
+keys cannot be used (a missing CA                      delivered (nothing left the machine)
+bundle, an unreadable key), or the
+server's certificate does not
+verify against ``ca_bundle``
 any failure before the request's   NOT_DELIVERED       resend (same id and testata: nothing
 last byte was written: refused,                        reached ANPR)
 TLS handshake, timeouts, a break
@@ -40,7 +45,9 @@ from dataclasses import dataclass
 
 from ..errors.exceptions import (
     AnprRejected,
+    CertificateVerificationError,
     ConfigurationError,
+    CredentialError,
     HTTPStatusError,
     OperationNotAllowedError,
     SoapFault,
@@ -52,6 +59,8 @@ __all__ = ["Disposition", "RetryPolicy", "classify"]
 
 
 class Disposition(enum.Enum):
+    FAILED_LOCALLY = "failed_locally"
+    """Nothing reached ANPR and sending again cannot help (the settings, the keys, the trust)."""
     NOT_DELIVERED = "not_delivered"
     OUTCOME_UNKNOWN = "outcome_unknown"
     IN_PROGRESS = "in_progress"
@@ -65,6 +74,10 @@ def classify(exc: BaseException, *, resend: bool) -> Disposition:
     ``resend`` tells whether the attempt re-sent an id already sent: only then is EN148 "the
     same id is still being processed" (on a first send it is a plain refusal).
     """
+    if isinstance(exc, ConfigurationError | CredentialError | CertificateVerificationError):
+        # Raised on this machine before the request could leave it (the transport is made,
+        # its CA bundle read and the server's certificate verified before the first byte).
+        return Disposition.FAILED_LOCALLY
     if isinstance(exc, TransportError) and exc.delivered is False:
         return Disposition.NOT_DELIVERED
     if getattr(exc, "outcome_unknown", False):

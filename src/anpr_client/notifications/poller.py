@@ -210,22 +210,21 @@ class _Budget:
 class Poller:
     """Pulls a Comune's notifications with 4005 into ``inbox``.
 
-    **Parameters:**
-
-    - ``client``: a signed client for the Comune (e.g. ``anpr_client.Client(settings)``).
-    - ``inbox``: the same inbox the receiver uses.
-    - ``name``: the checkpoint's name (default: the client's ISTAT code).
-    - ``skew``: seconds kept between the end of a window and our clock, so no window ends in
-      ANPR's future.
-    - ``max_window``: the longest period per request (31 days).
-    - ``poll_interval``: least seconds between two ``verificaStato`` of a job not ready.
-    - ``stato_lavorazione``: ``9`` every notification (default), ``7`` only those not taken in
-      charge yet, ``8`` those taken (ANPR refuses other values for notifications, #1273).
-    - ``detail``: ``dettaglioDati``, ``RISPOSTA`` (default) or ``TUTTO``; the content is
-      needed to read a notification.
-    - ``max_result_bytes``: the most one item's content may decompress to (beyond: quarantined).
-    - ``limits``: the bounds of a pull; default: the client's ``[notifications.pull]``.
-    - ``clock``/``sleep``: time sources (tests).
+    :param client: a signed client for the Comune (e.g. ``anpr_client.Client(settings)``).
+    :param inbox: the same inbox the receiver uses.
+    :param name: the checkpoint's name (default: the client's ISTAT code).
+    :param skew: seconds kept between the end of a window and our clock, so no window ends in
+        ANPR's future.
+    :param max_window: the longest period per request (31 days).
+    :param poll_interval: least seconds between two ``verificaStato`` of a job not ready.
+    :param stato_lavorazione: ``9`` every notification (default), ``7`` only those not taken in
+        charge yet, ``8`` those taken (ANPR refuses other values for notifications, #1273).
+    :param detail: ``dettaglioDati``, ``RISPOSTA`` (default) or ``TUTTO``; the content is
+        needed to read a notification.
+    :param max_result_bytes: the most one item's content may decompress to (beyond: quarantined).
+    :param limits: the bounds of a pull; default: the client's ``[notifications.pull]``.
+    :param clock: the time source (tests).
+    :param sleep: how to wait (tests).
     """
 
     def __init__(

@@ -40,6 +40,7 @@ from lxml import etree
 from anpr_client._identifiers import ISTAT_CODE as _ISTAT
 from anpr_client._identifiers import WORKSTATION_ID as _WORKSTATION
 from anpr_client.credentials.base import KeySource, SecretCallback
+from anpr_client.credentials.certificates import common_name, comune_of_name, refuse_unusable
 from anpr_client.credentials.identity import validate_codice_fiscale
 from anpr_client.errors.exceptions import ConfigurationError, SigningError
 from anpr_client.safexml import NS, parse_xml
@@ -204,6 +205,12 @@ class WsSecurity:
         ``from_card``: read from the card certificate after PIN login) and ``[security]``.
         ``secret`` receives a prompt and returns a PIN or password; otherwise each key source
         reads the environment variable its settings name.
+
+        What ANPR would refuse is a :class:`~anpr_client.errors.ConfigurationError` here,
+        before anything is sent: a Comune or workstation certificate that is expired or not
+        yet valid, or named after another Comune than ``codice_istat``, and a
+        ``workstation.id`` of another Comune (:func:`~anpr_client.credentials.certificates.
+        refuse_unusable`).
         """
         from anpr_client.credentials import load_key_source
         from anpr_client.credentials.identity import codice_fiscale_from_certificate
@@ -226,10 +233,25 @@ class WsSecurity:
                 setting="operator",
                 rule="required to sign",
             )
-        signer = load_key_source(settings.comune_key, secret=secret, purpose="comune_key")
         ws = settings.workstation
+        named = comune_of_name(ws.id)
+        if named != settings.codice_istat:
+            raise ConfigurationError(
+                f"setting 'workstation.id' = {ws.id!r} names a workstation of Comune {named}, "
+                f"not of codice_istat {settings.codice_istat}: ANPR refuses it (Rejected by "
+                "policy)",
+                setting="workstation.id",
+                rule="the workstation's Comune equals codice_istat",
+            )
+        signer = load_key_source(settings.comune_key, secret=secret, purpose="comune_key")
+        # Refused here, before anything is journaled or sent, what ANPR's gateway would refuse
+        # with an opaque "Rejected by policy": at construction, because the keys are loaded
+        # here once and a client that cannot sign should not start (see credentials.certificates).
+        refuse_unusable(
+            signer.certificate, setting="comune_key", codice_istat=settings.codice_istat
+        )
         if ws.key is None or ws.key == settings.comune_key:
-            if ws.key is None and _common_name(signer) != ws.id:
+            if ws.key is None and common_name(signer.certificate) != ws.id:
                 raise ConfigurationError(
                     f"[workstation] {ws.id} has no key: add pkcs12/pem/pkcs11 settings for it",
                     setting="workstation",
@@ -238,6 +260,11 @@ class WsSecurity:
             workstation_key = signer
         else:
             workstation_key = load_key_source(ws.key, secret=secret, purpose="workstation")
+            refuse_unusable(
+                workstation_key.certificate,
+                setting="workstation",
+                codice_istat=settings.codice_istat,
+            )
         operator_settings = settings.operator
         named = settings.operator_id  # a codice fiscale, or a generic test user (test only)
         if named is not None:
@@ -555,10 +582,3 @@ def _canonical_body(
         return "", b"", False
     rebuilt = WsSecurity._body_with_id(envelope, body, body_id)
     return body_id, c14n(rebuilt), False
-
-
-def _common_name(source: KeySource) -> str | None:
-    from cryptography.x509.oid import NameOID
-
-    names = source.certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else None

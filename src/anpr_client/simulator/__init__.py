@@ -10,8 +10,10 @@ SOAP 1.1 at ANPR's URL paths, on loopback with TLS, from anpr-client's own WSDL/
   population with valid codici fiscali;
 - **operations** with real semantics: TestConn, the registrations 1001, 1002, 1010, 1013, 1014,
   the cancellations 2001, 2003, 2009, 2011, 2012, the AIRE's A001, A002, A006, 3001, 3002,
-  3003, 3007, 4005, 5005, 6001 (a real PDF over MTOM), 7001, with ANPR's rules and codes;
-  others answer "not simulated" (EN379);
+  3003, 3007, the extractions 4001-4005 (files downloaded with 7002), 5005, 6001 (a real PDF
+  over MTOM), 7001, 7003, with ANPR's rules and codes; the services of other parties' work
+  (CIE, CONSOLATI, E00x, P00x, S001) answer "shape only": schema-valid, filled from the
+  registry where the request names a person; others answer "not simulated" (EN379);
 - ANPR's **idempotency** rules for ``idOperazioneComune`` (replay, EN079, EN148);
 - **notifications**: the N010 to the Comune a person leaves (5005, A006) and the N014 of a
   restored position (2003), pushed (N000, signed and encrypted) and pulled (4005);

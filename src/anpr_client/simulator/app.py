@@ -31,13 +31,23 @@ from ..errors.exceptions import ConnectError, ConnectionLost, ProtocolError
 from ..safexml import parse_xml
 from ..soap.bundle import Bundle, Operation
 from ..soap.codec import decode, encode
+from ..soap.testata import id_field, operation_id
 from .answers import HttpAnswer, fault_answer, plain_answer, soap_answer
 from .clock import Clock, utc_iso
 from .config import SimulatorConfig
 from .db import Database
 from .faults import Fault, FaultInjector
 from .gateway import INTERNAL_ERROR, Gateway, GatewayRejection
-from .handlers.base import Context, Entry, Handler, OkAnswer, Rejected, Request, entry
+from .handlers.base import (
+    INTERFACE_VERSION,
+    Context,
+    Entry,
+    Handler,
+    OkAnswer,
+    Rejected,
+    Request,
+    entry,
+)
 from .ledger import InProgress, Ledger, OtherService, Replay, Started
 
 __all__ = ["SimulatorApp"]
@@ -45,7 +55,6 @@ __all__ = ["SimulatorApp"]
 log = logging.getLogger("anpr_client.simulator")
 
 SERVER_ERROR: Final = "Internal Error (from server)"
-_ACCEPTED_DESTINATARIO: Final = "ANPR05"
 _TIPI_INVIO: Final = ("TEST", "PRE_SUB", "PROD")
 
 
@@ -74,7 +83,8 @@ class SimulatorApp:
         self.handlers = dict(handlers)
         self.config = config
         self.clock = clock
-        self._paths = {path: family for family, path in FAMILY_PATHS.items()}
+        # N000 is the Comuni's service (ANPR pushes notifications to it): ANPR does not serve it.
+        self._paths = {path: family for family, path in FAMILY_PATHS.items() if family != "N000"}
         self._paths["/ANPR-WSP000/AnprServiceP000"] = "P000"
         self._errors: list[str] = []
         self._errors_lock = threading.Lock()
@@ -208,7 +218,7 @@ class SimulatorApp:
         decoded, _unknown = decode(model, payload)
         header = dict(decoded.pop("testataRichiesta", None) or {})
         comune = str(header.get("codMittente", "")).strip()
-        id_comune = str(header.get("idOperazioneComune", ""))
+        id_comune = operation_id(header) or ""  # idOperazioneClient for E00x
         received = self.clock.now()
         begun = self.ledger.begin(comune, id_comune, operation.code, received_at=utc_iso(received))
         if isinstance(begun, Replay):
@@ -216,7 +226,12 @@ class SimulatorApp:
             answer = HttpAnswer(200, record.response_body, content_type=record.response_type)
             return self._committed_fault(operation.code, answer)
         if isinstance(begun, OtherService | InProgress):
-            return self._unrecorded_ko(operation, header, _id_refused(begun, id_comune))
+            return self._unrecorded_ko(
+                operation,
+                header,
+                _id_refused(begun, id_comune, id_field(header)),
+                request=decoded,
+            )
         try:
             fault = self.faults.take("processing", operation.code)
             if fault is not None:
@@ -274,7 +289,9 @@ class SimulatorApp:
                 answer = self._record(started, header, request_xml, element, mtom, ok=True)
         except _Ko as ko:
             # Effects rolled back; the KO itself is recorded (it has an idOperazioneANPR).
-            element = self._ko_element(operation, header, started.id_operazione_anpr, ko.entries)
+            element = self._ko_element(
+                operation, header, started.id_operazione_anpr, ko.entries, request=decoded
+            )
             with self.db.transaction():
                 return self._record(started, header, request_xml, element, (), ok=False)
         except _BadAnswer as bad:
@@ -315,12 +332,12 @@ class SimulatorApp:
     def _check_header(self, operation: Operation, header: Mapping[str, Any]) -> None:
         problems: list[Entry] = []
         destinatario = str(header.get("codDestinatario", ""))
-        if destinatario != _ACCEPTED_DESTINATARIO:
+        if destinatario != INTERFACE_VERSION:
             problems.append(
                 entry(
                     "XXXX",
                     f"codDestinatario {destinatario} is not accepted: this ANPR serves "
-                    f"interface version {_ACCEPTED_DESTINATARIO} only",
+                    f"interface version {INTERFACE_VERSION} only",
                     field="codDestinatario",
                     value=destinatario,
                 )
@@ -365,16 +382,35 @@ class SimulatorApp:
 
     # ------------------------------------------------------------------ answers
 
-    def _testata(self, header: Mapping[str, Any], id_anpr: str, esito: str) -> dict[str, Any]:
+    def _testata(
+        self,
+        operation: Operation,
+        branch: str | None,
+        header: Mapping[str, Any],
+        id_anpr: str,
+        esito: str,
+    ) -> dict[str, Any]:
+        """The answer's ``testataRisposta``, echoing the request: with the E00x services' own
+        names (``idOperazioneClient``, ``protocolloClient``) where their testata has them."""
+        model = self.bundle.response_model(operation)
+        if branch is not None:
+            model = model.children[branch]
+        fields = model.children["testataRisposta"].children
         testata: dict[str, Any] = {
-            "idOperazioneComune": header.get("idOperazioneComune", ""),
+            id_field(fields): operation_id(header) or "",
             "codMittente": header.get("codMittente", ""),
             "codDestinatario": header.get("codDestinatario", ""),
             "operazioneRichiesta": header.get("operazioneRichiesta", ""),
             "dataOraRichiesta": header.get("dataOraRichiesta", ""),
         }
-        for key in ("protocolloComune", "dataProtocolloComune", "dataDecorrenza"):
-            if header.get(key):
+        for key in (
+            "protocolloComune",
+            "dataProtocolloComune",
+            "protocolloClient",
+            "dataProtocolloClient",
+            "dataDecorrenza",
+        ):
+            if header.get(key) and key in fields:
                 testata[key] = header[key]
         testata["idOperazioneANPR"] = id_anpr
         testata["esitoOperazione"] = esito
@@ -405,11 +441,11 @@ class SimulatorApp:
         esito: str,
         ok: OkAnswer,
     ) -> tuple[etree._Element, list[tuple[etree._Element, str]]]:
-        testata = self._testata(header, id_anpr, esito)
+        testata = self._testata(operation, ok.branch, header, id_anpr, esito)
         if ok.branch is None:
             value: dict[str, Any] = {"testataRisposta": testata, **ok.content}
         else:
-            value = {ok.branch: {"testataRisposta": testata, **ok.content}}
+            value = {ok.branch: {"testataRisposta": testata, **ok.content}, **ok.beside}
         element = self._encode(operation, value)
         mtom: list[tuple[etree._Element, str]] = []
         for local, content_type in ok.mtom:
@@ -434,35 +470,63 @@ class SimulatorApp:
         header: Mapping[str, Any],
         id_anpr: str,
         entries: Iterable[Entry],
+        *,
+        request: Mapping[str, Any] | None = None,
     ) -> etree._Element:
         errors = [e.payload() for e in entries]
-        value = {
-            self._ko_branch(operation): {
-                "testataRisposta": self._testata(header, id_anpr, "XXXX"),
+        branch = self._ko_branch(operation)
+        value: dict[str, Any] = {
+            branch: {
+                "testataRisposta": self._testata(operation, branch, header, id_anpr, "XXXX"),
                 "listaErrori": {"errore": errors},
             }
         }
+        value.update(self._ko_companions(operation, request or {}))
         return self._encode(operation, value)
 
+    def _ko_companions(self, operation: Operation, request: Mapping[str, Any]) -> dict[str, Any]:
+        """The required simple elements a response has beside its branches (5021's
+        ``tipoMutazione``), echoed from the request's ``datiControllo`` so that a KO answer is
+        XSD-valid too."""
+        controls = request.get("datiControllo")
+        out: dict[str, Any] = {}
+        for name, child in self.bundle.response_model(operation).children.items():
+            if child.choice is not None or not child.required or not child.is_simple:
+                continue
+            given = controls.get(name) if isinstance(controls, Mapping) else None
+            if isinstance(given, list):
+                given = given[0] if given else None
+            if given is not None:
+                out[name] = given
+        return out
+
     def _unrecorded_ko(
-        self, operation: Operation, header: Mapping[str, Any], ko: Entry
+        self,
+        operation: Operation,
+        header: Mapping[str, Any],
+        ko: Entry,
+        *,
+        request: Mapping[str, Any] | None = None,
     ) -> HttpAnswer:
         try:
-            element = self._ko_element(operation, header, self.ledger.new_id(), [ko])
+            element = self._ko_element(
+                operation, header, self.ledger.new_id(), [ko], request=request
+            )
         except _BadAnswer as bad:
             return self._internal_error(str(bad))
         return soap_answer(element)
 
 
-def _id_refused(begun: OtherService | InProgress, id_comune: str) -> Entry:
-    """EN079 (the id was used for another service) or EN148 (it is still being processed)."""
+def _id_refused(begun: OtherService | InProgress, id_comune: str, name: str) -> Entry:
+    """EN079 (the id was used for another service) or EN148 (it is still being processed);
+    ``name`` is the id's element (``idOperazioneComune``, ``idOperazioneClient``)."""
     if isinstance(begun, OtherService):
         code = "EN079"
-        text = f"idOperazioneComune {id_comune} was already used for service {begun.service}"
+        text = f"{name} {id_comune} was already used for service {begun.service}"
     else:
         code = "EN148"
-        text = f"an operation with idOperazioneComune {id_comune} is still being processed"
-    return entry(code, text, field="idOperazioneComune", value=id_comune)
+        text = f"an operation with {name} {id_comune} is still being processed"
+    return entry(code, text, field=name, value=id_comune)
 
 
 class _Ko(Exception):

@@ -107,6 +107,24 @@ def changes_of(conn: sqlite3.Connection, operation: str) -> list[Change]:
     return [_change(r) for r in found]
 
 
+def changed_columns(conn: sqlite3.Connection, operation: str, kind: Kind, key: str) -> set[str]:
+    """The columns of the ``kind`` row ``key`` whose value differs from the one it had before
+    ``operation`` (all of them if the operation created the row; none if it did not touch it)."""
+    (table, column), _ = _TABLES[kind]
+    row = conn.execute(
+        "SELECT before FROM changes WHERE operation = ? AND kind = ? AND key = ?",
+        (operation, kind, key),
+    ).fetchone()
+    now = _rows(conn, table, column, key)
+    if row is None:
+        return set()
+    if row["before"] is None:
+        return set(now[0]) if now else set()
+    (before,) = json.loads(row["before"])[table]
+    current = now[0] if now else {}
+    return {c for c, v in before.items() if current.get(c) != v}
+
+
 def later_changes(conn: sqlite3.Connection, operation: str) -> list[Change]:
     """Changes by other operations, not undone, to rows ``operation`` changed, made after it."""
     found = conn.execute(

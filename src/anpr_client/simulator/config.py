@@ -14,6 +14,7 @@ from typing import Literal
 
 from .._identifiers import ISTAT_CODE as _ISTAT
 from ..errors.exceptions import ConfigurationError
+from ..security.algorithms import SignatureMethod
 
 __all__ = ["ExtractionFormat", "SimulatorConfig"]
 
@@ -49,6 +50,10 @@ class SimulatorConfig:
     - ``host``, ``port``: where the TLS server listens (port 0: a free port).
     - ``allow_sha1``: accept rsa-sha1/sha1 signatures, as ANPR's gateway does (its reference
       client still emits them).
+    - ``accepted_signature_algorithms``: the signature methods the gateway accepts, by short
+      name (``("rsa-sha1",)``: a gateway that refuses rsa-sha256, whose acceptance by ANPR is
+      inferred, not shown); ``None``: rsa-sha256, plus rsa-sha1 when ``allow_sha1``. A frame
+      signed otherwise is answered ``Internal Error (from client)``.
     - ``clock_skew``: seconds of clock difference tolerated on Timestamps and assertions.
     - ``timestamp_ttl``: the oldest ``wsu:Timestamp/Created`` the gateway accepts, in seconds
       (WSS4J's ``timeStampTTL``; ANPR's tokens live five minutes, italia/anpr#1827).
@@ -80,6 +85,7 @@ class SimulatorConfig:
     host: str = "127.0.0.1"
     port: int = 0
     allow_sha1: bool = True
+    accepted_signature_algorithms: Sequence[str] | None = None
     clock_skew: float = 60.0
     timestamp_ttl: float = 300.0
     extraction_delay: float = 1.0
@@ -123,6 +129,14 @@ class SimulatorConfig:
         for name, ok, rule in checks:
             if not ok:
                 raise _fail(name, f"{getattr(self, name)!r} is out of range", rule)
+        if self.accepted_signature_algorithms is not None:
+            given = self.accepted_signature_algorithms
+            names = (given,) if isinstance(given, str) else tuple(given)
+            for method in names:
+                SignatureMethod.from_name(method, setting="simulator.accepted_signature_algorithms")
+            if not names:
+                raise _fail("accepted_signature_algorithms", "at least one is needed", "non-empty")
+            object.__setattr__(self, "accepted_signature_algorithms", names)
         if self.extraction_format not in ("auto", "xml", "gz"):
             raise _fail("extraction_format", "must be auto, xml or gz", "auto | xml | gz")
         if self.tipo_invio is not None and self.tipo_invio not in ("TEST", "PRE_SUB", "PROD"):
@@ -131,3 +145,15 @@ class SimulatorConfig:
     @property
     def default_comune(self) -> str:
         return self.comuni[0]
+
+    @property
+    def signature_methods(self) -> frozenset[SignatureMethod]:
+        """The signature methods the gateway accepts (see ``accepted_signature_algorithms``)."""
+        if self.accepted_signature_algorithms is not None:
+            return frozenset(
+                SignatureMethod.from_name(m) for m in self.accepted_signature_algorithms
+            )
+        methods = {SignatureMethod.RSA_SHA256}
+        if self.allow_sha1:
+            methods.add(SignatureMethod.RSA_SHA1)
+        return frozenset(methods)

@@ -133,6 +133,16 @@ CREATE TABLE IF NOT EXISTS electoral_sections (  -- a Comune's electoral section
     description TEXT NOT NULL DEFAULT '',
     PRIMARY KEY (comune, number)
 );
+CREATE TABLE IF NOT EXISTS procedure_kinds (     -- the tipoOperazione of a procedure's last 1014
+    procedure_id TEXT PRIMARY KEY REFERENCES procedures(id),
+    kind TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS electoral_section_data (  -- a section as 5011 sent it (3008)
+    comune TEXT NOT NULL,
+    number TEXT NOT NULL,
+    data TEXT NOT NULL,                 -- the decoded tipoListaSezioni5011, as JSON
+    PRIMARY KEY (comune, number)
+);
 CREATE TABLE IF NOT EXISTS changes (             -- what each operation changed (1013, 2011)
     seq INTEGER PRIMARY KEY,
     operation TEXT NOT NULL,            -- the idOperazioneANPR that changed the row
@@ -187,6 +197,14 @@ CREATE TABLE IF NOT EXISTS extractions (
     ready_at TEXT NOT NULL,             -- dataDisponibilita
     request BLOB NOT NULL,              -- the criteria (JSON)
     results TEXT                        -- the ids found, fixed at the first read (JSON)
+);
+CREATE TABLE IF NOT EXISTS files (      -- files ANPR produces for a Comune (4001-4004), for 7002
+    id_anpr TEXT PRIMARY KEY,           -- the idOperazioneANPR of the request that produced it
+    comune TEXT NOT NULL,
+    service TEXT NOT NULL,              -- 4001...
+    ready_at TEXT NOT NULL,             -- when the elaboration is over
+    format TEXT NOT NULL,               -- formato, as 7002 answers it (.xml)
+    content BLOB                        -- NULL: the elaboration produced nothing
 );
 """
 

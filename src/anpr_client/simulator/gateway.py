@@ -54,6 +54,7 @@ from lxml import etree
 
 from ..errors.exceptions import RevokedCertificate, UntrustedCertificate, VerificationError
 from ..safexml import NS
+from ..security.algorithms import SignatureMethod
 from ..security.cms import VerifiedSignedData
 from ..security.policy import DEFAULT_POLICY, SecurityPolicy
 from ..security.saml import _verify_id_postazione
@@ -266,6 +267,7 @@ class Gateway:
         allow_sha1: bool = True,
         clock_skew: float = 60.0,
         timestamp_ttl: float = 300.0,
+        signature_methods: Iterable[SignatureMethod] | None = None,
     ):
         self._bundle = bundle
         self._trust = trust
@@ -275,6 +277,13 @@ class Gateway:
         self.timestamp_ttl = timestamp_ttl
         policy: SecurityPolicy = dataclasses.replace(DEFAULT_POLICY, clock_skew=clock_skew)
         self.policy = policy.allowing_sha1() if allow_sha1 else policy
+        if signature_methods is not None:  # exactly these (a gateway refusing rsa-sha256)
+            methods = frozenset(SignatureMethod.from_name(m) for m in signature_methods)
+            self.policy = dataclasses.replace(
+                self.policy,
+                signature_methods=methods,
+                digest_methods=frozenset(m.digest_method for m in methods),
+            )
         self._frame_policy = dataclasses.replace(self.policy, verify_id_postazione=False)
         self._proofs = _WorkstationProofs()
         self._by_request = {op.request.text: op for op in bundle}

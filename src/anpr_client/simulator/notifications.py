@@ -46,6 +46,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
+import ssl
 import struct
 import threading
 import time
@@ -55,7 +56,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import requests
+import urllib3
 from cryptography import x509
 from lxml import etree
 
@@ -95,7 +96,9 @@ _DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>'
 _JAVA_GZIP_HEADER: Final = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"
 """deflate, no flags, mtime 0, no extra flags, OS 0: what ``java.util.zip.GZIPOutputStream``
 writes (the header of the contents published in italia/anpr#4792)."""
-_TIMEOUT: Final = (5.0, 30.0)
+_TIMEOUT: Final = urllib3.Timeout(connect=5.0, read=30.0)
+# A receiver's reply is a short RispostaN000; more than this is not read.
+_MAX_REPLY: Final = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,15 @@ class NotificationRecord:
     consumed: bool
     payload: bytes = field(repr=False)
     """The ``NotificaN010`` element (XML, not encrypted)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """What a receiver answered to a push: the status and the (bounded) body."""
+
+    status_code: int
+    content: bytes
+    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -263,7 +275,8 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._deliver_lock = threading.Lock()
         self._next_attempt: dict[str, float] = {}
-        self._session: requests.Session | None = None
+        self._pools: dict[Path | None, urllib3.PoolManager] = {}
+        self._pools_lock = threading.Lock()
 
     # ------------------------------------------------------------------ production
 
@@ -470,9 +483,10 @@ class Notifier:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        if self._session is not None:
-            self._session.close()
-            self._session = None
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.clear()
 
     def kick(self) -> None:
         """Wake the pusher: there may be something new to deliver."""
@@ -525,7 +539,7 @@ class Notifier:
             body = self.build_push(record)
             reply = self._post(endpoint, body)
             error = self._acknowledged(reply)
-        except (AnprError, requests.RequestException, OSError) as exc:
+        except (AnprError, urllib3.exceptions.HTTPError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         attempts = record.attempts + 1
         now = utc_iso(self._clock.now())
@@ -549,23 +563,42 @@ class Notifier:
         )
         return False
 
-    def _post(self, endpoint: Endpoint, body: bytes) -> requests.Response:
-        if self._session is None:
-            self._session = requests.Session()
-            self._session.trust_env = False
-        verify: bool | str = str(endpoint.ca_bundle) if endpoint.ca_bundle else True
-        return self._session.post(
+    def _pool(self, ca_bundle: Path | None) -> urllib3.PoolManager:
+        """One pool per trust: the endpoint's ``ca_bundle`` only, or the system's CAs when the
+        endpoint names none (a Comune's public N000 endpoint)."""
+        with self._pools_lock:
+            pool = self._pools.get(ca_bundle)
+            if pool is None:
+                context = ssl.create_default_context(
+                    cafile=str(ca_bundle) if ca_bundle is not None else None
+                )
+                pool = urllib3.PoolManager(ssl_context=context, retries=False)
+                self._pools[ca_bundle] = pool
+            return pool
+
+    def _post(self, endpoint: Endpoint, body: bytes) -> _Reply:
+        reply = self._pool(endpoint.ca_bundle).request(
+            "POST",
             endpoint.url,
-            data=body,
+            body=body,
             headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
             timeout=_TIMEOUT,
-            verify=verify,
-            allow_redirects=False,
+            redirect=False,
+            preload_content=False,
         )
+        try:
+            content = reply.read(_MAX_REPLY + 1)
+        finally:
+            reply.release_conn()
+        if len(content) > _MAX_REPLY:
+            return _Reply(reply.status, b"", f"a reply of more than {_MAX_REPLY} bytes")
+        return _Reply(reply.status, content)
 
     @staticmethod
-    def _acknowledged(reply: requests.Response) -> str | None:
+    def _acknowledged(reply: _Reply) -> str | None:
         """``None`` when the reply acknowledges the notification, else why not."""
+        if reply.refused is not None:
+            return f"HTTP {reply.status_code}, {reply.refused}"
         if not reply.content.strip():
             return f"HTTP {reply.status_code} with an empty body"
         try:

@@ -122,6 +122,7 @@ class Simulator:
             now=self.clock.now,
             require_signature=self.config.require_signature,
             allow_sha1=self.config.allow_sha1,
+            signature_methods=self.config.signature_methods,
             clock_skew=self.config.clock_skew,
             timestamp_ttl=self.config.timestamp_ttl,
         )
@@ -132,6 +133,7 @@ class Simulator:
             clock=self.clock,
             config=self.config,
             db=self.db,
+            bundle=self.bundle,
         )
         self.app = SimulatorApp(
             bundle=self.bundle,

@@ -28,7 +28,7 @@ import dataclasses
 import datetime as dt
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -58,6 +58,21 @@ __all__ = ["Certificate", "ComuneInfo", "Registry", "Residence"]
 _PERSON_IDS: Final = 300_000_001
 _HOUSEHOLD_IDS: Final = 500_000_001
 _PROCEDURE_IDS: Final = 900_000_001
+_PERSON_AMENDABLE: Final = frozenset(
+    {
+        "surname",
+        "name",
+        "sex",
+        "birth_date",
+        "birth_comune",
+        "birth_state",
+        "birth_place_name",
+        "birth_province",
+        "citizenship",
+        "marital_status",
+    }
+)
+"""The columns of a person's own data that 5008 and 5014 correct."""
 _BY_HEAD: Final = "ORDER BY CAST(relation AS INTEGER), id"
 _REGISTERED: Final = "status IN ('resident', 'aire')"
 """The persons who belong to a household (:data:`.household.REGISTERED`)."""
@@ -690,6 +705,94 @@ class Registry:
                 (since.isoformat(), operation, eldest.id),
             )
 
+    def amend_person(
+        self, person: Person, changes_: Mapping[str, Any], *, operation: str | None
+    ) -> Person:
+        """Correct a person's own data in place (5008, 5014): ``changes_`` by
+        :data:`_PERSON_AMENDABLE` column (``surname``, ``birth_place_name``…); logged, so an
+        annulment restores it."""
+        unknown = set(changes_) - _PERSON_AMENDABLE
+        if unknown:
+            raise ValueError(f"not a correctable person column: {sorted(unknown)}")
+        values = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in changes_.items()}
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "person", person.id)
+            assignments = ", ".join(f"{column} = ?" for column in values)
+            conn.execute(
+                f"UPDATE persons SET {assignments}, updated_by = ? WHERE id = ?",  # noqa: S608
+                (*values.values(), operation, person.id),
+            )
+        return self._reread(person)
+
+    def relocate_household(
+        self,
+        household_id: str,
+        address: Address,
+        *,
+        comune: str,
+        since: dt.date,
+        operation: str | None,
+    ) -> Household:
+        """A whole household moves to ``address`` in ``comune`` (its own, or another one's:
+        a transfer) from ``since`` (5001 ``tipoMutazione`` 4): its record stays, each member's
+        residence closes and reopens there."""
+        household = self.household(household_id)
+        assert household is not None
+        reason = "change" if comune == household.comune else "transfer"
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "family", household_id)
+            conn.execute(
+                "UPDATE families SET comune = ?, address_kind = ?, cap = ?, street_kind = ?, "
+                "street_name = ?, house_number = ?, since = ? WHERE id = ?",
+                (
+                    comune,
+                    address.kind,
+                    address.cap,
+                    address.street_kind,
+                    address.street_name,
+                    address.house_number,
+                    since.isoformat(),
+                    household_id,
+                ),
+            )
+            for member in household.members:
+                changes.remember(conn, operation, "person", member.id)
+                _close_residence(conn, member.id, since)
+                _open_residence(
+                    conn, member.id, comune, household_id, since.isoformat(), reason, operation
+                )
+                conn.execute(
+                    "UPDATE persons SET comune = ?, updated_by = ? WHERE id = ?",
+                    (comune, operation, member.id),
+                )
+        moved = self.household(household_id)
+        assert moved is not None
+        return moved
+
+    def restart_residence(
+        self, person: Person, since: dt.date, *, operation: str | None
+    ) -> Household:
+        """Correct the date the residence of ``person``'s household began (5014
+        ``richiestaRettifica101``): the household's ``dataDecorrenzaResidenza`` and the open
+        residence of each member."""
+        assert person.household_id is not None
+        household = self.household(person.household_id)
+        assert household is not None
+        with self._db.transaction() as conn:
+            changes.remember(conn, operation, "family", household.id)
+            conn.execute(
+                "UPDATE families SET since = ? WHERE id = ?", (since.isoformat(), household.id)
+            )
+            for member in household.members:
+                changes.remember(conn, operation, "person", member.id)
+                conn.execute(
+                    "UPDATE residences SET since = ? WHERE person_id = ? AND until IS NULL",
+                    (since.isoformat(), member.id),
+                )
+        corrected = self.household(household.id)
+        assert corrected is not None
+        return corrected
+
     @staticmethod
     def _retire_if_empty(conn: sqlite3.Connection, household_id: str) -> None:
         left = conn.execute(
@@ -805,6 +908,41 @@ class Registry:
             ).fetchone()
         return None if row is None else _procedure(row)
 
+    def procedures(
+        self, comune: str, *, anpr_id: str | None = None, person: Person | None = None
+    ) -> list[Procedure]:
+        """The Comune's procedures, open or closed (3004): the one numbered ``anpr_id`` by
+        ANPR, or those ``person`` is a subject of."""
+        clauses, args = ["p.comune = ?"], [comune]
+        if anpr_id is not None:
+            clauses.append("p.id = ?")
+            args.append(anpr_id)
+        if person is not None:
+            clauses.append("EXISTS (SELECT 1 FROM json_each(p.subjects) s WHERE s.value = ?)")
+            args.append(person.id)
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT p.* FROM procedures p WHERE {' AND '.join(clauses)} ORDER BY p.id",  # noqa: S608
+                args,
+            ).fetchall()
+        return [_procedure(r) for r in rows]
+
+    def procedure_kind(self, procedure_id: str) -> str | None:
+        """The ``tipoOperazione`` the procedure's last 1014 was sent with (3004 answers it)."""
+        with self._db.read() as conn:
+            row = conn.execute(
+                "SELECT kind FROM procedure_kinds WHERE procedure_id = ?", (procedure_id,)
+            ).fetchone()
+        return None if row is None else str(row["kind"])
+
+    def set_procedure_kind(self, procedure_id: str, kind: str) -> None:
+        with self._db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO procedure_kinds (procedure_id, kind) VALUES (?, ?) "
+                "ON CONFLICT (procedure_id) DO UPDATE SET kind = excluded.kind",
+                (procedure_id, kind),
+            )
+
     def open_procedures(self, person: Person) -> list[Procedure]:
         """The open procedures (of any Comune) ``person`` is a subject of."""
         with self._db.read() as conn:
@@ -901,20 +1039,49 @@ class Registry:
             ).fetchall()
         return {r["number"]: r["description"] for r in rows}
 
-    def add_electoral_section(self, istat: str, number: str, description: str = "") -> None:
-        """Add (or describe again) an electoral section of the Comune."""
+    def add_electoral_section(
+        self,
+        istat: str,
+        number: str,
+        description: str = "",
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Add (or describe again) an electoral section of the Comune; ``data``, the section
+        as 5011 sends it (``tipoListaSezioni5011``), is what 3008 answers."""
         with self._db.transaction() as conn:
             conn.execute(
                 "INSERT INTO electoral_sections (comune, number, description) VALUES (?, ?, ?) "
                 "ON CONFLICT (comune, number) DO UPDATE SET description = excluded.description",
                 (istat, number, description),
             )
+            if data is not None:
+                conn.execute(
+                    "INSERT INTO electoral_section_data (comune, number, data) VALUES (?, ?, ?) "
+                    "ON CONFLICT (comune, number) DO UPDATE SET data = excluded.data",
+                    (istat, number, json.dumps(data, default=str)),
+                )
+
+    def electoral_section_data(self, istat: str, number: str | None = None) -> list[dict[str, Any]]:
+        """The sections of the Comune that 5011 described (all, or the one ``number``), as
+        5011 sent them, by number."""
+        clause, args = ("AND number = ?", (istat, number)) if number else ("", (istat,))
+        with self._db.read() as conn:
+            rows = conn.execute(
+                f"SELECT data FROM electoral_section_data WHERE comune = ? {clause} "  # noqa: S608
+                "ORDER BY number",
+                args,
+            ).fetchall()
+        return [json.loads(r["data"]) for r in rows]
 
     def remove_electoral_section(self, istat: str, number: str) -> bool:
         """Delete an electoral section (2012); ``False`` if the Comune has none so numbered."""
         with self._db.transaction() as conn:
             cursor = conn.execute(
                 "DELETE FROM electoral_sections WHERE comune = ? AND number = ?", (istat, number)
+            )
+            conn.execute(
+                "DELETE FROM electoral_section_data WHERE comune = ? AND number = ?",
+                (istat, number),
             )
         return cursor.rowcount > 0
 
@@ -930,6 +1097,12 @@ class Registry:
         same persons or households: while there are any, it cannot be annulled (EN077)."""
         with self._db.read() as conn:
             return changes.later_changes(conn, operation)
+
+    def changed_columns(self, operation: str, person_id: str) -> set[str]:
+        """The columns of person ``person_id`` that ``operation`` changed and that still hold
+        its values (:func:`.changes.changed_columns`)."""
+        with self._db.read() as conn:
+            return changes.changed_columns(conn, operation, "person", person_id)
 
     def annul(self, operation: str, *, by: str) -> list[Change]:
         """Restore everything ``operation`` changed as it was before it (the annulment ``by``)."""

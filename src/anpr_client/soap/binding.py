@@ -267,19 +267,28 @@ class Binding:
             # The schema allows an empty answer (every branch is optional); ANPR never sends one.
             raise ProtocolError(f"the answer to {op.code} is an empty {op.response.localname}")
         outcome, value = op.response.localname, decoded
-        if len(decoded) == 1:
-            # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message
-            # with its own testataRisposta; unwrap the branch that came back.
-            ((key, inner),) = decoded.items()
-            child = model.children.get(key)
-            if (
-                isinstance(inner, dict)
-                and child is not None
-                and not child.repeated
-                and "testataRisposta" in child.children
-            ):
-                outcome, value = key, inner
+        # Most answers are a choice of branches (``…_OK`` | ``rispostaKO``), each a message
+        # with its own testataRisposta; unwrap the branch that came back. A KO branch wins
+        # even beside other elements (5021 answers ``rispostaKO`` with ``tipoMutazione``):
+        # read as OK it would pass a refusal off as done.
+        branches = {
+            key: inner
+            for key, inner in decoded.items()
+            if isinstance(inner, dict)
+            and (child := model.children.get(key)) is not None
+            and not child.repeated
+            and "testataRisposta" in child.children
+        }
+        refused = [key for key in branches if key == "rispostaKO" or key.endswith("KO")]
+        if refused:
+            outcome, value = refused[0], branches[refused[0]]
+        elif len(decoded) == 1 and branches:
+            ((outcome, value),) = branches.items()
         header = value.get("testataRisposta") or {}
+        if not header and len(branches) == 1:
+            # The branch's testata names the answer also when the branch has siblings (5014's
+            # tipoRispostaRettifica): its id and echo are read from there.
+            header = next(iter(branches.values())).get("testataRisposta") or {}
         if request is not None and isinstance(header, Mapping):
             sent = request.header if isinstance(request, PreparedRequest) else request
             check_echo(sent, header, operation=op.code)

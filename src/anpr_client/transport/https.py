@@ -9,8 +9,10 @@ failed at                              raised (``delivered``)
 =====================================  ==========================================================
 ``connect``                            :class:`~anpr_client.errors.ConnectError`,
                                        :class:`~anpr_client.errors.ConnectTimeout` (``False``)
-``tls_handshake``                      :class:`~anpr_client.errors.TLSError`, ``ConnectError``
-                                       (reset), ``ConnectTimeout`` (``False``)
+``tls_handshake``                      :class:`~anpr_client.errors.TLSError`
+                                       (:class:`~anpr_client.errors.CertificateVerificationError`
+                                       when the server's certificate does not verify),
+                                       ``ConnectError`` (reset), ``ConnectTimeout`` (``False``)
 ``sending``                            :class:`~anpr_client.errors.WriteError`,
                                        :class:`~anpr_client.errors.WriteTimeout` (``False``)
 ``sent``, ``status_line``,             :class:`~anpr_client.errors.ReadTimeout`,
@@ -50,6 +52,7 @@ from .._version import __version__
 from ..errors.exceptions import (
     AnswerDeadlineExceeded,
     AnswerTooLarge,
+    CertificateVerificationError,
     ConfigurationError,
     ConnectError,
     ConnectionLost,
@@ -345,6 +348,18 @@ def _handshake_refusal(sock: socket.socket | ssl.SSLSocket | None) -> ssl.SSLErr
     return None
 
 
+def _verification_failure(exc: BaseException) -> ssl.SSLCertVerificationError | None:
+    """The certificate-verification error behind ``exc`` (urllib3 may wrap it), if any."""
+    seen: BaseException | None = exc
+    for _ in range(4):
+        if seen is None:
+            break
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _failure(exc: BaseException, stage: Stage, request: HttpRequest) -> TransportError:
     """The typed error for ``exc``, raised while the attempt was at ``stage``."""
     url = request.url
@@ -354,6 +369,17 @@ def _failure(exc: BaseException, stage: Stage, request: HttpRequest) -> Transpor
         if isinstance(exc, DeadlinePassed):
             return ConnectTimeout(
                 f"the attempt's deadline passed while connecting to {url}", url=url, stage=stage
+            )
+        unverified = _verification_failure(exc)
+        if unverified is not None:
+            detail = unverified.verify_message or unverified.reason or unverified
+            return CertificateVerificationError(
+                f"the server certificate of {url} does not verify (certificate verify failed: "
+                f"{detail}) against the trust "
+                "of setting 'ca_bundle': set ca_bundle to the CA that issues ANPR's server "
+                "certificates in this environment (or the simulator's ca.pem); nothing was sent",
+                url=url,
+                stage=stage,
             )
         if isinstance(exc, NewConnectionError) or not isinstance(
             exc, ConnectTimeoutError | TimeoutError | ssl.SSLError

@@ -1,4 +1,5 @@
-"""Annulments: 1013 annuls a registration, 2011 a cancellation, restoring the position before.
+"""Annulments: 1013 annuls a registration, 2011 a cancellation, 5012 a change, restoring the
+position before.
 
 ANPR's table of web services: 1013 annuls a registration (for a new person, the record goes,
 italia/anpr#2257), 2011 a cancellation, "restoring the position that existed". The registry
@@ -13,10 +14,18 @@ sent with; the person by ``datiSchedaSoggettoFamigliaConvivenza/soggetto``.
 - an id that registered nothing on ANPR (unknown, or answered KO): EN078;
 - an operation of another Comune: EN145;
 - 1013 annuls 1001, 1002 and the AIRE registrations A001, A002 (italia/anpr#586); 2011 annuls
-  2001 and 2003; another service, a service or an ``idOperazioneComune`` that are not the
+  2001 and 2003; 5012 annuls 5001 (italia/anpr#1022), 5005 (#3645, #1473) and 5008/5014
+  (#1473); another service, a service or an ``idOperazioneComune`` that are not the
   operation's, a person it did not change: EN314;
+- a 5008 or 5014 that changed the data a codice fiscale is computed from (names, sex, birth
+  date and place: the Agenzia delle Entrate has them): EN234 (italia/anpr#650, #736); one that
+  changed other data (civil status, citizenship) is annulled (#1473, #701);
 - an operation that is not the last one on every person and household it changed, or that was
   annulled already: EN077 (italia/anpr#1766, #815, #1182, #585).
+
+An annulment that gives a person back to another subentrato Comune (a 5005 transfer annulled)
+produces for that Comune an N015, the restoration of the position (italia/anpr#3261: the
+annulled moves "produced N015 notifications" for the Comune of provenance).
 
 ``datiControllo`` (1013's ``tiposcheda`` and ``annullamentoAttribuzione``, 2011's
 ``tipoScheda``) is read by the XSD only: no public source says what its codes change, and the
@@ -29,18 +38,33 @@ from typing import Any, Final
 
 from .. import payloads
 from .base import Context, OkAnswer, Rejected, Request, entry
-from .common import changed_subject, effective_date, locate, text
+from .common import changed_subject, effective_date, locate, notify, text
 
-__all__ = ["annul_cancellation", "annul_registration"]
+__all__ = ["annul_cancellation", "annul_change", "annul_registration"]
 
 _ANNULS: Final = {
     "1013": frozenset({"1001", "1002", "A001", "A002"}),
     "2011": frozenset({"2001", "2003"}),
+    "5012": frozenset({"5001", "5005", "5008", "5014"}),
 }
+_TAX_DATA: Final = frozenset(
+    {
+        "surname",
+        "name",
+        "sex",
+        "birth_date",
+        "birth_comune",
+        "birth_state",
+        "birth_place_name",
+        "birth_province",
+    }
+)
+"""The registry columns of the data a codice fiscale is computed from: a change of them goes
+to the Agenzia delle Entrate, and ANPR does not annul it (EN234, italia/anpr#650, #736)."""
 
 
 def _annul(ctx: Context, req: Request, key: str) -> OkAnswer:
-    effective_date(req, ctx)
+    since = effective_date(req, ctx)
     dati = req.payload.get(key) or {}
     given = text(dati.get("idOperazioneANPR")) or ""
     id_anpr = str(int(given)) if given.isdigit() else given
@@ -101,6 +125,22 @@ def _annul(ctx: Context, req: Request, key: str) -> OkAnswer:
                 value=subject.codice_fiscale,
             )
         )
+    if record.service in ("5008", "5014"):
+        tax_data = {
+            column
+            for person_id in persons
+            for column in ctx.registry.changed_columns(id_anpr, person_id) & _TAX_DATA
+        }
+        if tax_data:
+            raise Rejected(
+                entry(
+                    "EN234",
+                    f"operation {id_anpr} changed personal data sent to the Agenzia delle "
+                    "Entrate: it cannot be annulled, send a new change",
+                    field=f"{key}/idOperazioneANPR",
+                    value=id_anpr,
+                )
+            )
     if any(c.undone_by for c in changed):
         undone = next(c.undone_by for c in changed if c.undone_by)
         raise Rejected(
@@ -122,12 +162,25 @@ def _annul(ctx: Context, req: Request, key: str) -> OkAnswer:
                 value=id_anpr,
             )
         )
+    before = {p: ctx.registry.person_by_id(p) for p in persons}
     ctx.registry.annul(id_anpr, by=req.id_operazione_anpr)
     variati: list[dict[str, Any]] = []
+    notified = False
     for person_id in dict.fromkeys([subject.id, *persons]):
         restored = ctx.registry.person_by_id(person_id)
         if restored is not None:
             variati.append(changed_subject(ctx, restored))
+            was = before.get(person_id)
+            back_to = restored.comune
+            if (
+                was is not None
+                and was.comune == req.comune
+                and back_to is not None
+                and back_to != req.comune
+                and ctx.registry.is_subentrato(back_to)
+            ):
+                notify(ctx, req, "N015", recipient=back_to, person=restored, since=since)
+                notified = True
         elif person_id == subject.id:  # a registration annulled: the record is gone
             variati.append(
                 {
@@ -135,7 +188,11 @@ def _annul(ctx: Context, req: Request, key: str) -> OkAnswer:
                     "generalitaAttuali": payloads.personal_data(subject),
                 }
             )
-    return OkAnswer("Risposta_Comune", {"listaSoggettiVariati": {"datiSoggetto": variati}})
+    return OkAnswer(
+        "Risposta_Comune",
+        {"listaSoggettiVariati": {"datiSoggetto": variati}},
+        after_commit=(ctx.notifier.kick,) if notified else (),
+    )
 
 
 def annul_registration(ctx: Context, req: Request) -> OkAnswer:
@@ -145,4 +202,9 @@ def annul_registration(ctx: Context, req: Request) -> OkAnswer:
 
 def annul_cancellation(ctx: Context, req: Request) -> OkAnswer:
     """2011: annul a cancellation (2001, 2003)."""
+    return _annul(ctx, req, "datiOperazioneDaAnnullare")
+
+
+def annul_change(ctx: Context, req: Request) -> OkAnswer:
+    """5012: annul a change (5001, 5005, 5008, 5014)."""
     return _annul(ctx, req, "datiOperazioneDaAnnullare")

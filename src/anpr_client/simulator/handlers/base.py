@@ -13,9 +13,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
-from ...soap.bundle import Operation
+from ...soap.bundle import Bundle, Operation
+from ...soap.testata import operation_id
 
 if TYPE_CHECKING:
     from ..clock import Clock
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from ..store import Registry
 
 __all__ = [
+    "INTERFACE_VERSION",
     "Context",
     "Entry",
     "Handler",
@@ -34,6 +36,10 @@ __all__ = [
     "Request",
     "entry",
 ]
+
+
+INTERFACE_VERSION: Final = "ANPR05"
+"""The ``codDestinatario`` (interface version) this simulated ANPR serves."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +101,8 @@ class Request:
 
     @property
     def id_operazione_comune(self) -> str:
-        return str(self.header.get("idOperazioneComune", ""))
+        """``idOperazioneComune`` (``idOperazioneClient`` for the E00x services)."""
+        return operation_id(self.header) or ""
 
     @property
     def effective_date(self) -> dt.date | None:
@@ -113,6 +120,9 @@ class OkAnswer:
     """The child of the response element to fill (``Risposta3002_OK``); ``None``: the
     response element itself (TestConn)."""
     content: Mapping[str, Any] = field(default_factory=dict)
+    beside: Mapping[str, Any] = field(default_factory=dict)
+    """Children of the response element beside the branch (5014's
+    ``tipoRispostaRettifica``)."""
     mtom: Sequence[tuple[str, str]] = ()
     """(element local name, content type) of base64 fields sent as MTOM attachments."""
     after_commit: Sequence[Callable[[], None]] = ()
@@ -129,6 +139,8 @@ class Context:
     clock: Clock
     config: SimulatorConfig
     db: Database
+    bundle: Bundle | None = None
+    """The WSDL/XSD bundle the simulator serves (the response models of shape-only answers)."""
     extras: dict[str, Any] = field(default_factory=dict)
 
 

@@ -77,10 +77,12 @@ def _types(req: Request) -> list[str]:
     types = [str(t).lstrip("0") for t in (raw if isinstance(raw, list) else [raw])]
     unknown = [t for t in types if t not in TITLES]
     if not types or unknown:
+        # EC070 (error table): a code missing from table 13, the certificate types (1-20).
         raise Rejected(
             entry(
-                "EN379",
-                f"certificate type {', '.join(unknown) or '(none)'} is not simulated (types 1-20)",
+                "EC070",
+                f"certificate type {', '.join(repr(t) for t in unknown) or '(none)'} is not in "
+                "the table of certificate types (1-20)",
                 field="tipoCertificato",
                 value=",".join(unknown) or None,
             )

@@ -35,7 +35,7 @@ from ..household import Person, Procedure
 from .base import Context, OkAnswer, Rejected, Request, entry, parse_date
 from .common import effective_date, locate_registered, not_in_future, text
 
-__all__ = ["manage_procedure"]
+__all__ = ["manage_procedure", "procedure_details"]
 
 _OPEN: Final = "1"
 _CLOSE: Final = "2"
@@ -158,6 +158,25 @@ def _update(
     )
 
 
+def procedure_details(procedure: Procedure, operation_kind: str) -> dict[str, Any]:
+    """``tipoDatiProcedimentoIstruttoria`` of a procedure (``tipoOperazione``
+    ``operation_kind``: echoed from a request, its codes are not public)."""
+    details: dict[str, Any] = {
+        "numeroPraticaAnpr": procedure.id,
+        "numeroPraticaComune": procedure.number,
+        "tipoOperazione": operation_kind,
+    }
+    if procedure.closed is not None:
+        details["dataChiusura"] = procedure.closed
+    if procedure.trigger:
+        details["motivoAvvio"] = procedure.trigger
+    details["dataStato"] = procedure.state_date
+    details["statoProcedimento"] = procedure.state
+    if procedure.outcome:
+        details["esitoChiusura"] = procedure.outcome
+    return details
+
+
 def manage_procedure(ctx: Context, req: Request) -> OkAnswer:
     """1014: open a procedure, record a step of it, close it."""
     effective_date(req, ctx)
@@ -177,19 +196,10 @@ def manage_procedure(ctx: Context, req: Request) -> OkAnswer:
         procedure = _open(ctx, req, dati, number, day)
     else:
         procedure = _update(ctx, req, dati, number, day, state)
-    details: dict[str, Any] = {
-        "numeroPraticaAnpr": procedure.id,
-        "numeroPraticaComune": procedure.number,
-        "tipoOperazione": text(dati.get("tipoOperazione")) or "",
-    }
-    if procedure.closed is not None:
-        details["dataChiusura"] = procedure.closed
-    if procedure.trigger:
-        details["motivoAvvio"] = procedure.trigger
-    details["dataStato"] = procedure.state_date
-    details["statoProcedimento"] = procedure.state
-    if procedure.outcome:
-        details["esitoChiusura"] = procedure.outcome
+    kind = text(dati.get("tipoOperazione")) or ""
+    if kind:
+        ctx.registry.set_procedure_kind(procedure.id, kind)
+    details = procedure_details(procedure, kind)
     subjects = [ctx.registry.person_by_id(i) for i in procedure.subjects]
     variati = [
         {
