@@ -206,7 +206,14 @@ def _canned(answer: bytes, istat: str, *, journal: bool = False) -> Any:
     from anpr_client.settings import Settings
     from anpr_client.transport import HttpResponse, MockTransport
 
-    canned = MockTransport(lambda _: HttpResponse(200, {"content-type": "text/xml"}, answer))
+    sys.path.insert(0, str(ROOT))
+    from tests.echo import echo_request  # the answer echoes each request, as ANPR's does
+
+    canned = MockTransport(
+        lambda request: HttpResponse(
+            200, {"content-type": "text/xml"}, echo_request(request.body, answer)
+        )
+    )
     chosen = FROM_SETTINGS if journal else None
     return Client(Settings(codice_istat=istat), transport=canned, journal=chosen)
 
