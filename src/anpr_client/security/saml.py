@@ -397,6 +397,7 @@ def verify_assertion(
     policy: SecurityPolicy,
     now: dt.datetime,
     expected_signer: x509.Certificate | None = None,
+    expected_path: tuple[x509.Certificate, ...] | None = None,
 ) -> VerifiedAssertion:
     """Verify a SAML 2.0 assertion found in a message (``ids`` indexes that message).
 
@@ -404,7 +405,9 @@ def verify_assertion(
     assertion itself), the signer certificate against ``trust`` (and, when ``policy.same_signer``,
     that it is ``expected_signer``), the validity windows with ``policy.clock_skew``, the
     bearer confirmation, a non-empty NameID, ``policy.required_attributes`` and, when
-    ``policy.verify_id_postazione``, the ``IdPostazioneFirmato`` CMS. Raises
+    ``policy.verify_id_postazione``, the ``IdPostazioneFirmato`` CMS. ``expected_path`` is
+    ``expected_signer``'s path as ``trust`` just validated it for ``now``: when the assertion's
+    signer is that certificate, the path is not validated twice. Raises
     :class:`AssertionRejected` (``.check`` ``saml-…``) or the XML-DSig/trust/CMS errors.
     """
     if assertion.tag != f"{_S}Assertion" or assertion.get("Version") != "2.0":
@@ -434,6 +437,7 @@ def verify_assertion(
         now=now,
         role="assertion",
         key_error=lambda message: AssertionRejected(message, check="saml-keyinfo"),
+        validated=expected_path,
     )
     refs = verified.references
     if len(refs) != 1 or refs[0].element is not assertion or not refs[0].enveloped:

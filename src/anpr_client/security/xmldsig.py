@@ -617,6 +617,7 @@ def verify_trusted_signature(
     role: str,
     key_error: Callable[[str], VerificationError],
     pins: SignerPins | None = None,
+    validated: tuple[x509.Certificate, ...] | None = None,
 ) -> VerifiedSignature:
     """Signer → trust → pins → verify: the sequence every signature we accept goes through.
 
@@ -625,9 +626,14 @@ def verify_trusted_signature(
     key must be RSA (else ``key_error(message)`` is raised); then :func:`verify_signature`
     checks the signature under the policy's allow-lists and reference cap. All of this comes
     before anything the signature points at is canonicalised. ``role`` (``message``,
-    ``assertion``) names the signature in the errors.
+    ``assertion``) names the signature in the errors. ``validated`` is a path ``trust``
+    validated for the same ``now`` and policy (the message signer's, when the assertion is
+    signed by the same certificate): it is reused when it starts with ``signer``.
     """
-    path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
+    if validated is not None and validated and validated[0] == signer:
+        path = validated
+    else:
+        path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
     if pins is not None:
         pins.check(signer, purpose=f"{role} signer")
     public_key = signer.public_key()  # readable: the trust store checked it
