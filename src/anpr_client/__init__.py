@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import errors as _errors
 from ._version import __version__
 from .errors import *  # noqa: F403 - every exception is public API
+from .errors import catalogue as _catalogue  # noqa: F401 - registers exc.explain()'s explainer
 
 if TYPE_CHECKING:
     from .client import FROM_SETTINGS, Client, WsseHook, client_from_settings
