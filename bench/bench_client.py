@@ -206,7 +206,14 @@ def _canned(answer: bytes, istat: str, *, journal: bool = False) -> Any:
     from anpr_client.settings import Settings
     from anpr_client.transport import HttpResponse, MockTransport
 
-    canned = MockTransport(lambda _: HttpResponse(200, {"content-type": "text/xml"}, answer))
+    sys.path.insert(0, str(ROOT))
+    from tests.echo import echo_request  # the answer echoes each request, as ANPR's does
+
+    canned = MockTransport(
+        lambda request: HttpResponse(
+            200, {"content-type": "text/xml"}, echo_request(request.body, answer)
+        )
+    )
     chosen = FROM_SETTINGS if journal else None
     return Client(Settings(codice_istat=istat), transport=canned, journal=chosen)
 
@@ -253,10 +260,147 @@ def typed_vs_call() -> dict[str, tuple[float, float]]:
     return out
 
 
+def child_cpu_ms(argv: list[str]) -> float:
+    """CPU time (user + system) of one child process running ``argv``, in ms."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, capture_output=True, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) * 1000
+
+
+def import_cpu(runs: int = 7) -> dict[str, float]:
+    """Best of ``runs`` child CPU times, the variants interleaved: ``import anpr_client``,
+    ``from anpr_client import Client``, ``anpr --help``, ``import zeep`` and an empty
+    interpreter."""
+    py = sys.executable
+    variants = {
+        "python -c pass": [py, "-c", "pass"],
+        "import anpr_client": [py, "-c", "import anpr_client"],
+        "from anpr_client import Client": [py, "-c", "from anpr_client import Client"],
+        "anpr --help": [py, "-c", "from anpr_client.cli.main import main; main()", "--help"],
+        "import zeep": [py, "-c", "import zeep"],
+    }
+    best = {name: float("inf") for name in variants}
+    for _ in range(runs):
+        for name, argv in variants.items():
+            best[name] = min(best[name], child_cpu_ms(argv))
+    return best
+
+
+def precheck_overhead(rounds: int = 15, n: int = 200) -> tuple[float, float]:
+    """Thread CPU ms per unsigned ``prepare`` of 3002 without and with the pre-send local
+    checks (``check=False`` / ``check=True``), the best of alternating blocks (as
+    :func:`_cpu_per_call`: other processes' noise counts for neither)."""
+    from anpr_client.client import Client
+    from anpr_client.settings import ApplicationIdentity, Settings
+
+    settings = Settings(
+        codice_istat="058091", application=ApplicationIdentity("GESTIONALE", "1.0", "ACME SRL")
+    )
+    client = Client(settings, journal=None)
+    plain: list[float] = []
+    checked: list[float] = []
+    for flag in (False, True):
+        client.prepare("3002", PAYLOAD, sign=False, check=flag)  # warm: schema, checker
+    for _ in range(rounds):
+        for flag, into in ((False, plain), (True, checked)):
+            start = time.thread_time()
+            for _ in range(n):
+                client.prepare("3002", PAYLOAD, sign=False, check=flag)
+            into.append((time.thread_time() - start) / n * 1000)
+    return min(plain), min(checked)
+
+
+def construction_per_comune(rounds: int = 7, repeat: int = 5) -> dict[str, float]:
+    """Thread CPU ms of ``Client(settings)`` for one more Comune whose keys are files the
+    settings name (Comune key and workstation key), PEM and PKCS#12, beside one RSA key
+    self-check (what loading a key of unknown origin costs): medians of interleaved rounds."""
+    import os
+    import tempfile
+
+    from cryptography.hazmat.primitives import serialization
+
+    from anpr_client.client import Client
+    from anpr_client.settings import (
+        KeySourceConfig,
+        OperatorSettings,
+        Settings,
+        WorkstationSettings,
+    )
+    from anpr_client.simulator.pki import generate_test_pki
+
+    pki = generate_test_pki("058091")
+    directory = Path(tempfile.mkdtemp(prefix="bench-client-"))
+    password = os.urandom(8).hex()
+    files = pki.write(directory, password=password)
+    env = "BENCH_P12_PASSWORD"
+    os.environ[env] = password
+    pem_key = pki.comune.key_pem()
+
+    def settings(kind: str) -> Settings:
+        if kind == "pem":
+            comune = KeySourceConfig(
+                "pem", pem_key=files.comune_key_pem, pem_cert=files.comune_cert_pem
+            )
+            workstation = KeySourceConfig(
+                "pem", pem_key=files.workstation_key_pem, pem_cert=files.workstation_cert_pem
+            )
+        else:
+            comune = KeySourceConfig("pkcs12", path=files.comune_p12, password_env=env)
+            workstation = KeySourceConfig("pkcs12", path=files.workstation_p12, password_env=env)
+        return Settings(
+            codice_istat="058091",
+            comune_key=comune,
+            workstation=WorkstationSettings(id=pki.workstation_id, key=workstation),
+            operator=OperatorSettings(codice_fiscale="RSSMRA80A01H501U"),
+        )
+
+    pem, p12 = settings("pem"), settings("pkcs12")
+    variants: dict[str, Callable[[], object]] = {
+        "PEM keys": lambda: Client(pem, journal=None),
+        "PKCS#12 keys": lambda: Client(p12, journal=None),
+        "one RSA key self-check": lambda: serialization.load_pem_private_key(pem_key, None),
+    }
+    for work in variants.values():
+        work()
+    samples: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(rounds):
+        for name, work in variants.items():
+            start = time.thread_time()
+            for _ in range(repeat):
+                work()
+            samples[name].append((time.thread_time() - start) / repeat * 1000)
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
 def main() -> None:
     sys.path.insert(0, str(ROOT / "src"))
     from anpr_client.soap.bundle import get_bundle
 
+    plain, checked = precheck_overhead()
+    print(
+        f"prepare 3002 (unsigned), thread CPU: {plain:.3f} ms without the pre-send checks, "
+        f"{checked:.3f} ms with them: +{(checked / plain - 1) * 100:.0f} % (goal <= +30 %)"
+    )
+    cpu = import_cpu()
+    print("start-up, child CPU ms (user + system, best of 7, interleaved):")
+    for name, value in cpu.items():
+        print(f"  {name:<32} {value:7.1f}")
+    print(
+        f"  import anpr_client / import zeep = {cpu['import anpr_client'] / cpu['import zeep']:.2f}"
+        f" (goal <= 0.7); anpr --help / import anpr_client = "
+        f"{cpu['anpr --help'] / cpu['import anpr_client']:.2f} (goal <= 1.2)"
+    )
+    built = construction_per_comune()
+    check = built["one RSA key self-check"]
+    print("client construction per Comune, keys from files the settings name (thread CPU ms):")
+    for name in ("PEM keys", "PKCS#12 keys"):
+        print(
+            f"  {name:<14} {built[name]:7.2f} ms = {built[name] / check:5.2f}x one RSA key "
+            f"self-check ({check:.1f} ms; goal <= 5 ms)"
+        )
     families = sorted(get_bundle().families)
     print("cold first use per family (ms, median of 5 fresh processes; imports excluded)")
     print(

@@ -49,3 +49,17 @@ def test_sources_cite_public_evidence_not_files_outside_the_repository() -> None
         if outside.search(line)
     ]
     assert not offenders, offenders
+
+
+def test_docstrings_use_one_parameter_style() -> None:
+    """Parameters are documented as ``:param name:`` (reST), not as a bullet list under a
+    ``**Parameters:**`` heading nor as Google- or NumPy-style sections."""
+    other = re.compile(r"^\s*(\*\*Parameters:?\*\*|Args:|Arguments:|Parameters\n\s*-{3,})\s*$")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted((ROOT / "src").rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if other.match(line)
+    ]
+    assert not offenders, offenders
+    assert other.match("    **Parameters:**")  # the pattern sees the old style

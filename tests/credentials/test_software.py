@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from anpr_client.credentials import KeySource, SoftwareKey, digest_info, load_key_source
 from anpr_client.credentials.base import (
@@ -182,3 +183,87 @@ def test_a_prompt_is_asked_only_for_what_the_environment_lacks(
     with pytest.raises(ConfigurationError, match="ANPR_TEST_UNSET"):
         resolve_secret("PIN", env_var="ANPR_TEST_UNSET", callback=nobody, setting="x")
     assert nobody.asked == []
+
+
+# ------------------------------------------------------------------ the RSA self-check at load
+
+
+def _broken_crt_key(pki: Pki) -> rsa.RSAPrivateKey:
+    """The Comune key with a wrong CRT exponent: OpenSSL's key check refuses it."""
+    numbers = pki.comune.key.private_numbers()
+    broken = rsa.RSAPrivateNumbers(
+        p=numbers.p,
+        q=numbers.q,
+        d=numbers.d,
+        dmp1=numbers.dmp1 + 2,
+        dmq1=numbers.dmq1,
+        iqmp=numbers.iqmp,
+        public_numbers=numbers.public_numbers,
+    )
+    return broken.private_key(unsafe_skip_rsa_key_validation=True)
+
+
+def _write_broken(pki: Pki, tmp_path: Path) -> tuple[Path, Path, Path]:
+    key = _broken_crt_key(pki)
+    key_pem = tmp_path / "broken.key.pem"
+    key_pem.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_pem = tmp_path / "broken.cert.pem"
+    cert_pem.write_bytes(pki.comune.cert_pem(with_chain=True))
+    p12 = tmp_path / "broken.p12"
+    p12.write_bytes(
+        pkcs12.serialize_key_and_certificates(
+            b"co",
+            key,
+            pki.comune.certificate,
+            [pki.ca.certificate],
+            serialization.BestAvailableEncryption(FILE_PASSWORD.encode()),
+        )
+    )
+    return key_pem, cert_pem, p12
+
+
+def test_the_key_self_check_is_kept_for_keys_of_unknown_origin(pki: Pki, tmp_path: Path) -> None:
+    key_pem, cert_pem, p12 = _write_broken(pki, tmp_path)
+    with pytest.raises(PinError):
+        SoftwareKey.from_pem(key_pem, cert_pem)
+    with pytest.raises(PinError):
+        SoftwareKey.from_pkcs12(p12, FILE_PASSWORD)
+
+
+def test_a_key_file_the_settings_name_is_loaded_without_the_self_check(
+    pki: Pki, tmp_path: Path
+) -> None:
+    # Proof that the check is skipped: a key it would refuse loads (and still matches its
+    # certificate); the loader of the settings is what passes ``trusted``.
+    key_pem, cert_pem, p12 = _write_broken(pki, tmp_path)
+    for source in (
+        SoftwareKey.from_pem(key_pem, cert_pem, trusted=True),
+        SoftwareKey.from_pkcs12(p12, FILE_PASSWORD, trusted=True),
+        load_key_source(KeySourceConfig("pem", pem_key=key_pem, pem_cert=cert_pem)),
+        load_key_source(
+            KeySourceConfig("pkcs12", path=p12, password_env="ANPR_TEST_BROKEN"),
+            secret=lambda _prompt: FILE_PASSWORD,
+        ),
+    ):
+        assert isinstance(source, SoftwareKey)
+        assert source.certificate == pki.comune.certificate
+        assert source.chain == (pki.ca.certificate,)
+
+
+def test_trusted_pkcs12_keeps_the_chain_the_signature_and_the_password_check(
+    pki: Pki, pki_files: PkiFiles
+) -> None:
+    key = SoftwareKey.from_pkcs12(pki_files.comune_p12, FILE_PASSWORD, trusted=True)
+    assert key.certificate == pki.comune.certificate
+    assert key.chain == (pki.ca.certificate,)
+    _check_signature(key)
+    with pytest.raises(PinError):
+        SoftwareKey.from_pkcs12(pki_files.comune_p12, SECRET, trusted=True)
+    with pytest.raises(CredentialError, match="does not match"):
+        SoftwareKey.from_pem(pki_files.workstation_key_pem, pki_files.comune_cert_pem, trusted=True)

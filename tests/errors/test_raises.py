@@ -28,6 +28,7 @@ PACKAGE = SRC / "anpr_client"
 
 # (module, class) → why it may be raised although it is not an AnprError.
 OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
+    ("anpr_client", "AttributeError"): "the module __getattr__ protocol",
     ("anpr_client._compat", "AttributeError"): "the module __getattr__ protocol",
     ("anpr_client.credentials", "AttributeError"): "the module __getattr__ protocol",
     ("anpr_client.cli.notifications", "KeyboardInterrupt"): "stops the server on SIGTERM",
@@ -40,6 +41,7 @@ OUTSIDE_THE_TREE: dict[tuple[str, str], str] = {
     ("anpr_client.journal.ids", "ValueError"): "guard: counters come from the journal itself",
     ("anpr_client.journal.sql", "TypeError"): "caught by _Row.read, as CorruptJournalRecord",
     ("anpr_client.soap.codec", "TypeError"): "caught by the encoder, reported as a Violation",
+    ("anpr_client.security.cms", "ValueError"): "caught by verify_signed_data, as CmsRejected",
     ("anpr_client.validation.report", "IsADirectoryError"): "caught, as ConfigurationError",
     ("anpr_client.errors.catalogue._official", "ValueError"): "caught, as ConfigurationError",
     ("anpr_client.errors.catalogue._data", "LookupError"): "guard: the shipped data is checked",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import copy
 import datetime as dt
+import hashlib
 import importlib.util
 import subprocess
 import threading
@@ -277,12 +278,27 @@ def _assertion_args(ca_pem: Path) -> list[str]:
     ]
 
 
+def _signed_through(pki: Pki, path: str, algorithm: str = "rsa-sha256") -> bytes:
+    """The 3002 request signed as text (``sign_bytes``), into the lxml tree (``sign``), or
+    as text around an envelope with a Header and a Body attribute (the tree fallback)."""
+    frame = make_frame(pki, algorithm=algorithm)
+    if path == "text":
+        return frame.sign_bytes(ENVELOPE_3002)
+    if path == "tree":
+        return etree.tostring(frame.sign(etree.fromstring(ENVELOPE_3002)))
+    source = ENVELOPE_3002.replace(
+        b"<soap:Body>", b'<soap:Header><x:Other xmlns:x="urn:x"/></soap:Header><soap:Body a="1">'
+    )
+    return frame.sign_to_bytes(etree.fromstring(source))
+
+
+@pytest.mark.parametrize("path", ["text", "tree", "fallback"])
 @pytest.mark.parametrize("algorithm", ["rsa-sha256", "rsa-sha1"])
 def test_xmlsec1_command_verifies_both_signatures(
-    pki: Pki, pki_files: PkiFiles, tmp_path: Path, algorithm: str
+    pki: Pki, pki_files: PkiFiles, tmp_path: Path, algorithm: str, path: str
 ) -> None:
     document = tmp_path / "signed.xml"
-    document.write_bytes(signed_3002(pki, algorithm=algorithm))
+    document.write_bytes(_signed_through(pki, path, algorithm))
     message = _xmlsec1(_message_args(pki_files.comune_cert_pem), document)
     assert message.returncode == 0, message.stderr
     assert b"SignedInfo References (ok/all): 2/2" in message.stderr + message.stdout
@@ -318,12 +334,13 @@ def _python_xmlsec_verify(
     ctx.verify(signature)
 
 
+@pytest.mark.parametrize("path", ["text", "tree"])
 @pytest.mark.parametrize("algorithm", ["rsa-sha256", "rsa-sha1"])
-def test_python_xmlsec_verifies_both_signatures(pki: Pki, algorithm: str) -> None:
+def test_python_xmlsec_verifies_both_signatures(pki: Pki, algorithm: str, path: str) -> None:
     require(importlib.util.find_spec("xmlsec") is not None, "python-xmlsec is not installed")
     import xmlsec
 
-    envelope = etree.fromstring(signed_3002(pki, algorithm=algorithm))
+    envelope = etree.fromstring(_signed_through(pki, path, algorithm))
     security = security_of(envelope)
     cert_pem = pki.comune.certificate.public_bytes(serialization.Encoding.PEM)
     message_ids = [(security[0], "Id", WSU), (body_of(envelope), "Id", WSU)]
@@ -333,6 +350,97 @@ def test_python_xmlsec_verifies_both_signatures(pki: Pki, algorithm: str) -> Non
     body_of(envelope)[0][1][0].text = "VRDGPP80A01H501K"
     with pytest.raises(xmlsec.Error):
         _python_xmlsec_verify(security[3], cert_pem, message_ids)
+
+
+# ------------------------------------------------------------------ the frame as canonical text
+
+
+def _without(element: etree._Element, child: etree._Element) -> etree._Element:
+    element = copy.deepcopy(element)
+    for found in element:
+        if found.tag == child.tag:
+            element.remove(found)
+            break
+    return element
+
+
+@pytest.mark.parametrize("path", ["text", "tree"])
+def test_the_signed_parts_are_sent_in_the_canonical_form_they_were_digested_in(
+    pki: Pki, path: str
+) -> None:
+    # The frame digests text it wrote as exclusive c14n; what a receiver canonicalises from
+    # the wire must be those very bytes, with awkward characters in every free-text value.
+    frame = make_frame(pki, issuer='X&S <"1">\r', subject_locality='a"b&c<d>\te\nf')
+    signed = (
+        frame.sign_bytes(ENVELOPE_3002)
+        if path == "text"
+        else etree.tostring(frame.sign(etree.fromstring(ENVELOPE_3002)))
+    )
+    envelope = etree.fromstring(signed)
+    security = security_of(envelope)
+    timestamp, assertion, _, signature = security
+    xsd = ["xsd"]
+    canonical = {
+        "timestamp": etree.tostring(timestamp, method="c14n", exclusive=True),
+        "body": etree.tostring(body_of(envelope), method="c14n", exclusive=True),
+        "assertion": etree.tostring(
+            _without(assertion, assertion[1]),
+            method="c14n",
+            exclusive=True,
+            inclusive_ns_prefixes=xsd,
+        ),
+    }
+    digests = [d.text for d in signature.iter(f"{{{DS}}}DigestValue")]
+    assertion_digest = assertion[1].findtext(
+        f"{{{DS}}}SignedInfo/{{{DS}}}Reference/{{{DS}}}DigestValue"
+    )
+
+    def b64sha(data: bytes) -> str:
+        return base64.b64encode(hashlib.sha256(data).digest()).decode()
+
+    assert digests == [b64sha(canonical["timestamp"]), b64sha(canonical["body"])]
+    assert assertion_digest == b64sha(canonical["assertion"])
+    assert assertion.findtext(f"{{{SAML}}}Issuer") == 'X&S <"1">\r'  # kept as &#xD;
+    locality = assertion.find(f"{{{SAML}}}AuthnStatement/{{{SAML}}}SubjectLocality")
+    assert locality is not None
+    assert locality.get("Address") == 'a"b&c<d>\te\nf'
+    verify_envelope(signed, trust=trust_for(pki))
+
+
+def test_text_and_tree_paths_send_the_same_canonical_frame(pki: Pki) -> None:
+    fixed = dt.datetime.now(dt.UTC).replace(microsecond=985000)
+    frame = make_frame(pki, clock=lambda: fixed)
+    text = etree.fromstring(frame.sign_bytes(ENVELOPE_3002))
+    tree = frame.sign(etree.fromstring(ENVELOPE_3002))
+    for one in (text, tree):
+        assert [etree.QName(c).localname for c in one] == ["Header", "Body"]
+        created = security_of(one)[0].findtext(f"{{{WSU}}}Created")
+        assert created == fixed.strftime("%Y-%m-%dT%H:%M:%S.985Z")
+        assert body_of(one).nsmap.get("wsu") == WSU
+        assert [etree.QName(c).localname for c in security_of(one)] == [
+            "Timestamp",
+            "Assertion",
+            "BinarySecurityToken",
+            "Signature",
+        ]
+        verify_envelope(etree.tostring(one), trust=trust_for(pki))
+
+
+def test_a_value_xml_cannot_carry_is_refused_at_construction(pki: Pki) -> None:
+    with pytest.raises(ConfigurationError) as err:
+        make_frame(pki, issuer="X\x01S")
+    assert err.value.setting == "issuer"
+    assert "XML" in str(err.value)
+
+
+def test_sign_to_bytes_leaves_the_given_envelope_alone(pki: Pki) -> None:
+    envelope = etree.fromstring(ENVELOPE_3002)
+    before = etree.tostring(envelope)
+    frame = make_frame(pki)
+    declared = frame.sign_to_bytes(envelope, xml_declaration=True)
+    assert declared.startswith(b"<?xml version='1.0' encoding='UTF-8'?>\n<soap:Envelope")
+    assert etree.tostring(envelope) == before
+    verify_envelope(declared, trust=trust_for(pki))
 
 
 # ------------------------------------------------------------------ envelope handling

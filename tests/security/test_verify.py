@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 
 import pytest
+from cryptography import x509
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
@@ -243,20 +244,24 @@ def test_sha1_refused_unless_the_policy_allows_it(pki: Pki, trust: TrustStore) -
 
 
 def test_sha1_digest_under_sha256_signature_refused(pki: Pki, trust: TrustStore) -> None:
-    signed = signed_3002(pki).replace(
-        b'<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"/>',
-        b'<ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"/>',
+    original = signed_3002(pki)
+    signed = original.replace(
+        b'<ds:DigestMethod Algorithm="http://www.w3.org/2001/04/xmlenc#sha256"',
+        b'<ds:DigestMethod Algorithm="http://www.w3.org/2000/09/xmldsig#sha1"',
     )
+    assert signed != original
     with pytest.raises(ForbiddenAlgorithm) as err:
         verify_envelope(signed, trust=trust)
     assert err.value.check == "algorithm-digest"
 
 
 def test_inclusive_c14n_refused(pki: Pki, trust: TrustStore) -> None:
-    signed = signed_3002(pki).replace(
-        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"/>',
-        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"/>',
+    original = signed_3002(pki)
+    signed = original.replace(
+        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/2001/10/xml-exc-c14n#"',
+        b'<ds:CanonicalizationMethod Algorithm="http://www.w3.org/TR/2001/REC-xml-c14n-20010315"',
     )
+    assert signed != original
     with pytest.raises(ForbiddenAlgorithm) as err:
         verify_envelope(signed, trust=trust)
     assert err.value.check == "algorithm-c14n"
@@ -444,3 +449,28 @@ def test_round_trip_keeps_arbitrary_text(pki: Pki, trust: TrustStore, value: str
     verified = verify_envelope(signed, trust=trust)
     assert verified.payload is not None
     assert (verified.payload.findtext("criteriRicerca/codiceFiscale") or "") == value
+
+
+class _CountingStore(TrustStore):
+    """A trust store that counts the paths it validates (and whose signer)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.validated: list[str] = []
+
+    def validate(
+        self, certificate: x509.Certificate, **kwargs: object
+    ) -> tuple[x509.Certificate, ...]:
+        self.validated.append(certificate.subject.rfc4514_string())
+        return super().validate(certificate, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_assertion_signed_by_the_message_signer_reuses_its_validated_path(pki: Pki) -> None:
+    store = _CountingStore([pki.ca.certificate])
+    verified = verify_envelope(signed_3002(pki), trust=store)
+    assert verified.assertion is not None
+    assert verified.assertion.signer == verified.signer
+    # the message signer once (not again for the assertion), the workstation once (CMS)
+    assert len(store.validated) == 2
+    assert sum("058091-CO-9999" in s for s in store.validated) == 1
+    assert sum("058091-PC-0001" in s for s in store.validated) == 1

@@ -6,6 +6,7 @@ import html
 import json
 from pathlib import Path
 
+import click
 from click.testing import CliRunner
 
 from anpr_client.cli.validate import validate
@@ -131,7 +132,8 @@ def test_the_official_tables_can_be_given(tmp_path: Path, reference_dir: Path) -
 def test_the_command_is_registered_in_anpr() -> None:
     from anpr_client.cli.main import cli
 
-    assert "validate" in cli.commands
+    assert "validate" in cli.list_commands(click.Context(cli))
+    assert cli.get_command(click.Context(cli), "validate") is not None
 
 
 def test_an_unwritable_output_is_exit_2_before_any_work(tmp_path: Path) -> None:

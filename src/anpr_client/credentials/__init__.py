@@ -94,7 +94,7 @@ def load_key_source(
             setting=f"{purpose}.password_env",
             required=False,
         )
-        return SoftwareKey.from_pkcs12(path, password)
+        return SoftwareKey.from_pkcs12(path, password, trusted=True)
     if config.kind == "pem":
         pem_key = _need(config.pem_key, f"{purpose}.pem_key")
         pem_cert = _need(config.pem_cert, f"{purpose}.pem_cert")
@@ -105,7 +105,7 @@ def load_key_source(
             setting=f"{purpose}.password_env",
             required=False,
         )
-        return SoftwareKey.from_pem(pem_key, pem_cert, password)
+        return SoftwareKey.from_pem(pem_key, pem_cert, password, trusted=True)
     if config.kind == "pkcs11":
         from anpr_client.credentials.pkcs11 import Pkcs11KeySource
 

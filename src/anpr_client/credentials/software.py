@@ -1,7 +1,11 @@
 """Keys held in software: a PKCS#12 file (``.p12``/``.pfx``) or a PEM key plus certificate.
 
-Loading validates the RSA key (about 40 ms) and, for PKCS#12, runs the password-based key
-derivation (about 45 ms): load once per process and reuse the object.
+Loading a key of unknown origin validates it (OpenSSL's RSA key check: about 45 ms on a
+2048-bit key). A key read from a file the settings name (``trusted=True``, what
+:func:`~anpr_client.credentials.load_key_source` passes) skips that self-check: it still has
+to match its certificate, and a corrupted key would only produce signatures the receiver
+refuses. For PKCS#12 the password-based key derivation remains (a few ms with the usual
+iteration counts): load once per process and reuse the object.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from anpr_client.errors.exceptions import CredentialError, PinError
 from .base import HashName
 
 __all__ = ["SoftwareKey"]
+
+_KEY_BAGS = ("key_bag", "pkcs8_shrouded_key_bag")
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha1": hashes.SHA1}
 
@@ -69,10 +75,19 @@ class SoftwareKey:
     # -- construction -------------------------------------------------------------------
 
     @classmethod
-    def from_pkcs12(cls, path: str | Path, password: str | bytes | None) -> SoftwareKey:
-        """Load a PKCS#12 file. A wrong password raises :class:`PinError`."""
+    def from_pkcs12(
+        cls, path: str | Path, password: str | bytes | None, *, trusted: bool = False
+    ) -> SoftwareKey:
+        """Load a PKCS#12 file. A wrong password raises :class:`PinError`.
+
+        ``trusted``: the file is one the settings name; the RSA key self-check is skipped.
+        """
         path = Path(path)
         data = _read(path, "PKCS#12 file")
+        if trusted:
+            parts = _pkcs12_unchecked(data, _password_bytes(password))
+            if parts is not None:
+                return cls(*parts, source=f"pkcs12:{path}")
         try:
             key, cert, extra = pkcs12.load_key_and_certificates(data, _password_bytes(password))
         except ValueError:
@@ -93,17 +108,25 @@ class SoftwareKey:
 
     @classmethod
     def from_pem(
-        cls, key_path: str | Path, cert_path: str | Path, password: str | bytes | None = None
+        cls,
+        key_path: str | Path,
+        cert_path: str | Path,
+        password: str | bytes | None = None,
+        *,
+        trusted: bool = False,
     ) -> SoftwareKey:
         """Load a PEM private key (optionally encrypted) and a PEM certificate file.
 
-        The certificate file may hold the chain after the leaf certificate.
+        The certificate file may hold the chain after the leaf certificate. ``trusted``: the
+        files are ones the settings name; the RSA key self-check is skipped.
         """
         key_path, cert_path = Path(key_path), Path(cert_path)
         key_data = _read(key_path, "PEM key")
         cert_data = _read(cert_path, "PEM certificate")
         try:
-            key = serialization.load_pem_private_key(key_data, _password_bytes(password))
+            key = serialization.load_pem_private_key(
+                key_data, _password_bytes(password), unsafe_skip_rsa_key_validation=trusted
+            )
         except TypeError:
             # Encrypted without a password, or a password for an unencrypted key.
             raise PinError(
@@ -167,3 +190,90 @@ class SoftwareKey:
         return f"<SoftwareKey {self.description}>"
 
     __str__ = __repr__
+
+
+def _pkcs12_unchecked(
+    data: bytes, password: bytes | None
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate, list[x509.Certificate]] | None:
+    """The key, its certificate and the chain of a PKCS#12 file, the key loaded without the
+    RSA self-check; ``None`` when the file is not of the usual shape (password-protected
+    content in ``data`` bags, one key bag) or its key cannot be read so, and the caller then
+    loads it the checked way (which also names a wrong password).
+
+    cryptography's PKCS#12 loader always checks the key: the key bag (a PKCS#8 structure) is
+    taken out and loaded on its own, and the certificates from the same file without it.
+    The file's MAC goes with the key bag; the password is still proven by decrypting the key
+    (an AES-CBC padding or PKCS#8 structure error otherwise) and the key must match the
+    certificate.
+    """
+    from asn1crypto import core as acore
+    from asn1crypto import parser as asn1_parser
+    from asn1crypto import pkcs12 as apkcs12
+
+    try:
+        pfx = apkcs12.Pfx.load(data)
+        auth_safe = pfx["auth_safe"]
+        if auth_safe["content_type"].native != "data":
+            return None
+        safe = pfx.authenticated_safe
+        kept = []
+        key_bag = None
+        for info in safe:
+            if info["content_type"].native != "data":
+                kept.append(info)
+                continue
+            bags = apkcs12.SafeContents.load(bytes(info["content"].native))
+            others = []
+            for bag in bags:
+                if bag["bag_id"].native in _KEY_BAGS:
+                    if key_bag is not None:
+                        return None
+                    key_bag = bag
+                else:
+                    others.append(bag)
+            if others:
+                kept.append(
+                    apkcs12.ContentInfo(
+                        {
+                            "content_type": "data",
+                            "content": acore.OctetString(apkcs12.SafeContents(others).dump()),
+                        }
+                    )
+                )
+        if key_bag is None:
+            return None
+        value = asn1_parser.parse(key_bag["bag_value"].dump())[4]  # inside the [0] EXPLICIT
+        shrouded = key_bag["bag_id"].native == "pkcs8_shrouded_key_bag"
+        key = serialization.load_der_private_key(
+            value, password if shrouded else None, unsafe_skip_rsa_key_validation=True
+        )
+        rest = apkcs12.Pfx(
+            {
+                "version": pfx["version"].native,
+                "auth_safe": apkcs12.ContentInfo(
+                    {
+                        "content_type": "data",
+                        "content": acore.OctetString(apkcs12.AuthenticatedSafe(kept).dump()),
+                    }
+                ),
+            }
+        )
+        _, cert, extra = pkcs12.load_key_and_certificates(rest.dump(), password)
+    except (ValueError, TypeError, KeyError, IndexError, UnsupportedAlgorithm):
+        return None
+    if not isinstance(key, rsa.RSAPrivateKey):
+        return None
+    certificates = [c for c in (cert, *extra) if c is not None]
+    numbers = key.public_key().public_numbers()
+    leaf = next(
+        (
+            c
+            for c in certificates
+            if isinstance(c.public_key(), rsa.RSAPublicKey)
+            and c.public_key().public_numbers() == numbers  # type: ignore[union-attr]
+        ),
+        None,
+    )
+    if leaf is None:
+        return None
+    return key, leaf, [c for c in certificates if c is not leaf]

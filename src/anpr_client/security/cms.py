@@ -24,9 +24,10 @@ import hmac
 import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, NamedTuple, cast
 
 from asn1crypto import algos, cms, core
+from asn1crypto import parser as asn1_parser
 from asn1crypto import x509 as ax509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -174,16 +175,86 @@ def _malformed(what: str, exc: Exception) -> CmsRejected:
     )
 
 
-def _names(ias: Any, certificate: x509.Certificate) -> bool:
+class _Node(NamedTuple):
+    """One BER/DER value as read by :func:`_read`: class, constructed bit, tag number, the
+    contents octets and the whole encoding (header, contents and end-of-contents)."""
+
+    cls: int
+    constructed: int
+    tag: int
+    contents: bytes
+    encoded: bytes
+
+
+def _read(data: bytes) -> _Node:
+    """The first value of ``data`` (asn1crypto's TLV parser: DER, and BER's indefinite
+    lengths). Raises ``ValueError`` on a truncated or malformed header."""
+    cls, method, tag, header, contents, trailer = asn1_parser.parse(data)
+    return _Node(cls, method, tag, contents, data[: len(header) + len(contents) + len(trailer)])
+
+
+def _children(node: _Node) -> list[_Node]:
+    """The values inside a constructed ``node``, in order."""
+    if not node.constructed:
+        raise ValueError(f"expected a constructed value (tag {node.tag})")
+    out = []
+    rest = node.contents
+    while rest:
+        child = _read(rest)
+        out.append(child)
+        rest = rest[len(child.encoded) :]
+    return out
+
+
+def _expect(node: _Node, tag: int, cls: int = 0, what: str = "value") -> _Node:
+    if node.cls != cls or node.tag != tag:
+        raise ValueError(f"{what}: expected class {cls} tag {tag}, found {node.cls}/{node.tag}")
+    return node
+
+
+def _octets(node: _Node) -> bytes:
+    """An OCTET STRING's value, primitive or (BER) constructed of OCTET STRING pieces."""
+    if not node.constructed:
+        return node.contents
+    return b"".join(
+        _octets(_expect(piece, 4, what="OCTET STRING piece")) for piece in _children(node)
+    )
+
+
+def _oid(dotted: str) -> bytes:
+    return bytes(core.ObjectIdentifier(dotted).contents)
+
+
+_SIGNED_DATA_OID: Final = _oid("1.2.840.113549.1.7.2")
+_DATA_OID: Final = _oid("1.2.840.113549.1.7.1")
+_CONTENT_TYPE_ATTR: Final = _oid("1.2.840.113549.1.9.3")
+_MESSAGE_DIGEST_ATTR: Final = _oid("1.2.840.113549.1.9.4")
+_SIGNING_TIME_ATTR: Final = _oid("1.2.840.113549.1.9.5")
+_DIGEST_OIDS: Final = {_oid("2.16.840.1.101.3.4.2.1"): "sha256", _oid("1.3.14.3.2.26"): "sha1"}
+_SIGNATURE_OIDS: Final = {
+    _oid("1.2.840.113549.1.1.1"): "rsassa_pkcs1v15",
+    _oid("1.2.840.113549.1.1.11"): "sha256_rsa",
+    _oid("1.2.840.113549.1.1.5"): "sha1_rsa",
+}
+
+
+def _algorithm(node: _Node, names: dict[bytes, str], kind: type[core.ObjectIdentifier]) -> str:
+    """The name of an AlgorithmIdentifier's OID: ours for the allowed ones, asn1crypto's (or
+    the dotted form) for the message about any other."""
+    oid = _expect(_children(_expect(node, 16, what="AlgorithmIdentifier"))[0], 6, what="OID")
+    name = names.get(oid.contents)
+    return name if name is not None else str(kind.load(oid.encoded).native)
+
+
+def _names(issuer: bytes, serial: int, certificate: x509.Certificate) -> bool:
     """Whether an ``IssuerAndSerialNumber`` names ``certificate``: the serial first, then the
     issuer's DER (which a sender copies from the certificate), and only when those bytes
     differ the RFC 5280 name comparison (string preparation: slow)."""
-    if ias["serial_number"].native != certificate.serial_number:
+    if serial != certificate.serial_number:
         return False
-    issuer = ias["issuer"]
     return bool(
-        issuer.dump() == certificate.issuer.public_bytes()
-        or issuer == _asn1_cert(certificate).issuer
+        issuer == certificate.issuer.public_bytes()
+        or ax509.Name.load(issuer) == _asn1_cert(certificate).issuer
     )
 
 
@@ -203,9 +274,28 @@ def verify_signed_data(
     with the included signer certificate, and, when ``trust`` is given, that certificate's
     path at ``at`` (default: now). Raises :class:`CmsRejected` (``.check`` ``cms-format``,
     ``cms-algorithm``, ``cms-digest``, ``cms-signature``) or the trust store's errors.
+
+    The structure is walked value by value on its encoding (no object model is built for it):
+    only the fields checked are read, and names are compared on their DER.
     """
-    signed_data = _load(data, "signed_data", what)
     try:
+        content_info = _children(_expect(_read(data), 16, what="ContentInfo"))
+        content_type = _expect(content_info[0], 6, what="contentType")
+    except _ASN1_ERRORS as exc:
+        raise CmsRejected(f"{what} is not a CMS structure: {exc}", check="cms-format") from None
+    if content_type.contents != _SIGNED_DATA_OID:
+        try:
+            name = cms.ContentType.load(content_type.encoded).native
+        except _ASN1_ERRORS:
+            name = "?"
+        raise CmsRejected(f"{what} is a CMS {name!r}, not 'signed_data'", check="cms-format")
+    try:
+        if len(content_info) != 2:
+            raise ValueError("ContentInfo must hold a type and a content")
+        explicit = _children(_expect(content_info[1], 0, cls=2, what="content"))
+        if len(explicit) != 1:
+            raise ValueError("the [0] content must hold one value")
+        signed_data = _children(_expect(explicit[0], 16, what="SignedData"))
         return _verify_signed(signed_data, trust, digests, at, skew, what)
     except AnprError:
         raise
@@ -214,42 +304,59 @@ def verify_signed_data(
 
 
 def _verify_signed(
-    signed_data: Any,
+    signed_data: list[_Node],
     trust: TrustStore | None,
     digests: Collection[str],
     at: dt.datetime | None,
     skew: float,
     what: str,
 ) -> VerifiedSignedData:
-    encap = signed_data["encap_content_info"]
-    if encap["content_type"].native != "data":
+    _expect(signed_data[0], 2, what="version")
+    _expect(signed_data[1], 17, what="digestAlgorithms")
+    encap = _children(_expect(signed_data[2], 16, what="encapContentInfo"))
+    if _expect(encap[0], 6, what="eContentType").contents != _DATA_OID:
         raise CmsRejected(f"{what}: encapsulated content is not 'data'", check="cms-format")
-    content = encap["content"].native
-    if content is None:
+    if len(encap) < 2:
         raise CmsRejected(f"{what}: no attached content (detached signature)", check="cms-format")
-    content = bytes(content)
-    infos = signed_data["signer_infos"]
+    wrapped = _children(_expect(encap[1], 0, cls=2, what="eContent"))
+    if len(wrapped) != 1:
+        raise ValueError("eContent must hold one OCTET STRING")
+    content = _octets(_expect(wrapped[0], 4, what="eContent"))
+    rest = signed_data[3:]
+    certs: list[x509.Certificate] = []
+    if rest and rest[0].cls == 2 and rest[0].tag == 0:
+        for choice in _children(rest[0]):
+            if choice.cls != 0 or choice.tag != 16:
+                continue  # another CertificateChoices alternative (attribute certificates…)
+            try:
+                certs.append(load_certificate(choice.encoded, what=f"{what} certificate"))
+            except UntrustedCertificate as exc:
+                raise CmsRejected(str(exc), check="cms-format") from None
+        rest = rest[1:]
+    if rest and rest[0].cls == 2 and rest[0].tag == 1:
+        rest = rest[1:]  # crls: not used
+    if len(rest) != 1:
+        raise ValueError("signerInfos must end the SignedData")
+    infos = _children(_expect(rest[0], 17, what="signerInfos"))
     if len(infos) != 1:
         raise CmsRejected(f"{what}: expected one signer, found {len(infos)}", check="cms-format")
-    info = infos[0]
-    certs: list[x509.Certificate] = []
-    for choice in signed_data["certificates"] or ():
-        if choice.name != "certificate":
-            continue
-        try:
-            certs.append(load_certificate(choice.chosen.dump(), what=f"{what} certificate"))
-        except UntrustedCertificate as exc:
-            raise CmsRejected(str(exc), check="cms-format") from None
-    signer = _find_signer(info["sid"], certs)
+    info = _children(_expect(infos[0], 16, what="SignerInfo"))
+    _expect(info[0], 2, what="SignerInfo version")
+    signer = _find_signer(info[1], certs)
     if signer is None:
         raise CmsRejected(f"{what}: the signer certificate is not included", check="cms-format")
 
-    digest_name = info["digest_algorithm"]["algorithm"].native
+    digest_name = _algorithm(info[2], _DIGEST_OIDS, algos.DigestAlgorithmId)
     if digest_name not in digests or digest_name not in _HASHES:
         raise CmsRejected(
             f"{what}: digest algorithm {digest_name!r} is not allowed", check="cms-algorithm"
         )
-    sig_name = info["signature_algorithm"]["algorithm"].native
+    position = 3
+    signed_attrs: _Node | None = None
+    if info[position].cls == 2 and info[position].tag == 0:
+        signed_attrs = info[position]
+        position += 1
+    sig_name = _algorithm(info[position], _SIGNATURE_OIDS, algos.SignedDigestAlgorithmId)
     if sig_name not in _SIGNATURE_ALGORITHMS or _SIGNATURE_ALGORITHMS[sig_name] not in (
         None,
         digest_name,
@@ -257,26 +364,31 @@ def _verify_signed(
         raise CmsRejected(
             f"{what}: signature algorithm {sig_name!r} is not allowed", check="cms-algorithm"
         )
+    signature = _octets(_expect(info[position + 1], 4, what="signature"))
 
     signing_time: dt.datetime | None = None
-    signed_attrs = info["signed_attrs"]
-    if not isinstance(signed_attrs, core.Void) and len(signed_attrs):
-        values: dict[str, list[Any]] = {}
-        for attr in signed_attrs:
-            values.setdefault(attr["type"].native, []).extend(attr["values"].native)
-        if values.get("content_type") != ["data"]:
+    attributes = _children(signed_attrs) if signed_attrs is not None else []
+    if attributes:
+        values: dict[bytes, list[_Node]] = {}
+        for attr in attributes:
+            kind, held = _children(_expect(attr, 16, what="Attribute"))
+            values.setdefault(_expect(kind, 6, what="attrType").contents, []).extend(
+                _children(_expect(held, 17, what="attrValues"))
+            )
+        types = values.get(_CONTENT_TYPE_ATTR, [])
+        if len(types) != 1 or _expect(types[0], 6, what="contentType").contents != _DATA_OID:
             raise CmsRejected(f"{what}: contentType attribute is not 'data'", check="cms-format")
-        message_digest = values.get("message_digest")
+        message_digest = values.get(_MESSAGE_DIGEST_ATTR)
         if not message_digest or len(message_digest) != 1:
             raise CmsRejected(f"{what}: no single messageDigest attribute", check="cms-format")
-        computed = hash_bytes(content, digest_name)
-        if not hmac.compare_digest(bytes(message_digest[0]), computed):
+        computed = hash_bytes(content, cast(HashName, digest_name))
+        if not hmac.compare_digest(_octets(_expect(message_digest[0], 4)), computed):
             raise CmsRejected(f"{what}: the content does not match its digest", check="cms-digest")
-        times = values.get("signing_time")
+        times = values.get(_SIGNING_TIME_ATTR)
         if times:
-            signing_time = times[0]
-        encoded = signed_attrs.dump()
-        to_verify = b"\x31" + encoded[1:]  # [0] IMPLICIT → the SET OF that was signed
+            signing_time = cms.Time.load(times[0].encoded).native
+        assert signed_attrs is not None
+        to_verify = b"\x31" + signed_attrs.encoded[1:]  # [0] IMPLICIT → the SET OF that was signed
     else:
         to_verify = content
 
@@ -284,12 +396,7 @@ def _verify_signed(
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise CmsRejected(f"{what}: the signer key is not RSA", check="cms-algorithm")
     try:
-        public_key.verify(
-            bytes(info["signature"].native),
-            to_verify,
-            rsa_padding.PKCS1v15(),
-            _HASHES[digest_name](),
-        )
+        public_key.verify(signature, to_verify, rsa_padding.PKCS1v15(), _HASHES[digest_name]())
     except InvalidSignature:
         raise CmsRejected(f"{what}: the signature does not verify", check="cms-signature") from None
     if trust is not None:
@@ -303,10 +410,13 @@ def _verify_signed(
     return VerifiedSignedData(content, signer, digest_name, signing_time, tuple(certs))
 
 
-def _find_signer(sid: Any, certs: list[x509.Certificate]) -> x509.Certificate | None:
-    if sid.name == "issuer_and_serial_number":
-        return next((cert for cert in certs if _names(sid.chosen, cert)), None)
-    ski = bytes(sid.chosen.native)
+def _find_signer(sid: _Node, certs: list[x509.Certificate]) -> x509.Certificate | None:
+    if sid.cls == 0 and sid.tag == 16:  # IssuerAndSerialNumber
+        issuer, serial_node = _children(sid)
+        _expect(issuer, 16, what="issuer")
+        serial = int.from_bytes(_expect(serial_node, 2, what="serial").contents, "big", signed=True)
+        return next((cert for cert in certs if _names(issuer.encoded, serial, cert)), None)
+    ski = _expect(sid, 0, cls=2, what="subjectKeyIdentifier").contents
     for cert in certs:
         try:
             value = cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
@@ -369,7 +479,8 @@ def encrypt_enveloped(content: bytes, recipient: x509.Certificate) -> bytes:
 
 def _matches(rid: Any, certificate: x509.Certificate) -> bool:
     if rid.name == "issuer_and_serial_number":
-        return _names(rid.chosen, certificate)
+        ias = rid.chosen
+        return _names(ias["issuer"].dump(), ias["serial_number"].native, certificate)
     try:
         ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:

@@ -30,6 +30,7 @@ import contextlib
 import copy
 import dataclasses
 import datetime as dt
+import secrets
 import socket
 import uuid
 from collections.abc import Callable
@@ -48,11 +49,11 @@ from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.cms import id_postazione_firmato as make_id_postazione_firmato
 from anpr_client.security.saml import (
     AssertionContent,
-    build_assertion,
     certificate_b64,
     format_instant,
+    signed_assertion_text,
 )
-from anpr_client.security.xmldsig import Reference, create_signature
+from anpr_client.security.xmldsig import CanonicalReference, c14n, c14n_attribute, signature_text
 
 if TYPE_CHECKING:
     from anpr_client.settings import Settings
@@ -98,24 +99,25 @@ def local_address() -> str:
 class WsSecurity:
     """Builds ANPR's security frame. Plugs into zeep as ``wsse=`` (``apply``/``verify``).
 
-    **Parameters:**
-
-    - ``signer``: the Comune key (``<ISTAT>-CO-9999``): signs the message and the assertion;
-      its certificate goes into the BinarySecurityToken.
-    - ``operator``: the SAML NameID, the operator's codice fiscale (validated unless
-      ``validate_operator=False``, for the generic users of ANPR's test environments;
-      :meth:`from_settings` accepts those in the test environment only).
-    - ``id_sede``: the Comune's ISTAT code. ``workstation_id``: ``IdPostazione``.
-    - ``workstation_key`` *or* ``id_postazione_firmato``: the workstation key signs
-      ``IdPostazioneFirmato`` once, here; or pass the precomputed base64 value.
-    - ``application_id``: ``IdApplicazione`` (default :data:`SAMPLE_APPLICATION_ID`, the
-      official sample client's value; see ``[security] application_id`` in
-      docs/configuration.md). ``issuer``: the assertion Issuer (``XS``).
-    - ``algorithm``: a :class:`~anpr_client.security.algorithms.SignatureMethod` or its short
-      name: ``rsa-sha256`` (default) or ``rsa-sha1`` (ANPR's reference client).
-    - ``ttl``: seconds from Created to Expires (and the assertion's validity).
-    - ``subject_locality``: ``SubjectLocality/@Address`` (default: this host's address).
-    - ``clock``: returns the current UTC time (tests).
+    :param signer: the Comune key (``<ISTAT>-CO-9999``): signs the message and the assertion;
+        its certificate goes into the BinarySecurityToken.
+    :param operator: the SAML NameID, the operator's codice fiscale (validated unless
+        ``validate_operator=False``, for the generic users of ANPR's test environments;
+        :meth:`from_settings` accepts those in the test environment only).
+    :param id_sede: the Comune's ISTAT code.
+    :param workstation_id: ``IdPostazione``.
+    :param workstation_key: the workstation key: signs ``IdPostazioneFirmato`` once, here
+        (or pass ``id_postazione_firmato``).
+    :param id_postazione_firmato: the precomputed base64 value, instead of ``workstation_key``.
+    :param application_id: ``IdApplicazione`` (default :data:`SAMPLE_APPLICATION_ID`, the
+        official sample client's value; see ``[security] application_id`` in
+        docs/configuration.md).
+    :param issuer: the assertion Issuer (``XS``).
+    :param algorithm: a :class:`~anpr_client.security.algorithms.SignatureMethod` or its short
+        name: ``rsa-sha256`` (default) or ``rsa-sha1`` (ANPR's reference client).
+    :param ttl: seconds from Created to Expires (and the assertion's validity).
+    :param subject_locality: ``SubjectLocality/@Address`` (default: this host's address).
+    :param clock: returns the current UTC time (tests).
     """
 
     def __init__(
@@ -428,10 +430,76 @@ class WsSecurity:
 
     def sign_bytes(self, data: bytes) -> bytes:
         """Parse an unsigned envelope, add the frame, return the bytes to send."""
-        return etree.tostring(self.sign(parse_xml(data)))
+        return self.sign_to_bytes(parse_xml(data))
+
+    def sign_to_bytes(self, envelope: etree._Element, *, xml_declaration: bool = False) -> bytes:
+        """The bytes to send for ``envelope`` signed, which is left as it is.
+
+        An envelope holding only its Body (what the client and zeep build) is written as text
+        around the canonical parts, with no tree parsed or serialised; any other shape goes
+        through :meth:`sign`. ``xml_declaration`` prefixes lxml's UTF-8 declaration.
+        """
+        return self._to_bytes(envelope, xml_declaration=xml_declaration, assertion=True)
+
+    def _to_bytes(
+        self, envelope: etree._Element, *, xml_declaration: bool, assertion: bool
+    ) -> bytes:
+        """:meth:`sign_to_bytes`; ``assertion`` as for :meth:`_sign`."""
+        declaration = b"<?xml version='1.0' encoding='UTF-8'?>\n" if xml_declaration else b""
+        body = envelope[0] if len(envelope) == 1 else None
+        tag = etree.QName(envelope)
+        if (
+            body is None
+            or body.tag != f"{{{tag.namespace}}}Body"
+            or tag.localname != "Envelope"
+            or tag.namespace not in (SOAP11_NS, SOAP12_NS)
+            or envelope.getparent() is not None
+            or envelope.attrib
+            or (envelope.text or "").strip()
+            or body.tail
+            or not envelope.prefix
+        ):
+            return declaration + etree.tostring(
+                self._sign(copy.deepcopy(envelope), assertion=assertion)
+            )
+        body_id, body_text, replace_body = _canonical_body(envelope, body, in_place=False)
+        if not replace_body:
+            return declaration + etree.tostring(
+                self._sign(copy.deepcopy(envelope), assertion=assertion)
+            )
+        soap, prefix = tag.namespace, envelope.prefix
+        security = self.security_text(
+            [CanonicalReference(f"#{body_id}", body_text)],
+            soap=soap,
+            soap_prefix=prefix,
+            assertion=assertion,
+        )
+        declarations = " ".join(
+            f'xmlns:{p}="{c14n_attribute(uri)}"' if p else f'xmlns="{c14n_attribute(uri)}"'
+            for p, uri in envelope.nsmap.items()
+        )
+        return b"".join(
+            (
+                declaration,
+                f"<{prefix}:Envelope {declarations}><{prefix}:Header>{security}"
+                f"</{prefix}:Header>".encode(),
+                body_text,
+                f"</{prefix}:Envelope>".encode(),
+            )
+        )
 
     def sign(self, envelope: etree._Element) -> etree._Element:
-        """Add the frame to ``envelope`` in place and return it."""
+        """Add the frame to ``envelope`` and return it.
+
+        The signed parts (Timestamp, assertion, the Body with its ``wsu:Id``) are written as
+        exclusive-c14n text and digested as written; the whole header is then parsed once and
+        put in place, with the Body as signed. No tree is built element by element.
+        """
+        return self._sign(envelope, assertion=True)
+
+    def _sign(self, envelope: etree._Element, *, assertion: bool) -> etree._Element:
+        """:meth:`sign`; without the assertion, for ``bench/bench_security.py``'s
+        message-signature row only (ANPR refuses a frame without it)."""
         tag = etree.QName(envelope)
         if tag.localname != "Envelope" or tag.namespace not in (SOAP11_NS, SOAP12_NS):
             raise SigningError(f"not a SOAP envelope: {envelope.tag!r}")
@@ -447,67 +515,93 @@ class WsSecurity:
                 bodies.append(child)
         if len(bodies) != 1:
             raise SigningError(f"the envelope must have exactly one Body (found {len(bodies)})")
-        if header is None:
-            header = etree.SubElement(envelope, f"{{{soap}}}Header")
-            envelope.insert(0, header)
-        elif header.find(f"{{{WSSE_NS}}}Security") is not None:
+        if header is not None and header.find(f"{{{WSSE_NS}}}Security") is not None:
             raise SigningError("the envelope already has a wsse:Security header")
-        body = self._body_with_id(envelope, bodies[0])
-        body_id = body.get(_WSU_ID)
-        assert body_id is not None
+        body_id, body_text, replace_body = _canonical_body(envelope, bodies[0])
+        prefix = envelope.prefix or "soap"
+        security = self.security_text(
+            [CanonicalReference(f"#{body_id}", body_text)],
+            soap=soap,
+            soap_prefix=prefix,
+            assertion=assertion,
+        )
+        # One parse for the header and, when it was rewritten with its wsu:Id, the Body.
+        holder = f'<{prefix}:Envelope xmlns:{prefix}="{soap}"><{prefix}:Header>'.encode()
+        fragment = etree.fromstring(
+            holder
+            + security.encode("utf-8")
+            + f"</{prefix}:Header>".encode()
+            + (body_text if replace_body else b"")
+            + f"</{prefix}:Envelope>".encode(),
+            parser=_PARSER,
+        )
+        new_header, *new_body = fragment
+        if header is None:
+            envelope.insert(0, new_header)
+        else:
+            header.append(new_header[0])
+        if new_body:
+            envelope.replace(bodies[0], new_body[0])
+        return envelope
 
+    def security_text(
+        self,
+        references: list[CanonicalReference],
+        *,
+        soap: str = SOAP11_NS,
+        soap_prefix: str = "soap",
+        assertion: bool = True,
+    ) -> str:
+        """The ``wsse:Security`` header as XML text: Timestamp, the signed assertion (unless
+        ``assertion`` is false), the BinarySecurityToken and the message signature over the
+        Timestamp and ``references`` (canonical bytes, e.g. the Body's)."""
         now = self._clock()
-        security = etree.SubElement(
-            header, f"{{{WSSE_NS}}}Security", nsmap={"wsse": WSSE_NS, "wsu": WSU_NS}
+        timestamp_id = f"TS-{secrets.token_hex(16)}"
+        created = format_instant(now)
+        expires = format_instant(now + dt.timedelta(seconds=self._ttl))
+        timestamp = (
+            f'wsu:Id="{timestamp_id}"><wsu:Created>{created}</wsu:Created>'
+            f"<wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp>"
         )
-        if self._must_understand:
-            security.set(f"{{{soap}}}mustUnderstand", "1" if soap == SOAP11_NS else "true")
-        timestamp = etree.SubElement(
-            security, f"{{{WSU_NS}}}Timestamp", {_WSU_ID: f"TS-{uuid.uuid4().hex}"}
+        canonical_timestamp = f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" {timestamp}'.encode()
+        bst_id = f"X509-{secrets.token_hex(16)}"
+        signature = signature_text(
+            [CanonicalReference(f"#{timestamp_id}", canonical_timestamp), *references],
+            self._method,
+            self._signer,
+            key_info=(
+                f'<wsse:SecurityTokenReference><wsse:Reference URI="#{bst_id}"'
+                f' ValueType="{X509V3}"/></wsse:SecurityTokenReference>'
+            ),
         )
-        etree.SubElement(timestamp, f"{{{WSU_NS}}}Created").text = format_instant(now)
-        etree.SubElement(timestamp, f"{{{WSU_NS}}}Expires").text = format_instant(
-            now + dt.timedelta(seconds=self._ttl)
-        )
-        security.append(
-            build_assertion(
+        saml = (
+            signed_assertion_text(
                 self._content,
                 signer=self._signer,
                 method=self._method,
-                now=now,
-                ttl=self._ttl,
-                signer_certificate_b64=self._certificate_b64,
+                start=created,
+                until=expires,
+                certificate=self._certificate_b64,
             )
+            if assertion
+            else ""
         )
-        bst_id = f"X509-{uuid.uuid4().hex}"
-        bst = etree.SubElement(
-            security,
-            f"{{{WSSE_NS}}}BinarySecurityToken",
-            {"EncodingType": BASE64_BINARY, "ValueType": X509V3, _WSU_ID: bst_id},
+        must_understand = ""
+        if self._must_understand:
+            flag = "1" if soap == SOAP11_NS else "true"
+            must_understand = f' xmlns:{soap_prefix}="{soap}" {soap_prefix}:mustUnderstand="{flag}"'
+        return (
+            f'<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:wsu="{WSU_NS}"{must_understand}>'
+            f"<wsu:Timestamp {timestamp}{saml}"
+            f'<wsse:BinarySecurityToken EncodingType="{BASE64_BINARY}" ValueType="{X509V3}"'
+            f' wsu:Id="{bst_id}">{self._certificate_b64}</wsse:BinarySecurityToken>'
+            f"{signature}</wsse:Security>"
         )
-        bst.text = self._certificate_b64
-
-        def token_reference(key_info: etree._Element) -> None:
-            str_el = etree.SubElement(key_info, f"{{{WSSE_NS}}}SecurityTokenReference")
-            etree.SubElement(
-                str_el, f"{{{WSSE_NS}}}Reference", {"URI": f"#{bst_id}", "ValueType": X509V3}
-            )
-
-        # No InclusiveNamespaces on these references: lxml's c14n of a subtree does not see
-        # prefixes declared through ``nsmap`` on ancestors it built, so an inclusive prefix
-        # list would digest differently here and after re-parsing. Only visibly used
-        # namespaces are rendered, which is robust (and what the policy requires).
-        create_signature(
-            [Reference(f"#{timestamp.get(_WSU_ID)}", timestamp), Reference(f"#{body_id}", body)],
-            self._method,
-            self._signer,
-            key_info=token_reference,
-            parent=security,
-        )
-        return envelope
 
     @staticmethod
-    def _body_with_id(envelope: etree._Element, body: etree._Element) -> etree._Element:
+    def _body_with_id(
+        envelope: etree._Element, body: etree._Element, body_id: str | None = None
+    ) -> etree._Element:
         """Give the Body a ``wsu:Id`` with ``xmlns:wsu`` declared on it (as ANPR's PHP and
         Java clients do), rebuilding the element because lxml cannot add a declaration to an
         existing one."""
@@ -515,9 +609,49 @@ class WsSecurity:
             return body
         attributes = {str(k): str(v) for k, v in body.attrib.items()}
         replacement = etree.SubElement(envelope, body.tag, attributes, nsmap={"wsu": WSU_NS})
-        replacement.set(_WSU_ID, f"id-{uuid.uuid4().hex}")
+        replacement.set(_WSU_ID, body_id or f"id-{uuid.uuid4().hex}")
         replacement.text = body.text
         replacement.extend(list(body))
         replacement.tail = body.tail
         envelope.replace(body, replacement)
         return replacement
+
+
+# Our own text only (never received input): no DTD, no entities, no network.
+_PARSER: Final = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True, collect_ids=False
+)
+
+
+def _canonical_body(
+    envelope: etree._Element, body: etree._Element, *, in_place: bool = True
+) -> tuple[str, bytes, bool]:
+    """The Body's ``wsu:Id``, its canonical bytes as signed, and whether they must replace it.
+
+    A Body without attributes (what the client and zeep build) gets ``xmlns:wsu`` and
+    ``wsu:Id`` written into its canonical start tag, as ANPR's PHP and Java clients declare
+    them; those bytes then replace the Body. A Body that already has an Id is signed as it
+    is, and one with other attributes, or whose content uses a ``wsu`` prefix, is rebuilt in
+    place through lxml first (unless not ``in_place``: then nothing is signed, the id is
+    empty and the caller takes another path).
+    """
+    existing = body.get(_WSU_ID)
+    if existing:
+        return existing, c14n(body) if in_place else b"", False
+    body_id = f"id-{secrets.token_hex(16)}"
+    canonical = c14n(body)
+    if not body.attrib and b"xmlns:wsu=" not in canonical and body.prefix != "wsu":
+        start = canonical.index(b">")  # ``<p:Body xmlns:p="…">``: one declaration, no attribute
+        declarations = sorted(
+            [(body.prefix or "", str(etree.QName(body).namespace)), ("wsu", WSU_NS)]
+        )
+        tag = f"{body.prefix}:Body" if body.prefix else "Body"
+        written = " ".join(
+            f'xmlns:{p}="{uri}"' if p else f'xmlns="{uri}"' for p, uri in declarations
+        )
+        head = f'<{tag} {written} wsu:Id="{body_id}"'.encode()
+        return body_id, head + canonical[start:], True
+    if not in_place:
+        return "", b"", False
+    rebuilt = WsSecurity._body_with_id(envelope, body, body_id)
+    return body_id, c14n(rebuilt), False

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import uuid
-from collections.abc import Callable, Mapping
+import functools
+import re
+import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
-from xml.sax.saxutils import escape, quoteattr
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -40,6 +41,7 @@ from anpr_client.credentials.base import KeySource
 from anpr_client.errors.exceptions import (
     AssertionRejected,
     CmsRejected,
+    ConfigurationError,
     MalformedFrame,
     ProtocolError,
     VerificationError,
@@ -51,8 +53,10 @@ from anpr_client.security.policy import SecurityPolicy
 from anpr_client.security.trust import TrustStore, load_certificate
 from anpr_client.security.xmldsig import (
     DS_NS,
-    Reference,
-    create_signature,
+    CanonicalReference,
+    c14n_attribute,
+    c14n_text,
+    signature_text,
     verify_trusted_signature,
 )
 
@@ -62,12 +66,14 @@ __all__ = [
     "SAML2_NS",
     "AssertionContent",
     "VerifiedAssertion",
+    "assertion_text",
     "build_assertion",
     "certificate_b64",
     "certificate_from_b64",
     "decode_certificate",
     "format_instant",
     "parse_instant",
+    "signed_assertion_text",
     "verify_assertion",
 ]
 
@@ -80,8 +86,11 @@ _S: Final = f"{{{SAML2_NS}}}"
 
 def format_instant(moment: dt.datetime) -> str:
     """UTC ``xs:dateTime`` with milliseconds and ``Z`` (``2024-05-01T08:22:49.985Z``)."""
-    moment = moment.astimezone(dt.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    m = moment.astimezone(dt.UTC)
+    return (
+        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
+        f".{m.microsecond // 1000:03d}Z"
+    )
 
 
 def parse_instant(value: str | None, what: str) -> dt.datetime:
@@ -123,40 +132,54 @@ class AssertionContent:
     issuer: str = "XS"
     subject_locality: str = "127.0.0.1"
 
+    def __post_init__(self) -> None:
+        # The assertion is written as text: a character XML 1.0 cannot carry would make every
+        # request unreadable, so it is refused once, here, naming the value.
+        for name, value in vars(self).items():
+            bad = _NOT_XML_CHAR.search(value)
+            if bad is not None:
+                raise ConfigurationError(
+                    f"the assertion's {name} contains the character {bad.group()!r}, "
+                    "which XML cannot carry",
+                    setting=name,
+                    rule="XML 1.0 characters",
+                )
 
-_TEMPLATE: Final = (
-    '<saml2:Assertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion"'
+
+_NOT_XML_CHAR: Final = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+# The assertion written directly in exclusive-c14n form (PrefixList "xsd"), so that the text
+# sent is the text digested: attributes in canonical order, no empty-element tags, ``xsi``
+# declared where it is used (on each AttributeValue), ``xsd`` on the Assertion.
+_ASSERTION: Final = (
+    '<saml2:Assertion xmlns:saml2="' + SAML2_NS + '"'
     ' xmlns:xsd="http://www.w3.org/2001/XMLSchema"'
-    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
     ' ID="{id}" IssueInstant="{now}" Version="2.0">'
     "<saml2:Issuer>{issuer}</saml2:Issuer>"
+)
+_ASSERTION_REST: Final = (
     "<saml2:Subject>"
     '<saml2:NameID Format="' + NAMEID_UNSPECIFIED + '">{name_id}</saml2:NameID>'
     '<saml2:SubjectConfirmation Method="' + BEARER + '">'
-    '<saml2:SubjectConfirmationData NotBefore="{now}" NotOnOrAfter="{until}"/>'
+    '<saml2:SubjectConfirmationData NotBefore="{now}" NotOnOrAfter="{until}">'
+    "</saml2:SubjectConfirmationData>"
     "</saml2:SubjectConfirmation>"
     "</saml2:Subject>"
-    '<saml2:Conditions NotBefore="{now}" NotOnOrAfter="{until}"/>'
+    '<saml2:Conditions NotBefore="{now}" NotOnOrAfter="{until}"></saml2:Conditions>'
     '<saml2:AuthnStatement AuthnInstant="{now}" SessionNotOnOrAfter="{until}">'
-    "<saml2:SubjectLocality Address={locality}/>"
-    "<saml2:AuthnContext><saml2:AuthnContextClassRef/></saml2:AuthnContext>"
+    '<saml2:SubjectLocality Address="{locality}"></saml2:SubjectLocality>'
+    "<saml2:AuthnContext><saml2:AuthnContextClassRef></saml2:AuthnContextClassRef>"
+    "</saml2:AuthnContext>"
     "</saml2:AuthnStatement>"
     "<saml2:AttributeStatement>{attributes}</saml2:AttributeStatement>"
     "</saml2:Assertion>"
 )
 _ATTRIBUTE: Final = (
     '<saml2:Attribute Name="{name}" NameFormat="' + ATTRNAME_UNSPECIFIED + '">'
-    '<saml2:AttributeValue xsi:type="xsd:string">{value}</saml2:AttributeValue>'
+    '<saml2:AttributeValue xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"'
+    ' xsi:type="xsd:string">{value}</saml2:AttributeValue>'
     "</saml2:Attribute>"
 )
-
-
-def _x509_key_info(certificate_b64: str) -> Callable[[etree._Element], None]:
-    def fill(key_info: etree._Element) -> None:
-        x509_data = etree.SubElement(key_info, f"{{{DS_NS}}}X509Data")
-        etree.SubElement(x509_data, f"{{{DS_NS}}}X509Certificate").text = certificate_b64
-
-    return fill
 
 
 def certificate_b64(certificate: x509.Certificate) -> str:
@@ -186,6 +209,88 @@ def certificate_from_b64(text: str | None) -> x509.Certificate | None:
         return None
 
 
+def assertion_text(
+    content: AssertionContent,
+    *,
+    signer: KeySource,
+    method: SignatureMethod,
+    now: dt.datetime,
+    ttl: float = 300,
+    assertion_id: str | None = None,
+    signer_certificate_b64: str | None = None,
+) -> str:
+    """The signed ``saml2:Assertion`` as XML text, declaring every namespace it uses.
+
+    Written in canonical form, so the enveloped reference digests the text itself (the
+    signature removed) and no tree is built. ``signer_certificate_b64`` is
+    :func:`certificate_b64` of the signer's certificate, cached by callers that build many
+    assertions.
+    """
+    return signed_assertion_text(
+        content,
+        signer=signer,
+        method=method,
+        start=format_instant(now),
+        until=format_instant(now + dt.timedelta(seconds=ttl)),
+        assertion_id=assertion_id,
+        certificate=signer_certificate_b64 or certificate_b64(signer.certificate),
+    )
+
+
+@functools.lru_cache(maxsize=64)
+def _escaped(content: AssertionContent) -> tuple[str, str, str, str]:
+    """The parts of an assertion that do not change between requests, escaped once."""
+    attributes = "".join(
+        _ATTRIBUTE.format(name=name, value=c14n_text(value))
+        for name, value in (
+            ("IdSede", content.id_sede),
+            ("IdPostazione", content.id_postazione),
+            ("IdPostazioneFirmato", content.id_postazione_firmato),
+            ("IdApplicazione", content.id_applicazione),
+        )
+    )
+    return (
+        c14n_text(content.issuer),
+        c14n_text(content.name_id),
+        c14n_attribute(content.subject_locality),
+        attributes,
+    )
+
+
+def signed_assertion_text(
+    content: AssertionContent,
+    *,
+    signer: KeySource,
+    method: SignatureMethod,
+    start: str,
+    until: str,
+    certificate: str,
+    assertion_id: str | None = None,
+) -> str:
+    """:func:`assertion_text` with the instants already formatted (:func:`format_instant`)
+    and the signer's base64 certificate, as the frame has them for its Timestamp."""
+    assertion_id = assertion_id or f"_{secrets.token_hex(16)}"
+    issuer, name_id, locality, attributes = _escaped(content)
+    head = _ASSERTION.format(id=c14n_attribute(assertion_id), now=start, issuer=issuer)
+    rest = _ASSERTION_REST.format(
+        now=start, until=until, name_id=name_id, locality=locality, attributes=attributes
+    )
+    signature = signature_text(
+        [
+            CanonicalReference(
+                f"#{assertion_id}",
+                (head + rest).encode("utf-8"),
+                inclusive_prefixes=("xsd",),
+                enveloped=True,
+            )
+        ],
+        method,
+        signer,
+        key_info=f"<ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data>",
+    )
+    return head + signature + rest  # the signature right after Issuer
+
+
 def build_assertion(
     content: AssertionContent,
     *,
@@ -196,41 +301,18 @@ def build_assertion(
     assertion_id: str | None = None,
     signer_certificate_b64: str | None = None,
 ) -> etree._Element:
-    """A signed ``saml2:Assertion`` element (standalone; the frame moves it into its header).
-
-    ``signer_certificate_b64`` is :func:`certificate_b64` of the signer's certificate, cached
-    by callers that build many assertions.
-    """
-    assertion_id = assertion_id or f"_{uuid.uuid4().hex}"
-    start = format_instant(now)
-    attributes = "".join(
-        _ATTRIBUTE.format(name=name, value=escape(value))
-        for name, value in (
-            ("IdSede", content.id_sede),
-            ("IdPostazione", content.id_postazione),
-            ("IdPostazioneFirmato", content.id_postazione_firmato),
-            ("IdApplicazione", content.id_applicazione),
+    """A signed ``saml2:Assertion`` element (standalone): :func:`assertion_text`, parsed."""
+    return etree.fromstring(
+        assertion_text(
+            content,
+            signer=signer,
+            method=method,
+            now=now,
+            ttl=ttl,
+            assertion_id=assertion_id,
+            signer_certificate_b64=signer_certificate_b64,
         )
     )
-    xml = _TEMPLATE.format(
-        id=assertion_id,
-        now=start,
-        until=format_instant(now + dt.timedelta(seconds=ttl)),
-        issuer=escape(content.issuer),
-        name_id=escape(content.name_id),
-        locality=quoteattr(content.subject_locality),
-        attributes=attributes,
-    )
-    assertion = etree.fromstring(xml)
-    create_signature(
-        [Reference(f"#{assertion_id}", assertion, inclusive_prefixes=("xsd",), enveloped=True)],
-        method,
-        signer,
-        key_info=_x509_key_info(signer_certificate_b64 or certificate_b64(signer.certificate)),
-        parent=assertion,
-        index=1,  # right after Issuer
-    )
-    return assertion
 
 
 # --------------------------------------------------------------------------- verification
@@ -315,6 +397,7 @@ def verify_assertion(
     policy: SecurityPolicy,
     now: dt.datetime,
     expected_signer: x509.Certificate | None = None,
+    expected_path: tuple[x509.Certificate, ...] | None = None,
 ) -> VerifiedAssertion:
     """Verify a SAML 2.0 assertion found in a message (``ids`` indexes that message).
 
@@ -322,7 +405,9 @@ def verify_assertion(
     assertion itself), the signer certificate against ``trust`` (and, when ``policy.same_signer``,
     that it is ``expected_signer``), the validity windows with ``policy.clock_skew``, the
     bearer confirmation, a non-empty NameID, ``policy.required_attributes`` and, when
-    ``policy.verify_id_postazione``, the ``IdPostazioneFirmato`` CMS. Raises
+    ``policy.verify_id_postazione``, the ``IdPostazioneFirmato`` CMS. ``expected_path`` is
+    ``expected_signer``'s path as ``trust`` just validated it for ``now``: when the assertion's
+    signer is that certificate, the path is not validated twice. Raises
     :class:`AssertionRejected` (``.check`` ``saml-…``) or the XML-DSig/trust/CMS errors.
     """
     if assertion.tag != f"{_S}Assertion" or assertion.get("Version") != "2.0":
@@ -352,6 +437,7 @@ def verify_assertion(
         now=now,
         role="assertion",
         key_error=lambda message: AssertionRejected(message, check="saml-keyinfo"),
+        validated=expected_path,
     )
     refs = verified.references
     if len(refs) != 1 or refs[0].element is not assertion or not refs[0].enveloped:

@@ -221,7 +221,7 @@ class TrustStore:
     """Anchors + intermediates + revoked serials/fingerprints. Immutable and thread-safe."""
 
     __slots__ = (
-        "_anchor_prints",
+        "_anchor_set",
         "_anchors",
         "_by_subject",
         "_revoked_fingerprints",
@@ -239,7 +239,9 @@ class TrustStore:
         self._anchors = tuple(anchors)
         if not self._anchors:
             raise ConfigurationError("a trust store needs at least one trust anchor")
-        self._anchor_prints = frozenset(c.fingerprint(hashes.SHA256()) for c in self._anchors)
+        # Certificates compare and hash on their DER: a set lookup is the fingerprint test
+        # without re-encoding and hashing each certificate on every validation.
+        self._anchor_set = frozenset(self._anchors)
         self._by_subject: dict[x509.Name, list[x509.Certificate]] = {}
         for cert in (*self._anchors, *intermediates):
             self._by_subject.setdefault(cert.subject, []).append(cert)
@@ -334,7 +336,7 @@ class TrustStore:
         current = certificate
         for _ in range(_MAX_DEPTH):
             self._check_one(current, at, margin, purpose)
-            if current.fingerprint(hashes.SHA256()) in self._anchor_prints:
+            if current in self._anchor_set:
                 return tuple(path)
             issuer = self._find_issuer(current, pool)
             if issuer is None:

@@ -243,7 +243,13 @@ def verify_envelope(
     verified_assertion: VerifiedAssertion | None = None
     if assertions:
         verified_assertion = verify_assertion(
-            assertions[0], ids=ids, trust=trust, policy=policy, now=now, expected_signer=signer
+            assertions[0],
+            ids=ids,
+            trust=trust,
+            policy=policy,
+            now=now,
+            expected_signer=signer,
+            expected_path=verified.path,
         )
     elif policy.require_assertion:
         raise AssertionRejected("the message has no SAML assertion", check="saml-missing")

@@ -12,8 +12,9 @@ The algorithms are the members of :mod:`anpr_client.security.algorithms` (values
 
 The private key is never touched here: signing goes through a
 :class:`~anpr_client.credentials.KeySource`, so a file key, a PKCS#11 token and a PC/SC card
-share all the XML code. Measured: one detached signature over Timestamp + Body costs about
-1.4× the raw RSA operation (``bench/bench_security.py``).
+share all the XML code. What is signed is written as canonical text
+(:func:`signed_info_text`, :func:`signature_text`): the frame hands the key source the bytes
+it wrote, with no tree built (``bench/bench_security.py``).
 
 Verification (:func:`verify_signature`) refuses anything outside the allow-lists it is given,
 and returns the *elements* each reference resolved to, so that callers can check they are the
@@ -26,7 +27,9 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hmac
+import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, TypeVar
@@ -38,7 +41,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from lxml import etree
 
 from anpr_client._compat import deprecated_names
-from anpr_client.credentials.base import KeySource, hash_bytes
+from anpr_client.credentials.base import HashName, KeySource, hash_bytes
 from anpr_client.errors.exceptions import (
     BadSignature,
     DigestMismatch,
@@ -61,13 +64,18 @@ from anpr_client.security.trust import SignerPins, TrustStore
 __all__ = [
     "DS_NS",
     "EC_NS",
+    "CanonicalReference",
     "Reference",
     "VerifiedReference",
     "VerifiedSignature",
     "c14n",
+    "c14n_attribute",
+    "c14n_text",
     "create_signature",
     "id_of",
     "index_ids",
+    "signature_text",
+    "signed_info_text",
     "verify_signature",
     "verify_trusted_signature",
 ]
@@ -160,15 +168,113 @@ def _sub(parent: etree._Element, tag: str, **attrib: str) -> etree._Element:
     return etree.SubElement(parent, f"{{{DS_NS}}}{tag}", attrib)
 
 
-def _add_transform(transforms: etree._Element, algorithm: str, prefixes: Sequence[str]) -> None:
-    transform = _sub(transforms, "Transform", Algorithm=algorithm)
-    if prefixes:
-        etree.SubElement(
-            transform,
-            f"{{{EC_NS}}}InclusiveNamespaces",
-            {"PrefixList": " ".join(prefixes)},
-            nsmap={"ec": EC_NS},
+_TEXT_ESCAPES: Final = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#xD;"})
+_ATTR_ESCAPES: Final = str.maketrans(
+    {"&": "&amp;", "<": "&lt;", '"': "&quot;", "\t": "&#x9;", "\n": "&#xA;", "\r": "&#xD;"}
+)
+
+
+_TEXT_SPECIAL: Final = re.compile("[&<>\r]")
+_ATTR_SPECIAL: Final = re.compile('[&<"\t\n\r]')
+
+
+def c14n_text(value: str) -> str:
+    """``value`` escaped as canonical XML writes a text node (XML c14n 1.0, section 2.3)."""
+    return value.translate(_TEXT_ESCAPES) if _TEXT_SPECIAL.search(value) else value
+
+
+def c14n_attribute(value: str) -> str:
+    """``value`` escaped as canonical XML writes an attribute value (without the quotes)."""
+    return value.translate(_ATTR_ESCAPES) if _ATTR_SPECIAL.search(value) else value
+
+
+@dataclass(frozen=True)
+class CanonicalReference:
+    """One ``ds:Reference`` over bytes already in exclusive-c14n form: ``uri`` (``#id``),
+    ``canonical`` (what the receiver's transforms yield), the ``InclusiveNamespaces`` prefix
+    list and whether the enveloped-signature transform comes first."""
+
+    uri: str
+    canonical: bytes
+    inclusive_prefixes: tuple[str, ...] = ()
+    enveloped: bool = False
+
+
+def _transform_text(algorithm: str, prefixes: Sequence[str]) -> str:
+    inner = (
+        f'<ec:InclusiveNamespaces xmlns:ec="{EC_NS}" PrefixList="{" ".join(prefixes)}">'
+        "</ec:InclusiveNamespaces>"
+        if prefixes
+        else ""
+    )
+    return f'<ds:Transform Algorithm="{algorithm}">{inner}</ds:Transform>'
+
+
+@functools.cache
+def _signed_info_parts(method: SignatureMethod) -> tuple[str, str, HashName]:
+    """The constant text around the references of a SignedInfo for ``method``: its head,
+    what follows the transforms of a reference up to its digest value, and the digest's hash."""
+    digest_method = method.digest_method
+    head = (
+        f'<ds:SignedInfo xmlns:ds="{DS_NS}">'
+        f'<ds:CanonicalizationMethod Algorithm="{_EXC_C14N.value}"></ds:CanonicalizationMethod>'
+        f'<ds:SignatureMethod Algorithm="{method.value}"></ds:SignatureMethod>'
+    )
+    digest = (
+        f'</ds:Transforms><ds:DigestMethod Algorithm="{digest_method.value}"></ds:DigestMethod>'
+        "<ds:DigestValue>"
+    )
+    return head, digest, digest_method.hash
+
+
+_EXC_C14N_TRANSFORM: Final = _transform_text(_EXC_C14N.value, ())
+_ENVELOPED_TRANSFORM: Final = _transform_text(_ENVELOPED.value, ())
+
+
+def signed_info_text(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
+    """The ``ds:SignedInfo`` over ``references``, written directly in exclusive-c14n form.
+
+    The text is at once what goes on the wire and what is signed: canonicalising it again
+    (as every receiver does) yields the same bytes, so no tree is built to sign it.
+    """
+    head, digest_head, hash_name = _signed_info_parts(method)
+    parts = [head]
+    for ref in references:
+        exc = (
+            _transform_text(_EXC_C14N.value, ref.inclusive_prefixes)
+            if ref.inclusive_prefixes
+            else _EXC_C14N_TRANSFORM
         )
+        parts.append(
+            f'<ds:Reference URI="{c14n_attribute(ref.uri)}"><ds:Transforms>'
+            f"{_ENVELOPED_TRANSFORM if ref.enveloped else ''}{exc}{digest_head}"
+            f"{_b64(hash_bytes(ref.canonical, hash_name))}</ds:DigestValue></ds:Reference>"
+        )
+    parts.append("</ds:SignedInfo>")
+    return "".join(parts)
+
+
+def signature_text(
+    references: Iterable[CanonicalReference],
+    method: SignatureMethod,
+    signer: KeySource,
+    *,
+    key_info: str | None = None,
+) -> str:
+    """A complete ``ds:Signature`` as XML text (it declares ``ds``; ``key_info`` is the
+    content of ``ds:KeyInfo``, omitted when ``None``).
+
+    Only the SignedInfo's canonical bytes reach ``signer`` (a file key, a PKCS#11 token or a
+    card alike); credential errors (PIN refused, card removed) propagate with their own type.
+    """
+    method = SignatureMethod.from_name(method)
+    signed_info = signed_info_text(references, method)
+    value = _b64(signer.sign(signed_info.encode("utf-8"), method.hash))
+    key = f"<ds:KeyInfo>{key_info}</ds:KeyInfo>" if key_info is not None else ""
+    return (
+        f'<ds:Signature xmlns:ds="{DS_NS}">{signed_info}'
+        f"<ds:SignatureValue>{value}</ds:SignatureValue>{key}</ds:Signature>"
+    )
 
 
 def create_signature(
@@ -184,36 +290,23 @@ def create_signature(
 
     Digests are computed first, on the referenced elements where they stand; the signature is
     then created inside ``parent`` (at ``index``, default: last), or standalone when no parent
-    is given. Creating it in place lets its descendants reuse the namespace prefixes already
-    in scope. ``key_info`` fills the ``ds:KeyInfo`` element it receives. The references are
-    digested with ``method``'s paired digest method.
+    is given. ``key_info`` fills the ``ds:KeyInfo`` element it receives. The references are
+    digested with ``method``'s paired digest method. The SignedInfo is written by
+    :func:`signed_info_text`, as for the frame.
     """
     method = SignatureMethod.from_name(method)
-    digest_method = method.digest_method
-    refs = list(references)
-    digests = [
-        hash_bytes(_signing_c14n(r.element, r.inclusive_prefixes), digest_method.hash) for r in refs
+    canonical = [
+        CanonicalReference(
+            r.uri, _signing_c14n(r.element, r.inclusive_prefixes), r.inclusive_prefixes, r.enveloped
+        )
+        for r in references
     ]
-    if parent is None:
-        signature = etree.Element(f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS})
-    else:
-        signature = etree.SubElement(parent, f"{{{DS_NS}}}Signature", nsmap={"ds": DS_NS})
-        if index is not None:
+    signature = etree.fromstring(signature_text(canonical, method, signer))
+    if parent is not None:
+        if index is None:
+            parent.append(signature)
+        else:
             parent.insert(index, signature)
-    signed_info = _sub(signature, "SignedInfo")
-    _sub(signed_info, "CanonicalizationMethod", Algorithm=_EXC_C14N.value)
-    _sub(signed_info, "SignatureMethod", Algorithm=method.value)
-    for ref, digest in zip(refs, digests, strict=True):
-        reference = _sub(signed_info, "Reference", URI=ref.uri)
-        transforms = _sub(reference, "Transforms")
-        if ref.enveloped:
-            _add_transform(transforms, _ENVELOPED.value, ())
-        _add_transform(transforms, _EXC_C14N.value, ref.inclusive_prefixes)
-        _sub(reference, "DigestMethod", Algorithm=digest_method.value)
-        _sub(reference, "DigestValue").text = _b64(digest)
-    # Credential errors (PIN refused, card removed) propagate with their own type.
-    value = signer.sign(c14n(signed_info), method.hash)
-    _sub(signature, "SignatureValue").text = _b64(value)
     if key_info is not None:
         key_info(_sub(signature, "KeyInfo"))
     return signature
@@ -524,6 +617,7 @@ def verify_trusted_signature(
     role: str,
     key_error: Callable[[str], VerificationError],
     pins: SignerPins | None = None,
+    validated: tuple[x509.Certificate, ...] | None = None,
 ) -> VerifiedSignature:
     """Signer → trust → pins → verify: the sequence every signature we accept goes through.
 
@@ -532,9 +626,14 @@ def verify_trusted_signature(
     key must be RSA (else ``key_error(message)`` is raised); then :func:`verify_signature`
     checks the signature under the policy's allow-lists and reference cap. All of this comes
     before anything the signature points at is canonicalised. ``role`` (``message``,
-    ``assertion``) names the signature in the errors.
+    ``assertion``) names the signature in the errors. ``validated`` is a path ``trust``
+    validated for the same ``now`` and policy (the message signer's, when the assertion is
+    signed by the same certificate): it is reused when it starts with ``signer``.
     """
-    path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
+    if validated is not None and validated and validated[0] == signer:
+        path = validated
+    else:
+        path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
     if pins is not None:
         pins.check(signer, purpose=f"{role} signer")
     public_key = signer.public_key()  # readable: the trust store checked it

@@ -173,13 +173,20 @@ class Binding:
             findings = tuple(self._precheck(op.code, data))
         envelope = build_envelope(root)
         signed = False
+        written: bytes | None = None
         if sign and self.wsse is not None:
-            envelope, _ = self.wsse.apply(envelope, dict(_HTTP_HEADERS))
+            to_bytes = getattr(self.wsse, "sign_to_bytes", None)
+            if callable(to_bytes):  # our frame writes the signed bytes directly
+                written = to_bytes(envelope, xml_declaration=True)
+            else:
+                envelope, _ = self.wsse.apply(envelope, dict(_HTTP_HEADERS))
             signed = True
         return PreparedRequest(
             operation=op.code,
             url=self.settings.url_for(op.family),
-            envelope=etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
+            envelope=written
+            if written is not None
+            else etree.tostring(envelope, xml_declaration=True, encoding="UTF-8"),
             header=dict(data.get("testataRichiesta", {})),
             payload={k: v for k, v in data.items() if k != "testataRichiesta"},
             signed=signed,

@@ -78,12 +78,12 @@ def _text(value: object) -> str:
 
 
 def _people(node: object, path: str = "") -> Iterator[tuple[str, Mapping[str, object]]]:
-    if isinstance(node, Mapping):
+    if type(node) is dict or isinstance(node, Mapping):  # a dict first: the ABC check is slow
         keys = set(node)
         if (keys & _PERSON_NAMES and keys & _PERSON_DATA) or "codiceFiscale" in keys:
             yield path, node
         for key, value in node.items():
-            if key == "testataRichiesta":
+            if key == "testataRichiesta" or type(value) is str:  # a leaf holds no person
                 continue
             yield from _people(value, f"{path}.{key}" if path else str(key))
     elif isinstance(node, list | tuple):

@@ -39,7 +39,8 @@ def values_at(payload: object, path: str) -> list[tuple[str, object]]:
     for part in path.split("."):
         nxt: list[tuple[str, object]] = []
         for where, node in found:
-            if not isinstance(node, Mapping) or part not in node:
+            # a dict first: the ABC check of Mapping costs more than the rest of the step
+            if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
                 continue
             value = node[part]
             here = f"{where}.{part}" if where else part
@@ -52,6 +53,8 @@ def values_at(payload: object, path: str) -> list[tuple[str, object]]:
 
 
 def _text(value: object) -> str:
+    if type(value) is str:  # what payloads hold; render_value for the rest
+        return value.strip()
     try:
         return render_value(value).strip()
     except TypeError:

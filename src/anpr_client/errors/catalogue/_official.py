@@ -19,13 +19,13 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-from lxml import etree
-
-from ...safexml import parse_xml
 from ..exceptions import ConfigurationError, ProtocolError
 from ._data import normalize_code
+
+if TYPE_CHECKING:
+    from lxml import etree
 
 __all__ = ["OfficialEntry", "load_official"]
 
@@ -89,6 +89,10 @@ def load_official(path: str | Path) -> dict[str, OfficialEntry]:
 
 
 def _xlsx_rows(path: Path, data: bytes) -> Iterator[list[str]]:
+    # lxml only for an official xlsx table: importing the catalogue (which every
+    # ``import anpr_client`` does) stays free of the XML stack.
+    from ...safexml import parse_xml
+
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
             names = set(zf.namelist())
