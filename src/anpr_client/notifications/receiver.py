@@ -393,14 +393,9 @@ class NotificationReceiver:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD", "GET").upper() != "POST":
-            return _reply(
-                start_response,
-                405,
-                b"POST a SOAP RichiestaN000 here\n",
-                "text/plain",
-                ("Allow", "POST"),
-            )
+        refused = _refuse_other_methods(environ, start_response)
+        if refused is not None:
+            return refused
         body = _read_body(environ, self._max)
         if body is None:
             receipt = Receipt(
@@ -414,6 +409,21 @@ class NotificationReceiver:
         else:
             receipt = self.receive(body, environ.get("CONTENT_TYPE"))
         return _reply(start_response, receipt.http_status, receipt.response, _CONTENT_TYPE)
+
+
+def _refuse_other_methods(
+    environ: dict[str, Any], start_response: Callable[..., Any]
+) -> list[bytes] | None:
+    """HTTP 405 for anything but a ``POST`` (ANPR pushes with ``POST``); ``None`` for a POST."""
+    if environ.get("REQUEST_METHOD", "GET").upper() == "POST":
+        return None
+    return _reply(
+        start_response,
+        405,
+        b"POST a SOAP RichiestaN000 here\n",
+        "text/plain",
+        ("Allow", "POST"),
+    )
 
 
 def _read_body(environ: dict[str, Any], limit: int) -> bytes | None:

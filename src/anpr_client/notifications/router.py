@@ -33,7 +33,14 @@ from ..errors.exceptions import AnprError
 from ..safexml import parse_xml
 from ..soap.mtom import is_related, parse_related
 from .message import N000_NS, ReplyCode
-from .receiver import DEFAULT_MAX_BODY_BYTES, NotificationReceiver, Receipt, _read_body, _reply
+from .receiver import (
+    DEFAULT_MAX_BODY_BYTES,
+    NotificationReceiver,
+    Receipt,
+    _read_body,
+    _refuse_other_methods,
+    _reply,
+)
 
 if TYPE_CHECKING:
     from ..credentials.base import SecretCallback
@@ -155,14 +162,9 @@ class NotificationRouter:
     def __call__(
         self, environ: dict[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
-        if environ.get("REQUEST_METHOD", "GET").upper() != "POST":
-            return _reply(
-                start_response,
-                405,
-                b"POST a SOAP RichiestaN000 here\n",
-                "text/plain",
-                ("Allow", "POST"),
-            )
+        refused = _refuse_other_methods(environ, start_response)
+        if refused is not None:
+            return refused
         body = _read_body(environ, self._max)
         if body is None:
             receipt = self._refuse(f"the request exceeds {self._max} bytes", http_status=413)
