@@ -23,7 +23,8 @@ def test_demo_runs_every_step_and_saves_the_pdf(tmp_path: Path) -> None:
     assert "(0 quarantined)" in result.output.replace("\n", " ")
     (pdf,) = tmp_path.glob("certificato-*.pdf")
     assert pdf.read_bytes().startswith(b"%PDF-")
-    assert str(pdf) in result.output.replace("\n", "")
+    assert pdf.stat().st_mode & 0o777 == 0o600  # personal data, as everywhere
+    assert str(pdf.resolve()) in result.output.replace("\n", "")
 
 
 def test_serve_writes_ready_settings_and_stops_on_ctrl_c(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ import click
 from rich.console import Console
 
 from ..errors.exceptions import AnprError, NotFoundError
-from ._common import operation_warnings
+from ._common import operation_warnings, write_private
 
 __all__ = ["demo"]
 
@@ -141,9 +141,11 @@ def _run(console: Console, out: Path) -> None:
         with _step(console, "6001: certificate of residence (PDF over MTOM)"):
             issued = client_b.call("6001", certificate)
         (attachment,) = issued.attachments.values()
-        out.mkdir(parents=True, exist_ok=True)
-        pdf_path = (out / f"certificato-{head.codice_fiscale}.pdf").resolve()
-        pdf_path.write_bytes(attachment.data)
+        # A certificate is personal data (fictitious here, but the demo shows the real path):
+        # 0600 from its creation, as `anpr call --attachments` writes it.
+        pdf_path = write_private(
+            out, f"certificato-{head.codice_fiscale}.pdf", attachment.data, setting="out"
+        )
         console.print(
             f"[green]✓[/green] 6001: certificate saved to {pdf_path} ({len(attachment.data)} bytes)"
         )
