@@ -23,6 +23,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
+from .._files import write_private_file
 from ..credentials.base import env_var_name
 from ..errors.exceptions import ConfigurationError
 from ._common import handle_errors, server_options
@@ -293,9 +294,7 @@ def credentials(
         written.append(out / "cns-ca.pem")
         if not password_env:
             secret_file = out / "p12-password.txt"
-            fd = os.open(secret_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(password + "\n")
+            write_private_file(secret_file, (password + "\n").encode())
             written.append(secret_file)
     click.echo(f"Test credentials of Comune {istat} for the simulator in {state}:")
     for path in written:

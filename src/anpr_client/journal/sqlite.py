@@ -39,6 +39,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar, Final, Literal
 
+from .._files import create_private
 from ..errors.exceptions import ConfigurationError
 from ..settings import default_journal_path, is_database_url
 from .sql import SCHEMA_VERSION, SqlJournal
@@ -50,18 +51,6 @@ _USER_VERSION: Final = 1
 
 _ISO_GLOB: Final = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*"
 """What every ``created_at`` the journal writes looks like (a row not like it is corrupt)."""
-
-
-def _create_private(path: Path) -> None:
-    """Create ``path`` empty with permissions 0600 (its directory 0700 when we create it)."""
-    if not path.parent.exists():
-        path.parent.mkdir(parents=True, mode=0o700, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    os.close(fd)
-    os.chmod(path, 0o600)  # in case the umask was stricter than needed, or looser
 
 
 class Journal(SqlJournal):
@@ -178,7 +167,7 @@ class Journal(SqlJournal):
 
     def _open_file(self, id_prefix: str | None) -> None:
         try:
-            _create_private(self.path)
+            create_private(self.path)
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot create the journal {str(self.path)!r}: {exc.strerror}",

@@ -44,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from .._files import create_private
 from .._postgres import placeholders, psycopg_module, redact_url, server_message
 from ..errors.exceptions import ConfigurationError, NotificationError, ProtocolError
 from ..safexml import parse_xml
@@ -207,12 +208,6 @@ def _from_iso(value: str | None) -> dt.datetime | None:
     return None if value is None else parse_datetime(value)
 
 
-def _create_private(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    os.close(fd)
-
-
 class Inbox:
     """The notification inbox in the SQLite file at ``path`` (created if missing), or in the
     PostgreSQL database a ``postgresql://`` URL names.
@@ -236,7 +231,7 @@ class Inbox:
         self._pid = os.getpid()
         if self.path is not None:
             try:
-                _create_private(self.path)
+                create_private(self.path)
             except OSError as exc:
                 raise ConfigurationError(
                     f"cannot create the notification inbox {self.location!r}: {exc.strerror}",

@@ -36,6 +36,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtensionOID, NameOID
 
+from .._files import write_private_file
 from .._version import __version__
 from ..errors.exceptions import ConfigurationError
 from ..validation import codicefiscale
@@ -77,10 +78,7 @@ def operator_cf(istat: str, index: int) -> str:
 def _write(path: Path, data: bytes, *, private: bool = False) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     if private:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(path, 0o600)
+        write_private_file(path, data)
     else:
         path.write_bytes(data)
 

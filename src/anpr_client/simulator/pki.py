@@ -48,6 +48,8 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from anpr_client.credentials.software import SoftwareKey
 
+from .._files import write_private_file
+
 __all__ = [
     "Identity",
     "Pki",
@@ -119,24 +121,17 @@ class Identity:
         directory.mkdir(parents=True, exist_ok=True)
         key_path = directory / f"{stem}.key.pem"
         cert_path = directory / f"{stem}.cert.pem"
-        _write_private(key_path, self.key_pem(password))
+        write_private_file(key_path, self.key_pem(password))
         cert_path.write_bytes(self.cert_pem(with_chain=True))
         return key_path, cert_path
 
     def write_pkcs12(self, path: Path, *, password: str) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _write_private(path, self.pkcs12(password))
+        write_private_file(path, self.pkcs12(password))
         return path
 
     def __repr__(self) -> str:
         return f"<Identity {self.certificate.subject.rfc4514_string()}>"
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.chmod(path, 0o600)
 
 
 def _new_key() -> rsa.RSAPrivateKey:
