@@ -24,8 +24,10 @@
    behind ``anpr notifications serve``'s own server (a real HTTP server, a durable SQLite inbox
    flushed on every commit unless ``--fast``), then posts them from ``clients`` threads with
    keep-alive connections (the clients run in this process and share its CPU). Prints the
-   acknowledgements per second, latency percentiles and the time one notification spends in each
-   stage of the receiver (verify, decrypt, parse), then checks that every notification was
+   acknowledgements per second, the process CPU per acknowledgement (receiver and clients) and
+   the receiver's own (the CPU clocks of its server's threads, on Linux) with the rate each
+   allows on this machine's cores, latency percentiles and the time one notification spends in
+   each stage of the receiver (verify, decrypt, parse), then checks that every notification was
    answered 1 and stored exactly once. Loopback only; bounded in count.
 
 With ``--slow N``, N slow connections (half dripping their headers a byte a second, half
@@ -257,9 +259,11 @@ def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool, slo
         post(requests_[0])  # warm-up (also checks the set-up); a redelivery afterwards
         with _slow_connections(server.port, slow):
             t0, cpu0 = time.perf_counter(), time.process_time()
+            server0 = _server_cpu(thread)
             with ThreadPoolExecutor(max_workers=clients) as pool:
                 results = list(pool.map(post, requests_))
             elapsed, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            server_cpu = None if server0 is None else (_server_cpu(thread) or 0.0) - server0
         server.close()
         thread.join(10)
         stored = inbox.count()
@@ -280,6 +284,12 @@ def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool, slo
         f"clients): at most {cores * 1000 / per_ack:.0f}/s on {cores} CPUs with this process "
         "alone (the wall-clock rate above also depends on the machine's other load)"
     )
+    if server_cpu is not None:
+        own = server_cpu / count * 1000
+        print(
+            f"the receiver's own CPU per acknowledgement (its server's threads): {own:.2f} ms: "
+            f"at most {cores * 1000 / own:.0f}/s on {cores} CPUs without the clients"
+        )
     print(
         f"latency ms: median {statistics.median(latencies):.1f}, "
         f"p95 {latencies[int(0.95 * (len(latencies) - 1))]:.1f}, max {latencies[-1]:.1f}"
@@ -287,6 +297,20 @@ def throughput(pki: Pki, count: int, clients: int, threads: int, fast: bool, slo
     print(f"outcomes: {sorted(outcomes)}; stored events: {stored} (expected {count})")
     if outcomes != {"1"} or stored != count:
         raise SystemExit("FAILED: not every notification was acknowledged and stored once")
+
+
+def _server_cpu(loop: threading.Thread) -> float | None:
+    """CPU seconds used so far by the receiver's server: its loop thread and its workers
+    (``anpr-notifications-worker-N``); ``None`` where threads have no CPU clock (not Linux)."""
+    if not hasattr(time, "pthread_getcpuclockid"):
+        return None
+    total = 0.0
+    for thread in threading.enumerate():
+        if thread.ident is not None and (
+            thread is loop or thread.name.startswith("anpr-notifications-worker")
+        ):
+            total += time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+    return total
 
 
 def main() -> None:

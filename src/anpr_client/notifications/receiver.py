@@ -62,7 +62,7 @@ from ..logs import NOTIFICATIONS_LOGGER
 from ..safexml import parse_xml
 from ..security.cms import decrypt_enveloped
 from ..security.policy import NOTIFICATION_POLICY, SecurityPolicy
-from ..security.trust import SignerPins, TrustStore
+from ..security.trust import MemoTrustStore, SignerPins, TrustStore
 from ..security.verify import presented_signer, verify_envelope
 from ..soap.mtom import inline_attachments, is_related, parse_related
 from .events import Notification, decode_notification
@@ -181,7 +181,9 @@ class NotificationReceiver:
             )
         self.inbox = inbox
         self._keys = tuple(keys)
-        self._trust = trust
+        # The signer's path is validated once per validity window, not once per notification:
+        # a memo gives the plain store's own verdict (a subclass keeps its own rules).
+        self._trust = MemoTrustStore.of(trust) if type(trust) is TrustStore else trust
         self._signers = signers or None
         self._on_signer = on_signer
         self._recipients = frozenset(recipients) if recipients is not None else None

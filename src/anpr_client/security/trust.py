@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -41,7 +41,14 @@ from anpr_client.errors.exceptions import (
     UntrustedCertificate,
 )
 
-__all__ = ["SignerPins", "TrustStore", "fingerprint", "load_certificate", "unreadable"]
+__all__ = [
+    "MemoTrustStore",
+    "SignerPins",
+    "TrustStore",
+    "fingerprint",
+    "load_certificate",
+    "unreadable",
+]
 
 _MAX_DEPTH = 6
 _FINGERPRINT: Final = re.compile(r"[0-9a-f]{64}")
@@ -273,15 +280,23 @@ class TrustStore:
         self, *, serials: Iterable[int] = (), fingerprints: Iterable[str] = ()
     ) -> TrustStore:
         """A copy of this store with more revoked certificates."""
-        intermediates = [
-            c for certs in self._by_subject.values() for c in certs if c not in self._anchors
-        ]
+        parts = self._parts()
         return TrustStore(
             self._anchors,
-            intermediates=intermediates,
+            intermediates=parts["intermediates"],
             revoked_serials=self._revoked_serials | set(serials),
             revoked_fingerprints=self._revoked_fingerprints | set(fingerprints),
         )
+
+    def _parts(self) -> dict[str, tuple[Any, ...]]:
+        """What besides the anchors makes this store: the keyword arguments of ``__init__``."""
+        return {
+            "intermediates": tuple(
+                c for certs in self._by_subject.values() for c in certs if c not in self._anchors
+            ),
+            "revoked_serials": tuple(self._revoked_serials),
+            "revoked_fingerprints": tuple(self._revoked_fingerprints),
+        }
 
     def is_revoked(self, certificate: x509.Certificate) -> bool:
         return certificate.serial_number in self._revoked_serials or bool(
@@ -396,6 +411,59 @@ class TrustStore:
             f"<TrustStore anchors=[{names}] revoked={len(self._revoked_serials)} serials, "
             f"{len(self._revoked_fingerprints)} fingerprints>"
         )
+
+
+class MemoTrustStore(TrustStore):
+    """A :class:`TrustStore` that remembers the paths it validated (bounded, thread-safe).
+
+    :meth:`TrustStore.validate` is a pure function of the store (immutable), the certificates
+    and the time; a remembered path is returned only when the time is inside the validity
+    window of every certificate on it (with the skew), so the verdict is the one the store
+    would give. Failures are never remembered.
+    """
+
+    __slots__ = ("_memo", "_memo_lock")
+
+    def __init__(self, anchors: Iterable[x509.Certificate], **kwargs: Any) -> None:
+        super().__init__(anchors, **kwargs)
+        self._memo: OrderedDict[tuple[Any, ...], tuple[dt.datetime, dt.datetime, Any]] = (
+            OrderedDict()
+        )
+        self._memo_lock = threading.Lock()
+
+    @classmethod
+    def of(cls, store: TrustStore) -> MemoTrustStore:
+        """A memo over ``store``: the same anchors, intermediates and revocations."""
+        if isinstance(store, MemoTrustStore):
+            return store
+        return cls(store._anchors, **store._parts())
+
+    def validate(
+        self,
+        certificate: x509.Certificate,
+        *,
+        at: dt.datetime,
+        skew: float = 0.0,
+        extra: Iterable[x509.Certificate] = (),
+        purpose: str = "signer",
+    ) -> tuple[x509.Certificate, ...]:
+        extras = tuple(extra)
+        # Certificates compare and hash by their DER encoding: equal bytes, one entry.
+        key = (certificate, extras, skew, purpose)
+        with self._memo_lock:
+            known = self._memo.get(key)
+        if known is not None and known[0] <= at <= known[1]:
+            path: tuple[x509.Certificate, ...] = known[2]
+            return path
+        path = super().validate(certificate, at=at, skew=skew, extra=extras, purpose=purpose)
+        margin = dt.timedelta(seconds=skew)
+        low = max(c.not_valid_before_utc for c in path) - margin
+        high = min(c.not_valid_after_utc for c in path) + margin
+        with self._memo_lock:
+            self._memo[key] = (low, high, path)
+            while len(self._memo) > 1024:
+                self._memo.popitem(last=False)
+        return path
 
 
 def _key_usage(cert: x509.Certificate) -> x509.KeyUsage | None:

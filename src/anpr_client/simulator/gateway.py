@@ -46,7 +46,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from cryptography import x509
 from cryptography.x509.oid import NameOID
@@ -58,7 +58,7 @@ from ..security.algorithms import SignatureMethod
 from ..security.cms import VerifiedSignedData
 from ..security.policy import DEFAULT_POLICY, SecurityPolicy
 from ..security.saml import _verify_id_postazione
-from ..security.trust import TrustStore
+from ..security.trust import MemoTrustStore, TrustStore
 from ..security.verify import VerifiedEnvelope, VerifiedTimestamp, verify_envelope
 from ..soap.bundle import Bundle, Operation
 from ..validation import codicefiscale
@@ -167,52 +167,6 @@ class Passed:
     id_sede: str | None
     operator: str | None
     id_postazione: str | None
-
-
-class MemoTrustStore(TrustStore):
-    """A :class:`TrustStore` that remembers the paths it validated (bounded, thread-safe).
-
-    :meth:`TrustStore.validate` is a pure function of the store (immutable), the certificates
-    and the time; a remembered path is returned only when the time is inside the validity
-    window of every certificate on it (with the skew), so the verdict is the one the store
-    would give. Failures are never remembered.
-    """
-
-    __slots__ = ("_memo", "_memo_lock")
-
-    def __init__(self, anchors: Iterable[x509.Certificate], **kwargs: Any) -> None:
-        super().__init__(anchors, **kwargs)
-        self._memo: OrderedDict[tuple[Any, ...], tuple[dt.datetime, dt.datetime, Any]] = (
-            OrderedDict()
-        )
-        self._memo_lock = threading.Lock()
-
-    def validate(
-        self,
-        certificate: x509.Certificate,
-        *,
-        at: dt.datetime,
-        skew: float = 0.0,
-        extra: Iterable[x509.Certificate] = (),
-        purpose: str = "signer",
-    ) -> tuple[x509.Certificate, ...]:
-        extras = tuple(extra)
-        # Certificates compare and hash by their DER encoding: equal bytes, one entry.
-        key = (certificate, extras, skew, purpose)
-        with self._memo_lock:
-            known = self._memo.get(key)
-        if known is not None and known[0] <= at <= known[1]:
-            path: tuple[x509.Certificate, ...] = known[2]
-            return path
-        path = super().validate(certificate, at=at, skew=skew, extra=extras, purpose=purpose)
-        margin = dt.timedelta(seconds=skew)
-        low = max(c.not_valid_before_utc for c in path) - margin
-        high = min(c.not_valid_after_utc for c in path) + margin
-        with self._memo_lock:
-            self._memo[key] = (low, high, path)
-            while len(self._memo) > 1024:
-                self._memo.popitem(last=False)
-        return path
 
 
 class _WorkstationProofs:
