@@ -14,13 +14,16 @@ The clock is the calling thread's CPU time (``time.thread_time``: the server's t
 machine's other load count for nothing), with the wall clock beside it, where the durable
 variant's fsync waits show. Variants are interleaved round by round and the overhead is the
 median of the rounds' paired ratios. The goal is a journal overhead of at most 10 % durable and
-5 % without fsync. The server is the ANPR simulator
-when it is available (``anpr_client.simulator``: it verifies the frame, so the round trip is the
-realistic one); otherwise a minimal HTTPS server on loopback that verifies nothing and answers a
-canned OK (a *shorter* round trip, so the overhead percentage is pessimistic). The output says
-which was used. The journal lives in a temporary directory on the same disk as ``/tmp``.
+5 % without fsync.
 
-Then: ids per second from one process, and from four processes sharing one journal.
+The server is the ANPR simulator when it is available (``anpr_client.simulator``: it verifies
+the frame, so the round trip is the realistic one); otherwise a minimal HTTPS server on
+loopback that verifies nothing and answers a canned OK (a *shorter* round trip, so the
+overhead percentage is pessimistic). The output says which was used. The journal lives in a
+temporary directory on the same disk as ``/tmp``.
+
+Then: ids per second from one process, and from four processes sharing one journal (wall
+clock: a throughput of several processes).
 """
 
 from __future__ import annotations
