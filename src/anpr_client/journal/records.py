@@ -28,9 +28,12 @@ def wire_form(value: Any) -> Any:
     Encoding the wire form again gives the same XML body, so a replay is byte-identical in its
     Body whatever types the caller used (dates, Decimals, enums, bytes…).
     """
-    if isinstance(value, Mapping):
+    kind = type(value)
+    if kind is str:  # most leaves: what render_value returns for them, without its checks
+        return value
+    if kind is dict or isinstance(value, Mapping):  # a dict first: the ABC check is slow
         return {str(k): wire_form(v) for k, v in value.items() if v is not None}
-    if isinstance(value, list | tuple):
+    if kind is list or kind is tuple or isinstance(value, list | tuple):
         return [wire_form(v) for v in value]
     return render_value(value)
 

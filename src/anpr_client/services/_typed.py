@@ -8,7 +8,6 @@ method by code without a second table: :func:`methods` lists them.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
@@ -84,8 +83,7 @@ def typed_call(
     """Call ``operation`` with a request (a model or a payload) and read the answer branch as
     ``result_type``, tolerantly (see :func:`anpr_client.models.from_payload`)."""
     result = client.call(operation, request, header=header)
-    value = from_payload(result_type, result.value, path=result.outcome)
-    return dataclasses.replace(result, value=value)  # type: ignore[arg-type,return-value]
+    return _with_value(result, from_payload(result_type, result.value, path=result.outcome))
 
 
 def call(
@@ -118,4 +116,14 @@ def call(
     if model is None:  # Client.read and the generated table disagree: a bug, said plainly
         raise ProtocolError(f"the answer to {code} came back as {result.outcome}: no model")
     value: Any = from_payload(model, result.value, path=result.outcome)
-    return dataclasses.replace(result, value=value)  # type: ignore[return-value]
+    return _with_value(result, value)
+
+
+def _with_value(result: Result[Any], value: T) -> Result[T]:
+    """``result`` with ``value`` in place of its payload dict: ``dataclasses.replace`` without
+    its field-by-field ``__init__`` (a :class:`Result` has no ``__post_init__`` and no
+    ``init=False`` field, so the copy is the same object replace would build)."""
+    copy: Result[T] = object.__new__(type(result))
+    vars(copy).update(vars(result))
+    vars(copy)["value"] = value
+    return copy
