@@ -37,6 +37,8 @@ def values_at(payload: object, path: str) -> list[tuple[str, object]]:
     """``(concrete path, value)`` for every value at the dotted ``path`` (lists fan out)."""
     found: list[tuple[str, object]] = [("", payload)]
     for part in path.split("."):
+        if not found:
+            return []  # nothing left to descend into (most paths are absent from a payload)
         nxt: list[tuple[str, object]] = []
         for where, node in found:
             # a dict first: the ABC check of Mapping costs more than the rest of the step
@@ -55,6 +57,8 @@ def values_at(payload: object, path: str) -> list[tuple[str, object]]:
 def _text(value: object) -> str:
     if type(value) is str:  # what payloads hold; render_value for the rest
         return value.strip()
+    if value is None:  # an absent element: render_value would raise, and raising is slow
+        return ""
     try:
         return render_value(value).strip()
     except TypeError:

@@ -53,7 +53,9 @@ PERSON_FIELDS: Final = (
 BATCH_REQUIRED: Final = frozenset({"cognome", "nome", "sesso", "data_nascita", "luogo_nascita"})
 
 _MEMO_SIZE: Final = 20_000
-"""Distinct addresses, residences and citizenships remembered (then the memo starts over)."""
+"""Distinct values remembered per kind (address, residence, citizenship), then that kind's
+memo starts over: addresses vary far more than residences and citizenships, and a shared memo
+let them evict the few thousand Comuni and states every record looks up."""
 _DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
@@ -99,7 +101,9 @@ class PersonChecker:
         self._severity = MappingProxyType(
             {r.id: overrides.get(r.id, r.severity) for r in codes.RULES.values()}
         )
-        self._memo: dict[tuple[str, str, date | None], tuple[tuple[str, str], ...]] = {}
+        self._citizenships: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._addresses: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._residences: dict[tuple[str, date], tuple[tuple[str, str], ...]] = {}
         self._name = fields.spec("cognome")
         self._sex = fields.spec("sesso")
         self._istat = fields.spec("codiceIstat")
@@ -220,22 +224,23 @@ class PersonChecker:
             )
 
         # --- citizenship, address, residence: values that repeat, memoised
-        memo = self._memo
-        if len(memo) > _MEMO_SIZE:
-            memo.clear()
         if citizenship and not citizenship.isspace():
-            key: tuple[str, str, date | None] = ("cittadinanza", citizenship, None)
-            problems = memo.get(key)
+            memo = self._citizenships
+            problems = memo.get(citizenship)
             if problems is None:
-                problems = memo[key] = self._citizenship(citizenship.strip())
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                problems = memo[citizenship] = self._citizenship(citizenship.strip())
             if problems:
                 path = where("cittadinanza", "cittadinanza")
                 out.extend(finding(path, *p) for p in problems)
         if address:
-            key = ("indirizzo", address, None)
-            problems = memo.get(key)
+            memo = self._addresses
+            problems = memo.get(address)
             if problems is None:
-                problems = memo[key] = tuple(
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                problems = memo[address] = tuple(
                     (e.rule or "field.format", e.message)
                     for e in toponyms.problems(address, table=self.species)
                 )
@@ -248,10 +253,13 @@ class PersonChecker:
             except ValidationError as error:
                 out.append(self.from_error(where("numero_civico", "numero_civico"), error))
         if residence and not residence.isspace():
-            key = ("comune_residenza", residence, today)
-            problems = memo.get(key)
+            memo_at = self._residences
+            key = (residence, today)
+            problems = memo_at.get(key)
             if problems is None:
-                problems = memo[key] = self._residence(residence.strip(), today)
+                if len(memo_at) >= _MEMO_SIZE:
+                    memo_at.clear()
+                problems = memo_at[key] = self._residence(residence.strip(), today)
             if problems:
                 path = where("comune_residenza", "comune_residenza")
                 out.extend(finding(path, *p) for p in problems)
