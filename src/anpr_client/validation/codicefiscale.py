@@ -105,12 +105,15 @@ _ODD: Final = {
 _EVEN: Final = {**{str(d): d for d in range(10)}, **{chr(65 + i): i for i in range(26)}}
 _ODD_BYTES: Final = bytes(_ODD.get(chr(i), 0) for i in range(256))
 _EVEN_BYTES: Final = bytes(_EVEN.get(chr(i), 0) for i in range(256))
-_VOWELS: Final = frozenset("AEIOU")
 _SPECIAL_LETTERS: Final = str.maketrans(
     {"ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O", "Đ": "D",
      "đ": "D", "Ł": "L", "ł": "L", "Þ": "TH", "þ": "TH", "Ð": "D", "ð": "D", "ı": "I"}
 )  # fmt: skip
 _SEPARATORS: Final = str.maketrans("", "", " -./\t")
+# bytes.translate(None, delete) drops characters in one C pass
+_ASCII_NON_LETTERS: Final = bytes(i for i in range(128) if not 65 <= i <= 90)
+_VOWELS: Final = b"AEIOU"
+_CONSONANTS: Final = b"BCDFGHJKLMNPQRSTVWXYZ"
 
 Precision = Literal["day", "month", "year"]
 
@@ -200,10 +203,12 @@ def get_birth_place(value: str) -> str:
     return _decoded(compact(value))[11:15]
 
 
-def _letters(text: str) -> str:
+def _letters(text: str) -> bytes:
     """Only the letters A-Z of a name, accents and ligatures reduced (Ò → O, ß → SS)."""
+    if text.isascii():  # nothing to reduce: the same letters, in C
+        return text.upper().encode("ascii").translate(None, _ASCII_NON_LETTERS)
     decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
-    return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z")
+    return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z").encode("ascii")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -214,9 +219,8 @@ def surname_code(surname: str) -> str:
     ('RSS', 'FOX', 'DNG')
     """
     letters = _letters(surname)
-    consonants = [c for c in letters if c not in _VOWELS]
-    vowels = [c for c in letters if c in _VOWELS]
-    return "".join((consonants + vowels + ["X", "X", "X"])[:3])
+    code = letters.translate(None, _VOWELS) + letters.translate(None, _CONSONANTS) + b"XXX"
+    return code[:3].decode("ascii")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -227,11 +231,10 @@ def name_code(name: str) -> str:
     ('MRA', 'GFR', 'MGR')
     """
     letters = _letters(name)
-    consonants = [c for c in letters if c not in _VOWELS]
+    consonants = letters.translate(None, _VOWELS)
     if len(consonants) >= 4:
-        return consonants[0] + consonants[2] + consonants[3]
-    vowels = [c for c in letters if c in _VOWELS]
-    return "".join((consonants + vowels + ["X", "X", "X"])[:3])
+        return (consonants[0:1] + consonants[2:4]).decode("ascii")
+    return (consonants + letters.translate(None, _CONSONANTS) + b"XXX")[:3].decode("ascii")
 
 
 def calc(surname: str, name: str, sex: str, birth_date: date, place: str) -> str:
