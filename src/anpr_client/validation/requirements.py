@@ -35,6 +35,8 @@ __all__ = ["REQUIREMENTS", "Forbid", "Need", "OneOf", "Requirement", "check", "v
 
 def values_at(payload: object, path: str) -> list[tuple[str, object]]:
     """``(concrete path, value)`` for every value at the dotted ``path`` (lists fan out)."""
+    if type(payload) is dict and path.partition(".")[0] not in payload:
+        return []  # the common case: the first element is absent
     found: list[tuple[str, object]] = [("", payload)]
     for part in path.split("."):
         if not found:

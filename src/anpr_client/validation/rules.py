@@ -19,7 +19,6 @@ it; when a birth Comune is unknown, the codice fiscale's place is not compared w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -56,7 +55,6 @@ _MEMO_SIZE: Final = 20_000
 """Distinct values remembered per kind (address, residence, citizenship), then that kind's
 memo starts over: addresses vary far more than residences and citizenships, and a shared memo
 let them evict the few thousand Comuni and states every record looks up."""
-_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -396,13 +394,16 @@ class PersonChecker:
 
 
 def _parse_date(text: str) -> date | None:
-    m = _DATE.fullmatch(text.strip())
-    if m is None:
-        return None
+    # the C parser first (a tenth of the regex's cost); it also reads other ISO 8601 forms
+    # (20240101, 2024-W01-1), which the shape test below turns away as the XSD does
+    value = text.strip()
     try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    if len(value) != 10 or value[4] != "-" or value[7] != "-" or not value.isascii():
+        return None
+    return day
 
 
 def _same(name: str, default: str) -> str:
