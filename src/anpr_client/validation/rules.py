@@ -193,8 +193,11 @@ class PersonChecker:
             and not get("luogo_nascita_nome")
             and self.comuni.valid_on(code, birth)
         ):
-            place = self._birth_place(person, birth, where, out)
-            known_place = place.code if place is not None and place.known else None
+            if not code and not get("luogo_nascita_nome"):
+                known_place = None  # no place given (a search by codice fiscale)
+            else:
+                place = self._birth_place(person, birth, where, out)
+                known_place = place.code if place is not None and place.known else None
 
         # --- codice fiscale
         if cf:
