@@ -104,6 +104,8 @@ class PersonChecker:
         self._residences: dict[tuple[str, date], tuple[tuple[str, str], ...]] = {}
         self._name = fields.spec("cognome")
         self._sex = fields.spec("sesso")
+        # the values nearly every record has, known to pass the sex field's rules
+        self._sexes = frozenset(v for v in ("M", "F") if self._sex.accepts(v))
         self._istat = fields.spec("codiceIstat")
         self._state = fields.spec("codiceStato")
 
@@ -145,7 +147,21 @@ class PersonChecker:
         )
         where = paths.get if paths else _same
         finding = self.finding
-        if required:
+        if required and not (  # the batch's common case: the five required fields all there
+            required is BATCH_REQUIRED
+            and surname
+            and name_
+            and sex
+            and raw_date
+            and code
+            and not (
+                surname.isspace()
+                or name_.isspace()
+                or sex.isspace()
+                or raw_date.isspace()
+                or code.isspace()
+            )
+        ):
             for name in required:
                 value = get(name)
                 if not value or value.isspace():
@@ -159,7 +175,7 @@ class PersonChecker:
         if name_ and not self._name.accepts(name_):
             out.append(finding(where("nome", "nome"), *self._problem(self._name, name_)))
             name_ = None
-        if sex and not self._sex.accepts(sex):
+        if sex and sex not in self._sexes and not self._sex.accepts(sex):
             out.append(finding(where("sesso", "sesso"), *self._problem(self._sex, sex)))
             sex = None
         birth: date | None = None
