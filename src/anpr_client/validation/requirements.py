@@ -301,9 +301,10 @@ def _apply(req: Requirement, payload: Mapping[str, object]) -> Sequence[Finding]
     out: list[Finding] = []
     if req.only_if_present and not values_at(payload, req.only_if_present):
         return out
-    if any(values_at(payload, path) for path in req.unless):
+    if req.unless and any(values_at(payload, path) for path in req.unless):
         return out
-    for base, node in _scopes(payload, req.scope):
+    scopes = _scopes(payload, req.scope) if req.scope else (("", payload),)
+    for base, node in scopes:
         if req.when is not None:
             current = {_text(v) for _, v in values_at(node, req.when[0])}
             if not current & req.when[1]:
