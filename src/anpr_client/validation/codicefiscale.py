@@ -266,8 +266,9 @@ _LAST_DAY: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _COMPARED: Final = {"day": 3, "month": 2, "year": 1}
 
 
-def _structure(value: str, field: str) -> ValidationError | None:
-    """The first structural problem of a compacted code, or ``None``."""
+def _structure(value: str, field: str) -> tuple[ValidationError | None, str]:
+    """The first structural problem of a compacted code (or ``None``) and, for a well-formed
+    16-character code, the code decoded (:func:`_decoded`; else ``""``)."""
     if (
         len(value) == 16
         and _FORMAT.fullmatch(value) is not None
@@ -278,33 +279,35 @@ def _structure(value: str, field: str) -> ValidationError | None:
         month = _MONTHS.index(decoded[8])
         last = _month_days(month, decoded)
         if 1 <= day <= last or 41 <= day <= 40 + last:
-            return None
+            return None, decoded
         return error(
             "cf.date", f"day {decoded[9:11]} does not exist in month {month + 1}", field=field
-        )
+        ), ""
     length = len(value)
     if not _ALNUM.fullmatch(value) or not 11 <= length <= 16:
         rule = "field.charset" if not _ALNUM.fullmatch(value) else "field.length"
         what = "letters and digits only" if rule == "field.charset" else "11 to 16 characters"
-        return error(rule, f"ANPR accepts {what} here", field=field)
+        return error(rule, f"ANPR accepts {what} here", field=field), ""
     if length == 11:
         if not value.isdigit():
-            return error("cf.format", "an 11-character code must be all digits", field=field)
+            return error("cf.format", "an 11-character code must be all digits", field=field), ""
         if _iva_check_digit(value) != value[10]:
             return error(
                 "cf.checksum",
                 f"the check digit is {_iva_check_digit(value)}, not {value[10]}",
                 field=field,
-            )
-        return None
+            ), ""
+        return None, ""
     if length != 16:
         return error(
             "cf.length", f"{length} characters; a codice fiscale has 16 (or 11 digits)", field=field
-        )
+        ), ""
     if not _FORMAT.fullmatch(value):
-        return error("cf.format", _format_problem(value), field=field)
+        return error("cf.format", _format_problem(value), field=field), ""
     expected = _check_char(value)
-    return error("cf.checksum", f"the check character is {expected}, not {value[15]}", field=field)
+    return error(
+        "cf.checksum", f"the check character is {expected}, not {value[15]}", field=field
+    ), ""
 
 
 def _month_days(month: int, decoded: str) -> int:
@@ -354,7 +357,7 @@ def check(
         return [error("field.format", "the codice fiscale must be text", field=field)]
     if not (value.isalnum() and value.isupper()):
         value = compact(value)
-    problem = _structure(value, field)
+    problem, decoded = _structure(value, field)
     if problem is not None:
         return [problem]
     if len(value) == 11:
@@ -366,7 +369,6 @@ def check(
         )
     if name and value[3:6] != name_code(name):
         problems.append(_mismatch("cf.name", "name", name, name_code(name), value[3:6], field))
-    decoded = _decoded(value)
     if birth_date is not None:
         coded = (int(decoded[6:8]), _MONTHS.index(decoded[8]) + 1, int(decoded[9:11]) % 40)
         actual = (birth_date.year % 100, birth_date.month, birth_date.day)
