@@ -287,6 +287,9 @@ def _csv_rows(
         if mapping.columns.get(name, name) in position
     ]
     width = len(header)
+    # the header's first columns are the fields in our order: zip them (no index per cell)
+    names = [name for name, _ in index]
+    in_order = [i for _, i in index] == list(range(len(index)))
     reader = csv.reader(text, delimiter=delimiter)
     row = 0
     date_format = mapping.date_format
@@ -300,7 +303,10 @@ def _csv_rows(
             if len(cells) != width:
                 yield Record(row, None, cells, f"{len(cells)} fields, the header has {width}")
                 continue
-            values = {name: cells[i] for name, i in index}
+            if in_order:  # the cells past our fields (other columns) are left out by zip
+                values = dict(zip(names, cells, strict=False))
+            else:
+                values = {name: cells[i] for name, i in index}
             if date_format and values.get("data_nascita"):
                 values["data_nascita"] = _iso_date(values["data_nascita"], date_format)
             yield Record(row, values, cells)

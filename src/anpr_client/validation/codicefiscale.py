@@ -105,12 +105,15 @@ _ODD: Final = {
 _EVEN: Final = {**{str(d): d for d in range(10)}, **{chr(65 + i): i for i in range(26)}}
 _ODD_BYTES: Final = bytes(_ODD.get(chr(i), 0) for i in range(256))
 _EVEN_BYTES: Final = bytes(_EVEN.get(chr(i), 0) for i in range(256))
-_VOWELS: Final = frozenset("AEIOU")
 _SPECIAL_LETTERS: Final = str.maketrans(
     {"ß": "SS", "Æ": "AE", "æ": "AE", "Œ": "OE", "œ": "OE", "Ø": "O", "ø": "O", "Đ": "D",
      "đ": "D", "Ł": "L", "ł": "L", "Þ": "TH", "þ": "TH", "Ð": "D", "ð": "D", "ı": "I"}
 )  # fmt: skip
 _SEPARATORS: Final = str.maketrans("", "", " -./\t")
+# bytes.translate(None, delete) drops characters in one C pass
+_ASCII_NON_LETTERS: Final = bytes(i for i in range(128) if not 65 <= i <= 90)
+_VOWELS: Final = b"AEIOU"
+_CONSONANTS: Final = b"BCDFGHJKLMNPQRSTVWXYZ"
 
 Precision = Literal["day", "month", "year"]
 
@@ -200,10 +203,12 @@ def get_birth_place(value: str) -> str:
     return _decoded(compact(value))[11:15]
 
 
-def _letters(text: str) -> str:
+def _letters(text: str) -> bytes:
     """Only the letters A-Z of a name, accents and ligatures reduced (Ò → O, ß → SS)."""
+    if text.isascii():  # nothing to reduce: the same letters, in C
+        return text.upper().encode("ascii").translate(None, _ASCII_NON_LETTERS)
     decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
-    return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z")
+    return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z").encode("ascii")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -214,9 +219,8 @@ def surname_code(surname: str) -> str:
     ('RSS', 'FOX', 'DNG')
     """
     letters = _letters(surname)
-    consonants = [c for c in letters if c not in _VOWELS]
-    vowels = [c for c in letters if c in _VOWELS]
-    return "".join((consonants + vowels + ["X", "X", "X"])[:3])
+    code = letters.translate(None, _VOWELS) + letters.translate(None, _CONSONANTS) + b"XXX"
+    return code[:3].decode("ascii")
 
 
 @functools.lru_cache(maxsize=65536)
@@ -227,11 +231,10 @@ def name_code(name: str) -> str:
     ('MRA', 'GFR', 'MGR')
     """
     letters = _letters(name)
-    consonants = [c for c in letters if c not in _VOWELS]
+    consonants = letters.translate(None, _VOWELS)
     if len(consonants) >= 4:
-        return consonants[0] + consonants[2] + consonants[3]
-    vowels = [c for c in letters if c in _VOWELS]
-    return "".join((consonants + vowels + ["X", "X", "X"])[:3])
+        return (consonants[0:1] + consonants[2:4]).decode("ascii")
+    return (consonants + letters.translate(None, _CONSONANTS) + b"XXX")[:3].decode("ascii")
 
 
 def calc(surname: str, name: str, sex: str, birth_date: date, place: str) -> str:
@@ -263,8 +266,9 @@ _LAST_DAY: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _COMPARED: Final = {"day": 3, "month": 2, "year": 1}
 
 
-def _structure(value: str, field: str) -> ValidationError | None:
-    """The first structural problem of a compacted code, or ``None``."""
+def _structure(value: str, field: str) -> tuple[ValidationError | None, str]:
+    """The first structural problem of a compacted code (or ``None``) and, for a well-formed
+    16-character code, the code decoded (:func:`_decoded`; else ``""``)."""
     if (
         len(value) == 16
         and _FORMAT.fullmatch(value) is not None
@@ -275,33 +279,35 @@ def _structure(value: str, field: str) -> ValidationError | None:
         month = _MONTHS.index(decoded[8])
         last = _month_days(month, decoded)
         if 1 <= day <= last or 41 <= day <= 40 + last:
-            return None
+            return None, decoded
         return error(
             "cf.date", f"day {decoded[9:11]} does not exist in month {month + 1}", field=field
-        )
+        ), ""
     length = len(value)
     if not _ALNUM.fullmatch(value) or not 11 <= length <= 16:
         rule = "field.charset" if not _ALNUM.fullmatch(value) else "field.length"
         what = "letters and digits only" if rule == "field.charset" else "11 to 16 characters"
-        return error(rule, f"ANPR accepts {what} here", field=field)
+        return error(rule, f"ANPR accepts {what} here", field=field), ""
     if length == 11:
         if not value.isdigit():
-            return error("cf.format", "an 11-character code must be all digits", field=field)
+            return error("cf.format", "an 11-character code must be all digits", field=field), ""
         if _iva_check_digit(value) != value[10]:
             return error(
                 "cf.checksum",
                 f"the check digit is {_iva_check_digit(value)}, not {value[10]}",
                 field=field,
-            )
-        return None
+            ), ""
+        return None, ""
     if length != 16:
         return error(
             "cf.length", f"{length} characters; a codice fiscale has 16 (or 11 digits)", field=field
-        )
+        ), ""
     if not _FORMAT.fullmatch(value):
-        return error("cf.format", _format_problem(value), field=field)
+        return error("cf.format", _format_problem(value), field=field), ""
     expected = _check_char(value)
-    return error("cf.checksum", f"the check character is {expected}, not {value[15]}", field=field)
+    return error(
+        "cf.checksum", f"the check character is {expected}, not {value[15]}", field=field
+    ), ""
 
 
 def _month_days(month: int, decoded: str) -> int:
@@ -351,7 +357,7 @@ def check(
         return [error("field.format", "the codice fiscale must be text", field=field)]
     if not (value.isalnum() and value.isupper()):
         value = compact(value)
-    problem = _structure(value, field)
+    problem, decoded = _structure(value, field)
     if problem is not None:
         return [problem]
     if len(value) == 11:
@@ -363,7 +369,6 @@ def check(
         )
     if name and value[3:6] != name_code(name):
         problems.append(_mismatch("cf.name", "name", name, name_code(name), value[3:6], field))
-    decoded = _decoded(value)
     if birth_date is not None:
         coded = (int(decoded[6:8]), _MONTHS.index(decoded[8]) + 1, int(decoded[9:11]) % 40)
         actual = (birth_date.year % 100, birth_date.month, birth_date.day)

@@ -107,14 +107,19 @@ def _flatten(
     def at(key: str) -> str:
         return f"{base}.{key}" if base else key
 
+    # absent values (None) are skipped before their path is written: most are absent
     cf = person.get("codiceFiscale")
     if isinstance(cf, Mapping):
         put("codice_fiscale", cf.get("codFiscale"), at("codiceFiscale.codFiscale"))
-    else:
+    elif cf is not None:
         put("codice_fiscale", cf, at("codiceFiscale"))
     for key in ("cognome", "nome", "sesso"):
-        put(key, person.get(key), at(key))
-    put("data_nascita", person.get("dataNascita"), at("dataNascita"))
+        value = person.get(key)
+        if value is not None:
+            put(key, value, at(key))
+    value = person.get("dataNascita")
+    if value is not None:
+        put("data_nascita", value, at("dataNascita"))
     senza_giorno = person.get("senzaGiorno")
     senza_mese = person.get("senzaGiornoMese")
     place = person.get("luogoNascita")
@@ -141,6 +146,9 @@ def _flatten(
 
 
 def _reference_date(payload: Mapping[str, object]) -> date | None:
+    testata = payload.get("testataRichiesta")
+    if testata is None or (type(testata) is dict and "dataDecorrenza" not in testata):
+        return None  # the common case, without walking the path
     for _, value in values_at(payload, "testataRichiesta.dataDecorrenza"):
         if isinstance(value, date):
             return value

@@ -35,8 +35,12 @@ __all__ = ["REQUIREMENTS", "Forbid", "Need", "OneOf", "Requirement", "check", "v
 
 def values_at(payload: object, path: str) -> list[tuple[str, object]]:
     """``(concrete path, value)`` for every value at the dotted ``path`` (lists fan out)."""
+    if type(payload) is dict and path.partition(".")[0] not in payload:
+        return []  # the common case: the first element is absent
     found: list[tuple[str, object]] = [("", payload)]
     for part in path.split("."):
+        if not found:
+            return []  # nothing left to descend into (most paths are absent from a payload)
         nxt: list[tuple[str, object]] = []
         for where, node in found:
             # a dict first: the ABC check of Mapping costs more than the rest of the step
@@ -55,6 +59,8 @@ def values_at(payload: object, path: str) -> list[tuple[str, object]]:
 def _text(value: object) -> str:
     if type(value) is str:  # what payloads hold; render_value for the rest
         return value.strip()
+    if value is None:  # an absent element: render_value would raise, and raising is slow
+        return ""
     try:
         return render_value(value).strip()
     except TypeError:
@@ -295,9 +301,10 @@ def _apply(req: Requirement, payload: Mapping[str, object]) -> Sequence[Finding]
     out: list[Finding] = []
     if req.only_if_present and not values_at(payload, req.only_if_present):
         return out
-    if any(values_at(payload, path) for path in req.unless):
+    if req.unless and any(values_at(payload, path) for path in req.unless):
         return out
-    for base, node in _scopes(payload, req.scope):
+    scopes = _scopes(payload, req.scope) if req.scope else (("", payload),)
+    for base, node in scopes:
         if req.when is not None:
             current = {_text(v) for _, v in values_at(node, req.when[0])}
             if not current & req.when[1]:

@@ -19,7 +19,6 @@ it; when a birth Comune is unknown, the codice fiscale's place is not compared w
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -53,8 +52,9 @@ PERSON_FIELDS: Final = (
 BATCH_REQUIRED: Final = frozenset({"cognome", "nome", "sesso", "data_nascita", "luogo_nascita"})
 
 _MEMO_SIZE: Final = 20_000
-"""Distinct addresses, residences and citizenships remembered (then the memo starts over)."""
-_DATE: Final = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
+"""Distinct values remembered per kind (address, residence, citizenship), then that kind's
+memo starts over: addresses vary far more than residences and citizenships, and a shared memo
+let them evict the few thousand Comuni and states every record looks up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,9 +99,13 @@ class PersonChecker:
         self._severity = MappingProxyType(
             {r.id: overrides.get(r.id, r.severity) for r in codes.RULES.values()}
         )
-        self._memo: dict[tuple[str, str, date | None], tuple[tuple[str, str], ...]] = {}
+        self._citizenships: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._addresses: dict[str, tuple[tuple[str, str], ...]] = {}
+        self._residences: dict[tuple[str, date], tuple[tuple[str, str], ...]] = {}
         self._name = fields.spec("cognome")
         self._sex = fields.spec("sesso")
+        # the values nearly every record has, known to pass the sex field's rules
+        self._sexes = frozenset(v for v in ("M", "F") if self._sex.accepts(v))
         self._istat = fields.spec("codiceIstat")
         self._state = fields.spec("codiceStato")
 
@@ -143,7 +147,21 @@ class PersonChecker:
         )
         where = paths.get if paths else _same
         finding = self.finding
-        if required:
+        if required and not (  # the batch's common case: the five required fields all there
+            required is BATCH_REQUIRED
+            and surname
+            and name_
+            and sex
+            and raw_date
+            and code
+            and not (
+                surname.isspace()
+                or name_.isspace()
+                or sex.isspace()
+                or raw_date.isspace()
+                or code.isspace()
+            )
+        ):
             for name in required:
                 value = get(name)
                 if not value or value.isspace():
@@ -157,7 +175,7 @@ class PersonChecker:
         if name_ and not self._name.accepts(name_):
             out.append(finding(where("nome", "nome"), *self._problem(self._name, name_)))
             name_ = None
-        if sex and not self._sex.accepts(sex):
+        if sex and sex not in self._sexes and not self._sex.accepts(sex):
             out.append(finding(where("sesso", "sesso"), *self._problem(self._sex, sex)))
             sex = None
         birth: date | None = None
@@ -191,8 +209,11 @@ class PersonChecker:
             and not get("luogo_nascita_nome")
             and self.comuni.valid_on(code, birth)
         ):
-            place = self._birth_place(person, birth, where, out)
-            known_place = place.code if place is not None and place.known else None
+            if not code and not get("luogo_nascita_nome"):
+                known_place = None  # no place given (a search by codice fiscale)
+            else:
+                place = self._birth_place(person, birth, where, out)
+                known_place = place.code if place is not None and place.known else None
 
         # --- codice fiscale
         if cf:
@@ -220,22 +241,23 @@ class PersonChecker:
             )
 
         # --- citizenship, address, residence: values that repeat, memoised
-        memo = self._memo
-        if len(memo) > _MEMO_SIZE:
-            memo.clear()
         if citizenship and not citizenship.isspace():
-            key: tuple[str, str, date | None] = ("cittadinanza", citizenship, None)
-            problems = memo.get(key)
+            memo = self._citizenships
+            problems = memo.get(citizenship)
             if problems is None:
-                problems = memo[key] = self._citizenship(citizenship.strip())
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                problems = memo[citizenship] = self._citizenship(citizenship.strip())
             if problems:
                 path = where("cittadinanza", "cittadinanza")
                 out.extend(finding(path, *p) for p in problems)
         if address:
-            key = ("indirizzo", address, None)
-            problems = memo.get(key)
+            memo = self._addresses
+            problems = memo.get(address)
             if problems is None:
-                problems = memo[key] = tuple(
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                problems = memo[address] = tuple(
                     (e.rule or "field.format", e.message)
                     for e in toponyms.problems(address, table=self.species)
                 )
@@ -248,10 +270,13 @@ class PersonChecker:
             except ValidationError as error:
                 out.append(self.from_error(where("numero_civico", "numero_civico"), error))
         if residence and not residence.isspace():
-            key = ("comune_residenza", residence, today)
-            problems = memo.get(key)
+            memo_at = self._residences
+            key = (residence, today)
+            problems = memo_at.get(key)
             if problems is None:
-                problems = memo[key] = self._residence(residence.strip(), today)
+                if len(memo_at) >= _MEMO_SIZE:
+                    memo_at.clear()
+                problems = memo_at[key] = self._residence(residence.strip(), today)
             if problems:
                 path = where("comune_residenza", "comune_residenza")
                 out.extend(finding(path, *p) for p in problems)
@@ -388,13 +413,16 @@ class PersonChecker:
 
 
 def _parse_date(text: str) -> date | None:
-    m = _DATE.fullmatch(text.strip())
-    if m is None:
-        return None
+    # the C parser first (a tenth of the regex's cost); it also reads other ISO 8601 forms
+    # (20240101, 2024-W01-1), which the shape test below turns away as the XSD does
+    value = text.strip()
     try:
-        return date(int(m[1]), int(m[2]), int(m[3]))
+        day = date.fromisoformat(value)
     except ValueError:
         return None
+    if len(value) != 10 or value[4] != "-" or value[7] != "-" or not value.isascii():
+        return None
+    return day
 
 
 def _same(name: str, default: str) -> str:

@@ -143,7 +143,9 @@ class SpeciesTable(ReferenceTable):
         words = address.split()
         for n in range(min(self._max_words, len(words)), 0, -1):
             head = " ".join(words[:n])
-            species = self._by_name.get(head) or self._by_name.get(fold_name(head))
+            species = self._by_name.get(head)
+            if species is None and not _folded(head):
+                species = self._by_name.get(fold_name(head))
             if species is not None:
                 return species, " ".join(words[n:])
         return None, " ".join(words)
@@ -179,6 +181,11 @@ class SpeciesTable(ReferenceTable):
             data, columns=SPECIES_COLUMNS, required=("ID", "DESCRIZIONE"), setting=_SETTING
         )
         return cls.from_rows(rows, source=source, complete=complete)
+
+
+def _folded(words: str) -> bool:
+    """Whether ``fold_name`` leaves single-spaced ``words`` as they are (A-Z, 0-9 only)."""
+    return words.isascii() and words.isupper() and words.replace(" ", "").isalnum()
 
 
 def compact(address: str) -> str:
