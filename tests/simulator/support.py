@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,7 +25,7 @@ from lxml import etree
 from anpr_client.client import Client
 from anpr_client.results import Result
 from anpr_client.security.frame import WsSecurity
-from anpr_client.simulator import Person, Simulator
+from anpr_client.simulator import Person, Simulator, SimulatorConfig
 from anpr_client.simulator.payloads import change_of_residence
 from anpr_client.simulator.pki import Identity
 from anpr_client.simulator.store import ComuneInfo
@@ -35,6 +36,21 @@ A = "058091"
 """Roma: the first Comune (the family moves away from here)."""
 B = "015146"
 """Milano: the destination of the transfer."""
+
+
+@contextmanager
+def started_simulator(pki_template: Path, state: Path, **options: Any) -> Iterator[Simulator]:
+    """A simulator started on the folder ``state`` with the session's test PKI (a module's own
+    registry); on leaving, it must have had no internal error, then it is closed."""
+    shutil.copytree(pki_template, state / "pki")
+    simulator = Simulator(SimulatorConfig(state_dir=state, **options)).start()
+    try:
+        yield simulator
+    finally:
+        try:
+            assert simulator.internal_errors == ()
+        finally:
+            simulator.close()
 
 
 def frame_for(sim: Simulator, istat: str, **overrides: Any) -> WsSecurity:

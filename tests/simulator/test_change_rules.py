@@ -6,7 +6,6 @@ checks, so what is tested is the simulator's answer (the rules table is in docs/
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,10 +16,10 @@ import pytest
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import AnprRejected
 from anpr_client.results import Result
-from anpr_client.simulator import Person, Simulator, SimulatorConfig
+from anpr_client.simulator import Person, Simulator
 
 from .registry_payloads import DECORRENZA, TODAY, annulment, death_2001, gen, italian_residence
-from .support import A, B, raw_client
+from .support import A, B, raw_client, started_simulator
 
 TOMORROW_BUT_ONE = TODAY + dt.timedelta(days=2)
 
@@ -28,13 +27,8 @@ TOMORROW_BUT_ONE = TODAY + dt.timedelta(days=2)
 @pytest.fixture(scope="module")
 def sim(pki_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     state = tmp_path_factory.mktemp("change-rules-state")
-    shutil.copytree(pki_template, state / "pki")
-    simulator = Simulator(SimulatorConfig(state_dir=state, population=80)).start()
-    try:
+    with started_simulator(pki_template, state, population=80) as simulator:
         yield simulator
-    finally:
-        assert simulator.internal_errors == ()
-        simulator.close()
 
 
 @pytest.fixture(scope="module")

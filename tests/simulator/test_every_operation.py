@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +15,10 @@ from tests.samples import sample_payload
 
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import AnprRejected
-from anpr_client.simulator import Simulator, SimulatorConfig
+from anpr_client.simulator import Simulator
 from anpr_client.soap.bundle import Bundle, get_bundle
 
-from .support import A, raw_client, send_raw
+from .support import A, raw_client, send_raw, started_simulator
 
 REPO = Path(__file__).resolve().parents[2]
 REFERENCE = Path(os.environ.get("ANPR_REFERENCE_DIR", REPO.parent / "shared" / "anpr"))
@@ -33,12 +32,8 @@ CODES = sorted(op.code for op in get_bundle() if op.code != "N000")
 @pytest.fixture(scope="module")
 def sim(pki_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     state = tmp_path_factory.mktemp("every-operation-state")
-    shutil.copytree(pki_template, state / "pki")
-    simulator = Simulator(SimulatorConfig(state_dir=state, extraction_delay=0.0)).start()
-    try:
+    with started_simulator(pki_template, state, extraction_delay=0.0) as simulator:
         yield simulator
-    finally:
-        simulator.close()
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,7 +26,7 @@ from anpr_client.errors.exceptions import (
     RejectedByPolicy,
     SoapFault,
 )
-from anpr_client.simulator import Simulator, SimulatorConfig
+from anpr_client.simulator import Simulator
 from anpr_client.simulator.pki import generate_test_pki
 
 from .conftest import MakeSimulator
@@ -38,6 +37,7 @@ from .support import (
     payload_3002,
     send_raw,
     send_signed,
+    started_simulator,
     unsigned_envelope,
     with_duplicated_extension,
 )
@@ -59,13 +59,8 @@ PUBLISHED_REJECTED_BY_POLICY = (
 @pytest.fixture(scope="module")
 def sim(pki_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     state = tmp_path_factory.mktemp("gateway-state")
-    shutil.copytree(pki_template, state / "pki")
-    simulator = Simulator(SimulatorConfig(state_dir=state)).start()
-    try:
+    with started_simulator(pki_template, state) as simulator:
         yield simulator
-    finally:
-        assert simulator.internal_errors == ()
-        simulator.close()
 
 
 def _cf(sim: Simulator) -> str:

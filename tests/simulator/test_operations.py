@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from anpr_client.errors.exceptions import (
     NotFoundError,
     OperationNotAllowedError,
 )
-from anpr_client.simulator import Simulator, SimulatorConfig
+from anpr_client.simulator import Simulator
 from anpr_client.validation import codicefiscale
 
 from .support import (
@@ -31,6 +30,7 @@ from .support import (
     payload_3002,
     raw_client,
     singles,
+    started_simulator,
     transfer_payload,
 )
 
@@ -41,13 +41,8 @@ DECORRENZA = {"dataDecorrenza": TODAY}
 @pytest.fixture(scope="module")
 def sim(pki_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     state = tmp_path_factory.mktemp("operations-state")
-    shutil.copytree(pki_template, state / "pki")
-    simulator = Simulator(SimulatorConfig(state_dir=state, extraction_delay=0.0)).start()
-    try:
+    with started_simulator(pki_template, state, extraction_delay=0.0) as simulator:
         yield simulator
-    finally:
-        assert simulator.internal_errors == ()
-        simulator.close()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ what is tested is the simulator's answer (the table of rules is in docs/simulato
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import pytest
 from anpr_client.client import Client
 from anpr_client.errors.exceptions import AnprRejected, AnprWarning
 from anpr_client.results import Result
-from anpr_client.simulator import Person, Simulator, SimulatorConfig
+from anpr_client.simulator import Person, Simulator
 
 from .registry_payloads import (
     AIRE_DATA,
@@ -43,7 +42,7 @@ from .registry_payloads import (
     section_2012,
     subject_of,
 )
-from .support import A, B, raw_client
+from .support import A, B, raw_client, started_simulator
 
 YESTERDAY = TODAY - dt.timedelta(days=1)
 
@@ -51,13 +50,8 @@ YESTERDAY = TODAY - dt.timedelta(days=1)
 @pytest.fixture(scope="module")
 def sim(pki_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Simulator]:
     state = tmp_path_factory.mktemp("registry-rules-state")
-    shutil.copytree(pki_template, state / "pki")
-    simulator = Simulator(SimulatorConfig(state_dir=state, population=80)).start()
-    try:
+    with started_simulator(pki_template, state, population=80) as simulator:
         yield simulator
-    finally:
-        assert simulator.internal_errors == ()
-        simulator.close()
 
 
 @pytest.fixture(scope="module")
