@@ -313,6 +313,16 @@ def test_a_bad_comune_table_names_its_setting(tmp_path: Path, text: str, setting
     with pytest.raises(ConfigurationError) as refused:
         load_comuni(path)
     assert refused.value.setting == setting
+    if setting.startswith(f"comuni.{A}"):  # the message, which the CLI prints, says which Comune
+        assert f"comuni.{A}" in str(refused.value)
+
+
+def test_a_bad_file_of_a_folder_is_named(tmp_path: Path) -> None:
+    bad = _write(tmp_path / "roma.toml", f"codice_istat = '{A}'\nbase_url = 'ftp://x'\n")
+    with pytest.raises(ConfigurationError) as refused:
+        load_comuni(tmp_path)
+    assert refused.value.setting == "base_url"
+    assert str(bad.resolve()) in str(refused.value)
 
 
 def test_a_folder_refuses_a_comune_described_twice(tmp_path: Path) -> None:

@@ -105,9 +105,11 @@ def _comune(data: Mapping[str, Any], *, base: Path, source: Path, section: str) 
     try:
         settings = settings_from_mapping(own, base=base, source=source)
     except ConfigurationError as exc:
-        if section and exc.setting:  # name the setting as the file spells it
-            exc.setting = section + exc.setting
-        raise
+        # Say which Comune: its table in a shared file, or its own file in a folder; and name
+        # the setting as the file spells it.
+        where = f"[{section[:-1]}]" if section else str(source)
+        setting = section + exc.setting if section and exc.setting else exc.setting
+        raise ConfigurationError(f"{where}: {exc}", setting=setting, rule=exc.rule) from None
     for desk in desks.values():  # a desk's operator is checked as [operator] is
         if desk.operator is not None:
             try:
