@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from anpr_client.settings import KeySourceConfig
 from anpr_client.simulator.pki import Identity, Pki, PkiFiles
 from tests.security.support import require, shared_pki
 
@@ -44,6 +45,15 @@ def pki_files(pki: Pki, tmp_path_factory: pytest.TempPathFactory) -> PkiFiles:
 class SoftHsm:
     module: Path
     conf: Path
+
+    def key(
+        self, label: str = "ANPR-CO", key: str = "CO9999", *, pin_env: str | None = "ANPR_TEST_PIN"
+    ) -> KeySourceConfig:
+        """The settings of a key on one of the tokens (the Comune key by default), its PIN in
+        the environment variable ``pin_env``."""
+        return KeySourceConfig(
+            "pkcs11", pkcs11_module=self.module, token_label=label, key_label=key, pin_env=pin_env
+        )
 
 
 def _import(module: Path, token: str, identity: Identity, label: str, directory: Path) -> None:

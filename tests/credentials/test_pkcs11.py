@@ -151,22 +151,14 @@ def test_secrets_stay_out_of_reprs_errors_and_logs(
 def test_loader_reads_the_pin_from_the_named_variable(
     softhsm: SoftHsm, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = KeySourceConfig(
-        "pkcs11",
-        pkcs11_module=softhsm.module,
-        token_label="ANPR-CO",
-        key_label="CO9999",
-        pin_env="ANPR_TEST_PIN",
-    )
+    config = softhsm.key()
     with pytest.raises(ConfigurationError, match="ANPR_TEST_PIN"):
         load_key_source(config)
     monkeypatch.setenv("ANPR_TEST_PIN", TOKEN_PIN)
     source = load_key_source(config)
     assert isinstance(source, Pkcs11KeySource)
     source.close()
-    no_pin = KeySourceConfig(
-        "pkcs11", pkcs11_module=softhsm.module, token_label="ANPR-CO", key_label="CO9999"
-    )
+    no_pin = softhsm.key(pin_env=None)
     with pytest.raises(ConfigurationError, match="pin_env"):
         load_key_source(no_pin, purpose="comune_key")
     prompts: list[str] = []
@@ -215,13 +207,7 @@ def test_operator_read_from_the_card_after_login(
     monkeypatch.setenv("ANPR_TEST_P12", FILE_PASSWORD)
     settings = Settings(
         codice_istat="058091",
-        comune_key=KeySourceConfig(
-            "pkcs11",
-            pkcs11_module=softhsm.module,
-            token_label="ANPR-CO",
-            key_label="CO9999",
-            pin_env="ANPR_TEST_PIN",
-        ),
+        comune_key=softhsm.key(),
         workstation=WorkstationSettings(
             id="058091-PC-0001",
             key=KeySourceConfig(

@@ -33,13 +33,7 @@ def test_a_token_session_is_opened_once_and_closed_when_idle(
     settings = Settings(
         codice_istat=pki.istat,
         journal_enabled=False,
-        comune_key=KeySourceConfig(
-            "pkcs11",
-            pkcs11_module=softhsm.module,
-            token_label="ANPR-CO",
-            key_label="CO9999",
-            pin_env="ANPR_TEST_PIN",
-        ),
+        comune_key=softhsm.key(),
         workstation=WorkstationSettings(
             id=pki.workstation_id,
             key=KeySourceConfig(

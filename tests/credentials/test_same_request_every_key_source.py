@@ -40,13 +40,7 @@ def comune_key(
     else:
         hsm: SoftHsm = request.getfixturevalue("softhsm")
         monkeypatch.setenv("ANPR_TEST_SECRET", TOKEN_PIN)
-        config = KeySourceConfig(
-            "pkcs11",
-            pkcs11_module=hsm.module,
-            token_label="ANPR-CO",
-            key_label="CO9999",
-            pin_env="ANPR_TEST_SECRET",
-        )
+        config = hsm.key(pin_env="ANPR_TEST_SECRET")
     source = load_key_source(config, purpose="comune_key")
     yield source
     getattr(source, "close", lambda: None)()

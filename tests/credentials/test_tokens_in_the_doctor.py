@@ -17,9 +17,7 @@ from tests.credentials.conftest import TOKEN_PIN, SoftHsm
 
 
 def _token(hsm: SoftHsm, label: str, key: str) -> KeySourceConfig:
-    return KeySourceConfig(
-        "pkcs11", pkcs11_module=hsm.module, token_label=label, key_label=key, pin_env="DOCTOR_PIN"
-    )
+    return hsm.key(label, key, pin_env="DOCTOR_PIN")
 
 
 def _settings(hsm: SoftHsm, files: PkiFiles, comune: KeySourceConfig) -> Settings:
