@@ -46,7 +46,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import logging
-import ssl
 import struct
 import threading
 import time
@@ -56,7 +55,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-import urllib3
 from cryptography import x509
 from lxml import etree
 
@@ -65,9 +63,12 @@ from ..errors.exceptions import AnprError, ConfigurationError, ProtocolError
 from ..notifications.events import PAYLOAD_NS
 from ..notifications.message import N000_NS
 from ..safexml import NS, parse_xml
+from ..settings import Limits, Timeouts
 from ..soap.bundle import Bundle, default_bundle_dir
 from ..soap.codec import encode
 from ..soap.xsdmodel import SchemaSet
+from ..transport import HttpRequest, HttpResponse, HttpTransport
+from ..transport.tls import create_ssl_context
 from . import payloads
 from .clock import Clock, utc_iso
 from .config import SimulatorConfig
@@ -96,9 +97,9 @@ _DECLARATION: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes" ?>'
 _JAVA_GZIP_HEADER: Final = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x00"
 """deflate, no flags, mtime 0, no extra flags, OS 0: what ``java.util.zip.GZIPOutputStream``
 writes (the header of the contents published in italia/anpr#4792)."""
-_TIMEOUT: Final = urllib3.Timeout(connect=5.0, read=30.0)
+_TIMEOUTS: Final = Timeouts(connect=5.0, read=30.0)
 # A receiver's reply is a short RispostaN000; more than this is not read.
-_MAX_REPLY: Final = 1 << 20
+_LIMITS: Final = Limits(max_answer_bytes=1 << 20)
 
 
 @dataclass(frozen=True)
@@ -125,15 +126,6 @@ class NotificationRecord:
     consumed: bool
     payload: bytes = field(repr=False)
     """The ``NotificaN010`` element (XML, not encrypted)."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """What a receiver answered to a push: the status and the (bounded) body."""
-
-    status_code: int
-    content: bytes
-    refused: str | None = None
 
 
 @dataclass(frozen=True)
@@ -275,8 +267,8 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._deliver_lock = threading.Lock()
         self._next_attempt: dict[str, float] = {}
-        self._pools: dict[Path | None, urllib3.PoolManager] = {}
-        self._pools_lock = threading.Lock()
+        self._transports: dict[Path | None, HttpTransport] = {}
+        self._transports_lock = threading.Lock()
 
     # ------------------------------------------------------------------ production
 
@@ -483,10 +475,10 @@ class Notifier:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
-        with self._pools_lock:
-            pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.clear()
+        with self._transports_lock:
+            transports, self._transports = list(self._transports.values()), {}
+        for transport in transports:
+            transport.close()
 
     def kick(self) -> None:
         """Wake the pusher: there may be something new to deliver."""
@@ -539,7 +531,7 @@ class Notifier:
             body = self.build_push(record)
             reply = self._post(endpoint, body)
             error = self._acknowledged(reply)
-        except (AnprError, urllib3.exceptions.HTTPError, OSError) as exc:
+        except (AnprError, OSError) as exc:
             error = f"{type(exc).__name__}: {exc}"
         attempts = record.attempts + 1
         now = utc_iso(self._clock.now())
@@ -563,55 +555,43 @@ class Notifier:
         )
         return False
 
-    def _pool(self, ca_bundle: Path | None) -> urllib3.PoolManager:
-        """One pool per trust: the endpoint's ``ca_bundle`` only, or the system's CAs when the
-        endpoint names none (a Comune's public N000 endpoint)."""
-        with self._pools_lock:
-            pool = self._pools.get(ca_bundle)
-            if pool is None:
-                context = ssl.create_default_context(
-                    cafile=str(ca_bundle) if ca_bundle is not None else None
-                )
-                pool = urllib3.PoolManager(ssl_context=context, retries=False)
-                self._pools[ca_bundle] = pool
-            return pool
+    def _transport(self, ca_bundle: Path | None) -> HttpTransport:
+        """One transport per trust: the endpoint's ``ca_bundle`` only, or the system's CAs when
+        the endpoint names none (a Comune's public N000 endpoint)."""
+        with self._transports_lock:
+            transport = self._transports.get(ca_bundle)
+            if transport is None:
+                transport = HttpTransport(create_ssl_context(ca_bundle))
+                self._transports[ca_bundle] = transport
+            return transport
 
-    def _post(self, endpoint: Endpoint, body: bytes) -> _Reply:
-        reply = self._pool(endpoint.ca_bundle).request(
-            "POST",
-            endpoint.url,
-            body=body,
-            headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
-            timeout=_TIMEOUT,
-            redirect=False,
-            preload_content=False,
+    def _post(self, endpoint: Endpoint, body: bytes) -> HttpResponse:
+        """The receiver's reply, bounded by the transport's ``[limits]`` (no redirect
+        followed)."""
+        return self._transport(endpoint.ca_bundle).send(
+            HttpRequest(
+                endpoint.url,
+                body,
+                headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'},
+                timeouts=_TIMEOUTS,
+                limits=_LIMITS,
+            )
         )
-        try:
-            content = reply.read(_MAX_REPLY + 1)
-        finally:
-            reply.release_conn()
-        if len(content) > _MAX_REPLY:
-            return _Reply(reply.status, b"", f"a reply of more than {_MAX_REPLY} bytes")
-        return _Reply(reply.status, content)
 
     @staticmethod
-    def _acknowledged(reply: _Reply) -> str | None:
+    def _acknowledged(reply: HttpResponse) -> str | None:
         """``None`` when the reply acknowledges the notification, else why not."""
-        if reply.refused is not None:
-            return f"HTTP {reply.status_code}, {reply.refused}"
-        if not reply.content.strip():
-            return f"HTTP {reply.status_code} with an empty body"
+        if not reply.body.strip():
+            return f"HTTP {reply.status} with an empty body"
         try:
-            root = parse_xml(reply.content)
+            root = parse_xml(reply.body)
         except ProtocolError as exc:
-            return f"HTTP {reply.status_code}, unreadable reply: {exc}"
+            return f"HTTP {reply.status}, unreadable reply: {exc}"
         answer = root.find(f".//{{{N000_NS}}}RispostaN000")
         if answer is None:
             fault = root.find(f".//{{{_SOAP}}}Fault")
             text = fault.findtext("faultstring") if fault is not None else None
-            return f"HTTP {reply.status_code}, no RispostaN000" + (
-                f" (fault {text!r})" if text else ""
-            )
+            return f"HTTP {reply.status}, no RispostaN000" + (f" (fault {text!r})" if text else "")
         codes = {
             (answer.findtext("codiceEsito") or "").strip(),
             (answer.findtext("esito") or "").strip(),
