@@ -351,3 +351,10 @@ def test_a_key_that_is_not_the_certificates_fails(sim: Simulator, tmp_path: Path
     readable = by_name(checks)["comune_key.readable"]
     assert readable["verdict"] == "fail"
     assert "does not match the certificate" in readable["evidence"]
+
+
+def test_a_workstation_of_another_comune_fails(sim: Simulator, tmp_path: Path) -> None:
+    code, checks, _ = doctor(write_settings(sim, tmp_path, workstation_id="015146-PC-0001"))
+    assert code == 1
+    refusals = [c for c in checks if c["name"] == "workstation.id" and c["verdict"] == "fail"]
+    assert any("not of codice_istat 058091" in c["evidence"] for c in refusals), refusals

@@ -28,7 +28,8 @@ from ..credentials.certificates import (
 )
 from ..credentials.identity import codice_fiscale_from_certificate
 from ..endpoints import Environment
-from ..errors.exceptions import AnprError
+from ..errors.exceptions import AnprError, ConfigurationError
+from ..security.frame import check_workstation
 from .model import Check, Verdict
 
 if TYPE_CHECKING:
@@ -302,13 +303,13 @@ def _workstation(
             setting="workstation",
         )
         return
-    named = comune_of_name(ws.id)
-    if named != settings.codice_istat:
+    try:  # the rule the frame applies before signing, reported instead of raised
+        check_workstation(ws.id, codice_istat=settings.codice_istat)
+    except ConfigurationError as refused:
         yield Check(
             "workstation.id",
             Verdict.FAIL,
-            f"workstation.id {ws.id!r} is a workstation of Comune {named}, not of codice_istat "
-            f"{settings.codice_istat} (Rejected by policy)",
+            str(refused),
             fix="set workstation.id to one of this Comune's workstations",
             setting="workstation.id",
         )

@@ -96,6 +96,26 @@ def local_address() -> str:
     return "127.0.0.1"
 
 
+def check_workstation(workstation_id: str, *, codice_istat: str | None = None) -> None:
+    """Refuse an ``IdPostazione`` that is not shaped ``NNNNNN-PC-NNNN`` (or ``-CO-``), and, with
+    ``codice_istat``, one of another Comune: ANPR's gateway answers it "Rejected by policy".
+    Raises :class:`~anpr_client.errors.ConfigurationError` naming ``workstation.id``."""
+    if not _WORKSTATION.fullmatch(workstation_id):
+        raise ConfigurationError(
+            f"IdPostazione {workstation_id!r} must look like 058091-PC-0001",
+            setting="workstation.id",
+            rule="NNNNNN-PC-NNNN or NNNNNN-CO-NNNN",
+        )
+    named = comune_of_name(workstation_id)
+    if codice_istat is not None and named != codice_istat:
+        raise ConfigurationError(
+            f"setting 'workstation.id' = {workstation_id!r} names a workstation of Comune "
+            f"{named}, not of codice_istat {codice_istat}: ANPR refuses it (Rejected by policy)",
+            setting="workstation.id",
+            rule="the workstation's Comune equals codice_istat",
+        )
+
+
 class WsSecurity:
     """Builds ANPR's security frame. Plugs into zeep as ``wsse=`` (``apply``/``verify``).
 
@@ -145,12 +165,7 @@ class WsSecurity:
                 setting="codice_istat",
                 rule="six digits",
             )
-        if not _WORKSTATION.fullmatch(workstation_id):
-            raise ConfigurationError(
-                f"IdPostazione {workstation_id!r} must look like 058091-PC-0001",
-                setting="workstation.id",
-                rule="NNNNNN-PC-NNNN or NNNNNN-CO-NNNN",
-            )
+        check_workstation(workstation_id)
         if validate_operator:
             operator = validate_codice_fiscale(operator)
         elif not operator.strip():
@@ -236,15 +251,7 @@ class WsSecurity:
                 rule="required to sign",
             )
         ws = settings.workstation
-        named = comune_of_name(ws.id)
-        if named != settings.codice_istat:
-            raise ConfigurationError(
-                f"setting 'workstation.id' = {ws.id!r} names a workstation of Comune {named}, "
-                f"not of codice_istat {settings.codice_istat}: ANPR refuses it (Rejected by "
-                "policy)",
-                setting="workstation.id",
-                rule="the workstation's Comune equals codice_istat",
-            )
+        check_workstation(ws.id, codice_istat=settings.codice_istat)
         signer = load_key_source(settings.comune_key, secret=secret, purpose="comune_key")
         # Refused here, before anything is journaled or sent, what ANPR's gateway would refuse
         # with an opaque "Rejected by policy": at construction, because the keys are loaded
@@ -331,19 +338,7 @@ class WsSecurity:
                 raise ConfigurationError("the operator (NameID) is empty", setting="operator")
             content = dataclasses.replace(content, name_id=operator)
         if workstation_id is not None and workstation_id != content.id_postazione:
-            if not _WORKSTATION.fullmatch(workstation_id):
-                raise ConfigurationError(
-                    f"IdPostazione {workstation_id!r} must look like 058091-PC-0001",
-                    setting="workstation.id",
-                    rule="NNNNNN-PC-NNNN or NNNNNN-CO-NNNN",
-                )
-            if comune_of_name(workstation_id) != content.id_sede:
-                raise ConfigurationError(
-                    f"IdPostazione {workstation_id!r} is a workstation of another Comune than "
-                    f"IdSede {content.id_sede}: ANPR refuses it (Rejected by policy)",
-                    setting="workstation.id",
-                    rule="the workstation's Comune equals codice_istat",
-                )
+            check_workstation(workstation_id, codice_istat=content.id_sede)
             key = workstation_key
             if key is not None:
                 refuse_unusable(
