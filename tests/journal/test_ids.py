@@ -14,7 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from anpr_client.errors.exceptions import ConfigurationError, JournalError, JournalRolledBack
+from anpr_client.errors.exceptions import (
+    ConfigurationError,
+    JournalError,
+    JournalRolledBack,
+    JournalUnavailable,
+)
 from anpr_client.journal import Journal
 from anpr_client.journal.ids import (
     COUNTER_DIGITS,
@@ -92,7 +97,7 @@ def test_counter_is_transactional(tmp_path: Path) -> None:
     blocker.execute("BEGIN IMMEDIATE")
     blocker.execute("UPDATE counters SET last = 41 WHERE comune = '058091'")
     slow = Journal(path, busy_timeout=0.05)
-    with pytest.raises(JournalError, match="locked"):
+    with pytest.raises(JournalUnavailable, match="locked"):  # transient: retry later
         slow.allocate_id("058091")
     blocker.execute("COMMIT")
     assert counter_of(j.allocate_id("058091"), j.id_prefix) == 42

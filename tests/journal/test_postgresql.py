@@ -15,7 +15,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from anpr_client.errors.exceptions import ConfigurationError, JournalError, JournalRolledBack
+from anpr_client.errors.exceptions import (
+    ConfigurationError,
+    JournalError,
+    JournalRolledBack,
+    OperationHeld,
+)
 from anpr_client.journal import PostgresJournal, Rollback, SqlJournal, open_journal
 from anpr_client.journal import postgresql as pg
 from anpr_client.journal.ids import counter_of
@@ -126,7 +131,7 @@ def test_leases_follow_the_servers_clock_not_the_machines(
     monkeypatch.setattr(pg, "time", _SkewedTime)
     ahead = PostgresJournal(url, id_marks=False)
     assert abs(ahead._clock() - time.time()) < 5  # the offset was measured
-    with pytest.raises(JournalError, match="another process"):
+    with pytest.raises(OperationHeld, match="another process"):
         ahead.claim(key, lease=30)
     with here._db.cursor() as cur:  # the lease runs out (on the server's clock)
         cur.execute(

@@ -19,6 +19,7 @@ from anpr_client.errors.exceptions import (
     ConnectError,
     ConnectionLost,
     JournalError,
+    OperationHeld,
     OperationNotAllowedError,
     RejectedByPolicy,
 )
@@ -259,7 +260,7 @@ def test_a_worker_lost_on_another_machine_is_taken_over_after_its_lease(
     )
     held = journal.get(ident)
     assert held.in_flight()
-    with pytest.raises(JournalError, match="another process"):
+    with pytest.raises(OperationHeld, match="another process"):
         resolve(client, journal, held, sleep=no_sleep)
     assert fake.applied == {(COMUNE, ident): 1}  # nothing sent meanwhile
     while journal._clock() <= now + 1.5:

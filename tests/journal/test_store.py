@@ -14,7 +14,12 @@ from typing import Final
 
 import pytest
 
-from anpr_client.errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
+from anpr_client.errors.exceptions import (
+    ConfigurationError,
+    CorruptJournalRecord,
+    JournalError,
+    OperationHeld,
+)
 from anpr_client.journal import Journal, SqlJournal, State, generate_key, key_from_text
 from anpr_client.journal.ownership import current_owner, owner_alive
 from anpr_client.journal.records import AttemptEnd, Settlement, wire_form
@@ -285,7 +290,7 @@ def test_claim_respects_a_live_holder_on_another_host(make_journal: MakeJournal,
         "UPDATE operations SET owner = 'other-host:4242:1', lease_until = ? WHERE id = ?",
         (dt.datetime.now().timestamp() + 600, key),
     )
-    with pytest.raises(JournalError, match="another process"):
+    with pytest.raises(OperationHeld, match="another process"):
         j.claim(key, lease=60)
     assert j.claim(key, lease=60, force=True).owner == current_owner()
     raw(

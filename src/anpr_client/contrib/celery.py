@@ -8,7 +8,7 @@ that same id, and the journal (:mod:`anpr_client.journal.reliable`) continues th
 operation it names: a settled operation returns its recorded answer without sending anything;
 one whose sender died is taken over and resent with the same id and testata, so ANPR replays
 its first answer instead of applying it twice; one another live worker is sending right now
-is refused with :class:`~anpr_client.errors.JournalError`, and the task retries later.
+is refused with :class:`~anpr_client.errors.OperationHeld`, and the task retries later.
 
 >>> app = Celery("registry", broker="redis://localhost:6379/0")         # doctest: +SKIP
 >>> call = register_call_task(app, registry)                            # doctest: +SKIP
@@ -26,7 +26,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors.exceptions import AnprError, ConfigurationError, JournalError, OutcomeUnknown
+from ..errors.exceptions import (
+    AnprError,
+    ConfigurationError,
+    JournalUnavailable,
+    OperationHeld,
+    OutcomeUnknown,
+)
 
 if TYPE_CHECKING:
     from ..multi import ComuneRegistry
@@ -70,9 +76,11 @@ def register_call_task(
     The task is ``task(comune, operation, payload, id_operazione_comune, desk=None,
     operator=None)`` and returns :func:`answer_summary`. It retries (after ``retry_delay``
     seconds, at most ``max_retries`` times) when another worker is sending the same operation
-    (:class:`~anpr_client.errors.JournalError`) or when the outcome stayed unknown after the
-    client's own attempts: each retry continues the same operation, it never starts another.
-    An answer KO (:class:`~anpr_client.errors.AnprRejected`) fails the task at once.
+    (:class:`~anpr_client.errors.OperationHeld`), when the journal's database failed
+    (:class:`~anpr_client.errors.JournalUnavailable`) or when the outcome stayed unknown after
+    the client's own attempts: each retry continues the same operation, it never starts
+    another. An answer KO (:class:`~anpr_client.errors.AnprRejected`), or a journal refusal
+    that a retry cannot change (the id used for another request), fails the task at once.
     """
 
     @app.task(  # type: ignore[untyped-decorator]  # Celery is untyped
@@ -99,8 +107,8 @@ def register_call_task(
                     operation, payload, header={"idOperazioneComune": id_operazione_comune}
                 )
         except AnprError as exc:
-            if not isinstance(exc, JournalError | OutcomeUnknown):
-                raise  # a KO, a refusal: retrying would get the same answer
+            if not isinstance(exc, OperationHeld | JournalUnavailable | OutcomeUnknown):
+                raise  # a KO, a refusal, an id reused: retrying would get the same answer
             raise task.retry(exc=exc, countdown=retry_delay) from None
         return answer_summary(result)
 

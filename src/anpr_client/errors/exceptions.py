@@ -49,7 +49,9 @@ The tree (``except`` the level you care about)::
      │   ├─ PullLimitError                   a 4005 pull reached a bound ([notifications.pull])
      │   └─ PullPeriodError (ValueError)     the period asked for cannot be pulled; nothing sent
      ├─ JournalError                         the operation journal refused (id reused, held…)
-     │   ├─ JournalRolledBack                its id counter is behind ids handed out (restored)
+     │   ├─ OperationHeld                    another live worker is sending it: retry later
+ │   ├─ JournalUnavailable               the journal's database failed (down, locked, I/O)
+ │   ├─ JournalRolledBack                its id counter is behind ids handed out (restored)
      │   └─ CorruptJournalRecord             a journal row cannot be read; .row .field
      ├─ SoapFault                            the security gateway or the server refused; .causes
      │   ├─ InternalErrorFromClient
@@ -133,12 +135,14 @@ __all__ = [
     "InvalidLength",
     "JournalError",
     "JournalRolledBack",
+    "JournalUnavailable",
     "LocalCheckError",
     "MalformedAnswer",
     "MalformedFrame",
     "ModelError",
     "NotFoundError",
     "NotificationError",
+    "OperationHeld",
     "OperationNotAllowedError",
     "OutcomeUnknown",
     "PayloadError",
@@ -725,6 +729,16 @@ class JournalError(AnprError):
     def __init__(self, message: str, *, id_operazione_comune: str | None = None):
         super().__init__(message)
         self.id_operazione_comune = id_operazione_comune
+
+
+class OperationHeld(JournalError):
+    """Another live worker (this machine or another) holds the operation's lease and is
+    sending it: nothing was sent; try again after its lease ends (a transient refusal)."""
+
+
+class JournalUnavailable(JournalError):
+    """The journal's database failed (a server down, a lock not released in time, an I/O
+    error): nothing was recorded by the failed step, so nothing was sent after it (transient)."""
 
 
 class JournalRolledBack(JournalError):

@@ -32,7 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, Self
 
 from ..credentials.base import can_ask
-from ..errors.exceptions import ConfigurationError, CorruptJournalRecord, JournalError
+from ..errors.exceptions import (
+    ConfigurationError,
+    CorruptJournalRecord,
+    JournalError,
+    JournalUnavailable,
+    OperationHeld,
+)
 from . import ids as _ids
 from .marks import IdMarks, Rollback, marks_from_env
 from .ownership import current_owner, owner_alive
@@ -475,7 +481,7 @@ class SqlJournal(abc.ABC):
                 with self._transaction(db, durable=durable and self.durable):
                     return fn(db)
             except self._errors as exc:
-                raise JournalError(f"the journal {self.location!r} failed: {exc}") from exc
+                raise JournalUnavailable(f"the journal {self.location!r} failed: {exc}") from exc
 
     def _operation_row(self, db: Any, columns: str, key: int) -> Sequence[Any]:
         """``columns`` (a constant of this module) of operation ``key``, locked for the
@@ -556,7 +562,7 @@ class SqlJournal(abc.ABC):
                 found = self._exec(self._db, "SELECT comune, last FROM counters").fetchall()
                 counters = dict(found)
             except self._errors as exc:
-                raise JournalError(f"the journal {self.location!r} failed: {exc}") from exc
+                raise JournalUnavailable(f"the journal {self.location!r} failed: {exc}") from exc
         return [
             Rollback(comune, int(counters.get(comune, 0)), mark)
             for comune, mark in sorted(marks.items())
@@ -763,7 +769,7 @@ class SqlJournal(abc.ABC):
                 and (lease_until or 0) > self._clock()
                 and owner_alive(owner) is not False
             ):
-                raise JournalError(
+                raise OperationHeld(
                     f"operation {ident} is being sent by another process ({owner}); retry "
                     "after it ends",
                     id_operazione_comune=ident,
@@ -1029,7 +1035,7 @@ class SqlJournal(abc.ABC):
                 rows = self._exec(db, sql, tuple(args)).fetchall()
                 return [(r, self._exec(db, _SELECT_ATTEMPTS, (r[0],)).fetchall()) for r in rows]
             except self._errors as exc:
-                raise JournalError(f"the journal {self.location!r} failed: {exc}") from exc
+                raise JournalUnavailable(f"the journal {self.location!r} failed: {exc}") from exc
 
     def _records(
         self,
