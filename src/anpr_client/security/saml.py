@@ -27,7 +27,7 @@ import datetime as dt
 import functools
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -104,8 +104,8 @@ def parse_instant(value: str | None, what: str) -> dt.datetime:
     if not value:
         raise MalformedFrame(f"{what} is missing")
     if _PLAIN_UTC.fullmatch(value):  # what every stack sends: the general path's result, sooner
-        try:
-            return dt.datetime.fromisoformat(value[:-1]).replace(tzinfo=dt.UTC)
+        try:  # Python 3.11 reads the "Z" as UTC itself
+            return dt.datetime.fromisoformat(value)
         except ValueError:
             raise MalformedFrame(f"{what} = {value!r} is not an xs:dateTime") from None
     text = value.strip()
@@ -379,6 +379,30 @@ def _x509_from_key_info(signature: etree._Element) -> x509.Certificate:
     return certificate
 
 
+_ISSUER: Final = f"{_S}Issuer"
+_SUBJECT: Final = f"{_S}Subject"
+_NAME_ID: Final = f"{_S}NameID"
+_CONFIRMATION: Final = f"{_S}SubjectConfirmation"
+_CONFIRMATION_DATA: Final = f"{_S}SubjectConfirmationData"
+_CONDITIONS: Final = f"{_S}Conditions"
+_AUTHN_STATEMENT: Final = f"{_S}AuthnStatement"
+_SUBJECT_LOCALITY: Final = f"{_S}SubjectLocality"
+_ATTRIBUTE_STATEMENT: Final = f"{_S}AttributeStatement"
+_ATTRIBUTE_TAG: Final = f"{_S}Attribute"
+_ATTRIBUTE_VALUE: Final = f"{_S}AttributeValue"
+#: True when a comment or processing instruction is inside the element (libxml2's walk).
+_COMMENT_OR_PI: Final = etree.XPath("boolean(.//comment() | .//processing-instruction())")
+
+
+def _first(parents: Iterable[etree._Element], tag: str) -> etree._Element | None:
+    """The first child named ``tag`` of the first of ``parents`` that has one."""
+    for parent in parents:
+        for child in parent:
+            if child.tag == tag:
+                return child
+    return None
+
+
 def _window(
     element: etree._Element | None, what: str, now: dt.datetime, skew: dt.timedelta
 ) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -457,43 +481,66 @@ def verify_assertion(
             check="saml-reference",
         )
 
-    # From here on, read only what was signed.
-    try:
-        signed = parse_xml(refs[0].canonical)
-    except ProtocolError:  # pragma: no cover - canonical XML always parses
-        raise AssertionRejected(
-            "the signed assertion cannot be re-read", check="saml-structure"
-        ) from None
+    # From here on, read only what was signed: the assertion as canonicalised (its signature
+    # aside, which nothing below reads) when no comment or processing instruction can make a
+    # text node differ from the canonical one (c14n drops comments and joins the text around
+    # them), else the canonical bytes parsed again.
+    if _COMMENT_OR_PI(assertion) is True:
+        try:
+            signed = parse_xml(refs[0].canonical)
+        except ProtocolError:  # pragma: no cover - canonical XML always parses
+            raise AssertionRejected(
+                "the signed assertion cannot be re-read", check="saml-structure"
+            ) from None
+    else:
+        signed = assertion
+    # One pass over the assertion's children (what the ElementPath lookups found: the first
+    # Issuer, NameID, Conditions and SubjectLocality; every SubjectConfirmation and Attribute).
+    issuer_el = conditions = None
+    subjects: list[etree._Element] = []
+    authn: list[etree._Element] = []
+    statements: list[etree._Element] = []
+    for child in signed:
+        tag = child.tag
+        if tag == _ISSUER:
+            issuer_el = child if issuer_el is None else issuer_el
+        elif tag == _SUBJECT:
+            subjects.append(child)
+        elif tag == _CONDITIONS:
+            conditions = child if conditions is None else conditions
+        elif tag == _AUTHN_STATEMENT:
+            authn.append(child)
+        elif tag == _ATTRIBUTE_STATEMENT:
+            statements.append(child)
     skew = dt.timedelta(seconds=policy.clock_skew)
-    issuer = (signed.findtext(f"{_S}Issuer") or "").strip()
-    name_id = (signed.findtext(f"{_S}Subject/{_S}NameID") or "").strip()
+    issuer = ((issuer_el.text if issuer_el is not None else None) or "").strip()
+    name_id_el = _first(subjects, _NAME_ID)
+    name_id = ((name_id_el.text if name_id_el is not None else None) or "").strip()
     if not name_id:
         raise AssertionRejected("the assertion has no Subject/NameID", check="saml-nameid")
-    confirmations = signed.findall(f"{_S}Subject/{_S}SubjectConfirmation")
+    confirmations = [c for subject in subjects for c in subject if c.tag == _CONFIRMATION]
     if not confirmations or any(c.get("Method") != BEARER for c in confirmations):
         raise AssertionRejected(
             "the assertion's SubjectConfirmation must be bearer", check="saml-confirmation"
         )
     for confirmation in confirmations:
-        _window(
-            confirmation.find(f"{_S}SubjectConfirmationData"), "SubjectConfirmationData", now, skew
-        )
-    not_before, not_after = _window(signed.find(f"{_S}Conditions"), "Conditions", now, skew)
+        _window(_first((confirmation,), _CONFIRMATION_DATA), "SubjectConfirmationData", now, skew)
+    not_before, not_after = _window(conditions, "Conditions", now, skew)
     issue_instant = parse_instant(signed.get("IssueInstant"), "Assertion/@IssueInstant")
     if issue_instant > now + skew:
         raise AssertionRejected(
             "the assertion was issued in the future", check="saml-not-yet-valid"
         )
-    locality = signed.find(f"{_S}AuthnStatement/{_S}SubjectLocality")
+    locality = _first(authn, _SUBJECT_LOCALITY)
 
     attributes: dict[str, str] = {}
-    for attribute in signed.iterfind(f"{_S}AttributeStatement/{_S}Attribute"):
+    for attribute in (a for statement in statements for a in statement if a.tag == _ATTRIBUTE_TAG):
         name = attribute.get("Name") or ""
         if name in attributes:
             raise AssertionRejected(
                 f"the assertion repeats the attribute {name}", check="saml-attribute"
             )
-        values = attribute.findall(f"{_S}AttributeValue")
+        values = [v for v in attribute if v.tag == _ATTRIBUTE_VALUE]
         if len(values) != 1:
             raise AssertionRejected(
                 f"the attribute {name} must have exactly one value", check="saml-attribute"

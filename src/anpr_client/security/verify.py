@@ -68,7 +68,12 @@ from anpr_client.security.saml import (
     verify_assertion,
 )
 from anpr_client.security.trust import SignerPins, TrustStore
-from anpr_client.security.xmldsig import DS_NS, index_ids, verify_trusted_signature
+from anpr_client.security.xmldsig import (
+    DS_NS,
+    VerifiedReference,
+    index_ids,
+    verify_trusted_signature,
+)
 
 __all__ = [
     "VerifiedEnvelope",
@@ -79,6 +84,10 @@ __all__ = [
 
 WSSE_NS: Final = NS["wsse"]
 WSU_NS: Final = NS["wsu"]
+_SECURITY: Final = f"{{{WSSE_NS}}}Security"
+_SIGNATURE: Final = f"{{{DS_NS}}}Signature"
+_TIMESTAMP: Final = f"{{{WSU_NS}}}Timestamp"
+_ASSERTION: Final = f"{{{SAML2_NS}}}Assertion"
 
 
 @dataclass(frozen=True)
@@ -163,36 +172,55 @@ def verify_envelope(
     soap = etree.QName(root).namespace
     if etree.QName(root).localname != "Envelope" or soap not in (SOAP11_NS, SOAP12_NS):
         raise MalformedFrame(f"the root element is {root.tag!r}, not a SOAP Envelope")
-    headers = _children(root, f"{{{soap}}}Header")
-    bodies = _children(root, f"{{{soap}}}Body")
+    # One pass over the envelope's children and one over the Security header's.
+    header_tag, body_tag = f"{{{soap}}}Header", f"{{{soap}}}Body"
+    headers: list[etree._Element] = []
+    bodies: list[etree._Element] = []
+    others = misordered = False
+    for child in root:
+        tag = child.tag
+        if tag == header_tag:
+            headers.append(child)
+            misordered = misordered or bool(bodies)
+        elif tag == body_tag:
+            bodies.append(child)
+        elif isinstance(tag, str):
+            others = True
     if len(bodies) > 1:
         raise SignatureWrapping("the envelope has more than one Body", check="duplicate-body")
     if len(bodies) != 1 or len(headers) > 1:
         raise MalformedFrame("the envelope must have at most one Header and exactly one Body")
-    others = [c for c in root if isinstance(c.tag, str) and c not in headers and c not in bodies]
-    if others or (headers and root.index(headers[0]) > root.index(bodies[0])):
+    if others or misordered:
         raise MalformedFrame(
             "the envelope holds elements besides Header and Body, or misorders them"
         )
     body = bodies[0]
     if not headers:
         raise UnsignedPart("the message has no Header, hence no signature", check="body-not-signed")
-    securities = _children(headers[0], f"{{{WSSE_NS}}}Security")
+    securities = _children(headers[0], _SECURITY)
     if len(securities) > 1:
         raise MalformedFrame("the Header holds more than one wsse:Security")
     if not securities:
         raise UnsignedPart("the message has no wsse:Security header", check="body-not-signed")
     security = securities[0]
-    signatures = _children(security, f"{{{DS_NS}}}Signature")
+    signatures: list[etree._Element] = []
+    timestamps: list[etree._Element] = []
+    assertions: list[etree._Element] = []
+    for child in security:
+        tag = child.tag
+        if tag == _SIGNATURE:
+            signatures.append(child)
+        elif tag == _TIMESTAMP:
+            timestamps.append(child)
+        elif tag == _ASSERTION:
+            assertions.append(child)
     if len(signatures) > 1:
         raise MalformedFrame("wsse:Security holds more than one message signature")
     if not signatures:
         raise UnsignedPart("wsse:Security holds no signature", check="body-not-signed")
     signature = signatures[0]
-    timestamps = _children(security, f"{{{WSU_NS}}}Timestamp")
     if len(timestamps) > 1:
         raise MalformedFrame("wsse:Security holds more than one wsu:Timestamp")
-    assertions = _children(security, f"{{{SAML2_NS}}}Assertion")
     if len(assertions) > 1:
         raise MalformedFrame("wsse:Security holds more than one SAML assertion")
 
@@ -236,7 +264,7 @@ def verify_envelope(
         ts_ref = by_element.get(id(timestamps[0]))
         if ts_ref is None:
             raise UnsignedPart("the wsu:Timestamp is not signed", check="timestamp-not-signed")
-        verified_timestamp = _check_timestamp(parse_xml(ts_ref.canonical), now, policy)
+        verified_timestamp = _check_timestamp(_signed_leaves(ts_ref), now, policy)
     elif policy.require_timestamp:
         raise TimestampRejected("the message has no wsu:Timestamp", check="timestamp-missing")
 
@@ -263,6 +291,21 @@ def verify_envelope(
         signature_method=verified.signature_method,
         assertion=verified_assertion,
     )
+
+
+def _signed_leaves(ref: VerifiedReference) -> etree._Element:
+    """The referenced element, to read its children's text, when that is the signed text.
+
+    The element was canonicalised and digested as it stands: when each child is a leaf (no
+    comment, processing instruction or element inside), its text is what the canonical bytes
+    hold. Otherwise (a comment splits a text node, which c14n joins) the canonical bytes are
+    parsed again, as the Body is.
+    """
+    element = ref.element
+    for child in element:
+        if len(child):
+            return parse_xml(ref.canonical)
+    return element
 
 
 def _parse_bounded(data: bytes | etree._Element, policy: SecurityPolicy) -> etree._Element:

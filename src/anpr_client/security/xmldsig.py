@@ -32,7 +32,7 @@ import hmac
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, NamedTuple
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -87,23 +87,33 @@ XML_NS: Final = "http://www.w3.org/XML/1998/namespace"
 
 _EXC_C14N: Final = CanonicalizationMethod.EXCLUSIVE_XML_CANONICALIZATION_1_0
 _ENVELOPED: Final = Transform.ENVELOPED_SIGNATURE
-_HASH_CLASS: Final[dict[str, type[hashes.HashAlgorithm]]] = {
-    "sha256": hashes.SHA256,
-    "sha1": hashes.SHA1,
-}
 
 #: Attributes that may carry an XML ID referenced by ``URI="#…"``.
 ID_ATTRIBUTES: Final = (f"{{{WSU_NS}}}Id", "Id", "ID", f"{{{XML_NS}}}id")
+#: The same attributes as one XPath (a walk in libxml2, in document order): ``index_ids``.
+_ID_VALUES: Final = etree.XPath(
+    ".//@wsu:Id | .//@Id | .//@ID | .//@xml:id", namespaces={"wsu": WSU_NS}
+)
 
-
-_A = TypeVar("_A", SignatureMethod, DigestMethod)
-
-
-def _member(kind: type[_A], uri: str) -> _A | None:
-    try:
-        return kind(uri)
-    except ValueError:
-        return None
+_SIGNED_INFO: Final = f"{{{DS_NS}}}SignedInfo"
+_SIGNATURE_VALUE: Final = f"{{{DS_NS}}}SignatureValue"
+_C14N_METHOD: Final = f"{{{DS_NS}}}CanonicalizationMethod"
+_SIGNATURE_METHOD: Final = f"{{{DS_NS}}}SignatureMethod"
+_REFERENCE: Final = f"{{{DS_NS}}}Reference"
+_TRANSFORM: Final = f"{{{DS_NS}}}Transform"
+_REFERENCE_PARTS: Final = [f"{{{DS_NS}}}{t}" for t in ("Transforms", "DigestMethod", "DigestValue")]
+_INCLUSIVE_NAMESPACES: Final = f"{{{EC_NS}}}InclusiveNamespaces"
+#: The members by their URI: what ``SignatureMethod(uri)`` finds, without the enum's call.
+_SIGNATURE_METHODS: Final = {m.value: m for m in SignatureMethod}
+_DIGEST_METHODS: Final = {m.value: m for m in DigestMethod}
+_DIGEST_HASH_NAMES: Final[dict[str, HashName]] = {
+    m: m.hash for m in (*SignatureMethod, *DigestMethod)
+}
+_PKCS1V15: Final = padding.PKCS1v15()
+#: One instance of each hash (they hold no state), as the RSA verification takes them.
+_HASHES: Final[dict[str, hashes.HashAlgorithm]] = {
+    name: algorithm() for name, algorithm in (("sha256", hashes.SHA256), ("sha1", hashes.SHA1))
+}
 
 
 def c14n(element: etree._Element, inclusive_prefixes: Sequence[str] | None = None) -> bytes:
@@ -331,20 +341,19 @@ def index_ids(root: etree._Element) -> dict[str, etree._Element]:
     twice anywhere (even under different attribute names) raises :class:`SignatureWrapping`.
     """
     index: dict[str, etree._Element] = {}
-    for element in root.iter(etree.Element):
-        attrib = element.attrib
-        if not attrib:
-            continue
-        for attr in ID_ATTRIBUTES:
-            value = attrib.get(attr)
-            if value is None:
-                continue
-            other = index.get(value)
-            if other is not None and other is not element:
-                raise SignatureWrapping(
-                    f"the ID {value!r} appears on more than one element", check="duplicate-id"
-                )
-            index[value] = element
+    values = _ID_VALUES(root)
+    assert isinstance(values, list)  # a node-set
+    for value in values:  # attribute values, each knowing its element
+        assert isinstance(value, etree._ElementUnicodeResult)  # what an attribute step yields
+        element = value.getparent()
+        assert element is not None
+        key = str(value)
+        other = index.get(key)
+        if other is not None and other is not element:
+            raise SignatureWrapping(
+                f"the ID {key!r} appears on more than one element", check="duplicate-id"
+            )
+        index[key] = element
     return index
 
 
@@ -359,18 +368,11 @@ class VerifiedReference:
     enveloped: bool
 
 
-def _only(parent: etree._Element, tag: str, where: str) -> etree._Element:
-    found = [c for c in parent if c.tag == f"{{{DS_NS}}}{tag}"]
-    if len(found) != 1:
-        raise MalformedFrame(f"{where} must contain exactly one ds:{tag} (found {len(found)})")
-    return found[0]
-
-
 def _prefix_list(transform_or_method: etree._Element) -> tuple[str, ...]:
     children = list(transform_or_method)
     if not children:
         return ()
-    if len(children) != 1 or children[0].tag != f"{{{EC_NS}}}InclusiveNamespaces":
+    if len(children) != 1 or children[0].tag != _INCLUSIVE_NAMESPACES:
         raise MalformedFrame("an exc-c14n transform may only hold ec:InclusiveNamespaces")
     prefixes = (children[0].get("PrefixList") or "").split()
     return tuple("" if p == "#default" else p for p in prefixes)
@@ -436,8 +438,34 @@ def verify_signature(
     It does not decide *which* elements must be signed: the caller checks the returned
     ``element``\\ s by identity.
     """
-    signed_info = _only(signature, "SignedInfo", what)
-    if signature[0] is not signed_info:
+    return _verify_signature(
+        signature,
+        public_key=public_key,
+        ids=ids,
+        signature_methods=signature_methods,
+        digest_methods=digest_methods,
+        what=what,
+        max_references=max_references,
+    )[0]
+
+
+def _verify_signature(
+    signature: etree._Element,
+    *,
+    public_key: rsa.RSAPublicKey,
+    ids: dict[str, etree._Element],
+    signature_methods: Collection[str],
+    digest_methods: Collection[str],
+    what: str,
+    max_references: int | None,
+) -> tuple[tuple[VerifiedReference, ...], SignatureMethod]:
+    """:func:`verify_signature`, returning the signature method too."""
+    parts = list(signature)
+    found = [c for c in parts if c.tag == _SIGNED_INFO]
+    if len(found) != 1:
+        raise MalformedFrame(f"{what} must contain exactly one ds:SignedInfo (found {len(found)})")
+    signed_info = found[0]
+    if parts[0] is not signed_info:
         raise MalformedFrame(f"{what}: ds:SignedInfo must come first")
     children = list(signed_info)
     if len(children) < 3:
@@ -448,7 +476,7 @@ def verify_signature(
             f"{what}: {len(references)} references; at most {max_references} are accepted",
             check="too-many-references",
         )
-    if c14n_method.tag != f"{{{DS_NS}}}CanonicalizationMethod":
+    if c14n_method.tag != _C14N_METHOD:
         raise MalformedFrame(f"{what}: ds:CanonicalizationMethod must come first in SignedInfo")
     if c14n_method.get("Algorithm") != _EXC_C14N:
         raise ForbiddenAlgorithm(
@@ -457,10 +485,10 @@ def verify_signature(
             check="algorithm-c14n",
         )
     signed_info_prefixes = _prefix_list(c14n_method)
-    if sig_method.tag != f"{{{DS_NS}}}SignatureMethod" or len(sig_method):
+    if sig_method.tag != _SIGNATURE_METHOD or len(sig_method):
         raise MalformedFrame(f"{what}: a plain ds:SignatureMethod must follow c14n")
     uri = sig_method.get("Algorithm") or ""
-    method = _member(SignatureMethod, uri)
+    method = _SIGNATURE_METHODS.get(uri)
     if method is None or uri not in signature_methods:
         raise ForbiddenAlgorithm(
             f"{what}: signature method {uri!r} is not allowed by the policy",
@@ -469,32 +497,34 @@ def verify_signature(
 
     planned: list[_PlannedReference] = []
     seen: set[str] = set()
+    enclosing = list(signature.iterancestors())  # the same for every reference
     for reference in references:
-        if reference.tag != f"{{{DS_NS}}}Reference":
+        if reference.tag != _REFERENCE:
             raise MalformedFrame(f"{what}: unexpected {reference.tag!r} in SignedInfo")
         planned.append(
-            _check_reference(reference, signature, ids, digest_methods, what=what, seen=seen)
+            _check_reference(
+                reference, signature, enclosing, ids, digest_methods, what=what, seen=seen
+            )
         )
-    value_el = signature[1] if len(signature) > 1 else None
-    if value_el is None or value_el.tag != f"{{{DS_NS}}}SignatureValue":
+    value_el = parts[1] if len(parts) > 1 else None
+    if value_el is None or value_el.tag != _SIGNATURE_VALUE:
         raise MalformedFrame(f"{what}: ds:SignatureValue must follow ds:SignedInfo")
     value = _b64decode(value_el.text, f"{what}: ds:SignatureValue")
     try:
         public_key.verify(
             value,
             c14n(signed_info, signed_info_prefixes),
-            padding.PKCS1v15(),
-            _HASH_CLASS[method.hash](),
+            _PKCS1V15,
+            _HASHES[_DIGEST_HASH_NAMES[method]],
         )
     except InvalidSignature:
         raise BadSignature(
             f"{what}: the signature value does not verify with the signer's key"
         ) from None
-    return tuple(_digest_reference(p, signature, what) for p in planned)
+    return tuple([_digest_reference(p, signature, what) for p in planned]), method
 
 
-@dataclass(frozen=True)
-class _PlannedReference:
+class _PlannedReference(NamedTuple):
     """A reference whose form was checked, not yet its digest."""
 
     uri: str
@@ -508,13 +538,15 @@ class _PlannedReference:
 def _check_reference(
     reference: etree._Element,
     signature: etree._Element,
+    enclosing: list[etree._Element],
     ids: dict[str, etree._Element],
     digest_methods: Collection[str],
     *,
     what: str,
     seen: set[str],
 ) -> _PlannedReference:
-    """Everything about one reference that costs no canonicalisation of its target."""
+    """Everything about one reference that costs no canonicalisation of its target
+    (``enclosing``: the signature's ancestors)."""
     uri = reference.get("URI")
     if uri is None or not uri.startswith("#") or len(uri) < 2 or "(" in uri:
         raise SignatureWrapping(
@@ -530,15 +562,14 @@ def _check_reference(
             f"{what}: reference {uri} points at no element", check="dangling-reference"
         )
     parts = list(reference)
-    tags = [p.tag for p in parts]
-    expected = [f"{{{DS_NS}}}{t}" for t in ("Transforms", "DigestMethod", "DigestValue")]
-    if tags != expected:
+    if [p.tag for p in parts] != _REFERENCE_PARTS:
         raise MalformedFrame(
             f"{what}: reference {uri} must hold Transforms, DigestMethod, DigestValue"
         )
     transforms, digest_method, digest_value = parts
-    algorithms = [t.get("Algorithm") for t in transforms]
-    if any(t.tag != f"{{{DS_NS}}}Transform" for t in transforms):
+    steps = list(transforms)
+    algorithms = [t.get("Algorithm") for t in steps]
+    if any(t.tag != _TRANSFORM for t in steps):
         raise MalformedFrame(f"{what}: reference {uri} has a non-Transform child in Transforms")
     enveloped = algorithms == [_ENVELOPED, _EXC_C14N]
     if algorithms != [_EXC_C14N] and not enveloped:
@@ -547,24 +578,23 @@ def _check_reference(
             "(or enveloped-signature + exc-c14n) are allowed",
             check="algorithm-transform",
         )
-    if len(transforms[0]) and enveloped:
+    if enveloped and len(steps[0]):
         raise MalformedFrame(f"{what}: the enveloped-signature transform takes no parameters")
-    prefixes = _prefix_list(transforms[-1])
-    if enveloped and not any(a is target for a in signature.iterancestors()):
+    prefixes = _prefix_list(steps[-1])
+    encloses = any(a is target for a in enclosing)
+    if enveloped and not encloses:
         raise SignatureWrapping(
             f"{what}: enveloped reference {uri} does not enclose its signature",
             check="enveloped-reference",
         )
     if not enveloped and (
-        target is signature
-        or any(a is signature for a in target.iterancestors())
-        or any(a is target for a in signature.iterancestors())
+        target is signature or encloses or any(a is signature for a in target.iterancestors())
     ):
         raise SignatureWrapping(
             f"{what}: reference {uri} overlaps its own signature", check="reference-overlap"
         )
     digest_uri = digest_method.get("Algorithm") or ""
-    method = _member(DigestMethod, digest_uri)
+    method = _DIGEST_METHODS.get(digest_uri)
     if method is None or digest_uri not in digest_methods:
         raise ForbiddenAlgorithm(
             f"{what}: digest method {digest_uri!r} is not allowed by the policy",
@@ -586,7 +616,9 @@ def _digest_reference(
     canonical = (
         _c14n_without(target, signature, prefixes) if planned.enveloped else c14n(target, prefixes)
     )
-    if not hmac.compare_digest(hash_bytes(canonical, planned.method.hash), planned.expected_digest):
+    if not hmac.compare_digest(
+        hash_bytes(canonical, _DIGEST_HASH_NAMES[planned.method]), planned.expected_digest
+    ):
         raise DigestMismatch(
             f"{what}: the content referenced by {planned.uri} was modified after signing"
         )
@@ -639,7 +671,7 @@ def verify_trusted_signature(
     public_key = signer.public_key()  # readable: the trust store checked it
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise key_error(f"the {role} signer key is not RSA")
-    references = verify_signature(
+    references, method = _verify_signature(
         signature,
         public_key=public_key,
         ids=ids,
@@ -648,13 +680,8 @@ def verify_trusted_signature(
         what=f"{role} signature",
         max_references=policy.max_references,
     )
-    method = signature.find(f"{{{DS_NS}}}SignedInfo/{{{DS_NS}}}SignatureMethod")
-    assert method is not None  # verify_signature checked it
     return VerifiedSignature(
-        signer=signer,
-        path=path,
-        references=references,
-        signature_method=SignatureMethod(method.get("Algorithm", "")),
+        signer=signer, path=path, references=references, signature_method=method
     )
 
 
