@@ -27,6 +27,7 @@ import base64
 import binascii
 import datetime as dt
 import enum
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
@@ -90,7 +91,11 @@ def read_response(data: bytes) -> tuple[str, str]:
 
 def build_response(code: ReplyCode | str) -> bytes:
     """The ``RispostaN000`` envelope answering ``code`` (in both fields)."""
-    code = ReplyCode(code).value
+    return _response(ReplyCode(code).value)
+
+
+@functools.cache  # a few codes, each answered with the same bytes: built once each
+def _response(code: str) -> bytes:
     envelope = etree.Element(f"{{{_SOAP}}}Envelope", nsmap={"soap": _SOAP})
     body = etree.SubElement(envelope, f"{{{_SOAP}}}Body")
     response = etree.SubElement(body, f"{{{N000_NS}}}RispostaN000", nsmap={"n": N000_NS})

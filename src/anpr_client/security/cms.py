@@ -494,7 +494,12 @@ def decrypt_enveloped(data: bytes, keys: KeySource | Iterable[KeySource]) -> byt
     Raises :class:`DecryptionError` when no key is a recipient, when the key transport or the
     content decryption fails (wrong key, corrupted data), or for unsupported algorithms.
     """
-    key_list = [keys] if isinstance(keys, KeySource) else list(keys)
+    # A list or tuple (the receiver's keys) is never itself a key: the Protocol's isinstance
+    # check, which inspects every attribute, is left for anything else.
+    if isinstance(keys, list | tuple):
+        key_list = list(keys)
+    else:
+        key_list = [keys] if isinstance(keys, KeySource) else list(keys)
     try:
         enveloped = _load(data, "enveloped_data", "EnvelopedData")
     except CmsRejected as exc:

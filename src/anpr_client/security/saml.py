@@ -27,6 +27,7 @@ import datetime as dt
 import functools
 import re
 import secrets
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -205,11 +206,28 @@ def decode_certificate(text: str | None, what: str = "certificate") -> x509.Cert
     not base64, :class:`~anpr_client.errors.UntrustedCertificate` (``trust-format``) when the
     certificate cannot be read in full.
     """
+    known = _decoded.get(text) if text else None
+    if known is not None:
+        return known
     try:
         der = base64.b64decode("".join((text or "").split()), validate=True)
     except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedFrame(f"the {what} is not base64", check="keyinfo") from None
-    return load_certificate(der, what=what)
+    certificate = load_certificate(der, what=what)
+    if text:
+        with _decoded_lock:
+            _decoded[text] = certificate
+            while len(_decoded) > _DECODED_MAX:
+                del _decoded[next(iter(_decoded))]
+    return certificate
+
+
+# The same certificate texts arrive with every message (a Comune's CO-9999 twice per
+# request): the texts read last are kept with their certificate (bounded, oldest out first),
+# so that the base64 of each is decoded once, not on every message.
+_DECODED_MAX: Final = 256
+_decoded: dict[str, x509.Certificate] = {}
+_decoded_lock = threading.Lock()
 
 
 def certificate_from_b64(text: str | None) -> x509.Certificate | None:
@@ -458,7 +476,12 @@ def verify_assertion(
         )
     signature = signatures[0]
     signer = _x509_from_key_info(signature)
-    if policy.same_signer and expected_signer is not None and signer != expected_signer:
+    if (
+        policy.same_signer
+        and expected_signer is not None
+        and signer is not expected_signer  # the usual case, without comparing the DER
+        and signer != expected_signer
+    ):
         raise AssertionRejected(
             "the assertion is signed by another certificate than the message",
             check="saml-signer",

@@ -426,9 +426,7 @@ class MemoTrustStore(TrustStore):
 
     def __init__(self, anchors: Iterable[x509.Certificate], **kwargs: Any) -> None:
         super().__init__(anchors, **kwargs)
-        self._memo: OrderedDict[tuple[Any, ...], tuple[dt.datetime, dt.datetime, Any]] = (
-            OrderedDict()
-        )
+        self._memo: OrderedDict[tuple[Any, ...], tuple[Any, ...]] = OrderedDict()
         self._memo_lock = threading.Lock()
 
     @classmethod
@@ -448,8 +446,11 @@ class MemoTrustStore(TrustStore):
         purpose: str = "signer",
     ) -> tuple[x509.Certificate, ...]:
         extras = tuple(extra)
-        # Certificates compare and hash by their DER encoding: equal bytes, one entry.
-        key = (certificate, extras, skew, purpose)
+        # Keyed by the objects' identity: a certificate's hash reads its whole DER again, and
+        # the same bytes come back as the same object (load_certificate). The entry holds the
+        # objects, so no id in a key can be reused while the entry lives; an equal certificate
+        # in another object only costs one more validation.
+        key = (id(certificate), tuple(map(id, extras)), skew, purpose)
         with self._memo_lock:
             known = self._memo.get(key)
         if known is not None and known[0] <= at <= known[1]:
@@ -460,7 +461,7 @@ class MemoTrustStore(TrustStore):
         low = max(c.not_valid_before_utc for c in path) - margin
         high = min(c.not_valid_after_utc for c in path) + margin
         with self._memo_lock:
-            self._memo[key] = (low, high, path)
+            self._memo[key] = (low, high, path, certificate, extras)
             while len(self._memo) > 1024:
                 self._memo.popitem(last=False)
         return path

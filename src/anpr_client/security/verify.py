@@ -88,6 +88,8 @@ _SECURITY: Final = f"{{{WSSE_NS}}}Security"
 _SIGNATURE: Final = f"{{{DS_NS}}}Signature"
 _TIMESTAMP: Final = f"{{{WSU_NS}}}Timestamp"
 _ASSERTION: Final = f"{{{SAML2_NS}}}Assertion"
+_CREATED: Final = f"{{{WSU_NS}}}Created"
+_EXPIRES: Final = f"{{{WSU_NS}}}Expires"
 
 
 @dataclass(frozen=True)
@@ -420,8 +422,8 @@ def _instant(element: etree._Element, what: str) -> dt.datetime:
 def _check_timestamp(
     timestamp: etree._Element, now: dt.datetime, policy: SecurityPolicy
 ) -> VerifiedTimestamp:
-    created_el = timestamp.findall(f"{{{WSU_NS}}}Created")
-    expires_el = timestamp.findall(f"{{{WSU_NS}}}Expires")
+    created_el = [c for c in timestamp if c.tag == _CREATED]
+    expires_el = [c for c in timestamp if c.tag == _EXPIRES]
     if len(created_el) != 1 or len(expires_el) > 1:
         raise TimestampRejected(
             "wsu:Timestamp needs one Created and at most one Expires", check="timestamp-format"

@@ -32,7 +32,7 @@ import hmac
 import re
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final, NamedTuple
+from typing import TYPE_CHECKING, Final, NamedTuple, cast
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -341,19 +341,13 @@ def index_ids(root: etree._Element) -> dict[str, etree._Element]:
     twice anywhere (even under different attribute names) raises :class:`SignatureWrapping`.
     """
     index: dict[str, etree._Element] = {}
-    values = _ID_VALUES(root)
-    assert isinstance(values, list)  # a node-set
-    for value in values:  # attribute values, each knowing its element
-        assert isinstance(value, etree._ElementUnicodeResult)  # what an attribute step yields
+    # Attribute values, each knowing its element (an attribute step yields nothing else).
+    for value in cast(list[etree._ElementUnicodeResult], _ID_VALUES(root)):
         element = value.getparent()
-        assert element is not None
-        key = str(value)
-        other = index.get(key)
-        if other is not None and other is not element:
+        if index.setdefault(value, element) is not element:  # type: ignore[arg-type]
             raise SignatureWrapping(
-                f"the ID {key!r} appears on more than one element", check="duplicate-id"
+                f"the ID {str(value)!r} appears on more than one element", check="duplicate-id"
             )
-        index[key] = element
     return index
 
 
@@ -662,7 +656,7 @@ def verify_trusted_signature(
     validated for the same ``now`` and policy (the message signer's, when the assertion is
     signed by the same certificate): it is reused when it starts with ``signer``.
     """
-    if validated is not None and validated and validated[0] == signer:
+    if validated and (validated[0] is signer or validated[0] == signer):
         path = validated
     else:
         path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
