@@ -383,7 +383,16 @@ class VerifiedAssertion:
 
 
 def _x509_from_key_info(signature: etree._Element) -> x509.Certificate:
-    found = signature.findall(f"{{{DS_NS}}}KeyInfo/{{{DS_NS}}}X509Data/{{{DS_NS}}}X509Certificate")
+    # What the path KeyInfo/X509Data/X509Certificate finds, walked child by child.
+    found = [
+        certificate
+        for key_info in signature
+        if key_info.tag == _KEY_INFO
+        for data in key_info
+        if data.tag == _X509_DATA
+        for certificate in data
+        if certificate.tag == _X509_CERTIFICATE
+    ]
     if len(found) != 1:
         raise AssertionRejected(
             "the assertion signature must carry exactly one ds:X509Certificate",
@@ -397,6 +406,9 @@ def _x509_from_key_info(signature: etree._Element) -> x509.Certificate:
     return certificate
 
 
+_KEY_INFO: Final = f"{{{DS_NS}}}KeyInfo"
+_X509_DATA: Final = f"{{{DS_NS}}}X509Data"
+_X509_CERTIFICATE: Final = f"{{{DS_NS}}}X509Certificate"
 _ISSUER: Final = f"{_S}Issuer"
 _SUBJECT: Final = f"{_S}Subject"
 _NAME_ID: Final = f"{_S}NameID"

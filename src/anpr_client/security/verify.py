@@ -84,6 +84,8 @@ __all__ = [
 
 WSSE_NS: Final = NS["wsse"]
 WSU_NS: Final = NS["wsu"]
+_ENVELOPE11: Final = f"{{{SOAP11_NS}}}Envelope"
+_ENVELOPE12: Final = f"{{{SOAP12_NS}}}Envelope"
 _SECURITY: Final = f"{{{WSSE_NS}}}Security"
 _SIGNATURE: Final = f"{{{DS_NS}}}Signature"
 _TIMESTAMP: Final = f"{{{WSU_NS}}}Timestamp"
@@ -171,8 +173,11 @@ def verify_envelope(
     now = now or _now()
     root = _parse_bounded(data, policy)
 
-    soap = etree.QName(root).namespace
-    if etree.QName(root).localname != "Envelope" or soap not in (SOAP11_NS, SOAP12_NS):
+    if root.tag == _ENVELOPE11:
+        soap = SOAP11_NS
+    elif root.tag == _ENVELOPE12:
+        soap = SOAP12_NS
+    else:
         raise MalformedFrame(f"the root element is {root.tag!r}, not a SOAP Envelope")
     # One pass over the envelope's children and one over the Security header's.
     header_tag, body_tag = f"{{{soap}}}Header", f"{{{soap}}}Body"
