@@ -8,13 +8,15 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
 
-from anpr_client.errors.exceptions import ConfigurationError
+from anpr_client.errors.exceptions import ConfigurationError, NotificationError
 from anpr_client.notifications import (
     EntryState,
     Inbox,
@@ -294,3 +296,69 @@ def test_quarantine_release_and_a_decodable_arrival(inbox: Inbox) -> None:
     # A decodable event is never replaced by a broken copy.
     inbox.add_many([], invalid=[bad])
     assert inbox.get("N010", "7").state is EntryState.PENDING  # type: ignore[union-attr]
+
+
+def _queued_behind_the_writer(inbox: Inbox, ids: list[str]) -> list[tuple[str, object]]:
+    """Call ``add`` for each id from its own thread while the test holds the writer's lock, so
+    that all of them queue; release it once they have, and return each call's id and result
+    (or the exception it raised)."""
+    results: list[tuple[str, object]] = []
+
+    def add(id_notifica: str) -> None:
+        try:
+            results.append((id_notifica, inbox.add(event(id_notifica))))
+        except Exception as exc:
+            results.append((id_notifica, exc))
+
+    threads = [threading.Thread(target=add, args=(i,)) for i in ids]
+    with inbox._lock:
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(inbox._queue) < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert len(inbox._queue) == len(ids)
+    for thread in threads:
+        thread.join(30)
+    return results
+
+
+def test_concurrent_adds_share_one_commit(inbox: Inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    transactions: list[object] = []
+    opened = inbox._transaction
+
+    def counted() -> Any:
+        transactions.append(None)
+        return opened()
+
+    monkeypatch.setattr(inbox, "_transaction", counted)
+    ids = [str(i) for i in range(1, 9)] + ["1"]  # a redelivery in the same batch
+    results = _queued_behind_the_writer(inbox, ids)
+    assert len(transactions) == 1  # nine rows, one commit
+    assert len(results) == 9
+    assert sorted(r is True for i, r in results if i == "1") == [False, True]  # new once
+    assert all(r is True for i, r in results if i != "1")
+    assert inbox.count() == 8
+    assert inbox.get("N010", "5") is not None
+
+
+def test_a_row_that_fails_in_a_shared_commit_fails_alone(
+    inbox: Inbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from anpr_client.notifications import inbox as module
+
+    insert = module._insert
+
+    def failing(db: Any, item: Notification, channel: str) -> bool:
+        if item.id_notifica == "13":
+            raise sqlite3.OperationalError("disk I/O error")
+        return insert(db, item, channel)
+
+    monkeypatch.setattr(module, "_insert", failing)
+    results = dict(_queued_behind_the_writer(inbox, ["11", "12", "13", "14"]))
+    failed = results["13"]
+    assert isinstance(failed, NotificationError)
+    assert failed.outcome == "7"
+    assert [results[i] for i in ("11", "12", "14")] == [True, True, True]
+    assert inbox.count() == 3
+    assert inbox.get("N010", "13") is None

@@ -227,6 +227,8 @@ class Inbox:
         self._durable = durable
         self._timeout = timeout
         self._lock = threading.RLock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Waiter] = []  # rows waiting for a commit (add)
         self._conn: Any = None
         self._pid = os.getpid()
         if self.path is not None:
@@ -348,9 +350,44 @@ class Inbox:
 
         Returns only once the row is committed (and flushed, when durable). Raises
         :class:`~anpr_client.errors.NotificationError` (outcome ``7``) if the file fails.
+
+        Calls from several threads share commits (group commit): the thread that gets the
+        writer's lock stores every row queued meanwhile in one transaction, one flush for all,
+        and each call returns once the transaction holding its row is committed. Should that
+        transaction fail, each of its rows is stored again in a transaction of its own, so a
+        row fails only for its own reason.
         """
-        with self._transaction() as db:
-            return _insert(db, event, channel)
+        waiter = _Waiter(event, channel)
+        with self._queue_lock:
+            self._queue.append(waiter)
+        with self._lock:
+            if not waiter.done:  # no other thread took it into its commit: take the queue
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._add_batch(batch)
+        return waiter.outcome()
+
+    def _add_batch(self, batch: list[_Waiter]) -> None:
+        """Store the queued rows in one transaction (under the writer's lock)."""
+        try:
+            with self._transaction() as db:
+                added = [_insert(db, w.event, w.channel) for w in batch]
+        except Exception:
+            if len(batch) == 1:
+                raise
+            for waiter in batch:  # each alone: a row fails only for its own reason
+                try:
+                    with self._transaction() as db:
+                        waiter.settle(_insert(db, waiter.event, waiter.channel), None)
+                except Exception as exc:
+                    waiter.settle(False, exc)
+            return
+        except BaseException as exc:  # interrupted: no row of the batch is known stored
+            for waiter in batch:
+                waiter.settle(False, exc)
+            raise
+        for waiter, new in zip(batch, added, strict=True):
+            waiter.settle(new, None)
 
     def add_many(
         self,
@@ -515,6 +552,29 @@ class Inbox:
             except _errors() as exc:
                 raise _storage_error(exc) from None
         return [_entry(row) for row in rows]
+
+
+class _Waiter:
+    """One :meth:`Inbox.add` call waiting for the commit that holds its row."""
+
+    __slots__ = ("channel", "done", "error", "event", "new")
+
+    def __init__(self, event: Notification, channel: str):
+        self.event, self.channel = event, channel
+        self.done = False
+        self.new = False
+        self.error: BaseException | None = None
+
+    def settle(self, new: bool, error: BaseException | None) -> None:
+        self.new, self.error, self.done = new, error, True
+
+    def outcome(self) -> bool:
+        """Whether the row was new; raises what storing it raised."""
+        if not self.done:  # pragma: no cover - the writer's lock settles every waiter
+            raise NotificationError("the inbox lost a row before its commit", outcome="7")
+        if self.error is not None:
+            raise self.error
+        return self.new
 
 
 class _Transaction:

@@ -562,9 +562,11 @@ def _check_reference(
         )
     transforms, digest_method, digest_value = parts
     steps = list(transforms)
-    algorithms = [t.get("Algorithm") for t in steps]
-    if any(t.tag != _TRANSFORM for t in steps):
-        raise MalformedFrame(f"{what}: reference {uri} has a non-Transform child in Transforms")
+    algorithms: list[str | None] = []
+    for step in steps:
+        if step.tag != _TRANSFORM:
+            raise MalformedFrame(f"{what}: reference {uri} has a non-Transform child in Transforms")
+        algorithms.append(step.get("Algorithm"))
     enveloped = algorithms == [_ENVELOPED, _EXC_C14N]
     if algorithms != [_EXC_C14N] and not enveloped:
         raise ForbiddenAlgorithm(
@@ -575,15 +577,13 @@ def _check_reference(
     if enveloped and len(steps[0]):
         raise MalformedFrame(f"{what}: the enveloped-signature transform takes no parameters")
     prefixes = _prefix_list(steps[-1])
-    encloses = any(a is target for a in enclosing)
+    encloses = target in enclosing  # elements compare by identity
     if enveloped and not encloses:
         raise SignatureWrapping(
             f"{what}: enveloped reference {uri} does not enclose its signature",
             check="enveloped-reference",
         )
-    if not enveloped and (
-        target is signature or encloses or any(a is signature for a in target.iterancestors())
-    ):
+    if not enveloped and (target is signature or encloses or signature in target.iterancestors()):
         raise SignatureWrapping(
             f"{what}: reference {uri} overlaps its own signature", check="reference-overlap"
         )
