@@ -23,7 +23,8 @@
    N010 notifications in advance, each a RichiestaN000 signed by a test "ANPR" key and encrypted
    for the Comune's CO-9999 certificate (as ANPR sends them), starts the receiver on 127.0.0.1
    behind ``anpr notifications serve``'s own server (a real HTTP server, a durable SQLite inbox
-   flushed on every commit unless ``--fast``), then posts them from ``clients`` keep-alive
+   flushed on every commit unless ``--fast``; concurrent requests may share a commit, each
+   answered once its row is on disk), then posts them from ``clients`` keep-alive
    connections. ANPR pushes from its own machines and the receiver runs alone, so by default
    each client is a process of its own (``http.client``, one connection each) and the bench
    process holds only the receiver; with ``--clients-in-process`` they are ``requests``
@@ -299,7 +300,7 @@ def throughput(
     print(
         f"receiver: {count / elapsed:.0f} notifications acknowledged/s on the wall clock "
         f"({count} in {elapsed:.2f} s, {clients} clients as {where}, {threads} server threads, "
-        f"{'no fsync' if fast else 'fsync per commit'}, {os.cpu_count()} CPUs"
+        f"{'no fsync' if fast else 'each answer after its fsync-ed commit'}, {os.cpu_count()} CPUs"
         f"{f', {slow} slow connections open' if slow else ''})"
     )
     cores = os.cpu_count() or 1
