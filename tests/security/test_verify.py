@@ -89,6 +89,23 @@ def test_comments_cannot_truncate_signed_text(pki: Pki, trust: TrustStore) -> No
     assert verified.payload.findtext("criteriRicerca/codiceFiscale") == "RSSMRA80A01H501U"
 
 
+def test_comments_cannot_truncate_the_signed_assertion_or_timestamp(
+    pki: Pki, trust: TrustStore
+) -> None:
+    # The assertion and the Timestamp are read where they stand unless a comment (dropped by
+    # c14n, so the signatures hold) splits a text node: then their canonical bytes are read.
+    signed = signed_3002(pki).replace(
+        b"RSSMRA80A01H501U</saml2:NameID>", b"RSSMRA80<!-- x -->A01H501U</saml2:NameID>"
+    )
+    head, _, tail = signed.partition(b"<wsu:Created>")
+    signed = head + b"<wsu:Created>" + tail[:4] + b"<!-- y -->" + tail[4:]
+    verified = verify_envelope(signed, trust=trust)
+    assert verified.operator == "RSSMRA80A01H501U"
+    assert verified.timestamp is not None
+    assert verified.timestamp.expires is not None
+    assert (verified.timestamp.expires - verified.timestamp.created).total_seconds() == 300
+
+
 def test_tampered_body(pki: Pki, trust: TrustStore) -> None:
     signed = signed_3002(pki).replace(b"<motivoRichiesta>1<", b"<motivoRichiesta>2<")
     with pytest.raises(DigestMismatch) as err:

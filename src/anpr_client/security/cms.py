@@ -24,7 +24,7 @@ import hmac
 import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
-from typing import Any, Final, NamedTuple, cast
+from typing import Final, NamedTuple, cast
 
 from asn1crypto import algos, cms, core
 from asn1crypto import parser as asn1_parser
@@ -156,18 +156,6 @@ class VerifiedSignedData:
 _ASN1_ERRORS: Final = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 
 
-def _load(data: bytes, expected: str, what: str) -> Any:
-    try:
-        info = cms.ContentInfo.load(data)
-        content_type = info["content_type"].native
-        content = info["content"]
-    except _ASN1_ERRORS as exc:
-        raise CmsRejected(f"{what} is not a CMS structure: {exc}", check="cms-format") from None
-    if content_type != expected:
-        raise CmsRejected(f"{what} is a CMS {content_type!r}, not {expected!r}", check="cms-format")
-    return content
-
-
 def _malformed(what: str, exc: Exception) -> CmsRejected:
     return CmsRejected(
         f"{what} is not a well-formed CMS structure ({type(exc).__name__}: {exc})",
@@ -226,6 +214,13 @@ def _oid(dotted: str) -> bytes:
 
 
 _SIGNED_DATA_OID: Final = _oid("1.2.840.113549.1.7.2")
+_ENVELOPED_DATA_OID: Final = _oid("1.2.840.113549.1.7.3")
+_CONTENT_ENCRYPTION_OIDS: Final = {
+    _oid("2.16.840.1.101.3.4.1.2"): "aes128_cbc",
+    _oid("2.16.840.1.101.3.4.1.22"): "aes192_cbc",
+    _oid("2.16.840.1.101.3.4.1.42"): "aes256_cbc",
+}
+_KEY_TRANSPORT_OIDS: Final = {_oid("1.2.840.113549.1.1.1"): "rsaes_pkcs1v15"}
 _DATA_OID: Final = _oid("1.2.840.113549.1.7.1")
 _CONTENT_TYPE_ATTR: Final = _oid("1.2.840.113549.1.9.3")
 _MESSAGE_DIGEST_ATTR: Final = _oid("1.2.840.113549.1.9.4")
@@ -477,15 +472,24 @@ def encrypt_enveloped(content: bytes, recipient: x509.Certificate) -> bytes:
     return bytes(cms.ContentInfo({"content_type": "enveloped_data", "content": enveloped}).dump())
 
 
-def _matches(rid: Any, certificate: x509.Certificate) -> bool:
-    if rid.name == "issuer_and_serial_number":
-        ias = rid.chosen
-        return _names(ias["issuer"].dump(), ias["serial_number"].native, certificate)
+def _matches(rid: _Node, certificate: x509.Certificate) -> bool:
+    """Whether a KeyTransRecipientInfo's ``rid`` names ``certificate``."""
+    if rid.cls == 0 and rid.tag == 16:  # IssuerAndSerialNumber
+        issuer, serial = _issuer_and_serial(rid)
+        return _names(issuer, serial, certificate)
+    _expect(rid, 0, cls=2, what="rid")  # [0] SubjectKeyIdentifier
     try:
         ski = certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
     except x509.ExtensionNotFound:
         return False
-    return bytes(rid.chosen.native) == ski.digest
+    return _octets(rid) == ski.digest
+
+
+def _issuer_and_serial(node: _Node) -> tuple[bytes, int]:
+    """An ``IssuerAndSerialNumber``: the issuer's DER and the serial number."""
+    issuer, serial = _children(node)
+    value = int.from_bytes(_expect(serial, 2, what="serial").contents, "big", signed=True)
+    return _expect(issuer, 16, what="issuer").encoded, value
 
 
 def decrypt_enveloped(data: bytes, keys: KeySource | Iterable[KeySource]) -> bytes:
@@ -493,6 +497,9 @@ def decrypt_enveloped(data: bytes, keys: KeySource | Iterable[KeySource]) -> byt
 
     Raises :class:`DecryptionError` when no key is a recipient, when the key transport or the
     content decryption fails (wrong key, corrupted data), or for unsupported algorithms.
+
+    The structure is walked value by value on its encoding, as :func:`verify_signed_data`
+    walks a SignedData: only the fields used are read.
     """
     # A list or tuple (the receiver's keys) is never itself a key: the Protocol's isinstance
     # check, which inspects every attribute, is left for anything else.
@@ -500,11 +507,25 @@ def decrypt_enveloped(data: bytes, keys: KeySource | Iterable[KeySource]) -> byt
         key_list = list(keys)
     else:
         key_list = [keys] if isinstance(keys, KeySource) else list(keys)
+    what = "EnvelopedData"
     try:
-        enveloped = _load(data, "enveloped_data", "EnvelopedData")
-    except CmsRejected as exc:
-        raise DecryptionError(str(exc)) from None
+        content_info = _children(_expect(_read(data), 16, what="ContentInfo"))
+        content_type = _expect(content_info[0], 6, what="contentType")
+    except _ASN1_ERRORS as exc:
+        raise DecryptionError(f"{what} is not a CMS structure: {exc}") from None
+    if content_type.contents != _ENVELOPED_DATA_OID:
+        try:
+            name = cms.ContentType.load(content_type.encoded).native
+        except _ASN1_ERRORS:
+            name = "?"
+        raise DecryptionError(f"{what} is a CMS {name!r}, not 'enveloped_data'")
     try:
+        if len(content_info) != 2:
+            raise ValueError("ContentInfo must hold a type and a content")
+        explicit = _children(_expect(content_info[1], 0, cls=2, what="content"))
+        if len(explicit) != 1:
+            raise ValueError("the [0] content must hold one value")
+        enveloped = _children(_expect(explicit[0], 16, what="EnvelopedData"))
         return _decrypt(enveloped, key_list)
     except AnprError:
         raise
@@ -512,36 +533,53 @@ def decrypt_enveloped(data: bytes, keys: KeySource | Iterable[KeySource]) -> byt
         raise DecryptionError(str(_malformed("the EnvelopedData", exc))) from None
 
 
-def _decrypt(enveloped: Any, key_list: list[KeySource]) -> bytes:
-    eci = enveloped["encrypted_content_info"]
-    algorithm = eci["content_encryption_algorithm"]
-    name = algorithm["algorithm"].native
+def _decrypt(enveloped: list[_Node], key_list: list[KeySource]) -> bytes:
+    # version, [0] originatorInfo OPTIONAL, recipientInfos, encryptedContentInfo, [1] …
+    rest = enveloped[1:]
+    if rest and rest[0].cls == 2 and rest[0].tag == 0:
+        rest = rest[1:]
+    if len(rest) < 2:
+        raise ValueError("EnvelopedData needs recipientInfos and encryptedContentInfo")
+    infos = _children(_expect(rest[0], 17, what="recipientInfos"))
+    eci = _children(_expect(rest[1], 16, what="encryptedContentInfo"))
+    if len(eci) < 2:
+        raise ValueError("encryptedContentInfo needs a type and an algorithm")
+    name = _algorithm(eci[1], _CONTENT_ENCRYPTION_OIDS, algos.EncryptionAlgorithmId)
     if name not in _AES_KEY_BYTES:
         raise DecryptionError(f"unsupported content encryption {name!r} (AES-CBC only)")
-    iv = algorithm["parameters"].native
-    encrypted = eci["encrypted_content"].native
-    if encrypted is None or not isinstance(iv, bytes) or len(iv) != 16:
+    parameters = _children(eci[1])[1:]
+    iv = (
+        _octets(parameters[0])
+        if len(parameters) == 1 and parameters[0].cls == 0 and parameters[0].tag == 4
+        else None
+    )
+    encrypted = None
+    if len(eci) > 2 and eci[2].cls == 2 and eci[2].tag == 0:  # [0] IMPLICIT OCTET STRING
+        encrypted = _octets(eci[2])
+    if encrypted is None or iv is None or len(iv) != 16:
         raise DecryptionError("EnvelopedData without encrypted content or with a bad IV")
     recipients: list[str] = []
-    for info in enveloped["recipient_infos"]:
-        if info.name != "ktri":
+    for info in infos:
+        if info.cls != 0 or info.tag != 16:  # not a KeyTransRecipientInfo (ktri)
             continue
-        ktri = info.chosen
-        key_alg = ktri["key_encryption_algorithm"]["algorithm"].native
+        ktri = _children(info)
+        if len(ktri) != 4:
+            raise ValueError("KeyTransRecipientInfo must hold four values")
+        _version, rid, key_algorithm, encrypted_key = ktri
+        key_alg = _algorithm(key_algorithm, _KEY_TRANSPORT_OIDS, cms.KeyEncryptionAlgorithmId)
         for key in key_list:
-            if not _matches(ktri["rid"], key.certificate):
+            if not _matches(rid, key.certificate):
                 continue
             if key_alg not in ("rsaes_pkcs1v15", "rsa"):
                 raise DecryptionError(f"unsupported key transport {key_alg!r} (RSA PKCS#1 v1.5)")
             try:
-                cek = key.decrypt(bytes(ktri["encrypted_key"].native))
+                cek = key.decrypt(_octets(_expect(encrypted_key, 4, what="encryptedKey")))
             except CredentialError as exc:
                 raise DecryptionError(f"cannot unwrap the content key: {exc}") from None
-            return _aes_cbc_decrypt(cek, iv, bytes(encrypted), _AES_KEY_BYTES[name])
-        rid = ktri["rid"]
+            return _aes_cbc_decrypt(cek, iv, encrypted, _AES_KEY_BYTES[name])
         recipients.append(
-            f"serial {rid.chosen['serial_number'].native:x}"
-            if rid.name == "issuer_and_serial_number"
+            f"serial {_issuer_and_serial(rid)[1]:x}"
+            if rid.cls == 0 and rid.tag == 16
             else "a subject key identifier"
         )
     mine = ", ".join(k.certificate.subject.rfc4514_string() for k in key_list) or "no keys"
