@@ -204,27 +204,42 @@ def _local(tag: object) -> str:
 
 def _read(model: Node, el: etree._Element, path: str, unknown: list[UnknownElement]) -> Any:
     if model.is_simple:
+        if not len(el):  # no child at all (no element, comment or PI): the usual leaf
+            return el.text or ""
         # A simple value holds no element: one that is there (an xop:Include never resolved, a
         # newer version's markup) is kept aside, and the text around it and around comments
         # is all read.
         for index, child in _indexed(el):
             unknown.append(_unknown(child, _step(path, child, index), UNKNOWN))
         return _text(el)
-    children = model.children
+    nodes = model.by_qname
     out: dict[str, Any] = {}
-    for index, child in _indexed(el):
-        node = children.get(_local(child.tag))
-        if node is None or node.qname != child.tag:
-            unknown.append(_unknown(child, _step(path, child, index), UNKNOWN))
-            continue
-        if node.repeated:
-            where = f"{path}/{node.name}[{index}]"
-            out.setdefault(node.name, []).append(_read(node, child, where, unknown))
-        elif index == 0:
-            out[node.name] = _read(node, child, f"{path}/{node.name}", unknown)
+    # The elements ``out`` does not hold, by tag: an element's index among the siblings of its
+    # tag is what ``out`` holds of that tag (its list, or one) plus these.
+    aside: dict[str, int] | None = None
+    for child in el.iterchildren(etree.Element):  # not comments, not processing instructions
+        tag = child.tag
+        node = nodes.get(tag)
+        if node is not None:
+            name = node.name
+            if node.repeated:
+                held = out.get(name)
+                if held is None:
+                    held = out[name] = []
+                held.append(_read(node, child, f"{path}/{name}[{len(held)}]", unknown))
+                continue
+            if name not in out:
+                out[name] = _read(node, child, f"{path}/{name}", unknown)
+                continue
+        if aside is None:
+            aside = {}
+        before = aside.get(tag, 0)
+        aside[tag] = before + 1
+        if node is None:
+            unknown.append(_unknown(child, _step(path, child, before), UNKNOWN))
         else:
-            unknown.append(_unknown(child, _step(path, child, index), REPEATED))
-    if not out and not children and _text(el).strip():
+            unknown.append(_unknown(child, _step(path, child, before + 1), REPEATED))
+    if not out and not model.children and _text(el).strip():
         return _text(el)
     return out
 
