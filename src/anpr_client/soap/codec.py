@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -123,17 +123,20 @@ def _nsmap(qname: str) -> dict[str, str]:
 
 def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[Violation]) -> None:
     if model.is_simple or (not model.children and not isinstance(value, Mapping)):
-        if isinstance(value, Mapping | list | tuple):
+        if type(value) is str:  # the usual value: no rendering, no container to refuse
+            text = value
+        elif isinstance(value, Mapping | list | tuple):
             out.append(Violation(path, "type", "expected a single value, got an object or list"))
             return
-        try:
-            text = render_value(value)
-        except TypeError as exc:
-            out.append(Violation(path, "type", f"unsupported value type {exc}"))
-            return
-        except ValueError as exc:  # e.g. an int too large to render
-            out.append(Violation(path, "value", f"cannot be rendered as text: {exc}"))
-            return
+        else:
+            try:
+                text = render_value(value)
+            except TypeError as exc:
+                out.append(Violation(path, "type", f"unsupported value type {exc}"))
+                return
+            except ValueError as exc:  # e.g. an int too large to render
+                out.append(Violation(path, "value", f"cannot be rendered as text: {exc}"))
+                return
         try:
             el.text = text
         except ValueError:  # NUL, control characters, lone surrogates: not XML text
@@ -166,19 +169,15 @@ def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[V
         item = value[name]
         if item is None:
             continue
-        items: Sequence[object]
-        if isinstance(item, list | tuple):
-            if not child.repeated:
-                out.append(
-                    Violation(f"{path}/{name}", "max-occurs", "a single element, not a list")
-                )
-                continue
-            items = item
-        else:
-            items = (item,)
-        for i, one in enumerate(items):
+        if type(item) is str or not isinstance(item, list | tuple):
+            _fill(etree.SubElement(el, child.qname), child, item, f"{path}/{name}", out)
+            continue
+        if not child.repeated:
+            out.append(Violation(f"{path}/{name}", "max-occurs", "a single element, not a list"))
+            continue
+        for i, one in enumerate(item):
             sub = etree.SubElement(el, child.qname)
-            where = f"{path}/{name}" + (f"[{i}]" if child.repeated and len(items) > 1 else "")
+            where = f"{path}/{name}" + (f"[{i}]" if len(item) > 1 else "")
             _fill(sub, child, one, where, out)
 
 
