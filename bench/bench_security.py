@@ -14,10 +14,20 @@ and each ratio taken per round against the floor measured in that round (median 
 - **the frame with RSA replaced by a constant**, and that followed by the two RSA signatures of
   the floor: the second row shows what the floor costs once other work has run in between (the
   caches it warmed in its own loop are cold again); the full frame is compared with both;
+- **the floor's two signatures timed alone, each call right after the frame's own work**
+  (that work run untimed): what the two RSA signatures of a frame cost where the frame runs
+  them, against the same two in their tight loop;
 - **verify_envelope**, the full receiver checks, CMS included (the verification rows of
   issue 18 are ``bench/bench_notifications.py --verify-only``).
 
 Run: ``.venv/bin/python bench/bench_security.py [--rounds N] [--repeat M]``.
+
+``--variant NAME --calls N`` runs only one row's function N times (``full``, ``message``,
+``floor1``, ``floor2``, ``no-rsa``) inside ``functools.reduce``, for instruction counts that the
+machine's load does not move (setup and warm-up stay outside the count)::
+
+    valgrind --tool=callgrind --toggle-collect=functools_reduce \
+        .venv/bin/python bench/bench_security.py --variant full --calls 100
 """
 
 from __future__ import annotations
@@ -25,6 +35,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
+import functools
 import os
 import statistics
 import tempfile
@@ -72,6 +83,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=40)
+    parser.add_argument(
+        "--variant", help="run only one row's function: full, message, floor1, floor2 or no-rsa"
+    )
+    parser.add_argument("--calls", type=int, default=100, help="with --variant: how many calls")
     args = parser.parse_args()
     rounds, repeat = args.rounds, args.repeat
 
@@ -126,6 +141,18 @@ def main() -> None:
         no_rsa()
         floor2()
 
+    def timed_after(
+        timed: Callable[[], object], before: Callable[[], object], repeat: int
+    ) -> float:
+        """Thread CPU ms of ``timed`` alone, each call right after an untimed ``before``."""
+        spent = 0.0
+        for _ in range(repeat):
+            before()
+            began = time.thread_time()
+            timed()
+            spent += time.thread_time() - began
+        return spent / repeat * 1000
+
     trust = TrustStore([pki.ca.certificate])
     cms_der = base64.b64decode(frame.id_postazione_firmato)
     cms_signature = pki.workstation.key.sign(blob, padding.PKCS1v15(), hashes.SHA256())
@@ -176,10 +203,34 @@ def main() -> None:
     except ImportError as exc:  # pragma: no cover - zeep/xmlsec are test extras
         print(f"(zeep comparison skipped: {exc})")
 
+    if args.variant:
+        chosen: dict[str, Callable[[], object]] = {
+            "full": ours_full,
+            "message": ours_message_only,
+            "floor1": floor1,
+            "floor2": floor2,
+            "no-rsa": no_rsa,
+        }
+        if args.variant not in chosen:
+            print(f"--variant: one of {', '.join(chosen)}")
+            return
+        only = chosen[args.variant]
+        for _ in range(5):
+            only()  # warm-up, outside the counted calls
+        functools.reduce(lambda _, __: only(), range(args.calls), None)
+        return
     for fn, _ in variants.values():
         for _ in range(5):
             fn()  # warm-up
+    # (row, timed, run untimed before each call): the two halves of "that, then 2 x RSA sign"
+    halves = (
+        ("the floor's 2 RSA signs alone, right after the frame's own work", floor2, no_rsa),
+        ("the frame's own work alone, right after the floor's 2 RSA signs", no_rsa, floor2),
+    )
     absolute: dict[str, list[float]] = {name: [] for name in variants}
+    context_ratios: dict[str, list[float]] = {}
+    for name, _, _ in halves:
+        absolute[name], context_ratios[name] = [], []
     ratios: dict[str, list[float]] = {name: [] for name, (_, f) in variants.items() if f}
     floors: dict[Callable[[], object], str] = {
         floor1: "floor: 1 x RSA-2048 sign",
@@ -194,22 +245,33 @@ def main() -> None:
         for name, (_, base) in variants.items():
             if base is not None:
                 ratios[name].append(measured[name] / measured[floors[base]])
+        for name, timed, before in halves:
+            alone = timed_after(timed, before, repeat)
+            absolute[name].append(alone)
+            context_ratios[name].append(alone / measured[floors[floor2]])
     print(f"thread CPU ms per call, median of {rounds} rounds of {repeat}:")
-    width = max(len(name) for name in variants)
+    width = max(len(name) for name in absolute)
     for name, (_, base) in variants.items():
         line = f"  {name:<{width}}  {statistics.median(absolute[name]):7.3f}"
         if base is not None:
             line += f"  = {statistics.median(ratios[name]):5.2f}x {floors[base][7:]}"
         print(line)
+    for name, _, _ in halves:
+        print(
+            f"  {name:<{width}}  {statistics.median(absolute[name]):7.3f}"
+            f"  = {statistics.median(context_ratios[name]):5.2f}x 2 x RSA-2048 sign"
+        )
     full = statistics.median(ratios["ours: full 3002 frame (parse+sign+serialise)"])
     message = statistics.median(ratios["ours: message signature only (TS+Body+BST)"])
     print(f"full frame / floor              = {full:5.2f}x   (goal <= 1.15x)")
     print(f"message signature / one RSA sign = {message:5.2f}x   (goal <= 1.10x)")
     own = statistics.median(ratios["ours: full frame, RSA replaced by a constant"])
     context = statistics.median(ratios["that, then 2 x RSA sign (the floor in context)"])
+    rsa_half, own_half = (statistics.median(context_ratios[name]) for name, _, _ in halves)
     print(
         f"the frame's own work           = {own:5.2f}x the floor; the same work followed by "
-        f"the floor's two signatures = {context:5.2f}x"
+        f"the floor's two signatures = {context:5.2f}x: the signatures {rsa_half:5.2f}x and "
+        f"the work {own_half:5.2f}x, each timed alone there"
     )
     cms_ms = statistics.median(absolute["IdPostazioneFirmato CMS verification (trust path)"])
     print(f"IdPostazioneFirmato CMS check   = {cms_ms:5.3f} ms (goal <= 0.45 ms)")

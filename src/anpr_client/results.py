@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
@@ -119,29 +119,33 @@ def _relative_paths(path: str, outcome: str) -> tuple[str, ...]:
     return tuple(forms)
 
 
-def _walk(value: Any) -> Iterator[Mapping[str, Any]]:
-    if isinstance(value, Mapping):
-        yield value
+def _entries(value: Any, out: list[Mapping[str, Any]]) -> None:
+    """Append to ``out`` every mapping in ``value`` that holds ``codiceErroreAnomalia``, in
+    document order (a decoded answer: dicts, lists and text; text is skipped at once)."""
+    if type(value) is dict or isinstance(value, Mapping):
+        if "codiceErroreAnomalia" in value:
+            out.append(value)
         for child in value.values():
-            yield from _walk(child)
+            if type(child) is not str:
+                _entries(child, out)
     elif isinstance(value, list):
         for child in value:
-            yield from _walk(child)
+            if type(child) is not str:
+                _entries(child, out)
 
 
 def error_items(value: Any) -> tuple[ErrorItem, ...]:
     """Every ``tipoErroriAnomalia`` entry (``codiceErroreAnomalia``…) found in ``value``."""
-    items = []
-    for entry in _walk(value):
-        if "codiceErroreAnomalia" in entry:
-            items.append(
-                ErrorItem(
-                    code=str(entry.get("codiceErroreAnomalia", "")),
-                    severity=str(entry.get("tipoErroreAnomalia", "E") or "E"),
-                    text=str(entry.get("testoErroreAnomalia", "")),
-                    object=entry.get("oggettoErroreAnomalia"),
-                    field=entry.get("campoErroreAnomalia"),
-                    value=entry.get("valoreErroreAnomalia"),
-                )
-            )
-    return tuple(items)
+    entries: list[Mapping[str, Any]] = []
+    _entries(value, entries)
+    return tuple(
+        ErrorItem(
+            code=str(entry.get("codiceErroreAnomalia", "")),
+            severity=str(entry.get("tipoErroreAnomalia", "E") or "E"),
+            text=str(entry.get("testoErroreAnomalia", "")),
+            object=entry.get("oggettoErroreAnomalia"),
+            field=entry.get("campoErroreAnomalia"),
+            value=entry.get("valoreErroreAnomalia"),
+        )
+        for entry in entries
+    )

@@ -317,7 +317,8 @@ class Binding:
                 raw=answer.root_bytes,
             )
         warns = tuple(i for i in items if not i.blocking)
-        emit_warnings(warns, operation=op.code, stacklevel=_caller_stacklevel())
+        if warns:  # the caller's line is looked for only when there is something to point at
+            emit_warnings(warns, operation=op.code, stacklevel=_caller_stacklevel())
         return Result(
             operation=op.code,
             outcome=outcome,

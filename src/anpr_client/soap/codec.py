@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -123,17 +123,20 @@ def _nsmap(qname: str) -> dict[str, str]:
 
 def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[Violation]) -> None:
     if model.is_simple or (not model.children and not isinstance(value, Mapping)):
-        if isinstance(value, Mapping | list | tuple):
+        if type(value) is str:  # the usual value: no rendering, no container to refuse
+            text = value
+        elif isinstance(value, Mapping | list | tuple):
             out.append(Violation(path, "type", "expected a single value, got an object or list"))
             return
-        try:
-            text = render_value(value)
-        except TypeError as exc:
-            out.append(Violation(path, "type", f"unsupported value type {exc}"))
-            return
-        except ValueError as exc:  # e.g. an int too large to render
-            out.append(Violation(path, "value", f"cannot be rendered as text: {exc}"))
-            return
+        else:
+            try:
+                text = render_value(value)
+            except TypeError as exc:
+                out.append(Violation(path, "type", f"unsupported value type {exc}"))
+                return
+            except ValueError as exc:  # e.g. an int too large to render
+                out.append(Violation(path, "value", f"cannot be rendered as text: {exc}"))
+                return
         try:
             el.text = text
         except ValueError:  # NUL, control characters, lone surrogates: not XML text
@@ -166,19 +169,15 @@ def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[V
         item = value[name]
         if item is None:
             continue
-        items: Sequence[object]
-        if isinstance(item, list | tuple):
-            if not child.repeated:
-                out.append(
-                    Violation(f"{path}/{name}", "max-occurs", "a single element, not a list")
-                )
-                continue
-            items = item
-        else:
-            items = (item,)
-        for i, one in enumerate(items):
+        if type(item) is str or not isinstance(item, list | tuple):
+            _fill(etree.SubElement(el, child.qname), child, item, f"{path}/{name}", out)
+            continue
+        if not child.repeated:
+            out.append(Violation(f"{path}/{name}", "max-occurs", "a single element, not a list"))
+            continue
+        for i, one in enumerate(item):
             sub = etree.SubElement(el, child.qname)
-            where = f"{path}/{name}" + (f"[{i}]" if child.repeated and len(items) > 1 else "")
+            where = f"{path}/{name}" + (f"[{i}]" if len(item) > 1 else "")
             _fill(sub, child, one, where, out)
 
 
@@ -204,27 +203,42 @@ def _local(tag: object) -> str:
 
 def _read(model: Node, el: etree._Element, path: str, unknown: list[UnknownElement]) -> Any:
     if model.is_simple:
+        if not len(el):  # no child at all (no element, comment or PI): the usual leaf
+            return el.text or ""
         # A simple value holds no element: one that is there (an xop:Include never resolved, a
         # newer version's markup) is kept aside, and the text around it and around comments
         # is all read.
         for index, child in _indexed(el):
             unknown.append(_unknown(child, _step(path, child, index), UNKNOWN))
         return _text(el)
-    children = model.children
+    nodes = model.by_qname
     out: dict[str, Any] = {}
-    for index, child in _indexed(el):
-        node = children.get(_local(child.tag))
-        if node is None or node.qname != child.tag:
-            unknown.append(_unknown(child, _step(path, child, index), UNKNOWN))
-            continue
-        if node.repeated:
-            where = f"{path}/{node.name}[{index}]"
-            out.setdefault(node.name, []).append(_read(node, child, where, unknown))
-        elif index == 0:
-            out[node.name] = _read(node, child, f"{path}/{node.name}", unknown)
+    # The elements ``out`` does not hold, by tag: an element's index among the siblings of its
+    # tag is what ``out`` holds of that tag (its list, or one) plus these.
+    aside: dict[str, int] | None = None
+    for child in el.iterchildren(etree.Element):  # not comments, not processing instructions
+        tag = child.tag
+        node = nodes.get(tag)
+        if node is not None:
+            name = node.name
+            if node.repeated:
+                held = out.get(name)
+                if held is None:
+                    held = out[name] = []
+                held.append(_read(node, child, f"{path}/{name}[{len(held)}]", unknown))
+                continue
+            if name not in out:
+                out[name] = _read(node, child, f"{path}/{name}", unknown)
+                continue
+        if aside is None:
+            aside = {}
+        before = aside.get(tag, 0)
+        aside[tag] = before + 1
+        if node is None:
+            unknown.append(_unknown(child, _step(path, child, before), UNKNOWN))
         else:
-            unknown.append(_unknown(child, _step(path, child, index), REPEATED))
-    if not out and not children and _text(el).strip():
+            unknown.append(_unknown(child, _step(path, child, before + 1), REPEATED))
+    if not out and not model.children and _text(el).strip():
         return _text(el)
     return out
 

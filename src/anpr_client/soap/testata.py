@@ -44,6 +44,7 @@ ID_FIELDS: Final = ("idOperazioneComune", "idOperazioneClient")
 """The names of a request's id: the Comuni's testata, then the E00x services' own."""
 _ALPHABET: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _RANDOM_CHARS: Final = 8
+_RANDOM_SPACE: Final = len(_ALPHABET) ** _RANDOM_CHARS
 ECHOED_FIELDS: Final = ("codMittente", "operazioneRichiesta")
 """The fields besides the id that ``testataRisposta`` echoes from ``testataRichiesta``."""
 
@@ -63,8 +64,14 @@ def new_operation_id() -> str:
     """A fresh ``idOperazioneComune`` (28 characters): ``YYYYMMDDHHMMSSffffff`` (UTC) + 8
     random base-36 characters."""
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S%f")
-    rand = "".join(secrets.choice(_ALPHABET) for _ in range(_RANDOM_CHARS))
-    return stamp + rand
+    # One uniform draw below 36**8 written in base 36: the same distribution as eight
+    # secrets.choice calls, from one read of the system's random source instead of eight.
+    number = secrets.randbelow(_RANDOM_SPACE)
+    rand = []
+    for _ in range(_RANDOM_CHARS):
+        number, digit = divmod(number, 36)
+        rand.append(_ALPHABET[digit])
+    return stamp + "".join(rand)
 
 
 def now_with_offset() -> str:

@@ -99,6 +99,7 @@ class Node:
     """The model of one element: tag, cardinality, children (lazily) and simple type."""
 
     __slots__ = (
+        "_by_qname",
         "_children",
         "_content",
         "_schemas",
@@ -141,6 +142,7 @@ class Node:
         self.simple_type = simple_type
         """The builtin a simple value derives from (``string``, ``date``…); ``None`` if complex."""
         self._children: dict[str, Node] | None = None
+        self._by_qname: dict[str, Node] | None = None
         self._simple_decl = simple_decl
         self.choice: Choice | None = None
         """The ``xs:choice`` this element is a branch of (``None`` outside a choice)."""
@@ -168,6 +170,20 @@ class Node:
                     kids.setdefault(child.name, child)
             self._children = kids
         return self._children
+
+    @property
+    def by_qname(self) -> dict[str, Node]:
+        """The child nodes by tag (Clark notation): what a received child element is, in one
+        lookup (the node :attr:`children` names by the tag's local name, when its qname is the
+        tag)."""
+        if self._by_qname is None:
+            children = self.children
+            self._by_qname = {
+                node.qname: node
+                for node in children.values()
+                if children.get(node.qname.rpartition("}")[2]) is node
+            }
+        return self._by_qname
 
     @property
     def enumeration(self) -> tuple[str, ...] | None:

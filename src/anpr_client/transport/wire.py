@@ -20,6 +20,7 @@ Failures come out as the socket's own exceptions (``TimeoutError``, ``OSError``,
 
 from __future__ import annotations
 
+import functools
 import re
 import socket
 import ssl
@@ -115,11 +116,23 @@ def build_head(method: str, target: str, host: str, headers: Mapping[str, str], 
     Raises ``ValueError`` for a method, target, header name or value that would break the
     request's framing (a line break, a control character) or is not Latin-1.
     """
+    return _head_before_length(method, target, host, tuple(headers.items())) + (
+        b"Content-Length: %d\r\n\r\n" % size
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _head_before_length(
+    method: str, target: str, host: str, headers: tuple[tuple[str, str], ...]
+) -> bytes:
+    """:func:`build_head` up to its ``Content-Length``, checked and encoded once for each
+    request line and set of headers (a client sends the same few again and again); what is
+    refused raises each time, since exceptions are not cached."""
     if not _TOKEN.fullmatch(method) or _FORBIDDEN_IN_TARGET.search(target):
         raise ValueError(f"invalid request line {method!r} {target!r}")
     lines = [f"{method} {target} HTTP/1.1\r\nHost: {host}\r\n"]
     given = set()
-    for name, value in headers.items():
+    for name, value in headers:
         if not _TOKEN.fullmatch(name) or _FORBIDDEN_IN_VALUE.search(value):
             raise ValueError(f"invalid request header {name!r}")
         lower = name.lower()
@@ -128,7 +141,6 @@ def build_head(method: str, target: str, host: str, headers: Mapping[str, str], 
             lines.append(f"{name}: {value}\r\n")
     if "accept-encoding" not in given:
         lines.append("Accept-Encoding: gzip, deflate\r\n")
-    lines.append(f"Content-Length: {size}\r\n\r\n")
     return "".join(lines).encode("latin-1")
 
 
