@@ -11,8 +11,10 @@ a hundred keep-alive clients must serve them all.
 **Design.** One thread runs a selector loop that owns every connection while it is not being
 answered: it accepts, runs the TLS handshake without blocking, reads the request line, the
 headers and the body, and hands only a *complete* request to a bounded pool of worker threads,
-which run the application and write the answer. A connection that is slow to shake hands or
-to send its request costs a few kilobytes of memory and no thread, however many there are.
+which run the application and write the answer (and, with epoll, put a kept-alive connection
+whose answer went whole back in the selector themselves, without waking the loop). A
+connection that is slow to shake hands or to send its request costs a few kilobytes of memory
+and no thread, however many there are.
 Each connection has deadlines (:class:`ServerLimits`): the TLS handshake, the headers from the
 request's first byte, the whole request, the wait for the next request on a kept-alive
 connection, and the write of an answer to a client that does not read; past its deadline it is
@@ -85,6 +87,7 @@ _TICK: Final = 0.25  # how often deadlines are checked
 _TOKEN: Final = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _CONTROL: Final = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")  # not allowed in a field value
 _VERSION: Final = re.compile(rb"HTTP/[0-9]\.[0-9]")
+_EPOLL: Final = getattr(selectors, "EpollSelector", None)  # Linux only
 
 
 @dataclass(frozen=True)
@@ -256,6 +259,8 @@ class WsgiServer:
         self.server_address: tuple[str, int] = (str(bound[0]), int(bound[1]))
         self.scheme = "http" if ssl_context is None else "https"
         self._selector = selectors.DefaultSelector()
+        # epoll takes a registration from another thread while a select is under way.
+        self._direct = _EPOLL is not None and isinstance(self._selector, _EPOLL)
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -695,18 +700,18 @@ class WsgiServer:
 
     def _close(self, conn: _Connection, reason: str) -> None:
         log.debug("connection from %s closed: %s", conn.client, reason)
-        with self._lock:
+        with self._lock:  # with the unregistration: a worker may be registering it (_rewatch)
             self._connections.discard(conn)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(conn.sock)
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn.sock)
         with contextlib.suppress(OSError):
             conn.sock.close()
 
     def _drop(self, conn: _Connection) -> None:
         with self._lock:
             self._connections.discard(conn)
-        with contextlib.suppress(KeyError, ValueError):
-            self._selector.unregister(conn.sock)
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(conn.sock)
         _reset(conn.sock)
 
     # ------------------------------------------------------------------ workers
@@ -840,8 +845,40 @@ class WsgiServer:
                 with contextlib.suppress(OSError):
                     conn.sock.close()
                 return
+            if self._rewatch(conn):
+                return
             self._returned.append(conn)
         self._wake()
+
+    def _rewatch(self, conn: _Connection) -> bool:
+        """The common end of an answer, done by the worker (under ``_lock``): the whole answer
+        went, the connection stays open and nothing of a next request has come yet, so it
+        waits for one in the selector again, without waking the loop to take it back. Only
+        where a registration from this thread reaches a ``select`` under way (epoll);
+        ``False`` leaves everything else to :meth:`_take_back`."""
+        if (
+            not self._direct
+            or conn.out is not None
+            or not conn.keep_alive
+            or conn.buffer
+            or self._stop.is_set()
+            or (isinstance(conn.sock, ssl.SSLSocket) and conn.sock.pending())
+        ):
+            return False
+        now = time.monotonic()
+        conn.served += 1
+        conn.since = now
+        conn.deadline = now + self.limits.idle_timeout
+        conn.state = _WAITING
+        conn.want = selectors.EVENT_READ
+        try:
+            self._selector.register(conn.sock, selectors.EVENT_READ, conn)
+        except (KeyError, ValueError, OSError) as exc:
+            log.debug("connection from %s lost while being answered: %s", conn.client, exc)
+            self._connections.discard(conn)
+            with contextlib.suppress(OSError):
+                conn.sock.close()
+        return True
 
     def _forget(self, conn: _Connection, *, reset: bool) -> None:
         with self._lock:

@@ -222,6 +222,32 @@ def test_renamed_exports_warn_and_keep_working(old: str, new: str) -> None:
     assert new in simulator.__all__
 
 
+def test_a_household_read_without_its_members_is_the_same_household() -> None:
+    """``members=False`` leaves out only the members; a person's record, which reads the
+    household that way (or takes the one its caller has), is the same either way."""
+    import dataclasses
+
+    from anpr_client.simulator.payloads import person_record
+    from anpr_client.simulator.population import generate_population
+
+    registry = Registry(Database(None))
+    registry.seed(generate_population([A, B], 20, seed=5))
+    households = registry.households(A) + registry.households(B)
+    assert any(len(h.members) > 1 for h in households)
+    for household in households:
+        bare = registry.household(household.id, members=False)
+        assert bare is not None
+        assert bare.members == ()
+        assert bare == dataclasses.replace(household, members=())
+        for person in household.members:
+            assert registry.household_of(person, members=False) == bare
+            record = person_record(registry, person)
+            assert record == person_record(registry, person, household=household)
+            assert "famigliaConvivenza" in record
+            assert "residenza" in record
+            assert record["famigliaConvivenza"]["idFamigliaConvivenzaANPR"] == household.id
+
+
 def test_the_registry_stores_generated_households_as_they_are() -> None:
     """One model: what the population generator makes is what the registry keeps and returns
     (the cadastral code of a birth place aside, which only the generator needs)."""

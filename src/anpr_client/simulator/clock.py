@@ -13,6 +13,7 @@ class Clock:
 
     def __init__(self, offset: float = 0.0):
         self._offset = float(offset)
+        self._delta = dt.timedelta(seconds=self._offset)  # made once, not at every now()
         self._lock = threading.Lock()
 
     @property
@@ -23,10 +24,11 @@ class Clock:
     def offset(self, seconds: float) -> None:
         with self._lock:
             self._offset = float(seconds)
+            self._delta = dt.timedelta(seconds=self._offset)
 
     def now(self) -> dt.datetime:
         """The current simulated time, timezone-aware (UTC)."""
-        return dt.datetime.now(dt.UTC) + dt.timedelta(seconds=self._offset)
+        return dt.datetime.now(dt.UTC) + self._delta
 
     def local_now(self) -> dt.datetime:
         """The current simulated time in the host's local timezone (ANPR answers in local time)."""

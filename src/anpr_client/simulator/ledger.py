@@ -154,8 +154,12 @@ class Ledger:
     ) -> Begin:
         """Apply the idempotency rules to an incoming operation (see the module docstring)."""
         key = (comune, id_operazione_comune)
-        with self._lock:
-            running = self._running.get(key)
+        # The database's lock around the whole decision (every begin takes it, and a record
+        # commits under it); the ledger's own lock only around the running set, so that a
+        # release never waits behind a query.
+        with self._db.read():
+            with self._lock:
+                running = self._running.get(key)
             if running is not None:
                 return InProgress(running) if running == service else OtherService(running)
             existing = self.find(comune, id_operazione_comune=id_operazione_comune)
@@ -163,7 +167,8 @@ class Ledger:
                 if existing.service == service:
                     return Replay(existing)
                 return OtherService(existing.service)
-            self._running[key] = service
+            with self._lock:
+                self._running[key] = service
         return Started(comune, id_operazione_comune, service, self.new_id(), received_at)
 
     def record(

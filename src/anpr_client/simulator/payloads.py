@@ -287,10 +287,10 @@ def state_name(code: str) -> str:
 
 
 def _stati() -> Any:
-    from ..validation.stati import StatiTable
-
     global _STATI
-    if _STATI is None:
+    if _STATI is None:  # loaded on first use; the import statement runs only then too
+        from ..validation.stati import StatiTable
+
         _STATI = StatiTable.sample()
     return _STATI
 
@@ -328,10 +328,15 @@ def parts_requested(codes: Any) -> frozenset[str]:
 
 
 def person_record(
-    registry: Registry, person: Person, parts: frozenset[str] = ALL_PARTS
+    registry: Registry,
+    person: Person,
+    parts: frozenset[str] = ALL_PARTS,
+    *,
+    household: Household | None = None,
 ) -> dict[str, Any]:
     """A person's record (``tipoDatiRispostaEstrazioneSoggetti`` subset, schema order is the
-    codec's job)."""
+    codec's job). ``household``: the person's household when the caller has it already (else
+    it is read, without its members: the record needs only the household's own data)."""
     out: dict[str, Any] = {}
     if "identificativi" in parts:
         out["identificativi"] = {"idANPR": person.id_anpr}
@@ -340,7 +345,8 @@ def person_record(
         out["statoCivile"] = {"statoCivile": person.marital_status}
     if "cittadinanza" in parts:
         out["cittadinanza"] = [citizenship(person.citizenship)]
-    household = registry.household_of(person)
+    if household is None or household.id != person.household_id:
+        household = registry.household_of(person, members=False)
     if "residenza" in parts and household is not None and person.comune:
         out["residenza"] = [residence(household, comune_info(registry, person.comune))]
     if "legameSoggetto" in parts and household is not None:

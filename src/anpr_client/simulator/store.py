@@ -333,13 +333,14 @@ class Registry:
         with self._db.read() as conn:
             return _persons(conn, " AND ".join(clauses) or "1 = 1", args, "ORDER BY id")
 
-    def household(self, household_id: str) -> Household | None:
-        """The household with this ``idFamigliaConvivenzaANPR`` and its members."""
+    def household(self, household_id: str, *, members: bool = True) -> Household | None:
+        """The household with this ``idFamigliaConvivenzaANPR`` and its members (with
+        ``members=False`` they are not read: ``members`` is empty)."""
         with self._db.read() as conn:
             row = conn.execute(_HOUSEHOLD, (household_id,)).fetchone()
             if row is None:
                 return None
-            members = self._members(conn, household_id)
+            found = self._members(conn, household_id) if members else ()
         return Household(
             id=row["id"],
             comune=row["comune"],
@@ -348,7 +349,7 @@ class Registry:
             origin_date=_date(row["origin_date"]),
             kind=row["kind"],
             active=bool(row["active"]),
-            members=tuple(members),
+            members=tuple(found),
             name=row["cohabitation_name"],
             species=row["cohabitation_species"],
             responsible=row["cohabitation_responsible"],
@@ -364,9 +365,12 @@ class Registry:
         found = [self.household(r["id"]) for r in rows]
         return [h for h in found if h is not None]
 
-    def household_of(self, person: Person) -> Household | None:
-        """The household ``person`` belongs to (``None`` once not registered)."""
-        return None if person.household_id is None else self.household(person.household_id)
+    def household_of(self, person: Person, *, members: bool = True) -> Household | None:
+        """The household ``person`` belongs to (``None`` once not registered); ``members`` as
+        for :meth:`household`."""
+        if person.household_id is None:
+            return None
+        return self.household(person.household_id, members=members)
 
     def members(self, household_id: str) -> list[Person]:
         """The household's members, the head first."""

@@ -172,7 +172,8 @@ def look_up_citizen(ctx: Context, req: Request) -> OkAnswer:
     if household is not None:
         content["listaSoggetti"] = {
             "datiSoggetto": [
-                payloads.person_record(ctx.registry, m, parts) for m in household.members
+                payloads.person_record(ctx.registry, m, parts, household=household)
+                for m in household.members
             ]
         }
         content["datiFamigliaConvivenza"] = {
