@@ -2,7 +2,7 @@
 
     python bench/bench_notifications.py [--count 400] [--clients 4] [--threads 8] [--fast]
                                         [--rounds 15] [--skip-throughput] [--slow 500]
-                                        [--clients-in-process]
+                                        [--clients-in-process] [--variant NAME --calls N]
 
 1. **Verification cost** (issue 18's rows "verify one signed request from scratch ≤ 8× six RSA
    verifies, warm ≤ 3×"), in process, thread CPU time as the clock (the machine is shared),
@@ -40,6 +40,13 @@
 With ``--slow N``, N slow connections (half dripping their headers a byte a second, half
 silent) stay open during the run, as an attacker would keep them: the figures should not move.
 
+``--variant NAME --calls N`` runs only one verification variant (``scratch``, ``warm``,
+``notification``, ``six``: the floor) N times inside ``functools.reduce``, after its warm-up,
+for instruction counts that the machine's load does not move::
+
+    valgrind --tool=callgrind --toggle-collect=functools_reduce \
+        .venv/bin/python bench/bench_notifications.py --variant warm --calls 100
+
 Prints figures; asserts nothing but the correctness of what it measured.
 """
 
@@ -49,6 +56,7 @@ import argparse
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import http.client
 import multiprocessing
 import os
@@ -112,8 +120,11 @@ def _cpu_ms(work: Callable[[], object], repeat: int) -> float:
     return (time.thread_time() - began) / repeat * 1000
 
 
-def verification_cost(pki: Pki, rounds: int, repeat: int = 40) -> None:
-    """Issue 18's verification rows: each variant / its RSA floor, per round (median)."""
+def verification_cost(
+    pki: Pki, rounds: int, repeat: int = 40, variant: str | None = None, calls: int = 100
+) -> None:
+    """Issue 18's verification rows: each variant / its RSA floor, per round (median); with
+    ``variant``, that variant alone, ``calls`` times inside ``functools.reduce``."""
     frame = WsSecurity(
         signer=pki.comune.key_source(),
         operator="RSSMRA80A01H501U",
@@ -154,6 +165,15 @@ def verification_cost(pki: Pki, rounds: int, repeat: int = 40) -> None:
         verify_envelope(push, trust=anpr, policy=RECEIVER_POLICY, signers=pin)
 
     six, two = _rsa_verifies(pki.comune.key, 6), _rsa_verifies(pki.comune.key, 2)
+    if variant is not None:
+        chosen = {"scratch": scratch, "warm": warm, "notification": notification, "six": six}
+        if variant not in chosen:
+            raise SystemExit(f"--variant: one of {', '.join(chosen)}")
+        only = chosen[variant]
+        for _ in range(3):
+            only()  # warm-up (and the memos of the warm variant), outside the count
+        functools.reduce(lambda _, __: only(), range(calls), None)
+        return
     for work in (scratch, warm, notification, six, two):
         work()  # warm-up (and the memos of the warm variant)
     ratios: dict[str, list[float]] = {"scratch": [], "warm": [], "notification": []}
@@ -418,6 +438,10 @@ def main() -> None:
     parser.add_argument("--fast", action="store_true", help="synchronous=NORMAL (no fsync)")
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--variant", help="run only one verification variant: scratch, warm, notification, six"
+    )
+    parser.add_argument("--calls", type=int, default=100, help="with --variant: how many calls")
     parser.add_argument("--slow", type=int, default=0, help="slow connections held open")
     parser.add_argument(
         "--clients-in-process",
@@ -426,8 +450,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     pki = generate_test_pki("058091")
-    verification_cost(pki, max(3, min(args.rounds, 200)))
-    if not args.skip_throughput:
+    verification_cost(pki, max(3, min(args.rounds, 200)), variant=args.variant, calls=args.calls)
+    if args.variant is None and not args.skip_throughput:
         count = max(1, min(args.count, 20_000))
         slow = max(0, min(args.slow, 5000))
         throughput(pki, count, args.clients, args.threads, args.fast, slow, args.clients_in_process)

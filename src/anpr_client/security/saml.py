@@ -100,15 +100,31 @@ _PLAIN_UTC: Final = re.compile(
 )
 
 
+_PLAIN_UTC_MAX: Final = len("2026-12-02T04:39:55.123456Z")
+
+
+@functools.lru_cache(maxsize=64)
+def _plain_instant(value: str) -> dt.datetime | None:
+    """The UTC instant a ``_PLAIN_UTC`` value names, or ``None`` (another shape, or no date)."""
+    if _PLAIN_UTC.fullmatch(value) is None:
+        return None
+    try:  # Python 3.11 reads the "Z" as UTC itself
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def parse_instant(value: str | None, what: str) -> dt.datetime:
     """Parse an ``xs:dateTime``; a value without offset is taken as UTC (WS-Security rule)."""
     if not value:
         raise MalformedFrame(f"{what} is missing")
-    if _PLAIN_UTC.fullmatch(value):  # what every stack sends: the general path's result, sooner
-        try:  # Python 3.11 reads the "Z" as UTC itself
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            raise MalformedFrame(f"{what} = {value!r} is not an xs:dateTime") from None
+    # What every stack sends: the general path's result, sooner. A frame repeats its instants
+    # (Timestamp, Conditions, SubjectConfirmationData, IssueInstant): each is read once.
+    known = _plain_instant(value) if len(value) <= _PLAIN_UTC_MAX else None
+    if known is not None:
+        return known
+    if _PLAIN_UTC.fullmatch(value):  # the shape, but no date (a 13th month, a 30 February)
+        raise MalformedFrame(f"{what} = {value!r} is not an xs:dateTime")
     text = value.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
@@ -406,6 +422,8 @@ def _x509_from_key_info(signature: etree._Element) -> x509.Certificate:
     return certificate
 
 
+_ASSERTION_TAG: Final = f"{_S}Assertion"
+_SIGNATURE_TAG: Final = f"{{{DS_NS}}}Signature"
 _KEY_INFO: Final = f"{{{DS_NS}}}KeyInfo"
 _X509_DATA: Final = f"{{{DS_NS}}}X509Data"
 _X509_CERTIFICATE: Final = f"{{{DS_NS}}}X509Certificate"
@@ -421,7 +439,9 @@ _ATTRIBUTE_STATEMENT: Final = f"{_S}AttributeStatement"
 _ATTRIBUTE_TAG: Final = f"{_S}Attribute"
 _ATTRIBUTE_VALUE: Final = f"{_S}AttributeValue"
 #: True when a comment or processing instruction is inside the element (libxml2's walk).
-_COMMENT_OR_PI: Final = etree.XPath("boolean(.//comment() | .//processing-instruction())")
+_COMMENT_OR_PI: Final = etree.XPath(
+    "boolean(.//comment() | .//processing-instruction())", regexp=False
+)
 
 
 def _first(parents: Iterable[etree._Element], tag: str) -> etree._Element | None:
@@ -475,12 +495,16 @@ def verify_assertion(
     signer is that certificate, the path is not validated twice. Raises
     :class:`AssertionRejected` (``.check`` ``saml-…``) or the XML-DSig/trust/CMS errors.
     """
-    if assertion.tag != f"{_S}Assertion" or assertion.get("Version") != "2.0":
+    if assertion.tag != _ASSERTION_TAG or assertion.get("Version") != "2.0":
         raise AssertionRejected("not a SAML 2.0 assertion", check="saml-version")
     assertion_id = assertion.get("ID")
     if not assertion_id:
         raise AssertionRejected("the assertion has no ID", check="saml-structure")
-    signatures = [c for c in assertion if c.tag == f"{{{DS_NS}}}Signature"]
+    # The children and their tags, read once: the signature is found among them, and they are
+    # what is read below when the assertion is read where it stands.
+    children = list(assertion)
+    tags = [c.tag for c in children]
+    signatures = [c for c, tag in zip(children, tags, strict=True) if tag == _SIGNATURE_TAG]
     if len(signatures) != 1:
         raise AssertionRejected(
             f"the assertion must carry exactly one signature (found {len(signatures)})",
@@ -527,6 +551,8 @@ def verify_assertion(
             raise AssertionRejected(
                 "the signed assertion cannot be re-read", check="saml-structure"
             ) from None
+        children = list(signed)
+        tags = [c.tag for c in children]
     else:
         signed = assertion
     # One pass over the assertion's children (what the ElementPath lookups found: the first
@@ -535,8 +561,7 @@ def verify_assertion(
     subjects: list[etree._Element] = []
     authn: list[etree._Element] = []
     statements: list[etree._Element] = []
-    for child in signed:
-        tag = child.tag
+    for child, tag in zip(children, tags, strict=True):
         if tag == _ISSUER:
             issuer_el = child if issuer_el is None else issuer_el
         elif tag == _SUBJECT:
@@ -549,11 +574,19 @@ def verify_assertion(
             statements.append(child)
     skew = dt.timedelta(seconds=policy.clock_skew)
     issuer = ((issuer_el.text if issuer_el is not None else None) or "").strip()
-    name_id_el = _first(subjects, _NAME_ID)
+    # One pass over the Subjects' children: the first NameID, every SubjectConfirmation.
+    name_id_el = None
+    confirmations: list[etree._Element] = []
+    for subject in subjects:
+        for child in subject:
+            tag = child.tag
+            if tag == _CONFIRMATION:
+                confirmations.append(child)
+            elif tag == _NAME_ID and name_id_el is None:
+                name_id_el = child
     name_id = ((name_id_el.text if name_id_el is not None else None) or "").strip()
     if not name_id:
         raise AssertionRejected("the assertion has no Subject/NameID", check="saml-nameid")
-    confirmations = [c for subject in subjects for c in subject if c.tag == _CONFIRMATION]
     if not confirmations or any(c.get("Method") != BEARER for c in confirmations):
         raise AssertionRejected(
             "the assertion's SubjectConfirmation must be bearer", check="saml-confirmation"
@@ -581,11 +614,11 @@ def verify_assertion(
                 f"the attribute {name} must have exactly one value", check="saml-attribute"
             )
         attributes[name] = (values[0].text or "").strip()
-    for required in sorted(policy.required_attributes):
-        if not attributes.get(required):
-            raise AssertionRejected(
-                f"the assertion lacks the attribute {required}", check="saml-attribute"
-            )
+    missing = [name for name in policy.required_attributes if not attributes.get(name)]
+    if missing:  # the first in alphabetical order is named
+        raise AssertionRejected(
+            f"the assertion lacks the attribute {min(missing)}", check="saml-attribute"
+        )
 
     verified_cms: VerifiedSignedData | None = None
     if policy.verify_id_postazione:

@@ -26,6 +26,7 @@ against the trust store, its key, then the signature under the policy's allow-li
 from __future__ import annotations
 
 import base64
+import binascii
 import datetime as dt
 import functools
 import hmac
@@ -90,9 +91,13 @@ _ENVELOPED: Final = Transform.ENVELOPED_SIGNATURE
 
 #: Attributes that may carry an XML ID referenced by ``URI="#…"``.
 ID_ATTRIBUTES: Final = (f"{{{WSU_NS}}}Id", "Id", "ID", f"{{{XML_NS}}}id")
-#: The same attributes as one XPath (a walk in libxml2, in document order): ``index_ids``.
+#: The same attributes as one XPath (walks in libxml2, in document order): ``index_ids``.
+#: Each step walks the elements only (``descendant-or-self::*``): attributes sit on elements,
+#: and ``.//@Id`` would walk every text node too (``descendant-or-self::node()``).
 _ID_VALUES: Final = etree.XPath(
-    ".//@wsu:Id | .//@Id | .//@ID | .//@xml:id", namespaces={"wsu": WSU_NS}
+    " | ".join(f"descendant-or-self::*/@{name}" for name in ("wsu:Id", "Id", "ID", "xml:id")),
+    namespaces={"wsu": WSU_NS},
+    regexp=False,
 )
 
 _SIGNED_INFO: Final = f"{{{DS_NS}}}SignedInfo"
@@ -153,8 +158,10 @@ def _b64(data: bytes) -> str:
 
 
 def _b64decode(text: str | None, what: str) -> bytes:
+    # What base64.b64decode(..., validate=True) does, without its layers (a str is taken as
+    # ASCII by binascii itself).
     try:
-        return base64.b64decode("".join((text or "").split()), validate=True)
+        return binascii.a2b_base64("".join((text or "").split()), strict_mode=True)
     except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedFrame(f"{what} is not base64") from None
 
@@ -455,7 +462,8 @@ def _verify_signature(
 ) -> tuple[tuple[VerifiedReference, ...], SignatureMethod]:
     """:func:`verify_signature`, returning the signature method too."""
     parts = list(signature)
-    found = [c for c in parts if c.tag == _SIGNED_INFO]
+    tags = [c.tag for c in parts]  # each read once
+    found = [c for c, tag in zip(parts, tags, strict=True) if tag == _SIGNED_INFO]
     if len(found) != 1:
         raise MalformedFrame(f"{what} must contain exactly one ds:SignedInfo (found {len(found)})")
     signed_info = found[0]
@@ -501,7 +509,7 @@ def _verify_signature(
             )
         )
     value_el = parts[1] if len(parts) > 1 else None
-    if value_el is None or value_el.tag != _SIGNATURE_VALUE:
+    if value_el is None or tags[1] != _SIGNATURE_VALUE:
         raise MalformedFrame(f"{what}: ds:SignatureValue must follow ds:SignedInfo")
     value = _b64decode(value_el.text, f"{what}: ds:SignatureValue")
     try:
@@ -595,8 +603,8 @@ def _check_reference(
             check="algorithm-digest",
         )
     try:
-        expected_digest = base64.b64decode(
-            "".join((digest_value.text or "").split()), validate=True
+        expected_digest = binascii.a2b_base64(
+            "".join((digest_value.text or "").split()), strict_mode=True
         )
     except ValueError:  # binascii.Error, or a non-ASCII character
         raise MalformedFrame(f"{what}: digest of {uri} is not base64") from None
@@ -632,6 +640,13 @@ class VerifiedSignature:
     signature_method: SignatureMethod
 
 
+@functools.lru_cache(maxsize=16)
+def _role_texts(role: str) -> tuple[str, str]:
+    """How the errors name a role's signer and signature: the same two strings each time (the
+    trust memo's key holds the first; a string hashes once)."""
+    return f"{role} signer", f"{role} signature"
+
+
 def verify_trusted_signature(
     signature: etree._Element,
     signer: x509.Certificate,
@@ -656,12 +671,13 @@ def verify_trusted_signature(
     validated for the same ``now`` and policy (the message signer's, when the assertion is
     signed by the same certificate): it is reused when it starts with ``signer``.
     """
+    purpose, what = _role_texts(role)
     if validated and (validated[0] is signer or validated[0] == signer):
         path = validated
     else:
-        path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=f"{role} signer")
+        path = trust.validate(signer, at=now, skew=policy.clock_skew, purpose=purpose)
     if pins is not None:
-        pins.check(signer, purpose=f"{role} signer")
+        pins.check(signer, purpose=purpose)
     public_key = signer.public_key()  # readable: the trust store checked it
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise key_error(f"the {role} signer key is not RSA")
@@ -671,7 +687,7 @@ def verify_trusted_signature(
         ids=ids,
         signature_methods=policy.signature_methods,
         digest_methods=policy.digest_methods,
-        what=f"{role} signature",
+        what=what,
         max_references=policy.max_references,
     )
     return VerifiedSignature(
