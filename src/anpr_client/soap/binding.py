@@ -126,25 +126,17 @@ class Binding:
 
     # ------------------------------------------------------------------ building
 
-    def prepare(
+    def build(
         self,
         operation: str | Operation,
         payload: Mapping[str, Any] | Any = None,
         *,
         header: Mapping[str, Any] | None = None,
-        sign: bool = True,
-        check: bool | None = None,
-    ) -> PreparedRequest:
-        """Build (and sign, when a frame is configured) the request; nothing is sent.
-
-        ``payload`` is a payload-shaped mapping or a typed model; its ``testataRichiesta``, if
-        any, overrides generated header fields, as does ``header`` (an override of ``None``
-        leaves a generated field out). Raises :class:`~anpr_client.errors.PayloadError` listing
-        every XSD violation, then (unless ``check`` is false; default:
-        ``settings.validation.before_send``) runs the local checks of
-        :mod:`anpr_client.validation` and raises :class:`~anpr_client.errors.LocalCheckError`
-        with the ANPR codes a blocking defect would get back.
-        """
+    ) -> tuple[etree._Element, dict[str, Any]]:
+        """The request element of ``operation``, XSD-checked, and the payload it was built
+        from (its ``testataRichiesta`` filled): what :meth:`prepare` does before the local
+        checks, the envelope and the signature. Raises
+        :class:`~anpr_client.errors.PayloadError` listing every XSD violation."""
         op = self.operation(operation)
         data = _as_payload(payload, op.code)
         given = data.pop("testataRichiesta", None) or {}
@@ -168,6 +160,29 @@ class Binding:
         violations += _schema_violations(self.bundle.schema(op.family), root)
         if violations:
             raise PayloadError(op.code, violations)
+        return root, data
+
+    def prepare(
+        self,
+        operation: str | Operation,
+        payload: Mapping[str, Any] | Any = None,
+        *,
+        header: Mapping[str, Any] | None = None,
+        sign: bool = True,
+        check: bool | None = None,
+    ) -> PreparedRequest:
+        """Build (and sign, when a frame is configured) the request; nothing is sent.
+
+        ``payload`` is a payload-shaped mapping or a typed model; its ``testataRichiesta``, if
+        any, overrides generated header fields, as does ``header`` (an override of ``None``
+        leaves a generated field out). Raises :class:`~anpr_client.errors.PayloadError` listing
+        every XSD violation, then (unless ``check`` is false; default:
+        ``settings.validation.before_send``) runs the local checks of
+        :mod:`anpr_client.validation` and raises :class:`~anpr_client.errors.LocalCheckError`
+        with the ANPR codes a blocking defect would get back.
+        """
+        op = self.operation(operation)
+        root, data = self.build(op, payload, header=header)
         findings: tuple[Finding, ...] = ()
         if self.settings.validation.before_send if check is None else check:
             findings = tuple(self._precheck(op.code, data))

@@ -33,7 +33,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 from lxml import etree
 
@@ -111,7 +111,7 @@ def encode(model: Node, value: Mapping[str, Any]) -> tuple[etree._Element, list[
     """Build the element ``model`` from ``value``. Returns the element and the violations."""
     violations: list[Violation] = []
     root = etree.Element(model.qname, nsmap=_nsmap(model.qname))
-    _fill(root, model, value, model.name, violations)
+    _fill(root, model, value, (None, model.name, -1), violations)
     return root, violations
 
 
@@ -121,64 +121,133 @@ def _nsmap(qname: str) -> dict[str, str]:
     return {}
 
 
-def _fill(el: etree._Element, model: Node, value: object, path: str, out: list[Violation]) -> None:
-    if model.is_simple or (not model.children and not isinstance(value, Mapping)):
-        if type(value) is str:  # the usual value: no rendering, no container to refuse
-            text = value
-        elif isinstance(value, Mapping | list | tuple):
-            out.append(Violation(path, "type", "expected a single value, got an object or list"))
-            return
-        else:
-            try:
-                text = render_value(value)
-            except TypeError as exc:
-                out.append(Violation(path, "type", f"unsupported value type {exc}"))
-                return
-            except ValueError as exc:  # e.g. an int too large to render
-                out.append(Violation(path, "value", f"cannot be rendered as text: {exc}"))
-                return
-        try:
-            el.text = text
-        except ValueError:  # NUL, control characters, lone surrogates: not XML text
-            out.append(
-                Violation(
-                    path,
-                    "characters",
-                    "contains characters XML cannot carry (NUL, control characters or lone "
-                    "surrogates)",
-                )
-            )
+_Where: TypeAlias = "tuple[_Where | None, str, int]"
+"""Where an element is: its parent's place, its name and its index (``-1``: none). The path's
+text is made only for a violation (:func:`_path`), not for every element written."""
+
+
+def _path(where: _Where, key: str | None = None) -> str:
+    """``where`` (and its child ``key``) as :class:`Violation` paths write it: ``a/b[1]/c``."""
+    steps = [] if key is None else [key]
+    at: _Where | None = where
+    while at is not None:
+        at, name, index = at
+        steps.append(name if index < 0 else f"{name}[{index}]")
+    return "/".join(reversed(steps))
+
+
+def _fill(
+    el: etree._Element, model: Node, value: object, where: _Where, out: list[Violation]
+) -> None:
+    if model.simple_type is not None or (not model.children and not isinstance(value, Mapping)):
+        _set_text(el, value, where, out)
         return
     if not isinstance(value, Mapping):
         out.append(
-            Violation(path, "type", f"expected an object with child elements, got {value!r}")
+            Violation(
+                _path(where), "type", f"expected an object with child elements, got {value!r}"
+            )
         )
         return
-    children = model.children
-    for key in value:
-        if key not in children:
-            allowed = ", ".join(children) or "none"
-            out.append(
-                Violation(
-                    f"{path}/{key}", "unknown-element", f"not an element here (allowed: {allowed})"
-                )
-            )
-    for name, child in children.items():
-        if name not in value:
-            continue
-        item = value[name]
+    _object(el, model, value, where, out)
+
+
+def _object(
+    el: etree._Element, model: Node, value: Mapping[str, Any], where: _Where, out: list[Violation]
+) -> None:
+    """The children of ``el`` from the object ``value``, in one pass over its keys when they
+    are known and in schema order (the usual payload); else (see :func:`_in_order`) again from
+    the start, unknown keys reported first and the rest in schema order."""
+    steps = model.steps
+    mark, last = len(out), -1
+    sub = etree.SubElement
+    for key, item in value.items():
+        step = steps.get(key)
+        if step is None or step[0] < last:
+            del out[mark:]
+            del el[:]
+            _object(el, model, _in_order(model, value, where, out), where, out)
+            return
+        last, qname, child, simple, repeated = step
         if item is None:
             continue
-        if type(item) is str or not isinstance(item, list | tuple):
-            _fill(etree.SubElement(el, child.qname), child, item, f"{path}/{name}", out)
-            continue
-        if not child.repeated:
-            out.append(Violation(f"{path}/{name}", "max-occurs", "a single element, not a list"))
-            continue
-        for i, one in enumerate(item):
-            sub = etree.SubElement(el, child.qname)
-            where = f"{path}/{name}" + (f"[{i}]" if len(item) > 1 else "")
-            _fill(sub, child, one, where, out)
+        if type(item) is str and simple:  # the usual leaf, written here without a call
+            try:
+                sub(el, qname).text = item
+            except ValueError:
+                out.append(_not_text(_path(where, key)))
+        elif type(item) is dict and not simple:
+            _object(sub(el, qname), child, item, (where, key, -1), out)
+        elif not isinstance(item, _SEQUENCES):
+            _fill(sub(el, qname), child, item, (where, key, -1), out)
+        elif not repeated:
+            out.append(Violation(_path(where, key), "max-occurs", "a single element, not a list"))
+        else:
+            indexed = len(item) > 1
+            for i, one in enumerate(item):
+                at = (where, key, i if indexed else -1)
+                if type(one) is dict and not simple:
+                    _object(sub(el, qname), child, one, at, out)
+                elif type(one) is str and simple:
+                    try:
+                        sub(el, qname).text = one
+                    except ValueError:
+                        out.append(_not_text(_path(at)))
+                else:
+                    _fill(sub(el, qname), child, one, at, out)
+
+
+_SEQUENCES: Final = (list, tuple)
+
+
+def _in_order(
+    model: Node, value: Mapping[str, Any], where: _Where, out: list[Violation]
+) -> dict[str, Any]:
+    """``value``'s known keys in schema order; each unknown one reported, in ``value``'s order."""
+    steps = model.steps
+    for key in value:
+        if key not in steps:
+            allowed = ", ".join(steps) or "none"
+            out.append(
+                Violation(
+                    _path(where, str(key)),
+                    "unknown-element",
+                    f"not an element here (allowed: {allowed})",
+                )
+            )
+    return {name: value[name] for name in steps if name in value}
+
+
+def _set_text(el: etree._Element, value: object, where: _Where, out: list[Violation]) -> None:
+    """``value`` as the text of ``el``, or the violation that says why it cannot be."""
+    if type(value) is str:  # the usual value: no rendering, no container to refuse
+        text = value
+    elif isinstance(value, Mapping | list | tuple):
+        out.append(
+            Violation(_path(where), "type", "expected a single value, got an object or list")
+        )
+        return
+    else:
+        try:
+            text = render_value(value)
+        except TypeError as exc:
+            out.append(Violation(_path(where), "type", f"unsupported value type {exc}"))
+            return
+        except ValueError as exc:  # e.g. an int too large to render
+            out.append(Violation(_path(where), "value", f"cannot be rendered as text: {exc}"))
+            return
+    try:
+        el.text = text
+    except ValueError:  # NUL, control characters, lone surrogates: not XML text
+        out.append(_not_text(_path(where)))
+
+
+def _not_text(path: str) -> Violation:
+    return Violation(
+        path,
+        "characters",
+        "contains characters XML cannot carry (NUL, control characters or lone surrogates)",
+    )
 
 
 # ----------------------------------------------------------------------------- decoding

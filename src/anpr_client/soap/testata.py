@@ -98,13 +98,15 @@ def build_header(
     Overrides are not checked here: the request's XSD validation checks every field, so all
     problems of a request are reported together.
     """
-    given = (overrides or {}).get("idOperazioneComune")
+    overrides = overrides or {}
+    given = overrides.get("idOperazioneComune")
     values: tuple[Any, ...] = (
         operation_id or given or new_operation_id(),
         settings.codice_istat,
         settings.cod_destinatario,
         operation_code,
-        now_with_offset(),
+        # An overridden time is not computed (the override replaces it, or leaves it out).
+        None if "dataOraRichiesta" in overrides else now_with_offset(),
         "C",
         settings.tipo_invio,
     )

@@ -27,13 +27,13 @@ import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import Final, NamedTuple
 
 from lxml import etree
 
 from ..errors.exceptions import ConfigurationError
 
-__all__ = ["Choice", "Facets", "Node", "SchemaSet"]
+__all__ = ["Choice", "Facets", "Node", "SchemaSet", "Step"]
 
 XS: Final = "http://www.w3.org/2001/XMLSchema"
 _XS = f"{{{XS}}}"
@@ -95,6 +95,18 @@ class Facets:
         )
 
 
+class Step(NamedTuple):
+    """One child of a complex element, as the encoder writes it (:attr:`Node.steps`)."""
+
+    position: int
+    """Its place in schema order (0-based)."""
+    qname: str
+    node: Node
+    simple: bool
+    """Whether it is of a simple type (:attr:`Node.is_simple`)."""
+    repeated: bool
+
+
 class Node:
     """The model of one element: tag, cardinality, children (lazily) and simple type."""
 
@@ -104,6 +116,7 @@ class Node:
         "_content",
         "_schemas",
         "_simple_decl",
+        "_steps",
         "choice",
         "max_occurs",
         "min_occurs",
@@ -143,6 +156,7 @@ class Node:
         """The builtin a simple value derives from (``string``, ``date``…); ``None`` if complex."""
         self._children: dict[str, Node] | None = None
         self._by_qname: dict[str, Node] | None = None
+        self._steps: dict[str, Step] | None = None
         self._simple_decl = simple_decl
         self.choice: Choice | None = None
         """The ``xs:choice`` this element is a branch of (``None`` outside a choice)."""
@@ -184,6 +198,17 @@ class Node:
                 if children.get(node.qname.rpartition("}")[2]) is node
             }
         return self._by_qname
+
+    @property
+    def steps(self) -> dict[str, Step]:
+        """:attr:`children` as the encoder needs them, in one lookup per payload key: each
+        child's :class:`Step` by local name (made on first use)."""
+        if self._steps is None:
+            self._steps = {
+                name: Step(i, node.qname, node, node.is_simple, node.repeated)
+                for i, (name, node) in enumerate(self.children.items())
+            }
+        return self._steps
 
     @property
     def enumeration(self) -> tuple[str, ...] | None:

@@ -1,0 +1,129 @@
+"""The encoder's one-pass path and its fallback (:func:`anpr_client.soap.codec.encode`): keys
+out of schema order or unknown, violations named with their path and listed in the same order
+either way."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from lxml import etree
+
+from anpr_client.soap.bundle import get_bundle
+from anpr_client.soap.codec import encode
+from anpr_client.soap.xsdmodel import Node
+
+
+def _model(code: str) -> Node:
+    bundle = get_bundle()
+    return bundle.request_model(bundle.operation(code))
+
+
+def _member(surname: str, relation: str) -> dict[str, Any]:
+    return {
+        "generalita": {
+            "codiceFiscale": {"codFiscale": "RSSMRA80A01H501U"},
+            "cognome": surname,
+            "nome": "MARIO",
+            "sesso": "M",
+        },
+        "legameSoggetto": {"dataDecorrenza": "2026-12-02", "codiceLegame": relation},
+    }
+
+
+def _payload() -> dict[str, Any]:
+    return {
+        "famigliaConvivenza": {"idFamigliaConvivenzaANPR": "123", "tipoScheda": "3"},
+        "elencoSoggettiFamiglia": [_member("ROSSI", "1"), _member("BIANCHI", "23")],
+        "datiControllo": {"tipoMutazione": "2", "tipoScheda": "1"},
+    }
+
+
+def _reversed(value: Any) -> Any:
+    """``value`` with every object's keys in reverse order, lists kept in order."""
+    if isinstance(value, dict):
+        return {k: _reversed(v) for k, v in reversed(value.items())}
+    if isinstance(value, list):
+        return [_reversed(v) for v in value]
+    return value
+
+
+def _xml(el: etree._Element) -> bytes:
+    return etree.tostring(el, method="c14n", exclusive=True)
+
+
+def test_keys_in_any_order_give_the_schema_order() -> None:
+    model = _model("5001")
+    ordered, problems = encode(model, _payload())
+    assert problems == []
+    shuffled, again = encode(model, _reversed(_payload()))
+    assert again == []
+    assert _xml(shuffled) == _xml(ordered)
+    tags = [child.tag for child in ordered]
+    assert tags == [
+        "famigliaConvivenza",
+        "elencoSoggettiFamiglia",
+        "elencoSoggettiFamiglia",
+        "datiControllo",
+    ]
+    assert [c.tag for c in ordered[1][0]] == ["codiceFiscale", "cognome", "nome", "sesso"]
+
+
+def test_a_mapping_that_is_not_a_dict_is_encoded_the_same() -> None:
+    model = _model("5001")
+    payload = _payload()
+    frozen = {
+        **payload,
+        "famigliaConvivenza": MappingProxyType(payload["famigliaConvivenza"]),
+        "elencoSoggettiFamiglia": tuple(payload["elencoSoggettiFamiglia"]),
+    }
+    el, problems = encode(model, MappingProxyType(frozen))
+    assert problems == []
+    assert _xml(el) == _xml(encode(model, payload)[0])
+
+
+def test_unknown_keys_come_first_then_the_rest_in_schema_order() -> None:
+    model = _model("5001")
+    payload = _payload()
+    bad = dict(payload)
+    # A leaf that is not XML text in the second member, written before the unknown key is met:
+    # the pass starts over, and the violation is listed once, after the unknown keys.
+    bad["elencoSoggettiFamiglia"] = [_member("ROSSI", "1"), _member("BIAN\x00CHI", "23")]
+    bad["colore"] = "rosso"
+    bad["famigliaConvivenza"] = {"tipoScheda": "3", "idFamigliaConvivenzaANPR": "123", "x": None}
+    el, problems = encode(model, bad)
+    assert [(p.path, p.rule) for p in problems] == [
+        ("Richiesta5001/colore", "unknown-element"),
+        ("Richiesta5001/famigliaConvivenza/x", "unknown-element"),
+        ("Richiesta5001/elencoSoggettiFamiglia[1]/generalita/cognome", "characters"),
+    ]
+    assert "allowed: testataRichiesta, famigliaConvivenza" in problems[0].message
+    # The known keys are all written, once each, in schema order.
+    assert [c.tag for c in el] == [
+        "famigliaConvivenza",
+        "elencoSoggettiFamiglia",
+        "elencoSoggettiFamiglia",
+        "datiControllo",
+    ]
+    assert [c.tag for c in el[0]] == ["idFamigliaConvivenzaANPR", "tipoScheda"]
+
+
+def test_a_single_list_item_has_no_index_and_none_is_left_out() -> None:
+    model = _model("5001")
+    payload = _payload()
+    payload["elencoSoggettiFamiglia"] = [_member("ROSSI", 1.5j)]  # type: ignore[arg-type]
+    payload["residenzaFamigliaConvivenza"] = None
+    el, problems = encode(model, payload)
+    assert [(p.path, p.rule) for p in problems] == [
+        ("Richiesta5001/elencoSoggettiFamiglia/legameSoggetto/codiceLegame", "type")
+    ]
+    assert "residenzaFamigliaConvivenza" not in [c.tag for c in el]
+
+
+def test_repeated_leaves_and_values_rendered() -> None:
+    model = _model("5008")
+    el, problems = encode(model, {"datiControllo": {"tipoMutazione": ["1", 2, "\x01"]}})
+    assert [(p.path, p.rule) for p in problems] == [
+        ("Richiesta5008/datiControllo/tipoMutazione[2]", "characters")
+    ]
+    assert [c.text for c in el.find("datiControllo")] == ["1", "2", None]  # type: ignore[union-attr]
