@@ -392,3 +392,36 @@ def test_workers_starting_together_apply_the_steps_once(make_journal: MakeJourna
     assert len(opened) == 6
     assert len(set(opened)) == 1  # one journal, created once
     assert make_journal("together").schema_versions() == [v for v, _, _ in MIGRATIONS]
+
+
+def test_a_sealed_envelope_is_bound_to_its_attempt(make_journal: MakeJournal, raw: Raw) -> None:
+    """The envelope has a sealed place of its own in ``envelopes``; the attempt's old column
+    holds an empty value sealed where a release without step 4 looks for it."""
+    from anpr_client.journal.sealing import Sealer, generate_key, key_from_text
+
+    key = key_from_text(generate_key())
+    j = make_journal("sealed", key=key)
+    first, second = _one_call(j), _one_call(j)
+    a, b = j.get_by_key(first), j.get_by_key(second)
+    assert a is not None
+    assert b is not None
+    assert [x.envelope for x in a.attempts] == [b"<soap:Envelope/>"]
+    (old,) = raw(j, "SELECT envelope FROM attempts WHERE operation = ?", (first,))
+    where = f"058091/{a.id_operazione_comune}/attempt/1/envelope"
+    assert Sealer(key).open(bytes(old[0]), where) == b""  # what 0.2 reads there
+    raw(
+        j,
+        "UPDATE envelopes SET envelope = (SELECT envelope FROM envelopes WHERE operation = ?) "
+        "WHERE operation = ?",
+        (first, second),
+    )
+    with pytest.raises(ConfigurationError, match="does not open"):
+        j.get_by_key(second)
+    raw(
+        j,
+        "UPDATE envelopes SET envelope = (SELECT envelope FROM attempts WHERE operation = ?) "
+        "WHERE operation = ?",
+        (first, first),
+    )
+    with pytest.raises(ConfigurationError, match="does not open"):
+        j.get_by_key(first)  # the empty placeholder does not pass for the envelope

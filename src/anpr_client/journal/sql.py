@@ -188,13 +188,13 @@ _ATTEMPT_COLUMNS: Final = (
 _SELECT_OPS: Final = f"SELECT {_OP_COLUMNS} FROM operations"  # noqa: S608
 _SELECT_ATTEMPTS: Final = (
     "SELECT a.number, a.kind, a.id_operazione_comune, a.state, a.started_at, a.finished_at, "
-    "a.elapsed, COALESCE(e.envelope, a.envelope), a.http_status, a.response, a.response_type, "
-    "a.error_type, a.error_codes, a.error FROM attempts a LEFT JOIN envelopes e "
+    "a.elapsed, a.envelope, a.http_status, a.response, a.response_type, a.error_type, "
+    "a.error_codes, a.error, e.envelope FROM attempts a LEFT JOIN envelopes e "
     "ON e.operation = a.operation AND e.number = a.number "
     "WHERE a.operation = ? ORDER BY a.number"
 )
-"""An operation's attempts, each with its envelope (in ``envelopes`` since schema step 4, in
-``attempts.envelope`` before)."""
+"""An operation's attempts, each with its envelope: in ``envelopes`` (the last column) since
+schema step 4, in ``attempts.envelope`` before."""
 _REACHED: Final = (
     "CASE WHEN EXISTS (SELECT 1 FROM attempts WHERE operation = operations.id "
     "AND kind = 'send' AND state != 'not_delivered') THEN 1 ELSE 0 END"
@@ -868,11 +868,12 @@ class SqlJournal(abc.ABC):
         envelope: bytes,
         where: str,
     ) -> None:
-        """Record attempt ``number`` as ``sending``, its envelope (sealed under ``where``) in
-        ``envelopes`` (see schema step 4)."""
-        at = f"{where}/attempt/{number}/envelope"
-        self._exec(db, _INSERT_ATTEMPT, (key, number, kind, ident, now, self._seal(b"", at)))
-        self._exec(db, _INSERT_ENVELOPE, (key, number, self._seal(envelope, at)))
+        """Record attempt ``number`` as ``sending``, its envelope in ``envelopes`` (schema step
+        4; ``attempts.envelope`` gets an empty value, sealed where it would have been)."""
+        empty = self._seal(b"", f"{where}/attempt/{number}/envelope")
+        self._exec(db, _INSERT_ATTEMPT, (key, number, kind, ident, now, empty))
+        sealed = self._seal(envelope, f"{where}/envelopes/{number}")  # a place of its own
+        self._exec(db, _INSERT_ENVELOPE, (key, number, sealed))
 
     def end_attempt(
         self,
@@ -1151,7 +1152,11 @@ class SqlJournal(abc.ABC):
             started_at=read("started_at", _timestamp, a[4]),
             finished_at=read("finished_at", _optional_timestamp, a[5]),
             elapsed=read("elapsed", _optional_number, a[6]),
-            envelope=self._unseal(read("envelope", _blob, a[7]), f"{at}/envelope"),
+            envelope=(
+                self._unseal(read("envelope", _blob, a[7]), f"{at}/envelope")
+                if a[14] is None
+                else self._unseal(read("envelope", _blob, a[14]), f"{where}/envelopes/{number}")
+            ),
             http_status=read("http_status", _optional_integer, a[8]),
             response=self._unseal(read("response", _blob, a[9]), f"{at}/response"),
             response_type=read("response_type", _optional_text, a[10]),
