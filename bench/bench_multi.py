@@ -10,6 +10,16 @@ its frame built, ``max_open`` = N) and makes one journaled TestConn over TLS for
 then reports, with every Comune open and no call in flight (idle), its resident memory and its
 open file descriptors, and the same once the idle Comuni were released. Goals, with the 500
 Comuni open and idle: under 300 MB and under 100 file descriptors.
+
+Those are whole-process figures (the interpreter, the imports, the first TLS context and
+journal). What one more Comune costs is measured as an increment: with N/2 Comuni served and
+with N served, in the same measured process, the growth divided by N/2 — of the resident
+memory (``/proc/self/statm``, in the run above) and of the Python heap (:mod:`tracemalloc`'s
+traced bytes, tracing from the moment the settings are loaded, in a second run of the same
+process: tracing costs memory of its own, which would inflate the resident figures). The heap
+figure leaves out what C libraries (OpenSSL, SQLite) allocate themselves; the resident one
+includes it. Goal: at most 100 KiB per extra Comune (issue #18). With ``max_open`` below N
+the increment is what serving more Comuni leaves behind once the oldest are closed.
 """
 
 from __future__ import annotations
@@ -27,10 +37,11 @@ from cryptography.hazmat.primitives import serialization
 ROOT = Path(__file__).resolve().parents[1]
 GOAL_MB = 300
 GOAL_FDS = 100
+GOAL_KIB_PER_COMUNE = 100
 OPERATOR = "RSSMRA80A01H501U"
 
 _MEASURED = r"""
-import json, os, sys, time
+import json, os, sys, time, tracemalloc
 from pathlib import Path
 
 def rss_mb():
@@ -47,8 +58,22 @@ now = [0.0]
 max_open = int(sys.argv[2]) or len(comuni)
 registry = ComuneRegistry(comuni, max_open=max_open, clock=lambda: now[0])
 figures["loaded"] = (rss_mb(), fds())
-for code in comuni:
+codes = list(comuni)
+half = len(codes) // 2
+traced = sys.argv[3] == "heap"  # the Python heap, in a run of its own (tracing costs memory)
+if traced:
+    tracemalloc.start()
+def point():
+    return tracemalloc.get_traced_memory()[0] if traced else rss_mb() * 2**20
+for code in codes[:half]:
     registry.call(code, "TestConn", {})
+first = point()
+for code in codes[half:]:
+    registry.call(code, "TestConn", {})
+figures["increment"] = (half, len(codes), (point() - first) / (len(codes) - half))
+if traced:
+    print(json.dumps(figures))
+    sys.exit(0)
 figures["open"] = (rss_mb(), fds())
 figures["open_count"] = registry.open_count
 figures["transports"] = registry.shared_transports
@@ -131,15 +156,18 @@ def main() -> None:
                 ),
                 (f"{args.comuni} Comuni, a journal each, max_open = 64", own, 64),
             ]
-            results = [(title, _measure(path, max_open)) for title, path, max_open in scenarios]
+            results = [
+                (title, _measure(path, max_open, "rss"), _measure(path, max_open, "heap"))
+                for title, path, max_open in scenarios
+            ]
             assert sim.internal_errors == ()
-    for title, figures in results:
-        _report(title, figures, args.comuni)
+    for title, figures, heap in results:
+        _report(title, figures, heap["increment"][2])
 
 
-def _measure(path: Path, max_open: int) -> dict[str, Any]:
+def _measure(path: Path, max_open: int, what: str) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-c", _MEASURED, str(path), str(max_open)],
+        [sys.executable, "-c", _MEASURED, str(path), str(max_open), what],
         capture_output=True,
         text=True,
         check=False,
@@ -151,7 +179,7 @@ def _measure(path: Path, max_open: int) -> dict[str, Any]:
     return figures
 
 
-def _report(title: str, figures: dict[str, Any], n: int) -> None:
+def _report(title: str, figures: dict[str, Any], heap: float) -> None:
     print(title + " (TLS to the simulator, one TestConn each)")
     for label, key in (("after import", "start"), ("settings loaded", "loaded")):
         mb, fds = figures[key]
@@ -165,6 +193,14 @@ def _report(title: str, figures: dict[str, Any], n: int) -> None:
     print(
         f"  {'':<34}shared: {figures['transports']} transport(s), "
         f"{figures['journals']} journal(s) open"
+    )
+    start, end, rss = figures["increment"]
+    rss_kib, heap_kib = rss / 1024, heap / 1024
+    print(
+        f"  {'per extra Comune (' + str(start) + '->' + str(end) + ' served):':<34}"
+        f"{rss_kib:7.1f} KiB RSS, {heap_kib:.1f} KiB Python heap"
+        f"   goal <= {GOAL_KIB_PER_COMUNE} KiB: "
+        f"{'met' if rss_kib <= GOAL_KIB_PER_COMUNE else 'MISSED'}"
     )
     mb, fds = figures["after"]
     print(

@@ -136,12 +136,40 @@ MIGRATIONS: Final[tuple[tuple[int, str, tuple[str, ...]], ...]] = (
         "schema_version, id_rollbacks, the journal's identity",
         (_ROLLBACKS,),
     ),
+    (
+        3,
+        "no operations_state and operations_created indexes (no query uses them)",
+        # Every statement of the journal finds its rows by the primary keys or by UNIQUE
+        # (comune, id_operazione_comune); pending() filters with NOT IN (no index serves it)
+        # and scans the whole table either way. The two indexes only cost every write (the
+        # state one changes with each state). tests/journal/test_schema.py holds the proof:
+        # the query plan of every statement the journal issues, on a store that has them.
+        ("DROP INDEX IF EXISTS operations_state", "DROP INDEX IF EXISTS operations_created"),
+    ),
+    (
+        4,
+        "envelopes: each attempt's signed request in a table of its own",
+        # An UPDATE rewrites the whole row: with the envelope (kilobytes, signed) in the
+        # attempt's row, recording how the attempt ended wrote it again. Here it is written
+        # once. Attempts recorded before keep theirs in attempts.envelope; later ones hold an
+        # empty (sealed, when the journal is) value there, which a release without this step
+        # shows as an empty envelope.
+        (
+            """CREATE TABLE envelopes (
+        operation {bigint} NOT NULL REFERENCES operations (id),
+        number INTEGER NOT NULL,
+        envelope {blob} NOT NULL,
+        PRIMARY KEY (operation, number)
+    )""",
+        ),
+    ),
 )
 """The schema, as numbered steps: ``(version, what it adds, statements)``. The statements name
 their column types with ``{blob}``, ``{key}``, ``{real}`` and ``{bigint}``, which each backend
 fills in (:attr:`SqlJournal._types`). A store records each step it applied in ``schema_version``;
 an older store is brought up to date when opened, a newer one is refused. Version 2 also gives
-the journal its identity (``journal_id`` in ``meta``) when it has none."""
+the journal its identity (``journal_id`` in ``meta``) when it has none. A step, once released,
+is never changed (a new store runs them all in order): version 3 drops what version 1 made."""
 
 SCHEMA_VERSION: Final = MIGRATIONS[-1][0]
 """The schema this release writes."""
@@ -159,8 +187,14 @@ _ATTEMPT_COLUMNS: Final = (
 )
 _SELECT_OPS: Final = f"SELECT {_OP_COLUMNS} FROM operations"  # noqa: S608
 _SELECT_ATTEMPTS: Final = (
-    f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE operation = ? ORDER BY number"  # noqa: S608
+    "SELECT a.number, a.kind, a.id_operazione_comune, a.state, a.started_at, a.finished_at, "
+    "a.elapsed, a.envelope, a.http_status, a.response, a.response_type, a.error_type, "
+    "a.error_codes, a.error, e.envelope FROM attempts a LEFT JOIN envelopes e "
+    "ON e.operation = a.operation AND e.number = a.number "
+    "WHERE a.operation = ? ORDER BY a.number"
 )
+"""An operation's attempts, each with its envelope: in ``envelopes`` (the last column) since
+schema step 4, in ``attempts.envelope`` before."""
 _REACHED: Final = (
     "CASE WHEN EXISTS (SELECT 1 FROM attempts WHERE operation = operations.id "
     "AND kind = 'send' AND state != 'not_delivered') THEN 1 ELSE 0 END"
@@ -183,6 +217,7 @@ _INSERT_ATTEMPT: Final = (
     f"INSERT INTO attempts (operation, {_ATTEMPT_COLUMNS}) "  # noqa: S608
     "VALUES (?, ?, ?, ?, 'sending', ?, NULL, NULL, ?, NULL, NULL, NULL, NULL, '', NULL)"
 )
+_INSERT_ENVELOPE: Final = "INSERT INTO envelopes (operation, number, envelope) VALUES (?, ?, ?)"
 
 
 _HEAD: Final = "comune, id_operazione_comune, state"
@@ -687,18 +722,7 @@ class SqlJournal(abc.ABC):
                 return existing(db), False
             key = int(row[0])
             if envelope is not None:
-                self._exec(
-                    db,
-                    _INSERT_ATTEMPT,
-                    (
-                        key,
-                        1,
-                        "send",
-                        id_operazione_comune,
-                        now,
-                        self._seal(envelope, f"{where}/attempt/1/envelope"),
-                    ),
-                )
+                self._insert_attempt(db, key, 1, "send", id_operazione_comune, now, envelope, where)
             return key, True
 
         key, created = self._write(insert, durable=first)
@@ -812,18 +836,8 @@ class SqlJournal(abc.ABC):
             comune, ident, number = str(row[0]), str(row[1]), int(row[3])
             state = _Row(key, ident).read("state", State, row[2])
             now = _now()
-            self._exec(
-                db,
-                _INSERT_ATTEMPT,
-                (
-                    key,
-                    number,
-                    kind,
-                    id_operazione_comune,
-                    now,
-                    self._seal(envelope, f"{comune}/{ident}/attempt/{number}/envelope"),
-                ),
-            )
+            where = f"{comune}/{ident}"
+            self._insert_attempt(db, key, number, kind, id_operazione_comune, now, envelope, where)
             new_state = State.SENDING if kind == "send" else state
             check_transition(state, new_state)
             self._exec(
@@ -842,6 +856,24 @@ class SqlJournal(abc.ABC):
             return number
 
         return int(self._write(begin, durable=True))
+
+    def _insert_attempt(
+        self,
+        db: Any,
+        key: int,
+        number: int,
+        kind: str,
+        ident: str,
+        now: str,
+        envelope: bytes,
+        where: str,
+    ) -> None:
+        """Record attempt ``number`` as ``sending``, its envelope in ``envelopes`` (schema step
+        4; ``attempts.envelope`` gets an empty value, sealed where it would have been)."""
+        empty = self._seal(b"", f"{where}/attempt/{number}/envelope")
+        self._exec(db, _INSERT_ATTEMPT, (key, number, kind, ident, now, empty))
+        sealed = self._seal(envelope, f"{where}/envelopes/{number}")  # a place of its own
+        self._exec(db, _INSERT_ENVELOPE, (key, number, sealed))
 
     def end_attempt(
         self,
@@ -1120,7 +1152,11 @@ class SqlJournal(abc.ABC):
             started_at=read("started_at", _timestamp, a[4]),
             finished_at=read("finished_at", _optional_timestamp, a[5]),
             elapsed=read("elapsed", _optional_number, a[6]),
-            envelope=self._unseal(read("envelope", _blob, a[7]), f"{at}/envelope"),
+            envelope=(
+                self._unseal(read("envelope", _blob, a[7]), f"{at}/envelope")
+                if a[14] is None
+                else self._unseal(read("envelope", _blob, a[14]), f"{where}/envelopes/{number}")
+            ),
             http_status=read("http_status", _optional_integer, a[8]),
             response=self._unseal(read("response", _blob, a[9]), f"{at}/response"),
             response_type=read("response_type", _optional_text, a[10]),
