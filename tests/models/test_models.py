@@ -248,7 +248,7 @@ def test_to_payload_writes_any_dataclass_and_every_value_type() -> None:
         flag: bool
         amount: Any
         blob: bytes
-        days: Sequence[dt.date]
+        days: Sequence[Any]
         nested: Any = None
         other: Any = None
 
