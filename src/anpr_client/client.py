@@ -20,6 +20,7 @@ be thread-safe too (ours are).
 from __future__ import annotations
 
 import enum
+import functools
 import os
 import warnings
 from collections.abc import Callable, Mapping
@@ -424,9 +425,18 @@ class Client:
         """:meth:`call` with a request model (:func:`anpr_client.models.request_type`); the
         answer's OK branch comes back as its model, typed for mypy (``Result[Risposta3002OK]``
         for a ``Richiesta3002``). See :func:`anpr_client.services._typed.call`."""
-        from .services._typed import call
+        result: Result[T] = _typed_call()(self, operation, request, header=header)
+        return result
 
-        return call(self, operation, request, header=header)
+
+@functools.cache
+def _typed_call() -> Callable[..., Result[Any]]:
+    """:func:`anpr_client.services._typed.call`, imported on the first typed call (importing
+    the client imports no models) and once: an import statement in :meth:`Client.typed_call`
+    would resolve the module again on every call."""
+    from .services._typed import call
+
+    return call
 
 
 def client_from_settings(

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import typing
 from collections.abc import Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ from anpr_client.models import (
     Request,
     common,
     enti,
+    from_payload,
     iscrizione,
     mutazione,
     ok_types,
     request_type,
     response_type,
     to_payload,
+    violations,
 )
 from anpr_client.models import consultazione as c3000
 from anpr_client.soap.bundle import get_bundle
@@ -229,6 +232,45 @@ def test_to_payload_writes_the_wire_forms() -> None:
     precise = aware.replace(microsecond=123456)
     testata = to_payload(dataclasses.replace(_testata_risposta(), dataOraRichiesta=precise))
     assert testata["dataOraRichiesta"] == "2026-11-20T10:15:00.123456+01:00"
+
+
+def test_to_payload_of_a_model_read_with_deviations_leaves_its_violations_out() -> None:
+    read = from_payload(
+        common.TipoGeneralita, {"nome": "MARIO", "sesso": "X", "dataNascita": "1980-01-01"}
+    )
+    assert violations(read)  # the cognome/senzaCognome choice, the sex outside its Literal
+    assert to_payload(read) == {"nome": "MARIO", "sesso": "X", "dataNascita": "1980-01-01"}
+
+
+def test_to_payload_writes_any_dataclass_and_every_value_type() -> None:
+    @dataclasses.dataclass
+    class Plain:  # not a generated model: read field by field
+        flag: bool
+        amount: Any
+        blob: bytes
+        days: Sequence[Any]
+        nested: Any = None
+        other: Any = None
+
+    inner = common.TipoCodiceFiscale(codFiscale="RSSMRA80A01H501U")
+    payload = to_payload(
+        Plain(
+            flag=True,
+            amount=Decimal("1.50"),
+            blob=b"\x00\x01",
+            days=[dt.date(2026, 1, 2), "2026-01-03"],
+            nested=[inner, [dt.date(2026, 1, 4)]],
+            other=object,  # not a wire value: left for the encoder to report
+        )
+    )
+    assert payload == {
+        "flag": "true",
+        "amount": "1.50",
+        "blob": "AAE=",
+        "days": ["2026-01-02", "2026-01-03"],
+        "nested": [{"codFiscale": "RSSMRA80A01H501U"}, ["2026-01-04"]],
+        "other": object,
+    }
 
 
 def test_a_naive_datetime_gets_the_local_offset() -> None:

@@ -151,9 +151,16 @@ def ok_types(code: str) -> Mapping[str, type[Model]]:
 def to_payload(model: Any) -> dict[str, Any]:
     """A model instance as a payload dict, values in their wire form (``None`` fields and empty
     sequences left out)."""
+    held = vars(model)
+    if isinstance(model, Model) and "_violations" not in held:
+        # A generated model's __dict__ holds its fields and nothing else (frozen: its
+        # constructor, or from_payload, set them; a field left out holds its default, None
+        # or (), left out here too): read it without a getattr per field.
+        items: Any = held.items()
+    else:
+        items = [(name, getattr(model, name)) for name in field_names(type(model))]
     out: dict[str, Any] = {}
-    for name in field_names(type(model)):
-        value = getattr(model, name)
+    for name, value in items:
         if value is None:
             continue
         kind = type(value)
@@ -161,23 +168,44 @@ def to_payload(model: Any) -> dict[str, Any]:
             out[name] = value
         elif kind is tuple or kind is list:
             if value:
-                out[name] = [_dump(v) for v in value]
+                out[name] = _dump_all(value)
         else:
-            out[name] = _dump(value)
+            out[name] = (_dumpers.get(kind) or _dumper(kind))(value)
     return out
 
 
-def _dump(value: Any) -> Any:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, Model) or (
-        dataclasses.is_dataclass(value) and not isinstance(value, type)
-    ):
-        return to_payload(value)
-    if isinstance(value, list | tuple):
-        return [_dump(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return wire_datetime(value)
+def _dump_all(values: Sequence[Any]) -> list[Any]:
+    return [v if type(v) is str else (_dumpers.get(type(v)) or _dumper(type(v)))(v) for v in values]
+
+
+_dumpers: dict[type, Callable[[Any], Any]] = {}
+"""How a value of each type is written, by type (decided once per type by :func:`_dumper`)."""
+
+
+def _dumper(kind: type) -> Callable[[Any], Any]:
+    """How to write a value of type ``kind`` (it depends on the type only)."""
+    dump: Callable[[Any], Any]
+    if issubclass(kind, str):
+        dump = _same
+    elif issubclass(kind, Model) or dataclasses.is_dataclass(kind):
+        dump = to_payload
+    elif issubclass(kind, list | tuple):
+        dump = _dump_all
+    elif issubclass(kind, dt.datetime):
+        dump = wire_datetime
+    elif kind is dt.date:
+        dump = dt.date.isoformat  # what render_value writes, without its isinstance chain
+    else:
+        dump = _rendered
+    _dumpers[kind] = dump
+    return dump
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _rendered(value: Any) -> Any:
     try:
         return render_value(value)
     except TypeError:  # not a wire value: left for the encoder to report with its path
@@ -263,6 +291,8 @@ class _Plan:
     """The single fields that hold a model, with its plan."""
     converted: dict[str, _Converter] = dataclasses.field(default_factory=dict)
     """The single simple fields whose text converts (dates, numbers…), with the converter."""
+    listed: dict[str, _Slot] = dataclasses.field(default_factory=dict)
+    """The repeated fields that hold a model, with their slot."""
     required: tuple[tuple[str, object], ...] = ()
     """The required fields, each with what it holds when missing (``None`` or ``()``)."""
     choices: tuple[tuple[tuple[str, ...], bool], ...] = ()
@@ -297,6 +327,7 @@ def _plan(cls: type) -> _Plan:
     plan.converted = {
         s.name: s.convert for s in plan.slots.values() if s.convert is not None and not s.repeated
     }
+    plan.listed = {s.name: s for s in plan.slots.values() if s.plan is not None and s.repeated}
     plan.choices = getattr(cls, "CHOICES", ())
     return plan
 
@@ -336,12 +367,14 @@ def _path(where: _Where) -> str:
 
 def _load(plan: _Plan, data: Mapping[str, Any], where: _Where, issues: list[Violation]) -> Any:
     """A model read without its constructor; fields left out take the class's defaults (a
-    dataclass keeps them as class attributes)."""
+    dataclass keeps them as class attributes).
+
+    The common cases are inline and the rest is in :func:`_other` (an answer is thousands of
+    values); no comprehension here, whose closure would make every call build cells."""
     model: Any = object.__new__(plan.cls)
     values = model.__dict__
-    slots, text, nested, converted = plan.slots, plan.text, plan.nested, plan.converted
+    text, nested, converted, listed = plan.text, plan.nested, plan.converted, plan.listed
     for key, raw in data.items():
-        # The common cases first, inline (an answer is thousands of these).
         kind = type(raw)
         if kind is str:
             if key in text:
@@ -353,40 +386,79 @@ def _load(plan: _Plan, data: Mapping[str, Any], where: _Where, issues: list[Viol
                     values[key] = convert(raw)
                     continue
                 except (ValueError, InvalidOperation, binascii.Error):
-                    pass  # reported below, by _value
-        elif kind is dict and key in nested:
-            values[key] = _load(nested[key], raw, (where, key), issues)
-            continue
-        slot = slots.get(key)
-        if slot is None:
-            issues.append(
-                Violation(_path((where, key)), "unknown-element", "not an element of this type")
-            )
-            continue
-        if raw is None:
-            continue
-        many = kind is list or kind is tuple
-        if slot.repeated:
-            if not many:
-                values[key] = (_value(slot, raw, (where, key), issues),)
-            elif raw:
-                values[key] = tuple(
-                    [_value(slot, item, (where, key, i), issues) for i, item in enumerate(raw)]
-                )
-        elif many:
-            issues.append(
-                Violation(_path((where, key)), "max-occurs", "one element expected, got a list")
-            )
-            values[key] = tuple(_value(slot, item, (where, key), issues) for item in raw)
-        else:
-            values[key] = _value(slot, raw, (where, key), issues)
+                    pass  # reported by _other
+        elif kind is dict:
+            sub = nested.get(key)
+            if sub is not None:
+                values[key] = _load(sub, raw, (where, key), issues)
+                continue
+        elif kind is list:
+            slot = listed.get(key)
+            if slot is not None:
+                if raw:
+                    values[key] = _items(slot, raw, where, key, issues)
+                continue
+        _other(plan, values, key, raw, where, issues)
     for name, empty in plan.required:
         if name not in values:
             values[name] = empty
             issues.append(
                 Violation(_path((where, name)), "required", "a required element is missing")
             )
-    for branches, required in plan.choices:
+    if plan.choices:
+        _choices(plan.choices, values, where, issues)
+    return model
+
+
+def _items(
+    slot: _Slot, raw: Sequence[Any], where: _Where, key: str, issues: list[Violation]
+) -> tuple[Any, ...]:
+    """The items of the repeated field ``key`` of the model at ``where``, each at its index."""
+    return tuple([_value(slot, item, (where, key, i), issues) for i, item in enumerate(raw)])
+
+
+def _other(
+    plan: _Plan,
+    values: dict[str, Any],
+    key: str,
+    raw: Any,
+    where: _Where,
+    issues: list[Violation],
+) -> None:
+    """Read the value of ``key`` that :func:`_load` does not read inline: a key that is no
+    field, a ``None``, a repeated field given once, a list for a single field, an enumeration,
+    a value written in Python, a value that does not parse."""
+    slot = plan.slots.get(key)
+    if slot is None:
+        issues.append(
+            Violation(_path((where, key)), "unknown-element", "not an element of this type")
+        )
+        return
+    if raw is None:
+        return
+    many = type(raw) is list or type(raw) is tuple
+    if slot.repeated:
+        if not many:
+            values[key] = (_value(slot, raw, (where, key), issues),)
+        elif raw:
+            values[key] = _items(slot, raw, where, key, issues)
+    elif many:
+        issues.append(
+            Violation(_path((where, key)), "max-occurs", "one element expected, got a list")
+        )
+        values[key] = tuple([_value(slot, item, (where, key), issues) for item in raw])
+    else:
+        values[key] = _value(slot, raw, (where, key), issues)
+
+
+def _choices(
+    choices: tuple[tuple[tuple[str, ...], bool], ...],
+    values: dict[str, Any],
+    where: _Where,
+    issues: list[Violation],
+) -> None:
+    """Report each ``xs:choice`` given two branches, or none when one is required."""
+    for branches, required in choices:
         given = [b for b in branches if b in values]
         if len(given) > 1 or (required and not given):
             rule = "exactly one" if required else "at most one"
@@ -397,7 +469,6 @@ def _load(plan: _Plan, data: Mapping[str, Any], where: _Where, issues: list[Viol
                     f"an xs:choice takes {rule} of its branches; got {len(given)}",
                 )
             )
-    return model
 
 
 def _value(slot: _Slot, raw: Any, where: _Where, issues: list[Violation]) -> Any:

@@ -22,6 +22,7 @@ thread-safe too (ours are).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import sys
@@ -448,10 +449,17 @@ def _as_payload(payload: Mapping[str, Any] | Any, operation: str) -> dict[str, A
     if isinstance(payload, Mapping):
         return dict(payload)
     if dataclasses.is_dataclass(payload) and not isinstance(payload, type):
-        from ..models import to_payload
-
-        return to_payload(payload)
+        return _to_payload()(payload)
     raise PayloadError(
         operation,
         [Violation("payload", "type", f"expected a mapping or a model, got {type(payload)}")],
     )
+
+
+@functools.cache
+def _to_payload() -> Callable[[Any], dict[str, Any]]:
+    """:func:`anpr_client.models.to_payload`, imported on the first model sent (the binding
+    imports no models) and once, not on every call."""
+    from ..models import to_payload
+
+    return to_payload
