@@ -19,6 +19,7 @@ it; when a birth Comune is unknown, the codice fiscale's place is not compared w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -162,7 +163,7 @@ class PersonChecker:
                 or code.isspace()
             )
         ):
-            for name in required:
+            for name in _in_order(required):
                 value = get(name)
                 if not value or value.isspace():
                     out.append(finding(where(name, name), "field.missing", "missing"))
@@ -427,3 +428,10 @@ def _parse_date(text: str) -> date | None:
 
 def _same(name: str, default: str) -> str:
     return default
+
+
+@functools.lru_cache(maxsize=64)
+def _in_order(names: frozenset[str]) -> tuple[str, ...]:
+    """``names`` in the declared order of :data:`PERSON_FIELDS`, any others sorted after them:
+    iterating the frozenset itself gave an order that changed with ``PYTHONHASHSEED``."""
+    return (*(n for n in PERSON_FIELDS if n in names), *sorted(names.difference(PERSON_FIELDS)))
