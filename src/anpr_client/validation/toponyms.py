@@ -121,6 +121,9 @@ class SpeciesTable(ReferenceTable):
                 if key:
                     self._by_name.setdefault(key, s)
         self._max_words = max((len(k.split()) for k in self._by_name), default=1)
+        # single-word species that begin no longer species (VIA does: VIA NUOVA; CORSO does not)
+        leading = {k.split()[0] for k in self._by_name if " " in k}
+        self._alone = frozenset(k for k in self._by_name if " " not in k and k not in leading)
 
     def __len__(self) -> int:
         return len(self._by_code)
@@ -149,6 +152,23 @@ class SpeciesTable(ReferenceTable):
             if species is not None:
                 return species, " ".join(words[n:])
         return None, " ".join(words)
+
+    def plain_denomination(self, address: str) -> str | None:
+        """The denomination :meth:`split` gives when ``address`` is in the plain form (a
+        species that begins no longer one, then single spaces between printable words, the
+        second beginning with a letter or digit A-Z 0-9); ``None`` means *not sure* (ask
+        :meth:`split`). The species is known then: the first word."""
+        head, _, rest = address.partition(" ")
+        if (
+            head in self._alone
+            and rest[:1].isascii()
+            and rest[:1].isalnum()
+            and rest[-1] != " "
+            and "  " not in rest
+            and rest.isprintable()
+        ):
+            return rest
+        return None
 
     @classmethod
     def from_rows(
