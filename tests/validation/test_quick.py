@@ -207,7 +207,7 @@ def _break(record: dict[str, str], field: str, how: str, world: World, noise: st
         rest = value.partition(" ")[2] or "ROMA"
         record[field] = {
             "two-word species": f"VIA NUOVA {rest}",
-            "species only": rng.choice(("VIA", "CORSO -", "VIA -", "CORSO '")),
+            "species only": rng.choice(("VIA", "CORSO -", "VIA -", "CORSO '", "VIA NUOVA")),
             "double space": f"CORSO  {rest}",
             "trailing": f"CORSO {rest} ",
             "tab": f"CORSO\t{rest}",
