@@ -75,6 +75,7 @@ __all__ = [
     "get_birth_date",
     "get_birth_place",
     "get_gender",
+    "is_code_of",
     "is_valid",
     "name_code",
     "omocodic_variants",
@@ -94,6 +95,8 @@ _FORMAT: Final = re.compile(
     r"[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z][0-9LMNPQRSTUV]{3}[A-Z]"
 )
 _ALNUM: Final = re.compile(r"[0-9A-Z]*")
+# a 16-character code without omocodia letters: its decoded form is itself
+_PLAIN: Final = re.compile(r"[A-Z]{6}[0-9]{2}[ABCDEHLMPRST][0-9]{2}[A-Z][0-9]{3}[A-Z]")
 _DECODE: Final = str.maketrans(OMOCODIA_LETTERS, "0123456789")
 _ENCODE: Final = str.maketrans("0123456789", OMOCODIA_LETTERS)
 _ODD_VALUES: Final = (1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10,
@@ -264,6 +267,34 @@ def _iva_check_digit(digits: str) -> str:
 
 _LAST_DAY: Final = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _COMPARED: Final = {"day": 3, "month": 2, "year": 1}
+# "MM-DD" of an ISO date -> the month letter and day of a man's code and of a woman's
+_DAY_CODES: Final = {
+    f"{m:02d}-{d:02d}": (f"{_MONTHS[m - 1]}{d:02d}", f"{_MONTHS[m - 1]}{d + 40:02d}")
+    for m in range(1, 13)
+    for d in range(1, 32)
+}
+
+
+def is_code_of(value: str, surname: str, name: str, sex: str, iso_date: str) -> bool:
+    """Whether ``value`` is exactly the code of this person, without omocodia, up to its
+    birth place (characters 12-15, for the caller to compare): then :func:`check` with this
+    data finds nothing but, perhaps, the place. ``False`` means *not sure* (ask :func:`check`).
+
+    ``iso_date`` is a real date written ``YYYY-MM-DD``; ``sex`` counts only as ``M`` or ``F``.
+
+    >>> is_code_of("RSSMRA85T10H501O", "Rossi", "Mario", "M", "1985-12-10")
+    True
+    >>> is_code_of("RSSMRA85T10H501O", "Rossi", "Mario", "F", "1985-12-10")
+    False
+    """
+    days = _DAY_CODES.get(iso_date[5:]) if len(iso_date) == 10 else None
+    return (
+        days is not None
+        and (sex == "M" or sex == "F")
+        and _PLAIN.fullmatch(value) is not None
+        and value[:11] == surname_code(surname) + name_code(name) + iso_date[2:4] + days[sex == "F"]
+        and _check_char(value) == value[15]
+    )
 
 
 def _structure(value: str, field: str) -> tuple[ValidationError | None, str]:

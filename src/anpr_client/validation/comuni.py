@@ -179,6 +179,12 @@ class ComuniTable(ReferenceTable):
             k: frozenset(c.cadastral for c in v) for k, v in self._by_istat.items()
         }
         self._by_name: dict[str, tuple[Comune, ...]] | None = None
+        # ISTAT code -> its cadastral codes, the span of its periods and whether it has several
+        # (then a binary search decides): what :meth:`valid_with` needs, in one lookup
+        self._places: dict[str, tuple[frozenset[str], date, date, bool]] = {
+            k: (self._cadastrals[k], v[0].valid_from, max(c.valid_to for c in v), len(v) > 1)
+            for k, v in self._by_istat.items()
+        }
 
     # ------------------------------------------------------------------ lookups
 
@@ -213,6 +219,15 @@ class ComuniTable(ReferenceTable):
         """Whether the ISTAT (``058091``) or cadastral (``H501``) code is valid on ``day``."""
         periods = self._by_istat.get(code) or self._by_cadastral.get(code)
         return periods is not None and self._on(periods, code, day) is not None
+
+    def valid_with(self, istat: str, day: date, cadastral: str) -> bool:
+        """Whether the ISTAT code is valid on ``day`` **and** ``cadastral`` is one of the codes it
+        ever had (:meth:`cadastral_codes`): the birth-place rule and the codice fiscale's place
+        rule in one lookup. ``False`` if either fails or the code is unknown."""
+        place = self._places.get(istat)
+        if place is None or cadastral not in place[0] or not place[1] <= day <= place[2]:
+            return False
+        return not place[3] or self._on(self._by_istat[istat], istat, day) is not None
 
     def at(self, istat: str, day: date) -> Comune | None:
         """The Comune with this ISTAT code on ``day`` (the newest period if two touch)."""

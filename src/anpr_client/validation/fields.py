@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -122,6 +122,14 @@ class FieldSpec:
         if self._fast is not None:
             return self._fast.fullmatch(self.normalise(value)) is not None
         return self.problem(value) is None
+
+    def matcher(self) -> Callable[[str], object]:
+        """A function with the answer of :meth:`accepts` (truthy: accepted) in fewer steps: the
+        precompiled pattern's own ``fullmatch`` when the type keeps blanks as written (no
+        ``whiteSpace`` step to apply), else :meth:`accepts` itself."""
+        if self._fast is not None and self.whitespace == "preserve":
+            return self._fast.fullmatch
+        return self.accepts
 
     def allows_char(self, char: str) -> bool:
         """Whether the field's character class contains ``char`` (``True`` if it has none)."""

@@ -108,8 +108,9 @@ def _flatten(
         return f"{base}.{key}" if base else key
 
     # absent values (None) are skipped before their path is written: most are absent
+    # type() before isinstance(): the ABC check of Mapping costs more than the rest of a step
     cf = person.get("codiceFiscale")
-    if isinstance(cf, Mapping):
+    if type(cf) is dict or (type(cf) is not str and isinstance(cf, Mapping)):
         put("codice_fiscale", cf.get("codFiscale"), at("codiceFiscale.codFiscale"))
     elif cf is not None:
         put("codice_fiscale", cf, at("codiceFiscale"))
@@ -130,7 +131,11 @@ def _flatten(
         senza_mese = senza_mese or birth.get("senzaGiornoMese")
         place, place_base = birth.get("luogoNascita"), "datiNascita.luogoNascita"
     precision = "year" if _text(senza_mese) else "month" if _text(senza_giorno) else "day"
-    if isinstance(place, Mapping) and not _text(place.get("luogoEccezionale")):
+    if (
+        place is not None
+        and isinstance(place, Mapping)
+        and not _text(place.get("luogoEccezionale"))
+    ):
         comune, localita = place.get("comune"), place.get("localita")
         if isinstance(comune, Mapping):
             path = f"{place_base}.comune"
@@ -180,8 +185,10 @@ def precheck(
     out = requirements.check(operation, payload)
     reference = _reference_date(payload) or checker.today or date.today()
     birth = payload.get("datiNascita") if operation.startswith("3") else None
+    if birth is not None and not isinstance(birth, Mapping):
+        birth = None
     for base, person in _people(payload):
-        nascita = birth if isinstance(birth, Mapping) and base == "criteriRicerca" else None
+        nascita = birth if birth is not None and base == "criteriRicerca" else None
         flat, paths, precision = _flatten(base, person, nascita)
         out.extend(
             checker.check(

@@ -19,6 +19,7 @@ it; when a birth Comune is unknown, the codice fiscale's place is not compared w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -52,9 +53,9 @@ PERSON_FIELDS: Final = (
 BATCH_REQUIRED: Final = frozenset({"cognome", "nome", "sesso", "data_nascita", "luogo_nascita"})
 
 _MEMO_SIZE: Final = 20_000
-"""Distinct values remembered per kind (address, residence, citizenship), then that kind's
-memo starts over: addresses vary far more than residences and citizenships, and a shared memo
-let them evict the few thousand Comuni and states every record looks up."""
+"""Distinct values remembered per kind (address, house number, residence, citizenship), then
+that kind's memo starts over: addresses vary far more than residences and citizenships, and a
+shared memo let them evict the few thousand Comuni and states every record looks up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +71,9 @@ class PersonChecker:
     ``comuni``, ``stati`` and ``species`` default to the bundled samples (which never report a
     code as nonexistent). ``today`` is the reference date for residence and for birth dates in
     the future (default: the real today). ``severities`` overrides the severity of rules by id
-    (``{"cf.surname": "E"}``). Cheap to build. Results for values that repeat (addresses,
-    residences, citizenships) are remembered, a few MB at most. Safe to share between threads
-    (the memo is a plain dict: at worst a value is checked twice).
+    (``{"cf.surname": "E"}``). Cheap to build. Results for values that repeat (addresses, house
+    numbers, residences, citizenships) are remembered, a few MB at most. Safe to share between
+    threads (the memo is a plain dict: at worst a value is checked twice).
     """
 
     def __init__(
@@ -102,12 +103,15 @@ class PersonChecker:
         self._citizenships: dict[str, tuple[tuple[str, str], ...]] = {}
         self._addresses: dict[str, tuple[tuple[str, str], ...]] = {}
         self._residences: dict[tuple[str, date], tuple[tuple[str, str], ...]] = {}
+        self._numbers: dict[str, tuple[tuple[str, str], ...]] = {}
         self._name = fields.spec("cognome")
         self._sex = fields.spec("sesso")
         # the values nearly every record has, known to pass the sex field's rules
         self._sexes = frozenset(v for v in ("M", "F") if self._sex.accepts(v))
         self._istat = fields.spec("codiceIstat")
         self._state = fields.spec("codiceStato")
+        self._name_ok = self._name.matcher()
+        self._denomination_ok = fields.spec("denominazioneToponimo").matcher()
 
     # ------------------------------------------------------------------ findings
 
@@ -145,6 +149,31 @@ class PersonChecker:
         (cf, surname, name_, sex, raw_date, code, citizenship, address, number, residence) = map(
             get, PERSON_FIELDS
         )
+        today = reference_date or self.today or date.today()
+        if (  # the common case first: every field there and in its plain, valid form
+            cf
+            and surname
+            and name_
+            and sex
+            and raw_date
+            and code
+            and (required is BATCH_REQUIRED or required <= BATCH_REQUIRED)
+            and not get("luogo_nascita_nome")
+            and self._plain(
+                cf,
+                surname,
+                name_,
+                sex,
+                raw_date,
+                code,
+                citizenship,
+                address,
+                number,
+                residence,
+                today,
+            )
+        ):
+            return out
         where = paths.get if paths else _same
         finding = self.finding
         if required and not (  # the batch's common case: the five required fields all there
@@ -162,11 +191,10 @@ class PersonChecker:
                 or code.isspace()
             )
         ):
-            for name in required:
+            for name in _in_order(required):
                 value = get(name)
                 if not value or value.isspace():
                     out.append(finding(where(name, name), "field.missing", "missing"))
-        today = reference_date or self.today or date.today()
 
         # --- single fields: XSD rules
         if surname and not self._name.accepts(surname):
@@ -240,7 +268,7 @@ class PersonChecker:
                 )
             )
 
-        # --- citizenship, address, residence: values that repeat, memoised
+        # --- citizenship, address, house number, residence: values that repeat, memoised
         if citizenship and not citizenship.isspace():
             memo = self._citizenships
             problems = memo.get(citizenship)
@@ -265,10 +293,15 @@ class PersonChecker:
                 path = where("indirizzo", "indirizzo")
                 out.extend(finding(path, *p) for p in problems)
         if number:
-            try:
-                toponyms.validate_civico(number)
-            except ValidationError as error:
-                out.append(self.from_error(where("numero_civico", "numero_civico"), error))
+            memo = self._numbers
+            problems = memo.get(number)
+            if problems is None:
+                if len(memo) >= _MEMO_SIZE:
+                    memo.clear()
+                problems = memo[number] = self._civico(number)
+            if problems:
+                path = where("numero_civico", "numero_civico")
+                out.extend(finding(path, *p) for p in problems)
         if residence and not residence.isspace():
             memo_at = self._residences
             key = (residence, today)
@@ -281,6 +314,61 @@ class PersonChecker:
                 path = where("comune_residenza", "comune_residenza")
                 out.extend(finding(path, *p) for p in problems)
         return out
+
+    def _plain(
+        self,
+        cf: str,
+        surname: str,
+        name: str,
+        sex: str,
+        raw_date: str,
+        code: str,
+        citizenship: str | None,
+        address: str | None,
+        number: str | None,
+        residence: str | None,
+        today: date,
+    ) -> bool:
+        """Whether the person surely has no finding: every field in its plain, valid form (the
+        codice fiscale computed from the data, an ISTAT code valid on the birth date, the
+        repeating values already checked and clean). ``False`` means *not sure*: :meth:`check`
+        then takes its full path, so the findings are the same either way (the differential
+        test, tests/validation/test_quick.py, holds the two paths together)."""
+        if (
+            sex not in self._sexes
+            or not self._name_ok(surname)
+            or not self._name_ok(name)
+            or surname.isspace()
+            or name.isspace()
+            or len(code) != 6
+            or not code.isdigit()
+        ):
+            return False
+        birth = _parse_date(raw_date)
+        if (
+            birth is None
+            or birth > today
+            or not codicefiscale.is_code_of(cf, surname, name, sex, raw_date)
+            or not self.comuni.valid_with(code, birth, cf[11:15])
+        ):
+            return False
+        if citizenship and self._citizenships.get(citizenship) != ():
+            return False
+        if address and self._addresses.get(address) != ():
+            rest = self.species.plain_denomination(address)
+            if rest is None or not self._denomination_ok(rest):
+                return False
+        if number and self._numbers.get(number) != ():
+            return False
+        return not residence or self._residences.get((residence, today)) == ()
+
+    @staticmethod
+    def _civico(number: str) -> tuple[tuple[str, str], ...]:
+        try:
+            toponyms.validate_civico(number)
+        except ValidationError as error:
+            return ((error.rule or "field.format", error.message),)
+        return ()
 
     @staticmethod
     def _problem(spec: fields.FieldSpec, value: str) -> tuple[str, str]:
@@ -427,3 +515,10 @@ def _parse_date(text: str) -> date | None:
 
 def _same(name: str, default: str) -> str:
     return default
+
+
+@functools.lru_cache(maxsize=64)
+def _in_order(names: frozenset[str]) -> tuple[str, ...]:
+    """``names`` in the declared order of :data:`PERSON_FIELDS`, any others sorted after them:
+    iterating the frozenset itself gave an order that changed with ``PYTHONHASHSEED``."""
+    return (*(n for n in PERSON_FIELDS if n in names), *sorted(names.difference(PERSON_FIELDS)))

@@ -121,6 +121,9 @@ class SpeciesTable(ReferenceTable):
                 if key:
                     self._by_name.setdefault(key, s)
         self._max_words = max((len(k.split()) for k in self._by_name), default=1)
+        # single-word species, and those of them that begin a longer one (VIA: VIA NUOVA)
+        self._leading = frozenset(k.split()[0] for k in self._by_name if " " in k)
+        self._single = frozenset(k for k in self._by_name if " " not in k)
 
     def __len__(self) -> int:
         return len(self._by_code)
@@ -149,6 +152,29 @@ class SpeciesTable(ReferenceTable):
             if species is not None:
                 return species, " ".join(words[n:])
         return None, " ".join(words)
+
+    def plain_denomination(self, address: str) -> str | None:
+        """The denomination :meth:`split` gives when ``address`` is in the plain form (a one-word
+        species, then single spaces between printable words, the second beginning with a letter
+        or digit A-Z 0-9, and no two-word species at the start); ``None`` means *not sure* (ask
+        :meth:`split`). The species is known then: the first word."""
+        head, _, rest = address.partition(" ")
+        if not (
+            head in self._single
+            and rest[:1].isascii()
+            and rest[:1].isalnum()
+            and rest[-1] != " "
+            and "  " not in rest
+            and rest.isprintable()
+        ):
+            return None
+        if head in self._leading:  # VIA GARIBALDI, not VIA NUOVA: the two words are no species
+            if self._max_words > 2:
+                return None
+            pair = f"{head} {rest.partition(' ')[0]}"
+            if pair in self._by_name or not _folded(pair):  # folded, split would look it up
+                return None
+        return rest
 
     @classmethod
     def from_rows(
