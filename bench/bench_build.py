@@ -40,10 +40,10 @@ import datetime as dt
 import functools
 import random
 import statistics
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bench_security import cpu_ms  # thread CPU per call, as every bench here measures it
 from lxml import etree
 
 from anpr_client.safexml import NS
@@ -216,14 +216,6 @@ def variants(binding: Binding, members: int) -> Variants:
             f"floor: {label} + envelope, bytes",
         )
     return out
-
-
-def cpu_ms(fn: Callable[[], object], repeat: int) -> float:
-    """Thread CPU time of one call of ``fn`` (ms), over ``repeat`` calls."""
-    began = time.thread_time()
-    for _ in range(repeat):
-        fn()
-    return (time.thread_time() - began) / repeat * 1000
 
 
 def main() -> None:

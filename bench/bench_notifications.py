@@ -72,6 +72,7 @@ from typing import Protocol
 
 import requests
 from bench_security import ENVELOPE as ENVELOPE_3002  # the request bench_security.py signs
+from bench_security import cpu_ms
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
@@ -111,13 +112,6 @@ def _rsa_verifies(key: rsa.RSAPrivateKey, count: int) -> Callable[[], None]:
             public.verify(signature, blob, padding.PKCS1v15(), hashes.SHA256())
 
     return verify
-
-
-def _cpu_ms(work: Callable[[], object], repeat: int) -> float:
-    began = time.thread_time()
-    for _ in range(repeat):
-        work()
-    return (time.thread_time() - began) / repeat * 1000
 
 
 def verification_cost(
@@ -179,12 +173,12 @@ def verification_cost(
     ratios: dict[str, list[float]] = {"scratch": [], "warm": [], "notification": []}
     absolute: dict[str, list[float]] = {k: [] for k in (*ratios, "six", "two")}
     for _ in range(rounds):
-        floor6 = _cpu_ms(six, repeat)
-        floor2 = _cpu_ms(two, repeat)
+        floor6 = cpu_ms(six, repeat)
+        floor2 = cpu_ms(two, repeat)
         values = {
-            "scratch": _cpu_ms(scratch, repeat),
-            "warm": _cpu_ms(warm, repeat),
-            "notification": _cpu_ms(notification, repeat),
+            "scratch": cpu_ms(scratch, repeat),
+            "warm": cpu_ms(warm, repeat),
+            "notification": cpu_ms(notification, repeat),
         }
         absolute["six"].append(floor6)
         absolute["two"].append(floor2)
