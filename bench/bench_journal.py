@@ -12,9 +12,11 @@ Measures a **signed** 3002 round trip over TLS on loopback, three ways:
 
 The clock is the calling thread's CPU time (``time.thread_time``: the server's threads and the
 machine's other load count for nothing), with the wall clock beside it, where the durable
-variant's fsync waits show. Variants are interleaved round by round and the overhead is the
-median of the rounds' paired ratios. The goal is a journal overhead of at most 10 % durable and
-5 % without fsync.
+variant's fsync waits show, and that CPU time split into user and system (the kernel's work on
+the calling thread: the journal's ``write``/``fsync`` calls and the socket's), summed over each
+variant's calls from ``getrusage(RUSAGE_THREAD)`` (Linux; zeros elsewhere). Variants are
+interleaved round by round and the overhead is the median of the rounds' paired ratios. The
+goal is a journal overhead of at most 10 % durable and 5 % without fsync.
 
 The server is the ANPR simulator when it is available (``anpr_client.simulator``: it verifies
 the frame, so the round trip is the realistic one); otherwise a minimal HTTPS server on
@@ -32,6 +34,7 @@ import argparse
 import datetime as dt
 import os
 import re
+import resource
 import ssl
 import statistics
 import subprocess
@@ -43,7 +46,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,15 +155,29 @@ def simulator_server(workdir: Path) -> Iterator[tuple[Callable[..., Any], str]]:
         yield make, "the ANPR simulator over TLS on loopback (frame verified, registry lookup)"
 
 
-def _timed(client: Any, n: int) -> tuple[list[float], list[float]]:
-    """Thread CPU time and wall time of each of ``n`` calls."""
+_RUSAGE_THREAD: Final = getattr(resource, "RUSAGE_THREAD", None)
+
+
+def _thread_usage() -> tuple[float, float]:
+    """The calling thread's user and system CPU time so far (zeros where the OS cannot say)."""
+    if _RUSAGE_THREAD is None:
+        return 0.0, 0.0
+    usage = resource.getrusage(_RUSAGE_THREAD)
+    return usage.ru_utime, usage.ru_stime
+
+
+def _timed(client: Any, n: int) -> tuple[list[float], list[float], tuple[float, float]]:
+    """Thread CPU time and wall time of each of ``n`` calls, and the user and system time of
+    all ``n`` (the kernel's tick-based split is only meaningful summed over many calls)."""
     cpu, wall = [], []
+    user0, system0 = _thread_usage()
     for _ in range(n):
         c, t = time.thread_time(), time.perf_counter()
         client.call("3002", PAYLOAD)
         wall.append(time.perf_counter() - t)
         cpu.append(time.thread_time() - c)
-    return cpu, wall
+    user1, system1 = _thread_usage()
+    return cpu, wall, (user1 - user0, system1 - system0)
 
 
 _ALLOC = """
@@ -224,19 +241,21 @@ def main() -> None:
             cpu: dict[str, list[float]] = {k: [] for k in variants}
             wall: dict[str, list[float]] = {k: [] for k in variants}
             ratios: dict[str, list[float]] = {k: [] for k in variants}
+            split = dict.fromkeys(variants, (0.0, 0.0))  # user, system: sums over the calls
             for _ in range(rounds):  # interleave rounds so drift hits every variant alike
                 medians = {}
                 for name, client in variants.items():
-                    c, w = _timed(client, max(args.calls // rounds, 5))
+                    c, w, (user, system) = _timed(client, max(args.calls // rounds, 5))
                     cpu[name] += c
                     wall[name] += w
+                    split[name] = (split[name][0] + user, split[name][1] + system)
                     medians[name] = statistics.median(c)
                 for name in variants:
                     ratios[name].append(medians[name] / medians["no journal"])
             base_wall = statistics.median(wall["no journal"])
             print(
                 f"{'variant':<20} {'CPU med':>8} {'CPU p90':>8} {'overhead':>9}"
-                f" {'wall med':>9} {'overhead':>9}"
+                f" {'wall med':>9} {'overhead':>9} {'user':>7} {'system':>7}"
             )
             for name in variants:
                 med = statistics.median(cpu[name])
@@ -246,13 +265,15 @@ def main() -> None:
                 if name != "no journal":
                     extra = f"{(statistics.median(ratios[name]) - 1) * 100:+8.1f}%"
                     wextra = f"{(wmed - base_wall) / base_wall * 100:+8.1f}%"
+                user, system = (t / len(cpu[name]) * 1000 for t in split[name])
                 print(
                     f"{name:<20} {med * 1000:8.3f} {p90 * 1000:8.3f} {extra:>9}"
-                    f" {wmed * 1000:9.3f} {wextra:>9}"
+                    f" {wmed * 1000:9.3f} {wextra:>9} {user:7.3f} {system:7.3f}"
                 )
             print(
                 "\ngoal: journal overhead (client thread CPU, median of paired rounds) <= +10 %"
-                " durable, <= +5 % without fsync; the wall column adds the fsync waits"
+                " durable, <= +5 % without fsync; the wall column adds the fsync waits; user and"
+                " system: the calling thread's CPU split, ms per call (means)"
             )
 
         print("\nid allocation (idOperazioneComune), one shared journal:")
