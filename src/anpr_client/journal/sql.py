@@ -53,7 +53,12 @@ __all__ = ["MIGRATIONS", "SCHEMA_VERSION", "SqlJournal"]
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
+    return _stamp(dt.datetime.now(dt.UTC))
+
+
+def _stamp(moment: dt.datetime) -> str:
+    """How the journal writes a time (``_now`` is this of now)."""
+    return moment.isoformat(timespec="microseconds")
 
 
 # ----------------------------------------------------------------------------- schema
@@ -664,7 +669,8 @@ class SqlJournal(abc.ABC):
         payload_json = _dumps(payload_w)
         where = f"{comune}/{id_operazione_comune}"
         owner = current_owner()
-        now = _now()
+        started = dt.datetime.now(dt.UTC)
+        now = _stamp(started)  # the record returned below holds ``started``: no parse back
         lease_until = self._clock() + lease
         first = envelope is not None
         state = State.SENDING if first else State.PREPARED
@@ -730,7 +736,6 @@ class SqlJournal(abc.ABC):
             record = self.get_by_key(key)
             assert record is not None
             return record, False
-        started = dt.datetime.fromisoformat(now)
         attempts = (
             (
                 Attempt(
@@ -1267,8 +1272,14 @@ _EXPECTED: Final[dict[Callable[[Any], Any], str]] = {
 }
 
 
+_JSON: Final = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+"""The one encoder of the journal's JSON columns: ``json.dumps`` with these arguments builds a
+new encoder on every call (https://docs.python.org/3/library/json.html#json.dumps); the text is
+the same."""
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _JSON.encode(value)
 
 
 def _utf8(text: str | None) -> bytes | None:

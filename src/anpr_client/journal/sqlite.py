@@ -32,11 +32,10 @@ the file (SQLite locking; put it on a local disk or a file system with working P
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
 from typing import ClassVar, Final, Literal
 
 from .._files import create_private
@@ -57,6 +56,51 @@ changes a handful of small row and index pages, so smaller pages write fewer byt
 
 _ISO_GLOB: Final = "[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T*"
 """What every ``created_at`` the journal writes looks like (a row not like it is corrupt)."""
+
+
+class _Transaction:
+    """One write transaction of :meth:`Journal._transaction`, as a context manager: a class of
+    its own rather than ``contextlib.contextmanager``, whose generator and wrapper cost more than
+    an empty ``BEGIN``/``COMMIT`` on every call's three transactions."""
+
+    __slots__ = ("_db", "_durable")
+
+    def __init__(self, db: sqlite3.Connection, durable: bool):
+        self._db = db
+        self._durable = durable
+
+    def __enter__(self) -> None:
+        db = self._db
+        if self._durable:
+            db.execute("PRAGMA synchronous=FULL")
+        try:
+            db.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            if self._durable:
+                db.execute("PRAGMA synchronous=NORMAL")
+            raise
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> Literal[False]:
+        db = self._db
+        try:
+            if kind is None:
+                try:
+                    db.execute("COMMIT")
+                except BaseException:
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
+                    raise
+            elif db.in_transaction:
+                db.execute("ROLLBACK")
+        finally:
+            if self._durable:
+                db.execute("PRAGMA synchronous=NORMAL")
+        return False
 
 
 class Journal(SqlJournal):
@@ -155,24 +199,10 @@ class Journal(SqlJournal):
             ) from None
         return conn
 
-    @contextlib.contextmanager
-    def _transaction(self, db: sqlite3.Connection, *, durable: bool) -> Iterator[None]:
+    def _transaction(self, db: sqlite3.Connection, *, durable: bool) -> _Transaction:
         """``BEGIN IMMEDIATE`` … ``COMMIT`` (the file's write lock for the whole transaction);
         ``durable``: with ``synchronous=FULL``, so the commit is on disk when it returns."""
-        if durable:
-            db.execute("PRAGMA synchronous=FULL")
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-                db.execute("COMMIT")
-            except BaseException:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise
-        finally:
-            if durable:
-                db.execute("PRAGMA synchronous=NORMAL")
+        return _Transaction(db, durable)
 
     def _open_file(self, id_prefix: str | None) -> None:
         try:
