@@ -355,6 +355,54 @@ def test_schema_is_versioned(tmp_path: Path) -> None:
         Journal(path)
 
 
+_FULL, _NORMAL = 2, 1  # PRAGMA synchronous, https://www.sqlite.org/pragma.html#pragma_synchronous
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_sqlite_transaction_commits_or_rolls_back_and_restores_the_sync_level(
+    tmp_path: Path, durable: bool
+) -> None:
+    """``Journal._transaction``: the durable ones (the ``sending`` record) run at
+    ``synchronous=FULL``, every other at ``NORMAL``, and the level is back at ``NORMAL``
+    after each, committed or not; a failure inside rolls everything back and leaves no
+    transaction open, so the next write works."""
+    j = Journal(tmp_path / "j.sqlite", id_marks=False, durable=True)
+    db = j._db
+    seen: list[tuple[int, bool]] = []
+
+    def write(fail: bool) -> None:
+        with j._transaction(db, durable=durable):
+            seen.append((db.execute("PRAGMA synchronous").fetchone()[0], db.in_transaction))
+            db.execute("INSERT INTO counters (comune, last) VALUES (?, 1)", (str(len(seen)),))
+            if fail:
+                raise KeyboardInterrupt  # any exception, BaseException included
+
+    with pytest.raises(KeyboardInterrupt):
+        write(fail=True)
+    assert not db.in_transaction
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == _NORMAL
+    write(fail=False)
+    assert not db.in_transaction
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == _NORMAL
+    level = _FULL if durable else _NORMAL
+    assert seen == [(level, True), (level, True)]
+    other = sqlite3.connect(tmp_path / "j.sqlite")
+    assert other.execute("SELECT comune FROM counters").fetchall() == [("2",)]  # committed
+
+
+def test_a_sqlite_transaction_that_cannot_begin_leaves_the_sync_level(tmp_path: Path) -> None:
+    path = tmp_path / "j.sqlite"
+    j = Journal(path, id_marks=False, busy_timeout=0.05)
+    db = j._db
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    with pytest.raises(sqlite3.OperationalError, match="locked"), j._transaction(db, durable=True):
+        pytest.fail("the transaction began under another writer")  # pragma: no cover
+    blocker.execute("ROLLBACK")
+    assert not db.in_transaction
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == _NORMAL
+
+
 def test_shares_a_file_with_other_tables(tmp_path: Path) -> None:
     # The notification inbox may live in the journal's file (its tables are prefixed).
     path = tmp_path / "shared.sqlite"
