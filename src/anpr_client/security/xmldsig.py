@@ -25,7 +25,6 @@ against the trust store, its key, then the signature under the policy's allow-li
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as dt
 import functools
@@ -75,7 +74,10 @@ __all__ = [
     "create_signature",
     "id_of",
     "index_ids",
+    "reference_text",
+    "signature_over",
     "signature_text",
+    "signed_info_of",
     "signed_info_text",
     "verify_signature",
     "verify_trusted_signature",
@@ -154,7 +156,8 @@ def _signing_c14n(element: etree._Element, inclusive_prefixes: Sequence[str]) ->
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    # base64.b64encode(data).decode("ascii"), without its layer (it calls this very function)
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _b64decode(text: str | None, what: str) -> bytes:
@@ -217,7 +220,8 @@ class CanonicalReference:
     enveloped: bool = False
 
 
-def _transform_text(algorithm: str, prefixes: Sequence[str]) -> str:
+@functools.lru_cache(maxsize=32)
+def _transform_text(algorithm: str, prefixes: tuple[str, ...]) -> str:
     inner = (
         f'<ec:InclusiveNamespaces xmlns:ec="{EC_NS}" PrefixList="{" ".join(prefixes)}">'
         "</ec:InclusiveNamespaces>"
@@ -248,27 +252,54 @@ _EXC_C14N_TRANSFORM: Final = _transform_text(_EXC_C14N.value, ())
 _ENVELOPED_TRANSFORM: Final = _transform_text(_ENVELOPED.value, ())
 
 
+def reference_text(
+    uri: str,
+    canonical: bytes,
+    method: SignatureMethod,
+    *,
+    inclusive_prefixes: tuple[str, ...] = (),
+    enveloped: bool = False,
+) -> str:
+    """One ``ds:Reference`` of a SignedInfo for ``method``, in exclusive-c14n form: ``uri``
+    (``#id``) and the digest of ``canonical`` (what the receiver's transforms yield), as
+    :class:`CanonicalReference` describes it, without building one."""
+    _, digest_head, hash_name = _signed_info_parts(method)
+    exc = (
+        _transform_text(_EXC_C14N.value, tuple(inclusive_prefixes))
+        if inclusive_prefixes
+        else _EXC_C14N_TRANSFORM
+    )
+    return (
+        f'<ds:Reference URI="{c14n_attribute(uri)}"><ds:Transforms>'
+        f"{_ENVELOPED_TRANSFORM if enveloped else ''}{exc}{digest_head}"
+        f"{_b64(hash_bytes(canonical, hash_name))}</ds:DigestValue></ds:Reference>"
+    )
+
+
 def signed_info_text(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
     """The ``ds:SignedInfo`` over ``references``, written directly in exclusive-c14n form.
 
     The text is at once what goes on the wire and what is signed: canonicalising it again
     (as every receiver does) yields the same bytes, so no tree is built to sign it.
     """
-    head, digest_head, hash_name = _signed_info_parts(method)
-    parts = [head]
-    for ref in references:
-        exc = (
-            _transform_text(_EXC_C14N.value, ref.inclusive_prefixes)
-            if ref.inclusive_prefixes
-            else _EXC_C14N_TRANSFORM
-        )
-        parts.append(
-            f'<ds:Reference URI="{c14n_attribute(ref.uri)}"><ds:Transforms>'
-            f"{_ENVELOPED_TRANSFORM if ref.enveloped else ''}{exc}{digest_head}"
-            f"{_b64(hash_bytes(ref.canonical, hash_name))}</ds:DigestValue></ds:Reference>"
-        )
-    parts.append("</ds:SignedInfo>")
-    return "".join(parts)
+    return signed_info_of(
+        [
+            reference_text(
+                ref.uri,
+                ref.canonical,
+                method,
+                inclusive_prefixes=ref.inclusive_prefixes,
+                enveloped=ref.enveloped,
+            )
+            for ref in references
+        ],
+        method,
+    )
+
+
+def signed_info_of(references: Iterable[str], method: SignatureMethod) -> str:
+    """The ``ds:SignedInfo`` around ``references`` written by :func:`reference_text`."""
+    return f"{_signed_info_parts(method)[0]}{''.join(references)}</ds:SignedInfo>"
 
 
 def signature_text(
@@ -285,8 +316,15 @@ def signature_text(
     card alike); credential errors (PIN refused, card removed) propagate with their own type.
     """
     method = SignatureMethod.from_name(method)
-    signed_info = signed_info_text(references, method)
-    value = _b64(signer.sign(signed_info.encode("utf-8"), method.hash))
+    return signature_over(signed_info_text(references, method), method, signer, key_info=key_info)
+
+
+def signature_over(
+    signed_info: str, method: SignatureMethod, signer: KeySource, *, key_info: str | None = None
+) -> str:
+    """:func:`signature_text` around a SignedInfo already written (:func:`signed_info_text`,
+    or :func:`reference_text`\\ s in :func:`signed_info_of`): ``signer`` signs its bytes."""
+    value = _b64(signer.sign(signed_info.encode("utf-8"), _signed_info_parts(method)[2]))
     key = f"<ds:KeyInfo>{key_info}</ds:KeyInfo>" if key_info is not None else ""
     return (
         f'<ds:Signature xmlns:ds="{DS_NS}">{signed_info}'
