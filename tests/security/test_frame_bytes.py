@@ -14,9 +14,11 @@ are the other tests' business (``test_frame.py``).
 
 from __future__ import annotations
 
+import collections
 import datetime as dt
 import hashlib
 import json
+import os
 import secrets
 import sys
 from collections.abc import Callable
@@ -31,7 +33,8 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from anpr_client.credentials.base import HashName
-from anpr_client.security.frame import WsSecurity, _random_ids
+from anpr_client.security import frame as frame_module
+from anpr_client.security.frame import WsSecurity, _random_id
 from anpr_client.security.saml import format_instant
 from tests.security.support import ENVELOPE_3002, OPERATOR_CF
 
@@ -69,7 +72,8 @@ class DigestSigner:
 
 
 class _Stream:
-    """``secrets.token_bytes`` / ``token_hex`` drawing from one fixed stream."""
+    """``secrets.token_bytes`` / ``token_hex`` drawing from one fixed stream (installed by
+    :func:`_install`, with the frame's pool of ids drawn ahead emptied)."""
 
     def __init__(self) -> None:
         self._position = 0
@@ -82,6 +86,12 @@ class _Stream:
 
     def token_hex(self, count: int | None = None) -> str:
         return self.token_bytes(count).hex()
+
+
+def _install(stream: _Stream, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(secrets, "token_bytes", stream.token_bytes)
+    monkeypatch.setattr(secrets, "token_hex", stream.token_hex)
+    monkeypatch.setattr(frame_module, "_IDS", collections.deque())
 
 
 def _frame(**options: object) -> WsSecurity:
@@ -167,12 +177,12 @@ CASES: dict[str, Callable[[], bytes]] = {
 
 def _record() -> dict[str, str]:
     recorded = {}
-    for name, case in CASES.items():
-        stream = _Stream()
-        stream.token_bytes(DROPPED_DRAWS.get(name, 0))
-        secrets.token_bytes = stream.token_bytes  # type: ignore[assignment]
-        secrets.token_hex = stream.token_hex  # type: ignore[assignment]
-        recorded[name] = case().decode("utf-8")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for name, case in CASES.items():
+            stream = _Stream()
+            stream.token_bytes(DROPPED_DRAWS.get(name, 0))
+            _install(stream, monkeypatch)
+            recorded[name] = case().decode("utf-8")
     return recorded
 
 
@@ -186,8 +196,7 @@ DROPPED_DRAWS = {"bytes, a Body with another attribute": 16}
 def test_the_frame_writes_the_recorded_bytes(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     stream = _Stream()
     stream.token_bytes(DROPPED_DRAWS.get(name, 0))
-    monkeypatch.setattr(secrets, "token_bytes", stream.token_bytes)
-    monkeypatch.setattr(secrets, "token_hex", stream.token_hex)
+    _install(stream, monkeypatch)
     expected = json.loads(GOLDEN.read_text(encoding="utf-8"))[name]
     assert CASES[name]().decode("utf-8") == expected
 
@@ -203,8 +212,7 @@ def test_the_ids_come_from_the_random_source(monkeypatch: pytest.MonkeyPatch) ->
     for shift in (0, 1):
         stream = _Stream()
         stream.token_bytes(shift)
-        monkeypatch.setattr(secrets, "token_bytes", stream.token_bytes)
-        monkeypatch.setattr(secrets, "token_hex", stream.token_hex)
+        _install(stream, monkeypatch)
         outputs.append(_frame().sign_to_bytes(_tree()))
     assert outputs[0] != outputs[1]
 
@@ -244,10 +252,35 @@ def test_instants_at_the_edges(moment: dt.datetime) -> None:
     assert format_instant(moment) == _instant_as_before(moment)
 
 
-def test_ids_are_drawn_at_once_and_distinct() -> None:
-    ids = _random_ids(4)
-    assert len(set(ids)) == 4
+def test_ids_are_drawn_ahead_and_handed_out_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    draws: list[int] = []
+
+    def token_hex(count: int | None = None) -> str:
+        draws.append(count or 32)
+        return os.urandom(count or 32).hex()
+
+    monkeypatch.setattr(secrets, "token_hex", token_hex)
+    monkeypatch.setattr(frame_module, "_IDS", collections.deque())
+    ids = [_random_id() for _ in range(200)]
+    assert len(set(ids)) == 200
     assert all(len(i) == 32 and int(i, 16) >= 0 for i in ids)
+    assert draws == [16 * 64] * 4  # 64 ids per system call
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork")
+def test_a_forked_child_draws_ids_of_its_own() -> None:
+    _random_id()  # the pool holds ids drawn ahead now
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's side
+        os.write(writer, _random_id().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    theirs = os.read(reader, 64).decode()
+    os.close(reader)
+    assert len(theirs) == 32
+    assert theirs != _random_id()  # without the at-fork reset, both would take the same id
 
 
 if __name__ == "__main__":  # re-record (only for a change meant to alter the frame's bytes)

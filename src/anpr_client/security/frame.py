@@ -26,11 +26,13 @@ Usage with the client's pipeline or a stock zeep client::
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
 import datetime as dt
 import functools
+import os
 import secrets
 import socket
 import uuid
@@ -59,6 +61,7 @@ from anpr_client.security.xmldsig import (
     c14n,
     c14n_attribute,
     reference_text,
+    reference_writer,
     signature_over,
     signed_info_of,
 )
@@ -210,6 +213,7 @@ class WsSecurity:
         self._method = method
         self._ttl = ttl
         self._expiry = dt.timedelta(seconds=ttl)
+        self._reference = reference_writer(method)  # of the frame's own ids
         self._clock = clock or _utc_now
         self._must_understand = must_understand
         self._certificate_b64 = certificate_b64(signer.certificate)
@@ -489,16 +493,14 @@ class WsSecurity:
             return declaration + etree.tostring(
                 self._sign(copy.deepcopy(envelope), assertion=assertion)
             )
-        # One draw for every id: the Body's, then the Timestamp's, the token's, the assertion's.
-        ids = _random_ids(4 if assertion else 3)
-        body_text = _with_id(canonical, body.prefix, soap[0], ids[0])
+        body_id = _random_id()  # drawn first, as the tree path does
+        body_text = _with_id(canonical, body.prefix, soap[0], body_id)
         prefix = envelope.prefix
         parts = self._security_parts(
-            [reference_text(f"#id-{ids[0]}", body_text, self._method)],
+            [self._reference(f"#id-{body_id}", body_text)],
             soap=soap[0],
             soap_prefix=prefix,
             assertion=assertion,
-            ids=ids[1:],
         )
         parts.insert(0, _envelope_start(prefix, tuple(envelope.nsmap.items())))
         parts.append(f"</{prefix}:Header>")
@@ -589,7 +591,6 @@ class WsSecurity:
                 soap=soap,
                 soap_prefix=soap_prefix,
                 assertion=assertion,
-                ids=_random_ids(3 if assertion else 2),
             )
         )
 
@@ -600,15 +601,13 @@ class WsSecurity:
         soap: str,
         soap_prefix: str,
         assertion: bool,
-        ids: list[str],
     ) -> list[str]:
         """:meth:`security_text` in pieces, over ``references`` written by
-        :func:`~anpr_client.security.xmldsig.reference_text`; ``ids`` are the random parts of
-        the Timestamp's, the token's and (with ``assertion``) the assertion's ids."""
+        :func:`~anpr_client.security.xmldsig.reference_text`."""
         now = self._clock()
         created = format_instant(now)
         expires = format_instant(now + self._expiry)
-        timestamp_id, token_id = ids[0], ids[1]
+        timestamp_id, token_id = _random_id(), _random_id()
         timestamp = (
             f'wsu:Id="TS-{timestamp_id}"><wsu:Created>{created}</wsu:Created>'
             f"<wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp>"
@@ -617,8 +616,8 @@ class WsSecurity:
         signature = signature_over(
             signed_info_of(
                 [
-                    reference_text(
-                        f"#TS-{timestamp_id}", f"{_TIMESTAMP_C14N}{timestamp}".encode(), method
+                    self._reference(
+                        f"#TS-{timestamp_id}", f"{_TIMESTAMP_C14N}{timestamp}".encode()
                     ),
                     *references,
                 ],
@@ -636,7 +635,7 @@ class WsSecurity:
                 start=created,
                 until=expires,
                 certificate=self._certificate_b64,
-                assertion_id=f"_{ids[2]}",
+                assertion_id=f"_{_random_id()}",
             )
             if assertion
             else ""
@@ -679,11 +678,25 @@ _PARSER: Final = etree.XMLParser(
 )
 
 
-def _random_ids(count: int) -> list[str]:
-    """``count`` ids of 16 random bytes each, in hex: one draw (one system call) for all,
-    what ``secrets.token_hex(16)`` gives each time, drawn in the order they are listed."""
-    drawn = secrets.token_hex(16 * count)
-    return [drawn[i : i + 32] for i in range(0, 32 * count, 32)]
+#: Random ids drawn ahead, 16 bytes each, 64 of them per system call, each handed out once:
+#: ``popleft`` is atomic, so threads share the pool, and a forked child starts with an empty
+#: one (it would otherwise hand out the ids its parent hands out next).
+_IDS: collections.deque[str] = collections.deque()
+_IDS_PER_DRAW: Final = 64
+
+
+def _random_id() -> str:
+    """32 hex digits of the system's CSPRNG, what ``secrets.token_hex(16)`` returns, taken
+    from the pool (a frame needs three or four per request)."""
+    try:
+        return _IDS.popleft()
+    except IndexError:
+        drawn = secrets.token_hex(16 * _IDS_PER_DRAW)
+        _IDS.extend([drawn[i : i + 32] for i in range(0, len(drawn), 32)])
+        return _IDS.popleft()
+
+
+os.register_at_fork(after_in_child=lambda: _IDS.clear())
 
 
 @functools.lru_cache(maxsize=16)
@@ -736,7 +749,7 @@ def _canonical_body(envelope: etree._Element, body: etree._Element) -> tuple[str
     existing = body.get(_WSU_ID)
     if existing:
         return existing, c14n(body), False
-    body_hex = secrets.token_hex(16)
+    body_hex = _random_id()
     canonical = c14n(body)
     if not body.attrib and b"xmlns:wsu=" not in canonical and body.prefix != "wsu":
         namespace = body.tag[1:].partition("}")[0]  # the envelope's: {ns}Body

@@ -56,7 +56,7 @@ from anpr_client.security.xmldsig import (
     DS_NS,
     c14n_attribute,
     c14n_text,
-    reference_text,
+    reference_writer,
     signature_over,
     signed_info_of,
     verify_trusted_signature,
@@ -352,12 +352,8 @@ def signed_assertion_text(
     (h0, h1, h2), (r0, r1, r2, r3, r4, r5, r6) = _assertion_parts(content)
     head = f"{h0}{c14n_attribute(assertion_id)}{h1}{start}{h2}"
     rest = f"{r0}{start}{r1}{until}{r2}{start}{r3}{until}{r4}{start}{r5}{until}{r6}"
-    reference = reference_text(
-        f"#{assertion_id}",
-        (head + rest).encode("utf-8"),
-        method,
-        inclusive_prefixes=_XSD,
-        enveloped=True,
+    reference = reference_writer(method, _XSD, True)(
+        f"#{c14n_attribute(assertion_id)}", (head + rest).encode("utf-8")
     )
     signature = signature_over(
         signed_info_of((reference,), method),

@@ -75,6 +75,7 @@ __all__ = [
     "id_of",
     "index_ids",
     "reference_text",
+    "reference_writer",
     "signature_over",
     "signature_text",
     "signed_info_of",
@@ -263,17 +264,31 @@ def reference_text(
     """One ``ds:Reference`` of a SignedInfo for ``method``, in exclusive-c14n form: ``uri``
     (``#id``) and the digest of ``canonical`` (what the receiver's transforms yield), as
     :class:`CanonicalReference` describes it, without building one."""
+    write = reference_writer(method, tuple(inclusive_prefixes), enveloped)
+    return write(c14n_attribute(uri), canonical)
+
+
+@functools.lru_cache(maxsize=16)
+def reference_writer(
+    method: SignatureMethod, inclusive_prefixes: tuple[str, ...] = (), enveloped: bool = False
+) -> Callable[[str, bytes], str]:
+    """:func:`reference_text` for one method and list of transforms, as a function of the
+    URI and the canonical bytes, its constant text joined once. The URI is taken as written:
+    canonical attribute text (``#`` and an id made of letters, digits, ``-`` and ``_``, as
+    the frame makes them; :func:`reference_text` escapes any other)."""
     _, digest_head, hash_name = _signed_info_parts(method)
     exc = (
-        _transform_text(_EXC_C14N.value, tuple(inclusive_prefixes))
+        _transform_text(_EXC_C14N.value, inclusive_prefixes)
         if inclusive_prefixes
         else _EXC_C14N_TRANSFORM
     )
-    return (
-        f'<ds:Reference URI="{c14n_attribute(uri)}"><ds:Transforms>'
-        f"{_ENVELOPED_TRANSFORM if enveloped else ''}{exc}{digest_head}"
-        f"{_b64(hash_bytes(canonical, hash_name))}</ds:DigestValue></ds:Reference>"
-    )
+    middle = f'"><ds:Transforms>{_ENVELOPED_TRANSFORM if enveloped else ""}{exc}{digest_head}'
+
+    def write(uri: str, canonical: bytes) -> str:
+        digest = _b64(hash_bytes(canonical, hash_name))
+        return f'<ds:Reference URI="{uri}{middle}{digest}</ds:DigestValue></ds:Reference>'
+
+    return write
 
 
 def signed_info_text(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
