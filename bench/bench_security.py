@@ -81,17 +81,23 @@ _PAYLOAD: bytes = etree.tostring(etree.fromstring(ENVELOPE)[0][0])
 
 class UnsignedEnvelopes:
     """Unsigned envelopes shaped as the client's (``build_envelope`` around the payload), made
-    in batches before each timed block: what a call signs is a tree of its own, fresh, and
-    building it is not the frame's cost (the client's ``Binding.build`` precedes the frame)."""
+    in batches before each timed block: what a call signs is a tree of its own, fresh. Making
+    the tree and freeing it are not the frame's cost, and stay outside the timed blocks: the
+    client's ``Binding.build`` makes it before the frame, and ``prepare`` drops it after,
+    signed or not."""
 
     def __init__(self) -> None:
         self._ready: list[etree._Element] = []
+        self._taken: list[etree._Element] = []  # freed at the next refill, untimed
 
     def refill(self, count: int) -> None:
+        self._taken.clear()
         self._ready = [build_envelope(etree.fromstring(_PAYLOAD)) for _ in range(count)]
 
     def take(self) -> etree._Element:
-        return self._ready.pop()  # empty: a block took more than was made for it
+        envelope = self._ready.pop()  # empty: a block took more than was made for it
+        self._taken.append(envelope)
+        return envelope
 
 
 def cpu_ms(fn: Callable[[], object], repeat: int) -> float:
