@@ -52,9 +52,11 @@ from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.cms import id_postazione_firmato as make_id_postazione_firmato
 from anpr_client.security.saml import (
     AssertionContent,
+    AssertionParts,
+    assertion_parts,
     certificate_b64,
     format_instant,
-    signed_assertion_text,
+    signed_assertion_parts,
 )
 from anpr_client.security.xmldsig import (
     CanonicalReference,
@@ -63,7 +65,6 @@ from anpr_client.security.xmldsig import (
     reference_text,
     reference_writer,
     signature_over,
-    signed_info_of,
 )
 
 if TYPE_CHECKING:
@@ -231,6 +232,7 @@ class WsSecurity:
             issuer=issuer,
             subject_locality=subject_locality or local_address(),
         )
+        self._made = (self._content, assertion_parts(self._content))
 
     # -- construction from settings ------------------------------------------------------
 
@@ -614,22 +616,24 @@ class WsSecurity:
         )
         method = self._method
         signature = signature_over(
-            signed_info_of(
+            "".join(
                 [
                     self._reference(
                         f"#TS-{timestamp_id}", f"{_TIMESTAMP_C14N}{timestamp}".encode()
                     ),
                     *references,
-                ],
-                method,
+                ]
             ),
             method,
             self._signer,
             key_info=f"{_TOKEN_REFERENCE[0]}{token_id}{_TOKEN_REFERENCE[1]}",
         )
-        saml = (
-            signed_assertion_text(
-                self._content,
+        token_start, token_end = self._token
+        if not assertion:
+            saml: tuple[str, ...] = ()
+        else:
+            saml = signed_assertion_parts(
+                self._assertion_parts(),
                 signer=self._signer,
                 method=method,
                 start=created,
@@ -637,21 +641,25 @@ class WsSecurity:
                 certificate=self._certificate_b64,
                 assertion_id=f"_{_random_id()}",
             )
-            if assertion
-            else ""
-        )
-        token_start, token_end = self._token
         return [
             _security_start(soap, soap_prefix, self._must_understand),
             "<wsu:Timestamp ",
             timestamp,
-            saml,
+            *saml,
             token_start,
             token_id,
             token_end,
             signature,
             "</wsse:Security>",
         ]
+
+    def _assertion_parts(self) -> AssertionParts:
+        """The assertion's constant text for this frame's content, kept with the content it
+        was made from (a desk made by :meth:`for_desk` has content of its own)."""
+        made = self._made
+        if made[0] is not self._content:
+            made = self._made = (self._content, assertion_parts(self._content))
+        return made[1]
 
     @staticmethod
     def _body_with_id(

@@ -58,7 +58,6 @@ from anpr_client.security.xmldsig import (
     c14n_text,
     reference_writer,
     signature_over,
-    signed_info_of,
     verify_trusted_signature,
 )
 
@@ -67,7 +66,9 @@ __all__ = [
     "NAMEID_UNSPECIFIED",
     "SAML2_NS",
     "AssertionContent",
+    "AssertionParts",
     "VerifiedAssertion",
+    "assertion_parts",
     "assertion_text",
     "build_assertion",
     "certificate_b64",
@@ -75,6 +76,7 @@ __all__ = [
     "decode_certificate",
     "format_instant",
     "parse_instant",
+    "signed_assertion_parts",
     "signed_assertion_text",
     "verify_assertion",
 ]
@@ -300,8 +302,12 @@ _START_MARK: Final = "\x00s"
 _UNTIL_MARK: Final = "\x00u"
 
 
+AssertionParts = tuple[tuple[str, ...], tuple[str, ...]]
+"""What :func:`assertion_parts` returns."""
+
+
 @functools.lru_cache(maxsize=64)
-def _assertion_parts(content: AssertionContent) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def assertion_parts(content: AssertionContent) -> AssertionParts:
     """The text of an assertion for ``content`` around the values of each request, escaped
     once: ``head`` around ID and IssueInstant, ``rest`` around the instants it repeats
     (NotBefore / NotOnOrAfter of the subject confirmation and the conditions, AuthnInstant /
@@ -348,20 +354,44 @@ def signed_assertion_text(
 ) -> str:
     """:func:`assertion_text` with the instants already formatted (:func:`format_instant`)
     and the signer's base64 certificate, as the frame has them for its Timestamp."""
-    assertion_id = assertion_id or f"_{secrets.token_hex(16)}"
-    (h0, h1, h2), (r0, r1, r2, r3, r4, r5, r6) = _assertion_parts(content)
+    return "".join(
+        signed_assertion_parts(
+            assertion_parts(content),
+            signer=signer,
+            method=method,
+            start=start,
+            until=until,
+            certificate=certificate,
+            assertion_id=assertion_id or f"_{secrets.token_hex(16)}",
+        )
+    )
+
+
+def signed_assertion_parts(
+    parts: AssertionParts,
+    *,
+    signer: KeySource,
+    method: SignatureMethod,
+    start: str,
+    until: str,
+    certificate: str,
+    assertion_id: str,
+) -> tuple[str, str, str]:
+    """:func:`signed_assertion_text` in three pieces (the assertion up to its Issuer, the
+    signature, the rest), from the :func:`assertion_parts` of its content."""
+    (h0, h1, h2), (r0, r1, r2, r3, r4, r5, r6) = parts
     head = f"{h0}{c14n_attribute(assertion_id)}{h1}{start}{h2}"
     rest = f"{r0}{start}{r1}{until}{r2}{start}{r3}{until}{r4}{start}{r5}{until}{r6}"
     reference = reference_writer(method, _XSD, True)(
         f"#{c14n_attribute(assertion_id)}", (head + rest).encode("utf-8")
     )
     signature = signature_over(
-        signed_info_of((reference,), method),
+        reference,
         method,
         signer,
         key_info=f"<ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data>",
     )
-    return f"{head}{signature}{rest}"  # the signature right after Issuer
+    return head, signature, rest  # the signature right after Issuer
 
 
 _XSD: Final = ("xsd",)

@@ -78,7 +78,6 @@ __all__ = [
     "reference_writer",
     "signature_over",
     "signature_text",
-    "signed_info_of",
     "signed_info_text",
     "verify_signature",
     "verify_trusted_signature",
@@ -297,7 +296,11 @@ def signed_info_text(references: Iterable[CanonicalReference], method: Signature
     The text is at once what goes on the wire and what is signed: canonicalising it again
     (as every receiver does) yields the same bytes, so no tree is built to sign it.
     """
-    return signed_info_of(
+    return f"{_signed_info_parts(method)[0]}{_references(references, method)}</ds:SignedInfo>"
+
+
+def _references(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
+    return "".join(
         [
             reference_text(
                 ref.uri,
@@ -307,14 +310,8 @@ def signed_info_text(references: Iterable[CanonicalReference], method: Signature
                 enveloped=ref.enveloped,
             )
             for ref in references
-        ],
-        method,
+        ]
     )
-
-
-def signed_info_of(references: Iterable[str], method: SignatureMethod) -> str:
-    """The ``ds:SignedInfo`` around ``references`` written by :func:`reference_text`."""
-    return f"{_signed_info_parts(method)[0]}{''.join(references)}</ds:SignedInfo>"
 
 
 def signature_text(
@@ -331,15 +328,17 @@ def signature_text(
     card alike); credential errors (PIN refused, card removed) propagate with their own type.
     """
     method = SignatureMethod.from_name(method)
-    return signature_over(signed_info_text(references, method), method, signer, key_info=key_info)
+    return signature_over(_references(references, method), method, signer, key_info=key_info)
 
 
 def signature_over(
-    signed_info: str, method: SignatureMethod, signer: KeySource, *, key_info: str | None = None
+    references: str, method: SignatureMethod, signer: KeySource, *, key_info: str | None = None
 ) -> str:
-    """:func:`signature_text` around a SignedInfo already written (:func:`signed_info_text`,
-    or :func:`reference_text`\\ s in :func:`signed_info_of`): ``signer`` signs its bytes."""
-    value = _b64(signer.sign(signed_info.encode("utf-8"), _signed_info_parts(method)[2]))
+    """:func:`signature_text` over ``references`` already written (:func:`reference_text` or
+    :func:`reference_writer`, joined): their SignedInfo is what ``signer`` signs."""
+    head, _, hash_name = _signed_info_parts(method)
+    signed_info = f"{head}{references}</ds:SignedInfo>"
+    value = _b64(signer.sign(signed_info.encode("utf-8"), hash_name))
     key = f"<ds:KeyInfo>{key_info}</ds:KeyInfo>" if key_info is not None else ""
     return (
         f'<ds:Signature xmlns:ds="{DS_NS}">{signed_info}'
