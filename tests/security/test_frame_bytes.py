@@ -34,6 +34,8 @@ from lxml import etree
 
 from anpr_client.credentials.base import HashName
 from anpr_client.security import frame as frame_module
+from anpr_client.security import saml as saml_module
+from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.frame import WsSecurity, _random_id
 from anpr_client.security.saml import format_instant
 from tests.security.support import ENVELOPE_3002, OPERATOR_CF
@@ -215,6 +217,37 @@ def test_the_ids_come_from_the_random_source(monkeypatch: pytest.MonkeyPatch) ->
         _install(stream, monkeypatch)
         outputs.append(_frame().sign_to_bytes(_tree()))
     assert outputs[0] != outputs[1]
+
+
+def test_the_assertion_templates_split_where_each_request_fills_them_in() -> None:
+    # signed_assertion_parts fills the pieces in this order: the ID and IssueInstant in the
+    # head, then the start and the end of the validity three times in the rest.
+    parts = saml_module.assertion_parts(_frame()._content)
+    assert [len(p) for p in parts] == [3, 7]
+    text = "".join(
+        saml_module.signed_assertion_parts(
+            parts,
+            signer=DigestSigner(),
+            method=SignatureMethod.RSA_SHA256,
+            start="START",
+            until="UNTIL",
+            certificate="CERT",
+            assertion_id="ID",
+        )
+    )
+    assertion = etree.fromstring(text)
+    saml = "{urn:oasis:names:tc:SAML:2.0:assertion}"
+    assert (assertion.get("ID"), assertion.get("IssueInstant")) == ("ID", "START")
+    windows = [
+        assertion.find(f"{saml}Subject/{saml}SubjectConfirmation/{saml}SubjectConfirmationData"),
+        assertion.find(f"{saml}Conditions"),
+    ]
+    for window in windows:
+        assert window is not None
+        assert (window.get("NotBefore"), window.get("NotOnOrAfter")) == ("START", "UNTIL")
+    authn = assertion.find(f"{saml}AuthnStatement")
+    assert authn is not None
+    assert (authn.get("AuthnInstant"), authn.get("SessionNotOnOrAfter")) == ("START", "UNTIL")
 
 
 def _instant_as_before(moment: dt.datetime) -> str:
