@@ -26,10 +26,13 @@ Usage with the client's pipeline or a stock zeep client::
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
 import datetime as dt
+import functools
+import os
 import secrets
 import socket
 import uuid
@@ -49,11 +52,20 @@ from anpr_client.security.algorithms import SignatureMethod
 from anpr_client.security.cms import id_postazione_firmato as make_id_postazione_firmato
 from anpr_client.security.saml import (
     AssertionContent,
+    AssertionParts,
+    assertion_parts,
     certificate_b64,
     format_instant,
-    signed_assertion_text,
+    signed_assertion_parts,
 )
-from anpr_client.security.xmldsig import CanonicalReference, c14n, c14n_attribute, signature_text
+from anpr_client.security.xmldsig import (
+    CanonicalReference,
+    c14n,
+    c14n_attribute,
+    reference_text,
+    reference_writer,
+    signature_over,
+)
 
 if TYPE_CHECKING:
     from anpr_client.settings import Settings
@@ -78,6 +90,16 @@ BASE64_BINARY: Final = (
     "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 )
 _WSU_ID: Final = f"{{{WSU_NS}}}Id"
+_DECLARATION: Final = b"<?xml version='1.0' encoding='UTF-8'?>\n"
+#: Each SOAP envelope's tag, with its namespace and its Body's tag.
+_ENVELOPES: Final = {f"{{{ns}}}Envelope": (ns, f"{{{ns}}}Body") for ns in (SOAP11_NS, SOAP12_NS)}
+#: The Timestamp's start tag as exclusive c14n writes it alone (``wsu`` declared on it).
+_TIMESTAMP_C14N: Final = f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" '
+#: The message signature's KeyInfo around the token's id.
+_TOKEN_REFERENCE: Final = (
+    '<wsse:SecurityTokenReference><wsse:Reference URI="#X509-',
+    f'" ValueType="{X509V3}"/></wsse:SecurityTokenReference>',
+)
 SAMPLE_APPLICATION_ID: Final = "12345"
 """``IdApplicazione`` when none is configured: the value of ANPR's official sample client
 (``ID_APPLICAZIONE=12345`` in italia/anpr-client-example). ANPR publishes no list of values;
@@ -191,9 +213,16 @@ class WsSecurity:
         self._signer = signer
         self._method = method
         self._ttl = ttl
+        self._expiry = dt.timedelta(seconds=ttl)
+        self._reference = reference_writer(method)  # of the frame's own ids
         self._clock = clock or _utc_now
         self._must_understand = must_understand
         self._certificate_b64 = certificate_b64(signer.certificate)
+        self._token = (  # the BinarySecurityToken around its wsu:Id
+            f'<wsse:BinarySecurityToken EncodingType="{BASE64_BINARY}" ValueType="{X509V3}"'
+            ' wsu:Id="X509-',
+            f'">{self._certificate_b64}</wsse:BinarySecurityToken>',
+        )
         self._content = AssertionContent(
             name_id=operator,
             id_sede=id_sede,
@@ -203,6 +232,7 @@ class WsSecurity:
             issuer=issuer,
             subject_locality=subject_locality or local_address(),
         )
+        self._made = (self._content, assertion_parts(self._content))
 
     # -- construction from settings ------------------------------------------------------
 
@@ -440,47 +470,44 @@ class WsSecurity:
         self, envelope: etree._Element, *, xml_declaration: bool, assertion: bool
     ) -> bytes:
         """:meth:`sign_to_bytes`; ``assertion`` as for :meth:`_sign`."""
-        declaration = b"<?xml version='1.0' encoding='UTF-8'?>\n" if xml_declaration else b""
+        declaration = _DECLARATION if xml_declaration else b""
+        soap = _ENVELOPES.get(envelope.tag)
         body = envelope[0] if len(envelope) == 1 else None
-        tag = etree.QName(envelope)
         if (
-            body is None
-            or body.tag != f"{{{tag.namespace}}}Body"
-            or tag.localname != "Envelope"
-            or tag.namespace not in (SOAP11_NS, SOAP12_NS)
+            soap is None
+            or body is None
+            or body.tag != soap[1]
             or envelope.getparent() is not None
             or envelope.attrib
             or (envelope.text or "").strip()
             or body.tail
             or not envelope.prefix
+            # A Body with attributes (an Id among them), or whose content uses a ``wsu``
+            # prefix, is rebuilt through lxml: the tree path.
+            or body.attrib
+            or body.prefix == "wsu"
         ):
             return declaration + etree.tostring(
                 self._sign(copy.deepcopy(envelope), assertion=assertion)
             )
-        body_id, body_text, replace_body = _canonical_body(envelope, body, in_place=False)
-        if not replace_body:
+        canonical = c14n(body)
+        if b"xmlns:wsu=" in canonical:
             return declaration + etree.tostring(
                 self._sign(copy.deepcopy(envelope), assertion=assertion)
             )
-        soap, prefix = tag.namespace, envelope.prefix
-        security = self.security_text(
-            [CanonicalReference(f"#{body_id}", body_text)],
-            soap=soap,
+        body_id = _random_id()  # drawn first, as the tree path does
+        body_text = _with_id(canonical, body.prefix, soap[0], body_id)
+        prefix = envelope.prefix
+        parts = self._security_parts(
+            [self._reference(f"#id-{body_id}", body_text)],
+            soap=soap[0],
             soap_prefix=prefix,
             assertion=assertion,
         )
-        declarations = " ".join(
-            f'xmlns:{p}="{c14n_attribute(uri)}"' if p else f'xmlns="{c14n_attribute(uri)}"'
-            for p, uri in envelope.nsmap.items()
-        )
+        parts.insert(0, _envelope_start(prefix, tuple(envelope.nsmap.items())))
+        parts.append(f"</{prefix}:Header>")
         return b"".join(
-            (
-                declaration,
-                f"<{prefix}:Envelope {declarations}><{prefix}:Header>{security}"
-                f"</{prefix}:Header>".encode(),
-                body_text,
-                f"</{prefix}:Envelope>".encode(),
-            )
+            (declaration, "".join(parts).encode(), body_text, f"</{prefix}:Envelope>".encode())
         )
 
     def sign(self, envelope: etree._Element) -> etree._Element:
@@ -550,48 +577,89 @@ class WsSecurity:
         """The ``wsse:Security`` header as XML text: Timestamp, the signed assertion (unless
         ``assertion`` is false), the BinarySecurityToken and the message signature over the
         Timestamp and ``references`` (canonical bytes, e.g. the Body's)."""
+        method = self._method
+        return "".join(
+            self._security_parts(
+                [
+                    reference_text(
+                        r.uri,
+                        r.canonical,
+                        method,
+                        inclusive_prefixes=r.inclusive_prefixes,
+                        enveloped=r.enveloped,
+                    )
+                    for r in references
+                ],
+                soap=soap,
+                soap_prefix=soap_prefix,
+                assertion=assertion,
+            )
+        )
+
+    def _security_parts(
+        self,
+        references: list[str],
+        *,
+        soap: str,
+        soap_prefix: str,
+        assertion: bool,
+    ) -> list[str]:
+        """:meth:`security_text` in pieces, over ``references`` written by
+        :func:`~anpr_client.security.xmldsig.reference_text`."""
         now = self._clock()
-        timestamp_id = f"TS-{secrets.token_hex(16)}"
         created = format_instant(now)
-        expires = format_instant(now + dt.timedelta(seconds=self._ttl))
+        expires = format_instant(now + self._expiry)
+        timestamp_id, token_id = _random_id(), _random_id()
         timestamp = (
-            f'wsu:Id="{timestamp_id}"><wsu:Created>{created}</wsu:Created>'
+            f'wsu:Id="TS-{timestamp_id}"><wsu:Created>{created}</wsu:Created>'
             f"<wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp>"
         )
-        canonical_timestamp = f'<wsu:Timestamp xmlns:wsu="{WSU_NS}" {timestamp}'.encode()
-        bst_id = f"X509-{secrets.token_hex(16)}"
-        signature = signature_text(
-            [CanonicalReference(f"#{timestamp_id}", canonical_timestamp), *references],
-            self._method,
-            self._signer,
-            key_info=(
-                f'<wsse:SecurityTokenReference><wsse:Reference URI="#{bst_id}"'
-                f' ValueType="{X509V3}"/></wsse:SecurityTokenReference>'
+        method = self._method
+        signature = signature_over(
+            "".join(
+                [
+                    self._reference(
+                        f"#TS-{timestamp_id}", f"{_TIMESTAMP_C14N}{timestamp}".encode()
+                    ),
+                    *references,
+                ]
             ),
+            method,
+            self._signer,
+            key_info=f"{_TOKEN_REFERENCE[0]}{token_id}{_TOKEN_REFERENCE[1]}",
         )
-        saml = (
-            signed_assertion_text(
-                self._content,
+        token_start, token_end = self._token
+        if not assertion:
+            saml: tuple[str, ...] = ()
+        else:
+            saml = signed_assertion_parts(
+                self._assertion_parts(),
                 signer=self._signer,
-                method=self._method,
+                method=method,
                 start=created,
                 until=expires,
                 certificate=self._certificate_b64,
+                assertion_id=f"_{_random_id()}",
             )
-            if assertion
-            else ""
-        )
-        must_understand = ""
-        if self._must_understand:
-            flag = "1" if soap == SOAP11_NS else "true"
-            must_understand = f' xmlns:{soap_prefix}="{soap}" {soap_prefix}:mustUnderstand="{flag}"'
-        return (
-            f'<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:wsu="{WSU_NS}"{must_understand}>'
-            f"<wsu:Timestamp {timestamp}{saml}"
-            f'<wsse:BinarySecurityToken EncodingType="{BASE64_BINARY}" ValueType="{X509V3}"'
-            f' wsu:Id="{bst_id}">{self._certificate_b64}</wsse:BinarySecurityToken>'
-            f"{signature}</wsse:Security>"
-        )
+        return [
+            _security_start(soap, soap_prefix, self._must_understand),
+            "<wsu:Timestamp ",
+            timestamp,
+            *saml,
+            token_start,
+            token_id,
+            token_end,
+            signature,
+            "</wsse:Security>",
+        ]
+
+    def _assertion_parts(self) -> AssertionParts:
+        """The assertion's constant text for this frame's content, kept with the content it
+        was made from (a desk made by :meth:`for_desk` has content of its own)."""
+        made = self._made
+        if made[0] is not self._content:
+            made = self._made = (self._content, assertion_parts(self._content))
+        return made[1]
 
     @staticmethod
     def _body_with_id(
@@ -618,35 +686,82 @@ _PARSER: Final = etree.XMLParser(
 )
 
 
-def _canonical_body(
-    envelope: etree._Element, body: etree._Element, *, in_place: bool = True
-) -> tuple[str, bytes, bool]:
+#: Random ids drawn ahead, 16 bytes each, 64 of them per system call, each handed out once:
+#: ``popleft`` is atomic, so threads share the pool, and a forked child starts with an empty
+#: one (it would otherwise hand out the ids its parent hands out next).
+_IDS: collections.deque[str] = collections.deque()
+_IDS_PER_DRAW: Final = 64
+
+
+def _random_id() -> str:
+    """32 hex digits of the system's CSPRNG, what ``secrets.token_hex(16)`` returns, taken
+    from the pool (a frame needs three or four per request)."""
+    try:
+        return _IDS.popleft()
+    except IndexError:
+        drawn = secrets.token_hex(16 * _IDS_PER_DRAW)
+        _IDS.extend([drawn[i : i + 32] for i in range(0, len(drawn), 32)])
+        return _IDS.popleft()
+
+
+os.register_at_fork(after_in_child=lambda: _IDS.clear())
+
+
+@functools.lru_cache(maxsize=16)
+def _security_start(soap: str, soap_prefix: str, must_understand: bool) -> str:
+    """The ``wsse:Security`` start tag (``mustUnderstand`` as SOAP 1.1 or 1.2 writes it)."""
+    flag = ""
+    if must_understand:
+        value = "1" if soap == SOAP11_NS else "true"
+        flag = f' xmlns:{soap_prefix}="{soap}" {soap_prefix}:mustUnderstand="{value}"'
+    return f'<wsse:Security xmlns:wsse="{WSSE_NS}" xmlns:wsu="{WSU_NS}"{flag}>'
+
+
+@functools.lru_cache(maxsize=16)
+def _envelope_start(prefix: str, namespaces: tuple[tuple[str | None, str], ...]) -> str:
+    """The envelope's start tag with the namespaces it declares, then the Header's."""
+    declarations = " ".join(
+        f'xmlns:{p}="{c14n_attribute(uri)}"' if p else f'xmlns="{c14n_attribute(uri)}"'
+        for p, uri in namespaces
+    )
+    return f"<{prefix}:Envelope {declarations}><{prefix}:Header>"
+
+
+@functools.lru_cache(maxsize=16)
+def _body_start(prefix: str | None, namespace: str) -> bytes:
+    """The canonical start tag of a Body without attributes given ``xmlns:wsu`` and
+    ``wsu:Id``, up to the id's value: declarations sorted by prefix, then the attribute."""
+    declarations = sorted([(prefix or "", namespace), ("wsu", WSU_NS)])
+    tag = f"{prefix}:Body" if prefix else "Body"
+    written = " ".join(f'xmlns:{p}="{uri}"' if p else f'xmlns="{uri}"' for p, uri in declarations)
+    return f'<{tag} {written} wsu:Id="'.encode()
+
+
+def _with_id(canonical: bytes, prefix: str | None, namespace: str, body_id: str) -> bytes:
+    """The canonical bytes of a Body without attributes (``<p:Body xmlns:p="…">``: one
+    declaration, no attribute) as they are with ``wsu:Id="id-<body_id>"`` and its
+    declaration: what the Body is replaced with, and what is digested."""
+    start = canonical.index(b">")
+    return b"".join((_body_start(prefix, namespace), f'id-{body_id}"'.encode(), canonical[start:]))
+
+
+def _canonical_body(envelope: etree._Element, body: etree._Element) -> tuple[str, bytes, bool]:
     """The Body's ``wsu:Id``, its canonical bytes as signed, and whether they must replace it.
 
     A Body without attributes (what the client and zeep build) gets ``xmlns:wsu`` and
     ``wsu:Id`` written into its canonical start tag, as ANPR's PHP and Java clients declare
     them; those bytes then replace the Body. A Body that already has an Id is signed as it
     is, and one with other attributes, or whose content uses a ``wsu`` prefix, is rebuilt in
-    place through lxml first (unless not ``in_place``: then nothing is signed, the id is
-    empty and the caller takes another path).
+    place through lxml first.
     """
     existing = body.get(_WSU_ID)
     if existing:
-        return existing, c14n(body) if in_place else b"", False
-    body_id = f"id-{secrets.token_hex(16)}"
+        return existing, c14n(body), False
+    body_hex = _random_id()
     canonical = c14n(body)
     if not body.attrib and b"xmlns:wsu=" not in canonical and body.prefix != "wsu":
-        start = canonical.index(b">")  # ``<p:Body xmlns:p="…">``: one declaration, no attribute
-        declarations = sorted(
-            [(body.prefix or "", str(etree.QName(body).namespace)), ("wsu", WSU_NS)]
-        )
-        tag = f"{body.prefix}:Body" if body.prefix else "Body"
-        written = " ".join(
-            f'xmlns:{p}="{uri}"' if p else f'xmlns="{uri}"' for p, uri in declarations
-        )
-        head = f'<{tag} {written} wsu:Id="{body_id}"'.encode()
-        return body_id, head + canonical[start:], True
-    if not in_place:
-        return "", b"", False
+        namespace = body.tag[1:].partition("}")[0]  # the envelope's: {ns}Body
+        return f"id-{body_hex}", _with_id(canonical, body.prefix, namespace, body_hex), True
+    body_id = f"id-{body_hex}"
     rebuilt = WsSecurity._body_with_id(envelope, body, body_id)
     return body_id, c14n(rebuilt), False

@@ -54,10 +54,10 @@ from anpr_client.security.policy import SecurityPolicy
 from anpr_client.security.trust import TrustStore, load_certificate
 from anpr_client.security.xmldsig import (
     DS_NS,
-    CanonicalReference,
     c14n_attribute,
     c14n_text,
-    signature_text,
+    reference_writer,
+    signature_over,
     verify_trusted_signature,
 )
 
@@ -66,7 +66,9 @@ __all__ = [
     "NAMEID_UNSPECIFIED",
     "SAML2_NS",
     "AssertionContent",
+    "AssertionParts",
     "VerifiedAssertion",
+    "assertion_parts",
     "assertion_text",
     "build_assertion",
     "certificate_b64",
@@ -74,6 +76,7 @@ __all__ = [
     "decode_certificate",
     "format_instant",
     "parse_instant",
+    "signed_assertion_parts",
     "signed_assertion_text",
     "verify_assertion",
 ]
@@ -86,12 +89,21 @@ _S: Final = f"{{{SAML2_NS}}}"
 
 
 def format_instant(moment: dt.datetime) -> str:
-    """UTC ``xs:dateTime`` with milliseconds and ``Z`` (``2024-05-01T08:22:49.985Z``)."""
-    m = moment.astimezone(dt.UTC)
+    """UTC ``xs:dateTime`` with milliseconds and ``Z`` (``2024-05-01T08:22:49.985Z``).
+
+    The microseconds are truncated, not rounded; the year has four digits."""
+    m = moment if moment.tzinfo is dt.UTC else moment.astimezone(dt.UTC)
+    two, year = _TWO_DIGITS, m.year
+    # The digits from tables: a frame writes two instants per request, and ``isoformat`` or
+    # ``%02d`` formatting cost several times these lookups.
     return (
-        f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
-        f".{m.microsecond // 1000:03d}Z"
+        f"{year if year > 999 else f'{year:04d}'}-{two[m.month]}-{two[m.day]}"
+        f"T{two[m.hour]}:{two[m.minute]}:{two[m.second]}.{_THREE_DIGITS[m.microsecond // 1000]}Z"
     )
+
+
+_TWO_DIGITS: Final = tuple(f"{n:02d}" for n in range(100))
+_THREE_DIGITS: Final = tuple(f"{n:03d}" for n in range(1000))
 
 
 # ``2026-12-02T04:39:55.123Z``: seconds with none, three or six fractional digits, in UTC.
@@ -282,9 +294,24 @@ def assertion_text(
     )
 
 
+# What the templates are filled with where a request's own values go (its ID, its instants),
+# so that the text around them is split there once per content: NUL cannot be in XML text, and
+# AssertionContent refuses it.
+_ID_MARK: Final = "\x00i"
+_START_MARK: Final = "\x00s"
+_UNTIL_MARK: Final = "\x00u"
+
+
+AssertionParts = tuple[tuple[str, ...], tuple[str, ...]]
+"""What :func:`assertion_parts` returns."""
+
+
 @functools.lru_cache(maxsize=64)
-def _escaped(content: AssertionContent) -> tuple[str, str, str, str]:
-    """The parts of an assertion that do not change between requests, escaped once."""
+def assertion_parts(content: AssertionContent) -> AssertionParts:
+    """The text of an assertion for ``content`` around the values of each request, escaped
+    once: ``head`` around ID and IssueInstant, ``rest`` around the instants it repeats
+    (NotBefore / NotOnOrAfter of the subject confirmation and the conditions, AuthnInstant /
+    SessionNotOnOrAfter), in that order."""
     attributes = "".join(
         _ATTRIBUTE.format(name=name, value=c14n_text(value))
         for name, value in (
@@ -294,11 +321,21 @@ def _escaped(content: AssertionContent) -> tuple[str, str, str, str]:
             ("IdApplicazione", content.id_applicazione),
         )
     )
+    head = _ASSERTION.format(id=_ID_MARK, now=_START_MARK, issuer=c14n_text(content.issuer))
+    rest = _ASSERTION_REST.format(
+        now=_START_MARK,
+        until=_UNTIL_MARK,
+        name_id=c14n_text(content.name_id),
+        locality=c14n_attribute(content.subject_locality),
+        attributes=attributes,
+    )
+    # Each piece after the first starts with the mark of the field before it, in the order
+    # signed_assertion_parts fills them in (ID, IssueInstant; then start, until three times):
+    # tests/security/test_frame_bytes.py checks the marks and the bytes.
+    head_parts, rest_parts = head.split("\x00"), rest.split("\x00")
     return (
-        c14n_text(content.issuer),
-        c14n_text(content.name_id),
-        c14n_attribute(content.subject_locality),
-        attributes,
+        (head_parts[0], *(p[1:] for p in head_parts[1:])),
+        (rest_parts[0], *(p[1:] for p in rest_parts[1:])),
     )
 
 
@@ -314,26 +351,47 @@ def signed_assertion_text(
 ) -> str:
     """:func:`assertion_text` with the instants already formatted (:func:`format_instant`)
     and the signer's base64 certificate, as the frame has them for its Timestamp."""
-    assertion_id = assertion_id or f"_{secrets.token_hex(16)}"
-    issuer, name_id, locality, attributes = _escaped(content)
-    head = _ASSERTION.format(id=c14n_attribute(assertion_id), now=start, issuer=issuer)
-    rest = _ASSERTION_REST.format(
-        now=start, until=until, name_id=name_id, locality=locality, attributes=attributes
+    return "".join(
+        signed_assertion_parts(
+            assertion_parts(content),
+            signer=signer,
+            method=method,
+            start=start,
+            until=until,
+            certificate=certificate,
+            assertion_id=assertion_id or f"_{secrets.token_hex(16)}",
+        )
     )
-    signature = signature_text(
-        [
-            CanonicalReference(
-                f"#{assertion_id}",
-                (head + rest).encode("utf-8"),
-                inclusive_prefixes=("xsd",),
-                enveloped=True,
-            )
-        ],
+
+
+def signed_assertion_parts(
+    parts: AssertionParts,
+    *,
+    signer: KeySource,
+    method: SignatureMethod,
+    start: str,
+    until: str,
+    certificate: str,
+    assertion_id: str,
+) -> tuple[str, str, str]:
+    """:func:`signed_assertion_text` in three pieces (the assertion up to its Issuer, the
+    signature, the rest), from the :func:`assertion_parts` of its content."""
+    (h0, h1, h2), (r0, r1, r2, r3, r4, r5, r6) = parts
+    head = f"{h0}{c14n_attribute(assertion_id)}{h1}{start}{h2}"
+    rest = f"{r0}{start}{r1}{until}{r2}{start}{r3}{until}{r4}{start}{r5}{until}{r6}"
+    reference = reference_writer(method, _XSD, True)(
+        f"#{c14n_attribute(assertion_id)}", (head + rest).encode("utf-8")
+    )
+    signature = signature_over(
+        reference,
         method,
         signer,
         key_info=f"<ds:X509Data><ds:X509Certificate>{certificate}</ds:X509Certificate></ds:X509Data>",
     )
-    return head + signature + rest  # the signature right after Issuer
+    return head, signature, rest  # the signature right after Issuer
+
+
+_XSD: Final = ("xsd",)
 
 
 def build_assertion(

@@ -25,7 +25,6 @@ against the trust store, its key, then the signature under the policy's allow-li
 
 from __future__ import annotations
 
-import base64
 import binascii
 import datetime as dt
 import functools
@@ -75,6 +74,9 @@ __all__ = [
     "create_signature",
     "id_of",
     "index_ids",
+    "reference_text",
+    "reference_writer",
+    "signature_over",
     "signature_text",
     "signed_info_text",
     "verify_signature",
@@ -154,7 +156,8 @@ def _signing_c14n(element: etree._Element, inclusive_prefixes: Sequence[str]) ->
 
 
 def _b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")
+    # base64.b64encode(data).decode("ascii"), without its layer (it calls this very function)
+    return binascii.b2a_base64(data, newline=False).decode("ascii")
 
 
 def _b64decode(text: str | None, what: str) -> bytes:
@@ -217,7 +220,8 @@ class CanonicalReference:
     enveloped: bool = False
 
 
-def _transform_text(algorithm: str, prefixes: Sequence[str]) -> str:
+@functools.lru_cache(maxsize=32)
+def _transform_text(algorithm: str, prefixes: tuple[str, ...]) -> str:
     inner = (
         f'<ec:InclusiveNamespaces xmlns:ec="{EC_NS}" PrefixList="{" ".join(prefixes)}">'
         "</ec:InclusiveNamespaces>"
@@ -248,27 +252,66 @@ _EXC_C14N_TRANSFORM: Final = _transform_text(_EXC_C14N.value, ())
 _ENVELOPED_TRANSFORM: Final = _transform_text(_ENVELOPED.value, ())
 
 
+def reference_text(
+    uri: str,
+    canonical: bytes,
+    method: SignatureMethod,
+    *,
+    inclusive_prefixes: tuple[str, ...] = (),
+    enveloped: bool = False,
+) -> str:
+    """One ``ds:Reference`` of a SignedInfo for ``method``, in exclusive-c14n form: ``uri``
+    (``#id``) and the digest of ``canonical`` (what the receiver's transforms yield), as
+    :class:`CanonicalReference` describes it, without building one."""
+    write = reference_writer(method, tuple(inclusive_prefixes), enveloped)
+    return write(c14n_attribute(uri), canonical)
+
+
+@functools.lru_cache(maxsize=16)
+def reference_writer(
+    method: SignatureMethod, inclusive_prefixes: tuple[str, ...] = (), enveloped: bool = False
+) -> Callable[[str, bytes], str]:
+    """:func:`reference_text` for one method and list of transforms, as a function of the
+    URI and the canonical bytes, its constant text joined once. The URI is taken as written:
+    canonical attribute text (``#`` and an id made of letters, digits, ``-`` and ``_``, as
+    the frame makes them; :func:`reference_text` escapes any other)."""
+    _, digest_head, hash_name = _signed_info_parts(method)
+    exc = (
+        _transform_text(_EXC_C14N.value, inclusive_prefixes)
+        if inclusive_prefixes
+        else _EXC_C14N_TRANSFORM
+    )
+    middle = f'"><ds:Transforms>{_ENVELOPED_TRANSFORM if enveloped else ""}{exc}{digest_head}'
+
+    def write(uri: str, canonical: bytes) -> str:
+        digest = _b64(hash_bytes(canonical, hash_name))
+        return f'<ds:Reference URI="{uri}{middle}{digest}</ds:DigestValue></ds:Reference>'
+
+    return write
+
+
 def signed_info_text(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
     """The ``ds:SignedInfo`` over ``references``, written directly in exclusive-c14n form.
 
     The text is at once what goes on the wire and what is signed: canonicalising it again
     (as every receiver does) yields the same bytes, so no tree is built to sign it.
     """
-    head, digest_head, hash_name = _signed_info_parts(method)
-    parts = [head]
-    for ref in references:
-        exc = (
-            _transform_text(_EXC_C14N.value, ref.inclusive_prefixes)
-            if ref.inclusive_prefixes
-            else _EXC_C14N_TRANSFORM
-        )
-        parts.append(
-            f'<ds:Reference URI="{c14n_attribute(ref.uri)}"><ds:Transforms>'
-            f"{_ENVELOPED_TRANSFORM if ref.enveloped else ''}{exc}{digest_head}"
-            f"{_b64(hash_bytes(ref.canonical, hash_name))}</ds:DigestValue></ds:Reference>"
-        )
-    parts.append("</ds:SignedInfo>")
-    return "".join(parts)
+    return f"{_signed_info_parts(method)[0]}{_references(references, method)}</ds:SignedInfo>"
+
+
+def _references(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
+    return "".join(
+        [
+            reference_text(
+                ref.uri,
+                ref.canonical,
+                method,
+                inclusive_prefixes=ref.inclusive_prefixes,
+                enveloped=ref.enveloped,
+            )
+            for ref in references
+        ]
+    )
 
 
 def signature_text(
@@ -285,8 +328,17 @@ def signature_text(
     card alike); credential errors (PIN refused, card removed) propagate with their own type.
     """
     method = SignatureMethod.from_name(method)
-    signed_info = signed_info_text(references, method)
-    value = _b64(signer.sign(signed_info.encode("utf-8"), method.hash))
+    return signature_over(_references(references, method), method, signer, key_info=key_info)
+
+
+def signature_over(
+    references: str, method: SignatureMethod, signer: KeySource, *, key_info: str | None = None
+) -> str:
+    """:func:`signature_text` over ``references`` already written (:func:`reference_text` or
+    :func:`reference_writer`, joined): their SignedInfo is what ``signer`` signs."""
+    head, _, hash_name = _signed_info_parts(method)
+    signed_info = f"{head}{references}</ds:SignedInfo>"
+    value = _b64(signer.sign(signed_info.encode("utf-8"), hash_name))
     key = f"<ds:KeyInfo>{key_info}</ds:KeyInfo>" if key_info is not None else ""
     return (
         f'<ds:Signature xmlns:ds="{DS_NS}">{signed_info}'
