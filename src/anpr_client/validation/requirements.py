@@ -276,9 +276,82 @@ def _join(base: str, path: str) -> str:
 def check(operation: str, payload: Mapping[str, object]) -> list[Finding]:
     """The findings of the rules of ``operation`` (none for an operation without rules)."""
     out: list[Finding] = []
-    for requirement in REQUIREMENTS.get(operation, ()):
+    plan = _PLANS.get(operation)
+    if plan is None:
+        return out
+    direct = type(payload) is dict  # what the client passes: the shortcuts read it directly
+    for requirement, gates, any_of in plan:
+        if direct and _passed_over(payload, gates, any_of):
+            continue
         out.extend(_apply(requirement, payload))
     return out
+
+
+def _passed_over(
+    payload: dict[str, object], gates: tuple[str, ...], any_of: tuple[tuple[str, ...], ...]
+) -> bool:
+    """Whether a rule surely finds nothing: a top-level element it needs is absent, or it is a
+    plain Need and one of its paths is present (loops, not generators: this runs per rule)."""
+    for key in gates:
+        if key not in payload:
+            return True
+    for parts in any_of:  # noqa: SIM110 - a loop, not a generator: this runs per rule
+        if _present(payload, parts):
+            return True
+    return False
+
+
+def _present(node: object, parts: tuple[str, ...]) -> bool:
+    """``bool(values_at(node, ".".join(parts)))``, without building the paths on the way."""
+    for i, part in enumerate(parts):
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
+            return False
+        node = node[part]
+        if isinstance(node, list | tuple):  # values_at fans a list out: any item will do
+            rest = parts[i + 1 :]
+            return any(_present(item, rest) if rest else _kept(item) for item in node)
+    return _kept(node)
+
+
+def _kept(value: object) -> bool:
+    return value is not None and value != "" and value != [] and value != {}
+
+
+def _gates(req: Requirement) -> tuple[str, ...]:
+    """The top-level elements without which ``req`` finds nothing (:func:`_apply` would
+    return no finding when any of them is absent from a dict payload)."""
+
+    def first(path: str) -> str:
+        return path.partition(".")[0]
+
+    if isinstance(req, OneOf):
+        return (first(req.path),)
+    if isinstance(req, Forbid):
+        return (first(req.when[0]), first(req.path))
+    gates = []
+    if req.only_if_present:
+        gates.append(first(req.only_if_present))
+    if req.scope:
+        gates.append(first(req.scope))
+    elif req.when is not None:
+        gates.append(first(req.when[0]))
+    return tuple(gates)
+
+
+def _plain_need(req: Requirement) -> tuple[tuple[str, ...], ...]:
+    """The paths of a Need on the payload itself with no condition (met when any of them is
+    present), split into their elements; empty for every other rule."""
+    if not isinstance(req, Need) or req.scope or req.when or req.unless or req.only_if_present:
+        return ()
+    return tuple(tuple(path.split(".")) for path in req.any_of)
+
+
+_PLANS: Final = {
+    operation: tuple((req, _gates(req), _plain_need(req)) for req in rules)
+    for operation, rules in REQUIREMENTS.items()
+}
+"""Each operation's rules, with what lets :func:`check` pass over a rule without applying it:
+its gates (:func:`_gates`) and, for a plain Need, its paths (:func:`_plain_need`)."""
 
 
 def _finding(rule_id: str, path: str, message: str) -> Finding:
