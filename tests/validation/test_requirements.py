@@ -36,7 +36,9 @@ def _paths(req: requirements.Requirement) -> list[str]:
 
 PATHS = sorted({p for rules in REQUIREMENTS.values() for r in rules for p in _paths(r)})
 NAMES = sorted({part for p in PATHS for part in p.split(".")})
-LEAVES = st.sampled_from(["", " ", "1", "2", "4", "9", "09", "998", "x", None, 0, [], {}, ()])
+LEAVES: st.SearchStrategy[Any] = st.sampled_from(
+    ["", " ", "1", "2", "4", "9", "09", "998", "x", None, 0, [], {}, ()]
+)
 
 
 def _node(depth: int) -> st.SearchStrategy[Any]:

@@ -275,6 +275,17 @@ _DAY_CODES: Final = {
 }
 
 
+# a decoded code's month letter and day (a woman's with 40 added) that exist in every year,
+# and those that exist in leap years only: what _structure's date check accepts
+_MONTH_DAYS: Final = frozenset(
+    f"{_MONTHS[m]}{d + w:02d}"
+    for m in range(12)
+    for d in range(1, _LAST_DAY[m] + 1)
+    for w in (0, 40)
+)
+_LEAP_DAYS: Final = frozenset({"B29", "B69"})
+
+
 def is_code_of(value: str, surname: str, name: str, sex: str, iso_date: str) -> bool:
     """Whether ``value`` is exactly the code of this person, without omocodia, up to its
     birth place (characters 12-15, for the caller to compare): then :func:`check` with this
@@ -300,12 +311,17 @@ def is_code_of(value: str, surname: str, name: str, sex: str, iso_date: str) -> 
 def _structure(value: str, field: str) -> tuple[ValidationError | None, str]:
     """The first structural problem of a compacted code (or ``None``) and, for a well-formed
     16-character code, the code decoded (:func:`_decoded`; else ``""``)."""
+    plain = False
     if (
         len(value) == 16
-        and _FORMAT.fullmatch(value) is not None
+        and ((plain := _PLAIN.fullmatch(value) is not None) or _FORMAT.fullmatch(value))
         and _check_char(value) == value[15]
     ):
-        decoded = _decoded(value)
+        decoded = value if plain else _decoded(value)  # a plain code is its own decoded form
+        if decoded[8:11] in _MONTH_DAYS or (
+            decoded[8:11] in _LEAP_DAYS and int(decoded[6:8]) % 4 == 0
+        ):
+            return None, decoded  # the common case: month letter and day looked up at once
         day = int(decoded[9:11])
         month = _MONTHS.index(decoded[8])
         last = _month_days(month, decoded)

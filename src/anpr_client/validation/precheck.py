@@ -73,8 +73,7 @@ def shared_checker(comuni: str | Path | None = None) -> PersonChecker:
     return _checker_for(key)
 
 
-def _text(value: object) -> str:
-    return requirements._text(value)
+_text: Final = requirements._text  # the one rendering of a payload value as text
 
 
 def _people(
@@ -141,7 +140,10 @@ def _flatten(
         senza_giorno = senza_giorno or birth.get("senzaGiorno")
         senza_mese = senza_mese or birth.get("senzaGiornoMese")
         place, place_base = birth.get("luogoNascita"), "datiNascita.luogoNascita"
-    precision = "year" if _text(senza_mese) else "month" if _text(senza_giorno) else "day"
+    if senza_giorno is None and senza_mese is None:  # the common case: a whole date
+        precision = "day"
+    else:
+        precision = "year" if _text(senza_mese) else "month" if _text(senza_giorno) else "day"
     if (
         place is not None
         and isinstance(place, Mapping)

@@ -281,24 +281,22 @@ def check(operation: str, payload: Mapping[str, object]) -> list[Finding]:
         return out
     direct = type(payload) is dict  # what the client passes: the shortcuts read it directly
     for requirement, gates, any_of in plan:
-        if direct and _passed_over(payload, gates, any_of):
+        # passed over when it surely finds nothing: a top-level element it needs is absent,
+        # or it is a plain Need and one of its paths is present (loops inline, no generator
+        # nor call: this runs for every rule of every request)
+        if direct:
+            for key in gates:
+                if key not in payload:
+                    break
+            else:
+                for parts in any_of:
+                    if _present(payload, parts):
+                        break
+                else:
+                    out.extend(_apply(requirement, payload))
             continue
         out.extend(_apply(requirement, payload))
     return out
-
-
-def _passed_over(
-    payload: dict[str, object], gates: tuple[str, ...], any_of: tuple[tuple[str, ...], ...]
-) -> bool:
-    """Whether a rule surely finds nothing: a top-level element it needs is absent, or it is a
-    plain Need and one of its paths is present (loops, not generators: this runs per rule)."""
-    for key in gates:
-        if key not in payload:
-            return True
-    for parts in any_of:  # noqa: SIM110 - a loop, not a generator: this runs per rule
-        if _present(payload, parts):
-            return True
-    return False
 
 
 def _present(node: object, parts: tuple[str, ...]) -> bool:
