@@ -254,3 +254,46 @@ def test_the_month_and_day_look_up_accepts_what_the_date_rule_accepts(year: str)
         for d in range(100)
         if _date_rule(f"XXXXXX01{m}{d:02d}")
     } == cf._MONTH_DAYS
+
+
+def _reference_letters(text: str) -> bytes:
+    """The letters as the Decreto reads them, the careful way: each character reduced."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.translate(cf._SPECIAL_LETTERS))
+    return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z").encode("ascii")
+
+
+def _reference_codes(text: str) -> tuple[str, str]:
+    letters = _reference_letters(text)
+    consonants = bytes(c for c in letters if c not in b"AEIOU")
+    vowels = bytes(c for c in letters if c in b"AEIOU")
+    surname = (consonants + vowels + b"XXX")[:3].decode()
+    if len(consonants) >= 4:
+        name = (consonants[0:1] + consonants[2:4]).decode()
+    else:
+        name = (consonants + vowels + b"XXX")[:3].decode()
+    return surname, name
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=string.ascii_letters + " '-.,0123456789", max_size=30),
+        st.text(max_size=20),
+    )
+)
+def test_surname_and_name_codes_against_the_careful_reading(text: str) -> None:
+    """The ASCII path (one translate), the consonants-first shortcut and the memos give the
+    letters the per-character reading gives, first time and from the memo."""
+    for _ in range(2):
+        assert (cf.surname_code(text), cf.name_code(text)) == _reference_codes(text)
+
+
+def test_the_code_memos_are_bounded() -> None:
+    for i in range(cf._CODES_SIZE + 10):
+        cf.surname_code(f"ROSSI{i}")
+        cf.name_code(f"MARIO{i}")
+    assert len(cf._SURNAME_CODES) <= cf._CODES_SIZE
+    assert len(cf._NAME_CODES) <= cf._CODES_SIZE
+    assert cf._SURNAME_CODES.get("ROSSI0") is None  # it started over

@@ -50,7 +50,6 @@ anpr_client.errors.InvalidChecksum: codiceFiscale: the check character is S, not
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -114,7 +113,8 @@ _SPECIAL_LETTERS: Final = str.maketrans(
 )  # fmt: skip
 _SEPARATORS: Final = str.maketrans("", "", " -./\t")
 # bytes.translate(None, delete) drops characters in one C pass
-_ASCII_NON_LETTERS: Final = bytes(i for i in range(128) if not 65 <= i <= 90)
+_ASCII_NON_LETTERS: Final = bytes(i for i in range(128) if not (65 <= i <= 90 or 97 <= i <= 122))
+_ASCII_UPPER: Final = bytes(i - 32 if 97 <= i <= 122 else i for i in range(256))  # a-z -> A-Z
 _VOWELS: Final = b"AEIOU"
 _CONSONANTS: Final = b"BCDFGHJKLMNPQRSTVWXYZ"
 
@@ -208,36 +208,56 @@ def get_birth_place(value: str) -> str:
 
 def _letters(text: str) -> bytes:
     """Only the letters A-Z of a name, accents and ligatures reduced (Ò → O, ß → SS)."""
-    if text.isascii():  # nothing to reduce: the same letters, in C
-        return text.upper().encode("ascii").translate(None, _ASCII_NON_LETTERS)
+    if text.isascii():  # nothing to reduce: the same letters, upper case, in one C pass
+        return text.encode("ascii").translate(_ASCII_UPPER, _ASCII_NON_LETTERS)
     decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
     return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z").encode("ascii")
 
 
-@functools.lru_cache(maxsize=65536)
+# The three letters of each surname and name seen, up to _CODES_SIZE each, then that memo
+# starts over (a plain dict: :func:`is_code_of` reads it without a call per record)
+_CODES_SIZE: Final = 65536
+_SURNAME_CODES: Final[dict[str, str]] = {}
+_NAME_CODES: Final[dict[str, str]] = {}
+
+
 def surname_code(surname: str) -> str:
     """The three letters a surname gives: consonants, then vowels, then ``X``.
 
     >>> surname_code("Rossi"), surname_code("Fo"), surname_code("D'Angelo")
     ('RSS', 'FOX', 'DNG')
     """
-    letters = _letters(surname)
-    code = letters.translate(None, _VOWELS) + letters.translate(None, _CONSONANTS) + b"XXX"
-    return code[:3].decode("ascii")
+    code = _SURNAME_CODES.get(surname)
+    if code is None:
+        letters = _letters(surname)
+        consonants = letters.translate(None, _VOWELS)
+        if len(consonants) < 3:
+            consonants += letters.translate(None, _CONSONANTS) + b"XXX"
+        code = consonants[:3].decode("ascii")
+        if len(_SURNAME_CODES) >= _CODES_SIZE:
+            _SURNAME_CODES.clear()
+        _SURNAME_CODES[surname] = code
+    return code
 
 
-@functools.lru_cache(maxsize=65536)
 def name_code(name: str) -> str:
     """The three letters a name gives: with four consonants or more, the 1st, 3rd and 4th.
 
     >>> name_code("Mario"), name_code("Gianfranco"), name_code("Maria Grazia")
     ('MRA', 'GFR', 'MGR')
     """
-    letters = _letters(name)
-    consonants = letters.translate(None, _VOWELS)
-    if len(consonants) >= 4:
-        return (consonants[0:1] + consonants[2:4]).decode("ascii")
-    return (consonants + letters.translate(None, _CONSONANTS) + b"XXX")[:3].decode("ascii")
+    code = _NAME_CODES.get(name)
+    if code is None:
+        letters = _letters(name)
+        consonants = letters.translate(None, _VOWELS)
+        if len(consonants) >= 4:
+            code = (consonants[0:1] + consonants[2:4]).decode("ascii")
+        else:
+            code = (consonants + letters.translate(None, _CONSONANTS) + b"XXX")[:3].decode("ascii")
+        if len(_NAME_CODES) >= _CODES_SIZE:
+            _NAME_CODES.clear()
+        _NAME_CODES[name] = code
+    return code
 
 
 def calc(surname: str, name: str, sex: str, birth_date: date, place: str) -> str:
@@ -303,7 +323,11 @@ def is_code_of(value: str, surname: str, name: str, sex: str, iso_date: str) -> 
         days is not None
         and (sex == "M" or sex == "F")
         and _PLAIN.fullmatch(value) is not None
-        and value[:11] == surname_code(surname) + name_code(name) + iso_date[2:4] + days[sex == "F"]
+        and value[:11]
+        == (_SURNAME_CODES.get(surname) or surname_code(surname))
+        + (_NAME_CODES.get(name) or name_code(name))
+        + iso_date[2:4]
+        + days[sex == "F"]
         and _check_char(value) == value[15]
     )
 
