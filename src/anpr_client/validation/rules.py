@@ -343,9 +343,11 @@ class PersonChecker:
             and (citizenship.isspace() or self._citizenship_of(citizenship))
         ):
             return False
-        if address and self._addresses.get(address) != ():
+        if address:  # plain first: addresses rarely repeat, so the memo rarely knows one
             rest = self.species.plain_denomination(address)
-            if rest is None or not self._denomination_ok(rest):
+            if (rest is None or not self._denomination_ok(rest)) and self._addresses.get(
+                address
+            ) != ():
                 return False
         if number and self._numbers.get(number) != () and self._number_of(number):
             return False
