@@ -280,22 +280,25 @@ def check(operation: str, payload: Mapping[str, object]) -> list[Finding]:
     if plan is None:
         return out
     direct = type(payload) is dict  # what the client passes: the shortcuts read it directly
-    for requirement, gates, any_of in plan:
-        # passed over when it surely finds nothing: a top-level element it needs is absent,
-        # or it is a plain Need and one of its paths is present (loops inline, no generator
-        # nor call: this runs for every rule of every request)
+    for gates, rules in plan:
+        # a rule is passed over when it surely finds nothing: a top-level element it needs is
+        # absent (rules in a row with the same gates are passed over together), or it is a
+        # plain Need and one of its paths is present (loops inline, no generator nor call:
+        # this runs for every rule of every request)
         if direct:
             for key in gates:
                 if key not in payload:
                     break
             else:
-                for parts in any_of:
-                    if _present(payload, parts):
-                        break
-                else:
-                    out.extend(_apply(requirement, payload))
+                for requirement, any_of in rules:
+                    for parts in any_of:
+                        if _present(payload, parts):
+                            break
+                    else:
+                        out.extend(_apply(requirement, payload))
             continue
-        out.extend(_apply(requirement, payload))
+        for requirement, _ in rules:
+            out.extend(_apply(requirement, payload))
     return out
 
 
@@ -344,10 +347,21 @@ def _plain_need(req: Requirement) -> tuple[tuple[str, ...], ...]:
     return tuple(tuple(path.split(".")) for path in req.any_of)
 
 
-_PLANS: Final = {
-    operation: tuple((req, _gates(req), _plain_need(req)) for req in rules)
-    for operation, rules in REQUIREMENTS.items()
-}
+_Group = tuple[tuple[str, ...], tuple[tuple[Requirement, tuple[tuple[str, ...], ...]], ...]]
+
+
+def _plan(rules: Sequence[Requirement]) -> tuple[_Group, ...]:
+    """The rules in their order, those in a row with the same gates in one group."""
+    groups: list[tuple[tuple[str, ...], list[tuple[Requirement, tuple[tuple[str, ...], ...]]]]] = []
+    for req in rules:
+        gates = _gates(req)
+        if not groups or groups[-1][0] != gates:
+            groups.append((gates, []))
+        groups[-1][1].append((req, _plain_need(req)))
+    return tuple((gates, tuple(members)) for gates, members in groups)
+
+
+_PLANS: Final = {operation: _plan(rules) for operation, rules in REQUIREMENTS.items()}
 """Each operation's rules, with what lets :func:`check` pass over a rule without applying it:
 its gates (:func:`_gates`) and, for a plain Need, its paths (:func:`_plain_need`)."""
 
