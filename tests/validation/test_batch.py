@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from anpr_client.errors.exceptions import ConfigurationError
+from anpr_client.validation import batch
 from anpr_client.validation.batch import ColumnMapping, read_records, validate_file
 from anpr_client.validation.report import ReportWriter
-from anpr_client.validation.rules import PersonChecker
+from anpr_client.validation.rules import PERSON_FIELDS, PersonChecker
 
 from .conftest import TODAY
 from .people import COLUMNS, World
@@ -223,3 +224,29 @@ def test_records_come_one_at_a_time(tmp_path: Path) -> None:
     assert first.values is not None
     assert first.values["cognome"] == "ROSSI"
     assert [r.row for r in records] == [2, 3]
+
+
+@pytest.mark.parametrize("count", [6, 8, 10])
+def test_the_row_builder_gives_the_dict_zip_would(count: int) -> None:
+    names = PERSON_FIELDS[:count]
+    cells = [f"cell {i}" for i in range(count + 2)]  # two other columns after ours
+    built = batch._first_cells(names)(cells)
+    assert built == dict(zip(names, cells, strict=False))
+    assert list(built) == list(names)
+
+
+def test_columns_in_our_order_read_as_columns_in_another(
+    tmp_path: Path, official_checker: PersonChecker
+) -> None:
+    """The header in our field order takes the row builder, any other order the per-column
+    path: the same records, the same report."""
+    world = World(official_checker.comuni, official_checker.stati, random.Random(7), TODAY)
+    rows = [world.person() for _ in range(200)]
+    for row in rows[::7]:
+        row["sesso"] = "F" if row["sesso"] == "M" else "M"
+    ours = _write_csv(tmp_path / "ours.csv", [{**r, "extra": "x"} for r in rows])
+    other = _write_csv(tmp_path / "other.csv", [dict(reversed(r.items())) for r in rows])
+    assert [r.values for r in read_records(ours)] == [r.values for r in read_records(other)]
+    first, second = _run(ours), _run(other)
+    assert first["findings"]  # the planted sexes
+    assert first == second

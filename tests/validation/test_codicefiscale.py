@@ -220,3 +220,80 @@ def test_foreign_birth_is_compared_with_the_state_code() -> None:
     assert cf.check(code, birth_place="215") == []  # ANPR's code of France (sample table)
     [problem] = cf.check(code, birth_place="216")  # Germany
     assert (problem.rule, problem.code) == ("cf.birthstate", "EN340")
+
+
+def _date_rule(decoded: str) -> bool:
+    """The date rule of the code as the Decreto states it (the careful reading, for the test
+    of _structure's look-up): a day of the month, or 40 more for a woman; 29 February in
+    years some century makes leap."""
+    month = "ABCDEHLMPRST".index(decoded[8])
+    last = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)[month]
+    last += month == 1 and int(decoded[6:8]) % 4 == 0
+    day = int(decoded[9:11])
+    return 1 <= day <= last or 41 <= day <= 40 + last
+
+
+@pytest.mark.parametrize("year", ["00", "23", "24", "99"])
+def test_the_month_and_day_look_up_accepts_what_the_date_rule_accepts(year: str) -> None:
+    """_structure answers a well-formed code's date from two sets: against the rule itself,
+    for every month letter and every day 00-99, plain and with omocodia letters."""
+    for month in "ABCDEHLMPRST":
+        for day in range(100):
+            first = f"RSSMRA{year}{month}{day:02d}H501"
+            for variant in (first, first[:9] + first[9:11].translate(cf._ENCODE) + first[11:]):
+                code = variant + cf.calc_check_digit(variant)
+                problem, decoded = cf._structure(code, "codiceFiscale")
+                assert (problem is None) == _date_rule(cf._decoded(code)), code
+                if problem is None:
+                    assert decoded == cf._decoded(code)
+                else:
+                    assert problem.rule == "cf.date"
+    assert {
+        f"{m}{d:02d}"
+        for m in "ABCDEHLMPRST"
+        for d in range(100)
+        if _date_rule(f"XXXXXX01{m}{d:02d}")
+    } == cf._MONTH_DAYS
+
+
+def _reference_letters(text: str) -> bytes:
+    """The letters as the Decreto reads them, the careful way: each character reduced."""
+    import unicodedata
+
+    decomposed = unicodedata.normalize("NFKD", text.translate(cf._SPECIAL_LETTERS))
+    return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z").encode("ascii")
+
+
+def _reference_codes(text: str) -> tuple[str, str]:
+    letters = _reference_letters(text)
+    consonants = bytes(c for c in letters if c not in b"AEIOU")
+    vowels = bytes(c for c in letters if c in b"AEIOU")
+    surname = (consonants + vowels + b"XXX")[:3].decode()
+    if len(consonants) >= 4:
+        name = (consonants[0:1] + consonants[2:4]).decode()
+    else:
+        name = (consonants + vowels + b"XXX")[:3].decode()
+    return surname, name
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=string.ascii_letters + " '-.,0123456789", max_size=30),
+        st.text(max_size=20),
+    )
+)
+def test_surname_and_name_codes_against_the_careful_reading(text: str) -> None:
+    """The ASCII path (one translate), the consonants-first shortcut and the memos give the
+    letters the per-character reading gives, first time and from the memo."""
+    for _ in range(2):
+        assert (cf.surname_code(text), cf.name_code(text)) == _reference_codes(text)
+
+
+def test_the_code_memos_are_bounded() -> None:
+    for i in range(cf._CODES_SIZE + 10):
+        cf.surname_code(f"ROSSI{i}")
+        cf.name_code(f"MARIO{i}")
+    assert len(cf._SURNAME_CODES) <= cf._CODES_SIZE
+    assert len(cf._NAME_CODES) <= cf._CODES_SIZE
+    assert cf._SURNAME_CODES.get("ROSSI0") is None  # it started over

@@ -155,6 +155,73 @@ def test_cadastral_codes_shared_before_1930_are_all_returned(official_comuni: Co
 # ------------------------------------------------------------------ the sample
 
 
+def _edges(table: ComuniTable, istat: str) -> set[date]:
+    """The days where a code's validity can change: each period's ends and the days beside."""
+    days = set()
+    for c in table.periods(istat):
+        for day in (c.valid_from, c.valid_to):
+            days.add(day)
+            if day > date.min:
+                days.add(date.fromordinal(day.toordinal() - 1))
+            if day < date.max:
+                days.add(date.fromordinal(day.toordinal() + 1))
+    return days
+
+
+def test_valid_with_answers_as_valid_on_and_the_cadastral_codes(
+    official_comuni: ComuniTable,
+) -> None:
+    """``valid_with`` decides a span without gaps by its ends alone: against ``valid_on`` (the
+    binary search over the periods) on every edge day of every code, with each cadastral code
+    the Comune had and one it never had."""
+    gapped = spanned = 0
+    for istat in sorted({c.istat for c in official_comuni}):
+        periods = official_comuni.periods(istat)
+        owned = official_comuni.cadastral_codes(istat)
+        covered = [d for d in _edges(official_comuni, istat) if official_comuni.valid_on(istat, d)]
+        if len(periods) > 1:
+            first, last = periods[0].valid_from, max(c.valid_to for c in periods)
+            if len(covered) < len(
+                [d for d in _edges(official_comuni, istat) if first <= d <= last]
+            ):
+                gapped += 1
+            else:
+                spanned += 1
+        for day in _edges(official_comuni, istat):
+            for cadastral in (*owned, "Z999"):
+                assert official_comuni.valid_with(istat, day, cadastral) == (
+                    official_comuni.valid_on(istat, day) and cadastral in owned
+                ), (istat, day, cadastral)
+    assert gapped > 100  # both branches of valid_with were taken
+    assert spanned > 1000
+
+
+def test_valid_with_on_periods_that_touch_and_periods_with_a_gap() -> None:
+    def period(cadastral: str, start: date, end: date) -> comuni.Comune:
+        return comuni.Comune("001001", cadastral, "X", start, end)
+
+    touching = ComuniTable(
+        [
+            period("A001", date(1900, 1, 1), date(1950, 6, 30)),
+            period("A002", date(1950, 7, 1), date.max),
+        ],
+        source="test",
+    )
+    assert touching.valid_with("001001", date(1950, 6, 30), "A002")
+    assert touching.valid_with("001001", date(1950, 7, 1), "A001")
+    gap = ComuniTable(
+        [
+            period("A001", date(1900, 1, 1), date(1950, 6, 30)),
+            period("A001", date(1950, 7, 2), date.max),
+        ],
+        source="test",
+    )
+    assert gap.valid_with("001001", date(1950, 6, 30), "A001")
+    assert not gap.valid_with("001001", date(1950, 7, 1), "A001")
+    assert gap.valid_with("001001", date(1950, 7, 2), "A001")
+    assert not gap.valid_with("001001", date(1899, 12, 31), "A001")
+
+
 def test_the_sample_agrees_with_the_archive(official_comuni: ComuniTable) -> None:
     """Every day of every sample period is covered by archive periods with the same codes."""
     sample = ComuniTable.sample()

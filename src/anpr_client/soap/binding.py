@@ -102,6 +102,7 @@ class Binding:
         self._transport = transport
         self._secret = secret
         self._checker: PersonChecker | None = None
+        self._enforce: Callable[[str, Mapping[str, Any]], list[Finding]] | None = None
 
     @property
     def transport(self) -> Transport:
@@ -210,11 +211,14 @@ class Binding:
         )
 
     def _precheck(self, operation: str, data: Mapping[str, Any]) -> list[Finding]:
-        from ..validation import enforce, shared_checker
+        enforce = self._enforce
+        if enforce is None:  # one checker per process and archive; both looked up once
+            from ..validation import enforce as checks
+            from ..validation import shared_checker
 
-        if self._checker is None:  # one per process and archive; looked up once per binding
             self._checker = shared_checker(self.settings.validation.comuni)
-        return enforce(operation, data, checker=self._checker)
+            enforce = self._enforce = functools.partial(checks, checker=self._checker)
+        return enforce(operation, data)
 
     # ------------------------------------------------------------------ sending
 

@@ -50,7 +50,6 @@ anpr_client.errors.InvalidChecksum: codiceFiscale: the check character is S, not
 
 from __future__ import annotations
 
-import functools
 import re
 import unicodedata
 from collections.abc import Iterator
@@ -114,7 +113,8 @@ _SPECIAL_LETTERS: Final = str.maketrans(
 )  # fmt: skip
 _SEPARATORS: Final = str.maketrans("", "", " -./\t")
 # bytes.translate(None, delete) drops characters in one C pass
-_ASCII_NON_LETTERS: Final = bytes(i for i in range(128) if not 65 <= i <= 90)
+_ASCII_NON_LETTERS: Final = bytes(i for i in range(128) if not (65 <= i <= 90 or 97 <= i <= 122))
+_ASCII_UPPER: Final = bytes(i - 32 if 97 <= i <= 122 else i for i in range(256))  # a-z -> A-Z
 _VOWELS: Final = b"AEIOU"
 _CONSONANTS: Final = b"BCDFGHJKLMNPQRSTVWXYZ"
 
@@ -208,36 +208,56 @@ def get_birth_place(value: str) -> str:
 
 def _letters(text: str) -> bytes:
     """Only the letters A-Z of a name, accents and ligatures reduced (Ò → O, ß → SS)."""
-    if text.isascii():  # nothing to reduce: the same letters, in C
-        return text.upper().encode("ascii").translate(None, _ASCII_NON_LETTERS)
+    if text.isascii():  # nothing to reduce: the same letters, upper case, in one C pass
+        return text.encode("ascii").translate(_ASCII_UPPER, _ASCII_NON_LETTERS)
     decomposed = unicodedata.normalize("NFKD", text.translate(_SPECIAL_LETTERS))
     return "".join(ch for ch in decomposed.upper() if "A" <= ch <= "Z").encode("ascii")
 
 
-@functools.lru_cache(maxsize=65536)
+# The three letters of each surname and name seen, up to _CODES_SIZE each, then that memo
+# starts over (a plain dict: :func:`is_code_of` reads it without a call per record)
+_CODES_SIZE: Final = 65536
+_SURNAME_CODES: Final[dict[str, str]] = {}
+_NAME_CODES: Final[dict[str, str]] = {}
+
+
 def surname_code(surname: str) -> str:
     """The three letters a surname gives: consonants, then vowels, then ``X``.
 
     >>> surname_code("Rossi"), surname_code("Fo"), surname_code("D'Angelo")
     ('RSS', 'FOX', 'DNG')
     """
-    letters = _letters(surname)
-    code = letters.translate(None, _VOWELS) + letters.translate(None, _CONSONANTS) + b"XXX"
-    return code[:3].decode("ascii")
+    code = _SURNAME_CODES.get(surname)
+    if code is None:
+        letters = _letters(surname)
+        consonants = letters.translate(None, _VOWELS)
+        if len(consonants) < 3:
+            consonants += letters.translate(None, _CONSONANTS) + b"XXX"
+        code = consonants[:3].decode("ascii")
+        if len(_SURNAME_CODES) >= _CODES_SIZE:
+            _SURNAME_CODES.clear()
+        _SURNAME_CODES[surname] = code
+    return code
 
 
-@functools.lru_cache(maxsize=65536)
 def name_code(name: str) -> str:
     """The three letters a name gives: with four consonants or more, the 1st, 3rd and 4th.
 
     >>> name_code("Mario"), name_code("Gianfranco"), name_code("Maria Grazia")
     ('MRA', 'GFR', 'MGR')
     """
-    letters = _letters(name)
-    consonants = letters.translate(None, _VOWELS)
-    if len(consonants) >= 4:
-        return (consonants[0:1] + consonants[2:4]).decode("ascii")
-    return (consonants + letters.translate(None, _CONSONANTS) + b"XXX")[:3].decode("ascii")
+    code = _NAME_CODES.get(name)
+    if code is None:
+        letters = _letters(name)
+        consonants = letters.translate(None, _VOWELS)
+        if len(consonants) >= 4:
+            code = (consonants[0:1] + consonants[2:4]).decode("ascii")
+        else:
+            code = (consonants + letters.translate(None, _CONSONANTS) + b"XXX")[:3].decode("ascii")
+        if len(_NAME_CODES) >= _CODES_SIZE:
+            _NAME_CODES.clear()
+        _NAME_CODES[name] = code
+    return code
 
 
 def calc(surname: str, name: str, sex: str, birth_date: date, place: str) -> str:
@@ -275,6 +295,17 @@ _DAY_CODES: Final = {
 }
 
 
+# a decoded code's month letter and day (a woman's with 40 added) that exist in every year,
+# and those that exist in leap years only: what _structure's date check accepts
+_MONTH_DAYS: Final = frozenset(
+    f"{_MONTHS[m]}{d + w:02d}"
+    for m in range(12)
+    for d in range(1, _LAST_DAY[m] + 1)
+    for w in (0, 40)
+)
+_LEAP_DAYS: Final = frozenset({"B29", "B69"})
+
+
 def is_code_of(value: str, surname: str, name: str, sex: str, iso_date: str) -> bool:
     """Whether ``value`` is exactly the code of this person, without omocodia, up to its
     birth place (characters 12-15, for the caller to compare): then :func:`check` with this
@@ -292,7 +323,11 @@ def is_code_of(value: str, surname: str, name: str, sex: str, iso_date: str) -> 
         days is not None
         and (sex == "M" or sex == "F")
         and _PLAIN.fullmatch(value) is not None
-        and value[:11] == surname_code(surname) + name_code(name) + iso_date[2:4] + days[sex == "F"]
+        and value[:11]
+        == (_SURNAME_CODES.get(surname) or surname_code(surname))
+        + (_NAME_CODES.get(name) or name_code(name))
+        + iso_date[2:4]
+        + days[sex == "F"]
         and _check_char(value) == value[15]
     )
 
@@ -300,12 +335,17 @@ def is_code_of(value: str, surname: str, name: str, sex: str, iso_date: str) -> 
 def _structure(value: str, field: str) -> tuple[ValidationError | None, str]:
     """The first structural problem of a compacted code (or ``None``) and, for a well-formed
     16-character code, the code decoded (:func:`_decoded`; else ``""``)."""
+    plain = False
     if (
         len(value) == 16
-        and _FORMAT.fullmatch(value) is not None
+        and ((plain := _PLAIN.fullmatch(value) is not None) or _FORMAT.fullmatch(value))
         and _check_char(value) == value[15]
     ):
-        decoded = _decoded(value)
+        decoded = value if plain else _decoded(value)  # a plain code is its own decoded form
+        if decoded[8:11] in _MONTH_DAYS or (
+            decoded[8:11] in _LEAP_DAYS and int(decoded[6:8]) % 4 == 0
+        ):
+            return None, decoded  # the common case: month letter and day looked up at once
         day = int(decoded[9:11])
         month = _MONTHS.index(decoded[8])
         last = _month_days(month, decoded)

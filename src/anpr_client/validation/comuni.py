@@ -179,10 +179,12 @@ class ComuniTable(ReferenceTable):
             k: frozenset(c.cadastral for c in v) for k, v in self._by_istat.items()
         }
         self._by_name: dict[str, tuple[Comune, ...]] | None = None
-        # ISTAT code -> its cadastral codes, the span of its periods and whether it has several
-        # (then a binary search decides): what :meth:`valid_with` needs, in one lookup
+        # ISTAT code -> its cadastral codes, the span of its periods and whether that span has
+        # days no period covers (then a binary search decides): what :meth:`valid_with` needs,
+        # in one lookup. Most Comuni with several periods (renamed, moved to another province)
+        # run without a gap from the first to the last, so the span alone answers.
         self._places: dict[str, tuple[frozenset[str], date, date, bool]] = {
-            k: (self._cadastrals[k], v[0].valid_from, max(c.valid_to for c in v), len(v) > 1)
+            k: (self._cadastrals[k], v[0].valid_from, max(c.valid_to for c in v), _has_gap(v))
             for k, v in self._by_istat.items()
         }
 
@@ -378,6 +380,17 @@ class ComuniTable(ReferenceTable):
 
 def _period_key(comune: Comune) -> tuple[date, date]:
     return comune.valid_from, comune.valid_to
+
+
+def _has_gap(periods: Sequence[Comune]) -> bool:
+    """Whether some day between the first start and the last end of ``periods`` (sorted by
+    :func:`_period_key`) is in none of them (both ends of a period are included)."""
+    end = periods[0].valid_to.toordinal()
+    for comune in periods[1:]:
+        if comune.valid_from.toordinal() > end + 1:
+            return True
+        end = max(end, comune.valid_to.toordinal())
+    return False
 
 
 def default_cache_path() -> Path:

@@ -73,22 +73,38 @@ def shared_checker(comuni: str | Path | None = None) -> PersonChecker:
     return _checker_for(key)
 
 
-def _text(value: object) -> str:
-    return requirements._text(value)
+_text: Final = requirements._text  # the one rendering of a payload value as text
 
 
-def _people(node: object, path: str = "") -> Iterator[tuple[str, Mapping[str, object]]]:
+def _people(
+    node: object, path: str = "", out: list[tuple[str, Mapping[str, object]]] | None = None
+) -> list[tuple[str, Mapping[str, object]]]:
+    """Every person in ``node`` with its path, in document order (a list, filled in one
+    recursive walk: no generator per level)."""
+    if out is None:
+        out = []
     if type(node) is dict or isinstance(node, Mapping):  # a dict first: the ABC check is slow
-        keys = set(node)
-        if (keys & _PERSON_NAMES and keys & _PERSON_DATA) or "codiceFiscale" in keys:
-            yield path, node
+        if "codiceFiscale" in node or (
+            not _PERSON_NAMES.isdisjoint(node) and not _PERSON_DATA.isdisjoint(node)
+        ):
+            out.append((path, node))
         for key, value in node.items():
             if key == "testataRichiesta" or type(value) is str:  # a leaf holds no person
                 continue
-            yield from _people(value, f"{path}.{key}" if path else str(key))
+            _people(value, f"{path}.{key}" if path else str(key), out)
     elif isinstance(node, list | tuple):
         for i, item in enumerate(node):
-            yield from _people(item, f"{path}[{i}]")
+            _people(item, f"{path}[{i}]", out)
+    return out
+
+
+def _put(
+    flat: dict[str, str | None], paths: dict[str, str], name: str, value: object, path: str
+) -> None:
+    text = _text(value)
+    if text:
+        flat[name] = text
+        paths[name] = path
 
 
 def _flatten(
@@ -97,40 +113,37 @@ def _flatten(
     """A person as flat fields, their payload paths and the precision of the birth date."""
     flat: dict[str, str | None] = {}
     paths: dict[str, str] = {}
-
-    def put(name: str, value: object, path: str) -> None:
-        text = _text(value)
-        if text:
-            flat[name] = text
-            paths[name] = path
-
-    def at(key: str) -> str:
-        return f"{base}.{key}" if base else key
+    prefix = f"{base}." if base else ""  # a field's path: prefix + its key
 
     # absent values (None) are skipped before their path is written: most are absent
     # type() before isinstance(): the ABC check of Mapping costs more than the rest of a step
     cf = person.get("codiceFiscale")
     if type(cf) is dict or (type(cf) is not str and isinstance(cf, Mapping)):
-        put("codice_fiscale", cf.get("codFiscale"), at("codiceFiscale.codFiscale"))
+        _put(
+            flat, paths, "codice_fiscale", cf.get("codFiscale"), f"{prefix}codiceFiscale.codFiscale"
+        )
     elif cf is not None:
-        put("codice_fiscale", cf, at("codiceFiscale"))
+        _put(flat, paths, "codice_fiscale", cf, f"{prefix}codiceFiscale")
     for key in ("cognome", "nome", "sesso"):
         value = person.get(key)
         if value is not None:
-            put(key, value, at(key))
+            _put(flat, paths, key, value, prefix + key)
     value = person.get("dataNascita")
     if value is not None:
-        put("data_nascita", value, at("dataNascita"))
+        _put(flat, paths, "data_nascita", value, f"{prefix}dataNascita")
     senza_giorno = person.get("senzaGiorno")
     senza_mese = person.get("senzaGiornoMese")
     place = person.get("luogoNascita")
-    place_base = at("luogoNascita")
+    place_base = f"{prefix}luogoNascita"
     if birth is not None:  # 3002: datiNascita next to criteriRicerca
-        put("data_nascita", birth.get("dataEvento"), "datiNascita.dataEvento")
+        _put(flat, paths, "data_nascita", birth.get("dataEvento"), "datiNascita.dataEvento")
         senza_giorno = senza_giorno or birth.get("senzaGiorno")
         senza_mese = senza_mese or birth.get("senzaGiornoMese")
         place, place_base = birth.get("luogoNascita"), "datiNascita.luogoNascita"
-    precision = "year" if _text(senza_mese) else "month" if _text(senza_giorno) else "day"
+    if senza_giorno is None and senza_mese is None:  # the common case: a whole date
+        precision = "day"
+    else:
+        precision = "year" if _text(senza_mese) else "month" if _text(senza_giorno) else "day"
     if (
         place is not None
         and isinstance(place, Mapping)
@@ -139,14 +152,20 @@ def _flatten(
         comune, localita = place.get("comune"), place.get("localita")
         if isinstance(comune, Mapping):
             path = f"{place_base}.comune"
-            put("luogo_nascita", comune.get("codiceIstat"), f"{path}.codiceIstat")
-            put("luogo_nascita_nome", comune.get("nomeComune"), f"{path}.nomeComune")
-            put("luogo_nascita_provincia", comune.get("siglaProvinciaIstat"), path)
+            _put(flat, paths, "luogo_nascita", comune.get("codiceIstat"), f"{path}.codiceIstat")
+            _put(flat, paths, "luogo_nascita_nome", comune.get("nomeComune"), f"{path}.nomeComune")
+            _put(flat, paths, "luogo_nascita_provincia", comune.get("siglaProvinciaIstat"), path)
             paths.setdefault("luogo_nascita", f"{path}.nomeComune")
         elif isinstance(localita, Mapping):
             path = f"{place_base}.localita"
-            put("luogo_nascita", localita.get("codiceStato"), f"{path}.codiceStato")
-            put("stato_nascita_nome", localita.get("descrizioneStato"), f"{path}.descrizioneStato")
+            _put(flat, paths, "luogo_nascita", localita.get("codiceStato"), f"{path}.codiceStato")
+            _put(
+                flat,
+                paths,
+                "stato_nascita_nome",
+                localita.get("descrizioneStato"),
+                f"{path}.descrizioneStato",
+            )
     return flat, paths, precision
 
 
@@ -200,10 +219,13 @@ def precheck(
                 cf_required=False,
             )
         )
-    out.extend(_citizenships(payload, checker))
-    out.extend(_residences(payload, checker, reference))
+    direct = type(payload) is dict  # then an absent top-level element is looked up once
+    if not direct or "cittadinanza" in payload:
+        out.extend(_citizenships(payload, checker))
+    if not direct or "residenza" in payload or "residenzaFamiglia" in payload:
+        out.extend(_residences(payload, checker, reference))
     overrides = _CODE_OVERRIDES.get(operation)
-    if overrides:
+    if overrides and out:
         out = [
             Finding(f.path, f.rule, f.message, overrides[f.rule], f.severity)
             if f.rule in overrides
@@ -268,7 +290,7 @@ def enforce(
     :func:`precheck`.
     """
     findings = precheck(operation, payload, **tables)  # type: ignore[arg-type]
-    if any(f.blocking for f in findings):
+    if findings and any(f.blocking for f in findings):
         raise LocalCheckError(operation, findings)
     return findings
 

@@ -276,9 +276,94 @@ def _join(base: str, path: str) -> str:
 def check(operation: str, payload: Mapping[str, object]) -> list[Finding]:
     """The findings of the rules of ``operation`` (none for an operation without rules)."""
     out: list[Finding] = []
-    for requirement in REQUIREMENTS.get(operation, ()):
-        out.extend(_apply(requirement, payload))
+    plan = _PLANS.get(operation)
+    if plan is None:
+        return out
+    direct = type(payload) is dict  # what the client passes: the shortcuts read it directly
+    for gates, rules in plan:
+        # a rule is passed over when it surely finds nothing: a top-level element it needs is
+        # absent (rules in a row with the same gates are passed over together), or it is a
+        # plain Need and one of its paths is present (loops inline, no generator nor call:
+        # this runs for every rule of every request)
+        if direct:
+            for key in gates:
+                if key not in payload:
+                    break
+            else:
+                for requirement, any_of in rules:
+                    for parts in any_of:
+                        if _present(payload, parts):
+                            break
+                    else:
+                        out.extend(_apply(requirement, payload))
+            continue
+        for requirement, _ in rules:
+            out.extend(_apply(requirement, payload))
     return out
+
+
+def _present(node: object, parts: tuple[str, ...]) -> bool:
+    """``bool(values_at(node, ".".join(parts)))``, without building the paths on the way."""
+    for i, part in enumerate(parts):
+        if not (type(node) is dict or isinstance(node, Mapping)) or part not in node:
+            return False
+        node = node[part]
+        if isinstance(node, list | tuple):  # values_at fans a list out: any item will do
+            rest = parts[i + 1 :]
+            return any(_present(item, rest) if rest else _kept(item) for item in node)
+    return _kept(node)
+
+
+def _kept(value: object) -> bool:
+    return value is not None and value != "" and value != [] and value != {}
+
+
+def _gates(req: Requirement) -> tuple[str, ...]:
+    """The top-level elements without which ``req`` finds nothing (:func:`_apply` would
+    return no finding when any of them is absent from a dict payload)."""
+
+    def first(path: str) -> str:
+        return path.partition(".")[0]
+
+    if isinstance(req, OneOf):
+        return (first(req.path),)
+    if isinstance(req, Forbid):
+        return (first(req.when[0]), first(req.path))
+    gates = []
+    if req.only_if_present:
+        gates.append(first(req.only_if_present))
+    if req.scope:
+        gates.append(first(req.scope))
+    elif req.when is not None:
+        gates.append(first(req.when[0]))
+    return tuple(gates)
+
+
+def _plain_need(req: Requirement) -> tuple[tuple[str, ...], ...]:
+    """The paths of a Need on the payload itself with no condition (met when any of them is
+    present), split into their elements; empty for every other rule."""
+    if not isinstance(req, Need) or req.scope or req.when or req.unless or req.only_if_present:
+        return ()
+    return tuple(tuple(path.split(".")) for path in req.any_of)
+
+
+_Group = tuple[tuple[str, ...], tuple[tuple[Requirement, tuple[tuple[str, ...], ...]], ...]]
+
+
+def _plan(rules: Sequence[Requirement]) -> tuple[_Group, ...]:
+    """The rules in their order, those in a row with the same gates in one group."""
+    groups: list[tuple[tuple[str, ...], list[tuple[Requirement, tuple[tuple[str, ...], ...]]]]] = []
+    for req in rules:
+        gates = _gates(req)
+        if not groups or groups[-1][0] != gates:
+            groups.append((gates, []))
+        groups[-1][1].append((req, _plain_need(req)))
+    return tuple((gates, tuple(members)) for gates, members in groups)
+
+
+_PLANS: Final = {operation: _plan(rules) for operation, rules in REQUIREMENTS.items()}
+"""Each operation's rules, with what lets :func:`check` pass over a rule without applying it:
+its gates (:func:`_gates`) and, for a plain Need, its paths (:func:`_plain_need`)."""
 
 
 def _finding(rule_id: str, path: str, message: str) -> Finding:

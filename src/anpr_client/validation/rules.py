@@ -270,46 +270,30 @@ class PersonChecker:
 
         # --- citizenship, address, house number, residence: values that repeat, memoised
         if citizenship and not citizenship.isspace():
-            memo = self._citizenships
-            problems = memo.get(citizenship)
+            problems = self._citizenships.get(citizenship)
             if problems is None:
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                problems = memo[citizenship] = self._citizenship(citizenship.strip())
+                problems = self._citizenship_of(citizenship)
             if problems:
                 path = where("cittadinanza", "cittadinanza")
                 out.extend(finding(path, *p) for p in problems)
         if address:
-            memo = self._addresses
-            problems = memo.get(address)
+            problems = self._addresses.get(address)
             if problems is None:
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                problems = memo[address] = tuple(
-                    (e.rule or "field.format", e.message)
-                    for e in toponyms.problems(address, table=self.species)
-                )
+                problems = self._address_of(address)
             if problems:
                 path = where("indirizzo", "indirizzo")
                 out.extend(finding(path, *p) for p in problems)
         if number:
-            memo = self._numbers
-            problems = memo.get(number)
+            problems = self._numbers.get(number)
             if problems is None:
-                if len(memo) >= _MEMO_SIZE:
-                    memo.clear()
-                problems = memo[number] = self._civico(number)
+                problems = self._number_of(number)
             if problems:
                 path = where("numero_civico", "numero_civico")
                 out.extend(finding(path, *p) for p in problems)
         if residence and not residence.isspace():
-            memo_at = self._residences
-            key = (residence, today)
-            problems = memo_at.get(key)
+            problems = self._residences.get((residence, today))
             if problems is None:
-                if len(memo_at) >= _MEMO_SIZE:
-                    memo_at.clear()
-                problems = memo_at[key] = self._residence(residence.strip(), today)
+                problems = self._residence_of(residence, today)
             if problems:
                 path = where("comune_residenza", "comune_residenza")
                 out.extend(finding(path, *p) for p in problems)
@@ -352,15 +336,60 @@ class PersonChecker:
             or not self.comuni.valid_with(code, birth, cf[11:15])
         ):
             return False
-        if citizenship and self._citizenships.get(citizenship) != ():
+        # a value not yet in its memo is checked here as the full path would (and remembered)
+        if (
+            citizenship
+            and self._citizenships.get(citizenship) != ()
+            and (citizenship.isspace() or self._citizenship_of(citizenship))
+        ):
             return False
-        if address and self._addresses.get(address) != ():
+        if address:  # plain first: addresses rarely repeat, so the memo rarely knows one
             rest = self.species.plain_denomination(address)
-            if rest is None or not self._denomination_ok(rest):
+            if (rest is None or not self._denomination_ok(rest)) and self._addresses.get(
+                address
+            ) != ():
                 return False
-        if number and self._numbers.get(number) != ():
+        if number and self._numbers.get(number) != () and self._number_of(number):
             return False
-        return not residence or self._residences.get((residence, today)) == ()
+        return (
+            not residence
+            or self._residences.get((residence, today)) == ()
+            or not (residence.isspace() or self._residence_of(residence, today))
+        )
+
+    # The memos of the values that repeat: each ``*_of`` checks a value not in its memo and
+    # remembers the result (a memo full of distinct values starts over), for both paths.
+
+    def _citizenship_of(self, citizenship: str) -> tuple[tuple[str, str], ...]:
+        memo = self._citizenships
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        problems = memo[citizenship] = self._citizenship(citizenship.strip())
+        return problems
+
+    def _address_of(self, address: str) -> tuple[tuple[str, str], ...]:
+        memo = self._addresses
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        problems = memo[address] = tuple(
+            (e.rule or "field.format", e.message)
+            for e in toponyms.problems(address, table=self.species)
+        )
+        return problems
+
+    def _number_of(self, number: str) -> tuple[tuple[str, str], ...]:
+        memo = self._numbers
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        problems = memo[number] = self._civico(number)
+        return problems
+
+    def _residence_of(self, residence: str, today: date) -> tuple[tuple[str, str], ...]:
+        memo = self._residences
+        if len(memo) >= _MEMO_SIZE:
+            memo.clear()
+        problems = memo[residence, today] = self._residence(residence.strip(), today)
+        return problems
 
     @staticmethod
     def _civico(number: str) -> tuple[tuple[str, str], ...]:
