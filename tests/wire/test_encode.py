@@ -127,3 +127,48 @@ def test_repeated_leaves_and_values_rendered() -> None:
         ("Richiesta5008/datiControllo/tipoMutazione[2]", "characters")
     ]
     assert [c.text for c in el.find("datiControllo")] == ["1", "2", None]  # type: ignore[union-attr]
+
+
+def test_a_key_order_is_planned_once_and_the_plan_gives_the_careful_result(
+    monkeypatch: Any,
+) -> None:
+    """The one-pass path writes from the node's plan for the payload's key order, made once per
+    order: a second payload of the same shape is written without planning again, and what it
+    writes is what the careful path (the keys reordered first) writes."""
+    model = _model("5001")
+    encode(model, _payload())  # plans made
+    member = model.steps["elencoSoggettiFamiglia"].node
+    assert ("generalita", "legameSoggetto") in member.plans
+    planned: list[tuple[str, ...]] = []
+    original = Node.plan
+
+    def counting(self: Node, keys: tuple[str, ...]) -> Any:
+        planned.append(keys)
+        return original(self, keys)
+
+    monkeypatch.setattr(Node, "plan", counting)
+    again, problems = encode(model, _payload())
+    assert problems == []
+    assert planned == []  # every object of the payload written from a remembered plan
+    careful, _ = encode(model, _reversed(_payload()))
+    assert planned  # the reversed orders are not known plans: they take the careful path
+    assert _xml(again) == _xml(careful)
+
+
+def test_plans_are_bounded() -> None:
+    """A node remembers at most 64 key orders: payloads in ever new orders plan anew."""
+    generalita = _model("5001").steps["elencoSoggettiFamiglia"].node.steps["generalita"].node
+    names = list(generalita.steps)
+    assert len(names) >= 7  # more in-order subsets than the memo holds
+    saved = dict(generalita.plans)  # the bundle's models are shared: leave its memo as found
+    generalita.plans.clear()
+    try:
+        for n in range(200):
+            keys = tuple(name for i, name in enumerate(names) if n >> i & 1)
+            assert generalita.plan(keys) is not None
+            assert len(keys) < 2 or generalita.plan(tuple(reversed(keys))) is None
+        assert len(generalita.plans) == 64
+        assert generalita.plan(("nosuchelement",)) is None
+    finally:
+        generalita.plans.clear()
+        generalita.plans.update(saved)

@@ -39,7 +39,7 @@ from lxml import etree
 
 from ..errors.exceptions import Violation
 from ..safexml import parse_xml
-from .xsdmodel import Node
+from .xsdmodel import Node, Step
 
 __all__ = [
     "REPEATED",
@@ -155,46 +155,58 @@ def _fill(
 def _object(
     el: etree._Element, model: Node, value: Mapping[str, Any], where: _Where, out: list[Violation]
 ) -> None:
-    """The children of ``el`` from the object ``value``, in one pass over its keys when they
-    are known and in schema order (the usual payload); else (see :func:`_in_order`) again from
-    the start, unknown keys reported first and the rest in schema order."""
-    steps = model.steps
-    mark, last = len(out), -1
+    """The children of ``el`` from the object ``value``, in one pass over its values when its
+    keys are known and in schema order (the usual payload: the node's plan for that key order,
+    :meth:`Node.plan <anpr_client.soap.xsdmodel.Node.plan>`); else (see :func:`_in_order`) from
+    the object reordered, unknown keys reported first and the rest in schema order."""
+    keys = tuple(value)
+    plan = model.plans.get(keys) or model.plan(keys)
+    if plan is None:
+        _object(el, model, _in_order(model, value, where, out), where, out)
+        return
     sub = etree.SubElement
-    for key, item in value.items():
-        step = steps.get(key)
-        if step is None or step[0] < last:
-            del out[mark:]
-            del el[:]
-            _object(el, model, _in_order(model, value, where, out), where, out)
-            return
-        last, qname, child, simple, repeated = step
-        if item is None:
+    # zip without ``strict``: the plan has one step per key, and a keyword argument costs a
+    # parse of its own on every object
+    for (qname, simple, step), item in zip(plan, value.values()):  # noqa: B905
+        if simple:
+            if type(item) is str:  # the usual leaf, written here without a call
+                try:
+                    sub(el, qname).text = item
+                except ValueError:
+                    out.append(_not_text(_path(where, step.name)))
+                continue
+        elif type(item) is dict:  # the usual object
+            _object(sub(el, qname), step.node, item, (where, step.name, -1), out)
             continue
-        if type(item) is str and simple:  # the usual leaf, written here without a call
-            try:
-                sub(el, qname).text = item
-            except ValueError:
-                out.append(_not_text(_path(where, key)))
-        elif type(item) is dict and not simple:
-            _object(sub(el, qname), child, item, (where, key, -1), out)
-        elif not isinstance(item, _SEQUENCES):
-            _fill(sub(el, qname), child, item, (where, key, -1), out)
-        elif not repeated:
-            out.append(Violation(_path(where, key), "max-occurs", "a single element, not a list"))
-        else:
-            indexed = len(item) > 1
-            for i, one in enumerate(item):
-                at = (where, key, i if indexed else -1)
-                if type(one) is dict and not simple:
-                    _object(sub(el, qname), child, one, at, out)
-                elif type(one) is str and simple:
-                    try:
-                        sub(el, qname).text = one
-                    except ValueError:
-                        out.append(_not_text(_path(at)))
-                else:
-                    _fill(sub(el, qname), child, one, at, out)
+        if item is not None:
+            _child(el, step, item, where, out)
+
+
+def _child(
+    el: etree._Element, step: Step, item: object, where: _Where, out: list[Violation]
+) -> None:
+    """The element(s) of ``step`` under ``el`` from ``item``, a value other than the usual
+    (a text for a simple child, a dict for a complex one; never ``None``): a list, a value to
+    render, a mapping of another type, or one that is refused."""
+    key, qname, child, simple = step.name, step.qname, step.node, step.simple
+    sub = etree.SubElement
+    if not isinstance(item, _SEQUENCES):
+        _fill(sub(el, qname), child, item, (where, key, -1), out)
+    elif not step.repeated:
+        out.append(Violation(_path(where, key), "max-occurs", "a single element, not a list"))
+    else:
+        indexed = len(item) > 1
+        for i, one in enumerate(item):
+            at = (where, key, i if indexed else -1)
+            if type(one) is dict and not simple:
+                _object(sub(el, qname), child, one, at, out)
+            elif type(one) is str and simple:
+                try:
+                    sub(el, qname).text = one
+                except ValueError:
+                    out.append(_not_text(_path(at)))
+            else:
+                _fill(sub(el, qname), child, one, at, out)
 
 
 _SEQUENCES: Final = (list, tuple)
