@@ -390,3 +390,31 @@ def test_a_file_without_a_mac_loads_on_both_paths(pki: Pki, tmp_path: Path) -> N
     plain = _pfx_with(_p12(pki.comune.key, pki, FILE_PASSWORD), digest=b"")
     _, cert, _ = pkcs12.load_key_and_certificates(plain, FILE_PASSWORD.encode())
     assert cert == pki.comune.certificate
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-iter", "5000", "-macalg", "sha1"], ["-nomaciter", "-macalg", "sha512"]],
+)
+def test_the_mac_check_agrees_with_openssl_on_other_mac_iterations(
+    pki: Pki, tmp_path: Path, options: list[str]
+) -> None:
+    # cryptography writes every MAC with 2048 iterations; the openssl program writes others
+    # (5000, and 1 with -nomaciter).
+    import subprocess
+
+    from tests.security.support import require_program
+
+    openssl = require_program("openssl")
+    key_pem, cert_pem, _ = _write_broken(pki, tmp_path)
+    path = tmp_path / "openssl.p12"
+    files = ["-inkey", str(key_pem), "-in", str(cert_pem), "-out", str(path)]
+    subprocess.run(
+        [openssl, "pkcs12", "-export", *files, "-passout", f"pass:{FILE_PASSWORD}", *options],
+        check=True,
+        capture_output=True,
+    )
+    loaded = SoftwareKey.from_pkcs12(path, FILE_PASSWORD, trusted=True)  # own MAC check passed
+    assert loaded.certificate == pki.comune.certificate
+    with pytest.raises(PinError):
+        SoftwareKey.from_pkcs12(path, FILE_PASSWORD + "x", trusted=True)
