@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, NamedTuple, TypeAlias
 
@@ -114,11 +114,6 @@ Plan: TypeAlias = "tuple[tuple[str, bool, Step], ...]"
 in that order, ``(qname, simple, step)`` of its :class:`Step` (the first two again, for the
 encoder's usual leaf and object without a lookup)."""
 
-#: How many key orders a node remembers a plan for: payloads from one program use one or two
-#: orders per element; beyond this (payloads built with keys in varied orders) each is planned
-#: anew, so the memo cannot grow without bound.
-_PLANS: Final = 64
-
 
 class Node:
     """The model of one element: tag, cardinality, children (lazily) and simple type."""
@@ -171,8 +166,9 @@ class Node:
         self._children: dict[str, Node] | None = None
         self._by_qname: dict[str, Node] | None = None
         self._steps: dict[str, Step] | None = None
-        self.plans: dict[tuple[str, ...], Plan] = {}
-        """The encoder's memo of :meth:`plan` by key order (read it first: one lookup)."""
+        self.plans: dict[tuple[str, ...], Callable[..., None]] = {}
+        """The encoder's memo, by key order: what it made from :meth:`plan` to write an object
+        with those keys (:func:`anpr_client.soap.codec._writer`; bounded there)."""
         self._simple_decl = simple_decl
         self.choice: Choice | None = None
         """The ``xs:choice`` this element is a branch of (``None`` outside a choice)."""
@@ -229,8 +225,7 @@ class Node:
     def plan(self, keys: tuple[str, ...]) -> Plan | None:
         """How to write an object whose keys are ``keys``, in that order, in one pass: each
         key's step, when every key is a child and they come in schema order (``None``
-        otherwise: the encoder then reorders the object and reports the unknown keys).
-        Remembered in :attr:`plans` for up to 64 key orders."""
+        otherwise: the encoder then reorders the object and reports the unknown keys)."""
         steps = self.steps
         plan = []
         last = -1
@@ -240,10 +235,7 @@ class Node:
                 return None
             last = step.position
             plan.append((step.qname, step.simple, step))
-        made = tuple(plan)
-        if len(self.plans) < _PLANS:
-            self.plans[keys] = made
-        return made
+        return tuple(plan)
 
     @property
     def enumeration(self) -> tuple[str, ...] | None:
