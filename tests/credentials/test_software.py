@@ -267,3 +267,154 @@ def test_trusted_pkcs12_keeps_the_chain_the_signature_and_the_password_check(
         SoftwareKey.from_pkcs12(pki_files.comune_p12, SECRET, trusted=True)
     with pytest.raises(CredentialError, match="does not match"):
         SoftwareKey.from_pem(pki_files.workstation_key_pem, pki_files.comune_cert_pem, trusted=True)
+
+
+# ------------------------------------------------------------------ the trusted path's MAC check
+
+
+def _p12(
+    key: rsa.RSAPrivateKey,
+    pki: Pki,
+    password: str,
+    *,
+    mac: hashes.HashAlgorithm | None = None,
+    rounds: int = 2048,
+) -> bytes:
+    encryption = (
+        serialization.PrivateFormat.PKCS12.encryption_builder()
+        .kdf_rounds(rounds)
+        .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC)
+        .hmac_hash(mac or hashes.SHA256())
+        .build(password.encode("utf-8"))
+    )
+    return pkcs12.serialize_key_and_certificates(
+        b"co", key, pki.comune.certificate, [pki.ca.certificate], encryption
+    )
+
+
+def _pfx_with(data: bytes, *, digest: bytes | None = None, extra_content: bool = False) -> bytes:
+    """``data`` with its MAC value replaced, or a further (empty) content the MAC does not
+    cover, or (``digest=b""``) without its MAC."""
+    from asn1crypto import core as acore
+    from asn1crypto import pkcs12 as apkcs12
+
+    pfx = apkcs12.Pfx.load(data)
+    auth_safe = pfx["auth_safe"]
+    if extra_content:
+        empty = apkcs12.ContentInfo({"content_type": "data", "content": acore.OctetString(b"0\0")})
+        infos = [*pfx.authenticated_safe, empty]
+        auth_safe = apkcs12.ContentInfo(
+            {
+                "content_type": "data",
+                "content": acore.OctetString(apkcs12.AuthenticatedSafe(infos).dump()),
+            }
+        )
+    fields: dict[str, object] = {"version": pfx["version"].native, "auth_safe": auth_safe}
+    mac_data = pfx["mac_data"]
+    if digest != b"":
+        mac = mac_data["mac"]
+        fields["mac_data"] = {
+            "mac": {
+                "digest_algorithm": mac["digest_algorithm"],
+                "digest": mac["digest"].native if digest is None else digest,
+            },
+            "mac_salt": mac_data["mac_salt"].native,
+            "iterations": mac_data["iterations"].native,
+        }
+    out = apkcs12.Pfx(fields).dump(force=True)
+    assert isinstance(out, bytes)
+    return out
+
+
+def test_trusted_pkcs12_refuses_a_file_whose_mac_does_not_match(pki: Pki, tmp_path: Path) -> None:
+    # The key the RSA self-check refuses tells the paths apart: only the trusted path, after
+    # its own MAC check, loads it. A MAC that does not match sends the file to the checked
+    # loader, which refuses it as it refuses every such file (wrong password or damaged).
+    data = _p12(_broken_crt_key(pki), pki, FILE_PASSWORD)
+    good = tmp_path / "good.p12"
+    good.write_bytes(data)
+    assert SoftwareKey.from_pkcs12(good, FILE_PASSWORD, trusted=True).chain == (pki.ca.certificate,)
+    digest = bytearray(_pfx_mac(data))
+    digest[0] ^= 1
+    for damaged in (_pfx_with(data, digest=bytes(digest)), _pfx_with(data, extra_content=True)):
+        path = tmp_path / "damaged.p12"
+        path.write_bytes(damaged)
+        with pytest.raises(PinError):
+            SoftwareKey.from_pkcs12(path, FILE_PASSWORD, trusted=True)
+        with pytest.raises(ValueError, match="PKCS12"):  # OpenSSL refuses it too
+            pkcs12.load_key_and_certificates(damaged, FILE_PASSWORD.encode())
+
+
+def _pfx_mac(data: bytes) -> bytes:
+    from asn1crypto import pkcs12 as apkcs12
+
+    value = apkcs12.Pfx.load(data)["mac_data"]["mac"]["digest"].native
+    assert isinstance(value, bytes)
+    return value
+
+
+@pytest.mark.parametrize(
+    ("mac", "password", "rounds"),
+    [
+        (hashes.SHA256(), FILE_PASSWORD, 2048),
+        (hashes.SHA1(), FILE_PASSWORD, 2048),  # noqa: S303 - what older files carry
+        (hashes.SHA512(), "pàssword-€-\U0001d11e", 1),
+        (hashes.SHA384(), "Ünïcode", 3000),
+    ],
+)
+def test_the_mac_check_agrees_with_openssl(
+    pki: Pki, tmp_path: Path, mac: hashes.HashAlgorithm, password: str, rounds: int
+) -> None:
+    # The trusted path loads the key the self-check refuses only if its own MAC check passed;
+    # OpenSSL's loader (the good key, the same MAC settings) accepts the same password and
+    # refuses another.
+    path = tmp_path / "broken.p12"
+    path.write_bytes(_p12(_broken_crt_key(pki), pki, password, mac=mac, rounds=rounds))
+    loaded = SoftwareKey.from_pkcs12(path, password, trusted=True)
+    assert loaded.certificate == pki.comune.certificate
+    good = _p12(pki.comune.key, pki, password, mac=mac, rounds=rounds)
+    pkcs12.load_key_and_certificates(good, password.encode("utf-8"))
+    with pytest.raises(ValueError, match="PKCS12"):
+        pkcs12.load_key_and_certificates(good, (password + "x").encode("utf-8"))
+    with pytest.raises(PinError):
+        SoftwareKey.from_pkcs12(path, password + "x", trusted=True)
+
+
+def test_a_file_without_a_mac_loads_on_both_paths(pki: Pki, tmp_path: Path) -> None:
+    # Nothing to verify: OpenSSL's loader accepts such a file, and so does the trusted path
+    # (without the self-check: the broken key loads).
+    bare = _pfx_with(_p12(_broken_crt_key(pki), pki, FILE_PASSWORD), digest=b"")
+    path = tmp_path / "bare.p12"
+    path.write_bytes(bare)
+    assert SoftwareKey.from_pkcs12(path, FILE_PASSWORD, trusted=True).chain == (pki.ca.certificate,)
+    plain = _pfx_with(_p12(pki.comune.key, pki, FILE_PASSWORD), digest=b"")
+    _, cert, _ = pkcs12.load_key_and_certificates(plain, FILE_PASSWORD.encode())
+    assert cert == pki.comune.certificate
+
+
+@pytest.mark.parametrize(
+    "options",
+    [["-iter", "5000", "-macalg", "sha1"], ["-nomaciter", "-macalg", "sha512"]],
+)
+def test_the_mac_check_agrees_with_openssl_on_other_mac_iterations(
+    pki: Pki, tmp_path: Path, options: list[str]
+) -> None:
+    # cryptography writes every MAC with 2048 iterations; the openssl program writes others
+    # (5000, and 1 with -nomaciter).
+    import subprocess
+
+    from tests.security.support import require_program
+
+    openssl = require_program("openssl")
+    key_pem, cert_pem, _ = _write_broken(pki, tmp_path)
+    path = tmp_path / "openssl.p12"
+    files = ["-inkey", str(key_pem), "-in", str(cert_pem), "-out", str(path)]
+    subprocess.run(
+        [openssl, "pkcs12", "-export", *files, "-passout", f"pass:{FILE_PASSWORD}", *options],
+        check=True,
+        capture_output=True,
+    )
+    loaded = SoftwareKey.from_pkcs12(path, FILE_PASSWORD, trusted=True)  # own MAC check passed
+    assert loaded.certificate == pki.comune.certificate
+    with pytest.raises(PinError):
+        SoftwareKey.from_pkcs12(path, FILE_PASSWORD + "x", trusted=True)

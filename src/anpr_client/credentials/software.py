@@ -10,8 +10,11 @@ iteration counts): load once per process and reuse the object.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import UnsupportedAlgorithm
@@ -28,6 +31,10 @@ __all__ = ["SoftwareKey"]
 _KEY_BAGS = ("key_bag", "pkcs8_shrouded_key_bag")
 
 _HASHES: dict[str, type[hashes.HashAlgorithm]] = {"sha256": hashes.SHA256, "sha1": hashes.SHA1}
+
+#: The MAC digests :func:`_mac_matches` verifies itself (RFC 7292's password-integrity mode);
+#: a file with another (or a PBMAC1 MAC, RFC 9579) goes to cryptography's loader.
+_MAC_DIGESTS = frozenset({"sha1", "sha224", "sha256", "sha384", "sha512"})
 
 
 def _read(path: Path, what: str) -> bytes:
@@ -202,9 +209,12 @@ def _pkcs12_unchecked(
 
     cryptography's PKCS#12 loader always checks the key: the key bag (a PKCS#8 structure) is
     taken out and loaded on its own, and the certificates from the same file without it.
-    The file's MAC goes with the key bag; the password is still proven by decrypting the key
-    (an AES-CBC padding or PKCS#8 structure error otherwise) and the key must match the
-    certificate.
+    The file's MAC cannot go with the rest (it covers the key bag too), so it is verified here
+    first, as OpenSSL's ``PKCS12_parse`` does before it decrypts anything
+    (:func:`_mac_matches`; a MAC that does not match, or one not verified here, sends the file
+    to the checked loader, which refuses it or verifies it itself). The password is also proven
+    by decrypting the key (an AES-CBC padding or PKCS#8 structure error otherwise) and the key
+    must match the certificate.
     """
     from asn1crypto import core as acore
     from asn1crypto import parser as asn1_parser
@@ -214,6 +224,8 @@ def _pkcs12_unchecked(
         pfx = apkcs12.Pfx.load(data)
         auth_safe = pfx["auth_safe"]
         if auth_safe["content_type"].native != "data":
+            return None
+        if password is None or _mac_matches(pfx, password) is False:
             return None
         safe = pfx.authenticated_safe
         kept = []
@@ -277,3 +289,40 @@ def _pkcs12_unchecked(
     if leaf is None:
         return None
     return key, leaf, [c for c in certificates if c is not leaf]
+
+
+def _mac_matches(pfx: Any, password: bytes) -> bool | None:
+    """Whether the MAC of ``pfx`` (an asn1crypto ``Pfx`` with ``data`` content) is the HMAC of
+    its content under ``password``: RFC 7292's password-integrity mode (section 5.1; the key
+    derived as in its appendix B.2 with ID 3, a MAC key), as OpenSSL's ``PKCS12_verify_mac``
+    computes it (the UTF-8 password as a BMPString with its two zero bytes). ``None`` when the
+    file has no MAC (there is nothing to verify; the checked loader accepts such a file too);
+    ``False`` also for a MAC not verified here (another digest, PBMAC1) and a password that is
+    empty or not UTF-8: for those the checked loader decides."""
+    mac_data = pfx["mac_data"]
+    if mac_data.native is None:
+        return None
+    if not password:
+        return False
+    name = mac_data["mac"]["digest_algorithm"]["algorithm"].native
+    iterations = mac_data["iterations"].native
+    if name not in _MAC_DIGESTS or not isinstance(iterations, int) or iterations < 1:
+        return False
+    try:
+        secret = password.decode("utf-8").encode("utf-16-be") + b"\0\0"
+    except UnicodeDecodeError:
+        return False
+    digest = getattr(hashlib, name)
+    v = digest().block_size
+
+    def filled(value: bytes) -> bytes:  # repeated to a whole number of v-byte blocks
+        size = -(-len(value) // v) * v
+        return (value * (size // len(value) + 1))[:size] if value else b""
+
+    # One block of output (the key is one digest long): A = H^iterations(D || S || P).
+    block = digest(bytes([3]) * v + filled(mac_data["mac_salt"].native) + filled(secret)).digest()
+    for _ in range(iterations - 1):
+        block = digest(block).digest()
+    content = pfx["auth_safe"]["content"].native
+    expected = hmac.new(block, content, name).digest()
+    return hmac.compare_digest(expected, mac_data["mac"]["digest"].native)

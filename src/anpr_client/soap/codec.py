@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
@@ -39,7 +40,7 @@ from lxml import etree
 
 from ..errors.exceptions import Violation
 from ..safexml import parse_xml
-from .xsdmodel import Node
+from .xsdmodel import Node, Plan, Step
 
 __all__ = [
     "REPEATED",
@@ -155,46 +156,161 @@ def _fill(
 def _object(
     el: etree._Element, model: Node, value: Mapping[str, Any], where: _Where, out: list[Violation]
 ) -> None:
-    """The children of ``el`` from the object ``value``, in one pass over its keys when they
-    are known and in schema order (the usual payload); else (see :func:`_in_order`) again from
-    the start, unknown keys reported first and the rest in schema order."""
-    steps = model.steps
-    mark, last = len(out), -1
-    sub = etree.SubElement
-    for key, item in value.items():
-        step = steps.get(key)
-        if step is None or step[0] < last:
-            del out[mark:]
-            del el[:]
+    """The children of ``el`` from the object ``value``, in one pass over its values when its
+    keys are known and in schema order (the usual payload: the writer made for that key order
+    of ``model``, see :func:`_writer`); else (see :func:`_in_order`) from the object
+    reordered, unknown keys reported first and the rest in schema order."""
+    keys = tuple(value)
+    write = model.plans.get(keys)
+    if write is None:
+        write = _writer(model, keys)
+        if write is None:
             _object(el, model, _in_order(model, value, where, out), where, out)
             return
-        last, qname, child, simple, repeated = step
-        if item is None:
+    if type(value) is not dict:  # a writer reads a dict's values; any other mapping, as one
+        value = dict(value)
+    write(el, value, where, out)
+
+
+_Writer: TypeAlias = Callable[[etree._Element, dict[str, Any], _Where, list[Violation]], None]
+
+
+def _writer(model: Node, keys: tuple[str, ...]) -> _Writer | None:
+    """What writes an object of ``model`` with ``keys`` in that order (``None`` if they are not
+    all children in schema order, :meth:`Node.plan <anpr_client.soap.xsdmodel.Node.plan>`):
+    made once per key order and remembered in ``model.plans`` for up to 64 orders; beyond
+    that, :func:`_walk` over the plan each time."""
+    plan = model.plan(keys)
+    if plan is None:
+        return None
+    if len(model.plans) >= _PLANS:
+        return functools.partial(_walk, plan)
+    write = _compiled(plan)
+    model.plans[keys] = write
+    return write
+
+
+_PLANS: Final = 64
+"""How many key orders a node keeps a writer for: payloads from one program use one or two
+orders per element; beyond this (payloads built with keys in varied orders) the plan is walked
+without a writer of its own, so the memo cannot grow without bound."""
+
+
+def _walk(
+    plan: Plan, el: etree._Element, value: dict[str, Any], where: _Where, out: list[Violation]
+) -> None:
+    """Write ``value``'s children from ``plan``, one step per value: the reference for what a
+    writer of :func:`_compiled` does without the loop."""
+    sub = etree.SubElement
+    # zip without ``strict``: the plan has one step per key, and a keyword argument costs a
+    # parse of its own on every object
+    for (qname, simple, step), item in zip(plan, value.values()):  # noqa: B905
+        if simple:
+            if type(item) is str:  # the usual leaf, written here without a call
+                try:
+                    sub(el, qname).text = item
+                except ValueError:
+                    out.append(_not_text(_path(where, step.name)))
+                continue
+        elif type(item) is dict:  # the usual object
+            _object(sub(el, qname), step.node, item, (where, step.name, -1), out)
             continue
-        if type(item) is str and simple:  # the usual leaf, written here without a call
-            try:
-                sub(el, qname).text = item
-            except ValueError:
-                out.append(_not_text(_path(where, key)))
-        elif type(item) is dict and not simple:
-            _object(sub(el, qname), child, item, (where, key, -1), out)
-        elif not isinstance(item, _SEQUENCES):
-            _fill(sub(el, qname), child, item, (where, key, -1), out)
-        elif not repeated:
-            out.append(Violation(_path(where, key), "max-occurs", "a single element, not a list"))
-        else:
-            indexed = len(item) > 1
-            for i, one in enumerate(item):
-                at = (where, key, i if indexed else -1)
-                if type(one) is dict and not simple:
-                    _object(sub(el, qname), child, one, at, out)
-                elif type(one) is str and simple:
-                    try:
-                        sub(el, qname).text = one
-                    except ValueError:
-                        out.append(_not_text(_path(at)))
-                else:
-                    _fill(sub(el, qname), child, one, at, out)
+        if item is not None:
+            _child(el, step, item, where, out)
+
+
+def _compiled(plan: Plan) -> _Writer:
+    """:func:`_walk` for one plan, unrolled: a function whose body writes each value in turn
+    (a text leaf, an object, else :func:`_child`), with the plan's tags, nodes and names as
+    its globals (the generated text holds only its own names, nothing from the schema or a
+    payload); a child object's writer is called from here, without :func:`_object`. No loop,
+    no unpacking of a step per value and one call less per object: building a 5001 of 1000
+    members runs 7 % fewer instructions in all, 40 % fewer of the encoder's own.
+    ``tests/wire/test_encode.py`` holds it to :func:`_walk` on random payloads."""
+    names: dict[str, Any] = {
+        "sub": etree.SubElement,
+        "obj": _object,
+        "child": _child,
+        "fill": _fill,
+        "not_text": _not_text,
+        "path": _path,
+    }
+    values = ", ".join(f"v{i}" for i in range(len(plan)))
+    lines = ["def write(el, value, where, out):"]
+    if plan:
+        lines.append(f"    {values}, = value.values()")
+    else:
+        lines.append("    return")
+    for i, (qname, simple, step) in enumerate(plan):
+        names[f"q{i}"], names[f"k{i}"], names[f"n{i}"], names[f"s{i}"] = (
+            qname,
+            step.name,
+            step.node,
+            step,
+        )
+        if simple:
+            lines += [
+                f"    if type(v{i}) is str:",
+                "        try:",
+                f"            sub(el, q{i}).text = v{i}",
+                "        except ValueError:",
+                f"            out.append(not_text(path(where, k{i})))",
+            ]
+        else:  # an object: its writer called here when there is one (no call of _object)
+            lines += [
+                f"    if type(v{i}) is dict:",
+                f"        w = n{i}.plans.get(tuple(v{i}))",
+                "        if w is None:",
+                f"            obj(sub(el, q{i}), n{i}, v{i}, (where, k{i}, -1), out)",
+                "        else:",
+                f"            w(sub(el, q{i}), v{i}, (where, k{i}, -1), out)",
+            ]
+            if step.repeated:  # a list of objects, as _child writes it
+                lines += [
+                    f"    elif type(v{i}) is list:",
+                    f"        indexed = len(v{i}) > 1",
+                    f"        for j, one in enumerate(v{i}):",
+                    f"            at = (where, k{i}, j if indexed else -1)",
+                    "            if type(one) is dict:",
+                    f"                w = n{i}.plans.get(tuple(one))",
+                    "                if w is None:",
+                    f"                    obj(sub(el, q{i}), n{i}, one, at, out)",
+                    "                else:",
+                    f"                    w(sub(el, q{i}), one, at, out)",
+                    "            else:",
+                    f"                fill(sub(el, q{i}), n{i}, one, at, out)",
+                ]
+        lines += [f"    elif v{i} is not None:", f"        child(el, s{i}, v{i}, where, out)"]
+    exec(compile("\n".join(lines), "<anpr_client.soap.codec writer>", "exec"), names)  # noqa: S102
+    write: _Writer = names["write"]
+    return write
+
+
+def _child(
+    el: etree._Element, step: Step, item: object, where: _Where, out: list[Violation]
+) -> None:
+    """The element(s) of ``step`` under ``el`` from ``item``, a value other than the usual
+    (a text for a simple child, a dict for a complex one; never ``None``): a list, a value to
+    render, a mapping of another type, or one that is refused."""
+    key, qname, child, simple = step.name, step.qname, step.node, step.simple
+    sub = etree.SubElement
+    if not isinstance(item, _SEQUENCES):
+        _fill(sub(el, qname), child, item, (where, key, -1), out)
+    elif not step.repeated:
+        out.append(Violation(_path(where, key), "max-occurs", "a single element, not a list"))
+    else:
+        indexed = len(item) > 1
+        for i, one in enumerate(item):
+            at = (where, key, i if indexed else -1)
+            if type(one) is dict and not simple:
+                _object(sub(el, qname), child, one, at, out)
+            elif type(one) is str and simple:
+                try:
+                    sub(el, qname).text = one
+                except ValueError:
+                    out.append(_not_text(_path(at)))
+            else:
+                _fill(sub(el, qname), child, one, at, out)
 
 
 _SEQUENCES: Final = (list, tuple)

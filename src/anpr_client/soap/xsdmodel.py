@@ -25,15 +25,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final, NamedTuple
+from typing import Final, NamedTuple, TypeAlias
 
 from lxml import etree
 
 from ..errors.exceptions import ConfigurationError
 
-__all__ = ["Choice", "Facets", "Node", "SchemaSet", "Step"]
+__all__ = ["Choice", "Facets", "Node", "Plan", "SchemaSet", "Step"]
 
 XS: Final = "http://www.w3.org/2001/XMLSchema"
 _XS = f"{{{XS}}}"
@@ -105,6 +105,14 @@ class Step(NamedTuple):
     simple: bool
     """Whether it is of a simple type (:attr:`Node.is_simple`)."""
     repeated: bool
+    name: str
+    """Its local name (the payload's key)."""
+
+
+Plan: TypeAlias = "tuple[tuple[str, bool, Step], ...]"
+"""What the encoder writes for an object with a given key order (:meth:`Node.plan`): per key,
+in that order, ``(qname, simple, step)`` of its :class:`Step` (the first two again, for the
+encoder's usual leaf and object without a lookup)."""
 
 
 class Node:
@@ -121,6 +129,7 @@ class Node:
         "max_occurs",
         "min_occurs",
         "name",
+        "plans",
         "qname",
         "simple_type",
         "type_name",
@@ -157,6 +166,9 @@ class Node:
         self._children: dict[str, Node] | None = None
         self._by_qname: dict[str, Node] | None = None
         self._steps: dict[str, Step] | None = None
+        self.plans: dict[tuple[str, ...], Callable[..., None]] = {}
+        """The encoder's memo, by key order: what it made from :meth:`plan` to write an object
+        with those keys (:func:`anpr_client.soap.codec._writer`; bounded there)."""
         self._simple_decl = simple_decl
         self.choice: Choice | None = None
         """The ``xs:choice`` this element is a branch of (``None`` outside a choice)."""
@@ -205,10 +217,25 @@ class Node:
         child's :class:`Step` by local name (made on first use)."""
         if self._steps is None:
             self._steps = {
-                name: Step(i, node.qname, node, node.is_simple, node.repeated)
+                name: Step(i, node.qname, node, node.is_simple, node.repeated, name)
                 for i, (name, node) in enumerate(self.children.items())
             }
         return self._steps
+
+    def plan(self, keys: tuple[str, ...]) -> Plan | None:
+        """How to write an object whose keys are ``keys``, in that order, in one pass: each
+        key's step, when every key is a child and they come in schema order (``None``
+        otherwise: the encoder then reorders the object and reports the unknown keys)."""
+        steps = self.steps
+        plan = []
+        last = -1
+        for key in keys:
+            step = steps.get(key)
+            if step is None or step.position < last:
+                return None
+            last = step.position
+            plan.append((step.qname, step.simple, step))
+        return tuple(plan)
 
     @property
     def enumeration(self) -> tuple[str, ...] | None:
