@@ -359,8 +359,10 @@ def _read_typed(
                 how = _OFF_PLAN
             if how == _LEAF:
                 if name not in out:
-                    item = (child.text or "") if not len(child) else _read(
-                        node, child, f"{path}/{name}", unknown
+                    item = (
+                        (child.text or "")
+                        if not len(child)
+                        else _read(node, child, f"{path}/{name}", unknown)
                     )
                     out[name] = values[name] = item
                     continue
@@ -390,20 +392,21 @@ def _read_typed(
                 else:
                     got.append(sub)
                 continue
-            elif how == _LEAF_CONVERTED or how == _LEAF_ENUMERATED:
+            elif how == _LEAF_CONVERTED:
                 if name not in out:
-                    item = _read(node, child, f"{path}/{name}", unknown)
-                    out[name] = item
-                    if how == _LEAF_ENUMERATED:
-                        if item in arg:
-                            values[name] = item
-                        else:
-                            doubt = True
+                    item = out[name] = _read(node, child, f"{path}/{name}", unknown)
+                    try:
+                        values[name] = arg(item)
+                    except (ValueError, ArithmeticError):
+                        doubt = True
+                    continue
+            elif how == _LEAF_ENUMERATED:
+                if name not in out:
+                    item = out[name] = _read(node, child, f"{path}/{name}", unknown)
+                    if item in arg:
+                        values[name] = item
                     else:
-                        try:
-                            values[name] = arg(item)
-                        except (ValueError, ArithmeticError):
-                            doubt = True
+                        doubt = True
                     continue
             elif how == _LEAVES:
                 held = out.get(name)
