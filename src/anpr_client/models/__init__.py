@@ -68,6 +68,7 @@ from types import MappingProxyType
 from typing import Any, Final, TypeVar
 
 from ..errors.exceptions import ModelError, Violation
+from ..soap import codec
 from ..soap.codec import render_value
 from ._base import Model, Request, field_names
 from ._index import OPERATIONS, load
@@ -128,6 +129,12 @@ def response_type(code: str) -> type[Model]:
     its branches ``Risposta3002_OK`` and ``rispostaKO`` as fields)."""
     module, _, response, _ = _entry(code)
     return _class(module, response)
+
+
+def answer_plan(code: str) -> Any:
+    """The reading plan of the answer element of ``code``, for
+    :func:`anpr_client.soap.codec.decode_typed` (internal: the typed calls')."""
+    return _plan(response_type(code))
 
 
 _ok: dict[str, Mapping[str, type[Model]]] = {}
@@ -296,6 +303,11 @@ class _Plan:
     required: tuple[tuple[str, object], ...] = ()
     """The required fields, each with what it holds when missing (``None`` or ``()``)."""
     choices: tuple[tuple[tuple[str, ...], bool], ...] = ()
+    fields: dict[str, tuple[int, Any]] = dataclasses.field(default_factory=dict)
+    """Every field as :func:`anpr_client.soap.codec.decode_typed` reads it: its kind
+    (``codec.TEXT``…) and the kind's argument."""
+    required_names: frozenset[str] = frozenset()
+    """The names of :attr:`required`."""
 
 
 _plans: dict[type, _Plan] = {}
@@ -329,7 +341,25 @@ def _plan(cls: type) -> _Plan:
     }
     plan.listed = {s.name: s for s in plan.slots.values() if s.plan is not None and s.repeated}
     plan.choices = getattr(cls, "CHOICES", ())
+    plan.fields = {s.name: _field(s) for s in plan.slots.values()}
+    plan.required_names = frozenset(name for name, _ in plan.required)
     return plan
+
+
+def _field(slot: _Slot) -> tuple[int, Any]:
+    """``slot`` as :func:`anpr_client.soap.codec.decode_typed` reads it (see
+    :attr:`_Plan.fields`)."""
+    if slot.repeated:
+        if slot.plan is not None:
+            return codec.LISTED, slot.plan
+        return codec.LISTED_TEXT, (slot.convert, slot.allowed)
+    if slot.plan is not None:
+        return codec.NESTED, slot.plan
+    if slot.convert is not None:
+        return codec.CONVERTED, slot.convert
+    if slot.allowed is not None:
+        return codec.ENUMERATED, slot.allowed
+    return codec.TEXT, None
 
 
 def _unwrap_optional(hint: Any) -> Any:

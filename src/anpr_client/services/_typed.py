@@ -12,8 +12,9 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..errors.exceptions import PayloadError, ProtocolError, Violation
-from ..models import from_payload, ok_types, request_type
+from ..models import answer_plan, from_payload, ok_types, request_type
 from ..results import Result
+from ..soap.binding import TYPED_ANSWER, TypedAnswer
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -111,11 +112,20 @@ def call(
                 )
             ],
         )
-    result = client.call(code, request, header=header)
+    # The answer is read into its models in the decoder's walk (TypedAnswer), when it follows
+    # them to the letter; from_payload reads it otherwise, and says what deviates.
+    typed = TypedAnswer(code, answer_plan(code))
+    token = TYPED_ANSWER.set(typed)
+    try:
+        result = client.call(code, request, header=header)
+    finally:
+        TYPED_ANSWER.reset(token)
     model = ok_types(code).get(result.outcome)
     if model is None:  # Client.read and the generated table disagree: a bug, said plainly
         raise ProtocolError(f"the answer to {code} came back as {result.outcome}: no model")
-    value: Any = from_payload(model, result.value, path=result.outcome)
+    value: Any = typed.model
+    if typed.value is not result.value or type(value) is not model:
+        value = from_payload(model, result.value, path=result.outcome)
     return _with_value(result, value)
 
 

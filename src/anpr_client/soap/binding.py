@@ -27,6 +27,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from lxml import etree
@@ -47,7 +48,7 @@ from ..safexml import NS, parse_xml
 from ..settings import Settings
 from ..transport import HttpRequest, HttpResponse, HttpTransport, Transport
 from .bundle import Bundle, Operation, get_bundle
-from .codec import decode, encode
+from .codec import NO_MODEL, decode, decode_typed, encode
 from .envelope import CONTENT_TYPE, build_envelope, read_answer
 from .testata import build_header, check_echo, fit_header
 
@@ -72,6 +73,28 @@ class WsseHook(Protocol):
     ) -> tuple[etree._Element, dict[str, str]]: ...
 
     def verify(self, envelope: etree._Element) -> etree._Element: ...
+
+
+class TypedAnswer:
+    """A typed call's wish to have the answer to ``code`` read into models too, in the decoder's
+    walk (:func:`~anpr_client.soap.codec.decode_typed` with ``plan``, the plan of the answer
+    element's class), set in :data:`TYPED_ANSWER` for the length of the call:
+    :meth:`Binding.read` leaves in :attr:`value` the payload of the :class:`Result` it returns and
+    in :attr:`model` that payload's model (or :data:`~anpr_client.soap.codec.NO_MODEL`), however
+    the call gets there (directly, or through the journal and its retries). The caller uses
+    :attr:`model` only when :attr:`value` is the very payload of the result it was handed."""
+
+    __slots__ = ("code", "model", "plan", "value")
+
+    def __init__(self, code: str, plan: Any):
+        self.code = code
+        self.plan = plan
+        self.value: Any = None
+        self.model: Any = NO_MODEL
+
+
+TYPED_ANSWER: Final[ContextVar[TypedAnswer | None]] = ContextVar("TYPED_ANSWER", default=None)
+"""The :class:`TypedAnswer` of the typed call running in this context, if any."""
 
 
 class Binding:
@@ -296,7 +319,11 @@ class Binding:
                 f"got {etree.QName(answer.payload).localname}"
             )
         model = self.bundle.response_model(op)
-        decoded, unknown = decode(model, answer.payload)
+        typed = TYPED_ANSWER.get()
+        if typed is not None and typed.code == op.code:
+            decoded, unknown, root = decode_typed(model, answer.payload, typed.plan)
+        else:
+            decoded, unknown = decode(model, answer.payload)
         if not decoded:
             # The schema allows an empty answer (every branch is optional); ANPR never sends one.
             raise ProtocolError(f"the answer to {op.code} is an empty {op.response.localname}")
@@ -339,6 +366,12 @@ class Binding:
         warns = tuple(i for i in items if not i.blocking)
         if warns:  # the caller's line is looked for only when there is something to point at
             emit_warnings(warns, operation=op.code, stacklevel=_caller_stacklevel())
+        if typed is not None and typed.code == op.code:
+            typed.value = value
+            if root is NO_MODEL or value is decoded:
+                typed.model = root
+            else:
+                typed.model = root.__dict__.get(outcome, NO_MODEL)
         return Result(
             operation=op.code,
             outcome=outcome,

@@ -47,6 +47,7 @@ __all__ = [
     "UNKNOWN",
     "UnknownElement",
     "decode",
+    "decode_typed",
     "encode",
     "render_value",
 ]
@@ -378,6 +379,213 @@ def decode(model: Node, el: etree._Element) -> tuple[dict[str, Any], list[Unknow
     if not isinstance(value, dict):
         return {"_value": value}, unknown
     return value, unknown
+
+
+# What a typed reading plan (:func:`decode_typed`) says of a field: the kind, then its argument.
+TEXT: Final = 0
+"""A single field whose text is its value."""
+CONVERTED: Final = 1
+"""A single field whose text converts (the argument: the converter)."""
+ENUMERATED: Final = 2
+"""A single field whose text is one of a set (the argument: the set)."""
+NESTED: Final = 3
+"""A single field holding a model (the argument: its plan)."""
+LISTED: Final = 4
+"""A repeated field holding models (the argument: their plan)."""
+LISTED_TEXT: Final = 5
+"""A repeated simple field (the argument: a converter or ``None``, then a set or ``None``)."""
+
+NO_MODEL: Final = object()
+"""What :func:`decode_typed` reads into no model: the careful reading is left to say why."""
+
+
+def decode_typed(
+    model: Node, el: etree._Element, plan: Any
+) -> tuple[dict[str, Any], list[UnknownElement], Any]:
+    """:func:`decode`, and in the same walk the typed model of ``el`` as ``plan`` describes it
+    (``plan.cls``, ``plan.fields``: field name → (kind, argument) with the kinds above,
+    ``plan.required_names``, ``plan.choices``); :data:`NO_MODEL` instead at the first thing
+    that does not follow the plan to the letter (a field it does not have, text that does not
+    convert, a value outside an enumeration, a required field missing, a choice given two
+    branches or none), which :func:`anpr_client.models.from_payload` then reads, tolerantly and
+    with each deviation's path. The dict and the unknown elements are :func:`decode`'s, equal
+    item for item (``tests/models/test_quick.py``)."""
+    unknown: list[UnknownElement] = []
+    if model.is_simple:
+        return decode(model, el)[0], unknown, NO_MODEL
+    value, typed = _read_typed(model, el, model.name, unknown, plan)
+    if not isinstance(value, dict):
+        return {"_value": value}, unknown, NO_MODEL
+    return value, unknown, typed
+
+
+# How _read_typed reads a child, decided once per (schema node, plan) and child tag: the
+# schema's shape and the plan's kind together.
+_LEAF, _LEAF_CONVERTED, _LEAF_ENUMERATED, _CHILD, _CHILDREN, _LEAVES, _OFF_PLAN = range(7)
+_Steps: TypeAlias = dict[str, tuple[Node, str, int, Any]]
+_steps: dict[tuple[Node, Any], _Steps] = {}
+
+
+def _typed_steps(model: Node, plan: Any) -> _Steps:
+    """For each child tag of ``model``: its node, its name, how it is read and the kind's
+    argument (what the plan's field and the schema node agree on; ``_OFF_PLAN`` where they
+    do not, or the plan has no such field)."""
+    steps = _steps.get((model, plan))
+    if steps is None:
+        steps = {}
+        for tag, node in model.by_qname.items():
+            kind, arg = plan.fields.get(node.name, (None, None))
+            simple, repeated = node.is_simple, node.repeated
+            how = _OFF_PLAN
+            if simple and not repeated:
+                how = {TEXT: _LEAF, CONVERTED: _LEAF_CONVERTED, ENUMERATED: _LEAF_ENUMERATED}.get(
+                    kind, _OFF_PLAN
+                )
+            elif simple and kind == LISTED_TEXT:
+                how = _LEAVES
+            elif not simple and not repeated and kind == NESTED:
+                how = _CHILD
+            elif not simple and repeated and kind == LISTED:
+                how = _CHILDREN
+            steps[tag] = (node, node.name, how, arg)
+        _steps[(model, plan)] = steps
+    return steps
+
+
+def _read_typed(
+    model: Node, el: etree._Element, path: str, unknown: list[UnknownElement], plan: Any
+) -> tuple[Any, Any]:
+    """:func:`_read` of a complex ``model``, with the typed model beside the dict (or
+    :data:`NO_MODEL`). Once something does not follow the plan, the rest is read by
+    :func:`_read` alone (the dict is :func:`_read`'s either way: a leaf without children is
+    read inline as :func:`_read` reads it)."""
+    steps = _typed_steps(model, plan)
+    out: dict[str, Any] = {}
+    typed: Any = object.__new__(plan.cls)
+    values = typed.__dict__
+    doubt = False
+    lists: list[str] | None = None  # the repeated fields read: their items become tuples
+    aside: dict[str, int] | None = None
+    for child in el.iterchildren(etree.Element):
+        tag = child.tag
+        step = steps.get(tag)
+        if step is not None:
+            node, name, how, arg = step
+            if doubt:
+                how = _OFF_PLAN
+            if how == _LEAF:
+                if name not in out:
+                    item = (
+                        (child.text or "")
+                        if not len(child)
+                        else _read(node, child, f"{path}/{name}", unknown)
+                    )
+                    out[name] = values[name] = item
+                    continue
+            elif how == _CHILD:
+                if name not in out:
+                    item, sub = _read_typed(node, child, f"{path}/{name}", unknown, arg)
+                    out[name] = item
+                    if sub is NO_MODEL:
+                        doubt = True
+                    else:
+                        values[name] = sub
+                    continue
+            elif how == _CHILDREN:
+                held = out.get(name)
+                if held is None:
+                    held = out[name] = []
+                    values[name] = got = []
+                    if lists is None:
+                        lists = []
+                    lists.append(name)
+                else:
+                    got = values[name]
+                item, sub = _read_typed(node, child, f"{path}/{name}[{len(held)}]", unknown, arg)
+                held.append(item)
+                if sub is NO_MODEL:
+                    doubt = True
+                else:
+                    got.append(sub)
+                continue
+            elif how == _LEAF_CONVERTED:
+                if name not in out:
+                    item = out[name] = _read(node, child, f"{path}/{name}", unknown)
+                    try:
+                        values[name] = arg(item)
+                    except (ValueError, ArithmeticError):
+                        doubt = True
+                    continue
+            elif how == _LEAF_ENUMERATED:
+                if name not in out:
+                    item = out[name] = _read(node, child, f"{path}/{name}", unknown)
+                    if item in arg:
+                        values[name] = item
+                    else:
+                        doubt = True
+                    continue
+            elif how == _LEAVES:
+                held = out.get(name)
+                if held is None:
+                    held = out[name] = []
+                    values[name] = got = []
+                    if lists is None:
+                        lists = []
+                    lists.append(name)
+                else:
+                    got = values[name]
+                item = _read(node, child, f"{path}/{name}[{len(held)}]", unknown)
+                held.append(item)
+                got.append(item)
+                continue
+            else:  # off the plan: read as _read does
+                doubt = True
+                if node.repeated:
+                    held = out.get(name)
+                    if held is None:
+                        held = out[name] = []
+                    held.append(_read(node, child, f"{path}/{name}[{len(held)}]", unknown))
+                    continue
+                if name not in out:
+                    out[name] = _read(node, child, f"{path}/{name}", unknown)
+                    continue
+        if aside is None:
+            aside = {}
+        before = aside.get(tag, 0)
+        aside[tag] = before + 1
+        if step is None:
+            unknown.append(_unknown(child, _step(path, child, before), UNKNOWN))
+        else:
+            unknown.append(_unknown(child, _step(path, child, before + 1), REPEATED))
+    if not out and not model.children and _text(el).strip():
+        return _text(el), NO_MODEL
+    if doubt:
+        return out, NO_MODEL
+    if lists is not None:
+        for name in lists:
+            items = values[name]
+            kind, arg = plan.fields[name]
+            if kind == LISTED_TEXT:
+                convert, allowed = arg
+                if allowed is not None and not allowed.issuperset(items):
+                    return out, NO_MODEL
+                if convert is not None:
+                    try:
+                        items = list(map(convert, items))
+                    except (ValueError, ArithmeticError):
+                        return out, NO_MODEL
+            values[name] = tuple(items)
+    for name in plan.required_names:
+        if name not in values:
+            return out, NO_MODEL
+    for branches, required in plan.choices:
+        given = 0
+        for branch in branches:
+            if branch in values:
+                given += 1
+        if given > 1 or (required and not given):
+            return out, NO_MODEL
+    return out, typed
 
 
 def _local(tag: object) -> str:
