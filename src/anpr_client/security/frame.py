@@ -62,8 +62,8 @@ from anpr_client.security.xmldsig import (
     CanonicalReference,
     c14n,
     c14n_attribute,
-    reference_text,
     reference_writer,
+    references_text,
     signature_over,
 )
 
@@ -580,16 +580,7 @@ class WsSecurity:
         method = self._method
         return "".join(
             self._security_parts(
-                [
-                    reference_text(
-                        r.uri,
-                        r.canonical,
-                        method,
-                        inclusive_prefixes=r.inclusive_prefixes,
-                        enveloped=r.enveloped,
-                    )
-                    for r in references
-                ],
+                [references_text(references, method)],
                 soap=soap,
                 soap_prefix=soap_prefix,
                 assertion=assertion,
@@ -605,7 +596,7 @@ class WsSecurity:
         assertion: bool,
     ) -> list[str]:
         """:meth:`security_text` in pieces, over ``references`` written by
-        :func:`~anpr_client.security.xmldsig.reference_text`."""
+        :func:`~anpr_client.security.xmldsig.reference_text` (each reference, or several joined)."""
         now = self._clock()
         created = format_instant(now)
         expires = format_instant(now + self._expiry)

@@ -296,10 +296,11 @@ def signed_info_text(references: Iterable[CanonicalReference], method: Signature
     The text is at once what goes on the wire and what is signed: canonicalising it again
     (as every receiver does) yields the same bytes, so no tree is built to sign it.
     """
-    return f"{_signed_info_parts(method)[0]}{_references(references, method)}</ds:SignedInfo>"
+    return f"{_signed_info_parts(method)[0]}{references_text(references, method)}</ds:SignedInfo>"
 
 
-def _references(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
+def references_text(references: Iterable[CanonicalReference], method: SignatureMethod) -> str:
+    """The ``ds:Reference`` elements over ``references`` (canonical bytes), as canonical text."""
     return "".join(
         [
             reference_text(
@@ -328,7 +329,7 @@ def signature_text(
     card alike); credential errors (PIN refused, card removed) propagate with their own type.
     """
     method = SignatureMethod.from_name(method)
-    return signature_over(_references(references, method), method, signer, key_info=key_info)
+    return signature_over(references_text(references, method), method, signer, key_info=key_info)
 
 
 def signature_over(

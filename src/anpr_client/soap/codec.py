@@ -549,14 +549,7 @@ def _read_typed(
                 if name not in out:
                     out[name] = _read(node, child, f"{path}/{name}", unknown)
                     continue
-        if aside is None:
-            aside = {}
-        before = aside.get(tag, 0)
-        aside[tag] = before + 1
-        if step is None:
-            unknown.append(_unknown(child, _step(path, child, before), UNKNOWN))
-        else:
-            unknown.append(_unknown(child, _step(path, child, before + 1), REPEATED))
+        aside = _set_aside(aside, child, step is not None, path, unknown)
     if not out and not model.children and _text(el).strip():
         return _text(el), NO_MODEL
     if doubt:
@@ -623,17 +616,32 @@ def _read(model: Node, el: etree._Element, path: str, unknown: list[UnknownEleme
             if name not in out:
                 out[name] = _read(node, child, f"{path}/{name}", unknown)
                 continue
-        if aside is None:
-            aside = {}
-        before = aside.get(tag, 0)
-        aside[tag] = before + 1
-        if node is None:
-            unknown.append(_unknown(child, _step(path, child, before), UNKNOWN))
-        else:
-            unknown.append(_unknown(child, _step(path, child, before + 1), REPEATED))
+        aside = _set_aside(aside, child, node is not None, path, unknown)
     if not out and not model.children and _text(el).strip():
         return _text(el)
     return out
+
+
+def _set_aside(
+    aside: dict[str, int] | None,
+    child: etree._Element,
+    repeated: bool,
+    path: str,
+    unknown: list[UnknownElement],
+) -> dict[str, int]:
+    """Keep ``child`` aside as an :class:`UnknownElement` (an unknown tag, or a second one of a
+    tag the model holds once), counting it in ``aside``: an element's index among the siblings
+    of its tag is what the dict holds of that tag (its list, or one) plus these."""
+    if aside is None:
+        aside = {}
+    tag = child.tag
+    before = aside.get(tag, 0)
+    aside[tag] = before + 1
+    if repeated:
+        unknown.append(_unknown(child, _step(path, child, before + 1), REPEATED))
+    else:
+        unknown.append(_unknown(child, _step(path, child, before), UNKNOWN))
+    return aside
 
 
 def _indexed(el: etree._Element) -> Iterator[tuple[int, etree._Element]]:
