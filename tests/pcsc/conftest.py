@@ -39,18 +39,20 @@ def pcscd() -> Iterator[None]:
     require(shutil.which("pcscd") is not None, "pcscd is not installed")
     require(VPCD_CONFIG.exists(), "vsmartcard-vpcd (the vpcd reader driver) is not installed")
     process: subprocess.Popen[bytes] | None = None
-    if not _virtual_readers():
-        process = subprocess.Popen(
-            [shutil.which("pcscd") or "pcscd", "-f"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not _virtual_readers():
-            time.sleep(0.1)
-    readers = _virtual_readers()
-    require(bool(readers) and READER in (readers or []), f"pcscd does not show {READER!r}")
+    # The pcscd started here is stopped however the session ends, a reader that never shows
+    # included: left running, it would hold the vpcd port and fail the next run's start.
     try:
+        if not _virtual_readers():
+            process = subprocess.Popen(
+                [shutil.which("pcscd") or "pcscd", "-f"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not _virtual_readers():
+                time.sleep(0.1)
+        readers = _virtual_readers()
+        require(bool(readers) and READER in (readers or []), f"pcscd does not show {READER!r}")
         yield
     finally:
         if process is not None:
